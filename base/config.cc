@@ -1,0 +1,196 @@
+#include "absl/strings/string_view.h"
+#include "base/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace strongroom {
+namespace {
+
+const char* KindName(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null: return "null";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Sequence: return "a sequence";
+    case YAML::NodeType::Map: return "a mapping";
+    default: return "nothing";
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<ConfigNode> ConfigNode::LoadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("config file '", path, "' cannot be read"));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return Parse(ss.str(), path);
+}
+
+absl::StatusOr<ConfigNode> ConfigNode::Parse(absl::string_view text,
+                                             absl::string_view source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": YAML syntax error at line ", e.mark.line + 1, ", column ",
+        e.mark.column + 1, ": ", e.msg));
+  }
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": the document must be a mapping, got ", KindName(root)));
+  }
+  return ConfigNode(root, "", std::string(source));
+}
+
+std::string ConfigNode::FieldPath(absl::string_view key) const {
+  return path_.empty() ? std::string(key) : absl::StrCat(path_, ".", key);
+}
+
+absl::Status ConfigNode::FieldError(absl::string_view key, absl::string_view what) const {
+  return absl::InvalidArgumentError(
+      absl::StrCat(source_, ": config field '", FieldPath(key), "': ", what));
+}
+
+bool ConfigNode::Has(absl::string_view key) const {
+  return node_.IsMap() && node_[std::string(key)].IsDefined() &&
+         !node_[std::string(key)].IsNull();
+}
+
+absl::StatusOr<std::string> ConfigNode::GetString(absl::string_view key) const {
+  if (!Has(key)) return FieldError(key, "is required");
+  return GetString(key, "");
+}
+
+absl::StatusOr<std::string> ConfigNode::GetString(absl::string_view key,
+                                                  absl::string_view fallback) const {
+  if (!Has(key)) return std::string(fallback);
+  YAML::Node n = node_[std::string(key)];
+  if (!n.IsScalar()) {
+    return FieldError(key, absl::StrCat("expected a string, got ", KindName(n)));
+  }
+  return n.Scalar();
+}
+
+absl::StatusOr<int64_t> ConfigNode::GetInt(absl::string_view key, int64_t fallback,
+                                           int64_t min, int64_t max) const {
+  if (!Has(key)) return fallback;
+  YAML::Node n = node_[std::string(key)];
+  int64_t v = 0;
+  if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v)) {
+    return FieldError(key, absl::StrCat("expected an integer, got '",
+                                        n.IsScalar() ? n.Scalar() : KindName(n), "'"));
+  }
+  if (v < min || v > max) {
+    return FieldError(key, absl::StrCat("value ", v, " is outside [", min, ", ", max, "]"));
+  }
+  return v;
+}
+
+absl::StatusOr<bool> ConfigNode::GetBool(absl::string_view key, bool fallback) const {
+  if (!Has(key)) return fallback;
+  YAML::Node n = node_[std::string(key)];
+  if (n.IsScalar()) {
+    const std::string& s = n.Scalar();
+    if (s == "true" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "no" || s == "off") return false;
+  }
+  return FieldError(key, absl::StrCat("expected true or false, got '",
+                                      n.IsScalar() ? n.Scalar() : KindName(n), "'"));
+}
+
+absl::StatusOr<absl::Duration> ConfigNode::GetDuration(absl::string_view key,
+                                                       absl::Duration fallback) const {
+  if (!Has(key)) return fallback;
+  YAML::Node n = node_[std::string(key)];
+  if (!n.IsScalar()) {
+    return FieldError(key, absl::StrCat("expected a duration, got ", KindName(n)));
+  }
+  std::string s = n.Scalar();
+  absl::Duration d;
+  int64_t days = 0;
+  if (s.size() > 1 && s.back() == 'd' && absl::SimpleAtoi(s.substr(0, s.size() - 1), &days)) {
+    d = absl::Hours(24 * days);
+  } else if (!absl::ParseDuration(s, &d)) {
+    return FieldError(key, absl::StrCat("'", s, "' is not a duration (e.g. 90s, 5m, 12h, 30d)"));
+  }
+  if (d < absl::ZeroDuration()) {
+    return FieldError(key, absl::StrCat("duration '", s, "' is negative"));
+  }
+  return d;
+}
+
+absl::StatusOr<std::vector<std::string>> ConfigNode::GetStringList(
+    absl::string_view key) const {
+  std::vector<std::string> out;
+  if (!Has(key)) return out;
+  YAML::Node n = node_[std::string(key)];
+  if (!n.IsSequence()) {
+    return FieldError(key, absl::StrCat("expected a list of strings, got ", KindName(n)));
+  }
+  for (size_t i = 0; i < n.size(); ++i) {
+    if (!n[i].IsScalar()) {
+      return FieldError(absl::StrCat(key, "[", i, "]"),
+                        absl::StrCat("expected a string, got ", KindName(n[i])));
+    }
+    out.push_back(n[i].Scalar());
+  }
+  return out;
+}
+
+absl::StatusOr<ConfigNode> ConfigNode::GetSection(absl::string_view key) const {
+  if (!Has(key)) {
+    return ConfigNode(YAML::Node(YAML::NodeType::Map), FieldPath(key), source_);
+  }
+  YAML::Node n = node_[std::string(key)];
+  if (!n.IsMap()) {
+    return FieldError(key, absl::StrCat("expected a mapping, got ", KindName(n)));
+  }
+  return ConfigNode(n, FieldPath(key), source_);
+}
+
+absl::StatusOr<std::vector<ConfigNode>> ConfigNode::GetList(absl::string_view key) const {
+  std::vector<ConfigNode> out;
+  if (!Has(key)) return out;
+  YAML::Node n = node_[std::string(key)];
+  if (!n.IsSequence()) {
+    return FieldError(key, absl::StrCat("expected a list, got ", KindName(n)));
+  }
+  for (size_t i = 0; i < n.size(); ++i) {
+    std::string item = absl::StrCat(key, "[", i, "]");
+    if (!n[i].IsMap()) {
+      return FieldError(item, absl::StrCat("expected a mapping, got ", KindName(n[i])));
+    }
+    out.push_back(ConfigNode(n[i], FieldPath(item), source_));
+  }
+  return out;
+}
+
+std::vector<std::string> ConfigNode::Keys() const {
+  std::vector<std::string> keys;
+  if (!node_.IsMap()) return keys;
+  for (const auto& kv : node_) keys.push_back(kv.first.as<std::string>());
+  return keys;
+}
+
+absl::Status ConfigNode::AllowOnly(std::initializer_list<absl::string_view> allowed) const {
+  for (const std::string& k : Keys()) {
+    bool known = false;
+    for (absl::string_view a : allowed) known = known || a == k;
+    if (!known) {
+      std::string list;
+      for (absl::string_view a : allowed) absl::StrAppend(&list, list.empty() ? "" : ", ", a);
+      return FieldError(k, absl::StrCat("unknown field (allowed here: ", list, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace strongroom

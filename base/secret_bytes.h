@@ -1,0 +1,71 @@
+// SecretBytes: the only type that holds key material or other secrets.
+//
+// Contract:
+//  - Move-only. The buffer lives in its own anonymous mapping that is
+//    mlock()ed where RLIMIT_MEMLOCK allows (so it is never swapped) and marked
+//    MADV_DONTDUMP (so it never lands in a core dump). It is wiped with
+//    OPENSSL_cleanse before the mapping is released.
+//  - No operator<<, no conversion to std::string, no implicit access: the bytes
+//    are read only through Reveal()/RevealMutable(), which are easy to grep for.
+//  - Equality is constant time (CRYPTO_memcmp) for equal lengths.
+//  - Thread-compatible: distinct objects may be used from distinct threads.
+#ifndef STRONGROOM_BASE_SECRET_BYTES_H_
+#define STRONGROOM_BASE_SECRET_BYTES_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace strongroom {
+
+class SecretBytes {
+ public:
+  SecretBytes() = default;
+  // A zero-filled secret of `size` bytes.
+  explicit SecretBytes(size_t size);
+  // Copies `bytes` into protected memory. The caller remains responsible for
+  // wiping its own copy.
+  static SecretBytes CopyFrom(std::span<const uint8_t> bytes);
+  // `size` bytes from OpenSSL's CSPRNG.
+  static SecretBytes Random(size_t size);
+
+  SecretBytes(SecretBytes&& other) noexcept;
+  SecretBytes& operator=(SecretBytes&& other) noexcept;
+  SecretBytes(const SecretBytes&) = delete;
+  SecretBytes& operator=(const SecretBytes&) = delete;
+  ~SecretBytes();
+
+  // An explicit deep copy (copies must be deliberate).
+  SecretBytes Clone() const;
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // Whether the pages are locked in RAM (false when RLIMIT_MEMLOCK refused).
+  bool locked() const { return locked_; }
+
+  // Access to the secret. Every use is a place where secret bytes are handled.
+  std::span<const uint8_t> Reveal() const { return {data_, size_}; }
+  std::span<uint8_t> RevealMutable() { return {data_, size_}; }
+
+  // Shortens the secret to `new_size` bytes (no-op when not smaller), wiping
+  // the dropped tail. Used when a decrypt writes fewer bytes than reserved.
+  void Shrink(size_t new_size);
+
+  // Constant-time comparison (length is not secret).
+  bool Equals(const SecretBytes& other) const;
+  friend bool operator==(const SecretBytes& a, const SecretBytes& b) {
+    return a.Equals(b);
+  }
+
+ private:
+  void Release();
+
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  size_t mapped_ = 0;
+  bool locked_ = false;
+};
+
+}  // namespace strongroom
+
+#endif  // STRONGROOM_BASE_SECRET_BYTES_H_

@@ -1,0 +1,69 @@
+#include "kms/pkcs11/pin_source.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include <openssl/crypto.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace strongroom::kms::pkcs11 {
+
+absl::StatusOr<SecretBytes> PinSource::Load() const {
+  if (file.empty() == env_var.empty()) {
+    return absl::InvalidArgumentError(
+        "hsm PIN source: set exactly one of 'pin_file' or 'pin_env'");
+  }
+  if (!env_var.empty()) {
+    const char* value = std::getenv(env_var.c_str());
+    if (value == nullptr || *value == '\0') {
+      return absl::NotFoundError(absl::StrCat(
+          "hsm PIN source: environment variable ", env_var, " is not set"));
+    }
+    return SecretBytes::CopyFrom(
+        {reinterpret_cast<const uint8_t*>(value), std::strlen(value)});
+  }
+  int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::NotFoundError(absl::StrCat("hsm PIN file '", file,
+                                            "' cannot be opened: ", std::strerror(errno)));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return absl::InvalidArgumentError(absl::StrCat("hsm PIN file '", file,
+                                                   "' is not a regular file"));
+  }
+  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    close(fd);
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "hsm PIN file '%s' has mode %04o: it must not be accessible by group "
+        "or others (chmod 600)",
+        file, st.st_mode & 07777));
+  }
+  if (st.st_size <= 0 || st.st_size > 256) {
+    close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "hsm PIN file '", file, "' has size ", st.st_size, " (expected 1..256 bytes)"));
+  }
+  SecretBytes buf(static_cast<size_t>(st.st_size));
+  ssize_t n = read(fd, buf.RevealMutable().data(), buf.size());
+  close(fd);
+  if (n != st.st_size) {
+    return absl::InternalError(absl::StrCat("hsm PIN file '", file, "': short read"));
+  }
+  size_t len = buf.size();
+  while (len > 0 && (buf.Reveal()[len - 1] == '\n' || buf.Reveal()[len - 1] == '\r')) --len;
+  if (len == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("hsm PIN file '", file, "' is empty"));
+  }
+  return SecretBytes::CopyFrom(buf.Reveal().first(len));
+}
+
+}  // namespace strongroom::kms::pkcs11

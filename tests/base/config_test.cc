@@ -1,0 +1,97 @@
+#include "base/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "base/testing/status_matchers.h"
+
+namespace strongroom {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+
+TEST(ConfigTest, ReadsTypedFields) {
+  ASSERT_OK_AND_ASSIGN(ConfigNode root, ConfigNode::Parse(R"(
+hsm:
+  module: /usr/lib/softhsm/libsofthsm2.so
+  max_sessions: 8
+  strict: yes
+  destroy_wait: 30d
+  roles: [admin, auditor]
+)"));
+  ASSERT_OK_AND_ASSIGN(ConfigNode hsm, root.GetSection("hsm"));
+  ASSERT_OK_AND_ASSIGN(std::string module, hsm.GetString("module"));
+  EXPECT_EQ(module, "/usr/lib/softhsm/libsofthsm2.so");
+  ASSERT_OK_AND_ASSIGN(int64_t n, hsm.GetInt("max_sessions", 1, 1, 64));
+  EXPECT_EQ(n, 8);
+  ASSERT_OK_AND_ASSIGN(bool strict, hsm.GetBool("strict", false));
+  EXPECT_TRUE(strict);
+  ASSERT_OK_AND_ASSIGN(absl::Duration d, hsm.GetDuration("destroy_wait", absl::Hours(1)));
+  EXPECT_EQ(d, absl::Hours(24 * 30));
+  ASSERT_OK_AND_ASSIGN(auto roles, hsm.GetStringList("roles"));
+  EXPECT_THAT(roles, ::testing::ElementsAre("admin", "auditor"));
+  ASSERT_OK_AND_ASSIGN(int64_t fallback, hsm.GetInt("absent", 7, 0, 10));
+  EXPECT_EQ(fallback, 7);
+}
+
+TEST(ConfigTest, ErrorsNameTheFullFieldPath) {
+  ASSERT_OK_AND_ASSIGN(ConfigNode root, ConfigNode::Parse(R"(
+server:
+  listen: [1, 2]
+  workers: many
+  tls:
+    port: 99999
+)", "strongroomd.yaml"));
+  ASSERT_OK_AND_ASSIGN(ConfigNode server, root.GetSection("server"));
+  EXPECT_THAT(server.GetString("listen"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("config field 'server.listen': expected a string")));
+  EXPECT_THAT(server.GetInt("workers", 1, 1, 8),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'server.workers'")));
+  ASSERT_OK_AND_ASSIGN(ConfigNode tls, server.GetSection("tls"));
+  EXPECT_THAT(tls.GetInt("port", 0, 0, 65535),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'server.tls.port': value 99999 is outside")));
+  EXPECT_THAT(tls.GetString("cert"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'server.tls.cert': is required")));
+  EXPECT_THAT(server.GetString("listen"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("strongroomd.yaml")));
+}
+
+TEST(ConfigTest, UnknownKeysAreRejected) {
+  ASSERT_OK_AND_ASSIGN(ConfigNode root, ConfigNode::Parse("hsm:\n  modul: x\n"));
+  ASSERT_OK_AND_ASSIGN(ConfigNode hsm, root.GetSection("hsm"));
+  EXPECT_THAT(hsm.AllowOnly({"module", "token_label"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'hsm.modul': unknown field")));
+  EXPECT_OK(root.AllowOnly({"hsm"}));
+}
+
+TEST(ConfigTest, SyntaxErrorsGiveLineAndColumn) {
+  EXPECT_THAT(ConfigNode::Parse("a: [1, 2\nb: 3\n", "bad.yaml"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("bad.yaml"), HasSubstr("line"))));
+  EXPECT_THAT(ConfigNode::Parse("- 1\n- 2\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must be a mapping")));
+}
+
+TEST(ConfigTest, BadDurationAndListItems) {
+  ASSERT_OK_AND_ASSIGN(ConfigNode root,
+                       ConfigNode::Parse("ttl: soon\nnames: [a, {b: 1}]\nneg: -5s\n"));
+  EXPECT_THAT(root.GetDuration("ttl", absl::Seconds(1)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'ttl'")));
+  EXPECT_THAT(root.GetDuration("neg", absl::Seconds(1)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("negative")));
+  EXPECT_THAT(root.GetStringList("names"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'names[1]'")));
+}
+
+TEST(ConfigTest, MissingFileIsNotFound) {
+  EXPECT_THAT(ConfigNode::LoadFile("/nonexistent/strongroom.yaml"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/strongroom.yaml")));
+}
+
+}  // namespace
+}  // namespace strongroom
