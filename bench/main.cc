@@ -1,0 +1,54 @@
+// strongroom-bench: throughput benchmarks of Strongroom's layers.
+//
+//   strongroom-bench SUBCOMMAND [flags]     (strongroom-bench SUBCOMMAND --help)
+//
+// JSON results go to stdout, progress and errors to stderr.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "bench/harness.h"
+#include "bench/subcommands.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+constexpr Subcommand kSubcommands[] = {
+    {"hsm", "PKCS#11 layer vs direct PKCS#11 calls (wrap, unwrap, AES-GCM, ECDSA)",
+     strongroom::bench::RunHsmBench},
+};
+
+void PrintUsage(FILE* out) {
+  std::fprintf(out, "usage: strongroom-bench SUBCOMMAND [flags]\n\nsubcommands:\n");
+  for (const Subcommand& s : kSubcommands) std::fprintf(out, "  %-8s %s\n", s.name, s.summary);
+  std::fprintf(out, "\n'strongroom-bench SUBCOMMAND --help' lists its flags.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    PrintUsage(stderr);
+    return 2;
+  }
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    PrintUsage(stdout);
+    return 0;
+  }
+  // Per-op logging would be measured along with the ops.
+  strongroom::SetMinLogLevel(strongroom::LogLevel::kWarning);
+  strongroom::bench::InstallInterruptHandler();
+  for (const Subcommand& s : kSubcommands) {
+    if (name == s.name) return s.run(std::vector<std::string>(argv + 2, argv + argc));
+  }
+  std::fprintf(stderr, "strongroom-bench: unknown subcommand '%s'\n\n", name.c_str());
+  PrintUsage(stderr);
+  return 2;
+}

@@ -1,0 +1,80 @@
+#include "cli/cli_options.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/config.h"
+#include "base/status_macros.h"
+
+namespace strongroom::cli {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+absl::Status ApplyConfigFile(const std::string& path, client::ConnectionOptions& c) {
+  ASSIGN_OR_RETURN(ConfigNode root, ConfigNode::LoadFile(path));
+  RETURN_IF_ERROR(root.AllowOnly({"server", "ca", "cert", "key", "server_name"}));
+  std::string dir = std::filesystem::absolute(path).parent_path().string();
+  auto resolve = [&](const std::string& p) {
+    return p.empty() || p[0] == '/' ? p : (std::filesystem::path(dir) / p).string();
+  };
+  ASSIGN_OR_RETURN(std::string server, root.GetString("server", ""));
+  ASSIGN_OR_RETURN(std::string ca, root.GetString("ca", ""));
+  ASSIGN_OR_RETURN(std::string cert, root.GetString("cert", ""));
+  ASSIGN_OR_RETURN(std::string key, root.GetString("key", ""));
+  ASSIGN_OR_RETURN(std::string server_name, root.GetString("server_name", ""));
+  if (c.address.empty()) c.address = server;
+  if (c.ca_file.empty()) c.ca_file = resolve(ca);
+  if (c.cert_file.empty()) c.cert_file = resolve(cert);
+  if (c.key_file.empty()) c.key_file = resolve(key);
+  if (c.server_name.empty()) c.server_name = server_name;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv) {
+  CliOptions o;
+  std::string config;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--json") {
+      o.json = true;
+      continue;
+    }
+    if (!absl::StartsWith(arg, "--") || arg == "--") {
+      o.positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2), value;
+    size_t eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": missing value"));
+    }
+    if (name == "server") o.connection.address = value;
+    else if (name == "ca") o.connection.ca_file = value;
+    else if (name == "cert") o.connection.cert_file = value;
+    else if (name == "key") o.connection.key_file = value;
+    else if (name == "config") config = value;
+    else o.flags[name] = value;
+  }
+  if (o.connection.address.empty()) o.connection.address = Env("STRONGROOM_SERVER");
+  if (o.connection.ca_file.empty()) o.connection.ca_file = Env("STRONGROOM_CA");
+  if (o.connection.cert_file.empty()) o.connection.cert_file = Env("STRONGROOM_CERT");
+  if (o.connection.key_file.empty()) o.connection.key_file = Env("STRONGROOM_KEY");
+  if (config.empty()) config = Env("STRONGROOM_CLIENT_CONFIG");
+  if (!config.empty()) RETURN_IF_ERROR(ApplyConfigFile(config, o.connection));
+  return o;
+}
+
+}  // namespace strongroom::cli

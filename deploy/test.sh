@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what the build and tests need, builds everything and runs the whole
+# test suite with ctest. Works on a fresh Debian 12 machine as root.
+#
+#   ./deploy/test.sh [extra ctest arguments]
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+./deploy/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON
+ninja -C build -j2
+cd build
+ctest --output-on-failure -j2 --timeout 600 "$@"

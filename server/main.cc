@@ -1,0 +1,86 @@
+// strongroomd: the Strongroom server.
+//
+//   strongroomd --config FILE [--port-file FILE]
+//
+// Disables core dumps first, loads and validates the config (errors name the
+// field), connects to the HSM, opens the database and serves gRPC over mutual
+// TLS until SIGINT or SIGTERM. --port-file receives the bound port (useful
+// with listen port 0).
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "base/log.h"
+#include "base/process.h"
+#include "server/config.h"
+#include "server/server.h"
+
+namespace {
+
+int Usage() {
+  std::fprintf(stderr, "usage: strongroomd --config FILE [--port-file FILE]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace strongroom;
+  std::string config_path, port_file;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (arg == "--port-file" && i + 1 < argc) {
+      port_file = argv[++i];
+    } else if (arg == "--help" || arg == "-h") {
+      Usage();
+      return 0;
+    } else {
+      std::fprintf(stderr, "strongroomd: unknown argument '%s'\n", arg.c_str());
+      return Usage();
+    }
+  }
+  if (config_path.empty()) return Usage();
+
+  if (absl::Status s = DisableCoreDumps(); !s.ok()) {
+    LogError("server.harden_failed", {{"error", std::string(s.message())}});
+    return 1;
+  }
+  // Signals are handled by one thread with sigwait; block them everywhere else.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto config = server::LoadServerConfig(config_path);
+  if (!config.ok()) {
+    LogError("server.config_invalid", {{"error", std::string(config.status().message())}});
+    return 1;
+  }
+  LogLevel level;
+  if (ParseLogLevel(config->log_level, &level)) SetMinLogLevel(level);
+  auto server = server::StrongroomServer::Start(*std::move(config));
+  if (!server.ok()) {
+    LogError("server.start_failed", {{"error", std::string(server.status().message())}});
+    return 1;
+  }
+  if (!port_file.empty()) {
+    std::ofstream(port_file + ".tmp") << (*server)->port() << "\n";
+    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    LogInfo("server.stopping", {{"signal", strsignal(sig)}});
+    (*server)->Shutdown();
+  });
+  (*server)->Wait();
+  waiter.join();
+  LogInfo("server.stopped");
+  return 0;
+}

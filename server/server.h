@@ -1,0 +1,55 @@
+// StrongroomServer: strongroomd's process-level object. Start() connects to
+// the HSM, opens the database, loads the TLS material and serves the gRPC
+// services on `config.listen` over mutual TLS (client certificates required
+// and verified against the configured CA). Port 0 picks a free port.
+//
+// Thread-safe: Shutdown() may be called from any thread, once.
+#ifndef STRONGROOM_SERVER_SERVER_H_
+#define STRONGROOM_SERVER_SERVER_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "server/config.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace strongroom::kms::pkcs11 {
+class Hsm;
+}  // namespace strongroom::kms::pkcs11
+
+namespace strongroom::storage {
+class Database;
+}  // namespace strongroom::storage
+
+namespace strongroom::server {
+
+class SystemService;
+
+class StrongroomServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<StrongroomServer>> Start(ServerConfig config);
+  ~StrongroomServer();
+
+  int port() const { return port_; }
+  kms::pkcs11::Hsm& hsm() { return *hsm_; }
+  // Blocks until Shutdown().
+  void Wait();
+  void Shutdown();
+
+ private:
+  StrongroomServer() = default;
+
+  ServerConfig config_;
+  std::unique_ptr<kms::pkcs11::Hsm> hsm_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<SystemService> system_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace strongroom::server
+
+#endif  // STRONGROOM_SERVER_SERVER_H_
