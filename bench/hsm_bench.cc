@@ -1,0 +1,226 @@
+// strongroom-bench hsm: what the PKCS#11 layer (kms::pkcs11::Hsm) costs on
+// top of the module, per operation and thread count.
+//
+//   strongroom-bench hsm [--seconds S] [--threads-list 1,2] [--rounds N]
+//                        [--ops wrap,unwrap,aes_gcm_4k,ecdsa_p256_sign]
+//                        [--module PATH] [--token-dir DIR] [--token-label LABEL]
+//
+// Without --token-dir a SoftHSM token is provisioned in a temporary directory
+// (hsm-sim/provision-token.sh) and removed at exit; with it, DIR/softhsm2.conf
+// and DIR/user.pin of an existing token are used and nothing is changed.
+//
+// For each op and thread count: a short untimed warm-up of both forms, then
+// `rounds` alternating layer/direct rounds of S seconds (order flipped every
+// round). Reported: the median of each form and
+//   layer_overhead_pct = (direct_ops_per_s / layer_ops_per_s - 1) * 100,
+// i.e. the extra time per op spent in the layer, relative to the direct calls.
+// *_us_per_op is the mean time of one op on one thread (threads / ops_per_s).
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "bench/direct_pkcs11.h"
+#include "bench/harness.h"
+#include "bench/hsm_ops.h"
+#include "bench/subcommands.h"
+#include "hsm-sim/testing/softhsm_token.h"
+#include "kms/pkcs11/hsm.h"
+
+namespace strongroom::bench {
+namespace {
+
+using kms::pkcs11::Hsm;
+using kms::pkcs11::HsmOptions;
+
+constexpr char kDefaultLabel[] = "strongroom-bench";
+
+struct HsmBenchOptions {
+  double seconds = 1.0;
+  std::vector<int> threads = {1, 2};
+  int rounds = 3;
+  std::string ops;  // empty: all
+  std::string module = hsm_sim::SoftHsmToken::SoftHsmModulePath();
+  std::string token_dir;
+  std::string token_label = kDefaultLabel;
+};
+
+void Progress(const std::string& line) { std::fprintf(stderr, "[hsm] %s\n", line.c_str()); }
+
+// Points SoftHSM at the token in `dir` and returns its PIN file.
+absl::StatusOr<std::string> UseTokenDir(const std::string& dir) {
+  const std::string conf = dir + "/softhsm2.conf";
+  const std::string pin = dir + "/user.pin";
+  for (const std::string& path : {conf, pin}) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      return absl::NotFoundError(absl::StrCat(
+          "--token-dir ", dir, ": no ", path, " (provision it with hsm-sim/provision-token.sh)"));
+    }
+  }
+  if (setenv("SOFTHSM2_CONF", conf.c_str(), /*overwrite=*/1) != 0) {
+    return absl::InternalError("setenv(SOFTHSM2_CONF) failed");
+  }
+  return pin;
+}
+
+struct Measured {
+  std::vector<double> layer;
+  std::vector<double> direct;
+};
+
+absl::StatusOr<double> Measure(const OpFactory& factory, int threads, double seconds) {
+  ASSIGN_OR_RETURN(TimedResult r, RunTimed(threads, seconds, factory));
+  return r.OpsPerSecond();
+}
+
+absl::StatusOr<Measured> MeasureOp(const HsmOp& op, int threads, const HsmBenchOptions& o) {
+  auto in_op = [&](const absl::Status& s, const char* form) {
+    return absl::Status(s.code(), absl::StrCat(op.name, " (", form, ", ", threads,
+                                               " threads): ", s.message()));
+  };
+  // Warm-up: lets the layer's pool open its sessions and the caches settle.
+  const double warmup = std::min(0.25, o.seconds / 4);
+  if (absl::StatusOr<double> w = Measure(op.layer, threads, warmup); !w.ok()) {
+    return in_op(w.status(), "layer");
+  }
+  if (absl::StatusOr<double> w = Measure(op.direct, threads, warmup); !w.ok()) {
+    return in_op(w.status(), "direct");
+  }
+  Measured m;
+  for (int round = 0; round < o.rounds; ++round) {
+    const bool layer_first = round % 2 == 0;
+    for (int i = 0; i < 2; ++i) {
+      const bool layer = (i == 0) == layer_first;
+      absl::StatusOr<double> ops_per_s =
+          Measure(layer ? op.layer : op.direct, threads, o.seconds);
+      if (!ops_per_s.ok()) return in_op(ops_per_s.status(), layer ? "layer" : "direct");
+      (layer ? m.layer : m.direct).push_back(*ops_per_s);
+    }
+    Progress(absl::StrCat(op.name, " threads=", threads, " round ", round + 1, "/", o.rounds,
+                          ": layer ", static_cast<int64_t>(m.layer.back()), " ops/s, direct ",
+                          static_cast<int64_t>(m.direct.back()), " ops/s"));
+  }
+  return m;
+}
+
+nlohmann::json ResultJson(const std::string& name, int threads, const Measured& m) {
+  const double layer = Median(m.layer);
+  const double direct = Median(m.direct);
+  nlohmann::json r;
+  r["op"] = name;
+  r["threads"] = threads;
+  r["layer_ops_per_s"] = Round(layer, 1);
+  r["direct_ops_per_s"] = Round(direct, 1);
+  r["layer_overhead_pct"] = layer > 0 ? Round((direct / layer - 1) * 100, 1) : 0.0;
+  r["layer_us_per_op"] = layer > 0 ? Round(threads / layer * 1e6, 2) : 0.0;
+  r["direct_us_per_op"] = direct > 0 ? Round(threads / direct * 1e6, 2) : 0.0;
+  nlohmann::json layer_rounds = nlohmann::json::array();
+  nlohmann::json direct_rounds = nlohmann::json::array();
+  for (double v : m.layer) layer_rounds.push_back(Round(v, 1));
+  for (double v : m.direct) direct_rounds.push_back(Round(v, 1));
+  r["layer_rounds"] = std::move(layer_rounds);
+  r["direct_rounds"] = std::move(direct_rounds);
+  return r;
+}
+
+absl::StatusOr<nlohmann::json> Run(const HsmBenchOptions& o) {
+  // Declaration order is teardown order in reverse: direct sessions close,
+  // then the Hsm finalizes the module, then the temporary token goes.
+  std::unique_ptr<hsm_sim::SoftHsmToken> token;
+  std::string pin_file;
+  if (o.token_dir.empty()) {
+    ASSIGN_OR_RETURN(token, hsm_sim::SoftHsmToken::Create(o.token_label));
+    pin_file = token->pin_file();
+    Progress(absl::StrCat("provisioned temporary token '", o.token_label, "' in ", token->dir()));
+  } else {
+    ASSIGN_OR_RETURN(pin_file, UseTokenDir(o.token_dir));
+  }
+
+  HsmOptions hsm_options;
+  hsm_options.module_path = o.module;
+  hsm_options.token_label = o.token_label;
+  hsm_options.pin.file = pin_file;
+  int max_threads = 1;
+  for (int t : o.threads) max_threads = std::max(max_threads, t);
+  hsm_options.max_sessions = std::max<size_t>(16, max_threads);
+  ASSIGN_OR_RETURN(std::unique_ptr<Hsm> hsm, Hsm::Create(hsm_options));
+  ASSIGN_OR_RETURN(HsmFixture fixture, CreateHsmFixture(*hsm));
+  ASSIGN_OR_RETURN(std::unique_ptr<DirectPkcs11> direct,
+                   DirectPkcs11::Attach(o.module, o.token_label));
+  RETURN_IF_ERROR(CheckLayerMatchesDirect(*hsm, *direct, fixture));
+  Progress("layer and direct PKCS#11 agree on every op; measuring");
+
+  std::vector<HsmOp> ops = HsmOps(*hsm, *direct, fixture);
+  if (!o.ops.empty()) {
+    std::vector<HsmOp> chosen;
+    for (absl::string_view name : absl::StrSplit(o.ops, ',')) {
+      auto it = std::find_if(ops.begin(), ops.end(), [&](const HsmOp& op) { return op.name == name; });
+      if (it == ops.end()) {
+        std::vector<std::string> names;
+        for (const HsmOp& op : ops) names.push_back(op.name);
+        return absl::InvalidArgumentError(absl::StrCat("--ops: unknown op '", name, "' (known: ",
+                                                       absl::StrJoin(names, ","), ")"));
+      }
+      chosen.push_back(*it);
+    }
+    ops = std::move(chosen);
+  }
+
+  nlohmann::json results = nlohmann::json::array();
+  for (const HsmOp& op : ops) {
+    for (int threads : o.threads) {
+      ASSIGN_OR_RETURN(Measured m, MeasureOp(op, threads, o));
+      results.push_back(ResultJson(op.name, threads, m));
+    }
+  }
+
+  nlohmann::json report;
+  report["bench"] = "hsm";
+  report["module"] = o.module;
+  report["token"] = o.token_dir.empty() ? "temporary" : o.token_dir;
+  report["token_label"] = o.token_label;
+  report["seconds"] = o.seconds;
+  report["rounds"] = o.rounds;
+  report["machine"] = MachineInfo();
+  report["results"] = std::move(results);
+  return report;
+}
+
+}  // namespace
+
+int RunHsmBench(const std::vector<std::string>& args) {
+  HsmBenchOptions o;
+  FlagParser flags;
+  flags.AddDouble("seconds", &o.seconds, "seconds per measured round (default 1.0)");
+  flags.AddIntList("threads-list", &o.threads, "thread counts to measure (default 1,2)");
+  flags.AddInt("rounds", &o.rounds, "alternating layer/direct rounds; the median is reported (default 3)");
+  flags.AddString("ops", &o.ops, "comma-separated subset of wrap,unwrap,aes_gcm_4k,ecdsa_p256_sign");
+  flags.AddString("module", &o.module, "PKCS#11 module (default: the SoftHSM module)");
+  flags.AddString("token-dir", &o.token_dir,
+                  "existing token dir (softhsm2.conf, user.pin); default: a temporary one");
+  flags.AddString("token-label", &o.token_label, "token label (default strongroom-bench)");
+  if (absl::Status s = flags.Parse(args); !s.ok()) {
+    const bool help = absl::IsNotFound(s);
+    std::fprintf(help ? stdout : stderr, "%s%susage: strongroom-bench hsm [flags]\n%s",
+                 help ? "" : "strongroom-bench hsm: ", help ? "" : (std::string(s.message()) + "\n").c_str(),
+                 flags.Usage().c_str());
+    return help ? 0 : 2;
+  }
+  absl::StatusOr<nlohmann::json> report = Run(o);
+  if (!report.ok()) {
+    std::fprintf(stderr, "strongroom-bench hsm: error: %s\n",
+                 std::string(report.status().ToString()).c_str());
+    return 1;
+  }
+  std::printf("%s\n", report->dump().c_str());
+  return 0;
+}
+
+}  // namespace strongroom::bench

@@ -1,0 +1,152 @@
+// strongroomd's server object on 127.0.0.1 port 0 with real mutual TLS, a real
+// SoftHSM token and RocksDB in a temp dir, driven through the client SDK.
+#include <cstdlib>
+#include <filesystem>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "base/testing/status_matchers.h"
+#include "client/connection.h"
+#include "hsm-sim/testing/softhsm_token.h"
+#include "server/config.h"
+#include "server/server.h"
+
+namespace strongroom::server {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+
+std::string Pki(const std::string& dir, const std::string& clients) {
+  std::string cmd = absl::StrCat(STRONGROOM_SOURCE_DIR, "/deploy/local-ca.sh --dir ", dir,
+                                 " ", clients, " >/dev/null 2>&1");
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  return dir;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(token_, hsm_sim::SoftHsmToken::Create("server-test"));
+    pki_ = Pki(token_->dir() + "/pki", "--client admin --client stranger");
+    foreign_ = Pki(token_->dir() + "/foreign", "--client admin");
+    std::string yaml = absl::StrCat(R"(
+server:
+  listen: 127.0.0.1:0
+  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
+hsm:
+  module: )", hsm_sim::SoftHsmToken::SoftHsmModulePath(), R"(
+  token_label: server-test
+  pin_file: )", token_->pin_file(), R"(
+storage: {path: db}
+principals:
+  - {name: "spiffe://strongroom/admin", role: admin}
+)");
+    ASSERT_OK_AND_ASSIGN(ServerConfig config, ParseServerConfig(yaml, "test.yaml", token_->dir()));
+    ASSERT_OK_AND_ASSIGN(server_, StrongroomServer::Start(config));
+    ASSERT_GT(server_->port(), 0);
+  }
+
+  client::ConnectionOptions As(const std::string& pki, const std::string& client) {
+    return {absl::StrCat("127.0.0.1:", server_->port()), pki_ + "/ca.crt",
+            absl::StrCat(pki, "/clients/", client, ".crt"),
+            absl::StrCat(pki, "/clients/", client, ".key"), "", absl::Seconds(5)};
+  }
+
+  std::unique_ptr<hsm_sim::SoftHsmToken> token_;
+  std::string pki_, foreign_;
+  std::unique_ptr<StrongroomServer> server_;
+};
+
+TEST_F(ServerTest, StatusNamesTheCallerAndTheToken) {
+  ASSERT_OK_AND_ASSIGN(auto conn, client::Connection::Open(As(pki_, "admin")));
+  ASSERT_OK_AND_ASSIGN(auto status, conn->GetStatus());
+  EXPECT_EQ(status.principal(), "spiffe://strongroom/admin");
+  EXPECT_EQ(status.role(), "admin");
+  EXPECT_EQ(status.hsm().token_label(), "server-test");
+  EXPECT_EQ(status.hsm().manufacturer(), "SoftHSM project");
+  EXPECT_THAT(status.storage().path(), HasSubstr("/db"));
+  EXPECT_TRUE(std::filesystem::exists(token_->dir() + "/db/CURRENT"));
+}
+
+TEST_F(ServerTest, UnlistedPrincipalHasNoRole) {
+  ASSERT_OK_AND_ASSIGN(auto conn, client::Connection::Open(As(pki_, "stranger")));
+  ASSERT_OK_AND_ASSIGN(auto status, conn->GetStatus());
+  EXPECT_EQ(status.principal(), "spiffe://strongroom/stranger");
+  EXPECT_EQ(status.role(), "none");
+}
+
+TEST_F(ServerTest, HsmCheckRunsEveryStep) {
+  ASSERT_OK_AND_ASSIGN(auto conn, client::Connection::Open(As(pki_, "admin")));
+  ASSERT_OK_AND_ASSIGN(auto report, conn->CheckHsm(1000));
+  EXPECT_TRUE(report.ok());
+  ASSERT_EQ(report.steps_size(), 6);
+  for (const auto& step : report.steps()) EXPECT_TRUE(step.ok()) << step.name() << ": " << step.detail();
+  EXPECT_THAT(report.steps(1).detail(), HasSubstr("1000 bytes"));
+  // No session objects are left behind by the check.
+  ASSERT_OK_AND_ASSIGN(auto again, conn->CheckHsm(0));
+  EXPECT_TRUE(again.ok());
+}
+
+TEST_F(ServerTest, BadPayloadSizeNamesTheField) {
+  ASSERT_OK_AND_ASSIGN(auto conn, client::Connection::Open(As(pki_, "admin")));
+  EXPECT_THAT(conn->CheckHsm(70000),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("payload_bytes")));
+}
+
+TEST_F(ServerTest, CertificateFromAnotherCaIsRefused) {
+  ASSERT_OK_AND_ASSIGN(auto conn, client::Connection::Open(As(foreign_, "admin")));
+  EXPECT_THAT(conn->GetStatus(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(ServerTest, MissingClientKeyFileIsNamed) {
+  client::ConnectionOptions o = As(pki_, "admin");
+  o.key_file = "/nonexistent/admin.key";
+  EXPECT_THAT(client::Connection::Open(o),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("--key")));
+}
+
+TEST(ServerConfigTest, ErrorsNameTheField) {
+  const std::string base = R"(
+server: {listen: "127.0.0.1:0", tls: {cert: a, key: b, client_ca: c}}
+hsm: {module: m, token_label: t, pin_file: p}
+storage: {path: db}
+)";
+  EXPECT_OK(ParseServerConfig(base, "x.yaml", "/tmp"));
+  EXPECT_THAT(ParseServerConfig(base + "extra: 1\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'extra': unknown field")));
+  EXPECT_THAT(ParseServerConfig(R"(
+server: {listen: "127.0.0.1:0", tls: {cert: a, key: b}}
+hsm: {module: m, token_label: t, pin_file: p}
+storage: {path: db}
+)", "x.yaml", "/tmp"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'server.tls.client_ca'")));
+  EXPECT_THAT(ParseServerConfig(R"(
+server: {listen: "127.0.0.1:0", tls: {cert: a, key: b, client_ca: c}}
+hsm: {module: m, token_label: t, pin_file: p, pin_env: X}
+storage: {path: db}
+)", "x.yaml", "/tmp"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exactly one")));
+  EXPECT_THAT(ParseServerConfig(base + "principals: [{name: a, role: root}]\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'principals[0].role': unknown role 'root'")));
+  EXPECT_THAT(ParseServerConfig(base + "hsm2: {}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("hsm2")));
+  ASSERT_OK_AND_ASSIGN(ServerConfig c, ParseServerConfig(base, "x.yaml", "/etc/sr"));
+  EXPECT_EQ(c.tls.cert, "/etc/sr/a");
+  EXPECT_EQ(c.storage_path, "/etc/sr/db");
+}
+
+TEST(ServerStartTest, UnreadableTlsFileIsNamed) {
+  ASSERT_OK_AND_ASSIGN(auto token, hsm_sim::SoftHsmToken::Create("start-test"));
+  std::string yaml = absl::StrCat(
+      "server: {listen: \"127.0.0.1:0\", tls: {cert: nope.crt, key: nope.key, client_ca: ca.crt}}\n"
+      "hsm: {module: ", hsm_sim::SoftHsmToken::SoftHsmModulePath(),
+      ", token_label: start-test, pin_file: ", token->pin_file(), "}\nstorage: {path: db}\n");
+  ASSERT_OK_AND_ASSIGN(ServerConfig config, ParseServerConfig(yaml, "t.yaml", token->dir()));
+  EXPECT_THAT(StrongroomServer::Start(config),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("server.tls.cert")));
+}
+
+}  // namespace
+}  // namespace strongroom::server
