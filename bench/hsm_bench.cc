@@ -15,6 +15,7 @@
 //   layer_overhead_pct = (direct_ops_per_s / layer_ops_per_s - 1) * 100,
 // i.e. the extra time per op spent in the layer, relative to the direct calls.
 // *_us_per_op is the mean time of one op on one thread (threads / ops_per_s).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -161,7 +162,8 @@ absl::StatusOr<nlohmann::json> Run(const HsmBenchOptions& o) {
   if (!o.ops.empty()) {
     std::vector<HsmOp> chosen;
     for (absl::string_view name : absl::StrSplit(o.ops, ',')) {
-      auto it = std::find_if(ops.begin(), ops.end(), [&](const HsmOp& op) { return op.name == name; });
+      auto it = std::find_if(ops.begin(), ops.end(),
+                             [&](const HsmOp& op) { return op.name == name; });
       if (it == ops.end()) {
         std::vector<std::string> names;
         for (const HsmOp& op : ops) names.push_back(op.name);
@@ -200,16 +202,18 @@ int RunHsmBench(const std::vector<std::string>& args) {
   FlagParser flags;
   flags.AddDouble("seconds", &o.seconds, "seconds per measured round (default 1.0)");
   flags.AddIntList("threads-list", &o.threads, "thread counts to measure (default 1,2)");
-  flags.AddInt("rounds", &o.rounds, "alternating layer/direct rounds; the median is reported (default 3)");
-  flags.AddString("ops", &o.ops, "comma-separated subset of wrap,unwrap,aes_gcm_4k,ecdsa_p256_sign");
+  flags.AddInt("rounds", &o.rounds,
+               "alternating layer/direct rounds; the median is reported (default 3)");
+  flags.AddString("ops", &o.ops,
+                  "comma-separated subset of wrap,unwrap,aes_gcm_4k,ecdsa_p256_sign");
   flags.AddString("module", &o.module, "PKCS#11 module (default: the SoftHSM module)");
   flags.AddString("token-dir", &o.token_dir,
                   "existing token dir (softhsm2.conf, user.pin); default: a temporary one");
   flags.AddString("token-label", &o.token_label, "token label (default strongroom-bench)");
   if (absl::Status s = flags.Parse(args); !s.ok()) {
     const bool help = absl::IsNotFound(s);
-    std::fprintf(help ? stdout : stderr, "%s%susage: strongroom-bench hsm [flags]\n%s",
-                 help ? "" : "strongroom-bench hsm: ", help ? "" : (std::string(s.message()) + "\n").c_str(),
+    if (!help) std::fprintf(stderr, "strongroom-bench hsm: %s\n", std::string(s.message()).c_str());
+    std::fprintf(help ? stdout : stderr, "usage: strongroom-bench hsm [flags]\n%s",
                  flags.Usage().c_str());
     return help ? 0 : 2;
   }
