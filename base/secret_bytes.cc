@@ -18,10 +18,34 @@ size_t PageSize() {
   return page;
 }
 
+constexpr size_t kSecureHeapBytes = 4 << 20;   // power of two (OpenSSL requirement)
+constexpr size_t kSecureHeapMinChunk = 16;
+constexpr size_t kSecureHeapMaxSecret = 4096;
+
+// OpenSSL's secure heap: initialized once; reports whether it is usable.
+bool SecureHeapReady() {
+  static const bool ready = [] {
+    if (CRYPTO_secure_malloc_initialized()) return true;
+    // 1: heap locked; 2: heap allocated but mlock failed (still dump-protected).
+    return CRYPTO_secure_malloc_init(kSecureHeapBytes, kSecureHeapMinChunk) != 0;
+  }();
+  return ready;
+}
+
 }  // namespace
 
 SecretBytes::SecretBytes(size_t size) {
   if (size == 0) return;
+  if (size <= kSecureHeapMaxSecret && SecureHeapReady()) {
+    void* p = OPENSSL_secure_zalloc(size);
+    if (p != nullptr && CRYPTO_secure_allocated(p)) {
+      data_ = static_cast<uint8_t*>(p);
+      size_ = size;
+      locked_ = true;
+      return;
+    }
+    if (p != nullptr) OPENSSL_secure_clear_free(p, size);
+  }
   const size_t page = PageSize();
   mapped_ = (size + page - 1) / page * page;
   void* p = mmap(nullptr, mapped_, PROT_READ | PROT_WRITE,
@@ -69,6 +93,13 @@ SecretBytes::~SecretBytes() { Release(); }
 
 void SecretBytes::Release() {
   if (data_ == nullptr) return;
+  if (mapped_ == 0) {  // secure heap; wipes before freeing
+    OPENSSL_secure_clear_free(data_, size_);
+    data_ = nullptr;
+    size_ = 0;
+    locked_ = false;
+    return;
+  }
   OPENSSL_cleanse(data_, mapped_);
   if (locked_) munlock(data_, mapped_);
   munmap(data_, mapped_);

@@ -1,10 +1,14 @@
 // SecretBytes: the only type that holds key material or other secrets.
 //
 // Contract:
-//  - Move-only. The buffer lives in its own anonymous mapping that is
-//    mlock()ed where RLIMIT_MEMLOCK allows (so it is never swapped) and marked
-//    MADV_DONTDUMP (so it never lands in a core dump). It is wiped with
-//    OPENSSL_cleanse before the mapping is released.
+//  - Move-only. Secrets up to 4 KiB live in OpenSSL's secure heap (one
+//    mlock()ed, MADV_DONTDUMP, guard-paged arena set up on first use); larger
+//    ones, or any when that heap is full or cannot be locked, get their own
+//    anonymous mapping that is mlock()ed where RLIMIT_MEMLOCK allows and marked
+//    MADV_DONTDUMP. Either way the bytes are never swapped or dumped where the
+//    OS allows, and they are wiped with OPENSSL_cleanse before release. (The
+//    heap exists because a mapping per secret costs an mmap/munmap pair and a
+//    cross-CPU TLB shootdown per call: measured at +30-55% on a key unwrap.)
 //  - No operator<<, no conversion to std::string, no implicit access: the bytes
 //    are read only through Reveal()/RevealMutable(), which are easy to grep for.
 //  - Equality is constant time (CRYPTO_memcmp) for equal lengths.
@@ -62,7 +66,7 @@ class SecretBytes {
 
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
-  size_t mapped_ = 0;
+  size_t mapped_ = 0;     // > 0: own mapping; 0 with data_ set: secure heap
   bool locked_ = false;
 };
 

@@ -12,16 +12,16 @@ namespace strongroom::bench {
 
 using kms::pkcs11::RvToStatus;
 
-absl::StatusOr<std::unique_ptr<DirectPkcs11>> DirectPkcs11::Attach(
-    const std::string& module_path, const std::string& token_label) {
+absl::StatusOr<std::unique_ptr<DirectPkcs11>> DirectPkcs11::Attach(const std::string& module_path,
+                                                                   const std::string& token_label) {
   // The reference is deliberately never dlclose()d: the Hsm keeps the module
   // mapped for the life of the process anyway.
   void* lib = dlopen(module_path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
   if (lib == nullptr) {
     const char* err = dlerror();
-    return absl::NotFoundError(absl::StrCat(
-        "PKCS#11 module '", module_path, "' is not loaded in this process (",
-        err ? err : "RTLD_NOLOAD", "); create the Hsm first"));
+    return absl::NotFoundError(absl::StrCat("PKCS#11 module '", module_path,
+                                            "' is not loaded in this process (",
+                                            err ? err : "RTLD_NOLOAD", "); create the Hsm first"));
   }
   auto get_list = reinterpret_cast<CK_C_GetFunctionList>(dlsym(lib, "C_GetFunctionList"));
   if (get_list == nullptr) {
@@ -69,17 +69,17 @@ absl::StatusOr<std::unique_ptr<DirectPkcs11>> DirectPkcs11::Attach(
 
 absl::StatusOr<std::unique_ptr<DirectSession>> DirectPkcs11::OpenSession() const {
   CK_SESSION_HANDLE handle = CK_INVALID_HANDLE;
-  CK_RV rv = fn_->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr,
-                                &handle);
+  CK_RV rv =
+      fn_->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &handle);
   if (rv != CKR_OK) return RvToStatus("C_OpenSession", rv);
   auto session = std::make_unique<DirectSession>(fn_, handle);
   CK_SESSION_INFO info;
   rv = fn_->C_GetSessionInfo(handle, &info);
   if (rv != CKR_OK) return RvToStatus("C_GetSessionInfo", rv);
   if (info.state != CKS_RW_USER_FUNCTIONS) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "direct session is in state ", info.state,
-        ", not CKS_RW_USER_FUNCTIONS: the Hsm's login is not visible to it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("direct session is in state ", info.state,
+                     ", not CKS_RW_USER_FUNCTIONS: the Hsm's login is not visible to it"));
   }
   return session;
 }

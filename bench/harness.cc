@@ -81,8 +81,8 @@ absl::StatusOr<TimedResult> RunTimed(int threads, double seconds, const OpFactor
   while (!stop.load(std::memory_order_relaxed) && !Interrupted()) {
     const Clock::time_point now = Clock::now();
     if (now >= deadline) break;
-    std::this_thread::sleep_for(std::min<Clock::duration>(deadline - now,
-                                                          std::chrono::milliseconds(20)));
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(deadline - now, std::chrono::milliseconds(20)));
   }
   stop.store(true, std::memory_order_relaxed);
   for (std::thread& t : workers) t.join();
@@ -101,6 +101,26 @@ absl::StatusOr<TimedResult> RunTimed(int threads, double seconds, const OpFactor
   }
   if (Interrupted()) return absl::CancelledError("interrupted by a signal");
   total.seconds = std::chrono::duration<double>(end - start).count();
+  return total;
+}
+
+absl::StatusOr<AbResult> RunInterleaved(int threads, double seconds, int slices, const OpFactory& a,
+                                        const OpFactory& b) {
+  AbResult total;
+  const double slice = seconds / slices;
+  for (int i = 0; i < slices; ++i) {
+    for (int j = 0; j < 2; ++j) {
+      const bool run_a = (j == 0) == (i % 2 == 0);
+      absl::StatusOr<TimedResult> r = RunTimed(threads, slice, run_a ? a : b);
+      if (!r.ok()) {
+        return absl::Status(r.status().code(),
+                            absl::StrCat(run_a ? "A: " : "B: ", r.status().message()));
+      }
+      TimedResult& sum = run_a ? total.a : total.b;
+      sum.ops += r->ops;
+      sum.seconds += r->seconds;
+    }
+  }
   return total;
 }
 
@@ -179,8 +199,7 @@ void FlagParser::AddInt(absl::string_view name, int* out, absl::string_view help
                }};
 }
 
-void FlagParser::AddIntList(absl::string_view name, std::vector<int>* out,
-                            absl::string_view help) {
+void FlagParser::AddIntList(absl::string_view name, std::vector<int>* out, absl::string_view help) {
   order_.emplace_back(name);
   std::string n(name);
   flags_[n] = {std::string(help), [out, n](absl::string_view v) {

@@ -21,13 +21,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include <nlohmann/json.hpp>
 
 namespace strongroom::bench {
 
@@ -45,6 +45,19 @@ struct TimedResult {
 
 // REQUIRES: threads >= 1, seconds > 0.
 absl::StatusOr<TimedResult> RunTimed(int threads, double seconds, const OpFactory& factory);
+
+// A/B comparison on a noisy machine: splits `seconds` into `slices` equal
+// slices and runs `a` and `b` alternately, one slice each (the order flips
+// every slice), so that slow drifts in background load hit both alike.
+// Returns the ops and time summed per side: {a, b}. Each slice builds its Ops
+// anew (per-thread state such as sessions is recreated, untimed).
+// REQUIRES: slices >= 1.
+struct AbResult {
+  TimedResult a;
+  TimedResult b;
+};
+absl::StatusOr<AbResult> RunInterleaved(int threads, double seconds, int slices, const OpFactory& a,
+                                        const OpFactory& b);
 
 // Median of `values` (mean of the middle two for an even count); 0 when empty.
 double Median(std::vector<double> values);

@@ -76,9 +76,9 @@ absl::StatusOr<size_t> DirectUnwrapSecret(const DirectSession& s, CK_OBJECT_HAND
   CK_BBOOL no = CK_FALSE;
   CK_BBOOL yes = CK_TRUE;
   CK_ATTRIBUTE tmpl[] = {
-      {CKA_CLASS, &cls, sizeof(cls)},       {CKA_KEY_TYPE, &type, sizeof(type)},
-      {CKA_TOKEN, &no, sizeof(no)},         {CKA_PRIVATE, &yes, sizeof(yes)},
-      {CKA_SENSITIVE, &no, sizeof(no)},     {CKA_EXTRACTABLE, &yes, sizeof(yes)},
+      {CKA_CLASS, &cls, sizeof(cls)},   {CKA_KEY_TYPE, &type, sizeof(type)},
+      {CKA_TOKEN, &no, sizeof(no)},     {CKA_PRIVATE, &yes, sizeof(yes)},
+      {CKA_SENSITIVE, &no, sizeof(no)}, {CKA_EXTRACTABLE, &yes, sizeof(yes)},
   };
   CK_MECHANISM mech = {CKM_AES_KEY_WRAP, nullptr, 0};
   CK_OBJECT_HANDLE temp = CK_INVALID_HANDLE;
@@ -118,12 +118,10 @@ absl::StatusOr<size_t> DirectGcmEncrypt(const DirectSession& s, CK_OBJECT_HANDLE
 // Hsm::EcdsaSign(kSha256) without the DER encoding: SHA-256 in software,
 // C_SignInit(CKM_ECDSA) + C_Sign. Writes r || s.
 absl::StatusOr<size_t> DirectEcdsaSign(const DirectSession& s, CK_OBJECT_HANDLE key,
-                                       std::span<const uint8_t> message,
-                                       std::span<uint8_t> out) {
+                                       std::span<const uint8_t> message, std::span<uint8_t> out) {
   uint8_t digest[32];
   unsigned int digest_len = 0;
-  if (EVP_Digest(message.data(), message.size(), digest, &digest_len, EVP_sha256(), nullptr) !=
-      1) {
+  if (EVP_Digest(message.data(), message.size(), digest, &digest_len, EVP_sha256(), nullptr) != 1) {
     return absl::InternalError("EVP_Digest(SHA-256) failed");
   }
   CK_MECHANISM mech = {CKM_ECDSA, nullptr, 0};
@@ -189,50 +187,49 @@ std::vector<HsmOp> HsmOps(Hsm& hsm, const DirectPkcs11& direct, const HsmFixture
   const HsmFixture* fx = &f;
   std::vector<HsmOp> ops;
 
-  ops.push_back(
-      {"wrap",
-       [h, fx](int) -> absl::StatusOr<Op> {
-         return Op([h, fx]() -> absl::Status {
-           ASSIGN_OR_RETURN(Bytes wrapped, h->WrapKey(fx->root, fx->target, kWrap));
-           return CheckSize("wrapped key", wrapped.size(), kWrappedKeyBytes);
-         });
-       },
-       DirectFactory(direct, kWrappedKeyBytes + 8, [fx](DirectThread& t) -> absl::Status {
-         ASSIGN_OR_RETURN(size_t n,
-                          DirectWrap(*t.session, fx->root.handle, fx->target.handle, t.out));
-         return CheckSize("wrapped key", n, kWrappedKeyBytes);
-       })});
+  ops.push_back({"wrap",
+                 [h, fx](int) -> absl::StatusOr<Op> {
+                   return Op([h, fx]() -> absl::Status {
+                     ASSIGN_OR_RETURN(Bytes wrapped, h->WrapKey(fx->root, fx->target, kWrap));
+                     return CheckSize("wrapped key", wrapped.size(), kWrappedKeyBytes);
+                   });
+                 },
+                 DirectFactory(direct, kWrappedKeyBytes + 8, [fx](DirectThread& t) -> absl::Status {
+                   ASSIGN_OR_RETURN(
+                       size_t n, DirectWrap(*t.session, fx->root.handle, fx->target.handle, t.out));
+                   return CheckSize("wrapped key", n, kWrappedKeyBytes);
+                 })});
 
-  ops.push_back(
-      {"unwrap",
-       [h, fx](int) -> absl::StatusOr<Op> {
-         return Op([h, fx]() -> absl::Status {
-           ASSIGN_OR_RETURN(SecretBytes key, h->UnwrapSecret(fx->root, fx->wrapped, kWrap));
-           return CheckSize("unwrapped key", key.size(), 32);
-         });
-       },
-       // Same buffer size as the layer's (the wrapped length), wiped like SecretBytes.
-       DirectFactory(direct, kWrappedKeyBytes, [fx](DirectThread& t) -> absl::Status {
-         absl::StatusOr<size_t> n =
-             DirectUnwrapSecret(*t.session, fx->root.handle, fx->wrapped, t.out);
-         OPENSSL_cleanse(t.out.data(), t.out.size());
-         if (!n.ok()) return n.status();
-         return CheckSize("unwrapped key", *n, 32);
-       })});
+  ops.push_back({"unwrap",
+                 [h, fx](int) -> absl::StatusOr<Op> {
+                   return Op([h, fx]() -> absl::Status {
+                     ASSIGN_OR_RETURN(SecretBytes key,
+                                      h->UnwrapSecret(fx->root, fx->wrapped, kWrap));
+                     return CheckSize("unwrapped key", key.size(), 32);
+                   });
+                 },
+                 // Same buffer size as the layer's (the wrapped length), wiped like SecretBytes.
+                 DirectFactory(direct, kWrappedKeyBytes, [fx](DirectThread& t) -> absl::Status {
+                   absl::StatusOr<size_t> n =
+                       DirectUnwrapSecret(*t.session, fx->root.handle, fx->wrapped, t.out);
+                   OPENSSL_cleanse(t.out.data(), t.out.size());
+                   if (!n.ok()) return n.status();
+                   return CheckSize("unwrapped key", *n, 32);
+                 })});
 
-  ops.push_back(
-      {"aes_gcm_4k",
-       [h, fx](int) -> absl::StatusOr<Op> {
-         return Op([h, fx, ivs = IvSequence()]() mutable -> absl::Status {
-           ASSIGN_OR_RETURN(Bytes ct, h->AesGcmEncrypt(fx->gcm, ivs.Next(), {}, fx->plaintext));
-           return CheckSize("AES-GCM output", ct.size(), kGcmOutputBytes);
-         });
-       },
-       DirectFactory(direct, kGcmOutputBytes, [fx](DirectThread& t) -> absl::Status {
-         ASSIGN_OR_RETURN(size_t n, DirectGcmEncrypt(*t.session, fx->gcm.handle, t.ivs.Next(),
-                                                     fx->plaintext, t.out));
-         return CheckSize("AES-GCM output", n, kGcmOutputBytes);
-       })});
+  ops.push_back({"aes_gcm_4k",
+                 [h, fx](int) -> absl::StatusOr<Op> {
+                   return Op([h, fx, ivs = IvSequence()]() mutable -> absl::Status {
+                     ASSIGN_OR_RETURN(Bytes ct,
+                                      h->AesGcmEncrypt(fx->gcm, ivs.Next(), {}, fx->plaintext));
+                     return CheckSize("AES-GCM output", ct.size(), kGcmOutputBytes);
+                   });
+                 },
+                 DirectFactory(direct, kGcmOutputBytes, [fx](DirectThread& t) -> absl::Status {
+                   ASSIGN_OR_RETURN(size_t n, DirectGcmEncrypt(*t.session, fx->gcm.handle,
+                                                               t.ivs.Next(), fx->plaintext, t.out));
+                   return CheckSize("AES-GCM output", n, kGcmOutputBytes);
+                 })});
 
   ops.push_back(
       {"ecdsa_p256_sign",
@@ -247,8 +244,8 @@ std::vector<HsmOp> HsmOps(Hsm& hsm, const DirectPkcs11& direct, const HsmFixture
          });
        },
        DirectFactory(direct, kEcdsaP256RawBytes, [fx](DirectThread& t) -> absl::Status {
-         ASSIGN_OR_RETURN(size_t n, DirectEcdsaSign(*t.session, fx->ec.private_key.handle,
-                                                    fx->message, t.out));
+         ASSIGN_OR_RETURN(
+             size_t n, DirectEcdsaSign(*t.session, fx->ec.private_key.handle, fx->message, t.out));
          return CheckSize("raw ECDSA signature", n, kEcdsaP256RawBytes);
        })});
   return ops;
@@ -268,8 +265,7 @@ absl::Status CheckLayerMatchesDirect(Hsm& hsm, const DirectPkcs11& direct, const
 
   ASSIGN_OR_RETURN(SecretBytes layer_key, hsm.UnwrapSecret(f.root, f.wrapped, kWrap));
   SecretBytes direct_key(kWrappedKeyBytes);
-  ASSIGN_OR_RETURN(n, DirectUnwrapSecret(*s, f.root.handle, f.wrapped,
-                                         direct_key.RevealMutable()));
+  ASSIGN_OR_RETURN(n, DirectUnwrapSecret(*s, f.root.handle, f.wrapped, direct_key.RevealMutable()));
   direct_key.Shrink(n);
   if (layer_key != direct_key) return mismatch("unwrap", "different key bytes");
 

@@ -27,7 +27,7 @@
 
 namespace strongroom::bench {
 
-inline constexpr size_t kWrappedKeyBytes = 40;    // a 32-byte key under RFC 3394
+inline constexpr size_t kWrappedKeyBytes = 40;  // a 32-byte key under RFC 3394
 inline constexpr size_t kGcmPlaintextBytes = 4096;
 inline constexpr size_t kGcmOutputBytes = kGcmPlaintextBytes + 16;
 inline constexpr size_t kSignedMessageBytes = 64;
@@ -46,8 +46,11 @@ struct HsmFixture {
 // Session keys (lost with the Hsm) and random inputs.
 absl::StatusOr<HsmFixture> CreateHsmFixture(kms::pkcs11::Hsm& hsm);
 
+// The ops HsmOps() returns, in its order.
+inline constexpr const char* kHsmOpNames[] = {"wrap", "unwrap", "aes_gcm_4k", "ecdsa_p256_sign"};
+
 struct HsmOp {
-  std::string name;  // "wrap", "unwrap", "aes_gcm_4k", "ecdsa_p256_sign"
+  std::string name;  // one of kHsmOpNames
   OpFactory layer;
   OpFactory direct;  // each thread opens its own DirectSession
 };

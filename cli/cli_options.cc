@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -38,35 +39,60 @@ absl::Status ApplyConfigFile(const std::string& path, client::ConnectionOptions&
 
 }  // namespace
 
-absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv) {
+std::optional<std::string> CliOptions::Flag(const std::string& name) const {
+  auto [begin, end] = flags.equal_range(name);
+  if (begin == end) return std::nullopt;
+  return std::prev(end)->second;
+}
+
+std::vector<std::string> CliOptions::FlagValues(const std::string& name) const {
+  std::vector<std::string> values;
+  auto [begin, end] = flags.equal_range(name);
+  for (auto it = begin; it != end; ++it) values.push_back(it->second);
+  return values;
+}
+
+absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv,
+                                           const std::set<std::string>& switch_names) {
   CliOptions o;
   std::string config;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--json") {
-      o.json = true;
-      continue;
-    }
     if (!absl::StartsWith(arg, "--") || arg == "--") {
       o.positional.push_back(arg);
       continue;
     }
     std::string name = arg.substr(2), value;
     size_t eq = name.find('=');
-    if (eq != std::string::npos) {
+    bool has_value = eq != std::string::npos;
+    if (has_value) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
-    } else if (i + 1 < argc) {
+    }
+    if (name == "json" || name == "help" || switch_names.count(name) > 0) {
+      if (has_value && value != "true" && value != "false") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, ": takes no value (or =true / =false), got '", value, "'"));
+      }
+      bool on = !has_value || value == "true";
+      if (name == "json") o.json = on;
+      else if (name == "help") o.help = on;
+      else if (on) o.switches.insert(name);
+      else o.switches.erase(name);
+      continue;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        return absl::InvalidArgumentError(absl::StrCat("--", name, ": missing value"));
+      }
       value = argv[++i];
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("--", name, ": missing value"));
     }
     if (name == "server") o.connection.address = value;
     else if (name == "ca") o.connection.ca_file = value;
     else if (name == "cert") o.connection.cert_file = value;
     else if (name == "key") o.connection.key_file = value;
     else if (name == "config") config = value;
-    else o.flags[name] = value;
+    else o.flags.emplace(name, value);
   }
   if (o.connection.address.empty()) o.connection.address = Env("STRONGROOM_SERVER");
   if (o.connection.ca_file.empty()) o.connection.ca_file = Env("STRONGROOM_CA");

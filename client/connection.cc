@@ -8,12 +8,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "strongroom/v1/key_management.grpc.pb.h"
 #include "strongroom/v1/system.grpc.pb.h"
 
 namespace strongroom::client {
 namespace {
 
 namespace v1 = ::strongroom::v1;
+using KmsStub = v1::KeyManagement::Stub;
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view what) {
   if (path.empty()) {
@@ -26,6 +28,8 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view w
   return ss.str();
 }
 
+// The one place grpc::Status becomes absl::Status on the client side. The
+// codes share their numbering.
 absl::Status FromGrpc(const grpc::Status& s, absl::string_view rpc) {
   if (s.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
@@ -37,10 +41,21 @@ absl::Status FromGrpc(const grpc::Status& s, absl::string_view rpc) {
 struct Connection::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::System::Stub> system;
+  std::unique_ptr<KmsStub> kms;
   absl::Duration timeout;
 
-  void Prepare(grpc::ClientContext& ctx) const {
+  // One unary call on `stub`: a fresh context with the deadline, the status
+  // translated and named after `rpc`.
+  template <typename Stub, typename Request, typename Response>
+  absl::StatusOr<Response> Call(Stub& stub,
+                                grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                             const Request&, Response*),
+                                const Request& request, absl::string_view rpc) const {
+    grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    Response response;
+    RETURN_IF_ERROR(FromGrpc((stub.*method)(&ctx, request, &response), rpc));
+    return response;
   }
 };
 
@@ -66,26 +81,58 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectionOpt
   auto impl = std::make_unique<Impl>();
   impl->channel = grpc::CreateCustomChannel(o.address, creds, args);
   impl->system = v1::System::NewStub(impl->channel);
+  impl->kms = v1::KeyManagement::NewStub(impl->channel);
   impl->timeout = o.timeout;
   return std::unique_ptr<Connection>(new Connection(std::move(impl)));
 }
 
 absl::StatusOr<v1::GetStatusResponse> Connection::GetStatus() {
-  grpc::ClientContext ctx;
-  impl_->Prepare(ctx);
-  v1::GetStatusResponse response;
-  RETURN_IF_ERROR(FromGrpc(impl_->system->GetStatus(&ctx, {}, &response), "GetStatus"));
-  return response;
+  return impl_->Call(*impl_->system, &v1::System::Stub::GetStatus, v1::GetStatusRequest(),
+                     "GetStatus");
 }
 
 absl::StatusOr<v1::CheckHsmResponse> Connection::CheckHsm(uint32_t payload_bytes) {
-  grpc::ClientContext ctx;
-  impl_->Prepare(ctx);
   v1::CheckHsmRequest request;
   request.set_payload_bytes(payload_bytes);
-  v1::CheckHsmResponse response;
-  RETURN_IF_ERROR(FromGrpc(impl_->system->CheckHsm(&ctx, request, &response), "CheckHsm"));
-  return response;
+  return impl_->Call(*impl_->system, &v1::System::Stub::CheckHsm, request, "CheckHsm");
 }
+
+absl::StatusOr<v1::PingResponse> Connection::Ping() {
+  return impl_->Call(*impl_->kms, &KmsStub::Ping, v1::PingRequest(), "Ping");
+}
+
+absl::StatusOr<v1::RootKeyStatus> Connection::RotateRootKey() {
+  return impl_->Call(*impl_->kms, &KmsStub::RotateRootKey, v1::RotateRootKeyRequest(),
+                     "RotateRootKey");
+}
+
+absl::StatusOr<v1::RootKeyStatus> Connection::GetRootKeyStatus() {
+  return impl_->Call(*impl_->kms, &KmsStub::GetRootKeyStatus, v1::GetRootKeyStatusRequest(),
+                     "GetRootKeyStatus");
+}
+
+// The KeyManagement calls that take a request differ only in their names.
+#define SR_KMS_CALL(Name, Request, Response)                                        \
+  absl::StatusOr<v1::Response> Connection::Name(const v1::Request& request) {       \
+    return impl_->Call(*impl_->kms, &KmsStub::Name, request, #Name);                \
+  }
+
+SR_KMS_CALL(CreateKey, CreateKeyRequest, Key)
+SR_KMS_CALL(GetKey, GetKeyRequest, Key)
+SR_KMS_CALL(ListKeys, ListKeysRequest, ListKeysResponse)
+SR_KMS_CALL(UpdateKey, UpdateKeyRequest, ChangeResult)
+SR_KMS_CALL(RotateKey, RotateKeyRequest, KeyVersion)
+SR_KMS_CALL(GetKeyVersion, GetKeyVersionRequest, KeyVersion)
+SR_KMS_CALL(ListKeyVersions, ListKeyVersionsRequest, ListKeyVersionsResponse)
+SR_KMS_CALL(SetKeyVersionState, SetKeyVersionStateRequest, KeyVersion)
+SR_KMS_CALL(DestroyKeyVersion, DestroyKeyVersionRequest, ChangeResult)
+SR_KMS_CALL(RestoreKeyVersion, RestoreKeyVersionRequest, KeyVersion)
+SR_KMS_CALL(ApproveChange, ApproveChangeRequest, ChangeResult)
+SR_KMS_CALL(ListChanges, ListChangesRequest, ListChangesResponse)
+SR_KMS_CALL(Encrypt, EncryptRequest, EncryptResponse)
+SR_KMS_CALL(Decrypt, DecryptRequest, DecryptResponse)
+SR_KMS_CALL(GenerateDataKey, GenerateDataKeyRequest, GenerateDataKeyResponse)
+SR_KMS_CALL(ReEncrypt, ReEncryptRequest, ReEncryptResponse)
+#undef SR_KMS_CALL
 
 }  // namespace strongroom::client

@@ -1,6 +1,14 @@
 // Connection: a mutual-TLS gRPC channel to strongroomd, and typed calls on it.
-// This file and connection.cc are the client SDK's only contact with grpc; the
+// connection.cc is the client SDK's only contact with grpc; this header, the
 // rest of client/ and the CLI see protos and absl::Status only.
+//
+// Every call returns the server's response, or the server's status with the
+// RPC named ("Encrypt: denied for ..."); transport failures come back as
+// Unavailable / DeadlineExceeded. Each call has the deadline set in
+// ConnectionOptions::timeout.
+//
+// Responses to Decrypt and GenerateDataKey carry plaintext key material or
+// data in ordinary strings; callers wipe them (OPENSSL_cleanse) when done.
 //
 // Thread-safe: one Connection may serve many threads.
 #ifndef STRONGROOM_CLIENT_CONNECTION_H_
@@ -11,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "strongroom/v1/key_management.pb.h"
 #include "strongroom/v1/system.pb.h"
 
 namespace strongroom::client {
@@ -29,11 +38,55 @@ struct ConnectionOptions {
 class Connection {
  public:
   // NotFound / InvalidArgument naming the file when TLS material is missing.
+  // Contacts nothing: the channel connects on the first call.
   static absl::StatusOr<std::unique_ptr<Connection>> Open(const ConnectionOptions& options);
   ~Connection();
 
+  // System.
   absl::StatusOr<strongroom::v1::GetStatusResponse> GetStatus();
   absl::StatusOr<strongroom::v1::CheckHsmResponse> CheckHsm(uint32_t payload_bytes);
+
+  // KeyManagement: keys and their policy.
+  absl::StatusOr<strongroom::v1::PingResponse> Ping();
+  absl::StatusOr<strongroom::v1::Key> CreateKey(const strongroom::v1::CreateKeyRequest& r);
+  absl::StatusOr<strongroom::v1::Key> GetKey(const strongroom::v1::GetKeyRequest& r);
+  absl::StatusOr<strongroom::v1::ListKeysResponse> ListKeys(
+      const strongroom::v1::ListKeysRequest& r);
+  absl::StatusOr<strongroom::v1::ChangeResult> UpdateKey(
+      const strongroom::v1::UpdateKeyRequest& r);
+
+  // KeyManagement: versions and their lifecycle.
+  absl::StatusOr<strongroom::v1::KeyVersion> RotateKey(const strongroom::v1::RotateKeyRequest& r);
+  absl::StatusOr<strongroom::v1::KeyVersion> GetKeyVersion(
+      const strongroom::v1::GetKeyVersionRequest& r);
+  absl::StatusOr<strongroom::v1::ListKeyVersionsResponse> ListKeyVersions(
+      const strongroom::v1::ListKeyVersionsRequest& r);
+  absl::StatusOr<strongroom::v1::KeyVersion> SetKeyVersionState(
+      const strongroom::v1::SetKeyVersionStateRequest& r);
+  absl::StatusOr<strongroom::v1::ChangeResult> DestroyKeyVersion(
+      const strongroom::v1::DestroyKeyVersionRequest& r);
+  absl::StatusOr<strongroom::v1::KeyVersion> RestoreKeyVersion(
+      const strongroom::v1::RestoreKeyVersionRequest& r);
+
+  // KeyManagement: dual control.
+  absl::StatusOr<strongroom::v1::ChangeResult> ApproveChange(
+      const strongroom::v1::ApproveChangeRequest& r);
+  absl::StatusOr<strongroom::v1::ListChangesResponse> ListChanges(
+      const strongroom::v1::ListChangesRequest& r);
+
+  // KeyManagement: envelope encryption.
+  absl::StatusOr<strongroom::v1::EncryptResponse> Encrypt(
+      const strongroom::v1::EncryptRequest& r);
+  absl::StatusOr<strongroom::v1::DecryptResponse> Decrypt(
+      const strongroom::v1::DecryptRequest& r);
+  absl::StatusOr<strongroom::v1::GenerateDataKeyResponse> GenerateDataKey(
+      const strongroom::v1::GenerateDataKeyRequest& r);
+  absl::StatusOr<strongroom::v1::ReEncryptResponse> ReEncrypt(
+      const strongroom::v1::ReEncryptRequest& r);
+
+  // KeyManagement: root wrapping keys.
+  absl::StatusOr<strongroom::v1::RootKeyStatus> RotateRootKey();
+  absl::StatusOr<strongroom::v1::RootKeyStatus> GetRootKeyStatus();
 
  private:
   struct Impl;

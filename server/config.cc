@@ -29,21 +29,10 @@ absl::StatusOr<Role> ParseRole(const std::string& name, const std::string& field
 
 }  // namespace
 
-const char* RoleName(Role role) {
-  switch (role) {
-    case Role::kAdmin: return "admin";
-    case Role::kOwner: return "owner";
-    case Role::kAuditor: return "auditor";
-    case Role::kWorkload: return "workload";
-    case Role::kNone: return "none";
-  }
-  return "none";
-}
-
 absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std::string& source,
                                                const std::string& base_dir) {
   ASSIGN_OR_RETURN(ConfigNode root, ConfigNode::Parse(yaml, source));
-  RETURN_IF_ERROR(root.AllowOnly({"server", "hsm", "storage", "principals", "logging"}));
+  RETURN_IF_ERROR(root.AllowOnly({"server", "hsm", "storage", "principals", "kms", "logging"}));
   ServerConfig c;
 
   ASSIGN_OR_RETURN(ConfigNode server, root.GetSection("server"));
@@ -93,6 +82,19 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
       return absl::InvalidArgumentError(absl::StrCat(
           source, ": config field '", p.path(), ".name': principal '", name, "' listed twice"));
     }
+  }
+
+  ASSIGN_OR_RETURN(ConfigNode kms, root.GetSection("kms"));
+  RETURN_IF_ERROR(kms.AllowOnly({"destroy_wait", "approval_window", "maintenance_interval"}));
+  ASSIGN_OR_RETURN(c.kms.default_destroy_wait,
+                   kms.GetDuration("destroy_wait", c.kms.default_destroy_wait));
+  ASSIGN_OR_RETURN(c.kms.approval_window,
+                   kms.GetDuration("approval_window", c.kms.approval_window));
+  ASSIGN_OR_RETURN(c.maintenance_interval,
+                   kms.GetDuration("maintenance_interval", c.maintenance_interval));
+  if (c.maintenance_interval < absl::Milliseconds(10)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": config field 'kms.maintenance_interval': must be at least 10ms"));
   }
 
   ASSIGN_OR_RETURN(ConfigNode logging, root.GetSection("logging"));

@@ -17,6 +17,10 @@
 //     path: db
 //   principals:                       # who may call, and as what role
 //     - {name: admin, role: admin}
+//   kms:
+//     destroy_wait: 30d               # default wait before a version is destroyed
+//     approval_window: 24h            # dual control: time to approve a change
+//     maintenance_interval: 10s       # scheduled destroys, rotations, rewrap
 //   logging:
 //     level: info
 #ifndef STRONGROOM_SERVER_CONFIG_H_
@@ -26,12 +30,14 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "kms/caller.h"
+#include "kms/key_manager.h"
 #include "kms/pkcs11/hsm.h"
 
 namespace strongroom::server {
 
-enum class Role { kNone, kAdmin, kOwner, kAuditor, kWorkload };
-const char* RoleName(Role role);
+using kms::Role;
+using kms::RoleName;
 
 struct TlsFiles {
   std::string cert;
@@ -47,6 +53,8 @@ struct ServerConfig {
   std::string storage_path;
   std::map<std::string, Role> principals;
   std::string log_level = "info";
+  kms::KmsOptions kms;
+  absl::Duration maintenance_interval = absl::Seconds(10);
 };
 
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path);

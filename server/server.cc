@@ -12,6 +12,9 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kms/pkcs11/hsm.h"
+#include "kms/key_manager.h"
+#include "base/clock.h"
+#include "server/key_management_service.h"
 #include "server/system_service.h"
 #include "storage/database.h"
 
@@ -54,16 +57,22 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   OPENSSL_cleanse(tls.pem_key_cert_pairs[0].private_key.data(),
                   tls.pem_key_cert_pairs[0].private_key.size());
 
+  ASSIGN_OR_RETURN(s->key_manager_, kms::KeyManager::Create(*s->hsm_, *s->db_,
+                                                            SystemClock::Default(), c.kms));
   s->system_ = std::make_unique<SystemService>(s->config_, *s->hsm_, *s->db_);
+  s->key_management_ =
+      std::make_unique<KeyManagementService>(*s->key_manager_, s->config_.principals);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(c.listen, creds, &s->port_);
   builder.RegisterService(s->system_.get());
+  builder.RegisterService(s->key_management_.get());
   builder.SetMaxReceiveMessageSize(4 << 20);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("server.listen: cannot listen on '", c.listen,
                                                "' (address in use or not local?)"));
   }
+  s->maintenance_ = std::thread([server = s.get()] { server->MaintenanceLoop(); });
   LogInfo("server.listening", {{"address", c.listen}, {"port", s->port_},
                                {"token", c.hsm.token_label}, {"db", c.storage_path}});
   return s;
@@ -76,8 +85,27 @@ void StrongroomServer::Wait() {
 }
 
 void StrongroomServer::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  }
+  if (maintenance_.joinable() && maintenance_.get_id() != std::this_thread::get_id()) {
+    maintenance_.join();
+  }
+}
+
+void StrongroomServer::MaintenanceLoop() {
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  while (!stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(config_.maintenance_interval),
+                            [&] { return stopping_; })) {
+    lock.unlock();
+    absl::Status s = key_manager_->RunMaintenance();
+    if (!s.ok()) LogWarning("kms.maintenance_failed", {{"error", std::string(s.message())}});
+    lock.lock();
   }
 }
 

@@ -7,7 +7,10 @@
 #ifndef STRONGROOM_SERVER_SERVER_H_
 #define STRONGROOM_SERVER_SERVER_H_
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "server/config.h"
@@ -20,6 +23,10 @@ namespace strongroom::kms::pkcs11 {
 class Hsm;
 }  // namespace strongroom::kms::pkcs11
 
+namespace strongroom::kms {
+class KeyManager;
+}  // namespace strongroom::kms
+
 namespace strongroom::storage {
 class Database;
 }  // namespace strongroom::storage
@@ -27,6 +34,7 @@ class Database;
 namespace strongroom::server {
 
 class SystemService;
+class KeyManagementService;
 
 class StrongroomServer {
  public:
@@ -35,6 +43,7 @@ class StrongroomServer {
 
   int port() const { return port_; }
   kms::pkcs11::Hsm& hsm() { return *hsm_; }
+  kms::KeyManager& key_manager() { return *key_manager_; }
   // Blocks until Shutdown().
   void Wait();
   void Shutdown();
@@ -45,9 +54,18 @@ class StrongroomServer {
   ServerConfig config_;
   std::unique_ptr<kms::pkcs11::Hsm> hsm_;
   std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<kms::KeyManager> key_manager_;
   std::unique_ptr<SystemService> system_;
+  std::unique_ptr<KeyManagementService> key_management_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+
+  // Runs KeyManager::RunMaintenance every config.maintenance_interval.
+  void MaintenanceLoop();
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread maintenance_;
 };
 
 }  // namespace strongroom::server

@@ -86,4 +86,38 @@ uint64_t Database::EstimatedKeys() const {
   return n;
 }
 
+absl::Status Database::Scan(
+    absl::string_view prefix, absl::string_view start_after,
+    const std::function<bool(absl::string_view, absl::string_view)>& fn) const {
+  rocksdb::ReadOptions r;
+  r.verify_checksums = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(r));
+  std::string start = start_after.empty() ? std::string(prefix) : std::string(start_after);
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) break;
+    if (!start_after.empty() && k == rocksdb::Slice(start_after.data(), start_after.size())) {
+      continue;
+    }
+    if (!fn(absl::string_view(k.data(), k.size()),
+            absl::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "scan");
+}
+
+absl::Status Database::CompactAll() {
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  if (absl::Status s = FromRocks(db_->Flush(flush), "flush"); !s.ok()) return s;
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  if (absl::Status s = FromRocks(db_->CompactRange(compact, nullptr, nullptr), "compact");
+      !s.ok()) {
+    return s;
+  }
+  return FromRocks(db_->FlushWAL(true), "flush wal");
+}
+
 }  // namespace strongroom::storage

@@ -11,6 +11,7 @@
 #define STRONGROOM_STORAGE_DATABASE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,14 @@ class Database {
   // Applies `batch` atomically with a synced WAL.
   absl::Status Write(rocksdb::WriteBatch& batch);
   uint64_t EstimatedKeys() const;
+  // Calls fn(key, value) for each key that starts with `prefix`, in key order,
+  // beginning after `start_after` when it is non-empty; stops early when fn
+  // returns false.
+  absl::Status Scan(absl::string_view prefix, absl::string_view start_after,
+                    const std::function<bool(absl::string_view, absl::string_view)>& fn) const;
+  // Flushes the memtables and compacts every level down to the bottom, so
+  // deleted or overwritten values no longer exist in any SST or WAL file.
+  absl::Status CompactAll();
 
   rocksdb::DB* raw() const { return db_.get(); }
 

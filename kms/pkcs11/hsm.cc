@@ -237,10 +237,12 @@ absl::Status Hsm::RunOnOwnerSession(absl::string_view call,
 }
 
 absl::StatusOr<CK_OBJECT_HANDLE> Hsm::Resolve(Session& session, const KeyHandle& key) {
-  if (key.handle == CK_INVALID_HANDLE) {
+  if (key.handle != CK_INVALID_HANDLE && key.generation == session.generation) {
+    return key.handle;
+  }
+  if (!key.persistent && key.handle == CK_INVALID_HANDLE) {
     return absl::InvalidArgumentError("key handle is empty");
   }
-  if (key.generation == session.generation) return key.handle;
   if (!key.persistent) {
     return absl::FailedPreconditionError(absl::StrCat(
         "session key '", key.label, "' no longer exists: the PKCS#11 module was "

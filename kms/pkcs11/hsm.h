@@ -148,7 +148,8 @@ class Hsm {
   // Like Run, on the long-lived session that owns session key objects.
   absl::Status RunOnOwnerSession(absl::string_view call,
                                  const std::function<absl::Status(Session&)>& fn);
-  // The object handle of `key` valid in `session`'s generation.
+  // The object handle of `key` valid in `session`'s generation. A persistent
+  // key given only by kind and CKA_ID (handle CK_INVALID_HANDLE) is looked up.
   absl::StatusOr<CK_OBJECT_HANDLE> Resolve(Session& session, const KeyHandle& key);
 
  private:

@@ -1,6 +1,7 @@
 #include "base/secret_bytes.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <type_traits>
 
@@ -40,6 +41,15 @@ TEST(SecretBytesTest, EqualityIsByContentAndLength) {
   EXPECT_TRUE(SecretBytes() == SecretBytes());
 }
 
+TEST(SecretBytesTest, LargeSecretsGetTheirOwnLockedMapping) {
+  SecretBytes big = SecretBytes::Random(64 * 1024);
+  SecretBytes copy = big.Clone();
+  EXPECT_TRUE(big == copy);
+  if (geteuid() == 0) EXPECT_TRUE(big.locked());
+  big.Shrink(10);
+  EXPECT_EQ(big.size(), 10u);
+}
+
 TEST(SecretBytesTest, RandomValuesDiffer) {
   EXPECT_FALSE(SecretBytes::Random(32) == SecretBytes::Random(32));
 }
@@ -61,7 +71,9 @@ TEST(SecretBytesTest, MemoryIsLockedWhenTheLimitAllows) {
   // (locked() true) or the RLIMIT refused it. Under root in CI it succeeds.
   if (geteuid() == 0) EXPECT_TRUE(s.locked());
   unsigned char vec = 0;
-  ASSERT_EQ(mincore(const_cast<uint8_t*>(s.Reveal().data()), 1, &vec), 0);
+  uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  auto* start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(s.Reveal().data()) & ~(page - 1));
+  ASSERT_EQ(mincore(start, 1, &vec), 0);
   EXPECT_TRUE(vec & 1);
 }
 

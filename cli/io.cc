@@ -1,0 +1,109 @@
+#include "cli/io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <openssl/crypto.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "cli/command.h"
+
+namespace strongroom::cli {
+namespace {
+
+bool IsStdio(const std::string& path) { return path.empty() || path == "-"; }
+
+absl::Status IoError(absl::string_view what, const std::string& flag, const std::string& path) {
+  return absl::Status(absl::StatusCode::kUnavailable,
+                      absl::StrCat("--", flag, ": cannot ", what, " '", IsStdio(path) ? "-" : path,
+                                   "': ", std::strerror(errno)));
+}
+
+bool IsBase64Char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         c == '+' || c == '/';
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string& path) {
+  int fd = IsStdio(path) ? STDIN_FILENO : open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return LocalError(IoError("read", flag, path));
+  std::string data;
+  // Sized up front where possible so that no copy of the bytes is left behind
+  // in a buffer the string outgrew.
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) data.reserve(static_cast<size_t>(st.st_size));
+  char buf[16384];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      absl::Status s = IoError("read", flag, path);
+      if (fd != STDIN_FILENO) close(fd);
+      OPENSSL_cleanse(buf, sizeof buf);
+      OPENSSL_cleanse(data.data(), data.size());
+      return LocalError(s);
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+  }
+  OPENSSL_cleanse(buf, sizeof buf);
+  if (fd != STDIN_FILENO) close(fd);
+  return data;
+}
+
+absl::Status WriteOutput(const std::string& flag, const std::string& path,
+                         absl::string_view data) {
+  if (IsStdio(path)) {
+    if (std::fwrite(data.data(), 1, data.size(), stdout) != data.size() ||
+        std::fflush(stdout) != 0) {
+      return IoError("write", flag, path);
+    }
+    return absl::OkStatus();
+  }
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("write", flag, path);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      absl::Status s = IoError("write", flag, path);
+      close(fd);
+      return s;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0) return IoError("write", flag, path);
+  return absl::OkStatus();
+}
+
+std::string CiphertextFromInput(std::string data) {
+  if (absl::StartsWith(data, "SRC1")) return data;
+  std::string text;
+  for (char c : data) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    text.push_back(c);
+  }
+  size_t pad = 0;
+  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+  if (text.empty() || text.size() % 4 != 0) return data;
+  for (size_t i = 0; i + pad < text.size(); ++i) {
+    if (!IsBase64Char(text[i])) return data;
+  }
+  std::string decoded;
+  if (!absl::Base64Unescape(text, &decoded)) return data;
+  return decoded;
+}
+
+ScopedWipe::~ScopedWipe() { OPENSSL_cleanse(s_.data(), s_.size()); }
+
+}  // namespace strongroom::cli

@@ -1,0 +1,38 @@
+// Input and output files of the crypto commands. "-" (or no flag) is stdin /
+// stdout. Files written here are created mode 0600, since they may hold
+// plaintext. Read errors are local errors (exit 2) naming the flag and file.
+#ifndef STRONGROOM_CLI_IO_H_
+#define STRONGROOM_CLI_IO_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace strongroom::cli {
+
+// Everything in `path` ("-" or "": stdin).
+absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string& path);
+// Replaces `path` ("-" or "": stdout) with `data`.
+absl::Status WriteOutput(const std::string& flag, const std::string& path, absl::string_view data);
+
+// Ciphertext given raw (it starts with the "SRC1" magic) or as base64 text
+// (whitespace ignored): the raw bytes. Anything else is returned unchanged for
+// the server to judge.
+std::string CiphertextFromInput(std::string data);
+
+// Wipes a string holding plaintext when it goes out of scope.
+class ScopedWipe {
+ public:
+  explicit ScopedWipe(std::string& s) : s_(s) {}
+  ~ScopedWipe();
+  ScopedWipe(const ScopedWipe&) = delete;
+  ScopedWipe& operator=(const ScopedWipe&) = delete;
+
+ private:
+  std::string& s_;
+};
+
+}  // namespace strongroom::cli
+
+#endif  // STRONGROOM_CLI_IO_H_

@@ -1,0 +1,249 @@
+// KeyManager: construction, the in-memory view, authorization and commits.
+#include "kms/key_manager.h"
+
+#include <rocksdb/write_batch.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "kms/key_manager_internal.h"
+#include "kms/lifecycle.h"
+#include "kms/resource_names.h"
+
+namespace strongroom::kms {
+
+using namespace internal;  // NOLINT: record-key helpers of this class
+
+KeyManager::KeyManager(pkcs11::Hsm& hsm, storage::Database& db, const Clock& clock,
+                       KmsOptions options)
+    : hsm_(hsm), db_(db), clock_(clock), options_(options) {}
+
+KeyManager::~KeyManager() = default;
+
+absl::StatusOr<std::unique_ptr<KeyManager>> KeyManager::Create(pkcs11::Hsm& hsm,
+                                                               storage::Database& db,
+                                                               const Clock& clock,
+                                                               KmsOptions options) {
+  std::unique_ptr<KeyManager> km(new KeyManager(hsm, db, clock, options));
+  RETURN_IF_ERROR(km->Load());
+  RETURN_IF_ERROR(km->EnsureRootKey());
+  return km;
+}
+
+absl::Status KeyManager::Load() {
+  absl::Status parse_error;
+  std::map<std::string, std::shared_ptr<KeyView>> views;
+  RETURN_IF_ERROR(db_.Scan("key/", "", [&](absl::string_view k, absl::string_view v) {
+    auto view = std::make_shared<KeyView>();
+    if (!view->key.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      parse_error = absl::DataLossError(absl::StrCat("record '", k, "' does not parse"));
+      return false;
+    }
+    views[std::string(k.substr(4))] = view;
+    return true;
+  }));
+  RETURN_IF_ERROR(parse_error);
+  RETURN_IF_ERROR(db_.Scan("kv/", "", [&](absl::string_view k, absl::string_view v) {
+    records::KeyVersionRecord rec;
+    size_t slash = k.rfind('/');
+    std::string id(k.substr(3, slash - 3));
+    auto it = views.find(id);
+    if (!rec.ParseFromArray(v.data(), static_cast<int>(v.size())) || it == views.end()) {
+      parse_error = absl::DataLossError(absl::StrCat("record '", k, "' is corrupt or orphaned"));
+      return false;
+    }
+    it->second->versions[rec.version().version()] = rec;
+    return true;
+  }));
+  RETURN_IF_ERROR(parse_error);
+  RETURN_IF_ERROR(db_.Scan("root/", "", [&](absl::string_view k, absl::string_view v) {
+    records::RootKeyRecord rec;
+    if (!rec.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      parse_error = absl::DataLossError(absl::StrCat("record '", k, "' does not parse"));
+      return false;
+    }
+    roots_[rec.id()] = rec;
+    return true;
+  }));
+  RETURN_IF_ERROR(parse_error);
+  absl::StatusOr<std::string> state = db_.Get(kRootStateKey);
+  if (state.ok() && !root_state_.ParseFromString(*state)) {
+    return absl::DataLossError("record 'meta/root' does not parse");
+  }
+  if (!state.ok() && !absl::IsNotFound(state.status())) return state.status();
+  std::unique_lock<std::shared_mutex> lock(views_mu_);
+  for (auto& [id, view] : views) views_[id] = view;
+  LogInfo("kms.loaded", {{"keys", static_cast<int64_t>(views_.size())},
+                         {"root_key", root_state_.current_id()}});
+  return absl::OkStatus();
+}
+
+absl::Status KeyManager::EnsureRootKey() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!root_state_.current_id().empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(SecretBytes suffix, hsm_.GenerateRandom(4));
+  std::string id = absl::StrCat("root-1-", HexEncode(suffix.Reveal()));
+  ASSIGN_OR_RETURN(pkcs11::KeyHandle root, hsm_.GenerateAesKey(
+      32, {.label = absl::StrCat("strongroom-", id), .persistent = true,
+           .usage = pkcs11::kUsageWrap | pkcs11::kUsageUnwrap}));
+  records::RootKeyRecord rec;
+  rec.set_id(id);
+  rec.set_hsm_label(root.label);
+  rec.set_hsm_object_id(std::string(root.id.begin(), root.id.end()));
+  rec.set_create_time_unix_micros(Micros(clock_.Now()));
+  records::RootState state;
+  state.set_current_id(id);
+  rocksdb::WriteBatch batch;
+  batch.Put(RootRecordKey(id), rec.SerializeAsString());
+  batch.Put(kRootStateKey, state.SerializeAsString());
+  RETURN_IF_ERROR(db_.Write(batch));
+  std::unique_lock<std::shared_mutex> views_lock(views_mu_);
+  roots_[id] = rec;
+  root_state_ = state;
+  LogInfo("kms.root_key_created", {{"root_key", id}});
+  return absl::OkStatus();
+}
+
+KeyManager::ViewPtr KeyManager::FindView(const std::string& key_id) const {
+  std::shared_lock<std::shared_mutex> lock(views_mu_);
+  auto it = views_.find(key_id);
+  return it == views_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<KeyManager::ViewPtr> KeyManager::GetView(const std::string& key_id) const {
+  ViewPtr view = FindView(key_id);
+  if (view == nullptr) return absl::NotFoundError(absl::StrCat("keys/", key_id, " not found"));
+  return view;
+}
+
+absl::Status KeyManager::Authorize(const Caller& c, Action action, const v1::Key* key,
+                                   absl::string_view what) const {
+  auto deny = [&](absl::string_view why) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(what, ": denied for '", c.principal, "' (role ", RoleName(c.role), "): ", why));
+  };
+  const bool owns = key != nullptr && key->owner() == c.principal;
+  switch (action) {
+    case Action::kRead:
+      if (c.role == Role::kAdmin || c.role == Role::kAuditor) return absl::OkStatus();
+      if (c.role == Role::kOwner && (key == nullptr || owns)) return absl::OkStatus();
+      return deny(c.role == Role::kOwner ? "owners read only their own keys"
+                                         : "this role may not read keys");
+    case Action::kManage:
+      if (c.role == Role::kAdmin) return absl::OkStatus();
+      return deny("only admins manage key lifecycle and policy");
+    case Action::kUse:
+      if ((c.role == Role::kAdmin || c.role == Role::kOwner) && owns) return absl::OkStatus();
+      if (c.role == Role::kAdmin || c.role == Role::kOwner) {
+        return deny(absl::StrCat("only the key's owner may use it"));
+      }
+      return deny("this role may not use keys");
+  }
+  return deny("unknown action");
+}
+
+absl::Status KeyManager::Commit(std::shared_ptr<KeyView> view,
+                                std::initializer_list<uint32_t> versions,
+                                rocksdb::WriteBatch* extra) {
+  rocksdb::WriteBatch local;
+  rocksdb::WriteBatch& batch = extra != nullptr ? *extra : local;
+  const std::string& id = view->key.key().name().substr(5);
+  batch.Put(KeyRecordKey(id), view->key.SerializeAsString());
+  for (uint32_t v : versions) {
+    batch.Put(VersionRecordKey(id, v), view->versions.at(v).SerializeAsString());
+  }
+  RETURN_IF_ERROR(db_.Write(batch));
+  std::unique_lock<std::shared_mutex> lock(views_mu_);
+  views_[id] = std::move(view);
+  return absl::OkStatus();
+}
+
+void KeyManager::AddHistory(v1::KeyVersion& v, v1::KeyVersionState to,
+                            const std::string& principal, absl::string_view reason) {
+  v1::StateChange* change = v.add_history();
+  change->set_from(v.state());
+  change->set_to(to);
+  change->set_time_unix_micros(Micros(clock_.Now()));
+  change->set_principal(principal);
+  change->set_reason(std::string(reason));
+  v.set_state(to);
+}
+
+absl::StatusOr<pkcs11::KeyHandle> KeyManager::RootHandle(const std::string& root_id) {
+  records::RootKeyRecord rec;
+  {
+    std::shared_lock<std::shared_mutex> lock(views_mu_);
+    auto it = roots_.find(root_id);
+    if (it == roots_.end()) {
+      return absl::DataLossError(absl::StrCat("root key '", root_id, "' is not recorded"));
+    }
+    rec = it->second;
+  }
+  return TokenKey(rec.hsm_object_id(), rec.hsm_label());
+}
+
+absl::StatusOr<records::KeyVersionRecord> KeyManager::NewVersion(const v1::Key& key,
+                                                                 uint32_t number,
+                                                                 v1::KeyVersionState state,
+                                                                 const std::string& principal) {
+  records::KeyVersionRecord rec;
+  v1::KeyVersion& v = *rec.mutable_version();
+  const std::string id = key.name().substr(5);
+  v.set_name(VersionResourceName(id, number));
+  v.set_version(number);
+  v.set_create_time_unix_micros(Micros(clock_.Now()));
+  v.set_state(v1::KEY_VERSION_STATE_UNSPECIFIED);
+  AddHistory(v, state, principal, "created");
+  if (key.protection() == v1::PROTECTION_HSM) {
+    ASSIGN_OR_RETURN(pkcs11::KeyHandle obj, hsm_.GenerateAesKey(
+        32, {.label = absl::StrCat("strongroom-", id, "-v", number), .persistent = true}));
+    rec.set_hsm_object_id(std::string(obj.id.begin(), obj.id.end()));
+    return rec;
+  }
+  // Generated by the HSM, extractable only wrapped, then the object is dropped.
+  std::string root_id;
+  {
+    std::shared_lock<std::shared_mutex> lock(views_mu_);
+    root_id = root_state_.current_id();
+  }
+  ASSIGN_OR_RETURN(pkcs11::KeyHandle root, RootHandle(root_id));
+  ASSIGN_OR_RETURN(pkcs11::KeyHandle temp, hsm_.GenerateAesKey(
+      32, {.label = "strongroom-new-version", .extractable = true}));
+  absl::StatusOr<Bytes> wrapped = hsm_.WrapKey(root, temp, pkcs11::WrapMechanism::kRfc3394);
+  absl::Status destroyed = hsm_.DestroyKey(temp);
+  if (!wrapped.ok()) return wrapped.status();
+  RETURN_IF_ERROR(destroyed);
+  rec.set_wrapped_material(std::string(wrapped->begin(), wrapped->end()));
+  v.set_root_key_id(root_id);
+  return rec;
+}
+
+absl::StatusOr<std::shared_ptr<const KeyManager::Material>> KeyManager::GetMaterial(
+    const KeyView& view, uint32_t version) {
+  const std::string id = view.key.key().name().substr(5);
+  auto cache_key = std::make_pair(id, version);
+  {
+    std::lock_guard<std::mutex> lock(material_mu_);
+    auto it = material_.find(cache_key);
+    if (it != material_.end()) return it->second;
+  }
+  const records::KeyVersionRecord& rec = view.versions.at(version);
+  auto m = std::make_shared<Material>();
+  if (view.key.key().protection() == v1::PROTECTION_HSM) {
+    m->in_hsm = true;
+    m->hsm_key = TokenKey(rec.hsm_object_id(), absl::StrCat("strongroom-", id, "-v", version));
+  } else {
+    if (rec.wrapped_material().empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(rec.version().name(), " has no key material (destroyed)"));
+    }
+    ASSIGN_OR_RETURN(pkcs11::KeyHandle root, RootHandle(rec.version().root_key_id()));
+    ASSIGN_OR_RETURN(m->key, hsm_.UnwrapSecret(root, AsBytes(rec.wrapped_material()),
+                                               pkcs11::WrapMechanism::kRfc3394));
+  }
+  std::lock_guard<std::mutex> lock(material_mu_);
+  return material_.emplace(cache_key, std::move(m)).first->second;
+}
+
+}  // namespace strongroom::kms

@@ -1,0 +1,39 @@
+// Helpers shared by the key_manager*.cc files. Not part of the public API.
+#ifndef STRONGROOM_KMS_KEY_MANAGER_INTERNAL_H_
+#define STRONGROOM_KMS_KEY_MANAGER_INTERNAL_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "base/secret_bytes.h"
+#include "kms/pkcs11/key_handle.h"
+
+namespace strongroom::kms::internal {
+
+inline std::string KeyRecordKey(absl::string_view id) { return absl::StrCat("key/", id); }
+inline std::string VersionRecordPrefix(absl::string_view id) { return absl::StrCat("kv/", id, "/"); }
+inline std::string VersionRecordKey(absl::string_view id, uint32_t v) {
+  return absl::StrFormat("kv/%s/%010u", id, v);
+}
+inline std::string RootRecordKey(absl::string_view id) { return absl::StrCat("root/", id); }
+inline constexpr char kRootStateKey[] = "meta/root";
+inline std::string ChangeRecordKey(absl::string_view id) { return absl::StrCat("change/", id); }
+
+inline int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+
+// A persistent HSM key known only by its CKA_ID (resolved on first use).
+inline pkcs11::KeyHandle TokenKey(const std::string& id, const std::string& label) {
+  pkcs11::KeyHandle h;
+  h.kind = pkcs11::KeyKind::kAes;
+  h.persistent = true;
+  h.id.assign(id.begin(), id.end());
+  h.label = label;
+  h.aes_key_bytes = 32;
+  return h;
+}
+
+}  // namespace strongroom::kms::internal
+
+#endif  // STRONGROOM_KMS_KEY_MANAGER_INTERNAL_H_

@@ -1,0 +1,242 @@
+// KeyManager: creating, reading, listing, updating and rotating keys.
+#include <rocksdb/write_batch.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "kms/key_manager.h"
+#include "kms/key_manager_internal.h"
+#include "kms/lifecycle.h"
+#include "kms/resource_names.h"
+
+namespace strongroom::kms {
+
+using namespace internal;  // NOLINT
+
+namespace {
+
+constexpr int64_t kMaxSeconds = int64_t{100} * 365 * 24 * 3600;
+
+absl::StatusOr<int> PageSize(int32_t requested) {
+  if (requested < 0 || requested > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", requested, " is outside [0, 1000]"));
+  }
+  return requested == 0 ? 100 : requested;
+}
+
+absl::Status CheckSeconds(int64_t v, absl::string_view field) {
+  if (v < 0 || v > kMaxSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", v, " is outside [0, ", kMaxSeconds, "]"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Key> KeyManager::CreateKey(const Caller& c, const v1::CreateKeyRequest& r) {
+  RETURN_IF_ERROR(ValidateKeyId(r.key_id(), "key_id"));
+  const std::string owner = r.owner().empty() ? c.principal : r.owner();
+  if (c.role != Role::kAdmin && !(c.role == Role::kOwner && owner == c.principal)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "CreateKey: denied for '", c.principal, "' (role ", RoleName(c.role),
+        "): admins create keys for anyone, owners only for themselves"));
+  }
+  if (r.protection() != v1::PROTECTION_UNSPECIFIED && r.protection() != v1::PROTECTION_SOFTWARE &&
+      r.protection() != v1::PROTECTION_HSM) {
+    return absl::InvalidArgumentError(absl::StrCat("protection: unknown value ", r.protection()));
+  }
+  RETURN_IF_ERROR(CheckSeconds(r.rotation_period_seconds(), "rotation_period_seconds"));
+  RETURN_IF_ERROR(CheckSeconds(r.destroy_wait_seconds(), "destroy_wait_seconds"));
+  if (r.description().size() > 1024) {
+    return absl::InvalidArgumentError("description: longer than 1024 bytes");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (FindView(r.key_id()) != nullptr) {
+    return absl::AlreadyExistsError(absl::StrCat("keys/", r.key_id(), " already exists"));
+  }
+  auto view = std::make_shared<KeyView>();
+  v1::Key& key = *view->key.mutable_key();
+  const absl::Time now = clock_.Now();
+  key.set_name(KeyName(r.key_id()));
+  key.set_owner(owner);
+  key.set_protection(r.protection() == v1::PROTECTION_HSM ? v1::PROTECTION_HSM
+                                                          : v1::PROTECTION_SOFTWARE);
+  key.set_algorithm("AES_256_GCM");
+  key.set_primary_version(1);
+  key.set_min_decryption_version(1);
+  key.set_rotation_period_seconds(r.rotation_period_seconds());
+  if (r.rotation_period_seconds() > 0) {
+    key.set_next_rotation_unix_micros(Micros(now + absl::Seconds(r.rotation_period_seconds())));
+  }
+  key.set_destroy_wait_seconds(r.destroy_wait_seconds() > 0
+                                   ? r.destroy_wait_seconds()
+                                   : absl::ToInt64Seconds(options_.default_destroy_wait));
+  key.set_dual_control(r.dual_control());
+  key.set_create_time_unix_micros(Micros(now));
+  key.set_description(r.description());
+  *key.mutable_labels() = r.labels();
+  key.set_version_count(1);
+  ASSIGN_OR_RETURN(records::KeyVersionRecord first,
+                   NewVersion(key, 1, r.pre_active() ? v1::PRE_ACTIVE : v1::ENABLED, c.principal));
+  view->versions[1] = std::move(first);
+  RETURN_IF_ERROR(Commit(view, {1}));
+  LogInfo("kms.key_created", {{"key", key.name()}, {"owner", owner}, {"principal", c.principal},
+                              {"protection", v1::Protection_Name(key.protection())}});
+  return key;
+}
+
+absl::StatusOr<v1::Key> KeyManager::GetKey(const Caller& c, const v1::GetKeyRequest& r) {
+  ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.name(), "name"));
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(id));
+  RETURN_IF_ERROR(Authorize(c, Action::kRead, &view->key.key(), "GetKey"));
+  return view->key.key();
+}
+
+absl::StatusOr<v1::ListKeysResponse> KeyManager::ListKeys(const Caller& c,
+                                                          const v1::ListKeysRequest& r) {
+  RETURN_IF_ERROR(Authorize(c, Action::kRead, nullptr, "ListKeys"));
+  ASSIGN_OR_RETURN(int page_size, PageSize(r.page_size()));
+  if (!r.page_token().empty()) RETURN_IF_ERROR(ValidateKeyId(r.page_token(), "page_token"));
+  v1::ListKeysResponse out;
+  std::shared_lock<std::shared_mutex> lock(views_mu_);
+  for (auto it = views_.upper_bound(r.page_token()); it != views_.end(); ++it) {
+    const v1::Key& key = it->second->key.key();
+    if (c.role == Role::kOwner && key.owner() != c.principal) continue;
+    if (out.keys_size() == page_size) {
+      out.set_next_page_token(out.keys(out.keys_size() - 1).name().substr(5));
+      break;
+    }
+    *out.add_keys() = key;
+  }
+  return out;
+}
+
+absl::StatusOr<v1::Key> KeyManager::ApplyUpdate(const v1::UpdateKeyRequest& r,
+                                                const std::string& principal) {
+  ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.name(), "name"));
+  ASSIGN_OR_RETURN(ViewPtr old, GetView(id));
+  auto view = std::make_shared<KeyView>(*old);
+  v1::Key& key = *view->key.mutable_key();
+  for (const std::string& field : r.update_mask()) {
+    if (field == "rotation_period_seconds") {
+      key.set_rotation_period_seconds(r.rotation_period_seconds());
+      key.set_next_rotation_unix_micros(
+          r.rotation_period_seconds() > 0
+              ? Micros(clock_.Now() + absl::Seconds(r.rotation_period_seconds()))
+              : 0);
+    } else if (field == "min_decryption_version") {
+      key.set_min_decryption_version(r.min_decryption_version());
+    } else if (field == "destroy_wait_seconds") {
+      key.set_destroy_wait_seconds(r.destroy_wait_seconds());
+    } else if (field == "description") {
+      key.set_description(r.description());
+    }
+  }
+  RETURN_IF_ERROR(Commit(view, {}));
+  LogInfo("kms.key_updated", {{"key", key.name()}, {"principal", principal}});
+  return key;
+}
+
+absl::StatusOr<v1::ChangeResult> KeyManager::UpdateKey(const Caller& c,
+                                                       const v1::UpdateKeyRequest& r) {
+  ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.name(), "name"));
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(id));
+  RETURN_IF_ERROR(Authorize(c, Action::kManage, &view->key.key(), "UpdateKey"));
+  if (r.update_mask().empty()) return absl::InvalidArgumentError("update_mask: is empty");
+  for (const std::string& field : r.update_mask()) {
+    if (field == "rotation_period_seconds") {
+      RETURN_IF_ERROR(CheckSeconds(r.rotation_period_seconds(), "rotation_period_seconds"));
+    } else if (field == "destroy_wait_seconds") {
+      RETURN_IF_ERROR(CheckSeconds(r.destroy_wait_seconds(), "destroy_wait_seconds"));
+    } else if (field == "min_decryption_version") {
+      if (r.min_decryption_version() < 1 ||
+          r.min_decryption_version() > view->key.key().primary_version()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "min_decryption_version: ", r.min_decryption_version(),
+            " must be between 1 and the primary version ", view->key.key().primary_version()));
+      }
+    } else if (field == "description") {
+      if (r.description().size() > 1024) {
+        return absl::InvalidArgumentError("description: longer than 1024 bytes");
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("update_mask: unknown field '", field, "'"));
+    }
+  }
+  if (view->key.key().dual_control()) {
+    records::ChangeRecord change;
+    *change.mutable_update() = r;
+    change.mutable_proposal()->set_action(absl::StrCat("update ", r.name()));
+    return Propose(c, id, std::move(change));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::ChangeResult result;
+  ASSIGN_OR_RETURN(*result.mutable_key(), ApplyUpdate(r, c.principal));
+  return result;
+}
+
+absl::StatusOr<v1::KeyVersion> KeyManager::Rotate(const std::string& key_id, bool make_primary,
+                                                  const std::string& principal) {
+  ASSIGN_OR_RETURN(ViewPtr old, GetView(key_id));
+  auto view = std::make_shared<KeyView>(*old);
+  v1::Key& key = *view->key.mutable_key();
+  const uint32_t number = key.version_count() + 1;
+  ASSIGN_OR_RETURN(records::KeyVersionRecord rec,
+                   NewVersion(key, number, v1::ENABLED, principal));
+  key.set_version_count(number);
+  if (make_primary) key.set_primary_version(number);
+  if (key.rotation_period_seconds() > 0) {
+    key.set_next_rotation_unix_micros(
+        Micros(clock_.Now() + absl::Seconds(key.rotation_period_seconds())));
+  }
+  view->versions[number] = rec;
+  RETURN_IF_ERROR(Commit(view, {number}));
+  LogInfo("kms.key_rotated", {{"key", key.name()}, {"version", static_cast<int64_t>(number)},
+                              {"principal", principal}});
+  return rec.version();
+}
+
+absl::StatusOr<v1::KeyVersion> KeyManager::RotateKey(const Caller& c,
+                                                     const v1::RotateKeyRequest& r) {
+  ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.name(), "name"));
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(id));
+  RETURN_IF_ERROR(Authorize(c, Action::kManage, &view->key.key(), "RotateKey"));
+  std::lock_guard<std::mutex> lock(mu_);
+  return Rotate(id, !r.keep_primary(), c.principal);
+}
+
+absl::StatusOr<v1::KeyVersion> KeyManager::GetKeyVersion(const Caller& c,
+                                                         const v1::GetKeyVersionRequest& r) {
+  ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(name.key_id));
+  RETURN_IF_ERROR(Authorize(c, Action::kRead, &view->key.key(), "GetKeyVersion"));
+  auto it = view->versions.find(name.version);
+  if (it == view->versions.end()) return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
+  return it->second.version();
+}
+
+absl::StatusOr<v1::ListKeyVersionsResponse> KeyManager::ListKeyVersions(
+    const Caller& c, const v1::ListKeyVersionsRequest& r) {
+  ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.parent(), "parent"));
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(id));
+  RETURN_IF_ERROR(Authorize(c, Action::kRead, &view->key.key(), "ListKeyVersions"));
+  ASSIGN_OR_RETURN(int page_size, PageSize(r.page_size()));
+  uint32_t after = 0;
+  if (!r.page_token().empty() && !absl::SimpleAtoi(r.page_token(), &after)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token: '", r.page_token().substr(0, 40), "' is not a valid token"));
+  }
+  v1::ListKeyVersionsResponse out;
+  for (auto it = view->versions.upper_bound(after); it != view->versions.end(); ++it) {
+    if (out.versions_size() == page_size) {
+      out.set_next_page_token(absl::StrCat(out.versions(out.versions_size() - 1).version()));
+      break;
+    }
+    *out.add_versions() = it->second.version();
+  }
+  return out;
+}
+
+}  // namespace strongroom::kms

@@ -1,0 +1,256 @@
+// KeyManager: version state changes, destruction (crypto-shredding), dual
+// control, and the periodic maintenance that carries out what is due.
+#include <rocksdb/write_batch.h>
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "kms/key_manager.h"
+#include "kms/key_manager_internal.h"
+#include "kms/lifecycle.h"
+#include "kms/resource_names.h"
+
+namespace strongroom::kms {
+
+using namespace internal;  // NOLINT
+
+absl::StatusOr<v1::KeyVersion> KeyManager::Transition(const std::string& key_id,
+                                                      uint32_t version, v1::KeyVersionState to,
+                                                      const std::string& principal,
+                                                      absl::string_view reason) {
+  ASSIGN_OR_RETURN(ViewPtr old, GetView(key_id));
+  auto it = old->versions.find(version);
+  if (it == old->versions.end()) {
+    return absl::NotFoundError(absl::StrCat(VersionResourceName(key_id, version), " not found"));
+  }
+  const v1::KeyVersionState from = it->second.version().state();
+  if (absl::Status s = CheckTransition(from, to); !s.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(VersionResourceName(key_id, version), ": ", s.message()));
+  }
+  auto view = std::make_shared<KeyView>(*old);
+  v1::KeyVersion& v = *view->versions[version].mutable_version();
+  AddHistory(v, to, principal, reason);
+  if (to == v1::COMPROMISED) v.set_needs_rewrap(true);
+  if (to == v1::DESTROY_SCHEDULED) {
+    v.set_destroy_time_unix_micros(
+        Micros(clock_.Now() + absl::Seconds(old->key.key().destroy_wait_seconds())));
+  }
+  if (from == v1::DESTROY_SCHEDULED && to == v1::DISABLED) v.set_destroy_time_unix_micros(0);
+  RETURN_IF_ERROR(Commit(view, {version}));
+  LogInfo("kms.version_state", {{"version", v.name()}, {"from", StateName(from)},
+                                {"to", StateName(to)}, {"principal", principal}});
+  return v;
+}
+
+absl::StatusOr<v1::KeyVersion> KeyManager::SetKeyVersionState(
+    const Caller& c, const v1::SetKeyVersionStateRequest& r) {
+  ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(name.key_id));
+  RETURN_IF_ERROR(Authorize(c, Action::kManage, &view->key.key(), "SetKeyVersionState"));
+  if (r.state() != v1::ENABLED && r.state() != v1::SUSPENDED && r.state() != v1::DISABLED &&
+      r.state() != v1::COMPROMISED) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state: ", StateName(r.state()),
+        " cannot be set directly (use ENABLED, SUSPENDED, DISABLED or COMPROMISED; "
+        "DestroyKeyVersion and RestoreKeyVersion for destruction)"));
+  }
+  if (r.reason().size() > 512) return absl::InvalidArgumentError("reason: longer than 512 bytes");
+  std::lock_guard<std::mutex> lock(mu_);
+  return Transition(name.key_id, name.version, r.state(), c.principal, r.reason());
+}
+
+absl::Status KeyManager::Shred(const std::string& key_id, uint32_t version,
+                               const std::string& principal) {
+  ASSIGN_OR_RETURN(ViewPtr old, GetView(key_id));
+  const records::KeyVersionRecord& rec = old->versions.at(version);
+  if (!rec.hsm_object_id().empty()) {
+    absl::Status s = hsm_.DestroyKey(TokenKey(rec.hsm_object_id(), rec.version().name()));
+    if (!s.ok() && !absl::IsNotFound(s)) return s;  // NotFound: an earlier try got this far
+  }
+  auto view = std::make_shared<KeyView>(*old);
+  records::KeyVersionRecord& updated = view->versions[version];
+  updated.clear_wrapped_material();
+  updated.clear_hsm_object_id();
+  AddHistory(*updated.mutable_version(), v1::DESTROYED, principal, "destroy wait elapsed");
+  {
+    std::lock_guard<std::mutex> lock(material_mu_);
+    material_.erase({key_id, version});
+  }
+  RETURN_IF_ERROR(Commit(view, {version}));
+  // The wrapped bytes may still sit in older SST files or the WAL: compact
+  // them away so they exist in no file at all.
+  RETURN_IF_ERROR(db_.CompactAll());
+  LogInfo("kms.version_destroyed", {{"version", updated.version().name()},
+                                    {"principal", principal}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::KeyVersion> KeyManager::ApplyDestroy(const std::string& key_id,
+                                                        uint32_t version,
+                                                        const std::string& principal) {
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(key_id));
+  if (view->key.key().primary_version() == version) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        VersionResourceName(key_id, version), " is the primary version: rotate the key first"));
+  }
+  ASSIGN_OR_RETURN(v1::KeyVersion v, Transition(key_id, version, v1::DESTROY_SCHEDULED,
+                                                principal, "destruction scheduled"));
+  if (view->key.key().destroy_wait_seconds() == 0) {
+    RETURN_IF_ERROR(Shred(key_id, version, principal));
+    ASSIGN_OR_RETURN(ViewPtr after, GetView(key_id));
+    return after->versions.at(version).version();
+  }
+  return v;
+}
+
+absl::StatusOr<v1::ChangeResult> KeyManager::DestroyKeyVersion(
+    const Caller& c, const v1::DestroyKeyVersionRequest& r) {
+  ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(name.key_id));
+  RETURN_IF_ERROR(Authorize(c, Action::kManage, &view->key.key(), "DestroyKeyVersion"));
+  auto it = view->versions.find(name.version);
+  if (it == view->versions.end()) return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
+  if (view->key.key().dual_control()) {
+    if (view->key.key().primary_version() == name.version) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(r.name(), " is the primary version: rotate the key first"));
+    }
+    if (absl::Status s = CheckTransition(it->second.version().state(), v1::DESTROY_SCHEDULED);
+        !s.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(r.name(), ": ", s.message()));
+    }
+    records::ChangeRecord change;
+    *change.mutable_destroy() = r;
+    change.mutable_proposal()->set_action(absl::StrCat("destroy ", r.name()));
+    return Propose(c, name.key_id, std::move(change));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::ChangeResult result;
+  ASSIGN_OR_RETURN(*result.mutable_version(), ApplyDestroy(name.key_id, name.version, c.principal));
+  return result;
+}
+
+absl::StatusOr<v1::KeyVersion> KeyManager::RestoreKeyVersion(
+    const Caller& c, const v1::RestoreKeyVersionRequest& r) {
+  ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(name.key_id));
+  RETURN_IF_ERROR(Authorize(c, Action::kManage, &view->key.key(), "RestoreKeyVersion"));
+  std::lock_guard<std::mutex> lock(mu_);
+  return Transition(name.key_id, name.version, v1::DISABLED, c.principal, "destruction cancelled");
+}
+
+absl::StatusOr<v1::ChangeResult> KeyManager::Propose(const Caller& c, const std::string& key_id,
+                                                     records::ChangeRecord change) {
+  ASSIGN_OR_RETURN(SecretBytes id, hsm_.GenerateRandom(8));
+  v1::ChangeProposal& p = *change.mutable_proposal();
+  p.set_id(HexEncode(id.Reveal()));
+  p.set_proposer(c.principal);
+  p.set_state("pending");
+  p.set_expire_time_unix_micros(Micros(clock_.Now() + options_.approval_window));
+  change.set_key_id(key_id);
+  RETURN_IF_ERROR(db_.Put(ChangeRecordKey(p.id()), change.SerializeAsString()));
+  LogInfo("kms.change_proposed", {{"change", p.id()}, {"action", p.action()},
+                                  {"principal", c.principal}});
+  v1::ChangeResult result;
+  *result.mutable_pending() = p;
+  return result;
+}
+
+absl::StatusOr<v1::ChangeResult> KeyManager::ApproveChange(const Caller& c,
+                                                           const v1::ApproveChangeRequest& r) {
+  RETURN_IF_ERROR(Authorize(c, Action::kManage, nullptr, "ApproveChange"));
+  if (r.id().empty() || r.id().size() > 64) return absl::InvalidArgumentError("id: invalid change id");
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<std::string> raw = db_.Get(ChangeRecordKey(r.id()));
+  if (absl::IsNotFound(raw.status())) {
+    return absl::NotFoundError(absl::StrCat("change '", r.id(), "' not found"));
+  }
+  RETURN_IF_ERROR(raw.status());
+  records::ChangeRecord change;
+  if (!change.ParseFromString(*raw)) return absl::DataLossError("change record does not parse");
+  v1::ChangeProposal& p = *change.mutable_proposal();
+  if (p.state() != "pending") {
+    return absl::FailedPreconditionError(absl::StrCat("change '", r.id(), "' is ", p.state()));
+  }
+  if (Micros(clock_.Now()) > p.expire_time_unix_micros()) {
+    p.set_state("expired");
+    RETURN_IF_ERROR(db_.Put(ChangeRecordKey(r.id()), change.SerializeAsString()));
+    return absl::FailedPreconditionError(absl::StrCat("change '", r.id(), "' expired"));
+  }
+  if (p.proposer() == c.principal) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "ApproveChange: '", c.principal, "' proposed change '", r.id(),
+        "'; a second, different admin must approve it"));
+  }
+  const std::string principal = absl::StrCat(p.proposer(), " + ", c.principal);
+  v1::ChangeResult result;
+  if (change.has_update()) {
+    ASSIGN_OR_RETURN(*result.mutable_key(), ApplyUpdate(change.update(), principal));
+  } else {
+    ASSIGN_OR_RETURN(VersionName name, ParseVersionName(change.destroy().name(), "name"));
+    ASSIGN_OR_RETURN(*result.mutable_version(), ApplyDestroy(name.key_id, name.version, principal));
+  }
+  p.set_state("approved");
+  p.set_approver(c.principal);
+  RETURN_IF_ERROR(db_.Put(ChangeRecordKey(r.id()), change.SerializeAsString()));
+  LogInfo("kms.change_approved", {{"change", p.id()}, {"action", p.action()},
+                                  {"principal", c.principal}});
+  return result;
+}
+
+absl::StatusOr<v1::ListChangesResponse> KeyManager::ListChanges(const Caller& c,
+                                                                const v1::ListChangesRequest& r) {
+  if (c.role != Role::kAdmin && c.role != Role::kAuditor) {
+    return Authorize(c, Action::kManage, nullptr, "ListChanges");
+  }
+  v1::ListChangesResponse out;
+  absl::Status parse_error;
+  const int64_t now = Micros(clock_.Now());
+  RETURN_IF_ERROR(db_.Scan("change/", "", [&](absl::string_view, absl::string_view v) {
+    records::ChangeRecord change;
+    if (!change.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      parse_error = absl::DataLossError("change record does not parse");
+      return false;
+    }
+    v1::ChangeProposal p = change.proposal();
+    if (p.state() == "pending" && now > p.expire_time_unix_micros()) p.set_state("expired");
+    if (!r.pending_only() || p.state() == "pending") *out.add_changes() = p;
+    return true;
+  }));
+  RETURN_IF_ERROR(parse_error);
+  return out;
+}
+
+absl::Status KeyManager::RunMaintenance(size_t rewrap_budget) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::pair<std::string, uint32_t>> due_destroy;
+    std::vector<std::string> due_rotation;
+    const int64_t now = Micros(clock_.Now());
+    {
+      std::shared_lock<std::shared_mutex> views_lock(views_mu_);
+      for (const auto& [id, view] : views_) {
+        for (const auto& [n, rec] : view->versions) {
+          if (rec.version().state() == v1::DESTROY_SCHEDULED &&
+              rec.version().destroy_time_unix_micros() <= now) {
+            due_destroy.emplace_back(id, n);
+          }
+        }
+        const v1::Key& key = view->key.key();
+        if (key.rotation_period_seconds() > 0 && key.next_rotation_unix_micros() <= now) {
+          due_rotation.push_back(id);
+        }
+      }
+    }
+    for (const auto& [id, n] : due_destroy) RETURN_IF_ERROR(Shred(id, n, "system:destroy-timer"));
+    for (const std::string& id : due_rotation) {
+      RETURN_IF_ERROR(Rotate(id, /*make_primary=*/true, "system:rotation-period").status());
+    }
+  }
+  return RewrapSlice(rewrap_budget);
+}
+
+}  // namespace strongroom::kms
