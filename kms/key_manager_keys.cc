@@ -70,7 +70,7 @@ absl::StatusOr<v1::Key> KeyManager::CreateKey(const Caller& c, const v1::CreateK
   if (r.rotation_period_seconds() > 0) {
     key.set_next_rotation_unix_micros(Micros(now + absl::Seconds(r.rotation_period_seconds())));
   }
-  key.set_destroy_wait_seconds(r.destroy_wait_seconds() > 0
+  key.set_destroy_wait_seconds(r.has_destroy_wait_seconds()
                                    ? r.destroy_wait_seconds()
                                    : absl::ToInt64Seconds(options_.default_destroy_wait));
   key.set_dual_control(r.dual_control());

@@ -59,6 +59,13 @@ absl::StatusOr<v1::KeyVersion> KeyManager::SetKeyVersionState(
   }
   if (r.reason().size() > 512) return absl::InvalidArgumentError("reason: longer than 512 bytes");
   std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(ViewPtr current, GetView(name.key_id));
+  auto it = current->versions.find(name.version);
+  if (it != current->versions.end() &&
+      it->second.version().state() == v1::DESTROY_SCHEDULED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        r.name(), " is DESTROY_SCHEDULED: cancel with RestoreKeyVersion first"));
+  }
   return Transition(name.key_id, name.version, r.state(), c.principal, r.reason());
 }
 
@@ -139,6 +146,14 @@ absl::StatusOr<v1::KeyVersion> KeyManager::RestoreKeyVersion(
   ASSIGN_OR_RETURN(ViewPtr view, GetView(name.key_id));
   RETURN_IF_ERROR(Authorize(c, Action::kManage, &view->key.key(), "RestoreKeyVersion"));
   std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(ViewPtr current, GetView(name.key_id));
+  auto it = current->versions.find(name.version);
+  if (it == current->versions.end()) return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
+  if (it->second.version().state() != v1::DESTROY_SCHEDULED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        r.name(), " is ", StateName(it->second.version().state()),
+        ": only a DESTROY_SCHEDULED version can be restored"));
+  }
   return Transition(name.key_id, name.version, v1::DISABLED, c.principal, "destruction cancelled");
 }
 

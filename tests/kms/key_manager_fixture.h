@@ -1,0 +1,100 @@
+// A KeyManager on a real SoftHSM token and a RocksDB directory in the token's
+// temp dir, with a pinned clock. Reopen() simulates a restart.
+#ifndef STRONGROOM_TESTS_KMS_KEY_MANAGER_FIXTURE_H_
+#define STRONGROOM_TESTS_KMS_KEY_MANAGER_FIXTURE_H_
+
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include "base/clock.h"
+#include "base/testing/status_matchers.h"
+#include "hsm-sim/testing/softhsm_token.h"
+#include "kms/key_manager.h"
+
+namespace strongroom::kms {
+
+inline const Caller kAdmin{"spiffe://strongroom/admin", Role::kAdmin};
+inline const Caller kAdmin2{"spiffe://strongroom/admin2", Role::kAdmin};
+inline const Caller kOwner{"spiffe://strongroom/owner1", Role::kOwner};
+inline const Caller kOwner2{"spiffe://strongroom/owner2", Role::kOwner};
+inline const Caller kAuditor{"spiffe://strongroom/auditor", Role::kAuditor};
+inline const Caller kWorkload{"spiffe://strongroom/worker", Role::kWorkload};
+
+class KeyManagerFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(token_, hsm_sim::SoftHsmToken::Create("kms-test"));
+    pkcs11::HsmOptions options{hsm_sim::SoftHsmToken::SoftHsmModulePath(), token_->label(),
+                               {.file = token_->pin_file()}, 8};
+    ASSERT_OK_AND_ASSIGN(hsm_, pkcs11::Hsm::Create(options));
+    Reopen();
+  }
+  void TearDown() override {
+    km_.reset();
+    db_.reset();
+    hsm_.reset();
+    token_.reset();
+  }
+  void Reopen() {
+    km_.reset();
+    db_.reset();
+    ASSERT_OK_AND_ASSIGN(db_, storage::Database::Open(db_path()));
+    KmsOptions options;
+    options.default_destroy_wait = absl::Hours(24);
+    options.approval_window = absl::Hours(1);
+    ASSERT_OK_AND_ASSIGN(km_, KeyManager::Create(*hsm_, *db_, clock_, options));
+  }
+  std::string db_path() const { return token_->dir() + "/db"; }
+
+  // Creates keys/{id} owned by kOwner.
+  v1::Key MakeKey(const std::string& id, bool hsm = false, bool dual = false,
+                  int64_t destroy_wait = -1) {
+    v1::CreateKeyRequest r;
+    r.set_key_id(id);
+    r.set_owner(kOwner.principal);
+    r.set_protection(hsm ? v1::PROTECTION_HSM : v1::PROTECTION_SOFTWARE);
+    r.set_dual_control(dual);
+    if (destroy_wait >= 0) r.set_destroy_wait_seconds(destroy_wait);
+    auto key = km_->CreateKey(kAdmin, r);
+    EXPECT_OK(key.status());
+    return key.ok() ? *key : v1::Key();
+  }
+
+  absl::StatusOr<v1::EncryptResponse> Encrypt(const std::string& id, const std::string& pt,
+                                              const Caller& c = kOwner) {
+    v1::EncryptRequest r;
+    r.set_name("keys/" + id);
+    r.set_plaintext(pt);
+    (*r.mutable_encryption_context())["dataset"] = "d1";
+    return km_->Encrypt(c, r);
+  }
+  absl::StatusOr<v1::DecryptResponse> Decrypt(const std::string& ct, const Caller& c = kOwner,
+                                              const std::string& dataset = "d1") {
+    v1::DecryptRequest r;
+    r.set_ciphertext(ct);
+    (*r.mutable_encryption_context())["dataset"] = dataset;
+    return km_->Decrypt(c, r);
+  }
+  absl::StatusOr<v1::KeyVersion> SetState(const std::string& name, v1::KeyVersionState s) {
+    v1::SetKeyVersionStateRequest r;
+    r.set_name(name);
+    r.set_state(s);
+    return km_->SetKeyVersionState(kAdmin, r);
+  }
+  absl::StatusOr<v1::KeyVersion> Version(const std::string& name) {
+    v1::GetKeyVersionRequest r;
+    r.set_name(name);
+    return km_->GetKeyVersion(kAdmin, r);
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(1'790'000'000)};
+  std::unique_ptr<hsm_sim::SoftHsmToken> token_;
+  std::unique_ptr<pkcs11::Hsm> hsm_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<KeyManager> km_;
+};
+
+}  // namespace strongroom::kms
+
+#endif  // STRONGROOM_TESTS_KMS_KEY_MANAGER_FIXTURE_H_
