@@ -133,13 +133,19 @@ class KeyManager {
                                                        const std::string& principal);
   void AddHistory(v1::KeyVersion& v, v1::KeyVersionState to, const std::string& principal,
                   absl::string_view reason);
+  // The Transition/Apply* helpers write `extra` (if given) in the same batch
+  // as their own records: ApproveChange uses it to mark the proposal approved
+  // atomically with the change it approves.
   absl::StatusOr<v1::KeyVersion> Transition(const std::string& key_id, uint32_t version,
                                             v1::KeyVersionState to,
                                             const std::string& principal,
-                                            absl::string_view reason);
-  absl::StatusOr<v1::Key> ApplyUpdate(const v1::UpdateKeyRequest& r, const std::string& principal);
+                                            absl::string_view reason,
+                                            rocksdb::WriteBatch* extra = nullptr);
+  absl::StatusOr<v1::Key> ApplyUpdate(const v1::UpdateKeyRequest& r, const std::string& principal,
+                                      rocksdb::WriteBatch* extra = nullptr);
   absl::StatusOr<v1::KeyVersion> ApplyDestroy(const std::string& key_id, uint32_t version,
-                                              const std::string& principal);
+                                              const std::string& principal,
+                                              rocksdb::WriteBatch* extra = nullptr);
   absl::StatusOr<v1::ChangeResult> Propose(const Caller& c, const std::string& key_id,
                                            records::ChangeRecord change);
   absl::Status Shred(const std::string& key_id, uint32_t version, const std::string& principal);

@@ -114,7 +114,8 @@ absl::StatusOr<v1::ListKeysResponse> KeyManager::ListKeys(const Caller& c,
 }
 
 absl::StatusOr<v1::Key> KeyManager::ApplyUpdate(const v1::UpdateKeyRequest& r,
-                                                const std::string& principal) {
+                                                const std::string& principal,
+                                                rocksdb::WriteBatch* extra) {
   ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.name(), "name"));
   ASSIGN_OR_RETURN(ViewPtr old, GetView(id));
   auto view = std::make_shared<KeyView>(*old);
@@ -134,7 +135,7 @@ absl::StatusOr<v1::Key> KeyManager::ApplyUpdate(const v1::UpdateKeyRequest& r,
       key.set_description(r.description());
     }
   }
-  RETURN_IF_ERROR(Commit(view, {}));
+  RETURN_IF_ERROR(Commit(view, {}, extra));
   LogInfo("kms.key_updated", {{"key", key.name()}, {"principal", principal}});
   return key;
 }

@@ -19,7 +19,8 @@ using namespace internal;  // NOLINT
 absl::StatusOr<v1::KeyVersion> KeyManager::Transition(const std::string& key_id,
                                                       uint32_t version, v1::KeyVersionState to,
                                                       const std::string& principal,
-                                                      absl::string_view reason) {
+                                                      absl::string_view reason,
+                                                      rocksdb::WriteBatch* extra) {
   ASSIGN_OR_RETURN(ViewPtr old, GetView(key_id));
   auto it = old->versions.find(version);
   if (it == old->versions.end()) {
@@ -39,7 +40,7 @@ absl::StatusOr<v1::KeyVersion> KeyManager::Transition(const std::string& key_id,
         Micros(clock_.Now() + absl::Seconds(old->key.key().destroy_wait_seconds())));
   }
   if (from == v1::DESTROY_SCHEDULED && to == v1::DISABLED) v.set_destroy_time_unix_micros(0);
-  RETURN_IF_ERROR(Commit(view, {version}));
+  RETURN_IF_ERROR(Commit(view, {version}, extra));
   LogInfo("kms.version_state", {{"version", v.name()}, {"from", StateName(from)},
                                 {"to", StateName(to)}, {"principal", principal}});
   return v;
@@ -97,14 +98,15 @@ absl::Status KeyManager::Shred(const std::string& key_id, uint32_t version,
 
 absl::StatusOr<v1::KeyVersion> KeyManager::ApplyDestroy(const std::string& key_id,
                                                         uint32_t version,
-                                                        const std::string& principal) {
+                                                        const std::string& principal,
+                                                        rocksdb::WriteBatch* extra) {
   ASSIGN_OR_RETURN(ViewPtr view, GetView(key_id));
   if (view->key.key().primary_version() == version) {
     return absl::FailedPreconditionError(absl::StrCat(
         VersionResourceName(key_id, version), " is the primary version: rotate the key first"));
   }
   ASSIGN_OR_RETURN(v1::KeyVersion v, Transition(key_id, version, v1::DESTROY_SCHEDULED,
-                                                principal, "destruction scheduled"));
+                                                principal, "destruction scheduled", extra));
   if (view->key.key().destroy_wait_seconds() == 0) {
     RETURN_IF_ERROR(Shred(key_id, version, principal));
     ASSIGN_OR_RETURN(ViewPtr after, GetView(key_id));
@@ -201,16 +203,19 @@ absl::StatusOr<v1::ChangeResult> KeyManager::ApproveChange(const Caller& c,
         "'; a second, different admin must approve it"));
   }
   const std::string principal = absl::StrCat(p.proposer(), " + ", c.principal);
-  v1::ChangeResult result;
-  if (change.has_update()) {
-    ASSIGN_OR_RETURN(*result.mutable_key(), ApplyUpdate(change.update(), principal));
-  } else {
-    ASSIGN_OR_RETURN(VersionName name, ParseVersionName(change.destroy().name(), "name"));
-    ASSIGN_OR_RETURN(*result.mutable_version(), ApplyDestroy(name.key_id, name.version, principal));
-  }
   p.set_state("approved");
   p.set_approver(c.principal);
-  RETURN_IF_ERROR(db_.Put(ChangeRecordKey(r.id()), change.SerializeAsString()));
+  // The proposal is marked approved in the same batch as the change itself.
+  rocksdb::WriteBatch batch;
+  batch.Put(ChangeRecordKey(r.id()), change.SerializeAsString());
+  v1::ChangeResult result;
+  if (change.has_update()) {
+    ASSIGN_OR_RETURN(*result.mutable_key(), ApplyUpdate(change.update(), principal, &batch));
+  } else {
+    ASSIGN_OR_RETURN(VersionName name, ParseVersionName(change.destroy().name(), "name"));
+    ASSIGN_OR_RETURN(*result.mutable_version(),
+                     ApplyDestroy(name.key_id, name.version, principal, &batch));
+  }
   LogInfo("kms.change_approved", {{"change", p.id()}, {"action", p.action()},
                                   {"principal", c.principal}});
   return result;
