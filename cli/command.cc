@@ -46,15 +46,15 @@ absl::StatusOr<int64_t> ParseSecondsFlag(const std::string& flag, const std::str
              days >= 0 && days <= 365 * 1000) {
     d = absl::Hours(24 * days);
   } else if (!absl::ParseDuration(value, &d) || d == absl::InfiniteDuration()) {
-    return UsageError(absl::StrCat("--", flag, ": '", value,
-                                   "' is not a duration (e.g. 90s, 5m, 12h, 30d)"));
+    return UsageError(
+        absl::StrCat("--", flag, ": '", value, "' is not a duration (e.g. 90s, 5m, 12h, 30d)"));
   }
   if (d < absl::ZeroDuration()) {
     return UsageError(absl::StrCat("--", flag, ": duration '", value, "' is negative"));
   }
   if (d != absl::Seconds(absl::ToInt64Seconds(d))) {
-    return UsageError(absl::StrCat("--", flag, ": duration '", value,
-                                   "' is not a whole number of seconds"));
+    return UsageError(
+        absl::StrCat("--", flag, ": duration '", value, "' is not a whole number of seconds"));
   }
   return absl::ToInt64Seconds(d);
 }

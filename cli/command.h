@@ -51,9 +51,9 @@ class Invocation {
 };
 
 struct Command {
-  std::string name;      // command words: "key create"
-  std::string synopsis;  // what follows the name in usage: "KEY [--owner P]"
-  std::string summary;   // one line for `strongroom help`
+  std::string name;                   // command words: "key create"
+  std::string synopsis;               // what follows the name in usage: "KEY [--owner P]"
+  std::string summary;                // one line for `strongroom help`
   size_t min_args = 0, max_args = 0;  // positional arguments after the name
   std::vector<std::string> flags;     // --name value flags it accepts
   std::vector<std::string> switches;  // boolean flags it accepts
@@ -79,8 +79,7 @@ absl::StatusOr<std::map<std::string, std::string>> KeyValueFlags(const CliOption
 
 // "k" or "keys/k" -> "keys/k"; and "keys/k/versions/N" from KEY VERSION.
 std::string KeyResourceName(const std::string& key);
-absl::StatusOr<std::string> VersionResourceName(const std::string& key,
-                                                const std::string& version);
+absl::StatusOr<std::string> VersionResourceName(const std::string& key, const std::string& version);
 
 }  // namespace strongroom::cli
 

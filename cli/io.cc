@@ -27,8 +27,8 @@ absl::Status IoError(absl::string_view what, const std::string& flag, const std:
 }
 
 bool IsBase64Char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '+' || c == '/';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
 }
 
 }  // namespace
@@ -60,8 +60,7 @@ absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string
   return data;
 }
 
-absl::Status WriteOutput(const std::string& flag, const std::string& path,
-                         absl::string_view data) {
+absl::Status WriteOutput(const std::string& flag, const std::string& path, absl::string_view data) {
   if (IsStdio(path)) {
     if (std::fwrite(data.data(), 1, data.size(), stdout) != data.size() ||
         std::fflush(stdout) != 0) {

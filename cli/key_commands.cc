@@ -244,6 +244,8 @@ absl::Status Changes(Invocation& inv) {
 
 }  // namespace
 
+// One command per entry reads better than one field per line.
+// clang-format off
 std::vector<Command> KeyCommands() {
   const std::string kReason = "KEY VERSION [--reason TEXT]";
   return {
@@ -283,5 +285,6 @@ std::vector<Command> KeyCommands() {
        Changes},
   };
 }
+// clang-format on
 
 }  // namespace strongroom::cli

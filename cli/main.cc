@@ -1,112 +1,125 @@
-// strongroom: the command-line client.
+// strongroom: the command-line client. `strongroom help` lists the commands;
+// docs/cli.md describes each with examples.
 //
-//   strongroom [global flags] status
-//   strongroom [global flags] hsm check [--payload-bytes N]
-//
-// Exit status: 0 success, 1 the operation failed or was refused, 2 usage or
-// unreadable input. --json prints machine-readable output; the default is a
-// readable table. See cli/cli_options.h for the global flags.
+// Exit status: 0 success; 1 the server refused or failed the operation (or
+// could not be reached); 2 usage errors and unreadable input, found before any
+// RPC. Errors go to stderr as "strongroom: <message>". --json prints protobuf
+// JSON; the default is readable tables. See cli/cli_options.h for the global
+// flags.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <set>
 #include <string>
+#include <vector>
 
-#include <google/protobuf/util/json_util.h>
-
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_format.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "cli/cli_options.h"
-#include "client/connection.h"
+#include "cli/command.h"
 
 namespace strongroom::cli {
 namespace {
 
-constexpr int kOk = 0, kFailed = 1, kUsage = 2;
-
-int Usage() {
-  std::fprintf(stderr,
-               "usage: strongroom [--server ADDR --ca FILE --cert FILE --key FILE | "
-               "--config FILE] [--json] COMMAND\n"
-               "commands:\n"
-               "  status                       server, caller identity, HSM and storage\n"
-               "  hsm check [--payload-bytes N] run key operations inside the HSM\n");
-  return kUsage;
+std::vector<Command> AllCommands() {
+  std::vector<Command> all;
+  for (auto group : {SystemCommands, KeyCommands, CryptoCommands}) {
+    for (Command& c : group()) all.push_back(std::move(c));
+  }
+  return all;
 }
 
+void PrintUsage(const std::vector<Command>& commands, std::FILE* to) {
+  std::fprintf(to,
+               "usage: strongroom [--server ADDR --ca FILE --cert FILE --key FILE | "
+               "--config FILE] [--json] COMMAND [ARGS]\n\n"
+               "commands:\n");
+  for (const Command& c : commands) {
+    std::fprintf(to, "  %s%s%s\n      %s\n", c.name.c_str(), c.synopsis.empty() ? "" : " ",
+                 c.synopsis.c_str(), c.summary.c_str());
+  }
+  std::fprintf(to,
+               "  help\n      this list\n\n"
+               "DUR is a duration: 90s, 5m, 12h, 30d. KEY is a key id or keys/ID.\n"
+               "exit status: 0 ok, 1 refused or failed by the server, 2 usage error or "
+               "unreadable input\n");
+}
+
+// REQUIRES: !s.ok().
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "strongroom: %s\n", std::string(s.message()).c_str());
-  // Errors before any RPC (bad flags, unreadable files) are usage errors.
-  return s.code() == absl::StatusCode::kInvalidArgument ||
-                 s.code() == absl::StatusCode::kNotFound
-             ? kUsage
-             : kFailed;
+  return ExitCode(s);
 }
 
-void PrintJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.add_whitespace = true;
-  opts.always_print_primitive_fields = true;
-  opts.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
-  std::cout << out;
-}
-
-int Status(client::Connection& conn, const CliOptions& o) {
-  auto r = conn.GetStatus();
-  if (!r.ok()) return Fail(r.status());
-  if (o.json) {
-    PrintJson(*r);
-    return kOk;
-  }
-  std::cout << absl::StrFormat(
-      "server     strongroomd %s, up %ds\n"
-      "caller     %s (role: %s)\n"
-      "hsm        token '%s' (%s %s, serial %s), module %s\n"
-      "           %d open sessions, generation %d, %d recoveries\n"
-      "storage    %s (~%d records)\n",
-      r->version(), r->uptime_seconds(), r->principal(), r->role(), r->hsm().token_label(),
-      r->hsm().manufacturer(), r->hsm().model(), r->hsm().serial(), r->hsm().module(),
-      r->hsm().open_sessions(), r->hsm().generation(), r->hsm().recoveries(),
-      r->storage().path(), r->storage().estimated_keys());
-  return kOk;
-}
-
-int HsmCheck(client::Connection& conn, const CliOptions& o) {
-  uint32_t payload = 4096;
-  if (auto it = o.flags.find("payload-bytes"); it != o.flags.end() &&
-                                                !absl::SimpleAtoi(it->second, &payload)) {
-    std::fprintf(stderr, "strongroom: --payload-bytes: '%s' is not a number\n",
-                 it->second.c_str());
-    return kUsage;
-  }
-  auto r = conn.CheckHsm(payload);
-  if (!r.ok()) return Fail(r.status());
-  if (o.json) {
-    PrintJson(*r);
-  } else {
-    for (const auto& step : r->steps()) {
-      std::cout << absl::StrFormat("%-26s %-4s %9.1f us  %s\n", step.name(),
-                                   step.ok() ? "ok" : "FAIL", step.micros(), step.detail());
+// The command whose words open `words` (the longest match), or nullptr.
+const Command* Find(const std::vector<Command>& commands, const std::vector<std::string>& words,
+                    size_t* used) {
+  const Command* best = nullptr;
+  for (const Command& c : commands) {
+    std::vector<std::string> name = absl::StrSplit(c.name, ' ');
+    if (name.size() > words.size() || (best != nullptr && name.size() <= *used)) continue;
+    if (std::equal(name.begin(), name.end(), words.begin())) {
+      best = &c;
+      *used = name.size();
     }
-    std::cout << (r->ok() ? "HSM check passed\n" : "HSM check FAILED\n");
   }
-  return r->ok() ? kOk : kFailed;
+  return best;
+}
+
+absl::Status CheckFlags(const Command& c, const CliOptions& o) {
+  std::set<std::string> allowed(c.flags.begin(), c.flags.end());
+  for (const auto& [name, value] : o.flags) {
+    if (allowed.count(name) == 0) {
+      return UsageError(absl::StrCat(c.name, ": unknown flag --", name));
+    }
+  }
+  std::set<std::string> switches(c.switches.begin(), c.switches.end());
+  for (const std::string& name : o.switches) {
+    if (switches.count(name) == 0) {
+      return UsageError(absl::StrCat(c.name, ": unknown flag --", name));
+    }
+  }
+  return absl::OkStatus();
 }
 
 int Main(int argc, char** argv) {
-  auto options = ParseCliOptions(argc, argv);
-  if (!options.ok()) return Fail(options.status());
+  const std::vector<Command> commands = AllCommands();
+  std::set<std::string> switch_names;
+  for (const Command& c : commands) switch_names.insert(c.switches.begin(), c.switches.end());
+  auto options = ParseCliOptions(argc, argv, switch_names);
+  if (!options.ok()) return Fail(LocalError(options.status()));
   const auto& words = options->positional;
-  if (words.empty()) return Usage();
-  bool known = words[0] == "status" || (words[0] == "hsm" && words.size() > 1 && words[1] == "check");
-  if (!known) {
-    std::fprintf(stderr, "strongroom: unknown command '%s'\n", words[0].c_str());
-    return Usage();
+  if (words.empty() || words[0] == "help" || words[0] == "-h") {
+    PrintUsage(commands, words.empty() && !options->help ? stderr : stdout);
+    return words.empty() && !options->help ? kExitUsage : kExitOk;
   }
-  auto conn = client::Connection::Open(options->connection);
-  if (!conn.ok()) return Fail(conn.status());
-  if (words[0] == "status") return Status(**conn, *options);
-  return HsmCheck(**conn, *options);
+  size_t used = 0;
+  const Command* command = Find(commands, words, &used);
+  if (command == nullptr) {
+    std::fprintf(
+        stderr, "strongroom: unknown command '%s'; see strongroom help\n",
+        absl::StrJoin(words.begin(), words.begin() + std::min<size_t>(words.size(), 2), " ")
+            .c_str());
+    return kExitUsage;
+  }
+  if (options->help) {
+    std::printf("usage: strongroom %s %s\n  %s\n", command->name.c_str(), command->synopsis.c_str(),
+                command->summary.c_str());
+    return kExitOk;
+  }
+  std::vector<std::string> args(words.begin() + used, words.end());
+  if (args.size() < command->min_args || args.size() > command->max_args) {
+    std::fprintf(stderr, "strongroom: %s: expected %s\nusage: strongroom %s %s\n",
+                 command->name.c_str(),
+                 args.size() < command->min_args ? "more arguments" : "fewer arguments",
+                 command->name.c_str(), command->synopsis.c_str());
+    return kExitUsage;
+  }
+  if (absl::Status s = CheckFlags(*command, *options); !s.ok()) return Fail(s);
+  Invocation invocation(*options, std::move(args));
+  absl::Status s = command->run(invocation);
+  return s.ok() ? kExitOk : Fail(s);
 }
 
 }  // namespace

@@ -55,9 +55,12 @@ std::string FormatSeconds(int64_t s) {
 
 std::string ProtectionName(v1::Protection p) {
   switch (p) {
-    case v1::PROTECTION_SOFTWARE: return "software";
-    case v1::PROTECTION_HSM: return "hsm";
-    default: return "unspecified";
+    case v1::PROTECTION_SOFTWARE:
+      return "software";
+    case v1::PROTECTION_HSM:
+      return "hsm";
+    default:
+      return "unspecified";
   }
 }
 

@@ -32,8 +32,8 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-std::string FormatTime(int64_t unix_micros);  // "2025-01-31 12:00:00Z"; "-" for 0
-std::string FormatSeconds(int64_t seconds);   // "30d", "12h", "90s"
+std::string FormatTime(int64_t unix_micros);   // "2025-01-31 12:00:00Z"; "-" for 0
+std::string FormatSeconds(int64_t seconds);    // "30d", "12h", "90s"
 std::string ProtectionName(v1::Protection p);  // "software", "hsm"
 
 void PrintKey(const v1::Key& key);  // one "field  value" line each

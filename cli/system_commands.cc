@@ -86,17 +86,20 @@ absl::Status RootRotate(Invocation& inv) {
 
 }  // namespace
 
+// One command per entry reads better than one field per line.
+// clang-format off
 std::vector<Command> SystemCommands() {
   return {
       {"status", "", "server, caller identity, HSM and storage", 0, 0, {}, {}, Status},
       {"ping", "", "an authenticated no-op round trip", 0, 0, {}, {}, Ping},
       {"hsm check", "[--payload-bytes N]", "run key operations inside the HSM", 0, 0,
        {"payload-bytes"}, {}, HsmCheck},
-      {"root status", "", "root wrapping keys and rewrap progress (admin)", 0, 0, {}, {},
-       RootStatus},
+      {"root status", "", "root wrapping keys and rewrap progress (admin, auditor)", 0, 0, {},
+       {}, RootStatus},
       {"root rotate", "", "new root wrapping key; rewrap every version (admin)", 0, 0, {}, {},
        RootRotate},
   };
 }
+// clang-format on
 
 }  // namespace strongroom::cli

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <openssl/crypto.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "strongroom/v1/key_management.grpc.pb.h"
@@ -29,11 +30,14 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view w
 }
 
 // The one place grpc::Status becomes absl::Status on the client side. The
-// codes share their numbering.
+// codes share their numbering. The message names the RPC once: the server's
+// own messages often start with it already.
 absl::Status FromGrpc(const grpc::Status& s, absl::string_view rpc) {
   if (s.ok()) return absl::OkStatus();
+  const std::string& message = s.error_message();
+  const bool named = absl::StartsWith(message, absl::StrCat(rpc, ":"));
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      absl::StrCat(rpc, ": ", s.error_message()));
+                      named ? message : absl::StrCat(rpc, ": ", message));
 }
 
 }  // namespace
@@ -48,8 +52,8 @@ struct Connection::Impl {
   // translated and named after `rpc`.
   template <typename Stub, typename Request, typename Response>
   absl::StatusOr<Response> Call(Stub& stub,
-                                grpc::Status (Stub::*method)(grpc::ClientContext*,
-                                                             const Request&, Response*),
+                                grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                             Response*),
                                 const Request& request, absl::string_view rpc) const {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -112,9 +116,9 @@ absl::StatusOr<v1::RootKeyStatus> Connection::GetRootKeyStatus() {
 }
 
 // The KeyManagement calls that take a request differ only in their names.
-#define SR_KMS_CALL(Name, Request, Response)                                        \
-  absl::StatusOr<v1::Response> Connection::Name(const v1::Request& request) {       \
-    return impl_->Call(*impl_->kms, &KmsStub::Name, request, #Name);                \
+#define SR_KMS_CALL(Name, Request, Response)                                  \
+  absl::StatusOr<v1::Response> Connection::Name(const v1::Request& request) { \
+    return impl_->Call(*impl_->kms, &KmsStub::Name, request, #Name);          \
   }
 
 SR_KMS_CALL(CreateKey, CreateKeyRequest, Key)

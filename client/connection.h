@@ -25,10 +25,10 @@
 namespace strongroom::client {
 
 struct ConnectionOptions {
-  std::string address;      // host:port
-  std::string ca_file;      // CA that signed the server certificate
-  std::string cert_file;    // this client's certificate
-  std::string key_file;     // and its private key
+  std::string address;    // host:port
+  std::string ca_file;    // CA that signed the server certificate
+  std::string cert_file;  // this client's certificate
+  std::string key_file;   // and its private key
   // The name the server certificate must carry (SAN). Default: the host part
   // of `address`.
   std::string server_name;
@@ -52,8 +52,7 @@ class Connection {
   absl::StatusOr<strongroom::v1::Key> GetKey(const strongroom::v1::GetKeyRequest& r);
   absl::StatusOr<strongroom::v1::ListKeysResponse> ListKeys(
       const strongroom::v1::ListKeysRequest& r);
-  absl::StatusOr<strongroom::v1::ChangeResult> UpdateKey(
-      const strongroom::v1::UpdateKeyRequest& r);
+  absl::StatusOr<strongroom::v1::ChangeResult> UpdateKey(const strongroom::v1::UpdateKeyRequest& r);
 
   // KeyManagement: versions and their lifecycle.
   absl::StatusOr<strongroom::v1::KeyVersion> RotateKey(const strongroom::v1::RotateKeyRequest& r);
@@ -75,10 +74,8 @@ class Connection {
       const strongroom::v1::ListChangesRequest& r);
 
   // KeyManagement: envelope encryption.
-  absl::StatusOr<strongroom::v1::EncryptResponse> Encrypt(
-      const strongroom::v1::EncryptRequest& r);
-  absl::StatusOr<strongroom::v1::DecryptResponse> Decrypt(
-      const strongroom::v1::DecryptRequest& r);
+  absl::StatusOr<strongroom::v1::EncryptResponse> Encrypt(const strongroom::v1::EncryptRequest& r);
+  absl::StatusOr<strongroom::v1::DecryptResponse> Decrypt(const strongroom::v1::DecryptRequest& r);
   absl::StatusOr<strongroom::v1::GenerateDataKeyResponse> GenerateDataKey(
       const strongroom::v1::GenerateDataKeyRequest& r);
   absl::StatusOr<strongroom::v1::ReEncryptResponse> ReEncrypt(

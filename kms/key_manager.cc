@@ -82,27 +82,7 @@ absl::Status KeyManager::Load() {
 absl::Status KeyManager::EnsureRootKey() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!root_state_.current_id().empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(SecretBytes suffix, hsm_.GenerateRandom(4));
-  std::string id = absl::StrCat("root-1-", HexEncode(suffix.Reveal()));
-  ASSIGN_OR_RETURN(pkcs11::KeyHandle root, hsm_.GenerateAesKey(
-      32, {.label = absl::StrCat("strongroom-", id), .persistent = true,
-           .usage = pkcs11::kUsageWrap | pkcs11::kUsageUnwrap}));
-  records::RootKeyRecord rec;
-  rec.set_id(id);
-  rec.set_hsm_label(root.label);
-  rec.set_hsm_object_id(std::string(root.id.begin(), root.id.end()));
-  rec.set_create_time_unix_micros(Micros(clock_.Now()));
-  records::RootState state;
-  state.set_current_id(id);
-  rocksdb::WriteBatch batch;
-  batch.Put(RootRecordKey(id), rec.SerializeAsString());
-  batch.Put(kRootStateKey, state.SerializeAsString());
-  RETURN_IF_ERROR(db_.Write(batch));
-  std::unique_lock<std::shared_mutex> views_lock(views_mu_);
-  roots_[id] = rec;
-  root_state_ = state;
-  LogInfo("kms.root_key_created", {{"root_key", id}});
-  return absl::OkStatus();
+  return InstallNewRoot(/*rewrap=*/false);
 }
 
 KeyManager::ViewPtr KeyManager::FindView(const std::string& key_id) const {

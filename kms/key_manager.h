@@ -119,6 +119,9 @@ class KeyManager {
   KeyManager(pkcs11::Hsm& hsm, storage::Database& db, const Clock& clock, KmsOptions options);
   absl::Status Load();
   absl::Status EnsureRootKey();
+  // Creates a root key in the HSM and makes it current; with `rewrap` the
+  // background job starts moving versions onto it. REQUIRES: mu_ held.
+  absl::Status InstallNewRoot(bool rewrap);
 
   ViewPtr FindView(const std::string& key_id) const;
   absl::StatusOr<ViewPtr> GetView(const std::string& key_id) const;

@@ -38,6 +38,34 @@ absl::StatusOr<v1::RootKeyStatus> KeyManager::GetRootKeyStatus(const Caller& c) 
   return RootStatusLocked();
 }
 
+absl::Status KeyManager::InstallNewRoot(bool rewrap) {
+  ASSIGN_OR_RETURN(SecretBytes suffix, hsm_.GenerateRandom(4));
+  std::string id = absl::StrCat("root-", roots_.size() + 1, "-", HexEncode(suffix.Reveal()));
+  ASSIGN_OR_RETURN(pkcs11::KeyHandle root, hsm_.GenerateAesKey(
+      32, {.label = absl::StrCat("strongroom-", id), .persistent = true,
+           .usage = pkcs11::kUsageWrap | pkcs11::kUsageUnwrap}));
+  records::RootKeyRecord rec;
+  rec.set_id(id);
+  rec.set_hsm_label(root.label);
+  rec.set_hsm_object_id(std::string(root.id.begin(), root.id.end()));
+  rec.set_create_time_unix_micros(Micros(clock_.Now()));
+  records::RootState state = root_state_;
+  state.set_current_id(id);
+  state.set_rewrap_running(rewrap);
+  state.clear_rewrap_cursor();
+  rocksdb::WriteBatch batch;
+  batch.Put(RootRecordKey(id), rec.SerializeAsString());
+  batch.Put(kRootStateKey, state.SerializeAsString());
+  RETURN_IF_ERROR(db_.Write(batch));
+  {
+    std::unique_lock<std::shared_mutex> views_lock(views_mu_);
+    roots_[id] = rec;
+    root_state_ = state;
+  }
+  LogInfo("kms.root_key_installed", {{"root_key", id}, {"rewrap", rewrap}});
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::RootKeyStatus> KeyManager::RotateRootKey(const Caller& c) {
   RETURN_IF_ERROR(Authorize(c, Action::kManage, nullptr, "RotateRootKey"));
   {
@@ -46,30 +74,7 @@ absl::StatusOr<v1::RootKeyStatus> KeyManager::RotateRootKey(const Caller& c) {
       return absl::FailedPreconditionError(
           "a root key rotation is still re-wrapping key versions; wait for it to finish");
     }
-    ASSIGN_OR_RETURN(SecretBytes suffix, hsm_.GenerateRandom(4));
-    std::string id = absl::StrCat("root-", roots_.size() + 1, "-", HexEncode(suffix.Reveal()));
-    ASSIGN_OR_RETURN(pkcs11::KeyHandle root, hsm_.GenerateAesKey(
-        32, {.label = absl::StrCat("strongroom-", id), .persistent = true,
-             .usage = pkcs11::kUsageWrap | pkcs11::kUsageUnwrap}));
-    records::RootKeyRecord rec;
-    rec.set_id(id);
-    rec.set_hsm_label(root.label);
-    rec.set_hsm_object_id(std::string(root.id.begin(), root.id.end()));
-    rec.set_create_time_unix_micros(Micros(clock_.Now()));
-    records::RootState state = root_state_;
-    state.set_current_id(id);
-    state.set_rewrap_running(true);
-    state.clear_rewrap_cursor();
-    rocksdb::WriteBatch batch;
-    batch.Put(RootRecordKey(id), rec.SerializeAsString());
-    batch.Put(kRootStateKey, state.SerializeAsString());
-    RETURN_IF_ERROR(db_.Write(batch));
-    {
-      std::unique_lock<std::shared_mutex> views_lock(views_mu_);
-      roots_[id] = rec;
-      root_state_ = state;
-    }
-    LogInfo("kms.root_key_rotated", {{"root_key", id}, {"principal", c.principal}});
+    RETURN_IF_ERROR(InstallNewRoot(/*rewrap=*/true));
   }
   return RootStatusLocked();
 }

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# End to end, key management through the strongroom CLI against a real
+# strongroomd on 127.0.0.1 (port 0) with SoftHSM: an admin creates a key for
+# owner1, owner1 encrypts and decrypts, the auditor is refused, versions
+# rotate, dual control needs a second admin, and exit codes hold (0 ok,
+# 1 refused by the server, 2 local usage errors).
+#   key_cli_test.sh BUILD_BIN_DIR SOURCE_DIR
+set -euo pipefail
+bin=$1 src=$2
+tmp=$(mktemp -d)
+pid=""
+cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [[ -f "$tmp/server.log" ]] && tail -5 "$tmp/server.log" >&2; exit 1; }
+json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)'; }
+# json_get FILE EXPR: evaluates EXPR on the parsed document `d`.
+json_get() { python3 -c "import json,sys,base64; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+"$src/hsm-sim/provision-token.sh" --dir "$tmp/hsm" --label e2e >/dev/null
+"$src/deploy/local-ca.sh" --dir "$tmp/pki" --client admin --client admin2 --client owner1 \
+  --client owner2 --client auditor >/dev/null
+p=spiffe://strongroom
+cat > "$tmp/strongroomd.yaml" <<YAML
+server:
+  listen: 127.0.0.1:0
+  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
+hsm: {module: /usr/lib/softhsm/libsofthsm2.so, token_label: e2e, pin_file: hsm/user.pin, softhsm_conf: hsm/softhsm2.conf}
+storage: {path: db}
+principals:
+  - {name: "$p/admin", role: admin}
+  - {name: "$p/admin2", role: admin}
+  - {name: "$p/owner1", role: owner}
+  - {name: "$p/owner2", role: owner}
+  - {name: "$p/auditor", role: auditor}
+YAML
+"$bin/strongroomd" --config "$tmp/strongroomd.yaml" --port-file "$tmp/port" >"$tmp/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [[ -s "$tmp/port" ]] && break; sleep 0.1; done
+[[ -s "$tmp/port" ]] || fail "strongroomd did not start"
+port=$(cat "$tmp/port")
+
+for who in admin admin2 owner1 owner2 auditor; do
+  printf 'server: 127.0.0.1:%s\nca: pki/ca.crt\ncert: pki/clients/%s.crt\nkey: pki/clients/%s.key\n' \
+    "$port" "$who" "$who" > "$tmp/$who.yaml"
+done
+# as WHO ARGS...: runs the CLI as WHO; stderr goes to $tmp/err.
+as() { local who=$1; shift; "$bin/strongroom" --config "$tmp/$who.yaml" "$@" 2>"$tmp/err"; }
+# expect_rc RC WHAT WHO ARGS...: the CLI exits RC.
+expect_rc() {
+  local want=$1 what=$2; shift 2
+  local rc=0
+  as "$@" >"$tmp/out" || rc=$?
+  [[ $rc -eq $want ]] || { cat "$tmp/err" >&2; fail "$what: exit $rc, want $want"; }
+}
+
+# --- keys: admin creates one for owner1; switches do not eat the next word.
+as admin key create --pre-active k1 --owner "$p/owner1" --label team=ml --label env=e2e \
+  --description "e2e key" --rotation-period 30d --destroy-wait 1d > "$tmp/create.txt" \
+  || { cat "$tmp/err" >&2; fail "key create"; }
+grep -q "owner *$p/owner1" "$tmp/create.txt" || fail "key create output lacks the owner"
+grep -q "rotation *30d" "$tmp/create.txt" || fail "key create output lacks the rotation period"
+as admin key describe k1 --json > "$tmp/describe.json" || fail "key describe --json"
+json_ok < "$tmp/describe.json" || fail "key describe --json is not JSON"
+[[ $(json_get "$tmp/describe.json" 'd["key"]["labels"]["team"]') == ml ]] || fail "labels not kept"
+[[ $(json_get "$tmp/describe.json" 'd["versions"][0]["state"]') == PRE_ACTIVE ]] \
+  || fail "--pre-active: first version is not PRE_ACTIVE"
+as admin key enable k1 1 --reason "e2e go-live" > /dev/null || fail "key enable"
+as admin key describe k1 > "$tmp/describe.txt" || fail "key describe"
+grep -Eq '^1 +ENABLED' "$tmp/describe.txt" || fail "key describe table lacks version 1 ENABLED"
+as admin key version k1 1 > "$tmp/version.txt" || fail "key version"
+grep -q "e2e go-live" "$tmp/version.txt" || fail "key version history lacks the reason"
+expect_rc 1 "owner1 creating a key for owner2" owner1 key create k9 --owner "$p/owner2"
+expect_rc 1 "creating k1 twice" admin key create k1 --owner "$p/owner1"
+
+as admin key list --json > "$tmp/list.json" || fail "key list --json"
+json_ok < "$tmp/list.json" || fail "key list --json is not JSON"
+[[ $(json_get "$tmp/list.json" 'len(d["keys"])') -eq 1 ]] || fail "key list: want 1 key"
+as admin key create k2 --owner "$p/owner2" >/dev/null || fail "key create k2"
+as admin key list --page-size 1 --all --json > "$tmp/list.json" || fail "key list --all"
+[[ $(json_get "$tmp/list.json" 'len(d["keys"])') -eq 2 ]] || fail "key list --all: want 2 keys"
+as owner1 key list > "$tmp/list.txt" || fail "owner1 key list"
+grep -q "keys/k1" "$tmp/list.txt" || fail "owner1 does not see k1"
+if grep -q "keys/k2" "$tmp/list.txt"; then fail "owner1 sees owner2's key"; fi
+
+# --- envelope encryption: byte-exact round trip, raw and base64.
+head -c 5000 /dev/urandom > "$tmp/plain.bin"
+as owner1 encrypt k1 --in "$tmp/plain.bin" --out "$tmp/ct1.bin" --context purpose=e2e \
+  || { cat "$tmp/err" >&2; fail "owner1 encrypt"; }
+[[ $(head -c 4 "$tmp/ct1.bin") == SRC1 ]] || fail "raw ciphertext lacks the SRC1 magic"
+as owner1 decrypt --in "$tmp/ct1.bin" --out "$tmp/plain.out" --context purpose=e2e \
+  || { cat "$tmp/err" >&2; fail "owner1 decrypt"; }
+cmp -s "$tmp/plain.bin" "$tmp/plain.out" || fail "decrypt is not byte-exact"
+[[ ! -s "$tmp/err" ]] || fail "decrypt wrote to stderr"
+[[ $(stat -c %a "$tmp/plain.out") == 600 ]] || fail "plaintext --out file is not mode 0600"
+as owner1 encrypt k1 --context purpose=e2e < "$tmp/plain.bin" > "$tmp/ct1.b64" || fail "encrypt to stdout"
+base64 -d "$tmp/ct1.b64" > /dev/null || fail "encrypt stdout is not base64"
+as owner1 decrypt k1 --in "$tmp/ct1.b64" --context purpose=e2e > "$tmp/plain.out2" \
+  || { cat "$tmp/err" >&2; fail "decrypt of base64 input"; }
+cmp -s "$tmp/plain.bin" "$tmp/plain.out2" || fail "base64 decrypt is not byte-exact"
+as owner1 encrypt k1 --in "$tmp/plain.bin" --json > "$tmp/enc.json" || fail "encrypt --json"
+[[ $(json_get "$tmp/enc.json" 'd["key_version"]') == keys/k1/versions/1 ]] || fail "encrypt --json key_version"
+json_get "$tmp/enc.json" 'd["ciphertext"]' | base64 -d > "$tmp/ct0.bin" || fail "encrypt --json ciphertext"
+as owner1 decrypt --in "$tmp/ct0.bin" --out "$tmp/plain.out3" || fail "decrypt of --json ciphertext"
+cmp -s "$tmp/plain.bin" "$tmp/plain.out3" || fail "--json ciphertext round trip"
+
+# --- refusals exit 1 with the server's reason; nothing is printed.
+expect_rc 1 "wrong --context" owner1 decrypt --in "$tmp/ct1.bin" --context purpose=other
+[[ ! -s "$tmp/out" ]] || fail "a failed decrypt printed something"
+grep -q "^strongroom: " "$tmp/err" || fail "error lacks the strongroom: prefix"
+expect_rc 1 "auditor encrypt" auditor encrypt k1 --in "$tmp/plain.bin"
+grep -qi denied "$tmp/err" || fail "auditor refusal does not say denied: $(cat "$tmp/err")"
+expect_rc 1 "owner2 decrypting owner1's data" owner2 decrypt --in "$tmp/ct1.bin" --context purpose=e2e
+grep -qi denied "$tmp/err" || fail "owner2 refusal does not say denied"
+expect_rc 1 "decrypt naming the wrong key" owner1 decrypt k2 --in "$tmp/ct1.bin" --context purpose=e2e
+expect_rc 1 "describe of a missing key" admin key describe nosuch
+expect_rc 1 "auditor rotate" auditor key rotate k1
+as auditor key describe k1 --json | json_ok || fail "auditor cannot read key metadata"
+
+# --- rotation: old ciphertext still decrypts, new uses version 2.
+as admin key rotate k1 > "$tmp/rotate.txt" || fail "key rotate"
+grep -q "keys/k1/versions/2 *ENABLED" "$tmp/rotate.txt" || fail "rotate output: $(cat "$tmp/rotate.txt")"
+as owner1 decrypt --in "$tmp/ct1.bin" --out "$tmp/plain.out" --context purpose=e2e \
+  || fail "decrypt of pre-rotation ciphertext"
+cmp -s "$tmp/plain.bin" "$tmp/plain.out" || fail "pre-rotation ciphertext round trip"
+as owner1 encrypt k1 --in "$tmp/plain.bin" --json > "$tmp/enc2.json" || fail "encrypt after rotate"
+[[ $(json_get "$tmp/enc2.json" 'd["key_version"]') == keys/k1/versions/2 ]] || fail "encrypt did not use version 2"
+as owner1 reencrypt --in "$tmp/ct1.bin" --out "$tmp/ct2.bin" --context purpose=e2e \
+  || { cat "$tmp/err" >&2; fail "reencrypt"; }
+as owner1 decrypt --in "$tmp/ct2.bin" --out "$tmp/plain.out" --context purpose=e2e --json > "$tmp/dec.json" \
+  || fail "decrypt of reencrypted ciphertext"
+cmp -s "$tmp/plain.bin" "$tmp/plain.out" || fail "reencrypt round trip"
+[[ $(json_get "$tmp/dec.json" 'd["key_version"]') == keys/k1/versions/2 ]] || fail "reencrypt did not move to version 2"
+[[ $(json_get "$tmp/dec.json" 'd["plaintext"]') == "" ]] || fail "decrypt --json --out echoed the plaintext"
+as admin key suspend k1 1 >/dev/null || fail "key suspend"
+as owner1 decrypt --in "$tmp/ct1.bin" --out "$tmp/plain.out" --context purpose=e2e || fail "SUSPENDED must still decrypt"
+as admin key disable k1 1 >/dev/null || fail "key disable"
+expect_rc 1 "decrypt under a DISABLED version" owner1 decrypt --in "$tmp/ct1.bin" --context purpose=e2e
+
+# --- data keys.
+as owner1 datakey k1 --json --context job=7 --out-wrapped "$tmp/dk.wrapped" > "$tmp/dk.json" \
+  || { cat "$tmp/err" >&2; fail "datakey"; }
+[[ $(json_get "$tmp/dk.json" 'len(base64.b64decode(d["plaintext"]))') -eq 32 ]] || fail "datakey is not 32 bytes"
+as owner1 decrypt --in "$tmp/dk.wrapped" --context job=7 > "$tmp/dk.plain" || fail "unwrap data key"
+[[ $(base64 -w0 "$tmp/dk.plain") == $(json_get "$tmp/dk.json" 'd["plaintext"]') ]] || fail "wrapped data key differs"
+as owner1 datakey k1 --length 16 > "$tmp/dk.txt" || fail "datakey --length 16"
+[[ $(awk '/^plaintext/ {print $2}' "$tmp/dk.txt" | base64 -d | wc -c) -eq 16 ]] || fail "datakey --length 16"
+as owner1 datakey k1 --wrapped-only > "$tmp/dk.txt" || fail "datakey --wrapped-only"
+if grep -q '^plaintext' "$tmp/dk.txt"; then fail "--wrapped-only printed a plaintext key"; fi
+
+# --- dual control: destroy needs a second, different admin.
+as admin key create --dual-control k3 --owner "$p/owner1" --json > "$tmp/k3.json" || fail "create k3"
+[[ $(json_get "$tmp/k3.json" 'd["dual_control"]') == True ]] || fail "--dual-control not set"
+as admin key rotate k3 >/dev/null || fail "rotate k3"
+as admin key destroy k3 1 --json > "$tmp/destroy.json" || fail "key destroy (proposal)"
+change=$(json_get "$tmp/destroy.json" 'd["pending"]["id"]')
+[[ -n "$change" ]] || fail "destroy on a dual-control key did not wait for approval"
+as admin key changes --pending > "$tmp/changes.txt" || fail "key changes --pending"
+grep -q "$change" "$tmp/changes.txt" || fail "pending change not listed"
+expect_rc 1 "proposer approving own change" admin key approve "$change"
+as admin2 key approve "$change" > /dev/null || { cat "$tmp/err" >&2; fail "second admin approve"; }
+as admin key version k3 1 --json > "$tmp/v.json" || fail "key version k3 1"
+[[ $(json_get "$tmp/v.json" 'd["state"]') == DESTROY_SCHEDULED ]] || fail "approved destroy not scheduled"
+as admin key restore k3 1 > "$tmp/restore.txt" || fail "key restore"
+grep -q DISABLED "$tmp/restore.txt" || fail "restored version is not DISABLED"
+as admin key update k1 --description "changed" --rotation-period 12h --json > "$tmp/update.json" \
+  || { cat "$tmp/err" >&2; fail "key update"; }
+[[ $(json_get "$tmp/update.json" 'd["key"]["rotation_period_seconds"]') == 43200 ]] || fail "update not applied"
+
+# --- root keys.
+as admin root status --json | json_ok || fail "root status"
+as admin root rotate > /dev/null || { cat "$tmp/err" >&2; fail "root rotate"; }
+expect_rc 1 "owner root rotate" owner1 root rotate
+as owner1 decrypt --in "$tmp/ct2.bin" --out "$tmp/plain.out" --context purpose=e2e || fail "decrypt after root rotate"
+cmp -s "$tmp/plain.bin" "$tmp/plain.out" || fail "round trip after root rotate"
+
+# --- local usage errors exit 2 before any RPC.
+expect_rc 2 "unknown command" admin frobnicate
+expect_rc 2 "unknown key subcommand" admin key frobnicate k1
+expect_rc 2 "bad duration" admin key create k4 --rotation-period soon
+grep -q -- "--rotation-period" "$tmp/err" || fail "bad duration error does not name the flag"
+expect_rc 2 "unknown flag" admin key rotate k1 --colour blue
+expect_rc 2 "missing argument" admin key enable k1
+expect_rc 2 "bad version number" admin key enable k1 two
+expect_rc 2 "bad --length" owner1 datakey k1 --length 24
+expect_rc 2 "bad --context" owner1 encrypt k1 --in "$tmp/plain.bin" --context novalue
+expect_rc 2 "unreadable --in" owner1 encrypt k1 --in "$tmp/does-not-exist"
+expect_rc 2 "update without changes" admin key update k1
+expect_rc 0 "help" admin help
+grep -q "key create" "$tmp/out" || fail "help does not list key create"
+
+# Plaintext never reaches the server's log.
+if grep -qF "$(head -c 32 "$tmp/plain.bin" | base64 -w0)" "$tmp/server.log"; then
+  fail "plaintext found in the server log"
+fi
+kill -TERM "$pid"
+wait "$pid" || fail "strongroomd exited non-zero after SIGTERM"
+pid=""
