@@ -78,6 +78,26 @@ build/bin/strongroom status
 step "Demo: key operations inside the HSM over mutual TLS (strongroom hsm check)"
 build/bin/strongroom hsm check
 
+step "Demo: envelope encryption under an HSM-rooted key"
+sr() { build/bin/strongroom "$@"; }
+sr key describe quickstart >/dev/null 2>&1 || \
+  sr key create quickstart --description "created by the quickstart" --label env=demo
+echo "confidential model weights" | sr encrypt quickstart --context purpose=quickstart --out "$var/demo.ct"
+echo "ciphertext: $(wc -c < "$var/demo.ct") bytes in $var/demo.ct (header: $(head -c 4 "$var/demo.ct"))"
+echo "decrypted:  $(sr decrypt quickstart --in "$var/demo.ct" --context purpose=quickstart)"
+if sr decrypt quickstart --in "$var/demo.ct" --context purpose=other 2>"$var/demo.err"; then
+  echo "unexpected: decrypt with the wrong context succeeded" >&2; exit 1
+fi
+echo "wrong context refused: $(cat "$var/demo.err")"
+sr key rotate quickstart >/dev/null
+echo "after rotation, the old ciphertext still decrypts: $(sr decrypt quickstart --in "$var/demo.ct" --context purpose=quickstart)"
+if sr --cert "$var/pki/clients/auditor.crt" --key "$var/pki/clients/auditor.key" \
+     encrypt quickstart --in "$var/demo.ct" --out /dev/null 2>"$var/demo.err"; then
+  echo "unexpected: the auditor could encrypt" >&2; exit 1
+fi
+echo "auditor refused: $(cat "$var/demo.err")"
+sr key describe quickstart
+
 step "Demo: a client without a certificate from our CA is refused"
 tmp=$(mktemp -d)
 deploy/local-ca.sh --dir "$tmp" --client intruder
