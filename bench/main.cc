@@ -22,6 +22,8 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"hsm", "PKCS#11 layer vs direct PKCS#11 calls (wrap, unwrap, AES-GCM, ECDSA)",
      strongroom::bench::RunHsmBench},
+    {"kms", "KeyManagement RPCs on an in-process server over mutual TLS (ops/s, p50, p99)",
+     strongroom::bench::RunKmsBench},
 };
 
 void PrintUsage(FILE* out) {

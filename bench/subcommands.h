@@ -17,6 +17,11 @@ namespace strongroom::bench {
 // PKCS#11 calls on the same module and token. See hsm_bench.cc.
 int RunHsmBench(const std::vector<std::string>& args);
 
+// strongroom-bench kms: KeyManagement RPC throughput and latency per op and
+// client concurrency, against a whole server in this process. See
+// kms_bench.cc.
+int RunKmsBench(const std::vector<std::string>& args);
+
 }  // namespace strongroom::bench
 
 #endif  // STRONGROOM_BENCH_SUBCOMMANDS_H_

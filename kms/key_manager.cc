@@ -223,6 +223,13 @@ absl::StatusOr<std::shared_ptr<const KeyManager::Material>> KeyManager::GetMater
                                                pkcs11::WrapMechanism::kRfc3394));
   }
   std::lock_guard<std::mutex> lock(material_mu_);
+  // A destruction may have been committed while this thread unwrapped: never
+  // cache material for a version that is gone (Shred erases the cache entry
+  // after its commit, under this same mutex, so one of the two always wins).
+  ViewPtr current = FindView(id);
+  if (current == nullptr || current->versions.at(version).version().state() == v1::DESTROYED) {
+    return absl::FailedPreconditionError(absl::StrCat(rec.version().name(), " was destroyed"));
+  }
   return material_.emplace(cache_key, std::move(m)).first->second;
 }
 

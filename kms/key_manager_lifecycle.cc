@@ -83,11 +83,11 @@ absl::Status KeyManager::Shred(const std::string& key_id, uint32_t version,
   updated.clear_wrapped_material();
   updated.clear_hsm_object_id();
   AddHistory(*updated.mutable_version(), v1::DESTROYED, principal, "destroy wait elapsed");
+  RETURN_IF_ERROR(Commit(view, {version}));
   {
     std::lock_guard<std::mutex> lock(material_mu_);
     material_.erase({key_id, version});
   }
-  RETURN_IF_ERROR(Commit(view, {version}));
   // The wrapped bytes may still sit in older SST files or the WAL: compact
   // them away so they exist in no file at all.
   RETURN_IF_ERROR(db_.CompactAll());

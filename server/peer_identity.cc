@@ -4,11 +4,57 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string_view>
+#include <unordered_map>
 
 #include <grpcpp/security/auth_context.h>
 
+#include "base/status_macros.h"
+
 namespace strongroom::server {
+namespace {
+
+// Parsing a certificate is dear: OpenSSL 3.0 sets up a public-key decoder for
+// each one, which took over half the CPU time of a whole Decrypt RPC when it
+// ran on every call (strongroom-bench kms). Every call on a connection
+// presents the same verified certificate and the principal depends on nothing
+// else, so principals are remembered by the certificate's exact PEM bytes.
+// Thread-safe; holds at most kMaxEntries certificates (then starts afresh).
+class PrincipalCache {
+ public:
+  absl::StatusOr<std::string> Lookup(std::string_view pem) {
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      auto it = principals_.find(pem);
+      if (it != principals_.end()) return it->second;
+    }
+    ASSIGN_OR_RETURN(std::string principal, PrincipalFromPem(std::string(pem)));
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    if (principals_.size() >= kMaxEntries) principals_.clear();
+    principals_.emplace(pem, principal);
+    return principal;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 1024;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::shared_mutex mu_;
+  std::unordered_map<std::string, std::string, Hash, std::equal_to<>> principals_;
+};
+
+PrincipalCache& Principals() {
+  static PrincipalCache* cache = new PrincipalCache();  // never destroyed: used by server threads
+  return *cache;
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> PrincipalFromPem(const std::string& pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), pem.size()),
@@ -54,9 +100,8 @@ absl::StatusOr<PeerIdentity> IdentifyPeer(const grpc::ServerContext& context,
   std::vector<grpc::string_ref> pem = auth->FindPropertyValues("x509_pem_cert");
   if (pem.empty()) return absl::UnauthenticatedError("client certificate missing");
   PeerIdentity id;
-  auto principal = PrincipalFromPem(std::string(pem[0].data(), pem[0].size()));
-  if (!principal.ok()) return principal.status();
-  id.principal = *principal;
+  ASSIGN_OR_RETURN(id.principal,
+                   Principals().Lookup(std::string_view(pem[0].data(), pem[0].size())));
   auto it = principals.find(id.principal);
   id.role = it == principals.end() ? Role::kNone : it->second;
   return id;

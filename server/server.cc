@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -20,6 +21,8 @@
 
 namespace strongroom::server {
 namespace {
+
+constexpr int kMaxPollersPerCore = 4;
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view field) {
   std::ifstream in(path, std::ios::binary);
@@ -67,6 +70,16 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   builder.RegisterService(s->system_.get());
   builder.RegisterService(s->key_management_.get());
   builder.SetMaxReceiveMessageSize(4 << 20);
+  // A sync-server thread that finishes a call exits when more than
+  // MAX_POLLERS threads are already waiting for work (default 2), so under
+  // many concurrent calls threads are created and destroyed continually.
+  // Letting a few more wait costs only idle threads. On 2 cores (strongroom-bench
+  // kms, one connection per caller, median of 6 runs) Decrypt went from 8.7k to
+  // 11.0k calls/s with 64 callers and from 9.1k to 10.5k with 16; with 8 or
+  // fewer it was unchanged within noise.
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              kMaxPollersPerCore * cores);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("server.listen: cannot listen on '", c.listen,

@@ -263,7 +263,9 @@ TEST_F(AuthzMatrixTest, EveryRpcAsEveryCaller) {
          grpc::ClientContext c; v1::DecryptRequest r; v1::DecryptResponse out;
          r.set_ciphertext(ciphertext);
          grpc::Status st = s.Decrypt(Ctx(c), r, &out);
-         if (st.ok()) EXPECT_EQ(out.plaintext(), "hello");
+         if (st.ok()) {
+           EXPECT_EQ(out.plaintext(), "hello");
+         }
          return st; }},
       {"GenerateDataKey", kOwnerOnly, [](Stub& s, Stub&, const std::string&) {
          grpc::ClientContext c; v1::GenerateDataKeyRequest r; v1::GenerateDataKeyResponse out;
