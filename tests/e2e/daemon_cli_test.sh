@@ -5,43 +5,21 @@
 #   daemon_cli_test.sh BUILD_BIN_DIR SOURCE_DIR
 set -euo pipefail
 bin=$1 src=$2
-tmp=$(mktemp -d)
-pid=""
-cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [[ -f "$tmp/server.log" ]] && tail -5 "$tmp/server.log" >&2; exit 1; }
-
-"$src/hsm-sim/provision-token.sh" --dir "$tmp/hsm" --label e2e >/dev/null
-"$src/deploy/local-ca.sh" --dir "$tmp/pki" --client admin
-cat > "$tmp/strongroomd.yaml" <<YAML
-server:
-  listen: 127.0.0.1:0
-  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
-hsm: {module: /usr/lib/softhsm/libsofthsm2.so, token_label: e2e, pin_file: hsm/user.pin, softhsm_conf: hsm/softhsm2.conf}
-storage: {path: db}
-principals: [{name: "spiffe://strongroom/admin", role: admin}]
-YAML
+# shellcheck source=tests/e2e/lib.sh
+source "$src/tests/e2e/lib.sh"
+e2e_provision admin:admin
 
 # A config with a typo is refused with the field named.
 sed 's/token_label/token_lable/' "$tmp/strongroomd.yaml" > "$tmp/bad.yaml"
 if "$bin/strongroomd" --config "$tmp/bad.yaml" 2>"$tmp/bad.log"; then fail "bad config accepted"; fi
 grep -q "hsm.token_lable': unknown field" "$tmp/bad.log" || fail "bad config error does not name the field"
 
-"$bin/strongroomd" --config "$tmp/strongroomd.yaml" --port-file "$tmp/port" >"$tmp/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do [[ -s "$tmp/port" ]] && break; sleep 0.1; done
-[[ -s "$tmp/port" ]] || fail "strongroomd did not start"
-port=$(cat "$tmp/port")
+e2e_start
 
 grep -Eq '^Max core file size +0 +0 ' "/proc/$pid/limits" || fail "core dumps are not disabled"
 
-cat > "$tmp/client.yaml" <<YAML
-server: 127.0.0.1:$port
-ca: pki/ca.crt
-cert: pki/clients/admin.crt
-key: pki/clients/admin.key
-YAML
-export STRONGROOM_CLIENT_CONFIG="$tmp/client.yaml"
+e2e_client_config admin
+export STRONGROOM_CLIENT_CONFIG="$tmp/admin.yaml"
 "$bin/strongroom" status --json > "$tmp/status.json" || fail "status failed"
 grep -q '"principal": "spiffe://strongroom/admin"' "$tmp/status.json" || fail "status lacks the principal"
 grep -q '"token_label": "e2e"' "$tmp/status.json" || fail "status lacks the token"

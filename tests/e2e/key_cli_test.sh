@@ -7,42 +7,17 @@
 #   key_cli_test.sh BUILD_BIN_DIR SOURCE_DIR
 set -euo pipefail
 bin=$1 src=$2
-tmp=$(mktemp -d)
-pid=""
-cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [[ -f "$tmp/server.log" ]] && tail -5 "$tmp/server.log" >&2; exit 1; }
+# shellcheck source=tests/e2e/lib.sh
+source "$src/tests/e2e/lib.sh"
 json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)'; }
 # json_get FILE EXPR: evaluates EXPR on the parsed document `d`.
 json_get() { python3 -c "import json,sys,base64; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
-"$src/hsm-sim/provision-token.sh" --dir "$tmp/hsm" --label e2e >/dev/null
-"$src/deploy/local-ca.sh" --dir "$tmp/pki" --client admin --client admin2 --client owner1 \
-  --client owner2 --client auditor >/dev/null
 p=spiffe://strongroom
-cat > "$tmp/strongroomd.yaml" <<YAML
-server:
-  listen: 127.0.0.1:0
-  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
-hsm: {module: /usr/lib/softhsm/libsofthsm2.so, token_label: e2e, pin_file: hsm/user.pin, softhsm_conf: hsm/softhsm2.conf}
-storage: {path: db}
-principals:
-  - {name: "$p/admin", role: admin}
-  - {name: "$p/admin2", role: admin}
-  - {name: "$p/owner1", role: owner}
-  - {name: "$p/owner2", role: owner}
-  - {name: "$p/auditor", role: auditor}
-YAML
-"$bin/strongroomd" --config "$tmp/strongroomd.yaml" --port-file "$tmp/port" >"$tmp/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do [[ -s "$tmp/port" ]] && break; sleep 0.1; done
-[[ -s "$tmp/port" ]] || fail "strongroomd did not start"
-port=$(cat "$tmp/port")
+e2e_provision admin:admin admin2:admin owner1:owner owner2:owner auditor:auditor
+e2e_start
 
-for who in admin admin2 owner1 owner2 auditor; do
-  printf 'server: 127.0.0.1:%s\nca: pki/ca.crt\ncert: pki/clients/%s.crt\nkey: pki/clients/%s.key\n' \
-    "$port" "$who" "$who" > "$tmp/$who.yaml"
-done
+for who in admin admin2 owner1 owner2 auditor; do e2e_client_config "$who"; done
 # as WHO ARGS...: runs the CLI as WHO; stderr goes to $tmp/err.
 as() { local who=$1; shift; "$bin/strongroom" --config "$tmp/$who.yaml" "$@" 2>"$tmp/err"; }
 # expect_rc RC WHAT WHO ARGS...: the CLI exits RC.
