@@ -1,11 +1,11 @@
 #include "absl/strings/string_view.h"
 #include "base/config.h"
 
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
+#include "base/status_macros.h"
 
 namespace strongroom {
 namespace {
@@ -23,13 +23,8 @@ const char* KindName(const YAML::Node& n) {
 }  // namespace
 
 absl::StatusOr<ConfigNode> ConfigNode::LoadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("config file '", path, "' cannot be read"));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return Parse(ss.str(), path);
+  ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, "config"));
+  return Parse(text, path);
 }
 
 absl::StatusOr<ConfigNode> ConfigNode::Parse(absl::string_view text,

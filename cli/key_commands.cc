@@ -126,18 +126,23 @@ absl::Status Version(Invocation& inv) {
   return absl::OkStatus();
 }
 
-absl::Status Rotate(Invocation& inv) {
-  v1::RotateKeyRequest req;
-  req.set_name(KeyResourceName(inv.arg(0)));
-  req.set_keep_primary(inv.options().Switch("keep-primary"));
-  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
-  ASSIGN_OR_RETURN(v1::KeyVersion v, conn->RotateKey(req));
+// A version returned by a state change: JSON, or the readable block.
+absl::Status PrintVersionResult(Invocation& inv, const v1::KeyVersion& v) {
   if (inv.json()) {
     PrintJson(v);
   } else {
     PrintVersion(v);
   }
   return absl::OkStatus();
+}
+
+absl::Status Rotate(Invocation& inv) {
+  v1::RotateKeyRequest req;
+  req.set_name(KeyResourceName(inv.arg(0)));
+  req.set_keep_primary(inv.options().Switch("keep-primary"));
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  ASSIGN_OR_RETURN(v1::KeyVersion v, conn->RotateKey(req));
+  return PrintVersionResult(inv, v);
 }
 
 absl::Status PrintChange(Invocation& inv, const v1::ChangeResult& r) {
@@ -191,12 +196,7 @@ std::function<absl::Status(Invocation&)> SetState(v1::KeyVersionState state) {
     if (auto v = inv.options().Flag("reason")) req.set_reason(*v);
     ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
     ASSIGN_OR_RETURN(v1::KeyVersion v, conn->SetKeyVersionState(req));
-    if (inv.json()) {
-      PrintJson(v);
-    } else {
-      PrintVersion(v);
-    }
-    return absl::OkStatus();
+    return PrintVersionResult(inv, v);
   };
 }
 
@@ -213,12 +213,7 @@ absl::Status Restore(Invocation& inv) {
   ASSIGN_OR_RETURN(*req.mutable_name(), VersionResourceName(inv.arg(0), inv.arg(1)));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
   ASSIGN_OR_RETURN(v1::KeyVersion v, conn->RestoreKeyVersion(req));
-  if (inv.json()) {
-    PrintJson(v);
-  } else {
-    PrintVersion(v);
-  }
-  return absl::OkStatus();
+  return PrintVersionResult(inv, v);
 }
 
 absl::Status Approve(Invocation& inv) {

@@ -1,13 +1,12 @@
 #include "client/connection.h"
 
-#include <fstream>
-#include <sstream>
 
 #include <grpcpp/grpcpp.h>
 #include <openssl/crypto.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/status_macros.h"
 #include "strongroom/v1/key_management.grpc.pb.h"
 #include "strongroom/v1/system.grpc.pb.h"
@@ -22,11 +21,7 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view w
   if (path.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": no file given"));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(what, ": file '", path, "' cannot be read"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return ReadFileToString(path, what);
 }
 
 // The one place grpc::Status becomes absl::Status on the client side. The

@@ -165,7 +165,7 @@ class KeyManager {
                                              std::span<const uint8_t> blob,
                                              const std::map<std::string, std::string>& context,
                                              std::string* key_version_name);
-  absl::StatusOr<v1::RootKeyStatus> RootStatusLocked() const;
+  absl::StatusOr<v1::RootKeyStatus> ComputeRootStatus() const;
   absl::Status RewrapSlice(size_t budget);
 
   pkcs11::Hsm& hsm_;

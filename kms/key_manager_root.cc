@@ -11,7 +11,7 @@ namespace strongroom::kms {
 
 using namespace internal;  // NOLINT
 
-absl::StatusOr<v1::RootKeyStatus> KeyManager::RootStatusLocked() const {
+absl::StatusOr<v1::RootKeyStatus> KeyManager::ComputeRootStatus() const {
   v1::RootKeyStatus out;
   std::shared_lock<std::shared_mutex> lock(views_mu_);
   out.set_current_root_key_id(root_state_.current_id());
@@ -35,7 +35,7 @@ absl::StatusOr<v1::RootKeyStatus> KeyManager::GetRootKeyStatus(const Caller& c) 
   if (c.role != Role::kAdmin && c.role != Role::kAuditor) {
     RETURN_IF_ERROR(Authorize(c, Action::kManage, nullptr, "GetRootKeyStatus"));
   }
-  return RootStatusLocked();
+  return ComputeRootStatus();
 }
 
 absl::Status KeyManager::InstallNewRoot(bool rewrap) {
@@ -76,7 +76,7 @@ absl::StatusOr<v1::RootKeyStatus> KeyManager::RotateRootKey(const Caller& c) {
     }
     RETURN_IF_ERROR(InstallNewRoot(/*rewrap=*/true));
   }
-  return RootStatusLocked();
+  return ComputeRootStatus();
 }
 
 absl::Status KeyManager::RewrapSlice(size_t budget) {

@@ -1,10 +1,9 @@
 #include "server/config.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -110,12 +109,9 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
 }
 
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("config file '", path, "' cannot be read"));
-  std::stringstream ss;
-  ss << in.rdbuf();
+  ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, "config"));
   std::string base_dir = std::filesystem::absolute(path).parent_path().string();
-  return ParseServerConfig(ss.str(), path, base_dir);
+  return ParseServerConfig(text, path, base_dir);
 }
 
 }  // namespace strongroom::server

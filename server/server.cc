@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 #include <openssl/crypto.h>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kms/pkcs11/hsm.h"
@@ -24,17 +23,13 @@ namespace {
 
 constexpr int kMaxPollersPerCore = 4;
 
+// TLS material: an empty file is as wrong as a missing one.
 absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view field) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat(field, ": file '", path, "' cannot be read"));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().empty()) {
+  ASSIGN_OR_RETURN(std::string content, ReadFileToString(path, field));
+  if (content.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": file '", path, "' is empty"));
   }
-  return ss.str();
+  return content;
 }
 
 }  // namespace
