@@ -50,3 +50,27 @@ std::string Base64UrlEncode(std::span<const uint8_t> data) {
 }
 
 }  // namespace strongroom
+
+namespace strongroom {
+
+absl::StatusOr<Bytes> Base64Decode(absl::string_view text,
+                                   absl::string_view field) {
+  std::string out;
+  if (!absl::Base64Unescape(text, &out)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": not valid base64 (", text.size(), " chars)"));
+  }
+  return Bytes(out.begin(), out.end());
+}
+
+absl::StatusOr<Bytes> Base64UrlDecode(absl::string_view text,
+                                      absl::string_view field) {
+  std::string out;
+  if (!absl::WebSafeBase64Unescape(text, &out)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": not valid base64url (", text.size(), " chars)"));
+  }
+  return Bytes(out.begin(), out.end());
+}
+
+}  // namespace strongroom

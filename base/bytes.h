@@ -21,6 +21,12 @@ absl::StatusOr<Bytes> HexDecode(absl::string_view hex,
                                 absl::string_view field = "hex");
 std::string Base64Encode(std::span<const uint8_t> data);
 std::string Base64UrlEncode(std::span<const uint8_t> data);  // unpadded
+// Standard alphabet, padding optional; InvalidArgument naming `field`.
+absl::StatusOr<Bytes> Base64Decode(absl::string_view text,
+                                   absl::string_view field = "base64");
+// URL-safe alphabet (RFC 4648 section 5), padding optional.
+absl::StatusOr<Bytes> Base64UrlDecode(absl::string_view text,
+                                      absl::string_view field = "base64url");
 
 inline std::span<const uint8_t> AsBytes(absl::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
