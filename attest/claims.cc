@@ -45,8 +45,8 @@ void Claims::Merge(const Claims& other) {
 
 nlohmann::json Claims::ToJson() const {
   nlohmann::json out = nlohmann::json::object();
-  for (const auto& [k, v] : values_) {
-    std::visit([&](const auto& x) { out[k] = x; }, v);
+  for (const auto& kv : values_) {
+    std::visit([&](const auto& x) { out[kv.first] = x; }, kv.second);
   }
   return out;
 }
