@@ -1,0 +1,117 @@
+// Collateral directories: recognizing files by their content.
+#include "attest/tdx/collateral.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/file.h"
+#include "base/status_macros.h"
+
+namespace strongroom::attest {
+namespace {
+
+constexpr uintmax_t kMaxCollateralFileSize = 4 << 20;
+
+absl::Status Malformed(absl::string_view name, const absl::Status& s) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("tdx collateral file '", name, "': ", s.message()));
+}
+
+bool LooksLikeJson(absl::string_view content) {
+  size_t i = content.find_first_not_of(" \t\r\n");
+  return i != absl::string_view::npos && content[i] == '{';
+}
+
+}  // namespace
+
+absl::Status AddCollateralFile(absl::string_view name,
+                               absl::string_view content, TdxCollateral& out) {
+  if (LooksLikeJson(content)) {
+    // Only a top-level member counts; a nested "tcbInfo" string elsewhere
+    // does not make a file TCB info.
+    if (RawJsonMember(content, "tcbInfo").ok()) {
+      auto info = ParseTdxTcbInfo(content);
+      if (!info.ok()) return Malformed(name, info.status());
+      out.tcb_infos.push_back(*std::move(info));
+      return absl::OkStatus();
+    }
+    if (RawJsonMember(content, "enclaveIdentity").ok()) {
+      auto qe = ParseQeIdentity(content);
+      if (!qe.ok()) return Malformed(name, qe.status());
+      out.qe_identities.push_back(*std::move(qe));
+      return absl::OkStatus();
+    }
+    out.ignored_files.emplace_back(name);
+    return absl::OkStatus();
+  }
+  // PEM is text: a binary file that merely embeds PEM blocks (a quote
+  // carries its PCK chain) is not a certificate file.
+  const bool text = content.find('\0') == absl::string_view::npos;
+  bool pem_cert =
+      text && absl::StrContains(content, "-----BEGIN CERTIFICATE-----");
+  bool pem_crl = text && absl::StrContains(content, "-----BEGIN X509 CRL-----");
+  if (pem_cert) {
+    auto certs = ParseCertificates(content, name);
+    if (!certs.ok()) return Malformed(name, certs.status());
+    out.certificates.insert(out.certificates.end(), certs->begin(),
+                            certs->end());
+  }
+  if (pem_crl) {
+    auto crl = Crl::Parse(content, name);
+    if (!crl.ok()) return Malformed(name, crl.status());
+    out.crls.push_back(*std::move(crl));
+  }
+  if (pem_cert || pem_crl) return absl::OkStatus();
+  // DER: a SEQUENCE that is a CRL or a certificate; anything else (quotes,
+  // reports, notes) is not collateral.
+  if (!content.empty() && static_cast<uint8_t>(content[0]) == 0x30) {
+    if (auto crl = Crl::Parse(content, name); crl.ok()) {
+      out.crls.push_back(*std::move(crl));
+      return absl::OkStatus();
+    }
+    if (auto certs = ParseCertificates(content, name); certs.ok()) {
+      out.certificates.insert(out.certificates.end(), certs->begin(),
+                              certs->end());
+      return absl::OkStatus();
+    }
+  }
+  out.ignored_files.emplace_back(name);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TdxCollateral> LoadTdxCollateral(const std::string& dir) {
+  TdxCollateral out;
+  if (dir.empty()) return out;
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  std::filesystem::directory_iterator it(dir, ec), end;
+  if (ec) {
+    return absl::NotFoundError(absl::StrCat(
+        "tdx collateral dir '", dir, "' cannot be listed: ", ec.message()));
+  }
+  for (; it != end; it.increment(ec)) {
+    if (ec) break;
+    std::error_code fec;
+    if (!it->is_regular_file(fec) || fec) continue;
+    uintmax_t size = it->file_size(fec);
+    if (fec || size > kMaxCollateralFileSize) continue;
+    files.push_back(it->path());
+  }
+  if (ec) {
+    return absl::NotFoundError(absl::StrCat(
+        "tdx collateral dir '", dir, "' cannot be listed: ", ec.message()));
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& path : files) {
+    ASSIGN_OR_RETURN(std::string content,
+                     ReadFileToString(path.string(), "tdx collateral"));
+    RETURN_IF_ERROR(
+        AddCollateralFile(path.filename().string(), content, out));
+  }
+  return out;
+}
+
+}  // namespace strongroom::attest
