@@ -24,7 +24,7 @@ namespace {
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto group : {SystemCommands, KeyCommands, CryptoCommands}) {
+  for (auto group : {SystemCommands, KeyCommands, CryptoCommands, AttestCommands}) {
     for (Command& c : group()) all.push_back(std::move(c));
   }
   return all;

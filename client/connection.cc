@@ -8,7 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
 #include "base/status_macros.h"
+#include "strongroom/v1/attestation.grpc.pb.h"
+#include "strongroom/v1/key_broker.grpc.pb.h"
 #include "strongroom/v1/key_management.grpc.pb.h"
+#include "strongroom/v1/sealed_store.grpc.pb.h"
 #include "strongroom/v1/system.grpc.pb.h"
 
 namespace strongroom::client {
@@ -35,12 +38,71 @@ absl::Status FromGrpc(const grpc::Status& s, absl::string_view rpc) {
                       named ? message : absl::StrCat(rpc, ": ", message));
 }
 
+// A client-streaming call; owns its context, writer and response.
+template <typename Request, typename Response>
+class GrpcClientStream final : public ClientStream<Request, Response> {
+ public:
+  template <typename Open>
+  GrpcClientStream(Open open, absl::string_view rpc) : rpc_(rpc), writer_(open(&ctx_, &response_)) {}
+  ~GrpcClientStream() override {
+    if (!finished_) {
+      ctx_.TryCancel();
+      writer_->Finish();
+    }
+  }
+  bool Write(const Request& request) override { return writer_->Write(request); }
+  absl::StatusOr<Response> Finish() override {
+    finished_ = true;
+    writer_->WritesDone();
+    RETURN_IF_ERROR(FromGrpc(writer_->Finish(), rpc_));
+    return std::move(response_);
+  }
+
+ private:
+  const std::string rpc_;
+  grpc::ClientContext ctx_;
+  Response response_;
+  std::unique_ptr<grpc::ClientWriter<Request>> writer_;
+  bool finished_ = false;
+};
+
+// A server-streaming call; owns its context and reader.
+template <typename Response>
+class GrpcServerStream final : public ServerStream<Response> {
+ public:
+  template <typename Open>
+  GrpcServerStream(Open open, absl::string_view rpc) : rpc_(rpc), reader_(open(&ctx_)) {}
+  ~GrpcServerStream() override {
+    if (!finished_) {
+      ctx_.TryCancel();
+      Response ignored;
+      while (reader_->Read(&ignored)) {
+      }
+      reader_->Finish();
+    }
+  }
+  bool Read(Response* response) override { return reader_->Read(response); }
+  absl::Status Finish() override {
+    finished_ = true;
+    return FromGrpc(reader_->Finish(), rpc_);
+  }
+
+ private:
+  const std::string rpc_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<Response>> reader_;
+  bool finished_ = false;
+};
+
 }  // namespace
 
 struct Connection::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::System::Stub> system;
   std::unique_ptr<KmsStub> kms;
+  std::unique_ptr<v1::SealedStore::Stub> sealed;
+  std::unique_ptr<v1::Attestation::Stub> attestation;
+  std::unique_ptr<v1::KeyBroker::Stub> broker;
   absl::Duration timeout;
 
   // One unary call on `stub`: a fresh context with the deadline, the status
@@ -81,6 +143,9 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectionOpt
   impl->channel = grpc::CreateCustomChannel(o.address, creds, args);
   impl->system = v1::System::NewStub(impl->channel);
   impl->kms = v1::KeyManagement::NewStub(impl->channel);
+  impl->sealed = v1::SealedStore::NewStub(impl->channel);
+  impl->attestation = v1::Attestation::NewStub(impl->channel);
+  impl->broker = v1::KeyBroker::NewStub(impl->channel);
   impl->timeout = o.timeout;
   return std::unique_ptr<Connection>(new Connection(std::move(impl)));
 }
@@ -133,5 +198,73 @@ SR_KMS_CALL(Decrypt, DecryptRequest, DecryptResponse)
 SR_KMS_CALL(GenerateDataKey, GenerateDataKeyRequest, GenerateDataKeyResponse)
 SR_KMS_CALL(ReEncrypt, ReEncryptRequest, ReEncryptResponse)
 #undef SR_KMS_CALL
+
+#define SR_CALL(member, Service, Name, Request, Response)                      \
+  absl::StatusOr<v1::Response> Connection::Name(const v1::Request& request) { \
+    return impl_->Call(*impl_->member, &v1::Service::Stub::Name, request, #Name); \
+  }
+SR_CALL(attestation, Attestation, PutReferenceValues, PutReferenceValuesRequest, ReferenceValueSet)
+SR_CALL(attestation, Attestation, GetReferenceValues, GetReferenceValuesRequest, ReferenceValueSet)
+SR_CALL(attestation, Attestation, ListReferenceValues, ListReferenceValuesRequest,
+        ListReferenceValuesResponse)
+SR_CALL(attestation, Attestation, DeleteReferenceValues, DeleteReferenceValuesRequest,
+        DeleteReferenceValuesResponse)
+SR_CALL(attestation, Attestation, PutPolicy, PutPolicyRequest, AttestationPolicy)
+SR_CALL(attestation, Attestation, GetPolicy, GetPolicyRequest, AttestationPolicy)
+SR_CALL(attestation, Attestation, ListPolicies, ListPoliciesRequest, ListPoliciesResponse)
+SR_CALL(attestation, Attestation, DeletePolicy, DeletePolicyRequest, DeletePolicyResponse)
+SR_CALL(attestation, Attestation, DryRunPolicy, DryRunPolicyRequest, DryRunPolicyResponse)
+SR_CALL(broker, KeyBroker, GetChallenge, GetChallengeRequest, GetChallengeResponse)
+SR_CALL(broker, KeyBroker, Attest, AttestRequest, AttestResponse)
+SR_CALL(broker, KeyBroker, ReleaseKey, ReleaseKeyRequest, ReleaseKeyResponse)
+SR_CALL(broker, KeyBroker, GetDataKey, GetDataKeyRequest, GetDataKeyResponse)
+SR_CALL(broker, KeyBroker, GetJwks, GetJwksRequest, GetJwksResponse)
+SR_CALL(broker, KeyBroker, RevokeToken, RevokeTokenRequest, RevokeTokenResponse)
+SR_CALL(broker, KeyBroker, ExportAudit, ExportAuditRequest, ExportAuditResponse)
+#undef SR_CALL
+
+#define SR_SEALED_CALL(Name, Request, Response)                                       \
+  absl::StatusOr<v1::Response> Connection::Name(const v1::Request& request) {           \
+    return impl_->Call(*impl_->sealed, &v1::SealedStore::Stub::Name, request, #Name);   \
+  }
+SR_SEALED_CALL(CreateDataset, CreateDatasetRequest, Dataset)
+SR_SEALED_CALL(GetDataset, GetDatasetRequest, Dataset)
+SR_SEALED_CALL(ListDatasets, ListDatasetsRequest, ListDatasetsResponse)
+SR_SEALED_CALL(BeginUpload, BeginUploadRequest, Upload)
+SR_SEALED_CALL(StatObject, StatObjectRequest, ObjectInfo)
+SR_SEALED_CALL(ListObjects, ListObjectsRequest, ListObjectsResponse)
+SR_SEALED_CALL(DeleteObject, DeleteObjectRequest, DeleteObjectResponse)
+SR_SEALED_CALL(StartRewrap, StartRewrapRequest, StoreJob)
+SR_SEALED_CALL(BeginRekey, BeginRekeyRequest, StoreJob)
+SR_SEALED_CALL(GetJob, GetJobRequest, StoreJob)
+SR_SEALED_CALL(CheckStore, CheckStoreRequest, StoreCheck)
+#undef SR_SEALED_CALL
+
+std::unique_ptr<ClientStream<v1::PutObjectRequest, v1::ObjectInfo>> Connection::PutObject() {
+  v1::SealedStore::Stub* stub = impl_->sealed.get();
+  return std::make_unique<GrpcClientStream<v1::PutObjectRequest, v1::ObjectInfo>>(
+      [stub](grpc::ClientContext* ctx, v1::ObjectInfo* response) {
+        return stub->PutObject(ctx, response);
+      },
+      "PutObject");
+}
+
+std::unique_ptr<ServerStream<v1::GetObjectResponse>> Connection::GetObject(
+    const v1::GetObjectRequest& request) {
+  v1::SealedStore::Stub* stub = impl_->sealed.get();
+  return std::make_unique<GrpcServerStream<v1::GetObjectResponse>>(
+      [stub, &request](grpc::ClientContext* ctx) { return stub->GetObject(ctx, request); },
+      "GetObject");
+}
+
+std::unique_ptr<ClientStream<v1::PutRekeySegmentsRequest, v1::StoreJob>>
+Connection::PutRekeySegments() {
+  v1::SealedStore::Stub* stub = impl_->sealed.get();
+  return std::make_unique<GrpcClientStream<v1::PutRekeySegmentsRequest, v1::StoreJob>>(
+      [stub](grpc::ClientContext* ctx, v1::StoreJob* response) {
+        return stub->PutRekeySegments(ctx, response);
+      },
+      "PutRekeySegments");
+}
 
 }  // namespace strongroom::client

@@ -19,7 +19,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "strongroom/v1/attestation.pb.h"
+#include "strongroom/v1/key_broker.pb.h"
 #include "strongroom/v1/key_management.pb.h"
+#include "strongroom/v1/sealed_store.pb.h"
 #include "strongroom/v1/system.pb.h"
 
 namespace strongroom::client {
@@ -33,6 +36,29 @@ struct ConnectionOptions {
   // of `address`.
   std::string server_name;
   absl::Duration timeout = absl::Seconds(30);
+};
+
+// A client-streaming call in progress (SealedStore uploads). Write() until it
+// returns false, which means the server ended the call (Finish() says why);
+// then Finish(). Destroying an unfinished stream cancels the call.
+template <typename Request, typename Response>
+class ClientStream {
+ public:
+  virtual ~ClientStream() = default;
+  virtual bool Write(const Request& request) = 0;
+  // Half-closes the stream and waits for the server's answer.
+  virtual absl::StatusOr<Response> Finish() = 0;
+};
+
+// A server-streaming call in progress (SealedStore downloads). Read() until
+// it returns false, then Finish() for the call's status. Destroying an
+// unfinished stream cancels the call.
+template <typename Response>
+class ServerStream {
+ public:
+  virtual ~ServerStream() = default;
+  virtual bool Read(Response* response) = 0;
+  virtual absl::Status Finish() = 0;
 };
 
 class Connection {
@@ -84,6 +110,51 @@ class Connection {
   // KeyManagement: root wrapping keys.
   absl::StatusOr<strongroom::v1::RootKeyStatus> RotateRootKey();
   absl::StatusOr<strongroom::v1::RootKeyStatus> GetRootKeyStatus();
+
+  // Attestation administration.
+#define SR_DECL(Name, Request, Response) \
+  absl::StatusOr<strongroom::v1::Response> Name(const strongroom::v1::Request& r);
+  SR_DECL(PutReferenceValues, PutReferenceValuesRequest, ReferenceValueSet)
+  SR_DECL(GetReferenceValues, GetReferenceValuesRequest, ReferenceValueSet)
+  SR_DECL(ListReferenceValues, ListReferenceValuesRequest, ListReferenceValuesResponse)
+  SR_DECL(DeleteReferenceValues, DeleteReferenceValuesRequest, DeleteReferenceValuesResponse)
+  SR_DECL(PutPolicy, PutPolicyRequest, AttestationPolicy)
+  SR_DECL(GetPolicy, GetPolicyRequest, AttestationPolicy)
+  SR_DECL(ListPolicies, ListPoliciesRequest, ListPoliciesResponse)
+  SR_DECL(DeletePolicy, DeletePolicyRequest, DeletePolicyResponse)
+  SR_DECL(DryRunPolicy, DryRunPolicyRequest, DryRunPolicyResponse)
+  // Key broker.
+  SR_DECL(GetChallenge, GetChallengeRequest, GetChallengeResponse)
+  SR_DECL(Attest, AttestRequest, AttestResponse)
+  SR_DECL(ReleaseKey, ReleaseKeyRequest, ReleaseKeyResponse)
+  SR_DECL(GetDataKey, GetDataKeyRequest, GetDataKeyResponse)
+  SR_DECL(GetJwks, GetJwksRequest, GetJwksResponse)
+  SR_DECL(RevokeToken, RevokeTokenRequest, RevokeTokenResponse)
+  SR_DECL(ExportAudit, ExportAuditRequest, ExportAuditResponse)
+#undef SR_DECL
+
+  // SealedStore (docs/sealed-store.md). Streams carry no deadline: a
+  // transfer takes as long as its size needs.
+#define SR_SEALED_DECL(Name, Request, Response) \
+  absl::StatusOr<strongroom::v1::Response> Name(const strongroom::v1::Request& r);
+  SR_SEALED_DECL(CreateDataset, CreateDatasetRequest, Dataset)
+  SR_SEALED_DECL(GetDataset, GetDatasetRequest, Dataset)
+  SR_SEALED_DECL(ListDatasets, ListDatasetsRequest, ListDatasetsResponse)
+  SR_SEALED_DECL(BeginUpload, BeginUploadRequest, Upload)
+  SR_SEALED_DECL(StatObject, StatObjectRequest, ObjectInfo)
+  SR_SEALED_DECL(ListObjects, ListObjectsRequest, ListObjectsResponse)
+  SR_SEALED_DECL(DeleteObject, DeleteObjectRequest, DeleteObjectResponse)
+  SR_SEALED_DECL(StartRewrap, StartRewrapRequest, StoreJob)
+  SR_SEALED_DECL(BeginRekey, BeginRekeyRequest, StoreJob)
+  SR_SEALED_DECL(GetJob, GetJobRequest, StoreJob)
+  SR_SEALED_DECL(CheckStore, CheckStoreRequest, StoreCheck)
+#undef SR_SEALED_DECL
+  std::unique_ptr<ClientStream<strongroom::v1::PutObjectRequest, strongroom::v1::ObjectInfo>>
+  PutObject();
+  std::unique_ptr<ServerStream<strongroom::v1::GetObjectResponse>> GetObject(
+      const strongroom::v1::GetObjectRequest& r);
+  std::unique_ptr<ClientStream<strongroom::v1::PutRekeySegmentsRequest, strongroom::v1::StoreJob>>
+  PutRekeySegments();
 
  private:
   struct Impl;

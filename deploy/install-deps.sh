@@ -12,6 +12,7 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev
   swtpm swtpm-tools tpm2-tools libtss2-dev
   libopenblas-dev
+  clang libclang-rt-14-dev
   procps
 )
 

@@ -13,3 +13,9 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=O
 ninja -C build -j2
 cd build
 ctest --output-on-failure -j2 --timeout 600 "$@"
+cd "$root"
+# Every parser's libFuzzer target, briefly (STRONGROOM_FUZZ_SECONDS=0 skips).
+fuzz_seconds=${STRONGROOM_FUZZ_SECONDS:-15}
+if [[ "$fuzz_seconds" != 0 ]]; then
+  ./deploy/fuzz.sh "$fuzz_seconds"
+fi

@@ -26,6 +26,7 @@
 #ifndef STRONGROOM_KMS_KEY_MANAGER_H_
 #define STRONGROOM_KMS_KEY_MANAGER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -94,6 +95,31 @@ class KeyManager {
 
   absl::StatusOr<v1::RootKeyStatus> RotateRootKey(const Caller& c);
   absl::StatusOr<v1::RootKeyStatus> GetRootKeyStatus(const Caller& c);
+
+  // --- Key broker (kms/broker) ----------------------------------------------
+  // The broker authorizes by attestation, not by role, so these take no
+  // Caller: they must only be reached after a release policy allowed.
+
+  // Resolves a policy name to its current version when UpdateKey sets a
+  // release policy without a version; NotFound for an unknown policy.
+  using PolicyVersionLookup = std::function<absl::StatusOr<int64_t>(absl::string_view name)>;
+  void SetPolicyVersionLookup(PolicyVersionLookup lookup);
+
+  struct ReleaseTarget {
+    v1::Key key;                // with release_policy
+    uint32_t version = 0;       // the version to release (primary if not named)
+    std::string version_name;   // keys/{key}/versions/{n}
+  };
+  // "keys/k" (primary) or "keys/k/versions/n". NotFound; FailedPrecondition
+  // when the key has no release policy, is HSM-protected (its material
+  // cannot leave the HSM) or the version is not ENABLED.
+  absl::StatusOr<ReleaseTarget> FindReleaseTarget(absl::string_view name);
+  // The version's 32-byte material, unwrapped in protected memory.
+  absl::StatusOr<SecretBytes> ReleaseMaterial(const ReleaseTarget& target);
+  // A fresh 32-byte data key and the same key sealed under the target
+  // version (SRC1 ciphertext, `associated_data` as context "aad").
+  absl::StatusOr<std::pair<SecretBytes, Bytes>> NewDataKeyFor(
+      const ReleaseTarget& target, std::span<const uint8_t> associated_data);
 
   // Work that is due at clock.Now(): destructions whose wait has passed,
   // periodic rotations, and up to `rewrap_budget` versions of a running root
@@ -168,6 +194,7 @@ class KeyManager {
   absl::StatusOr<v1::RootKeyStatus> ComputeRootStatus() const;
   absl::Status RewrapSlice(size_t budget);
 
+  PolicyVersionLookup policy_version_lookup_;
   pkcs11::Hsm& hsm_;
   storage::Database& db_;
   const Clock& clock_;

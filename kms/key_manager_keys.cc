@@ -133,6 +133,10 @@ absl::StatusOr<v1::Key> KeyManager::ApplyUpdate(const v1::UpdateKeyRequest& r,
       key.set_destroy_wait_seconds(r.destroy_wait_seconds());
     } else if (field == "description") {
       key.set_description(r.description());
+    } else if (field == "release_policy") {
+      key.set_release_policy(r.release_policy());
+      key.set_release_policy_version(r.release_policy().empty() ? 0
+                                                                : r.release_policy_version());
     }
   }
   RETURN_IF_ERROR(Commit(view, {}, extra));
@@ -144,8 +148,13 @@ absl::StatusOr<v1::ChangeResult> KeyManager::UpdateKey(const Caller& c,
                                                        const v1::UpdateKeyRequest& r) {
   ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.name(), "name"));
   ASSIGN_OR_RETURN(ViewPtr view, GetView(id));
-  RETURN_IF_ERROR(Authorize(c, Action::kManage, &view->key.key(), "UpdateKey"));
   if (r.update_mask().empty()) return absl::InvalidArgumentError("update_mask: is empty");
+  // A key's owner sets its release policy; everything else is the admins'.
+  const bool only_policy = r.update_mask_size() == 1 && r.update_mask(0) == "release_policy";
+  RETURN_IF_ERROR(Authorize(c, only_policy && c.role != Role::kAdmin ? Action::kUse : Action::kManage,
+                            &view->key.key(),
+                            "UpdateKey"));
+  v1::UpdateKeyRequest resolved = r;
   for (const std::string& field : r.update_mask()) {
     if (field == "rotation_period_seconds") {
       RETURN_IF_ERROR(CheckSeconds(r.rotation_period_seconds(), "rotation_period_seconds"));
@@ -162,19 +171,40 @@ absl::StatusOr<v1::ChangeResult> KeyManager::UpdateKey(const Caller& c,
       if (r.description().size() > 1024) {
         return absl::InvalidArgumentError("description: longer than 1024 bytes");
       }
+    } else if (field == "release_policy") {
+      if (!r.release_policy().empty()) {
+        if (view->key.key().protection() == v1::PROTECTION_HSM) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              r.name(), " is HSM-protected: its material never leaves the HSM, so it "
+                        "cannot have a release policy"));
+        }
+        if (r.release_policy_version() < 0) {
+          return absl::InvalidArgumentError("release_policy_version: negative");
+        }
+        if (!policy_version_lookup_) {
+          return absl::FailedPreconditionError("release policies are not available");
+        }
+        ASSIGN_OR_RETURN(int64_t current, policy_version_lookup_(r.release_policy()));
+        if (r.release_policy_version() > current) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "release_policy_version: ", r.release_policy_version(), " does not exist (",
+              r.release_policy(), " is at version ", current, ")"));
+        }
+        if (r.release_policy_version() == 0) resolved.set_release_policy_version(current);
+      }
     } else {
       return absl::InvalidArgumentError(absl::StrCat("update_mask: unknown field '", field, "'"));
     }
   }
   if (view->key.key().dual_control()) {
     records::ChangeRecord change;
-    *change.mutable_update() = r;
+    *change.mutable_update() = resolved;
     change.mutable_proposal()->set_action(absl::StrCat("update ", r.name()));
     return Propose(c, id, std::move(change));
   }
   std::lock_guard<std::mutex> lock(mu_);
   v1::ChangeResult result;
-  ASSIGN_OR_RETURN(*result.mutable_key(), ApplyUpdate(r, c.principal));
+  ASSIGN_OR_RETURN(*result.mutable_key(), ApplyUpdate(resolved, c.principal));
   return result;
 }
 

@@ -26,12 +26,87 @@ absl::StatusOr<Role> ParseRole(const std::string& name, const std::string& field
       "' (allowed: admin, owner, auditor, workload)"));
 }
 
+
+absl::StatusOr<std::vector<std::string>> PathList(const ConfigNode& node, absl::string_view key,
+                                                  const std::string& base_dir) {
+  std::vector<std::string> out;
+  if (!node.Has(key)) return out;
+  ASSIGN_OR_RETURN(out, node.GetStringList(key));
+  for (std::string& p : out) p = Resolve(base_dir, p);
+  return out;
+}
+
+absl::Status ParseAttestation(const ConfigNode& root, const std::string& source,
+                              const std::string& base_dir, AttestationConfig* a) {
+  ASSIGN_OR_RETURN(ConfigNode att, root.GetSection("attestation"));
+  RETURN_IF_ERROR(
+      att.AllowOnly({"verifiers", "collateral_dir", "tpm", "tdx", "nvidia", "dev_attester"}));
+  if (att.Has("verifiers")) {
+    ASSIGN_OR_RETURN(a->verifiers, att.GetStringList("verifiers"));
+    for (const std::string& v : a->verifiers) {
+      if (v != "snp" && v != "tdx" && v != "tpm" && v != "nvidia") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": config field 'attestation.verifiers': '", v,
+            "' is not one of snp, tdx, tpm, nvidia (the dev attester is "
+            "attestation.dev_attester)"));
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(std::string dir, att.GetString("collateral_dir", ""));
+  a->collateral_dir = Resolve(base_dir, dir);
+  ASSIGN_OR_RETURN(ConfigNode tpm, att.GetSection("tpm"));
+  RETURN_IF_ERROR(tpm.AllowOnly({"trusted_ak_keys", "ak_ca_roots", "ak_ca_intermediates"}));
+  ASSIGN_OR_RETURN(a->tpm_trusted_ak_keys, PathList(tpm, "trusted_ak_keys", base_dir));
+  ASSIGN_OR_RETURN(a->tpm_ak_ca_roots, PathList(tpm, "ak_ca_roots", base_dir));
+  ASSIGN_OR_RETURN(a->tpm_ak_ca_intermediates, PathList(tpm, "ak_ca_intermediates", base_dir));
+  ASSIGN_OR_RETURN(ConfigNode tdx, att.GetSection("tdx"));
+  RETURN_IF_ERROR(tdx.AllowOnly({"require_crls", "require_qe_identity"}));
+  ASSIGN_OR_RETURN(a->tdx_require_crls, tdx.GetBool("require_crls", true));
+  ASSIGN_OR_RETURN(a->tdx_require_qe_identity, tdx.GetBool("require_qe_identity", true));
+  ASSIGN_OR_RETURN(ConfigNode nv, att.GetSection("nvidia"));
+  RETURN_IF_ERROR(nv.AllowOnly({"extra_certificates"}));
+  ASSIGN_OR_RETURN(a->nvidia_extra_certificates, PathList(nv, "extra_certificates", base_dir));
+  ASSIGN_OR_RETURN(ConfigNode dev, att.GetSection("dev_attester"));
+  RETURN_IF_ERROR(dev.AllowOnly({"enabled", "trusted_keys"}));
+  ASSIGN_OR_RETURN(a->dev_enabled, dev.GetBool("enabled", false));
+  ASSIGN_OR_RETURN(a->dev_trusted_keys, PathList(dev, "trusted_keys", base_dir));
+  if (a->dev_enabled && a->dev_trusted_keys.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": config field 'attestation.dev_attester.trusted_keys': required when "
+                "the development attester is enabled"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseBroker(const ConfigNode& root, const std::string& source, BrokerConfig* b) {
+  ASSIGN_OR_RETURN(ConfigNode broker, root.GetSection("broker"));
+  RETURN_IF_ERROR(broker.AllowOnly({"challenge_ttl", "token_ttl", "rate_limit"}));
+  ASSIGN_OR_RETURN(b->challenge_ttl, broker.GetDuration("challenge_ttl", b->challenge_ttl));
+  ASSIGN_OR_RETURN(b->token_ttl, broker.GetDuration("token_ttl", b->token_ttl));
+  if (b->challenge_ttl < absl::Seconds(1) || b->challenge_ttl > absl::Minutes(10)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": config field 'broker.challenge_ttl': must be between 1s and 10m"));
+  }
+  if (b->token_ttl < absl::Seconds(1) || b->token_ttl > absl::Hours(24)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": config field 'broker.token_ttl': must be between 1s and 24h"));
+  }
+  ASSIGN_OR_RETURN(ConfigNode rl, broker.GetSection("rate_limit"));
+  RETURN_IF_ERROR(rl.AllowOnly({"per_second", "burst"}));
+  ASSIGN_OR_RETURN(int64_t rate, rl.GetInt("per_second", 500, 0, 1000000));
+  ASSIGN_OR_RETURN(int64_t burst, rl.GetInt("burst", std::max<int64_t>(1, rate * 2), 1, 10000000));
+  b->rate_per_second = static_cast<double>(rate);
+  b->rate_burst = static_cast<double>(burst);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std::string& source,
                                                const std::string& base_dir) {
   ASSIGN_OR_RETURN(ConfigNode root, ConfigNode::Parse(yaml, source));
-  RETURN_IF_ERROR(root.AllowOnly({"server", "hsm", "storage", "principals", "kms", "logging"}));
+  RETURN_IF_ERROR(root.AllowOnly(
+      {"server", "hsm", "storage", "principals", "kms", "attestation", "broker", "logging"}));
   ServerConfig c;
 
   ASSIGN_OR_RETURN(ConfigNode server, root.GetSection("server"));
@@ -95,6 +170,9 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": config field 'kms.maintenance_interval': must be at least 10ms"));
   }
+
+  RETURN_IF_ERROR(ParseAttestation(root, source, base_dir, &c.attestation));
+  RETURN_IF_ERROR(ParseBroker(root, source, &c.broker));
 
   ASSIGN_OR_RETURN(ConfigNode logging, root.GetSection("logging"));
   RETURN_IF_ERROR(logging.AllowOnly({"level"}));

@@ -21,6 +21,17 @@
 //     destroy_wait: 30d               # default wait before a version is destroyed
 //     approval_window: 24h            # dual control: time to approve a change
 //     maintenance_interval: 10s       # scheduled destroys, rotations, rewrap
+//   attestation:                      # see docs/attestation.md
+//     verifiers: [snp, tdx, tpm, nvidia]   # default: all four
+//     collateral_dir: attest-cache    # cached AMD/Intel/NVIDIA certs, CRLs, TCB info
+//     tpm: {trusted_ak_keys: [ak.pem], ak_ca_roots: [], ak_ca_intermediates: []}
+//     tdx: {require_crls: true, require_qe_identity: true}
+//     nvidia: {extra_certificates: []}
+//     dev_attester: {enabled: false, trusted_keys: [dev-attester.pub.pem]}
+//   broker:
+//     challenge_ttl: 60s
+//     token_ttl: 5m
+//     rate_limit: {per_second: 500, burst: 1000}   # per principal; 0 = off
 //   logging:
 //     level: info
 #ifndef STRONGROOM_SERVER_CONFIG_H_
@@ -28,6 +39,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "kms/caller.h"
@@ -45,6 +57,27 @@ struct TlsFiles {
   std::string client_ca;
 };
 
+// File paths are resolved against the config's directory and read at start.
+struct AttestationConfig {
+  std::vector<std::string> verifiers = {"snp", "tdx", "tpm", "nvidia"};
+  std::string collateral_dir;
+  std::vector<std::string> tpm_trusted_ak_keys;
+  std::vector<std::string> tpm_ak_ca_roots;
+  std::vector<std::string> tpm_ak_ca_intermediates;
+  bool tdx_require_crls = true;
+  bool tdx_require_qe_identity = true;
+  std::vector<std::string> nvidia_extra_certificates;
+  bool dev_enabled = false;
+  std::vector<std::string> dev_trusted_keys;
+};
+
+struct BrokerConfig {
+  absl::Duration challenge_ttl = absl::Seconds(60);
+  absl::Duration token_ttl = absl::Minutes(5);
+  double rate_per_second = 500;
+  double rate_burst = 1000;
+};
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:8443";
   TlsFiles tls;
@@ -55,6 +88,8 @@ struct ServerConfig {
   std::string log_level = "info";
   kms::KmsOptions kms;
   absl::Duration maintenance_interval = absl::Seconds(10);
+  AttestationConfig attestation;
+  BrokerConfig broker;
 };
 
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path);

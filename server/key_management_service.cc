@@ -37,17 +37,32 @@ grpc::Status KeyManagementService::Ping(grpc::ServerContext* context, const v1::
                  [&](const kms::Caller& caller) { return km_.Name(caller, *request); }); \
   }
 
-SR_FORWARD(CreateKey, CreateKeyRequest, Key)
+// Changes are also reported to the observer (the audit chain).
+#define SR_CHANGE(Name, Request, Response, resource)                                  \
+  grpc::Status KeyManagementService::Name(grpc::ServerContext* context,               \
+                                          const v1::Request* request,                 \
+                                          v1::Response* response) {                   \
+    kms::Caller who;                                                                  \
+    grpc::Status s = Serve(*context, principals_, response, [&](const kms::Caller& c) { \
+      who = c;                                                                        \
+      return km_.Name(c, *request);                                                   \
+    });                                                                               \
+    if (s.ok() && observer_) observer_(who, #Name, resource);                          \
+    return s;                                                                         \
+  }
+
+SR_CHANGE(CreateKey, CreateKeyRequest, Key, response->name())
 SR_FORWARD(GetKey, GetKeyRequest, Key)
 SR_FORWARD(ListKeys, ListKeysRequest, ListKeysResponse)
-SR_FORWARD(UpdateKey, UpdateKeyRequest, ChangeResult)
-SR_FORWARD(RotateKey, RotateKeyRequest, KeyVersion)
+SR_CHANGE(UpdateKey, UpdateKeyRequest, ChangeResult, request->name())
+SR_CHANGE(RotateKey, RotateKeyRequest, KeyVersion, response->name())
 SR_FORWARD(GetKeyVersion, GetKeyVersionRequest, KeyVersion)
 SR_FORWARD(ListKeyVersions, ListKeyVersionsRequest, ListKeyVersionsResponse)
-SR_FORWARD(SetKeyVersionState, SetKeyVersionStateRequest, KeyVersion)
-SR_FORWARD(DestroyKeyVersion, DestroyKeyVersionRequest, ChangeResult)
-SR_FORWARD(RestoreKeyVersion, RestoreKeyVersionRequest, KeyVersion)
-SR_FORWARD(ApproveChange, ApproveChangeRequest, ChangeResult)
+SR_CHANGE(SetKeyVersionState, SetKeyVersionStateRequest, KeyVersion, request->name())
+SR_CHANGE(DestroyKeyVersion, DestroyKeyVersionRequest, ChangeResult, request->name())
+SR_CHANGE(RestoreKeyVersion, RestoreKeyVersionRequest, KeyVersion, request->name())
+SR_CHANGE(ApproveChange, ApproveChangeRequest, ChangeResult, request->id())
+#undef SR_CHANGE
 SR_FORWARD(ListChanges, ListChangesRequest, ListChangesResponse)
 SR_FORWARD(Encrypt, EncryptRequest, EncryptResponse)
 SR_FORWARD(Decrypt, DecryptRequest, DecryptResponse)
@@ -58,8 +73,13 @@ SR_FORWARD(ReEncrypt, ReEncryptRequest, ReEncryptResponse)
 grpc::Status KeyManagementService::RotateRootKey(grpc::ServerContext* context,
                                                  const v1::RotateRootKeyRequest*,
                                                  v1::RootKeyStatus* response) {
-  return Serve(*context, principals_, response,
-               [&](const kms::Caller& caller) { return km_.RotateRootKey(caller); });
+  kms::Caller who;
+  grpc::Status s = Serve(*context, principals_, response, [&](const kms::Caller& caller) {
+    who = caller;
+    return km_.RotateRootKey(caller);
+  });
+  if (s.ok() && observer_) observer_(who, "RotateRootKey", "root");
+  return s;
 }
 
 grpc::Status KeyManagementService::GetRootKeyStatus(grpc::ServerContext* context,

@@ -4,6 +4,7 @@
 #ifndef STRONGROOM_SERVER_KEY_MANAGEMENT_SERVICE_H_
 #define STRONGROOM_SERVER_KEY_MANAGEMENT_SERVICE_H_
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -14,8 +15,14 @@ namespace strongroom::server {
 
 class KeyManagementService final : public strongroom::v1::KeyManagement::Service {
  public:
-  KeyManagementService(kms::KeyManager& km, const std::map<std::string, kms::Role>& principals)
-      : km_(km), principals_(principals) {}
+  // Called after every successful change (create, update, rotate, state,
+  // destroy, restore, approve, root rotation) for the audit chain.
+  using ChangeObserver = std::function<void(const kms::Caller&, absl::string_view action,
+                                            absl::string_view resource)>;
+
+  KeyManagementService(kms::KeyManager& km, const std::map<std::string, kms::Role>& principals,
+                       ChangeObserver observer = nullptr)
+      : km_(km), principals_(principals), observer_(std::move(observer)) {}
 
 #define SR_RPC(Name, Request, Response)                                        \
   grpc::Status Name(grpc::ServerContext* context, const strongroom::v1::Request* request, \
@@ -44,6 +51,7 @@ class KeyManagementService final : public strongroom::v1::KeyManagement::Service
  private:
   kms::KeyManager& km_;
   const std::map<std::string, kms::Role>& principals_;
+  ChangeObserver observer_;
 };
 
 }  // namespace strongroom::server

@@ -14,6 +14,14 @@
 #include "kms/pkcs11/hsm.h"
 #include "kms/key_manager.h"
 #include "base/clock.h"
+#include "attest/verifiers.h"
+#include "kms/broker/attestation_admin.h"
+#include "kms/audit/audit_log.h"
+#include "kms/audit/hsm_checkpoint_signer.h"
+#include "kms/broker/ear_token.h"
+#include "kms/broker/key_broker.h"
+#include "server/attestation_service.h"
+#include "server/key_broker_service.h"
 #include "server/key_management_service.h"
 #include "server/system_service.h"
 #include "storage/database.h"
@@ -30,6 +38,40 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view 
     return absl::InvalidArgumentError(absl::StrCat(field, ": file '", path, "' is empty"));
   }
   return content;
+}
+
+absl::StatusOr<std::vector<std::string>> ReadAll(const std::vector<std::string>& paths,
+                                                 absl::string_view field) {
+  std::vector<std::string> out;
+  for (const std::string& p : paths) {
+    ASSIGN_OR_RETURN(std::string content, ReadFile(p, field));
+    out.push_back(std::move(content));
+  }
+  return out;
+}
+
+absl::StatusOr<attest::AttestationOptions> LoadAttestationOptions(const AttestationConfig& a) {
+  attest::AttestationOptions o;
+  o.enabled.clear();
+  for (const std::string& v : a.verifiers) {
+    ASSIGN_OR_RETURN(attest::EvidenceType t, attest::ParseEvidenceType(v));
+    o.enabled.insert(t);
+  }
+  o.collateral_dir = a.collateral_dir;
+  ASSIGN_OR_RETURN(o.tpm_trusted_ak_keys_pem,
+                   ReadAll(a.tpm_trusted_ak_keys, "attestation.tpm.trusted_ak_keys"));
+  ASSIGN_OR_RETURN(o.tpm_ak_ca_roots_pem, ReadAll(a.tpm_ak_ca_roots, "attestation.tpm.ak_ca_roots"));
+  ASSIGN_OR_RETURN(o.tpm_ak_ca_intermediates_pem,
+                   ReadAll(a.tpm_ak_ca_intermediates, "attestation.tpm.ak_ca_intermediates"));
+  o.tdx_require_crls = a.tdx_require_crls;
+  o.tdx_require_qe_identity = a.tdx_require_qe_identity;
+  ASSIGN_OR_RETURN(std::vector<std::string> nv,
+                   ReadAll(a.nvidia_extra_certificates, "attestation.nvidia.extra_certificates"));
+  for (const std::string& pem : nv) o.nvidia_extra_certificates_pem += pem;
+  o.dev_enabled = a.dev_enabled;
+  ASSIGN_OR_RETURN(o.dev_trusted_keys_pem,
+                   ReadAll(a.dev_trusted_keys, "attestation.dev_attester.trusted_keys"));
+  return o;
 }
 
 }  // namespace
@@ -58,12 +100,51 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   ASSIGN_OR_RETURN(s->key_manager_, kms::KeyManager::Create(*s->hsm_, *s->db_,
                                                             SystemClock::Default(), c.kms));
   s->system_ = std::make_unique<SystemService>(s->config_, *s->hsm_, *s->db_);
-  s->key_management_ =
-      std::make_unique<KeyManagementService>(*s->key_manager_, s->config_.principals);
+  ASSIGN_OR_RETURN(attest::AttestationOptions attestation,
+                   LoadAttestationOptions(c.attestation));
+  ASSIGN_OR_RETURN(s->verifiers_, attest::CreateVerifierSet(attestation));
+  s->attestation_admin_ = std::make_unique<kms::AttestationAdmin>(
+      *s->db_, *s->verifiers_, SystemClock::Default(),
+      absl::StrCat("strongroomd/", STRONGROOM_VERSION));
+  s->attestation_ =
+      std::make_unique<AttestationService>(*s->attestation_admin_, s->config_.principals);
+  s->key_manager_->SetPolicyVersionLookup(
+      [admin = s->attestation_admin_.get()](absl::string_view name) {
+        return admin->CurrentPolicyVersion(name);
+      });
+  ASSIGN_OR_RETURN(s->checkpoint_signer_, kms::HsmCheckpointSigner::Create(*s->hsm_));
+  ASSIGN_OR_RETURN(s->audit_, kms::AuditLog::Create(*s->db_, s->checkpoint_signer_.get(),
+                                                    SystemClock::Default()));
+  ASSIGN_OR_RETURN(s->token_signer_,
+                   kms::EarTokenSigner::Create(*s->hsm_, "strongroom-ear-signing"));
+  kms::BrokerOptions broker;
+  broker.challenge_ttl = c.broker.challenge_ttl;
+  broker.token_ttl = c.broker.token_ttl;
+  broker.rate_per_second = c.broker.rate_per_second;
+  broker.rate_burst = c.broker.rate_burst;
+  broker.verifier_id = absl::StrCat("strongroomd/", STRONGROOM_VERSION);
+  broker.collateral_dir = c.attestation.collateral_dir;
+  s->broker_ = std::make_unique<kms::KeyBroker>(*s->key_manager_, *s->attestation_admin_,
+                                                *s->verifiers_, *s->token_signer_, *s->audit_,
+                                                SystemClock::Default(), broker);
+  s->attestation_admin_->SetChangeObserver(
+      [broker = s->broker_.get()](const kms::Caller& caller, absl::string_view action,
+                                  absl::string_view resource, absl::string_view detail) {
+        broker->AuditAdminChange(caller, action, resource, detail);
+      });
+  s->key_broker_ = std::make_unique<KeyBrokerService>(*s->broker_, s->config_.principals);
+  s->key_management_ = std::make_unique<KeyManagementService>(
+      *s->key_manager_, s->config_.principals,
+      [broker = s->broker_.get()](const kms::Caller& caller, absl::string_view action,
+                                  absl::string_view resource) {
+        broker->AuditAdminChange(caller, action, resource, "");
+      });
   grpc::ServerBuilder builder;
   builder.AddListeningPort(c.listen, creds, &s->port_);
   builder.RegisterService(s->system_.get());
   builder.RegisterService(s->key_management_.get());
+  builder.RegisterService(s->attestation_.get());
+  builder.RegisterService(s->key_broker_.get());
   builder.SetMaxReceiveMessageSize(4 << 20);
   // A sync-server thread that finishes a call exits when more than
   // MAX_POLLERS threads are already waiting for work (default 2), so under

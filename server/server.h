@@ -25,7 +25,16 @@ class Hsm;
 
 namespace strongroom::kms {
 class KeyManager;
+class AttestationAdmin;
+class AuditLog;
+class HsmCheckpointSigner;
+class EarTokenSigner;
+class KeyBroker;
 }  // namespace strongroom::kms
+
+namespace strongroom::attest {
+class VerifierSet;
+}  // namespace strongroom::attest
 
 namespace strongroom::storage {
 class Database;
@@ -35,6 +44,8 @@ namespace strongroom::server {
 
 class SystemService;
 class KeyManagementService;
+class AttestationService;
+class KeyBrokerService;
 
 class StrongroomServer {
  public:
@@ -57,6 +68,14 @@ class StrongroomServer {
   std::unique_ptr<kms::KeyManager> key_manager_;
   std::unique_ptr<SystemService> system_;
   std::unique_ptr<KeyManagementService> key_management_;
+  std::unique_ptr<attest::VerifierSet> verifiers_;
+  std::unique_ptr<kms::AttestationAdmin> attestation_admin_;
+  std::unique_ptr<AttestationService> attestation_;
+  std::unique_ptr<kms::HsmCheckpointSigner> checkpoint_signer_;
+  std::unique_ptr<kms::AuditLog> audit_;
+  std::unique_ptr<kms::EarTokenSigner> token_signer_;
+  std::unique_ptr<kms::KeyBroker> broker_;
+  std::unique_ptr<KeyBrokerService> key_broker_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 

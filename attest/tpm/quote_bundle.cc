@@ -1,0 +1,200 @@
+#include "attest/tpm/quote_bundle.h"
+
+#include <vector>
+
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace strongroom::attest {
+namespace {
+
+constexpr uint32_t kMaxPcrIndex = 31;
+
+absl::Status BundleError(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("tpm quote bundle: ", field, ": ", why));
+}
+
+absl::StatusOr<uint32_t> ParsePcrIndex(absl::string_view s,
+                                       absl::string_view field) {
+  uint32_t index = 0;
+  bool digits = !s.empty() && s.size() <= 2 &&
+                absl::c_all_of(s, [](char c) { return absl::ascii_isdigit(c); });
+  if (!digits || (s.size() > 1 && s[0] == '0') || !absl::SimpleAtoi(s, &index) ||
+      index > kMaxPcrIndex) {
+    return BundleError(field, absl::StrCat("PCR index '", s,
+                                           "' is not a decimal 0..31"));
+  }
+  return index;
+}
+
+absl::StatusOr<Bytes> ParsePcrValue(uint16_t bank, absl::string_view hex,
+                                    absl::string_view field) {
+  ASSIGN_OR_RETURN(Bytes value, HexDecode(hex, field));
+  if (value.size() != TpmHashSize(bank)) {
+    return BundleError(field, absl::StrCat(value.size(), " bytes for a ",
+                                           TpmAlgName(bank), " PCR (want ",
+                                           TpmHashSize(bank), ")"));
+  }
+  return value;
+}
+
+absl::StatusOr<Bytes> Base64Member(const nlohmann::json& j,
+                                   absl::string_view name, bool required) {
+  auto it = j.find(std::string(name));
+  if (it == j.end()) {
+    if (required) return BundleError(name, "missing");
+    return Bytes{};
+  }
+  if (!it->is_string()) return BundleError(name, "not a string");
+  ASSIGN_OR_RETURN(Bytes out,
+                   Base64Decode(it->get_ref<const std::string&>(),
+                                absl::StrCat("tpm quote bundle: ", name)));
+  if (out.empty()) return BundleError(name, "empty");
+  return out;
+}
+
+}  // namespace
+
+std::string BuildTpmQuoteBundle(const TpmQuoteBundle& bundle) {
+  nlohmann::json j;
+  j["format"] = std::string(kTpmQuoteBundleFormat);
+  j["quote"] = Base64Encode(bundle.quote);
+  j["signature"] = Base64Encode(bundle.signature);
+  nlohmann::json pcrs = nlohmann::json::object();
+  for (const auto& [bank, values] : bundle.pcrs) {
+    nlohmann::json b = nlohmann::json::object();
+    for (const auto& [index, value] : values) {
+      b[std::to_string(index)] = HexEncode(value);
+    }
+    pcrs[TpmAlgName(bank)] = std::move(b);
+  }
+  j["pcrs"] = std::move(pcrs);
+  if (!bundle.ak_public.empty()) j["ak_public"] = Base64Encode(bundle.ak_public);
+  if (!bundle.ek_public.empty()) j["ek_public"] = Base64Encode(bundle.ek_public);
+  return j.dump();
+}
+
+absl::StatusOr<TpmQuoteBundle> ParseTpmQuoteBundle(absl::string_view json) {
+  nlohmann::json j = nlohmann::json::parse(json.begin(), json.end(), nullptr,
+                                           /*allow_exceptions=*/false);
+  if (j.is_discarded()) return BundleError("json", "not valid JSON");
+  if (!j.is_object()) return BundleError("json", "not a JSON object");
+  for (const auto& [key, unused] : j.items()) {
+    if (key != "format" && key != "quote" && key != "signature" &&
+        key != "pcrs" && key != "ak_public" && key != "ek_public") {
+      return BundleError(key, "unknown member");
+    }
+  }
+  auto format = j.find("format");
+  if (format == j.end() || !format->is_string()) {
+    return BundleError("format", "missing or not a string");
+  }
+  if (format->get_ref<const std::string&>() != kTpmQuoteBundleFormat) {
+    return BundleError("format",
+                       absl::StrCat("'", format->get_ref<const std::string&>(),
+                                    "' is not '", kTpmQuoteBundleFormat, "'"));
+  }
+  TpmQuoteBundle bundle;
+  ASSIGN_OR_RETURN(bundle.quote, Base64Member(j, "quote", true));
+  ASSIGN_OR_RETURN(bundle.signature, Base64Member(j, "signature", true));
+  ASSIGN_OR_RETURN(bundle.ak_public, Base64Member(j, "ak_public", false));
+  ASSIGN_OR_RETURN(bundle.ek_public, Base64Member(j, "ek_public", false));
+  auto pcrs = j.find("pcrs");
+  if (pcrs == j.end() || !pcrs->is_object()) {
+    return BundleError("pcrs", "missing or not an object");
+  }
+  for (const auto& [bank_name, values] : pcrs->items()) {
+    std::string field = absl::StrCat("pcrs.", bank_name);
+    auto bank = TpmHashFromName(bank_name);
+    if (!bank.ok()) {
+      return BundleError(field, "not a PCR bank (sha1, sha256, sha384, sha512)");
+    }
+    if (!values.is_object()) return BundleError(field, "not an object");
+    auto& out = bundle.pcrs[*bank];
+    for (const auto& [index_text, value] : values.items()) {
+      std::string pcr_field = absl::StrCat(field, ".", index_text);
+      ASSIGN_OR_RETURN(uint32_t index, ParsePcrIndex(index_text, pcr_field));
+      if (!value.is_string()) return BundleError(pcr_field, "not a string");
+      ASSIGN_OR_RETURN(out[index],
+                       ParsePcrValue(*bank, value.get_ref<const std::string&>(),
+                                     absl::StrCat("tpm quote bundle: ",
+                                                  pcr_field)));
+    }
+  }
+  return bundle;
+}
+
+absl::StatusOr<TpmPcrValues> ParsePcrListing(absl::string_view text,
+                                             uint16_t default_bank) {
+  TpmPcrValues out;
+  uint16_t bank = default_bank;
+  int line_no = 0;
+  for (absl::string_view raw : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    absl::string_view line = absl::StripAsciiWhitespace(raw);
+    std::string field = absl::StrCat("PCR listing line ", line_no);
+    if (line.empty()) continue;
+    if (absl::ConsumePrefix(&line, "#")) {
+      line = absl::StripAsciiWhitespace(line);
+      if (absl::ConsumePrefix(&line, "hash alg TPM_ALG_ID ")) {
+        uint32_t alg = 0;
+        if (!absl::SimpleHexAtoi(line, &alg) || TpmHashSize(alg) == 0) {
+          return BundleError(field, absl::StrCat("unsupported bank '", line,
+                                                 "'"));
+        }
+        bank = static_cast<uint16_t>(alg);
+      }
+      continue;
+    }
+    if (absl::EndsWith(line, ":")) {
+      absl::string_view name = line.substr(0, line.size() - 1);
+      auto named = TpmHashFromName(name);
+      if (!named.ok()) {
+        return BundleError(field, absl::StrCat("'", name, "' is not a PCR bank"));
+      }
+      bank = *named;
+      continue;
+    }
+    std::vector<absl::string_view> parts =
+        absl::StrSplit(line, absl::ByAnyChar(" \t:"), absl::SkipEmpty());
+    if (parts.size() != 2) {
+      return BundleError(field, "want '<index> <hex>' or '<index>: 0x<hex>'");
+    }
+    ASSIGN_OR_RETURN(uint32_t index, ParsePcrIndex(parts[0], field));
+    absl::string_view hex = parts[1];
+    if (!absl::ConsumePrefix(&hex, "0x")) absl::ConsumePrefix(&hex, "0X");
+    if (out[bank].count(index) != 0) {
+      return BundleError(field, absl::StrCat("PCR ", index, " listed twice"));
+    }
+    ASSIGN_OR_RETURN(out[bank][index], ParsePcrValue(bank, hex, field));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> BuildTpmQuoteBundleFromTpm2Tools(
+    const Tpm2ToolsQuoteFiles& files) {
+  TpmQuoteBundle bundle;
+  bundle.quote.assign(files.attest.begin(), files.attest.end());
+  bundle.signature.assign(files.signature.begin(), files.signature.end());
+  RETURN_IF_ERROR(ParseTpmsAttest(bundle.quote).status());
+  RETURN_IF_ERROR(ParseTpmtSignature(bundle.signature).status());
+  ASSIGN_OR_RETURN(bundle.pcrs, ParsePcrListing(files.pcr_listing));
+  if (!files.ak_public.empty()) {
+    bundle.ak_public.assign(files.ak_public.begin(), files.ak_public.end());
+    RETURN_IF_ERROR(ParseTpmPublicBlob(bundle.ak_public).status());
+  }
+  if (!files.ek_public.empty()) {
+    bundle.ek_public.assign(files.ek_public.begin(), files.ek_public.end());
+    RETURN_IF_ERROR(ParseTpmPublicBlob(bundle.ek_public).status());
+  }
+  return BuildTpmQuoteBundle(bundle);
+}
+
+}  // namespace strongroom::attest

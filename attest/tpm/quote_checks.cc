@@ -1,0 +1,224 @@
+#include "attest/tpm/quote_checks.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "attest/x509.h"
+#include "base/status_macros.h"
+
+namespace strongroom::attest::tpm_checks {
+namespace {
+
+absl::Status Denied(absl::string_view why) {
+  return absl::PermissionDeniedError(absl::StrCat("tpm quote: ", why));
+}
+
+absl::Status VerifyRsa(EVP_PKEY* key, const EVP_MD* md, bool pss,
+                       std::span<const uint8_t> message,
+                       std::span<const uint8_t> sig) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = nullptr;
+  bool ok = ctx != nullptr &&
+            EVP_DigestVerifyInit(ctx, &pctx, md, nullptr, key) == 1 &&
+            EVP_PKEY_CTX_set_rsa_padding(
+                pctx, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) == 1 &&
+            (!pss ||
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) ==
+                 1) &&
+            EVP_DigestVerify(ctx, sig.data(), sig.size(), message.data(),
+                             message.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  ERR_clear_error();
+  if (!ok) return Denied("signature does not verify under the AK");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> KeyAlgName(EVP_PKEY* key) {
+  switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_RSA:
+      return std::string("rsa");
+    case EVP_PKEY_EC:
+      return std::string("ecc");
+    default:
+      return absl::InvalidArgumentError(
+          "tpm quote: AK is neither an RSA nor an EC key");
+  }
+}
+
+std::string SpkiSha256Hex(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(key, &der);
+  if (len <= 0) {
+    ERR_clear_error();
+    return "";
+  }
+  std::string out = Sha256Hex({der, static_cast<size_t>(len)});
+  OPENSSL_free(der);
+  return out;
+}
+
+absl::StatusOr<std::vector<std::shared_ptr<EVP_PKEY>>> ParsePublicKeysPem(
+    absl::string_view pem, absl::string_view field) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  std::vector<std::shared_ptr<EVP_PKEY>> keys;
+  while (true) {
+    EVP_PKEY* key = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
+    if (key == nullptr) break;
+    keys.emplace_back(key, EVP_PKEY_free);
+  }
+  ERR_clear_error();
+  // Every PEM block must have been a key: count the blocks.
+  size_t blocks = 0;
+  for (size_t at = pem.find("-----BEGIN "); at != absl::string_view::npos;
+       at = pem.find("-----BEGIN ", at + 1)) {
+    ++blocks;
+  }
+  if (keys.empty() || keys.size() != blocks) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": not a list of PEM public keys (", keys.size(),
+                     " of ", blocks, " blocks parsed)"));
+  }
+  return keys;
+}
+
+absl::Status CheckAkAttributes(const TpmtPublic& ak) {
+  std::vector<std::string> missing;
+  if (!(ak.object_attributes & kTpmaFixedTpm)) missing.push_back("fixedTPM");
+  if (!(ak.object_attributes & kTpmaRestricted)) {
+    missing.push_back("restricted");
+  }
+  if (!(ak.object_attributes & kTpmaSign)) missing.push_back("sign");
+  if (!missing.empty()) {
+    return Denied(absl::StrCat(
+        "ak_public: objectAttributes 0x", absl::Hex(ak.object_attributes),
+        " lack ", absl::StrJoin(missing, ", "),
+        ": not a restricted signing key of this TPM"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VerifyQuoteSignature(EVP_PKEY* ak, const TpmtPublic* ak_public,
+                                  const TpmtSignature& sig,
+                                  std::span<const uint8_t> quote) {
+  ASSIGN_OR_RETURN(std::string alg, KeyAlgName(ak));
+  bool rsa_sig = sig.sig_alg == kTpmAlgRsassa || sig.sig_alg == kTpmAlgRsapss;
+  if ((alg == "rsa") != rsa_sig) {
+    return Denied(absl::StrCat("signature algorithm ", TpmAlgName(sig.sig_alg),
+                               " does not match the AK's ", alg, " key"));
+  }
+  if (ak_public != nullptr && ak_public->scheme != kTpmAlgNull &&
+      (ak_public->scheme != sig.sig_alg ||
+       ak_public->scheme_hash != sig.hash_alg)) {
+    return Denied(absl::StrCat(
+        "signature scheme ", TpmAlgName(sig.sig_alg), "/",
+        TpmAlgName(sig.hash_alg), " is not the AK's fixed scheme ",
+        TpmAlgName(ak_public->scheme), "/", TpmAlgName(ak_public->scheme_hash)));
+  }
+  if (sig.hash_alg == kTpmAlgSha1) {
+    return Denied("SHA-1 signatures are not accepted");
+  }
+  const EVP_MD* md = TpmHashMd(sig.hash_alg);
+  if (md == nullptr) {
+    return Denied(absl::StrCat("unsupported signature hash ",
+                               TpmAlgName(sig.hash_alg)));
+  }
+  if (rsa_sig) {
+    if (EVP_PKEY_get_bits(ak) < 2048) {
+      return Denied(absl::StrCat("RSA AK of ", EVP_PKEY_get_bits(ak),
+                                 " bits is below 2048"));
+    }
+    return VerifyRsa(ak, md, sig.sig_alg == kTpmAlgRsapss, quote,
+                     sig.rsa_signature);
+  }
+  absl::Status s = VerifyEcdsaRaw(ak, md, quote, sig.ecdsa_r, sig.ecdsa_s,
+                                  "tpm quote");
+  if (!s.ok()) return Denied("signature does not verify under the AK");
+  return absl::OkStatus();
+}
+
+absl::Status CheckPcrDigest(const TpmsAttest& attest, const TpmPcrValues& pcrs,
+                            uint16_t hash_alg,
+                            std::vector<std::string>* unused) {
+  Bytes concat;
+  std::set<std::pair<uint16_t, uint32_t>> selected;
+  for (const TpmsPcrSelection& sel : attest.pcr_select) {
+    auto bank = pcrs.find(sel.hash_alg);
+    for (uint32_t index : sel.pcrs) {
+      selected.emplace(sel.hash_alg, index);
+      const Bytes* value = nullptr;
+      if (bank != pcrs.end()) {
+        auto it = bank->second.find(index);
+        if (it != bank->second.end()) value = &it->second;
+      }
+      if (value == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "tpm quote: pcrs.", TpmAlgName(sel.hash_alg), ".", index,
+            ": selected by the quote but not supplied"));
+      }
+      concat.insert(concat.end(), value->begin(), value->end());
+    }
+  }
+  ASSIGN_OR_RETURN(Bytes digest, TpmHash(hash_alg, concat));
+  if (digest != attest.pcr_digest) {
+    return Denied(absl::StrCat("pcrDigest mismatch: the quote has ",
+                               HexEncode(attest.pcr_digest),
+                               ", the supplied PCR values hash to ",
+                               HexEncode(digest)));
+  }
+  if (unused != nullptr) {
+    for (const auto& [bank, values] : pcrs) {
+      for (const auto& [index, unused_value] : values) {
+        if (selected.count({bank, index}) == 0) {
+          unused->push_back(absl::StrCat("pcrs.", TpmAlgName(bank), ".", index));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> MatchQualifiedSigner(
+    std::span<const uint8_t> qualified_signer, const TpmtPublic& ak,
+    const TpmtPublic* ek) {
+  uint16_t qs_alg = qualified_signer.size() >= 2
+                        ? static_cast<uint16_t>((qualified_signer[0] << 8) |
+                                                qualified_signer[1])
+                        : 0;
+  if (qs_alg != ak.name_alg) {
+    return Denied(absl::StrCat("qualifiedSigner uses name algorithm ",
+                               TpmAlgName(qs_alg), ", the AK's is ",
+                               TpmAlgName(ak.name_alg)));
+  }
+  Bytes qs(qualified_signer.begin(), qualified_signer.end());
+  ASSIGN_OR_RETURN(Bytes name, TpmName(ak));
+  if (qs == name) return std::optional<std::string>("name");
+  const std::pair<uint32_t, const char*> hierarchies[] = {
+      {kTpmRhEndorsement, "endorsement-primary"},
+      {kTpmRhOwner, "owner-primary"},
+      {kTpmRhPlatform, "platform-primary"},
+      {kTpmRhNull, "null-primary"}};
+  for (const auto& [handle, label] : hierarchies) {
+    ASSIGN_OR_RETURN(Bytes qn, TpmQualifiedName(TpmHandleName(handle), name));
+    if (qs == qn) return std::optional<std::string>(label);
+  }
+  if (ek != nullptr) {
+    ASSIGN_OR_RETURN(Bytes ek_name, TpmName(*ek));
+    ASSIGN_OR_RETURN(Bytes ek_qn, TpmQualifiedName(
+                                      TpmHandleName(kTpmRhEndorsement), ek_name));
+    ASSIGN_OR_RETURN(Bytes qn, TpmQualifiedName(ek_qn, name));
+    if (qs == qn) return std::optional<std::string>("ek-child");
+  }
+  return std::optional<std::string>();
+}
+
+}  // namespace strongroom::attest::tpm_checks

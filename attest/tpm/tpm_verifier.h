@@ -1,0 +1,92 @@
+// TpmVerifier: appraises a TPM 2.0 quote bundle (attest/tpm/quote_bundle.h,
+// docs/attestation-tpm.md) signed by an attestation key (AK).
+//
+// Verify() checks, in order:
+//   1. the bundle and the TPM structures inside it parse strictly;
+//   2. the AK: its public key comes from "ak_public" and/or the first
+//      certificate in Evidence.certificates (both present: they must be the
+//      same key); an "ak_public" must be a restricted signing key;
+//   3. the quote signature over the TPMS_ATTEST bytes under the AK (RSASSA
+//      or RSAPSS for an RSA AK, ECDSA for an ECC AK; SHA-256/384/512; a
+//      scheme fixed in the AK's public area must be the one used);
+//   4. AK trust: either the AK's public key is one of the configured trusted
+//      AK keys (pinned, or produced by TpmEnrollment after credential
+//      activation), or its certificate chains at ctx.at to a configured AK
+//      CA root (pinned by SPKI SHA-256) through the evidence's and the
+//      configured intermediates;
+//   5. qualifiedSigner: reported as matching the AK's Name, its Qualified
+//      Name as a primary key of a hierarchy, or as a child of "ek_public";
+//      a different name algorithm is refused; anything else is a warning
+//      (the parent chain is not known);
+//   6. the nonce: extraData must equal ctx.expected_report_data exactly
+//      (when that is unset the appraisal carries a warning);
+//   7. the PCRs: every selected PCR must be supplied and H(selected values in
+//      selection order) must equal pcrDigest, with the signature's hash.
+//
+// Claims: tpm.pcrs.<bank>.<n>, tpm.nonce, tpm.ak.name (with ak_public),
+// tpm.ak.alg, tpm.ak.spki_sha256, tpm.ak.trust, tpm.ak.qualified_name,
+// tpm.ak.qualified_name_check, tpm.firmware_version, tpm.clock.ms,
+// tpm.clock.safe, tpm.reset_count, tpm.restart_count, tpm.quote.hash.
+// Trust vector: instance_identity, hardware and executables 2 (the PCRs are
+// measured; whether they are approved is for the policy to decide).
+//
+// Errors follow attest/verifier.h: InvalidArgument for malformed input
+// (including a selected PCR that is not supplied), PermissionDenied for a bad
+// signature, an untrusted AK, a wrong nonce or a PCR digest mismatch,
+// FailedPrecondition when there is no AK at all. Messages start with
+// "tpm quote: ". Thread-safe after Create(); immutable.
+#ifndef STRONGROOM_ATTEST_TPM_TPM_VERIFIER_H_
+#define STRONGROOM_ATTEST_TPM_TPM_VERIFIER_H_
+
+#include <openssl/evp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "attest/verifier.h"
+#include "attest/x509.h"
+
+namespace strongroom::attest {
+
+struct TpmVerifierOptions {
+  // AK public keys trusted as they are (SubjectPublicKeyInfo PEM; several
+  // keys may be concatenated): pinned AKs, or TpmEnrollment's output.
+  std::vector<std::string> trusted_ak_public_keys_pem;
+  // Self-signed CA roots (PEM) under which an AK certificate must chain;
+  // each root is pinned by its SPKI SHA-256.
+  std::vector<std::string> ak_ca_roots_pem;
+  // Intermediate CA certificates (PEM) offered to chain building besides
+  // the ones that come with the evidence.
+  std::vector<std::string> ak_ca_intermediates_pem;
+};
+
+class TpmVerifier : public Verifier {
+ public:
+  // InvalidArgument when a configured key or certificate does not parse or
+  // a root is not self-signed. No trust configured at all is allowed: such a
+  // verifier refuses every quote as coming from an untrusted AK.
+  static absl::StatusOr<std::unique_ptr<TpmVerifier>> Create(
+      TpmVerifierOptions options);
+
+  EvidenceType type() const override { return EvidenceType::kTpm; }
+  absl::StatusOr<Appraisal> Verify(const Evidence& evidence,
+                                   const VerifyContext& ctx) const override;
+
+ private:
+  TpmVerifier(std::vector<std::shared_ptr<EVP_PKEY>> trusted_keys,
+              std::vector<Certificate> roots,
+              std::vector<Certificate> intermediates)
+      : trusted_keys_(std::move(trusted_keys)),
+        roots_(std::move(roots)),
+        intermediates_(std::move(intermediates)) {}
+
+  std::vector<std::shared_ptr<EVP_PKEY>> trusted_keys_;
+  std::vector<Certificate> roots_;
+  std::vector<Certificate> intermediates_;
+};
+
+}  // namespace strongroom::attest
+
+#endif  // STRONGROOM_ATTEST_TPM_TPM_VERIFIER_H_

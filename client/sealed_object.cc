@@ -1,0 +1,405 @@
+#include "client/sealed_object.h"
+
+#include <openssl/crypto.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "storage/sealed/segment_layout.h"
+#include "storage/sealed/segment_stream.h"
+#include "storage/streaming/streaming_aead_writer.h"
+
+namespace strongroom::client {
+
+namespace v1 = ::strongroom::v1;
+using storage::sealed::SealedHeader;
+using storage::sealed::SegmentStreamReader;
+
+namespace {
+
+std::string KeyName(absl::string_view key) {
+  return absl::StartsWith(key, "keys/") ? std::string(key) : absl::StrCat("keys/", key);
+}
+
+// AES-256 segments with HKDF-SHA256, as the store requires.
+storage::StreamingAeadParams StoreParams(uint32_t segment_size) {
+  storage::StreamingAeadParams p;
+  p.hkdf_hash = storage::HkdfHash::kSha256;
+  p.derived_key_size = 32;
+  p.ciphertext_segment_size = segment_size;
+  p.ciphertext_offset = 0;
+  return p;
+}
+
+// A fresh data key bound to the object's identity: the plaintext in
+// protected memory (the response's copy wiped), the wrapped copy for the
+// header.
+struct DataKey {
+  SecretBytes key;
+  Bytes wrapped;
+  uint32_t key_version = 0;
+};
+
+absl::StatusOr<DataKey> NewDataKey(Connection& conn, absl::string_view key_name,
+                                   absl::string_view dataset, absl::string_view name,
+                                   uint64_t version) {
+  v1::GenerateDataKeyRequest r;
+  r.set_name(std::string(key_name));
+  r.set_length(32);
+  for (const auto& [k, v] : storage::sealed::DataKeyContext(dataset, name, version)) {
+    (*r.mutable_encryption_context())[k] = v;
+  }
+  ASSIGN_OR_RETURN(v1::GenerateDataKeyResponse response, conn.GenerateDataKey(r));
+  DataKey out;
+  out.key = SecretBytes::CopyFrom(AsBytes(response.plaintext()));
+  OPENSSL_cleanse(response.mutable_plaintext()->data(), response.plaintext().size());
+  if (out.key.size() != 32) {
+    return absl::InternalError(absl::StrCat("GenerateDataKey: ", out.key.size(),
+                                            "-byte data key, asked for 32"));
+  }
+  out.wrapped.assign(response.ciphertext().begin(), response.ciphertext().end());
+  ASSIGN_OR_RETURN(storage::sealed::WrappedKeyReference ref,
+                   storage::sealed::ParseWrappedKeyReference(out.wrapped, "GenerateDataKey"));
+  out.key_version = ref.version;
+  return out;
+}
+
+// Reads the GetObject stream: the head, then segments on demand. The call's
+// own status replaces "the stream ended" when the server ended it with an
+// error.
+class GetStream {
+ public:
+  GetStream(Connection& conn, const v1::GetObjectRequest& request)
+      : stream_(conn.GetObject(request)) {}
+
+  absl::StatusOr<v1::ObjectHead> Head() {
+    v1::GetObjectResponse message;
+    if (!stream_->Read(&message)) {
+      RETURN_IF_ERROR(Finish());
+      return absl::DataLossError("GetObject: the stream ended before its head");
+    }
+    if (!message.has_head()) return absl::DataLossError("GetObject: the first message is no head");
+    return std::move(*message.mutable_head());
+  }
+
+  absl::StatusOr<std::optional<SegmentStreamReader::Segment>> Next() {
+    v1::GetObjectResponse message;
+    if (finished_ || !stream_->Read(&message)) {
+      RETURN_IF_ERROR(Finish());
+      return std::nullopt;
+    }
+    if (!message.has_segment()) {
+      return absl::DataLossError("GetObject: a second head in the stream");
+    }
+    SegmentStreamReader::Segment s;
+    s.index = message.segment().index();
+    s.data = std::move(*message.mutable_segment()->mutable_data());
+    return s;
+  }
+
+  // OK only when the server sent nothing more and ended the call cleanly.
+  absl::Status ExpectEnd() {
+    ASSIGN_OR_RETURN(std::optional<SegmentStreamReader::Segment> extra, Next());
+    if (extra.has_value()) {
+      return absl::DataLossError(absl::StrCat("GetObject: segment ", extra->index,
+                                              " sent beyond the requested range"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Finish() {
+    if (finished_) return status_;
+    finished_ = true;
+    status_ = stream_->Finish();
+    return status_;
+  }
+  std::unique_ptr<ServerStream<v1::GetObjectResponse>> stream_;
+  bool finished_ = false;
+  absl::Status status_;
+};
+
+// The header the server sent must be the object asked for: a server that
+// answered with another object of the same owner would otherwise decrypt.
+absl::StatusOr<SealedHeader> CheckedHeader(const v1::ObjectHead& head, absl::string_view dataset,
+                                           absl::string_view name, uint64_t version) {
+  ASSIGN_OR_RETURN(SealedHeader h,
+                   storage::sealed::ParseSealedHeader(AsBytes(head.header())));
+  if (h.dataset != dataset || h.name != name || (version != 0 && h.version != version)) {
+    return absl::DataLossError(absl::StrCat("GetObject: asked for ", dataset, "/", name,
+                                            version != 0 ? absl::StrCat("@", version) : "",
+                                            ", the server sent ", h.dataset, "/", h.name, "@",
+                                            h.version));
+  }
+  if (head.info().version() != h.version || head.info().key() != h.key_name ||
+      absl::StrCat("datasets/", h.dataset) != head.info().dataset() ||
+      head.info().name() != h.name) {
+    return absl::DataLossError("GetObject: the head's metadata does not match its header");
+  }
+  return h;
+}
+
+}  // namespace
+
+DataKeyOpener OwnerDataKeyOpener(Connection& conn) {
+  return [&conn](const SealedHeader& h) -> absl::StatusOr<SecretBytes> {
+    v1::DecryptRequest r;
+    r.set_ciphertext(std::string(AsStringView(h.wrapped_key)));
+    r.set_name(h.key_name);
+    for (const auto& [k, v] : storage::sealed::DataKeyContext(h.dataset, h.name, h.version)) {
+      (*r.mutable_encryption_context())[k] = v;
+    }
+    ASSIGN_OR_RETURN(v1::DecryptResponse response, conn.Decrypt(r));
+    SecretBytes key = SecretBytes::CopyFrom(AsBytes(response.plaintext()));
+    OPENSSL_cleanse(response.mutable_plaintext()->data(), response.plaintext().size());
+    return key;
+  };
+}
+
+absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObjectOptions& o,
+                                               storage::ByteSource& input) {
+  v1::GetDatasetRequest get;
+  get.set_name(o.dataset);
+  ASSIGN_OR_RETURN(v1::Dataset dataset, conn.GetDataset(get));
+  if (!o.expected_key.empty() && KeyName(o.expected_key) != dataset.key()) {
+    return absl::InvalidArgumentError(absl::StrCat("--key: ", KeyName(o.expected_key),
+                                                   " is not the key of ", dataset.name(), " (",
+                                                   dataset.key(), ")"));
+  }
+  v1::BeginUploadRequest begin;
+  begin.set_dataset(o.dataset);
+  begin.set_name(o.name);
+  begin.mutable_labels()->insert(o.labels.begin(), o.labels.end());
+  ASSIGN_OR_RETURN(v1::Upload upload, conn.BeginUpload(begin));
+  if (o.segment_size < upload.min_segment_size() || o.segment_size > upload.max_segment_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "segment size: ", o.segment_size, " is outside the server's ", upload.min_segment_size(),
+        "..", upload.max_segment_size()));
+  }
+  ASSIGN_OR_RETURN(DataKey dek, NewDataKey(conn, upload.key(), o.dataset, o.name,
+                                           upload.version()));
+  SealedHeader header;
+  header.params = StoreParams(o.segment_size);
+  header.key_name = upload.key();
+  header.key_version = dek.key_version;
+  header.wrapped_key = dek.wrapped;
+  header.dataset = o.dataset;
+  header.name = o.name;
+  header.version = upload.version();
+  const Bytes associated_data = storage::sealed::AssociatedData(header);
+
+  auto stream = conn.PutObject();
+  bool broken = false;  // the server ended the call; its status says why
+  v1::PutObjectRequest message;
+  storage::sealed::SegmentSplitter splitter(
+      header.params,
+      [&](std::span<const uint8_t> stream_header) -> absl::Status {
+        header.stream_header.assign(stream_header.begin(), stream_header.end());
+        RETURN_IF_ERROR(header.Validate());
+        const Bytes encoded = header.Encode();
+        message.mutable_start()->set_upload_id(upload.upload_id());
+        message.mutable_start()->set_header(std::string(AsStringView(encoded)));
+        if (!stream->Write(message)) broken = true;
+        return broken ? absl::AbortedError("the server ended the upload") : absl::OkStatus();
+      },
+      [&](uint64_t, std::span<const uint8_t> segment) -> absl::Status {
+        message.set_segment(std::string(AsStringView(segment)));
+        if (!stream->Write(message)) broken = true;
+        return broken ? absl::AbortedError("the server ended the upload") : absl::OkStatus();
+      });
+  auto fail = [&](const absl::Status& s) -> absl::Status {
+    if (!broken) return s;
+    absl::StatusOr<v1::ObjectInfo> server = stream->Finish();
+    return server.ok() ? s : server.status();
+  };
+  absl::StatusOr<std::unique_ptr<storage::StreamingAeadWriter>> writer =
+      storage::StreamingAeadWriter::Create(dek.key, header.params, associated_data, &splitter);
+  if (!writer.ok()) return fail(writer.status());
+  Bytes chunk(header.params.plaintext_segment_size());
+  uint64_t done = 0;
+  for (;;) {
+    absl::StatusOr<size_t> n = input.Read(std::span<uint8_t>(chunk));
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    if (absl::Status s = (*writer)->Write(std::span<const uint8_t>(chunk).first(*n)); !s.ok()) {
+      return fail(s);
+    }
+    done += *n;
+    if (o.progress) o.progress(done, o.size_hint);
+  }
+  if (absl::Status s = (*writer)->Finish(); !s.ok()) return fail(s);
+  if (absl::Status s = splitter.Finish(); !s.ok()) return fail(s);
+  message.mutable_finish()->set_segment_count(splitter.segments());
+  message.mutable_finish()->set_stream_bytes(splitter.stream_bytes());
+  stream->Write(message);  // a refusal shows in Finish()
+  ASSIGN_OR_RETURN(v1::ObjectInfo info, stream->Finish());
+  if (info.size() != done) {
+    return absl::DataLossError(absl::StrCat("PutObject: the server recorded ", info.size(),
+                                            " bytes, ", done, " were sent"));
+  }
+  return info;
+}
+
+absl::StatusOr<v1::ObjectInfo> GetSealedObject(Connection& conn, const GetObjectOptions& o,
+                                               storage::ByteSink& out) {
+  if (o.raw && (o.range_start != 0 || o.range_end.has_value())) {
+    return absl::InvalidArgumentError("--raw copies whole objects only (no --range)");
+  }
+  v1::GetObjectRequest request;
+  request.set_dataset(o.dataset);
+  request.set_name(o.name);
+  request.set_version(o.version);
+  request.set_range_start(o.range_start);
+  if (o.range_end.has_value()) request.set_range_end(*o.range_end);
+  request.set_token(o.token);
+  GetStream stream(conn, request);
+  ASSIGN_OR_RETURN(v1::ObjectHead head, stream.Head());
+  ASSIGN_OR_RETURN(SealedHeader header, CheckedHeader(head, o.dataset, o.name, o.version));
+
+  if (o.raw) {
+    RETURN_IF_ERROR(out.Append(AsBytes(head.header())));
+    uint64_t done = head.header().size(), expected = 0;
+    const uint64_t total = head.info().stored_bytes();
+    for (;;) {
+      ASSIGN_OR_RETURN(std::optional<SegmentStreamReader::Segment> s, stream.Next());
+      if (!s.has_value()) break;
+      if (s->index != expected++) {
+        return absl::DataLossError(absl::StrCat("GetObject: segment ", s->index,
+                                                " arrived in place of segment ", expected - 1));
+      }
+      RETURN_IF_ERROR(out.Append(AsBytes(s->data)));
+      done += s->data.size();
+      if (o.progress) o.progress(done, total);
+    }
+    if (expected != head.info().segment_count() ||
+        done != head.header().size() + head.stream_bytes() - header.stream_header.size()) {
+      return absl::DataLossError(absl::StrCat("GetObject: ", expected, " of ",
+                                              head.info().segment_count(),
+                                              " segments arrived"));
+    }
+    return head.info();
+  }
+
+  DataKeyOpener open = o.open_key ? o.open_key : OwnerDataKeyOpener(conn);
+  ASSIGN_OR_RETURN(SecretBytes key, open(header));
+  ASSIGN_OR_RETURN(std::unique_ptr<SegmentStreamReader> reader,
+                   SegmentStreamReader::Create(key, header.params,
+                                               storage::sealed::AssociatedData(header),
+                                               header.stream_header, head.stream_bytes(),
+                                               [&stream] { return stream.Next(); }));
+  if (reader->plaintext_size() != head.info().size()) {
+    return absl::DataLossError(absl::StrCat("GetObject: the stream holds ",
+                                            reader->plaintext_size(), " bytes, the head says ",
+                                            head.info().size()));
+  }
+  const uint64_t end = std::min(o.range_end.value_or(reader->plaintext_size()),
+                                reader->plaintext_size());
+  const uint64_t total = end > o.range_start ? end - o.range_start : 0;
+  RETURN_IF_ERROR(reader->CopyRange(o.range_start, end, &out, [&](uint64_t done) {
+    if (o.progress) o.progress(done, total);
+  }));
+  RETURN_IF_ERROR(stream.ExpectEnd());
+  return head.info();
+}
+
+absl::StatusOr<v1::StoreJob> RekeySealedObject(Connection& conn, const RekeyOptions& o) {
+  v1::BeginRekeyRequest begin;
+  begin.set_dataset(o.dataset);
+  begin.set_name(o.name);
+  begin.set_version(o.version);
+  ASSIGN_OR_RETURN(v1::StoreJob job, conn.BeginRekey(begin));
+  if (job.done() == job.total() && !job.new_header().empty()) {
+    // Every segment is stored (a crash came before the swap): finish.
+    auto upload = conn.PutRekeySegments();
+    v1::PutRekeySegmentsRequest message;
+    message.mutable_start()->set_job_id(job.id());
+    if (upload->Write(message)) {
+      message.set_finish(true);
+      upload->Write(message);
+    }
+    return upload->Finish();
+  }
+  v1::StatObjectRequest stat;
+  stat.set_dataset(o.dataset);
+  stat.set_name(job.name());
+  stat.set_version(job.version());
+  ASSIGN_OR_RETURN(v1::ObjectInfo info, conn.StatObject(stat));
+  // The segments still to do, from the server's cursor.
+  const storage::StreamingAeadParams params = StoreParams(info.segment_size());
+  uint64_t from = 0;
+  if (job.done() > 0) {
+    from = params.first_plaintext_segment_size() +
+           (job.done() - 1) * params.plaintext_segment_size();
+  }
+  v1::GetObjectRequest get;
+  get.set_dataset(o.dataset);
+  get.set_name(job.name());
+  get.set_version(job.version());
+  get.set_range_start(std::min(from, info.size()));
+  GetStream stream(conn, get);
+  ASSIGN_OR_RETURN(v1::ObjectHead head, stream.Head());
+  ASSIGN_OR_RETURN(SealedHeader old_header,
+                   CheckedHeader(head, o.dataset, job.name(), job.version()));
+  if (old_header.params.ciphertext_segment_size != params.ciphertext_segment_size ||
+      old_header.params.derived_key_size != params.derived_key_size) {
+    return absl::FailedPreconditionError("rekey: the object's stream parameters are not the "
+                                         "store's; cannot resume from the cursor");
+  }
+  DataKeyOpener open = OwnerDataKeyOpener(conn);
+  ASSIGN_OR_RETURN(SecretBytes old_key, open(old_header));
+
+  SealedHeader new_header = old_header;
+  SecretBytes new_key;
+  const bool fresh = job.new_header().empty();
+  if (fresh) {
+    v1::GetDatasetRequest get_dataset;
+    get_dataset.set_name(o.dataset);
+    ASSIGN_OR_RETURN(v1::Dataset dataset, conn.GetDataset(get_dataset));
+    ASSIGN_OR_RETURN(DataKey dek, NewDataKey(conn, dataset.key(), old_header.dataset,
+                                             old_header.name, old_header.version));
+    new_key = std::move(dek.key);
+    new_header.key_name = dataset.key();
+    new_header.wrapped_key = dek.wrapped;
+    new_header.key_version = dek.key_version;
+    ASSIGN_OR_RETURN(new_header.stream_header, storage::sealed::NewStreamHeader(params));
+  } else {
+    ASSIGN_OR_RETURN(new_header, storage::sealed::ParseSealedHeader(AsBytes(job.new_header())));
+    if (new_header.dataset != old_header.dataset || new_header.name != old_header.name ||
+        new_header.version != old_header.version) {
+      return absl::DataLossError("rekey: the job's new header names another object");
+    }
+    ASSIGN_OR_RETURN(new_key, open(new_header));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::sealed::SegmentEncryptor> encryptor,
+                   storage::sealed::SegmentEncryptor::Create(
+                       new_key, new_header.params, storage::sealed::AssociatedData(new_header),
+                       new_header.stream_header));
+  ASSIGN_OR_RETURN(std::unique_ptr<SegmentStreamReader> reader,
+                   SegmentStreamReader::Create(old_key, old_header.params,
+                                               storage::sealed::AssociatedData(old_header),
+                                               old_header.stream_header, head.stream_bytes(),
+                                               [&stream] { return stream.Next(); }));
+  auto upload = conn.PutRekeySegments();
+  v1::PutRekeySegmentsRequest message;
+  message.mutable_start()->set_job_id(job.id());
+  if (fresh) message.mutable_start()->set_header(std::string(AsStringView(new_header.Encode())));
+  bool broken = !upload->Write(message);
+  const uint64_t count = reader->segment_count();
+  for (uint64_t i = job.done(); i < count && !broken; ++i) {
+    ASSIGN_OR_RETURN(std::span<const uint8_t> plain, reader->DecryptSegment(i));
+    ASSIGN_OR_RETURN(Bytes ct, encryptor->Encrypt(i, i + 1 == count, plain));
+    v1::ObjectSegment* segment = message.mutable_segment();
+    segment->set_index(i);
+    segment->set_data(std::string(AsStringView(ct)));
+    broken = !upload->Write(message);
+    if (o.progress) o.progress(i + 1, count);
+  }
+  if (!broken) {
+    RETURN_IF_ERROR(stream.ExpectEnd());
+    message.set_finish(true);
+    upload->Write(message);
+  }
+  return upload->Finish();
+}
+
+}  // namespace strongroom::client

@@ -1,0 +1,101 @@
+// The owner's (and, once the broker is wired, a workload's) side of the
+// sealed store: objects are encrypted here, before they leave the process,
+// under a fresh data key from the KMS, and decrypted here after they arrive
+// (docs/sealed-format.md, docs/sealed-store.md).
+//
+//   PutSealedObject   GenerateDataKey, then stream header + segments + commit
+//   GetSealedObject   stream head + segments, unwrap the data key, decrypt
+//                     (the whole object or a byte range), or copy it raw
+//   RekeySealedObject replace an object's data key: resumable, from the
+//                     server's cursor, after a crash of either side
+//
+// Memory: bounded by a few segments whatever the object size (the stream
+// carries one segment per message; the payload layer holds one plaintext and
+// one ciphertext segment). Plaintext data keys live in SecretBytes; the KMS
+// response strings that carried them are wiped.
+//
+// Errors: the server's status for refusals and structure errors (named after
+// the RPC); DataLoss from decryption when anything was changed, truncated,
+// reordered or swapped ("segment N: ciphertext does not authenticate"), or
+// when the server answers with another object than the one asked for;
+// the sink's or source's status for local I/O. A get that fails may already
+// have written part of the plaintext to the sink: callers must not use it
+// (the CLI writes to a temporary file and renames it only on success).
+//
+// Thread-compatible: one call at a time per Connection stream; the
+// Connection itself is thread-safe.
+#ifndef STRONGROOM_CLIENT_SEALED_OBJECT_H_
+#define STRONGROOM_CLIENT_SEALED_OBJECT_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "base/secret_bytes.h"
+#include "client/connection.h"
+#include "storage/sealed/sealed_header.h"
+#include "storage/streaming/byte_stream.h"
+
+namespace strongroom::client {
+
+// Bytes transferred so far and the total (0 when unknown).
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+
+struct PutObjectOptions {
+  std::string dataset;       // dataset id
+  std::string name;          // object name
+  // When set ("k" or "keys/k"), the dataset's key must be this one; checked
+  // before anything is uploaded.
+  std::string expected_key;
+  std::map<std::string, std::string> labels;
+  uint32_t segment_size = 1 << 20;  // ciphertext bytes per full segment
+  uint64_t size_hint = 0;           // for progress only
+  ProgressFn progress;
+};
+
+absl::StatusOr<strongroom::v1::ObjectInfo> PutSealedObject(Connection& conn,
+                                                           const PutObjectOptions& options,
+                                                           storage::ByteSource& input);
+
+// Unwraps a header's data key. The owner asks the KMS (Decrypt with the
+// header's context); a workload will ask the key broker for the key sealed
+// to its attested public key.
+using DataKeyOpener =
+    std::function<absl::StatusOr<SecretBytes>(const storage::sealed::SealedHeader& header)>;
+DataKeyOpener OwnerDataKeyOpener(Connection& conn);
+
+struct GetObjectOptions {
+  std::string dataset;
+  std::string name;
+  uint64_t version = 0;  // 0: latest
+  uint64_t range_start = 0;
+  std::optional<uint64_t> range_end;  // exclusive
+  std::string token;                  // workloads: the broker's token
+  DataKeyOpener open_key;             // default: OwnerDataKeyOpener(conn)
+  // Write the sealed object itself (header and segments, undecrypted; the
+  // whole object only): an export that any holder of the data key can read.
+  bool raw = false;
+  ProgressFn progress;
+};
+
+absl::StatusOr<strongroom::v1::ObjectInfo> GetSealedObject(Connection& conn,
+                                                           const GetObjectOptions& options,
+                                                           storage::ByteSink& out);
+
+struct RekeyOptions {
+  std::string dataset;
+  std::string name;
+  uint64_t version = 0;  // 0: latest
+  ProgressFn progress;   // segments stored / total
+};
+
+// Starts or resumes the object's rekey job and drives it to the end.
+absl::StatusOr<strongroom::v1::StoreJob> RekeySealedObject(Connection& conn,
+                                                           const RekeyOptions& options);
+
+}  // namespace strongroom::client
+
+#endif  // STRONGROOM_CLIENT_SEALED_OBJECT_H_

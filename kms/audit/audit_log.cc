@@ -1,0 +1,261 @@
+#include "kms/audit/audit_log.h"
+
+#include <rocksdb/write_batch.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "kms/audit/audit_json.h"
+#include "kms/audit/audit_storage.h"
+
+namespace strongroom::kms {
+
+using audit_internal::CheckpointKey;
+using audit_internal::HeadPointer;
+using audit_internal::kCheckpointPrefix;
+using audit_internal::kHeadKey;
+using audit_internal::kRecordPrefix;
+using audit_internal::LineType;
+using audit_internal::ParsedLine;
+using audit_internal::RecordKey;
+using audit_internal::SequenceFromKey;
+
+namespace {
+
+// The first defect found while re-checking the stored chain.
+class ChainProblem {
+ public:
+  void Report(uint64_t sequence, absl::string_view why) {
+    if (!status_.ok()) return;
+    status_ = absl::DataLossError(
+        absl::StrCat("audit log chain broken at sequence ", sequence, ": ", why));
+  }
+  const absl::Status& status() const { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(storage::Database& db,
+                                                           CheckpointSigner* signer,
+                                                           const Clock& clock,
+                                                           AuditOptions options) {
+  if (signer == nullptr) {
+    return absl::InvalidArgumentError("audit log needs a checkpoint signer");
+  }
+  ASSIGN_OR_RETURN(CheckpointVerifyKey key, CheckpointVerifyKey::FromPem(signer->PublicKeyPem()));
+  if (key.key_id() != signer->KeyId()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint signer key id ", signer->KeyId(),
+        " is not the SHA-256 of its public key's SubjectPublicKeyInfo (", key.key_id(), ")"));
+  }
+  std::unique_ptr<AuditLog> log(new AuditLog(db, *signer, clock, options, std::move(key)));
+  RETURN_IF_ERROR(log->Recover());
+  return log;
+}
+
+absl::StatusOr<CheckpointVerifyKey> AuditLog::KeyFor(const std::string& key_id) const {
+  if (key_id == signer_key_.key_id()) return signer_key_;
+  return audit_internal::LoadStoredKey(db_, key_id);
+}
+
+absl::Status AuditLog::Recover() {
+  ChainProblem problem;
+
+  std::optional<HeadPointer> head_pointer;
+  if (absl::StatusOr<std::string> v = db_.Get(kHeadKey); v.ok()) {
+    absl::StatusOr<ParsedLine> line = audit_internal::ParseLine(*v);
+    absl::StatusOr<HeadPointer> h =
+        line.ok() && line->type == LineType::kHead ? audit_internal::HeadFromJson(line->json)
+                                                   : absl::StatusOr<HeadPointer>(line.status());
+    if (h.ok()) {
+      head_pointer = *std::move(h);
+    } else {
+      problem.Report(1, "the head pointer cannot be read");
+    }
+  } else if (!absl::IsNotFound(v.status())) {
+    return v.status();
+  }
+
+  std::map<uint64_t, AuditCheckpoint> checkpoints;
+  RETURN_IF_ERROR(db_.Scan(kCheckpointPrefix, "", [&](absl::string_view k, absl::string_view v) {
+    std::optional<uint64_t> seq = SequenceFromKey(k, kCheckpointPrefix);
+    absl::StatusOr<AuditCheckpoint> c = audit_internal::ParseCheckpointLine(v);
+    if (!seq || !c.ok() || c->sequence != *seq) {
+      problem.Report(seq.value_or(1), "a stored checkpoint cannot be read");
+    } else {
+      checkpoints[*seq] = *std::move(c);
+    }
+    return true;
+  }));
+
+  uint64_t start = 1;
+  if (!options_.verify_full_chain_on_open && !checkpoints.empty()) {
+    start = checkpoints.rbegin()->first;
+  }
+  uint64_t expected = start;
+  Bytes prev = GenesisHash();
+  std::optional<AuditHead> last;
+  uint64_t last_key_seq = 0;  // the highest record key, readable or not
+  RETURN_IF_ERROR(db_.Scan(
+      kRecordPrefix, start == 1 ? "" : RecordKey(start - 1),
+      [&](absl::string_view k, absl::string_view v) {
+        std::optional<uint64_t> seq = SequenceFromKey(k, kRecordPrefix);
+        absl::StatusOr<AuditRecord> r = audit_internal::ParseRecordLine(v);
+        last_key_seq = std::max(last_key_seq, seq.value_or(0));
+        if (!seq || !r.ok() || r->sequence != *seq) {
+          problem.Report(seq.value_or(expected), "a stored record cannot be read");
+          if (seq) expected = *seq + 1;
+          return true;
+        }
+        if (*seq != expected) {
+          problem.Report(std::min(*seq, expected),
+                         absl::StrCat("record ", expected, " is missing"));
+        } else if (*seq == start && start > 1) {
+          prev = r->prev_hash;  // vouched for by the checkpoint at `start`
+        }
+        if (r->prev_hash != prev) {
+          problem.Report(*seq, "prev_hash does not match the hash of the record before it");
+        }
+        if (ComputeRecordHash(*r) != r->hash) {
+          problem.Report(*seq, "the record's hash does not match its contents");
+        }
+        if (auto c = checkpoints.find(*seq); c != checkpoints.end()) {
+          absl::StatusOr<CheckpointVerifyKey> key = KeyFor(c->second.key_id);
+          if (c->second.head_hash != r->hash) {
+            problem.Report(*seq, "the checkpoint's head hash does not match the record");
+          } else if (!key.ok()) {
+            problem.Report(*seq, absl::StrCat("the checkpoint's key: ", key.status().message()));
+          } else if (!key->Verify(CheckpointSignedMessage(c->second), c->second.signature)
+                          .ok()) {
+            problem.Report(*seq, "the checkpoint's signature does not verify");
+          }
+        }
+        prev = r->hash;
+        expected = *seq + 1;
+        last = AuditHead{*seq, r->hash};
+        return true;
+      }));
+
+  uint64_t last_seq = last ? last->sequence : 0;
+  if (!checkpoints.empty() && checkpoints.rbegin()->first > last_seq) {
+    problem.Report(last_seq + 1, "a checkpoint names a record that is not stored");
+  }
+  if (last.has_value() || head_pointer.has_value()) {
+    uint64_t pointer_seq = head_pointer ? head_pointer->sequence : 0;
+    if (!last.has_value() && pointer_seq > 0) {
+      problem.Report(start, absl::StrCat("the head pointer names record ", pointer_seq,
+                                         " but no records are stored"));
+    } else if (last.has_value() &&
+               (pointer_seq != last->sequence || head_pointer->hash != last->hash)) {
+      problem.Report(std::min(pointer_seq, last->sequence) + 1,
+                     absl::StrCat("the head pointer names record ", pointer_seq,
+                                  " but the last stored record is ", last->sequence));
+    }
+  }
+
+  if (!problem.status().ok()) {
+    if (!options_.open_despite_broken_chain) return problem.status();
+    if (last_key_seq > last_seq) {
+      // The next append would overwrite the unreadable record: keep it as evidence.
+      return absl::DataLossError(absl::StrCat(
+          problem.status().message(), "; cannot open even for forensics: the last stored "
+          "record (", last_key_seq, ") is unreadable"));
+    }
+    LogError("audit.chain_broken", {{"error", std::string(problem.status().message())}});
+    integrity_at_open_ = problem.status();
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  head_ = last.value_or(AuditHead{0, GenesisHash()});
+  for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it) {
+    if (it->first <= head_.sequence) {
+      last_checkpoint_ = it->second;
+      break;
+    }
+  }
+  signer_key_stored_ = db_.Get(audit_internal::KeyKey(signer_key_.key_id())).ok();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AuditCheckpoint> AuditLog::SignHead(uint64_t sequence, const Bytes& hash,
+                                                   rocksdb::WriteBatch& batch) {
+  AuditCheckpoint c;
+  c.sequence = sequence;
+  c.head_hash = hash;
+  c.time_unix_us = absl::ToUnixMicros(clock_.Now());
+  c.key_id = signer_key_.key_id();
+  Bytes message = CheckpointSignedMessage(c);
+  ASSIGN_OR_RETURN(c.signature, signer_.Sign(message));
+  if (!signer_key_.Verify(message, c.signature).ok()) {
+    return absl::InternalError(absl::StrCat("checkpoint signer returned a signature that "
+                                            "does not verify under its key ",
+                                            c.key_id));
+  }
+  batch.Put(CheckpointKey(sequence), audit_internal::CheckpointLine(c));
+  if (!signer_key_stored_) {
+    batch.Put(audit_internal::KeyKey(c.key_id), audit_internal::KeyLine(signer_key_));
+  }
+  return c;
+}
+
+absl::StatusOr<AuditRecord> AuditLog::Append(AuditEntry entry) {
+  RETURN_IF_ERROR(ValidateAuditEntry(entry));
+  std::lock_guard<std::mutex> lock(mu_);
+  AuditRecord r;
+  r.sequence = head_.sequence + 1;
+  r.time_unix_us = absl::ToUnixMicros(clock_.Now());
+  r.entry = std::move(entry);
+  r.prev_hash = head_.hash;
+  r.hash = ComputeRecordHash(r);
+
+  rocksdb::WriteBatch batch;
+  batch.Put(RecordKey(r.sequence), audit_internal::RecordLine(r));
+  batch.Put(std::string(kHeadKey), audit_internal::HeadLine({r.sequence, r.hash}));
+  std::optional<AuditCheckpoint> checkpoint;
+  uint64_t since = r.sequence - (last_checkpoint_ ? last_checkpoint_->sequence : 0);
+  if (options_.checkpoint_every > 0 && since >= options_.checkpoint_every) {
+    absl::StatusOr<AuditCheckpoint> c = SignHead(r.sequence, r.hash, batch);
+    if (c.ok()) {
+      checkpoint = *std::move(c);
+    } else {
+      // The decision is recorded regardless; the next append tries again.
+      LogWarning("audit.checkpoint_failed", {{"sequence", r.sequence},
+                                             {"error", std::string(c.status().message())}});
+    }
+  }
+  RETURN_IF_ERROR(db_.Write(batch));
+  head_ = AuditHead{r.sequence, r.hash};
+  if (checkpoint.has_value()) {
+    last_checkpoint_ = std::move(checkpoint);
+    signer_key_stored_ = true;
+  }
+  return r;
+}
+
+absl::StatusOr<AuditCheckpoint> AuditLog::Checkpoint() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (head_.sequence == 0) {
+    return absl::FailedPreconditionError("audit log is empty: nothing to checkpoint");
+  }
+  if (last_checkpoint_.has_value() && last_checkpoint_->sequence == head_.sequence) {
+    return *last_checkpoint_;
+  }
+  rocksdb::WriteBatch batch;
+  ASSIGN_OR_RETURN(AuditCheckpoint c, SignHead(head_.sequence, head_.hash, batch));
+  RETURN_IF_ERROR(db_.Write(batch));
+  last_checkpoint_ = c;
+  signer_key_stored_ = true;
+  return c;
+}
+
+AuditHead AuditLog::head() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return head_;
+}
+
+}  // namespace strongroom::kms

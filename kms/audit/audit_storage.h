@@ -1,0 +1,36 @@
+// Internal to kms/audit: the RocksDB keys of the audit log (layout in
+// audit_log.h) and reading the public keys stored with checkpoints.
+#ifndef STRONGROOM_KMS_AUDIT_AUDIT_STORAGE_H_
+#define STRONGROOM_KMS_AUDIT_AUDIT_STORAGE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "kms/audit/checkpoint_signer.h"
+#include "storage/database.h"
+
+namespace strongroom::kms::audit_internal {
+
+inline constexpr absl::string_view kRecordPrefix = "audit/rec/";
+inline constexpr absl::string_view kCheckpointPrefix = "audit/ckpt/";
+inline constexpr absl::string_view kKeyPrefix = "audit/key/";
+inline constexpr absl::string_view kHeadKey = "audit/head";
+
+// Zero-padded to 20 digits so key order is sequence order.
+std::string RecordKey(uint64_t sequence);
+std::string CheckpointKey(uint64_t sequence);
+std::string KeyKey(absl::string_view key_id);
+// The sequence in a record or checkpoint key; nullopt when malformed.
+std::optional<uint64_t> SequenceFromKey(absl::string_view key, absl::string_view prefix);
+
+// The public key stored under audit/key/<key_id>; DataLoss when it is absent,
+// unreadable or not the key the id names.
+absl::StatusOr<CheckpointVerifyKey> LoadStoredKey(const storage::Database& db,
+                                                  absl::string_view key_id);
+
+}  // namespace strongroom::kms::audit_internal
+
+#endif  // STRONGROOM_KMS_AUDIT_AUDIT_STORAGE_H_

@@ -1,0 +1,57 @@
+#include "kms/audit/hsm_checkpoint_signer.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+
+namespace strongroom::kms {
+
+absl::StatusOr<std::unique_ptr<HsmCheckpointSigner>> HsmCheckpointSigner::Create(
+    pkcs11::Hsm& hsm, absl::string_view label) {
+  absl::StatusOr<pkcs11::KeyHandle> priv = hsm.FindKey(pkcs11::KeyKind::kEcPrivate, label);
+  absl::StatusOr<pkcs11::KeyHandle> pub = hsm.FindKey(pkcs11::KeyKind::kEcPublic, label);
+  for (const absl::StatusOr<pkcs11::KeyHandle>* found : {&priv, &pub}) {
+    if (!found->ok() && !absl::IsNotFound(found->status())) return found->status();
+  }
+  pkcs11::KeyHandle private_key;
+  Bytes point;
+  if (priv.ok() && pub.ok()) {
+    if (priv->id != pub->id) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "audit checkpoint key '", label, "': private key CKA_ID ", HexEncode(priv->id),
+          " does not match public key CKA_ID ", HexEncode(pub->id)));
+    }
+    private_key = *priv;
+    ASSIGN_OR_RETURN(point, hsm.GetEcPublicPoint(*pub));
+  } else if (priv.ok() || pub.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "audit checkpoint key '", label, "': the token holds only the ",
+        priv.ok() ? "private" : "public", " half of the key pair"));
+  } else {
+    pkcs11::KeyOptions options;
+    options.label = std::string(label);
+    options.persistent = true;
+    options.usage = pkcs11::kUsageSign | pkcs11::kUsageVerify;
+    ASSIGN_OR_RETURN(pkcs11::EcKeyPair pair,
+                     hsm.GenerateEcKeyPair(pkcs11::EcCurve::kP256, options));
+    private_key = pair.private_key;
+    point = pair.public_point;
+    LogInfo("audit.checkpoint_key_created", {{"label", std::string(label)}});
+  }
+  ASSIGN_OR_RETURN(CheckpointVerifyKey public_key, CheckpointVerifyKey::FromPoint(point));
+  return std::unique_ptr<HsmCheckpointSigner>(
+      new HsmCheckpointSigner(hsm, std::move(private_key), std::move(public_key)));
+}
+
+absl::StatusOr<Bytes> HsmCheckpointSigner::Sign(std::span<const uint8_t> msg) {
+  ASSIGN_OR_RETURN(Bytes der, hsm_.EcdsaSign(private_key_, pkcs11::HashAlg::kSha256, msg));
+  if (absl::Status s = public_key_.Verify(msg, der); !s.ok()) {
+    return absl::InternalError(absl::StrCat("audit checkpoint key '", private_key_.label,
+                                            "': the HSM returned a signature that does not "
+                                            "verify under its public key ",
+                                            public_key_.key_id()));
+  }
+  return der;
+}
+
+}  // namespace strongroom::kms

@@ -1,0 +1,450 @@
+#include "kms/broker/attestation_admin.h"
+
+#include <rocksdb/write_batch.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "kms/resource_names.h"
+#include "nlohmann/json.hpp"
+
+namespace strongroom::kms {
+namespace {
+
+constexpr absl::string_view kRvPrefix = "attest/rv/";
+constexpr absl::string_view kPolicyPrefix = "attest/pol/";
+constexpr size_t kMaxValues = 4096;
+constexpr size_t kMaxValueBytes = 1024;
+constexpr size_t kMaxPolicyBytes = 64 * 1024;
+
+absl::Status RequireRole(const Caller& c, std::initializer_list<Role> roles,
+                         absl::string_view what) {
+  for (Role r : roles) {
+    if (c.role == r) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "principal '", c.principal, "' (role ", RoleName(c.role), ") may not ",
+      what));
+}
+
+// "referenceValues/x" or "x" -> "x"; ids follow the key-id syntax.
+absl::StatusOr<std::string> ParseName(absl::string_view name,
+                                      absl::string_view collection,
+                                      absl::string_view field) {
+  absl::string_view id = name;
+  std::string prefix = absl::StrCat(collection, "/");
+  if (absl::StartsWith(id, prefix)) id.remove_prefix(prefix.size());
+  RETURN_IF_ERROR(ValidateKeyId(id, field));
+  return std::string(id);
+}
+
+std::string VersionKey(absl::string_view prefix, absl::string_view id,
+                       int64_t version) {
+  return absl::StrFormat("%s%s/%020d", prefix, id, version);
+}
+
+// The highest stored version of `id`, 0 when none.
+absl::StatusOr<int64_t> LatestVersion(const storage::Database& db,
+                                      absl::string_view prefix,
+                                      absl::string_view id) {
+  int64_t latest = 0;
+  std::string p = absl::StrCat(prefix, id, "/");
+  RETURN_IF_ERROR(db.Scan(p, "", [&](absl::string_view key, absl::string_view) {
+    int64_t v = 0;
+    if (absl::SimpleAtoi(key.substr(p.size()), &v) && v > latest) latest = v;
+    return true;
+  }));
+  return latest;
+}
+
+absl::Status DeleteAll(storage::Database& db, absl::string_view prefix,
+                       absl::string_view id) {
+  rocksdb::WriteBatch batch;
+  std::string p = absl::StrCat(prefix, id, "/");
+  size_t n = 0;
+  RETURN_IF_ERROR(db.Scan(p, "", [&](absl::string_view key, absl::string_view) {
+    batch.Delete(rocksdb::Slice(key.data(), key.size()));
+    ++n;
+    return true;
+  }));
+  if (n == 0) return absl::NotFoundError(absl::StrCat("'", id, "' does not exist"));
+  return db.Write(batch);
+}
+
+}  // namespace
+
+AttestationAdmin::AttestationAdmin(storage::Database& db,
+                                   const attest::VerifierSet& verifiers,
+                                   const Clock& clock, std::string verifier_id)
+    : db_(db),
+      verifiers_(verifiers),
+      clock_(clock),
+      verifier_id_(std::move(verifier_id)) {}
+
+absl::StatusOr<v1::ReferenceValueSet> AttestationAdmin::ReadSet(
+    absl::string_view id, int64_t version) const {
+  if (version == 0) {
+    ASSIGN_OR_RETURN(version, LatestVersion(db_, kRvPrefix, id));
+    if (version == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("reference-value set '", id, "' does not exist"));
+    }
+  }
+  absl::StatusOr<std::string> raw = db_.Get(VersionKey(kRvPrefix, id, version));
+  if (absl::IsNotFound(raw.status())) {
+    return absl::NotFoundError(absl::StrCat("reference-value set '", id,
+                                            "' has no version ", version));
+  }
+  RETURN_IF_ERROR(raw.status());
+  v1::ReferenceValueSet set;
+  if (!set.ParseFromString(*raw)) {
+    return absl::DataLossError(
+        absl::StrCat("reference-value set '", id, "' v", version,
+                     ": stored record does not parse"));
+  }
+  return set;
+}
+
+absl::StatusOr<v1::ReferenceValueSet> AttestationAdmin::PutReferenceValues(
+    const Caller& c, const v1::PutReferenceValuesRequest& r) {
+  RETURN_IF_ERROR(RequireRole(c, {Role::kAdmin}, "change reference values"));
+  ASSIGN_OR_RETURN(std::string id, ParseName(r.name(), "referenceValues", "name"));
+  if (r.values().empty()) {
+    return absl::InvalidArgumentError("values: at least one value required");
+  }
+  if (static_cast<size_t>(r.values_size()) > kMaxValues) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "values: ", r.values_size(), " values, at most ", kMaxValues));
+  }
+  for (int i = 0; i < r.values_size(); ++i) {
+    const std::string& v = r.values(i);
+    if (v.empty() || v.size() > kMaxValueBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "values[", i, "]: must be 1..", kMaxValueBytes, " bytes"));
+    }
+    for (char ch : v) {
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("values[", i, "]: control character"));
+      }
+    }
+  }
+  if (r.expire_time_unix() < 0) {
+    return absl::InvalidArgumentError("expire_time_unix: negative");
+  }
+  absl::Time now = clock_.Now();
+  if (r.expire_time_unix() != 0 &&
+      absl::FromUnixSeconds(r.expire_time_unix()) <= now) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expire_time_unix: ", r.expire_time_unix(),
+                     " is not in the future"));
+  }
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(int64_t latest, LatestVersion(db_, kRvPrefix, id));
+  v1::ReferenceValueSet set;
+  set.set_name(absl::StrCat("referenceValues/", id));
+  set.set_version(latest + 1);
+  *set.mutable_values() = r.values();
+  set.set_description(r.description());
+  set.set_expire_time_unix(r.expire_time_unix());
+  set.set_create_time_unix(absl::ToUnixSeconds(now));
+  set.set_created_by(c.principal);
+  RETURN_IF_ERROR(db_.Put(VersionKey(kRvPrefix, id, set.version()),
+                          set.SerializeAsString()));
+  if (observer_) {
+    observer_(c, "put_reference_values", set.name(), absl::StrCat("version ", set.version()));
+  }
+  LogInfo("attest.reference_values_put",
+          {{"set", set.name()}, {"version", set.version()},
+           {"values", static_cast<int64_t>(set.values_size())},
+           {"principal", c.principal}});
+  return set;
+}
+
+absl::StatusOr<v1::ReferenceValueSet> AttestationAdmin::GetReferenceValues(
+    const Caller& c, const v1::GetReferenceValuesRequest& r) {
+  RETURN_IF_ERROR(RequireRole(c, {Role::kAdmin, Role::kAuditor},
+                              "read reference values"));
+  ASSIGN_OR_RETURN(std::string id, ParseName(r.name(), "referenceValues", "name"));
+  if (r.version() < 0) {
+    return absl::InvalidArgumentError("version: negative");
+  }
+  return ReadSet(id, r.version());
+}
+
+absl::StatusOr<v1::ListReferenceValuesResponse>
+AttestationAdmin::ListReferenceValues(const Caller& c,
+                                      const v1::ListReferenceValuesRequest&) {
+  RETURN_IF_ERROR(RequireRole(c, {Role::kAdmin, Role::kAuditor},
+                              "list reference values"));
+  // Keys sort by name then version, so the last record of a name is current.
+  v1::ListReferenceValuesResponse out;
+  absl::Status parse_error;
+  RETURN_IF_ERROR(db_.Scan(kRvPrefix, "", [&](absl::string_view, absl::string_view value) {
+    v1::ReferenceValueSet set;
+    if (!set.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      parse_error = absl::DataLossError("stored reference-value set does not parse");
+      return false;
+    }
+    if (out.sets_size() > 0 && out.sets(out.sets_size() - 1).name() == set.name()) {
+      *out.mutable_sets(out.sets_size() - 1) = std::move(set);
+    } else {
+      *out.add_sets() = std::move(set);
+    }
+    return true;
+  }));
+  RETURN_IF_ERROR(parse_error);
+  return out;
+}
+
+absl::StatusOr<v1::DeleteReferenceValuesResponse>
+AttestationAdmin::DeleteReferenceValues(const Caller& c,
+                                        const v1::DeleteReferenceValuesRequest& r) {
+  RETURN_IF_ERROR(RequireRole(c, {Role::kAdmin}, "delete reference values"));
+  ASSIGN_OR_RETURN(std::string id, ParseName(r.name(), "referenceValues", "name"));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  RETURN_IF_ERROR(DeleteAll(db_, kRvPrefix, id));
+  if (observer_) observer_(c, "delete_reference_values", id, "");
+  LogInfo("attest.reference_values_deleted",
+          {{"set", id}, {"principal", c.principal}});
+  return v1::DeleteReferenceValuesResponse();
+}
+
+absl::StatusOr<attest::ReferenceValueSet> AttestationAdmin::Resolve(
+    absl::string_view name) const {
+  ASSIGN_OR_RETURN(v1::ReferenceValueSet set, ReadSet(name, 0));
+  attest::ReferenceValueSet out;
+  out.name = std::string(name);
+  out.version = set.version();
+  out.values.assign(set.values().begin(), set.values().end());
+  out.description = set.description();
+  out.expires_at = set.expire_time_unix() == 0
+                       ? absl::InfiniteFuture()
+                       : absl::FromUnixSeconds(set.expire_time_unix());
+  return out;
+}
+
+absl::StatusOr<v1::AttestationPolicy> AttestationAdmin::ReadPolicy(
+    absl::string_view id, int64_t version) const {
+  if (version == 0) {
+    ASSIGN_OR_RETURN(version, LatestVersion(db_, kPolicyPrefix, id));
+    if (version == 0) {
+      return absl::NotFoundError(absl::StrCat("policy '", id, "' does not exist"));
+    }
+  }
+  absl::StatusOr<std::string> raw =
+      db_.Get(VersionKey(kPolicyPrefix, id, version));
+  if (absl::IsNotFound(raw.status())) {
+    return absl::NotFoundError(
+        absl::StrCat("policy '", id, "' has no version ", version));
+  }
+  RETURN_IF_ERROR(raw.status());
+  v1::AttestationPolicy policy;
+  if (!policy.ParseFromString(*raw)) {
+    return absl::DataLossError(absl::StrCat(
+        "policy '", id, "' v", version, ": stored record does not parse"));
+  }
+  return policy;
+}
+
+absl::StatusOr<v1::AttestationPolicy> AttestationAdmin::PutPolicy(
+    const Caller& c, const v1::PutPolicyRequest& r) {
+  RETURN_IF_ERROR(RequireRole(c, {Role::kAdmin}, "change policies"));
+  ASSIGN_OR_RETURN(std::string id, ParseName(r.name(), "policies", "name"));
+  if (r.policy_json().size() > kMaxPolicyBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "policy_json: ", r.policy_json().size(), " bytes, at most ",
+        kMaxPolicyBytes));
+  }
+  absl::StatusOr<attest::Policy> parsed = attest::Policy::Parse(r.policy_json());
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy_json: ", parsed.status().message()));
+  }
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(int64_t latest, LatestVersion(db_, kPolicyPrefix, id));
+  v1::AttestationPolicy policy;
+  policy.set_name(absl::StrCat("policies/", id));
+  policy.set_version(latest + 1);
+  policy.set_policy_json(parsed->ToJson());
+  policy.set_digest(parsed->Digest());
+  policy.set_create_time_unix(absl::ToUnixSeconds(clock_.Now()));
+  policy.set_created_by(c.principal);
+  for (const std::string& s : parsed->ReferencedSets()) {
+    policy.add_reference_value_sets(s);
+  }
+  RETURN_IF_ERROR(db_.Put(VersionKey(kPolicyPrefix, id, policy.version()),
+                          policy.SerializeAsString()));
+  if (observer_) {
+    observer_(c, "put_policy", policy.name(),
+              absl::StrCat("version ", policy.version(), " digest ", policy.digest()));
+  }
+  LogInfo("attest.policy_put", {{"policy", policy.name()},
+                                {"version", policy.version()},
+                                {"digest", policy.digest()},
+                                {"principal", c.principal}});
+  return policy;
+}
+
+absl::StatusOr<v1::AttestationPolicy> AttestationAdmin::GetPolicy(
+    const Caller& c, const v1::GetPolicyRequest& r) {
+  RETURN_IF_ERROR(RequireRole(c, {Role::kAdmin, Role::kAuditor, Role::kOwner},
+                              "read policies"));
+  ASSIGN_OR_RETURN(std::string id, ParseName(r.name(), "policies", "name"));
+  if (r.version() < 0) return absl::InvalidArgumentError("version: negative");
+  return ReadPolicy(id, r.version());
+}
+
+absl::StatusOr<v1::ListPoliciesResponse> AttestationAdmin::ListPolicies(
+    const Caller& c, const v1::ListPoliciesRequest&) {
+  RETURN_IF_ERROR(RequireRole(c, {Role::kAdmin, Role::kAuditor, Role::kOwner},
+                              "list policies"));
+  v1::ListPoliciesResponse out;
+  absl::Status parse_error;
+  RETURN_IF_ERROR(db_.Scan(kPolicyPrefix, "", [&](absl::string_view, absl::string_view value) {
+    v1::AttestationPolicy p;
+    if (!p.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      parse_error = absl::DataLossError("stored policy does not parse");
+      return false;
+    }
+    if (out.policies_size() > 0 &&
+        out.policies(out.policies_size() - 1).name() == p.name()) {
+      *out.mutable_policies(out.policies_size() - 1) = std::move(p);
+    } else {
+      *out.add_policies() = std::move(p);
+    }
+    return true;
+  }));
+  RETURN_IF_ERROR(parse_error);
+  return out;
+}
+
+absl::StatusOr<v1::DeletePolicyResponse> AttestationAdmin::DeletePolicy(
+    const Caller& c, const v1::DeletePolicyRequest& r) {
+  RETURN_IF_ERROR(RequireRole(c, {Role::kAdmin}, "delete policies"));
+  ASSIGN_OR_RETURN(std::string id, ParseName(r.name(), "policies", "name"));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  RETURN_IF_ERROR(DeleteAll(db_, kPolicyPrefix, id));
+  if (observer_) observer_(c, "delete_policy", id, "");
+  LogInfo("attest.policy_deleted", {{"policy", id}, {"principal", c.principal}});
+  return v1::DeletePolicyResponse();
+}
+
+absl::StatusOr<attest::Policy> AttestationAdmin::LoadPolicy(
+    absl::string_view name, int64_t version) const {
+  ASSIGN_OR_RETURN(std::string id, ParseName(name, "policies", "policy"));
+  if (version != 0) {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = policy_cache_.find({id, version});
+    if (it != policy_cache_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(v1::AttestationPolicy stored, ReadPolicy(id, version));
+  absl::StatusOr<attest::Policy> parsed = attest::Policy::Parse(stored.policy_json());
+  if (!parsed.ok()) {
+    return absl::DataLossError(absl::StrCat("stored policy '", id,
+                                            "' no longer parses: ",
+                                            parsed.status().message()));
+  }
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (policy_cache_.size() > 1024) policy_cache_.clear();
+  policy_cache_.emplace(std::make_pair(id, stored.version()), *parsed);
+  return parsed;
+}
+
+absl::StatusOr<int64_t> AttestationAdmin::CurrentPolicyVersion(
+    absl::string_view name) const {
+  ASSIGN_OR_RETURN(std::string id, ParseName(name, "policies", "release_policy"));
+  ASSIGN_OR_RETURN(int64_t v, LatestVersion(db_, kPolicyPrefix, id));
+  if (v == 0) {
+    return absl::NotFoundError(absl::StrCat("policy '", id, "' does not exist"));
+  }
+  return v;
+}
+
+absl::StatusOr<attest::Evidence> EvidenceFromProto(const v1::EvidenceItem& item,
+                                                   absl::string_view field) {
+  attest::Evidence e;
+  absl::StatusOr<attest::EvidenceType> type = attest::ParseEvidenceType(item.type());
+  if (!type.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".type: ", type.status().message()));
+  }
+  e.type = *type;
+  if (item.payload().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".payload: empty"));
+  }
+  e.payload = item.payload();
+  e.certificates.assign(item.certificates().begin(), item.certificates().end());
+  return e;
+}
+
+absl::StatusOr<v1::DryRunPolicyResponse> AttestationAdmin::DryRunPolicy(
+    const Caller& c, const v1::DryRunPolicyRequest& r) {
+  RETURN_IF_ERROR(RequireRole(c, {Role::kAdmin, Role::kOwner}, "dry-run policies"));
+  absl::StatusOr<attest::Policy> policy = absl::InvalidArgumentError(
+      "policy: set policy_name or policy_json");
+  if (r.has_policy_name()) {
+    policy = LoadPolicy(r.policy_name());
+  } else if (r.has_policy_json()) {
+    policy = attest::Policy::Parse(r.policy_json());
+    if (!policy.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy_json: ", policy.status().message()));
+    }
+  }
+  RETURN_IF_ERROR(policy.status());
+  if (r.evidence().empty()) {
+    return absl::InvalidArgumentError("evidence: at least one item required");
+  }
+  std::vector<attest::Evidence> evidence;
+  std::vector<attest::VerifyContext> contexts;
+  absl::Time at = r.verification_time_unix() == 0
+                      ? clock_.Now()
+                      : absl::FromUnixSeconds(r.verification_time_unix());
+  for (int i = 0; i < r.evidence_size(); ++i) {
+    ASSIGN_OR_RETURN(attest::Evidence e,
+                     EvidenceFromProto(r.evidence(i), absl::StrCat("evidence[", i, "]")));
+    evidence.push_back(std::move(e));
+    attest::VerifyContext ctx;
+    ctx.at = at;
+    if (!r.evidence(i).expected_report_data().empty()) {
+      const std::string& d = r.evidence(i).expected_report_data();
+      ctx.expected_report_data = Bytes(d.begin(), d.end());
+    }
+    contexts.push_back(std::move(ctx));
+  }
+  v1::DryRunPolicyResponse out;
+  out.set_policy_digest(policy->Digest());
+  absl::StatusOr<attest::CompositeAppraisal> appraisal =
+      verifiers_.Appraise(evidence, contexts);
+  if (!appraisal.ok()) {
+    if (absl::IsInvalidArgument(appraisal.status()) &&
+        absl::StrContains(appraisal.status().message(), "at most")) {
+      return appraisal.status();
+    }
+    out.set_verified(false);
+    out.set_allowed(false);
+    out.set_reason(std::string(appraisal.status().message()));
+    out.set_ear_status("contraindicated");
+    return out;
+  }
+  out.set_verified(true);
+  out.set_claims_json(appraisal->claims.ToJson().dump());
+  out.set_ear_status(std::string(attest::TrustTierName(appraisal->status())));
+  out.set_ear_json(appraisal->ToEar(verifier_id_, at).dump());
+  for (const std::string& w : appraisal->warnings) out.add_warnings(w);
+  attest::PolicyDecision decision = policy->Evaluate(
+      appraisal->claims, *this, at,
+      attest::EvaluationContext::FromAppraisals(appraisal->submodules));
+  out.set_allowed(decision.allow);
+  out.set_reason(decision.reason);
+  out.set_failed_path(decision.failed_path);
+  for (const auto& [name, version] : decision.consulted_sets) {
+    out.add_consulted_reference_values(absl::StrCat(name, "@", version));
+  }
+  return out;
+}
+
+}  // namespace strongroom::kms

@@ -1,0 +1,103 @@
+// AttestationAdmin: the stored side of attestation. Named, versioned
+// reference-value sets and release policies live in RocksDB (every version is
+// kept, so an appraisal can say exactly what it relied on); a dry run
+// verifies evidence and evaluates a policy without releasing or writing
+// anything.
+//
+// Keys: "attest/rv/{name}/{version:020}" and "attest/pol/{name}/{version:020}",
+// each a serialized v1 message. A put writes the next version in one synced
+// batch; a delete removes every version in one batch.
+//
+// Authorization: admins write; admins and auditors read; admins and key
+// owners dry-run. Errors: InvalidArgument naming the field (for policies,
+// the JSON path); NotFound; PermissionDenied for the wrong role.
+//
+// Thread-safe: writes are serialized by a mutex; reads go to RocksDB.
+#ifndef STRONGROOM_KMS_BROKER_ATTESTATION_ADMIN_H_
+#define STRONGROOM_KMS_BROKER_ATTESTATION_ADMIN_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "attest/composite.h"
+#include "attest/policy/policy.h"
+#include "attest/policy/reference_values.h"
+#include "base/clock.h"
+#include "kms/caller.h"
+#include "storage/database.h"
+#include "strongroom/v1/attestation.pb.h"
+
+namespace strongroom::kms {
+
+class AttestationAdmin final : public attest::ReferenceValueResolver {
+ public:
+  // `verifiers` must outlive this object.
+  AttestationAdmin(storage::Database& db, const attest::VerifierSet& verifiers,
+                   const Clock& clock, std::string verifier_id);
+
+  absl::StatusOr<v1::ReferenceValueSet> PutReferenceValues(
+      const Caller& c, const v1::PutReferenceValuesRequest& r);
+  absl::StatusOr<v1::ReferenceValueSet> GetReferenceValues(
+      const Caller& c, const v1::GetReferenceValuesRequest& r);
+  absl::StatusOr<v1::ListReferenceValuesResponse> ListReferenceValues(
+      const Caller& c, const v1::ListReferenceValuesRequest& r);
+  absl::StatusOr<v1::DeleteReferenceValuesResponse> DeleteReferenceValues(
+      const Caller& c, const v1::DeleteReferenceValuesRequest& r);
+
+  absl::StatusOr<v1::AttestationPolicy> PutPolicy(
+      const Caller& c, const v1::PutPolicyRequest& r);
+  absl::StatusOr<v1::AttestationPolicy> GetPolicy(
+      const Caller& c, const v1::GetPolicyRequest& r);
+  absl::StatusOr<v1::ListPoliciesResponse> ListPolicies(
+      const Caller& c, const v1::ListPoliciesRequest& r);
+  absl::StatusOr<v1::DeletePolicyResponse> DeletePolicy(
+      const Caller& c, const v1::DeletePolicyRequest& r);
+
+  absl::StatusOr<v1::DryRunPolicyResponse> DryRunPolicy(
+      const Caller& c, const v1::DryRunPolicyRequest& r);
+
+  // Called after each successful change (put/delete of a set or policy), so
+  // the broker can record it in the audit chain.
+  using ChangeObserver = std::function<void(const Caller&, absl::string_view action,
+                                            absl::string_view resource,
+                                            absl::string_view detail)>;
+  void SetChangeObserver(ChangeObserver observer) { observer_ = std::move(observer); }
+
+  // For the key broker: a stored policy, parsed (version 0 = current).
+  // Versions are immutable, so parsed versions are cached.
+  absl::StatusOr<attest::Policy> LoadPolicy(absl::string_view name,
+                                            int64_t version = 0) const;
+  // The current version number of a policy (NotFound when absent).
+  absl::StatusOr<int64_t> CurrentPolicyVersion(absl::string_view name) const;
+
+  // ReferenceValueResolver: the current version of a set.
+  absl::StatusOr<attest::ReferenceValueSet> Resolve(
+      absl::string_view name) const override;
+
+ private:
+  absl::StatusOr<v1::ReferenceValueSet> ReadSet(absl::string_view id,
+                                                int64_t version) const;
+  absl::StatusOr<v1::AttestationPolicy> ReadPolicy(absl::string_view id,
+                                                   int64_t version) const;
+
+  storage::Database& db_;
+  const attest::VerifierSet& verifiers_;
+  const Clock& clock_;
+  std::string verifier_id_;
+  std::mutex write_mu_;
+  ChangeObserver observer_;
+  mutable std::mutex cache_mu_;
+  mutable std::map<std::pair<std::string, int64_t>, attest::Policy> policy_cache_;
+};
+
+// Conversions between the admin API and the domain, shared with the CLI.
+absl::StatusOr<attest::Evidence> EvidenceFromProto(const v1::EvidenceItem& item,
+                                                   absl::string_view field);
+
+}  // namespace strongroom::kms
+
+#endif  // STRONGROOM_KMS_BROKER_ATTESTATION_ADMIN_H_

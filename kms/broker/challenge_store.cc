@@ -1,0 +1,89 @@
+#include "kms/broker/challenge_store.h"
+
+#include <openssl/rand.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace strongroom::kms {
+
+absl::string_view ChallengeRefusalId(ChallengeRefusal r) {
+  switch (r) {
+    case ChallengeRefusal::kUnknown:
+      return "nonce_unknown";
+    case ChallengeRefusal::kExpired:
+      return "nonce_expired";
+    case ChallengeRefusal::kWrongPrincipal:
+      return "nonce_wrong_principal";
+    case ChallengeRefusal::kWrongBinding:
+      return "nonce_wrong_binding";
+  }
+  return "nonce_unknown";
+}
+
+ChallengeStore::ChallengeStore(const Clock& clock, absl::Duration ttl,
+                               size_t capacity)
+    : clock_(clock), ttl_(ttl), capacity_(capacity) {}
+
+void ChallengeStore::DropExpiredLocked(absl::Time now) {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    it = it->second.expires_at <= now ? entries_.erase(it) : std::next(it);
+  }
+}
+
+absl::StatusOr<Challenge> ChallengeStore::Issue(absl::string_view principal,
+                                                absl::string_view binding) {
+  Challenge c;
+  c.nonce.resize(32);
+  if (RAND_bytes(c.nonce.data(), static_cast<int>(c.nonce.size())) != 1) {
+    return absl::InternalError("RAND_bytes failed");
+  }
+  absl::Time now = clock_.Now();
+  c.expires_at = now + ttl_;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (entries_.size() >= capacity_) DropExpiredLocked(now);
+  if (entries_.size() >= capacity_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many outstanding challenges (", capacity_, "); retry shortly"));
+  }
+  entries_[std::string(AsStringView(c.nonce))] =
+      Entry{std::string(principal), std::string(binding), c.expires_at};
+  return c;
+}
+
+absl::Status ChallengeStore::Redeem(std::span<const uint8_t> nonce,
+                                    absl::string_view principal,
+                                    absl::string_view binding) {
+  auto refuse = [](ChallengeRefusal r, absl::string_view detail) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(ChallengeRefusalId(r), ": ", detail));
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(std::string(AsStringView(nonce)));
+  if (it == entries_.end()) {
+    return refuse(ChallengeRefusal::kUnknown,
+                  "nonce was never issued or was already used");
+  }
+  // A nonce is consumed by any redemption attempt, right or wrong, so a
+  // guess cannot be retried against it.
+  Entry e = std::move(it->second);
+  entries_.erase(it);
+  if (e.expires_at <= clock_.Now()) {
+    return refuse(ChallengeRefusal::kExpired, "nonce expired");
+  }
+  if (e.principal != principal) {
+    return refuse(ChallengeRefusal::kWrongPrincipal,
+                  "nonce was issued to another principal");
+  }
+  if (e.binding != binding) {
+    return refuse(ChallengeRefusal::kWrongBinding,
+                  "nonce was issued for another request");
+  }
+  return absl::OkStatus();
+}
+
+size_t ChallengeStore::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
+}
+
+}  // namespace strongroom::kms

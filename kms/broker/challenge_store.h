@@ -1,0 +1,66 @@
+// ChallengeStore: single-use attestation nonces with a short lifetime.
+//
+// Issue() returns 32 random bytes bound to the principal that asked and to
+// what it asked for (a key name); Redeem() consumes a nonce exactly once and
+// only for the same principal and binding, before it expires. Nonces live in
+// memory: a restart invalidates outstanding challenges (the workload asks
+// again), which is the safe direction. The store is bounded: when full,
+// expired entries are dropped first and then Issue fails with
+// ResourceExhausted rather than evicting live challenges.
+//
+// Thread-safe (one mutex; operations are O(log n)).
+#ifndef STRONGROOM_KMS_BROKER_CHALLENGE_STORE_H_
+#define STRONGROOM_KMS_BROKER_CHALLENGE_STORE_H_
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/bytes.h"
+#include "base/clock.h"
+
+namespace strongroom::kms {
+
+struct Challenge {
+  Bytes nonce;                 // 32 bytes
+  absl::Time expires_at;
+};
+
+// Why Redeem refused; stable ids that appear in denials and the audit log.
+enum class ChallengeRefusal { kUnknown, kExpired, kWrongPrincipal, kWrongBinding };
+absl::string_view ChallengeRefusalId(ChallengeRefusal r);
+
+class ChallengeStore {
+ public:
+  ChallengeStore(const Clock& clock, absl::Duration ttl, size_t capacity);
+
+  absl::StatusOr<Challenge> Issue(absl::string_view principal,
+                                  absl::string_view binding);
+
+  // OK exactly once per issued nonce. Otherwise PermissionDenied whose
+  // message starts with the refusal id ("nonce_unknown: ...").
+  absl::Status Redeem(std::span<const uint8_t> nonce,
+                      absl::string_view principal, absl::string_view binding);
+
+  size_t size() const;
+
+ private:
+  struct Entry {
+    std::string principal;
+    std::string binding;
+    absl::Time expires_at;
+  };
+  void DropExpiredLocked(absl::Time now);
+
+  const Clock& clock_;
+  const absl::Duration ttl_;
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> entries_;  // by raw nonce bytes
+};
+
+}  // namespace strongroom::kms
+
+#endif  // STRONGROOM_KMS_BROKER_CHALLENGE_STORE_H_

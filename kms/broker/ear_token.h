@@ -1,0 +1,67 @@
+// EarTokenSigner: issues and checks attestation-result tokens.
+//
+// A token is a JWS compact JWT (RFC 7515 / 7519) signed with ES256 by a P-256
+// key pair that lives in the HSM (found by label, created non-extractable on
+// first use). Its payload is an EAR (draft-ietf-rats-ear): eat_profile, iat,
+// exp, ear.verifier-id, submods with per-TEE status and trustworthiness
+// vector, plus `cnf` (RFC 7800) carrying the workload's ephemeral public key
+// as a JWK and `jti`. The public key is published as a JWKS (RFC 7517) whose
+// `kid` is the RFC 7638 thumbprint, so any JWT library can verify tokens.
+//
+// Signing goes to the HSM; verification uses the cached public key in
+// software. Thread-safe after Create().
+#ifndef STRONGROOM_KMS_BROKER_EAR_TOKEN_H_
+#define STRONGROOM_KMS_BROKER_EAR_TOKEN_H_
+
+#include <openssl/evp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "kms/pkcs11/hsm.h"
+#include "nlohmann/json.hpp"
+
+namespace strongroom::kms {
+
+class EarTokenSigner {
+ public:
+  // Finds the key pair labelled `label` in the token, or generates it.
+  static absl::StatusOr<std::unique_ptr<EarTokenSigner>> Create(
+      pkcs11::Hsm& hsm, absl::string_view label);
+  ~EarTokenSigner();
+
+  // Header {"alg":"ES256","typ":"JWT","kid":kid()} + `payload`.
+  absl::StatusOr<std::string> Sign(const nlohmann::json& payload) const;
+
+  // Checks the header (alg ES256, our kid), the signature, and that
+  // iat - leeway <= now < exp. Returns the payload. PermissionDenied naming
+  // the defect ("token signature does not verify", "token expired at ...");
+  // InvalidArgument for a token that does not parse.
+  absl::StatusOr<nlohmann::json> Verify(absl::string_view jwt,
+                                        absl::Time now) const;
+
+  const std::string& kid() const { return kid_; }
+  // {"keys":[{"kty":"EC","crv":"P-256","x":..,"y":..,"kid":..,"alg":"ES256","use":"sig"}]}
+  nlohmann::json Jwks() const;
+
+ private:
+  EarTokenSigner(pkcs11::Hsm& hsm, pkcs11::KeyHandle private_key,
+                 Bytes public_point, EVP_PKEY* public_key, std::string kid);
+
+  pkcs11::Hsm& hsm_;
+  pkcs11::KeyHandle private_key_;
+  Bytes public_point_;
+  EVP_PKEY* public_key_;
+  std::string kid_;
+};
+
+// The JWK of an uncompressed P-256 point (kty, crv, x, y).
+nlohmann::json P256Jwk(std::span<const uint8_t> uncompressed_point);
+// RFC 7638 thumbprint (base64url SHA-256) of an EC JWK.
+std::string JwkThumbprint(const nlohmann::json& jwk);
+
+}  // namespace strongroom::kms
+
+#endif  // STRONGROOM_KMS_BROKER_EAR_TOKEN_H_

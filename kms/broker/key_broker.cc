@@ -1,0 +1,458 @@
+#include "kms/broker/key_broker.h"
+
+#include <openssl/rand.h>
+
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "attest/binding.h"
+#include "attest/x509.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "kms/hpke/hpke.h"
+#include "kms/hpke/keys.h"
+#include "kms/hpke/suite.h"
+#include "kms/resource_names.h"
+
+namespace strongroom::kms {
+namespace {
+
+constexpr char kReleaseLabel[] = "strongroom-release-v1";
+constexpr size_t kMaxEvidenceItems = 4;
+constexpr size_t kMaxEvidenceBytes = 256 * 1024;
+
+absl::StatusOr<hpke::Kem> KemOf(v1::HpkeKem kem) {
+  switch (kem) {
+    case v1::HPKE_KEM_UNSPECIFIED:
+    case v1::HPKE_KEM_P256_SHA256:
+      return hpke::Kem::kDhkemP256HkdfSha256;
+    case v1::HPKE_KEM_X25519_SHA256:
+      return hpke::Kem::kDhkemX25519HkdfSha256;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("kem: ", static_cast<int>(kem),
+                                                     " is not a supported HPKE KEM"));
+  }
+}
+
+// The cnf JWK of a workload's HPKE public key (RFC 7800 / 8037).
+nlohmann::json PublicKeyJwk(hpke::Kem kem, const Bytes& pk) {
+  if (kem == hpke::Kem::kDhkemX25519HkdfSha256) {
+    return {{"kty", "OKP"}, {"crv", "X25519"}, {"x", Base64UrlEncode(pk)}};
+  }
+  return P256Jwk(pk);
+}
+
+std::string RandomId() {
+  uint8_t id[16];
+  RAND_bytes(id, sizeof(id));
+  return HexEncode(id);
+}
+
+// The key name without a version, for comparisons.
+std::string KeyOf(absl::string_view name) {
+  size_t pos = name.find("/versions/");
+  return std::string(pos == absl::string_view::npos ? name : name.substr(0, pos));
+}
+
+std::string NormalizeKey(absl::string_view name) {
+  return absl::StartsWith(name, "keys/") ? std::string(name) : absl::StrCat("keys/", name);
+}
+
+Bytes ReleaseInfo(absl::string_view version_name, absl::string_view token_id) {
+  std::string s = absl::StrCat(kReleaseLabel, absl::string_view("\0", 1), version_name,
+                               absl::string_view("\0", 1), token_id);
+  return Bytes(s.begin(), s.end());
+}
+
+}  // namespace
+
+struct KeyBroker::CheckedToken {
+  nlohmann::json payload;
+  std::string token_id;
+  std::string key;  // keys/{key}
+  std::string policy_digest;
+};
+
+KeyBroker::KeyBroker(KeyManager& keys, AttestationAdmin& admin,
+                     const attest::VerifierSet& verifiers, const EarTokenSigner& signer,
+                     AuditLog& audit, const Clock& clock, BrokerOptions options)
+    : keys_(keys),
+      admin_(admin),
+      verifiers_(verifiers),
+      signer_(signer),
+      audit_(audit),
+      clock_(clock),
+      options_(std::move(options)),
+      challenges_(clock, options_.challenge_ttl, options_.max_challenges),
+      limiter_(clock, options_.rate_per_second, options_.rate_burst) {}
+
+absl::Status KeyBroker::Admit(const Caller& c) {
+  RETURN_IF_ERROR(limiter_.Acquire(c.principal));
+  if (c.role != Role::kWorkload) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "principal '", c.principal, "' (role ", RoleName(c.role),
+        ") is not a workload; only workloads attest and receive keys"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KeyBroker::Deny(const Caller& c, absl::string_view action,
+                             absl::string_view resource, absl::string_view reason_id,
+                             absl::string_view detail, absl::string_view evidence_digest,
+                             absl::string_view policy_digest) {
+  AuditEntry e;
+  e.principal = c.principal;
+  e.action = std::string(action);
+  e.resource = std::string(resource);
+  e.decision = AuditDecision::kDeny;
+  e.reason_id = std::string(reason_id);
+  e.reason_detail = std::string(detail);
+  e.evidence_digest = std::string(evidence_digest);
+  e.policy_digest = std::string(policy_digest);
+  absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
+  LogInfo("broker.denied", {{"action", std::string(action)},
+                            {"principal", c.principal},
+                            {"reason", std::string(reason_id)}});
+  if (!rec.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("refused: ", reason_id, " (audit log unavailable)"));
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("refused: ", reason_id, " (audit ", rec->sequence, ")"));
+}
+
+void KeyBroker::AuditAdminChange(const Caller& c, absl::string_view action,
+                                 absl::string_view resource, absl::string_view detail) {
+  AuditEntry e;
+  e.principal = c.principal;
+  e.action = std::string(action);
+  e.resource = std::string(resource);
+  e.decision = AuditDecision::kInfo;
+  e.reason_detail = std::string(detail);
+  absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
+  if (!rec.ok()) {
+    LogError("audit.append_failed", {{"action", std::string(action)},
+                                     {"error", std::string(rec.status().message())}});
+  }
+}
+
+absl::StatusOr<v1::GetChallengeResponse> KeyBroker::GetChallenge(
+    const Caller& c, const v1::GetChallengeRequest& r) {
+  RETURN_IF_ERROR(Admit(c));
+  ASSIGN_OR_RETURN(std::string key_id, ParseKeyName(NormalizeKey(r.key()), "key"));
+  const std::string key = KeyName(key_id);
+  ASSIGN_OR_RETURN(Challenge ch, challenges_.Issue(c.principal, key));
+  AuditEntry e{.principal = c.principal, .action = "challenge", .resource = key,
+               .decision = AuditDecision::kAllow};
+  RETURN_IF_ERROR(audit_.Append(std::move(e)).status());
+  v1::GetChallengeResponse out;
+  out.set_nonce(std::string(AsStringView(ch.nonce)));
+  out.set_expire_time_unix(absl::ToUnixSeconds(ch.expires_at));
+  return out;
+}
+
+absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
+                                                     const v1::AttestRequest& r) {
+  RETURN_IF_ERROR(Admit(c));
+  ASSIGN_OR_RETURN(std::string key_id, ParseKeyName(NormalizeKey(r.key()), "key"));
+  const std::string key = KeyName(key_id);
+  if (r.nonce().size() != 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nonce: ", r.nonce().size(), " bytes, expected 32"));
+  }
+  ASSIGN_OR_RETURN(hpke::Kem kem, KemOf(r.kem()));
+  absl::StatusOr<hpke::PublicKey> pk = hpke::PublicKey::Create(kem, AsBytes(r.public_key()));
+  if (!pk.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("public_key: ", pk.status().message()));
+  }
+  if (r.evidence().empty() || static_cast<size_t>(r.evidence_size()) > kMaxEvidenceItems) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "evidence: ", r.evidence_size(), " items, expected 1..", kMaxEvidenceItems));
+  }
+  std::vector<attest::Evidence> evidence;
+  std::string digest_input;
+  for (int i = 0; i < r.evidence_size(); ++i) {
+    const v1::EvidenceItem& item = r.evidence(i);
+    size_t bytes = item.payload().size();
+    for (const std::string& cert : item.certificates()) bytes += cert.size();
+    if (bytes > kMaxEvidenceBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "evidence[", i, "]: ", bytes, " bytes, at most ", kMaxEvidenceBytes));
+    }
+    ASSIGN_OR_RETURN(attest::Evidence e,
+                     EvidenceFromProto(item, absl::StrCat("evidence[", i, "]")));
+    if (e.collateral_dir.empty()) e.collateral_dir = options_.collateral_dir;
+    absl::StrAppend(&digest_input, item.type(), ":", attest::Sha256Hex(AsBytes(item.payload())),
+                    ";");
+    evidence.push_back(std::move(e));
+  }
+  const std::string evidence_digest = attest::Sha256Hex(AsBytes(digest_input));
+
+  // The nonce is consumed first: whatever happens next, it cannot be replayed.
+  if (absl::Status s = challenges_.Redeem(AsBytes(r.nonce()), c.principal, key); !s.ok()) {
+    std::string id(s.message().substr(0, s.message().find(':')));
+    return Deny(c, "attest", key, id, s.message(), evidence_digest);
+  }
+  absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(key);
+  if (!target.ok()) {
+    return Deny(c, "attest", key,
+                absl::IsNotFound(target.status()) ? "key_not_found" : "key_not_releasable",
+                target.status().message(), evidence_digest);
+  }
+  const std::string& policy_name = target->key.release_policy();
+  const int64_t policy_version = target->key.release_policy_version();
+  absl::StatusOr<attest::Policy> policy = admin_.LoadPolicy(policy_name, policy_version);
+  if (!policy.ok()) {
+    return Deny(c, "attest", key, "policy_unavailable", policy.status().message(),
+                evidence_digest);
+  }
+
+  const absl::Time now = clock_.Now();
+  const Bytes binding = attest::AttestationBinding(static_cast<uint16_t>(kem),
+                                                   AsBytes(r.nonce()), pk->Serialize());
+  std::vector<attest::VerifyContext> contexts(evidence.size());
+  for (auto& ctx : contexts) {
+    ctx.at = now;
+    ctx.expected_report_data = binding;
+  }
+  absl::StatusOr<attest::CompositeAppraisal> appraisal = verifiers_.Appraise(evidence, contexts);
+  if (!appraisal.ok()) {
+    return Deny(c, "attest", key, "evidence_rejected", appraisal.status().message(),
+                evidence_digest, policy->Digest());
+  }
+  attest::PolicyDecision decision = policy->Evaluate(
+      appraisal->claims, admin_, now,
+      attest::EvaluationContext::FromAppraisals(appraisal->submodules));
+  if (!decision.allow) {
+    return Deny(c, "attest", key, "policy_denied",
+                absl::StrCat(decision.failed_path, ": ", decision.reason), evidence_digest,
+                policy->Digest());
+  }
+
+  const std::string token_id = RandomId();
+  const absl::Time exp = now + options_.token_ttl;
+  nlohmann::json payload = appraisal->ToEar(options_.verifier_id, now);
+  payload["exp"] = absl::ToUnixSeconds(exp);
+  payload["jti"] = token_id;
+  payload["sub"] = c.principal;
+  payload["ear.status"] = std::string(attest::TrustTierName(appraisal->status()));
+  payload["cnf"] = {{"jwk", PublicKeyJwk(kem, pk->Serialize())}};
+  nlohmann::json refs = nlohmann::json::array();
+  for (const auto& [name, version] : decision.consulted_sets) {
+    refs.push_back(absl::StrCat(name, "@", version));
+  }
+  payload["strongroom"] = {{"key", key},
+                           {"policy", policy_name},
+                           {"policy_version", policy_version},
+                           {"policy_digest", policy->Digest()},
+                           {"reference_values", refs},
+                           {"evidence_digest", evidence_digest}};
+  ASSIGN_OR_RETURN(std::string token, signer_.Sign(payload));
+  AuditEntry e{.principal = c.principal, .action = "attest", .resource = key,
+               .decision = AuditDecision::kAllow, .reason_id = "",
+               .reason_detail = absl::StrCat("token ", token_id),
+               .evidence_digest = evidence_digest, .policy_digest = policy->Digest()};
+  RETURN_IF_ERROR(audit_.Append(std::move(e)).status());
+  v1::AttestResponse out;
+  out.set_token(std::move(token));
+  out.set_expire_time_unix(absl::ToUnixSeconds(exp));
+  out.set_ear_status(std::string(attest::TrustTierName(appraisal->status())));
+  return out;
+}
+
+absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c,
+                                                                 absl::string_view action,
+                                                                 absl::string_view token,
+                                                                 absl::string_view key_name) {
+  const absl::Time now = clock_.Now();
+  absl::StatusOr<nlohmann::json> payload = signer_.Verify(token, now);
+  if (!payload.ok()) {
+    absl::string_view id = absl::StrContains(payload.status().message(), "expired")
+                               ? "token_expired"
+                               : "token_invalid";
+    return Deny(c, action, key_name, id, payload.status().message());
+  }
+  CheckedToken t;
+  t.payload = *std::move(payload);
+  const nlohmann::json& sr = t.payload.value("strongroom", nlohmann::json::object());
+  t.token_id = t.payload.value("jti", "");
+  t.key = sr.value("key", "");
+  t.policy_digest = sr.value("policy_digest", "");
+  {
+    std::lock_guard<std::mutex> lock(revoked_mu_);
+    for (auto it = revoked_.begin(); it != revoked_.end();) {
+      it = it->second <= now ? revoked_.erase(it) : std::next(it);
+    }
+    if (revoked_.count(t.token_id)) {
+      return Deny(c, action, key_name, "token_revoked",
+                  absl::StrCat("token ", t.token_id, " was revoked"));
+    }
+  }
+  if (t.payload.value("sub", "") != c.principal) {
+    return Deny(c, action, key_name, "token_wrong_principal",
+                absl::StrCat("token ", t.token_id, " was issued to another principal"));
+  }
+  if (KeyOf(key_name) != t.key) {
+    return Deny(c, action, key_name, "token_wrong_key",
+                absl::StrCat("token ", t.token_id, " is for ", t.key));
+  }
+  // Revocation by change: the token stands only while the key's policy
+  // binding and every reference-value set it relied on are unchanged.
+  absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(t.key);
+  if (!target.ok()) {
+    return Deny(c, action, key_name, "key_not_releasable", target.status().message());
+  }
+  if (target->key.release_policy() != sr.value("policy", "") ||
+      target->key.release_policy_version() != sr.value("policy_version", int64_t{-1})) {
+    return Deny(c, action, key_name, "token_revoked_policy_changed",
+                absl::StrCat("token ", t.token_id, " was issued under ",
+                             sr.value("policy", ""), " v", sr.value("policy_version", 0)));
+  }
+  for (const auto& ref : sr.value("reference_values", nlohmann::json::array())) {
+    std::string s = ref.get<std::string>();
+    size_t at = s.rfind('@');
+    std::string name = s.substr(0, at);
+    absl::StatusOr<attest::ReferenceValueSet> set = admin_.Resolve(name);
+    if (!set.ok() || absl::StrCat(name, "@", set->version) != s) {
+      return Deny(c, action, key_name, "token_revoked_reference_values_changed",
+                  absl::StrCat("token ", t.token_id, " relied on ", s));
+    }
+  }
+  return t;
+}
+
+absl::StatusOr<TokenGrant> KeyBroker::CheckToken(const Caller& c, absl::string_view token,
+                                                 absl::string_view key) {
+  RETURN_IF_ERROR(Admit(c));
+  ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, "read", token, NormalizeKey(key)));
+  return TokenGrant{t.token_id, c.principal, t.key};
+}
+
+absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseKey(const Caller& c,
+                                                             const v1::ReleaseKeyRequest& r) {
+  RETURN_IF_ERROR(Admit(c));
+  const std::string key_name = NormalizeKey(r.key());
+  ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, "release", r.token(), key_name));
+  const nlohmann::json& jwk = t.payload["cnf"]["jwk"];
+  hpke::Kem kem = jwk.value("crv", "") == "X25519" ? hpke::Kem::kDhkemX25519HkdfSha256
+                                                   : hpke::Kem::kDhkemP256HkdfSha256;
+  absl::StatusOr<hpke::PublicKey> pk = hpke::PublicKey::Create(kem, AsBytes(r.public_key()));
+  if (!pk.ok() || PublicKeyJwk(kem, pk->Serialize()) != jwk) {
+    return Deny(c, "release", key_name, "token_wrong_public_key",
+                absl::StrCat("token ", t.token_id, " is bound to another public key"));
+  }
+  absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(key_name);
+  if (!target.ok()) {
+    return Deny(c, "release", key_name, "key_not_releasable", target.status().message());
+  }
+  ASSIGN_OR_RETURN(SecretBytes material, keys_.ReleaseMaterial(*target));
+  ASSIGN_OR_RETURN(hpke::Suite suite, hpke::Suite::Create(kem, hpke::Kdf::kHkdfSha256,
+                                                          hpke::Aead::kAes256Gcm));
+  Bytes info = ReleaseInfo(target->version_name, t.token_id);
+  ASSIGN_OR_RETURN(hpke::Sealed sealed, hpke::Seal(suite, *pk, info, info, material.Reveal()));
+  AuditEntry e{.principal = c.principal, .action = "release", .resource = target->version_name,
+               .decision = AuditDecision::kAllow, .reason_id = "",
+               .reason_detail = absl::StrCat("token ", t.token_id), .evidence_digest = "",
+               .policy_digest = t.policy_digest, .key_version = target->version};
+  RETURN_IF_ERROR(audit_.Append(std::move(e)).status());
+  v1::ReleaseKeyResponse out;
+  v1::SealedKey* s = out.mutable_sealed();
+  s->set_key_version(target->version_name);
+  s->set_kem(kem == hpke::Kem::kDhkemX25519HkdfSha256 ? v1::HPKE_KEM_X25519_SHA256
+                                                      : v1::HPKE_KEM_P256_SHA256);
+  s->set_enc(std::string(AsStringView(sealed.enc)));
+  s->set_ciphertext(std::string(AsStringView(sealed.ciphertext)));
+  s->set_token_id(t.token_id);
+  s->set_info(std::string(AsStringView(info)));
+  return out;
+}
+
+absl::StatusOr<v1::GetDataKeyResponse> KeyBroker::GetDataKey(const Caller& c,
+                                                             const v1::GetDataKeyRequest& r) {
+  RETURN_IF_ERROR(Admit(c));
+  const std::string key_name = NormalizeKey(r.key());
+  if (r.associated_data().size() > 4096) {
+    return absl::InvalidArgumentError("associated_data: longer than 4096 bytes");
+  }
+  ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, "datakey", r.token(), key_name));
+  const nlohmann::json& jwk = t.payload["cnf"]["jwk"];
+  hpke::Kem kem = jwk.value("crv", "") == "X25519" ? hpke::Kem::kDhkemX25519HkdfSha256
+                                                   : hpke::Kem::kDhkemP256HkdfSha256;
+  absl::StatusOr<hpke::PublicKey> pk = hpke::PublicKey::Create(kem, AsBytes(r.public_key()));
+  if (!pk.ok() || PublicKeyJwk(kem, pk->Serialize()) != jwk) {
+    return Deny(c, "datakey", key_name, "token_wrong_public_key",
+                absl::StrCat("token ", t.token_id, " is bound to another public key"));
+  }
+  absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(key_name);
+  if (!target.ok()) {
+    return Deny(c, "datakey", key_name, "key_not_releasable", target.status().message());
+  }
+  ASSIGN_OR_RETURN(auto data_key, keys_.NewDataKeyFor(*target, AsBytes(r.associated_data())));
+  ASSIGN_OR_RETURN(hpke::Suite suite, hpke::Suite::Create(kem, hpke::Kdf::kHkdfSha256,
+                                                          hpke::Aead::kAes256Gcm));
+  Bytes info = ReleaseInfo(target->version_name, t.token_id);
+  ASSIGN_OR_RETURN(hpke::Sealed sealed,
+                   hpke::Seal(suite, *pk, info, info, data_key.first.Reveal()));
+  AuditEntry e{.principal = c.principal, .action = "datakey", .resource = target->version_name,
+               .decision = AuditDecision::kAllow, .reason_id = "",
+               .reason_detail = absl::StrCat("token ", t.token_id), .evidence_digest = "",
+               .policy_digest = t.policy_digest, .key_version = target->version};
+  RETURN_IF_ERROR(audit_.Append(std::move(e)).status());
+  v1::GetDataKeyResponse out;
+  v1::SealedKey* s = out.mutable_sealed();
+  s->set_key_version(target->version_name);
+  s->set_kem(kem == hpke::Kem::kDhkemX25519HkdfSha256 ? v1::HPKE_KEM_X25519_SHA256
+                                                      : v1::HPKE_KEM_P256_SHA256);
+  s->set_enc(std::string(AsStringView(sealed.enc)));
+  s->set_ciphertext(std::string(AsStringView(sealed.ciphertext)));
+  s->set_token_id(t.token_id);
+  s->set_info(std::string(AsStringView(info)));
+  out.set_wrapped(std::string(AsStringView(data_key.second)));
+  return out;
+}
+
+absl::StatusOr<v1::GetJwksResponse> KeyBroker::GetJwks(const Caller& c,
+                                                       const v1::GetJwksRequest&) {
+  if (c.role == Role::kNone) {
+    return absl::PermissionDeniedError("GetJwks: unknown principal");
+  }
+  v1::GetJwksResponse out;
+  out.set_jwks_json(signer_.Jwks().dump());
+  return out;
+}
+
+absl::StatusOr<v1::RevokeTokenResponse> KeyBroker::RevokeToken(
+    const Caller& c, const v1::RevokeTokenRequest& r) {
+  if (c.role != Role::kAdmin) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("RevokeToken: '", c.principal, "' is not an admin"));
+  }
+  if (r.token_id().size() != 32) {
+    return absl::InvalidArgumentError("token_id: expected 32 hex characters");
+  }
+  {
+    std::lock_guard<std::mutex> lock(revoked_mu_);
+    // Tokens live at most token_ttl: keep the entry that long.
+    revoked_[r.token_id()] = clock_.Now() + options_.token_ttl;
+  }
+  AuditAdminChange(c, "revoke_token", r.token_id(), "");
+  return v1::RevokeTokenResponse();
+}
+
+absl::StatusOr<v1::ExportAuditResponse> KeyBroker::ExportAudit(
+    const Caller& c, const v1::ExportAuditRequest& r) {
+  if (c.role != Role::kAdmin && c.role != Role::kAuditor) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("ExportAudit: '", c.principal, "' is not an auditor or admin"));
+  }
+  std::ostringstream out;
+  RETURN_IF_ERROR(audit_.Export(r.from_sequence(), out));
+  v1::ExportAuditResponse resp;
+  resp.set_jsonl(out.str());
+  return resp;
+}
+
+}  // namespace strongroom::kms

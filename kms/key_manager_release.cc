@@ -1,0 +1,74 @@
+// KeyManager's side of the key broker: which version a release names, its
+// material, and data keys sealed under it.
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "kms/key_manager.h"
+#include "kms/resource_names.h"
+
+namespace strongroom::kms {
+
+void KeyManager::SetPolicyVersionLookup(PolicyVersionLookup lookup) {
+  policy_version_lookup_ = std::move(lookup);
+}
+
+absl::StatusOr<KeyManager::ReleaseTarget> KeyManager::FindReleaseTarget(
+    absl::string_view name) {
+  std::string key_id;
+  uint32_t version = 0;
+  if (absl::StrContains(name, "/versions/")) {
+    ASSIGN_OR_RETURN(VersionName v, ParseVersionName(name, "key"));
+    key_id = v.key_id;
+    version = v.version;
+  } else {
+    ASSIGN_OR_RETURN(key_id, ParseKeyName(name, "key"));
+  }
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(key_id));
+  const v1::Key& key = view->key.key();
+  if (key.release_policy().empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(key.name(), " has no release policy: it is never released to workloads"));
+  }
+  if (key.protection() != v1::PROTECTION_SOFTWARE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(key.name(), " is HSM-protected and cannot be released"));
+  }
+  if (version == 0) version = key.primary_version();
+  auto it = view->versions.find(version);
+  if (it == view->versions.end()) {
+    return absl::NotFoundError(absl::StrCat(key.name(), " has no version ", version));
+  }
+  if (it->second.version().state() != v1::ENABLED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        it->second.version().name(), " is not ENABLED and cannot be released"));
+  }
+  ReleaseTarget t;
+  t.key = key;
+  t.version = version;
+  t.version_name = it->second.version().name();
+  return t;
+}
+
+absl::StatusOr<SecretBytes> KeyManager::ReleaseMaterial(const ReleaseTarget& target) {
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(target.key.name().substr(5)));
+  ASSIGN_OR_RETURN(std::shared_ptr<const Material> m, GetMaterial(*view, target.version));
+  if (m->in_hsm) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(target.version_name, " lives in the HSM and cannot be released"));
+  }
+  return m->key.Clone();
+}
+
+absl::StatusOr<std::pair<SecretBytes, Bytes>> KeyManager::NewDataKeyFor(
+    const ReleaseTarget& target, std::span<const uint8_t> associated_data) {
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(target.key.name().substr(5)));
+  ASSIGN_OR_RETURN(SecretBytes data_key, hsm_.GenerateRandom(32));
+  std::map<std::string, std::string> context;
+  if (!associated_data.empty()) {
+    context["aad"] = std::string(AsStringView(associated_data));
+  }
+  ASSIGN_OR_RETURN(Bytes wrapped, SealWith(*view, target.version, context, data_key.Reveal()));
+  return std::make_pair(std::move(data_key), std::move(wrapped));
+}
+
+}  // namespace strongroom::kms

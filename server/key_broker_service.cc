@@ -1,0 +1,31 @@
+#include "server/key_broker_service.h"
+
+#include "server/grpc_status.h"
+#include "server/peer_identity.h"
+
+namespace strongroom::server {
+
+namespace v1 = ::strongroom::v1;
+
+#define SR_FORWARD(Name, Request, Response)                                         \
+  grpc::Status KeyBrokerService::Name(grpc::ServerContext* context,                 \
+                                      const v1::Request* request,                   \
+                                      v1::Response* response) {                     \
+    absl::StatusOr<PeerIdentity> peer = IdentifyPeer(*context, principals_);        \
+    if (!peer.ok()) return ToGrpcStatus(peer.status());                             \
+    auto result = broker_.Name(kms::Caller{peer->principal, peer->role}, *request); \
+    if (!result.ok()) return ToGrpcStatus(result.status());                         \
+    *response = *std::move(result);                                                 \
+    return grpc::Status::OK;                                                        \
+  }
+
+SR_FORWARD(GetChallenge, GetChallengeRequest, GetChallengeResponse)
+SR_FORWARD(Attest, AttestRequest, AttestResponse)
+SR_FORWARD(ReleaseKey, ReleaseKeyRequest, ReleaseKeyResponse)
+SR_FORWARD(GetDataKey, GetDataKeyRequest, GetDataKeyResponse)
+SR_FORWARD(GetJwks, GetJwksRequest, GetJwksResponse)
+SR_FORWARD(RevokeToken, RevokeTokenRequest, RevokeTokenResponse)
+SR_FORWARD(ExportAudit, ExportAuditRequest, ExportAuditResponse)
+#undef SR_FORWARD
+
+}  // namespace strongroom::server

@@ -1,0 +1,206 @@
+#include "server/sealed_store_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/clock.h"
+#include "base/status_macros.h"
+#include "kms/resource_names.h"
+#include "server/grpc_status.h"
+#include "server/peer_identity.h"
+
+namespace strongroom::server {
+
+namespace v1 = ::strongroom::v1;
+using storage::sealed::KeyDirectory;
+
+namespace {
+
+// The store's view of the KMS: key metadata as the caller may see it, and
+// re-wraps on behalf of a key's owner (ReEncrypt returns no plaintext).
+class KmsKeyDirectory final : public KeyDirectory {
+ public:
+  explicit KmsKeyDirectory(kms::KeyManager& km) : km_(km) {}
+
+  absl::StatusOr<v1::Key> GetKey(const kms::Caller& caller, absl::string_view key_name) override {
+    v1::GetKeyRequest r;
+    r.set_name(std::string(key_name));
+    return km_.GetKey(caller, r);
+  }
+
+  absl::StatusOr<Rewrapped> Rewrap(absl::string_view owner, absl::string_view key_name,
+                                   std::span<const uint8_t> wrapped,
+                                   const std::map<std::string, std::string>& context) override {
+    v1::ReEncryptRequest r;
+    r.set_ciphertext(std::string(AsStringView(wrapped)));
+    r.mutable_encryption_context()->insert(context.begin(), context.end());
+    r.set_destination_name(std::string(key_name));
+    ASSIGN_OR_RETURN(v1::ReEncryptResponse out,
+                     km_.ReEncrypt(kms::Caller{std::string(owner), kms::Role::kOwner}, r));
+    ASSIGN_OR_RETURN(kms::VersionName version,
+                     kms::ParseVersionName(out.key_version(), "key_version"));
+    Rewrapped result;
+    result.wrapped.assign(out.ciphertext().begin(), out.ciphertext().end());
+    result.key_version = version.version;
+    return result;
+  }
+
+ private:
+  kms::KeyManager& km_;
+};
+
+absl::StatusOr<kms::Caller> CallerOf(const grpc::ServerContext& context,
+                                     const std::map<std::string, kms::Role>& principals) {
+  ASSIGN_OR_RETURN(PeerIdentity peer, IdentifyPeer(context, principals));
+  return kms::Caller{peer.principal, peer.role};
+}
+
+template <typename Response, typename Fn>
+grpc::Status Serve(const grpc::ServerContext& context,
+                   const std::map<std::string, kms::Role>& principals, Response* response,
+                   Fn call) {
+  absl::StatusOr<kms::Caller> caller = CallerOf(context, principals);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  auto result = call(*caller);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SealedStoreService>> SealedStoreService::Create(
+    kms::KeyManager& km, storage::sealed::StoreOptions options, const std::string& kms_db_path,
+    const std::map<std::string, kms::Role>& principals) {
+  if (options.path.empty()) options.path = kms_db_path + "-objects";
+  std::unique_ptr<SealedStoreService> service(
+      new SealedStoreService(std::make_unique<KmsKeyDirectory>(km), principals));
+  ASSIGN_OR_RETURN(service->store_, storage::sealed::ObjectStore::Open(
+                                        options, service->keys_.get(), SystemClock::Default()));
+  service->store_->StartMaintenance();
+  return service;
+}
+
+SealedStoreService::~SealedStoreService() = default;
+
+#define SR_FORWARD(Name, Request, Response)                                                 \
+  grpc::Status SealedStoreService::Name(grpc::ServerContext* context,                       \
+                                        const v1::Request* request, v1::Response* response) { \
+    return Serve(*context, principals_, response,                                           \
+                 [&](const kms::Caller& caller) { return store_->Name(caller, *request); }); \
+  }
+SR_FORWARD(CreateDataset, CreateDatasetRequest, Dataset)
+SR_FORWARD(GetDataset, GetDatasetRequest, Dataset)
+SR_FORWARD(ListDatasets, ListDatasetsRequest, ListDatasetsResponse)
+SR_FORWARD(BeginUpload, BeginUploadRequest, Upload)
+SR_FORWARD(StatObject, StatObjectRequest, ObjectInfo)
+SR_FORWARD(ListObjects, ListObjectsRequest, ListObjectsResponse)
+SR_FORWARD(DeleteObject, DeleteObjectRequest, DeleteObjectResponse)
+SR_FORWARD(StartRewrap, StartRewrapRequest, StoreJob)
+SR_FORWARD(BeginRekey, BeginRekeyRequest, StoreJob)
+SR_FORWARD(GetJob, GetJobRequest, StoreJob)
+#undef SR_FORWARD
+
+grpc::Status SealedStoreService::CheckStore(grpc::ServerContext* context,
+                                            const v1::CheckStoreRequest*,
+                                            v1::StoreCheck* response) {
+  return Serve(*context, principals_, response,
+               [&](const kms::Caller& caller) { return store_->CheckStore(caller); });
+}
+
+grpc::Status SealedStoreService::PutObject(grpc::ServerContext* context,
+                                           grpc::ServerReader<v1::PutObjectRequest>* reader,
+                                           v1::ObjectInfo* response) {
+  absl::StatusOr<kms::Caller> caller = CallerOf(*context, principals_);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  v1::PutObjectRequest message;
+  if (!reader->Read(&message) || !message.has_start()) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("PutObject: the first message must be `start`"));
+  }
+  absl::StatusOr<std::unique_ptr<storage::sealed::ObjectUpload>> upload =
+      store_->OpenUpload(*caller, message.start());
+  if (!upload.ok()) return ToGrpcStatus(upload.status());
+  // Destroying `upload` without a commit discards it: every early return
+  // below leaves nothing behind.
+  while (reader->Read(&message)) {
+    switch (message.part_case()) {
+      case v1::PutObjectRequest::kSegment: {
+        absl::Status s = (*upload)->AppendSegment(AsBytes(message.segment()));
+        if (!s.ok()) return ToGrpcStatus(s);
+        break;
+      }
+      case v1::PutObjectRequest::kFinish: {
+        absl::StatusOr<v1::ObjectInfo> info = (*upload)->Commit(message.finish());
+        if (!info.ok()) return ToGrpcStatus(info.status());
+        *response = *std::move(info);
+        return grpc::Status::OK;
+      }
+      default:
+        return ToGrpcStatus(absl::InvalidArgumentError(
+            "PutObject: after `start` only `segment` and `finish` messages may follow"));
+    }
+  }
+  return ToGrpcStatus(absl::AbortedError(
+      "PutObject: the stream ended without `finish`; the upload was discarded"));
+}
+
+grpc::Status SealedStoreService::GetObject(grpc::ServerContext* context,
+                                           const v1::GetObjectRequest* request,
+                                           grpc::ServerWriter<v1::GetObjectResponse>* writer) {
+  absl::StatusOr<kms::Caller> caller = CallerOf(*context, principals_);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<std::unique_ptr<storage::sealed::ObjectRead>> read =
+      store_->OpenRead(*caller, *request);
+  if (!read.ok()) return ToGrpcStatus(read.status());
+  v1::GetObjectResponse message;
+  *message.mutable_head() = (*read)->head();
+  if (!writer->Write(message)) {
+    return ToGrpcStatus(absl::CancelledError("GetObject: the client went away"));
+  }
+  for (;;) {
+    absl::StatusOr<bool> more = (*read)->Next(message.mutable_segment());
+    if (!more.ok()) return ToGrpcStatus(more.status());
+    if (!*more) break;
+    if (!writer->Write(message)) {
+      return ToGrpcStatus(absl::CancelledError("GetObject: the client went away"));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status SealedStoreService::PutRekeySegments(
+    grpc::ServerContext* context, grpc::ServerReader<v1::PutRekeySegmentsRequest>* reader,
+    v1::StoreJob* response) {
+  absl::StatusOr<kms::Caller> caller = CallerOf(*context, principals_);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  v1::PutRekeySegmentsRequest message;
+  if (!reader->Read(&message) || !message.has_start()) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("PutRekeySegments: the first message must be `start`"));
+  }
+  absl::StatusOr<std::unique_ptr<storage::sealed::RekeyUpload>> rekey =
+      store_->OpenRekey(*caller, message.start());
+  if (!rekey.ok()) return ToGrpcStatus(rekey.status());
+  // Segments already stored stay: the job resumes from its cursor.
+  while (reader->Read(&message)) {
+    switch (message.part_case()) {
+      case v1::PutRekeySegmentsRequest::kSegment: {
+        absl::Status s = (*rekey)->AppendSegment(message.segment());
+        if (!s.ok()) return ToGrpcStatus(s);
+        break;
+      }
+      case v1::PutRekeySegmentsRequest::kFinish: {
+        absl::StatusOr<v1::StoreJob> job = (*rekey)->Finish();
+        if (!job.ok()) return ToGrpcStatus(job.status());
+        *response = *std::move(job);
+        return grpc::Status::OK;
+      }
+      default:
+        return ToGrpcStatus(absl::InvalidArgumentError(
+            "PutRekeySegments: after `start` only `segment` and `finish` messages may follow"));
+    }
+  }
+  return ToGrpcStatus(absl::AbortedError(
+      "PutRekeySegments: the stream ended without `finish`; the job keeps its progress"));
+}
+
+}  // namespace strongroom::server

@@ -1,0 +1,354 @@
+// AuditLog on a real RocksDB: appends, recovery across restarts, concurrency,
+// checkpoints, refusal of secret-looking fields, and detection of a broken
+// chain in the database at start-up.
+#include "kms/audit/audit_log.h"
+
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_replace.h"
+#include "kms/audit/audit_json.h"
+#include "kms/audit/audit_storage.h"
+#include "tests/kms/audit/audit_fixture.h"
+
+namespace strongroom::kms::testing {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string RecordKey(uint64_t seq) { return audit_internal::RecordKey(seq); }
+
+class AuditLogTest : public AuditLogFixture {};
+
+TEST_F(AuditLogTest, AppendNumbersFromOneAndChainsHashes) {
+  EXPECT_EQ(log_->head().sequence, 0u);
+  EXPECT_EQ(log_->head().hash, GenesisHash());
+  std::vector<AuditRecord> records;
+  for (int i = 1; i <= 3; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_OK_AND_ASSIGN(AuditRecord r, log_->Append(TestEntry(i)));
+    records.push_back(r);
+  }
+  EXPECT_EQ(records[0].sequence, 1u);
+  EXPECT_EQ(records[0].prev_hash, GenesisHash());
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].sequence, i + 1);
+    EXPECT_EQ(records[i].hash, ComputeRecordHash(records[i]));
+    EXPECT_EQ(records[i].time(), absl::FromUnixSeconds(1'790'000'000 + i + 1));
+    if (i > 0) {
+      EXPECT_EQ(records[i].prev_hash, records[i - 1].hash);
+    }
+  }
+  EXPECT_EQ(records[1].entry.decision, AuditDecision::kDeny);
+  EXPECT_EQ(records[1].entry.reason_id, "attest.tcb_out_of_date");
+  EXPECT_EQ(log_->head().sequence, 3u);
+  EXPECT_EQ(log_->head().hash, records[2].hash);
+
+  // Stored exactly as returned.
+  ASSERT_OK_AND_ASSIGN(std::string stored, db_->Get(RecordKey(2)));
+  ASSERT_OK_AND_ASSIGN(AuditRecord parsed, audit_internal::ParseRecordLine(stored));
+  EXPECT_EQ(parsed.hash, records[1].hash);
+  EXPECT_EQ(parsed.entry.evidence_digest, records[1].entry.evidence_digest);
+}
+
+TEST_F(AuditLogTest, HeadIsRecoveredAcrossReopen) {
+  AppendN(7);
+  AuditHead before = log_->head();
+  ASSERT_OK(Reopen());
+  EXPECT_EQ(log_->head().sequence, 7u);
+  EXPECT_EQ(log_->head().hash, before.hash);
+  ASSERT_OK_AND_ASSIGN(AuditRecord next, log_->Append(TestEntry(8)));
+  EXPECT_EQ(next.sequence, 8u);
+  EXPECT_EQ(next.prev_hash, before.hash);
+
+  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records, 8u);
+  EXPECT_EQ(v.last_sequence, 8u);
+  EXPECT_EQ(v.checkpoints, 1u);  // at 5
+}
+
+TEST_F(AuditLogTest, CheckpointsEveryNAndOnDemand) {
+  AppendN(12);
+  EXPECT_EQ(signer_->signatures(), 2);  // at 5 and 10
+  ASSERT_OK_AND_ASSIGN(AuditCheckpoint c, log_->Checkpoint());
+  EXPECT_EQ(c.sequence, 12u);
+  EXPECT_EQ(c.head_hash, log_->head().hash);
+  EXPECT_EQ(c.key_id, signer_->KeyId());
+  ASSERT_OK_AND_ASSIGN(CheckpointVerifyKey key,
+                       CheckpointVerifyKey::FromPem(signer_->PublicKeyPem()));
+  EXPECT_OK(key.Verify(CheckpointSignedMessage(c), c.signature));
+  EXPECT_EQ(signer_->signatures(), 3);
+  // The head is already checkpointed: no new signature.
+  ASSERT_OK_AND_ASSIGN(AuditCheckpoint again, log_->Checkpoint());
+  EXPECT_EQ(again.signature, c.signature);
+  EXPECT_EQ(signer_->signatures(), 3);
+  // The next periodic checkpoint counts from the on-demand one.
+  AppendN(4);
+  EXPECT_EQ(signer_->signatures(), 3);
+  AppendN(1);
+  EXPECT_EQ(signer_->signatures(), 4);
+
+  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.checkpoints, 4u);  // 5, 10, 12, 17
+  EXPECT_EQ(v.verified_through, 17u);
+}
+
+TEST_F(AuditLogTest, CheckpointOfEmptyLogIsRefused) {
+  EXPECT_THAT(log_->Checkpoint(), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(AuditLogTest, ConcurrentAppendsAreGapFree) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 40;
+  std::vector<std::vector<uint64_t>> seen(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        absl::StatusOr<AuditRecord> r = log_->Append(TestEntry(t * kPerThread + i));
+        if (r.ok()) seen[t].push_back(r->sequence);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<uint64_t> all;
+  for (const auto& s : seen) {
+    EXPECT_EQ(s.size(), static_cast<size_t>(kPerThread));
+    EXPECT_TRUE(std::is_sorted(s.begin(), s.end()));  // each thread's appends in order
+    all.insert(all.end(), s.begin(), s.end());
+  }
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], i + 1);
+
+  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records, all.size());
+  EXPECT_EQ(v.checkpoints, all.size() / 5);
+  ASSERT_OK(Reopen());
+  EXPECT_EQ(log_->head().sequence, all.size());
+}
+
+TEST_F(AuditLogTest, RefusesSecretsAndMalformedFields) {
+  const std::string token = "eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl";
+  AuditEntry e = TestEntry(1);
+  e.evidence_digest = token;  // a token where its digest belongs
+  absl::StatusOr<AuditRecord> r = log_->Append(e);
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("evidence_digest")));
+  EXPECT_THAT(std::string(r.status().message()), Not(HasSubstr(token)));
+
+  e = TestEntry(1);
+  e.reason_detail = "unwrap failed for -----BEGIN PRIVATE KEY-----\nMIGHAgEA...";
+  EXPECT_THAT(log_->Append(e), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("PEM block")));
+  e = TestEntry(1);
+  e.policy_digest = "sha256:" + std::string(64, 'A');  // uppercase hex is not canonical
+  EXPECT_THAT(log_->Append(e), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("policy_digest")));
+  e = TestEntry(2);
+  e.reason_id.clear();  // a denial needs its reason
+  EXPECT_THAT(log_->Append(e), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("reason_id")));
+  e = TestEntry(1);
+  e.action = "Broker.Release";
+  EXPECT_THAT(log_->Append(e), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("action")));
+  e = TestEntry(1);
+  e.principal = std::string("caf\xc3", 4);  // truncated UTF-8
+  EXPECT_THAT(log_->Append(e), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("UTF-8")));
+  e = TestEntry(1);
+  e.reason_detail = std::string(5000, 'x');
+  EXPECT_THAT(log_->Append(e), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("reason_detail")));
+  EXPECT_EQ(log_->head().sequence, 0u);
+
+  e = TestEntry(1);
+  e.evidence_digest = AuditDigest(AsBytes(token));
+  e.reason_detail = "caf\xc3\xa9 \"quoted\" \\ and a\nnewline";
+  ASSERT_OK(log_->Append(e));
+  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_THAT(ExportText(), Not(HasSubstr(token)));
+}
+
+TEST_F(AuditLogTest, SignerFailureDelaysCheckpointButNotAppend) {
+  FaultySigner faulty(*signer_);
+  ASSERT_OK(Reopen(&faulty));
+  AppendN(4);
+  faulty.set_fail(true);
+  AppendN(1);  // checkpoint due at 5 but the signer is down
+  EXPECT_EQ(log_->head().sequence, 5u);
+  EXPECT_THAT(log_->Checkpoint(), StatusIs(absl::StatusCode::kUnavailable));
+  std::ostringstream out;
+  EXPECT_THAT(log_->Export(1, out), StatusIs(absl::StatusCode::kUnavailable));
+  faulty.set_fail(false);
+  AppendN(1);  // retried at 6
+  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.checkpoints, 1u);
+  EXPECT_EQ(v.records, 6u);
+
+  // A signer that returns a bad signature is caught before anything is stored.
+  faulty.set_corrupt(true);
+  AppendN(1);
+  EXPECT_THAT(log_->Checkpoint(), StatusIs(absl::StatusCode::kInternal));
+  AppendN(5);  // the periodic checkpoint at 11 is refused too
+  faulty.set_corrupt(false);
+  v = VerifyText(ExportText(), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.checkpoints, 1u);
+}
+
+TEST_F(AuditLogTest, CreateNeedsAConsistentSigner) {
+  EXPECT_THAT(AuditLog::Create(*db_, nullptr, clock_, options_),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK_AND_ASSIGN(auto other, SoftwareCheckpointSigner::Generate());
+  class MislabelledSigner : public CheckpointSigner {
+   public:
+    MislabelledSigner(CheckpointSigner& a, CheckpointSigner& b) : a_(a), b_(b) {}
+    absl::StatusOr<Bytes> Sign(std::span<const uint8_t> m) override { return a_.Sign(m); }
+    std::string KeyId() const override { return b_.KeyId(); }
+    std::string PublicKeyPem() const override { return a_.PublicKeyPem(); }
+    CheckpointSigner& a_;
+    CheckpointSigner& b_;
+  } mislabelled(*signer_, *other);
+  EXPECT_THAT(AuditLog::Create(*db_, &mislabelled, clock_, options_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key id")));
+}
+
+// --- Start-up checks of the stored chain -------------------------------------
+
+class AuditRecoveryTest : public AuditLogFixture {
+ protected:
+  // Rewrites the stored value of record `seq` with `edit` applied.
+  void EditStored(uint64_t seq, const std::function<void(std::string&)>& edit) {
+    ASSERT_OK_AND_ASSIGN(std::string v, db_->Get(RecordKey(seq)));
+    edit(v);
+    ASSERT_OK(db_->Put(RecordKey(seq), v));
+  }
+};
+
+TEST_F(AuditRecoveryTest, EditedRecordIsReportedAtStartup) {
+  AppendN(8);
+  EditStored(3, [](std::string& v) { v = absl::StrReplaceAll(v, {{"keys/model-", "keys/mode1-"}}); });
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("sequence 3")));
+}
+
+TEST_F(AuditRecoveryTest, DeletedRecordIsReportedAtStartup) {
+  AppendN(8);
+  ASSERT_OK(db_->Delete(RecordKey(4)));
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("sequence 4: record 4 is missing")));
+}
+
+TEST_F(AuditRecoveryTest, DeletedTailIsReportedAtStartup) {
+  AppendN(8);
+  ASSERT_OK(db_->Delete(RecordKey(8)));
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("sequence 8")));
+}
+
+TEST_F(AuditRecoveryTest, RewrittenChainIsCaughtByCheckpoint) {
+  AppendN(8);
+  // A forger edits record 3 and recomputes every later hash and the head
+  // pointer: the chain is consistent again, but the checkpoint at 5 is not.
+  Bytes prev;
+  for (uint64_t seq = 3; seq <= 8; ++seq) {
+    ASSERT_OK_AND_ASSIGN(std::string v, db_->Get(RecordKey(seq)));
+    ASSERT_OK_AND_ASSIGN(AuditRecord r, audit_internal::ParseRecordLine(v));
+    if (seq == 3) r.entry.decision = AuditDecision::kAllow;
+    else r.prev_hash = prev;
+    r.hash = ComputeRecordHash(r);
+    prev = r.hash;
+    ASSERT_OK(db_->Put(RecordKey(seq), audit_internal::RecordLine(r)));
+  }
+  ASSERT_OK(db_->Put(std::string(audit_internal::kHeadKey),
+                     audit_internal::HeadLine({8, prev})));
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("sequence 5: the checkpoint's head hash")));
+}
+
+TEST_F(AuditRecoveryTest, ForensicOpenKeepsTheEvidence) {
+  AppendN(8);
+  EditStored(3, [](std::string& v) { v = absl::StrReplaceAll(v, {{"keys/model-", "keys/mode1-"}}); });
+  options_.open_despite_broken_chain = true;
+  ASSERT_OK(Reopen());
+  EXPECT_THAT(log_->integrity_at_open(), StatusIs(absl::StatusCode::kDataLoss,
+                                                  HasSubstr("sequence 3")));
+  ASSERT_OK_AND_ASSIGN(AuditRecord r, log_->Append(TestEntry(9)));
+  EXPECT_EQ(r.sequence, 9u);
+  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_sequence, 3u);
+}
+
+TEST_F(AuditRecoveryTest, PartialCheckOnOpenStartsAtLastCheckpoint) {
+  AppendN(8);
+  options_.verify_full_chain_on_open = false;
+  // Before the last checkpoint (5): not re-read at start-up (the export
+  // verifier still catches it).
+  EditStored(2, [](std::string& v) { v = absl::StrReplaceAll(v, {{"keys/model-", "keys/mode1-"}}); });
+  ASSERT_OK(Reopen());
+  EXPECT_EQ(VerifyText(ExportText(), Pinned()).first_bad_sequence, 2u);
+  // After it: caught.
+  EditStored(7, [](std::string& v) { v = absl::StrReplaceAll(v, {{"keys/model-", "keys/mode1-"}}); });
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("sequence 7")));
+}
+
+TEST_F(AuditRecoveryTest, OldKeyStillVerifiesAfterSignerRotation) {
+  AppendN(6);  // checkpoint at 5 by the first key
+  ASSERT_OK_AND_ASSIGN(auto second, SoftwareCheckpointSigner::Generate());
+  ASSERT_OK(Reopen(second.get()));  // the stored first key verifies checkpoint 5
+  AppendN(6);                       // checkpoint at 10 by the second key
+  std::string text = ExportText();
+  AuditVerifyResult v = VerifyText(text);
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.signing_key_ids.size(), 2u);
+  EXPECT_FALSE(v.keys_pinned);
+  v = VerifyText(text, {{signer_->PublicKeyPem(), second->PublicKeyPem()}});
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_TRUE(v.keys_pinned);
+  // Trusting only the new key: checkpoint 5 is not vouched for.
+  v = VerifyText(text, {{second->PublicKeyPem()}});
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_sequence, 1u);
+  EXPECT_THAT(v.reason, HasSubstr("not a trusted key"));
+}
+
+TEST_F(AuditLogTest, ExportRanges) {
+  AppendN(12);
+  AuditVerifyResult v = VerifyText(ExportText(7), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.from_sequence, 7u);
+  EXPECT_EQ(v.records, 6u);
+  EXPECT_EQ(v.checkpoints, 1u);  // at 10
+  v = VerifyText(ExportText(13), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records, 0u);
+  EXPECT_EQ(v.head_hash, HexEncode(log_->head().hash));
+  std::ostringstream out;
+  EXPECT_THAT(log_->Export(0, out), StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(log_->Export(14, out), StatusIs(absl::StatusCode::kOutOfRange));
+
+  // A stream that fails is an error, not a silently short export.
+  std::ostringstream broken;
+  broken.setstate(std::ios::badbit);
+  EXPECT_THAT(log_->Export(1, broken), StatusIs(absl::StatusCode::kInternal));
+}
+
+TEST_F(AuditLogTest, EmptyLogExportsAndVerifies) {
+  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records, 0u);
+  EXPECT_EQ(v.head_hash, HexEncode(GenesisHash()));
+}
+
+}  // namespace
+}  // namespace strongroom::kms::testing
