@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "attest/policy/policy.h"
 #include "attest/policy/reference_values.h"
+#include "attest/tpm/quote_bundle.h"
 #include "attest/verifiers.h"
 #include "base/bytes.h"
 #include "base/status_macros.h"
@@ -60,7 +61,7 @@ absl::StatusOr<std::string> ReadFlagFile(const std::string& flag,
 
 // The evidence items described by the flags: --type/--evidence/--cert/
 // --chain, plus an optional GPU report (--gpu-evidence, --gpu-chain).
-absl::Status CollectEvidence(const CliOptions& o,
+absl::Status CollectEvidence(const CliOptions& o, bool offline,
                              std::vector<attest::Evidence>* evidence) {
   auto type_flag = o.Flag("type");
   auto file = o.Flag("evidence");
@@ -72,7 +73,9 @@ absl::Status CollectEvidence(const CliOptions& o,
   attest::Evidence e;
   e.type = *type;
   ASSIGN_OR_RETURN(e.payload, ReadFlagFile("evidence", *file));
-  for (const std::string& c : o.FlagValues("cert")) {
+  std::vector<std::string> certs = o.FlagValues("evidence-cert");
+  if (offline) certs.insert(certs.begin(), o.cert_values.begin(), o.cert_values.end());
+  for (const std::string& c : certs) {
     ASSIGN_OR_RETURN(std::string data, ReadFlagFile("cert", c));
     e.certificates.push_back(std::move(data));
   }
@@ -116,10 +119,12 @@ absl::StatusOr<attest::AttestationOptions> OfflineOptions(const CliOptions& o) {
 absl::Status Verify(Invocation& inv) {
   const CliOptions& o = inv.options();
   std::vector<attest::Evidence> evidence;
-  RETURN_IF_ERROR(CollectEvidence(o, &evidence));
+  RETURN_IF_ERROR(CollectEvidence(o, /*offline=*/true, &evidence));
   std::vector<attest::VerifyContext> contexts(evidence.size());
   absl::Time at = absl::Now();
-  if (auto v = o.Flag("at")) ASSIGN_OR_RETURN(at, ParseAtFlag(*v));
+  if (auto v = o.Flag("at")) {
+    ASSIGN_OR_RETURN(at, ParseAtFlag(*v));
+  }
   for (auto& c : contexts) c.at = at;
   if (auto v = o.Flag("report-data")) {
     absl::StatusOr<Bytes> rd = HexDecode(*v, "--report-data");
@@ -205,6 +210,32 @@ absl::Status Verify(Invocation& inv) {
     }
   }
   return result;
+}
+
+// Builds the TPM quote bundle (docs/attestation-tpm.md) from tpm2-tools output.
+absl::Status TpmBundle(Invocation& inv) {
+  const CliOptions& o = inv.options();
+  auto quote = o.Flag("quote");
+  auto sig = o.Flag("signature");
+  auto pcrs = o.Flag("pcrs");
+  if (!quote || !sig || !pcrs) {
+    return UsageError("attest tpm-bundle: --quote, --signature and --pcrs are required");
+  }
+  ASSIGN_OR_RETURN(std::string q, ReadFlagFile("quote", *quote));
+  ASSIGN_OR_RETURN(std::string s, ReadFlagFile("signature", *sig));
+  ASSIGN_OR_RETURN(std::string p, ReadFlagFile("pcrs", *pcrs));
+  std::string ak, ek;
+  if (auto f = o.Flag("ak-public")) {
+    ASSIGN_OR_RETURN(ak, ReadFlagFile("ak-public", *f));
+  }
+  if (auto f = o.Flag("ek-public")) {
+    ASSIGN_OR_RETURN(ek, ReadFlagFile("ek-public", *f));
+  }
+  absl::StatusOr<std::string> bundle =
+      attest::BuildTpmQuoteBundleFromTpm2Tools({q, s, p, ak, ek});
+  if (!bundle.ok()) return UsageError(bundle.status().message());
+  absl::Status w = WriteOutput("out", o.Flag("out").value_or("-"), *bundle);
+  return w.ok() ? w : LocalError(w);
 }
 
 // --- refvalues ---------------------------------------------------------------
@@ -345,7 +376,7 @@ absl::Status PolicyDryRun(Invocation& inv) {
     return UsageError("policy dry-run: give a policy NAME or --file");
   }
   std::vector<attest::Evidence> evidence;
-  RETURN_IF_ERROR(CollectEvidence(o, &evidence));
+  RETURN_IF_ERROR(CollectEvidence(o, /*offline=*/false, &evidence));
   for (size_t i = 0; i < evidence.size(); ++i) {
     v1::EvidenceItem* item = req.add_evidence();
     item->set_type(std::string(attest::EvidenceTypeName(evidence[i].type)));
@@ -380,7 +411,7 @@ absl::Status PolicyDryRun(Invocation& inv) {
 
 std::vector<Command> AttestCommands() {
   const std::vector<std::string> evidence_flags = {
-      "type", "evidence", "cert", "chain", "collateral", "report-data", "at",
+      "type", "evidence", "evidence-cert", "chain", "collateral", "report-data", "at",
       "gpu-evidence", "gpu-chain"};
   std::vector<std::string> verify_flags = evidence_flags;
   for (const char* f : {"policy", "refvalues", "ak-key", "ak-ca", "dev-key", "gpu-nonce"}) {
@@ -396,6 +427,11 @@ std::vector<Command> AttestCommands() {
        "[--ak-key PEM].. [--ak-ca PEM].. [--dev-key PEM]..",
        "verify evidence offline (no server); exit 0 verified, 1 rejected", 0, 0, verify_flags,
        {}, Verify},
+      {"attest tpm-bundle",
+       "--quote FILE.attest --signature FILE.sig --pcrs PCRS.txt [--ak-public AK.pub] "
+       "[--ek-public EK.pub] [--out FILE]",
+       "build a TPM quote bundle (evidence for --type tpm) from tpm2-tools output", 0, 0,
+       {"quote", "signature", "pcrs", "ak-public", "ek-public", "out"}, {}, TpmBundle},
       {"refvalues put", "NAME (--value V.. | --values-file F) [--expires RFC3339] "
                         "[--description TEXT]",
        "create or version a reference-value set (admin)", 1, 1,
@@ -410,7 +446,8 @@ std::vector<Command> AttestCommands() {
       {"policy ls", "", "list policies", 0, 0, {}, {}, PolicyList},
       {"policy rm", "NAME", "delete a policy (admin)", 1, 1, {}, {}, PolicyDelete},
       {"policy dry-run",
-       "(NAME | --file POLICY.json) --type T --evidence FILE [--cert FILE].. [--report-data HEX] "
+       "(NAME | --file POLICY.json) --type T --evidence FILE [--evidence-cert FILE].. "
+       "[--chain FILE] [--report-data HEX] "
        "[--at RFC3339]",
        "verify evidence on the server and evaluate a policy; releases nothing", 0, 1,
        dry_run_flags, {}, PolicyDryRun},

@@ -89,7 +89,10 @@ absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv,
     }
     if (name == "server") o.connection.address = value;
     else if (name == "ca") o.connection.ca_file = value;
-    else if (name == "cert") o.connection.cert_file = value;
+    else if (name == "cert") {
+      o.connection.cert_file = value;
+      o.cert_values.push_back(value);
+    }
     else if (name == "key") o.connection.key_file = value;
     else if (name == "config") config = value;
     else o.flags.emplace(name, value);

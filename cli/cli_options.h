@@ -32,6 +32,10 @@ struct CliOptions {
   std::vector<std::string> positional;             // subcommand words and arguments
   std::multimap<std::string, std::string> flags;   // other --name value flags
   std::set<std::string> switches;                  // boolean flags that were given
+  // Every --cert value in order. --cert is the mTLS client certificate for
+  // commands that connect; the offline `attest verify` reads evidence
+  // certificates from it instead (repeatable).
+  std::vector<std::string> cert_values;
 
   // The last value given for --name, if any.
   std::optional<std::string> Flag(const std::string& name) const;

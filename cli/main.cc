@@ -13,9 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/status_macros.h"
 #include "cli/cli_options.h"
 #include "cli/command.h"
 
@@ -24,7 +26,8 @@ namespace {
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto group : {SystemCommands, KeyCommands, CryptoCommands, AttestCommands}) {
+  for (auto group :
+       {SystemCommands, KeyCommands, CryptoCommands, AttestCommands, ObjectCommands}) {
     for (Command& c : group()) all.push_back(std::move(c));
   }
   return all;
@@ -65,6 +68,24 @@ const Command* Find(const std::vector<Command>& commands, const std::vector<std:
     }
   }
   return best;
+}
+
+// For a command that declares its own --key flag (object, dataset: a KMS
+// key), argv parsed again with --key kept as that flag; the TLS key file then
+// comes from --config, STRONGROOM_KEY or the client config file.
+absl::StatusOr<CliOptions> ParseWithCommandKey(int argc, char** argv,
+                                               const std::set<std::string>& switch_names) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (std::string& a : args) {
+    if (a == "--key") a = "--command-key";
+    if (absl::StartsWith(a, "--key=")) a = "--command-key=" + a.substr(6);
+  }
+  std::vector<char*> pointers;
+  for (std::string& a : args) pointers.push_back(a.data());
+  ASSIGN_OR_RETURN(CliOptions o, ParseCliOptions(argc, pointers.data(), switch_names));
+  for (const std::string& v : o.FlagValues("command-key")) o.flags.emplace("key", v);
+  o.flags.erase("command-key");
+  return o;
 }
 
 absl::Status CheckFlags(const Command& c, const CliOptions& o) {
@@ -115,6 +136,10 @@ int Main(int argc, char** argv) {
                  args.size() < command->min_args ? "more arguments" : "fewer arguments",
                  command->name.c_str(), command->synopsis.c_str());
     return kExitUsage;
+  }
+  if (std::find(command->flags.begin(), command->flags.end(), "key") != command->flags.end()) {
+    options = ParseWithCommandKey(argc, argv, switch_names);
+    if (!options.ok()) return Fail(LocalError(options.status()));
   }
   if (absl::Status s = CheckFlags(*command, *options); !s.ok()) return Fail(s);
   Invocation invocation(*options, std::move(args));

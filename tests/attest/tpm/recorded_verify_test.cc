@@ -105,6 +105,10 @@ struct GceCase {
   std::string quote;   // q0 (SHA-1 bank), q1 (SHA-256), q2 (SHA-384)
 };
 
+void PrintTo(const GceCase& c, std::ostream* os) {
+  *os << c.prefix << "/" << c.quote;
+}
+
 std::string GceName(const ::testing::TestParamInfo<GceCase>& info) {
   std::string p = info.param.prefix == "nonce9009" ? "Nonce9009" : "NoNonce";
   return p + "_" + info.param.quote;

@@ -1,0 +1,505 @@
+// object put | get | ls | stat | rm | rewrap | rekey | job; dataset create |
+// describe | ls; store check. The sealed store (docs/sealed-store.md):
+// objects are encrypted here before upload and decrypted here after
+// download (client/sealed_object.h).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "cli/command.h"
+#include "cli/output.h"
+#include "client/sealed_object.h"
+#include "storage/sealed/object_names.h"
+
+namespace strongroom::cli {
+namespace {
+
+using storage::sealed::ObjectPath;
+
+std::string FormatBytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? absl::StrCat(n, " B") : absl::StrFormat("%.1f %s", v, units[u]);
+}
+
+absl::StatusOr<ObjectPath> PathArg(const std::string& arg) {
+  absl::StatusOr<ObjectPath> p = storage::sealed::ParseObjectPath(arg, "DATASET/NAME");
+  if (!p.ok()) return LocalError(p.status());
+  return p;
+}
+
+// Bytes, rate and ETA on stderr, at most five times a second; nothing when
+// stderr is not a terminal or with --quiet.
+class Progress {
+ public:
+  Progress(const Invocation& inv, std::string what)
+      : enabled_(isatty(STDERR_FILENO) == 1 && !inv.options().Switch("quiet")),
+        what_(std::move(what)),
+        start_(std::chrono::steady_clock::now()) {}
+  ~Progress() {
+    if (shown_) std::fprintf(stderr, "\n");
+  }
+  client::ProgressFn Fn() {
+    if (!enabled_) return nullptr;
+    return [this](uint64_t done, uint64_t total) { Update(done, total); };
+  }
+
+ private:
+  void Update(uint64_t done, uint64_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    if (shown_ && now - last_ < std::chrono::milliseconds(200) && done != total) return;
+    last_ = now;
+    shown_ = true;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double rate = secs > 0 ? done / secs : 0;
+    std::string line = absl::StrCat(what_, " ", FormatBytes(done));
+    if (total > 0) absl::StrAppend(&line, " / ", FormatBytes(total));
+    absl::StrAppend(&line, "  ", FormatBytes(static_cast<uint64_t>(rate)), "/s");
+    if (total > done && rate > 0) {
+      const int64_t eta = static_cast<int64_t>((total - done) / rate);
+      absl::StrAppend(&line, absl::StrFormat("  ETA %d:%02d", eta / 60, eta % 60));
+    }
+    std::fprintf(stderr, "\r%-72s", line.c_str());
+    std::fflush(stderr);
+  }
+  const bool enabled_;
+  const std::string what_;
+  const std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_;
+  bool shown_ = false;
+};
+
+// The plaintext goes to a temporary file next to OUT (mode 0600) that is
+// renamed to OUT only once the whole range has authenticated.
+class OutputFile {
+ public:
+  static absl::StatusOr<OutputFile> Open(const std::string& path) {
+    OutputFile f;
+    if (path == "-") {
+      f.fd_ = STDOUT_FILENO;
+      return f;
+    }
+    f.path_ = path;
+    f.temp_ = path + ".partial-XXXXXX";
+    f.fd_ = mkstemp(f.temp_.data());
+    if (f.fd_ < 0) {
+      return LocalError(absl::UnavailableError(
+          absl::StrCat("OUT: cannot create '", f.temp_, "': ", std::strerror(errno))));
+    }
+    return f;
+  }
+  OutputFile(OutputFile&& o) noexcept : fd_(o.fd_), path_(o.path_), temp_(o.temp_) { o.fd_ = -1; }
+  ~OutputFile() {
+    if (fd_ >= 0 && fd_ != STDOUT_FILENO) {
+      close(fd_);
+      unlink(temp_.c_str());
+    }
+  }
+  int fd() const { return fd_; }
+  absl::Status Commit() {
+    if (fd_ == STDOUT_FILENO) return absl::OkStatus();
+    const bool ok = fsync(fd_) == 0 && close(fd_) == 0;
+    fd_ = -1;
+    if (!ok || rename(temp_.c_str(), path_.c_str()) != 0) {
+      absl::Status s = absl::UnavailableError(
+          absl::StrCat("OUT: cannot write '", path_, "': ", std::strerror(errno)));
+      unlink(temp_.c_str());
+      return s;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  OutputFile() = default;
+  int fd_ = -1;
+  std::string path_, temp_;
+};
+
+// "START-END" (inclusive, as HTTP ranges) or "START-".
+absl::Status ParseRange(const std::string& v, client::GetObjectOptions& o) {
+  const size_t dash = v.find('-');
+  uint64_t start = 0, end = 0;
+  if (dash == std::string::npos || !absl::SimpleAtoi(v.substr(0, dash), &start) ||
+      (dash + 1 < v.size() && !absl::SimpleAtoi(v.substr(dash + 1), &end))) {
+    return UsageError(absl::StrCat("--range: '", v, "' is not START-END or START-"));
+  }
+  o.range_start = start;
+  if (dash + 1 < v.size()) {
+    if (end < start) return UsageError(absl::StrCat("--range: '", v, "' ends before it starts"));
+    o.range_end = end + 1;
+  }
+  return absl::OkStatus();
+}
+
+void PrintObject(const v1::ObjectInfo& i) {
+  Table t({"field", "value"});
+  t.AddRow({"object", absl::StrCat(i.dataset(), "/", i.name(), "@", i.version())});
+  t.AddRow({"size", absl::StrCat(i.size(), " (", FormatBytes(i.size()), ")")});
+  t.AddRow({"stored", absl::StrCat(i.stored_bytes(), " bytes in ", i.segment_count(),
+                                   " segments of ", i.segment_size())});
+  t.AddRow({"key", absl::StrCat(i.key(), "/versions/", i.key_version())});
+  t.AddRow({"created", absl::StrCat(FormatTime(i.create_time_unix_micros()), " by ",
+                                    i.creator())});
+  t.AddRow({"re-wrapped", FormatTime(i.rewrap_time_unix_micros())});
+  t.AddRow({"rekeyed", FormatTime(i.rekey_time_unix_micros())});
+  std::vector<std::string> labels;
+  for (const auto& [k, v] : i.labels()) labels.push_back(absl::StrCat(k, "=", v));
+  std::sort(labels.begin(), labels.end());
+  t.AddRow({"labels", labels.empty() ? "-" : absl::StrJoin(labels, ",")});
+  t.Print();
+}
+
+void PrintJob(const v1::StoreJob& j) {
+  Table t({"field", "value"});
+  t.AddRow({"job", j.id()});
+  t.AddRow({"kind", v1::StoreJobKind_Name(j.kind())});
+  t.AddRow({"state", v1::StoreJobState_Name(j.state())});
+  t.AddRow({"dataset", j.dataset()});
+  if (j.kind() == v1::REKEY) {
+    t.AddRow({"object", absl::StrCat(j.name(), "@", j.version())});
+    t.AddRow({"segments", absl::StrCat(j.done(), " of ", j.total())});
+  } else {
+    t.AddRow({"target", absl::StrCat("key version ", j.target_key_version())});
+    t.AddRow({"objects", absl::StrCat(j.done(), " re-wrapped, ", j.skipped(), " already there, ",
+                                      j.failed(), " failed")});
+  }
+  if (!j.last_error().empty()) t.AddRow({"last error", j.last_error()});
+  t.Print();
+}
+
+absl::Status Put(Invocation& inv) {
+  const CliOptions& o = inv.options();
+  ASSIGN_OR_RETURN(ObjectPath path, PathArg(inv.arg(0)));
+  if (path.version != 0) return UsageError("object put: the server numbers versions; drop @N");
+  client::PutObjectOptions put;
+  put.dataset = path.dataset;
+  put.name = path.name;
+  if (auto v = o.Flag("key")) put.expected_key = *v;
+  ASSIGN_OR_RETURN(put.labels, KeyValueFlags(o, "label"));
+  if (auto v = o.Flag("segment-size")) {
+    ASSIGN_OR_RETURN(put.segment_size, ParseUintFlag("segment-size", *v));
+  }
+  const std::string& file = inv.arg(1);
+  const int fd = file == "-" ? STDIN_FILENO : open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return LocalError(absl::UnavailableError(
+        absl::StrCat("FILE: cannot read '", file, "': ", std::strerror(errno))));
+  }
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) put.size_hint = st.st_size;
+  Progress progress(inv, "put");
+  put.progress = progress.Fn();
+  storage::FdSource source(fd);
+  absl::StatusOr<client::Connection*> conn = inv.Connect();
+  absl::StatusOr<v1::ObjectInfo> info =
+      conn.ok() ? client::PutSealedObject(**conn, put, source) : conn.status();
+  if (fd != STDIN_FILENO) close(fd);
+  RETURN_IF_ERROR(info.status());
+  if (inv.json()) {
+    PrintJson(*info);
+  } else {
+    std::cout << "stored " << info->dataset() << "/" << info->name() << "@" << info->version()
+              << " (" << FormatBytes(info->size()) << ", key version " << info->key_version() << ")\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Get(Invocation& inv) {
+  const CliOptions& o = inv.options();
+  ASSIGN_OR_RETURN(ObjectPath path, PathArg(inv.arg(0)));
+  client::GetObjectOptions get;
+  get.dataset = path.dataset;
+  get.name = path.name;
+  get.version = path.version;
+  get.raw = o.Switch("raw");
+  if (auto v = o.Flag("range")) RETURN_IF_ERROR(ParseRange(*v, get));
+  if (auto v = o.Flag("token")) get.token = *v;
+  ASSIGN_OR_RETURN(OutputFile out, OutputFile::Open(inv.arg(1)));
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  Progress progress(inv, "get");
+  get.progress = progress.Fn();
+  storage::FdSink sink(out.fd());
+  ASSIGN_OR_RETURN(v1::ObjectInfo info, client::GetSealedObject(*conn, get, sink));
+  RETURN_IF_ERROR(out.Commit());
+  if (inv.arg(1) != "-" && inv.json()) PrintJson(info);
+  return absl::OkStatus();
+}
+
+absl::Status List(Invocation& inv) {
+  const CliOptions& o = inv.options();
+  v1::ListObjectsRequest req;
+  if (!inv.args().empty()) {
+    const std::string& a = inv.arg(0);
+    const size_t slash = a.find('/');
+    req.set_dataset(a.substr(0, slash));
+    if (slash != std::string::npos) req.set_prefix(a.substr(slash + 1));
+  }
+  if (auto v = o.Flag("key")) req.set_key(KeyResourceName(*v));
+  if (auto v = o.Flag("key-version")) {
+    ASSIGN_OR_RETURN(uint32_t n, ParseUintFlag("key-version", *v));
+    req.set_key_version(n);
+  }
+  if (req.dataset().empty() && req.key().empty()) {
+    return UsageError("object ls: give DATASET[/PREFIX] or --key KEY");
+  }
+  req.set_all_versions(o.Switch("all-versions"));
+  if (auto v = o.Flag("page-size")) {
+    ASSIGN_OR_RETURN(uint32_t n, ParseUintFlag("page-size", *v));
+    req.set_page_size(static_cast<int32_t>(std::min<uint32_t>(n, 1000)));
+  }
+  if (auto v = o.Flag("page-token")) req.set_page_token(*v);
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  v1::ListObjectsResponse all;
+  for (;;) {
+    ASSIGN_OR_RETURN(v1::ListObjectsResponse page, conn->ListObjects(req));
+    for (v1::ObjectInfo& i : *page.mutable_objects()) *all.add_objects() = std::move(i);
+    all.set_next_page_token(page.next_page_token());
+    if (!o.Switch("all") || page.next_page_token().empty()) break;
+    req.set_page_token(page.next_page_token());
+  }
+  if (inv.json()) {
+    PrintJson(all);
+    return absl::OkStatus();
+  }
+  Table t({"OBJECT", "VERSION", "SIZE", "KEY VERSION", "CREATED"});
+  for (const v1::ObjectInfo& i : all.objects()) {
+    t.AddRow({absl::StrCat(i.dataset().substr(9), "/", i.name()), absl::StrCat(i.version()),
+              FormatBytes(i.size()), absl::StrCat(i.key(), "/versions/", i.key_version()),
+              FormatTime(i.create_time_unix_micros())});
+  }
+  t.Print();
+  if (!all.next_page_token().empty()) {
+    std::cout << "more: --page-token " << all.next_page_token() << " (or --all)\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Stat(Invocation& inv) {
+  ASSIGN_OR_RETURN(ObjectPath path, PathArg(inv.arg(0)));
+  v1::StatObjectRequest req;
+  req.set_dataset(path.dataset);
+  req.set_name(path.name);
+  req.set_version(path.version);
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  ASSIGN_OR_RETURN(v1::ObjectInfo info, conn->StatObject(req));
+  if (inv.json()) {
+    PrintJson(info);
+  } else {
+    PrintObject(info);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Remove(Invocation& inv) {
+  ASSIGN_OR_RETURN(ObjectPath path, PathArg(inv.arg(0)));
+  if (path.version == 0) return UsageError("object rm: name the version (DATASET/NAME@VERSION)");
+  v1::DeleteObjectRequest req;
+  req.set_dataset(path.dataset);
+  req.set_name(path.name);
+  req.set_version(path.version);
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  ASSIGN_OR_RETURN(v1::DeleteObjectResponse r, conn->DeleteObject(req));
+  if (inv.json()) {
+    PrintJson(r);
+  } else {
+    std::cout << "deleted " << inv.arg(0) << " (" << FormatBytes(r.freed_bytes()) << " freed)\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ShowJob(Invocation& inv, const v1::StoreJob& job) {
+  if (inv.json()) {
+    PrintJson(job);
+  } else {
+    PrintJob(job);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Rewrap(Invocation& inv) {
+  v1::StartRewrapRequest req;
+  req.set_dataset(inv.arg(0));
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  ASSIGN_OR_RETURN(v1::StoreJob job, conn->StartRewrap(req));
+  while (inv.options().Switch("wait") && job.state() == v1::RUNNING) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    v1::GetJobRequest get;
+    get.set_id(job.id());
+    ASSIGN_OR_RETURN(job, conn->GetJob(get));
+  }
+  return ShowJob(inv, job);
+}
+
+absl::Status Rekey(Invocation& inv) {
+  ASSIGN_OR_RETURN(ObjectPath path, PathArg(inv.arg(0)));
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  Progress progress(inv, "rekey: segments");
+  client::RekeyOptions rekey{path.dataset, path.name, path.version, progress.Fn()};
+  ASSIGN_OR_RETURN(v1::StoreJob job, client::RekeySealedObject(*conn, rekey));
+  return ShowJob(inv, job);
+}
+
+absl::Status Job(Invocation& inv) {
+  v1::GetJobRequest req;
+  req.set_id(inv.arg(0));
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  ASSIGN_OR_RETURN(v1::StoreJob job, conn->GetJob(req));
+  return ShowJob(inv, job);
+}
+
+void PrintDataset(const v1::Dataset& d) {
+  Table t({"field", "value"});
+  t.AddRow({"dataset", d.name()});
+  t.AddRow({"owner", d.owner()});
+  t.AddRow({"key", d.key()});
+  t.AddRow({"release policy", d.release_policy().empty() ? "- (no workload reads)"
+                                                         : d.release_policy()});
+  t.AddRow({"objects", absl::StrCat(d.object_count())});
+  t.AddRow({"used", FormatBytes(d.used_bytes())});
+  t.AddRow({"quota", d.quota_bytes() == 0 ? "none" : FormatBytes(d.quota_bytes())});
+  t.AddRow({"created", FormatTime(d.create_time_unix_micros())});
+  t.AddRow({"description", d.description().empty() ? "-" : d.description()});
+  t.Print();
+}
+
+absl::Status DatasetCreate(Invocation& inv) {
+  const CliOptions& o = inv.options();
+  v1::CreateDatasetRequest req;
+  req.set_dataset_id(inv.arg(0));
+  auto key = o.Flag("key");
+  if (!key) return UsageError("dataset create: --key KEY is required");
+  req.set_key(KeyResourceName(*key));
+  if (auto v = o.Flag("owner")) req.set_owner(*v);
+  if (auto v = o.Flag("release-policy")) req.set_release_policy(*v);
+  if (auto v = o.Flag("quota")) {
+    uint64_t n = 0;
+    if (!absl::SimpleAtoi(*v, &n)) return UsageError("--quota: not a number of bytes");
+    req.set_quota_bytes(n);
+  }
+  if (auto v = o.Flag("description")) req.set_description(*v);
+  ASSIGN_OR_RETURN(auto labels, KeyValueFlags(o, "label"));
+  req.mutable_labels()->insert(labels.begin(), labels.end());
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  ASSIGN_OR_RETURN(v1::Dataset d, conn->CreateDataset(req));
+  if (inv.json()) {
+    PrintJson(d);
+  } else {
+    PrintDataset(d);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DatasetDescribe(Invocation& inv) {
+  v1::GetDatasetRequest req;
+  req.set_name(inv.arg(0));
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  ASSIGN_OR_RETURN(v1::Dataset d, conn->GetDataset(req));
+  if (inv.json()) {
+    PrintJson(d);
+  } else {
+    PrintDataset(d);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DatasetList(Invocation& inv) {
+  v1::ListDatasetsRequest req;
+  if (auto v = inv.options().Flag("key")) req.set_key(KeyResourceName(*v));
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  v1::ListDatasetsResponse all;
+  for (;;) {
+    ASSIGN_OR_RETURN(v1::ListDatasetsResponse page, conn->ListDatasets(req));
+    for (v1::Dataset& d : *page.mutable_datasets()) *all.add_datasets() = std::move(d);
+    if (page.next_page_token().empty()) break;
+    req.set_page_token(page.next_page_token());
+  }
+  if (inv.json()) {
+    PrintJson(all);
+    return absl::OkStatus();
+  }
+  Table t({"DATASET", "OWNER", "KEY", "RELEASE POLICY", "OBJECTS", "USED", "QUOTA"});
+  for (const v1::Dataset& d : all.datasets()) {
+    t.AddRow({d.name(), d.owner(), d.key(), d.release_policy().empty() ? "-" : d.release_policy(),
+              absl::StrCat(d.object_count()), FormatBytes(d.used_bytes()),
+              d.quota_bytes() == 0 ? "-" : FormatBytes(d.quota_bytes())});
+  }
+  t.Print();
+  return absl::OkStatus();
+}
+
+absl::Status StoreCheck(Invocation& inv) {
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  ASSIGN_OR_RETURN(v1::StoreCheck c, conn->CheckStore(v1::CheckStoreRequest()));
+  if (inv.json()) {
+    PrintJson(c);
+  } else {
+    std::cout << (c.ok() ? "store check passed" : "store check FAILED") << ": " << c.datasets()
+              << " datasets, " << c.objects() << " objects, " << c.segments() << " segments ("
+              << FormatBytes(c.stored_bytes()) << "), " << c.open_uploads() << " open uploads, "
+              << c.running_jobs() << " running jobs, " << c.orphaned_segments()
+              << " orphaned segments\n";
+    for (const std::string& p : c.problems()) std::cout << "  " << p << "\n";
+  }
+  if (!c.ok()) {
+    return absl::DataLossError(absl::StrCat("store check: ", c.problems_size(), " problems"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// clang-format off
+std::vector<Command> ObjectCommands() {
+  return {
+      {"object put", "DATASET/NAME FILE [--key KEY] [--label K=V]... [--segment-size BYTES] [--quiet]",
+       "encrypt FILE (- for stdin) here under a fresh data key and upload it as a new version",
+       2, 2, {"key", "label", "segment-size"}, {"quiet"}, Put},
+      {"object get", "DATASET/NAME[@VERSION] OUT [--range START-END] [--raw] [--token T] [--quiet]",
+       "download and decrypt to OUT (- for stdout); --raw: the sealed object itself", 2, 2,
+       {"range", "token"}, {"raw", "quiet"}, Get},
+      {"object ls",
+       "[DATASET[/PREFIX]] [--all-versions] [--key KEY [--key-version N]] [--page-size N] "
+       "[--page-token T] [--all]",
+       "objects (latest versions); --key: every version under KEY, what destroying it affects",
+       0, 1, {"key", "key-version", "page-size", "page-token"}, {"all-versions", "all"}, List},
+      {"object stat", "DATASET/NAME[@VERSION]", "an object's metadata", 1, 1, {}, {}, Stat},
+      {"object rm", "DATASET/NAME@VERSION", "delete one version", 1, 1, {}, {}, Remove},
+      {"object rewrap", "DATASET [--wait]",
+       "re-wrap every data key of DATASET under its key's primary version (segments untouched)",
+       1, 1, {}, {"wait"}, Rewrap},
+      {"object rekey", "DATASET/NAME[@VERSION] [--quiet]",
+       "replace an object's data key (re-encrypts here; resumes after interruptions)", 1, 1, {},
+       {"quiet"}, Rekey},
+      {"object job", "JOB_ID", "a re-wrap or rekey job", 1, 1, {}, {}, Job},
+      {"dataset create",
+       "DATASET --key KEY [--owner PRINCIPAL] [--release-policy NAME] [--quota BYTES] "
+       "[--description TEXT] [--label K=V]...",
+       "a dataset: its owner, the key that wraps its data keys, its release policy", 1, 1,
+       {"key", "owner", "release-policy", "quota", "description", "label"}, {}, DatasetCreate},
+      {"dataset describe", "DATASET", "a dataset and its usage", 1, 1, {}, {}, DatasetDescribe},
+      {"dataset ls", "[--key KEY]", "datasets the caller may see", 0, 0, {"key"}, {},
+       DatasetList},
+      {"store check", "", "consistency check of the sealed store (admins, auditors)", 0, 0, {},
+       {}, StoreCheck},
+  };
+}
+// clang-format on
+
+}  // namespace strongroom::cli
