@@ -27,7 +27,8 @@ namespace {
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto group :
-       {SystemCommands, KeyCommands, CryptoCommands, AttestCommands, ObjectCommands}) {
+       {SystemCommands, KeyCommands, CryptoCommands, AttestCommands, AuditCommands,
+        ObjectCommands}) {
     for (Command& c : group()) all.push_back(std::move(c));
   }
   return all;

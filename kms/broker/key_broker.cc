@@ -56,6 +56,9 @@ std::string KeyOf(absl::string_view name) {
   return std::string(pos == absl::string_view::npos ? name : name.substr(0, pos));
 }
 
+// Audit records name digests with their algorithm.
+std::string PolicyDigest(const attest::Policy& p) { return absl::StrCat("sha256:", p.Digest()); }
+
 std::string NormalizeKey(absl::string_view name) {
   return absl::StartsWith(name, "keys/") ? std::string(name) : absl::StrCat("keys/", name);
 }
@@ -189,7 +192,8 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
                     ";");
     evidence.push_back(std::move(e));
   }
-  const std::string evidence_digest = attest::Sha256Hex(AsBytes(digest_input));
+  const std::string evidence_digest =
+      absl::StrCat("sha256:", attest::Sha256Hex(AsBytes(digest_input)));
 
   // The nonce is consumed first: whatever happens next, it cannot be replayed.
   if (absl::Status s = challenges_.Redeem(AsBytes(r.nonce()), c.principal, key); !s.ok()) {
@@ -221,7 +225,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   absl::StatusOr<attest::CompositeAppraisal> appraisal = verifiers_.Appraise(evidence, contexts);
   if (!appraisal.ok()) {
     return Deny(c, "attest", key, "evidence_rejected", appraisal.status().message(),
-                evidence_digest, policy->Digest());
+                evidence_digest, PolicyDigest(*policy));
   }
   attest::PolicyDecision decision = policy->Evaluate(
       appraisal->claims, admin_, now,
@@ -229,7 +233,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   if (!decision.allow) {
     return Deny(c, "attest", key, "policy_denied",
                 absl::StrCat(decision.failed_path, ": ", decision.reason), evidence_digest,
-                policy->Digest());
+                PolicyDigest(*policy));
   }
 
   const std::string token_id = RandomId();
@@ -254,7 +258,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   AuditEntry e{.principal = c.principal, .action = "attest", .resource = key,
                .decision = AuditDecision::kAllow, .reason_id = "",
                .reason_detail = absl::StrCat("token ", token_id),
-               .evidence_digest = evidence_digest, .policy_digest = policy->Digest()};
+               .evidence_digest = evidence_digest, .policy_digest = PolicyDigest(*policy)};
   RETURN_IF_ERROR(audit_.Append(std::move(e)).status());
   v1::AttestResponse out;
   out.set_token(std::move(token));
@@ -280,7 +284,7 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
   const nlohmann::json& sr = t.payload.value("strongroom", nlohmann::json::object());
   t.token_id = t.payload.value("jti", "");
   t.key = sr.value("key", "");
-  t.policy_digest = sr.value("policy_digest", "");
+  t.policy_digest = absl::StrCat("sha256:", sr.value("policy_digest", ""));
   {
     std::lock_guard<std::mutex> lock(revoked_mu_);
     for (auto it = revoked_.begin(); it != revoked_.end();) {
@@ -449,7 +453,7 @@ absl::StatusOr<v1::ExportAuditResponse> KeyBroker::ExportAudit(
         absl::StrCat("ExportAudit: '", c.principal, "' is not an auditor or admin"));
   }
   std::ostringstream out;
-  RETURN_IF_ERROR(audit_.Export(r.from_sequence(), out));
+  RETURN_IF_ERROR(audit_.Export(std::max<uint64_t>(1, r.from_sequence()), out));
   v1::ExportAuditResponse resp;
   resp.set_jsonl(out.str());
   return resp;

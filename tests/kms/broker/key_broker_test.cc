@@ -1,0 +1,311 @@
+#include "kms/broker/key_broker.h"
+
+#include <openssl/evp.h>
+
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_split.h"
+#include "attest/x509.h"
+#include "kms/audit/export_verifier.h"
+#include "tests/kms/broker/broker_fixture.h"
+
+namespace strongroom::kms {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class KeyBrokerTest : public BrokerFixture {};
+
+TEST_F(KeyBrokerTest, ReleaseOpensOnlyWithTheWorkloadsPrivateKey) {
+  MakeReleasableKey();
+  for (hpke::Kem kem : {hpke::Kem::kDhkemP256HkdfSha256, hpke::Kem::kDhkemX25519HkdfSha256}) {
+    ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload(kem));
+    ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+    ASSERT_OK_AND_ASSIGN(auto released, Release(kWorkload, token, w.keys.public_key));
+    EXPECT_EQ(released.sealed().key_version(), "keys/k/versions/1");
+    ASSERT_OK_AND_ASSIGN(SecretBytes material, Open(released.sealed(), w.keys.private_key));
+    EXPECT_EQ(material.size(), 32u);
+    // Anyone else's private key opens nothing.
+    ASSERT_OK_AND_ASSIGN(hpke::KeyPair other, hpke::GenerateKeyPair(kem));
+    EXPECT_THAT(Open(released.sealed(), other.private_key),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("authenticate")));
+    // The info binds key version and token id.
+    EXPECT_THAT(released.sealed().info(), HasSubstr("keys/k/versions/1"));
+    EXPECT_THAT(released.sealed().info(), HasSubstr(released.sealed().token_id()));
+  }
+}
+
+TEST_F(KeyBrokerTest, DataKeySealedToWorkloadEqualsTheWrappedCopy) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  v1::GetDataKeyRequest r;
+  r.set_token(token);
+  r.set_key("keys/k");
+  r.set_public_key(std::string(AsStringView(w.keys.public_key.Serialize())));
+  r.set_associated_data("dataset=d1");
+  ASSERT_OK_AND_ASSIGN(auto resp, broker_->GetDataKey(kWorkload, r));
+  ASSERT_OK_AND_ASSIGN(SecretBytes dk, Open(resp.sealed(), w.keys.private_key));
+  // The owner unwraps the stored copy through the KMS: the same 32 bytes.
+  v1::DecryptRequest d;
+  d.set_ciphertext(resp.wrapped());
+  (*d.mutable_encryption_context())["aad"] = "dataset=d1";
+  ASSERT_OK_AND_ASSIGN(auto plain, km_->Decrypt(kOwner, d));
+  EXPECT_EQ(plain.plaintext(), std::string(AsStringView(dk.Reveal())));
+}
+
+TEST_F(KeyBrokerTest, PolicyThatDeniesRefusesWithReasonId) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  EXPECT_THAT(Token(kWorkload, w, kBadMeasurement),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
+  // The caller learns the reason id and the audit sequence, never the detail.
+  absl::Status s = Token(kWorkload, w, kBadMeasurement).status();
+  EXPECT_THAT(s.message(), HasSubstr("(audit "));
+  EXPECT_THAT(s.message(), ::testing::Not(HasSubstr("dev.measurement")));
+}
+
+TEST_F(KeyBrokerTest, ReusedNonceIsRefused) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(auto item, Evidence(w, nonce, kGoodMeasurement));
+  ASSERT_OK(AttestWith(kWorkload, w, nonce, item).status());
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("nonce_unknown")));
+}
+
+TEST_F(KeyBrokerTest, ExpiredNonceAndNonceOfAnotherPrincipalOrKeyAreRefused) {
+  MakeReleasableKey();
+  MakeReleasableKey("k2");
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(auto item, Evidence(w, nonce, kGoodMeasurement));
+  clock_.Set(clock_.Now() + absl::Seconds(61));
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("nonce_expired")));
+  ASSERT_OK_AND_ASSIGN(nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(item, Evidence(w, nonce, kGoodMeasurement));
+  EXPECT_THAT(AttestWith(kWorkload2, w, nonce, item),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("nonce_wrong_principal")));
+  ASSERT_OK_AND_ASSIGN(nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(item, Evidence(w, nonce, kGoodMeasurement));
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "keys/k2"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("nonce_wrong_binding")));
+}
+
+TEST_F(KeyBrokerTest, EvidenceForAnotherNonceOrAnotherKeyIsRefused) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(Workload other, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string nonce1, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(std::string nonce2, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(auto for_nonce1, Evidence(w, nonce1, kGoodMeasurement));
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce2, for_nonce1),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("evidence_rejected")));
+  ASSERT_OK_AND_ASSIGN(std::string nonce3, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(auto for_other_key, Evidence(other, nonce3, kGoodMeasurement));
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce3, for_other_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("evidence_rejected")));
+}
+
+TEST_F(KeyBrokerTest, ExpiredTokenIsRefused) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  clock_.Set(clock_.Now() + absl::Minutes(5));
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_expired")));
+}
+
+TEST_F(KeyBrokerTest, TokenWithAnotherPublicKeyPrincipalOrKeyIsRefused) {
+  MakeReleasableKey();
+  MakeReleasableKey("k2");
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(Workload thief, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  EXPECT_THAT(Release(kWorkload, token, thief.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_public_key")));
+  EXPECT_THAT(Release(kWorkload2, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_principal")));
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key, "keys/k2"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_key")));
+  // A tampered token fails its signature.
+  std::string tampered = token;
+  tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_THAT(Release(kWorkload, tampered, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_invalid")));
+}
+
+TEST_F(KeyBrokerTest, TokenIsRevokedWhenReferenceValuesOrPolicyBindingChange) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  v1::PutReferenceValuesRequest rv;
+  rv.set_name("approved");
+  rv.add_values(HexEncode(kGoodMeasurement));
+  rv.add_values(HexEncode(kBadMeasurement));
+  ASSERT_OK(admin_->PutReferenceValues(kAdmin, rv).status());
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("token_revoked_reference_values_changed")));
+  // A fresh token under the new set works; re-binding the key's policy
+  // revokes it in turn.
+  ASSERT_OK_AND_ASSIGN(token, Token(kWorkload, w));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  v1::PutPolicyRequest pol;
+  pol.set_name("p");
+  pol.set_policy_json(R"({"version": 1, "tee": ["dev"], "require": {"claim": "dev.debug", "equals": false}})");
+  ASSERT_OK(admin_->PutPolicy(kAdmin, pol).status());
+  // Editing the policy document does not change what the key is bound to.
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  v1::UpdateKeyRequest up;
+  up.set_name("keys/k");
+  up.add_update_mask("release_policy");
+  up.set_release_policy("policies/p");
+  ASSERT_OK_AND_ASSIGN(auto changed, km_->UpdateKey(kOwner, up));
+  EXPECT_EQ(changed.key().release_policy_version(), 2);
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("token_revoked_policy_changed")));
+}
+
+TEST_F(KeyBrokerTest, AdminRevokesATokenById) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK_AND_ASSIGN(auto released, Release(kWorkload, token, w.keys.public_key));
+  v1::RevokeTokenRequest r;
+  r.set_token_id(released.sealed().token_id());
+  EXPECT_THAT(broker_->RevokeToken(kOwner, r), StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_OK(broker_->RevokeToken(kAdmin, r).status());
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
+}
+
+TEST_F(KeyBrokerTest, OnlyWorkloadsAttestAndKeysWithoutPolicyAreNeverReleased) {
+  MakeKey("plain");
+  MakeKey("in-hsm", /*hsm=*/true);
+  EXPECT_THAT(Challenge(kOwner), StatusIs(absl::StatusCode::kPermissionDenied,
+                                          HasSubstr("not a workload")));
+  EXPECT_THAT(Challenge(kAdmin), StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload, "keys/plain"));
+  ASSERT_OK_AND_ASSIGN(auto item, Evidence(w, nonce, kGoodMeasurement));
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "keys/plain"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("key_not_releasable")));
+  // An HSM-protected key cannot even be given a release policy.
+  v1::UpdateKeyRequest up;
+  up.set_name("keys/in-hsm");
+  up.add_update_mask("release_policy");
+  up.set_release_policy("policies/p");
+  EXPECT_THAT(km_->UpdateKey(kOwner, up), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(KeyBrokerTest, DualControlKeyPolicyChangeNeedsASecondAdmin) {
+  MakeReleasableKey("dk", /*dual=*/true);  // the first binding is pending
+  ASSERT_OK_AND_ASSIGN(auto key, km_->GetKey(kAdmin, [] {
+    v1::GetKeyRequest r;
+    r.set_name("keys/dk");
+    return r;
+  }()));
+  EXPECT_TRUE(key.release_policy().empty());
+  ASSERT_OK_AND_ASSIGN(auto changes, km_->ListChanges(kAdmin, v1::ListChangesRequest()));
+  ASSERT_EQ(changes.changes_size(), 1);
+  v1::ApproveChangeRequest approve;
+  approve.set_id(changes.changes(0).id());
+  ASSERT_OK_AND_ASSIGN(auto approved, km_->ApproveChange(kAdmin, approve));
+  EXPECT_EQ(approved.key().release_policy(), "policies/p");
+}
+
+TEST_F(KeyBrokerTest, RateLimitPerPrincipal) {
+  MakeReleasableKey();
+  MakeBroker(BrokerOptions{.rate_per_second = 1, .rate_burst = 2});
+  ASSERT_OK(Challenge(kWorkload).status());
+  ASSERT_OK(Challenge(kWorkload).status());
+  EXPECT_THAT(Challenge(kWorkload), StatusIs(absl::StatusCode::kResourceExhausted));
+  ASSERT_OK(Challenge(kWorkload2).status());  // another client is not affected
+  clock_.Set(clock_.Now() + absl::Seconds(1));
+  EXPECT_OK(Challenge(kWorkload).status());
+}
+
+// Verifies the token as any JWT library would: header, ES256 over
+// header.payload with the JWKS key, claims.
+TEST_F(KeyBrokerTest, TokenIsAStandardEs256JwtVerifiableWithTheJwks) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  std::vector<std::string> parts = absl::StrSplit(token, '.');
+  ASSERT_EQ(parts.size(), 3u);
+  ASSERT_OK_AND_ASSIGN(Bytes header, Base64UrlDecode(parts[0]));
+  auto h = nlohmann::json::parse(header.begin(), header.end());
+  EXPECT_EQ(h["alg"], "ES256");
+  ASSERT_OK_AND_ASSIGN(auto jwks, broker_->GetJwks(kWorkload, v1::GetJwksRequest()));
+  auto keys = nlohmann::json::parse(jwks.jwks_json())["keys"];
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0]["kid"], h["kid"]);
+  ASSERT_OK_AND_ASSIGN(Bytes x, Base64UrlDecode(keys[0]["x"].get<std::string>()));
+  ASSERT_OK_AND_ASSIGN(Bytes y, Base64UrlDecode(keys[0]["y"].get<std::string>()));
+  Bytes point{0x04};
+  point.insert(point.end(), x.begin(), x.end());
+  point.insert(point.end(), y.begin(), y.end());
+  ASSERT_OK_AND_ASSIGN(auto pub, attest::EcPublicKeyFromPoint(NID_X9_62_prime256v1, point, "jwk"));
+  ASSERT_OK_AND_ASSIGN(Bytes sig, Base64UrlDecode(parts[2]));
+  ASSERT_EQ(sig.size(), 64u);
+  std::string signed_part = parts[0] + "." + parts[1];
+  EXPECT_OK(attest::VerifyEcdsaRaw(pub.get(), EVP_sha256(), AsBytes(signed_part),
+                                   std::span<const uint8_t>(sig).subspan(0, 32),
+                                   std::span<const uint8_t>(sig).subspan(32), "jwt"));
+  ASSERT_OK_AND_ASSIGN(Bytes payload, Base64UrlDecode(parts[1]));
+  auto p = nlohmann::json::parse(payload.begin(), payload.end());
+  EXPECT_EQ(p["eat_profile"], "tag:github.com,2023:veraison/ear");
+  EXPECT_EQ(p["exp"].get<int64_t>() - p["iat"].get<int64_t>(), 300);
+  EXPECT_EQ(p["submods"]["dev"]["ear.status"], "affirming");
+  EXPECT_EQ(p["cnf"]["jwk"]["crv"], "P-256");
+  EXPECT_EQ(p["strongroom"]["key"], "keys/k");
+  EXPECT_EQ(p["sub"], kWorkload.principal);
+}
+
+TEST_F(KeyBrokerTest, AuditLogRecordsEveryDecisionAndDetectsEdits) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  EXPECT_FALSE(Token(kWorkload, w, kBadMeasurement).ok());
+  std::ostringstream out;
+  ASSERT_OK(audit_->Export(1, out));
+  const std::string jsonl = out.str();
+  for (const char* action : {"\"challenge\"", "\"attest\"", "\"release\"", "policy_denied"}) {
+    EXPECT_THAT(jsonl, HasSubstr(action));
+  }
+  // Admin changes made through the admin API are in the same chain when
+  // the server wires the observer; here the broker records them directly.
+  broker_->AuditAdminChange(kAdmin, "put_policy", "policies/p", "version 1");
+  std::ostringstream out2;
+  ASSERT_OK(audit_->Export(1, out2));
+  std::istringstream in(out2.str());
+  VerifyExportOptions trusted{{checkpoint_signer_->PublicKeyPem()}};
+  AuditVerifyResult ok = VerifyExport(in, trusted);
+  EXPECT_TRUE(ok.ok) << ok.reason;
+  EXPECT_EQ(ok.records, 6u);  // challenge, attest, release, challenge, denial, admin change
+  // The token itself and the key material never enter the log.
+  EXPECT_THAT(out2.str(), ::testing::Not(HasSubstr(token.substr(0, 40))));
+  // One edited byte in a record is detected, naming its sequence.
+  std::string edited = out2.str();
+  size_t pos = edited.find("policy_denied");
+  ASSERT_NE(pos, std::string::npos);
+  edited[pos] = 'P';
+  std::istringstream bad(edited);
+  AuditVerifyResult broken = VerifyExport(bad, trusted);
+  EXPECT_FALSE(broken.ok);
+  EXPECT_GT(broken.first_bad_sequence, 0u);
+}
+
+}  // namespace
+}  // namespace strongroom::kms
