@@ -13,6 +13,7 @@ PACKAGES=(
   swtpm swtpm-tools tpm2-tools libtss2-dev
   libopenblas-dev
   clang libclang-rt-14-dev
+  libonnx-dev
   procps
 )
 

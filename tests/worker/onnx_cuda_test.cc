@@ -1,0 +1,98 @@
+// The CUDA backend (built only with nvcc present). Without a GPU, Create
+// must fail with FailedPrecondition "no CUDA device"; with one, every node
+// vector, mnist-8 and light squeezenet must match their references with
+// the GEMM-heavy nodes on the GPU.
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/bytes.h"
+#include "base/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/worker/onnx_test_util.h"
+#include "worker/onnx/compare.h"
+#include "worker/onnx/cuda/cuda_backend.h"
+
+namespace strongroom::worker::onnx {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+using testing::ListDir;
+using testing::ReadFile;
+using testing::ReadTensorFile;
+using testing::VectorPath;
+
+class OnnxCudaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RegisterCudaBackend();
+    ASSERT_TRUE(CudaBackendBuilt());
+    auto probe = CreateCudaBackend();
+    if (!probe.ok()) {
+      EXPECT_THAT(probe,
+                  StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no CUDA device")));
+      GTEST_SKIP() << "no GPU here: " << probe.status();
+    }
+  }
+
+  // Runs `model` on the GPU and compares with `expected`.
+  void Check(const std::string& label, const std::string& model_bytes,
+             const std::vector<Tensor>& inputs, const std::vector<Tensor>& expected) {
+    auto model = Model::Load(AsBytes(model_bytes));
+    ASSERT_TRUE(model.ok()) << label << ": " << model.status();
+    SessionOptions options;
+    options.device = Device::kCuda;
+    options.threads = 2;
+    auto session = Session::Create(*model, options);
+    ASSERT_TRUE(session.ok()) << label << ": " << session.status();
+    for (int run = 0; run < 2; ++run) {  // the second run uses cached weights
+      auto outputs = (*session)->Run(inputs);
+      ASSERT_TRUE(outputs.ok()) << label << ": " << outputs.status();
+      ASSERT_EQ(outputs->size(), expected.size()) << label;
+      for (size_t i = 0; i < expected.size(); ++i) {
+        const Comparison c = CompareTensors((*outputs)[i], expected[i], kDefaultRtol, kDefaultAtol);
+        EXPECT_TRUE(c.match) << label << " run " << run << " output " << i << ": " << c.detail;
+      }
+    }
+  }
+};
+
+TEST_F(OnnxCudaTest, NodeVectorsMatchOnTheGpu) {
+  const std::string root = VectorPath("onnx-node");
+  for (const std::string& folder : ListDir(root, "test_")) {
+    const std::string data = root + "/" + folder + "/test_data_set_0";
+    ASSERT_OK_AND_ASSIGN(std::string model, ReadFile(root + "/" + folder + "/model.onnx"));
+    std::vector<Tensor> in, out;
+    for (size_t i = 0; i < ListDir(data, "input_").size(); ++i) {
+      ASSERT_OK_AND_ASSIGN(Tensor t, ReadTensorFile(absl::StrCat(data, "/input_", i, ".pb")));
+      in.push_back(std::move(t));
+    }
+    for (size_t i = 0; i < ListDir(data, "output_").size(); ++i) {
+      ASSERT_OK_AND_ASSIGN(Tensor t, ReadTensorFile(absl::StrCat(data, "/output_", i, ".pb")));
+      out.push_back(std::move(t));
+    }
+    Check(folder, model, in, out);
+  }
+}
+
+TEST_F(OnnxCudaTest, WholeModelsMatchOnTheGpu) {
+  ASSERT_OK_AND_ASSIGN(std::string mnist, ReadFile(VectorPath("onnx-models/mnist-8/model.onnx")));
+  for (int set = 0; set < 3; ++set) {
+    const std::string dir = absl::StrCat(VectorPath("onnx-models/mnist-8/test_data_set_"), set);
+    ASSERT_OK_AND_ASSIGN(Tensor in, ReadTensorFile(dir + "/input_0.pb"));
+    ASSERT_OK_AND_ASSIGN(Tensor out, ReadTensorFile(dir + "/output_0.pb"));
+    Check(absl::StrCat("mnist set ", set), mnist, {in}, {out});
+  }
+  const std::string base = VectorPath("onnx-models/onnx-light/light_squeezenet");
+  ASSERT_OK_AND_ASSIGN(std::string squeezenet, ReadFile(base + ".onnx"));
+  ASSERT_OK_AND_ASSIGN(Tensor expected, ReadTensorFile(base + "_output_0.pb"));
+  const int64_t n = 3 * 224 * 224;
+  std::vector<float> x(n);
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(static_cast<double>(i) / n);
+  Check("squeezenet", squeezenet, {testing::Floats({1, 3, 224, 224}, x)}, {expected});
+}
+
+}  // namespace
+}  // namespace strongroom::worker::onnx

@@ -1,0 +1,213 @@
+// Session: input checks, thread-count invariance, buffer reuse across runs,
+// limits, profiles, constant folding, concurrency and device selection.
+#include <cmath>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/worker/onnx_test_util.h"
+#include "worker/onnx/compare.h"
+#include "worker/onnx/thread_pool.h"
+
+namespace strongroom::worker::onnx {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using testing::GraphBuilder;
+using ::testing::HasSubstr;
+using testing::Int64s;
+using testing::RandomFloats;
+using testing::SetAttr;
+
+struct MnistSet {
+  Tensor input, output;
+};
+
+class OnnxSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto bytes = testing::ReadFile(testing::VectorPath("onnx-models/mnist-8/model.onnx"));
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    auto model = Model::Load(AsBytes(*bytes));
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_ = std::make_unique<Model>(*std::move(model));
+    for (int i = 0; i < 3; ++i) {
+      const std::string dir =
+          testing::VectorPath("onnx-models/mnist-8/test_data_set_") + std::to_string(i);
+      auto in = testing::ReadTensorFile(dir + "/input_0.pb");
+      auto out = testing::ReadTensorFile(dir + "/output_0.pb");
+      ASSERT_TRUE(in.ok() && out.ok());
+      sets_.push_back({*std::move(in), *std::move(out)});
+    }
+  }
+
+  std::unique_ptr<Session> NewSession(int threads) {
+    SessionOptions options;
+    options.threads = threads;
+    auto s = Session::Create(*model_, options);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? *std::move(s) : nullptr;
+  }
+
+  std::unique_ptr<Model> model_;
+  std::vector<MnistSet> sets_;
+};
+
+TEST_F(OnnxSessionTest, RepeatedRunsReuseBuffersCorrectly) {
+  auto session = NewSession(2);
+  ASSERT_NE(session, nullptr);
+  for (int round = 0; round < 3; ++round) {
+    for (int i : {0, 2, 1}) {
+      ASSERT_OK_AND_ASSIGN(auto out, session->Run({sets_[static_cast<size_t>(i)].input}));
+      const Comparison c =
+          CompareTensors(out[0], sets_[static_cast<size_t>(i)].output, kDefaultRtol, kDefaultAtol);
+      EXPECT_TRUE(c.match) << "set " << i << " round " << round << ": " << c.detail;
+    }
+  }
+}
+
+TEST_F(OnnxSessionTest, ThreadCountsAgree) {
+  ASSERT_OK_AND_ASSIGN(auto one, NewSession(1)->Run({sets_[0].input}));
+  for (int threads : {2, 3, 8}) {
+    ASSERT_OK_AND_ASSIGN(auto many, NewSession(threads)->Run({sets_[0].input}));
+    const Comparison c = CompareTensors(many[0], one[0], 1e-5, 1e-6);
+    EXPECT_TRUE(c.match) << threads << " threads: " << c.detail;
+  }
+}
+
+TEST_F(OnnxSessionTest, InputsAreChecked) {
+  auto session = NewSession(1);
+  EXPECT_THAT(session->Run({}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("the model takes 1 inputs, got 0")));
+  EXPECT_THAT(session->Run({RandomFloats({1, 1, 28, 27}, 1)}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("input 0 'Input3': got FLOAT [1,1,28,27], the model wants FLOAT "
+                                 "[1,1,28,28]")));
+  EXPECT_THAT(session->Run({Int64s({1}, {1})}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("got INT64 [1]")));
+}
+
+TEST_F(OnnxSessionTest, ProfileListsEveryNode) {
+  auto session = NewSession(2);
+  RunProfile profile;
+  ASSERT_OK(session->Run({sets_[1].input}, &profile).status());
+  EXPECT_EQ(profile.nodes.size() + session->folded_nodes(), model_->nodes().size());
+  EXPECT_GT(profile.total, absl::ZeroDuration());
+  bool has_conv = false;
+  for (const auto& [op, time] : profile.ByOpType()) has_conv |= op == "Conv";
+  EXPECT_TRUE(has_conv);
+}
+
+TEST_F(OnnxSessionTest, SessionOutlivesModelAndRunsConcurrently) {
+  auto session = NewSession(2);
+  model_.reset();
+  std::vector<std::thread> threads;
+  std::vector<bool> ok(4, false);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const MnistSet& set = sets_[static_cast<size_t>(t % 3)];
+      auto out = session->Run({set.input});
+      ok[static_cast<size_t>(t)] =
+          out.ok() && CompareTensors((*out)[0], set.output, kDefaultRtol, kDefaultAtol).match;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int t = 0; t < 4; ++t) EXPECT_TRUE(ok[static_cast<size_t>(t)]) << "thread " << t;
+}
+
+TEST(OnnxSessionLimitsTest, MaxTensorBytesIsEnforced) {
+  GraphBuilder g(13);
+  g.Input("s", DataType::kInt64, {2}).Output("y");
+  g.Node("ConstantOfShape", {"s"}, {"y"}, "fill");
+  ASSERT_OK_AND_ASSIGN(Model m, g.Load());
+  SessionOptions options;
+  options.max_tensor_bytes = 1 << 20;
+  ASSERT_OK_AND_ASSIGN(auto session, Session::Create(m, options));
+  ASSERT_OK(session->Run({Int64s({2}, {256, 256})}).status());
+  EXPECT_THAT(session->Run({Int64s({2}, {1024, 1024})}),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("node 'fill' (ConstantOfShape): output 0 [1024,1024] exceeds")));
+  EXPECT_THAT(session->Run({Int64s({2}, {int64_t{1} << 40, int64_t{1} << 40})}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("node 'fill'")));
+}
+
+TEST(OnnxSessionFoldingTest, FoldedAndUnfoldedAgree) {
+  // w = ConstantOfShape([3,4]) * 0.5 is constant; y = x @ w^T is not.
+  GraphBuilder g(13);
+  g.Input("x", DataType::kFloat, {2, 4}).Initializer("shape", Int64s({2}, {3, 4}));
+  g.Initializer("half", testing::Floats({}, {0.5f})).Output("y");
+  SetAttr(g.Node("ConstantOfShape", {"shape"}, {"ones"}), "value", testing::Floats({1}, {1.0f}));
+  g.Node("Mul", {"ones", "half"}, {"w"});
+  SetAttr(g.Node("Gemm", {"x", "w"}, {"y"}), "transB", int64_t{1});
+  ASSERT_OK_AND_ASSIGN(Model m, g.Load());
+  const Tensor x = RandomFloats({2, 4}, 3);
+  SessionOptions folded, unfolded;
+  unfolded.fold_constants = false;
+  ASSERT_OK_AND_ASSIGN(auto a, Session::Create(m, folded));
+  ASSERT_OK_AND_ASSIGN(auto b, Session::Create(m, unfolded));
+  EXPECT_EQ(a->folded_nodes(), 2u);
+  EXPECT_EQ(b->folded_nodes(), 0u);
+  ASSERT_OK_AND_ASSIGN(auto ya, a->Run({x}));
+  ASSERT_OK_AND_ASSIGN(auto yb, b->Run({x}));
+  EXPECT_TRUE(CompareTensors(ya[0], yb[0], 0, 0).match);
+  auto xv = x.data<float>();
+  EXPECT_NEAR(ya[0].data<float>()[0], 0.5f * (xv[0] + xv[1] + xv[2] + xv[3]), 1e-6);
+}
+
+TEST(OnnxSessionOutputsTest, InputsAndRepeatedValuesCanBeOutputs) {
+  // Outputs: the input itself, y twice, and a constant-only subgraph.
+  GraphBuilder g(13);
+  g.Input("x", DataType::kFloat, {3}).Initializer("c", testing::Floats({3}, {1, 2, 3}));
+  g.Output("x").Output("y").Output("y").Output("k");
+  g.Node("Relu", {"x"}, {"y"});
+  g.Node("Neg", {"c"}, {"n"});
+  ASSERT_FALSE(g.Load().ok());  // Neg is not implemented...
+  g.proto().mutable_graph()->mutable_node(1)->set_op_type("Sigmoid");  // ...Sigmoid is
+  g.proto().mutable_graph()->mutable_node(1)->set_output(0, "k");
+  ASSERT_OK_AND_ASSIGN(Model m, g.Load());
+  ASSERT_OK_AND_ASSIGN(auto session, Session::Create(m, {}));
+  const Tensor x = testing::Floats({3}, {-1, 0, 2});
+  for (int run = 0; run < 2; ++run) {
+    ASSERT_OK_AND_ASSIGN(auto out, session->Run({x}));
+    ASSERT_EQ(out.size(), 4u);
+    EXPECT_TRUE(CompareTensors(out[0], x, 0, 0).match);
+    EXPECT_TRUE(CompareTensors(out[1], testing::Floats({3}, {0, 0, 2}), 0, 0).match);
+    EXPECT_TRUE(CompareTensors(out[2], out[1], 0, 0).match);
+    EXPECT_NEAR(out[3].data<float>()[0], 1 / (1 + std::exp(-1.0)), 1e-6);
+  }
+}
+
+TEST(OnnxSessionDeviceTest, CudaIsRefusedClearlyWithoutADevice) {
+  GraphBuilder g(13);
+  g.Input("x", DataType::kFloat, {2}).Output("y");
+  g.Node("Relu", {"x"}, {"y"});
+  ASSERT_OK_AND_ASSIGN(Model m, g.Load());
+  SessionOptions options;
+  options.device = Device::kCuda;
+  auto s = Session::Create(m, options);
+  if (!CudaBackendBuilt()) {
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("no CUDA backend")));
+  } else if (!s.ok()) {
+    // Built with CUDA on a machine without a GPU (as in CI).
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no CUDA device")));
+  }
+  EXPECT_THAT(ParseDevice("tpu"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(ThreadPoolTest, CoversTheRangeOnceAndNests) {
+  ThreadPool pool(4);
+  std::vector<std::atomic<int>> hits(10000);
+  pool.ParallelFor(10000, 7, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+    // A nested loop runs inline instead of deadlocking.
+    pool.ParallelFor(3, 1, [](int64_t, int64_t) {});
+  });
+  for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+}
+
+}  // namespace
+}  // namespace strongroom::worker::onnx

@@ -1,0 +1,75 @@
+// strongroom-worker run-local, through its command function: exit codes,
+// --expect comparison, written outputs.
+#include "worker/run_local.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/testing/status_matchers.h"
+#include "gtest/gtest.h"
+#include "tests/worker/onnx_test_util.h"
+#include "worker/onnx/compare.h"
+
+namespace strongroom::worker {
+namespace {
+
+using onnx::testing::VectorPath;
+
+std::string Mnist(const std::string& rel) { return VectorPath("onnx-models/mnist-8/" + rel); }
+
+TEST(RunLocalTest, MatchingExpectExitsZeroAndWritesOutputs) {
+  const std::string dir = ::testing::TempDir() + "/run_local_out";
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(
+      RunLocalCommand({"--model", Mnist("model.onnx"), "--input",
+                       Mnist("test_data_set_0/input_0.pb"), "--expect",
+                       Mnist("test_data_set_0/output_0.pb"), "--output-dir", dir, "--threads=2"}),
+      kExitOk);
+  ASSERT_OK_AND_ASSIGN(onnx::Tensor written, onnx::testing::ReadTensorFile(dir + "/output_0.pb"));
+  ASSERT_OK_AND_ASSIGN(onnx::Tensor expected,
+                       onnx::testing::ReadTensorFile(Mnist("test_data_set_0/output_0.pb")));
+  EXPECT_TRUE(
+      onnx::CompareTensors(written, expected, onnx::kDefaultRtol, onnx::kDefaultAtol).match);
+}
+
+TEST(RunLocalTest, DifferentOutputsExitOne) {
+  EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input",
+                             Mnist("test_data_set_0/input_0.pb"), "--expect",
+                             Mnist("test_data_set_1/output_0.pb")}),
+            kExitFailed);
+  // A loose enough tolerance accepts the same pair.
+  EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input",
+                             Mnist("test_data_set_0/input_0.pb"), "--expect",
+                             Mnist("test_data_set_1/output_0.pb"), "--atol", "1e6"}),
+            kExitOk);
+}
+
+TEST(RunLocalTest, UsageErrorsAndUnreadableFilesExitTwo) {
+  const std::string in = Mnist("test_data_set_0/input_0.pb");
+  EXPECT_EQ(RunLocalCommand({"--input", in}), kExitUsage);
+  EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input", in, "--bogus", "1"}),
+            kExitUsage);
+  EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input", "/nonexistent.pb"}),
+            kExitUsage);
+  EXPECT_EQ(RunLocalCommand({"--model", "/nonexistent.onnx", "--input", in}), kExitUsage);
+  EXPECT_EQ(RunLocalCommand({"--model", in, "--input", in}), kExitUsage);    // not a model
+  EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx")}), kExitUsage);  // no input
+  EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input", in, "--rtol", "x"}),
+            kExitUsage);
+  EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input", in, "--threads", "0"}),
+            kExitUsage);
+  EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input", in, "--device", "tpu"}),
+            kExitUsage);
+}
+
+TEST(RunLocalTest, UnavailableDeviceExitsOne) {
+  if (onnx::CudaBackendBuilt()) GTEST_SKIP() << "a CUDA build may have a device here";
+  EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input",
+                             Mnist("test_data_set_0/input_0.pb"), "--device", "cuda"}),
+            kExitFailed);
+}
+
+}  // namespace
+}  // namespace strongroom::worker

@@ -1,0 +1,110 @@
+// Op: one node's kernel, built once per node by its operator's factory
+// (which decodes and validates the attributes) and then shared, immutable,
+// by every Session that runs the model. Factories are found by op type in
+// the registry (OpRegistry / FindOp).
+//
+// The loader and Session call:
+//   Infer(): output element types and shapes from the inputs' (and from
+//            the contents of inputs whose values a shape depends on, such as
+//            Reshape's shape; TensorMeta::value is null when that content
+//            is not known yet, and Infer then reports the outputs unknown);
+//   Run():   the computation, into outputs already shaped as Infer said.
+// Errors are InvalidArgument without the node prefix; callers add
+// Node::Label(). Kernels never log or format tensor contents.
+//
+// Thread-safety: Infer and Run are const and may be called concurrently
+// from different Sessions.
+#ifndef STRONGROOM_WORKER_ONNX_OP_H_
+#define STRONGROOM_WORKER_ONNX_OP_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "worker/onnx/attributes.h"
+#include "worker/onnx/tensor.h"
+#include "worker/onnx/thread_pool.h"
+
+namespace strongroom::worker::onnx {
+
+struct TensorMeta {
+  DataType dtype = DataType::kUndefined;
+  Shape shape;
+  bool known = true;              // false: dtype/shape not known before run time
+  const Tensor* value = nullptr;  // the contents, when known
+};
+
+// What a kernel may use while it runs.
+class ExecContext {
+ public:
+  ExecContext(ThreadPool* pool, AlignedBuffer* scratch) : pool_(pool), scratch_(scratch) {}
+  ThreadPool* pool() const { return pool_; }
+  // A workspace of at least `count` floats, valid until the next call.
+  float* ScratchFloats(size_t count) const;
+
+ private:
+  ThreadPool* pool_;
+  AlignedBuffer* scratch_;
+};
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  // `inputs` has one entry per node input (null for an absent optional
+  // one); `outputs` one per node output, to fill.
+  virtual absl::Status Infer(std::span<const TensorMeta* const> inputs,
+                             std::span<TensorMeta> outputs) const = 0;
+  // `outputs` entries are null for outputs the graph does not use.
+  virtual absl::Status Run(const ExecContext& ctx, std::span<const Tensor* const> inputs,
+                           std::span<Tensor* const> outputs) const = 0;
+};
+
+// What a factory knows of its node besides the attributes.
+struct OpConfig {
+  int opset = 0;                 // the model's ai.onnx opset
+  std::vector<bool> has_input;   // per declared input: present?
+  std::vector<bool> has_output;  // per declared output: wanted?
+  size_t num_inputs() const { return has_input.size(); }
+  size_t num_outputs() const { return has_output.size(); }
+};
+
+using OpFactory = absl::StatusOr<std::unique_ptr<Op>> (*)(const OpConfig& config,
+                                                          AttributeReader& attrs);
+
+struct OpSchema {
+  const char* op_type;
+  int min_inputs;  // leading inputs that must be present
+  int max_inputs;
+  int min_outputs;
+  int max_outputs;
+  int since_opset;  // oldest ai.onnx opset whose semantics this kernel has
+  OpFactory create;
+};
+
+// The registered operator, or nullptr.
+const OpSchema* FindOp(absl::string_view op_type);
+// Every registered op type, sorted (for docs and errors).
+std::vector<std::string> SupportedOps();
+
+// Helpers shared by the kernels.
+
+// InvalidArgument "input 1 has type INT64; expected FLOAT".
+absl::Status CheckType(const TensorMeta* meta, size_t index, std::initializer_list<DataType> ok);
+// Normalizes a possibly negative axis against `rank` (allowed range
+// [-rank, rank-1]), or InvalidArgument naming `what`.
+absl::StatusOr<int64_t> NormalizeAxis(int64_t axis, int64_t rank, absl::string_view what);
+// numpy broadcasting of two shapes.
+absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b);
+// Product of shape[begin, end).
+int64_t Product(const Shape& shape, size_t begin, size_t end);
+// Sets every output to "unknown until run time"; returns OK.
+absl::Status MarkUnknown(std::span<TensorMeta> outputs);
+
+}  // namespace strongroom::worker::onnx
+
+#endif  // STRONGROOM_WORKER_ONNX_OP_H_

@@ -1,0 +1,207 @@
+// Conv (1-D and 2-D, groups, dilations, pads, strides, auto_pad) as im2col
+// plus OpenBLAS GEMM, tiled over output positions so the column buffer stays
+// bounded; 1x1 stride-1 unpadded convolutions skip im2col entirely.
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "worker/onnx/gemm.h"
+#include "worker/onnx/ops/factories.h"
+#include "worker/onnx/ops/kernel_util.h"
+#include "worker/onnx/ops/window.h"
+
+namespace strongroom::worker::onnx::ops {
+namespace {
+
+// Floats in one im2col tile (16 MiB).
+constexpr int64_t kColumnBudget = int64_t{4} << 20;
+
+// 2-D view of the geometry (1-D convolutions have a height of 1).
+struct Geometry2D {
+  int64_t h, w, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
+};
+
+Geometry2D To2D(const std::vector<AxisWindow>& win) {
+  if (win.size() == 1) {
+    const AxisWindow& x = win[0];
+    return {1, x.in, 1, x.kernel, 1, x.stride, 1, x.dilation, 0, x.pad_begin, 1, x.out};
+  }
+  const AxisWindow& y = win[0];
+  const AxisWindow& x = win[1];
+  return {y.in,       x.in,       y.kernel,    x.kernel,    y.stride, x.stride,
+          y.dilation, x.dilation, y.pad_begin, x.pad_begin, y.out,    x.out};
+}
+
+// col[row][p - p0] for p in [p0, p1), row = (c * kh + i) * kw + j, from the
+// `channels` planes at x.
+void Im2Col(ThreadPool* pool, const float* x, int64_t channels, const Geometry2D& g, int64_t p0,
+            int64_t p1, float* col) {
+  const int64_t rows = channels * g.kh * g.kw;
+  const int64_t width = p1 - p0;
+  pool->ParallelFor(
+      rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, width)), [&](int64_t r0, int64_t r1) {
+        for (int64_t row = r0; row < r1; ++row) {
+          const int64_t j = row % g.kw;
+          const int64_t i = (row / g.kw) % g.kh;
+          const int64_t c = row / (g.kw * g.kh);
+          const float* plane = x + c * g.h * g.w;
+          float* dst = col + row * width;
+          int64_t p = p0;
+          while (p < p1) {
+            const int64_t oy = p / g.ow;
+            const int64_t ox0 = p % g.ow;
+            const int64_t ox1 = std::min(g.ow, ox0 + (p1 - p));
+            const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+            float* out = dst + (p - p0);
+            if (iy < 0 || iy >= g.h) {
+              std::fill(out, out + (ox1 - ox0), 0.0f);
+            } else {
+              const float* src = plane + iy * g.w;
+              const int64_t off = j * g.dw - g.pw;
+              if (g.sw == 1) {
+                // ix = ox + off: a contiguous run clipped at both ends.
+                const int64_t lo = std::clamp<int64_t>(-off, ox0, ox1);
+                const int64_t hi = std::clamp<int64_t>(g.w - off, lo, ox1);
+                std::fill(out, out + (lo - ox0), 0.0f);
+                std::memcpy(out + (lo - ox0), src + lo + off, sizeof(float) * (hi - lo));
+                std::fill(out + (hi - ox0), out + (ox1 - ox0), 0.0f);
+              } else {
+                for (int64_t ox = ox0; ox < ox1; ++ox) {
+                  const int64_t ix = ox * g.sw + off;
+                  out[ox - ox0] = ix >= 0 && ix < g.w ? src[ix] : 0.0f;
+                }
+              }
+            }
+            p += ox1 - ox0;
+          }
+        }
+      });
+}
+
+class ConvOp final : public Op {
+ public:
+  ConvOp(WindowAttrs window, int64_t group) : window_(std::move(window)), group_(group) {}
+
+  absl::Status Infer(std::span<const TensorMeta* const> in,
+                     std::span<TensorMeta> out) const override {
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == nullptr) continue;
+      auto s = CheckType(in[i], i, {DataType::kFloat});
+      if (!s.ok()) return s;
+    }
+    const Shape& x = in[0]->shape;
+    const Shape& w = in[1]->shape;
+    if (x.size() != 3 && x.size() != 4) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input X ", ShapeToString(x), ": only 1-D and 2-D convolutions are supported"));
+    }
+    if (w.size() != x.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("weights W ", ShapeToString(w), " do not match input X ", ShapeToString(x)));
+    }
+    if (w[0] % group_ != 0 || x[1] != w[1] * group_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "X ", ShapeToString(x), " and W ", ShapeToString(w), " do not fit group=", group_));
+    }
+    if (in.size() > 2 && in[2] != nullptr && in[2]->shape != Shape{w[0]}) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bias B ", ShapeToString(in[2]->shape), " should be [", w[0], "]"));
+    }
+    const Shape spatial(x.begin() + 2, x.end());
+    const std::vector<int64_t> kernel(w.begin() + 2, w.end());
+    if (!window_.kernel.empty() && window_.kernel != kernel) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("attribute 'kernel_shape' disagrees with W ", ShapeToString(w)));
+    }
+    auto win = ResolveWindow(window_, spatial, kernel);
+    if (!win.ok()) return win.status();
+    out[0].dtype = DataType::kFloat;
+    out[0].shape = {x[0], w[0]};
+    for (const AxisWindow& a : *win) out[0].shape.push_back(a.out);
+    return absl::OkStatus();
+  }
+
+  absl::Status Run(const ExecContext& ctx, std::span<const Tensor* const> in,
+                   std::span<Tensor* const> out) const override {
+    const Tensor& x = *in[0];
+    const Tensor& w = *in[1];
+    const Tensor* b = in.size() > 2 ? in[2] : nullptr;
+    Tensor* y = out[0];
+    const Shape spatial(x.shape().begin() + 2, x.shape().end());
+    auto win = ResolveWindow(window_, spatial,
+                             std::vector<int64_t>(w.shape().begin() + 2, w.shape().end()));
+    if (!win.ok()) return win.status();
+    const Geometry2D g = To2D(*win);
+    const int64_t n = x.dim(0), c = x.dim(1), m = w.dim(0);
+    const int64_t cg = c / group_, mg = m / group_;
+    const int64_t kg = cg * g.kh * g.kw;
+    const int64_t positions = g.oh * g.ow;
+    const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 &&
+                        g.pw == 0 && (*win).back().pad_end == 0 &&
+                        ((*win).size() == 1 || (*win)[0].pad_end == 0);
+    const int64_t tile =
+        direct
+            ? positions
+            : std::min(positions, std::max<int64_t>(256, kColumnBudget / std::max<int64_t>(1, kg)));
+    float* col = direct ? nullptr : ctx.ScratchFloats(static_cast<size_t>(kg * tile));
+    const float* px = x.data<float>().data();
+    const float* pw = w.data<float>().data();
+    float* py = y->mutable_data<float>().data();
+    for (int64_t img = 0; img < n; ++img) {
+      for (int64_t grp = 0; grp < group_; ++grp) {
+        const float* xg = px + (img * c + grp * cg) * g.h * g.w;
+        const float* wg = pw + grp * mg * kg;
+        float* yg = py + (img * m + grp * mg) * positions;
+        for (int64_t p0 = 0; p0 < positions; p0 += tile) {
+          const int64_t p1 = std::min(positions, p0 + tile);
+          if (direct) {
+            Sgemm(ctx.pool(), false, false, mg, positions, kg, 1.0f, wg, kg, xg, positions, 0.0f,
+                  yg, positions);
+          } else {
+            Im2Col(ctx.pool(), xg, cg, g, p0, p1, col);
+            Sgemm(ctx.pool(), false, false, mg, p1 - p0, kg, 1.0f, wg, kg, col, p1 - p0, 0.0f,
+                  yg + p0, positions);
+          }
+        }
+      }
+    }
+    if (b != nullptr) {
+      const float* pb = b->data<float>().data();
+      ctx.pool()->ParallelFor(
+          n * m, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, positions)),
+          [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r) {
+              const float bias = pb[r % m];
+              float* row = py + r * positions;
+              for (int64_t i = 0; i < positions; ++i) row[i] += bias;
+            }
+          });
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const WindowAttrs window_;
+  const int64_t group_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Op>> CreateConv(const OpConfig&, AttributeReader& attrs) {
+  auto window = ReadWindowAttrs(attrs, /*with_dilations=*/true, /*with_ceil_mode=*/false,
+                                /*kernel_required=*/false);
+  if (!window.ok()) return window.status();
+  auto group = attrs.Int("group", 1);
+  if (!group.ok()) return group.status();
+  if (*group < 1 || *group > (int64_t{1} << 24)) return UnsupportedAttribute("group", *group);
+  if (window->kernel.size() > 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attribute 'kernel_shape' has ", window->kernel.size(),
+                     " dims; only 1-D and 2-D convolutions are supported"));
+  }
+  auto s = attrs.Finish();
+  if (!s.ok()) return s;
+  return std::unique_ptr<Op>(new ConvOp(*std::move(window), *group));
+}
+
+}  // namespace strongroom::worker::onnx::ops

@@ -1,0 +1,224 @@
+// MaxPool (float, uint8, int8), AveragePool (count_include_pad, ceil_mode,
+// dilations) over 1-D and 2-D windows, and GlobalAveragePool.
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "worker/onnx/ops/factories.h"
+#include "worker/onnx/ops/kernel_util.h"
+#include "worker/onnx/ops/window.h"
+
+namespace strongroom::worker::onnx::ops {
+namespace {
+
+// One spatial axis after resolution (a 1-D pool is 2-D with a unit height).
+struct Axis {
+  int64_t in, k, s, d, pb, pe, out;
+};
+
+std::pair<Axis, Axis> To2D(const std::vector<AxisWindow>& win) {
+  auto axis = [](const AxisWindow& a) {
+    return Axis{a.in, a.kernel, a.stride, a.dilation, a.pad_begin, a.pad_end, a.out};
+  };
+  if (win.size() == 1) return {Axis{1, 1, 1, 1, 0, 0, 1}, axis(win[0])};
+  return {axis(win[0]), axis(win[1])};
+}
+
+// Window taps of output `o` along `a`: [first, last) tap indices whose input
+// position is inside the input, and how many lie inside input + padding.
+struct Taps {
+  int64_t first, last, padded;
+};
+
+// floor(a / b) and ceil(a / b) for b > 0.
+int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t CeilDiv(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
+
+// Taps i in [0, k) with lo <= start + i * d < hi, as [first, last).
+std::pair<int64_t, int64_t> TapRange(const Axis& a, int64_t start, int64_t lo, int64_t hi) {
+  const int64_t first = std::max<int64_t>(0, CeilDiv(lo - start, a.d));
+  const int64_t last = std::min<int64_t>(a.k, CeilDiv(hi - start, a.d));
+  return {first, std::max(first, last)};
+}
+
+Taps TapsAt(const Axis& a, int64_t o) {
+  const int64_t start = o * a.s - a.pb;
+  const auto [first, last] = TapRange(a, start, 0, a.in);
+  const auto [pfirst, plast] = TapRange(a, start, -a.pb, a.in + a.pe);
+  return Taps{first, last, plast - pfirst};
+}
+
+class PoolOp final : public Op {
+ public:
+  enum class Kind { kMax, kAverage };
+  PoolOp(Kind kind, WindowAttrs window, bool count_include_pad)
+      : kind_(kind), window_(std::move(window)), count_include_pad_(count_include_pad) {}
+
+  absl::Status Infer(std::span<const TensorMeta* const> in,
+                     std::span<TensorMeta> out) const override {
+    auto s = kind_ == Kind::kMax
+                 ? CheckType(in[0], 0, {DataType::kFloat, DataType::kUint8, DataType::kInt8})
+                 : CheckType(in[0], 0, {DataType::kFloat});
+    if (!s.ok()) return s;
+    const Shape& x = in[0]->shape;
+    if (x.size() != 3 && x.size() != 4) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input X ", ShapeToString(x), ": only 1-D and 2-D pooling is supported"));
+    }
+    auto win = ResolveWindow(window_, Shape(x.begin() + 2, x.end()), {});
+    if (!win.ok()) return win.status();
+    out[0].dtype = in[0]->dtype;
+    out[0].shape = {x[0], x[1]};
+    for (const AxisWindow& a : *win) out[0].shape.push_back(a.out);
+    return absl::OkStatus();
+  }
+
+  absl::Status Run(const ExecContext& ctx, std::span<const Tensor* const> in,
+                   std::span<Tensor* const> out) const override {
+    const Tensor& x = *in[0];
+    auto win = ResolveWindow(window_, Shape(x.shape().begin() + 2, x.shape().end()), {});
+    if (!win.ok()) return win.status();
+    const auto [ay, ax] = To2D(*win);
+    switch (x.dtype()) {
+      case DataType::kFloat:
+        Pool<float>(ctx, x.data<float>().data(), out[0]->mutable_data<float>().data(),
+                    x.dim(0) * x.dim(1), ay, ax);
+        break;
+      case DataType::kUint8:
+        Pool<uint8_t>(ctx, x.data<uint8_t>().data(), out[0]->mutable_data<uint8_t>().data(),
+                      x.dim(0) * x.dim(1), ay, ax);
+        break;
+      case DataType::kInt8:
+        Pool<int8_t>(ctx, x.data<int8_t>().data(), out[0]->mutable_data<int8_t>().data(),
+                     x.dim(0) * x.dim(1), ay, ax);
+        break;
+      default:
+        return absl::InvalidArgumentError("unsupported element type");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  template <typename T>
+  void Pool(const ExecContext& ctx, const T* x, T* y, int64_t planes, const Axis& ay,
+            const Axis& ax) const {
+    std::vector<Taps> ty(ay.out), tx(ax.out);
+    for (int64_t o = 0; o < ay.out; ++o) ty[o] = TapsAt(ay, o);
+    for (int64_t o = 0; o < ax.out; ++o) tx[o] = TapsAt(ax, o);
+    const int64_t in_plane = ay.in * ax.in, out_plane = ay.out * ax.out;
+    ctx.pool()->ParallelFor(
+        planes, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, out_plane)),
+        [&](int64_t p0, int64_t p1) {
+          for (int64_t p = p0; p < p1; ++p) {
+            const T* src = x + p * in_plane;
+            T* dst = y + p * out_plane;
+            for (int64_t oy = 0; oy < ay.out; ++oy) {
+              const Taps& wy = ty[oy];
+              const int64_t y0 = oy * ay.s - ay.pb;
+              for (int64_t ox = 0; ox < ax.out; ++ox) {
+                const Taps& wx = tx[ox];
+                const int64_t x0 = ox * ax.s - ax.pb;
+                if (kind_ == Kind::kMax) {
+                  T best = std::numeric_limits<T>::lowest();
+                  for (int64_t i = wy.first; i < wy.last; ++i) {
+                    const T* row = src + (y0 + i * ay.d) * ax.in;
+                    for (int64_t j = wx.first; j < wx.last; ++j) {
+                      best = std::max(best, row[x0 + j * ax.d]);
+                    }
+                  }
+                  dst[oy * ax.out + ox] = best;
+                } else {
+                  float sum = 0;
+                  for (int64_t i = wy.first; i < wy.last; ++i) {
+                    const T* row = src + (y0 + i * ay.d) * ax.in;
+                    for (int64_t j = wx.first; j < wx.last; ++j) sum += row[x0 + j * ax.d];
+                  }
+                  const int64_t count = count_include_pad_
+                                            ? wy.padded * wx.padded
+                                            : (wy.last - wy.first) * (wx.last - wx.first);
+                  dst[oy * ax.out + ox] = count > 0 ? static_cast<T>(sum / count) : T{0};
+                }
+              }
+            }
+          }
+        });
+  }
+
+  const Kind kind_;
+  const WindowAttrs window_;
+  const bool count_include_pad_;
+};
+
+class GlobalAveragePoolOp final : public Op {
+ public:
+  absl::Status Infer(std::span<const TensorMeta* const> in,
+                     std::span<TensorMeta> out) const override {
+    auto s = CheckType(in[0], 0, {DataType::kFloat});
+    if (!s.ok()) return s;
+    if (in[0]->shape.size() < 3) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input X ", ShapeToString(in[0]->shape), " needs N, C and spatial dims"));
+    }
+    out[0].dtype = DataType::kFloat;
+    out[0].shape = in[0]->shape;
+    std::fill(out[0].shape.begin() + 2, out[0].shape.end(), 1);
+    return absl::OkStatus();
+  }
+  absl::Status Run(const ExecContext& ctx, std::span<const Tensor* const> in,
+                   std::span<Tensor* const> out) const override {
+    const Tensor& x = *in[0];
+    const int64_t planes = x.dim(0) * x.dim(1);
+    const int64_t size = Product(x.shape(), 2, x.shape().size());
+    const float* px = x.data<float>().data();
+    float* py = out[0]->mutable_data<float>().data();
+    ctx.pool()->ParallelFor(
+        planes, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, size)),
+        [&](int64_t p0, int64_t p1) {
+          for (int64_t p = p0; p < p1; ++p) {
+            double sum = 0;
+            for (int64_t i = 0; i < size; ++i) sum += px[p * size + i];
+            py[p] = size > 0 ? static_cast<float>(sum / static_cast<double>(size)) : 0.0f;
+          }
+        });
+    return absl::OkStatus();
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Op>> CreateMaxPool(const OpConfig& config, AttributeReader& attrs) {
+  auto window = ReadWindowAttrs(attrs, /*with_dilations=*/true, /*with_ceil_mode=*/true,
+                                /*kernel_required=*/true);
+  if (!window.ok()) return window.status();
+  auto storage_order = attrs.Int("storage_order", 0);
+  if (!storage_order.ok()) return storage_order.status();
+  if (*storage_order != 0) return UnsupportedAttribute("storage_order", *storage_order);
+  auto s = attrs.Finish();
+  if (!s.ok()) return s;
+  return std::unique_ptr<Op>(new PoolOp(PoolOp::Kind::kMax, *std::move(window), false));
+}
+
+absl::StatusOr<std::unique_ptr<Op>> CreateAveragePool(const OpConfig& config,
+                                                      AttributeReader& attrs) {
+  auto window = ReadWindowAttrs(attrs, /*with_dilations=*/true, /*with_ceil_mode=*/true,
+                                /*kernel_required=*/true);
+  if (!window.ok()) return window.status();
+  auto include_pad = attrs.Int("count_include_pad", 0);
+  if (!include_pad.ok()) return include_pad.status();
+  if (*include_pad != 0 && *include_pad != 1) {
+    return UnsupportedAttribute("count_include_pad", *include_pad);
+  }
+  auto s = attrs.Finish();
+  if (!s.ok()) return s;
+  return std::unique_ptr<Op>(
+      new PoolOp(PoolOp::Kind::kAverage, *std::move(window), *include_pad == 1));
+}
+
+absl::StatusOr<std::unique_ptr<Op>> CreateGlobalAveragePool(const OpConfig&,
+                                                            AttributeReader& attrs) {
+  auto s = attrs.Finish();
+  if (!s.ok()) return s;
+  return std::unique_ptr<Op>(new GlobalAveragePoolOp());
+}
+
+}  // namespace strongroom::worker::onnx::ops

@@ -1,0 +1,307 @@
+#include "worker/onnx/session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "worker/onnx/backend.h"
+#include "worker/onnx/gemm.h"
+
+namespace strongroom::worker::onnx {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+absl::Duration Since(Clock::time_point start) { return absl::FromChrono(Clock::now() - start); }
+
+}  // namespace
+
+absl::StatusOr<Device> ParseDevice(absl::string_view name) {
+  if (name == "cpu") return Device::kCpu;
+  if (name == "cuda") return Device::kCuda;
+  return absl::InvalidArgumentError(absl::StrCat("device '", name, "' is not cpu or cuda"));
+}
+
+absl::string_view DeviceName(Device device) { return device == Device::kCuda ? "cuda" : "cpu"; }
+
+std::vector<std::pair<std::string, absl::Duration>> RunProfile::ByOpType() const {
+  std::map<std::string, absl::Duration> sums;
+  for (const NodeTiming& t : nodes) sums[t.op_type] += t.time;
+  std::vector<std::pair<std::string, absl::Duration>> out(sums.begin(), sums.end());
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
+Session::Session(std::shared_ptr<const internal::ModelData> model, const SessionOptions& options)
+    : model_(std::move(model)), options_(options) {}
+
+Session::~Session() = default;
+
+int Session::num_threads() const { return pool_->num_threads(); }
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model,
+                                                         const SessionOptions& options) {
+  if (options.threads < 0 || options.threads > 1024) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("threads=", options.threads, " is out of range"));
+  }
+  if (options.max_tensor_bytes <= 0) {
+    return absl::InvalidArgumentError("max_tensor_bytes must be positive");
+  }
+  std::unique_ptr<Session> s(new Session(model.data(), options));
+  if (options.device != Device::kCpu) {
+    auto backend = CreateDeviceBackend(options.device);
+    if (!backend.ok()) return backend.status();
+    s->backend_ = *std::move(backend);
+  }
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  s->pool_ = std::make_unique<ThreadPool>(threads);
+  // Our pool provides the parallelism; OpenBLAS's own threads would
+  // compete with it for the same cores.
+  static std::once_flag blas_once;
+  std::call_once(blas_once, [] { SetBlasThreads(1); });
+
+  const internal::ModelData& m = *s->model_;
+  s->folded_.resize(m.num_values());
+  s->slots_.resize(m.num_values());
+  s->run_node_.assign(m.nodes.size(), true);
+  if (options.fold_constants) {
+    auto st = s->FoldConstants();
+    if (!st.ok()) return st;
+  }
+  s->uses_.assign(m.num_values(), 0);
+  for (size_t k = 0; k < m.nodes.size(); ++k) {
+    if (!s->run_node_[k]) continue;
+    for (int v : m.nodes[k].inputs) {
+      if (v >= 0) ++s->uses_[static_cast<size_t>(v)];
+    }
+  }
+  for (int v : m.output_ids) ++s->uses_[static_cast<size_t>(v)];
+  return s;
+}
+
+absl::Status Session::FoldConstants() {
+  const internal::ModelData& m = *model_;
+  std::vector<bool> constant(m.num_values(), false);
+  for (size_t v = 0; v < m.num_values(); ++v) constant[v] = m.constants[v] != nullptr;
+  ExecContext ctx(pool_.get(), &scratch_);
+  std::vector<TensorMeta> in_meta;
+  std::vector<const TensorMeta*> in_meta_ptr;
+  std::vector<const Tensor*> in;
+  std::vector<TensorMeta> out_meta;
+  std::vector<std::unique_ptr<Tensor>> out;
+  std::vector<Tensor*> out_ptr;
+  for (size_t k = 0; k < m.nodes.size(); ++k) {
+    const Node& node = m.nodes[k];
+    bool all_constant = true;
+    for (int v : node.inputs) all_constant &= v < 0 || constant[static_cast<size_t>(v)];
+    if (!all_constant) continue;
+    in_meta.clear();
+    in.clear();
+    for (int v : node.inputs) {
+      const Tensor* t = v < 0 ? nullptr
+                        : m.constants[static_cast<size_t>(v)] != nullptr
+                            ? m.constants[static_cast<size_t>(v)]
+                            : folded_[static_cast<size_t>(v)].get();
+      in.push_back(t);
+      in_meta.push_back(t == nullptr ? TensorMeta{} : TensorMeta{t->dtype(), t->shape(), true, t});
+    }
+    in_meta_ptr.clear();
+    for (size_t i = 0; i < in.size(); ++i)
+      in_meta_ptr.push_back(in[i] == nullptr ? nullptr : &in_meta[i]);
+    out_meta.assign(node.outputs.size(), TensorMeta{});
+    if (auto s = m.ops[k]->Infer(in_meta_ptr, out_meta); !s.ok()) return NodeError(node, s);
+    out.clear();
+    out_ptr.clear();
+    for (const TensorMeta& meta : out_meta) {
+      auto n = CheckedNumElements(meta.shape, ElementSize(meta.dtype), "output");
+      if (!n.ok()) return NodeError(node, n.status());
+      if (*n * static_cast<int64_t>(ElementSize(meta.dtype)) > options_.max_tensor_bytes) {
+        return NodeError(node, absl::ResourceExhaustedError(absl::StrCat(
+                                   "output ", ShapeToString(meta.shape),
+                                   " exceeds max_tensor_bytes ", options_.max_tensor_bytes)));
+      }
+      out.push_back(std::make_unique<Tensor>());
+      out.back()->Reset(meta.dtype, meta.shape);
+      out_ptr.push_back(out.back().get());
+    }
+    if (auto s = m.ops[k]->Run(ctx, in, out_ptr); !s.ok()) return NodeError(node, s);
+    for (size_t j = 0; j < node.outputs.size(); ++j) {
+      const int v = node.outputs[j];
+      if (v < 0) continue;
+      folded_[static_cast<size_t>(v)] = std::move(out[j]);
+      constant[static_cast<size_t>(v)] = true;
+    }
+    run_node_[k] = false;
+    ++folded_nodes_;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inputs,
+                                                 RunProfile* profile) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const internal::ModelData& m = *model_;
+  const Clock::time_point run_start = Clock::now();
+  if (profile != nullptr) *profile = RunProfile{};
+  if (inputs.size() != m.inputs.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the model takes ", m.inputs.size(), " inputs, got ", inputs.size()));
+  }
+  std::vector<const Tensor*> value(m.num_values(), nullptr);
+  for (size_t v = 0; v < m.num_values(); ++v) {
+    value[v] = m.constants[v] != nullptr ? m.constants[v] : folded_[v].get();
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const ValueInfo& info = m.inputs[i];
+    const Tensor& t = inputs[i];
+    bool ok = t.dtype() == info.dtype;
+    if (info.has_shape) {
+      ok &= t.shape().size() == info.shape.size();
+      for (size_t d = 0; ok && d < info.shape.size(); ++d) {
+        ok = info.shape[d] < 0 || info.shape[d] == t.shape()[d];
+      }
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input ", i, " '", info.name, "': got ", DataTypeName(t.dtype()), " ",
+                       ShapeToString(t.shape()), ", the model wants ", DataTypeName(info.dtype),
+                       " ", info.has_shape ? ShapeToString(info.shape) : "of any shape"));
+    }
+    if (static_cast<int64_t>(t.byte_size()) > options_.max_tensor_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "input ", i, " '", info.name, "' exceeds max_tensor_bytes ", options_.max_tensor_bytes));
+    }
+    value[static_cast<size_t>(m.input_ids[i])] = &t;
+  }
+
+  std::vector<int> uses = uses_;
+  auto release = [&](int v) {
+    Tensor& slot = slots_[static_cast<size_t>(v)];
+    if (value[static_cast<size_t>(v)] == &slot) free_buffers_.push_back(slot.TakeBuffer());
+  };
+  auto acquire = [&](Tensor* t, size_t bytes) {
+    // Best fit among the free buffers; otherwise a fresh one.
+    size_t best = free_buffers_.size();
+    for (size_t i = 0; i < free_buffers_.size(); ++i) {
+      if (free_buffers_[i].capacity() >= bytes &&
+          (best == free_buffers_.size() ||
+           free_buffers_[i].capacity() < free_buffers_[best].capacity())) {
+        best = i;
+      }
+    }
+    if (best < free_buffers_.size()) {
+      t->AdoptBuffer(std::move(free_buffers_[best]));
+      free_buffers_.erase(free_buffers_.begin() + static_cast<std::ptrdiff_t>(best));
+    }
+  };
+
+  ExecContext ctx(pool_.get(), &scratch_);
+  std::vector<TensorMeta> in_meta, out_meta;
+  std::vector<const TensorMeta*> in_meta_ptr;
+  std::vector<const Tensor*> in;
+  std::vector<Tensor*> out;
+  std::vector<Tensor> unwanted;  // outputs no one reads
+  absl::Status status;
+  for (size_t k = 0; k < m.nodes.size() && status.ok(); ++k) {
+    if (!run_node_[k]) continue;
+    const Node& node = m.nodes[k];
+    in.clear();
+    in_meta.clear();
+    for (int v : node.inputs) {
+      const Tensor* t = v < 0 ? nullptr : value[static_cast<size_t>(v)];
+      in.push_back(t);
+      in_meta.push_back(t == nullptr ? TensorMeta{} : TensorMeta{t->dtype(), t->shape(), true, t});
+    }
+    in_meta_ptr.clear();
+    for (size_t i = 0; i < in.size(); ++i)
+      in_meta_ptr.push_back(in[i] == nullptr ? nullptr : &in_meta[i]);
+    out_meta.assign(node.outputs.size(), TensorMeta{});
+    if (auto s = m.ops[k]->Infer(in_meta_ptr, out_meta); !s.ok()) {
+      status = NodeError(node, s);
+      break;
+    }
+    out.clear();
+    unwanted.resize(node.outputs.size());
+    for (size_t j = 0; j < node.outputs.size() && status.ok(); ++j) {
+      const TensorMeta& meta = out_meta[j];
+      auto n = CheckedNumElements(meta.shape, ElementSize(meta.dtype), "output");
+      if (!n.ok()) {
+        status = NodeError(node, n.status());
+      } else if (*n * static_cast<int64_t>(ElementSize(meta.dtype)) > options_.max_tensor_bytes) {
+        status = NodeError(node, absl::ResourceExhaustedError(absl::StrCat(
+                                     "output ", j, " ", ShapeToString(meta.shape),
+                                     " exceeds max_tensor_bytes ", options_.max_tensor_bytes)));
+      }
+      if (!status.ok()) break;
+      const int v = node.outputs[j];
+      Tensor* t = v < 0 ? &unwanted[j] : &slots_[static_cast<size_t>(v)];
+      if (v >= 0) {
+        acquire(t, static_cast<size_t>(*n) * ElementSize(meta.dtype));
+        value[static_cast<size_t>(v)] = t;
+      }
+      t->Reset(meta.dtype, meta.shape);
+      out.push_back(t);
+    }
+    if (!status.ok()) break;
+    const Clock::time_point start = Clock::now();
+    absl::Status s;
+    if (backend_ != nullptr && backend_->Handles(node)) {
+      bool constant[16] = {};
+      for (size_t i = 0; i < node.inputs.size() && i < 16; ++i) {
+        const int v = node.inputs[i];
+        constant[i] = v >= 0 && (m.constants[static_cast<size_t>(v)] != nullptr ||
+                                 folded_[static_cast<size_t>(v)] != nullptr);
+      }
+      // Backends handle fixed-arity operators (at most 3 inputs).
+      s = backend_->Run(node, ctx, in,
+                        std::span<const bool>(constant, std::min<size_t>(16, in.size())), out);
+    } else {
+      s = m.ops[k]->Run(ctx, in, out);
+    }
+    if (!s.ok()) {
+      status = NodeError(node, s);
+      break;
+    }
+    if (profile != nullptr) {
+      profile->nodes.push_back(NodeTiming{node.Label(), node.op_type, Since(start)});
+    }
+    for (int v : node.inputs) {
+      if (v >= 0 && --uses[static_cast<size_t>(v)] == 0) release(v);
+    }
+    for (int v : node.outputs) {
+      if (v >= 0 && uses[static_cast<size_t>(v)] == 0) release(v);
+    }
+  }
+
+  std::vector<Tensor> results;
+  results.reserve(m.output_ids.size());
+  if (status.ok()) {
+    for (size_t i = 0; i < m.output_ids.size(); ++i) {
+      const int v = m.output_ids[i];
+      Tensor& slot = slots_[static_cast<size_t>(v)];
+      if (value[static_cast<size_t>(v)] == &slot && --uses[static_cast<size_t>(v)] == 0) {
+        results.push_back(std::move(slot));  // its buffer leaves the pool with it
+        slot = Tensor();
+        value[static_cast<size_t>(v)] = nullptr;
+      } else {
+        results.push_back(*value[static_cast<size_t>(v)]);
+      }
+    }
+  }
+  // Whatever is still held (an error path) goes back to the pool.
+  for (size_t v = 0; v < m.num_values(); ++v) {
+    if (value[v] == &slots_[v]) free_buffers_.push_back(slots_[v].TakeBuffer());
+  }
+  if (!status.ok()) return status;
+  if (profile != nullptr) profile->total = Since(run_start);
+  return results;
+}
+
+}  // namespace strongroom::worker::onnx

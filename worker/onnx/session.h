@@ -1,0 +1,115 @@
+// Session: runs a Model on a device with its own threads and memory.
+//
+// Create() picks the backend (SessionOptions::device), starts the thread
+// pool and folds the model's constant subgraphs (nodes whose inputs are all
+// initializers or constants, such as ConstantOfShape weights) into tensors
+// once. Run() executes the remaining nodes in topological order, inferring
+// each node's output shape from its actual inputs, taking output storage
+// from a buffer pool that is reused across runs and recycling each
+// intermediate as soon as its last consumer has run.
+//
+// Errors: InvalidArgument for inputs that do not match the model (count,
+// type, rank, static dims) and for shape errors found at run time, naming
+// the input or the node; ResourceExhausted when a tensor would exceed
+// SessionOptions::max_tensor_bytes; FailedPrecondition / Unimplemented for
+// a device that is not there or not built. Tensor contents never appear in
+// errors.
+//
+// Thread-safety: Run() may be called from several threads; calls on one
+// Session are serialized (create one Session per concurrent stream). The
+// Session keeps the model's compiled graph alive; the Model object itself
+// may be destroyed.
+#ifndef STRONGROOM_WORKER_ONNX_SESSION_H_
+#define STRONGROOM_WORKER_ONNX_SESSION_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "worker/onnx/model.h"
+#include "worker/onnx/tensor.h"
+#include "worker/onnx/thread_pool.h"
+
+namespace strongroom::worker::onnx {
+
+enum class Device { kCpu, kCuda };
+
+// "cpu" | "cuda".
+absl::StatusOr<Device> ParseDevice(absl::string_view name);
+absl::string_view DeviceName(Device device);
+// Whether this binary has the CUDA backend (worker_onnx_cuda, registered
+// with RegisterCudaBackend() from worker/onnx/cuda/cuda_backend.h).
+bool CudaBackendBuilt();
+
+struct SessionOptions {
+  Device device = Device::kCpu;
+  // Kernel threads, the caller's included; 0: one per hardware thread.
+  int threads = 0;
+  // No single tensor (input, intermediate, output) may be larger.
+  int64_t max_tensor_bytes = int64_t{16} << 30;
+  // Precompute constant subgraphs at Create (off: recompute every Run).
+  bool fold_constants = true;
+};
+
+// Per-node wall time of one Run, in execution order.
+struct NodeTiming {
+  std::string name;  // Node::Label()
+  std::string op_type;
+  absl::Duration time;
+};
+struct RunProfile {
+  std::vector<NodeTiming> nodes;
+  absl::Duration total;
+  // Sum of node times by op type, largest first.
+  std::vector<std::pair<std::string, absl::Duration>> ByOpType() const;
+};
+
+class Backend;  // session.cc / cuda/
+
+class Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Create(const Model& model,
+                                                         const SessionOptions& options);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Runs the model on `inputs` (one per Model::inputs(), in that order) and
+  // returns one tensor per Model::outputs(). With `profile`, records each
+  // node's time.
+  absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs,
+                                          RunProfile* profile = nullptr);
+
+  const SessionOptions& options() const { return options_; }
+  int num_threads() const;
+  // Nodes folded into constants at Create.
+  size_t folded_nodes() const { return folded_nodes_; }
+
+ private:
+  Session(std::shared_ptr<const internal::ModelData> model, const SessionOptions& options);
+  absl::Status FoldConstants();
+
+  const std::shared_ptr<const internal::ModelData> model_;
+  const SessionOptions options_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<Backend> backend_;  // non-null for non-CPU devices
+
+  std::mutex mu_;  // serializes Run
+  // By value id: folded constants (owned) and the per-run intermediates.
+  std::vector<std::unique_ptr<Tensor>> folded_;
+  std::vector<Tensor> slots_;
+  std::vector<bool> run_node_;  // by node position: not folded away
+  std::vector<int> uses_;       // by value id: consumers + graph-output uses
+  std::vector<AlignedBuffer> free_buffers_;
+  AlignedBuffer scratch_;
+  size_t folded_nodes_ = 0;
+};
+
+}  // namespace strongroom::worker::onnx
+
+#endif  // STRONGROOM_WORKER_ONNX_SESSION_H_

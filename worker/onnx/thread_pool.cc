@@ -1,0 +1,90 @@
+#include "worker/onnx/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+
+namespace strongroom::worker::onnx {
+namespace {
+thread_local bool in_parallel_region = false;
+}  // namespace
+
+struct ThreadPool::Job {
+  const std::function<void(int64_t, int64_t)>* fn;
+  int64_t n;
+  int64_t chunk;
+  std::atomic<int64_t> next{0};
+};
+
+ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
+  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void ThreadPool::RunChunks(Job& job) {
+  const bool was = in_parallel_region;
+  in_parallel_region = true;
+  for (;;) {
+    const int64_t begin = job.next.fetch_add(job.chunk, std::memory_order_relaxed);
+    if (begin >= job.n) break;
+    (*job.fn)(begin, std::min(job.n, begin + job.chunk));
+  }
+  in_parallel_region = was;
+}
+
+void ThreadPool::WorkerLoop() {
+  uint64_t seen = 0;
+  for (;;) {
+    Job* job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [&] { return stop_ || (job_ != nullptr && generation_ != seen); });
+      if (stop_) return;
+      seen = generation_;
+      job = job_;
+      ++users_;
+    }
+    RunChunks(*job);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --users_;
+    }
+    idle_cv_.notify_all();
+  }
+}
+
+void ThreadPool::ParallelFor(int64_t n, int64_t grain,
+                             const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  if (threads_ == 1 || n <= grain || in_parallel_region) {
+    fn(0, n);
+    return;
+  }
+  // About four chunks per thread balances uneven chunks without much
+  // scheduling overhead.
+  const int64_t max_chunks = std::min<int64_t>((n + grain - 1) / grain, int64_t{threads_} * 4);
+  Job job;
+  job.fn = &fn;
+  job.n = n;
+  job.chunk = (n + max_chunks - 1) / max_chunks;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_ = &job;
+    ++generation_;
+  }
+  work_cv_.notify_all();
+  RunChunks(job);
+  std::unique_lock<std::mutex> lock(mu_);
+  job_ = nullptr;
+  idle_cv_.wait(lock, [&] { return users_ == 0; });
+}
+
+}  // namespace strongroom::worker::onnx

@@ -1,0 +1,165 @@
+#include "worker/run_local.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/bytes.h"
+#include "base/file.h"
+#include "worker/flags.h"
+#include "worker/onnx/compare.h"
+#include "worker/onnx/gemm.h"
+#include "worker/onnx/model.h"
+#include "worker/onnx/session.h"
+
+namespace strongroom::worker {
+
+const char kRunLocalUsage[] =
+    "usage: strongroom-worker run-local --model FILE.onnx --input input_0.pb "
+    "[--input input_1.pb]...\n"
+    "         [--expect output_0.pb]... [--rtol R] [--atol A] [--output-dir DIR]\n"
+    "         [--device cpu|cuda] [--threads N] [--profile]\n";
+
+namespace {
+
+using onnx::Tensor;
+using Clock = std::chrono::steady_clock;
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "strongroom-worker run-local: %s\n%s", message.c_str(), kRunLocalUsage);
+  return kExitUsage;
+}
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "strongroom-worker run-local: %s\n", message.c_str());
+  return code;
+}
+
+double Ms(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+absl::StatusOr<std::vector<Tensor>> ReadTensors(const std::vector<std::string>& paths,
+                                                absl::string_view flag) {
+  std::vector<Tensor> out;
+  for (const std::string& path : paths) {
+    auto bytes = ReadFileToString(path, absl::StrCat("--", flag));
+    if (!bytes.ok()) return bytes.status();
+    auto t = Tensor::FromTensorProto(AsBytes(*bytes), absl::StrCat("--", flag, " ", path));
+    if (!t.ok()) return t.status();
+    out.push_back(*std::move(t));
+  }
+  return out;
+}
+
+absl::Status WriteFile(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  f.close();
+  if (!f) return absl::UnavailableError(absl::StrCat("cannot write '", path.string(), "'"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunLocalCommand(const std::vector<std::string>& args) {
+  FlagSpec spec;
+  spec.values = {"model", "input", "expect", "rtol", "atol", "output-dir", "device", "threads"};
+  spec.switches = {"help", "profile"};
+  auto flags = ParseFlags(args, spec);
+  if (!flags.ok()) return Usage(std::string(flags.status().message()));
+  if (flags->Has("help")) {
+    std::printf("%s", kRunLocalUsage);
+    return kExitOk;
+  }
+  if (!flags->Has("model")) return Usage("--model is required");
+  double rtol = onnx::kDefaultRtol, atol = onnx::kDefaultAtol;
+  if (flags->Has("rtol") && (!absl::SimpleAtod(flags->Get("rtol"), &rtol) || !(rtol >= 0))) {
+    return Usage(absl::StrCat("--rtol '", flags->Get("rtol"), "' is not a non-negative number"));
+  }
+  if (flags->Has("atol") && (!absl::SimpleAtod(flags->Get("atol"), &atol) || !(atol >= 0))) {
+    return Usage(absl::StrCat("--atol '", flags->Get("atol"), "' is not a non-negative number"));
+  }
+  onnx::SessionOptions options;
+  if (flags->Has("threads") && (!absl::SimpleAtoi(flags->Get("threads"), &options.threads) ||
+                                options.threads < 1 || options.threads > 1024)) {
+    return Usage(absl::StrCat("--threads '", flags->Get("threads"), "' is not in 1..1024"));
+  }
+  auto device = onnx::ParseDevice(flags->Get("device", "cpu"));
+  if (!device.ok()) return Usage(std::string(device.status().message()));
+  options.device = *device;
+
+  const Clock::time_point load_start = Clock::now();
+  auto model_bytes = ReadFileToString(flags->Get("model"), "--model");
+  if (!model_bytes.ok()) return Fail(kExitUsage, std::string(model_bytes.status().message()));
+  auto model = onnx::Model::Load(AsBytes(*model_bytes));
+  if (!model.ok()) {
+    return Fail(kExitUsage, absl::StrCat(flags->Get("model"), ": ", model.status().message()));
+  }
+  const double load_ms = Ms(load_start);
+  auto inputs = ReadTensors(flags->All("input"), "input");
+  if (!inputs.ok()) return Fail(kExitUsage, std::string(inputs.status().message()));
+  auto expected = ReadTensors(flags->All("expect"), "expect");
+  if (!expected.ok()) return Fail(kExitUsage, std::string(expected.status().message()));
+  if (inputs->size() != model->inputs().size()) {
+    return Usage(absl::StrCat("the model takes ", model->inputs().size(), " inputs; ",
+                              inputs->size(), " --input given"));
+  }
+  if (expected->size() > model->outputs().size()) {
+    return Usage(absl::StrCat("the model has ", model->outputs().size(), " outputs; ",
+                              expected->size(), " --expect given"));
+  }
+
+  const Clock::time_point create_start = Clock::now();
+  auto session = onnx::Session::Create(*model, options);
+  if (!session.ok()) return Fail(kExitFailed, std::string(session.status().message()));
+  const double create_ms = Ms(create_start);
+  const Clock::time_point run_start = Clock::now();
+  onnx::RunProfile profile;
+  auto outputs = (*session)->Run(*inputs, flags->Has("profile") ? &profile : nullptr);
+  if (!outputs.ok()) return Fail(kExitFailed, std::string(outputs.status().message()));
+  const double run_ms = Ms(run_start);
+  std::printf(
+      "model %s: ir %lld, opset %lld, %zu nodes (%zu folded); device %s, %d threads, "
+      "OpenBLAS %s\n",
+      flags->Get("model").c_str(), static_cast<long long>(model->ir_version()),
+      static_cast<long long>(model->opset()), model->nodes().size(), (*session)->folded_nodes(),
+      std::string(onnx::DeviceName(options.device)).c_str(), (*session)->num_threads(),
+      onnx::BlasCoreName().c_str());
+  std::printf("time: load %.2f ms, session %.2f ms, run %.2f ms\n", load_ms, create_ms, run_ms);
+  for (const auto& [op, time] : profile.ByOpType()) {
+    std::printf("  %-20s %9.3f ms\n", op.c_str(), absl::ToDoubleMilliseconds(time));
+  }
+
+  if (flags->Has("output-dir")) {
+    const std::filesystem::path dir = flags->Get("output-dir");
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec)
+      return Fail(kExitUsage, absl::StrCat("--output-dir ", dir.string(), ": ", ec.message()));
+    for (size_t i = 0; i < outputs->size(); ++i) {
+      const auto path = dir / absl::StrCat("output_", i, ".pb");
+      auto s = WriteFile(path, (*outputs)[i].SerializeAsTensorProto(model->outputs()[i].name));
+      if (!s.ok()) return Fail(kExitUsage, std::string(s.message()));
+    }
+  }
+  bool all_match = true;
+  for (size_t i = 0; i < outputs->size(); ++i) {
+    const Tensor& out = (*outputs)[i];
+    std::string line =
+        absl::StrCat("output ", i, " '", model->outputs()[i].name,
+                     "': ", onnx::DataTypeName(out.dtype()), " ", onnx::ShapeToString(out.shape()));
+    if (i < expected->size()) {
+      const onnx::Comparison c = onnx::CompareTensors(out, (*expected)[i], rtol, atol);
+      absl::StrAppend(&line, c.match ? ": matches, " : ": DIFFERS, ", c.detail);
+      all_match &= c.match;
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  return all_match ? kExitOk : kExitFailed;
+}
+
+}  // namespace strongroom::worker
