@@ -28,7 +28,7 @@ std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto group :
        {SystemCommands, KeyCommands, CryptoCommands, AttestCommands, AuditCommands,
-        ObjectCommands}) {
+        ObjectCommands, WorkloadCommands}) {
     for (Command& c : group()) all.push_back(std::move(c));
   }
   return all;

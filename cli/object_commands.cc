@@ -155,8 +155,7 @@ void PrintObject(const v1::ObjectInfo& i) {
   t.AddRow({"stored", absl::StrCat(i.stored_bytes(), " bytes in ", i.segment_count(),
                                    " segments of ", i.segment_size())});
   t.AddRow({"key", absl::StrCat(i.key(), "/versions/", i.key_version())});
-  t.AddRow({"created", absl::StrCat(FormatTime(i.create_time_unix_micros()), " by ",
-                                    i.creator())});
+  t.AddRow({"created", absl::StrCat(FormatTime(i.create_time_unix_micros()), " by ", i.creator())});
   t.AddRow({"re-wrapped", FormatTime(i.rewrap_time_unix_micros())});
   t.AddRow({"rekeyed", FormatTime(i.rekey_time_unix_micros())});
   std::vector<std::string> labels;
@@ -216,7 +215,8 @@ absl::Status Put(Invocation& inv) {
     PrintJson(*info);
   } else {
     std::cout << "stored " << info->dataset() << "/" << info->name() << "@" << info->version()
-              << " (" << FormatBytes(info->size()) << ", key version " << info->key_version() << ")\n";
+              << " (" << FormatBytes(info->size()) << ", key version " << info->key_version()
+              << ")\n";
   }
   return absl::OkStatus();
 }
@@ -369,8 +369,8 @@ void PrintDataset(const v1::Dataset& d) {
   t.AddRow({"dataset", d.name()});
   t.AddRow({"owner", d.owner()});
   t.AddRow({"key", d.key()});
-  t.AddRow({"release policy", d.release_policy().empty() ? "- (no workload reads)"
-                                                         : d.release_policy()});
+  t.AddRow({"release policy",
+            d.release_policy().empty() ? "- (no workload reads)" : d.release_policy()});
   t.AddRow({"objects", absl::StrCat(d.object_count())});
   t.AddRow({"used", FormatBytes(d.used_bytes())});
   t.AddRow({"quota", d.quota_bytes() == 0 ? "none" : FormatBytes(d.quota_bytes())});
@@ -468,7 +468,8 @@ absl::Status StoreCheck(Invocation& inv) {
 // clang-format off
 std::vector<Command> ObjectCommands() {
   return {
-      {"object put", "DATASET/NAME FILE [--key KEY] [--label K=V]... [--segment-size BYTES] [--quiet]",
+      {"object put",
+       "DATASET/NAME FILE [--key KEY] [--label K=V]... [--segment-size BYTES] [--quiet]",
        "encrypt FILE (- for stdin) here under a fresh data key and upload it as a new version",
        2, 2, {"key", "label", "segment-size"}, {"quiet"}, Put},
       {"object get", "DATASET/NAME[@VERSION] OUT [--range START-END] [--raw] [--token T] [--quiet]",

@@ -139,6 +139,11 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectionOpt
   std::string server_name = o.server_name;
   if (server_name.empty()) server_name = o.address.substr(0, o.address.rfind(':'));
   args.SetSslTargetNameOverride(server_name);
+  // Bounded memory for large streams (SealedStore GetObject): a fixed 4 MiB
+  // receive window instead of one that grows with the measured bandwidth-
+  // delay product, so a slow consumer does not make gRPC buffer tens of MiB.
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 4 << 20);
   auto impl = std::make_unique<Impl>();
   impl->channel = grpc::CreateCustomChannel(o.address, creds, args);
   impl->system = v1::System::NewStub(impl->channel);

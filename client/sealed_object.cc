@@ -54,8 +54,8 @@ absl::StatusOr<DataKey> NewDataKey(Connection& conn, absl::string_view key_name,
   out.key = SecretBytes::CopyFrom(AsBytes(response.plaintext()));
   OPENSSL_cleanse(response.mutable_plaintext()->data(), response.plaintext().size());
   if (out.key.size() != 32) {
-    return absl::InternalError(absl::StrCat("GenerateDataKey: ", out.key.size(),
-                                            "-byte data key, asked for 32"));
+    return absl::InternalError(
+        absl::StrCat("GenerateDataKey: ", out.key.size(), "-byte data key, asked for 32"));
   }
   out.wrapped.assign(response.ciphertext().begin(), response.ciphertext().end());
   ASSIGN_OR_RETURN(storage::sealed::WrappedKeyReference ref,
@@ -101,8 +101,8 @@ class GetStream {
   absl::Status ExpectEnd() {
     ASSIGN_OR_RETURN(std::optional<SegmentStreamReader::Segment> extra, Next());
     if (extra.has_value()) {
-      return absl::DataLossError(absl::StrCat("GetObject: segment ", extra->index,
-                                              " sent beyond the requested range"));
+      return absl::DataLossError(
+          absl::StrCat("GetObject: segment ", extra->index, " sent beyond the requested range"));
     }
     return absl::OkStatus();
   }
@@ -123,13 +123,11 @@ class GetStream {
 // answered with another object of the same owner would otherwise decrypt.
 absl::StatusOr<SealedHeader> CheckedHeader(const v1::ObjectHead& head, absl::string_view dataset,
                                            absl::string_view name, uint64_t version) {
-  ASSIGN_OR_RETURN(SealedHeader h,
-                   storage::sealed::ParseSealedHeader(AsBytes(head.header())));
+  ASSIGN_OR_RETURN(SealedHeader h, storage::sealed::ParseSealedHeader(AsBytes(head.header())));
   if (h.dataset != dataset || h.name != name || (version != 0 && h.version != version)) {
-    return absl::DataLossError(absl::StrCat("GetObject: asked for ", dataset, "/", name,
-                                            version != 0 ? absl::StrCat("@", version) : "",
-                                            ", the server sent ", h.dataset, "/", h.name, "@",
-                                            h.version));
+    return absl::DataLossError(absl::StrCat(
+        "GetObject: asked for ", dataset, "/", name, version != 0 ? absl::StrCat("@", version) : "",
+        ", the server sent ", h.dataset, "/", h.name, "@", h.version));
   }
   if (head.info().version() != h.version || head.info().key() != h.key_name ||
       absl::StrCat("datasets/", h.dataset) != head.info().dataset() ||
@@ -158,26 +156,24 @@ DataKeyOpener OwnerDataKeyOpener(Connection& conn) {
 
 absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObjectOptions& o,
                                                storage::ByteSource& input) {
-  v1::GetDatasetRequest get;
-  get.set_name(o.dataset);
-  ASSIGN_OR_RETURN(v1::Dataset dataset, conn.GetDataset(get));
-  if (!o.expected_key.empty() && KeyName(o.expected_key) != dataset.key()) {
-    return absl::InvalidArgumentError(absl::StrCat("--key: ", KeyName(o.expected_key),
-                                                   " is not the key of ", dataset.name(), " (",
-                                                   dataset.key(), ")"));
-  }
   v1::BeginUploadRequest begin;
   begin.set_dataset(o.dataset);
   begin.set_name(o.name);
   begin.mutable_labels()->insert(o.labels.begin(), o.labels.end());
   ASSIGN_OR_RETURN(v1::Upload upload, conn.BeginUpload(begin));
-  if (o.segment_size < upload.min_segment_size() || o.segment_size > upload.max_segment_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "segment size: ", o.segment_size, " is outside the server's ", upload.min_segment_size(),
-        "..", upload.max_segment_size()));
+  // Before any data moves; the unused upload is discarded by the server.
+  if (!o.expected_key.empty() && KeyName(o.expected_key) != upload.key()) {
+    return absl::InvalidArgumentError(absl::StrCat("--key: ", KeyName(o.expected_key),
+                                                   " is not the key of ", upload.dataset(), " (",
+                                                   upload.key(), ")"));
   }
-  ASSIGN_OR_RETURN(DataKey dek, NewDataKey(conn, upload.key(), o.dataset, o.name,
-                                           upload.version()));
+  if (o.segment_size < upload.min_segment_size() || o.segment_size > upload.max_segment_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("segment size: ", o.segment_size, " is outside the server's ",
+                     upload.min_segment_size(), "..", upload.max_segment_size()));
+  }
+  ASSIGN_OR_RETURN(DataKey dek,
+                   NewDataKey(conn, upload.key(), o.dataset, o.name, upload.version()));
   SealedHeader header;
   header.params = StoreParams(o.segment_size);
   header.key_name = upload.key();
@@ -274,26 +270,25 @@ absl::StatusOr<v1::ObjectInfo> GetSealedObject(Connection& conn, const GetObject
     if (expected != head.info().segment_count() ||
         done != head.header().size() + head.stream_bytes() - header.stream_header.size()) {
       return absl::DataLossError(absl::StrCat("GetObject: ", expected, " of ",
-                                              head.info().segment_count(),
-                                              " segments arrived"));
+                                              head.info().segment_count(), " segments arrived"));
     }
     return head.info();
   }
 
   DataKeyOpener open = o.open_key ? o.open_key : OwnerDataKeyOpener(conn);
   ASSIGN_OR_RETURN(SecretBytes key, open(header));
-  ASSIGN_OR_RETURN(std::unique_ptr<SegmentStreamReader> reader,
-                   SegmentStreamReader::Create(key, header.params,
-                                               storage::sealed::AssociatedData(header),
-                                               header.stream_header, head.stream_bytes(),
-                                               [&stream] { return stream.Next(); }));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<SegmentStreamReader> reader,
+      SegmentStreamReader::Create(key, header.params, storage::sealed::AssociatedData(header),
+                                  header.stream_header, head.stream_bytes(),
+                                  [&stream] { return stream.Next(); }));
   if (reader->plaintext_size() != head.info().size()) {
     return absl::DataLossError(absl::StrCat("GetObject: the stream holds ",
                                             reader->plaintext_size(), " bytes, the head says ",
                                             head.info().size()));
   }
-  const uint64_t end = std::min(o.range_end.value_or(reader->plaintext_size()),
-                                reader->plaintext_size());
+  const uint64_t end =
+      std::min(o.range_end.value_or(reader->plaintext_size()), reader->plaintext_size());
   const uint64_t total = end > o.range_start ? end - o.range_start : 0;
   RETURN_IF_ERROR(reader->CopyRange(o.range_start, end, &out, [&](uint64_t done) {
     if (o.progress) o.progress(done, total);
@@ -328,8 +323,8 @@ absl::StatusOr<v1::StoreJob> RekeySealedObject(Connection& conn, const RekeyOpti
   const storage::StreamingAeadParams params = StoreParams(info.segment_size());
   uint64_t from = 0;
   if (job.done() > 0) {
-    from = params.first_plaintext_segment_size() +
-           (job.done() - 1) * params.plaintext_segment_size();
+    from =
+        params.first_plaintext_segment_size() + (job.done() - 1) * params.plaintext_segment_size();
   }
   v1::GetObjectRequest get;
   get.set_dataset(o.dataset);
@@ -342,8 +337,9 @@ absl::StatusOr<v1::StoreJob> RekeySealedObject(Connection& conn, const RekeyOpti
                    CheckedHeader(head, o.dataset, job.name(), job.version()));
   if (old_header.params.ciphertext_segment_size != params.ciphertext_segment_size ||
       old_header.params.derived_key_size != params.derived_key_size) {
-    return absl::FailedPreconditionError("rekey: the object's stream parameters are not the "
-                                         "store's; cannot resume from the cursor");
+    return absl::FailedPreconditionError(
+        "rekey: the object's stream parameters are not the "
+        "store's; cannot resume from the cursor");
   }
   DataKeyOpener open = OwnerDataKeyOpener(conn);
   ASSIGN_OR_RETURN(SecretBytes old_key, open(old_header));

@@ -45,8 +45,8 @@ namespace strongroom::client {
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
 struct PutObjectOptions {
-  std::string dataset;       // dataset id
-  std::string name;          // object name
+  std::string dataset;  // dataset id
+  std::string name;     // object name
   // When set ("k" or "keys/k"), the dataset's key must be this one; checked
   // before anything is uploaded.
   std::string expected_key;

@@ -22,6 +22,20 @@ grpc::Status Serve(const grpc::ServerContext& context,
   return grpc::Status::OK;
 }
 
+// "CreateKey" -> "create_key": audit actions are lowercase snake case.
+std::string SnakeCase(absl::string_view name) {
+  std::string out;
+  for (char ch : name) {
+    if (ch >= 'A' && ch <= 'Z') {
+      if (!out.empty()) out.push_back('_');
+      out.push_back(static_cast<char>(ch - 'A' + 'a'));
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 grpc::Status KeyManagementService::Ping(grpc::ServerContext* context, const v1::PingRequest*,
@@ -47,7 +61,7 @@ grpc::Status KeyManagementService::Ping(grpc::ServerContext* context, const v1::
       who = c;                                                                        \
       return km_.Name(c, *request);                                                   \
     });                                                                               \
-    if (s.ok() && observer_) observer_(who, #Name, resource);                          \
+    if (s.ok() && observer_) observer_(who, SnakeCase(#Name), resource);                          \
     return s;                                                                         \
   }
 
@@ -78,7 +92,7 @@ grpc::Status KeyManagementService::RotateRootKey(grpc::ServerContext* context,
     who = caller;
     return km_.RotateRootKey(caller);
   });
-  if (s.ok() && observer_) observer_(who, "RotateRootKey", "root");
+  if (s.ok() && observer_) observer_(who, "rotate_root_key", "root");
   return s;
 }
 

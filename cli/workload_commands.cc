@@ -1,0 +1,320 @@
+// workload get-key | get-data-key | tpm-ak, and broker jwks: the workload
+// side of the key broker (docs/workload.md).
+//
+// get-key attests with the chosen attester and writes the released key
+// material raw to --out FILE (mode 0600), or base64 to stdout with --out -;
+// without --out it goes raw to stdout only when stdout is not a terminal.
+// Nothing else ever goes to stdout then: the summary goes to stderr.
+// Attester set-up failures (no TPM, no configfs-tsm, unreadable key files)
+// are local (exit 2); what the broker refuses is 1.
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "base/bytes.h"
+#include "base/status_macros.h"
+#include "cli/command.h"
+#include "cli/io.h"
+#include "cli/output.h"
+#include "client/dev_attester.h"
+#include "client/sev_guest_attester.h"
+#include "client/tpm_attester.h"
+#include "client/tsm_attester.h"
+#include "client/workload.h"
+#include "nlohmann/json.hpp"
+
+namespace strongroom::cli {
+namespace {
+
+namespace hpke = ::strongroom::kms::hpke;
+
+absl::StatusOr<std::string> ReadFlagFile(const std::string& flag, const std::string& path) {
+  absl::StatusOr<std::string> data = ReadInput(flag, path);
+  if (!data.ok()) return LocalError(data.status());
+  return data;
+}
+
+absl::StatusOr<uint32_t> ParseHandle(const std::string& flag, const std::string& value) {
+  uint32_t v = 0;
+  absl::string_view hex = value;
+  if (!absl::ConsumePrefix(&hex, "0x") || !absl::SimpleHexAtoi(hex, &v)) {
+    return UsageError(absl::StrCat("--", flag, ": '", value, "' is not a hex handle (0x81000100)"));
+  }
+  return v;
+}
+
+// The TPM options named by --tcti, --pcrs, --tpm-ak, --tpm-ak-public,
+// --tpm-ak-private and --tpm-ek.
+absl::StatusOr<client::TpmAttesterOptions> TpmOptions(const CliOptions& o) {
+  client::TpmAttesterOptions t;
+  t.tcti = o.Flag("tcti").value_or("");
+  if (auto pcrs = o.Flag("pcrs")) {
+    absl::StatusOr<std::vector<client::TpmPcrBank>> banks = client::ParseTpmPcrSelection(*pcrs);
+    if (!banks.ok()) return UsageError(absl::StrCat("--", banks.status().message()));
+    t.pcrs = *std::move(banks);
+  }
+  const std::string ak = o.Flag("tpm-ak").value_or("endorsement");
+  if (ak == "endorsement") {
+    t.ak_source = client::TpmAkSource::kEndorsementPrimary;
+  } else if (ak == "owner") {
+    t.ak_source = client::TpmAkSource::kOwnerPrimary;
+  } else if (ak == "ek-child") {
+    t.ak_source = client::TpmAkSource::kEkChild;
+    auto pub = o.Flag("tpm-ak-public");
+    auto priv = o.Flag("tpm-ak-private");
+    if (!pub || !priv) {
+      return UsageError("--tpm-ak ek-child needs --tpm-ak-public FILE and --tpm-ak-private FILE");
+    }
+    t.ak_public_file = *pub;
+    t.ak_private_file = *priv;
+  } else {
+    t.ak_source = client::TpmAkSource::kPersistent;
+    ASSIGN_OR_RETURN(t.ak_handle, ParseHandle("tpm-ak", ak));
+  }
+  const std::string ek = o.Flag("tpm-ek").value_or("ecc");
+  if (ek != "ecc" && ek != "rsa") return UsageError("--tpm-ek: expected ecc or rsa");
+  t.ek_kind = ek == "rsa" ? client::TpmEkKind::kRsa : client::TpmEkKind::kEcc;
+  return t;
+}
+
+absl::StatusOr<std::unique_ptr<client::Attester>> DevAttesterFromFlags(const CliOptions& o) {
+  auto key = o.Flag("dev-key");
+  auto measurement = o.Flag("measurement");
+  if (!key || !measurement) {
+    return UsageError("--attester dev needs --dev-key FILE and --measurement HEX");
+  }
+  client::DevAttesterOptions d;
+  ASSIGN_OR_RETURN(d.private_key_pem, ReadFlagFile("dev-key", *key));
+  absl::StatusOr<Bytes> m = HexDecode(*measurement, "--measurement");
+  if (!m.ok()) return UsageError(m.status().message());
+  d.measurement = *std::move(m);
+  d.debug = o.Switch("dev-debug");
+  if (auto svn = o.Flag("svn")) {
+    ASSIGN_OR_RETURN(d.svn, ParseUintFlag("svn", *svn));
+  }
+  ASSIGN_OR_RETURN(d.claims, KeyValueFlags(o, "dev-claim"));
+  absl::StatusOr<std::unique_ptr<client::DevAttester>> a = client::DevAttester::Create(d);
+  if (!a.ok()) return LocalError(a.status());
+  return std::unique_ptr<client::Attester>(*std::move(a));
+}
+
+absl::StatusOr<std::unique_ptr<client::Attester>> AttesterFromFlags(const CliOptions& o) {
+  const std::string kind = o.Flag("attester").value_or("");
+  if (kind == "dev") return DevAttesterFromFlags(o);
+  if (kind == "tpm") {
+    ASSIGN_OR_RETURN(client::TpmAttesterOptions t, TpmOptions(o));
+    auto a = client::TpmAttester::Create(std::move(t));
+    if (!a.ok()) return LocalError(a.status());
+    return std::unique_ptr<client::Attester>(*std::move(a));
+  }
+  std::optional<uint32_t> privlevel;
+  if (auto p = o.Flag("privlevel")) {
+    ASSIGN_OR_RETURN(privlevel, ParseUintFlag("privlevel", *p));
+  }
+  if (kind == "snp" && o.Flag("snp-device").value_or("configfs") == "sev-guest") {
+    client::SevGuestAttesterOptions s;
+    s.vmpl = privlevel.value_or(0);
+    if (auto dev = o.Flag("sev-guest")) s.device_path = *dev;
+    auto a = client::SevGuestAttester::Create(std::move(s));
+    if (!a.ok()) return LocalError(a.status());
+    return std::unique_ptr<client::Attester>(*std::move(a));
+  }
+  if (kind == "snp" || kind == "tdx") {
+    if (o.Flag("snp-device").value_or("configfs") != "configfs") {
+      return UsageError("--snp-device: expected configfs or sev-guest");
+    }
+    client::TsmAttesterOptions t;
+    if (auto dir = o.Flag("tsm-dir")) t.report_dir = *dir;
+    t.privlevel = privlevel;
+    auto a = client::TsmAttester::Create(
+        kind == "snp" ? client::TsmProvider::kSevGuest : client::TsmProvider::kTdxGuest, t);
+    if (!a.ok()) return LocalError(a.status());
+    return std::unique_ptr<client::Attester>(*std::move(a));
+  }
+  return UsageError("--attester: expected tpm, snp, tdx or dev");
+}
+
+absl::StatusOr<hpke::Kem> KemFromFlags(const CliOptions& o) {
+  const std::string kem = o.Flag("kem").value_or("p256");
+  if (kem == "p256") return hpke::Kem::kDhkemP256HkdfSha256;
+  if (kem == "x25519") return hpke::Kem::kDhkemX25519HkdfSha256;
+  return UsageError("--kem: expected p256 or x25519");
+}
+
+// Where the key material goes: --out FILE (raw), --out - (base64), or raw to
+// a non-terminal stdout. Checked before anything is contacted.
+absl::Status CheckKeyDestination(const CliOptions& o) {
+  if (!o.Flag("out") && isatty(STDOUT_FILENO) == 1) {
+    return UsageError(
+        "refusing to write key material to a terminal: give --out FILE, or --out - for base64");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteKey(const CliOptions& o, const SecretBytes& key) {
+  auto out = o.Flag("out");
+  if (out && *out == "-") {
+    std::string b64 = Base64Encode(key.Reveal());
+    ScopedWipe wipe(b64);
+    b64.push_back('\n');
+    return WriteOutput("out", "-", b64);
+  }
+  return WriteOutput("out", out.value_or(""), AsStringView(key.Reveal()));
+}
+
+absl::Status WriteSideOutputs(const CliOptions& o, const client::WorkloadClient& wl,
+                              const std::string& token, const v1::SealedKey& sealed) {
+  if (auto f = o.Flag("token-out")) RETURN_IF_ERROR(WriteOutput("token-out", *f, token + "\n"));
+  if (auto f = o.Flag("sealed-out")) {
+    const std::string format = o.Flag("sealed-format").value_or("json");
+    RETURN_IF_ERROR(WriteOutput("sealed-out", *f,
+                                format == "binary" ? sealed.SerializeAsString()
+                                                   : ToJson(sealed) + "\n"));
+  }
+  if (auto f = o.Flag("ephemeral-key-out")) {
+    ASSIGN_OR_RETURN(SecretBytes pem, wl.ExportEphemeralPrivateKeyPem());
+    RETURN_IF_ERROR(WriteOutput("ephemeral-key-out", *f, AsStringView(pem.Reveal())));
+  }
+  return absl::OkStatus();
+}
+
+// One summary line set, on stderr when stdout carries the key.
+void PrintSummary(const CliOptions& o, const v1::SealedKey& sealed, bool attested,
+                  const std::string& extra = "") {
+  const bool key_on_stdout = !o.Flag("out") || *o.Flag("out") == "-";
+  std::FILE* to = key_on_stdout ? stderr : stdout;
+  if (o.json) {
+    nlohmann::json j = {{"key_version", sealed.key_version()},
+                        {"token_id", sealed.token_id()},
+                        {"kem", v1::HpkeKem_Name(sealed.kem())},
+                        {"attested", attested}};
+    std::fprintf(to, "%s\n", j.dump().c_str());
+    return;
+  }
+  std::fprintf(to, "key_version  %s\ntoken_id     %s\nattested     %s\n%s",
+               sealed.key_version().c_str(), sealed.token_id().c_str(), attested ? "yes" : "no",
+               extra.c_str());
+}
+
+absl::Status CheckGetKeyFlags(const CliOptions& o) {
+  RETURN_IF_ERROR(CheckKeyDestination(o));
+  const std::string format = o.Flag("sealed-format").value_or("json");
+  if (format != "json" && format != "binary") {
+    return UsageError("--sealed-format: expected json or binary");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<client::WorkloadClient>> WorkloadFromFlags(Invocation& inv) {
+  const CliOptions& o = inv.options();
+  RETURN_IF_ERROR(CheckGetKeyFlags(o));
+  ASSIGN_OR_RETURN(hpke::Kem kem, KemFromFlags(o));
+  ASSIGN_OR_RETURN(std::unique_ptr<client::Attester> attester, AttesterFromFlags(o));
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  client::WorkloadOptions options;
+  options.kem = kem;
+  auto wl = client::WorkloadClient::Create(conn, std::move(attester), options);
+  if (!wl.ok()) return LocalError(wl.status());
+  return wl;
+}
+
+absl::Status GetKey(Invocation& inv) {
+  ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv));
+  ASSIGN_OR_RETURN(client::ReleasedKey key, wl->GetKey(inv.arg(0)));
+  RETURN_IF_ERROR(WriteSideOutputs(inv.options(), *wl, key.token, key.sealed));
+  RETURN_IF_ERROR(WriteKey(inv.options(), key.material));
+  PrintSummary(inv.options(), key.sealed, key.attested);
+  return absl::OkStatus();
+}
+
+absl::Status GetDataKey(Invocation& inv) {
+  const CliOptions& o = inv.options();
+  ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv));
+  const std::string aad = o.Flag("aad").value_or("");
+  ASSIGN_OR_RETURN(client::DataKey key, wl->GetDataKey(inv.arg(0), AsBytes(aad)));
+  RETURN_IF_ERROR(WriteSideOutputs(o, *wl, key.token, key.sealed));
+  if (auto f = o.Flag("wrapped-out")) {
+    RETURN_IF_ERROR(WriteOutput("wrapped-out", *f, AsStringView(key.wrapped)));
+  }
+  RETURN_IF_ERROR(WriteKey(o, key.plaintext));
+  PrintSummary(o, key.sealed, key.attested,
+               o.Flag("wrapped-out") ? "" : absl::StrCat("wrapped      ", Base64Encode(key.wrapped), "\n"));
+  return absl::OkStatus();
+}
+
+absl::Status TpmAk(Invocation& inv) {
+  const CliOptions& o = inv.options();
+  ASSIGN_OR_RETURN(client::TpmAttesterOptions t, TpmOptions(o));
+  if (o.Switch("create")) {
+    if (t.ak_source != client::TpmAkSource::kEkChild) {
+      return UsageError("--create makes a new AK under the EK: give --tpm-ak ek-child");
+    }
+    absl::Status s = client::CreateEkChildAk(t.tcti, t.ek_kind, t.ak_public_file,
+                                             t.ak_private_file);
+    if (!s.ok()) return LocalError(s);
+  }
+  auto attester = client::TpmAttester::Create(t);
+  if (!attester.ok()) return LocalError(attester.status());
+  if (auto handle = o.Flag("persist")) {
+    ASSIGN_OR_RETURN(uint32_t h, ParseHandle("persist", *handle));
+    if (absl::Status s = (*attester)->PersistAk(h); !s.ok()) return LocalError(s);
+  }
+  return WriteOutput("out", o.Flag("out").value_or("-"), (*attester)->ak_public_key_pem());
+}
+
+absl::Status Jwks(Invocation& inv) {
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  ASSIGN_OR_RETURN(v1::GetJwksResponse r, conn->GetJwks(v1::GetJwksRequest()));
+  nlohmann::json j = nlohmann::json::parse(r.jwks_json(), nullptr, /*allow_exceptions=*/false);
+  std::string text = j.is_discarded() ? r.jwks_json() : j.dump(2);
+  return WriteOutput("out", inv.options().Flag("out").value_or("-"), text + "\n");
+}
+
+const std::vector<std::string> kAttesterFlags = {
+    "attester", "tcti", "pcrs", "tpm-ak", "tpm-ak-public", "tpm-ak-private", "tpm-ek",
+    "dev-key", "measurement", "svn", "dev-claim", "snp-device", "sev-guest", "tsm-dir",
+    "privlevel", "kem", "out", "token-out", "sealed-out", "sealed-format", "ephemeral-key-out"};
+
+std::vector<std::string> With(std::vector<std::string> flags, std::vector<std::string> more) {
+  flags.insert(flags.end(), more.begin(), more.end());
+  return flags;
+}
+
+}  // namespace
+
+// clang-format off
+std::vector<Command> WorkloadCommands() {
+  const std::string attester =
+      "--attester tpm|snp|tdx|dev [--tcti T] [--pcrs sha256:0-7,16] "
+      "[--tpm-ak endorsement|owner|0xHANDLE|ek-child] [--dev-key FILE --measurement HEX] "
+      "[--snp-device configfs|sev-guest] [--kem p256|x25519] [--out FILE|-] [--token-out FILE] "
+      "[--sealed-out FILE [--sealed-format json|binary]] [--ephemeral-key-out FILE]";
+  return {
+      {"workload get-key", "KEY " + attester,
+       "attest with --attester and receive KEY's material sealed to an ephemeral key; raw to "
+       "--out (base64 with --out -)",
+       1, 1, kAttesterFlags, {"dev-debug"}, GetKey},
+      {"workload get-data-key", "KEY [--aad TEXT] [--wrapped-out FILE] " + attester,
+       "attest and receive a fresh data key under KEY: plaintext as get-key, the wrapped "
+       "copy to --wrapped-out",
+       1, 1, With(kAttesterFlags, {"aad", "wrapped-out"}), {"dev-debug"}, GetDataKey},
+      {"workload tpm-ak",
+       "[--tcti T] [--tpm-ak endorsement|owner|0xHANDLE|ek-child] [--tpm-ek ecc|rsa] "
+       "[--tpm-ak-public F --tpm-ak-private F [--create]] [--persist 0xHANDLE] [--out FILE]",
+       "print the TPM attestation key (PEM) to register in attestation.tpm.trusted_ak_keys",
+       0, 0, {"tcti", "tpm-ak", "tpm-ek", "tpm-ak-public", "tpm-ak-private", "persist", "out",
+              "pcrs"},
+       {"create"}, TpmAk},
+      {"broker jwks", "[--out FILE]",
+       "the broker's token-signing public keys (JWKS), to verify attestation tokens",
+       0, 0, {"out"}, {}, Jwks},
+  };
+}
+// clang-format on
+
+}  // namespace strongroom::cli

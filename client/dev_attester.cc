@@ -1,0 +1,44 @@
+#include "client/dev_attester.h"
+
+#include "absl/strings/str_cat.h"
+#include "attest/dev/dev_evidence.h"
+#include "base/status_macros.h"
+
+namespace strongroom::client {
+
+absl::StatusOr<std::unique_ptr<DevAttester>> DevAttester::Create(
+    DevAttesterOptions options, const Clock& clock) {
+  ASSIGN_OR_RETURN(attest::DevAttester signer,
+                   attest::DevAttester::Create(options.private_key_pem, clock));
+  attest::DevClaims claims;
+  claims.measurement = std::move(options.measurement);
+  claims.debug = options.debug;
+  claims.svn = options.svn;
+  claims.claims = std::move(options.claims);
+  // Refuse bad claims now rather than on the first key request.
+  attest::DevEvidenceBody body;
+  body.measurement = claims.measurement;
+  body.debug = claims.debug;
+  body.svn = claims.svn;
+  body.claims = claims.claims;
+  if (absl::Status s = attest::ValidateDevEvidenceBody(body); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("dev attester: ", s.message()));
+  }
+  return std::unique_ptr<DevAttester>(new DevAttester(std::move(signer), std::move(claims)));
+}
+
+absl::StatusOr<std::vector<strongroom::v1::EvidenceItem>> DevAttester::Attest(
+    std::span<const uint8_t> binding) {
+  if (binding.size() > attest::kDevMaxReportDataSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dev attester: binding: ", binding.size(), " bytes, at most ",
+                     attest::kDevMaxReportDataSize));
+  }
+  ASSIGN_OR_RETURN(std::string payload, signer_.Attest(claims_, binding));
+  strongroom::v1::EvidenceItem item;
+  item.set_type("dev");
+  item.set_payload(std::move(payload));
+  return std::vector<strongroom::v1::EvidenceItem>{std::move(item)};
+}
+
+}  // namespace strongroom::client

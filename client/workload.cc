@@ -1,0 +1,232 @@
+#include "client/workload.h"
+
+#include <optional>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "attest/binding.h"
+#include "base/status_macros.h"
+#include "kms/hpke/hpke.h"
+#include "kms/hpke/suite.h"
+#include "nlohmann/json.hpp"
+
+namespace strongroom::client {
+namespace {
+
+namespace v1 = ::strongroom::v1;
+namespace hpke = ::strongroom::kms::hpke;
+
+constexpr char kReleaseLabel[] = "strongroom-release-v1";
+
+std::string FullName(absl::string_view key) {
+  return absl::StartsWith(key, "keys/") ? std::string(key) : absl::StrCat("keys/", key);
+}
+
+// "keys/k/versions/3" -> "keys/k".
+std::string KeyIdOf(absl::string_view full_name) {
+  size_t pos = full_name.find("/versions/");
+  return std::string(pos == absl::string_view::npos ? full_name : full_name.substr(0, pos));
+}
+
+v1::HpkeKem ProtoKem(hpke::Kem kem) {
+  return kem == hpke::Kem::kDhkemX25519HkdfSha256 ? v1::HPKE_KEM_X25519_SHA256
+                                                  : v1::HPKE_KEM_P256_SHA256;
+}
+
+absl::Status Corrupt(absl::string_view field, absl::string_view why) {
+  return absl::DataLossError(absl::StrCat("sealed key: ", field, ": ", why));
+}
+
+// A refusal that fresh evidence may cure: the token aged, was revoked, or
+// the policy or reference values it relied on changed.
+bool IsStaleToken(const absl::Status& s) {
+  return absl::IsPermissionDenied(s) &&
+         (absl::StrContains(s.message(), "refused: token_expired") ||
+          absl::StrContains(s.message(), "refused: token_revoked") ||
+          absl::StrContains(s.message(), "refused: token_invalid"));
+}
+
+}  // namespace
+
+Bytes ReleaseInfo(absl::string_view key_version, absl::string_view token_id) {
+  Bytes info(kReleaseLabel, kReleaseLabel + sizeof(kReleaseLabel) - 1);
+  info.push_back(0);
+  info.insert(info.end(), key_version.begin(), key_version.end());
+  info.push_back(0);
+  info.insert(info.end(), token_id.begin(), token_id.end());
+  return info;
+}
+
+absl::StatusOr<SecretBytes> OpenSealedKey(const hpke::PrivateKey& private_key,
+                                          const v1::SealedKey& sealed,
+                                          absl::string_view requested_key,
+                                          absl::string_view token_id) {
+  const hpke::Kem kem = private_key.kem();
+  const v1::HpkeKem got_kem =
+      sealed.kem() == v1::HPKE_KEM_UNSPECIFIED ? v1::HPKE_KEM_P256_SHA256 : sealed.kem();
+  if (got_kem != ProtoKem(kem)) {
+    return Corrupt("kem", absl::StrCat(v1::HpkeKem_Name(sealed.kem()), " is not ",
+                                       v1::HpkeKem_Name(ProtoKem(kem))));
+  }
+  if (token_id.empty() || sealed.token_id() != token_id) {
+    return Corrupt("token_id", absl::StrCat("'", sealed.token_id(), "' is not the token's '",
+                                            token_id, "'"));
+  }
+  const std::string requested = FullName(requested_key);
+  const std::string prefix = absl::StrCat(KeyIdOf(requested), "/versions/");
+  uint64_t version = 0;
+  if (!absl::StartsWith(sealed.key_version(), prefix) ||
+      !absl::SimpleAtoi(absl::string_view(sealed.key_version()).substr(prefix.size()), &version) ||
+      version == 0 ||
+      (requested != KeyIdOf(requested) && sealed.key_version() != requested)) {
+    return Corrupt("key_version", absl::StrCat("'", sealed.key_version(),
+                                               "' is not a version of the key asked for ('",
+                                               requested, "')"));
+  }
+  const Bytes info = ReleaseInfo(sealed.key_version(), sealed.token_id());
+  if (AsStringView(info) != sealed.info()) {
+    return Corrupt("info", "is not \"strongroom-release-v1\" 0 key_version 0 token_id");
+  }
+  ASSIGN_OR_RETURN(hpke::Suite suite,
+                   hpke::Suite::Create(kem, hpke::Kdf::kHkdfSha256, hpke::Aead::kAes256Gcm));
+  absl::StatusOr<SecretBytes> opened =
+      hpke::Open(suite, private_key, AsBytes(sealed.enc()), info, info,
+                 AsBytes(sealed.ciphertext()));
+  if (!opened.ok()) return Corrupt("ciphertext", opened.status().message());
+  return opened;
+}
+
+absl::StatusOr<std::string> TokenId(absl::string_view token) {
+  std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
+  if (parts.size() != 3) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("token: ", parts.size(), " dot-separated parts, expected 3"));
+  }
+  ASSIGN_OR_RETURN(Bytes payload, Base64UrlDecode(parts[1], "token payload"));
+  nlohmann::json j = nlohmann::json::parse(payload.begin(), payload.end(), nullptr,
+                                           /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("jti") || !j["jti"].is_string() ||
+      j["jti"].get<std::string>().empty()) {
+    return absl::InvalidArgumentError("token: payload has no \"jti\" string");
+  }
+  return j["jti"].get<std::string>();
+}
+
+absl::StatusOr<std::unique_ptr<WorkloadClient>> WorkloadClient::Create(
+    Connection* connection, std::unique_ptr<Attester> attester, WorkloadOptions options) {
+  if (connection == nullptr) return absl::InvalidArgumentError("workload: no connection");
+  if (attester == nullptr) return absl::InvalidArgumentError("workload: no attester");
+  if (options.clock == nullptr) options.clock = &SystemClock::Default();
+  ASSIGN_OR_RETURN(hpke::KeyPair pair, hpke::GenerateKeyPair(options.kem));
+  return std::unique_ptr<WorkloadClient>(
+      new WorkloadClient(connection, std::move(attester), options, std::move(pair)));
+}
+
+absl::StatusOr<WorkloadClient::HeldToken> WorkloadClient::AttestFor(const std::string& key_id) {
+  tokens_.erase(key_id);
+  v1::GetChallengeRequest challenge_req;
+  challenge_req.set_key(key_id);
+  ASSIGN_OR_RETURN(v1::GetChallengeResponse challenge, connection_->GetChallenge(challenge_req));
+  const Bytes& pk = key_pair_.public_key.Serialize();
+  const Bytes binding = attest::AttestationBinding(static_cast<uint16_t>(options_.kem),
+                                                   AsBytes(challenge.nonce()), pk);
+  ASSIGN_OR_RETURN(std::vector<v1::EvidenceItem> evidence, attester_->Attest(binding));
+  v1::AttestRequest req;
+  req.set_key(key_id);
+  req.set_nonce(challenge.nonce());
+  for (v1::EvidenceItem& item : evidence) *req.add_evidence() = std::move(item);
+  req.set_kem(ProtoKem(options_.kem));
+  req.set_public_key(std::string(AsStringView(pk)));
+  ASSIGN_OR_RETURN(v1::AttestResponse resp, connection_->Attest(req));
+  HeldToken held;
+  ASSIGN_OR_RETURN(held.token_id, TokenId(resp.token()));
+  held.token = std::move(*resp.mutable_token());
+  held.expires = absl::FromUnixSeconds(resp.expire_time_unix());
+  tokens_[key_id] = held;
+  return held;
+}
+
+absl::StatusOr<WorkloadClient::HeldToken> WorkloadClient::TokenFor(const std::string& key_id,
+                                                                   bool* attested) {
+  auto it = tokens_.find(key_id);
+  if (it != tokens_.end() && it->second.expires - options_.token_margin > options_.clock->Now()) {
+    *attested = false;
+    return it->second;
+  }
+  *attested = true;
+  return AttestFor(key_id);
+}
+
+template <typename Call>
+auto WorkloadClient::WithToken(const std::string& key_id, bool* attested, Call call)
+    -> decltype(call(std::declval<const HeldToken&>())) {
+  ASSIGN_OR_RETURN(HeldToken held, TokenFor(key_id, attested));
+  auto result = call(held);
+  if (result.ok() || *attested || !IsStaleToken(result.status())) return result;
+  *attested = true;
+  ASSIGN_OR_RETURN(held, AttestFor(key_id));
+  return call(held);
+}
+
+absl::StatusOr<ReleasedKey> WorkloadClient::GetKey(absl::string_view key) {
+  const std::string name = FullName(key);
+  ReleasedKey out;
+  return WithToken(
+      KeyIdOf(name), &out.attested,
+      [&](const HeldToken& held) -> absl::StatusOr<ReleasedKey> {
+        v1::ReleaseKeyRequest req;
+        req.set_token(held.token);
+        req.set_key(name);
+        req.set_public_key(std::string(AsStringView(key_pair_.public_key.Serialize())));
+        ASSIGN_OR_RETURN(v1::ReleaseKeyResponse resp, connection_->ReleaseKey(req));
+        ASSIGN_OR_RETURN(out.material,
+                         OpenSealedKey(key_pair_.private_key, resp.sealed(), name, held.token_id));
+        out.key_version = resp.sealed().key_version();
+        out.sealed = std::move(*resp.mutable_sealed());
+        out.token = held.token;
+        return std::move(out);
+      });
+}
+
+absl::StatusOr<DataKey> WorkloadClient::GetDataKey(absl::string_view key,
+                                                   std::span<const uint8_t> aad) {
+  const std::string name = FullName(key);
+  DataKey out;
+  return WithToken(
+      KeyIdOf(name), &out.attested,
+      [&](const HeldToken& held) -> absl::StatusOr<DataKey> {
+        v1::GetDataKeyRequest req;
+        req.set_token(held.token);
+        req.set_key(name);
+        req.set_public_key(std::string(AsStringView(key_pair_.public_key.Serialize())));
+        req.set_associated_data(std::string(AsStringView(aad)));
+        ASSIGN_OR_RETURN(v1::GetDataKeyResponse resp, connection_->GetDataKey(req));
+        ASSIGN_OR_RETURN(out.plaintext,
+                         OpenSealedKey(key_pair_.private_key, resp.sealed(), name, held.token_id));
+        out.key_version = resp.sealed().key_version();
+        out.wrapped.assign(resp.wrapped().begin(), resp.wrapped().end());
+        out.sealed = std::move(*resp.mutable_sealed());
+        out.token = held.token;
+        return std::move(out);
+      });
+}
+
+absl::StatusOr<std::string> WorkloadClient::Attest(absl::string_view key) {
+  ASSIGN_OR_RETURN(HeldToken held, AttestFor(KeyIdOf(FullName(key))));
+  return held.token;
+}
+
+std::optional<std::string> WorkloadClient::token(absl::string_view key) const {
+  auto it = tokens_.find(KeyIdOf(FullName(key)));
+  if (it == tokens_.end()) return std::nullopt;
+  return it->second.token;
+}
+
+absl::StatusOr<SecretBytes> WorkloadClient::ExportEphemeralPrivateKeyPem() const {
+  return key_pair_.private_key.ToPkcs8Pem();
+}
+
+}  // namespace strongroom::client

@@ -1,0 +1,336 @@
+// WorkloadClient end to end: the real strongroomd server object on
+// 127.0.0.1 port 0 (mutual TLS, SoftHSM, RocksDB in a temp dir), a key whose
+// release policy requires an attested measurement, and a workload principal
+// that attests with the dev attester (or a live swtpm) and opens what the
+// broker seals to it. Then the refusals: wrong measurement, a replayed nonce,
+// evidence for another public key, a token presented with another key or by
+// another principal.
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "attest/binding.h"
+#include "base/testing/status_matchers.h"
+#include "client/connection.h"
+#include "client/dev_attester.h"
+#include "client/tpm_attester.h"
+#include "client/workload.h"
+#include "hsm-sim/testing/softhsm_token.h"
+#include "kms/hpke/keys.h"
+#include "server/config.h"
+#include "server/server.h"
+#include "tests/attest/tpm/swtpm_fixture.h"
+
+namespace strongroom::client {
+namespace {
+
+namespace v1 = ::strongroom::v1;
+namespace hpke = ::strongroom::kms::hpke;
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+
+std::string NewP256PrivateKeyPem() {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  std::string pem(data, n);
+  BIO_free(bio);
+  EVP_PKEY_free(key);
+  return pem;
+}
+
+void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+class WorkloadE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(token_, hsm_sim::SoftHsmToken::Create("workload-test"));
+    pki_ = token_->dir() + "/pki";
+    std::string cmd = absl::StrCat(STRONGROOM_SOURCE_DIR, "/deploy/local-ca.sh --dir ", pki_,
+                                   " --client admin --client workload --client workload2",
+                                   " >/dev/null 2>&1");
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    dev_key_pem_ = NewP256PrivateKeyPem();
+    DevAttesterOptions o{dev_key_pem_, Bytes(48, 0x11)};
+    ASSERT_OK_AND_ASSIGN(auto dev, DevAttester::Create(o));
+    WriteFile(token_->dir() + "/dev.pub.pem", dev->public_key_pem());
+    ExtraSetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    std::string yaml = absl::StrCat(R"(
+server:
+  listen: 127.0.0.1:0
+  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
+hsm:
+  module: )", hsm_sim::SoftHsmToken::SoftHsmModulePath(), R"(
+  token_label: workload-test
+  pin_file: )", token_->pin_file(), R"(
+storage: {path: db}
+principals:
+  - {name: "spiffe://strongroom/admin", role: admin}
+  - {name: "spiffe://strongroom/workload", role: workload}
+  - {name: "spiffe://strongroom/workload2", role: workload}
+attestation:
+  verifiers: [tpm]
+  dev_attester: {enabled: true, trusted_keys: [dev.pub.pem]}
+)", tpm_config_);
+    ASSERT_OK_AND_ASSIGN(server::ServerConfig config,
+                         server::ParseServerConfig(yaml, "test.yaml", token_->dir()));
+    ASSERT_OK_AND_ASSIGN(server_, server::StrongroomServer::Start(config));
+    ASSERT_OK_AND_ASSIGN(admin_, Connection::Open(As("admin")));
+    ASSERT_OK_AND_ASSIGN(workload_, Connection::Open(As("workload")));
+  }
+  virtual void ExtraSetUp() {}
+
+  ConnectionOptions As(const std::string& client) {
+    return {absl::StrCat("127.0.0.1:", server_->port()), pki_ + "/ca.crt",
+            absl::StrCat(pki_, "/clients/", client, ".crt"),
+            absl::StrCat(pki_, "/clients/", client, ".key"), "", absl::Seconds(10)};
+  }
+
+  // keys/{id}, released only under `policy_json`.
+  void CreateKeyWithPolicy(const std::string& id, const std::string& policy_json) {
+    v1::CreateKeyRequest create;
+    create.set_key_id(id);
+    ASSERT_OK(admin_->CreateKey(create).status());
+    v1::PutPolicyRequest policy;
+    policy.set_name(absl::StrCat("policies/", id));
+    policy.set_policy_json(policy_json);
+    ASSERT_OK(admin_->PutPolicy(policy).status());
+    v1::UpdateKeyRequest update;
+    update.set_name(absl::StrCat("keys/", id));
+    update.add_update_mask("release_policy");
+    update.set_release_policy(absl::StrCat("policies/", id));
+    ASSERT_OK(admin_->UpdateKey(update).status());
+  }
+
+  std::string MeasurementPolicy(const Bytes& m) {
+    return absl::StrCat(R"({"version": 1, "require": {"allOf": [)",
+                        R"({"claim": "dev.measurement", "equals": ")", HexEncode(m), R"("},)",
+                        R"({"claim": "dev.debug", "equals": false}]}})");
+  }
+
+  std::unique_ptr<DevAttester> Dev(const Bytes& measurement) {
+    DevAttesterOptions o{dev_key_pem_, measurement};
+    auto a = DevAttester::Create(o);
+    EXPECT_TRUE(a.ok()) << a.status();
+    return a.ok() ? *std::move(a) : nullptr;
+  }
+
+  std::unique_ptr<WorkloadClient> Client(std::unique_ptr<Attester> attester, Connection* conn,
+                                         hpke::Kem kem = hpke::Kem::kDhkemP256HkdfSha256) {
+    WorkloadOptions o;
+    o.kem = kem;
+    auto c = WorkloadClient::Create(conn, std::move(attester), o);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *std::move(c) : nullptr;
+  }
+
+  const Bytes kGood = Bytes(48, 0x11);
+  std::unique_ptr<hsm_sim::SoftHsmToken> token_;
+  std::string pki_, dev_key_pem_, tpm_config_;
+  std::unique_ptr<server::StrongroomServer> server_;
+  std::unique_ptr<Connection> admin_, workload_;
+};
+
+class WorkloadKemTest : public WorkloadE2eTest,
+                        public ::testing::WithParamInterface<hpke::Kem> {};
+
+TEST_P(WorkloadKemTest, ApprovedMeasurementGetsTheKeyAndReusesItsToken) {
+  CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
+  auto wl = Client(Dev(kGood), workload_.get(), GetParam());
+  ASSERT_OK_AND_ASSIGN(ReleasedKey first, wl->GetKey("model"));
+  EXPECT_TRUE(first.attested);
+  EXPECT_EQ(first.key_version, "keys/model/versions/1");
+  EXPECT_EQ(first.material.size(), 32u);
+  ASSERT_TRUE(wl->token("model").has_value());
+  ASSERT_OK_AND_ASSIGN(std::string jti, TokenId(*wl->token("model")));
+  EXPECT_EQ(first.sealed.token_id(), jti);
+
+  // The same token serves a second release, of the same material.
+  ASSERT_OK_AND_ASSIGN(ReleasedKey second, wl->GetKey("keys/model/versions/1"));
+  EXPECT_FALSE(second.attested);
+  EXPECT_TRUE(second.material == first.material);
+
+  // Interop: the exported ephemeral key opens the sealed response on its own.
+  ASSERT_OK_AND_ASSIGN(SecretBytes pem, wl->ExportEphemeralPrivateKeyPem());
+  ASSERT_OK_AND_ASSIGN(hpke::PrivateKey sk, hpke::PrivateKey::FromPkcs8Pem(pem));
+  EXPECT_TRUE(sk.public_key() == wl->public_key());
+  ASSERT_OK_AND_ASSIGN(SecretBytes reopened, OpenSealedKey(sk, first.sealed, "model", jti));
+  EXPECT_TRUE(reopened == first.material);
+
+  // A data key under the same token: fresh, and wrapped under the key.
+  const std::string aad = "dataset=train";
+  ASSERT_OK_AND_ASSIGN(DataKey dk, wl->GetDataKey("model", AsBytes(aad)));
+  EXPECT_FALSE(dk.attested);
+  EXPECT_EQ(dk.plaintext.size(), 32u);
+  EXPECT_FALSE(dk.plaintext == first.material);
+  EXPECT_FALSE(dk.wrapped.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Kems, WorkloadKemTest,
+                         ::testing::Values(hpke::Kem::kDhkemP256HkdfSha256,
+                                           hpke::Kem::kDhkemX25519HkdfSha256),
+                         [](const auto& info) {
+                           return info.param == hpke::Kem::kDhkemP256HkdfSha256 ? "P256"
+                                                                                : "X25519";
+                         });
+
+TEST_F(WorkloadE2eTest, WrongMeasurementIsRefused) {
+  CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
+  auto wl = Client(Dev(Bytes(48, 0x22)), workload_.get());
+  EXPECT_THAT(wl->GetKey("model"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: policy_denied")));
+  EXPECT_FALSE(wl->token("model").has_value());
+}
+
+TEST_F(WorkloadE2eTest, ReplayedNonceIsRefused) {
+  CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
+  ASSERT_OK_AND_ASSIGN(hpke::KeyPair pair, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
+  v1::GetChallengeRequest challenge_req;
+  challenge_req.set_key("model");
+  ASSERT_OK_AND_ASSIGN(v1::GetChallengeResponse challenge, workload_->GetChallenge(challenge_req));
+  Bytes binding = attest::AttestationBinding(0x0010, AsBytes(challenge.nonce()),
+                                             pair.public_key.Serialize());
+  ASSERT_OK_AND_ASSIGN(auto evidence, Dev(kGood)->Attest(binding));
+  v1::AttestRequest req;
+  req.set_key("model");
+  req.set_nonce(challenge.nonce());
+  *req.add_evidence() = evidence[0];
+  req.set_kem(v1::HPKE_KEM_P256_SHA256);
+  req.set_public_key(std::string(AsStringView(pair.public_key.Serialize())));
+  ASSERT_OK(workload_->Attest(req).status());
+  EXPECT_THAT(workload_->Attest(req),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: nonce")));
+}
+
+TEST_F(WorkloadE2eTest, EvidenceBoundToAnotherPublicKeyIsRefused) {
+  CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
+  ASSERT_OK_AND_ASSIGN(hpke::KeyPair mine, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
+  ASSERT_OK_AND_ASSIGN(hpke::KeyPair other, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
+  v1::GetChallengeRequest challenge_req;
+  challenge_req.set_key("model");
+  ASSERT_OK_AND_ASSIGN(v1::GetChallengeResponse challenge, workload_->GetChallenge(challenge_req));
+  Bytes binding = attest::AttestationBinding(0x0010, AsBytes(challenge.nonce()),
+                                             other.public_key.Serialize());
+  ASSERT_OK_AND_ASSIGN(auto evidence, Dev(kGood)->Attest(binding));
+  v1::AttestRequest req;
+  req.set_key("model");
+  req.set_nonce(challenge.nonce());
+  *req.add_evidence() = evidence[0];
+  req.set_kem(v1::HPKE_KEM_P256_SHA256);
+  req.set_public_key(std::string(AsStringView(mine.public_key.Serialize())));
+  EXPECT_THAT(workload_->Attest(req), StatusIs(absl::StatusCode::kPermissionDenied,
+                                               HasSubstr("refused: evidence_rejected")));
+}
+
+TEST_F(WorkloadE2eTest, TokenForAnotherPublicKeyOrPrincipalIsRefused) {
+  CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
+  auto wl = Client(Dev(kGood), workload_.get());
+  ASSERT_OK_AND_ASSIGN(std::string token, wl->Attest("model"));
+  ASSERT_OK_AND_ASSIGN(hpke::KeyPair other, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
+  v1::ReleaseKeyRequest req;
+  req.set_token(token);
+  req.set_key("model");
+  req.set_public_key(std::string(AsStringView(other.public_key.Serialize())));
+  EXPECT_THAT(workload_->ReleaseKey(req),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("refused: token_wrong_public_key")));
+
+  ASSERT_OK_AND_ASSIGN(auto stranger, Connection::Open(As("workload2")));
+  req.set_public_key(std::string(AsStringView(wl->public_key().Serialize())));
+  EXPECT_THAT(stranger->ReleaseKey(req),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("refused: token_wrong_principal")));
+  // The holder itself still gets the key with it.
+  ASSERT_OK_AND_ASSIGN(ReleasedKey k, wl->GetKey("model"));
+  EXPECT_FALSE(k.attested);
+}
+
+TEST_F(WorkloadE2eTest, RevokedTokenIsReplacedByFreshEvidence) {
+  CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
+  auto wl = Client(Dev(kGood), workload_.get());
+  ASSERT_OK_AND_ASSIGN(ReleasedKey first, wl->GetKey("model"));
+  v1::RevokeTokenRequest revoke;
+  revoke.set_token_id(first.sealed.token_id());
+  ASSERT_OK(admin_->RevokeToken(revoke).status());
+  ASSERT_OK_AND_ASSIGN(ReleasedKey second, wl->GetKey("model"));
+  EXPECT_TRUE(second.attested);
+  EXPECT_NE(second.sealed.token_id(), first.sealed.token_id());
+  EXPECT_TRUE(second.material == first.material);
+}
+
+TEST_F(WorkloadE2eTest, OnlyWorkloadsAttest) {
+  CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
+  auto wl = Client(Dev(kGood), admin_.get());
+  EXPECT_THAT(wl->GetKey("model"), StatusIs(absl::StatusCode::kPermissionDenied,
+                                            HasSubstr("not a workload")));
+}
+
+// The same flow with a TPM quote from a live swtpm; the server trusts the
+// AK by its public key and the policy pins PCR 16.
+class WorkloadTpmE2eTest : public WorkloadE2eTest {
+ protected:
+  void ExtraSetUp() override {
+    if (!attest::testing::Swtpm::Installed()) GTEST_SKIP() << "swtpm is not installed";
+    ASSERT_OK_AND_ASSIGN(tpm_, attest::testing::Swtpm::Start());
+    TpmAttesterOptions o;
+    o.tcti = tpm_->tcti();
+    ASSERT_OK_AND_ASSIGN(auto attester, TpmAttester::Create(o));
+    WriteFile(token_->dir() + "/ak.pem", attester->ak_public_key_pem());
+    tpm_config_ = "  tpm: {trusted_ak_keys: [ak.pem]}\n";
+  }
+
+  std::unique_ptr<TpmAttester> Tpm() {
+    TpmAttesterOptions o;
+    o.tcti = tpm_->tcti();
+    auto a = TpmAttester::Create(o);
+    EXPECT_TRUE(a.ok()) << a.status();
+    return a.ok() ? *std::move(a) : nullptr;
+  }
+
+  // PCR 16 after extending SHA-256(`text`) into it from zero.
+  static std::string Pcr16After(const std::string& text, Bytes* digest) {
+    digest->resize(SHA256_DIGEST_LENGTH);
+    SHA256(reinterpret_cast<const uint8_t*>(text.data()), text.size(), digest->data());
+    Bytes concat(32, 0);
+    concat.insert(concat.end(), digest->begin(), digest->end());
+    Bytes pcr(SHA256_DIGEST_LENGTH);
+    SHA256(concat.data(), concat.size(), pcr.data());
+    return HexEncode(pcr);
+  }
+
+  std::unique_ptr<attest::testing::Swtpm> tpm_;
+};
+
+TEST_F(WorkloadTpmE2eTest, MeasuredWorkloadGetsTheKeyAndAnotherDoesNot) {
+  Bytes digest;
+  const std::string pcr16 = Pcr16After("approved workload", &digest);
+  CreateKeyWithPolicy(
+      "model", absl::StrCat(R"({"version": 1, "require": {"claim": "tpm.pcrs.sha256.16", )",
+                            R"("equals": ")", pcr16, R"("}})"));
+  // Before the measurement, PCR 16 is zero: refused.
+  auto wl = Client(Tpm(), workload_.get());
+  EXPECT_THAT(wl->GetKey("model"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: policy_denied")));
+  {
+    ASSERT_OK_AND_ASSIGN(auto session, attest::testing::TpmSession::Connect(tpm_->tcti()));
+    ASSERT_OK(session->ExtendPcrSha256(16, digest));
+  }
+  ASSERT_OK_AND_ASSIGN(ReleasedKey k, wl->GetKey("model"));
+  EXPECT_TRUE(k.attested);
+  EXPECT_EQ(k.material.size(), 32u);
+}
+
+}  // namespace
+}  // namespace strongroom::client

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The key-release flow end to end with a real vTPM: strongroomd on 127.0.0.1
+# trusts the workload's TPM attestation key; a key is bound to a policy that
+# requires PCR 16 to hold an approved measurement. The workload (swtpm, the
+# strongroom CLI) gets the key while the PCR matches and is refused after the
+# PCR is extended; the token is reused; the sealed response opens only with
+# the ephemeral key the workload kept; the audit log records every decision,
+# `audit verify` passes, and fails after one byte of the export is edited.
+#   broker_swtpm_test.sh BUILD_BIN_DIR SOURCE_DIR
+set -euo pipefail
+bin=$1 src=$2
+# shellcheck source=tests/e2e/lib.sh
+source "$src/tests/e2e/lib.sh"
+# shellcheck source=tests/e2e/swtpm_lib.sh
+source "$src/tests/e2e/swtpm_lib.sh"
+command -v swtpm >/dev/null || { echo "swtpm not installed (deploy/install-deps.sh)"; exit 1; }
+
+p=spiffe://strongroom
+swtpm_start
+tpm_extend 16 "approved-workload-v1"
+approved=$(tpm_pcr 16)
+[[ ${#approved} -eq 64 ]] || fail "cannot read PCR 16"
+
+e2e_provision admin:admin owner1:owner worker:workload auditor:auditor
+# The AK the workload will quote with: the endorsement-hierarchy primary key.
+"$bin/strongroom" workload tpm-ak --tcti "$tcti" --out "$tmp/ak.pem" 2>"$tmp/err" \
+  || { cat "$tmp/err" >&2; fail "workload tpm-ak"; }
+cat >> "$tmp/strongroomd.yaml" <<YAML
+attestation:
+  verifiers: [tpm]
+  tpm: {trusted_ak_keys: [ak.pem]}
+YAML
+e2e_start
+for who in admin owner1 worker auditor; do e2e_client_config "$who"; done
+as() { local who=$1; shift; "$bin/strongroom" --config "$tmp/$who.yaml" "$@" 2>"$tmp/err"; }
+expect_rc() {
+  local want=$1 what=$2; shift 2
+  local rc=0
+  as "$@" >"$tmp/out" || rc=$?
+  [[ $rc -eq $want ]] || { cat "$tmp/err" >&2; fail "$what: exit $rc, want $want"; }
+}
+
+# --- admin: reference values and a policy; owner: a key bound to it.
+expect_rc 0 "refvalues put" admin refvalues put pcr16 --value "$approved" --description "approved workload"
+cat > "$tmp/policy.json" <<POL
+{"version": 1, "tee": ["tpm"], "require": {"allOf": [
+  {"claim": "tpm.pcrs.sha256.16", "in": {"referenceValues": "pcr16"}},
+  {"claim": "tpm.clock.safe", "equals": true}]}}
+POL
+expect_rc 0 "policy put" admin policy put tpm-release --file "$tmp/policy.json"
+expect_rc 0 "key create" admin key create model-key --owner "$p/owner1"
+expect_rc 1 "workload sets a policy" worker key release-policy model-key tpm-release
+expect_rc 0 "owner binds the policy" owner1 key release-policy model-key tpm-release
+grep -q "policies/tpm-release v1" "$tmp/out" || fail "binding not reported"
+
+# --- release allowed while PCR 16 matches; the token is kept for reuse.
+get_key() {
+  as worker workload get-key model-key --attester tpm --tcti "$tcti" --pcrs sha256:0-7,16 "$@"
+}
+get_key --out "$tmp/key1.bin" --token-out "$tmp/token.jwt" --sealed-out "$tmp/sealed.json" \
+  --ephemeral-key-out "$tmp/eph.pem" >"$tmp/out" || { cat "$tmp/err" >&2; fail "get-key refused"; }
+[[ $(stat -c %s "$tmp/key1.bin") -eq 32 ]] || fail "released key is not 32 bytes"
+[[ $(stat -c %a "$tmp/key1.bin") == 600 ]] || fail "key file is not 0600"
+grep -q "BEGIN PRIVATE KEY" "$tmp/eph.pem" || fail "ephemeral key not written as PKCS#8"
+[[ $(tr -cd . < "$tmp/token.jwt" | wc -c) -eq 2 ]] || fail "token is not a JWS compact JWT"
+# A second workload run gets the same key version's material.
+get_key --out "$tmp/key2.bin" >/dev/null || { cat "$tmp/err" >&2; fail "second get-key"; }
+cmp -s "$tmp/key1.bin" "$tmp/key2.bin" || fail "two releases of one version differ"
+# The JWKS verifies the token (ES256 over header.payload).
+expect_rc 0 "broker jwks" worker broker jwks --out "$tmp/jwks.json"
+python3 - "$tmp/jwks.json" "$tmp/token.jwt" <<'PY' || fail "token does not verify with the JWKS"
+import base64, json, subprocess, sys, tempfile
+def b64(s): return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+jwk = json.load(open(sys.argv[1]))["keys"][0]
+h, p, s = open(sys.argv[2]).read().strip().split(".")
+assert json.loads(b64(h))["alg"] == "ES256" and json.loads(b64(h))["kid"] == jwk["kid"]
+payload = json.loads(b64(p))
+assert payload["submods"]["tpm"]["ear.status"] == "affirming", payload
+assert payload["strongroom"]["key"] == "keys/model-key"
+x, y, sig = b64(jwk["x"]), b64(jwk["y"]), b64(s)
+# SPKI for a P-256 point, then a DER ECDSA signature for openssl.
+spki = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200") + b"\x04" + x + y
+def der_int(v):
+    v = v.lstrip(b"\x00") or b"\x00"
+    if v[0] & 0x80: v = b"\x00" + v
+    return b"\x02" + bytes([len(v)]) + v
+body = der_int(sig[:32]) + der_int(sig[32:])
+der_sig = b"\x30" + bytes([len(body)]) + body
+d = tempfile.mkdtemp()
+open(d + "/k.der", "wb").write(spki); open(d + "/s.der", "wb").write(der_sig)
+open(d + "/m", "wb").write((h + "." + p).encode())
+subprocess.run(["openssl", "dgst", "-sha256", "-verify", d + "/k.der", "-keyform", "DER",
+                "-signature", d + "/s.der", d + "/m"], check=True, capture_output=True)
+PY
+
+# --- after PCR 16 changes, the same workload is refused and gets nothing.
+tpm_extend 16 "unapproved-code"
+rc=0
+get_key --out "$tmp/key3.bin" >/dev/null || rc=$?
+[[ $rc -eq 1 ]] || fail "get-key after PCR change: exit $rc, want 1"
+grep -q "policy_denied" "$tmp/err" || { cat "$tmp/err" >&2; fail "refusal does not name policy_denied"; }
+grep -q "audit [0-9]" "$tmp/err" || fail "refusal does not give the audit sequence"
+[[ ! -s "$tmp/key3.bin" ]] || fail "a refused workload received key bytes"
+
+# --- the dev attester is off in this server.
+rc=0
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/dev.pem" 2>/dev/null
+as worker workload get-key model-key --attester dev --dev-key "$tmp/dev.pem" --measurement 00 \
+  --out "$tmp/key4.bin" >/dev/null || rc=$?
+[[ $rc -eq 1 ]] || fail "dev evidence against a server without the dev attester: exit $rc"
+
+# --- audit: every decision is in the chain; verify passes, then fails after an edit.
+expect_rc 1 "worker exports audit" worker audit export
+expect_rc 0 "audit export" auditor audit export --out "$tmp/audit.jsonl"
+for action in '"action":"challenge"' '"action":"attest"' '"action":"release"' 'policy_denied' \
+              '"action":"put_policy"' '"action":"create_key"' '"action":"update_key"'; do
+  grep -q "$action" "$tmp/audit.jsonl" || fail "audit export lacks $action"
+done
+expect_rc 0 "audit verify" auditor audit verify "$tmp/audit.jsonl"
+python3 - "$tmp/audit.jsonl" "$tmp/edited.jsonl" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+for i, l in enumerate(lines):
+    if '"action":"release"' in l:
+        lines[i] = l.replace('"action":"release"', '"action":"relEase"', 1)
+        break
+open(sys.argv[2], "w").write("\n".join(lines))
+PY
+rc=0
+"$bin/strongroom" audit verify "$tmp/edited.jsonl" >"$tmp/out" 2>"$tmp/err" || rc=$?
+[[ $rc -eq 1 ]] || fail "audit verify of an edited export: exit $rc, want 1"
+grep -q "sequence [0-9]" "$tmp/err" || fail "audit verify does not name the bad sequence"
+echo "broker with swtpm: all checks passed"
