@@ -1,5 +1,5 @@
 # swtpm for the end-to-end scripts: source after lib.sh.
-#   swtpm_start     manufactures a vTPM (EK certificates, sha256 bank) in
+#   swtpm_start     manufactures a vTPM (sha256 bank) in
 #                   $tmp/tpm and serves it on free 127.0.0.1 ports; sets $tcti
 #   tpm_extend N S  extends PCR N with SHA-256 of string S
 #   tpm_pcr N       prints PCR N (sha256) as lowercase hex
@@ -9,9 +9,7 @@ trap 'swtpm_stop; cleanup' EXIT
 
 swtpm_start() {
   mkdir -p "$tmp/tpm/state"
-  swtpm_setup --tpm2 --tpmstate "$tmp/tpm/state" --create-ek-cert --pcr-banks sha256 \
-    --config /dev/null >/dev/null 2>&1 \
-    || swtpm_setup --tpm2 --tpmstate "$tmp/tpm/state" --pcr-banks sha256 >/dev/null \
+  swtpm_setup --tpm2 --tpmstate "$tmp/tpm/state" --pcr-banks sha256 >/dev/null \
     || fail "swtpm_setup"
   local ports
   # The swtpm TCTI expects the control port right after the command port.
