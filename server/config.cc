@@ -78,9 +78,12 @@ absl::Status ParseAttestation(const ConfigNode& root, const std::string& source,
   return absl::OkStatus();
 }
 
-absl::Status ParseBroker(const ConfigNode& root, const std::string& source, BrokerConfig* b) {
+absl::Status ParseBroker(const ConfigNode& root, const std::string& source,
+                         const std::string& base_dir, BrokerConfig* b) {
   ASSIGN_OR_RETURN(ConfigNode broker, root.GetSection("broker"));
-  RETURN_IF_ERROR(broker.AllowOnly({"challenge_ttl", "token_ttl", "rate_limit"}));
+  RETURN_IF_ERROR(broker.AllowOnly({"challenge_ttl", "token_ttl", "rate_limit", "jwks_file"}));
+  ASSIGN_OR_RETURN(std::string jwks, broker.GetString("jwks_file", ""));
+  b->jwks_file = Resolve(base_dir, jwks);
   ASSIGN_OR_RETURN(b->challenge_ttl, broker.GetDuration("challenge_ttl", b->challenge_ttl));
   ASSIGN_OR_RETURN(b->token_ttl, broker.GetDuration("token_ttl", b->token_ttl));
   if (b->challenge_ttl < absl::Seconds(1) || b->challenge_ttl > absl::Minutes(10)) {
@@ -100,13 +103,40 @@ absl::Status ParseBroker(const ConfigNode& root, const std::string& source, Brok
   return absl::OkStatus();
 }
 
+absl::Status ParseStore(const ConfigNode& root, const std::string& source,
+                        const std::string& base_dir, storage::sealed::StoreOptions* s) {
+  ASSIGN_OR_RETURN(ConfigNode store, root.GetSection("store"));
+  RETURN_IF_ERROR(store.AllowOnly({"path", "default_quota_bytes", "max_segment_size",
+                                   "upload_idle_timeout", "maintenance_interval"}));
+  ASSIGN_OR_RETURN(std::string path, store.GetString("path", ""));
+  s->path = Resolve(base_dir, path);
+  ASSIGN_OR_RETURN(int64_t quota, store.GetInt("default_quota_bytes", 0, 0, INT64_MAX));
+  s->default_quota_bytes = static_cast<uint64_t>(quota);
+  ASSIGN_OR_RETURN(int64_t segment,
+                   store.GetInt("max_segment_size", s->max_segment_size,
+                                storage::sealed::kMinStoreSegmentSize,
+                                storage::sealed::kMaxStoreSegmentSize));
+  s->max_segment_size = static_cast<uint32_t>(segment);
+  ASSIGN_OR_RETURN(s->upload_idle_timeout,
+                   store.GetDuration("upload_idle_timeout", s->upload_idle_timeout));
+  ASSIGN_OR_RETURN(s->maintenance_interval,
+                   store.GetDuration("maintenance_interval", s->maintenance_interval));
+  if (s->upload_idle_timeout < absl::Seconds(1) ||
+      s->maintenance_interval < absl::Milliseconds(10)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": config field 'store': upload_idle_timeout must be at least 1s and "
+                "maintenance_interval at least 10ms"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std::string& source,
                                                const std::string& base_dir) {
   ASSIGN_OR_RETURN(ConfigNode root, ConfigNode::Parse(yaml, source));
-  RETURN_IF_ERROR(root.AllowOnly(
-      {"server", "hsm", "storage", "principals", "kms", "attestation", "broker", "logging"}));
+  RETURN_IF_ERROR(root.AllowOnly({"server", "hsm", "storage", "principals", "kms", "attestation",
+                                  "broker", "store", "logging"}));
   ServerConfig c;
 
   ASSIGN_OR_RETURN(ConfigNode server, root.GetSection("server"));
@@ -172,7 +202,8 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
   }
 
   RETURN_IF_ERROR(ParseAttestation(root, source, base_dir, &c.attestation));
-  RETURN_IF_ERROR(ParseBroker(root, source, &c.broker));
+  RETURN_IF_ERROR(ParseBroker(root, source, base_dir, &c.broker));
+  RETURN_IF_ERROR(ParseStore(root, source, base_dir, &c.store));
 
   ASSIGN_OR_RETURN(ConfigNode logging, root.GetSection("logging"));
   RETURN_IF_ERROR(logging.AllowOnly({"level"}));

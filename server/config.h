@@ -32,6 +32,13 @@
 //     challenge_ttl: 60s
 //     token_ttl: 5m
 //     rate_limit: {per_second: 500, burst: 1000}   # per principal; 0 = off
+//     jwks_file: jwks.json            # token-signing keys for relying parties
+//   store:                            # the sealed store (docs/sealed-store.md)
+//     path: db-objects                # default: storage.path + "-objects"
+//     default_quota_bytes: 0          # per dataset, unless an admin sets one; 0 = none
+//     max_segment_size: 2097152       # ciphertext bytes per segment accepted (4 KiB..2 MiB)
+//     upload_idle_timeout: 10m        # uploads without a live stream are discarded
+//     maintenance_interval: 5s        # garbage collection, re-wrap jobs
 //   logging:
 //     level: info
 #ifndef STRONGROOM_SERVER_CONFIG_H_
@@ -45,6 +52,7 @@
 #include "kms/caller.h"
 #include "kms/key_manager.h"
 #include "kms/pkcs11/hsm.h"
+#include "storage/sealed/store_options.h"
 
 namespace strongroom::server {
 
@@ -76,6 +84,7 @@ struct BrokerConfig {
   absl::Duration token_ttl = absl::Minutes(5);
   double rate_per_second = 500;
   double rate_burst = 1000;
+  std::string jwks_file;  // written at start with the token-signing JWKS ("" = none)
 };
 
 struct ServerConfig {
@@ -90,6 +99,7 @@ struct ServerConfig {
   absl::Duration maintenance_interval = absl::Seconds(10);
   AttestationConfig attestation;
   BrokerConfig broker;
+  storage::sealed::StoreOptions store;
 };
 
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
@@ -23,6 +24,7 @@
 #include "server/attestation_service.h"
 #include "server/key_broker_service.h"
 #include "server/key_management_service.h"
+#include "server/sealed_store_service.h"
 #include "server/system_service.h"
 #include "storage/database.h"
 
@@ -117,6 +119,14 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
                                                     SystemClock::Default()));
   ASSIGN_OR_RETURN(s->token_signer_,
                    kms::EarTokenSigner::Create(*s->hsm_, "strongroom-ear-signing"));
+  if (!c.broker.jwks_file.empty()) {
+    std::ofstream jwks(c.broker.jwks_file, std::ios::trunc);
+    jwks << s->token_signer_->Jwks().dump(2) << "\n";
+    if (!jwks) {
+      return absl::UnavailableError(absl::StrCat("broker.jwks_file: cannot write '",
+                                                 c.broker.jwks_file, "'"));
+    }
+  }
   kms::BrokerOptions broker;
   broker.challenge_ttl = c.broker.challenge_ttl;
   broker.token_ttl = c.broker.token_ttl;
@@ -139,12 +149,16 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
                                   absl::string_view resource) {
         broker->AuditAdminChange(caller, action, resource, "");
       });
+  ASSIGN_OR_RETURN(s->sealed_store_, SealedStoreService::Create(*s->key_manager_, c.store,
+                                                                c.storage_path,
+                                                                s->config_.principals));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(c.listen, creds, &s->port_);
   builder.RegisterService(s->system_.get());
   builder.RegisterService(s->key_management_.get());
   builder.RegisterService(s->attestation_.get());
   builder.RegisterService(s->key_broker_.get());
+  builder.RegisterService(s->sealed_store_.get());
   builder.SetMaxReceiveMessageSize(4 << 20);
   // A sync-server thread that finishes a call exits when more than
   // MAX_POLLERS threads are already waiting for work (default 2), so under

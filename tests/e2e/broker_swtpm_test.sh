@@ -29,6 +29,7 @@ cat >> "$tmp/strongroomd.yaml" <<YAML
 attestation:
   verifiers: [tpm]
   tpm: {trusted_ak_keys: [ak.pem]}
+broker: {jwks_file: published-jwks.json}
 YAML
 e2e_start
 for who in admin owner1 worker auditor; do e2e_client_config "$who"; done
@@ -68,6 +69,9 @@ get_key --out "$tmp/key2.bin" >/dev/null || { cat "$tmp/err" >&2; fail "second g
 cmp -s "$tmp/key1.bin" "$tmp/key2.bin" || fail "two releases of one version differ"
 # The JWKS verifies the token (ES256 over header.payload).
 expect_rc 0 "broker jwks" worker broker jwks --out "$tmp/jwks.json"
+# The same keys are published as a file at start.
+python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); assert a==b, (a,b)' \
+  "$tmp/jwks.json" "$tmp/published-jwks.json" || fail "published JWKS file differs from GetJwks"
 python3 - "$tmp/jwks.json" "$tmp/token.jwt" <<'PY' || fail "token does not verify with the JWKS"
 import base64, json, subprocess, sys, tempfile
 def b64(s): return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
