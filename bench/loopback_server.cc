@@ -1,6 +1,8 @@
 #include "bench/loopback_server.h"
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -42,6 +44,31 @@ absl::Status MakePki(const std::string& dir,
   return absl::OkStatus();
 }
 
+// Writes each extra file under `dir`; paths must stay inside it.
+absl::Status WriteExtraFiles(const std::string& dir,
+                             const std::vector<std::pair<std::string, std::string>>& files) {
+  for (const auto& [relative, content] : files) {
+    const std::filesystem::path rel(relative);
+    bool climbs = false;
+    for (const std::filesystem::path& part : rel) climbs = climbs || part == "..";
+    if (relative.empty() || rel.is_absolute() || climbs) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "extra file '", relative, "': must be a relative path inside the server directory"));
+    }
+    const std::filesystem::path path = std::filesystem::path(dir) / rel;
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.close();
+    if (ec || !out) {
+      return absl::InternalError(absl::StrCat("extra file '", relative, "': cannot write ",
+                                              path.string()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string LoopbackServer::Principal(absl::string_view client) {
@@ -49,12 +76,14 @@ std::string LoopbackServer::Principal(absl::string_view client) {
 }
 
 absl::StatusOr<std::unique_ptr<LoopbackServer>> LoopbackServer::Start(
-    const std::vector<std::pair<std::string, kms::Role>>& clients, size_t hsm_sessions) {
+    const std::vector<std::pair<std::string, kms::Role>>& clients, size_t hsm_sessions,
+    const LoopbackExtras& extras) {
   ASSIGN_OR_RETURN(std::unique_ptr<hsm_sim::SoftHsmToken> token,
                    hsm_sim::SoftHsmToken::Create(kTokenLabel));
   std::unique_ptr<LoopbackServer> s(new LoopbackServer(std::move(token)));
   const std::string& dir = s->token_->dir();
   RETURN_IF_ERROR(MakePki(dir, clients));
+  RETURN_IF_ERROR(WriteExtraFiles(dir, extras.files));
 
   // Relative paths resolve against `dir`. The token's own softhsm2.conf is
   // already in SOFTHSM2_CONF (SoftHsmToken::Create).
@@ -76,6 +105,7 @@ absl::StatusOr<std::unique_ptr<LoopbackServer>> LoopbackServer::Start(
     absl::StrAppend(&yaml, "  - {name: \"", Principal(name), "\", role: ", kms::RoleName(role),
                     "}\n");
   }
+  absl::StrAppend(&yaml, extras.yaml);
   ASSIGN_OR_RETURN(server::ServerConfig config,
                    server::ParseServerConfig(yaml, "strongroom-bench kms", dir));
   ASSIGN_OR_RETURN(s->server_, server::StrongroomServer::Start(std::move(config)));

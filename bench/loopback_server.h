@@ -9,8 +9,19 @@
 //
 // Client NAME is the principal spiffe://strongroom/NAME (Principal()).
 //
+// LoopbackExtras adds configuration sections (attestation, broker, kms, ...)
+// and files those sections name by relative path, e.g. a development
+// attester's public key:
+//
+//   LoopbackExtras extras;
+//   extras.files = {{"dev-attester.pub.pem", attester.public_key_pem()}};
+//   extras.yaml = "attestation:\n  dev_attester: {enabled: true, "
+//                 "trusted_keys: [dev-attester.pub.pem]}\n";
+//
 // Failure: Start() returns the status of the step that failed (token, CA
-// script, config, server start), naming it; whatever it had made is removed.
+// script, extra files, config, server start), naming it; whatever it had made
+// is removed. An extra file whose path is absolute or climbs out of the
+// directory is InvalidArgument.
 //
 // Ownership and teardown: the destructor stops the server (which finalizes the
 // PKCS#11 module and closes the database) and then removes the directory.
@@ -36,12 +47,22 @@
 
 namespace strongroom::bench {
 
+// What Start() adds to the server it makes (see the header comment).
+struct LoopbackExtras {
+  // Top-level YAML sections appended to the generated config. Not server,
+  // hsm, storage, logging or principals: Start() writes those.
+  std::string yaml;
+  // {path relative to dir(), content}, written before the config is parsed.
+  std::vector<std::pair<std::string, std::string>> files;
+};
+
 class LoopbackServer {
  public:
   // `clients`: certificate name and the role the server grants it.
   // `hsm_sessions`: the server's PKCS#11 session pool size.
   static absl::StatusOr<std::unique_ptr<LoopbackServer>> Start(
-      const std::vector<std::pair<std::string, kms::Role>>& clients, size_t hsm_sessions);
+      const std::vector<std::pair<std::string, kms::Role>>& clients, size_t hsm_sessions,
+      const LoopbackExtras& extras = {});
 
   LoopbackServer(const LoopbackServer&) = delete;
   LoopbackServer& operator=(const LoopbackServer&) = delete;

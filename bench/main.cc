@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "bench/harness.h"
 #include "bench/subcommands.h"
+#include "worker/onnx/gemm.h"
 
 namespace {
 
@@ -24,6 +25,14 @@ constexpr Subcommand kSubcommands[] = {
      strongroom::bench::RunHsmBench},
     {"kms", "KeyManagement RPCs on an in-process server over mutual TLS (ops/s, p50, p99)",
      strongroom::bench::RunKmsBench},
+    {"store", "sealed store put/get MB/s via gRPC vs raw RocksDB and AES-256-GCM, 1 MiB..1 GiB",
+     strongroom::bench::RunStoreBench},
+    {"attest", "evidence verifications/s per type vs the bare signature checks (snp, tdx, tpm, ...)",
+     strongroom::bench::RunAttestBench},
+    {"release", "key broker full flows/s (challenge, attest, release) and token-reuse releases/s",
+     strongroom::bench::RunReleaseBench},
+    {"infer", "ONNX inference latency/throughput vs onnxruntime, and attestation + decryption share",
+     strongroom::bench::RunInferBench},
 };
 
 void PrintUsage(FILE* out) {
@@ -35,6 +44,9 @@ void PrintUsage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // OpenBLAS may have picked its slow generic kernels on this CPU; if so,
+  // start over with the right ones (worker/onnx/gemm.h), before any thread.
+  strongroom::worker::onnx::ReexecWithBlasCoreType(argv);
   if (argc < 2) {
     PrintUsage(stderr);
     return 2;

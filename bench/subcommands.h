@@ -22,6 +22,27 @@ int RunHsmBench(const std::vector<std::string>& args);
 // kms_bench.cc.
 int RunKmsBench(const std::vector<std::string>& args);
 
+// strongroom-bench store: sealed-store put/get MB/s through gRPC next to raw
+// RocksDB and in-process AES-256-GCM on the same bytes. See store_bench.cc.
+int RunStoreBench(const std::vector<std::string>& args);
+
+// strongroom-bench attest: evidence verifications per second per evidence
+// type, against the bare signature checks that evidence needs, measured in
+// the same run. See attest_bench.cc.
+int RunAttestBench(const std::vector<std::string>& args);
+
+// strongroom-bench release: key broker full flows (challenge, dev evidence,
+// attest, release, open) and token-reuse releases per second with p50/p99,
+// per concurrency, against a whole server in this process. See
+// release_bench.cc.
+int RunReleaseBench(const std::vector<std::string>& args);
+
+// strongroom-bench infer: ONNX inference latency and throughput of the
+// worker's runtime against onnxruntime (onnxruntime-node, CPU) on the same
+// models in the same run, and the share of a job spent on attestation, key
+// release and model decryption. See infer_bench.cc.
+int RunInferBench(const std::vector<std::string>& args);
+
 }  // namespace strongroom::bench
 
 #endif  // STRONGROOM_BENCH_SUBCOMMANDS_H_

@@ -81,11 +81,11 @@ absl::StatusOr<std::unique_ptr<SealedStoreService>> SealedStoreService::Create(
 
 SealedStoreService::~SealedStoreService() = default;
 
-#define SR_FORWARD(Name, Request, Response)                                                 \
-  grpc::Status SealedStoreService::Name(grpc::ServerContext* context,                       \
-                                        const v1::Request* request, v1::Response* response) { \
-    return Serve(*context, principals_, response,                                           \
-                 [&](const kms::Caller& caller) { return store_->Name(caller, *request); }); \
+#define SR_FORWARD(Name, Request, Response)                                                       \
+  grpc::Status SealedStoreService::Name(grpc::ServerContext* context, const v1::Request* request, \
+                                        v1::Response* response) {                                 \
+    return Serve(*context, principals_, response,                                                 \
+                 [&](const kms::Caller& caller) { return store_->Name(caller, *request); });      \
   }
 SR_FORWARD(CreateDataset, CreateDatasetRequest, Dataset)
 SR_FORWARD(GetDataset, GetDatasetRequest, Dataset)
@@ -113,8 +113,7 @@ grpc::Status SealedStoreService::PutObject(grpc::ServerContext* context,
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   v1::PutObjectRequest message;
   if (!reader->Read(&message) || !message.has_start()) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("PutObject: the first message must be `start`"));
+    return ToGrpcStatus(absl::InvalidArgumentError("PutObject: the first message must be `start`"));
   }
   absl::StatusOr<std::unique_ptr<storage::sealed::ObjectUpload>> upload =
       store_->OpenUpload(*caller, message.start());
@@ -139,8 +138,8 @@ grpc::Status SealedStoreService::PutObject(grpc::ServerContext* context,
             "PutObject: after `start` only `segment` and `finish` messages may follow"));
     }
   }
-  return ToGrpcStatus(absl::AbortedError(
-      "PutObject: the stream ended without `finish`; the upload was discarded"));
+  return ToGrpcStatus(
+      absl::AbortedError("PutObject: the stream ended without `finish`; the upload was discarded"));
 }
 
 grpc::Status SealedStoreService::GetObject(grpc::ServerContext* context,

@@ -46,6 +46,7 @@ class SystemService;
 class KeyManagementService;
 class AttestationService;
 class KeyBrokerService;
+class SealedStoreService;
 
 class StrongroomServer {
  public:
@@ -55,6 +56,7 @@ class StrongroomServer {
   int port() const { return port_; }
   kms::pkcs11::Hsm& hsm() { return *hsm_; }
   kms::KeyManager& key_manager() { return *key_manager_; }
+  SealedStoreService& sealed_store() { return *sealed_store_; }
   // Blocks until Shutdown().
   void Wait();
   void Shutdown();
@@ -76,6 +78,7 @@ class StrongroomServer {
   std::unique_ptr<kms::EarTokenSigner> token_signer_;
   std::unique_ptr<kms::KeyBroker> broker_;
   std::unique_ptr<KeyBrokerService> key_broker_;
+  std::unique_ptr<SealedStoreService> sealed_store_;  // destroyed after server_: no call outlives it
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 

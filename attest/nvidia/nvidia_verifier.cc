@@ -110,15 +110,31 @@ absl::StatusOr<std::unique_ptr<NvidiaVerifier>> NvidiaVerifier::Create(
       new NvidiaVerifier(std::move(options), std::move(extra)));
 }
 
+absl::StatusOr<std::vector<Certificate>> NvidiaVerifier::ParseCached(
+    absl::string_view text, absl::string_view field) const {
+  const std::string key = Sha256Hex(AsBytes(text));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = parsed_.find(key);
+    if (it != parsed_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::vector<Certificate> certs,
+                   ParseCertificates(text, field));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (parsed_.size() >= options_.chain_cache_size) parsed_.clear();
+  parsed_.emplace(key, certs);
+  return certs;
+}
+
 absl::StatusOr<std::vector<Certificate>> NvidiaVerifier::VerifiedChain(
     const Evidence& evidence, absl::Time at) const {
   std::vector<Certificate> certs;
   std::set<std::string> fingerprints;
   for (size_t i = 0; i < evidence.certificates.size(); ++i) {
-    ASSIGN_OR_RETURN(std::vector<Certificate> parsed,
-                     ParseCertificates(
-                         evidence.certificates[i],
-                         absl::StrCat("nvidia report: certificates[", i, "]")));
+    ASSIGN_OR_RETURN(
+        std::vector<Certificate> parsed,
+        ParseCached(evidence.certificates[i],
+                    absl::StrCat("nvidia report: certificates[", i, "]")));
     for (Certificate& c : parsed) {
       if (fingerprints.insert(c.FingerprintHex()).second) {
         certs.push_back(std::move(c));

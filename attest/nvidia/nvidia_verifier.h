@@ -34,7 +34,11 @@
 // Thread-safe: Verify may be called concurrently. Verified chains are cached
 // (mutex-guarded, bounded) by the set of certificate fingerprints together
 // with the time window in which every certificate of the chain is valid; a
-// cached chain is used only when ctx.at falls inside that window.
+// cached chain is used only when ctx.at falls inside that window. Parsed
+// certificates are cached as well (mutex-guarded, same bound), keyed by
+// SHA-256 of each Evidence.certificates element: parsing is a pure function
+// of those bytes and, under OpenSSL 3.0, costs several times the report's
+// signature check for a five-certificate chain. Failures are not cached.
 #ifndef STRONGROOM_ATTEST_NVIDIA_NVIDIA_VERIFIER_H_
 #define STRONGROOM_ATTEST_NVIDIA_NVIDIA_VERIFIER_H_
 
@@ -67,7 +71,8 @@ struct NvidiaVerifierOptions {
   // Optional golden values, measurement index -> lowercase hex value (e.g.
   // taken from NVIDIA's driver and VBIOS RIMs).
   std::map<int, std::string> golden_measurements;
-  // Verified chains kept; the cache is cleared when it fills.
+  // Verified chains kept; the cache is cleared when it fills. The same
+  // bound applies to parsed certificate texts.
   size_t chain_cache_size = 256;
 };
 
@@ -96,11 +101,17 @@ class NvidiaVerifier : public Verifier {
   // The verified chain (leaf first) for the evidence's certificates.
   absl::StatusOr<std::vector<Certificate>> VerifiedChain(
       const Evidence& evidence, absl::Time at) const;
+  // ParseCertificates(text, field) through parsed_.
+  absl::StatusOr<std::vector<Certificate>> ParseCached(
+      absl::string_view text, absl::string_view field) const;
 
   const NvidiaVerifierOptions options_;
   const std::vector<Certificate> extra_certificates_;
   mutable std::mutex mu_;
   mutable std::map<std::string, CachedChain> chain_cache_;  // GUARDED_BY(mu_)
+  // SHA-256 (hex) of a certificates element -> its certificates.
+  mutable std::map<std::string, std::vector<Certificate>>
+      parsed_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace strongroom::attest

@@ -59,10 +59,25 @@ bool IsHexDigit(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
          (c >= 'A' && c <= 'F');
 }
-bool IsSpace(char c) {
+constexpr bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
          c == '\v';
 }
+
+// Byte -> hex digit value, kHexSpace for ASCII whitespace (IsSpace), -1 for
+// anything else.
+constexpr int8_t kHexSpace = -2;
+constexpr std::array<int8_t, 256> kHexValue = [] {
+  std::array<int8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    t[c] = IsSpace(ch) ? kHexSpace : -1;
+    if (c >= '0' && c <= '9') t[c] = static_cast<int8_t>(c - '0');
+    if (c >= 'a' && c <= 'f') t[c] = static_cast<int8_t>(c - 'a' + 10);
+    if (c >= 'A' && c <= 'F') t[c] = static_cast<int8_t>(c - 'A' + 10);
+  }
+  return t;
+}();
 
 absl::Status CheckVersion(uint8_t v, absl::string_view field) {
   if (v != kSpdmVersion11 && v != kSpdmVersion12) {
@@ -247,18 +262,29 @@ absl::StatusOr<Bytes> DecodeNvidiaReportPayload(absl::string_view payload) {
                                              " hex characters exceeds "
                                              "the limit"));
   }
-  std::string digits;
-  digits.reserve(payload.size());
+  // One pass over the text (the report is decoded on every verification).
+  Bytes out;
+  out.reserve(payload.size() / 2);
+  size_t digits = 0;
+  uint8_t high = 0;
   for (size_t i = 0; i < payload.size(); ++i) {
-    char c = payload[i];
-    if (IsSpace(c)) continue;
-    if (!IsHexDigit(c)) {
+    const int8_t v = kHexValue[static_cast<uint8_t>(payload[i])];
+    if (v >= 0) {
+      if (digits++ % 2 == 0) {
+        high = static_cast<uint8_t>(v << 4);
+      } else {
+        out.push_back(high | static_cast<uint8_t>(v));
+      }
+    } else if (v != kHexSpace) {
       return Malformed(
           "payload", absl::StrCat("hex text has a non-hex byte at offset ", i));
     }
-    digits.push_back(c);
   }
-  return HexDecode(digits, "nvidia report: payload");
+  if (digits % 2 != 0) {
+    return Malformed("payload",
+                     absl::StrCat("hex string has odd length ", digits));
+  }
+  return out;
 }
 
 absl::StatusOr<SpdmMeasurementReport> ParseSpdmMeasurementReport(

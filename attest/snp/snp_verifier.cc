@@ -113,6 +113,23 @@ absl::StatusOr<std::unique_ptr<SnpVerifier>> SnpVerifier::Create(
   return std::unique_ptr<SnpVerifier>(new SnpVerifier(std::move(options)));
 }
 
+absl::StatusOr<std::vector<Certificate>> SnpVerifier::ParseCached(
+    absl::string_view text, absl::string_view field) const {
+  if (options_.max_cached_parses == 0) return ParseCertificates(text, field);
+  const std::string key = Sha256Hex(AsBytes(text));
+  {
+    std::lock_guard<std::mutex> lock(parsed_mu_);
+    auto it = parsed_.find(key);
+    if (it != parsed_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::vector<Certificate> certs,
+                   ParseCertificates(text, field));
+  std::lock_guard<std::mutex> lock(parsed_mu_);
+  if (parsed_.size() >= options_.max_cached_parses) parsed_.clear();
+  parsed_.emplace(key, certs);
+  return certs;
+}
+
 absl::StatusOr<std::vector<Certificate>> SnpVerifier::CollectCertificates(
     const Evidence& evidence) const {
   std::vector<Certificate> pool;
@@ -125,8 +142,8 @@ absl::StatusOr<std::vector<Certificate>> SnpVerifier::CollectCertificates(
   for (size_t i = 0; i < evidence.certificates.size(); ++i) {
     ASSIGN_OR_RETURN(
         auto certs,
-        ParseCertificates(evidence.certificates[i],
-                          absl::StrCat("snp evidence certificates[", i, "]")));
+        ParseCached(evidence.certificates[i],
+                    absl::StrCat("snp evidence certificates[", i, "]")));
     add(std::move(certs));
   }
   if (evidence.collateral_dir.empty()) return pool;
@@ -158,7 +175,7 @@ absl::StatusOr<std::vector<Certificate>> SnpVerifier::CollectCertificates(
     if (!data.ok()) continue;
     // Files are recognized by content; whatever is not certificates (CRLs,
     // TCB info, notes) is not ours to judge here.
-    auto certs = ParseCertificates(*data, f.filename().string());
+    auto certs = ParseCached(*data, f.filename().string());
     if (certs.ok()) add(*std::move(certs));
   }
   return pool;

@@ -13,8 +13,6 @@
 namespace strongroom::attest {
 namespace {
 
-constexpr uintmax_t kMaxCollateralFileSize = 4 << 20;
-
 absl::Status Malformed(absl::string_view name, const absl::Status& s) {
   return absl::InvalidArgumentError(
       absl::StrCat("tdx collateral file '", name, "': ", s.message()));
@@ -82,8 +80,9 @@ absl::Status AddCollateralFile(absl::string_view name,
   return absl::OkStatus();
 }
 
-absl::StatusOr<TdxCollateral> LoadTdxCollateral(const std::string& dir) {
-  TdxCollateral out;
+absl::StatusOr<std::vector<CollateralFile>> ReadCollateralFiles(
+    const std::string& dir) {
+  std::vector<CollateralFile> out;
   if (dir.empty()) return out;
   std::error_code ec;
   std::vector<std::filesystem::path> files;
@@ -105,13 +104,27 @@ absl::StatusOr<TdxCollateral> LoadTdxCollateral(const std::string& dir) {
         "tdx collateral dir '", dir, "' cannot be listed: ", ec.message()));
   }
   std::sort(files.begin(), files.end());
+  out.reserve(files.size());
   for (const auto& path : files) {
     ASSIGN_OR_RETURN(std::string content,
                      ReadFileToString(path.string(), "tdx collateral"));
-    RETURN_IF_ERROR(
-        AddCollateralFile(path.filename().string(), content, out));
+    out.push_back({path.filename().string(), std::move(content)});
   }
   return out;
+}
+
+absl::StatusOr<TdxCollateral> ParseCollateralFiles(
+    const std::vector<CollateralFile>& files) {
+  TdxCollateral out;
+  for (const CollateralFile& f : files) {
+    RETURN_IF_ERROR(AddCollateralFile(f.name, f.content, out));
+  }
+  return out;
+}
+
+absl::StatusOr<TdxCollateral> LoadTdxCollateral(const std::string& dir) {
+  ASSIGN_OR_RETURN(std::vector<CollateralFile> files, ReadCollateralFiles(dir));
+  return ParseCollateralFiles(files);
 }
 
 }  // namespace strongroom::attest

@@ -121,9 +121,29 @@ struct TdxCollateral {
 absl::Status AddCollateralFile(absl::string_view name,
                                absl::string_view content, TdxCollateral& out);
 
-// Reads every regular file (not recursing, files over 4 MiB skipped) of
-// `dir` in name order. An empty `dir` yields empty collateral; a directory
-// that cannot be listed is NotFound.
+// Files larger than this are skipped when a directory is read.
+inline constexpr uintmax_t kMaxCollateralFileSize = 4 << 20;
+
+// One file of a collateral directory: its name (no directory part) and
+// content.
+struct CollateralFile {
+  std::string name;
+  std::string content;
+};
+
+// Reads every regular file (symlinks followed, not recursing, files over
+// kMaxCollateralFileSize skipped) of `dir` in name order. An empty `dir`
+// yields no files; a directory that cannot be listed is NotFound.
+absl::StatusOr<std::vector<CollateralFile>> ReadCollateralFiles(
+    const std::string& dir);
+
+// AddCollateralFile for each file, in order.
+absl::StatusOr<TdxCollateral> ParseCollateralFiles(
+    const std::vector<CollateralFile>& files);
+
+// ParseCollateralFiles(ReadCollateralFiles(dir)). TdxVerifier reads through
+// CollateralDirectoryCache (collateral_cache.h), which gives the same result
+// without re-reading unchanged directories.
 absl::StatusOr<TdxCollateral> LoadTdxCollateral(const std::string& dir);
 
 }  // namespace strongroom::attest

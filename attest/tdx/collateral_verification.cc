@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "attest/tdx/pck_extension.h"
+#include "attest/tdx/verification_cache.h"
 #include "base/status_macros.h"
 
 namespace strongroom::attest::tdx_internal {
@@ -131,12 +132,27 @@ absl::StatusOr<CheckedChain> VerifyChainWithCrls(
   return out;
 }
 
+bool DirectCollateralChecks::MaySign(size_t i) const {
+  return MaySignCollateral(pool_[i]);
+}
+
+bool DirectCollateralChecks::SignatureVerifies(
+    const Certificate& cert, absl::string_view body,
+    std::span<const uint8_t> signature) const {
+  return VerifyEcdsaRaw(cert.public_key(), EVP_sha256(), AsBytes(body),
+                        signature.first(32), signature.subspan(32), "")
+      .ok();
+}
+
+absl::StatusOr<CheckedChain> DirectCollateralChecks::SigningChain(
+    const Certificate& leaf) const {
+  return VerifyChainWithCrls(leaf, pool_, crls_, trust_, "TCB signing chain");
+}
+
 absl::Status VerifySignedCollateral(absl::string_view what,
                                     absl::string_view body,
                                     std::span<const uint8_t> signature,
-                                    std::span<const Certificate> pool,
-                                    std::span<const Crl> crls,
-                                    const TrustSettings& trust,
+                                    const CollateralChecks& checks,
                                     std::vector<std::string>& warnings) {
   if (signature.size() != 64) {
     return absl::InvalidArgumentError(
@@ -145,19 +161,15 @@ absl::Status VerifySignedCollateral(absl::string_view what,
   }
   size_t candidates = 0;
   std::optional<absl::Status> chain_error;
-  for (const Certificate& cert : pool) {
+  std::span<const Certificate> pool = checks.pool();
+  for (size_t i = 0; i < pool.size(); ++i) {
     // A TCB signing certificate is a leaf; PCK certificates (leaves under
     // the same root) never sign collateral.
-    if (X509_check_ca(cert.get()) != 0) continue;
-    if (cert.Extension(kSgxExtensionOid).has_value()) continue;
+    if (!checks.MaySign(i)) continue;
     ++candidates;
-    if (!VerifyEcdsaRaw(cert.public_key(), EVP_sha256(), AsBytes(body),
-                        signature.first(32), signature.subspan(32), what)
-             .ok()) {
-      continue;
-    }
-    auto checked =
-        VerifyChainWithCrls(cert, pool, crls, trust, "TCB signing chain");
+    const Certificate& cert = pool[i];
+    if (!checks.SignatureVerifies(cert, body, signature)) continue;
+    auto checked = checks.SigningChain(cert);
     if (checked.ok()) {
       warnings.insert(warnings.end(), checked->warnings.begin(),
                       checked->warnings.end());
@@ -187,28 +199,6 @@ absl::Status CheckCurrent(absl::string_view what, absl::Time issue,
         RfcTime(issue), ", nextUpdate ", RfcTime(next), ")"));
   }
   return absl::OkStatus();
-}
-
-std::string InputsDigest(std::span<const Certificate> certs,
-                         std::span<const Crl> crls) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  auto add = [ctx](const uint8_t* data, uint64_t n) {
-    EVP_DigestUpdate(ctx, &n, sizeof(n));  // length-prefixed: unambiguous
-    if (n > 0) EVP_DigestUpdate(ctx, data, n);
-  };
-  for (const Certificate& c : certs) add(c.der().data(), c.der().size());
-  for (const Crl& crl : crls) {
-    unsigned char* der = nullptr;
-    int len = i2d_X509_CRL(crl.get(), &der);
-    add(der, len > 0 ? static_cast<uint64_t>(len) : 0);
-    OPENSSL_free(der);
-  }
-  uint8_t md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  EVP_DigestFinal_ex(ctx, md, &md_len);
-  EVP_MD_CTX_free(ctx);
-  return HexEncode({md, md_len});
 }
 
 }  // namespace strongroom::attest::tdx_internal

@@ -45,28 +45,61 @@ absl::StatusOr<CheckedChain> VerifyChainWithCrls(
     std::span<const Crl> crls, const TrustSettings& trust,
     absl::string_view what);
 
+// The steps of VerifySignedCollateral that cost signature checks, so that a
+// caller can memoize them. Each must answer exactly what the plain step
+// (DirectCollateralChecks) answers for the same pool, CRLs and settings.
+class CollateralChecks {
+ public:
+  virtual ~CollateralChecks() = default;
+  // The pool signers are looked for in (and chains built from).
+  virtual std::span<const Certificate> pool() const = 0;
+  // MaySignCollateral(pool()[i]) (verification_cache.h).
+  virtual bool MaySign(size_t i) const = 0;
+  // Whether `signature` (r||s, 64 B) over `body` verifies under `cert`'s key
+  // with ECDSA P-256/SHA-256.
+  virtual bool SignatureVerifies(const Certificate& cert,
+                                 absl::string_view body,
+                                 std::span<const uint8_t> signature) const = 0;
+  // VerifyChainWithCrls(leaf, pool(), crls, trust, "TCB signing chain").
+  virtual absl::StatusOr<CheckedChain> SigningChain(
+      const Certificate& leaf) const = 0;
+};
+
+// The checks done directly, nothing remembered.
+class DirectCollateralChecks : public CollateralChecks {
+ public:
+  DirectCollateralChecks(std::span<const Certificate> pool,
+                         std::span<const Crl> crls, const TrustSettings& trust)
+      : pool_(pool), crls_(crls), trust_(trust) {}
+  std::span<const Certificate> pool() const override { return pool_; }
+  bool MaySign(size_t i) const override;
+  bool SignatureVerifies(const Certificate& cert, absl::string_view body,
+                         std::span<const uint8_t> signature) const override;
+  absl::StatusOr<CheckedChain> SigningChain(
+      const Certificate& leaf) const override;
+
+ private:
+  std::span<const Certificate> pool_;
+  std::span<const Crl> crls_;
+  const TrustSettings& trust_;
+};
+
 // Verifies `signature` (r||s, P-256/SHA-256) over `body` by a non-CA
-// certificate of `pool` without the SGX PCK extension (so never a PCK)
-// whose chain verifies under `trust`. Tries every
-// candidate whose key verifies the signature (an expired and a re-issued
-// TCB signing certificate share a key). PermissionDenied when no key
-// verifies it or no such chain verifies; FailedPrecondition when the pool
-// has no signing certificate at all or a needed CRL is missing.
+// certificate of the pool without the SGX PCK extension (so never a PCK)
+// whose chain verifies (checks.SigningChain). Tries every candidate whose
+// key verifies the signature (an expired and a re-issued TCB signing
+// certificate share a key). PermissionDenied when no key verifies it or no
+// such chain verifies; FailedPrecondition when the pool has no signing
+// certificate at all or a needed CRL is missing.
 absl::Status VerifySignedCollateral(absl::string_view what,
                                     absl::string_view body,
                                     std::span<const uint8_t> signature,
-                                    std::span<const Certificate> pool,
-                                    std::span<const Crl> crls,
-                                    const TrustSettings& trust,
+                                    const CollateralChecks& checks,
                                     std::vector<std::string>& warnings);
 
 // FailedPrecondition unless issue <= at <= next.
 absl::Status CheckCurrent(absl::string_view what, absl::Time issue,
                           absl::Time next, absl::Time at);
-
-// SHA-256 hex over the DER of every certificate and CRL given, in order.
-std::string InputsDigest(std::span<const Certificate> certs,
-                         std::span<const Crl> crls);
 
 std::string RfcTime(absl::Time t);  // RFC 3339, UTC, seconds
 

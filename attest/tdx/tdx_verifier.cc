@@ -10,16 +10,23 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "attest/tdx/collateral.h"
+#include "attest/tdx/collateral_cache.h"
 #include "attest/tdx/collateral_verification.h"
 #include "attest/tdx/pck_extension.h"
 #include "attest/tdx/quote.h"
 #include "attest/tdx/tcb_evaluation.h"
+#include "attest/tdx/verification_cache.h"
 #include "base/status_macros.h"
 
 namespace strongroom::attest {
 namespace {
 
+using tdx_internal::BoundedCache;
+using tdx_internal::CertificateSet;
 using tdx_internal::CheckCurrent;
+using tdx_internal::CheckedChain;
+using tdx_internal::CollateralChecks;
+using tdx_internal::Digest;
 using tdx_internal::RfcTime;
 using tdx_internal::TrustSettings;
 
@@ -43,8 +50,8 @@ absl::Status CheckQeBinding(const TdxQuote& q) {
   preimage.insert(preimage.end(), q.qe_auth_data.begin(), q.qe_auth_data.end());
   uint8_t digest[32];
   unsigned int n = 0;
-  EVP_Digest(preimage.data(), preimage.size(), digest, &n, EVP_sha256(),
-             nullptr);
+  EVP_Digest(preimage.data(), preimage.size(), digest, &n,
+             tdx_internal::Sha256Md(), nullptr);
   const auto& rd = q.qe_report.report_data;
   bool zero_tail = std::all_of(rd.begin() + 32, rd.end(),
                                [](uint8_t b) { return b == 0; });
@@ -74,8 +81,24 @@ absl::Status CheckReportData(const TdxQuote& q, const VerifyContext& ctx) {
   return absl::OkStatus();
 }
 
+// The attestation key from its point, through `cache` (a pure function of
+// the 64 bytes, including the point-on-curve check, which costs about as
+// much as a signature check).
+absl::StatusOr<std::shared_ptr<EVP_PKEY>> AttestationKey(
+    const TdxQuote& q, BoundedCache<std::shared_ptr<EVP_PKEY>>& cache) {
+  const std::string point(q.attestation_key.begin(), q.attestation_key.end());
+  if (auto hit = cache.Find(point)) return *std::move(hit);
+  ASSIGN_OR_RETURN(auto ak, EcPublicKeyFromPoint(NID_X9_62_prime256v1,
+                                                 q.attestation_key,
+                                                 "tdx quote: attestation_key"));
+  cache.Insert(point, ak);
+  return ak;
+}
+
 // Steps 2-4 of the header.
-absl::Status VerifyQuoteSignatures(const TdxQuote& q, const Certificate& pck) {
+absl::Status VerifyQuoteSignatures(
+    const TdxQuote& q, const Certificate& pck,
+    BoundedCache<std::shared_ptr<EVP_PKEY>>& ak_cache) {
   RETURN_IF_ERROR(CheckP256(pck));
   std::span<const uint8_t> qe_sig(q.qe_report_signature);
   RETURN_IF_ERROR(VerifyEcdsaRaw(pck.public_key(), EVP_sha256(),
@@ -83,9 +106,7 @@ absl::Status VerifyQuoteSignatures(const TdxQuote& q, const Certificate& pck) {
                                  qe_sig.subspan(32),
                                  "tdx quote: QE report signature (PCK key)"));
   RETURN_IF_ERROR(CheckQeBinding(q));
-  ASSIGN_OR_RETURN(auto ak, EcPublicKeyFromPoint(NID_X9_62_prime256v1,
-                                                 q.attestation_key,
-                                                 "tdx quote: attestation_key"));
+  ASSIGN_OR_RETURN(auto ak, AttestationKey(q, ak_cache));
   std::span<const uint8_t> sig(q.signature);
   return VerifyEcdsaRaw(ak.get(), EVP_sha256(), q.signed_data, sig.first(32),
                         sig.subspan(32),
@@ -97,7 +118,7 @@ absl::Status VerifyQuoteSignatures(const TdxQuote& q, const Certificate& pck) {
 // out wins.
 absl::StatusOr<const TdxTcbInfo*> SelectTcbInfo(
     const TdxCollateral& coll, const std::array<uint8_t, 6>& fmspc,
-    std::span<const Certificate> pool, const TrustSettings& trust,
+    const CollateralChecks& checks, const TrustSettings& trust,
     std::vector<std::string>& warnings) {
   std::vector<const TdxTcbInfo*> found;
   for (const TdxTcbInfo& info : coll.tcb_infos) {
@@ -129,8 +150,7 @@ absl::StatusOr<const TdxTcbInfo*> SelectTcbInfo(
   for (const TdxTcbInfo* info : current) {
     std::vector<std::string> w;
     absl::Status s = tdx_internal::VerifySignedCollateral(
-        "TCB info", info->signed_body, info->signature, pool, coll.crls, trust,
-        w);
+        "TCB info", info->signed_body, info->signature, checks, w);
     if (s.ok()) {
       warnings.insert(warnings.end(), w.begin(), w.end());
       return info;
@@ -145,7 +165,7 @@ absl::StatusOr<const TdxTcbInfo*> SelectTcbInfo(
 // required. One that is current but fails its signature is an error even
 // when the identity is optional and no other one verifies.
 absl::StatusOr<const QeIdentity*> SelectQeIdentity(
-    const TdxCollateral& coll, std::span<const Certificate> pool,
+    const TdxCollateral& coll, const CollateralChecks& checks,
     const TrustSettings& trust, bool required,
     std::vector<std::string>& warnings) {
   std::vector<const QeIdentity*> found;
@@ -164,8 +184,7 @@ absl::StatusOr<const QeIdentity*> SelectQeIdentity(
     std::vector<std::string> w;
     if (s.ok()) {
       s = tdx_internal::VerifySignedCollateral(
-          "QE identity", qe->signed_body, qe->signature, pool, coll.crls, trust,
-          w);
+          "QE identity", qe->signed_body, qe->signature, checks, w);
     }
     if (s.ok()) {
       warnings.insert(warnings.end(), w.begin(), w.end());
@@ -232,6 +251,115 @@ void AddQuoteClaims(const TdxQuote& q, Claims& c) {
 
 }  // namespace
 
+// The caches described under "Caching" in the header.
+struct TdxVerifier::Caches {
+  explicit Caches(size_t n)
+      : collateral(std::min<size_t>(n, kMaxCollateralDirectories)),
+        certificates(n),
+        attestation_keys(n),
+        good_signatures(n),
+        pck_chains(n),
+        signing_chains(n) {}
+
+  static constexpr size_t kMaxCollateralDirectories = 16;
+  tdx_internal::CollateralDirectoryCache collateral;
+  BoundedCache<std::shared_ptr<const CertificateSet>> certificates;
+  BoundedCache<std::shared_ptr<EVP_PKEY>> attestation_keys;
+  // Digest of (certificate, body, signature) -> true when it verifies.
+  BoundedCache<bool> good_signatures;
+  // Digest of (leaf, every pool certificate and CRL) -> the checked chain
+  // and the window in which the same check gives the same answer.
+  BoundedCache<CheckedChain> pck_chains;
+  BoundedCache<CheckedChain> signing_chains;
+};
+
+namespace {
+
+// The certificates chains are built from: the quote's, the collateral
+// directory's and the evidence's, in that order, with a digest that names
+// them and the CRLs exactly.
+struct Pool {
+  std::vector<Certificate> certs;
+  std::vector<bool> may_sign;
+  std::string inputs;
+
+  void Append(const CertificateSet& set) {
+    certs.insert(certs.end(), set.certs.begin(), set.certs.end());
+    may_sign.insert(may_sign.end(), set.may_sign_collateral.begin(),
+                    set.may_sign_collateral.end());
+  }
+};
+
+// VerifyChainWithCrls through `cache`: a hit is used only inside the window
+// in which the uncached check would give the same answer.
+absl::StatusOr<CheckedChain> CachedChainCheck(
+    BoundedCache<CheckedChain>& cache, const Certificate& leaf,
+    const Pool& pool, std::span<const Crl> crls, const TrustSettings& trust,
+    absl::string_view what) {
+  const std::string key = Digest().Add(leaf.der()).Add(pool.inputs).Finish();
+  if (std::optional<CheckedChain> hit = cache.Find(key);
+      hit.has_value() && trust.at >= hit->valid_from &&
+      trust.at <= hit->valid_until) {
+    return *std::move(hit);
+  }
+  ASSIGN_OR_RETURN(CheckedChain checked, tdx_internal::VerifyChainWithCrls(
+                                             leaf, pool.certs, crls, trust,
+                                             what));
+  // A warning names the verification time, so a chain checked with one is
+  // checked afresh each time (only with require_crls off).
+  if (checked.warnings.empty()) cache.Insert(key, checked);
+  return checked;
+}
+
+class CachedCollateralChecks : public CollateralChecks {
+ public:
+  CachedCollateralChecks(const Pool& pool, std::span<const Crl> crls,
+                         const TrustSettings& trust,
+                         BoundedCache<bool>& good_signatures,
+                         BoundedCache<CheckedChain>& chains)
+      : pool_(pool),
+        crls_(crls),
+        trust_(trust),
+        good_signatures_(good_signatures),
+        chains_(chains) {}
+
+  std::span<const Certificate> pool() const override { return pool_.certs; }
+  bool MaySign(size_t i) const override { return pool_.may_sign[i]; }
+
+  bool SignatureVerifies(const Certificate& cert, absl::string_view body,
+                         std::span<const uint8_t> signature) const override {
+    const std::string key =
+        Digest().Add(cert.der()).Add(body).Add(signature).Finish();
+    if (good_signatures_.Find(key).has_value()) return true;
+    const bool ok =
+        tdx_internal::DirectCollateralChecks(pool_.certs, crls_, trust_)
+            .SignatureVerifies(cert, body, signature);
+    if (ok) good_signatures_.Insert(key, true);
+    return ok;
+  }
+
+  absl::StatusOr<CheckedChain> SigningChain(
+      const Certificate& leaf) const override {
+    return CachedChainCheck(chains_, leaf, pool_, crls_, trust_,
+                            "TCB signing chain");
+  }
+
+ private:
+  const Pool& pool_;
+  std::span<const Crl> crls_;
+  const TrustSettings& trust_;
+  BoundedCache<bool>& good_signatures_;
+  BoundedCache<CheckedChain>& chains_;
+};
+
+}  // namespace
+
+TdxVerifier::TdxVerifier(TdxVerifierOptions options)
+    : options_(std::move(options)),
+      caches_(std::make_unique<Caches>(options_.max_cached_chains)) {}
+
+TdxVerifier::~TdxVerifier() = default;
+
 absl::StatusOr<std::unique_ptr<TdxVerifier>> TdxVerifier::Create(
     TdxVerifierOptions options) {
   if (options.root_spki_sha256.empty()) {
@@ -248,41 +376,10 @@ absl::StatusOr<std::unique_ptr<TdxVerifier>> TdxVerifier::Create(
   return std::unique_ptr<TdxVerifier>(new TdxVerifier(std::move(options)));
 }
 
-size_t TdxVerifier::cached_chains() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return chain_cache_.size();
-}
+size_t TdxVerifier::cached_chains() const { return caches_->pck_chains.size(); }
 
-absl::Status TdxVerifier::VerifyPckChain(
-    const Certificate& leaf, std::span<const Certificate> pool,
-    std::span<const Crl> crls, absl::Time at,
-    std::vector<std::string>& warnings) const {
-  const std::string key = leaf.FingerprintHex();
-  const std::string inputs = tdx_internal::InputsDigest(pool, crls);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = chain_cache_.find(key);
-    if (it != chain_cache_.end() && it->second.inputs_digest == inputs &&
-        at >= it->second.valid_from && at <= it->second.valid_until) {
-      warnings.insert(warnings.end(), it->second.warnings.begin(),
-                      it->second.warnings.end());
-      return absl::OkStatus();
-    }
-  }
-  TrustSettings trust{.at = at,
-                      .roots = options_.root_spki_sha256,
-                      .require_crls = options_.require_crls};
-  ASSIGN_OR_RETURN(auto checked, tdx_internal::VerifyChainWithCrls(
-                                     leaf, pool, crls, trust, "PCK chain"));
-  warnings.insert(warnings.end(), checked.warnings.begin(),
-                  checked.warnings.end());
-  std::lock_guard<std::mutex> lock(mu_);
-  if (chain_cache_.size() >= options_.max_cached_chains) chain_cache_.clear();
-  if (options_.max_cached_chains > 0) {
-    chain_cache_[key] = CachedChain{inputs, checked.valid_from,
-                                    checked.valid_until, checked.warnings};
-  }
-  return absl::OkStatus();
+uint64_t TdxVerifier::collateral_reads() const {
+  return caches_->collateral.reads();
 }
 
 absl::StatusOr<Appraisal> TdxVerifier::Verify(const Evidence& evidence,
@@ -303,38 +400,58 @@ absl::StatusOr<Appraisal> TdxVerifier::Verify(const Evidence& evidence,
         " trailing bytes after the quote's declared end (",
         q.quote_size, " bytes) ignored"));
   }
-  ASSIGN_OR_RETURN(std::vector<Certificate> quote_certs,
-                   ParseCertificates(q.pck_chain_pem,
-                                     "tdx quote: PCK certificate chain"));
-  const Certificate pck = quote_certs[0];
-  RETURN_IF_ERROR(VerifyQuoteSignatures(q, pck));
+  ASSIGN_OR_RETURN(std::shared_ptr<const CertificateSet> quote_certs,
+                   tdx_internal::CachedCertificates(
+                       q.pck_chain_pem, "tdx quote: PCK certificate chain",
+                       caches_->certificates));
+  const Certificate& pck = quote_certs->certs[0];
+  RETURN_IF_ERROR(VerifyQuoteSignatures(q, pck, caches_->attestation_keys));
   RETURN_IF_ERROR(CheckReportData(q, ctx));
 
   // Collateral and the certificate pool chains are built from.
-  ASSIGN_OR_RETURN(TdxCollateral coll,
-                   LoadTdxCollateral(evidence.collateral_dir));
+  ASSIGN_OR_RETURN(std::shared_ptr<const tdx_internal::CollateralSnapshot> snap,
+                   caches_->collateral.Load(evidence.collateral_dir));
+  const TdxCollateral& coll = snap->collateral;
+  Pool pool;
+  pool.Append(*quote_certs);
+  pool.Append(*snap->certificates);
+  Digest inputs;
+  inputs.Add(quote_certs->digest).Add(snap->certificates->digest);
   for (size_t i = 0; i < evidence.certificates.size(); ++i) {
     ASSIGN_OR_RETURN(auto certs,
-                     ParseCertificates(evidence.certificates[i],
-                                       absl::StrCat("tdx evidence certificate #",
-                                                    i + 1)));
-    coll.certificates.insert(coll.certificates.end(), certs.begin(),
-                             certs.end());
+                     tdx_internal::CachedCertificates(
+                         evidence.certificates[i],
+                         absl::StrCat("tdx evidence certificate #", i + 1),
+                         caches_->certificates));
+    pool.Append(*certs);
+    inputs.Add(certs->digest);
   }
-  std::vector<Certificate> pool(quote_certs.begin(), quote_certs.end());
-  pool.insert(pool.end(), coll.certificates.begin(), coll.certificates.end());
+  pool.inputs = inputs.Add(absl::string_view("crls"))
+                    .Add(snap->crls_digest)
+                    .Finish();
 
   // Every warning the collateral steps add reports a check skipped under
   // require_crls / require_qe_identity off.
   const size_t warnings_before_collateral = a.warnings.size();
-  RETURN_IF_ERROR(VerifyPckChain(pck, pool, coll.crls, ctx.at, a.warnings));
-  ASSIGN_OR_RETURN(PckSgxExtension ext, PckSgxExtensionOf(pck));
-
   TrustSettings trust{.at = ctx.at,
                       .roots = options_.root_spki_sha256,
                       .require_crls = options_.require_crls};
+  ASSIGN_OR_RETURN(CheckedChain pck_chain,
+                   CachedChainCheck(caches_->pck_chains, pck, pool, coll.crls,
+                                    trust, "PCK chain"));
+  a.warnings.insert(a.warnings.end(), pck_chain.warnings.begin(),
+                    pck_chain.warnings.end());
+  ASSIGN_OR_RETURN(PckSgxExtension ext,
+                   quote_certs->first_sgx_extension.has_value()
+                       ? absl::StatusOr<PckSgxExtension>(
+                             *quote_certs->first_sgx_extension)
+                       : PckSgxExtensionOf(pck));
+
+  CachedCollateralChecks checks(pool, coll.crls, trust,
+                                caches_->good_signatures,
+                                caches_->signing_chains);
   ASSIGN_OR_RETURN(const TdxTcbInfo* info,
-                   SelectTcbInfo(coll, ext.fmspc, pool, trust, a.warnings));
+                   SelectTcbInfo(coll, ext.fmspc, checks, trust, a.warnings));
   if (info->pce_id != ext.pce_id) {
     return absl::PermissionDeniedError(absl::StrCat(
         "tdx tcb info: pceId ", HexEncode(info->pce_id),
@@ -342,7 +459,7 @@ absl::StatusOr<Appraisal> TdxVerifier::Verify(const Evidence& evidence,
   }
   ASSIGN_OR_RETURN(TcbVerdict verdict, EvaluateTdxTcb(*info, ext, q.body));
   ASSIGN_OR_RETURN(const QeIdentity* qe_identity,
-                   SelectQeIdentity(coll, pool, trust,
+                   SelectQeIdentity(coll, checks, trust,
                                     options_.require_qe_identity, a.warnings));
   const bool fully_checked = qe_identity != nullptr &&
                              a.warnings.size() == warnings_before_collateral;

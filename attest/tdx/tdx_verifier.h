@@ -37,19 +37,32 @@
 // relying party's policy sees the claims and the reason rather than a bare
 // error. A debug TD gets configuration and runtime-opaque 32.
 //
-// Thread-safety: Verify may be called concurrently. Verified PCK chains are
-// cached (mutex-guarded) by leaf fingerprint together with the exact
-// certificates and CRLs they were checked against and the time window over
-// which that check gives the same answer; a hit outside the window, or with
-// different certificates or CRLs, is re-verified, so the cache never lets a
-// chain pass that is invalid at the given time.
+// Thread-safety: Verify may be called concurrently.
+//
+// Caching: what is expensive and does not change between calls is kept,
+// each cache mutex-guarded and bounded by max_cached_chains (cleared when
+// full; 0 turns every cache off), and no cached answer ever differs from
+// what the uncached check would give at ctx.at:
+//   - collateral directories, parsed, reused only while a stat() of the
+//     directory and every file in it (inode, size, mtime, ctime) is
+//     unchanged and old enough to be trusted, else re-read and compared by
+//     content (collateral_cache.h);
+//   - certificates (quote PCK chain, evidence certificates) parsed, by
+//     SHA-256 of their text; the attestation key, by its 64-byte point;
+//   - successful collateral signature checks, by SHA-256 of (signing
+//     certificate, signed body, signature);
+//   - verified PCK and TCB signing chains, by SHA-256 of the leaf and of
+//     every certificate and CRL they were checked against, with the time
+//     window over which that check gives the same answer (all certificates
+//     valid, the same CRL current for each issuer); used only inside it.
+// Validity of TCB info and QE identity (issueDate..nextUpdate), TCB levels
+// and the quote's own two signatures are checked on every call. Failures
+// are never cached.
 #ifndef STRONGROOM_ATTEST_TDX_TDX_VERIFIER_H_
 #define STRONGROOM_ATTEST_TDX_TDX_VERIFIER_H_
 
-#include <map>
+#include <cstdint>
 #include <memory>
-#include <mutex>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -76,6 +89,8 @@ struct TdxVerifierOptions {
   // When false, a missing or stale TD_QE identity skips the QE TCB check
   // with a warning instead of failing.
   bool require_qe_identity = true;
+  // Entries per cache (see Caching above; collateral directories: at most
+  // 16); 0 turns the caches off.
   size_t max_cached_chains = 256;
 };
 
@@ -89,28 +104,20 @@ class TdxVerifier : public Verifier {
   absl::StatusOr<Appraisal> Verify(const Evidence& evidence,
                                    const VerifyContext& ctx) const override;
 
-  // Number of PCK chains in the cache (for tests and metrics).
+  // Number of PCK chains in the cache, and of calls that read the files of
+  // a collateral directory (for tests and metrics).
   size_t cached_chains() const;
+  uint64_t collateral_reads() const;
+
+  ~TdxVerifier() override;
 
  private:
-  struct CachedChain {
-    std::string inputs_digest;  // certificates and CRLs it was checked with
-    absl::Time valid_from, valid_until;
-    std::vector<std::string> warnings;
-  };
+  struct Caches;
 
-  explicit TdxVerifier(TdxVerifierOptions options)
-      : options_(std::move(options)) {}
-
-  // Step 6 of the header, through the cache. Appends warnings.
-  absl::Status VerifyPckChain(const Certificate& leaf,
-                              std::span<const Certificate> pool,
-                              std::span<const Crl> crls, absl::Time at,
-                              std::vector<std::string>& warnings) const;
+  explicit TdxVerifier(TdxVerifierOptions options);
 
   const TdxVerifierOptions options_;
-  mutable std::mutex mu_;
-  mutable std::map<std::string, CachedChain> chain_cache_;  // GUARDED_BY(mu_)
+  const std::unique_ptr<Caches> caches_;
 };
 
 }  // namespace strongroom::attest

@@ -2,6 +2,7 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <condition_variable>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -39,6 +40,27 @@ class ChainProblem {
 };
 
 }  // namespace
+
+struct AuditLog::PendingBatch {
+  rocksdb::WriteBatch batch;
+  uint64_t records = 0;
+  AuditHead head;                             // its last record, when records > 0
+  std::optional<AuditCheckpoint> checkpoint;  // the last checkpoint it holds
+  bool done = false;
+  absl::Status status;  // once done
+  // Its callers wait here; the first caller of the next batch waits here
+  // too, for its turn to write.
+  std::condition_variable cv;
+};
+
+AuditLog::AuditLog(storage::Database& db, CheckpointSigner& signer, const Clock& clock,
+                   AuditOptions options, CheckpointVerifyKey signer_key)
+    : db_(db),
+      signer_(signer),
+      clock_(clock),
+      options_(std::move(options)),
+      signer_key_(std::move(signer_key)),
+      open_(std::make_shared<PendingBatch>()) {}
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(storage::Database& db,
                                                            CheckpointSigner* signer,
@@ -179,6 +201,8 @@ absl::Status AuditLog::Recover() {
     }
   }
   signer_key_stored_ = db_.Get(audit_internal::KeyKey(signer_key_.key_id())).ok();
+  assigned_head_ = head_;
+  assigned_checkpoint_ = last_checkpoint_;
   return absl::OkStatus();
 }
 
@@ -203,53 +227,117 @@ absl::StatusOr<AuditCheckpoint> AuditLog::SignHead(uint64_t sequence, const Byte
   return c;
 }
 
+absl::Status AuditLog::AwaitCommit(std::unique_lock<std::mutex>& lock,
+                                   const std::shared_ptr<PendingBatch>& mine) {
+  while (!mine->done) {
+    if (writing_) {
+      mine->cv.wait(lock);
+      continue;
+    }
+    // No write in flight and `mine` is not done: batches are written in
+    // order, so `mine` is the open batch. This caller writes it.
+    writing_ = true;
+    std::shared_ptr<PendingBatch> b = std::move(open_);
+    open_ = std::make_shared<PendingBatch>();
+    if (b->records > 0) {
+      b->batch.Put(std::string(kHeadKey), audit_internal::HeadLine({b->head.sequence,
+                                                                    b->head.hash}));
+    }
+    lock.unlock();
+    absl::Status s = options_.write_batch_for_testing ? options_.write_batch_for_testing(b->batch)
+                                                      : db_.Write(b->batch);
+    lock.lock();
+    writing_ = false;
+    FinishCommit(*b, s);
+    b->cv.notify_all();
+    // One caller of the next batch takes its turn to write.
+    open_->cv.notify_one();
+  }
+  return mine->status;
+}
+
+void AuditLog::FinishCommit(PendingBatch& b, const absl::Status& s) {
+  b.done = true;
+  b.status = s;
+  if (s.ok()) {
+    if (b.records > 0) head_ = b.head;
+    if (b.checkpoint.has_value()) {
+      last_checkpoint_ = b.checkpoint;
+      signer_key_stored_ = true;
+    }
+    if (checkpoint_batch_.get() == &b) checkpoint_batch_.reset();
+    return;
+  }
+  // The open batch chains onto the records that were just lost: it fails
+  // too, and the chain continues from the last durable record.
+  LogError("audit.write_failed", {{"first_sequence", head_.sequence + 1},
+                                  {"error", std::string(s.message())}});
+  if (open_->records > 0 || open_->checkpoint.has_value()) {
+    open_->done = true;
+    open_->status = absl::Status(
+        s.code(), absl::StrCat("audit record not written: the write of the records ahead "
+                               "of it failed: ", s.message()));
+    open_->cv.notify_all();
+    open_ = std::make_shared<PendingBatch>();
+  }
+  assigned_head_ = head_;
+  assigned_checkpoint_ = last_checkpoint_;
+  checkpoint_batch_.reset();
+}
+
 absl::StatusOr<AuditRecord> AuditLog::Append(AuditEntry entry) {
   RETURN_IF_ERROR(ValidateAuditEntry(entry));
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   AuditRecord r;
-  r.sequence = head_.sequence + 1;
+  r.sequence = assigned_head_.sequence + 1;
   r.time_unix_us = absl::ToUnixMicros(clock_.Now());
   r.entry = std::move(entry);
-  r.prev_hash = head_.hash;
+  r.prev_hash = assigned_head_.hash;
   r.hash = ComputeRecordHash(r);
 
-  rocksdb::WriteBatch batch;
-  batch.Put(RecordKey(r.sequence), audit_internal::RecordLine(r));
-  batch.Put(std::string(kHeadKey), audit_internal::HeadLine({r.sequence, r.hash}));
-  std::optional<AuditCheckpoint> checkpoint;
-  uint64_t since = r.sequence - (last_checkpoint_ ? last_checkpoint_->sequence : 0);
+  std::shared_ptr<PendingBatch> batch = open_;
+  batch->batch.Put(RecordKey(r.sequence), audit_internal::RecordLine(r));
+  batch->records++;
+  batch->head = AuditHead{r.sequence, r.hash};
+  assigned_head_ = batch->head;
+  uint64_t since = r.sequence - (assigned_checkpoint_ ? assigned_checkpoint_->sequence : 0);
   if (options_.checkpoint_every > 0 && since >= options_.checkpoint_every) {
-    absl::StatusOr<AuditCheckpoint> c = SignHead(r.sequence, r.hash, batch);
+    absl::StatusOr<AuditCheckpoint> c = SignHead(r.sequence, r.hash, batch->batch);
     if (c.ok()) {
-      checkpoint = *std::move(c);
+      batch->checkpoint = *c;
+      assigned_checkpoint_ = *std::move(c);
+      checkpoint_batch_ = batch;
     } else {
       // The decision is recorded regardless; the next append tries again.
       LogWarning("audit.checkpoint_failed", {{"sequence", r.sequence},
                                              {"error", std::string(c.status().message())}});
     }
   }
-  RETURN_IF_ERROR(db_.Write(batch));
-  head_ = AuditHead{r.sequence, r.hash};
-  if (checkpoint.has_value()) {
-    last_checkpoint_ = std::move(checkpoint);
-    signer_key_stored_ = true;
-  }
+  RETURN_IF_ERROR(AwaitCommit(lock, batch));
   return r;
 }
 
 absl::StatusOr<AuditCheckpoint> AuditLog::Checkpoint() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (head_.sequence == 0) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (assigned_head_.sequence == 0) {
     return absl::FailedPreconditionError("audit log is empty: nothing to checkpoint");
   }
-  if (last_checkpoint_.has_value() && last_checkpoint_->sequence == head_.sequence) {
-    return *last_checkpoint_;
+  if (assigned_checkpoint_.has_value() &&
+      assigned_checkpoint_->sequence == assigned_head_.sequence) {
+    AuditCheckpoint c = *assigned_checkpoint_;
+    if (checkpoint_batch_ != nullptr) {
+      std::shared_ptr<PendingBatch> pending = checkpoint_batch_;
+      RETURN_IF_ERROR(AwaitCommit(lock, pending));
+    }
+    return c;
   }
-  rocksdb::WriteBatch batch;
-  ASSIGN_OR_RETURN(AuditCheckpoint c, SignHead(head_.sequence, head_.hash, batch));
-  RETURN_IF_ERROR(db_.Write(batch));
-  last_checkpoint_ = c;
-  signer_key_stored_ = true;
+  std::shared_ptr<PendingBatch> batch = open_;
+  ASSIGN_OR_RETURN(AuditCheckpoint c,
+                   SignHead(assigned_head_.sequence, assigned_head_.hash, batch->batch));
+  batch->checkpoint = c;
+  assigned_checkpoint_ = c;
+  checkpoint_batch_ = batch;
+  RETURN_IF_ERROR(AwaitCommit(lock, batch));
   return c;
 }
 

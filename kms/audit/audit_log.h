@@ -8,6 +8,22 @@
 // CheckpointSigner (an HSM key in production) and the checkpoint is stored
 // with the record in the same synced batch.
 //
+// Group commit: a synced write costs one fsync (milliseconds on a virtual
+// disk), so records are not written one by one. Append() numbers and chains
+// its record under the mutex, adds it to the open batch, and waits. Whichever
+// waiting caller finds no write in flight takes the open batch, writes it
+// (records, their checkpoints and the head pointer naming the batch's last
+// record) in one synced RocksDB write with the mutex released, and wakes the
+// callers of that batch; records appended meanwhile gather in the next batch.
+// So there is at most one write in flight, batches are written in sequence
+// order, and Append() returns only after its record's batch is synced: OK
+// still means durable. A batch is applied whole or not at all, so a crash
+// leaves a gap-free prefix of the chain with a head pointer that names its
+// last record. When a write fails, its records and those of the batch
+// gathering behind it (which chain onto them) all fail and the in-memory
+// chain goes back to the last durable record, so the next append reuses the
+// first failed sequence: sequences stay gap-free.
+//
 // Export() writes JSON lines (header, public keys, records and checkpoints in
 // sequence order, and a trailer signed at export time) that VerifyExport()
 // (export_verifier.h) or an external auditor checks offline; docs/audit.md
@@ -29,14 +45,17 @@
 // continue after the last stored record, and integrity_at_open() keeps the
 // DataLoss).
 //
-// Thread-safety: all methods may be called concurrently. Appends and
-// checkpoints are serialized by one mutex (including the HSM signature every
-// `checkpoint_every` records); Export() holds it only to take a snapshot of
-// the head. The Database, the signer and the clock must outlive the log.
+// Thread-safety: all methods may be called concurrently. Numbering, chaining
+// and checkpoint signing (the HSM signature every `checkpoint_every` records)
+// are serialized by one mutex; the synced write is not done under it.
+// Export() holds it only to take a snapshot of the durable head. The
+// Database, the signer and the clock must outlive the log.
 #ifndef STRONGROOM_KMS_AUDIT_AUDIT_LOG_H_
 #define STRONGROOM_KMS_AUDIT_AUDIT_LOG_H_
 
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,6 +79,10 @@ struct AuditOptions {
   bool verify_full_chain_on_open = true;
   // See the header comment; for forensics only.
   bool open_despite_broken_chain = false;
+  // Tests only: writes each group commit's batch in place of
+  // Database::Write, so a test can slow writes down or fail them. Null:
+  // Database::Write.
+  std::function<absl::Status(rocksdb::WriteBatch&)> write_batch_for_testing;
 };
 
 struct AuditHead {
@@ -76,16 +99,18 @@ class AuditLog {
                                                           const Clock& clock,
                                                           AuditOptions options = {});
 
-  // Appends `entry` as the next record in one synced write batch (with a
-  // checkpoint when one is due) and returns it. InvalidArgument from
-  // ValidateAuditEntry(); the Database's error when the write fails (nothing
-  // is appended then). A failing checkpoint signature does not block the
-  // append: it is logged and retried on the next append.
+  // Appends `entry` as the next record (with a checkpoint when one is due)
+  // and returns it once the synced batch holding it is written (group
+  // commit, see above). InvalidArgument from ValidateAuditEntry(); the
+  // Database's error when the write of its batch, or of the batch ahead of
+  // it, fails (nothing is appended then). A failing checkpoint signature
+  // does not block the append: it is logged and retried on the next append.
   absl::StatusOr<AuditRecord> Append(AuditEntry entry);
 
-  // Signs and stores a checkpoint of the current head (or returns the
-  // existing one when the head is already checkpointed). FailedPrecondition
-  // on an empty log; the signer's or the Database's error otherwise.
+  // Signs and stores a checkpoint of the latest appended record (or returns
+  // the existing one when that record is already checkpointed), once it is
+  // durable. FailedPrecondition on an empty log; the signer's or the
+  // Database's error otherwise.
   absl::StatusOr<AuditCheckpoint> Checkpoint();
 
   // Writes records from `from_sequence` to the head as of the call, with
@@ -95,6 +120,7 @@ class AuditLog {
   // stored record cannot be read; Internal when `out` fails.
   absl::Status Export(uint64_t from_sequence, std::ostream& out);
 
+  // The latest durable record.
   AuditHead head() const;
   // OK, or the DataLoss found at start-up when open_despite_broken_chain let
   // the log open anyway.
@@ -102,16 +128,24 @@ class AuditLog {
 
  private:
   AuditLog(storage::Database& db, CheckpointSigner& signer, const Clock& clock,
-           AuditOptions options, CheckpointVerifyKey signer_key)
-      : db_(db), signer_(signer), clock_(clock), options_(options),
-        signer_key_(std::move(signer_key)) {}
+           AuditOptions options, CheckpointVerifyKey signer_key);
+
+  // Records and checkpoints waiting to be written together (audit_log.cc).
+  struct PendingBatch;
 
   absl::Status Recover();
   absl::StatusOr<CheckpointVerifyKey> KeyFor(const std::string& key_id) const;
   // REQUIRES: mu_ held. Signs the head and adds the checkpoint (and the
-  // signer's public key, the first time) to `batch`.
+  // signer's public key until it is stored) to `batch`.
   absl::StatusOr<AuditCheckpoint> SignHead(uint64_t sequence, const Bytes& hash,
                                            rocksdb::WriteBatch& batch);
+  // REQUIRES: `lock` holds mu_. Returns once `batch` is written (OK) or has
+  // failed (its status); writes it itself once no other write is in flight.
+  absl::Status AwaitCommit(std::unique_lock<std::mutex>& lock,
+                           const std::shared_ptr<PendingBatch>& batch);
+  // REQUIRES: mu_ held. Updates the durable state after `batch` was written
+  // with status `s`, or rolls the chain back when it failed.
+  void FinishCommit(PendingBatch& batch, const absl::Status& s);
 
   storage::Database& db_;
   CheckpointSigner& signer_;
@@ -121,9 +155,17 @@ class AuditLog {
   absl::Status integrity_at_open_;
 
   mutable std::mutex mu_;
-  AuditHead head_;                              // guarded by mu_
-  std::optional<AuditCheckpoint> last_checkpoint_;  // guarded by mu_
-  bool signer_key_stored_ = false;              // guarded by mu_
+  // Durable: the last record and checkpoint written.
+  AuditHead head_;                                   // guarded by mu_
+  std::optional<AuditCheckpoint> last_checkpoint_;   // guarded by mu_
+  bool signer_key_stored_ = false;                   // guarded by mu_
+  // Assigned: the chain including records still waiting to be written.
+  AuditHead assigned_head_;                              // guarded by mu_
+  std::optional<AuditCheckpoint> assigned_checkpoint_;   // guarded by mu_
+  // The batch that holds assigned_checkpoint_ while it is not durable.
+  std::shared_ptr<PendingBatch> checkpoint_batch_;       // guarded by mu_
+  std::shared_ptr<PendingBatch> open_;                   // guarded by mu_; never null
+  bool writing_ = false;                                 // guarded by mu_
 };
 
 }  // namespace strongroom::kms

@@ -151,8 +151,10 @@ absl::StatusOr<v1::ReferenceValueSet> AttestationAdmin::PutReferenceValues(
   set.set_expire_time_unix(r.expire_time_unix());
   set.set_create_time_unix(absl::ToUnixSeconds(now));
   set.set_created_by(c.principal);
-  RETURN_IF_ERROR(db_.Put(VersionKey(kRvPrefix, id, set.version()),
-                          set.SerializeAsString()));
+  absl::Status stored = db_.Put(VersionKey(kRvPrefix, id, set.version()),
+                                set.SerializeAsString());
+  InvalidateReferenceValues();
+  RETURN_IF_ERROR(stored);
   if (observer_) {
     observer_(c, "put_reference_values", set.name(), absl::StrCat("version ", set.version()));
   }
@@ -205,15 +207,30 @@ AttestationAdmin::DeleteReferenceValues(const Caller& c,
   RETURN_IF_ERROR(RequireRole(c, {Role::kAdmin}, "delete reference values"));
   ASSIGN_OR_RETURN(std::string id, ParseName(r.name(), "referenceValues", "name"));
   std::lock_guard<std::mutex> lock(write_mu_);
-  RETURN_IF_ERROR(DeleteAll(db_, kRvPrefix, id));
+  absl::Status deleted = DeleteAll(db_, kRvPrefix, id);
+  InvalidateReferenceValues();
+  RETURN_IF_ERROR(deleted);
   if (observer_) observer_(c, "delete_reference_values", id, "");
   LogInfo("attest.reference_values_deleted",
           {{"set", id}, {"principal", c.principal}});
   return v1::DeleteReferenceValuesResponse();
 }
 
+void AttestationAdmin::InvalidateReferenceValues() {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  set_cache_.clear();
+  ++set_generation_;
+}
+
 absl::StatusOr<attest::ReferenceValueSet> AttestationAdmin::Resolve(
     absl::string_view name) const {
+  uint64_t generation = 0;
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = set_cache_.find(name);
+    if (it != set_cache_.end()) return it->second;
+    generation = set_generation_;
+  }
   ASSIGN_OR_RETURN(v1::ReferenceValueSet set, ReadSet(name, 0));
   attest::ReferenceValueSet out;
   out.name = std::string(name);
@@ -223,6 +240,12 @@ absl::StatusOr<attest::ReferenceValueSet> AttestationAdmin::Resolve(
   out.expires_at = set.expire_time_unix() == 0
                        ? absl::InfiniteFuture()
                        : absl::FromUnixSeconds(set.expire_time_unix());
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  // A put or delete since the read above: what was read may be stale.
+  if (generation == set_generation_) {
+    if (set_cache_.size() >= 1024) set_cache_.clear();
+    set_cache_.emplace(std::string(name), out);
+  }
   return out;
 }
 

@@ -12,7 +12,14 @@
 // owners dry-run. Errors: InvalidArgument naming the field (for policies,
 // the JSON path); NotFound; PermissionDenied for the wrong role.
 //
-// Thread-safe: writes are serialized by a mutex; reads go to RocksDB.
+// Caches: parsed policy versions (immutable once stored) and the current
+// version of each reference-value set that Resolve() returned; every put or
+// delete of a set drops the set cache, and a Resolve() that read the
+// database while such a change happened does not cache what it read. Only
+// this class writes these keys, so the cache cannot go stale.
+//
+// Thread-safe: writes are serialized by a mutex; reads go to the caches or
+// to RocksDB.
 #ifndef STRONGROOM_KMS_BROKER_ATTESTATION_ADMIN_H_
 #define STRONGROOM_KMS_BROKER_ATTESTATION_ADMIN_H_
 
@@ -90,8 +97,15 @@ class AttestationAdmin final : public attest::ReferenceValueResolver {
   std::string verifier_id_;
   std::mutex write_mu_;
   ChangeObserver observer_;
+  // Drops every cached reference-value set (after a put or delete).
+  void InvalidateReferenceValues();
+
   mutable std::mutex cache_mu_;
   mutable std::map<std::pair<std::string, int64_t>, attest::Policy> policy_cache_;
+  // Resolve()'s answers by set name; guarded by cache_mu_.
+  mutable std::map<std::string, attest::ReferenceValueSet, std::less<>> set_cache_;
+  // Bumped by every put or delete of a set; guarded by cache_mu_.
+  mutable uint64_t set_generation_ = 0;
 };
 
 // Conversions between the admin API and the domain, shared with the CLI.

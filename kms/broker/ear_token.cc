@@ -2,6 +2,9 @@
 
 #include <openssl/sha.h>
 
+#include <memory>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "attest/x509.h"
@@ -28,6 +31,30 @@ absl::StatusOr<nlohmann::json> DecodeJsonPart(absl::string_view part,
         absl::StrCat("token ", what, ": not a JSON object"));
   }
   return j;
+}
+
+// iat - leeway <= now < exp, or PermissionDenied naming the defect.
+absl::Status CheckTokenTimes(absl::Time iat, absl::Time exp, absl::Time now) {
+  if (now >= exp) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "token expired at ",
+        absl::FormatTime(absl::RFC3339_sec, exp, absl::UTCTimeZone())));
+  }
+  if (iat > now + kIatLeeway) {
+    return absl::PermissionDeniedError("token issued in the future");
+  }
+  return absl::OkStatus();
+}
+
+// The payload's iat and exp; InvalidArgument when either is missing.
+absl::Status ReadTokenTimes(const nlohmann::json& payload, absl::Time* iat, absl::Time* exp) {
+  if (!payload.contains("exp") || !payload["exp"].is_number_integer() ||
+      !payload.contains("iat") || !payload["iat"].is_number_integer()) {
+    return absl::InvalidArgumentError("token payload: iat and exp required");
+  }
+  *exp = absl::FromUnixSeconds(payload["exp"].get<int64_t>());
+  *iat = absl::FromUnixSeconds(payload["iat"].get<int64_t>());
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -98,13 +125,22 @@ absl::StatusOr<std::unique_ptr<EarTokenSigner>> EarTokenSigner::Create(
 absl::StatusOr<std::string> EarTokenSigner::Sign(
     const nlohmann::json& payload) const {
   nlohmann::json header = {{"alg", "ES256"}, {"typ", "JWT"}, {"kid", kid_}};
+  const std::string body = payload.dump();
   std::string signing_input =
-      absl::StrCat(Base64UrlEncode(AsBytes(header.dump())), ".",
-                   Base64UrlEncode(AsBytes(payload.dump())));
+      absl::StrCat(Base64UrlEncode(AsBytes(header.dump())), ".", Base64UrlEncode(AsBytes(body)));
   ASSIGN_OR_RETURN(Bytes der, hsm_.EcdsaSign(private_key_, pkcs11::HashAlg::kSha256,
                                              AsBytes(signing_input)));
   ASSIGN_OR_RETURN(Bytes raw, pkcs11::EcdsaDerToRaw(der, 32));
-  return absl::StrCat(signing_input, ".", Base64UrlEncode(raw));
+  std::string token = absl::StrCat(signing_input, ".", Base64UrlEncode(raw));
+  // Remembered as Verify() would parse it, so a later use gets the same
+  // payload without verifying our own signature.
+  nlohmann::json parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  Verified v;
+  if (!parsed.is_discarded() && ReadTokenTimes(parsed, &v.iat, &v.exp).ok()) {
+    v.payload = std::make_shared<const nlohmann::json>(std::move(parsed));
+    verified_.Insert(token, std::move(v));
+  }
+  return token;
 }
 
 absl::StatusOr<nlohmann::json> EarTokenSigner::Verify(absl::string_view jwt,
@@ -112,6 +148,10 @@ absl::StatusOr<nlohmann::json> EarTokenSigner::Verify(absl::string_view jwt,
   if (jwt.size() > kMaxTokenBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("token: ", jwt.size(), " bytes, at most ", kMaxTokenBytes));
+  }
+  if (std::optional<Verified> known = verified_.Find(jwt); known.has_value()) {
+    RETURN_IF_ERROR(CheckTokenTimes(known->iat, known->exp, now));
+    return *known->payload;
   }
   std::vector<absl::string_view> parts = absl::StrSplit(jwt, '.');
   if (parts.size() != 3) {
@@ -135,20 +175,11 @@ absl::StatusOr<nlohmann::json> EarTokenSigner::Verify(absl::string_view jwt,
       std::span<const uint8_t>(*sig).subspan(0, 32),
       std::span<const uint8_t>(*sig).subspan(32), "token"));
   ASSIGN_OR_RETURN(nlohmann::json payload, DecodeJsonPart(parts[1], "payload"));
-  if (!payload.contains("exp") || !payload["exp"].is_number_integer() ||
-      !payload.contains("iat") || !payload["iat"].is_number_integer()) {
-    return absl::InvalidArgumentError("token payload: iat and exp required");
-  }
-  absl::Time exp = absl::FromUnixSeconds(payload["exp"].get<int64_t>());
-  absl::Time iat = absl::FromUnixSeconds(payload["iat"].get<int64_t>());
-  if (now >= exp) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "token expired at ",
-        absl::FormatTime(absl::RFC3339_sec, exp, absl::UTCTimeZone())));
-  }
-  if (iat > now + kIatLeeway) {
-    return absl::PermissionDeniedError("token issued in the future");
-  }
+  Verified v;
+  RETURN_IF_ERROR(ReadTokenTimes(payload, &v.iat, &v.exp));
+  RETURN_IF_ERROR(CheckTokenTimes(v.iat, v.exp, now));
+  v.payload = std::make_shared<const nlohmann::json>(payload);
+  verified_.Insert(jwt, std::move(v));
   return payload;
 }
 

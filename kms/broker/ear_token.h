@@ -9,7 +9,14 @@
 // `kid` is the RFC 7638 thumbprint, so any JWT library can verify tokens.
 //
 // Signing goes to the HSM; verification uses the cached public key in
-// software. Thread-safe after Create().
+// software. A token's header and signature are properties of its bytes, so
+// the tokens this signer issued and those Verify() accepted are remembered by
+// their exact bytes (a bounded, least-recently-used set): a token presented
+// again skips the ECDSA verification and the JSON parse, while its expiry
+// and issue time are checked against `now` on every call. A token that
+// differs in any byte is verified in full.
+//
+// Thread-safe after Create().
 #ifndef STRONGROOM_KMS_BROKER_EAR_TOKEN_H_
 #define STRONGROOM_KMS_BROKER_EAR_TOKEN_H_
 
@@ -20,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "kms/broker/recent_cache.h"
 #include "kms/pkcs11/hsm.h"
 #include "nlohmann/json.hpp"
 
@@ -42,6 +50,9 @@ class EarTokenSigner {
   absl::StatusOr<nlohmann::json> Verify(absl::string_view jwt,
                                         absl::Time now) const;
 
+  // How many tokens are remembered as verified, at most.
+  static constexpr size_t kVerifiedCapacity = 4096;
+
   const std::string& kid() const { return kid_; }
   // {"keys":[{"kty":"EC","crv":"P-256","x":..,"y":..,"kid":..,"alg":"ES256","use":"sig"}]}
   nlohmann::json Jwks() const;
@@ -50,11 +61,20 @@ class EarTokenSigner {
   EarTokenSigner(pkcs11::Hsm& hsm, pkcs11::KeyHandle private_key,
                  Bytes public_point, EVP_PKEY* public_key, std::string kid);
 
+  // A token known to carry our valid signature, with its parsed payload.
+  struct Verified {
+    std::shared_ptr<const nlohmann::json> payload;
+    absl::Time iat;
+    absl::Time exp;
+  };
+
   pkcs11::Hsm& hsm_;
   pkcs11::KeyHandle private_key_;
   Bytes public_point_;
   EVP_PKEY* public_key_;
   std::string kid_;
+  // By the token's exact bytes.
+  mutable RecentCache<Verified> verified_{kVerifiedCapacity};
 };
 
 // The JWK of an uncompressed P-256 point (kty, crv, x, y).

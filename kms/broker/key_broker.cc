@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -101,6 +102,17 @@ absl::Status KeyBroker::Admit(const Caller& c) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<hpke::PublicKey> KeyBroker::ParsePublicKey(hpke::Kem kem,
+                                                          absl::string_view bytes) {
+  const std::string key = absl::StrCat(static_cast<int>(kem), ":", bytes);
+  if (std::optional<hpke::PublicKey> known = public_keys_.Find(key); known.has_value()) {
+    return *std::move(known);
+  }
+  ASSIGN_OR_RETURN(hpke::PublicKey pk, hpke::PublicKey::Create(kem, AsBytes(bytes)));
+  public_keys_.Insert(key, pk);
+  return pk;
+}
+
 absl::Status KeyBroker::Deny(const Caller& c, absl::string_view action,
                              absl::string_view resource, absl::string_view reason_id,
                              absl::string_view detail, absl::string_view evidence_digest,
@@ -166,7 +178,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
         absl::StrCat("nonce: ", r.nonce().size(), " bytes, expected 32"));
   }
   ASSIGN_OR_RETURN(hpke::Kem kem, KemOf(r.kem()));
-  absl::StatusOr<hpke::PublicKey> pk = hpke::PublicKey::Create(kem, AsBytes(r.public_key()));
+  absl::StatusOr<hpke::PublicKey> pk = ParsePublicKey(kem, r.public_key());
   if (!pk.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("public_key: ", pk.status().message()));
@@ -343,7 +355,7 @@ absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseKey(const Caller& c,
   const nlohmann::json& jwk = t.payload["cnf"]["jwk"];
   hpke::Kem kem = jwk.value("crv", "") == "X25519" ? hpke::Kem::kDhkemX25519HkdfSha256
                                                    : hpke::Kem::kDhkemP256HkdfSha256;
-  absl::StatusOr<hpke::PublicKey> pk = hpke::PublicKey::Create(kem, AsBytes(r.public_key()));
+  absl::StatusOr<hpke::PublicKey> pk = ParsePublicKey(kem, r.public_key());
   if (!pk.ok() || PublicKeyJwk(kem, pk->Serialize()) != jwk) {
     return Deny(c, "release", key_name, "token_wrong_public_key",
                 absl::StrCat("token ", t.token_id, " is bound to another public key"));
@@ -385,7 +397,7 @@ absl::StatusOr<v1::GetDataKeyResponse> KeyBroker::GetDataKey(const Caller& c,
   const nlohmann::json& jwk = t.payload["cnf"]["jwk"];
   hpke::Kem kem = jwk.value("crv", "") == "X25519" ? hpke::Kem::kDhkemX25519HkdfSha256
                                                    : hpke::Kem::kDhkemP256HkdfSha256;
-  absl::StatusOr<hpke::PublicKey> pk = hpke::PublicKey::Create(kem, AsBytes(r.public_key()));
+  absl::StatusOr<hpke::PublicKey> pk = ParsePublicKey(kem, r.public_key());
   if (!pk.ok() || PublicKeyJwk(kem, pk->Serialize()) != jwk) {
     return Deny(c, "datakey", key_name, "token_wrong_public_key",
                 absl::StrCat("token ", t.token_id, " is bound to another public key"));

@@ -39,7 +39,9 @@
 #include "kms/broker/challenge_store.h"
 #include "kms/broker/ear_token.h"
 #include "kms/broker/rate_limiter.h"
+#include "kms/broker/recent_cache.h"
 #include "kms/caller.h"
+#include "kms/hpke/keys.h"
 #include "kms/key_manager.h"
 #include "strongroom/v1/key_broker.pb.h"
 
@@ -105,6 +107,10 @@ class KeyBroker {
                                              absl::string_view token,
                                              absl::string_view key_name);
   absl::Status Admit(const Caller& c);
+  // hpke::PublicKey::Create, remembered by kem and bytes: a workload sends
+  // the same ephemeral key with each request, and parsing and validating a
+  // P-256 point costs more than the rest of a release check.
+  absl::StatusOr<hpke::PublicKey> ParsePublicKey(hpke::Kem kem, absl::string_view bytes);
 
   KeyManager& keys_;
   AttestationAdmin& admin_;
@@ -115,6 +121,7 @@ class KeyBroker {
   const BrokerOptions options_;
   ChallengeStore challenges_;
   RateLimiter limiter_;
+  RecentCache<hpke::PublicKey> public_keys_{4096};
   mutable std::mutex revoked_mu_;
   std::map<std::string, absl::Time> revoked_;  // token id -> its expiry
 };

@@ -295,9 +295,14 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
       }
     }
   }
-  // Whatever is still held (an error path) goes back to the pool.
+  // Whatever is still held (an error path) goes back to the pool. Slots
+  // released during the run still satisfy value[v] == &slots_[v] but hold
+  // no storage: pooling their empty buffers would grow the pool by one
+  // entry per released value on every run, and acquire() scans it all.
   for (size_t v = 0; v < m.num_values(); ++v) {
-    if (value[v] == &slots_[v]) free_buffers_.push_back(slots_[v].TakeBuffer());
+    if (value[v] != &slots_[v]) continue;
+    AlignedBuffer buffer = slots_[v].TakeBuffer();
+    if (buffer.capacity() > 0) free_buffers_.push_back(std::move(buffer));
   }
   if (!status.ok()) return status;
   if (profile != nullptr) profile->total = Since(run_start);

@@ -142,6 +142,51 @@ TEST_F(KeyBrokerTest, TokenWithAnotherPublicKeyPrincipalOrKeyIsRefused) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_invalid")));
 }
 
+TEST_F(KeyBrokerTest, ReusedTokenIsCheckedInFullWhenAnyByteDiffers) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  // The same header and payload with another signature: refused, although
+  // the genuine token was accepted (and remembered) just before.
+  std::string forged = token;
+  const size_t i = token.rfind('.') + 10;
+  forged[i] = forged[i] == 'A' ? 'B' : 'A';
+  EXPECT_THAT(Release(kWorkload, forged, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_invalid")));
+  EXPECT_OK(Release(kWorkload, token, w.keys.public_key).status());
+}
+
+TEST_F(KeyBrokerTest, ReferenceValueChangesApplyToTheNextDecision) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  // The set is resolved while this is refused.
+  EXPECT_THAT(Token(kWorkload, w, kBadMeasurement),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
+  v1::PutReferenceValuesRequest rv;
+  rv.set_name("approved");
+  rv.add_values(HexEncode(kGoodMeasurement));
+  rv.add_values(HexEncode(kBadMeasurement));
+  ASSERT_OK(admin_->PutReferenceValues(kAdmin, rv).status());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w, kBadMeasurement));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  v1::DeleteReferenceValuesRequest del;
+  del.set_name("approved");
+  ASSERT_OK(admin_->DeleteReferenceValues(kAdmin, del).status());
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("token_revoked_reference_values_changed")));
+  EXPECT_THAT(Token(kWorkload, w),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
+  // Put back (version 1 of a new set): good evidence passes again.
+  rv.clear_values();
+  rv.add_values(HexEncode(kGoodMeasurement));
+  ASSERT_OK(admin_->PutReferenceValues(kAdmin, rv).status());
+  ASSERT_OK_AND_ASSIGN(token, Token(kWorkload, w));
+  EXPECT_OK(Release(kWorkload, token, w.keys.public_key).status());
+}
+
 TEST_F(KeyBrokerTest, TokenIsRevokedWhenReferenceValuesOrPolicyBindingChange) {
   MakeReleasableKey();
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());

@@ -146,7 +146,21 @@ class ConvOp final : public Op {
     float* col = direct ? nullptr : ctx.ScratchFloats(static_cast<size_t>(kg * tile));
     const float* px = x.data<float>().data();
     const float* pw = w.data<float>().data();
+    const float* pb = b != nullptr ? b->data<float>().data() : nullptr;
     float* py = y->mutable_data<float>().data();
+    // With a bias, C starts as the bias and the GEMM adds to it (beta 1):
+    // the same fl(sum + bias) as adding it afterwards, without OpenBLAS's
+    // zeroing pass over C (beta 0) and a second pass to add the bias.
+    auto fill_bias = [&](float* yg, const float* bg, int64_t p0, int64_t p1) {
+      ctx.pool()->ParallelFor(
+          mg, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, p1 - p0)),
+          [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r) {
+              std::fill(yg + r * positions + p0, yg + r * positions + p1, bg[r]);
+            }
+          });
+    };
+    const float beta = pb != nullptr ? 1.0f : 0.0f;
     for (int64_t img = 0; img < n; ++img) {
       for (int64_t grp = 0; grp < group_; ++grp) {
         const float* xg = px + (img * c + grp * cg) * g.h * g.w;
@@ -154,28 +168,17 @@ class ConvOp final : public Op {
         float* yg = py + (img * m + grp * mg) * positions;
         for (int64_t p0 = 0; p0 < positions; p0 += tile) {
           const int64_t p1 = std::min(positions, p0 + tile);
+          if (pb != nullptr) fill_bias(yg, pb + grp * mg, p0, p1);
           if (direct) {
-            Sgemm(ctx.pool(), false, false, mg, positions, kg, 1.0f, wg, kg, xg, positions, 0.0f,
+            Sgemm(ctx.pool(), false, false, mg, positions, kg, 1.0f, wg, kg, xg, positions, beta,
                   yg, positions);
           } else {
             Im2Col(ctx.pool(), xg, cg, g, p0, p1, col);
-            Sgemm(ctx.pool(), false, false, mg, p1 - p0, kg, 1.0f, wg, kg, col, p1 - p0, 0.0f,
+            Sgemm(ctx.pool(), false, false, mg, p1 - p0, kg, 1.0f, wg, kg, col, p1 - p0, beta,
                   yg + p0, positions);
           }
         }
       }
-    }
-    if (b != nullptr) {
-      const float* pb = b->data<float>().data();
-      ctx.pool()->ParallelFor(
-          n * m, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, positions)),
-          [&](int64_t r0, int64_t r1) {
-            for (int64_t r = r0; r < r1; ++r) {
-              const float bias = pb[r % m];
-              float* row = py + r * positions;
-              for (int64_t i = 0; i < positions; ++i) row[i] += bias;
-            }
-          });
     }
     return absl::OkStatus();
   }

@@ -2,6 +2,7 @@
 // dilations) over 1-D and 2-D windows, and GlobalAveragePool.
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "worker/onnx/ops/factories.h"
@@ -106,9 +107,40 @@ class PoolOp final : public Op {
     for (int64_t o = 0; o < ay.out; ++o) ty[o] = TapsAt(ay, o);
     for (int64_t o = 0; o < ax.out; ++o) tx[o] = TapsAt(ax, o);
     const int64_t in_plane = ay.in * ax.in, out_plane = ay.out * ax.out;
+    const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, out_plane));
+    if (kind_ == Kind::kMax && ay.d == 1 && ax.d == 1) {
+      // Separable: the column-wise max of the window's rows (contiguous, so
+      // it vectorizes), then the max along each output's columns. Same
+      // result as the loop below (NaNs are skipped in both; only which of
+      // +0 and -0 wins a tie may differ).
+      ctx.pool()->ParallelFor(planes, grain, [&](int64_t p0, int64_t p1) {
+        std::vector<T> colmax(static_cast<size_t>(ax.in));
+        T* v = colmax.data();
+        for (int64_t p = p0; p < p1; ++p) {
+          const T* src = x + p * in_plane;
+          T* dst = y + p * out_plane;
+          for (int64_t oy = 0; oy < ay.out; ++oy) {
+            const Taps& wy = ty[oy];
+            const int64_t y0 = oy * ay.s - ay.pb;
+            std::fill(v, v + ax.in, std::numeric_limits<T>::lowest());
+            for (int64_t i = wy.first; i < wy.last; ++i) {
+              const T* row = src + (y0 + i) * ax.in;
+              for (int64_t ix = 0; ix < ax.in; ++ix) v[ix] = std::max(v[ix], row[ix]);
+            }
+            for (int64_t ox = 0; ox < ax.out; ++ox) {
+              const Taps& wx = tx[ox];
+              const int64_t x0 = ox * ax.s - ax.pb;
+              T best = std::numeric_limits<T>::lowest();
+              for (int64_t j = wx.first; j < wx.last; ++j) best = std::max(best, v[x0 + j]);
+              dst[oy * ax.out + ox] = best;
+            }
+          }
+        }
+      });
+      return;
+    }
     ctx.pool()->ParallelFor(
-        planes, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, out_plane)),
-        [&](int64_t p0, int64_t p1) {
+        planes, grain, [&](int64_t p0, int64_t p1) {
           for (int64_t p = p0; p < p1; ++p) {
             const T* src = x + p * in_plane;
             T* dst = y + p * out_plane;

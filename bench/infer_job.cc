@@ -1,0 +1,262 @@
+#include "bench/infer_job.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "attest/binding.h"
+#include "base/status_macros.h"
+#include "client/workload.h"
+#include "kms/hpke/keys.h"
+#include "storage/streaming/byte_stream.h"
+#include "storage/streaming/streaming_aead_reader.h"
+#include "storage/streaming/streaming_aead_writer.h"
+
+namespace strongroom::bench {
+namespace {
+
+namespace v1 = ::strongroom::v1;
+namespace hpke = ::strongroom::kms::hpke;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kAdmin[] = "admin";
+constexpr char kOwner[] = "owner";
+constexpr char kWorker[] = "worker";
+constexpr char kName[] = "infer-bench";  // key, policy and reference values
+constexpr char kDevKeyFile[] = "dev-attester.pub.pem";
+
+int64_t Nanos(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count();
+}
+
+absl::Status InStep(absl::string_view step, const absl::Status& s) {
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat(step, ": ", s.message()));
+}
+
+Bytes Sha256(std::span<const uint8_t> data) {
+  Bytes digest(SHA256_DIGEST_LENGTH);
+  SHA256(data.data(), data.size(), digest.data());
+  return digest;
+}
+
+// Serves a span in order; the span must outlive the source.
+class SpanSource final : public storage::ByteSource {
+ public:
+  explicit SpanSource(std::span<const uint8_t> data) : data_(data) {}
+  absl::StatusOr<size_t> Read(std::span<uint8_t> out) override {
+    const size_t n = std::min(out.size(), data_.size() - position_);
+    std::memcpy(out.data(), data_.data() + position_, n);
+    position_ += n;
+    return n;
+  }
+
+ private:
+  std::span<const uint8_t> data_;
+  size_t position_ = 0;
+};
+
+// Appends into a Bytes.
+class BytesSink final : public storage::ByteSink {
+ public:
+  explicit BytesSink(Bytes* out) : out_(out) {}
+  absl::Status Append(std::span<const uint8_t> data) override {
+    out_->insert(out_->end(), data.begin(), data.end());
+    return absl::OkStatus();
+  }
+
+ private:
+  Bytes* out_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<JobKeyRelease>> JobKeyRelease::Start() {
+  std::unique_ptr<JobKeyRelease> j(new JobKeyRelease());
+  ASSIGN_OR_RETURN(attest::DevAttester attester, attest::DevAttester::Generate());
+  j->attester_ = std::make_unique<attest::DevAttester>(std::move(attester));
+  j->claims_ = {.measurement = Bytes(48, 0x6e), .debug = false, .svn = 1};
+  j->key_ = absl::StrCat("keys/", kName);
+  LoopbackExtras extras;
+  extras.files = {{kDevKeyFile, j->attester_->public_key_pem()}};
+  // The broker's per-principal rate limit is off: a job loop of hundreds of
+  // flows a second would otherwise measure the limiter.
+  extras.yaml = absl::StrCat("attestation:\n  dev_attester: {enabled: true, trusted_keys: [",
+                             kDevKeyFile, "]}\nbroker:\n  rate_limit: {per_second: 0}\n");
+  ASSIGN_OR_RETURN(j->server_, LoopbackServer::Start({{kAdmin, kms::Role::kAdmin},
+                                                      {kOwner, kms::Role::kOwner},
+                                                      {kWorker, kms::Role::kWorkload}},
+                                                     /*hsm_sessions=*/4, extras));
+  RETURN_IF_ERROR(j->SetUpKey());
+  ASSIGN_OR_RETURN(j->connection_, client::Connection::Open(j->server_->ClientOptions(kWorker)));
+  RETURN_IF_ERROR(j->RunFlow(*j->connection_, &j->material_).status());
+  return j;
+}
+
+JobKeyRelease::~JobKeyRelease() {
+  connection_.reset();
+  server_.reset();
+}
+
+absl::Status JobKeyRelease::SetUpKey() {
+  ASSIGN_OR_RETURN(auto admin, client::Connection::Open(server_->ClientOptions(kAdmin)));
+  ASSIGN_OR_RETURN(auto owner, client::Connection::Open(server_->ClientOptions(kOwner)));
+  v1::PutReferenceValuesRequest rv;
+  rv.set_name(kName);
+  rv.add_values(HexEncode(claims_.measurement));
+  rv.set_description("strongroom-bench infer: the dev measurement");
+  RETURN_IF_ERROR(InStep("PutReferenceValues", admin->PutReferenceValues(rv).status()));
+  v1::PutPolicyRequest pol;
+  pol.set_name(kName);
+  pol.set_policy_json(absl::StrCat(
+      R"({"version": 1, "tee": ["dev"], "require": {"allOf": [)",
+      R"({"claim": "dev.measurement", "in": {"referenceValues": ")", kName, R"("}},)",
+      R"({"claim": "dev.debug", "equals": false}]}})"));
+  RETURN_IF_ERROR(InStep("PutPolicy", admin->PutPolicy(pol).status()));
+  v1::CreateKeyRequest create;
+  create.set_key_id(kName);
+  create.set_owner(LoopbackServer::Principal(kOwner));
+  create.set_protection(v1::PROTECTION_SOFTWARE);
+  create.set_description("strongroom-bench infer: the model key");
+  RETURN_IF_ERROR(InStep("CreateKey", admin->CreateKey(create).status()));
+  v1::UpdateKeyRequest up;
+  up.set_name(key_);
+  up.add_update_mask("release_policy");
+  up.set_release_policy(absl::StrCat("policies/", kName));
+  ASSIGN_OR_RETURN(v1::ChangeResult changed, owner->UpdateKey(up));
+  if (changed.key().release_policy() != up.release_policy()) {
+    return absl::DataLossError(absl::StrCat("UpdateKey: release policy '",
+                                            changed.key().release_policy(), "' after binding ",
+                                            up.release_policy()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FlowSample> JobKeyRelease::Flow(bool new_connection) {
+  if (!new_connection) return RunFlow(*connection_, nullptr);
+  FlowSample sample;
+  const Clock::time_point t0 = Clock::now();
+  ASSIGN_OR_RETURN(std::unique_ptr<client::Connection> connection,
+                   client::Connection::Open(server_->ClientOptions(kWorker)));
+  const int64_t open_ns = Nanos(t0, Clock::now());
+  ASSIGN_OR_RETURN(sample, RunFlow(*connection, nullptr));
+  // Channel setup counts with the challenge, whose RPC does the handshakes.
+  sample.step_ns[kChallenge] += open_ns;
+  sample.total_ns += open_ns;
+  return sample;
+}
+
+absl::StatusOr<FlowSample> JobKeyRelease::RunFlow(client::Connection& connection,
+                                                  SecretBytes* material) {
+  FlowSample sample;
+  const Clock::time_point t0 = Clock::now();
+  ASSIGN_OR_RETURN(hpke::KeyPair keys, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
+  const Bytes& public_key = keys.public_key.Serialize();
+  const Clock::time_point t1 = Clock::now();
+  v1::GetChallengeRequest challenge_req;
+  challenge_req.set_key(key_);
+  absl::StatusOr<v1::GetChallengeResponse> challenge = connection.GetChallenge(challenge_req);
+  RETURN_IF_ERROR(InStep("GetChallenge", challenge.status()));
+  const Clock::time_point t2 = Clock::now();
+  const Bytes binding = attest::AttestationBinding(static_cast<uint16_t>(keys.public_key.kem()),
+                                                   AsBytes(challenge->nonce()), public_key);
+  absl::StatusOr<std::string> evidence = attester_->Attest(claims_, binding);
+  RETURN_IF_ERROR(InStep("dev evidence", evidence.status()));
+  const Clock::time_point t3 = Clock::now();
+  v1::AttestRequest attest_req;
+  attest_req.set_key(key_);
+  attest_req.set_nonce(challenge->nonce());
+  v1::EvidenceItem* item = attest_req.add_evidence();
+  item->set_type("dev");
+  item->set_payload(*std::move(evidence));
+  attest_req.set_kem(v1::HPKE_KEM_P256_SHA256);
+  attest_req.set_public_key(std::string(AsStringView(public_key)));
+  absl::StatusOr<v1::AttestResponse> attested = connection.Attest(attest_req);
+  RETURN_IF_ERROR(InStep("Attest", attested.status()));
+  if (attested->ear_status() != "affirming") {
+    return absl::DataLossError(
+        absl::StrCat("Attest: ear_status '", attested->ear_status(), "', expected affirming"));
+  }
+  const Clock::time_point t4 = Clock::now();
+  v1::ReleaseKeyRequest release_req;
+  release_req.set_token(attested->token());
+  release_req.set_key(key_);
+  release_req.set_public_key(std::string(AsStringView(public_key)));
+  absl::StatusOr<v1::ReleaseKeyResponse> released = connection.ReleaseKey(release_req);
+  RETURN_IF_ERROR(InStep("ReleaseKey", released.status()));
+  const Clock::time_point t5 = Clock::now();
+  absl::StatusOr<std::string> token_id = client::TokenId(attested->token());
+  RETURN_IF_ERROR(InStep("token", token_id.status()));
+  absl::StatusOr<SecretBytes> opened =
+      client::OpenSealedKey(keys.private_key, released->sealed(), key_, *token_id);
+  RETURN_IF_ERROR(InStep("open", opened.status()));
+  const Clock::time_point t6 = Clock::now();
+  if (material != nullptr) {
+    *material = *std::move(opened);
+  } else if (!opened->Equals(material_)) {
+    return absl::DataLossError(absl::StrCat("released key material (", opened->size(),
+                                            " bytes) differs from the first release of ", key_));
+  }
+  const Clock::time_point marks[] = {t0, t1, t2, t3, t4, t5, t6};
+  for (int s = 0; s < kJobStepCount; ++s) sample.step_ns[s] = Nanos(marks[s], marks[s + 1]);
+  sample.total_ns = Nanos(t0, t6);
+  return sample;
+}
+
+absl::StatusOr<ModelDecryption> ModelDecryption::Seal(const SecretBytes& key,
+                                                      std::span<const uint8_t> plaintext,
+                                                      const std::string& object_name) {
+  ModelDecryption d;
+  d.object_name_ = object_name;
+  d.plaintext_size_ = plaintext.size();
+  d.expected_sha256_ = Sha256(plaintext);
+  ASSIGN_OR_RETURN(uint64_t size, d.params_.CiphertextSize(plaintext.size()));
+  d.ciphertext_.reserve(size);
+  BytesSink sink(&d.ciphertext_);
+  ASSIGN_OR_RETURN(auto writer, storage::StreamingAeadWriter::Create(
+                                    key, d.params_, AsBytes(object_name), &sink));
+  RETURN_IF_ERROR(writer->Write(plaintext));
+  RETURN_IF_ERROR(writer->Finish());
+  // Zero-filled now, so that page faults are not timed in Open().
+  d.out_.assign(plaintext.size(), 0);
+  return d;
+}
+
+absl::StatusOr<int64_t> ModelDecryption::Open(const SecretBytes& key) {
+  const Clock::time_point t0 = Clock::now();
+  SpanSource source(ciphertext_);
+  ASSIGN_OR_RETURN(auto reader, storage::StreamingAeadReader::Create(
+                                    key, params_, AsBytes(object_name_), &source));
+  size_t filled = 0;
+  for (;;) {
+    // One spare byte lets the reader report the verified end (0) even when
+    // the plaintext exactly fills the buffer.
+    std::span<uint8_t> rest(out_.data() + filled, out_.size() - filled);
+    uint8_t spare = 0;
+    ASSIGN_OR_RETURN(size_t n, reader->Read(rest.empty() ? std::span<uint8_t>(&spare, 1) : rest));
+    if (n == 0) break;
+    if (rest.empty()) {
+      return absl::DataLossError(
+          absl::StrCat(object_name_, ": more plaintext than the ", out_.size(), " bytes sealed"));
+    }
+    filled += n;
+  }
+  const int64_t ns = Nanos(t0, Clock::now());
+  if (filled != out_.size()) {
+    return absl::DataLossError(absl::StrCat(object_name_, ": decrypted ", filled, " bytes, sealed ",
+                                            out_.size()));
+  }
+  if (!checked_) {
+    if (Sha256(out_) != expected_sha256_) {
+      return absl::DataLossError(
+          absl::StrCat(object_name_, ": decrypted bytes differ from the sealed model"));
+    }
+    checked_ = true;
+  }
+  return ns;
+}
+
+}  // namespace strongroom::bench

@@ -1,0 +1,120 @@
+// The per-job costs that strongroom-bench infer sets against inference time:
+// what a worker pays before its first inference, apart from loading the
+// model.
+//
+// JobKeyRelease: attestation and key release, measured against a whole
+// strongroomd in this process (LoopbackServer: SoftHSM token, RocksDB, mutual
+// TLS on 127.0.0.1) with the development attester enabled and trusting a
+// fresh DevAttester key. Setup mirrors tests/kms/broker/broker_fixture.h:
+// `admin` puts reference values and policy "infer-bench" (tee dev,
+// measurement in those values, debug false) and creates software key
+// "infer-bench" owned by `owner`, who binds its release policy. One Flow()
+// is what a worker does per job, as principal `worker`:
+//   keygen     a fresh ephemeral HPKE key pair (DHKEM(P-256, HKDF-SHA256))
+//   challenge  GetChallenge(key)
+//   evidence   binding = AttestationBinding(kem, nonce, pk); dev evidence
+//              over it (ECDSA P-256 signature, in software)
+//   attest     Attest -> EAR token (checked "affirming")
+//   release    ReleaseKey(token, key, pk)
+//   open       the SealedKey checked and HPKE-opened (client::OpenSealedKey)
+// The opened material must equal the first release's. With
+// `new_connection`, the flow first opens a new client::Connection, so the
+// TCP and TLS handshakes are in "challenge" (a worker that does not keep a
+// connection to the broker between jobs).
+//
+// ModelDecryption: the model's bytes sealed once (untimed) with the
+// streaming AEAD (storage/streaming, AES-256-GCM-HKDF-SHA256, 1 MiB
+// segments) under the released key material; Open() decrypts and
+// authenticates all of it into a buffer allocated beforehand, as the worker
+// decrypts weights into memory it holds.
+//
+// Errors: each step's status, prefixed with the step's name; DataLoss for a
+// wrong answer (status not affirming, other key material, plaintext that
+// differs from what was sealed).
+//
+// Thread-compatible; Start() and the destructor change SOFTHSM2_CONF
+// (LoopbackServer): call them on the main thread while no other runs.
+#ifndef STRONGROOM_BENCH_INFER_JOB_H_
+#define STRONGROOM_BENCH_INFER_JOB_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "attest/dev/dev_attester.h"
+#include "base/bytes.h"
+#include "base/secret_bytes.h"
+#include "bench/loopback_server.h"
+#include "client/connection.h"
+#include "storage/streaming/streaming_aead_params.h"
+
+namespace strongroom::bench {
+
+enum JobStep { kKeygen, kChallenge, kEvidence, kAttest, kRelease, kOpen, kJobStepCount };
+inline constexpr const char* kJobStepNames[kJobStepCount] = {
+    "keygen", "challenge", "evidence", "attest", "release", "open"};
+
+// Nanoseconds per step of one flow; total is their sum.
+struct FlowSample {
+  std::array<int64_t, kJobStepCount> step_ns = {};
+  int64_t total_ns = 0;
+};
+
+class JobKeyRelease {
+ public:
+  // Starts the server, sets up the key and runs one untimed flow, whose
+  // material later flows must match.
+  static absl::StatusOr<std::unique_ptr<JobKeyRelease>> Start();
+  ~JobKeyRelease();
+
+  absl::StatusOr<FlowSample> Flow(bool new_connection);
+
+  // The key material of the first release (the streaming AEAD's key).
+  const SecretBytes& material() const { return material_; }
+  const std::string& key() const { return key_; }
+
+ private:
+  JobKeyRelease() = default;
+  absl::Status SetUpKey();
+  absl::StatusOr<FlowSample> RunFlow(client::Connection& connection, SecretBytes* material);
+
+  std::unique_ptr<LoopbackServer> server_;
+  std::unique_ptr<client::Connection> connection_;  // closed before server_ stops
+  std::unique_ptr<attest::DevAttester> attester_;
+  attest::DevClaims claims_;
+  std::string key_;
+  SecretBytes material_;
+};
+
+class ModelDecryption {
+ public:
+  // Seals `plaintext` under `key` with associated data `object_name`.
+  static absl::StatusOr<ModelDecryption> Seal(const SecretBytes& key,
+                                              std::span<const uint8_t> plaintext,
+                                              const std::string& object_name);
+
+  // Decrypts everything into the preallocated buffer; returns the wall time
+  // in nanoseconds. The first call also compares the plaintext (untimed).
+  absl::StatusOr<int64_t> Open(const SecretBytes& key);
+
+  size_t plaintext_size() const { return plaintext_size_; }
+  size_t ciphertext_size() const { return ciphertext_.size(); }
+
+ private:
+  ModelDecryption() = default;
+  storage::StreamingAeadParams params_;
+  std::string object_name_;
+  Bytes ciphertext_;
+  size_t plaintext_size_ = 0;
+  Bytes expected_sha256_;
+  Bytes out_;  // the decrypted model, reused
+  bool checked_ = false;
+};
+
+}  // namespace strongroom::bench
+
+#endif  // STRONGROOM_BENCH_INFER_JOB_H_

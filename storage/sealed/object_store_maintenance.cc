@@ -1,0 +1,245 @@
+// ObjectStore: garbage collection and the consistency check.
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "storage/sealed/crash_point.h"
+#include "storage/sealed/object_store.h"
+#include "storage/sealed/object_store_internal.h"
+
+namespace strongroom::storage::sealed {
+
+using namespace internal;  // NOLINT
+
+namespace {
+
+// After this much data was deleted, compact the segment range so that the
+// space comes back (range-deleted keys leave; blob files that hold only
+// garbage are dropped).
+constexpr uint64_t kCompactAfterDeletedBytes = 256 << 20;
+
+}  // namespace
+
+absl::Status ObjectStore::RunMaintenance() {
+  RETURN_IF_ERROR(DiscardIdleUploads());
+  RETURN_IF_ERROR(CancelStaleRekeys());
+  RETURN_IF_ERROR(RewrapSlice(options_.rewrap_budget));
+  bool compact = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (deleted_since_compaction_ >= kCompactAfterDeletedBytes) {
+      deleted_since_compaction_ = 0;
+      compact = true;
+    }
+  }
+  if (compact) RETURN_IF_ERROR(db_->CompactSegments());
+  return absl::OkStatus();
+}
+
+absl::Status ObjectStore::DiscardIdleUploads() {
+  const int64_t cutoff = Micros(clock_.Now() - options_.upload_idle_timeout);
+  std::vector<v1::SealedUploadRecord> idle;
+  absl::Status error;
+  RETURN_IF_ERROR(db_->Scan(keys::kUploads, "", [&](absl::string_view, absl::string_view value) {
+    absl::StatusOr<v1::SealedUploadRecord> u = ParseRecord<v1::SealedUploadRecord>(value, "upload");
+    if (!u.ok()) {
+      error = u.status();
+      return false;
+    }
+    if (u->create_time_unix_micros() < cutoff) idle.push_back(*std::move(u));
+    return true;
+  }));
+  RETURN_IF_ERROR(error);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const v1::SealedUploadRecord& u : idle) {
+    if (active_uploads_.count(u.id()) > 0) continue;  // still streaming
+    CrashPoint("gc.discard_upload.before_write");
+    RETURN_IF_ERROR(DiscardUploadLocked(u, /*sync=*/false));
+    LogInfo("store.upload_discarded", {{"upload", u.id()}, {"reason", "idle"}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ObjectStore::CancelStaleRekeys() {
+  const int64_t cutoff = Micros(clock_.Now() - options_.rekey_idle_timeout);
+  std::vector<v1::SealedJobRecord> stale;
+  absl::Status error;
+  RETURN_IF_ERROR(db_->Scan(keys::kJobs, "", [&](absl::string_view, absl::string_view value) {
+    absl::StatusOr<v1::SealedJobRecord> job = ParseRecord<v1::SealedJobRecord>(value, "job");
+    if (!job.ok()) {
+      error = job.status();
+      return false;
+    }
+    if (job->job().kind() == v1::REKEY && job->job().state() == v1::RUNNING &&
+        job->job().update_time_unix_micros() < cutoff) {
+      stale.push_back(*std::move(job));
+    }
+    return true;
+  }));
+  RETURN_IF_ERROR(error);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (v1::SealedJobRecord& job : stale) {
+    if (active_rekeys_.count(job.job().id()) > 0) continue;
+    RETURN_IF_ERROR(CancelJobLocked(std::move(job), "no progress within the rekey idle timeout"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::StoreCheck> ObjectStore::Check() const {
+  // One snapshot, so that concurrent work cannot make a consistent store
+  // look inconsistent.
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  struct SnapshotGuard {
+    const ObjectDb& db;
+    const rocksdb::Snapshot* s;
+    ~SnapshotGuard() { db.ReleaseSnapshot(s); }
+  } guard{*db_, snapshot};
+
+  v1::StoreCheck out;
+  auto problem = [&](std::string p) {
+    if (out.problems_size() < 50) out.add_problems(std::move(p));
+  };
+  absl::Status error;
+  auto fail = [&](absl::Status s) {
+    error = std::move(s);
+    return false;
+  };
+  std::map<std::string, v1::SealedDatasetUsage> usage;  // recomputed
+  std::set<std::string> datasets;
+  RETURN_IF_ERROR(db_->Scan(
+      keys::kDatasets, "",
+      [&](absl::string_view key, absl::string_view) {
+        datasets.insert(std::string(key.substr(2)));
+        usage[std::string(key.substr(2))];
+        return true;
+      },
+      snapshot));
+  out.set_datasets(datasets.size());
+
+  // What each key space should hold: object spaces a known layout; upload
+  // spaces anything well-formed so far; rekey spaces up to the cursor.
+  struct Space {
+    std::string owner;
+    std::optional<SegmentLayout> layout;
+    uint64_t limit = 0;  // segments allowed (rekey: the cursor)
+    uint64_t seen = 0;
+  };
+  std::map<std::string, Space> spaces;
+  RETURN_IF_ERROR(db_->Scan(
+      keys::kObjects, "",
+      [&](absl::string_view key, absl::string_view value) {
+        std::string dataset, name;
+        uint64_t version = 0;
+        if (!keys::ParseObject(key, &dataset, &name, &version)) {
+          problem("an object key does not parse");
+          return true;
+        }
+        absl::StatusOr<v1::SealedObjectRecord> r =
+            ParseRecord<v1::SealedObjectRecord>(value, "object");
+        if (!r.ok()) return fail(r.status());
+        const std::string what = absl::StrCat("object ", dataset, "/", name, "@", version);
+        out.set_objects(out.objects() + 1);
+        if (datasets.count(dataset) == 0)
+          problem(absl::StrCat(what, ": its dataset does not exist"));
+        absl::StatusOr<SealedHeader> h = ParseSealedHeader(AsBytes(r->header()));
+        absl::StatusOr<SegmentLayout> layout =
+            h.ok() ? SegmentLayout::ForStreamSize(h->params, r->stream_bytes())
+                   : absl::StatusOr<SegmentLayout>(h.status());
+        if (!layout.ok()) {
+          problem(absl::StrCat(what, ": ", layout.status().message()));
+        } else if (h->dataset != dataset || h->name != name || h->version != version) {
+          problem(absl::StrCat(what, ": its header names another object"));
+        }
+        v1::SealedDatasetUsage& u = usage[dataset];
+        u.set_used_bytes(u.used_bytes() + r->info().stored_bytes());
+        u.set_object_count(u.object_count() + 1);
+        out.set_stored_bytes(out.stored_bytes() + r->info().stored_bytes());
+        Space& s = spaces[r->space()];
+        if (!s.owner.empty()) problem(absl::StrCat(what, ": shares its segments with ", s.owner));
+        s.owner = what;
+        if (layout.ok()) {
+          s.layout = *layout;
+          s.limit = layout->segment_count();
+        }
+        return true;
+      },
+      snapshot));
+  RETURN_IF_ERROR(error);
+  RETURN_IF_ERROR(db_->Scan(
+      keys::kUploads, "",
+      [&](absl::string_view, absl::string_view value) {
+        absl::StatusOr<v1::SealedUploadRecord> u =
+            ParseRecord<v1::SealedUploadRecord>(value, "upload");
+        if (!u.ok()) return fail(u.status());
+        out.set_open_uploads(out.open_uploads() + 1);
+        spaces[u->id()].owner = absl::StrCat("upload ", u->id());
+        spaces[u->id()].limit = UINT64_MAX;
+        return true;
+      },
+      snapshot));
+  RETURN_IF_ERROR(error);
+  RETURN_IF_ERROR(db_->Scan(
+      keys::kJobs, "",
+      [&](absl::string_view, absl::string_view value) {
+        absl::StatusOr<v1::SealedJobRecord> j = ParseRecord<v1::SealedJobRecord>(value, "job");
+        if (!j.ok()) return fail(j.status());
+        if (j->job().state() != v1::RUNNING) return true;
+        out.set_running_jobs(out.running_jobs() + 1);
+        if (j->job().kind() == v1::REKEY) {
+          spaces[j->space()].owner = absl::StrCat("rekey job ", j->job().id());
+          spaces[j->space()].limit = j->job().done();
+        }
+        return true;
+      },
+      snapshot));
+  RETURN_IF_ERROR(error);
+  RETURN_IF_ERROR(db_->Scan(
+      keys::kSegments, "",
+      [&](absl::string_view key, absl::string_view value) {
+        std::string space;
+        uint64_t index = 0;
+        out.set_segments(out.segments() + 1);
+        if (!keys::ParseSegment(key, &space, &index)) {
+          problem("a segment key does not parse");
+          return true;
+        }
+        auto it = spaces.find(space);
+        if (it == spaces.end() || it->second.owner.empty()) {
+          out.set_orphaned_segments(out.orphaned_segments() + 1);
+          problem(absl::StrCat("segment ", index, " of key space ", space, " belongs to nothing"));
+          return true;
+        }
+        Space& s = it->second;
+        ++s.seen;
+        if (index >= s.limit) {
+          problem(absl::StrCat(s.owner, ": has segment ", index, " beyond its ", s.limit));
+        } else if (s.layout.has_value() && value.size() != s.layout->SegmentSize(index)) {
+          problem(absl::StrCat(s.owner, ": segment ", index, " is ", value.size(),
+                               " bytes, expected ", s.layout->SegmentSize(index)));
+        }
+        return true;
+      },
+      snapshot));
+  for (const auto& [space, s] : spaces) {
+    if (s.layout.has_value() && s.seen != s.limit) {
+      problem(absl::StrCat(s.owner, ": ", s.seen, " of ", s.limit, " segments stored"));
+    }
+  }
+  for (const auto& [dataset, u] : usage) {
+    absl::StatusOr<std::string> raw = db_->Get(keys::Usage(dataset), snapshot);
+    v1::SealedDatasetUsage stored;
+    if (!raw.ok() || !stored.ParseFromString(*raw)) {
+      problem(absl::StrCat("dataset ", dataset, ": no usage record"));
+    } else if (stored.used_bytes() != u.used_bytes() || stored.object_count() != u.object_count()) {
+      problem(absl::StrCat("dataset ", dataset, ": usage says ", stored.used_bytes(), " bytes in ",
+                           stored.object_count(), " objects, the objects add up to ",
+                           u.used_bytes(), " in ", u.object_count()));
+    }
+  }
+  out.set_ok(out.problems_size() == 0);
+  return out;
+}
+
+}  // namespace strongroom::storage::sealed

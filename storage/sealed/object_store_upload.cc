@@ -1,0 +1,283 @@
+// ObjectStore: uploads (BeginUpload, the PutObject stream, commit, discard).
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "storage/sealed/crash_point.h"
+#include "storage/sealed/object_names.h"
+#include "storage/sealed/object_store.h"
+#include "storage/sealed/object_store_internal.h"
+
+namespace strongroom::storage::sealed {
+
+using namespace internal;  // NOLINT
+
+namespace {
+
+// An upload's first bytes go through the WAL, so that small objects commit
+// with one synced WAL write; past this, segments skip the WAL and the commit
+// flushes the memtable first, so large objects reach the disk once.
+constexpr uint64_t kLoggedUploadBytes = 8 << 20;
+
+// The store accepts what its own clients write: SHA-256 HKDF, AES-256
+// segments, and segment sizes within the configured bounds.
+absl::Status CheckStoreParams(const storage::StreamingAeadParams& p, const StoreOptions& o) {
+  if (p.hkdf_hash != storage::HkdfHash::kSha256 || p.derived_key_size != 32) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "header: the store accepts HKDF-SHA256 with 32-byte derived keys, not ",
+        storage::HkdfHashName(p.hkdf_hash), " with ", p.derived_key_size, "-byte keys"));
+  }
+  if (p.ciphertext_segment_size < o.min_segment_size ||
+      p.ciphertext_segment_size > o.max_segment_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("header.segment_size: ", p.ciphertext_segment_size, " is outside ",
+                     o.min_segment_size, "..", o.max_segment_size));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Upload> ObjectStore::BeginUpload(const Caller& c,
+                                                    const v1::BeginUploadRequest& r) {
+  ASSIGN_OR_RETURN(v1::Dataset ds,
+                   AuthorizedDataset(c, r.dataset(), Access::kWrite, "BeginUpload"));
+  RETURN_IF_ERROR(ValidateObjectName(r.name(), "name"));
+  if (r.labels_size() > 64) return absl::InvalidArgumentError("labels: more than 64 entries");
+  size_t label_bytes = 0;
+  for (const auto& [k, v] : r.labels()) {
+    if (k.empty()) return absl::InvalidArgumentError("labels: empty key");
+    label_bytes += k.size() + v.size();
+  }
+  if (label_bytes > 8192) return absl::InvalidArgumentError("labels: larger than 8 KiB");
+  const std::string id = ds.name().substr(sizeof("datasets/") - 1);
+
+  v1::SealedUploadRecord upload;
+  upload.set_id(RandomId());
+  upload.set_dataset_id(id);
+  upload.set_name(r.name());
+  upload.set_principal(c.principal);
+  *upload.mutable_labels() = r.labels();
+  upload.set_create_time_unix_micros(Micros(clock_.Now()));
+
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t version = 1;
+  absl::StatusOr<std::string> next = db_->Get(keys::NextVersion(id, r.name()));
+  if (next.ok()) {
+    if (!keys::DecodeU64(*next, &version)) {
+      return absl::DataLossError("stored next-version counter does not parse");
+    }
+  } else if (!absl::IsNotFound(next.status())) {
+    return next.status();
+  }
+  if (version > static_cast<uint64_t>(INT64_MAX)) {
+    return absl::OutOfRangeError(absl::StrCat("name: '", r.name(), "' has no versions left"));
+  }
+  upload.set_version(version);
+  rocksdb::WriteBatch batch;
+  batch.Put(ToSlice(keys::NextVersion(id, r.name())), ToSlice(keys::EncodeU64(version + 1)));
+  batch.Put(ToSlice(keys::Upload(upload.id())), ToSlice(Serialize(upload)));
+  // Not synced: the commit's synced batch makes it durable (the WAL is
+  // replayed as a prefix), and if a crash loses it, no commit of this
+  // version can have survived either, so handing the number out again is
+  // safe (every upload has its own data key and salt).
+  RETURN_IF_ERROR(db_->Write(batch, /*sync=*/false));
+  CrashPoint("upload.begin.after_write");
+
+  v1::Upload out;
+  out.set_upload_id(upload.id());
+  out.set_dataset(ds.name());
+  out.set_name(r.name());
+  out.set_version(version);
+  out.set_key(ds.key());
+  out.set_min_segment_size(options_.min_segment_size);
+  out.set_max_segment_size(options_.max_segment_size);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<ObjectUpload>> ObjectStore::OpenUpload(
+    const Caller& c, const v1::PutObjectStart& start) {
+  if (start.upload_id().size() != 32) {
+    return absl::InvalidArgumentError("start.upload_id: not an upload id");
+  }
+  absl::StatusOr<std::string> raw = db_->Get(keys::Upload(start.upload_id()));
+  if (absl::IsNotFound(raw.status())) {
+    return absl::NotFoundError(absl::StrCat(
+        "start.upload_id: upload '", start.upload_id(),
+        "' does not exist (finished, discarded after a failure or idleness, or the server "
+        "restarted): begin a new upload"));
+  }
+  RETURN_IF_ERROR(raw.status());
+  ASSIGN_OR_RETURN(v1::SealedUploadRecord upload,
+                   ParseRecord<v1::SealedUploadRecord>(*raw, "upload"));
+  if (upload.principal() != c.principal) {
+    return absl::PermissionDeniedError(absl::StrCat("PutObject: denied for '", c.principal,
+                                                    "': upload ", upload.id(),
+                                                    " belongs to another principal"));
+  }
+  ASSIGN_OR_RETURN(v1::Dataset ds, LoadDataset(upload.dataset_id()));
+  RETURN_IF_ERROR(Authorize(c, Access::kWrite, ds, "PutObject"));
+
+  // Structure checks: the header parses and names exactly this upload.
+  absl::StatusOr<SealedHeader> header = ParseSealedHeader(AsBytes(start.header()));
+  if (!header.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("start.header: ", header.status().message()));
+  }
+  RETURN_IF_ERROR(CheckStoreParams(header->params, options_));
+  if (header->dataset != upload.dataset_id() || header->name != upload.name() ||
+      header->version != upload.version()) {
+    return absl::InvalidArgumentError(absl::StrCat("start.header: names ", header->dataset, "/",
+                                                   header->name, "@", header->version,
+                                                   ", but the upload is for ", upload.dataset_id(),
+                                                   "/", upload.name(), "@", upload.version()));
+  }
+  if (header->key_name != ds.key()) {
+    return absl::InvalidArgumentError(absl::StrCat("start.header.key_name: ", header->key_name,
+                                                   ", but the dataset's key is ", ds.key()));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!active_uploads_.insert(upload.id()).second) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("start.upload_id: upload ", upload.id(), " is already streaming"));
+    }
+  }
+  Bytes header_bytes(start.header().begin(), start.header().end());
+  return std::unique_ptr<ObjectUpload>(new ObjectUpload(
+      *this, std::move(upload), std::move(ds), *std::move(header), std::move(header_bytes)));
+}
+
+absl::Status ObjectStore::ReserveQuota(const v1::Dataset& ds, uint64_t bytes) {
+  const std::string id = ds.name().substr(sizeof("datasets/") - 1);
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t& reserved = reserved_[id];
+  if (ds.quota_bytes() != 0) {
+    const uint64_t used = usage_[id].used_bytes();
+    if (used + reserved + bytes > ds.quota_bytes()) {
+      return absl::ResourceExhaustedError(absl::StrCat(ds.name(), ": quota of ", ds.quota_bytes(),
+                                                       " bytes exceeded (", used, " bytes stored, ",
+                                                       reserved + bytes, " bytes in uploads)"));
+    }
+  }
+  reserved += bytes;
+  return absl::OkStatus();
+}
+
+void ObjectStore::ReleaseQuota(const std::string& dataset, uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = reserved_.find(dataset);
+  if (it == reserved_.end()) return;
+  it->second -= std::min(it->second, bytes);
+  if (it->second == 0) reserved_.erase(it);
+}
+
+void ObjectStore::EndUpload(const std::string& upload_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  active_uploads_.erase(upload_id);
+}
+
+// --- ObjectUpload ----------------------------------------------------------------
+
+ObjectUpload::ObjectUpload(ObjectStore& store, v1::SealedUploadRecord record, v1::Dataset dataset,
+                           SealedHeader header, Bytes header_bytes)
+    : store_(store),
+      record_(std::move(record)),
+      dataset_(std::move(dataset)),
+      header_(std::move(header)),
+      header_bytes_(std::move(header_bytes)),
+      checker_(header_.params) {}
+
+ObjectUpload::~ObjectUpload() {
+  if (!done_) {
+    std::lock_guard<std::mutex> lock(store_.mu_);
+    CrashPoint("upload.discard.before_write");
+    absl::Status s = store_.DiscardUploadLocked(record_, /*sync=*/false);
+    if (!s.ok()) {
+      // Open() or the idle sweep discards it later.
+      LogWarning("store.upload_discard_failed",
+                 {{"upload", record_.id()}, {"error", std::string(s.message())}});
+    }
+  }
+  store_.ReleaseQuota(record_.dataset_id(), reserved_);
+  store_.EndUpload(record_.id());
+}
+
+absl::Status ObjectUpload::AppendSegment(std::span<const uint8_t> segment) {
+  if (done_) return absl::FailedPreconditionError("upload: already committed");
+  const uint64_t index = checker_.segments();
+  RETURN_IF_ERROR(checker_.Accept(segment.size()));
+  const uint64_t charge = segment.size() + (index == 0 ? header_bytes_.size() : 0);
+  RETURN_IF_ERROR(store_.ReserveQuota(dataset_, charge));
+  reserved_ += charge;
+  CrashPoint("upload.segment.before_write");
+  rocksdb::WriteBatch batch;
+  batch.Put(ToSlice(keys::Segment(record_.id(), index)), ToSlice(AsStringView(segment)));
+  const bool logged = checker_.stream_bytes() <= kLoggedUploadBytes;
+  RETURN_IF_ERROR(store_.db_->Write(batch, /*sync=*/false, logged));
+  unlogged_ = unlogged_ || !logged;
+  CrashPoint("upload.segment.after_write");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ObjectInfo> ObjectUpload::Commit(const v1::PutObjectFinish& finish) {
+  if (done_) return absl::FailedPreconditionError("upload: already committed");
+  RETURN_IF_ERROR(checker_.Finish(finish.segment_count(), finish.stream_bytes()));
+  ASSIGN_OR_RETURN(SegmentLayout layout,
+                   SegmentLayout::ForStreamSize(header_.params, checker_.stream_bytes()));
+  v1::SealedObjectRecord record;
+  v1::ObjectInfo& info = *record.mutable_info();
+  info.set_dataset(dataset_.name());
+  info.set_name(record_.name());
+  info.set_version(record_.version());
+  info.set_size(layout.plaintext_size());
+  info.set_stored_bytes(header_bytes_.size() + checker_.stream_bytes() -
+                        header_.params.header_size());
+  info.set_segment_count(layout.segment_count());
+  info.set_segment_size(header_.params.ciphertext_segment_size);
+  info.set_key(header_.key_name);
+  info.set_key_version(header_.key_version);
+  *info.mutable_labels() = record_.labels();
+  info.set_create_time_unix_micros(Micros(store_.clock_.Now()));
+  info.set_creator(record_.principal());
+  info.set_header_bytes(static_cast<uint32_t>(header_bytes_.size()));
+  record.set_header(std::string(AsStringView(header_bytes_)));
+  record.set_space(record_.id());
+  record.set_stream_bytes(checker_.stream_bytes());
+  if (unlogged_) {
+    // Segments that skipped the WAL must be in table files before the
+    // commit record can be durable.
+    RETURN_IF_ERROR(store_.db_->Flush());
+    CrashPoint("upload.commit.after_flush");
+  }
+
+  std::lock_guard<std::mutex> lock(store_.mu_);
+  // The idle sweep skips active uploads, so the record must still be there.
+  absl::StatusOr<std::string> still = store_.db_->Get(keys::Upload(record_.id()));
+  if (!still.ok()) {
+    return absl::Status(still.status().code(), absl::StrCat("commit: upload ", record_.id(), ": ",
+                                                            still.status().message()));
+  }
+  v1::SealedDatasetUsage usage = store_.usage_[record_.dataset_id()];
+  usage.set_used_bytes(usage.used_bytes() + info.stored_bytes());
+  usage.set_object_count(usage.object_count() + 1);
+  rocksdb::WriteBatch batch;
+  batch.Put(ToSlice(keys::Object(record_.dataset_id(), record_.name(), record_.version())),
+            ToSlice(Serialize(record)));
+  batch.Delete(ToSlice(keys::Upload(record_.id())));
+  batch.Put(ToSlice(keys::Usage(record_.dataset_id())), ToSlice(Serialize(usage)));
+  CrashPoint("upload.commit.before_write");
+  RETURN_IF_ERROR(store_.db_->Write(batch, /*sync=*/true));
+  CrashPoint("upload.commit.after_write");
+  store_.usage_[record_.dataset_id()] = usage;
+  done_ = true;
+  LogInfo("store.object_committed", {{"dataset", dataset_.name()},
+                                     {"object", record_.name()},
+                                     {"version", static_cast<int64_t>(record_.version())},
+                                     {"bytes", static_cast<int64_t>(info.stored_bytes())},
+                                     {"by", record_.principal()}});
+  return info;
+}
+
+}  // namespace strongroom::storage::sealed

@@ -1,0 +1,40 @@
+// StoreOptions: the sealed store's configuration (strongroomd.yaml `store:`,
+// see server/config.h). A plain struct; no dependencies beyond absl time.
+#ifndef STRONGROOM_STORAGE_SEALED_STORE_OPTIONS_H_
+#define STRONGROOM_STORAGE_SEALED_STORE_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace strongroom::storage::sealed {
+
+inline constexpr uint32_t kMinStoreSegmentSize = 4 << 10;
+// A segment travels in one gRPC message; the server accepts 4 MiB messages.
+inline constexpr uint32_t kMaxStoreSegmentSize = 2 << 20;
+
+struct StoreOptions {
+  // The object database (its own RocksDB, tuned for large values). Default:
+  // the KMS database path with "-objects" appended.
+  std::string path;
+  // Quota of a dataset created without one (admins may set any); 0: none.
+  uint64_t default_quota_bytes = 0;
+  // Accepted ciphertext segment sizes.
+  uint32_t min_segment_size = kMinStoreSegmentSize;
+  uint32_t max_segment_size = kMaxStoreSegmentSize;
+  // An upload without a live stream for this long is discarded.
+  absl::Duration upload_idle_timeout = absl::Minutes(10);
+  // A rekey job that makes no progress for this long is cancelled.
+  absl::Duration rekey_idle_timeout = absl::Hours(24 * 7);
+  // Background work: garbage collection and re-wrap jobs.
+  absl::Duration maintenance_interval = absl::Seconds(5);
+  // Objects re-wrapped per maintenance pass (KMS calls).
+  size_t rewrap_budget = 256;
+  // RocksDB memtable size; large values flush to blob files.
+  uint64_t write_buffer_bytes = 64 << 20;
+};
+
+}  // namespace strongroom::storage::sealed
+
+#endif  // STRONGROOM_STORAGE_SEALED_STORE_OPTIONS_H_

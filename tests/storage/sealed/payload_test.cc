@@ -1,0 +1,273 @@
+// The payload layer as the store's clients use it: Tink's streaming vectors
+// (shared/vectors/streaming-aead/tink) decrypt when fed one segment per
+// message through SegmentStreamReader; the splitter cuts a writer's output
+// into exactly the vector's segments; and every way of tampering with the
+// segment sequence is refused.
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/file.h"
+#include "base/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "storage/sealed/segment_stream.h"
+#include "storage/streaming/streaming_aead_writer.h"
+#include "tests/storage/sealed/sealed_test_util.h"
+
+namespace strongroom::storage::sealed {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+using Segment = SegmentStreamReader::Segment;
+
+struct Vector {
+  int id = 0;
+  StreamingAeadParams params;
+  Bytes key, aad;
+  std::string plaintext, ciphertext;
+  size_t header_length = 0;
+  std::vector<size_t> segment_lengths;
+};
+
+Bytes Unhex(const nlohmann::json& v, const char* field) {
+  absl::StatusOr<Bytes> b = HexDecode(v.at(field).get<std::string>(), field);
+  EXPECT_TRUE(b.ok()) << b.status();
+  return b.ok() ? *b : Bytes();
+}
+
+std::vector<Vector> LoadVectors() {
+  absl::StatusOr<std::string> text =
+      ReadFileToString(std::string(STRONGROOM_VECTORS_DIR) +
+                           "/streaming-aead/tink/aes_gcm_hkdf_streaming_vectors.json",
+                       "tink vectors");
+  EXPECT_TRUE(text.ok()) << text.status();
+  if (!text.ok()) return {};
+  std::vector<Vector> out;
+  const nlohmann::json doc = nlohmann::json::parse(*text);
+  for (const auto& v : doc.at("vectors")) {
+    Vector t;
+    t.id = v.at("id").get<int>();
+    absl::StatusOr<HkdfHash> hash = ParseHkdfHash(v.at("hkdfHash").get<std::string>());
+    EXPECT_TRUE(hash.ok());
+    t.params.hkdf_hash = *hash;
+    t.params.derived_key_size = v.at("derivedKeySizeBytes").get<uint32_t>();
+    t.params.ciphertext_segment_size = v.at("ciphertextSegmentSize").get<uint32_t>();
+    t.key = Unhex(v, "key");
+    t.aad = Unhex(v, "aad");
+    Bytes p = Unhex(v, "plaintext"), c = Unhex(v, "ciphertext");
+    t.plaintext.assign(p.begin(), p.end());
+    t.ciphertext.assign(c.begin(), c.end());
+    t.header_length = v.at("headerLength").get<size_t>();
+    t.segment_lengths = v.at("ciphertextSegmentLengths").get<std::vector<size_t>>();
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+const std::vector<Vector>& Vectors() {
+  static const auto* v = new std::vector<Vector>(LoadVectors());
+  return *v;
+}
+
+std::vector<Segment> Cut(const Vector& v) {
+  std::vector<Segment> out;
+  size_t pos = v.header_length;
+  for (size_t i = 0; i < v.segment_lengths.size(); ++i) {
+    out.push_back({i, v.ciphertext.substr(pos, v.segment_lengths[i])});
+    pos += v.segment_lengths[i];
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> Decrypt(const Vector& v, std::vector<Segment> segments,
+                                    uint64_t start = 0, uint64_t end = UINT64_MAX) {
+  size_t next = 0;
+  ASSIGN_OR_RETURN(auto reader,
+                   SegmentStreamReader::Create(
+                       SecretBytes::CopyFrom(v.key), v.params, v.aad,
+                       AsBytes(absl::string_view(v.ciphertext).substr(0, v.header_length)),
+                       v.ciphertext.size(), [&]() -> absl::StatusOr<std::optional<Segment>> {
+                         if (next == segments.size()) return std::nullopt;
+                         return segments[next++];
+                       }));
+  StringSink sink;
+  RETURN_IF_ERROR(reader->CopyRange(start, end, &sink));
+  return sink.Release();
+}
+
+TEST(PayloadVectorsTest, VectorsAreLoaded) { EXPECT_GE(Vectors().size(), 8u); }
+
+TEST(PayloadVectorsTest, EveryVectorDecryptsSegmentBySegment) {
+  for (const Vector& v : Vectors()) {
+    absl::StatusOr<std::string> plain = Decrypt(v, Cut(v));
+    ASSERT_TRUE(plain.ok()) << "vector " << v.id << ": " << plain.status();
+    EXPECT_EQ(*plain, v.plaintext) << "vector " << v.id;
+  }
+}
+
+TEST(PayloadVectorsTest, EveryRangeOfEveryVectorDecrypts) {
+  for (const Vector& v : Vectors()) {
+    const uint64_t n = v.plaintext.size();
+    for (uint64_t a = 0; a <= n; a += 7) {
+      for (uint64_t b = a; b <= n; b += 11) {
+        // The store sends only the segments a range needs (SegmentLayout).
+        ASSERT_OK_AND_ASSIGN(SegmentLayout layout,
+                             SegmentLayout::ForStreamSize(v.params, v.ciphertext.size()));
+        ASSERT_OK_AND_ASSIGN(SegmentLayout::Span span, layout.SegmentsForRange(a, b));
+        std::vector<Segment> all = Cut(v), sent(all.begin() + span.first, all.begin() + span.end);
+        absl::StatusOr<std::string> part = Decrypt(v, sent, a, b);
+        ASSERT_TRUE(part.ok()) << "vector " << v.id << " [" << a << "," << b
+                               << "): " << part.status();
+        EXPECT_EQ(*part, v.plaintext.substr(a, b - a));
+      }
+    }
+  }
+}
+
+TEST(PayloadVectorsTest, SplitterCutsTheWritersOutputIntoTheVectorsSegments) {
+  for (const Vector& v : Vectors()) {
+    for (size_t chunk : {size_t{1}, size_t{5}, size_t{64}, size_t{0}}) {
+      std::string header;
+      std::vector<std::string> segments;
+      SegmentSplitter splitter(
+          v.params,
+          [&](std::span<const uint8_t> h) {
+            header = std::string(AsStringView(h));
+            return absl::OkStatus();
+          },
+          [&](uint64_t i, std::span<const uint8_t> s) {
+            EXPECT_EQ(i, segments.size());
+            segments.emplace_back(AsStringView(s));
+            return absl::OkStatus();
+          });
+      // Re-encrypt with the vector's salt and nonce prefix: byte for byte.
+      const std::string vh = v.ciphertext.substr(0, v.header_length);
+      ASSERT_OK_AND_ASSIGN(
+          auto writer,
+          StreamingAeadWriter::CreateWithSaltAndNoncePrefixForTesting(
+              SecretBytes::CopyFrom(v.key), v.params, v.aad,
+              AsBytes(absl::string_view(vh).substr(1, v.params.derived_key_size)),
+              AsBytes(absl::string_view(vh).substr(1 + v.params.derived_key_size)), &splitter));
+      const size_t step = chunk == 0 ? std::max<size_t>(1, v.plaintext.size()) : chunk;
+      for (size_t i = 0; i < v.plaintext.size(); i += step) {
+        ASSERT_OK(writer->Write(AsBytes(absl::string_view(v.plaintext).substr(i, step))));
+      }
+      ASSERT_OK(writer->Finish());
+      ASSERT_OK(splitter.Finish());
+      EXPECT_EQ(header, vh);
+      ASSERT_EQ(segments.size(), v.segment_lengths.size()) << "vector " << v.id;
+      std::vector<Segment> cut = Cut(v);
+      for (size_t i = 0; i < segments.size(); ++i) EXPECT_EQ(segments[i], cut[i].data);
+      EXPECT_EQ(splitter.stream_bytes(), v.ciphertext.size());
+    }
+  }
+}
+
+TEST(PayloadVectorsTest, SegmentEncryptorReproducesEverySegment) {
+  for (const Vector& v : Vectors()) {
+    ASSERT_OK_AND_ASSIGN(auto enc,
+                         SegmentEncryptor::Create(
+                             SecretBytes::CopyFrom(v.key), v.params, v.aad,
+                             AsBytes(absl::string_view(v.ciphertext).substr(0, v.header_length))));
+    std::vector<Segment> cut = Cut(v);
+    ASSERT_OK_AND_ASSIGN(SegmentLayout layout,
+                         SegmentLayout::ForStreamSize(v.params, v.ciphertext.size()));
+    // Backwards, as a resumed job would start in the middle.
+    for (size_t k = cut.size(); k-- > 0;) {
+      const uint64_t off = layout.SegmentPlaintextOffset(k);
+      const std::string plain = v.plaintext.substr(off, cut[k].data.size() - kStreamingAeadTagSize);
+      ASSERT_OK_AND_ASSIGN(Bytes ct, enc->Encrypt(k, k + 1 == cut.size(), AsBytes(plain)));
+      EXPECT_EQ(AsStringView(ct), cut[k].data) << "vector " << v.id << " segment " << k;
+    }
+  }
+}
+
+// A vector with at least three segments, for the tampering cases.
+const Vector& Long() {
+  for (const Vector& v : Vectors()) {
+    if (v.segment_lengths.size() >= 3) return v;
+  }
+  ADD_FAILURE() << "no vector with three segments";
+  return Vectors().front();
+}
+
+TEST(PayloadTamperTest, ReorderedSegmentsFail) {
+  std::vector<Segment> s = Cut(Long());
+  std::swap(s[1].data, s[2].data);  // indexes in order, contents swapped
+  EXPECT_THAT(Decrypt(Long(), s), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("segment 1")));
+}
+
+TEST(PayloadTamperTest, OutOfOrderDeliveryFails) {
+  std::vector<Segment> s = Cut(Long());
+  std::swap(s[1], s[2]);
+  EXPECT_THAT(Decrypt(Long(), s), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("segment")));
+}
+
+TEST(PayloadTamperTest, DroppedSegmentFails) {
+  std::vector<Segment> s = Cut(Long());
+  s.erase(s.begin() + 1);
+  EXPECT_THAT(Decrypt(Long(), s),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("segment 1: the store sent")));
+}
+
+TEST(PayloadTamperTest, DuplicatedSegmentFails) {
+  std::vector<Segment> s = Cut(Long());
+  s.insert(s.begin() + 2, s[1]);
+  EXPECT_THAT(Decrypt(Long(), s), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("again")));
+  // The duplicate relabelled as the next segment does not authenticate there.
+  s = Cut(Long());
+  s[2].data = s[1].data;
+  EXPECT_FALSE(Decrypt(Long(), s).ok());
+}
+
+TEST(PayloadTamperTest, TruncatedStreamFails) {
+  const Vector& v = Long();
+  std::vector<Segment> s = Cut(v);
+  s.pop_back();
+  EXPECT_THAT(Decrypt(v, s), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("truncated")));
+  // A store that also lies about the size: the new last segment is not one.
+  Vector shorter = v;
+  shorter.ciphertext.resize(v.ciphertext.size() - v.segment_lengths.back());
+  EXPECT_THAT(Decrypt(shorter, s), StatusIs(absl::StatusCode::kDataLoss));
+}
+
+TEST(PayloadTamperTest, FlippedBitFails) {
+  std::vector<Segment> s = Cut(Long());
+  s[1].data[3] ^= 0x01;
+  EXPECT_THAT(Decrypt(Long(), s),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("segment 1: ciphertext does not")));
+}
+
+TEST(PayloadTamperTest, SegmentFromAnotherObjectFails) {
+  const SecretBytes key = SecretBytes::Random(32);
+  const std::string plain(20000, 'x');
+  ASSERT_OK_AND_ASSIGN(testing::SealedParts a, testing::Seal(key, "ds", "a", 1, plain));
+  ASSERT_OK_AND_ASSIGN(testing::SealedParts b, testing::Seal(key, "ds", "b", 1, plain));
+  std::vector<Segment> mixed;
+  for (size_t i = 0; i < a.segments.size(); ++i) mixed.push_back({i, a.segments[i]});
+  mixed[2].data = b.segments[2];  // same key, same position, same plaintext
+  EXPECT_THAT(testing::Open(key, a.header, a.stream_bytes, mixed),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("segment 2")));
+  // And a header of another identity (version) opens nothing.
+  testing::SealedParts other = a;
+  other.header.version = 2;
+  mixed[2].data = a.segments[2];
+  EXPECT_THAT(testing::Open(key, other.header, a.stream_bytes, mixed),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("segment 0")));
+}
+
+TEST(PayloadTamperTest, WrongKeyFails) {
+  const SecretBytes key = SecretBytes::Random(32);
+  ASSERT_OK_AND_ASSIGN(testing::SealedParts a, testing::Seal(key, "ds", "a", 1, "hello"));
+  std::vector<Segment> s = {{0, a.segments[0]}};
+  EXPECT_OK(testing::Open(key, a.header, a.stream_bytes, s).status());
+  EXPECT_THAT(testing::Open(SecretBytes::Random(32), a.header, a.stream_bytes, s),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not authenticate")));
+}
+
+}  // namespace
+}  // namespace strongroom::storage::sealed

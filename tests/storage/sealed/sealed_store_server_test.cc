@@ -1,0 +1,405 @@
+// The sealed store end to end in one process: strongroomd's server object on
+// 127.0.0.1 port 0 over mutual TLS with a real SoftHSM token and RocksDB,
+// driven through the client SDK (client/sealed_object.h) as owners, admins,
+// auditors and workloads. Covers round trips and ranges, tampering, wrong
+// keys, truncated uploads, KMS rotation with header re-wrap, destruction of
+// a key version, rekey, and authorization.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "base/testing/status_matchers.h"
+#include "client/connection.h"
+#include "client/sealed_object.h"
+#include "hsm-sim/testing/softhsm_token.h"
+#include "server/config.h"
+#include "server/sealed_store_service.h"
+#include "server/server.h"
+#include "storage/sealed/object_db.h"
+
+namespace strongroom::server {
+namespace {
+
+namespace v1 = ::strongroom::v1;
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr char kP[] = "spiffe://strongroom/";
+
+std::string Pattern(size_t n, int seed = 0) {
+  std::string s(n, '\0');
+  uint32_t x = 2463534242u + seed;
+  for (size_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    s[i] = static_cast<char>(x);
+  }
+  return s;
+}
+
+class SealedStoreServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(token_, hsm_sim::SoftHsmToken::Create("sealed-test"));
+    pki_ = token_->dir() + "/pki";
+    std::string cmd = absl::StrCat(STRONGROOM_SOURCE_DIR, "/deploy/local-ca.sh --dir ", pki_,
+                                   " --client admin --client owner --client owner2"
+                                   " --client auditor --client workload >/dev/null 2>&1");
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    std::string yaml = absl::StrCat(R"(
+server:
+  listen: 127.0.0.1:0
+  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
+hsm:
+  module: )",
+                                    hsm_sim::SoftHsmToken::SoftHsmModulePath(), R"(
+  token_label: sealed-test
+  pin_file: )",
+                                    token_->pin_file(), R"(
+storage: {path: db}
+store: {maintenance_interval: 50ms}
+logging: {level: warning}
+principals:
+  - {name: "spiffe://strongroom/admin", role: admin}
+  - {name: "spiffe://strongroom/owner", role: owner}
+  - {name: "spiffe://strongroom/owner2", role: owner}
+  - {name: "spiffe://strongroom/auditor", role: auditor}
+  - {name: "spiffe://strongroom/workload", role: workload}
+)");
+    ASSERT_OK_AND_ASSIGN(ServerConfig config, ParseServerConfig(yaml, "test.yaml", token_->dir()));
+    ASSERT_OK_AND_ASSIGN(server_, StrongroomServer::Start(config));
+    for (const char* who : {"admin", "owner", "owner2", "auditor", "workload"}) {
+      client::ConnectionOptions o{absl::StrCat("127.0.0.1:", server_->port()),
+                                  pki_ + "/ca.crt",
+                                  absl::StrCat(pki_, "/clients/", who, ".crt"),
+                                  absl::StrCat(pki_, "/clients/", who, ".key"),
+                                  "",
+                                  absl::Seconds(30)};
+      ASSERT_OK_AND_ASSIGN(conn_[who], client::Connection::Open(o));
+    }
+    v1::CreateKeyRequest k;
+    k.set_key_id("k1");
+    k.set_owner(absl::StrCat(kP, "owner"));
+    k.set_destroy_wait_seconds(0);
+    ASSERT_OK(conn_["admin"]->CreateKey(k).status());
+    v1::CreateDatasetRequest d;
+    d.set_dataset_id("ds");
+    d.set_key("k1");
+    d.set_release_policy("inference");
+    ASSERT_OK(conn_["owner"]->CreateDataset(d).status());
+  }
+
+  void TearDown() override {
+    conn_.clear();
+    server_.reset();
+  }
+
+  client::Connection& As(const std::string& who) { return *conn_.at(who); }
+
+  absl::StatusOr<v1::ObjectInfo> Put(const std::string& name, const std::string& data,
+                                     uint32_t segment_size = 64 << 10) {
+    client::PutObjectOptions o;
+    o.dataset = "ds";
+    o.name = name;
+    o.segment_size = segment_size;
+    storage::StringSource source(data);
+    return client::PutSealedObject(As("owner"), o, source);
+  }
+
+  absl::StatusOr<std::string> Get(const std::string& name, uint64_t version = 0, uint64_t start = 0,
+                                  std::optional<uint64_t> end = {},
+                                  const std::string& who = "owner", bool raw = false) {
+    client::GetObjectOptions o;
+    o.dataset = "ds";
+    o.name = name;
+    o.version = version;
+    o.range_start = start;
+    o.range_end = end;
+    o.raw = raw;
+    storage::StringSink sink;
+    RETURN_IF_ERROR(client::GetSealedObject(As(who), o, sink).status());
+    return sink.Release();
+  }
+
+  storage::sealed::ObjectStore& Store() { return server_->sealed_store().store(); }
+
+  void ExpectConsistent() {
+    ASSERT_OK_AND_ASSIGN(v1::StoreCheck c, As("auditor").CheckStore(v1::CheckStoreRequest()));
+    EXPECT_TRUE(c.ok()) << c.DebugString();
+    EXPECT_EQ(c.orphaned_segments(), 0u);
+    EXPECT_EQ(c.open_uploads(), 0u);
+  }
+
+  v1::StoreJob WaitForJob(const std::string& id) {
+    v1::GetJobRequest r;
+    r.set_id(id);
+    for (int i = 0; i < 200; ++i) {
+      absl::StatusOr<v1::StoreJob> job = As("owner").GetJob(r);
+      EXPECT_OK(job.status());
+      if (!job.ok() || job->state() != v1::RUNNING) return job.value_or(v1::StoreJob());
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ADD_FAILURE() << "job " << id << " still running";
+    return v1::StoreJob();
+  }
+
+  std::unique_ptr<hsm_sim::SoftHsmToken> token_;
+  std::string pki_;
+  std::unique_ptr<StrongroomServer> server_;
+  std::map<std::string, std::unique_ptr<client::Connection>> conn_;
+};
+
+TEST_F(SealedStoreServerTest, PutGetRoundTripsAndRanges) {
+  const std::string data = Pattern(3 * 1000 * 1000 + 17);
+  ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, Put("models/m.bin", data));
+  EXPECT_EQ(info.version(), 1u);
+  EXPECT_EQ(info.size(), data.size());
+  EXPECT_EQ(info.key(), "keys/k1");
+  EXPECT_EQ(info.key_version(), 1u);
+  EXPECT_EQ(Get("models/m.bin").value_or("FAILED"), data);
+  for (auto [a, b] : {std::pair<uint64_t, uint64_t>{0, 1},
+                      {65479, 65481},
+                      {1000000, 2000000},
+                      {data.size() - 1, data.size()},
+                      {0, data.size()}}) {
+    EXPECT_EQ(Get("models/m.bin", 0, a, b).value_or("FAILED"), data.substr(a, b - a))
+        << a << "-" << b;
+  }
+  // An empty object, and one that fills its segments exactly.
+  ASSERT_OK(Put("empty", "").status());
+  EXPECT_EQ(Get("empty").value_or("FAILED"), "");
+  const std::string exact = Pattern(65536 - 40 - 16 + 2 * (65536 - 16), 3);
+  ASSERT_OK_AND_ASSIGN(v1::ObjectInfo e, Put("exact", exact));
+  EXPECT_EQ(e.segment_count(), 3u);
+  EXPECT_EQ(Get("exact").value_or("FAILED"), exact);
+  // The raw export is header + segments: what the store holds, undecrypted.
+  ASSERT_OK_AND_ASSIGN(std::string raw, Get("exact", 0, 0, {}, "owner", true));
+  EXPECT_EQ(raw.size(), e.stored_bytes());
+  EXPECT_EQ(raw.substr(0, 4), "SRSO");
+  EXPECT_EQ(raw.find(exact.substr(1000, 64)), std::string::npos);
+  ExpectConsistent();
+}
+
+TEST_F(SealedStoreServerTest, TamperedSegmentIsDetectedAndTheStoreIsUnchanged) {
+  const std::string data = Pattern(300000);
+  ASSERT_OK(Put("t", data).status());
+  ASSERT_OK_AND_ASSIGN(std::string before, Get("t", 0, 0, {}, "owner", true));
+  // Flip one bit of segment 2 on disk, behind the server's back.
+  std::string space;
+  ASSERT_OK(Store().db().Scan("o/", "", [&](absl::string_view, absl::string_view v) {
+    v1::SealedObjectRecord r;
+    EXPECT_TRUE(r.ParseFromArray(v.data(), static_cast<int>(v.size())));
+    space = r.space();
+    return false;
+  }));
+  const std::string key = storage::sealed::keys::Segment(space, 2);
+  ASSERT_OK_AND_ASSIGN(std::string segment, Store().db().Get(key));
+  std::string flipped = segment;
+  flipped[100] ^= 0x04;
+  rocksdb::WriteOptions w;
+  ASSERT_TRUE(Store().db().raw()->Put(w, key, flipped).ok());
+  EXPECT_THAT(Get("t"), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("segment 2: ciphertext does not authenticate")));
+  // Ranges that do not touch segment 2 still read.
+  EXPECT_EQ(Get("t", 0, 0, 1000).value_or("FAILED"), data.substr(0, 1000));
+  // The failed read changed nothing: the stored bytes are exactly what we put.
+  ASSERT_OK_AND_ASSIGN(std::string after, Get("t", 0, 0, {}, "owner", true));
+  EXPECT_EQ(after.size(), before.size());
+  EXPECT_NE(after, before);  // only our own flip
+  ASSERT_TRUE(Store().db().raw()->Put(w, key, segment).ok());
+  ASSERT_OK_AND_ASSIGN(after, Get("t", 0, 0, {}, "owner", true));
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(Get("t").value_or("FAILED"), data);
+}
+
+TEST_F(SealedStoreServerTest, WrongKeyAndWrongObjectAreRefused) {
+  ASSERT_OK(Put("a", Pattern(1000)).status());
+  ASSERT_OK(Put("b", Pattern(1000, 1)).status());
+  client::GetObjectOptions o;
+  o.dataset = "ds";
+  o.name = "a";
+  o.open_key = [](const storage::sealed::SealedHeader&) -> absl::StatusOr<SecretBytes> {
+    return SecretBytes::Random(32);
+  };
+  storage::StringSink sink;
+  EXPECT_THAT(client::GetSealedObject(As("owner"), o, sink),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not authenticate")));
+  // --key naming another key than the dataset's is refused before upload.
+  client::PutObjectOptions p;
+  p.dataset = "ds";
+  p.name = "c";
+  p.expected_key = "k2";
+  storage::StringSource source("x");
+  EXPECT_THAT(client::PutSealedObject(As("owner"), p, source),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--key")));
+  // Another owner's key is no use for this dataset, and the KMS refuses it.
+  v1::CreateKeyRequest k;
+  k.set_key_id("k2");
+  k.set_owner(absl::StrCat(kP, "owner2"));
+  ASSERT_OK(As("admin").CreateKey(k).status());
+  v1::CreateDatasetRequest d;
+  d.set_dataset_id("ds2");
+  d.set_key("k2");
+  EXPECT_THAT(As("owner").CreateDataset(d), StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
+TEST_F(SealedStoreServerTest, InterruptedUploadLeavesNothing) {
+  v1::BeginUploadRequest b;
+  b.set_dataset("ds");
+  b.set_name("partial");
+  ASSERT_OK_AND_ASSIGN(v1::Upload up, As("owner").BeginUpload(b));
+  {
+    auto stream = As("owner").PutObject();
+    v1::PutObjectRequest m;
+    m.mutable_start()->set_upload_id(up.upload_id());
+    m.mutable_start()->set_header("SRSO-garbage");
+    stream->Write(m);
+    EXPECT_THAT(stream->Finish(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("start.header")));
+  }
+  // A well-formed upload cut off after some segments (the client dies).
+  struct CutSource : storage::ByteSource {
+    absl::StatusOr<size_t> Read(std::span<uint8_t> out) override {
+      if (sent >= 600000) return absl::AbortedError("client killed");
+      std::fill(out.begin(), out.end(), 7);
+      sent += out.size();
+      return out.size();
+    }
+    size_t sent = 0;
+  } cut;
+  client::PutObjectOptions p;
+  p.dataset = "ds";
+  p.name = "partial";
+  p.segment_size = 64 << 10;
+  EXPECT_THAT(client::PutSealedObject(As("owner"), p, cut),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("client killed")));
+  v1::StatObjectRequest s;
+  s.set_dataset("ds");
+  s.set_name("partial");
+  EXPECT_THAT(As("owner").StatObject(s), StatusIs(absl::StatusCode::kNotFound));
+  // The server discards the upload when the stream is cancelled.
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<v1::StoreCheck> c = Store().Check();
+    if (c.ok() && c->segments() == 0) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_OK_AND_ASSIGN(v1::StoreCheck c, Store().Check());
+  EXPECT_EQ(c.segments(), 0u);
+  EXPECT_TRUE(c.ok());
+}
+
+TEST_F(SealedStoreServerTest, RotationRewrapAndDestructionOfAKeyVersion) {
+  const std::string a = Pattern(200000, 1), b = Pattern(100000, 2);
+  ASSERT_OK(Put("a", a).status());
+  ASSERT_OK_AND_ASSIGN(std::string raw_before, Get("a", 0, 0, {}, "owner", true));
+  v1::RotateKeyRequest rotate;
+  rotate.set_name("keys/k1");
+  ASSERT_OK(As("admin").RotateKey(rotate).status());
+  ASSERT_OK_AND_ASSIGN(v1::ObjectInfo binfo, Put("b", b));
+  EXPECT_EQ(binfo.key_version(), 2u);
+  // What destroying version 1 would affect, before it is scheduled.
+  v1::ListObjectsRequest affected;
+  affected.set_key("k1");
+  affected.set_key_version(1);
+  ASSERT_OK_AND_ASSIGN(auto on_v1, As("owner").ListObjects(affected));
+  ASSERT_EQ(on_v1.objects_size(), 1);
+  EXPECT_EQ(on_v1.objects(0).name(), "a");
+  // Re-wrap: headers move to version 2, segments stay byte for byte.
+  v1::StartRewrapRequest rw;
+  rw.set_dataset("ds");
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob job, As("admin").StartRewrap(rw));
+  job = WaitForJob(job.id());
+  EXPECT_EQ(job.state(), v1::DONE);
+  EXPECT_EQ(job.done(), 1u);
+  EXPECT_EQ(job.skipped(), 1u);
+  ASSERT_OK_AND_ASSIGN(on_v1, As("owner").ListObjects(affected));
+  EXPECT_EQ(on_v1.objects_size(), 0);
+  ASSERT_OK_AND_ASSIGN(std::string raw_after, Get("a", 0, 0, {}, "owner", true));
+  ASSERT_OK_AND_ASSIGN(size_t header_before,
+                       storage::sealed::PeekSealedHeaderSize(AsBytes(raw_before)));
+  ASSERT_OK_AND_ASSIGN(size_t header_after,
+                       storage::sealed::PeekSealedHeaderSize(AsBytes(raw_after)));
+  EXPECT_EQ(raw_after.substr(header_after), raw_before.substr(header_before));
+  EXPECT_NE(raw_after.substr(0, header_after), raw_before.substr(0, header_before));
+  EXPECT_EQ(Get("a").value_or("FAILED"), a);
+  // Version 1 can go now without losing anything.
+  v1::DestroyKeyVersionRequest destroy;
+  destroy.set_name("keys/k1/versions/1");
+  ASSERT_OK(As("admin").DestroyKeyVersion(destroy).status());
+  EXPECT_EQ(Get("a").value_or("FAILED"), a);
+  // Destroying version 2 makes every object under it unreadable.
+  ASSERT_OK(As("admin").RotateKey(rotate).status());
+  affected.set_key_version(2);
+  ASSERT_OK_AND_ASSIGN(auto on_v2, As("owner").ListObjects(affected));
+  EXPECT_EQ(on_v2.objects_size(), 2);
+  destroy.set_name("keys/k1/versions/2");
+  ASSERT_OK(As("admin").DestroyKeyVersion(destroy).status());
+  EXPECT_THAT(Get("a"), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("Decrypt")));
+  EXPECT_THAT(Get("b"), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("Decrypt")));
+  ExpectConsistent();
+}
+
+TEST_F(SealedStoreServerTest, RekeyReplacesTheDataKey) {
+  const std::string data = Pattern(500000, 4);
+  ASSERT_OK(Put("r", data).status());
+  ASSERT_OK_AND_ASSIGN(std::string raw_before, Get("r", 0, 0, {}, "owner", true));
+  client::RekeyOptions o{"ds", "r", 0, nullptr};
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob job, client::RekeySealedObject(As("owner"), o));
+  EXPECT_EQ(job.state(), v1::DONE);
+  EXPECT_EQ(job.done(), job.total());
+  ASSERT_OK_AND_ASSIGN(std::string raw_after, Get("r", 0, 0, {}, "owner", true));
+  EXPECT_EQ(raw_after.size(), raw_before.size());
+  EXPECT_NE(raw_after.substr(raw_after.size() - 1000), raw_before.substr(raw_before.size() - 1000));
+  EXPECT_EQ(Get("r").value_or("FAILED"), data);
+  v1::StatObjectRequest s;
+  s.set_dataset("ds");
+  s.set_name("r");
+  ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, As("auditor").StatObject(s));
+  EXPECT_GT(info.rekey_time_unix_micros(), 0);
+  ExpectConsistent();
+}
+
+TEST_F(SealedStoreServerTest, RolesAreEnforced) {
+  ASSERT_OK(Put("x", "secret data").status());
+  EXPECT_THAT(Get("x", 0, 0, {}, "admin"), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Get("x", 0, 0, {}, "auditor"), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Get("x", 0, 0, {}, "owner2"), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Get("x", 0, 0, {}, "workload"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token")));
+  client::GetObjectOptions w;
+  w.dataset = "ds";
+  w.name = "x";
+  w.token = "eyJ.not.wired";
+  storage::StringSink sink;
+  EXPECT_THAT(client::GetSealedObject(As("workload"), w, sink),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("key broker")));
+  v1::StatObjectRequest s;
+  s.set_dataset("ds");
+  s.set_name("x");
+  EXPECT_OK(As("auditor").StatObject(s).status());
+  EXPECT_THAT(As("owner2").StatObject(s), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(As("auditor").CheckStore(v1::CheckStoreRequest()).status(),
+              ::strongroom::testing::IsOk());
+  EXPECT_THAT(As("owner").CheckStore(v1::CheckStoreRequest()),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  client::PutObjectOptions p;
+  p.dataset = "ds";
+  p.name = "y";
+  storage::StringSource source("z");
+  EXPECT_THAT(client::PutSealedObject(As("owner2"), p, source),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  v1::DeleteObjectRequest d;
+  d.set_dataset("ds");
+  d.set_name("x");
+  d.set_version(1);
+  EXPECT_THAT(As("auditor").DeleteObject(d), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_OK(As("admin").DeleteObject(d).status());
+}
+
+}  // namespace
+}  // namespace strongroom::server
