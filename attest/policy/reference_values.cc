@@ -171,7 +171,7 @@ absl::StatusOr<ReferenceValueSet> ParseReferenceValueSet(
 std::string ReferenceValueSetToJson(const ReferenceValueSet& set) {
   json j = json::object();
   j["name"] = set.name;
-  j["version"] = set.version;
+  if (set.version > 0) j["version"] = set.version;  // 0: not yet stored
   j["values"] = set.values;
   if (!set.description.empty()) j["description"] = set.description;
   if (set.expires_at != absl::InfiniteFuture()) {

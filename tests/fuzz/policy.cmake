@@ -10,6 +10,7 @@ strongroom_add_fuzzer(policy ${CMAKE_CURRENT_SOURCE_DIR}/policy_fuzz.cc
     ${_policy_testdata}/tpm.json
     ${_policy_testdata}/composite_snp_nvidia.json
     ${_policy_testdata}/dev.json
+    ${_policy_testdata}/fuzz-crash-refvalues-roundtrip.json
     ${_policy_testdata}/approved_snp_measurements.json
     ${STRONGROOM_VECTORS_DIR}/wycheproof/schemas/common.json
     ${STRONGROOM_VECTORS_DIR}/wycheproof/schemas/keywrap_test_schema_v1.json
