@@ -347,42 +347,54 @@ absl::StatusOr<TokenGrant> KeyBroker::CheckToken(const Caller& c, absl::string_v
   return TokenGrant{t.token_id, c.principal, t.key};
 }
 
+absl::StatusOr<v1::SealedKey> KeyBroker::SealForToken(
+    const Caller& c, absl::string_view action, const std::string& key_name,
+    const CheckedToken& t, absl::string_view public_key, const SecretSource& secret) {
+  const nlohmann::json& jwk = t.payload["cnf"]["jwk"];
+  hpke::Kem kem = jwk.value("crv", "") == "X25519" ? hpke::Kem::kDhkemX25519HkdfSha256
+                                                   : hpke::Kem::kDhkemP256HkdfSha256;
+  absl::StatusOr<hpke::PublicKey> pk = ParsePublicKey(kem, public_key);
+  if (!pk.ok() || PublicKeyJwk(kem, pk->Serialize()) != jwk) {
+    return Deny(c, action, key_name, "token_wrong_public_key",
+                absl::StrCat("token ", t.token_id, " is bound to another public key"));
+  }
+  absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(key_name);
+  if (!target.ok()) {
+    return Deny(c, action, key_name, "key_not_releasable", target.status().message());
+  }
+  ASSIGN_OR_RETURN(SecretBytes plaintext, secret(*target));
+  ASSIGN_OR_RETURN(hpke::Suite suite, hpke::Suite::Create(kem, hpke::Kdf::kHkdfSha256,
+                                                          hpke::Aead::kAes256Gcm));
+  Bytes info = ReleaseInfo(target->version_name, t.token_id);
+  ASSIGN_OR_RETURN(hpke::Sealed sealed, hpke::Seal(suite, *pk, info, info, plaintext.Reveal()));
+  AuditEntry e{.principal = c.principal, .action = std::string(action),
+               .resource = target->version_name, .decision = AuditDecision::kAllow,
+               .reason_id = "", .reason_detail = absl::StrCat("token ", t.token_id),
+               .evidence_digest = "", .policy_digest = t.policy_digest,
+               .key_version = target->version};
+  RETURN_IF_ERROR(audit_.Append(std::move(e)).status());
+  v1::SealedKey out;
+  out.set_key_version(target->version_name);
+  out.set_kem(kem == hpke::Kem::kDhkemX25519HkdfSha256 ? v1::HPKE_KEM_X25519_SHA256
+                                                       : v1::HPKE_KEM_P256_SHA256);
+  out.set_enc(std::string(AsStringView(sealed.enc)));
+  out.set_ciphertext(std::string(AsStringView(sealed.ciphertext)));
+  out.set_token_id(t.token_id);
+  out.set_info(std::string(AsStringView(info)));
+  return out;
+}
+
 absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseKey(const Caller& c,
                                                              const v1::ReleaseKeyRequest& r) {
   RETURN_IF_ERROR(Admit(c));
   const std::string key_name = NormalizeKey(r.key());
   ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, "release", r.token(), key_name));
-  const nlohmann::json& jwk = t.payload["cnf"]["jwk"];
-  hpke::Kem kem = jwk.value("crv", "") == "X25519" ? hpke::Kem::kDhkemX25519HkdfSha256
-                                                   : hpke::Kem::kDhkemP256HkdfSha256;
-  absl::StatusOr<hpke::PublicKey> pk = ParsePublicKey(kem, r.public_key());
-  if (!pk.ok() || PublicKeyJwk(kem, pk->Serialize()) != jwk) {
-    return Deny(c, "release", key_name, "token_wrong_public_key",
-                absl::StrCat("token ", t.token_id, " is bound to another public key"));
-  }
-  absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(key_name);
-  if (!target.ok()) {
-    return Deny(c, "release", key_name, "key_not_releasable", target.status().message());
-  }
-  ASSIGN_OR_RETURN(SecretBytes material, keys_.ReleaseMaterial(*target));
-  ASSIGN_OR_RETURN(hpke::Suite suite, hpke::Suite::Create(kem, hpke::Kdf::kHkdfSha256,
-                                                          hpke::Aead::kAes256Gcm));
-  Bytes info = ReleaseInfo(target->version_name, t.token_id);
-  ASSIGN_OR_RETURN(hpke::Sealed sealed, hpke::Seal(suite, *pk, info, info, material.Reveal()));
-  AuditEntry e{.principal = c.principal, .action = "release", .resource = target->version_name,
-               .decision = AuditDecision::kAllow, .reason_id = "",
-               .reason_detail = absl::StrCat("token ", t.token_id), .evidence_digest = "",
-               .policy_digest = t.policy_digest, .key_version = target->version};
-  RETURN_IF_ERROR(audit_.Append(std::move(e)).status());
   v1::ReleaseKeyResponse out;
-  v1::SealedKey* s = out.mutable_sealed();
-  s->set_key_version(target->version_name);
-  s->set_kem(kem == hpke::Kem::kDhkemX25519HkdfSha256 ? v1::HPKE_KEM_X25519_SHA256
-                                                      : v1::HPKE_KEM_P256_SHA256);
-  s->set_enc(std::string(AsStringView(sealed.enc)));
-  s->set_ciphertext(std::string(AsStringView(sealed.ciphertext)));
-  s->set_token_id(t.token_id);
-  s->set_info(std::string(AsStringView(info)));
+  ASSIGN_OR_RETURN(*out.mutable_sealed(),
+                   SealForToken(c, "release", key_name, t, r.public_key(),
+                                [&](const KeyManager::ReleaseTarget& target) {
+                                  return keys_.ReleaseMaterial(target);
+                                }));
   return out;
 }
 
@@ -394,39 +406,16 @@ absl::StatusOr<v1::GetDataKeyResponse> KeyBroker::GetDataKey(const Caller& c,
     return absl::InvalidArgumentError("associated_data: longer than 4096 bytes");
   }
   ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, "datakey", r.token(), key_name));
-  const nlohmann::json& jwk = t.payload["cnf"]["jwk"];
-  hpke::Kem kem = jwk.value("crv", "") == "X25519" ? hpke::Kem::kDhkemX25519HkdfSha256
-                                                   : hpke::Kem::kDhkemP256HkdfSha256;
-  absl::StatusOr<hpke::PublicKey> pk = ParsePublicKey(kem, r.public_key());
-  if (!pk.ok() || PublicKeyJwk(kem, pk->Serialize()) != jwk) {
-    return Deny(c, "datakey", key_name, "token_wrong_public_key",
-                absl::StrCat("token ", t.token_id, " is bound to another public key"));
-  }
-  absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(key_name);
-  if (!target.ok()) {
-    return Deny(c, "datakey", key_name, "key_not_releasable", target.status().message());
-  }
-  ASSIGN_OR_RETURN(auto data_key, keys_.NewDataKeyFor(*target, AsBytes(r.associated_data())));
-  ASSIGN_OR_RETURN(hpke::Suite suite, hpke::Suite::Create(kem, hpke::Kdf::kHkdfSha256,
-                                                          hpke::Aead::kAes256Gcm));
-  Bytes info = ReleaseInfo(target->version_name, t.token_id);
-  ASSIGN_OR_RETURN(hpke::Sealed sealed,
-                   hpke::Seal(suite, *pk, info, info, data_key.first.Reveal()));
-  AuditEntry e{.principal = c.principal, .action = "datakey", .resource = target->version_name,
-               .decision = AuditDecision::kAllow, .reason_id = "",
-               .reason_detail = absl::StrCat("token ", t.token_id), .evidence_digest = "",
-               .policy_digest = t.policy_digest, .key_version = target->version};
-  RETURN_IF_ERROR(audit_.Append(std::move(e)).status());
   v1::GetDataKeyResponse out;
-  v1::SealedKey* s = out.mutable_sealed();
-  s->set_key_version(target->version_name);
-  s->set_kem(kem == hpke::Kem::kDhkemX25519HkdfSha256 ? v1::HPKE_KEM_X25519_SHA256
-                                                      : v1::HPKE_KEM_P256_SHA256);
-  s->set_enc(std::string(AsStringView(sealed.enc)));
-  s->set_ciphertext(std::string(AsStringView(sealed.ciphertext)));
-  s->set_token_id(t.token_id);
-  s->set_info(std::string(AsStringView(info)));
-  out.set_wrapped(std::string(AsStringView(data_key.second)));
+  ASSIGN_OR_RETURN(
+      *out.mutable_sealed(),
+      SealForToken(c, "datakey", key_name, t, r.public_key(),
+                   [&](const KeyManager::ReleaseTarget& target) -> absl::StatusOr<SecretBytes> {
+                     ASSIGN_OR_RETURN(auto data_key,
+                                      keys_.NewDataKeyFor(target, AsBytes(r.associated_data())));
+                     out.set_wrapped(std::string(AsStringView(data_key.second)));
+                     return std::move(data_key.first);
+                   }));
   return out;
 }
 

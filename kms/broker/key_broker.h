@@ -28,6 +28,7 @@
 
 #include <memory>
 #include <mutex>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -111,6 +112,16 @@ class KeyBroker {
   // the same ephemeral key with each request, and parsing and validating a
   // P-256 point costs more than the rest of a release check.
   absl::StatusOr<hpke::PublicKey> ParsePublicKey(hpke::Kem kem, absl::string_view bytes);
+  // The shared tail of ReleaseKey and GetDataKey: checks that `public_key`
+  // is the token's cnf key and the key is releasable, takes the plaintext
+  // from `secret`, seals it to the workload and audits the release.
+  using SecretSource =
+      std::function<absl::StatusOr<SecretBytes>(const KeyManager::ReleaseTarget&)>;
+  absl::StatusOr<v1::SealedKey> SealForToken(const Caller& c, absl::string_view action,
+                                             const std::string& key_name,
+                                             const CheckedToken& t,
+                                             absl::string_view public_key,
+                                             const SecretSource& secret);
 
   KeyManager& keys_;
   AttestationAdmin& admin_;
