@@ -27,13 +27,13 @@
 // onnxruntime's defaults (its pool threads spin briefly while idle).
 //
 // Measurement: after session creation (timed once, reported) and an untimed
-// warm-up of min(0.3 s, 3 runs)+ per runtime, each (model, threads) gets a
-// block size n = clamp(seconds / slower warm-up median, 3, 5000), the same
-// for both runtimes. Then `rounds` rounds; in each, every (model, threads)
-// runs one block of n back-to-back single-input runs in each runtime, the
-// first runtime alternating between rounds and cells, with a 50 ms pause
-// before each block so one runtime's idle threads do not spill into the
-// other's block. Reported per runtime, over every timed run of every round:
+// warm-up (ours: at least 3 runs and 0.3 s; onnxruntime: about 0.3 s worth of
+// our runs), each (model, threads) gets a block size n = clamp(seconds /
+// slower warm-up median, 3, 5000), the same for both runtimes. Then `rounds` rounds; in each, every
+// (model, threads) runs one block of n back-to-back single-input runs in each runtime, the first
+// runtime alternating between rounds and cells, with a 50 ms pause before each block so one
+// runtime's idle threads do not spill into the other's block. Reported per runtime, over every
+// timed run of every round:
 //   median_ms, p90_ms, mean_ms, min_ms   per-run wall time (ours: around
 //       Session::Run; onnxruntime: around `await session.run()` in the child,
 //       which includes a setImmediate hop, see "await_overhead_us")
@@ -63,6 +63,8 @@
 // The load averages before, after and per round go into the report: figures
 // from a loaded machine are not comparable. JSON to stdout, progress and a
 // summary table to stderr.
+#include <openssl/rand.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -74,8 +76,6 @@
 #include <thread>
 #include <tuple>
 #include <vector>
-
-#include <openssl/rand.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -155,13 +155,14 @@ struct Timings {
     for (double v : run_ms) sum += v;
     nlohmann::json rounds = nlohmann::json::array();
     for (double v : round_median_ms) rounds.push_back(Round(v, 3));
-    return {{"runs", run_ms.size()},
-            {"median_ms", Round(Median(run_ms), 3)},
-            {"p90_ms", Round(Quantile(run_ms, 0.9), 3)},
-            {"mean_ms", Round(run_ms.empty() ? 0 : sum / run_ms.size(), 3)},
-            {"min_ms", Round(run_ms.empty() ? 0 : *std::min_element(run_ms.begin(), run_ms.end()), 3)},
-            {"runs_per_s", Round(block_ms > 0 ? run_ms.size() / (block_ms / 1e3) : 0, 2)},
-            {"round_median_ms", rounds}};
+    return {
+        {"runs", run_ms.size()},
+        {"median_ms", Round(Median(run_ms), 3)},
+        {"p90_ms", Round(Quantile(run_ms, 0.9), 3)},
+        {"mean_ms", Round(run_ms.empty() ? 0 : sum / run_ms.size(), 3)},
+        {"min_ms", Round(run_ms.empty() ? 0 : *std::min_element(run_ms.begin(), run_ms.end()), 3)},
+        {"runs_per_s", Round(block_ms > 0 ? run_ms.size() / (block_ms / 1e3) : 0, 2)},
+        {"round_median_ms", rounds}};
   }
 };
 
@@ -254,12 +255,14 @@ absl::Status PrepareCell(Cell& c, OrtProcess* ort, double seconds, bool profile)
   }
   double slowest = Median(warm_ours);
   if (profile) {
-    ASSIGN_OR_RETURN(c.profile, ProfileOurs(c, std::max(kMinRuns, static_cast<int>(300 / slowest))));
+    ASSIGN_OR_RETURN(c.profile,
+                     ProfileOurs(c, std::max(kMinRuns, static_cast<int>(300 / slowest))));
     Progress(absl::StrCat(label, ": profile (mean ms per op type) ", c.profile.dump()));
   }
   if (ort != nullptr) {
     c.ort_id = absl::StrCat(m.name, "@", c.threads);
-    ASSIGN_OR_RETURN(c.ort_session_ms, ort->Load(c.ort_id, m.path, c.threads, m.input_name, c.input));
+    ASSIGN_OR_RETURN(c.ort_session_ms,
+                     ort->Load(c.ort_id, m.path, c.threads, m.input_name, c.input));
     ASSIGN_OR_RETURN(std::vector<Tensor> theirs, ort->Outputs(c.ort_id));
     if (theirs.empty()) return absl::DataLossError("onnxruntime returned no output");
     RETURN_IF_ERROR(CheckOutput(theirs[0], ours[0], kCrossRtol, kCrossAtol,
@@ -268,7 +271,8 @@ absl::Status PrepareCell(Cell& c, OrtProcess* ort, double seconds, bool profile)
     RETURN_IF_ERROR(RunOrt(*ort, c, std::min(n, kMaxRuns), &warm_ort, &block));
     slowest = std::max(slowest, Median(warm_ort));
   }
-  c.runs = std::clamp(static_cast<int>(seconds * 1e3 / std::max(1e-6, slowest)), kMinRuns, kMaxRuns);
+  c.runs =
+      std::clamp(static_cast<int>(seconds * 1e3 / std::max(1e-6, slowest)), kMinRuns, kMaxRuns);
   Progress(absl::StrFormat(
       "%s: session %.1f ms (onnxruntime %.1f ms), warm-up median %.3f ms (onnxruntime %.3f ms), "
       "%d runs per block; outputs %s",
@@ -325,26 +329,12 @@ absl::Status RunRounds(const InferOptions& o, OrtProcess* ort, JobKeyRelease& jo
     for (const Cell& c : m.cells) {
       absl::StrAppend(&line, absl::StrFormat(" %s@%d %.3f", c.model->name, c.threads,
                                              c.ours.round_median_ms.back()));
-      if (ort != nullptr) absl::StrAppend(&line, absl::StrFormat("/%.3f", c.ort.round_median_ms.back()));
+      if (ort != nullptr)
+        absl::StrAppend(&line, absl::StrFormat("/%.3f", c.ort.round_median_ms.back()));
     }
     Progress(absl::StrCat(line, " ms; load ", m.round_load.back().dump()));
   }
   return absl::OkStatus();
-}
-
-nlohmann::json FlowJson(const std::vector<FlowSample>& samples) {
-  std::vector<double> total;
-  std::vector<std::vector<double>> steps(kJobStepCount);
-  for (const FlowSample& s : samples) {
-    total.push_back(s.total_ns / 1e6);
-    for (int k = 0; k < kJobStepCount; ++k) steps[k].push_back(s.step_ns[k] / 1e6);
-  }
-  nlohmann::json step_json;
-  for (int k = 0; k < kJobStepCount; ++k) step_json[kJobStepNames[k]] = Round(Median(steps[k]), 3);
-  return {{"flows", samples.size()},
-          {"median_ms", Round(Median(total), 3)},
-          {"p90_ms", Round(Quantile(total, 0.9), 3)},
-          {"step_median_ms", step_json}};
 }
 
 absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
@@ -358,7 +348,8 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
   }
   std::unique_ptr<OrtProcess> ort;
   if (o.onnxruntime) {
-    ASSIGN_OR_RETURN(ort, OrtProcess::Start(o.node, absl::StrCat(o.onnxruntime_dir, "/ort_child.js")));
+    ASSIGN_OR_RETURN(ort,
+                     OrtProcess::Start(o.node, absl::StrCat(o.onnxruntime_dir, "/ort_child.js")));
     Progress(absl::StrCat("onnxruntime child: ", ort->hello().dump()));
   }
 
@@ -376,8 +367,8 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
                           {"batch_supported", input.ok()},
                           {"batch_note", input.ok() ? "" : std::string(input.status().message())}});
     if (!input.ok()) {
-      Progress(absl::StrCat(model.name, ": --batch ", o.batch, " not measured: ",
-                            input.status().message()));
+      Progress(absl::StrCat(model.name, ": --batch ", o.batch,
+                            " not measured: ", input.status().message()));
       continue;
     }
     for (int threads : o.threads) {
@@ -411,7 +402,7 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
   job.reset();
 
   // Summaries.
-  const nlohmann::json warm = FlowJson(m.flows), cold = FlowJson(m.cold_flows);
+  const nlohmann::json warm = FlowSummaryJson(m.flows), cold = FlowSummaryJson(m.cold_flows);
   const double flow_ms = warm["median_ms"].get<double>();
   std::map<std::pair<std::string, std::string>, double> decrypt_ms;
   nlohmann::json decrypt_json = nlohmann::json::array();
@@ -431,12 +422,9 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
   double worst_ratio = 0, worst_overhead = 0;
   bool overhead_measured = false;
   for (const Cell& c : m.cells) {
-    nlohmann::json r = {{"model", c.model->name},
-                        {"threads", c.threads},
-                        {"batch", o.batch},
-                        {"runs_per_block", c.runs},
-                        {"checks", c.checks},
-                        {"profile", c.profile},
+    nlohmann::json r = {{"model", c.model->name},     {"threads", c.threads},
+                        {"batch", o.batch},           {"runs_per_block", c.runs},
+                        {"checks", c.checks},         {"profile", c.profile},
                         {"strongroom", c.ours.Json()}};
     r["strongroom"]["session_ms"] = Round(c.session_ms, 2);
     const double run_ms = Median(c.ours.run_ms);
@@ -516,17 +504,18 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
   Progress("model       thr  ours med/p90 ms     onnxrt med/p90 ms   ratio  ours/s  ort/s");
   for (const nlohmann::json& r : report["results"]) {
     const nlohmann::json& a = r["strongroom"];
-    const nlohmann::json b = r.contains("onnxruntime") ? r["onnxruntime"] : nlohmann::json::object();
-    Progress(absl::StrFormat("%-11s %3d  %8.3f / %8.3f  %8.3f / %8.3f  %5.2f  %6.1f  %6.1f",
-                             r["model"].get<std::string>(), r["threads"].get<int>(),
-                             a["median_ms"].get<double>(), a["p90_ms"].get<double>(),
-                             b.value("median_ms", 0.0), b.value("p90_ms", 0.0),
-                             r.value("ratio_median", 0.0), a["runs_per_s"].get<double>(),
-                             b.value("runs_per_s", 0.0)));
+    const nlohmann::json b =
+        r.contains("onnxruntime") ? r["onnxruntime"] : nlohmann::json::object();
+    Progress(absl::StrFormat(
+        "%-11s %3d  %8.3f / %8.3f  %8.3f / %8.3f  %5.2f  %6.1f  %6.1f",
+        r["model"].get<std::string>(), r["threads"].get<int>(), a["median_ms"].get<double>(),
+        a["p90_ms"].get<double>(), b.value("median_ms", 0.0), b.value("p90_ms", 0.0),
+        r.value("ratio_median", 0.0), a["runs_per_s"].get<double>(), b.value("runs_per_s", 0.0)));
   }
   Progress(absl::StrCat("flow (kept connection) ", warm.dump(), "; new connection ", cold.dump()));
   for (const nlohmann::json& s : shares) Progress(s.dump());
-  Progress(absl::StrCat("aims ", aims.dump(), "; load after ", report["load_average_after"].dump()));
+  Progress(
+      absl::StrCat("aims ", aims.dump(), "; load after ", report["load_average_after"].dump()));
   return report;
 }
 
@@ -574,10 +563,9 @@ int RunInferBench(const std::vector<std::string>& args) {
   if (s.ok() && (o.models.empty() || o.threads.empty())) {
     s = absl::InvalidArgumentError("--models and --threads-list must not be empty");
   }
-  for (const auto& [name, value, out] :
-       {std::tuple<const char*, const std::string*, bool*>{"onnxruntime", &onnxruntime_flag,
-                                                           &o.onnxruntime},
-        {"profile", &profile_flag, &o.profile}}) {
+  for (const auto& [name, value, out] : {std::tuple<const char*, const std::string*, bool*>{
+                                             "onnxruntime", &onnxruntime_flag, &o.onnxruntime},
+                                         {"profile", &profile_flag, &o.profile}}) {
     if (s.ok() && *value != "on" && *value != "off") {
       s = absl::InvalidArgumentError(absl::StrCat("--", name, ": '", *value, "', not on or off"));
     }
@@ -589,7 +577,8 @@ int RunInferBench(const std::vector<std::string>& args) {
   }
   if (!s.ok()) {
     const bool help = absl::IsNotFound(s);
-    if (!help) std::fprintf(stderr, "strongroom-bench infer: %s\n", std::string(s.message()).c_str());
+    if (!help)
+      std::fprintf(stderr, "strongroom-bench infer: %s\n", std::string(s.message()).c_str());
     std::fprintf(help ? stdout : stderr, "usage: strongroom-bench infer [flags]\n%s",
                  flags.Usage().c_str());
     return help ? 0 : 2;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -72,7 +73,38 @@ class BytesSink final : public storage::ByteSink {
   Bytes* out_;
 };
 
+double MedianOf(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double P90Of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t rank = static_cast<size_t>(std::ceil(0.9 * v.size()));
+  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
+}
+
+double Round3(double v) { return std::round(v * 1e3) / 1e3; }
+
 }  // namespace
+
+nlohmann::json FlowSummaryJson(const std::vector<FlowSample>& samples) {
+  std::vector<double> total;
+  std::vector<std::vector<double>> steps(kJobStepCount);
+  for (const FlowSample& s : samples) {
+    total.push_back(s.total_ns / 1e6);
+    for (int k = 0; k < kJobStepCount; ++k) steps[k].push_back(s.step_ns[k] / 1e6);
+  }
+  nlohmann::json step_json;
+  for (int k = 0; k < kJobStepCount; ++k) step_json[kJobStepNames[k]] = Round3(MedianOf(steps[k]));
+  return {{"flows", samples.size()},
+          {"median_ms", Round3(MedianOf(total))},
+          {"p90_ms", Round3(P90Of(total))},
+          {"step_median_ms", step_json}};
+}
 
 absl::StatusOr<std::unique_ptr<JobKeyRelease>> JobKeyRelease::Start() {
   std::unique_ptr<JobKeyRelease> j(new JobKeyRelease());
@@ -111,10 +143,10 @@ absl::Status JobKeyRelease::SetUpKey() {
   RETURN_IF_ERROR(InStep("PutReferenceValues", admin->PutReferenceValues(rv).status()));
   v1::PutPolicyRequest pol;
   pol.set_name(kName);
-  pol.set_policy_json(absl::StrCat(
-      R"({"version": 1, "tee": ["dev"], "require": {"allOf": [)",
-      R"({"claim": "dev.measurement", "in": {"referenceValues": ")", kName, R"("}},)",
-      R"({"claim": "dev.debug", "equals": false}]}})"));
+  pol.set_policy_json(absl::StrCat(R"({"version": 1, "tee": ["dev"], "require": {"allOf": [)",
+                                   R"({"claim": "dev.measurement", "in": {"referenceValues": ")",
+                                   kName, R"("}},)",
+                                   R"({"claim": "dev.debug", "equals": false}]}})"));
   RETURN_IF_ERROR(InStep("PutPolicy", admin->PutPolicy(pol).status()));
   v1::CreateKeyRequest create;
   create.set_key_id(kName);
@@ -216,8 +248,8 @@ absl::StatusOr<ModelDecryption> ModelDecryption::Seal(const SecretBytes& key,
   ASSIGN_OR_RETURN(uint64_t size, d.params_.CiphertextSize(plaintext.size()));
   d.ciphertext_.reserve(size);
   BytesSink sink(&d.ciphertext_);
-  ASSIGN_OR_RETURN(auto writer, storage::StreamingAeadWriter::Create(
-                                    key, d.params_, AsBytes(object_name), &sink));
+  ASSIGN_OR_RETURN(auto writer, storage::StreamingAeadWriter::Create(key, d.params_,
+                                                                     AsBytes(object_name), &sink));
   RETURN_IF_ERROR(writer->Write(plaintext));
   RETURN_IF_ERROR(writer->Finish());
   // Zero-filled now, so that page faults are not timed in Open().
@@ -246,8 +278,8 @@ absl::StatusOr<int64_t> ModelDecryption::Open(const SecretBytes& key) {
   }
   const int64_t ns = Nanos(t0, Clock::now());
   if (filled != out_.size()) {
-    return absl::DataLossError(absl::StrCat(object_name_, ": decrypted ", filled, " bytes, sealed ",
-                                            out_.size()));
+    return absl::DataLossError(
+        absl::StrCat(object_name_, ": decrypted ", filled, " bytes, sealed ", out_.size()));
   }
   if (!checked_) {
     if (Sha256(out_) != expected_sha256_) {

@@ -40,8 +40,10 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -55,14 +57,18 @@
 namespace strongroom::bench {
 
 enum JobStep { kKeygen, kChallenge, kEvidence, kAttest, kRelease, kOpen, kJobStepCount };
-inline constexpr const char* kJobStepNames[kJobStepCount] = {
-    "keygen", "challenge", "evidence", "attest", "release", "open"};
+inline constexpr const char* kJobStepNames[kJobStepCount] = {"keygen", "challenge", "evidence",
+                                                             "attest", "release",   "open"};
 
 // Nanoseconds per step of one flow; total is their sum.
 struct FlowSample {
   std::array<int64_t, kJobStepCount> step_ns = {};
   int64_t total_ns = 0;
 };
+
+// {"flows", "median_ms", "p90_ms", "step_median_ms": {step: ms}} of `samples`
+// (nearest-rank p90).
+nlohmann::json FlowSummaryJson(const std::vector<FlowSample>& samples);
 
 class JobKeyRelease {
  public:

@@ -74,8 +74,7 @@ const std::vector<std::string>& InferModelNames() {
   return *names;
 }
 
-absl::StatusOr<InferModel> LoadInferModel(const std::string& vectors_dir,
-                                          const std::string& name) {
+absl::StatusOr<InferModel> LoadInferModel(const std::string& vectors_dir, const std::string& name) {
   const auto& names = InferModelNames();
   if (std::find(names.begin(), names.end(), name) == names.end()) {
     return absl::InvalidArgumentError(
@@ -121,8 +120,8 @@ absl::StatusOr<Tensor> BatchedInput(const InferModel& m, int batch) {
   if (batch == 1) return m.input;
   if (in.shape.empty() || in.shape[0] >= 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("input '", in.name, "' has a fixed batch dimension: ",
-                     worker::onnx::ShapeToString(in.shape)));
+        absl::StrCat("input '", in.name,
+                     "' has a fixed batch dimension: ", worker::onnx::ShapeToString(in.shape)));
   }
   Shape shape = m.input.shape();
   shape[0] *= batch;

@@ -43,8 +43,7 @@ struct InferModel {
 };
 
 // Reads and loads model `name` from `vectors_dir`.
-absl::StatusOr<InferModel> LoadInferModel(const std::string& vectors_dir,
-                                          const std::string& name);
+absl::StatusOr<InferModel> LoadInferModel(const std::string& vectors_dir, const std::string& name);
 
 // `input` repeated `batch` times along dim 0, when the model's input allows
 // that batch; otherwise the reason it does not (e.g. "input 'x' has a fixed

@@ -46,9 +46,9 @@ absl::StatusOr<std::unique_ptr<OrtProcess>> OrtProcess::Start(const std::string&
   const std::filesystem::path package =
       script_path.parent_path() / "node_modules" / "onnxruntime-node" / "package.json";
   if (!std::filesystem::is_regular_file(package, ec)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("onnxruntime-node is not installed ('", package.string(),
-                     "' is missing): run deploy/bench-deps.sh"));
+    return absl::FailedPreconditionError(absl::StrCat("onnxruntime-node is not installed ('",
+                                                      package.string(),
+                                                      "' is missing): run deploy/bench-deps.sh"));
   }
   // A child that dies must surface as a failed write, not kill the bench.
   signal(SIGPIPE, SIG_IGN);
@@ -79,8 +79,8 @@ absl::StatusOr<std::unique_ptr<OrtProcess>> OrtProcess::Start(const std::string&
   if (rc != 0) {
     close(in_pipe[1]);
     close(out_pipe[0]);
-    return absl::InternalError(absl::StrCat("starting '", node, "' on '", script,
-                                            "': ", ErrnoText(rc)));
+    return absl::InternalError(
+        absl::StrCat("starting '", node, "' on '", script, "': ", ErrnoText(rc)));
   }
   std::unique_ptr<OrtProcess> p(new OrtProcess(pid, in_pipe[1], out_pipe[0], timeout_s));
   ASSIGN_OR_RETURN(p->hello_, p->Call({{"cmd", "hello"}}));
@@ -123,7 +123,8 @@ absl::StatusOr<std::string> OrtProcess::ReadLine() {
       buffered_.erase(0, newline + 1);
       return line;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       return absl::DeadlineExceededError(
           absl::StrCat("no answer from the child within ", timeout_s_, " s"));
@@ -144,10 +145,9 @@ absl::StatusOr<std::string> OrtProcess::ReadLine() {
 
 absl::StatusOr<nlohmann::json> OrtProcess::Call(const nlohmann::json& request) {
   RETURN_IF_ERROR(error_);
-  const std::string what =
-      absl::StrCat("onnxruntime child, cmd '", request.value("cmd", ""), "'",
-                   request.contains("id") ? absl::StrCat(" id '", request.value("id", ""), "'")
-                                          : std::string());
+  const std::string what = absl::StrCat(
+      "onnxruntime child, cmd '", request.value("cmd", ""), "'",
+      request.contains("id") ? absl::StrCat(" id '", request.value("id", ""), "'") : std::string());
   auto fail = [&](const absl::Status& s) {
     error_ = absl::InternalError(absl::StrCat(what, ": ", s.message()));
     return error_;
@@ -161,9 +161,9 @@ absl::StatusOr<nlohmann::json> OrtProcess::Call(const nlohmann::json& request) {
         absl::StrCat("answer is not a JSON object with \"ok\" (", line->size(), " bytes)")));
   }
   if (answer["ok"] != true) {
-    const std::string message =
-        answer.contains("error") && answer["error"].is_string() ? answer["error"].get<std::string>()
-                                                                 : std::string("no message");
+    const std::string message = answer.contains("error") && answer["error"].is_string()
+                                    ? answer["error"].get<std::string>()
+                                    : std::string("no message");
     return fail(absl::InternalError(message));
   }
   return answer;
@@ -175,14 +175,13 @@ absl::StatusOr<double> OrtProcess::Load(const std::string& id, const std::string
   if (input.dtype() != worker::onnx::DataType::kFloat) {
     return absl::InvalidArgumentError(absl::StrCat("input '", input_name, "': not FLOAT"));
   }
-  nlohmann::json request = {{"cmd", "load"},
-                            {"id", id},
-                            {"model", model_path},
-                            {"threads", threads},
-                            {"input",
-                             {{"name", input_name},
-                              {"dims", input.shape()},
-                              {"data_b64", Base64Encode(input.bytes())}}}};
+  nlohmann::json request = {
+      {"cmd", "load"},
+      {"id", id},
+      {"model", model_path},
+      {"threads", threads},
+      {"input",
+       {{"name", input_name}, {"dims", input.shape()}, {"data_b64", Base64Encode(input.bytes())}}}};
   ASSIGN_OR_RETURN(nlohmann::json answer, Call(request));
   if (!answer.contains("create_ms") || !answer["create_ms"].is_number()) {
     return absl::InternalError(absl::StrCat("onnxruntime child, load '", id, "': no create_ms"));

@@ -148,9 +148,10 @@ class ConvOp final : public Op {
     const float* pw = w.data<float>().data();
     const float* pb = b != nullptr ? b->data<float>().data() : nullptr;
     float* py = y->mutable_data<float>().data();
-    // With a bias, C starts as the bias and the GEMM adds to it (beta 1):
-    // the same fl(sum + bias) as adding it afterwards, without OpenBLAS's
-    // zeroing pass over C (beta 0) and a second pass to add the bias.
+    // With a bias, C starts as the bias and the GEMM adds to it (beta 1),
+    // which saves OpenBLAS's zeroing pass over C (beta 0) and a second pass
+    // to add the bias. The bias joins the sum before OpenBLAS's K blocks
+    // rather than after them: last-bit differences for long reductions.
     auto fill_bias = [&](float* yg, const float* bg, int64_t p0, int64_t p1) {
       ctx.pool()->ParallelFor(
           mg, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, p1 - p0)),

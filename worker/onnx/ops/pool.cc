@@ -107,8 +107,8 @@ class PoolOp final : public Op {
     for (int64_t o = 0; o < ay.out; ++o) ty[o] = TapsAt(ay, o);
     for (int64_t o = 0; o < ax.out; ++o) tx[o] = TapsAt(ax, o);
     const int64_t in_plane = ay.in * ax.in, out_plane = ay.out * ax.out;
-    const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, out_plane));
     if (kind_ == Kind::kMax && ay.d == 1 && ax.d == 1) {
+      const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, out_plane));
       // Separable: the column-wise max of the window's rows (contiguous, so
       // it vectorizes), then the max along each output's columns. Same
       // result as the loop below (NaNs are skipped in both; only which of
@@ -140,7 +140,8 @@ class PoolOp final : public Op {
       return;
     }
     ctx.pool()->ParallelFor(
-        planes, grain, [&](int64_t p0, int64_t p1) {
+        planes, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, out_plane)),
+        [&](int64_t p0, int64_t p1) {
           for (int64_t p = p0; p < p1; ++p) {
             const T* src = x + p * in_plane;
             T* dst = y + p * out_plane;
