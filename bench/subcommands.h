@@ -37,6 +37,11 @@ int RunAttestBench(const std::vector<std::string>& args);
 // release_bench.cc.
 int RunReleaseBench(const std::vector<std::string>& args);
 
+// strongroom-bench hpke: kms/hpke Seal, Open and GenerateKeyPair per second
+// for P-256 and X25519, next to bare OpenSSL keygen and ECDH in the same run.
+// See hpke_bench.cc.
+int RunHpkeBench(const std::vector<std::string>& args);
+
 // strongroom-bench infer: ONNX inference latency and throughput of the
 // worker's runtime against onnxruntime (onnxruntime-node, CPU) on the same
 // models in the same run, and the share of a job spent on attestation, key

@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "cli/command.h"
+#include "cli/object_io.h"
 #include "cli/output.h"
 #include "client/sealed_object.h"
 #include "storage/sealed/object_names.h"
@@ -28,124 +29,10 @@ namespace {
 
 using storage::sealed::ObjectPath;
 
-std::string FormatBytes(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? absl::StrCat(n, " B") : absl::StrFormat("%.1f %s", v, units[u]);
-}
-
 absl::StatusOr<ObjectPath> PathArg(const std::string& arg) {
   absl::StatusOr<ObjectPath> p = storage::sealed::ParseObjectPath(arg, "DATASET/NAME");
   if (!p.ok()) return LocalError(p.status());
   return p;
-}
-
-// Bytes, rate and ETA on stderr, at most five times a second; nothing when
-// stderr is not a terminal or with --quiet.
-class Progress {
- public:
-  Progress(const Invocation& inv, std::string what)
-      : enabled_(isatty(STDERR_FILENO) == 1 && !inv.options().Switch("quiet")),
-        what_(std::move(what)),
-        start_(std::chrono::steady_clock::now()) {}
-  ~Progress() {
-    if (shown_) std::fprintf(stderr, "\n");
-  }
-  client::ProgressFn Fn() {
-    if (!enabled_) return nullptr;
-    return [this](uint64_t done, uint64_t total) { Update(done, total); };
-  }
-
- private:
-  void Update(uint64_t done, uint64_t total) {
-    const auto now = std::chrono::steady_clock::now();
-    if (shown_ && now - last_ < std::chrono::milliseconds(200) && done != total) return;
-    last_ = now;
-    shown_ = true;
-    const double secs = std::chrono::duration<double>(now - start_).count();
-    const double rate = secs > 0 ? done / secs : 0;
-    std::string line = absl::StrCat(what_, " ", FormatBytes(done));
-    if (total > 0) absl::StrAppend(&line, " / ", FormatBytes(total));
-    absl::StrAppend(&line, "  ", FormatBytes(static_cast<uint64_t>(rate)), "/s");
-    if (total > done && rate > 0) {
-      const int64_t eta = static_cast<int64_t>((total - done) / rate);
-      absl::StrAppend(&line, absl::StrFormat("  ETA %d:%02d", eta / 60, eta % 60));
-    }
-    std::fprintf(stderr, "\r%-72s", line.c_str());
-    std::fflush(stderr);
-  }
-  const bool enabled_;
-  const std::string what_;
-  const std::chrono::steady_clock::time_point start_;
-  std::chrono::steady_clock::time_point last_;
-  bool shown_ = false;
-};
-
-// The plaintext goes to a temporary file next to OUT (mode 0600) that is
-// renamed to OUT only once the whole range has authenticated.
-class OutputFile {
- public:
-  static absl::StatusOr<OutputFile> Open(const std::string& path) {
-    OutputFile f;
-    if (path == "-") {
-      f.fd_ = STDOUT_FILENO;
-      return f;
-    }
-    f.path_ = path;
-    f.temp_ = path + ".partial-XXXXXX";
-    f.fd_ = mkstemp(f.temp_.data());
-    if (f.fd_ < 0) {
-      return LocalError(absl::UnavailableError(
-          absl::StrCat("OUT: cannot create '", f.temp_, "': ", std::strerror(errno))));
-    }
-    return f;
-  }
-  OutputFile(OutputFile&& o) noexcept : fd_(o.fd_), path_(o.path_), temp_(o.temp_) { o.fd_ = -1; }
-  ~OutputFile() {
-    if (fd_ >= 0 && fd_ != STDOUT_FILENO) {
-      close(fd_);
-      unlink(temp_.c_str());
-    }
-  }
-  int fd() const { return fd_; }
-  absl::Status Commit() {
-    if (fd_ == STDOUT_FILENO) return absl::OkStatus();
-    const bool ok = fsync(fd_) == 0 && close(fd_) == 0;
-    fd_ = -1;
-    if (!ok || rename(temp_.c_str(), path_.c_str()) != 0) {
-      absl::Status s = absl::UnavailableError(
-          absl::StrCat("OUT: cannot write '", path_, "': ", std::strerror(errno)));
-      unlink(temp_.c_str());
-      return s;
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  OutputFile() = default;
-  int fd_ = -1;
-  std::string path_, temp_;
-};
-
-// "START-END" (inclusive, as HTTP ranges) or "START-".
-absl::Status ParseRange(const std::string& v, client::GetObjectOptions& o) {
-  const size_t dash = v.find('-');
-  uint64_t start = 0, end = 0;
-  if (dash == std::string::npos || !absl::SimpleAtoi(v.substr(0, dash), &start) ||
-      (dash + 1 < v.size() && !absl::SimpleAtoi(v.substr(dash + 1), &end))) {
-    return UsageError(absl::StrCat("--range: '", v, "' is not START-END or START-"));
-  }
-  o.range_start = start;
-  if (dash + 1 < v.size()) {
-    if (end < start) return UsageError(absl::StrCat("--range: '", v, "' ends before it starts"));
-    o.range_end = end + 1;
-  }
-  return absl::OkStatus();
 }
 
 void PrintObject(const v1::ObjectInfo& i) {

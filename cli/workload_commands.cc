@@ -1,5 +1,7 @@
-// workload get-key | get-data-key | tpm-ak, and broker jwks: the workload
-// side of the key broker (docs/workload.md).
+// workload get-key | get-data-key | get-object | put-object | tpm-ak, and
+// broker jwks: the workload side of the key broker (docs/workload.md).
+// get-object / put-object read and write the sealed store with a dataset
+// token (docs/sealed-store.md, "Workload reads and writes").
 //
 // get-key attests with the chosen attester and writes the released key
 // material raw to --out FILE (mode 0600), or base64 to stdout with --out -;
@@ -20,12 +22,15 @@
 #include "base/status_macros.h"
 #include "cli/command.h"
 #include "cli/io.h"
+#include "cli/object_io.h"
 #include "cli/output.h"
 #include "client/dev_attester.h"
 #include "client/sev_guest_attester.h"
 #include "client/tpm_attester.h"
 #include "client/tsm_attester.h"
 #include "client/workload.h"
+#include "storage/sealed/object_names.h"
+#include "storage/streaming/byte_stream.h"
 #include "nlohmann/json.hpp"
 
 namespace strongroom::cli {
@@ -210,9 +215,12 @@ absl::Status CheckGetKeyFlags(const CliOptions& o) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<client::WorkloadClient>> WorkloadFromFlags(Invocation& inv) {
+// `key_output`: key material goes to --out or stdout (get-key,
+// get-data-key); the object commands write their own files.
+absl::StatusOr<std::unique_ptr<client::WorkloadClient>> WorkloadFromFlags(Invocation& inv,
+                                                                          bool key_output = true) {
   const CliOptions& o = inv.options();
-  RETURN_IF_ERROR(CheckGetKeyFlags(o));
+  if (key_output) RETURN_IF_ERROR(CheckGetKeyFlags(o));
   ASSIGN_OR_RETURN(hpke::Kem kem, KemFromFlags(o));
   ASSIGN_OR_RETURN(std::unique_ptr<client::Attester> attester, AttesterFromFlags(o));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
@@ -244,6 +252,88 @@ absl::Status GetDataKey(Invocation& inv) {
   RETURN_IF_ERROR(WriteKey(o, key.plaintext));
   PrintSummary(o, key.sealed, key.attested,
                o.Flag("wrapped-out") ? "" : absl::StrCat("wrapped      ", Base64Encode(key.wrapped), "\n"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<storage::sealed::ObjectPath> ObjectPathArg(const std::string& arg) {
+  absl::StatusOr<storage::sealed::ObjectPath> p =
+      storage::sealed::ParseObjectPath(arg, "DATASET/NAME");
+  if (!p.ok()) return LocalError(p.status());
+  return p;
+}
+
+// Side outputs of the object commands: the dataset token and the ephemeral
+// key (for tests and debugging).
+absl::Status WriteTokenOutputs(const CliOptions& o, const client::WorkloadClient& wl,
+                               const std::string& dataset) {
+  if (auto f = o.Flag("token-out")) {
+    std::optional<std::string> token = wl.token(absl::StrCat("datasets/", dataset));
+    RETURN_IF_ERROR(WriteOutput("token-out", *f, token.value_or("") + "\n"));
+  }
+  if (auto f = o.Flag("ephemeral-key-out")) {
+    ASSIGN_OR_RETURN(SecretBytes pem, wl.ExportEphemeralPrivateKeyPem());
+    RETURN_IF_ERROR(WriteOutput("ephemeral-key-out", *f, AsStringView(pem.Reveal())));
+  }
+  return absl::OkStatus();
+}
+
+void PrintObjectSummary(const Invocation& inv, absl::string_view verb, const v1::ObjectInfo& i,
+                        bool to_stderr) {
+  std::FILE* to = to_stderr ? stderr : stdout;
+  if (inv.json()) {
+    std::fprintf(to, "%s\n", ToJson(i).c_str());
+    return;
+  }
+  std::fprintf(to, "%s %s/%s@%llu (%s, key %s/versions/%u)\n", std::string(verb).c_str(),
+               i.dataset().c_str(), i.name().c_str(), static_cast<unsigned long long>(i.version()),
+               FormatBytes(i.size()).c_str(), i.key().c_str(), i.key_version());
+}
+
+absl::Status GetObject(Invocation& inv) {
+  const CliOptions& o = inv.options();
+  ASSIGN_OR_RETURN(storage::sealed::ObjectPath path, ObjectPathArg(inv.arg(0)));
+  client::GetObjectOptions get;
+  get.dataset = path.dataset;
+  get.name = path.name;
+  get.version = path.version;
+  get.raw = o.Switch("raw");
+  if (auto v = o.Flag("range")) RETURN_IF_ERROR(ParseRange(*v, get));
+  ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv, /*key_output=*/false));
+  ASSIGN_OR_RETURN(OutputFile out, OutputFile::Open(inv.arg(1)));
+  Progress progress(inv, "get");
+  get.progress = progress.Fn();
+  storage::FdSink sink(out.fd());
+  ASSIGN_OR_RETURN(v1::ObjectInfo info, wl->GetObject(get, sink));
+  RETURN_IF_ERROR(out.Commit());
+  RETURN_IF_ERROR(WriteTokenOutputs(o, *wl, path.dataset));
+  PrintObjectSummary(inv, "read", info, /*to_stderr=*/inv.arg(1) == "-");
+  return absl::OkStatus();
+}
+
+absl::Status PutObject(Invocation& inv) {
+  const CliOptions& o = inv.options();
+  ASSIGN_OR_RETURN(storage::sealed::ObjectPath path, ObjectPathArg(inv.arg(0)));
+  if (path.version != 0) {
+    return UsageError("workload put-object: the server numbers versions; drop @N");
+  }
+  client::PutObjectOptions put;
+  put.dataset = path.dataset;
+  put.name = path.name;
+  ASSIGN_OR_RETURN(put.labels, KeyValueFlags(o, "label"));
+  if (auto v = o.Flag("segment-size")) {
+    ASSIGN_OR_RETURN(put.segment_size, ParseUintFlag("segment-size", *v));
+  }
+  ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv, /*key_output=*/false));
+  ASSIGN_OR_RETURN(InputFile in, OpenInputFile(inv.arg(1)));
+  put.size_hint = in.size_hint;
+  Progress progress(inv, "put");
+  put.progress = progress.Fn();
+  storage::FdSource source(in.fd);
+  absl::StatusOr<v1::ObjectInfo> info = wl->PutObject(put, source);
+  CloseInputFile(in);
+  RETURN_IF_ERROR(info.status());
+  RETURN_IF_ERROR(WriteTokenOutputs(o, *wl, path.dataset));
+  PrintObjectSummary(inv, "stored", *info, /*to_stderr=*/false);
   return absl::OkStatus();
 }
 
@@ -280,6 +370,12 @@ const std::vector<std::string> kAttesterFlags = {
     "dev-key", "measurement", "svn", "dev-claim", "snp-device", "sev-guest", "tsm-dir",
     "privlevel", "kem", "out", "token-out", "sealed-out", "sealed-format", "ephemeral-key-out"};
 
+// The attester flags of the object commands (no key output flags).
+const std::vector<std::string> kObjectAttesterFlags = {
+    "attester", "tcti", "pcrs", "tpm-ak", "tpm-ak-public", "tpm-ak-private", "tpm-ek",
+    "dev-key", "measurement", "svn", "dev-claim", "snp-device", "sev-guest", "tsm-dir",
+    "privlevel", "kem", "token-out", "ephemeral-key-out"};
+
 std::vector<std::string> With(std::vector<std::string> flags, std::vector<std::string> more) {
   flags.insert(flags.end(), more.begin(), more.end());
   return flags;
@@ -294,7 +390,23 @@ std::vector<Command> WorkloadCommands() {
       "[--tpm-ak endorsement|owner|0xHANDLE|ek-child] [--dev-key FILE --measurement HEX] "
       "[--snp-device configfs|sev-guest] [--kem p256|x25519] [--out FILE|-] [--token-out FILE] "
       "[--sealed-out FILE [--sealed-format json|binary]] [--ephemeral-key-out FILE]";
+  const std::string object_attester =
+      "--attester tpm|snp|tdx|dev [--tcti T] [--pcrs sha256:0-7,16] "
+      "[--tpm-ak endorsement|owner|0xHANDLE|ek-child] [--dev-key FILE --measurement HEX] "
+      "[--snp-device configfs|sev-guest] [--kem p256|x25519] [--token-out FILE] "
+      "[--ephemeral-key-out FILE] [--quiet]";
   return {
+      {"workload get-object", "DATASET/NAME[@VERSION] OUT [--range START-END] [--raw] " +
+           object_attester,
+       "attest for DATASET (its release policy) and read an object: the broker seals its data "
+       "key to an ephemeral key; decrypted here to OUT (- for stdout)",
+       2, 2, With(kObjectAttesterFlags, {"range"}), {"dev-debug", "raw", "quiet"}, GetObject},
+      {"workload put-object", "DATASET/NAME FILE [--label K=V]... [--segment-size BYTES] " +
+           object_attester,
+       "attest for DATASET and upload FILE (- for stdin) as a new version, encrypted here under "
+       "a data key from the broker; the dataset's owner reads it with object get",
+       2, 2, With(kObjectAttesterFlags, {"label", "segment-size"}), {"dev-debug", "quiet"},
+       PutObject},
       {"workload get-key", "KEY " + attester,
        "attest with --attester and receive KEY's material sealed to an ephemeral key; raw to "
        "--out (base64 with --out -)",

@@ -223,6 +223,8 @@ SR_CALL(broker, KeyBroker, GetChallenge, GetChallengeRequest, GetChallengeRespon
 SR_CALL(broker, KeyBroker, Attest, AttestRequest, AttestResponse)
 SR_CALL(broker, KeyBroker, ReleaseKey, ReleaseKeyRequest, ReleaseKeyResponse)
 SR_CALL(broker, KeyBroker, GetDataKey, GetDataKeyRequest, GetDataKeyResponse)
+SR_CALL(broker, KeyBroker, GetObjectKey, GetObjectKeyRequest, GetObjectKeyResponse)
+SR_CALL(broker, KeyBroker, GetUploadKey, GetUploadKeyRequest, GetUploadKeyResponse)
 SR_CALL(broker, KeyBroker, GetJwks, GetJwksRequest, GetJwksResponse)
 SR_CALL(broker, KeyBroker, RevokeToken, RevokeTokenRequest, RevokeTokenResponse)
 SR_CALL(broker, KeyBroker, ExportAudit, ExportAuditRequest, ExportAuditResponse)

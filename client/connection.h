@@ -128,6 +128,8 @@ class Connection {
   SR_DECL(Attest, AttestRequest, AttestResponse)
   SR_DECL(ReleaseKey, ReleaseKeyRequest, ReleaseKeyResponse)
   SR_DECL(GetDataKey, GetDataKeyRequest, GetDataKeyResponse)
+  SR_DECL(GetObjectKey, GetObjectKeyRequest, GetObjectKeyResponse)
+  SR_DECL(GetUploadKey, GetUploadKeyRequest, GetUploadKeyResponse)
   SR_DECL(GetJwks, GetJwksRequest, GetJwksResponse)
   SR_DECL(RevokeToken, RevokeTokenRequest, RevokeTokenResponse)
   SR_DECL(ExportAudit, ExportAuditRequest, ExportAuditResponse)

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "base/status_macros.h"
 #include "storage/sealed/segment_layout.h"
 #include "storage/sealed/segment_stream.h"
@@ -31,16 +32,12 @@ storage::StreamingAeadParams StoreParams(uint32_t segment_size) {
   return p;
 }
 
+using DataKey = NewDataKey;
+
 // A fresh data key bound to the object's identity: the plaintext in
 // protected memory (the response's copy wiped), the wrapped copy for the
 // header.
-struct DataKey {
-  SecretBytes key;
-  Bytes wrapped;
-  uint32_t key_version = 0;
-};
-
-absl::StatusOr<DataKey> NewDataKey(Connection& conn, absl::string_view key_name,
+absl::StatusOr<DataKey> GenerateObjectDataKey(Connection& conn, absl::string_view key_name,
                                    absl::string_view dataset, absl::string_view name,
                                    uint64_t version) {
   v1::GenerateDataKeyRequest r;
@@ -139,6 +136,14 @@ absl::StatusOr<SealedHeader> CheckedHeader(const v1::ObjectHead& head, absl::str
 
 }  // namespace
 
+UploadKeySource OwnerUploadKeySource(Connection& conn) {
+  return [&conn](const v1::Upload& upload) -> absl::StatusOr<NewDataKey> {
+    absl::string_view dataset = upload.dataset();
+    absl::ConsumePrefix(&dataset, "datasets/");
+    return GenerateObjectDataKey(conn, upload.key(), dataset, upload.name(), upload.version());
+  };
+}
+
 DataKeyOpener OwnerDataKeyOpener(Connection& conn) {
   return [&conn](const SealedHeader& h) -> absl::StatusOr<SecretBytes> {
     v1::DecryptRequest r;
@@ -159,6 +164,7 @@ absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObject
   v1::BeginUploadRequest begin;
   begin.set_dataset(o.dataset);
   begin.set_name(o.name);
+  begin.set_token(o.token);
   begin.mutable_labels()->insert(o.labels.begin(), o.labels.end());
   ASSIGN_OR_RETURN(v1::Upload upload, conn.BeginUpload(begin));
   // Before any data moves; the unused upload is discarded by the server.
@@ -172,8 +178,12 @@ absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObject
         absl::StrCat("segment size: ", o.segment_size, " is outside the server's ",
                      upload.min_segment_size(), "..", upload.max_segment_size()));
   }
-  ASSIGN_OR_RETURN(DataKey dek,
-                   NewDataKey(conn, upload.key(), o.dataset, o.name, upload.version()));
+  UploadKeySource new_key = o.new_key ? o.new_key : OwnerUploadKeySource(conn);
+  ASSIGN_OR_RETURN(DataKey dek, new_key(upload));
+  if (dek.key.size() != 32) {
+    return absl::InternalError(
+        absl::StrCat("upload data key: ", dek.key.size(), " bytes, expected 32"));
+  }
   SealedHeader header;
   header.params = StoreParams(o.segment_size);
   header.key_name = upload.key();
@@ -195,6 +205,7 @@ absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObject
         const Bytes encoded = header.Encode();
         message.mutable_start()->set_upload_id(upload.upload_id());
         message.mutable_start()->set_header(std::string(AsStringView(encoded)));
+        message.mutable_start()->set_token(o.token);
         if (!stream->Write(message)) broken = true;
         return broken ? absl::AbortedError("the server ended the upload") : absl::OkStatus();
       },
@@ -351,7 +362,7 @@ absl::StatusOr<v1::StoreJob> RekeySealedObject(Connection& conn, const RekeyOpti
     v1::GetDatasetRequest get_dataset;
     get_dataset.set_name(o.dataset);
     ASSIGN_OR_RETURN(v1::Dataset dataset, conn.GetDataset(get_dataset));
-    ASSIGN_OR_RETURN(DataKey dek, NewDataKey(conn, dataset.key(), old_header.dataset,
+    ASSIGN_OR_RETURN(DataKey dek, GenerateObjectDataKey(conn, dataset.key(), old_header.dataset,
                                              old_header.name, old_header.version));
     new_key = std::move(dek.key);
     new_header.key_name = dataset.key();

@@ -1,5 +1,5 @@
-// The owner's (and, once the broker is wired, a workload's) side of the
-// sealed store: objects are encrypted here, before they leave the process,
+// The owner's (and, through client/workload.h, an attested workload's) side
+// of the sealed store: objects are encrypted here, before they leave the process,
 // under a fresh data key from the KMS, and decrypted here after they arrive
 // (docs/sealed-format.md, docs/sealed-store.md).
 //
@@ -44,6 +44,20 @@ namespace strongroom::client {
 // Bytes transferred so far and the total (0 when unknown).
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
+// A fresh data key for an upload the server has begun: the plaintext, the
+// same key wrapped under upload.key() by the KMS with the object's context
+// (storage::sealed::DataKeyContext), and the key version that wrapped it.
+struct NewDataKey {
+  SecretBytes key;
+  Bytes wrapped;
+  uint32_t key_version = 0;
+};
+// The owner asks the KMS (GenerateDataKey); a workload asks the key broker
+// (GetUploadKey), see WorkloadClient::PutObject.
+using UploadKeySource =
+    std::function<absl::StatusOr<NewDataKey>(const strongroom::v1::Upload& upload)>;
+UploadKeySource OwnerUploadKeySource(Connection& conn);
+
 struct PutObjectOptions {
   std::string dataset;  // dataset id
   std::string name;     // object name
@@ -54,6 +68,8 @@ struct PutObjectOptions {
   uint32_t segment_size = 1 << 20;  // ciphertext bytes per full segment
   uint64_t size_hint = 0;           // for progress only
   ProgressFn progress;
+  std::string token;                // workloads: the broker's dataset token
+  UploadKeySource new_key;          // default: OwnerUploadKeySource(conn)
 };
 
 absl::StatusOr<strongroom::v1::ObjectInfo> PutSealedObject(Connection& conn,
@@ -61,8 +77,8 @@ absl::StatusOr<strongroom::v1::ObjectInfo> PutSealedObject(Connection& conn,
                                                            storage::ByteSource& input);
 
 // Unwraps a header's data key. The owner asks the KMS (Decrypt with the
-// header's context); a workload will ask the key broker for the key sealed
-// to its attested public key.
+// header's context); a workload asks the key broker for the key sealed to
+// its attested public key (GetObjectKey, see WorkloadClient::GetObject).
 using DataKeyOpener =
     std::function<absl::StatusOr<SecretBytes>(const storage::sealed::SealedHeader& header)>;
 DataKeyOpener OwnerDataKeyOpener(Connection& conn);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "attest/binding.h"
 #include "base/status_macros.h"
+#include "client/workload_internal.h"
 #include "kms/hpke/hpke.h"
 #include "kms/hpke/suite.h"
 #include "nlohmann/json.hpp"
@@ -31,6 +32,12 @@ std::string KeyIdOf(absl::string_view full_name) {
   return std::string(pos == absl::string_view::npos ? full_name : full_name.substr(0, pos));
 }
 
+// What a token is for: "datasets/{id}" as given, a key as "keys/{key}".
+std::string TokenResource(absl::string_view key) {
+  if (absl::StartsWith(key, "datasets/")) return std::string(key);
+  return KeyIdOf(FullName(key));
+}
+
 v1::HpkeKem ProtoKem(hpke::Kem kem) {
   return kem == hpke::Kem::kDhkemX25519HkdfSha256 ? v1::HPKE_KEM_X25519_SHA256
                                                   : v1::HPKE_KEM_P256_SHA256;
@@ -40,8 +47,10 @@ absl::Status Corrupt(absl::string_view field, absl::string_view why) {
   return absl::DataLossError(absl::StrCat("sealed key: ", field, ": ", why));
 }
 
-// A refusal that fresh evidence may cure: the token aged, was revoked, or
-// the policy or reference values it relied on changed.
+}  // namespace
+
+namespace internal {
+
 bool IsStaleToken(const absl::Status& s) {
   return absl::IsPermissionDenied(s) &&
          (absl::StrContains(s.message(), "refused: token_expired") ||
@@ -49,7 +58,9 @@ bool IsStaleToken(const absl::Status& s) {
           absl::StrContains(s.message(), "refused: token_invalid"));
 }
 
-}  // namespace
+}  // namespace internal
+
+using internal::IsStaleToken;
 
 Bytes ReleaseInfo(absl::string_view key_version, absl::string_view token_id) {
   Bytes info(kReleaseLabel, kReleaseLabel + sizeof(kReleaseLabel) - 1);
@@ -215,12 +226,12 @@ absl::StatusOr<DataKey> WorkloadClient::GetDataKey(absl::string_view key,
 }
 
 absl::StatusOr<std::string> WorkloadClient::Attest(absl::string_view key) {
-  ASSIGN_OR_RETURN(HeldToken held, AttestFor(KeyIdOf(FullName(key))));
+  ASSIGN_OR_RETURN(HeldToken held, AttestFor(TokenResource(key)));
   return held.token;
 }
 
 std::optional<std::string> WorkloadClient::token(absl::string_view key) const {
-  auto it = tokens_.find(KeyIdOf(FullName(key)));
+  auto it = tokens_.find(TokenResource(key));
   if (it == tokens_.end()) return std::nullopt;
   return it->second.token;
 }

@@ -54,7 +54,10 @@
 #include "client/attester.h"
 #include "client/connection.h"
 #include "kms/hpke/keys.h"
+#include "client/sealed_object.h"
+#include "storage/streaming/byte_stream.h"
 #include "strongroom/v1/key_broker.pb.h"
+#include "strongroom/v1/sealed_store.pb.h"
 
 namespace strongroom::client {
 
@@ -85,6 +88,30 @@ struct DataKey {
 // "strongroom-release-v1" 0x00 key_version 0x00 token_id.
 Bytes ReleaseInfo(absl::string_view key_version, absl::string_view token_id);
 
+// The HPKE info (= aad) of an object's data key sealed by the broker:
+//   label 0x00 "datasets/{id}" 0x00 name 0x00 decimal(version) 0x00
+//   key_version 0x00 token_id
+// with label kObjectKeyLabel (GetObjectKey: a stored object's key) or
+// kUploadKeyLabel (GetUploadKey: a fresh key for an upload).
+inline constexpr char kObjectKeyLabel[] = "strongroom-object-key-v1";
+inline constexpr char kUploadKeyLabel[] = "strongroom-upload-key-v1";
+Bytes ObjectKeyInfo(absl::string_view label, absl::string_view dataset_id,
+                    absl::string_view name, uint64_t version, absl::string_view key_version,
+                    absl::string_view token_id);
+
+// Checks and opens an object's data key sealed by GetObjectKey or
+// GetUploadKey: the kem is the private key's, token_id the token's jti,
+// key_version a version of `key_name` ("keys/k"), and info exactly
+// ObjectKeyInfo(label, dataset_id, name, version, key_version, token_id).
+// DataLoss naming the field at fault.
+absl::StatusOr<SecretBytes> OpenSealedObjectKey(const kms::hpke::PrivateKey& private_key,
+                                                const strongroom::v1::SealedKey& sealed,
+                                                absl::string_view label,
+                                                absl::string_view dataset_id,
+                                                absl::string_view name, uint64_t version,
+                                                absl::string_view key_name,
+                                                absl::string_view token_id);
+
 // Step 3 and 4 above, for callers that hold a SealedKey from elsewhere
 // (interop tests, a sealed response saved to disk). `requested_key` is what
 // was asked for ("k", "keys/k" or "keys/k/versions/n"); `token_id` the jti
@@ -109,10 +136,37 @@ class WorkloadClient {
   absl::StatusOr<ReleasedKey> GetKey(absl::string_view key);
   absl::StatusOr<DataKey> GetDataKey(absl::string_view key, std::span<const uint8_t> aad);
 
-  // Runs challenge, evidence and Attest for `key` now, replacing any held
-  // token; returns the token.
+  // Sealed store access as an attested workload (docs/sealed-store.md,
+  // "Workload reads and writes"; client/workload_store.cc). The token is one
+  // for "datasets/{id}" (held or fresh: challenge and Attest with key
+  // "datasets/{id}", evaluated against the dataset's release policy), kept
+  // under that name and reused like key tokens; a reused token refused as
+  // stale is replaced once, as long as nothing was read from `input` or
+  // written to `out` yet.
+  //
+  // GetObject: streams options.dataset/name@version (options.dataset is the
+  // dataset id) with that token; the data key of the version the server
+  // sent comes from the broker (GetObjectKey with the header's dataset, name
+  // and version), sealed to this client's ephemeral key, is checked
+  // (OpenSealedObjectKey, kObjectKeyLabel, the header's key) and opened
+  // here; decryption, ranges and --raw as GetSealedObject. options.token
+  // and options.open_key are ignored (filled in here).
+  absl::StatusOr<strongroom::v1::ObjectInfo> GetObject(GetObjectOptions options,
+                                                       storage::ByteSink& out);
+  // PutObject: BeginUpload with that token reserves the next version; the
+  // fresh data key comes from the broker (GetUploadKey for that upload),
+  // sealed to this client (kUploadKeyLabel) and wrapped under the dataset's
+  // key with the object's context exactly as for an owner upload, so the
+  // dataset's owner reads it with an ordinary `strongroom object get`.
+  // options.token and options.new_key are ignored (filled in here).
+  absl::StatusOr<strongroom::v1::ObjectInfo> PutObject(const PutObjectOptions& options,
+                                                       storage::ByteSource& input);
+
+  // Runs challenge, evidence and Attest for `key` ("k", "keys/k" or
+  // "datasets/{id}") now, replacing any held token; returns the token.
   absl::StatusOr<std::string> Attest(absl::string_view key);
-  // The token held for `key`, if any (expired or not).
+  // The token held for `key` ("k", "keys/k" or "datasets/{id}"), if any
+  // (expired or not).
   std::optional<std::string> token(absl::string_view key) const;
   void ForgetTokens() { tokens_.clear(); }
 
@@ -136,7 +190,8 @@ class WorkloadClient {
         options_(options),
         key_pair_(std::move(key_pair)) {}
 
-  // A usable token for `key_id` ("keys/k"): held or fresh. `attested` says which.
+  // A usable token for `key_id` ("keys/k" or "datasets/d"): held or fresh.
+  // `attested` says which.
   absl::StatusOr<HeldToken> TokenFor(const std::string& key_id, bool* attested);
   absl::StatusOr<HeldToken> AttestFor(const std::string& key_id);
   // Runs `call` with a token; retries once with a fresh one when a reused
@@ -149,7 +204,7 @@ class WorkloadClient {
   std::unique_ptr<Attester> attester_;
   WorkloadOptions options_;
   kms::hpke::KeyPair key_pair_;
-  std::map<std::string, HeldToken> tokens_;  // by "keys/{key}"
+  std::map<std::string, HeldToken> tokens_;  // by "keys/{key}" or "datasets/{id}"
 };
 
 }  // namespace strongroom::client

@@ -23,6 +23,8 @@ class KeyBrokerService final : public strongroom::v1::KeyBroker::Service {
   SR_RPC(Attest, AttestRequest, AttestResponse)
   SR_RPC(ReleaseKey, ReleaseKeyRequest, ReleaseKeyResponse)
   SR_RPC(GetDataKey, GetDataKeyRequest, GetDataKeyResponse)
+  SR_RPC(GetObjectKey, GetObjectKeyRequest, GetObjectKeyResponse)
+  SR_RPC(GetUploadKey, GetUploadKeyRequest, GetUploadKeyResponse)
   SR_RPC(GetJwks, GetJwksRequest, GetJwksResponse)
   SR_RPC(RevokeToken, RevokeTokenRequest, RevokeTokenResponse)
   SR_RPC(ExportAudit, ExportAuditRequest, ExportAuditResponse)

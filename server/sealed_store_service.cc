@@ -47,6 +47,30 @@ class KmsKeyDirectory final : public KeyDirectory {
   kms::KeyManager& km_;
 };
 
+// The broker's view of the store: lookups without authorization (the
+// broker authorizes by token).
+class StoreDatasetDirectory final : public kms::DatasetDirectory {
+ public:
+  explicit StoreDatasetDirectory(storage::sealed::ObjectStore& store) : store_(store) {}
+
+  absl::StatusOr<v1::Dataset> LookupDataset(absl::string_view id) override {
+    return store_.LookupDataset(id);
+  }
+  absl::StatusOr<StoredObject> LookupObject(absl::string_view dataset_id, absl::string_view name,
+                                            uint64_t version) override {
+    ASSIGN_OR_RETURN(v1::SealedObjectRecord record,
+                     store_.LookupObject(dataset_id, name, version));
+    return StoredObject{std::move(*record.mutable_info()), std::move(*record.mutable_header())};
+  }
+  absl::StatusOr<PendingUpload> LookupUpload(absl::string_view upload_id) override {
+    ASSIGN_OR_RETURN(v1::SealedUploadRecord u, store_.LookupUpload(upload_id));
+    return PendingUpload{u.dataset_id(), u.name(), u.version(), u.principal(), u.workload()};
+  }
+
+ private:
+  storage::sealed::ObjectStore& store_;
+};
+
 absl::StatusOr<kms::Caller> CallerOf(const grpc::ServerContext& context,
                                      const std::map<std::string, kms::Role>& principals) {
   ASSIGN_OR_RETURN(PeerIdentity peer, IdentifyPeer(context, principals));
@@ -75,6 +99,7 @@ absl::StatusOr<std::unique_ptr<SealedStoreService>> SealedStoreService::Create(
       new SealedStoreService(std::make_unique<KmsKeyDirectory>(km), principals));
   ASSIGN_OR_RETURN(service->store_, storage::sealed::ObjectStore::Open(
                                         options, service->keys_.get(), SystemClock::Default()));
+  service->directory_ = std::make_unique<StoreDatasetDirectory>(*service->store_);
   service->store_->StartMaintenance();
   return service;
 }

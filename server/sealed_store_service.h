@@ -6,8 +6,9 @@
 //
 // Create() also opens the store on its own RocksDB, wires it to the KMS
 // (kms::KeyManager, for dataset keys and server-side re-wraps) and starts its
-// maintenance thread. Workload reads stay refused until the key broker is
-// wired with store().SetReadAuthorizer().
+// maintenance thread. Workload reads and uploads stay refused until the key
+// broker is wired with store().SetReadAuthorizer(); the broker sees the
+// store through dataset_directory() (server.cc wires both).
 //
 // Thread-safe.
 #ifndef STRONGROOM_SERVER_SEALED_STORE_SERVICE_H_
@@ -18,6 +19,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "kms/broker/dataset_directory.h"
 #include "kms/key_manager.h"
 #include "storage/sealed/object_store.h"
 #include "strongroom/v1/sealed_store.grpc.pb.h"
@@ -33,6 +35,9 @@ class SealedStoreService final : public strongroom::v1::SealedStore::Service {
   ~SealedStoreService() override;
 
   storage::sealed::ObjectStore& store() { return *store_; }
+  // The store as the key broker needs it (kms::KeyBroker::SetDatasetDirectory);
+  // lives as long as this service.
+  kms::DatasetDirectory& dataset_directory() { return *directory_; }
 
 #define SR_RPC(Name, Request, Response)                                                   \
   grpc::Status Name(grpc::ServerContext* context, const strongroom::v1::Request* request, \
@@ -67,6 +72,7 @@ class SealedStoreService final : public strongroom::v1::SealedStore::Service {
 
   std::unique_ptr<storage::sealed::KeyDirectory> keys_;
   std::unique_ptr<storage::sealed::ObjectStore> store_;  // uses keys_
+  std::unique_ptr<kms::DatasetDirectory> directory_;     // uses store_
   const std::map<std::string, kms::Role>& principals_;
 };
 

@@ -152,6 +152,10 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   ASSIGN_OR_RETURN(s->sealed_store_, SealedStoreService::Create(*s->key_manager_, c.store,
                                                                 c.storage_path,
                                                                 s->config_.principals));
+  // Dataset tokens: the broker authorizes workload reads and uploads in the
+  // store and looks datasets, objects and uploads up in it.
+  s->sealed_store_->store().SetReadAuthorizer(s->broker_.get());
+  s->broker_->SetDatasetDirectory(&s->sealed_store_->dataset_directory());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(c.listen, creds, &s->port_);
   builder.RegisterService(s->system_.get());

@@ -2,13 +2,16 @@
 //
 //   strongroom-worker SUBCOMMAND [flags]    ('strongroom-worker help' lists them)
 //
-// Exit status: 0 success; 1 the work failed (a model failed to run, outputs
-// differ); 2 usage errors and unreadable input. Errors go to stderr.
+// Exit status: 0 success; 1 the work was refused or failed (attestation
+// refused, a model failed to run, outputs differ); 2 usage errors and
+// unreadable input. Errors go to stderr.
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "worker/onnx/gemm.h"
+#include "worker/compare_command.h"
+#include "worker/run.h"
 #include "worker/run_local.h"
 
 #ifdef STRONGROOM_WORKER_CUDA
@@ -23,10 +26,14 @@ struct Subcommand {
   int (*run)(const std::vector<std::string>& args);
 };
 
-// One entry per subcommand; the attested `run` flow joins here.
+// One entry per subcommand.
 constexpr Subcommand kSubcommands[] = {
+    {"run", "attest, fetch a sealed model and inputs, infer, upload sealed outputs",
+     strongroom::worker::RunCommand},
     {"run-local", "run an ONNX model on TensorProto files and check its outputs",
      strongroom::worker::RunLocalCommand},
+    {"compare", "compare two TensorProto files with the ONNX runner's tolerance",
+     strongroom::worker::CompareCommand},
 };
 
 void PrintUsage(std::FILE* out) {

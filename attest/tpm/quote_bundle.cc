@@ -1,5 +1,6 @@
 #include "attest/tpm/quote_bundle.h"
 
+#include <optional>
 #include <vector>
 
 #include "absl/algorithm/container.h"
@@ -8,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "attest/tpm/quote_bundle_internal.h"
 #include "base/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -44,6 +46,117 @@ absl::StatusOr<Bytes> ParsePcrValue(uint16_t bank, absl::string_view hex,
   }
   return value;
 }
+
+// See quote_bundle_internal.h. Every method returns false at the first byte
+// it does not handle; nothing here produces an error message.
+class FastBundleReader {
+ public:
+  explicit FastBundleReader(absl::string_view in) : in_(in) {}
+
+  std::optional<TpmQuoteBundle> Read() {
+    absl::string_view format, quote, signature, ak_public, ek_public;
+    bool has_format = false, has_quote = false, has_signature = false;
+    bool has_ak = false, has_ek = false, has_pcrs = false;
+    TpmQuoteBundle bundle;
+    auto string_member = [&](bool* seen, absl::string_view* value) {
+      if (*seen) return false;
+      *seen = true;
+      return String(value);
+    };
+    bool ok = Object([&](absl::string_view key) {
+      if (key == "format") return string_member(&has_format, &format);
+      if (key == "quote") return string_member(&has_quote, &quote);
+      if (key == "signature") return string_member(&has_signature, &signature);
+      if (key == "ak_public") return string_member(&has_ak, &ak_public);
+      if (key == "ek_public") return string_member(&has_ek, &ek_public);
+      if (key == "pcrs" && !has_pcrs) {
+        has_pcrs = true;
+        return Pcrs(&bundle.pcrs);
+      }
+      return false;
+    });
+    SkipSpace();
+    if (!ok || pos_ != in_.size() || !has_format || !has_quote ||
+        !has_signature || !has_pcrs || format != kTpmQuoteBundleFormat) {
+      return std::nullopt;
+    }
+    if (!Decode(quote, &bundle.quote) ||
+        !Decode(signature, &bundle.signature) ||
+        (has_ak && !Decode(ak_public, &bundle.ak_public)) ||
+        (has_ek && !Decode(ek_public, &bundle.ek_public))) {
+      return std::nullopt;
+    }
+    return bundle;
+  }
+
+ private:
+  void SkipSpace() {
+    while (pos_ < in_.size() && (in_[pos_] == ' ' || in_[pos_] == '\n' ||
+                                 in_[pos_] == '\r' || in_[pos_] == '\t')) {
+      ++pos_;
+    }
+  }
+  bool Consume(char c) {
+    SkipSpace();
+    if (pos_ >= in_.size() || in_[pos_] != c) return false;
+    ++pos_;
+    return true;
+  }
+  // A string of printable ASCII without escapes (its JSON value is then its
+  // bytes as they are).
+  bool String(absl::string_view* out) {
+    if (!Consume('"')) return false;
+    const size_t start = pos_;
+    for (; pos_ < in_.size(); ++pos_) {
+      const unsigned char c = static_cast<unsigned char>(in_[pos_]);
+      if (c == '"') {
+        *out = in_.substr(start, pos_ - start);
+        ++pos_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20 || c >= 0x7f) return false;
+    }
+    return false;
+  }
+  // An object; `member(key)` reads each member's value.
+  template <typename F>
+  bool Object(F&& member) {
+    if (!Consume('{')) return false;
+    if (Consume('}')) return true;
+    do {
+      absl::string_view key;
+      if (!String(&key) || !Consume(':') || !member(key)) return false;
+    } while (Consume(','));
+    return Consume('}');
+  }
+  bool Pcrs(TpmPcrValues* pcrs) {
+    return Object([&](absl::string_view bank_name) {
+      absl::StatusOr<uint16_t> bank = TpmHashFromName(bank_name);
+      if (!bank.ok()) return false;
+      auto [values, inserted] = pcrs->try_emplace(*bank);
+      if (!inserted) return false;
+      return Object([&, bank = *bank,
+                     &values = values->second](absl::string_view index_text) {
+        absl::string_view hex;
+        if (!String(&hex)) return false;
+        absl::StatusOr<uint32_t> index = ParsePcrIndex(index_text, "pcr");
+        if (!index.ok()) return false;
+        absl::StatusOr<Bytes> value = ParsePcrValue(bank, hex, "pcr");
+        if (!value.ok()) return false;
+        return values.try_emplace(*index, *std::move(value)).second;
+      });
+    });
+  }
+  static bool Decode(absl::string_view text, Bytes* out) {
+    absl::StatusOr<Bytes> bytes = Base64Decode(text, "base64");
+    if (!bytes.ok() || bytes->empty()) return false;
+    *out = *std::move(bytes);
+    return true;
+  }
+
+  absl::string_view in_;
+  size_t pos_ = 0;
+};
 
 absl::StatusOr<Bytes> Base64Member(const nlohmann::json& j,
                                    absl::string_view name, bool required) {
@@ -82,6 +195,20 @@ std::string BuildTpmQuoteBundle(const TpmQuoteBundle& bundle) {
 }
 
 absl::StatusOr<TpmQuoteBundle> ParseTpmQuoteBundle(absl::string_view json) {
+  if (std::optional<TpmQuoteBundle> fast =
+          tpm_internal::ReadTpmQuoteBundleFast(json)) {
+    return *std::move(fast);
+  }
+  return tpm_internal::ParseTpmQuoteBundleDom(json);
+}
+
+namespace tpm_internal {
+
+std::optional<TpmQuoteBundle> ReadTpmQuoteBundleFast(absl::string_view json) {
+  return FastBundleReader(json).Read();
+}
+
+absl::StatusOr<TpmQuoteBundle> ParseTpmQuoteBundleDom(absl::string_view json) {
   nlohmann::json j = nlohmann::json::parse(json.begin(), json.end(), nullptr,
                                            /*allow_exceptions=*/false);
   if (j.is_discarded()) return BundleError("json", "not valid JSON");
@@ -130,6 +257,8 @@ absl::StatusOr<TpmQuoteBundle> ParseTpmQuoteBundle(absl::string_view json) {
   }
   return bundle;
 }
+
+}  // namespace tpm_internal
 
 absl::StatusOr<TpmPcrValues> ParsePcrListing(absl::string_view text,
                                              uint16_t default_bank) {

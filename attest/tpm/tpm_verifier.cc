@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "attest/tpm/ak_cache.h"
 #include "attest/tpm/quote_bundle.h"
 #include "attest/tpm/quote_checks.h"
 #include "attest/tpm/tpm_structures.h"
@@ -13,6 +14,8 @@ namespace strongroom::attest {
 namespace {
 
 using tpm_checks::SpkiSha256Hex;
+using tpm_internal::AkFacts;
+using tpm_internal::CacheKey;
 
 absl::Status Prefixed(const absl::Status& s, absl::string_view prefix) {
   return absl::Status(s.code(), absl::StrCat(prefix, s.message()));
@@ -26,46 +29,6 @@ absl::StatusOr<std::optional<TpmtPublic>> ParseOptionalPublic(
     return Prefixed(pub.status(), absl::StrCat("tpm quote: ", field, ": "));
   }
   return std::optional<TpmtPublic>(std::move(*pub));
-}
-
-// The AK's key, from its public area and/or its certificate (the first
-// certificate presented), which must agree.
-absl::StatusOr<std::shared_ptr<EVP_PKEY>> ResolveAkKey(
-    const std::optional<TpmtPublic>& ak_public,
-    const std::vector<Certificate>& presented) {
-  std::shared_ptr<EVP_PKEY> key;
-  if (ak_public.has_value()) {
-    RETURN_IF_ERROR(tpm_checks::CheckAkAttributes(*ak_public));
-    auto k = TpmPublicKey(*ak_public);
-    if (!k.ok()) return Prefixed(k.status(), "tpm quote: ak_public: ");
-    key = *k;
-  }
-  if (!presented.empty()) {
-    EVP_PKEY* cert_key = presented[0].public_key();
-    if (cert_key == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tpm quote: AK certificate '", presented[0].common_name(),
-          "' has no usable public key"));
-    }
-    if (key != nullptr) {
-      if (EVP_PKEY_eq(key.get(), cert_key) != 1) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "tpm quote: ak_public (SPKI sha256 ", SpkiSha256Hex(key.get()),
-            ") does not match the key of AK certificate '",
-            presented[0].common_name(), "' (SPKI sha256 ",
-            SpkiSha256Hex(cert_key), ")"));
-      }
-    } else {
-      EVP_PKEY_up_ref(cert_key);
-      key.reset(cert_key, EVP_PKEY_free);
-    }
-  }
-  if (key == nullptr) {
-    return absl::FailedPreconditionError(
-        "tpm quote: no AK: the bundle has no ak_public and the evidence no "
-        "AK certificate");
-  }
-  return key;
 }
 
 }  // namespace
@@ -101,8 +64,113 @@ absl::StatusOr<std::unique_ptr<TpmVerifier>> TpmVerifier::Create(
                                                     i, "]")));
     intermediates.insert(intermediates.end(), certs.begin(), certs.end());
   }
-  return std::unique_ptr<TpmVerifier>(new TpmVerifier(
-      std::move(keys), std::move(roots), std::move(intermediates)));
+  return std::unique_ptr<TpmVerifier>(
+      new TpmVerifier(std::move(keys), std::move(roots),
+                      std::move(intermediates), options.cache_capacity));
+}
+
+TpmVerifier::CacheStats TpmVerifier::cache_stats() const {
+  return CacheStats{.aks = caches_->aks.size(),
+                    .qualified_signers = caches_->qualified_signers.size(),
+                    .certificates = caches_->certificates.size(),
+                    .chains = caches_->chains.size()};
+}
+
+bool TpmVerifier::IsTrustedKey(EVP_PKEY* key) const {
+  for (const auto& k : trusted_keys_) {
+    if (EVP_PKEY_eq(k.get(), key) == 1) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::shared_ptr<const AkFacts>> TpmVerifier::AkFromPublic(
+    const Bytes& ak_public) const {
+  const std::string cache_key =
+      CacheKey({AsBytes(absl::string_view("p")), ak_public});
+  if (auto hit = caches_->aks.Find(cache_key)) return *hit;
+  auto facts = std::make_shared<AkFacts>();
+  ASSIGN_OR_RETURN(facts->pub, ParseOptionalPublic(ak_public, "ak_public"));
+  RETURN_IF_ERROR(tpm_checks::CheckAkAttributes(*facts->pub));
+  auto key = TpmPublicKey(*facts->pub);
+  if (!key.ok()) return Prefixed(key.status(), "tpm quote: ak_public: ");
+  facts->key = *std::move(key);
+  ASSIGN_OR_RETURN(facts->alg, tpm_checks::KeyAlgName(facts->key.get()));
+  facts->spki_sha256 = SpkiSha256Hex(facts->key.get());
+  ASSIGN_OR_RETURN(facts->name, TpmName(*facts->pub));
+  facts->pinned = IsTrustedKey(facts->key.get());
+  caches_->aks.Insert(cache_key, facts);
+  return facts;
+}
+
+absl::StatusOr<std::shared_ptr<const AkFacts>> TpmVerifier::AkFromCertificate(
+    const Certificate& cert) const {
+  const std::string cache_key =
+      CacheKey({AsBytes(absl::string_view("c")), cert.der()});
+  if (auto hit = caches_->aks.Find(cache_key)) return *hit;
+  EVP_PKEY* cert_key = cert.public_key();
+  if (cert_key == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tpm quote: AK certificate '", cert.common_name(),
+                     "' has no usable public key"));
+  }
+  auto facts = std::make_shared<AkFacts>();
+  EVP_PKEY_up_ref(cert_key);
+  facts->key.reset(cert_key, EVP_PKEY_free);
+  ASSIGN_OR_RETURN(facts->alg, tpm_checks::KeyAlgName(cert_key));
+  facts->spki_sha256 = SpkiSha256Hex(cert_key);
+  facts->pinned = IsTrustedKey(cert_key);
+  caches_->aks.Insert(cache_key, facts);
+  return facts;
+}
+
+absl::StatusOr<std::vector<Certificate>> TpmVerifier::PresentedCertificates(
+    const Evidence& evidence) const {
+  std::vector<Certificate> presented;
+  for (size_t i = 0; i < evidence.certificates.size(); ++i) {
+    const std::string& text = evidence.certificates[i];
+    std::shared_ptr<const std::vector<Certificate>> certs;
+    if (auto hit = caches_->certificates.Find(text)) {
+      certs = *hit;
+    } else {
+      ASSIGN_OR_RETURN(auto parsed,
+                       ParseCertificates(text, absl::StrCat(
+                                                   "tpm quote: certificates[",
+                                                   i, "]")));
+      certs = std::make_shared<const std::vector<Certificate>>(
+          std::move(parsed));
+      caches_->certificates.Insert(text, certs);
+    }
+    presented.insert(presented.end(), certs->begin(), certs->end());
+  }
+  return presented;
+}
+
+absl::Status TpmVerifier::CheckAkChain(
+    const std::vector<Certificate>& presented, absl::Time at) const {
+  std::string cache_key;
+  for (const Certificate& c : presented) {
+    cache_key += CacheKey({c.der()});
+  }
+  if (auto hit = caches_->chains.Find(cache_key);
+      hit && hit->valid_from <= at && at <= hit->valid_until) {
+    return absl::OkStatus();
+  }
+  std::vector<Certificate> pool(presented.begin() + 1, presented.end());
+  pool.insert(pool.end(), intermediates_.begin(), intermediates_.end());
+  pool.insert(pool.end(), roots_.begin(), roots_.end());
+  ChainCheck check;
+  check.at = at;
+  for (const Certificate& r : roots_) {
+    check.pinned_roots.push_back(r.SpkiSha256Hex());
+  }
+  auto chain = BuildAndVerifyChain(presented[0], pool, check);
+  if (!chain.ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("tpm quote: AK certificate '", presented[0].common_name(),
+                     "' is not trusted: ", chain.status().message()));
+  }
+  caches_->chains.Insert(cache_key, tpm_internal::WindowOf(*chain));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
@@ -125,34 +193,54 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
     return Prefixed(sig_or.status(), "tpm quote: signature: ");
   }
   const TpmtSignature& sig = *sig_or;
-  ASSIGN_OR_RETURN(std::optional<TpmtPublic> ak_public,
-                   ParseOptionalPublic(bundle.ak_public, "ak_public"));
+  // The AK's public area first: with a warm cache it is one lookup.
+  std::shared_ptr<const AkFacts> ak;
+  if (!bundle.ak_public.empty()) {
+    ASSIGN_OR_RETURN(ak, AkFromPublic(bundle.ak_public));
+  }
   ASSIGN_OR_RETURN(std::optional<TpmtPublic> ek_public,
                    ParseOptionalPublic(bundle.ek_public, "ek_public"));
-  std::vector<Certificate> presented;
-  for (size_t i = 0; i < evidence.certificates.size(); ++i) {
-    ASSIGN_OR_RETURN(auto certs,
-                     ParseCertificates(evidence.certificates[i],
-                                       absl::StrCat("tpm quote: certificates[",
-                                                    i, "]")));
-    presented.insert(presented.end(), certs.begin(), certs.end());
-  }
+  ASSIGN_OR_RETURN(std::vector<Certificate> presented,
+                   PresentedCertificates(evidence));
 
-  ASSIGN_OR_RETURN(std::shared_ptr<EVP_PKEY> ak,
-                   ResolveAkKey(ak_public, presented));
-  ASSIGN_OR_RETURN(std::string ak_alg, tpm_checks::KeyAlgName(ak.get()));
-  std::string ak_spki = SpkiSha256Hex(ak.get());
-  RETURN_IF_ERROR(tpm_checks::VerifyQuoteSignature(
-      ak.get(), ak_public ? &*ak_public : nullptr, sig, bundle.quote));
+  // The AK's key, from its public area and/or its certificate (the first
+  // certificate presented), which must agree.
+  if (!presented.empty()) {
+    if (ak == nullptr) {
+      ASSIGN_OR_RETURN(ak, AkFromCertificate(presented[0]));
+    } else {
+      EVP_PKEY* cert_key = presented[0].public_key();
+      if (cert_key == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "tpm quote: AK certificate '", presented[0].common_name(),
+            "' has no usable public key"));
+      }
+      if (EVP_PKEY_eq(ak->key.get(), cert_key) != 1) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "tpm quote: ak_public (SPKI sha256 ", ak->spki_sha256,
+            ") does not match the key of AK certificate '",
+            presented[0].common_name(), "' (SPKI sha256 ",
+            SpkiSha256Hex(cert_key), ")"));
+      }
+    }
+  }
+  if (ak == nullptr) {
+    return absl::FailedPreconditionError(
+        "tpm quote: no AK: the bundle has no ak_public and the evidence no "
+        "AK certificate");
+  }
+  const TpmtPublic* ak_public = ak->pub ? &*ak->pub : nullptr;
+  RETURN_IF_ERROR(tpm_checks::VerifyQuoteSignature(ak->key.get(), ak_public,
+                                                   sig, bundle.quote));
 
   // AK trust: a configured key, else a certificate chain to a pinned root.
   std::string trust;
-  for (const auto& k : trusted_keys_) {
-    if (EVP_PKEY_eq(k.get(), ak.get()) == 1) trust = "pinned-key";
-  }
-  if (trust.empty()) {
-    std::string untrusted = absl::StrCat("tpm quote: AK (SPKI sha256 ",
-                                         ak_spki, ") is not a trusted AK key");
+  if (ak->pinned) {
+    trust = "pinned-key";
+  } else {
+    std::string untrusted =
+        absl::StrCat("tpm quote: AK (SPKI sha256 ", ak->spki_sha256,
+                     ") is not a trusted AK key");
     if (presented.empty()) {
       return absl::PermissionDeniedError(
           absl::StrCat(untrusted, " and no AK certificate was presented"));
@@ -161,20 +249,7 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
       return absl::PermissionDeniedError(
           absl::StrCat(untrusted, " and no AK CA roots are configured"));
     }
-    std::vector<Certificate> pool(presented.begin() + 1, presented.end());
-    pool.insert(pool.end(), intermediates_.begin(), intermediates_.end());
-    pool.insert(pool.end(), roots_.begin(), roots_.end());
-    ChainCheck check;
-    check.at = ctx.at;
-    for (const Certificate& r : roots_) {
-      check.pinned_roots.push_back(r.SpkiSha256Hex());
-    }
-    auto chain = BuildAndVerifyChain(presented[0], pool, check);
-    if (!chain.ok()) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("tpm quote: AK certificate '", presented[0].common_name(),
-                       "' is not trusted: ", chain.status().message()));
-    }
+    RETURN_IF_ERROR(CheckAkChain(presented, ctx.at));
     trust = "certificate";
   }
 
@@ -182,10 +257,18 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
   appraisal.tee = "tpm";
   Claims& claims = appraisal.claims;
   std::string qn_check = "unverified";
-  if (ak_public.has_value()) {
-    ASSIGN_OR_RETURN(auto match, tpm_checks::MatchQualifiedSigner(
-                                     attest.qualified_signer, *ak_public,
-                                     ek_public ? &*ek_public : nullptr));
+  if (ak_public != nullptr) {
+    const std::string qs_key = CacheKey(
+        {bundle.ak_public, bundle.ek_public, attest.qualified_signer});
+    std::optional<std::string> match;
+    if (auto hit = caches_->qualified_signers.Find(qs_key)) {
+      match = *std::move(hit);
+    } else {
+      ASSIGN_OR_RETURN(match, tpm_checks::MatchQualifiedSigner(
+                                  attest.qualified_signer, *ak_public,
+                                  ek_public ? &*ek_public : nullptr));
+      caches_->qualified_signers.Insert(qs_key, match);
+    }
     if (match.has_value()) {
       qn_check = *match;
     } else {
@@ -193,8 +276,7 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
           "qualifiedSigner is neither the AK's Name nor a Qualified Name "
           "derivable from a hierarchy or ek_public (parent chain unknown)");
     }
-    ASSIGN_OR_RETURN(Bytes name, TpmName(*ak_public));
-    claims.SetBytes("tpm.ak.name", name);
+    claims.SetBytes("tpm.ak.name", ak->name);
   } else {
     appraisal.warnings.push_back(
         "no ak_public in the bundle: qualifiedSigner not checked");
@@ -227,8 +309,8 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
     }
   }
   claims.SetBytes("tpm.nonce", attest.extra_data);
-  claims.SetString("tpm.ak.alg", ak_alg);
-  claims.SetString("tpm.ak.spki_sha256", ak_spki);
+  claims.SetString("tpm.ak.alg", ak->alg);
+  claims.SetString("tpm.ak.spki_sha256", ak->spki_sha256);
   claims.SetString("tpm.ak.trust", trust);
   claims.SetBytes("tpm.ak.qualified_name", attest.qualified_signer);
   claims.SetString("tpm.ak.qualified_name_check", qn_check);

@@ -34,7 +34,16 @@
 // (including a selected PCR that is not supplied), PermissionDenied for a bad
 // signature, an untrusted AK, a wrong nonce or a PCR digest mismatch,
 // FailedPrecondition when there is no AK at all. Messages start with
-// "tpm quote: ". Thread-safe after Create(); immutable.
+// "tpm quote: ".
+//
+// Caching (attest/tpm/ak_cache.h): what depends only on the AK (its parsed
+// public area, EVP_PKEY, SPKI hash, Name, whether it is a configured key),
+// the qualifiedSigner match, parsed evidence certificates and verified AK
+// chains (with the time window they hold in) are kept per verifier, by the
+// exact bytes they come from, and only on success. The trust configuration
+// is fixed at Create(), so a changed configuration is a new verifier with
+// empty caches. Thread-safe after Create(); the caches are internally
+// synchronized.
 #ifndef STRONGROOM_ATTEST_TPM_TPM_VERIFIER_H_
 #define STRONGROOM_ATTEST_TPM_TPM_VERIFIER_H_
 
@@ -45,6 +54,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "attest/tpm/ak_cache.h"
 #include "attest/verifier.h"
 #include "attest/x509.h"
 
@@ -60,6 +70,9 @@ struct TpmVerifierOptions {
   // Intermediate CA certificates (PEM) offered to chain building besides
   // the ones that come with the evidence.
   std::vector<std::string> ak_ca_intermediates_pem;
+  // Entries per cache (AKs, qualifiedSigner matches, certificate texts,
+  // verified chains); a full cache is emptied. 0 disables caching.
+  size_t cache_capacity = 1024;
 };
 
 class TpmVerifier : public Verifier {
@@ -74,17 +87,44 @@ class TpmVerifier : public Verifier {
   absl::StatusOr<Appraisal> Verify(const Evidence& evidence,
                                    const VerifyContext& ctx) const override;
 
+  // Entries in each cache now (for tests and diagnostics).
+  struct CacheStats {
+    size_t aks = 0;
+    size_t qualified_signers = 0;
+    size_t certificates = 0;
+    size_t chains = 0;
+  };
+  CacheStats cache_stats() const;
+
  private:
   TpmVerifier(std::vector<std::shared_ptr<EVP_PKEY>> trusted_keys,
               std::vector<Certificate> roots,
-              std::vector<Certificate> intermediates)
+              std::vector<Certificate> intermediates, size_t cache_capacity)
       : trusted_keys_(std::move(trusted_keys)),
         roots_(std::move(roots)),
-        intermediates_(std::move(intermediates)) {}
+        intermediates_(std::move(intermediates)),
+        caches_(std::make_unique<tpm_internal::TpmVerifierCaches>(
+            cache_capacity)) {}
 
-  std::vector<std::shared_ptr<EVP_PKEY>> trusted_keys_;
-  std::vector<Certificate> roots_;
-  std::vector<Certificate> intermediates_;
+  // The AK from ak_public (when the bundle has one) or else from the first
+  // presented certificate; cached.
+  absl::StatusOr<std::shared_ptr<const tpm_internal::AkFacts>> AkFromPublic(
+      const Bytes& ak_public) const;
+  absl::StatusOr<std::shared_ptr<const tpm_internal::AkFacts>> AkFromCertificate(
+      const Certificate& cert) const;
+  bool IsTrustedKey(EVP_PKEY* key) const;
+  // Evidence.certificates, parsed (cached by text).
+  absl::StatusOr<std::vector<Certificate>> PresentedCertificates(
+      const Evidence& evidence) const;
+  // The AK certificate chain to a pinned root at `at` (cached with its
+  // validity window). PermissionDenied when it does not verify.
+  absl::Status CheckAkChain(const std::vector<Certificate>& presented,
+                            absl::Time at) const;
+
+  const std::vector<std::shared_ptr<EVP_PKEY>> trusted_keys_;
+  const std::vector<Certificate> roots_;
+  const std::vector<Certificate> intermediates_;
+  const std::unique_ptr<tpm_internal::TpmVerifierCaches> caches_;
 };
 
 }  // namespace strongroom::attest

@@ -12,10 +12,12 @@
 #include "attest/x509.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "kms/broker/key_broker_internal.h"
 #include "kms/hpke/hpke.h"
 #include "kms/hpke/keys.h"
 #include "kms/hpke/suite.h"
 #include "kms/resource_names.h"
+#include "storage/sealed/object_names.h"
 
 namespace strongroom::kms {
 namespace {
@@ -61,7 +63,21 @@ std::string KeyOf(absl::string_view name) {
 std::string PolicyDigest(const attest::Policy& p) { return absl::StrCat("sha256:", p.Digest()); }
 
 std::string NormalizeKey(absl::string_view name) {
+  if (absl::StartsWith(name, "datasets/")) return std::string(name);
   return absl::StartsWith(name, "keys/") ? std::string(name) : absl::StrCat("keys/", name);
+}
+
+bool IsDataset(absl::string_view resource) { return absl::StartsWith(resource, "datasets/"); }
+
+// What a challenge or token is for: "keys/{key}" or "datasets/{id}".
+absl::StatusOr<std::string> ParseResource(absl::string_view name) {
+  const std::string normalized = NormalizeKey(name);
+  if (IsDataset(normalized)) {
+    ASSIGN_OR_RETURN(std::string id, storage::sealed::ParseDatasetName(normalized, "key"));
+    return storage::sealed::DatasetResourceName(id);
+  }
+  ASSIGN_OR_RETURN(std::string key_id, ParseKeyName(normalized, "key"));
+  return KeyName(key_id);
 }
 
 Bytes ReleaseInfo(absl::string_view version_name, absl::string_view token_id) {
@@ -71,13 +87,6 @@ Bytes ReleaseInfo(absl::string_view version_name, absl::string_view token_id) {
 }
 
 }  // namespace
-
-struct KeyBroker::CheckedToken {
-  nlohmann::json payload;
-  std::string token_id;
-  std::string key;  // keys/{key}
-  std::string policy_digest;
-};
 
 KeyBroker::KeyBroker(KeyManager& keys, AttestationAdmin& admin,
                      const attest::VerifierSet& verifiers, const EarTokenSigner& signer,
@@ -111,6 +120,13 @@ absl::StatusOr<hpke::PublicKey> KeyBroker::ParsePublicKey(hpke::Kem kem,
   ASSIGN_OR_RETURN(hpke::PublicKey pk, hpke::PublicKey::Create(kem, AsBytes(bytes)));
   public_keys_.Insert(key, pk);
   return pk;
+}
+
+absl::Status KeyBroker::DenyWithCode(absl::StatusCode code, const Caller& c,
+                                     absl::string_view action, absl::string_view resource,
+                                     absl::string_view reason_id, absl::string_view detail) {
+  absl::Status s = Deny(c, action, resource, reason_id, detail);
+  return absl::IsPermissionDenied(s) ? absl::Status(code, s.message()) : s;
 }
 
 absl::Status KeyBroker::Deny(const Caller& c, absl::string_view action,
@@ -156,8 +172,7 @@ void KeyBroker::AuditAdminChange(const Caller& c, absl::string_view action,
 absl::StatusOr<v1::GetChallengeResponse> KeyBroker::GetChallenge(
     const Caller& c, const v1::GetChallengeRequest& r) {
   RETURN_IF_ERROR(Admit(c));
-  ASSIGN_OR_RETURN(std::string key_id, ParseKeyName(NormalizeKey(r.key()), "key"));
-  const std::string key = KeyName(key_id);
+  ASSIGN_OR_RETURN(const std::string key, ParseResource(r.key()));
   ASSIGN_OR_RETURN(Challenge ch, challenges_.Issue(c.principal, key));
   AuditEntry e{.principal = c.principal, .action = "challenge", .resource = key,
                .decision = AuditDecision::kAllow};
@@ -171,8 +186,7 @@ absl::StatusOr<v1::GetChallengeResponse> KeyBroker::GetChallenge(
 absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
                                                      const v1::AttestRequest& r) {
   RETURN_IF_ERROR(Admit(c));
-  ASSIGN_OR_RETURN(std::string key_id, ParseKeyName(NormalizeKey(r.key()), "key"));
-  const std::string key = KeyName(key_id);
+  ASSIGN_OR_RETURN(const std::string key, ParseResource(r.key()));
   if (r.nonce().size() != 32) {
     return absl::InvalidArgumentError(
         absl::StrCat("nonce: ", r.nonce().size(), " bytes, expected 32"));
@@ -212,14 +226,22 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
     std::string id(s.message().substr(0, s.message().find(':')));
     return Deny(c, "attest", key, id, s.message(), evidence_digest);
   }
-  absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(key);
-  if (!target.ok()) {
-    return Deny(c, "attest", key,
-                absl::IsNotFound(target.status()) ? "key_not_found" : "key_not_releasable",
-                target.status().message(), evidence_digest);
+  std::string policy_name;
+  int64_t policy_version = 0;
+  if (IsDataset(key)) {
+    ASSIGN_OR_RETURN(DatasetPolicy dp, DatasetPolicyFor(c, key, evidence_digest));
+    policy_name = std::move(dp.name);
+    policy_version = dp.version;
+  } else {
+    absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(key);
+    if (!target.ok()) {
+      return Deny(c, "attest", key,
+                  absl::IsNotFound(target.status()) ? "key_not_found" : "key_not_releasable",
+                  target.status().message(), evidence_digest);
+    }
+    policy_name = target->key.release_policy();
+    policy_version = target->key.release_policy_version();
   }
-  const std::string& policy_name = target->key.release_policy();
-  const int64_t policy_version = target->key.release_policy_version();
   absl::StatusOr<attest::Policy> policy = admin_.LoadPolicy(policy_name, policy_version);
   if (!policy.ok()) {
     return Deny(c, "attest", key, "policy_unavailable", policy.status().message(),
@@ -260,7 +282,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   for (const auto& [name, version] : decision.consulted_sets) {
     refs.push_back(absl::StrCat(name, "@", version));
   }
-  payload["strongroom"] = {{"key", key},
+  payload["strongroom"] = {{IsDataset(key) ? "dataset" : "key", key},
                            {"policy", policy_name},
                            {"policy_version", policy_version},
                            {"policy_digest", policy->Digest()},
@@ -295,7 +317,8 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
   t.payload = *std::move(payload);
   const nlohmann::json& sr = t.payload.value("strongroom", nlohmann::json::object());
   t.token_id = t.payload.value("jti", "");
-  t.key = sr.value("key", "");
+  // A token names a key or a dataset, never both.
+  t.key = sr.contains("dataset") ? sr.value("dataset", "") : sr.value("key", "");
   t.policy_digest = absl::StrCat("sha256:", sr.value("policy_digest", ""));
   {
     std::lock_guard<std::mutex> lock(revoked_mu_);
@@ -312,20 +335,26 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
                 absl::StrCat("token ", t.token_id, " was issued to another principal"));
   }
   if (KeyOf(key_name) != t.key) {
-    return Deny(c, action, key_name, "token_wrong_key",
-                absl::StrCat("token ", t.token_id, " is for ", t.key));
+    return Deny(c, action, key_name,
+                IsDataset(key_name) ? "token_wrong_dataset" : "token_wrong_key",
+                absl::StrCat("token ", t.token_id, " is for ", t.key.empty() ? "nothing" : t.key));
   }
-  // Revocation by change: the token stands only while the key's policy
-  // binding and every reference-value set it relied on are unchanged.
-  absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(t.key);
-  if (!target.ok()) {
-    return Deny(c, action, key_name, "key_not_releasable", target.status().message());
-  }
-  if (target->key.release_policy() != sr.value("policy", "") ||
-      target->key.release_policy_version() != sr.value("policy_version", int64_t{-1})) {
-    return Deny(c, action, key_name, "token_revoked_policy_changed",
-                absl::StrCat("token ", t.token_id, " was issued under ",
-                             sr.value("policy", ""), " v", sr.value("policy_version", 0)));
+  // Revocation by change: the token stands only while the key's (or the
+  // dataset's) policy binding and every reference-value set it relied on
+  // are unchanged.
+  if (IsDataset(t.key)) {
+    RETURN_IF_ERROR(CheckDatasetUnchanged(c, action, key_name, t));
+  } else {
+    absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(t.key);
+    if (!target.ok()) {
+      return Deny(c, action, key_name, "key_not_releasable", target.status().message());
+    }
+    if (target->key.release_policy() != sr.value("policy", "") ||
+        target->key.release_policy_version() != sr.value("policy_version", int64_t{-1})) {
+      return Deny(c, action, key_name, "token_revoked_policy_changed",
+                  absl::StrCat("token ", t.token_id, " was issued under ",
+                               sr.value("policy", ""), " v", sr.value("policy_version", 0)));
+    }
   }
   for (const auto& ref : sr.value("reference_values", nlohmann::json::array())) {
     std::string s = ref.get<std::string>();
@@ -350,38 +379,64 @@ absl::StatusOr<TokenGrant> KeyBroker::CheckToken(const Caller& c, absl::string_v
 absl::StatusOr<v1::SealedKey> KeyBroker::SealForToken(
     const Caller& c, absl::string_view action, const std::string& key_name,
     const CheckedToken& t, absl::string_view public_key, const SecretSource& secret) {
-  const nlohmann::json& jwk = t.payload["cnf"]["jwk"];
-  hpke::Kem kem = jwk.value("crv", "") == "X25519" ? hpke::Kem::kDhkemX25519HkdfSha256
-                                                   : hpke::Kem::kDhkemP256HkdfSha256;
-  absl::StatusOr<hpke::PublicKey> pk = ParsePublicKey(kem, public_key);
-  if (!pk.ok() || PublicKeyJwk(kem, pk->Serialize()) != jwk) {
-    return Deny(c, action, key_name, "token_wrong_public_key",
-                absl::StrCat("token ", t.token_id, " is bound to another public key"));
-  }
+  ASSIGN_OR_RETURN(hpke::PublicKey pk, TokenPublicKey(c, action, key_name, t, public_key));
   absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(key_name);
   if (!target.ok()) {
     return Deny(c, action, key_name, "key_not_releasable", target.status().message());
   }
   ASSIGN_OR_RETURN(SecretBytes plaintext, secret(*target));
+  const Bytes info = ReleaseInfo(target->version_name, t.token_id);
+  ASSIGN_OR_RETURN(v1::SealedKey out,
+                   SealTo(pk, info, plaintext.Reveal(), target->version_name, t.token_id));
+  RETURN_IF_ERROR(Allow(c, action, target->version_name, absl::StrCat("token ", t.token_id),
+                        t.policy_digest, target->version));
+  return out;
+}
+
+absl::StatusOr<hpke::PublicKey> KeyBroker::TokenPublicKey(const Caller& c,
+                                                          absl::string_view action,
+                                                          absl::string_view resource,
+                                                          const CheckedToken& t,
+                                                          absl::string_view public_key) {
+  const nlohmann::json& jwk = t.payload["cnf"]["jwk"];
+  hpke::Kem kem = jwk.value("crv", "") == "X25519" ? hpke::Kem::kDhkemX25519HkdfSha256
+                                                   : hpke::Kem::kDhkemP256HkdfSha256;
+  absl::StatusOr<hpke::PublicKey> pk = ParsePublicKey(kem, public_key);
+  if (!pk.ok() || PublicKeyJwk(kem, pk->Serialize()) != jwk) {
+    return Deny(c, action, resource, "token_wrong_public_key",
+                absl::StrCat("token ", t.token_id, " is bound to another public key"));
+  }
+  return pk;
+}
+
+absl::StatusOr<v1::SealedKey> KeyBroker::SealTo(const hpke::PublicKey& pk, const Bytes& info,
+                                                std::span<const uint8_t> plaintext,
+                                                absl::string_view key_version,
+                                                absl::string_view token_id) {
+  const hpke::Kem kem = pk.kem();
   ASSIGN_OR_RETURN(hpke::Suite suite, hpke::Suite::Create(kem, hpke::Kdf::kHkdfSha256,
                                                           hpke::Aead::kAes256Gcm));
-  Bytes info = ReleaseInfo(target->version_name, t.token_id);
-  ASSIGN_OR_RETURN(hpke::Sealed sealed, hpke::Seal(suite, *pk, info, info, plaintext.Reveal()));
-  AuditEntry e{.principal = c.principal, .action = std::string(action),
-               .resource = target->version_name, .decision = AuditDecision::kAllow,
-               .reason_id = "", .reason_detail = absl::StrCat("token ", t.token_id),
-               .evidence_digest = "", .policy_digest = t.policy_digest,
-               .key_version = target->version};
-  RETURN_IF_ERROR(audit_.Append(std::move(e)).status());
+  ASSIGN_OR_RETURN(hpke::Sealed sealed, hpke::Seal(suite, pk, info, info, plaintext));
   v1::SealedKey out;
-  out.set_key_version(target->version_name);
+  out.set_key_version(std::string(key_version));
   out.set_kem(kem == hpke::Kem::kDhkemX25519HkdfSha256 ? v1::HPKE_KEM_X25519_SHA256
                                                        : v1::HPKE_KEM_P256_SHA256);
   out.set_enc(std::string(AsStringView(sealed.enc)));
   out.set_ciphertext(std::string(AsStringView(sealed.ciphertext)));
-  out.set_token_id(t.token_id);
+  out.set_token_id(std::string(token_id));
   out.set_info(std::string(AsStringView(info)));
   return out;
+}
+
+absl::Status KeyBroker::Allow(const Caller& c, absl::string_view action,
+                              absl::string_view resource, absl::string_view detail,
+                              absl::string_view policy_digest, uint32_t key_version) {
+  AuditEntry e{.principal = c.principal, .action = std::string(action),
+               .resource = std::string(resource), .decision = AuditDecision::kAllow,
+               .reason_id = "", .reason_detail = std::string(detail),
+               .evidence_digest = "", .policy_digest = std::string(policy_digest),
+               .key_version = key_version};
+  return audit_.Append(std::move(e)).status();
 }
 
 absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseKey(const Caller& c,

@@ -15,6 +15,24 @@
 //                 DHKEM(kem)/HKDF-SHA256/AES-256-GCM; info = aad =
 //                 "strongroom-release-v1" 0 version-name 0 token-id.
 //
+// Datasets (docs/sealed-store.md, "Workload reads and writes"): with key =
+// "datasets/{id}", GetChallenge/Attest evaluate the dataset's release policy
+// (its current version; found through the DatasetDirectory) and the token
+// names the dataset instead of a key. Such a token lets the workload read
+// the dataset's objects (the store asks AuthorizeWorkloadRead), get an
+// object's data key sealed to it (GetObjectKey: the KMS unwraps the key on
+// behalf of the dataset's owner with the object's context), and upload new
+// versions (AuthorizeWorkloadWrite, then GetUploadKey: a fresh data key
+// wrapped under the dataset's key exactly as for an owner's upload). The
+// token stands while the dataset's policy (name and current version) and
+// the reference values it relied on are unchanged. Object keys are sealed
+// like releases, with info = aad =
+//   "strongroom-object-key-v1" (GetObjectKey) or "strongroom-upload-key-v1"
+//   (GetUploadKey) 0 "datasets/{id}" 0 name 0 decimal(version) 0
+//   key-version-name 0 token-id.
+// Whether a dataset exists or has a policy is never told to a caller
+// without a token for it beyond the reason id `dataset_not_releasable`.
+//
 // Every decision is appended to the audit log (kms/audit). Refusals are
 // PermissionDenied("refused: <reason id> (audit <sequence>)"); the detail is
 // only in the audit record. Over-eager callers get ResourceExhausted.
@@ -26,8 +44,10 @@
 #ifndef STRONGROOM_KMS_BROKER_KEY_BROKER_H_
 #define STRONGROOM_KMS_BROKER_KEY_BROKER_H_
 
+#include <atomic>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <functional>
 #include <map>
 #include <string>
@@ -38,12 +58,14 @@
 #include "kms/audit/audit_log.h"
 #include "kms/broker/attestation_admin.h"
 #include "kms/broker/challenge_store.h"
+#include "kms/broker/dataset_directory.h"
 #include "kms/broker/ear_token.h"
 #include "kms/broker/rate_limiter.h"
 #include "kms/broker/recent_cache.h"
 #include "kms/caller.h"
 #include "kms/hpke/keys.h"
 #include "kms/key_manager.h"
+#include "storage/sealed/object_store.h"
 #include "strongroom/v1/key_broker.pb.h"
 
 namespace strongroom::kms {
@@ -62,15 +84,20 @@ struct BrokerOptions {
 struct TokenGrant {
   std::string token_id;
   std::string principal;
-  std::string key;  // keys/{key}
+  std::string key;  // keys/{key}, or datasets/{id} for a dataset token
 };
 
-class KeyBroker {
+class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
  public:
   // Every reference must outlive the broker.
   KeyBroker(KeyManager& keys, AttestationAdmin& admin,
             const attest::VerifierSet& verifiers, const EarTokenSigner& signer,
             AuditLog& audit, const Clock& clock, BrokerOptions options);
+
+  // Wires dataset tokens; until then "datasets/..." requests fail with
+  // FailedPrecondition. `directory` must outlive the broker (or be unset
+  // with nullptr first). Thread-safe.
+  void SetDatasetDirectory(DatasetDirectory* directory);
 
   absl::StatusOr<v1::GetChallengeResponse> GetChallenge(
       const Caller& c, const v1::GetChallengeRequest& r);
@@ -80,6 +107,18 @@ class KeyBroker {
       const Caller& c, const v1::ReleaseKeyRequest& r);
   absl::StatusOr<v1::GetDataKeyResponse> GetDataKey(
       const Caller& c, const v1::GetDataKeyRequest& r);
+  // Dataset tokens only (see above). Refusals: PermissionDenied with
+  // token_* reason ids (token_wrong_dataset for a token of another dataset
+  // or of a key, token_wrong_public_key), upload_wrong_principal;
+  // FailedPrecondition "refused: key_version_not_usable" when the KMS key
+  // version that wraps the object's data key is destroyed, disabled or
+  // below the key's minimum; NotFound for an object or upload that does
+  // not exist (asked with a valid token for its dataset). All audited
+  // (actions object_key, upload_key).
+  absl::StatusOr<v1::GetObjectKeyResponse> GetObjectKey(const Caller& c,
+                                                        const v1::GetObjectKeyRequest& r);
+  absl::StatusOr<v1::GetUploadKeyResponse> GetUploadKey(const Caller& c,
+                                                        const v1::GetUploadKeyRequest& r);
   absl::StatusOr<v1::GetJwksResponse> GetJwks(const Caller& c,
                                               const v1::GetJwksRequest& r);
   absl::StatusOr<v1::RevokeTokenResponse> RevokeToken(
@@ -88,9 +127,18 @@ class KeyBroker {
       const Caller& c, const v1::ExportAuditRequest& r);
 
   // Checks a token presented by `c` for reading data protected by `key`
-  // (same checks as ReleaseKey, minus the public key); audited.
+  // ("keys/k" or "datasets/{id}"; same checks as ReleaseKey, minus the
+  // public key); refusals are audited.
   absl::StatusOr<TokenGrant> CheckToken(const Caller& c, absl::string_view token,
                                         absl::string_view key);
+
+  // storage::sealed::ObjectReadAuthorizer: a workload's token for
+  // "datasets/{dataset}" (CheckToken), audited as "read" / "upload"
+  // decisions. OK or PermissionDenied "refused: <reason id> (audit N)".
+  absl::Status AuthorizeWorkloadRead(const Caller& caller, absl::string_view token,
+                                     absl::string_view dataset) override;
+  absl::Status AuthorizeWorkloadWrite(const Caller& caller, absl::string_view token,
+                                      absl::string_view dataset) override;
 
   // Records an admin change made elsewhere (policies, reference values,
   // key lifecycle) in the same audit chain.
@@ -104,9 +152,42 @@ class KeyBroker {
                     absl::string_view resource, absl::string_view reason_id,
                     absl::string_view detail, absl::string_view evidence_digest = "",
                     absl::string_view policy_digest = "");
+  // `key_name` is "keys/k[/versions/n]" or "datasets/{id}".
   absl::StatusOr<CheckedToken> CheckTokenFor(const Caller& c, absl::string_view action,
                                              absl::string_view token,
                                              absl::string_view key_name);
+  // Revocation by change for a dataset token: the dataset's policy and its
+  // current version are those the token names.
+  absl::Status CheckDatasetUnchanged(const Caller& c, absl::string_view action,
+                                     absl::string_view resource, const CheckedToken& t);
+  // The policy a dataset is released under, for Attest: Deny
+  // (dataset_not_releasable / policy_unavailable) when there is none.
+  struct DatasetPolicy {
+    std::string name;
+    int64_t version = 0;
+  };
+  absl::StatusOr<DatasetPolicy> DatasetPolicyFor(const Caller& c, absl::string_view dataset,
+                                                 absl::string_view evidence_digest);
+  absl::StatusOr<DatasetDirectory*> Directory() const;
+  // The workload's public key when it is the token's cnf key; otherwise
+  // Deny(token_wrong_public_key).
+  absl::StatusOr<hpke::PublicKey> TokenPublicKey(const Caller& c, absl::string_view action,
+                                                 absl::string_view resource,
+                                                 const CheckedToken& t,
+                                                 absl::string_view public_key);
+  // HPKE base-mode seal of `plaintext` to `pk` with info = aad = `info`.
+  absl::StatusOr<v1::SealedKey> SealTo(const hpke::PublicKey& pk, const Bytes& info,
+                                       std::span<const uint8_t> plaintext,
+                                       absl::string_view key_version,
+                                       absl::string_view token_id);
+  // Appends an allow record.
+  absl::Status Allow(const Caller& c, absl::string_view action, absl::string_view resource,
+                     absl::string_view detail, absl::string_view policy_digest,
+                     uint32_t key_version = 0);
+  // Deny with another status code than PermissionDenied.
+  absl::Status DenyWithCode(absl::StatusCode code, const Caller& c, absl::string_view action,
+                            absl::string_view resource, absl::string_view reason_id,
+                            absl::string_view detail);
   absl::Status Admit(const Caller& c);
   // hpke::PublicKey::Create, remembered by kem and bytes: a workload sends
   // the same ephemeral key with each request, and parsing and validating a
@@ -133,6 +214,7 @@ class KeyBroker {
   ChallengeStore challenges_;
   RateLimiter limiter_;
   RecentCache<hpke::PublicKey> public_keys_{4096};
+  std::atomic<DatasetDirectory*> directory_{nullptr};
   mutable std::mutex revoked_mu_;
   std::map<std::string, absl::Time> revoked_;  // token id -> its expiry
 };

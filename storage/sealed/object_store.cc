@@ -191,11 +191,53 @@ absl::StatusOr<v1::Dataset> ObjectStore::LookupDataset(absl::string_view id) con
   return WithUsage(std::move(ds));
 }
 
+absl::StatusOr<v1::SealedObjectRecord> ObjectStore::LookupObject(absl::string_view dataset_id,
+                                                                 absl::string_view name,
+                                                                 uint64_t version) const {
+  RETURN_IF_ERROR(ValidateDatasetId(dataset_id, "dataset"));
+  return LoadObject(dataset_id, name, version);
+}
+
+absl::StatusOr<v1::SealedUploadRecord> ObjectStore::LookupUpload(
+    absl::string_view upload_id) const {
+  if (upload_id.size() != 32) return absl::InvalidArgumentError("upload_id: not an upload id");
+  absl::StatusOr<std::string> raw = db_->Get(keys::Upload(upload_id));
+  if (absl::IsNotFound(raw.status())) {
+    return absl::NotFoundError(absl::StrCat("upload '", upload_id, "' does not exist"));
+  }
+  RETURN_IF_ERROR(raw.status());
+  return ParseRecord<v1::SealedUploadRecord>(*raw, "upload");
+}
+
+absl::Status ObjectStore::AuthorizeWorkload(const Caller& c, absl::string_view token,
+                                            absl::string_view id, bool write,
+                                            absl::string_view what) const {
+  if (token.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        what, ": denied for '", c.principal,
+        "': workloads read and upload with the key broker's attestation token (token is empty)"));
+  }
+  ObjectReadAuthorizer* authorizer = authorizer_.load();
+  if (authorizer == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, ": workload reads and uploads need the key broker, which is not wired to the store"));
+  }
+  return write ? authorizer->AuthorizeWorkloadWrite(c, token, id)
+               : authorizer->AuthorizeWorkloadRead(c, token, id);
+}
+
 absl::StatusOr<v1::Dataset> ObjectStore::AuthorizedDataset(const Caller& c,
                                                            absl::string_view dataset_field,
                                                            Access access,
                                                            absl::string_view what) const {
   ASSIGN_OR_RETURN(std::string id, ParseDatasetName(dataset_field, "dataset"));
+  if (c.role == kms::Role::kWorkload) {
+    // Refused before the lookup, so that the answer says nothing about
+    // whether the dataset exists (reads and uploads go through tokens).
+    return absl::PermissionDeniedError(absl::StrCat(
+        what, ": denied for '", c.principal,
+        "' (role workload): workloads only read and upload objects, with a dataset token"));
+  }
   ASSIGN_OR_RETURN(v1::Dataset ds, LoadDataset(id));
   RETURN_IF_ERROR(Authorize(c, access, ds, what));
   return ds;

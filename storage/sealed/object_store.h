@@ -23,7 +23,8 @@
 // Authorization (docs/sealed-store.md): admins create datasets for anyone,
 // list, stat, delete and start re-wraps, but never read objects; owners do
 // everything with their own datasets; auditors read metadata; workloads only
-// read objects, with the broker's token (ObjectReadAuthorizer).
+// read objects and upload new object versions, each with the broker's token
+// for the dataset (ObjectReadAuthorizer), and nothing else.
 //
 // Errors: InvalidArgument naming the field; NotFound; PermissionDenied;
 // FailedPrecondition (wrong state); ResourceExhausted (quota); DataLoss
@@ -63,16 +64,24 @@ namespace strongroom::storage::sealed {
 namespace v1 = ::strongroom::v1;
 using kms::Caller;
 
-// Decides whether a workload may read a dataset's objects. The key broker
-// implements it: `token` is its attestation-result token (EAR JWT); the
-// dataset's release policy is ObjectStore::LookupDataset(dataset).
-// Returns OK to allow; PermissionDenied (message: a reason id) to refuse.
-// Must be thread-safe.
+// Decides whether a workload may read a dataset's objects, or upload new
+// versions into it. The key broker implements it: `token` is its
+// attestation-result token (EAR JWT) for "datasets/{dataset}", evaluated
+// against the dataset's release policy (ObjectStore::LookupDataset). The
+// store asks before it looks the dataset up, so a workload without a valid
+// token learns nothing about the dataset. Returns OK to allow;
+// PermissionDenied (message: a reason id) to refuse. Must be thread-safe.
 class ObjectReadAuthorizer {
  public:
   virtual ~ObjectReadAuthorizer() = default;
   virtual absl::Status AuthorizeWorkloadRead(const Caller& caller, absl::string_view token,
                                              absl::string_view dataset) = 0;
+  // BeginUpload and PutObject by a workload. Default: refused.
+  virtual absl::Status AuthorizeWorkloadWrite(const Caller& /*caller*/,
+                                              absl::string_view /*token*/,
+                                              absl::string_view /*dataset*/) {
+    return absl::PermissionDeniedError("refused: workload_writes_not_supported");
+  }
 };
 
 // What the store needs from the KMS. Implemented in server/ on KeyManager.
@@ -179,7 +188,8 @@ class ObjectStore {
                                                            KeyDirectory* keys, const Clock& clock);
   ~ObjectStore();  // stops the maintenance thread
 
-  // Wires workload reads; until then they are refused (FailedPrecondition).
+  // Wires workload reads and uploads; until then they are refused
+  // (FailedPrecondition).
   // `authorizer` must outlive the store. Thread-safe.
   void SetReadAuthorizer(ObjectReadAuthorizer* authorizer);
 
@@ -190,6 +200,12 @@ class ObjectStore {
   // Without authorization, for the broker: the dataset `id` with its key and
   // release policy.
   absl::StatusOr<v1::Dataset> LookupDataset(absl::string_view id) const;
+  // Without authorization, for the broker: a committed object version (0:
+  // the latest) and an upload in progress. NotFound.
+  absl::StatusOr<v1::SealedObjectRecord> LookupObject(absl::string_view dataset_id,
+                                                      absl::string_view name,
+                                                      uint64_t version) const;
+  absl::StatusOr<v1::SealedUploadRecord> LookupUpload(absl::string_view upload_id) const;
 
   absl::StatusOr<v1::Upload> BeginUpload(const Caller& c, const v1::BeginUploadRequest& r);
   absl::StatusOr<std::unique_ptr<ObjectUpload>> OpenUpload(const Caller& c,
@@ -237,6 +253,11 @@ class ObjectStore {
                          absl::string_view what) const;
   absl::StatusOr<v1::Dataset> AuthorizedDataset(const Caller& c, absl::string_view dataset_field,
                                                 Access access, absl::string_view what) const;
+  // A workload's token for dataset `id`, checked by the authorizer (read or
+  // write); PermissionDenied for an empty token, FailedPrecondition when no
+  // authorizer is wired.
+  absl::Status AuthorizeWorkload(const Caller& c, absl::string_view token, absl::string_view id,
+                                 bool write, absl::string_view what) const;
   v1::Dataset WithUsage(v1::Dataset ds) const;
   // The object record of (dataset, name, version), or of the latest version
   // when version is 0; read at `snapshot` when not null.

@@ -52,26 +52,19 @@ absl::StatusOr<v1::SealedObjectRecord> ObjectStore::LoadObject(
 absl::StatusOr<std::unique_ptr<ObjectRead>> ObjectStore::OpenRead(const Caller& c,
                                                                   const v1::GetObjectRequest& r) {
   ASSIGN_OR_RETURN(std::string id, ParseDatasetName(r.dataset(), "dataset"));
+  if (c.role == kms::Role::kWorkload) {
+    // Workloads read only with the broker's attestation token for the
+    // dataset, checked against its release policy by the broker before the
+    // dataset is even looked up: without one, nothing about it is told.
+    RETURN_IF_ERROR(AuthorizeWorkload(c, r.token(), id, /*write=*/false, "GetObject"));
+  }
   ASSIGN_OR_RETURN(v1::Dataset ds, LoadDataset(id));
   if (c.role == kms::Role::kWorkload) {
-    // Workloads read only with the broker's attestation token, checked
-    // against the dataset's release policy by the broker.
-    if (r.token().empty()) {
-      return absl::PermissionDeniedError(absl::StrCat("GetObject: denied for '", c.principal,
-                                                      "': workloads read with the key broker's "
-                                                      "attestation token (token is empty)"));
-    }
-    if (ds.release_policy().empty()) {
+    if (ds.release_policy().empty()) {  // the broker refuses these already
       return absl::PermissionDeniedError(
           absl::StrCat("GetObject: denied for '", c.principal, "': ", ds.name(),
                        " has no release policy, so no workload may read it"));
     }
-    ObjectReadAuthorizer* authorizer = authorizer_.load();
-    if (authorizer == nullptr) {
-      return absl::FailedPreconditionError(
-          "GetObject: workload reads need the key broker, which is not wired to the store");
-    }
-    RETURN_IF_ERROR(authorizer->AuthorizeWorkloadRead(c, r.token(), id));
   } else {
     RETURN_IF_ERROR(Authorize(c, Access::kRead, ds, "GetObject"));
   }

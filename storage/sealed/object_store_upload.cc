@@ -42,8 +42,16 @@ absl::Status CheckStoreParams(const storage::StreamingAeadParams& p, const Store
 
 absl::StatusOr<v1::Upload> ObjectStore::BeginUpload(const Caller& c,
                                                     const v1::BeginUploadRequest& r) {
-  ASSIGN_OR_RETURN(v1::Dataset ds,
-                   AuthorizedDataset(c, r.dataset(), Access::kWrite, "BeginUpload"));
+  const bool workload = c.role == kms::Role::kWorkload;
+  v1::Dataset ds;
+  if (workload) {
+    // As for reads: the token first, then the dataset.
+    ASSIGN_OR_RETURN(std::string dataset_id, ParseDatasetName(r.dataset(), "dataset"));
+    RETURN_IF_ERROR(AuthorizeWorkload(c, r.token(), dataset_id, /*write=*/true, "BeginUpload"));
+    ASSIGN_OR_RETURN(ds, LoadDataset(dataset_id));
+  } else {
+    ASSIGN_OR_RETURN(ds, AuthorizedDataset(c, r.dataset(), Access::kWrite, "BeginUpload"));
+  }
   RETURN_IF_ERROR(ValidateObjectName(r.name(), "name"));
   if (r.labels_size() > 64) return absl::InvalidArgumentError("labels: more than 64 entries");
   size_t label_bytes = 0;
@@ -59,6 +67,7 @@ absl::StatusOr<v1::Upload> ObjectStore::BeginUpload(const Caller& c,
   upload.set_dataset_id(id);
   upload.set_name(r.name());
   upload.set_principal(c.principal);
+  upload.set_workload(workload);
   *upload.mutable_labels() = r.labels();
   upload.set_create_time_unix_micros(Micros(clock_.Now()));
 
@@ -117,8 +126,20 @@ absl::StatusOr<std::unique_ptr<ObjectUpload>> ObjectStore::OpenUpload(
                                                     "': upload ", upload.id(),
                                                     " belongs to another principal"));
   }
+  if (c.role == kms::Role::kWorkload) {
+    // The token is checked again: it may have been revoked since BeginUpload.
+    if (!upload.workload()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "PutObject: denied for '", c.principal, "': upload ", upload.id(),
+          " was not begun with a dataset token"));
+    }
+    RETURN_IF_ERROR(
+        AuthorizeWorkload(c, start.token(), upload.dataset_id(), /*write=*/true, "PutObject"));
+  }
   ASSIGN_OR_RETURN(v1::Dataset ds, LoadDataset(upload.dataset_id()));
-  RETURN_IF_ERROR(Authorize(c, Access::kWrite, ds, "PutObject"));
+  if (c.role != kms::Role::kWorkload) {
+    RETURN_IF_ERROR(Authorize(c, Access::kWrite, ds, "PutObject"));
+  }
 
   // Structure checks: the header parses and names exactly this upload.
   absl::StatusOr<SealedHeader> header = ParseSealedHeader(AsBytes(start.header()));

@@ -3,14 +3,18 @@
 // when they parse, to Name and public-key derivation), to the PCR listing
 // parser, and, as a JSON quote bundle, through TpmVerifier::Verify with no
 // trusted AK (everything up to and including the signature check runs
-// before the trust decision).
+// before the trust decision). The bundle's fast reader must agree with the
+// DOM reader wherever it answers (a disagreement aborts).
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <span>
 
 #include "absl/time/time.h"
 #include "attest/tpm/quote_bundle.h"
+#include "attest/tpm/quote_bundle_internal.h"
 #include "attest/tpm/tpm_structures.h"
 #include "attest/tpm/tpm_verifier.h"
 
@@ -20,6 +24,13 @@ const strongroom::attest::TpmVerifier& NoTrustVerifier() {
   static const auto* verifier =
       strongroom::attest::TpmVerifier::Create({}).value().release();
   return *verifier;
+}
+
+bool SameBundle(const strongroom::attest::TpmQuoteBundle& a,
+                const strongroom::attest::TpmQuoteBundle& b) {
+  return a.quote == b.quote && a.signature == b.signature &&
+         a.pcrs == b.pcrs && a.ak_public == b.ak_public &&
+         a.ek_public == b.ek_public;
 }
 
 }  // namespace
@@ -36,6 +47,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   absl::string_view text(reinterpret_cast<const char*>(data), size);
   (void)ParsePcrListing(text);
+  if (auto fast = tpm_internal::ReadTpmQuoteBundleFast(text)) {
+    auto dom = tpm_internal::ParseTpmQuoteBundleDom(text);
+    if (!dom.ok() || !SameBundle(*fast, *dom)) {
+      std::fprintf(stderr, "tpm_quote_fuzz: the fast bundle reader accepted "
+                           "what the DOM reader %s\n",
+                   dom.ok() ? "reads differently" : "refuses");
+      std::abort();
+    }
+  }
   if (auto bundle = ParseTpmQuoteBundle(text); bundle.ok()) {
     (void)BuildTpmQuoteBundle(*bundle);
     Evidence evidence;

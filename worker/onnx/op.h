@@ -52,6 +52,10 @@ class ExecContext {
   AlignedBuffer* scratch_;
 };
 
+// An activation a kernel can apply to its own output while it is still in
+// cache, in place of a separate node (see fusion.h).
+enum class Activation { kNone, kRelu };
+
 class Op {
  public:
   virtual ~Op() = default;
@@ -62,6 +66,14 @@ class Op {
   // `outputs` entries are null for outputs the graph does not use.
   virtual absl::Status Run(const ExecContext& ctx, std::span<const Tensor* const> inputs,
                            std::span<Tensor* const> outputs) const = 0;
+  // A kernel computing `activation` of this one's output 0 (same inputs,
+  // same Infer), or null when this kernel has no such epilogue. Kernels
+  // that have one: Conv, Gemm, float Add and Sum (kRelu).
+  virtual std::unique_ptr<Op> WithActivation(Activation activation) const { return nullptr; }
+  // A kernel computing `activation`(this one's output 0 + R), R an extra
+  // last input of the output's shape (a residual connection), or null.
+  // Conv has one.
+  virtual std::unique_ptr<Op> WithResidual(Activation activation) const { return nullptr; }
 };
 
 // What a factory knows of its node besides the attributes.

@@ -75,15 +75,103 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model,
     auto st = s->FoldConstants();
     if (!st.ok()) return st;
   }
-  s->uses_.assign(m.num_values(), 0);
-  for (size_t k = 0; k < m.nodes.size(); ++k) {
-    if (!s->run_node_[k]) continue;
-    for (int v : m.nodes[k].inputs) {
+  // Device backends are handed nodes as the model has them: no fusion.
+  const bool fuse = options.fuse_operators && s->backend_ == nullptr;
+  Session* self = s.get();
+  auto plan = internal::PlanExecution(
+      m, s->run_node_,
+      [&](int v) -> const Tensor* {
+        const size_t id = static_cast<size_t>(v);
+        return m.constants[id] != nullptr ? m.constants[id] : self->folded_[id].get();
+      },
+      fuse);
+  if (!plan.ok()) return plan.status();
+  s->plan_ = *std::move(plan);
+  const size_t num_values = s->plan_.num_values();
+  s->constants_.assign(num_values, nullptr);
+  for (size_t v = 0; v < m.num_values(); ++v) {
+    s->constants_[v] = m.constants[v] != nullptr ? m.constants[v] : s->folded_[v].get();
+  }
+  for (size_t i = 0; i < s->plan_.constants.size(); ++i) {
+    s->constants_[s->plan_.first_new_value + i] = s->plan_.constants[i].get();
+  }
+  s->slots_.resize(num_values);
+  s->uses_.assign(num_values, 0);
+  for (const internal::PlanStep& step : s->plan_.steps) {
+    for (int v : step.inputs) {
       if (v >= 0) ++s->uses_[static_cast<size_t>(v)];
     }
   }
   for (int v : m.output_ids) ++s->uses_[static_cast<size_t>(v)];
+  s->infer_cache_.resize(s->plan_.steps.size());
   return s;
+}
+
+size_t Session::pooled_buffers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return free_buffers_.size();
+}
+
+uint64_t Session::buffer_allocations() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return buffer_allocations_;
+}
+
+absl::Status Session::InferStep(size_t s, std::span<const Tensor* const> in, InferCache** out) {
+  const internal::PlanStep& step = plan_.steps[s];
+  InferCache& cache = infer_cache_[s];
+  *out = &cache;
+  bool cacheable = true;
+  bool hit = cache.valid && cache.in_types.size() == in.size();
+  for (size_t i = 0; i < in.size(); ++i) {
+    const Tensor* t = in[i];
+    const int v = step.inputs[i];
+    if (t != nullptr && t->dtype() != DataType::kFloat &&
+        constants_[static_cast<size_t>(v)] == nullptr) {
+      cacheable = false;  // an integer input may carry a shape (Reshape)
+    }
+    if (hit) {
+      hit = t == nullptr ? cache.in_types[i] == DataType::kUndefined
+                         : cache.in_types[i] == t->dtype() && cache.in_shapes[i] == t->shape();
+    }
+  }
+  if (cacheable && hit) return absl::OkStatus();
+
+  const Node& node = model_->nodes[step.node];
+  std::vector<TensorMeta> in_meta(in.size());
+  std::vector<const TensorMeta*> in_meta_ptr(in.size(), nullptr);
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == nullptr) continue;
+    in_meta[i] = TensorMeta{in[i]->dtype(), in[i]->shape(), true, in[i]};
+    in_meta_ptr[i] = &in_meta[i];
+  }
+  cache.valid = false;
+  cache.out_meta.assign(step.outputs.size(), TensorMeta{});
+  if (auto st = step.op->Infer(in_meta_ptr, cache.out_meta); !st.ok()) return NodeError(node, st);
+  cache.out_bytes.assign(step.outputs.size(), 0);
+  for (size_t j = 0; j < step.outputs.size(); ++j) {
+    TensorMeta& meta = cache.out_meta[j];
+    meta.value = nullptr;  // contents are the run's, not known here
+    auto n = CheckedNumElements(meta.shape, ElementSize(meta.dtype), "output");
+    if (!n.ok()) return NodeError(node, n.status());
+    const int64_t bytes = *n * static_cast<int64_t>(ElementSize(meta.dtype));
+    if (bytes > options_.max_tensor_bytes) {
+      return NodeError(node, absl::ResourceExhaustedError(absl::StrCat(
+                                 "output ", j, " ", ShapeToString(meta.shape),
+                                 " exceeds max_tensor_bytes ", options_.max_tensor_bytes)));
+    }
+    cache.out_bytes[j] = static_cast<size_t>(bytes);
+  }
+  if (cacheable) {
+    cache.in_types.resize(in.size());
+    cache.in_shapes.resize(in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      cache.in_types[i] = in[i] == nullptr ? DataType::kUndefined : in[i]->dtype();
+      if (in[i] != nullptr) cache.in_shapes[i] = in[i]->shape();
+    }
+    cache.valid = true;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Session::FoldConstants() {
@@ -154,10 +242,8 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
     return absl::InvalidArgumentError(
         absl::StrCat("the model takes ", m.inputs.size(), " inputs, got ", inputs.size()));
   }
-  std::vector<const Tensor*> value(m.num_values(), nullptr);
-  for (size_t v = 0; v < m.num_values(); ++v) {
-    value[v] = m.constants[v] != nullptr ? m.constants[v] : folded_[v].get();
-  }
+  const size_t num_values = constants_.size();
+  std::vector<const Tensor*> value(constants_);
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ValueInfo& info = m.inputs[i];
     const Tensor& t = inputs[i];
@@ -199,83 +285,61 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
     if (best < free_buffers_.size()) {
       t->AdoptBuffer(std::move(free_buffers_[best]));
       free_buffers_.erase(free_buffers_.begin() + static_cast<std::ptrdiff_t>(best));
+    } else if (bytes > 0) {
+      ++buffer_allocations_;  // Reset allocates
     }
   };
 
   ExecContext ctx(pool_.get(), &scratch_);
-  std::vector<TensorMeta> in_meta, out_meta;
-  std::vector<const TensorMeta*> in_meta_ptr;
   std::vector<const Tensor*> in;
   std::vector<Tensor*> out;
   std::vector<Tensor> unwanted;  // outputs no one reads
   absl::Status status;
-  for (size_t k = 0; k < m.nodes.size() && status.ok(); ++k) {
-    if (!run_node_[k]) continue;
-    const Node& node = m.nodes[k];
+  for (size_t k = 0; k < plan_.steps.size() && status.ok(); ++k) {
+    const internal::PlanStep& step = plan_.steps[k];
+    const Node& node = m.nodes[step.node];
     in.clear();
-    in_meta.clear();
-    for (int v : node.inputs) {
-      const Tensor* t = v < 0 ? nullptr : value[static_cast<size_t>(v)];
-      in.push_back(t);
-      in_meta.push_back(t == nullptr ? TensorMeta{} : TensorMeta{t->dtype(), t->shape(), true, t});
-    }
-    in_meta_ptr.clear();
-    for (size_t i = 0; i < in.size(); ++i)
-      in_meta_ptr.push_back(in[i] == nullptr ? nullptr : &in_meta[i]);
-    out_meta.assign(node.outputs.size(), TensorMeta{});
-    if (auto s = m.ops[k]->Infer(in_meta_ptr, out_meta); !s.ok()) {
-      status = NodeError(node, s);
-      break;
-    }
+    for (int v : step.inputs) in.push_back(v < 0 ? nullptr : value[static_cast<size_t>(v)]);
+    InferCache* meta = nullptr;
+    status = InferStep(k, in, &meta);
+    if (!status.ok()) break;
     out.clear();
-    unwanted.resize(node.outputs.size());
-    for (size_t j = 0; j < node.outputs.size() && status.ok(); ++j) {
-      const TensorMeta& meta = out_meta[j];
-      auto n = CheckedNumElements(meta.shape, ElementSize(meta.dtype), "output");
-      if (!n.ok()) {
-        status = NodeError(node, n.status());
-      } else if (*n * static_cast<int64_t>(ElementSize(meta.dtype)) > options_.max_tensor_bytes) {
-        status = NodeError(node, absl::ResourceExhaustedError(absl::StrCat(
-                                     "output ", j, " ", ShapeToString(meta.shape),
-                                     " exceeds max_tensor_bytes ", options_.max_tensor_bytes)));
-      }
-      if (!status.ok()) break;
-      const int v = node.outputs[j];
+    unwanted.resize(step.outputs.size());
+    for (size_t j = 0; j < step.outputs.size(); ++j) {
+      const int v = step.outputs[j];
       Tensor* t = v < 0 ? &unwanted[j] : &slots_[static_cast<size_t>(v)];
       if (v >= 0) {
-        acquire(t, static_cast<size_t>(*n) * ElementSize(meta.dtype));
+        acquire(t, meta->out_bytes[j]);
         value[static_cast<size_t>(v)] = t;
       }
-      t->Reset(meta.dtype, meta.shape);
+      t->Reset(meta->out_meta[j].dtype, meta->out_meta[j].shape);
       out.push_back(t);
     }
-    if (!status.ok()) break;
-    const Clock::time_point start = Clock::now();
+    const Clock::time_point start = profile != nullptr ? Clock::now() : Clock::time_point();
     absl::Status s;
     if (backend_ != nullptr && backend_->Handles(node)) {
       bool constant[16] = {};
-      for (size_t i = 0; i < node.inputs.size() && i < 16; ++i) {
-        const int v = node.inputs[i];
-        constant[i] = v >= 0 && (m.constants[static_cast<size_t>(v)] != nullptr ||
-                                 folded_[static_cast<size_t>(v)] != nullptr);
+      for (size_t i = 0; i < step.inputs.size() && i < 16; ++i) {
+        const int v = step.inputs[i];
+        constant[i] = v >= 0 && constants_[static_cast<size_t>(v)] != nullptr;
       }
       // Backends handle fixed-arity operators (at most 3 inputs).
       s = backend_->Run(node, ctx, in,
                         std::span<const bool>(constant, std::min<size_t>(16, in.size())), out);
     } else {
-      s = m.ops[k]->Run(ctx, in, out);
+      s = step.op->Run(ctx, in, out);
     }
     if (!s.ok()) {
       status = NodeError(node, s);
       break;
     }
     if (profile != nullptr) {
-      profile->nodes.push_back(NodeTiming{node.Label(), node.op_type, Since(start)});
+      profile->nodes.push_back(NodeTiming{node.Label(), step.op_type, Since(start)});
     }
-    for (int v : node.inputs) {
+    for (int v : step.inputs) {
       if (v >= 0 && --uses[static_cast<size_t>(v)] == 0) release(v);
     }
-    for (int v : node.outputs) {
+    for (int v : step.outputs) {
       if (v >= 0 && uses[static_cast<size_t>(v)] == 0) release(v);
     }
   }
@@ -299,7 +363,7 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
   // released during the run still satisfy value[v] == &slots_[v] but hold
   // no storage: pooling their empty buffers would grow the pool by one
   // entry per released value on every run, and acquire() scans it all.
-  for (size_t v = 0; v < m.num_values(); ++v) {
+  for (size_t v = 0; v < num_values; ++v) {
     if (value[v] != &slots_[v]) continue;
     AlignedBuffer buffer = slots_[v].TakeBuffer();
     if (buffer.capacity() > 0) free_buffers_.push_back(std::move(buffer));

@@ -1,12 +1,14 @@
 // Session: runs a Model on a device with its own threads and memory.
 //
 // Create() picks the backend (SessionOptions::device), starts the thread
-// pool and folds the model's constant subgraphs (nodes whose inputs are all
+// pool, folds the model's constant subgraphs (nodes whose inputs are all
 // initializers or constants, such as ConstantOfShape weights) into tensors
-// once. Run() executes the remaining nodes in topological order, inferring
-// each node's output shape from its actual inputs, taking output storage
-// from a buffer pool that is reused across runs and recycling each
-// intermediate as soon as its last consumer has run.
+// once and, on the CPU, fuses operator chains (Conv+BatchNormalization+Relu
+// and others, fusion.h). Run() executes the resulting steps in topological
+// order, inferring each step's output shape from its actual inputs (cached
+// while the input shapes repeat), taking output storage from a buffer pool
+// that is reused across runs and recycling each intermediate as soon as its
+// last consumer has run.
 //
 // Errors: InvalidArgument for inputs that do not match the model (count,
 // type, rank, static dims) and for shape errors found at run time, naming
@@ -31,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "worker/onnx/fusion.h"
 #include "worker/onnx/model.h"
 #include "worker/onnx/tensor.h"
 #include "worker/onnx/thread_pool.h"
@@ -54,6 +57,10 @@ struct SessionOptions {
   int64_t max_tensor_bytes = int64_t{16} << 30;
   // Precompute constant subgraphs at Create (off: recompute every Run).
   bool fold_constants = true;
+  // CPU only: fuse Conv with following BatchNormalization / bias Add (into
+  // its weights) and Relu, and Gemm or Add with a following Relu (see
+  // fusion.h). Ignored with a device backend, which runs nodes as they are.
+  bool fuse_operators = true;
 };
 
 // Per-node wall time of one Run, in execution order.
@@ -89,23 +96,51 @@ class Session {
   int num_threads() const;
   // Nodes folded into constants at Create.
   size_t folded_nodes() const { return folded_nodes_; }
+  // Nodes fused into another node's kernel at Create (fuse_operators).
+  size_t fused_nodes() const { return plan_.fused_nodes; }
+
+  // Observability of the buffer pool (for tests): buffers waiting in it
+  // between runs, and fresh allocations the Session has made for values
+  // (outputs leave with the results, so a steady state allocates about one
+  // buffer per graph output per run and the pool stays the same size).
+  size_t pooled_buffers() const;
+  uint64_t buffer_allocations() const;
 
  private:
+  // Per plan step: the output metas inferred for the last input shapes.
+  struct InferCache {
+    bool valid = false;
+    std::vector<DataType> in_types;
+    std::vector<Shape> in_shapes;
+    std::vector<TensorMeta> out_meta;
+    std::vector<size_t> out_bytes;
+  };
+
   Session(std::shared_ptr<const internal::ModelData> model, const SessionOptions& options);
   absl::Status FoldConstants();
+  // The outputs' metas and byte sizes for `step` on `in` (from the cache
+  // when the inputs' types and shapes are those of the last run and every
+  // input that is not a constant is FLOAT, so no shape depends on data).
+  absl::Status InferStep(size_t s, std::span<const Tensor* const> in, InferCache** out);
 
   const std::shared_ptr<const internal::ModelData> model_;
   const SessionOptions options_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<Backend> backend_;  // non-null for non-CPU devices
 
-  std::mutex mu_;  // serializes Run
-  // By value id: folded constants (owned) and the per-run intermediates.
+  internal::ExecutionPlan plan_;  // what Run executes, built at Create
+
+  mutable std::mutex mu_;  // serializes Run; guards everything below
+  // By value id (the model's, then the plan's new constants): folded
+  // constants (owned or the plan's) and the per-run intermediates.
+  std::vector<const Tensor*> constants_;
   std::vector<std::unique_ptr<Tensor>> folded_;
   std::vector<Tensor> slots_;
   std::vector<bool> run_node_;  // by node position: not folded away
   std::vector<int> uses_;       // by value id: consumers + graph-output uses
+  std::vector<InferCache> infer_cache_;  // by plan step
   std::vector<AlignedBuffer> free_buffers_;
+  uint64_t buffer_allocations_ = 0;
   AlignedBuffer scratch_;
   size_t folded_nodes_ = 0;
 };

@@ -1,8 +1,10 @@
 // Conv (1-D and 2-D, groups, dilations, pads, strides, auto_pad) as im2col
 // plus OpenBLAS GEMM, tiled over output positions so the column buffer stays
-// bounded; 1x1 stride-1 unpadded convolutions skip im2col entirely.
+// bounded; 1x1 stride-1 unpadded convolutions skip im2col entirely. A
+// Session may fuse a following Relu into the kernel (WithActivation).
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "worker/onnx/gemm.h"
@@ -15,6 +17,12 @@ namespace {
 
 // Floats in one im2col tile (16 MiB).
 constexpr int64_t kColumnBudget = int64_t{4} << 20;
+// Im2Col copies runs this long or longer with memcpy / memset.
+constexpr int64_t kShortRun = 32;
+// Elements per parallel im2col chunk: copying 64K floats takes about as
+// long as waking a pool thread, so smaller convolutions (mnist-8's) run
+// inline.
+constexpr int64_t kIm2ColGrain = int64_t{1} << 16;
 
 // 2-D view of the geometry (1-D convolutions have a height of 1).
 struct Geometry2D {
@@ -32,55 +40,89 @@ Geometry2D To2D(const std::vector<AxisWindow>& win) {
           y.dilation, x.dilation, y.pad_begin, x.pad_begin, y.out,    x.out};
 }
 
+// A piece of one output row inside an im2col tile: output row oy, columns
+// [ox0, ox1), at offset `at` in the tile. The same for every column row.
+struct Segment {
+  int64_t oy, ox0, ox1, at;
+};
+
+// One column row: channel c's plane at kernel tap (i, j), over `segments`.
+void Im2ColRow(const float* plane, const Geometry2D& g, int64_t i, int64_t j,
+               const std::vector<Segment>& segments, float* dst) {
+  const int64_t off = j * g.dw - g.pw;
+  for (const Segment& seg : segments) {
+    const int64_t ox0 = seg.ox0, ox1 = seg.ox1;
+    const int64_t iy = seg.oy * g.sh - g.ph + i * g.dh;
+    // Segments are short (an output row: 7..112 floats in the usual models):
+    // below kShortRun floats plain loops beat the calls to memcpy / memset
+    // (whose AVX-512 code wins on longer runs).
+    float* out = dst + seg.at;  // out[ox - ox0]
+    if (iy < 0 || iy >= g.h) {
+      if (ox1 - ox0 >= kShortRun) {
+        std::memset(out, 0, sizeof(float) * static_cast<size_t>(ox1 - ox0));
+      } else {
+        for (int64_t ox = ox0; ox < ox1; ++ox) out[ox - ox0] = 0.0f;
+      }
+      continue;
+    }
+    const float* src = plane + iy * g.w;
+    if (g.sw != 1) {
+      for (int64_t ox = ox0; ox < ox1; ++ox) {
+        const int64_t ix = ox * g.sw + off;
+        out[ox - ox0] = ix >= 0 && ix < g.w ? src[ix] : 0.0f;
+      }
+      continue;
+    }
+    // ix = ox + off: a contiguous run clipped at both ends.
+    const int64_t lo = std::clamp<int64_t>(-off, ox0, ox1);
+    const int64_t hi = std::clamp<int64_t>(g.w - off, lo, ox1);
+    for (int64_t ox = ox0; ox < lo; ++ox) out[ox - ox0] = 0.0f;
+    if (hi - lo >= kShortRun) {
+      std::memcpy(out + (lo - ox0), src + lo + off, sizeof(float) * static_cast<size_t>(hi - lo));
+    } else {
+      for (int64_t ox = lo; ox < hi; ++ox) out[ox - ox0] = src[ox + off];
+    }
+    for (int64_t ox = hi; ox < ox1; ++ox) out[ox - ox0] = 0.0f;
+  }
+}
+
 // col[row][p - p0] for p in [p0, p1), row = (c * kh + i) * kw + j, from the
 // `channels` planes at x.
 void Im2Col(ThreadPool* pool, const float* x, int64_t channels, const Geometry2D& g, int64_t p0,
             int64_t p1, float* col) {
   const int64_t rows = channels * g.kh * g.kw;
   const int64_t width = p1 - p0;
-  pool->ParallelFor(
-      rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, width)), [&](int64_t r0, int64_t r1) {
-        for (int64_t row = r0; row < r1; ++row) {
-          const int64_t j = row % g.kw;
-          const int64_t i = (row / g.kw) % g.kh;
-          const int64_t c = row / (g.kw * g.kh);
-          const float* plane = x + c * g.h * g.w;
-          float* dst = col + row * width;
-          int64_t p = p0;
-          while (p < p1) {
-            const int64_t oy = p / g.ow;
-            const int64_t ox0 = p % g.ow;
-            const int64_t ox1 = std::min(g.ow, ox0 + (p1 - p));
-            const int64_t iy = oy * g.sh - g.ph + i * g.dh;
-            float* out = dst + (p - p0);
-            if (iy < 0 || iy >= g.h) {
-              std::fill(out, out + (ox1 - ox0), 0.0f);
-            } else {
-              const float* src = plane + iy * g.w;
-              const int64_t off = j * g.dw - g.pw;
-              if (g.sw == 1) {
-                // ix = ox + off: a contiguous run clipped at both ends.
-                const int64_t lo = std::clamp<int64_t>(-off, ox0, ox1);
-                const int64_t hi = std::clamp<int64_t>(g.w - off, lo, ox1);
-                std::fill(out, out + (lo - ox0), 0.0f);
-                std::memcpy(out + (lo - ox0), src + lo + off, sizeof(float) * (hi - lo));
-                std::fill(out + (hi - ox0), out + (ox1 - ox0), 0.0f);
-              } else {
-                for (int64_t ox = ox0; ox < ox1; ++ox) {
-                  const int64_t ix = ox * g.sw + off;
-                  out[ox - ox0] = ix >= 0 && ix < g.w ? src[ix] : 0.0f;
-                }
-              }
-            }
-            p += ox1 - ox0;
-          }
-        }
-      });
+  // Computed once per tile, which keeps divisions out of the row loops.
+  std::vector<Segment> segments;
+  for (int64_t p = p0; p < p1;) {
+    const int64_t ox0 = p % g.ow;
+    const int64_t ox1 = std::min(g.ow, ox0 + (p1 - p));
+    segments.push_back({p / g.ow, ox0, ox1, p - p0});
+    p += ox1 - ox0;
+  }
+  const int64_t grain = std::max<int64_t>(1, kIm2ColGrain / std::max<int64_t>(1, width));
+  pool->ParallelFor(rows, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t row = r0; row < r1; ++row) {
+      const int64_t j = row % g.kw;
+      const int64_t i = (row / g.kw) % g.kh;
+      const int64_t c = row / (g.kw * g.kh);
+      Im2ColRow(x + c * g.h * g.w, g, i, j, segments, col + row * width);
+    }
+  });
 }
 
 class ConvOp final : public Op {
  public:
-  ConvOp(WindowAttrs window, int64_t group) : window_(std::move(window)), group_(group) {}
+  ConvOp(WindowAttrs window, int64_t group, Activation activation = Activation::kNone,
+         bool residual = false)
+      : window_(std::move(window)), group_(group), activation_(activation), residual_(residual) {}
+
+  std::unique_ptr<Op> WithActivation(Activation activation) const override {
+    return std::make_unique<ConvOp>(window_, group_, activation, residual_);
+  }
+  std::unique_ptr<Op> WithResidual(Activation activation) const override {
+    return std::make_unique<ConvOp>(window_, group_, activation, true);
+  }
 
   absl::Status Infer(std::span<const TensorMeta* const> in,
                      std::span<TensorMeta> out) const override {
@@ -118,6 +160,12 @@ class ConvOp final : public Op {
     out[0].dtype = DataType::kFloat;
     out[0].shape = {x[0], w[0]};
     for (const AxisWindow& a : *win) out[0].shape.push_back(a.out);
+    if (residual_ && (in.size() < 4 || in[3] == nullptr || in[3]->shape != out[0].shape)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("fused residual ",
+                       in.size() < 4 || in[3] == nullptr ? "missing" : ShapeToString(in[3]->shape),
+                       " does not match the output ", ShapeToString(out[0].shape)));
+    }
     return absl::OkStatus();
   }
 
@@ -126,6 +174,7 @@ class ConvOp final : public Op {
     const Tensor& x = *in[0];
     const Tensor& w = *in[1];
     const Tensor* b = in.size() > 2 ? in[2] : nullptr;
+    const Tensor* r = residual_ ? in[3] : nullptr;
     Tensor* y = out[0];
     const Shape spatial(x.shape().begin() + 2, x.shape().end());
     auto win = ResolveWindow(window_, spatial,
@@ -161,7 +210,21 @@ class ConvOp final : public Op {
             }
           });
     };
-    const float beta = pb != nullptr ? 1.0f : 0.0f;
+    // A fused residual (Conv + Add(R)): C starts as R (+ the bias).
+    const float* pr = r != nullptr ? r->data<float>().data() : nullptr;
+    auto fill_residual = [&](float* yg, const float* rg, const float* bg, int64_t p0, int64_t p1) {
+      ctx.pool()->ParallelFor(
+          mg, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, p1 - p0)),
+          [&](int64_t r0, int64_t r1) {
+            for (int64_t row = r0; row < r1; ++row) {
+              const float add = bg != nullptr ? bg[row] : 0.0f;
+              const float* src = rg + row * positions;
+              float* dst = yg + row * positions;
+              for (int64_t p = p0; p < p1; ++p) dst[p] = src[p] + add;
+            }
+          });
+    };
+    const float beta = pb != nullptr || pr != nullptr ? 1.0f : 0.0f;
     for (int64_t img = 0; img < n; ++img) {
       for (int64_t grp = 0; grp < group_; ++grp) {
         const float* xg = px + (img * c + grp * cg) * g.h * g.w;
@@ -169,7 +232,11 @@ class ConvOp final : public Op {
         float* yg = py + (img * m + grp * mg) * positions;
         for (int64_t p0 = 0; p0 < positions; p0 += tile) {
           const int64_t p1 = std::min(positions, p0 + tile);
-          if (pb != nullptr) fill_bias(yg, pb + grp * mg, p0, p1);
+          if (pr != nullptr) {
+            fill_residual(yg, pr + (yg - py), pb != nullptr ? pb + grp * mg : nullptr, p0, p1);
+          } else if (pb != nullptr) {
+            fill_bias(yg, pb + grp * mg, p0, p1);
+          }
           if (direct) {
             Sgemm(ctx.pool(), false, false, mg, positions, kg, 1.0f, wg, kg, xg, positions, beta,
                   yg, positions);
@@ -178,6 +245,9 @@ class ConvOp final : public Op {
             Sgemm(ctx.pool(), false, false, mg, p1 - p0, kg, 1.0f, wg, kg, col, p1 - p0, beta,
                   yg + p0, positions);
           }
+          // The fused activation, while the tile is still in cache.
+          if (activation_ == Activation::kRelu)
+            ReluRows(ctx.pool(), yg + p0, mg, p1 - p0, positions);
         }
       }
     }
@@ -187,6 +257,8 @@ class ConvOp final : public Op {
  private:
   const WindowAttrs window_;
   const int64_t group_;
+  const Activation activation_;
+  const bool residual_;  // input 3: added to the output (same shape) before the activation
 };
 
 }  // namespace

@@ -90,43 +90,84 @@ absl::Status InferArith(std::span<const TensorMeta* const> in, std::span<TensorM
   return absl::OkStatus();
 }
 
+// Relu(a + b) in one pass over float tensors (the Relu kernel's
+// expression, so bit-identical to Add then Relu).
+void AddRelu(ThreadPool* pool, const Tensor& a, const Tensor& b, Tensor* out) {
+  BroadcastBinary(pool, a.data<float>().data(), a.shape(), b.data<float>().data(), b.shape(),
+                  out->mutable_data<float>().data(), out->shape(), [](float x, float y) {
+                    const float v = x + y;
+                    return v > 0 ? v : 0.0f;
+                  });
+}
+
 class BinaryOp final : public Op {
  public:
-  explicit BinaryOp(Arith kind) : kind_(kind) {}
+  explicit BinaryOp(Arith kind, Activation activation = Activation::kNone)
+      : kind_(kind), activation_(activation) {}
   absl::Status Infer(std::span<const TensorMeta* const> in,
                      std::span<TensorMeta> out) const override {
-    return InferArith(in, out);
+    auto s = InferArith(in, out);
+    // As the Relu node this replaces would.
+    if (s.ok() && activation_ != Activation::kNone) s = CheckType(&out[0], 0, {DataType::kFloat});
+    return s;
   }
   absl::Status Run(const ExecContext& ctx, std::span<const Tensor* const> in,
                    std::span<Tensor* const> out) const override {
+    if (activation_ == Activation::kRelu) {
+      AddRelu(ctx.pool(), *in[0], *in[1], out[0]);
+      return absl::OkStatus();
+    }
     return RunArith(kind_, ctx.pool(), *in[0], *in[1], out[0]);
+  }
+  std::unique_ptr<Op> WithActivation(Activation activation) const override {
+    if (kind_ != Arith::kAdd) return nullptr;
+    return std::make_unique<BinaryOp>(kind_, activation);
   }
 
  private:
   const Arith kind_;
+  const Activation activation_;
 };
 
 class SumOp final : public Op {
  public:
+  explicit SumOp(Activation activation = Activation::kNone) : activation_(activation) {}
   absl::Status Infer(std::span<const TensorMeta* const> in,
                      std::span<TensorMeta> out) const override {
-    return InferArith(in, out);
+    auto s = InferArith(in, out);
+    if (s.ok() && activation_ != Activation::kNone) s = CheckType(&out[0], 0, {DataType::kFloat});
+    return s;
+  }
+  std::unique_ptr<Op> WithActivation(Activation activation) const override {
+    return std::make_unique<SumOp>(activation);
   }
   absl::Status Run(const ExecContext& ctx, std::span<const Tensor* const> in,
                    std::span<Tensor* const> out) const override {
     Tensor* y = out[0];
+    if (activation_ == Activation::kRelu && in.size() == 2) {
+      AddRelu(ctx.pool(), *in[0], *in[1], y);
+      return absl::OkStatus();
+    }
+    absl::Status s;
     if (in.size() == 1) {
       if (y->byte_size() > 0)
         std::memcpy(y->mutable_bytes().data(), in[0]->bytes().data(), y->byte_size());
-      return absl::OkStatus();
+    } else {
+      s = RunArith(Arith::kAdd, ctx.pool(), *in[0], *in[1], y);
     }
-    auto s = RunArith(Arith::kAdd, ctx.pool(), *in[0], *in[1], y);
     // y has the output shape, so it can be the left operand in place.
     for (size_t i = 2; s.ok() && i < in.size(); ++i) {
       s = RunArith(Arith::kAdd, ctx.pool(), *y, *in[i], y);
     }
+    if (s.ok() && activation_ == Activation::kRelu) {
+      float* p = y->mutable_data<float>().data();
+      ParallelMap(ctx.pool(), p, p, y->num_elements(), [](float v) { return v > 0 ? v : 0.0f; });
+    }
     return s;
   }
+
+ private:
+  const Activation activation_;
 };
 
 enum class Unary { kRelu, kSigmoid, kTanh, kGelu, kGeluTanh };

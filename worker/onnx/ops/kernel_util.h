@@ -3,6 +3,7 @@
 #ifndef STRONGROOM_WORKER_ONNX_OPS_KERNEL_UTIL_H_
 #define STRONGROOM_WORKER_ONNX_OPS_KERNEL_UTIL_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -133,6 +134,19 @@ void ParallelMap(ThreadPool* pool, const TI* in, TO* out, int64_t n, F f) {
   pool->ParallelFor(n, kElementwiseGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) out[i] = f(in[i]);
   });
+}
+
+// Relu in place over `rows` rows of `width` floats, `stride` apart (the
+// epilogue of kernels with a fused activation). Same expression as the Relu
+// kernel, so fused and separate results are bit-identical.
+inline void ReluRows(ThreadPool* pool, float* p, int64_t rows, int64_t width, int64_t stride) {
+  pool->ParallelFor(rows, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, width)),
+                    [&](int64_t r0, int64_t r1) {
+                      for (int64_t r = r0; r < r1; ++r) {
+                        float* row = p + r * stride;
+                        for (int64_t i = 0; i < width; ++i) row[i] = row[i] > 0 ? row[i] : 0.0f;
+                      }
+                    });
 }
 
 // Meta for "same type and shape as input 0".

@@ -110,8 +110,13 @@ class MatMulOp final : public Op {
 
 class GemmOp final : public Op {
  public:
-  GemmOp(float alpha, float beta, bool trans_a, bool trans_b)
-      : alpha_(alpha), beta_(beta), trans_a_(trans_a), trans_b_(trans_b) {}
+  GemmOp(float alpha, float beta, bool trans_a, bool trans_b,
+         Activation activation = Activation::kNone)
+      : alpha_(alpha), beta_(beta), trans_a_(trans_a), trans_b_(trans_b), activation_(activation) {}
+
+  std::unique_ptr<Op> WithActivation(Activation activation) const override {
+    return std::make_unique<GemmOp>(alpha_, beta_, trans_a_, trans_b_, activation);
+  }
 
   absl::Status Infer(std::span<const TensorMeta* const> in,
                      std::span<TensorMeta> out) const override {
@@ -164,12 +169,14 @@ class GemmOp final : public Op {
     }
     Sgemm(ctx.pool(), trans_a_, trans_b_, m, n, k, alpha_, a.data<float>().data(), a.dim(1),
           b.data<float>().data(), b.dim(1), beta, py, n);
+    if (activation_ == Activation::kRelu) ReluRows(ctx.pool(), py, m, n, n);
     return absl::OkStatus();
   }
 
  private:
   const float alpha_, beta_;
   const bool trans_a_, trans_b_;
+  const Activation activation_;
 };
 
 }  // namespace

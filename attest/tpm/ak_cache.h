@@ -1,0 +1,125 @@
+// What TpmVerifier works out once per attestation key (AK) and then reuses
+// for every quote signed by the same AK (internal to attest_tpm).
+//
+// A broker sees many quotes from few AKs, and per quote most of the cost
+// outside the signature check was the AK's: parsing its public area,
+// building an EVP_PKEY from it (and, in OpenSSL 3, the provider export the
+// first signature check on a new key does), DER-encoding it for the SPKI
+// hash, comparing it with every configured key, hashing its Name and
+// Qualified Names, parsing and chain-checking its certificates.
+//
+// Soundness: every cached value is a pure function of the exact bytes in
+// its key and of the verifier's trust configuration, which is fixed when
+// the verifier is created (a new configuration means a new TpmVerifier
+// with empty caches). The one time-dependent answer, "this certificate
+// chain verifies", is stored with the window [latest notBefore, earliest
+// notAfter] of the verified chain and used only for verification times
+// inside it. Only successes are stored: anything that fails is recomputed
+// (and fails again) on the next call.
+//
+// Thread-safety: each cache has its own mutex, held only for the map
+// operation; values are immutable (shared_ptr to const). A cache that
+// reaches its capacity is emptied, so input chosen to miss cannot grow it.
+#ifndef STRONGROOM_ATTEST_TPM_AK_CACHE_H_
+#define STRONGROOM_ATTEST_TPM_AK_CACHE_H_
+
+#include <openssl/evp.h>
+
+#include <cstddef>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "attest/tpm/tpm_structures.h"
+#include "attest/x509.h"
+#include "base/bytes.h"
+
+namespace strongroom::attest::tpm_internal {
+
+// A map from a key string to a value, emptied when it reaches `capacity`.
+// Capacity 0 stores nothing (every lookup misses).
+template <typename V>
+class BoundedCache {
+ public:
+  explicit BoundedCache(size_t capacity) : capacity_(capacity) {}
+
+  std::optional<V> Find(const std::string& key) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map_.find(key);
+    if (it == map_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  void Insert(const std::string& key, V value) {
+    if (capacity_ == 0) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (map_.size() >= capacity_ && !map_.contains(key)) map_.clear();
+    map_.insert_or_assign(key, std::move(value));
+  }
+
+  size_t size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return map_.size();
+  }
+
+ private:
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, V> map_;  // guarded by mu_
+};
+
+// The parts, each prefixed by its 8-byte length: distinct part lists give
+// distinct keys (the exact bytes, not a digest of them).
+std::string CacheKey(std::initializer_list<std::span<const uint8_t>> parts);
+
+// An AK as Verify() needs it, from its public area (`pub` set) or from the
+// key of its certificate when the bundle has no ak_public.
+struct AkFacts {
+  std::optional<TpmtPublic> pub;  // passed CheckAkAttributes
+  std::shared_ptr<EVP_PKEY> key;
+  std::string alg;          // "rsa" or "ecc"
+  std::string spki_sha256;  // lowercase hex
+  Bytes name;               // TPM Name; empty without `pub`
+  bool pinned = false;      // equal to one of the configured trusted keys
+};
+
+// A verified AK certificate chain, good for verification times in
+// [valid_from, valid_until] (both inclusive, as VerifyChain checks them).
+struct VerifiedChainWindow {
+  absl::Time valid_from;
+  absl::Time valid_until;
+};
+
+// The window in which every certificate of `chain` is valid.
+VerifiedChainWindow WindowOf(std::span<const Certificate> chain);
+
+// Every cache one TpmVerifier owns.
+struct TpmVerifierCaches {
+  explicit TpmVerifierCaches(size_t capacity)
+      : aks(capacity),
+        qualified_signers(capacity),
+        certificates(capacity),
+        chains(capacity) {}
+
+  // By CacheKey("p", ak_public) or CacheKey("c", certificate DER).
+  BoundedCache<std::shared_ptr<const AkFacts>> aks;
+  // By CacheKey(ak_public, ek_public, qualifiedSigner): MatchQualifiedSigner
+  // (a label, or nullopt for "none of them": an answer, not a failure).
+  BoundedCache<std::optional<std::string>> qualified_signers;
+  // By the exact text of one Evidence.certificates entry.
+  BoundedCache<std::shared_ptr<const std::vector<Certificate>>> certificates;
+  // By CacheKey(DER of every presented certificate, in order).
+  BoundedCache<VerifiedChainWindow> chains;
+};
+
+}  // namespace strongroom::attest::tpm_internal
+
+#endif  // STRONGROOM_ATTEST_TPM_AK_CACHE_H_

@@ -1,0 +1,128 @@
+#include "cli/object_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace strongroom::cli {
+
+std::string FormatBytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? absl::StrCat(n, " B") : absl::StrFormat("%.1f %s", v, units[u]);
+}
+
+Progress::Progress(const Invocation& inv, std::string what)
+    : enabled_(isatty(STDERR_FILENO) == 1 && !inv.options().Switch("quiet")),
+      what_(std::move(what)),
+      start_(std::chrono::steady_clock::now()) {}
+
+Progress::~Progress() {
+  if (shown_) std::fprintf(stderr, "\n");
+}
+
+client::ProgressFn Progress::Fn() {
+  if (!enabled_) return nullptr;
+  return [this](uint64_t done, uint64_t total) { Update(done, total); };
+}
+
+void Progress::Update(uint64_t done, uint64_t total) {
+  const auto now = std::chrono::steady_clock::now();
+  if (shown_ && now - last_ < std::chrono::milliseconds(200) && done != total) return;
+  last_ = now;
+  shown_ = true;
+  const double secs = std::chrono::duration<double>(now - start_).count();
+  const double rate = secs > 0 ? done / secs : 0;
+  std::string line = absl::StrCat(what_, " ", FormatBytes(done));
+  if (total > 0) absl::StrAppend(&line, " / ", FormatBytes(total));
+  absl::StrAppend(&line, "  ", FormatBytes(static_cast<uint64_t>(rate)), "/s");
+  if (total > done && rate > 0) {
+    const int64_t eta = static_cast<int64_t>((total - done) / rate);
+    absl::StrAppend(&line, absl::StrFormat("  ETA %d:%02d", eta / 60, eta % 60));
+  }
+  std::fprintf(stderr, "\r%-72s", line.c_str());
+  std::fflush(stderr);
+}
+
+absl::StatusOr<OutputFile> OutputFile::Open(const std::string& path) {
+  OutputFile f;
+  if (path == "-") {
+    f.fd_ = STDOUT_FILENO;
+    return f;
+  }
+  f.path_ = path;
+  f.temp_ = path + ".partial-XXXXXX";
+  f.fd_ = mkstemp(f.temp_.data());
+  if (f.fd_ < 0) {
+    return LocalError(absl::UnavailableError(
+        absl::StrCat("OUT: cannot create '", f.temp_, "': ", std::strerror(errno))));
+  }
+  return f;
+}
+
+OutputFile::~OutputFile() {
+  if (fd_ >= 0 && fd_ != STDOUT_FILENO) {
+    close(fd_);
+    unlink(temp_.c_str());
+  }
+}
+
+absl::Status OutputFile::Commit() {
+  if (fd_ == STDOUT_FILENO) return absl::OkStatus();
+  const bool ok = fsync(fd_) == 0 && close(fd_) == 0;
+  fd_ = -1;
+  if (!ok || rename(temp_.c_str(), path_.c_str()) != 0) {
+    absl::Status s = absl::UnavailableError(
+        absl::StrCat("OUT: cannot write '", path_, "': ", std::strerror(errno)));
+    unlink(temp_.c_str());
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+// "START-END" (inclusive, as HTTP ranges) or "START-".
+absl::Status ParseRange(const std::string& v, client::GetObjectOptions& o) {
+  const size_t dash = v.find('-');
+  uint64_t start = 0, end = 0;
+  if (dash == std::string::npos || !absl::SimpleAtoi(v.substr(0, dash), &start) ||
+      (dash + 1 < v.size() && !absl::SimpleAtoi(v.substr(dash + 1), &end))) {
+    return UsageError(absl::StrCat("--range: '", v, "' is not START-END or START-"));
+  }
+  o.range_start = start;
+  if (dash + 1 < v.size()) {
+    if (end < start) return UsageError(absl::StrCat("--range: '", v, "' ends before it starts"));
+    o.range_end = end + 1;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<InputFile> OpenInputFile(const std::string& file) {
+  InputFile f;
+  f.fd = file == "-" ? STDIN_FILENO : open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f.fd < 0) {
+    return LocalError(absl::UnavailableError(
+        absl::StrCat("FILE: cannot read '", file, "': ", std::strerror(errno))));
+  }
+  struct stat st;
+  if (fstat(f.fd, &st) == 0 && S_ISREG(st.st_mode)) f.size_hint = st.st_size;
+  return f;
+}
+
+void CloseInputFile(const InputFile& f) {
+  if (f.fd >= 0 && f.fd != STDIN_FILENO) close(f.fd);
+}
+
+}  // namespace strongroom::cli

@@ -1,0 +1,67 @@
+// Shared by the sealed-store commands (object put/get) and the workload
+// commands (workload get-object/put-object): sizes, progress on stderr, the
+// plaintext output file that appears only once it has authenticated, byte
+// ranges and input files.
+#ifndef STRONGROOM_CLI_OBJECT_IO_H_
+#define STRONGROOM_CLI_OBJECT_IO_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cli/command.h"
+#include "client/sealed_object.h"
+
+namespace strongroom::cli {
+
+// "512 B", "1.5 MiB".
+std::string FormatBytes(uint64_t n);
+
+// Bytes, rate and ETA on stderr, at most five times a second; nothing when
+// stderr is not a terminal or with --quiet.
+class Progress {
+ public:
+  Progress(const Invocation& inv, std::string what);
+  ~Progress();
+  client::ProgressFn Fn();
+
+ private:
+  void Update(uint64_t done, uint64_t total);
+  const bool enabled_;
+  const std::string what_;
+  const std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_;
+  bool shown_ = false;
+};
+
+// The plaintext goes to a temporary file next to OUT (mode 0600) that is
+// renamed to OUT only once the whole range has authenticated; "-" is stdout.
+class OutputFile {
+ public:
+  static absl::StatusOr<OutputFile> Open(const std::string& path);
+  OutputFile(OutputFile&& o) noexcept : fd_(o.fd_), path_(o.path_), temp_(o.temp_) { o.fd_ = -1; }
+  ~OutputFile();
+  int fd() const { return fd_; }
+  absl::Status Commit();
+
+ private:
+  OutputFile() = default;
+  int fd_ = -1;
+  std::string path_, temp_;
+};
+
+// "START-END" (inclusive, as HTTP ranges) or "START-".
+absl::Status ParseRange(const std::string& v, client::GetObjectOptions& o);
+
+// FILE for reading ("-": stdin), with its size when it is a regular file.
+struct InputFile {
+  int fd = -1;
+  uint64_t size_hint = 0;
+};
+absl::StatusOr<InputFile> OpenInputFile(const std::string& file);
+void CloseInputFile(const InputFile& f);
+
+}  // namespace strongroom::cli
+
+#endif  // STRONGROOM_CLI_OBJECT_IO_H_

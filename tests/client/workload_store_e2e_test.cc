@@ -1,0 +1,407 @@
+// Workload reads and writes of the sealed store, end to end: the real
+// strongroomd server object on 127.0.0.1 port 0 (mutual TLS, SoftHSM,
+// RocksDB in a temp dir), a data owner who uploads with the ordinary owner
+// path, and workload principals that attest with the dev attester for
+// "datasets/{id}" and read (GetObject + GetObjectKey) and upload
+// (BeginUpload + GetUploadKey + PutObject) through WorkloadClient.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/testing/status_matchers.h"
+#include "client/connection.h"
+#include "client/dev_attester.h"
+#include "client/sealed_object.h"
+#include "client/workload.h"
+#include "hsm-sim/testing/softhsm_token.h"
+#include "kms/hpke/keys.h"
+#include "nlohmann/json.hpp"
+#include "server/config.h"
+#include "server/server.h"
+#include "storage/streaming/byte_stream.h"
+
+namespace strongroom::client {
+namespace {
+
+namespace v1 = ::strongroom::v1;
+namespace hpke = ::strongroom::kms::hpke;
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr char kOwnerPrincipal[] = "spiffe://strongroom/owner";
+constexpr char kWorkloadPrincipal[] = "spiffe://strongroom/workload";
+
+std::string NewP256PrivateKeyPem() {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  std::string pem(data, n);
+  BIO_free(bio);
+  EVP_PKEY_free(key);
+  return pem;
+}
+
+// Bytes that differ at every offset, so a shifted range cannot pass.
+std::string Pattern(size_t n) {
+  std::string s(n, '\0');
+  uint32_t x = 12345;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 1103515245u + 12345u;
+    s[i] = static_cast<char>(x >> 16);
+  }
+  return s;
+}
+
+class WorkloadStoreE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(token_, hsm_sim::SoftHsmToken::Create("workload-store-test"));
+    pki_ = token_->dir() + "/pki";
+    std::string cmd = absl::StrCat(STRONGROOM_SOURCE_DIR, "/deploy/local-ca.sh --dir ", pki_,
+                                   " --client admin --client owner --client workload",
+                                   " --client workload2 >/dev/null 2>&1");
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    dev_key_pem_ = NewP256PrivateKeyPem();
+    ASSERT_OK_AND_ASSIGN(auto dev, DevAttester::Create(DevAttesterOptions{dev_key_pem_, kGood}));
+    std::ofstream(token_->dir() + "/dev.pub.pem") << dev->public_key_pem();
+    std::string yaml = absl::StrCat(R"(
+server:
+  listen: 127.0.0.1:0
+  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
+hsm:
+  module: )",
+                                    hsm_sim::SoftHsmToken::SoftHsmModulePath(), R"(
+  token_label: workload-store-test
+  pin_file: )",
+                                    token_->pin_file(), R"(
+storage: {path: db}
+principals:
+  - {name: "spiffe://strongroom/admin", role: admin}
+  - {name: "spiffe://strongroom/owner", role: owner}
+  - {name: "spiffe://strongroom/workload", role: workload}
+  - {name: "spiffe://strongroom/workload2", role: workload}
+attestation:
+  verifiers: [tpm]
+  dev_attester: {enabled: true, trusted_keys: [dev.pub.pem]}
+)");
+    ASSERT_OK_AND_ASSIGN(server::ServerConfig config,
+                         server::ParseServerConfig(yaml, "test.yaml", token_->dir()));
+    ASSERT_OK_AND_ASSIGN(server_, server::StrongroomServer::Start(config));
+    ASSERT_OK_AND_ASSIGN(admin_, Connection::Open(As("admin")));
+    ASSERT_OK_AND_ASSIGN(owner_, Connection::Open(As("owner")));
+    ASSERT_OK_AND_ASSIGN(workload_, Connection::Open(As("workload")));
+
+    // The owner's key, a policy that wants the good measurement, and two
+    // datasets under it plus one without a release policy.
+    v1::CreateKeyRequest key;
+    key.set_key_id("dk");
+    key.set_owner(kOwnerPrincipal);
+    ASSERT_OK(admin_->CreateKey(key).status());
+    PutPolicy();
+    for (const char* id : {"ds", "ds2"}) CreateDataset(id, "approved");
+    CreateDataset("nopolicy", "");
+  }
+
+  ConnectionOptions As(const std::string& client) {
+    return {absl::StrCat("127.0.0.1:", server_->port()),
+            pki_ + "/ca.crt",
+            absl::StrCat(pki_, "/clients/", client, ".crt"),
+            absl::StrCat(pki_, "/clients/", client, ".key"),
+            "",
+            absl::Seconds(10)};
+  }
+
+  void PutPolicy() {
+    v1::PutPolicyRequest policy;
+    policy.set_name("policies/approved");
+    policy.set_policy_json(absl::StrCat(
+        R"({"version": 1, "require": {"allOf": [)", R"({"claim": "dev.measurement", "equals": ")",
+        HexEncode(kGood), R"("}, {"claim": "dev.debug", "equals": false}]}})"));
+    ASSERT_OK(admin_->PutPolicy(policy).status());
+  }
+
+  void CreateDataset(const std::string& id, const std::string& policy) {
+    v1::CreateDatasetRequest r;
+    r.set_dataset_id(id);
+    r.set_key("dk");
+    r.set_release_policy(policy);
+    ASSERT_OK(owner_->CreateDataset(r).status());
+  }
+
+  absl::StatusOr<v1::ObjectInfo> OwnerPut(const std::string& ds, const std::string& name,
+                                          const std::string& data) {
+    PutObjectOptions o;
+    o.dataset = ds;
+    o.name = name;
+    o.segment_size = 16 << 10;
+    storage::StringSource in(data);
+    return PutSealedObject(*owner_, o, in);
+  }
+
+  absl::StatusOr<std::string> OwnerGet(const std::string& ds, const std::string& name) {
+    GetObjectOptions o;
+    o.dataset = ds;
+    o.name = name;
+    storage::StringSink sink;
+    RETURN_IF_ERROR(GetSealedObject(*owner_, o, sink).status());
+    return sink.Release();
+  }
+
+  std::unique_ptr<WorkloadClient> Client(const Bytes& measurement, Connection* conn,
+                                         hpke::Kem kem = hpke::Kem::kDhkemP256HkdfSha256) {
+    auto a = DevAttester::Create(DevAttesterOptions{dev_key_pem_, measurement});
+    EXPECT_TRUE(a.ok()) << a.status();
+    WorkloadOptions o;
+    o.kem = kem;
+    auto c = WorkloadClient::Create(conn, *std::move(a), o);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *std::move(c) : nullptr;
+  }
+
+  static absl::StatusOr<std::string> Read(WorkloadClient& wl, const std::string& ds,
+                                          const std::string& name, uint64_t start = 0,
+                                          std::optional<uint64_t> end = std::nullopt) {
+    GetObjectOptions o;
+    o.dataset = ds;
+    o.name = name;
+    o.range_start = start;
+    o.range_end = end;
+    storage::StringSink sink;
+    RETURN_IF_ERROR(wl.GetObject(o, sink).status());
+    return sink.Release();
+  }
+
+  // GetObject with a token given by hand (no broker key: a refusal comes
+  // with the stream's head).
+  absl::Status ReadWithToken(const std::string& ds, const std::string& name,
+                             const std::string& token) {
+    GetObjectOptions o;
+    o.dataset = ds;
+    o.name = name;
+    o.token = token;
+    o.open_key = [](const storage::sealed::SealedHeader&) -> absl::StatusOr<SecretBytes> {
+      return absl::InternalError("the store should have refused before any key is needed");
+    };
+    storage::StringSink sink;
+    return GetSealedObject(*workload_, o, sink).status();
+  }
+
+  absl::StatusOr<v1::GetObjectKeyResponse> ObjectKey(const std::string& token,
+                                                     const hpke::PublicKey& pk,
+                                                     const std::string& ds,
+                                                     const std::string& name) {
+    v1::GetObjectKeyRequest r;
+    r.set_token(token);
+    r.set_dataset(ds);
+    r.set_name(name);
+    r.set_public_key(std::string(AsStringView(pk.Serialize())));
+    return workload_->GetObjectKey(r);
+  }
+
+  const Bytes kGood = Bytes(48, 0x11);
+  std::unique_ptr<hsm_sim::SoftHsmToken> token_;
+  std::string pki_, dev_key_pem_;
+  std::unique_ptr<server::StrongroomServer> server_;
+  std::unique_ptr<Connection> admin_, owner_, workload_;
+};
+
+TEST_F(WorkloadStoreE2eTest, AttestedWorkloadReadsBitExactWholeAndRange) {
+  const std::string data = Pattern(100000);  // several 16 KiB segments
+  ASSERT_OK(OwnerPut("ds", "train/part-0", data).status());
+  for (hpke::Kem kem : {hpke::Kem::kDhkemP256HkdfSha256, hpke::Kem::kDhkemX25519HkdfSha256}) {
+    auto wl = Client(kGood, workload_.get(), kem);
+    ASSERT_OK_AND_ASSIGN(std::string all, Read(*wl, "ds", "train/part-0"));
+    EXPECT_TRUE(all == data) << "whole object differs";
+    ASSERT_TRUE(wl->token("datasets/ds").has_value());
+    const std::string token = *wl->token("datasets/ds");
+    // A range across segment boundaries, with the held token.
+    ASSERT_OK_AND_ASSIGN(std::string part, Read(*wl, "ds", "train/part-0", 16000, 50001));
+    EXPECT_TRUE(part == data.substr(16000, 34001)) << "range differs";
+    EXPECT_EQ(*wl->token("datasets/ds"), token);  // reused, not re-attested
+    ASSERT_OK_AND_ASSIGN(std::string jti, TokenId(token));
+
+    // The object key is sealed to this client only, under the documented info.
+    ASSERT_OK_AND_ASSIGN(auto key, ObjectKey(token, wl->public_key(), "ds", "train/part-0"));
+    EXPECT_EQ(key.sealed().info(), AsStringView(ObjectKeyInfo(kObjectKeyLabel, "ds", "train/part-0",
+                                                              1, "keys/dk/versions/1", jti)));
+    ASSERT_OK_AND_ASSIGN(SecretBytes pem, wl->ExportEphemeralPrivateKeyPem());
+    ASSERT_OK_AND_ASSIGN(hpke::PrivateKey sk, hpke::PrivateKey::FromPkcs8Pem(pem));
+    EXPECT_OK(OpenSealedObjectKey(sk, key.sealed(), kObjectKeyLabel, "ds", "train/part-0", 1,
+                                  "keys/dk", jti)
+                  .status());
+    // Bound to the object: the same sealed key checked as another object's fails.
+    EXPECT_THAT(OpenSealedObjectKey(sk, key.sealed(), kObjectKeyLabel, "ds", "train/part-1", 1,
+                                    "keys/dk", jti),
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr("info")));
+  }
+}
+
+TEST_F(WorkloadStoreE2eTest, RefusalsWithoutPolicyDeniedByPolicyOrWithAnotherToken) {
+  ASSERT_OK(OwnerPut("ds", "a", "alpha").status());
+  ASSERT_OK(OwnerPut("ds2", "b", "beta").status());
+  ASSERT_OK(OwnerPut("nopolicy", "c", "gamma").status());
+
+  // No release policy: refused before anything about the dataset is told.
+  auto wl = Client(kGood, workload_.get());
+  EXPECT_THAT(Read(*wl, "nopolicy", "c"), StatusIs(absl::StatusCode::kPermissionDenied,
+                                                   HasSubstr("refused: dataset_not_releasable")));
+  EXPECT_THAT(
+      Read(*wl, "no-such-dataset", "c"),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: dataset_not_releasable")));
+  // The policy denies another measurement.
+  auto bad = Client(Bytes(48, 0x22), workload_.get());
+  EXPECT_THAT(Read(*bad, "ds", "a"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: policy_denied")));
+
+  // A token for dataset ds does not read ds2, neither the stream nor the key.
+  ASSERT_OK_AND_ASSIGN(std::string ds_token, wl->Attest("datasets/ds"));
+  // (The store accepts it: the hand-made key opener is reached.)
+  EXPECT_THAT(ReadWithToken("ds", "a", ds_token),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("should have refused")));
+  EXPECT_THAT(
+      ReadWithToken("ds2", "b", ds_token),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: token_wrong_dataset")));
+  EXPECT_THAT(
+      ObjectKey(ds_token, wl->public_key(), "ds2", "b"),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: token_wrong_dataset")));
+
+  // A key's token reads no object.
+  v1::CreateKeyRequest model;
+  model.set_key_id("model");
+  ASSERT_OK(admin_->CreateKey(model).status());
+  v1::UpdateKeyRequest update;
+  update.set_name("keys/model");
+  update.add_update_mask("release_policy");
+  update.set_release_policy("policies/approved");
+  ASSERT_OK(admin_->UpdateKey(update).status());
+  ASSERT_OK_AND_ASSIGN(std::string key_token, wl->Attest("model"));
+  EXPECT_THAT(
+      ReadWithToken("ds", "a", key_token),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: token_wrong_dataset")));
+  EXPECT_THAT(
+      ObjectKey(key_token, wl->public_key(), "ds", "a"),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: token_wrong_dataset")));
+
+  // The object key for a public key other than the token's.
+  ASSERT_OK_AND_ASSIGN(hpke::KeyPair other, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
+  EXPECT_THAT(
+      ObjectKey(ds_token, other.public_key, "ds", "a"),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: token_wrong_public_key")));
+  // Another workload principal cannot present it.
+  ASSERT_OK_AND_ASSIGN(auto stranger, Connection::Open(As("workload2")));
+  v1::GetObjectKeyRequest r;
+  r.set_token(ds_token);
+  r.set_dataset("ds");
+  r.set_name("a");
+  r.set_public_key(std::string(AsStringView(wl->public_key().Serialize())));
+  EXPECT_THAT(stranger->GetObjectKey(r), StatusIs(absl::StatusCode::kPermissionDenied,
+                                                  HasSubstr("refused: token_wrong_principal")));
+}
+
+TEST_F(WorkloadStoreE2eTest, PolicyChangeRevokesTheTokenAndTheClientAttestsAgain) {
+  ASSERT_OK(OwnerPut("ds", "a", "alpha").status());
+  auto wl = Client(kGood, workload_.get());
+  ASSERT_OK_AND_ASSIGN(std::string first, Read(*wl, "ds", "a"));
+  EXPECT_EQ(first, "alpha");
+  const std::string old_token = *wl->token("datasets/ds");
+  PutPolicy();  // version 2 of the dataset's policy
+  EXPECT_THAT(ReadWithToken("ds", "a", old_token),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("refused: token_revoked_policy_changed")));
+  EXPECT_THAT(ObjectKey(old_token, wl->public_key(), "ds", "a"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("refused: token_revoked_policy_changed")));
+  // The client drops the stale token and attests once more.
+  ASSERT_OK_AND_ASSIGN(std::string again, Read(*wl, "ds", "a"));
+  EXPECT_EQ(again, "alpha");
+  EXPECT_NE(*wl->token("datasets/ds"), old_token);
+}
+
+TEST_F(WorkloadStoreE2eTest, WorkloadUploadIsReadByTheOwnerAndNothingMoreIsAllowed) {
+  const std::string data = Pattern(70000);
+  auto wl = Client(kGood, workload_.get());
+  PutObjectOptions put;
+  put.dataset = "ds";
+  put.name = "out/result.bin";
+  put.segment_size = 16 << 10;
+  put.labels = {{"run", "7"}};
+  storage::StringSource in(data);
+  ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, wl->PutObject(put, in));
+  EXPECT_EQ(info.version(), 1u);
+  EXPECT_EQ(info.creator(), kWorkloadPrincipal);
+  EXPECT_EQ(info.key(), "keys/dk");
+  EXPECT_EQ(info.size(), data.size());
+  // The owner reads it with the ordinary owner path.
+  ASSERT_OK_AND_ASSIGN(std::string back, OwnerGet("ds", "out/result.bin"));
+  EXPECT_TRUE(back == data) << "owner read differs";
+  // And so does the workload, with the same token.
+  ASSERT_OK_AND_ASSIGN(std::string wl_back, Read(*wl, "ds", "out/result.bin"));
+  EXPECT_TRUE(wl_back == data);
+
+  // No token, a token of another dataset: no upload.
+  v1::BeginUploadRequest begin;
+  begin.set_dataset("ds");
+  begin.set_name("out/other");
+  EXPECT_THAT(workload_->BeginUpload(begin),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token is empty")));
+  ASSERT_OK_AND_ASSIGN(std::string ds2_token, wl->Attest("datasets/ds2"));
+  begin.set_token(ds2_token);
+  EXPECT_THAT(workload_->BeginUpload(begin),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_dataset")));
+  // Nothing but reads and uploads: no delete, stat, listing or rewrap.
+  v1::DeleteObjectRequest del;
+  del.set_dataset("ds");
+  del.set_name("out/result.bin");
+  del.set_version(1);
+  EXPECT_THAT(workload_->DeleteObject(del), StatusIs(absl::StatusCode::kPermissionDenied));
+  v1::ListObjectsRequest ls;
+  ls.set_dataset("ds");
+  EXPECT_THAT(workload_->ListObjects(ls), StatusIs(absl::StatusCode::kPermissionDenied));
+  v1::StartRewrapRequest rewrap;
+  rewrap.set_dataset("ds");
+  EXPECT_THAT(workload_->StartRewrap(rewrap), StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_OK(OwnerGet("ds", "out/result.bin").status());  // still there
+}
+
+TEST_F(WorkloadStoreE2eTest, AuditRecordsReadObjectKeyAndUploadDecisions) {
+  ASSERT_OK(OwnerPut("ds", "a", "alpha").status());
+  auto wl = Client(kGood, workload_.get());
+  ASSERT_OK(Read(*wl, "ds", "a").status());
+  PutObjectOptions put;
+  put.dataset = "ds";
+  put.name = "b";
+  storage::StringSource in("beta");
+  ASSERT_OK(wl->PutObject(put, in).status());
+  ASSERT_OK_AND_ASSIGN(hpke::KeyPair other, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
+  EXPECT_FALSE(ObjectKey(*wl->token("datasets/ds"), other.public_key, "ds", "a").ok());
+
+  ASSERT_OK_AND_ASSIGN(v1::ExportAuditResponse audit,
+                       admin_->ExportAudit(v1::ExportAuditRequest()));
+  std::map<std::string, int> seen;  // "action decision" on datasets/ds by the workload
+  for (absl::string_view line : absl::StrSplit(audit.jsonl(), '\n')) {
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || j.value("type", "") != "record") continue;
+    if (j.value("resource", "") != "datasets/ds" ||
+        j.value("principal", "") != kWorkloadPrincipal) {
+      continue;
+    }
+    ++seen[absl::StrCat(j.value("action", ""), " ", j.value("decision", ""))];
+  }
+  EXPECT_EQ(seen["attest allow"], 1);
+  EXPECT_EQ(seen["read allow"], 1);
+  EXPECT_EQ(seen["object_key allow"], 1);
+  EXPECT_EQ(seen["object_key deny"], 1);
+  EXPECT_EQ(seen["upload allow"], 2);  // BeginUpload, then the stream's start
+  EXPECT_EQ(seen["upload_key allow"], 1);
+}
+
+}  // namespace
+}  // namespace strongroom::client

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# `strongroom-worker run` end to end with a real vTPM: a data owner creates
+# datasets (models, inputs, results) whose release policy requires PCR 16 to
+# hold an approved value, and uploads mnist-8 and one input sealed; a worker
+# attesting with swtpm runs the model; the owner downloads the result, which
+# matches the reference output (and not another digit's). After PCR 16 is
+# extended the worker is refused at the attest step, receives nothing and
+# uploads nothing. No file the worker wrote (its cwd, $TMPDIR, stdout and
+# log) and nothing in the server's store contains a 64-byte window of the
+# model's plaintext or of the input.
+#   worker_swtpm_test.sh BUILD_BIN_DIR SOURCE_DIR VECTORS_DIR
+# Exit 77 (ctest: skipped) when swtpm or tpm2-tools are not installed.
+set -euo pipefail
+bin=$(cd "$1" && pwd) src=$2 vectors=$3
+for tool in swtpm swtpm_setup tpm2_pcrextend tpm2_pcrread; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed (deploy/install-deps.sh)"; exit 77; }
+done
+# shellcheck source=tests/e2e/lib.sh
+source "$src/tests/e2e/lib.sh"
+# shellcheck source=tests/e2e/swtpm_lib.sh
+source "$src/tests/e2e/swtpm_lib.sh"
+
+mnist=$vectors/onnx-models/mnist-8
+[[ -f $mnist/model.onnx && -f $mnist/test_data_set_0/input_0.pb ]] || fail "no mnist-8 in $mnist"
+p=spiffe://strongroom
+swtpm_start
+tpm_extend 16 "approved-worker-v1"
+approved=$(tpm_pcr 16)
+[[ ${#approved} -eq 64 ]] || fail "cannot read PCR 16"
+
+e2e_provision admin:admin owner1:owner worker:workload
+"$bin/strongroom" workload tpm-ak --tcti "$tcti" --out "$tmp/ak.pem" 2>"$tmp/err" \
+  || { cat "$tmp/err" >&2; fail "workload tpm-ak"; }
+cat >> "$tmp/strongroomd.yaml" <<YAML
+attestation:
+  verifiers: [tpm]
+  tpm: {trusted_ak_keys: [ak.pem]}
+YAML
+e2e_start
+for who in admin owner1 worker; do e2e_client_config "$who"; done
+as() { local who=$1; shift; "$bin/strongroom" --config "$tmp/$who.yaml" "$@" 2>"$tmp/err"; }
+ok() { local what=$1; shift; as "$@" >"$tmp/out" || { cat "$tmp/err" >&2; fail "$what"; }; }
+
+# --- admin: the approved PCR value and a policy; owner: datasets under it.
+ok "refvalues put" admin refvalues put worker-pcr16 --value "$approved" --description "approved worker"
+cat > "$tmp/policy.json" <<POL
+{"version": 1, "tee": ["tpm"], "require": {"allOf": [
+  {"claim": "tpm.pcrs.sha256.16", "in": {"referenceValues": "worker-pcr16"}},
+  {"claim": "tpm.clock.safe", "equals": true}]}}
+POL
+ok "policy put" admin policy put worker-release --file "$tmp/policy.json"
+ok "key create" admin key create owner-key --owner "$p/owner1"
+for ds in models inputs results; do
+  ok "dataset create $ds" owner1 dataset create "$ds" --key owner-key --release-policy worker-release
+done
+ok "put model" owner1 object put models/mnist-8.onnx "$mnist/model.onnx" --quiet
+ok "put input" owner1 object put inputs/digit-0.pb "$mnist/test_data_set_0/input_0.pb" --quiet
+
+# --- the worker: cwd and TMPDIR in a fresh directory, so that every file it
+# writes lands where the scan below looks.
+wd=$tmp/worker-wd
+mkdir -p "$wd/tmp"
+run_worker() {  # OUTPUT_NAME LOG
+  local out=$1 log=$2
+  (cd "$wd" && TMPDIR="$wd/tmp" "$bin/strongroom-worker" run --config "$tmp/worker.yaml" \
+     --model models/mnist-8.onnx --input inputs/digit-0.pb --output "results/$out" \
+     --attester tpm --tcti "$tcti" --pcrs sha256:0-7,16 --threads 1 \
+     >"$wd/$log.stdout" 2>"$wd/$log.log")
+}
+rc=0
+run_worker digit-0 run1 || rc=$?
+[[ $rc -eq 0 ]] || { cat "$wd/run1.log" >&2; fail "worker run: exit $rc, want 0"; }
+grep -q "^stored results/digit-0@1 " "$wd/run1.stdout" || fail "worker did not report the stored output"
+# Each step is logged, with its duration.
+for event in worker.start worker.attest worker.get worker.load worker.infer worker.put worker.done; do
+  grep "\"event\":\"$event\"" "$wd/run1.log" | grep -q '"ms":\|"core_dumps_off":' \
+    || { cat "$wd/run1.log" >&2; fail "worker log lacks $event with its time"; }
+done
+[[ $(grep -c '"event":"worker.attest"' "$wd/run1.log") -eq 3 ]] || fail "want one attest per dataset"
+# The output's label names the model version it came from.
+ok "object stat" owner1 object stat results/digit-0 --json
+grep -q '"strongroom.worker.model": *"models/mnist-8.onnx@1"' "$tmp/out" || fail "output lacks its model label"
+
+# --- the owner reads the result; it matches the reference (and the check
+# can fail: another digit's reference output does not match).
+ok "owner gets the output" owner1 object get results/digit-0 "$tmp/result.pb"
+"$bin/strongroom-worker" compare "$tmp/result.pb" "$mnist/test_data_set_0/output_0.pb" >"$tmp/cmp" \
+  || { cat "$tmp/cmp" >&2; fail "the worker's output does not match output_0.pb"; }
+rc=0
+"$bin/strongroom-worker" compare "$tmp/result.pb" "$mnist/test_data_set_1/output_0.pb" >/dev/null || rc=$?
+[[ $rc -eq 1 ]] || fail "comparison with another digit's output: exit $rc, want 1"
+# The worker cannot read what it wrote back as an owner would, nor may
+# another owner's principal: only the results dataset's owner reads it.
+rc=0
+as worker object get results/digit-0 "$tmp/stolen.pb" >/dev/null || rc=$?
+[[ $rc -eq 1 && ! -s "$tmp/stolen.pb" ]] || fail "the worker's certificate read the output without a token: exit $rc"
+
+# --- PCR 16 changes: the worker is refused at attest and gets nothing.
+tpm_extend 16 "tampered-worker"
+rc=0
+run_worker digit-0-again run2 || rc=$?
+[[ $rc -eq 1 ]] || { cat "$wd/run2.log" >&2; fail "worker with other PCRs: exit $rc, want 1"; }
+grep -q "strongroom-worker run: attest datasets/models: .*policy_denied" "$wd/run2.log" \
+  || { cat "$wd/run2.log" >&2; fail "the refusal does not name the attest step and policy_denied"; }
+grep -q '"event":"worker.get"\|"event":"worker.load"\|"event":"worker.put"' "$wd/run2.log" \
+  && fail "a refused worker fetched, loaded or stored something"
+[[ ! -s "$wd/run2.stdout" ]] || fail "a refused worker reported output"
+ok "object ls results" owner1 object ls results --json
+grep -q "digit-0-again" "$tmp/out" && fail "a refused worker uploaded an output"
+grep -q '"digit-0"' "$tmp/out" || fail "object ls lacks the first output"
+
+# --- no plaintext in anything the worker wrote, or in the server's store.
+mkdir -p "$tmp/control"
+head -c 200 "$mnist/model.onnx" | tail -c 100 > "$tmp/control/piece"
+python3 - "$mnist/model.onnx" "$mnist/test_data_set_0/input_0.pb" "$tmp/control" "$wd" "$tmp"/db* <<'PY' \
+  || fail "plaintext found in a file (see above)"
+import os, sys
+W = 64
+def windows(path):
+    data = open(path, "rb").read()
+    return {data[i:i + W] for i in range(len(data) - W + 1)}
+secret = windows(sys.argv[1]) | windows(sys.argv[2])
+def leaks(path):
+    data = open(path, "rb").read()
+    return any(data[i:i + W] in secret for i in range(len(data) - W + 1))
+def scan(root):
+    found, count = [], 0
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            if os.path.isfile(p) and not os.path.islink(p):
+                count += 1
+                if leaks(p):
+                    found.append(p)
+    return found, count
+# The scanner must see what it looks for.
+found, _ = scan(sys.argv[3])
+assert found, "the scan missed a planted window of the model"
+bad, total = [], 0
+for root in sys.argv[4:]:
+    f, n = scan(root)
+    bad += f
+    total += n
+for p in bad:
+    print("plaintext window in", p, file=sys.stderr)
+print(f"scanned {total} files")
+sys.exit(1 if bad else 0)
+PY
+echo "worker with swtpm: all checks passed"

@@ -1,0 +1,398 @@
+// KeyBroker with dataset tokens: Attest for "datasets/{id}" under the
+// dataset's release policy, the store's read/write authorization, and the
+// object and upload keys sealed to the workload. The store is an in-memory
+// DatasetDirectory holding real sealed headers whose data keys the real KMS
+// wrapped (the owner's way); the over-gRPC test with the real store is
+// tests/client/workload_store_e2e_test.cc.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+
+#include "absl/strings/str_split.h"
+#include "kms/broker/key_broker.h"
+#include "storage/sealed/sealed_header.h"
+#include "storage/sealed/segment_stream.h"
+#include "tests/kms/broker/broker_fixture.h"
+
+namespace strongroom::kms {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class FakeDirectory final : public DatasetDirectory {
+ public:
+  absl::StatusOr<v1::Dataset> LookupDataset(absl::string_view id) override {
+    auto it = datasets.find(std::string(id));
+    if (it == datasets.end()) return absl::NotFoundError(absl::StrCat("dataset ", id));
+    return it->second;
+  }
+  absl::StatusOr<StoredObject> LookupObject(absl::string_view dataset_id, absl::string_view name,
+                                            uint64_t version) override {
+    auto it = objects.find(absl::StrCat(dataset_id, "/", name, "@", version));
+    if (it == objects.end()) return absl::NotFoundError("object");
+    return it->second;
+  }
+  absl::StatusOr<PendingUpload> LookupUpload(absl::string_view upload_id) override {
+    auto it = uploads.find(std::string(upload_id));
+    if (it == uploads.end()) return absl::NotFoundError("upload");
+    return it->second;
+  }
+  std::map<std::string, v1::Dataset> datasets;
+  std::map<std::string, StoredObject> objects;  // "ds/name@v"
+  std::map<std::string, PendingUpload> uploads;
+};
+
+Bytes Info(absl::string_view label, absl::string_view ds, absl::string_view name, uint64_t v,
+           absl::string_view key_version, absl::string_view token_id) {
+  std::string s(label);
+  for (std::string part : {std::string("datasets/") + std::string(ds), std::string(name),
+                           std::to_string(v), std::string(key_version), std::string(token_id)}) {
+    s.push_back('\0');
+    s += part;
+  }
+  return Bytes(s.begin(), s.end());
+}
+
+class DatasetTokenTest : public BrokerFixture {
+ protected:
+  void SetUp() override {
+    BrokerFixture::SetUp();
+    // Policy "p" and reference values "approved" (the key "k" itself is
+    // not used: datasets have their own key "dk", without a release policy).
+    MakeReleasableKey();
+    MakeKey("dk", /*hsm=*/false, /*dual=*/false, /*destroy_wait=*/0);
+    AddDataset("ds", "policies/p");
+    AddDataset("other", "policies/p");
+    AddDataset("nopolicy", "");
+    broker_->SetDatasetDirectory(&dir_);
+  }
+  void TearDown() override {
+    broker_->SetDatasetDirectory(nullptr);
+    BrokerFixture::TearDown();
+  }
+
+  void AddDataset(const std::string& id, const std::string& policy) {
+    v1::Dataset d;
+    d.set_name("datasets/" + id);
+    d.set_owner(kOwner.principal);
+    d.set_key("keys/dk");
+    d.set_release_policy(policy);
+    dir_.datasets[id] = d;
+  }
+
+  // An object as an owner's client stores it: a data key from the KMS with
+  // the object's context, in a sealed header. Returns the data key.
+  std::string AddObject(const std::string& ds, const std::string& name, uint64_t version) {
+    v1::GenerateDataKeyRequest g;
+    g.set_name("keys/dk");
+    for (const auto& [k, v] : storage::sealed::DataKeyContext(ds, name, version)) {
+      (*g.mutable_encryption_context())[k] = v;
+    }
+    auto dk = km_->GenerateDataKey(kOwner, g);
+    EXPECT_OK(dk.status());
+    storage::sealed::SealedHeader h;
+    h.params.hkdf_hash = storage::HkdfHash::kSha256;
+    h.params.derived_key_size = 32;
+    h.params.ciphertext_segment_size = 1 << 16;
+    h.params.ciphertext_offset = 0;
+    h.key_name = "keys/dk";
+    auto ref = storage::sealed::ParseWrappedKeyReference(AsBytes(dk->ciphertext()), "wrapped");
+    EXPECT_OK(ref.status());
+    h.key_version = ref->version;
+    h.wrapped_key.assign(dk->ciphertext().begin(), dk->ciphertext().end());
+    h.dataset = ds;
+    h.name = name;
+    h.version = version;
+    auto sh = storage::sealed::NewStreamHeader(h.params);
+    EXPECT_OK(sh.status());
+    h.stream_header = *sh;
+    EXPECT_OK(h.Validate());
+    DatasetDirectory::StoredObject o;
+    o.info.set_dataset("datasets/" + ds);
+    o.info.set_name(name);
+    o.info.set_version(version);
+    const Bytes encoded = h.Encode();
+    o.header.assign(encoded.begin(), encoded.end());
+    dir_.objects[absl::StrCat(ds, "/", name, "@", version)] = o;
+    dir_.objects[absl::StrCat(ds, "/", name, "@0")] = o;
+    return dk->plaintext();
+  }
+
+  absl::StatusOr<std::string> DatasetToken(const Caller& c, const Workload& w,
+                                           const std::string& ds,
+                                           const Bytes& measurement = kGoodMeasurement) {
+    ASSIGN_OR_RETURN(std::string nonce, Challenge(c, "datasets/" + ds));
+    ASSIGN_OR_RETURN(v1::EvidenceItem item, Evidence(w, nonce, measurement));
+    ASSIGN_OR_RETURN(auto resp, AttestWith(c, w, nonce, item, "datasets/" + ds));
+    return resp.token();
+  }
+
+  absl::StatusOr<v1::GetObjectKeyResponse> ObjectKey(const Caller& c, const std::string& token,
+                                                     const hpke::PublicKey& pk,
+                                                     const std::string& ds, const std::string& name,
+                                                     uint64_t version = 0) {
+    v1::GetObjectKeyRequest r;
+    r.set_token(token);
+    r.set_dataset(ds);
+    r.set_name(name);
+    r.set_version(version);
+    r.set_public_key(std::string(AsStringView(pk.Serialize())));
+    return broker_->GetObjectKey(c, r);
+  }
+
+  static nlohmann::json Claims(const std::string& token) {
+    std::vector<std::string> parts = absl::StrSplit(token, '.');
+    auto payload = Base64UrlDecode(parts.at(1));
+    return nlohmann::json::parse(payload->begin(), payload->end());
+  }
+
+  std::string AuditJsonl() {
+    std::ostringstream out;
+    EXPECT_OK(audit_->Export(1, out));
+    return out.str();
+  }
+
+  FakeDirectory dir_;
+};
+
+TEST_F(DatasetTokenTest, TokenNamesTheDatasetAndItsCurrentPolicy) {
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));
+  nlohmann::json sr = Claims(token)["strongroom"];
+  EXPECT_EQ(sr["dataset"], "datasets/ds");
+  EXPECT_FALSE(sr.contains("key"));
+  EXPECT_EQ(sr["policy"], "policies/p");
+  EXPECT_EQ(sr["policy_version"], 1);
+  EXPECT_EQ(sr["reference_values"], nlohmann::json::array({"approved@1"}));
+  // "ds" and "datasets/ds" are the same dataset.
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload, "ds"));
+  EXPECT_OK(broker_->CheckToken(kWorkload, token, "datasets/ds").status());
+}
+
+TEST_F(DatasetTokenTest, ObjectKeyIsTheOwnersDataKeySealedWithDocumentedInfo) {
+  const std::string data_key = AddObject("ds", "train/a.bin", 3);
+  for (hpke::Kem kem : {hpke::Kem::kDhkemP256HkdfSha256, hpke::Kem::kDhkemX25519HkdfSha256}) {
+    ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload(kem));
+    ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));
+    const std::string jti = Claims(token)["jti"];
+    // Version 0 is the latest; the answer names the version it resolved.
+    ASSERT_OK_AND_ASSIGN(auto resp,
+                         ObjectKey(kWorkload, token, w.keys.public_key, "ds", "train/a.bin"));
+    EXPECT_EQ(resp.version(), 3u);
+    EXPECT_EQ(resp.dataset(), "datasets/ds");
+    EXPECT_EQ(resp.sealed().key_version(), "keys/dk/versions/1");
+    EXPECT_EQ(resp.sealed().token_id(), jti);
+    EXPECT_EQ(resp.sealed().info(),
+              AsStringView(Info("strongroom-object-key-v1", "ds", "train/a.bin", 3,
+                                "keys/dk/versions/1", jti)));
+    ASSERT_OK_AND_ASSIGN(SecretBytes opened, Open(resp.sealed(), w.keys.private_key));
+    EXPECT_EQ(AsStringView(opened.Reveal()), data_key);
+    ASSERT_OK_AND_ASSIGN(hpke::KeyPair other, hpke::GenerateKeyPair(kem));
+    EXPECT_FALSE(Open(resp.sealed(), other.private_key).ok());
+  }
+  EXPECT_THAT(AuditJsonl(), HasSubstr("\"object_key\""));
+}
+
+TEST_F(DatasetTokenTest, DatasetWithoutPolicyAndUnknownDatasetAreRefusedAlike) {
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  for (const char* ds : {"nopolicy", "missing"}) {
+    absl::Status s = DatasetToken(kWorkload, w, ds).status();
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
+                            HasSubstr("refused: dataset_not_releasable")));
+    EXPECT_THAT(s.message(), Not(HasSubstr("policy")));
+    EXPECT_THAT(s.message(), Not(HasSubstr("exist")));
+  }
+  // The audit record holds the detail.
+  const std::string jsonl = AuditJsonl();
+  EXPECT_THAT(jsonl, HasSubstr("has no release policy"));
+}
+
+TEST_F(DatasetTokenTest, PolicyThatDeniesRefusesTheDataset) {
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  EXPECT_THAT(DatasetToken(kWorkload, w, "ds", kBadMeasurement),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: policy_denied")));
+}
+
+TEST_F(DatasetTokenTest, TokenServesOnlyItsOwnDatasetAndNoKey) {
+  AddObject("other", "x", 1);
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string ds_token, DatasetToken(kWorkload, w, "ds"));
+  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, ds_token, "ds"));
+  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload, ds_token, "other"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_dataset")));
+  EXPECT_THAT(ObjectKey(kWorkload, ds_token, w.keys.public_key, "other", "x"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_dataset")));
+  // A dataset token releases no key, and a key token reads no dataset.
+  EXPECT_THAT(Release(kWorkload, ds_token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_key")));
+  ASSERT_OK_AND_ASSIGN(std::string key_token, Token(kWorkload, w));
+  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload, key_token, "other"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_dataset")));
+  EXPECT_THAT(ObjectKey(kWorkload, key_token, w.keys.public_key, "other", "x"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_dataset")));
+  // Another principal cannot use it.
+  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload2, ds_token, "ds"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_principal")));
+}
+
+TEST_F(DatasetTokenTest, ObjectKeyForAnotherPublicKeyIsRefused) {
+  AddObject("ds", "x", 1);
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(Workload other, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));
+  EXPECT_THAT(ObjectKey(kWorkload, token, other.keys.public_key, "ds", "x"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_public_key")));
+}
+
+TEST_F(DatasetTokenTest, PolicyOrReferenceValueChangeRevokesTheToken) {
+  AddObject("ds", "x", 1);
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));
+  ASSERT_OK(ObjectKey(kWorkload, token, w.keys.public_key, "ds", "x").status());
+  // A new version of the dataset's policy (same text): the token was
+  // issued under version 1 and is void now.
+  v1::PutPolicyRequest pol;
+  pol.set_name("p");
+  pol.set_policy_json(R"({"version": 1, "tee": ["dev"], "require": {"allOf": [
+      {"claim": "dev.measurement", "in": {"referenceValues": "approved"}},
+      {"claim": "dev.debug", "equals": false}]}})");
+  ASSERT_OK(admin_->PutPolicy(kAdmin, pol).status());
+  EXPECT_THAT(
+      broker_->AuthorizeWorkloadRead(kWorkload, token, "ds"),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked_policy_changed")));
+  EXPECT_THAT(
+      ObjectKey(kWorkload, token, w.keys.public_key, "ds", "x"),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked_policy_changed")));
+  // A fresh token works under version 2 until the reference values change.
+  ASSERT_OK_AND_ASSIGN(token, DatasetToken(kWorkload, w, "ds"));
+  EXPECT_EQ(Claims(token)["strongroom"]["policy_version"], 2);
+  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "ds"));
+  v1::PutReferenceValuesRequest rv;
+  rv.set_name("approved");
+  rv.add_values(HexEncode(kGoodMeasurement));
+  ASSERT_OK(admin_->PutReferenceValues(kAdmin, rv).status());
+  EXPECT_THAT(broker_->AuthorizeWorkloadWrite(kWorkload, token, "ds"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("token_revoked_reference_values_changed")));
+}
+
+TEST_F(DatasetTokenTest, ExpiredOrRevokedTokenIsRefused) {
+  AddObject("ds", "x", 1);
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));
+  v1::RevokeTokenRequest revoke;
+  revoke.set_token_id(Claims(token)["jti"].get<std::string>());
+  ASSERT_OK(broker_->RevokeToken(kAdmin, revoke).status());
+  EXPECT_THAT(ObjectKey(kWorkload, token, w.keys.public_key, "ds", "x"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
+  ASSERT_OK_AND_ASSIGN(token, DatasetToken(kWorkload, w, "ds"));
+  clock_.Advance(absl::Minutes(6));
+  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload, token, "ds"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_expired")));
+}
+
+TEST_F(DatasetTokenTest, DestroyedKeyVersionIsAFailedPrecondition) {
+  AddObject("ds", "x", 1);  // wrapped under keys/dk/versions/1
+  v1::RotateKeyRequest rot;
+  rot.set_name("keys/dk");
+  ASSERT_OK(km_->RotateKey(kAdmin, rot).status());
+  v1::DestroyKeyVersionRequest d;
+  d.set_name("keys/dk/versions/1");
+  ASSERT_OK_AND_ASSIGN(auto destroyed, km_->DestroyKeyVersion(kAdmin, d));
+  ASSERT_EQ(destroyed.version().state(), v1::DESTROYED);
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));
+  EXPECT_THAT(ObjectKey(kWorkload, token, w.keys.public_key, "ds", "x"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("refused: key_version_not_usable (audit ")));
+  EXPECT_THAT(ObjectKey(kWorkload, token, w.keys.public_key, "ds", "missing"),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(DatasetTokenTest, UploadKeyIsWrappedExactlyAsAnOwnersAndBoundToTheUpload) {
+  const std::string upload_id(32, 'a');
+  dir_.uploads[upload_id] = {"ds", "out/result.bin", 7, kWorkload.principal, true};
+  dir_.uploads[std::string(32, 'b')] = {"ds", "y", 1, kWorkload2.principal, true};
+  dir_.uploads[std::string(32, 'c')] = {"ds", "z", 1, kWorkload.principal, false};
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));
+  const std::string jti = Claims(token)["jti"];
+  v1::GetUploadKeyRequest r;
+  r.set_token(token);
+  r.set_upload_id(upload_id);
+  r.set_public_key(std::string(AsStringView(w.keys.public_key.Serialize())));
+  ASSERT_OK_AND_ASSIGN(auto resp, broker_->GetUploadKey(kWorkload, r));
+  EXPECT_EQ(resp.dataset(), "datasets/ds");
+  EXPECT_EQ(resp.name(), "out/result.bin");
+  EXPECT_EQ(resp.version(), 7u);
+  EXPECT_EQ(resp.key(), "keys/dk");
+  EXPECT_EQ(resp.key_version(), 1u);
+  EXPECT_EQ(resp.sealed().info(),
+            AsStringView(Info("strongroom-upload-key-v1", "ds", "out/result.bin", 7,
+                              "keys/dk/versions/1", jti)));
+  ASSERT_OK_AND_ASSIGN(SecretBytes dk, Open(resp.sealed(), w.keys.private_key));
+  // The owner unwraps it with the ordinary object context.
+  v1::DecryptRequest d;
+  d.set_ciphertext(resp.wrapped());
+  for (const auto& [k, v] : storage::sealed::DataKeyContext("ds", "out/result.bin", 7)) {
+    (*d.mutable_encryption_context())[k] = v;
+  }
+  ASSERT_OK_AND_ASSIGN(auto plain, km_->Decrypt(kOwner, d));
+  EXPECT_EQ(plain.plaintext(), AsStringView(dk.Reveal()));
+  // Another object's context does not open it.
+  (*d.mutable_encryption_context())["strongroom.sealed.version"] = "8";
+  EXPECT_FALSE(km_->Decrypt(kOwner, d).ok());
+
+  // Someone else's upload, or one begun without a token: refused.
+  r.set_upload_id(std::string(32, 'b'));
+  EXPECT_THAT(broker_->GetUploadKey(kWorkload, r),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("upload_wrong_principal")));
+  r.set_upload_id(std::string(32, 'c'));
+  EXPECT_THAT(broker_->GetUploadKey(kWorkload, r),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("upload_wrong_principal")));
+  // A token of another dataset.
+  dir_.uploads[std::string(32, 'd')] = {"other", "y", 1, kWorkload.principal, true};
+  r.set_upload_id(std::string(32, 'd'));
+  EXPECT_THAT(broker_->GetUploadKey(kWorkload, r),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_dataset")));
+  EXPECT_THAT(AuditJsonl(), HasSubstr("\"upload_key\""));
+}
+
+TEST_F(DatasetTokenTest, ReadAndUploadDecisionsAreAudited) {
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));
+  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "ds"));
+  EXPECT_OK(broker_->AuthorizeWorkloadWrite(kWorkload, token, "ds"));
+  EXPECT_FALSE(broker_->AuthorizeWorkloadRead(kWorkload, "garbage", "ds").ok());
+  const std::string jsonl = AuditJsonl();
+  int reads = 0, uploads = 0, denied_reads = 0;
+  for (absl::string_view line : absl::StrSplit(jsonl, '\n')) {
+    if (!absl::StrContains(line, "\"datasets/ds\"")) continue;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("action")) continue;
+    if (j["action"] == "read" && j["decision"] == "allow") ++reads;
+    if (j["action"] == "read" && j["decision"] == "deny") ++denied_reads;
+    if (j["action"] == "upload" && j["decision"] == "allow") ++uploads;
+  }
+  EXPECT_EQ(reads, 1);
+  EXPECT_EQ(uploads, 1);
+  EXPECT_EQ(denied_reads, 1);
+  // The token never enters the log.
+  EXPECT_THAT(jsonl, Not(HasSubstr(token.substr(0, 40))));
+}
+
+TEST_F(DatasetTokenTest, WithoutTheStoreDatasetRequestsFail) {
+  broker_->SetDatasetDirectory(nullptr);
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  EXPECT_THAT(DatasetToken(kWorkload, w, "ds"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not wired")));
+  // Keys are unaffected.
+  EXPECT_OK(Token(kWorkload, w).status());
+}
+
+}  // namespace
+}  // namespace strongroom::kms

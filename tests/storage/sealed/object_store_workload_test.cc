@@ -1,0 +1,190 @@
+// ObjectStore and workloads: reads and uploads only with the authorizer's
+// consent (the key broker's dataset token in the server), asked before the
+// dataset is looked up; uploads stay bound to the workload that began them
+// and the token is checked again when the stream starts; nothing else.
+// RocksDB in a temp dir, a fake key directory and a fake authorizer.
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "base/clock.h"
+#include "base/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/sealed/object_store.h"
+#include "tests/storage/sealed/sealed_test_util.h"
+
+namespace strongroom::storage::sealed {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+
+const kms::Caller kOwner{"spiffe://t/owner", kms::Role::kOwner};
+const kms::Caller kWorkload{"spiffe://t/workload", kms::Role::kWorkload};
+const kms::Caller kWorkload2{"spiffe://t/workload2", kms::Role::kWorkload};
+
+// Accepts token "read:{dataset}" for reads and "write:{dataset}" for
+// uploads, from kWorkload and kWorkload2; records what it was asked.
+struct FakeAuthorizer final : ObjectReadAuthorizer {
+  absl::Status AuthorizeWorkloadRead(const kms::Caller& c, absl::string_view token,
+                                     absl::string_view dataset) override {
+    asked.insert(absl::StrCat("read ", dataset));
+    return token == absl::StrCat("read:", dataset) ? absl::OkStatus()
+                                                   : absl::PermissionDeniedError("refused: x");
+  }
+  absl::Status AuthorizeWorkloadWrite(const kms::Caller& c, absl::string_view token,
+                                      absl::string_view dataset) override {
+    asked.insert(absl::StrCat("write ", dataset));
+    return token == absl::StrCat("write:", dataset) ? absl::OkStatus()
+                                                    : absl::PermissionDeniedError("refused: x");
+  }
+  std::set<std::string> asked;
+};
+
+class ObjectStoreWorkloadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/object-store-wl-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    keys_.AddKey("keys/k1", kOwner.principal, 1);
+    StoreOptions options;
+    options.path = dir_;
+    options.min_segment_size = 4096;
+    ASSERT_OK_AND_ASSIGN(store_, ObjectStore::Open(options, &keys_, clock_));
+    v1::CreateDatasetRequest r;
+    r.set_dataset_id("ds1");
+    r.set_key("k1");
+    r.set_release_policy("train-only");
+    ASSERT_OK(store_->CreateDataset(kOwner, r).status());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  absl::StatusOr<v1::Upload> Begin(const kms::Caller& who, const std::string& token,
+                                   const std::string& dataset = "ds1") {
+    v1::BeginUploadRequest b;
+    b.set_dataset(dataset);
+    b.set_name("out/r.bin");
+    b.set_token(token);
+    return store_->BeginUpload(who, b);
+  }
+
+  // Streams `plain` into an upload begun earlier.
+  absl::StatusOr<v1::ObjectInfo> Stream(const kms::Caller& who, const v1::Upload& up,
+                                        const std::string& token, const std::string& plain) {
+    ASSIGN_OR_RETURN(testing::SealedParts parts,
+                     testing::Seal(data_key_, "ds1", up.name(), up.version(), plain));
+    v1::PutObjectStart start;
+    start.set_upload_id(up.upload_id());
+    start.set_header(std::string(AsStringView(parts.header_bytes)));
+    start.set_token(token);
+    ASSIGN_OR_RETURN(auto upload, store_->OpenUpload(who, start));
+    for (const std::string& s : parts.segments) RETURN_IF_ERROR(upload->AppendSegment(AsBytes(s)));
+    v1::PutObjectFinish finish;
+    finish.set_segment_count(parts.segments.size());
+    finish.set_stream_bytes(parts.stream_bytes);
+    return upload->Commit(finish);
+  }
+
+  absl::Status Read(const kms::Caller& who, const std::string& dataset, const std::string& token) {
+    v1::GetObjectRequest r;
+    r.set_dataset(dataset);
+    r.set_name("out/r.bin");
+    r.set_token(token);
+    return store_->OpenRead(who, r).status();
+  }
+
+  std::string dir_;
+  testing::FakeKeyDirectory keys_;
+  FakeClock clock_{absl::FromUnixSeconds(1800000000)};
+  std::unique_ptr<ObjectStore> store_;
+  FakeAuthorizer authorizer_;
+  const SecretBytes data_key_ = SecretBytes::Random(32);
+};
+
+TEST_F(ObjectStoreWorkloadTest, UploadsNeedTheAuthorizerAndAToken) {
+  EXPECT_THAT(Begin(kWorkload, "write:ds1"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("key broker")));
+  store_->SetReadAuthorizer(&authorizer_);
+  EXPECT_THAT(Begin(kWorkload, ""),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token is empty")));
+  EXPECT_THAT(Begin(kWorkload, "read:ds1"), StatusIs(absl::StatusCode::kPermissionDenied));
+  // A dataset that does not exist is refused by the authorizer, not found
+  // by the store: the workload learns nothing about it.
+  EXPECT_THAT(Begin(kWorkload, "write:ds1", "nope"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused")));
+  EXPECT_THAT(Read(kWorkload, "nope", "read:ds1"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused")));
+  EXPECT_TRUE(authorizer_.asked.count("write nope"));
+  EXPECT_TRUE(authorizer_.asked.count("read nope"));
+}
+
+TEST_F(ObjectStoreWorkloadTest, WorkloadUploadCommitsAsAnOrdinaryObject) {
+  store_->SetReadAuthorizer(&authorizer_);
+  ASSERT_OK_AND_ASSIGN(v1::Upload up, Begin(kWorkload, "write:ds1"));
+  ASSERT_OK_AND_ASSIGN(v1::SealedUploadRecord rec, store_->LookupUpload(up.upload_id()));
+  EXPECT_TRUE(rec.workload());
+  EXPECT_EQ(rec.principal(), kWorkload.principal);
+  EXPECT_EQ(rec.version(), 1u);
+  // The token is checked again at the stream's start.
+  EXPECT_THAT(Stream(kWorkload, up, "", "result"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token is empty")));
+  EXPECT_THAT(Stream(kWorkload, up, "read:ds1", "result"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  // Another workload cannot stream into it.
+  EXPECT_THAT(Stream(kWorkload2, up, "write:ds1", "result"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("another principal")));
+  ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, Stream(kWorkload, up, "write:ds1", "result"));
+  EXPECT_EQ(info.creator(), kWorkload.principal);
+  EXPECT_EQ(info.version(), 1u);
+  EXPECT_THAT(store_->LookupUpload(up.upload_id()), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(v1::SealedObjectRecord obj, store_->LookupObject("ds1", "out/r.bin", 0));
+  EXPECT_EQ(obj.info().creator(), kWorkload.principal);
+  // The owner reads it; the workload reads it with a read token.
+  v1::GetObjectRequest get;
+  get.set_dataset("ds1");
+  get.set_name("out/r.bin");
+  EXPECT_OK(store_->OpenRead(kOwner, get).status());
+  EXPECT_OK(Read(kWorkload, "ds1", "read:ds1"));
+}
+
+TEST_F(ObjectStoreWorkloadTest, AnOwnersUploadIsNotAWorkloadsAndWorkloadsDoNothingElse) {
+  store_->SetReadAuthorizer(&authorizer_);
+  ASSERT_OK_AND_ASSIGN(v1::Upload owners, Begin(kOwner, ""));
+  ASSERT_OK_AND_ASSIGN(v1::SealedUploadRecord rec, store_->LookupUpload(owners.upload_id()));
+  EXPECT_FALSE(rec.workload());
+  EXPECT_THAT(Stream(kWorkload, owners, "write:ds1", "x"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_OK(Stream(kOwner, owners, "", "x").status());
+  v1::DeleteObjectRequest del;
+  del.set_dataset("ds1");
+  del.set_name("out/r.bin");
+  del.set_version(1);
+  EXPECT_THAT(store_->DeleteObject(kWorkload, del), StatusIs(absl::StatusCode::kPermissionDenied));
+  v1::StatObjectRequest stat;
+  stat.set_dataset("ds1");
+  stat.set_name("out/r.bin");
+  EXPECT_THAT(store_->StatObject(kWorkload, stat), StatusIs(absl::StatusCode::kPermissionDenied));
+  v1::ListObjectsRequest ls;
+  ls.set_dataset("ds1");
+  EXPECT_THAT(store_->ListObjects(kWorkload, ls), StatusIs(absl::StatusCode::kPermissionDenied));
+  v1::BeginRekeyRequest rekey;
+  rekey.set_dataset("ds1");
+  rekey.set_name("out/r.bin");
+  EXPECT_THAT(store_->BeginRekey(kWorkload, rekey), StatusIs(absl::StatusCode::kPermissionDenied));
+  // The same answer for a dataset that does not exist.
+  del.set_dataset("nope");
+  EXPECT_THAT(store_->DeleteObject(kWorkload, del), StatusIs(absl::StatusCode::kPermissionDenied));
+  v1::GetDatasetRequest get_ds;
+  get_ds.set_name("nope");
+  EXPECT_THAT(store_->GetDataset(kWorkload, get_ds), StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
+}  // namespace
+}  // namespace strongroom::storage::sealed

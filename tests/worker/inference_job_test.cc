@@ -1,0 +1,265 @@
+// RunInferenceJob over an in-memory store: mnist-8 from the shared vectors
+// end to end, the attest-first order (a refused worker fetches and stores
+// nothing), output naming, --batch, usage errors and step names.
+#include "worker/inference_job.h"
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "base/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/worker/onnx_test_util.h"
+#include "worker/onnx/compare.h"
+
+namespace strongroom::worker {
+namespace {
+
+using onnx::Tensor;
+using onnx::testing::ReadFile;
+using onnx::testing::VectorPath;
+using ::strongroom::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Objects by "ds/name" (latest only); datasets in `refuse` fail Attest as
+// the broker does; every call is recorded.
+class FakeStore final : public JobObjectStore {
+ public:
+  absl::Status Attest(absl::string_view dataset) override {
+    calls.push_back(absl::StrCat("attest ", dataset));
+    if (refuse.count(std::string(dataset)) > 0) {
+      return absl::PermissionDeniedError("refused: policy_denied (audit 7)");
+    }
+    attested.insert(std::string(dataset));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<strongroom::v1::ObjectInfo> Get(
+      const ObjectRef& ref, storage::ByteSink& out,
+      const std::function<void(uint64_t)>& on_size) override {
+    calls.push_back(absl::StrCat("get ", FormatObjectRef(ref)));
+    if (attested.count(ref.dataset) == 0) return absl::PermissionDeniedError("no token");
+    auto it = objects.find(absl::StrCat(ref.dataset, "/", ref.name));
+    if (it == objects.end()) return absl::NotFoundError(absl::StrCat("GetObject: no ", ref.name));
+    on_size(it->second.size());
+    // In two parts, like segments.
+    const std::string& d = it->second;
+    RETURN_IF_ERROR(out.Append(AsSpan(d).first(d.size() / 2)));
+    RETURN_IF_ERROR(out.Append(AsSpan(d).subspan(d.size() / 2)));
+    strongroom::v1::ObjectInfo info;
+    info.set_dataset(ref.dataset);
+    info.set_name(ref.name);
+    info.set_version(3);
+    info.set_size(d.size());
+    return info;
+  }
+  absl::StatusOr<strongroom::v1::ObjectInfo> Put(const ObjectRef& ref,
+                                                 const std::map<std::string, std::string>& l,
+                                                 uint64_t size, storage::ByteSource& in) override {
+    calls.push_back(absl::StrCat("put ", FormatObjectRef(ref)));
+    if (attested.count(ref.dataset) == 0) return absl::PermissionDeniedError("no token");
+    std::string data;
+    uint8_t buf[1000];
+    for (;;) {
+      auto n = in.Read(buf);
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      data.append(reinterpret_cast<const char*>(buf), *n);
+    }
+    EXPECT_EQ(data.size(), size);
+    const std::string key = absl::StrCat(ref.dataset, "/", ref.name);
+    objects[key] = data;
+    labels[key] = l;
+    strongroom::v1::ObjectInfo info;
+    info.set_version(++versions[key]);
+    info.set_size(data.size());
+    return info;
+  }
+
+  static std::span<const uint8_t> AsSpan(const std::string& s) {
+    return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+  }
+  std::map<std::string, std::string> objects;
+  std::map<std::string, std::map<std::string, std::string>> labels;
+  std::map<std::string, uint64_t> versions;
+  std::set<std::string> refuse, attested;
+  std::vector<std::string> calls;
+};
+
+ObjectRef Ref(const std::string& dataset, const std::string& name) {
+  ObjectRef r;
+  r.dataset = dataset;
+  r.name = name;
+  return r;
+}
+
+class InferenceJobTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    previous_ = SetLogSink([this](absl::string_view line) { log_.push_back(std::string(line)); });
+    ASSERT_OK_AND_ASSIGN(store_.objects["models/mnist-8.onnx"],
+                         ReadFile(VectorPath("onnx-models/mnist-8/model.onnx")));
+    ASSERT_OK_AND_ASSIGN(store_.objects["inputs/digit.pb"],
+                         ReadFile(VectorPath("onnx-models/mnist-8/test_data_set_0/input_0.pb")));
+    spec_.model = Ref("models", "mnist-8.onnx");
+    spec_.inputs = {Ref("inputs", "digit.pb")};
+    spec_.output = Ref("results", "digit");
+    spec_.session.threads = 1;
+  }
+  void TearDown() override { SetLogSink(previous_); }
+
+  std::string Log() const {
+    std::string all;
+    for (const std::string& l : log_) absl::StrAppend(&all, l, "\n");
+    return all;
+  }
+
+  FakeStore store_;
+  JobSpec spec_;
+  std::vector<std::string> log_;
+  LogSink previous_;
+};
+
+TEST_F(InferenceJobTest, Mnist8EndToEnd) {
+  ASSERT_OK_AND_ASSIGN(JobResult r, RunInferenceJob(spec_, store_));
+  ASSERT_EQ(r.outputs.size(), 1u);
+  EXPECT_EQ(FormatObjectRef(r.outputs[0].object), "results/digit@1");
+  // Every dataset is attested before any object moves.
+  EXPECT_THAT(store_.calls,
+              ElementsAre("attest models", "attest inputs", "attest results",
+                          "get models/mnist-8.onnx", "get inputs/digit.pb", "put results/digit"));
+  ASSERT_OK_AND_ASSIGN(
+      Tensor got,
+      Tensor::FromTensorProto(FakeStore::AsSpan(store_.objects["results/digit"]), "stored output"));
+  ASSERT_OK_AND_ASSIGN(
+      Tensor want,
+      onnx::testing::ReadTensorFile(VectorPath("onnx-models/mnist-8/test_data_set_0/output_0.pb")));
+  const onnx::Comparison c =
+      onnx::CompareTensors(got, want, onnx::kDefaultRtol, onnx::kDefaultAtol);
+  EXPECT_TRUE(c.match) << c.detail;
+  EXPECT_EQ(store_.labels["results/digit"].at("strongroom.worker.model"), "models/mnist-8.onnx@3");
+  EXPECT_EQ(store_.labels["results/digit"].at("strongroom.worker.output"), "0");
+
+  // One log line per step, with a duration.
+  const std::string log = Log();
+  for (const char* event : {"worker.attest", "worker.get", "worker.load", "worker.infer",
+                            "worker.put", "worker.done"}) {
+    EXPECT_THAT(log, HasSubstr(absl::StrCat("\"event\":\"", event, "\""))) << event;
+  }
+  for (const std::string& line : log_) EXPECT_THAT(line, HasSubstr("ms\":")) << line;
+  // The graph's output name is model content: it is not logged.
+  EXPECT_THAT(log, Not(HasSubstr("Plus214_Output_0")));
+}
+
+TEST_F(InferenceJobTest, RefusedWorkerFetchesAndStoresNothing) {
+  store_.refuse = {"inputs"};
+  JobError error;
+  auto r = RunInferenceJob(spec_, store_, &error);
+  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   HasSubstr("attest datasets/inputs: refused: policy_denied")));
+  EXPECT_EQ(error.step, "attest datasets/inputs");
+  EXPECT_FALSE(error.usage);
+  EXPECT_THAT(store_.calls, ElementsAre("attest models", "attest inputs"));
+  EXPECT_EQ(store_.objects.count("results/digit"), 0u);
+  EXPECT_THAT(Log(), HasSubstr("worker.failed"));
+}
+
+TEST_F(InferenceJobTest, StepsAreNamedInErrors) {
+  JobError error;
+  spec_.inputs = {Ref("inputs", "missing.pb")};
+  EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("input 0 inputs/missing.pb: ")));
+  EXPECT_FALSE(error.usage);
+
+  store_.objects["models/garbage"] = "not a model";
+  spec_.model = Ref("models", "garbage");
+  EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("load models/garbage: ")));
+  EXPECT_FALSE(error.usage);
+
+  spec_.model = Ref("models", "mnist-8.onnx");
+  store_.objects["inputs/bad.pb"] = "\xff\xff";
+  spec_.inputs = {Ref("inputs", "bad.pb")};
+  EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("input 0 inputs/bad.pb: ")));
+  EXPECT_EQ(store_.objects.count("results/digit"), 0u);
+}
+
+TEST_F(InferenceJobTest, InputCountAndFixedBatchAreUsageErrors) {
+  JobError error;
+  spec_.inputs = {Ref("inputs", "digit.pb"), Ref("inputs", "digit.pb")};
+  EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("the model takes 1 inputs; 2 --input given")));
+  EXPECT_TRUE(error.usage);
+
+  spec_.inputs = {Ref("inputs", "digit.pb")};
+  spec_.batch = 4;  // mnist-8's input is [1,1,28,28]
+  EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("has a fixed batch dimension [1,1,28,28]")));
+  EXPECT_TRUE(error.usage);
+  EXPECT_EQ(store_.objects.count("results/digit"), 0u);
+}
+
+// A model with a symbolic batch dim and two outputs: --batch repeats the
+// input, each output lands in NAME/output_<i>.
+TEST_F(InferenceJobTest, BatchAndSeveralOutputs) {
+  onnx::testing::GraphBuilder g(13);
+  g.Input("x", onnx::DataType::kFloat, {-1, 3});
+  g.Node("Relu", {"x"}, {"r"});
+  g.Node("Identity", {"x"}, {"n"});
+  g.Output("r", onnx::DataType::kFloat).Output("n", onnx::DataType::kFloat);
+  store_.objects["models/two"] = g.Serialize();
+  store_.objects["inputs/row.pb"] =
+      onnx::testing::Floats({1, 3}, {-1.f, 2.f, -3.f}).SerializeAsTensorProto("x");
+  spec_.model = Ref("models", "two");
+  spec_.inputs = {Ref("inputs", "row.pb")};
+  spec_.batch = 3;
+  ASSERT_OK_AND_ASSIGN(JobResult r, RunInferenceJob(spec_, store_));
+  ASSERT_EQ(r.outputs.size(), 2u);
+  EXPECT_EQ(FormatObjectRef(r.outputs[0].object), "results/digit/output_0@1");
+  EXPECT_EQ(FormatObjectRef(r.outputs[1].object), "results/digit/output_1@1");
+  EXPECT_EQ(r.outputs[1].graph_output, "n");
+  ASSERT_OK_AND_ASSIGN(
+      Tensor relu,
+      Tensor::FromTensorProto(FakeStore::AsSpan(store_.objects["results/digit/output_0"]), "o0"));
+  ASSERT_OK_AND_ASSIGN(
+      Tensor same,
+      Tensor::FromTensorProto(FakeStore::AsSpan(store_.objects["results/digit/output_1"]), "o1"));
+  EXPECT_THAT(relu.shape(), ElementsAre(3, 3));
+  EXPECT_THAT(relu.data<float>(), ElementsAre(0, 2, 0, 0, 2, 0, 0, 2, 0));
+  EXPECT_THAT(same.data<float>(), ElementsAre(-1, 2, -3, -1, 2, -3, -1, 2, -3));
+  EXPECT_EQ(store_.labels["results/digit/output_1"].at("strongroom.worker.output"), "1");
+}
+
+TEST(RepeatAlongBatchTest, RulesForDimZero) {
+  const Tensor one = onnx::testing::Floats({1, 2}, {5, 6});
+  onnx::ValueInfo free_dim{"x", onnx::DataType::kFloat, true, {-1, 2}, {"N", ""}};
+  onnx::ValueInfo fixed{"y", onnx::DataType::kFloat, true, {1, 2}, {}};
+  ASSERT_OK_AND_ASSIGN(Tensor same, RepeatAlongBatch(one, fixed, 1));
+  EXPECT_THAT(same.shape(), ElementsAre(1, 2));
+  ASSERT_OK_AND_ASSIGN(Tensor two, RepeatAlongBatch(one, free_dim, 2));
+  EXPECT_THAT(two.data<float>(), ElementsAre(5, 6, 5, 6));
+  EXPECT_THAT(RepeatAlongBatch(one, fixed, 2).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("'y'")));
+  const Tensor scalar = onnx::testing::Floats({}, {1});
+  onnx::ValueInfo no_shape{"s", onnx::DataType::kFloat, false, {}, {}};
+  EXPECT_THAT(RepeatAlongBatch(scalar, no_shape, 2).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(OutputObjectTest, Naming) {
+  ObjectRef out = Ref("res", "run/7");
+  EXPECT_EQ(FormatObjectRef(OutputObject(out, 0, 1)), "res/run/7");
+  EXPECT_EQ(FormatObjectRef(OutputObject(out, 2, 3)), "res/run/7/output_2");
+}
+
+}  // namespace
+}  // namespace strongroom::worker

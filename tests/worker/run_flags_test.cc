@@ -1,0 +1,312 @@
+// `strongroom-worker run` flag parsing, object references and the
+// SecretBytes streams.
+#include "worker/run_flags.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "base/testing/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "worker/secret_stream.h"
+
+namespace strongroom::worker {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::vector<std::string> Base() {
+  return {"--broker",    "127.0.0.1:7000", "--model",   "models/mnist.onnx", "--input",
+          "inputs/x.pb", "--output",       "results/y", "--attester",        "tpm"};
+}
+
+std::vector<std::string> With(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+// Connection flags fall back to the environment; tests must not see the
+// caller's.
+class RunFlagsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* v : {"STRONGROOM_SERVER", "STRONGROOM_CA", "STRONGROOM_CERT", "STRONGROOM_KEY",
+                          "STRONGROOM_CLIENT_CONFIG"}) {
+      unsetenv(v);
+    }
+  }
+};
+
+TEST_F(RunFlagsTest, ParsesTheIssueExample) {
+  ASSERT_OK_AND_ASSIGN(
+      RunFlags f,
+      ParseRunFlags(With(Base(), {"--tcti", "swtpm:host=127.0.0.1,port=2321", "--pcrs",
+                                  "sha256:0,16", "--device", "cpu", "--threads", "3", "--batch",
+                                  "4", "--ca", "ca.crt", "--cert", "w.crt", "--key", "w.key"})));
+  EXPECT_EQ(f.connection.address, "127.0.0.1:7000");
+  EXPECT_EQ(f.connection.ca_file, "ca.crt");
+  EXPECT_EQ(f.connection.cert_file, "w.crt");
+  EXPECT_EQ(f.connection.key_file, "w.key");
+  EXPECT_EQ(f.model.dataset, "models");
+  EXPECT_EQ(f.model.name, "mnist.onnx");
+  EXPECT_EQ(f.model.version, 0u);
+  ASSERT_EQ(f.inputs.size(), 1u);
+  EXPECT_EQ(FormatObjectRef(f.inputs[0]), "inputs/x.pb");
+  EXPECT_EQ(FormatObjectRef(f.output), "results/y");
+  EXPECT_EQ(f.attester.kind, AttesterKind::kTpm);
+  EXPECT_EQ(f.attester.tpm.tcti, "swtpm:host=127.0.0.1,port=2321");
+  ASSERT_EQ(f.attester.tpm.pcrs.size(), 1u);
+  EXPECT_THAT(f.attester.tpm.pcrs[0].pcrs, ElementsAre(0u, 16u));
+  EXPECT_EQ(f.device, onnx::Device::kCpu);
+  EXPECT_EQ(f.threads, 3);
+  EXPECT_EQ(f.batch, 4);
+  EXPECT_FALSE(f.help);
+}
+
+TEST_F(RunFlagsTest, InputsKeepTheirOrderAndVersions) {
+  ASSERT_OK_AND_ASSIGN(
+      RunFlags f,
+      ParseRunFlags(With(Base(), {"--input", "inputs/b/c.pb@7", "--input=inputs/a.pb@2"})));
+  ASSERT_EQ(f.inputs.size(), 3u);
+  EXPECT_EQ(FormatObjectRef(f.inputs[0]), "inputs/x.pb");
+  EXPECT_EQ(f.inputs[1].name, "b/c.pb");
+  EXPECT_EQ(f.inputs[1].version, 7u);
+  EXPECT_EQ(FormatObjectRef(f.inputs[2]), "inputs/a.pb@2");
+}
+
+TEST_F(RunFlagsTest, ObjectErrorsNameTheFlag) {
+  auto no_slash = ParseRunFlags({"--broker", "h:1", "--model", "justaname", "--input", "i/x",
+                                 "--output", "o/y", "--attester", "tpm"});
+  EXPECT_THAT(no_slash.status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--model")));
+  EXPECT_THAT(no_slash.status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("justaname")));
+  auto bad_input = ParseRunFlags(With(Base(), {"--input", "inputs/../x"}));
+  EXPECT_THAT(bad_input.status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--input")));
+  auto bad_version = ParseRunFlags(With(Base(), {"--input", "inputs/x@0"}));
+  EXPECT_THAT(bad_version.status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--input")));
+  auto bad_dataset = ParseRunFlags({"--broker", "h:1", "--model", "Models/x", "--input", "i/x",
+                                    "--output", "o/y", "--attester", "tpm"});
+  EXPECT_THAT(bad_dataset.status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--model")));
+}
+
+TEST_F(RunFlagsTest, OutputMayNotNameAVersion) {
+  std::vector<std::string> args = Base();
+  args[7] = "results/y@3";
+  EXPECT_THAT(ParseRunFlags(args).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--output 'results/y@3'")));
+}
+
+TEST_F(RunFlagsTest, RequiredFlags) {
+  for (const char* flag : {"--broker", "--model", "--input", "--output", "--attester"}) {
+    std::vector<std::string> args = Base();
+    for (size_t i = 0; i < args.size(); i += 2) {
+      if (args[i] == flag) {
+        args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(i) + 2);
+        break;
+      }
+    }
+    EXPECT_THAT(ParseRunFlags(args).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(flag)))
+        << flag;
+  }
+}
+
+TEST_F(RunFlagsTest, RefusesBadValues) {
+  struct Case {
+    std::vector<std::string> extra;
+    std::string names;
+  };
+  const std::vector<Case> cases = {
+      {{"--threads", "0"}, "--threads '0'"},
+      {{"--threads", "x"}, "--threads 'x'"},
+      {{"--batch", "0"}, "--batch '0'"},
+      {{"--batch", "-2"}, "--batch '-2'"},
+      {{"--device", "tpu"}, "--device 'tpu'"},
+      {{"--kem", "rsa"}, "--kem 'rsa'"},
+      {{"--log-level", "loud"}, "--log-level 'loud'"},
+      {{"--pcrs", "sha256:99"}, "--pcrs"},
+      {{"--tpm-ak", "nope"}, "--tpm-ak 'nope'"},
+      {{"--tpm-ak", "ek-child"}, "--tpm-ak-public"},
+      {{"--tpm-ek", "dsa"}, "--tpm-ek 'dsa'"},
+      {{"--model", "models/other"}, "--model is given 2 times"},
+      {{"--server", "h:2"}, "--broker and --server"},
+      {{"--frobnicate", "1"}, "unknown flag --frobnicate"},
+      {{"stray"}, "unexpected argument 'stray'"},
+      {{"--threads"}, "--threads needs a value"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_THAT(ParseRunFlags(With(Base(), c.extra)).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.names)))
+        << c.extra[0];
+  }
+}
+
+TEST_F(RunFlagsTest, AttesterKinds) {
+  std::vector<std::string> args = Base();
+  args[9] = "dev";
+  EXPECT_THAT(ParseRunFlags(args).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--dev-key")));
+  ASSERT_OK_AND_ASSIGN(
+      RunFlags dev,
+      ParseRunFlags(With(args, {"--dev-key", "k.pem", "--measurement", "abcd", "--svn", "3",
+                                "--dev-claim", "a=1", "--dev-claim", "b=x=y", "--dev-debug"})));
+  EXPECT_EQ(dev.attester.kind, AttesterKind::kDev);
+  EXPECT_EQ(dev.attester.dev_key_file, "k.pem");
+  EXPECT_EQ(dev.attester.measurement_hex, "abcd");
+  EXPECT_EQ(dev.attester.svn, 3);
+  EXPECT_TRUE(dev.attester.dev_debug);
+  EXPECT_EQ(dev.attester.dev_claims.at("b"), "x=y");
+  EXPECT_THAT(ParseRunFlags(With(args, {"--dev-key", "k", "--measurement", "ab", "--dev-claim",
+                                        "a=1", "--dev-claim", "a=2"}))
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("given twice")));
+
+  args[9] = "snp";
+  ASSERT_OK_AND_ASSIGN(
+      RunFlags snp, ParseRunFlags(With(args, {"--snp-device", "sev-guest", "--privlevel", "2"})));
+  EXPECT_EQ(snp.attester.kind, AttesterKind::kSnp);
+  EXPECT_TRUE(snp.attester.snp_sev_guest);
+  EXPECT_EQ(snp.attester.privlevel, 2u);
+  EXPECT_THAT(ParseRunFlags(With(args, {"--privlevel", "4"})).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--privlevel '4'")));
+  args[9] = "tdx";
+  ASSERT_OK_AND_ASSIGN(RunFlags tdx, ParseRunFlags(With(args, {"--tsm-dir", "/tmp/tsm"})));
+  EXPECT_EQ(tdx.attester.kind, AttesterKind::kTdx);
+  EXPECT_EQ(tdx.attester.tsm_dir, "/tmp/tsm");
+  EXPECT_THAT(ParseRunFlags(With(args, {"--snp-device", "sev-guest"})).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--attester snp")));
+  args[9] = "sgx";
+  EXPECT_THAT(ParseRunFlags(args).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--attester 'sgx'")));
+}
+
+// The connection comes from the CLI's sources: flags, then the environment,
+// then the config file (relative paths resolved against its directory).
+TEST_F(RunFlagsTest, ConnectionFromEnvironmentAndConfigFile) {
+  const std::vector<std::string> base = Base();
+  const std::vector<std::string> no_broker(base.begin() + 2, base.end());
+  EXPECT_THAT(ParseRunFlags(no_broker).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--broker is required")));
+
+  setenv("STRONGROOM_SERVER", "envhost:9", 1);
+  ASSERT_OK_AND_ASSIGN(RunFlags env, ParseRunFlags(no_broker));
+  EXPECT_EQ(env.connection.address, "envhost:9");
+  ASSERT_OK_AND_ASSIGN(RunFlags flag_wins, ParseRunFlags(Base()));
+  EXPECT_EQ(flag_wins.connection.address, "127.0.0.1:7000");
+  unsetenv("STRONGROOM_SERVER");
+
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / "run_flags_config";
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream f(dir / "worker.yaml");
+    f << "server: cfghost:1\nca: pki/ca.crt\ncert: /abs/w.crt\nkey: w.key\n";
+  }
+  ASSERT_OK_AND_ASSIGN(
+      RunFlags cfg, ParseRunFlags(With(no_broker, {"--config", (dir / "worker.yaml").string()})));
+  EXPECT_EQ(cfg.connection.address, "cfghost:1");
+  EXPECT_EQ(cfg.connection.ca_file, (std::filesystem::absolute(dir) / "pki/ca.crt").string());
+  EXPECT_EQ(cfg.connection.cert_file, "/abs/w.crt");
+  ASSERT_OK_AND_ASSIGN(RunFlags both,
+                       ParseRunFlags(With(Base(), {"--config", (dir / "worker.yaml").string()})));
+  EXPECT_EQ(both.connection.address, "127.0.0.1:7000");
+  {
+    std::ofstream f(dir / "bad.yaml");
+    f << "server: h:1\nbogus: 1\n";
+  }
+  EXPECT_FALSE(ParseRunFlags(With(Base(), {"--config", (dir / "bad.yaml").string()})).ok());
+}
+
+TEST_F(RunFlagsTest, HelpShortCircuits) {
+  ASSERT_OK_AND_ASSIGN(RunFlags f, ParseRunFlags({"--help"}));
+  EXPECT_TRUE(f.help);
+}
+
+TEST(ObjectFlagTest, ParsesAndFormats) {
+  ASSERT_OK_AND_ASSIGN(ObjectRef r, ParseObjectFlag("model", "ds-1/a/b_c.onnx@12"));
+  EXPECT_EQ(r.dataset, "ds-1");
+  EXPECT_EQ(r.name, "a/b_c.onnx");
+  EXPECT_EQ(r.version, 12u);
+  EXPECT_EQ(FormatObjectRef(r), "ds-1/a/b_c.onnx@12");
+  EXPECT_THAT(ParseObjectFlag("output", "ds/x@1", /*allow_version=*/false).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--output")));
+  for (const char* bad :
+       {"", "ds", "ds/", "/x", "ds/x/", "ds/a//b", "ds/x@", "ds/x@-1", "ds/x y", "DS/x"}) {
+    EXPECT_THAT(ParseObjectFlag("input", bad).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--input")))
+        << "'" << bad << "'";
+  }
+}
+
+std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(seed + i * 31 + (i >> 8));
+  return v;
+}
+
+TEST(SecretBytesSinkTest, CollectsAcrossGrowth) {
+  SecretBytesSink sink("--model ds/m");
+  std::vector<uint8_t> all;
+  for (size_t chunk : {1u, 4095u, 1u, 10000u, 0u, 70000u, 3u}) {
+    std::vector<uint8_t> part = Pattern(chunk, static_cast<uint8_t>(chunk));
+    ASSERT_OK(sink.Append(part));
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(sink.size(), all.size());
+  SecretBytes got = sink.Take();
+  ASSERT_EQ(got.size(), all.size());
+  EXPECT_TRUE(std::equal(all.begin(), all.end(), got.Reveal().begin()));
+  EXPECT_EQ(sink.size(), 0u);
+  EXPECT_EQ(sink.Take().size(), 0u);
+}
+
+TEST(SecretBytesSinkTest, ReserveThenFillAndEmpty) {
+  SecretBytesSink sink("x");
+  ASSERT_OK(sink.Reserve(100000));
+  const std::vector<uint8_t> data = Pattern(100000, 7);
+  ASSERT_OK(sink.Append(std::span<const uint8_t>(data).first(60000)));
+  ASSERT_OK(sink.Append(std::span<const uint8_t>(data).subspan(60000)));
+  SecretBytes got = sink.Take();
+  ASSERT_EQ(got.size(), data.size());
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), got.Reveal().begin()));
+
+  SecretBytesSink empty("e");
+  EXPECT_EQ(empty.Take().size(), 0u);
+}
+
+TEST(SecretBytesSinkTest, RefusesPastTheLimitNamingTheObject) {
+  SecretBytesSink sink("--input ds/big", /*max_bytes=*/10000);
+  ASSERT_OK(sink.Append(Pattern(6000, 1)));
+  EXPECT_THAT(sink.Append(Pattern(6000, 2)),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("--input ds/big")));
+  EXPECT_THAT(sink.Reserve(10001), StatusIs(absl::StatusCode::kResourceExhausted));
+  ASSERT_OK(sink.Append(Pattern(4000, 3)));  // exactly up to the limit
+  EXPECT_EQ(sink.size(), 10000u);
+}
+
+TEST(SecretBytesSourceTest, ReadsEverythingThenZero) {
+  const std::vector<uint8_t> data = Pattern(5000, 9);
+  SecretBytes secret = SecretBytes::CopyFrom(data);
+  SecretBytesSource source(secret.Reveal());
+  std::vector<uint8_t> got, buf(1024);
+  for (;;) {
+    ASSERT_OK_AND_ASSIGN(size_t n, source.Read(buf));
+    if (n == 0) break;
+    got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(n));
+  }
+  EXPECT_EQ(got, data);
+  ASSERT_OK_AND_ASSIGN(size_t again, source.Read(buf));
+  EXPECT_EQ(again, 0u);
+}
+
+}  // namespace
+}  // namespace strongroom::worker

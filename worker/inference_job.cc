@@ -1,0 +1,217 @@
+#include "worker/inference_job.h"
+
+#include <openssl/crypto.h>
+
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/secret_bytes.h"
+#include "onnx/onnx_pb.h"
+#include "worker/onnx/model.h"
+#include "worker/secret_stream.h"
+
+namespace strongroom::worker {
+namespace {
+
+using onnx::Tensor;
+using SteadyClock = std::chrono::steady_clock;
+
+double MsSince(SteadyClock::time_point start) {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
+}
+
+// Records the failing step and prefixes the message with it.
+absl::Status StepFailed(JobError* error, std::string step, const absl::Status& s,
+                        bool usage = false) {
+  JobError e{std::move(step), s, usage};
+  absl::Status out(s.code(), e.Message());
+  LogError("worker.failed", {{"step", e.step},
+                             {"code", absl::StatusCodeToString(s.code())},
+                             {"reason", std::string(s.message())}});
+  if (error != nullptr) *error = std::move(e);
+  return out;
+}
+
+// Fetches one object into locked memory.
+absl::StatusOr<SecretBytes> Fetch(JobObjectStore& store, const ObjectRef& ref,
+                                  absl::string_view role, strongroom::v1::ObjectInfo* info) {
+  const auto start = SteadyClock::now();
+  SecretBytesSink sink(absl::StrCat(role, " ", FormatObjectRef(ref)));
+  absl::Status reserve;
+  auto got = store.Get(ref, sink, [&](uint64_t size) {
+    if (reserve.ok()) reserve = sink.Reserve(size);
+  });
+  if (!got.ok()) return got.status();
+  if (!reserve.ok()) return reserve;
+  *info = *got;
+  const bool locked = sink.locked();
+  SecretBytes bytes = sink.Take();
+  LogInfo("worker.get", {{"role", std::string(role)},
+                         {"object", FormatObjectRef(ref)},
+                         {"version", static_cast<unsigned long long>(got->version())},
+                         {"bytes", static_cast<unsigned long long>(bytes.size())},
+                         {"locked", locked},
+                         {"ms", MsSince(start)}});
+  return bytes;
+}
+
+// The serialized TensorProto of `t`, built in locked memory; the protobuf's
+// own copy of the payload is wiped before returning.
+absl::StatusOr<SecretBytes> SerializeOutput(const Tensor& t, absl::string_view name) {
+  ::onnx::TensorProto proto;
+  t.ToTensorProto(name, &proto);
+  const size_t size = proto.ByteSizeLong();
+  SecretBytes out(size);
+  const bool ok = size <= static_cast<size_t>(std::numeric_limits<int>::max()) &&
+                  proto.SerializeToArray(out.RevealMutable().data(), static_cast<int>(size));
+  std::string* raw = proto.mutable_raw_data();
+  OPENSSL_cleanse(raw->data(), raw->size());
+  if (!ok) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(size, " bytes is too large for a serialized TensorProto (2 GiB)"));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string JobError::Message() const { return absl::StrCat(step, ": ", status.message()); }
+
+ObjectRef OutputObject(const ObjectRef& output, size_t index, size_t count) {
+  ObjectRef out = output;
+  out.version = 0;
+  if (count != 1) absl::StrAppend(&out.name, "/output_", index);
+  return out;
+}
+
+absl::StatusOr<Tensor> RepeatAlongBatch(const Tensor& input, const onnx::ValueInfo& model_input,
+                                        int batch) {
+  if (batch == 1) return input;
+  if (input.rank() == 0 ||
+      (model_input.has_shape && (model_input.shape.empty() || model_input.shape[0] >= 0))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--batch ", batch, ": model input '", model_input.name, "' has a fixed batch dimension ",
+        onnx::ShapeToString(model_input.has_shape ? model_input.shape : input.shape())));
+  }
+  onnx::Shape shape = input.shape();
+  shape[0] *= batch;
+  auto t = Tensor::Create(input.dtype(), shape);
+  if (!t.ok()) return t.status();
+  const std::span<const uint8_t> one = input.bytes();
+  std::span<uint8_t> all = t->mutable_bytes();
+  for (int b = 0; b < batch; ++b) {
+    std::memcpy(all.data() + static_cast<size_t>(b) * one.size(), one.data(), one.size());
+  }
+  return t;
+}
+
+absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& store,
+                                          JobError* error) {
+  const auto job_start = SteadyClock::now();
+
+  // 1. Attest for every dataset before any data moves.
+  std::vector<std::string> datasets;
+  std::set<std::string> seen;
+  auto add = [&](const ObjectRef& r) {
+    if (seen.insert(r.dataset).second) datasets.push_back(r.dataset);
+  };
+  add(spec.model);
+  for (const ObjectRef& r : spec.inputs) add(r);
+  add(spec.output);
+  for (const std::string& ds : datasets) {
+    const auto start = SteadyClock::now();
+    absl::Status s = store.Attest(ds);
+    if (!s.ok()) return StepFailed(error, absl::StrCat("attest datasets/", ds), s);
+    LogInfo("worker.attest", {{"dataset", ds}, {"ms", MsSince(start)}});
+  }
+
+  // 2-3. The model: fetched into locked memory, compiled, then wiped.
+  strongroom::v1::ObjectInfo model_info;
+  const std::string model_step = absl::StrCat("model ", FormatObjectRef(spec.model));
+  auto model_bytes = Fetch(store, spec.model, "model", &model_info);
+  if (!model_bytes.ok()) return StepFailed(error, model_step, model_bytes.status());
+  auto load_start = SteadyClock::now();
+  auto model = onnx::Model::Load(model_bytes->Reveal());
+  *model_bytes = SecretBytes();  // wiped now; the runtime has its own copy
+  if (!model.ok())
+    return StepFailed(error, absl::StrCat("load ", FormatObjectRef(spec.model)), model.status());
+  LogInfo("worker.load", {{"object", FormatObjectRef(spec.model)},
+                          {"nodes", static_cast<unsigned long>(model->nodes().size())},
+                          {"inputs", static_cast<unsigned long>(model->inputs().size())},
+                          {"outputs", static_cast<unsigned long>(model->outputs().size())},
+                          {"ms", MsSince(load_start)}});
+  if (spec.inputs.size() != model->inputs().size()) {
+    return StepFailed(
+        error, "load",
+        absl::InvalidArgumentError(absl::StrCat("the model takes ", model->inputs().size(),
+                                                " inputs; ", spec.inputs.size(), " --input given")),
+        /*usage=*/true);
+  }
+
+  // 4. The inputs: fetched, parsed, wiped; repeated for --batch.
+  std::vector<Tensor> inputs;
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    const ObjectRef& ref = spec.inputs[i];
+    const std::string step = absl::StrCat("input ", i, " ", FormatObjectRef(ref));
+    strongroom::v1::ObjectInfo info;
+    auto bytes = Fetch(store, ref, "input", &info);
+    if (!bytes.ok()) return StepFailed(error, step, bytes.status());
+    auto tensor =
+        Tensor::FromTensorProto(bytes->Reveal(), absl::StrCat("--input ", FormatObjectRef(ref)));
+    *bytes = SecretBytes();
+    if (!tensor.ok()) return StepFailed(error, step, tensor.status());
+    auto batched = RepeatAlongBatch(*tensor, model->inputs()[i], spec.batch);
+    if (!batched.ok()) return StepFailed(error, step, batched.status(), /*usage=*/true);
+    inputs.push_back(*std::move(batched));
+  }
+
+  // 5. Inference.
+  const auto session_start = SteadyClock::now();
+  auto session = onnx::Session::Create(*model, spec.session);
+  if (!session.ok()) return StepFailed(error, "infer", session.status());
+  const double session_ms = MsSince(session_start);
+  const auto run_start = SteadyClock::now();
+  auto outputs = (*session)->Run(inputs);
+  for (Tensor& t : inputs) t = Tensor();  // the inputs' storage is wiped as it is freed
+  if (!outputs.ok()) return StepFailed(error, "infer", outputs.status());
+  LogInfo("worker.infer", {{"device", std::string(onnx::DeviceName(spec.session.device))},
+                           {"threads", (*session)->num_threads()},
+                           {"batch", spec.batch},
+                           {"session_ms", session_ms},
+                           {"ms", MsSince(run_start)}});
+
+  // 6. Outputs: encrypted under the output dataset's key as they upload.
+  JobResult result;
+  for (size_t i = 0; i < outputs->size(); ++i) {
+    const ObjectRef dest = OutputObject(spec.output, i, outputs->size());
+    const std::string step = absl::StrCat("output ", FormatObjectRef(dest));
+    const auto start = SteadyClock::now();
+    auto serialized_or = SerializeOutput((*outputs)[i], model->outputs()[i].name);
+    (*outputs)[i] = Tensor();
+    if (!serialized_or.ok()) return StepFailed(error, step, serialized_or.status());
+    SecretBytes serialized = *std::move(serialized_or);
+    SecretBytesSource source(serialized.Reveal());
+    std::map<std::string, std::string> labels = {
+        {"strongroom.worker.model",
+         FormatObjectRef(ObjectRef{spec.model.dataset, spec.model.name, model_info.version()})},
+        {"strongroom.worker.output", absl::StrCat(i)}};
+    auto put = store.Put(dest, labels, serialized.size(), source);
+    if (!put.ok()) return StepFailed(error, step, put.status());
+    JobOutput out{dest, model->outputs()[i].name, serialized.size()};
+    out.object.version = put->version();
+    LogInfo("worker.put", {{"object", FormatObjectRef(out.object)},
+                           {"bytes", static_cast<unsigned long long>(out.bytes)},
+                           {"ms", MsSince(start)}});
+    result.outputs.push_back(std::move(out));
+  }
+  LogInfo("worker.done", {{"outputs", static_cast<unsigned long>(result.outputs.size())},
+                          {"ms", MsSince(job_start)}});
+  return result;
+}
+
+}  // namespace strongroom::worker

@@ -1,0 +1,55 @@
+#include "worker/secret_stream.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace strongroom::worker {
+
+absl::Status SecretBytesSink::Grow(uint64_t needed) {
+  if (needed > max_bytes_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(what_, ": more than ", max_bytes_, " bytes (", needed, " needed)"));
+  }
+  if (needed <= buffer_.size()) return absl::OkStatus();
+  SecretBytes bigger(static_cast<size_t>(needed));
+  if (size_ > 0) std::memcpy(bigger.RevealMutable().data(), buffer_.Reveal().data(), size_);
+  locked_ = locked_ && bigger.locked();
+  buffer_ = std::move(bigger);  // the old buffer wipes itself
+  return absl::OkStatus();
+}
+
+absl::Status SecretBytesSink::Reserve(uint64_t total) { return Grow(total); }
+
+absl::Status SecretBytesSink::Append(std::span<const uint8_t> data) {
+  if (data.empty()) return absl::OkStatus();
+  const uint64_t needed = uint64_t{size_} + data.size();
+  if (needed > buffer_.size()) {
+    // Doubling keeps the copies (each into locked memory) amortized O(n).
+    const uint64_t doubled = std::max<uint64_t>(uint64_t{buffer_.size()} * 2, 4096);
+    absl::Status s = Grow(std::min(std::max(needed, doubled), std::max(needed, max_bytes_)));
+    if (!s.ok()) return s;
+  }
+  std::memcpy(buffer_.RevealMutable().data() + size_, data.data(), data.size());
+  size_ += data.size();
+  return absl::OkStatus();
+}
+
+SecretBytes SecretBytesSink::Take() {
+  SecretBytes out = std::move(buffer_);
+  out.Shrink(size_);
+  buffer_ = SecretBytes();
+  size_ = 0;
+  return out;
+}
+
+absl::StatusOr<size_t> SecretBytesSource::Read(std::span<uint8_t> out) {
+  const size_t n = std::min(out.size(), data_.size() - position_);
+  if (n > 0) std::memcpy(out.data(), data_.data() + position_, n);
+  position_ += n;
+  return n;
+}
+
+}  // namespace strongroom::worker
