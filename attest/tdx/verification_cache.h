@@ -29,41 +29,11 @@
 #include "absl/strings/string_view.h"
 #include "attest/tdx/pck_extension.h"
 #include "attest/x509.h"
+#include "base/bounded_cache.h"
 
 namespace strongroom::attest::tdx_internal {
 
-// A map from a digest to a value, emptied when it reaches `capacity` (the
-// entries are cheap to rebuild, and clearing keeps inputs chosen to miss
-// from growing it). Capacity 0 stores nothing.
-template <typename V>
-class BoundedCache {
- public:
-  explicit BoundedCache(size_t capacity) : capacity_(capacity) {}
-
-  std::optional<V> Find(const std::string& key) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find(key);
-    if (it == map_.end()) return std::nullopt;
-    return it->second;
-  }
-
-  void Insert(const std::string& key, V value) {
-    if (capacity_ == 0) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (map_.size() >= capacity_ && !map_.contains(key)) map_.clear();
-    map_.insert_or_assign(key, std::move(value));
-  }
-
-  size_t size() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return map_.size();
-  }
-
- private:
-  const size_t capacity_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, V> map_;  // GUARDED_BY(mu_)
-};
+using ::strongroom::BoundedCache;
 
 // SHA-256, fetched from the default provider once: EVP_sha256() and
 // SHA256() look the implementation up in the provider tables (under a lock)

@@ -40,41 +40,12 @@
 #include "absl/time/time.h"
 #include "attest/tpm/tpm_structures.h"
 #include "attest/x509.h"
+#include "base/bounded_cache.h"
 #include "base/bytes.h"
 
 namespace strongroom::attest::tpm_internal {
 
-// A map from a key string to a value, emptied when it reaches `capacity`.
-// Capacity 0 stores nothing (every lookup misses).
-template <typename V>
-class BoundedCache {
- public:
-  explicit BoundedCache(size_t capacity) : capacity_(capacity) {}
-
-  std::optional<V> Find(const std::string& key) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find(key);
-    if (it == map_.end()) return std::nullopt;
-    return it->second;
-  }
-
-  void Insert(const std::string& key, V value) {
-    if (capacity_ == 0) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (map_.size() >= capacity_ && !map_.contains(key)) map_.clear();
-    map_.insert_or_assign(key, std::move(value));
-  }
-
-  size_t size() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return map_.size();
-  }
-
- private:
-  const size_t capacity_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, V> map_;  // guarded by mu_
-};
+using ::strongroom::BoundedCache;
 
 // The parts, each prefixed by its 8-byte length: distinct part lists give
 // distinct keys (the exact bytes, not a digest of them).
