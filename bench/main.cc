@@ -31,6 +31,8 @@ constexpr Subcommand kSubcommands[] = {
      strongroom::bench::RunAttestBench},
     {"release", "key broker full flows/s (challenge, attest, release) and token-reuse releases/s",
      strongroom::bench::RunReleaseBench},
+    {"hpke", "HPKE seal/open/keygen per second (P-256, X25519) vs bare OpenSSL keygen and ECDH",
+     strongroom::bench::RunHpkeBench},
     {"infer", "ONNX inference latency/throughput vs onnxruntime, and attestation + decryption share",
      strongroom::bench::RunInferBench},
 };

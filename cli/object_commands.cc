@@ -2,14 +2,8 @@
 // describe | ls; store check. The sealed store (docs/sealed-store.md):
 // objects are encrypted here before upload and decrypted here after
 // download (client/sealed_object.h).
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -28,12 +22,6 @@ namespace strongroom::cli {
 namespace {
 
 using storage::sealed::ObjectPath;
-
-absl::StatusOr<ObjectPath> PathArg(const std::string& arg) {
-  absl::StatusOr<ObjectPath> p = storage::sealed::ParseObjectPath(arg, "DATASET/NAME");
-  if (!p.ok()) return LocalError(p.status());
-  return p;
-}
 
 void PrintObject(const v1::ObjectInfo& i) {
   Table t({"field", "value"});
@@ -70,33 +58,29 @@ void PrintJob(const v1::StoreJob& j) {
   t.Print();
 }
 
+// `m` as JSON with --json, else as `print` shows it.
+template <typename Message>
+absl::Status Show(const Invocation& inv, const Message& m, void (*print)(const Message&)) {
+  if (inv.json()) {
+    PrintJson(m);
+  } else {
+    print(m);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Put(Invocation& inv) {
-  const CliOptions& o = inv.options();
-  ASSIGN_OR_RETURN(ObjectPath path, PathArg(inv.arg(0)));
-  if (path.version != 0) return UsageError("object put: the server numbers versions; drop @N");
-  client::PutObjectOptions put;
-  put.dataset = path.dataset;
-  put.name = path.name;
-  if (auto v = o.Flag("key")) put.expected_key = *v;
-  ASSIGN_OR_RETURN(put.labels, KeyValueFlags(o, "label"));
-  if (auto v = o.Flag("segment-size")) {
-    ASSIGN_OR_RETURN(put.segment_size, ParseUintFlag("segment-size", *v));
-  }
-  const std::string& file = inv.arg(1);
-  const int fd = file == "-" ? STDIN_FILENO : open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return LocalError(absl::UnavailableError(
-        absl::StrCat("FILE: cannot read '", file, "': ", std::strerror(errno))));
-  }
-  struct stat st;
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) put.size_hint = st.st_size;
+  ASSIGN_OR_RETURN(client::PutObjectOptions put, PutOptionsFromArgs(inv, "object put"));
+  if (auto v = inv.options().Flag("key")) put.expected_key = *v;
+  ASSIGN_OR_RETURN(InputFile in, OpenInputFile(inv.arg(1)));
+  put.size_hint = in.size_hint;
   Progress progress(inv, "put");
   put.progress = progress.Fn();
-  storage::FdSource source(fd);
+  storage::FdSource source(in.fd);
   absl::StatusOr<client::Connection*> conn = inv.Connect();
   absl::StatusOr<v1::ObjectInfo> info =
       conn.ok() ? client::PutSealedObject(**conn, put, source) : conn.status();
-  if (fd != STDIN_FILENO) close(fd);
+  CloseInputFile(in);
   RETURN_IF_ERROR(info.status());
   if (inv.json()) {
     PrintJson(*info);
@@ -109,15 +93,8 @@ absl::Status Put(Invocation& inv) {
 }
 
 absl::Status Get(Invocation& inv) {
-  const CliOptions& o = inv.options();
-  ASSIGN_OR_RETURN(ObjectPath path, PathArg(inv.arg(0)));
-  client::GetObjectOptions get;
-  get.dataset = path.dataset;
-  get.name = path.name;
-  get.version = path.version;
-  get.raw = o.Switch("raw");
-  if (auto v = o.Flag("range")) RETURN_IF_ERROR(ParseRange(*v, get));
-  if (auto v = o.Flag("token")) get.token = *v;
+  ASSIGN_OR_RETURN(client::GetObjectOptions get, GetOptionsFromArgs(inv));
+  if (auto v = inv.options().Flag("token")) get.token = *v;
   ASSIGN_OR_RETURN(OutputFile out, OutputFile::Open(inv.arg(1)));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
   Progress progress(inv, "get");
@@ -179,23 +156,18 @@ absl::Status List(Invocation& inv) {
 }
 
 absl::Status Stat(Invocation& inv) {
-  ASSIGN_OR_RETURN(ObjectPath path, PathArg(inv.arg(0)));
+  ASSIGN_OR_RETURN(ObjectPath path, ObjectPathArg(inv.arg(0)));
   v1::StatObjectRequest req;
   req.set_dataset(path.dataset);
   req.set_name(path.name);
   req.set_version(path.version);
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
   ASSIGN_OR_RETURN(v1::ObjectInfo info, conn->StatObject(req));
-  if (inv.json()) {
-    PrintJson(info);
-  } else {
-    PrintObject(info);
-  }
-  return absl::OkStatus();
+  return Show(inv, info, PrintObject);
 }
 
 absl::Status Remove(Invocation& inv) {
-  ASSIGN_OR_RETURN(ObjectPath path, PathArg(inv.arg(0)));
+  ASSIGN_OR_RETURN(ObjectPath path, ObjectPathArg(inv.arg(0)));
   if (path.version == 0) return UsageError("object rm: name the version (DATASET/NAME@VERSION)");
   v1::DeleteObjectRequest req;
   req.set_dataset(path.dataset);
@@ -211,15 +183,6 @@ absl::Status Remove(Invocation& inv) {
   return absl::OkStatus();
 }
 
-absl::Status ShowJob(Invocation& inv, const v1::StoreJob& job) {
-  if (inv.json()) {
-    PrintJson(job);
-  } else {
-    PrintJob(job);
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Rewrap(Invocation& inv) {
   v1::StartRewrapRequest req;
   req.set_dataset(inv.arg(0));
@@ -231,16 +194,16 @@ absl::Status Rewrap(Invocation& inv) {
     get.set_id(job.id());
     ASSIGN_OR_RETURN(job, conn->GetJob(get));
   }
-  return ShowJob(inv, job);
+  return Show(inv, job, PrintJob);
 }
 
 absl::Status Rekey(Invocation& inv) {
-  ASSIGN_OR_RETURN(ObjectPath path, PathArg(inv.arg(0)));
+  ASSIGN_OR_RETURN(ObjectPath path, ObjectPathArg(inv.arg(0)));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
   Progress progress(inv, "rekey: segments");
   client::RekeyOptions rekey{path.dataset, path.name, path.version, progress.Fn()};
   ASSIGN_OR_RETURN(v1::StoreJob job, client::RekeySealedObject(*conn, rekey));
-  return ShowJob(inv, job);
+  return Show(inv, job, PrintJob);
 }
 
 absl::Status Job(Invocation& inv) {
@@ -248,7 +211,7 @@ absl::Status Job(Invocation& inv) {
   req.set_id(inv.arg(0));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
   ASSIGN_OR_RETURN(v1::StoreJob job, conn->GetJob(req));
-  return ShowJob(inv, job);
+  return Show(inv, job, PrintJob);
 }
 
 void PrintDataset(const v1::Dataset& d) {
@@ -265,6 +228,7 @@ void PrintDataset(const v1::Dataset& d) {
   t.AddRow({"description", d.description().empty() ? "-" : d.description()});
   t.Print();
 }
+
 
 absl::Status DatasetCreate(Invocation& inv) {
   const CliOptions& o = inv.options();
@@ -285,12 +249,7 @@ absl::Status DatasetCreate(Invocation& inv) {
   req.mutable_labels()->insert(labels.begin(), labels.end());
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
   ASSIGN_OR_RETURN(v1::Dataset d, conn->CreateDataset(req));
-  if (inv.json()) {
-    PrintJson(d);
-  } else {
-    PrintDataset(d);
-  }
-  return absl::OkStatus();
+  return Show(inv, d, PrintDataset);
 }
 
 absl::Status DatasetDescribe(Invocation& inv) {
@@ -298,12 +257,7 @@ absl::Status DatasetDescribe(Invocation& inv) {
   req.set_name(inv.arg(0));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
   ASSIGN_OR_RETURN(v1::Dataset d, conn->GetDataset(req));
-  if (inv.json()) {
-    PrintJson(d);
-  } else {
-    PrintDataset(d);
-  }
-  return absl::OkStatus();
+  return Show(inv, d, PrintDataset);
 }
 
 absl::Status DatasetList(Invocation& inv) {

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 
 namespace strongroom::cli {
 
@@ -107,6 +108,42 @@ absl::Status ParseRange(const std::string& v, client::GetObjectOptions& o) {
     o.range_end = end + 1;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<storage::sealed::ObjectPath> ObjectPathArg(const std::string& arg) {
+  absl::StatusOr<storage::sealed::ObjectPath> p =
+      storage::sealed::ParseObjectPath(arg, "DATASET/NAME");
+  if (!p.ok()) return LocalError(p.status());
+  return p;
+}
+
+absl::StatusOr<client::GetObjectOptions> GetOptionsFromArgs(const Invocation& inv) {
+  const CliOptions& o = inv.options();
+  ASSIGN_OR_RETURN(storage::sealed::ObjectPath path, ObjectPathArg(inv.arg(0)));
+  client::GetObjectOptions get;
+  get.dataset = path.dataset;
+  get.name = path.name;
+  get.version = path.version;
+  get.raw = o.Switch("raw");
+  if (auto v = o.Flag("range")) RETURN_IF_ERROR(ParseRange(*v, get));
+  return get;
+}
+
+absl::StatusOr<client::PutObjectOptions> PutOptionsFromArgs(const Invocation& inv,
+                                                            absl::string_view command) {
+  const CliOptions& o = inv.options();
+  ASSIGN_OR_RETURN(storage::sealed::ObjectPath path, ObjectPathArg(inv.arg(0)));
+  if (path.version != 0) {
+    return UsageError(absl::StrCat(command, ": the server numbers versions; drop @N"));
+  }
+  client::PutObjectOptions put;
+  put.dataset = path.dataset;
+  put.name = path.name;
+  ASSIGN_OR_RETURN(put.labels, KeyValueFlags(o, "label"));
+  if (auto v = o.Flag("segment-size")) {
+    ASSIGN_OR_RETURN(put.segment_size, ParseUintFlag("segment-size", *v));
+  }
+  return put;
 }
 
 absl::StatusOr<InputFile> OpenInputFile(const std::string& file) {

@@ -1,7 +1,7 @@
 // Shared by the sealed-store commands (object put/get) and the workload
-// commands (workload get-object/put-object): sizes, progress on stderr, the
-// plaintext output file that appears only once it has authenticated, byte
-// ranges and input files.
+// commands (workload get-object/put-object): their common arguments, sizes,
+// progress on stderr, the plaintext output file that appears only once it
+// has authenticated, byte ranges and input files.
 #ifndef STRONGROOM_CLI_OBJECT_IO_H_
 #define STRONGROOM_CLI_OBJECT_IO_H_
 
@@ -10,8 +10,10 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "cli/command.h"
 #include "client/sealed_object.h"
+#include "storage/sealed/object_names.h"
 
 namespace strongroom::cli {
 
@@ -53,6 +55,19 @@ class OutputFile {
 
 // "START-END" (inclusive, as HTTP ranges) or "START-".
 absl::Status ParseRange(const std::string& v, client::GetObjectOptions& o);
+
+// DATASET/NAME[@VERSION]; a malformed one is a local error naming it.
+absl::StatusOr<storage::sealed::ObjectPath> ObjectPathArg(const std::string& arg);
+
+// What `object get` and `workload get-object` share: the object (argument
+// 0, with an optional @VERSION), --raw and --range. Local errors.
+absl::StatusOr<client::GetObjectOptions> GetOptionsFromArgs(const Invocation& inv);
+
+// What `object put` and `workload put-object` share: the object (argument
+// 0; an @VERSION is a usage error that names `command`), --label and
+// --segment-size. Local errors.
+absl::StatusOr<client::PutObjectOptions> PutOptionsFromArgs(const Invocation& inv,
+                                                            absl::string_view command);
 
 // FILE for reading ("-": stdin), with its size when it is a regular file.
 struct InputFile {

@@ -29,7 +29,6 @@
 #include "client/tpm_attester.h"
 #include "client/tsm_attester.h"
 #include "client/workload.h"
-#include "storage/sealed/object_names.h"
 #include "storage/streaming/byte_stream.h"
 #include "nlohmann/json.hpp"
 
@@ -255,13 +254,6 @@ absl::Status GetDataKey(Invocation& inv) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<storage::sealed::ObjectPath> ObjectPathArg(const std::string& arg) {
-  absl::StatusOr<storage::sealed::ObjectPath> p =
-      storage::sealed::ParseObjectPath(arg, "DATASET/NAME");
-  if (!p.ok()) return LocalError(p.status());
-  return p;
-}
-
 // Side outputs of the object commands: the dataset token and the ephemeral
 // key (for tests and debugging).
 absl::Status WriteTokenOutputs(const CliOptions& o, const client::WorkloadClient& wl,
@@ -290,14 +282,7 @@ void PrintObjectSummary(const Invocation& inv, absl::string_view verb, const v1:
 }
 
 absl::Status GetObject(Invocation& inv) {
-  const CliOptions& o = inv.options();
-  ASSIGN_OR_RETURN(storage::sealed::ObjectPath path, ObjectPathArg(inv.arg(0)));
-  client::GetObjectOptions get;
-  get.dataset = path.dataset;
-  get.name = path.name;
-  get.version = path.version;
-  get.raw = o.Switch("raw");
-  if (auto v = o.Flag("range")) RETURN_IF_ERROR(ParseRange(*v, get));
+  ASSIGN_OR_RETURN(client::GetObjectOptions get, GetOptionsFromArgs(inv));
   ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv, /*key_output=*/false));
   ASSIGN_OR_RETURN(OutputFile out, OutputFile::Open(inv.arg(1)));
   Progress progress(inv, "get");
@@ -305,24 +290,13 @@ absl::Status GetObject(Invocation& inv) {
   storage::FdSink sink(out.fd());
   ASSIGN_OR_RETURN(v1::ObjectInfo info, wl->GetObject(get, sink));
   RETURN_IF_ERROR(out.Commit());
-  RETURN_IF_ERROR(WriteTokenOutputs(o, *wl, path.dataset));
+  RETURN_IF_ERROR(WriteTokenOutputs(inv.options(), *wl, get.dataset));
   PrintObjectSummary(inv, "read", info, /*to_stderr=*/inv.arg(1) == "-");
   return absl::OkStatus();
 }
 
 absl::Status PutObject(Invocation& inv) {
-  const CliOptions& o = inv.options();
-  ASSIGN_OR_RETURN(storage::sealed::ObjectPath path, ObjectPathArg(inv.arg(0)));
-  if (path.version != 0) {
-    return UsageError("workload put-object: the server numbers versions; drop @N");
-  }
-  client::PutObjectOptions put;
-  put.dataset = path.dataset;
-  put.name = path.name;
-  ASSIGN_OR_RETURN(put.labels, KeyValueFlags(o, "label"));
-  if (auto v = o.Flag("segment-size")) {
-    ASSIGN_OR_RETURN(put.segment_size, ParseUintFlag("segment-size", *v));
-  }
+  ASSIGN_OR_RETURN(client::PutObjectOptions put, PutOptionsFromArgs(inv, "workload put-object"));
   ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv, /*key_output=*/false));
   ASSIGN_OR_RETURN(InputFile in, OpenInputFile(inv.arg(1)));
   put.size_hint = in.size_hint;
@@ -332,7 +306,7 @@ absl::Status PutObject(Invocation& inv) {
   absl::StatusOr<v1::ObjectInfo> info = wl->PutObject(put, source);
   CloseInputFile(in);
   RETURN_IF_ERROR(info.status());
-  RETURN_IF_ERROR(WriteTokenOutputs(o, *wl, path.dataset));
+  RETURN_IF_ERROR(WriteTokenOutputs(inv.options(), *wl, put.dataset));
   PrintObjectSummary(inv, "stored", *info, /*to_stderr=*/false);
   return absl::OkStatus();
 }

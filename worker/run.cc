@@ -1,5 +1,6 @@
 #include "worker/run.h"
 
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -75,16 +76,34 @@ int Failed(absl::string_view step, const absl::Status& s) {
 }
 
 // Plaintext weights and inputs are held in this process: no core file may
-// carry them away, and other processes of the same user may not attach to it.
+// carry them away, other processes of the same user may not attach to it,
+// and, where the memlock limit allows, none of its memory (runtime tensors
+// included, not only SecretBytes) can be swapped out: mlockall() of current
+// and future pages. The limit is raised first (to unlimited with
+// CAP_SYS_RESOURCE, else to the hard limit); with a finite limit the process stays unlocked (a large model would otherwise
+// fail its allocations part-way) and only SecretBytes are locked.
 void HardenProcess() {
   struct rlimit none = {0, 0};
   const bool core_off = setrlimit(RLIMIT_CORE, &none) == 0;
   const bool undumpable = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0;
   struct rlimit memlock = {};
   getrlimit(RLIMIT_MEMLOCK, &memlock);
+  if (memlock.rlim_cur != RLIM_INFINITY) {
+    // Unlimited where the process may raise its hard limit
+    // (CAP_SYS_RESOURCE), else as far as the hard limit goes.
+    const struct rlimit unlimited = {RLIM_INFINITY, RLIM_INFINITY};
+    if (setrlimit(RLIMIT_MEMLOCK, &unlimited) != 0 && memlock.rlim_cur != memlock.rlim_max) {
+      memlock.rlim_cur = memlock.rlim_max;
+      setrlimit(RLIMIT_MEMLOCK, &memlock);
+    }
+    getrlimit(RLIMIT_MEMLOCK, &memlock);
+  }
+  const bool all_locked =
+      memlock.rlim_cur == RLIM_INFINITY && mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
   LogInfo("worker.start",
           {{"core_dumps_off", core_off},
            {"undumpable", undumpable},
+           {"memory_locked", all_locked},
            {"memlock_limit",
             memlock.rlim_cur == RLIM_INFINITY ? -1LL : static_cast<long long>(memlock.rlim_cur)}});
 }

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "absl/status/status.h"
@@ -113,16 +114,10 @@ absl::StatusOr<std::unique_ptr<NvidiaVerifier>> NvidiaVerifier::Create(
 absl::StatusOr<std::vector<Certificate>> NvidiaVerifier::ParseCached(
     absl::string_view text, absl::string_view field) const {
   const std::string key = Sha256Hex(AsBytes(text));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = parsed_.find(key);
-    if (it != parsed_.end()) return it->second;
-  }
+  if (auto hit = parsed_.Find(key)) return *std::move(hit);
   ASSIGN_OR_RETURN(std::vector<Certificate> certs,
                    ParseCertificates(text, field));
-  std::lock_guard<std::mutex> lock(mu_);
-  if (parsed_.size() >= options_.chain_cache_size) parsed_.clear();
-  parsed_.emplace(key, certs);
+  parsed_.Insert(key, certs);
   return certs;
 }
 
@@ -143,13 +138,9 @@ absl::StatusOr<std::vector<Certificate>> NvidiaVerifier::VerifiedChain(
   }
   std::string key;
   for (const std::string& f : fingerprints) key += f;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = chain_cache_.find(key);
-    if (it != chain_cache_.end() && at >= it->second.valid_from &&
-        at <= it->second.valid_until) {
-      return it->second.chain;
-    }
+  if (std::optional<CachedChain> hit = chain_cache_.Find(key);
+      hit && at >= hit->valid_from && at <= hit->valid_until) {
+    return std::move(hit->chain);
   }
   ASSIGN_OR_RETURN(Certificate leaf, FindLeaf(certs));
   std::vector<Certificate> pool = certs;
@@ -168,9 +159,7 @@ absl::StatusOr<std::vector<Certificate>> NvidiaVerifier::VerifiedChain(
     entry.valid_from = std::max(entry.valid_from, c.not_before());
     entry.valid_until = std::min(entry.valid_until, c.not_after());
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (chain_cache_.size() >= options_.chain_cache_size) chain_cache_.clear();
-  chain_cache_[key] = std::move(entry);
+  chain_cache_.Insert(key, std::move(entry));
   return chain;
 }
 

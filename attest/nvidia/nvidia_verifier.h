@@ -32,10 +32,10 @@
 // operator's to supply.
 //
 // Thread-safe: Verify may be called concurrently. Verified chains are cached
-// (mutex-guarded, bounded) by the set of certificate fingerprints together
+// (base/bounded_cache.h: mutex-guarded, emptied when full) by the set of certificate fingerprints together
 // with the time window in which every certificate of the chain is valid; a
 // cached chain is used only when ctx.at falls inside that window. Parsed
-// certificates are cached as well (mutex-guarded, same bound), keyed by
+// certificates are cached as well (same kind of cache and bound), keyed by
 // SHA-256 of each Evidence.certificates element: parsing is a pure function
 // of those bytes and, under OpenSSL 3.0, costs several times the report's
 // signature check for a five-certificate chain. Failures are not cached.
@@ -44,7 +44,6 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -53,6 +52,7 @@
 #include "absl/time/time.h"
 #include "attest/verifier.h"
 #include "attest/x509.h"
+#include "base/bounded_cache.h"
 
 namespace strongroom::attest {
 
@@ -96,7 +96,9 @@ class NvidiaVerifier : public Verifier {
   NvidiaVerifier(NvidiaVerifierOptions options,
                  std::vector<Certificate> extra_certificates)
       : options_(std::move(options)),
-        extra_certificates_(std::move(extra_certificates)) {}
+        extra_certificates_(std::move(extra_certificates)),
+        chain_cache_(options_.chain_cache_size),
+        parsed_(options_.chain_cache_size) {}
 
   // The verified chain (leaf first) for the evidence's certificates.
   absl::StatusOr<std::vector<Certificate>> VerifiedChain(
@@ -107,11 +109,10 @@ class NvidiaVerifier : public Verifier {
 
   const NvidiaVerifierOptions options_;
   const std::vector<Certificate> extra_certificates_;
-  mutable std::mutex mu_;
-  mutable std::map<std::string, CachedChain> chain_cache_;  // GUARDED_BY(mu_)
+  // Concatenated fingerprints of the evidence's certificates -> chain.
+  mutable BoundedCache<CachedChain> chain_cache_;
   // SHA-256 (hex) of a certificates element -> its certificates.
-  mutable std::map<std::string, std::vector<Certificate>>
-      parsed_;  // GUARDED_BY(mu_)
+  mutable BoundedCache<std::vector<Certificate>> parsed_;
 };
 
 }  // namespace strongroom::attest

@@ -117,16 +117,10 @@ absl::StatusOr<std::vector<Certificate>> SnpVerifier::ParseCached(
     absl::string_view text, absl::string_view field) const {
   if (options_.max_cached_parses == 0) return ParseCertificates(text, field);
   const std::string key = Sha256Hex(AsBytes(text));
-  {
-    std::lock_guard<std::mutex> lock(parsed_mu_);
-    auto it = parsed_.find(key);
-    if (it != parsed_.end()) return it->second;
-  }
+  if (auto hit = parsed_.Find(key)) return *std::move(hit);
   ASSIGN_OR_RETURN(std::vector<Certificate> certs,
                    ParseCertificates(text, field));
-  std::lock_guard<std::mutex> lock(parsed_mu_);
-  if (parsed_.size() >= options_.max_cached_parses) parsed_.clear();
-  parsed_.emplace(key, certs);
+  parsed_.Insert(key, certs);
   return certs;
 }
 
@@ -187,12 +181,7 @@ absl::StatusOr<SnpChain> SnpVerifier::ChainFor(
   const std::string cache_key =
       absl::StrCat(SnpSigningKeyName(key.kind), ":", key.cert.FingerprintHex());
   if (options_.max_cached_chains > 0) {
-    std::optional<SnpChain> cached;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = chains_.find(cache_key);
-      if (it != chains_.end()) cached = it->second;
-    }
+    std::optional<SnpChain> cached = chains_.Find(cache_key);
     // Only a chain every certificate of which is valid at `at` is reused.
     if (cached.has_value() && at >= cached->valid_from &&
         at <= cached->valid_until) {
@@ -217,11 +206,7 @@ absl::StatusOr<SnpChain> SnpVerifier::ChainFor(
   ASSIGN_OR_RETURN(
       SnpChain chain,
       VerifySnpChain(key, pool, at, PinnedArkSpkiSha256(key.product)));
-  if (options_.max_cached_chains > 0) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (chains_.size() >= options_.max_cached_chains) chains_.clear();
-    chains_[cache_key] = chain;
-  }
+  chains_.Insert(cache_key, chain);  // stores nothing at capacity 0
   return chain;
 }
 

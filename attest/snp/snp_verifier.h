@@ -18,8 +18,8 @@
 //   6. report_data equals ctx.expected_report_data (zero-padded), if set.
 // Errors follow attest/verifier.h; each names the field and value at fault.
 //
-// Thread-safe: verified chains are cached in a mutex-guarded map keyed by
-// leaf fingerprint, and a cached chain is only reused when ctx.at lies inside
+// Thread-safe: verified chains are cached (base/bounded_cache.h) keyed by
+// leaf kind and fingerprint, and a cached chain is only reused when ctx.at lies inside
 // the validity of every certificate in it; otherwise the chain is verified
 // afresh (and fails if it is not valid then). Parsed certificates (each
 // Evidence.certificates element and each collateral file) are cached too,
@@ -32,9 +32,7 @@
 #define STRONGROOM_ATTEST_SNP_SNP_VERIFIER_H_
 
 #include <atomic>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -44,6 +42,7 @@
 #include "attest/snp/snp_report.h"
 #include "attest/snp/vcek.h"
 #include "attest/verifier.h"
+#include "base/bounded_cache.h"
 
 namespace strongroom::attest {
 
@@ -73,7 +72,9 @@ class SnpVerifier : public Verifier {
 
  private:
   explicit SnpVerifier(SnpVerifierOptions options)
-      : options_(std::move(options)) {}
+      : options_(std::move(options)),
+        chains_(options_.max_cached_chains),
+        parsed_(options_.max_cached_parses) {}
 
   absl::StatusOr<std::vector<Certificate>> CollectCertificates(
       const Evidence& evidence) const;
@@ -86,14 +87,11 @@ class SnpVerifier : public Verifier {
                                     absl::Time at) const;
 
   const SnpVerifierOptions options_;
-  mutable std::mutex mu_;
   // Leaf kind + fingerprint -> chain verified earlier.
-  mutable std::map<std::string, SnpChain> chains_;  // guarded by mu_
+  mutable BoundedCache<SnpChain> chains_;
   mutable std::atomic<uint64_t> cache_hits_{0};
   // SHA-256 (hex) of a certificate text -> its certificates.
-  mutable std::mutex parsed_mu_;
-  mutable std::map<std::string, std::vector<Certificate>>
-      parsed_;  // guarded by parsed_mu_
+  mutable BoundedCache<std::vector<Certificate>> parsed_;
 };
 
 // The leaf of `report.signing_key()`'s kind in `pool` that best fits the

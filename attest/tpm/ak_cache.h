@@ -4,7 +4,8 @@
 // A broker sees many quotes from few AKs, and per quote most of the cost
 // outside the signature check was the AK's: parsing its public area,
 // building an EVP_PKEY from it (and, in OpenSSL 3, the provider export the
-// first signature check on a new key does), DER-encoding it for the SPKI
+// first signature check on a new key does, and the verify context every
+// check sets up: see ak_signature.h), DER-encoding it for the SPKI
 // hash, comparing it with every configured key, hashing its Name and
 // Qualified Names, parsing and chain-checking its certificates.
 //
@@ -38,6 +39,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "attest/tpm/ak_signature.h"
 #include "attest/tpm/tpm_structures.h"
 #include "attest/x509.h"
 #include "base/bounded_cache.h"
@@ -56,6 +58,8 @@ std::string CacheKey(std::initializer_list<std::span<const uint8_t>> parts);
 struct AkFacts {
   std::optional<TpmtPublic> pub;  // passed CheckAkAttributes
   std::shared_ptr<EVP_PKEY> key;
+  // Checks signatures under `key`, with verify contexts it sets up once.
+  std::unique_ptr<const AkSignatureChecker> checker;
   std::string alg;          // "rsa" or "ecc"
   std::string spki_sha256;  // lowercase hex
   Bytes name;               // TPM Name; empty without `pub`

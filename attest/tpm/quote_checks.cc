@@ -5,7 +5,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include <set>
+#include <algorithm>
+#include <cstdint>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,26 +20,6 @@ namespace {
 
 absl::Status Denied(absl::string_view why) {
   return absl::PermissionDeniedError(absl::StrCat("tpm quote: ", why));
-}
-
-absl::Status VerifyRsa(EVP_PKEY* key, const EVP_MD* md, bool pss,
-                       std::span<const uint8_t> message,
-                       std::span<const uint8_t> sig) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_PKEY_CTX* pctx = nullptr;
-  bool ok = ctx != nullptr &&
-            EVP_DigestVerifyInit(ctx, &pctx, md, nullptr, key) == 1 &&
-            EVP_PKEY_CTX_set_rsa_padding(
-                pctx, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) == 1 &&
-            (!pss ||
-             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) ==
-                 1) &&
-            EVP_DigestVerify(ctx, sig.data(), sig.size(), message.data(),
-                             message.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  ERR_clear_error();
-  if (!ok) return Denied("signature does not verify under the AK");
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -107,14 +89,20 @@ absl::Status CheckAkAttributes(const TpmtPublic& ak) {
   return absl::OkStatus();
 }
 
-absl::Status VerifyQuoteSignature(EVP_PKEY* ak, const TpmtPublic* ak_public,
+absl::Status VerifyQuoteSignature(const tpm_internal::AkSignatureChecker& ak,
+                                  const TpmtPublic* ak_public,
                                   const TpmtSignature& sig,
                                   std::span<const uint8_t> quote) {
-  ASSIGN_OR_RETURN(std::string alg, KeyAlgName(ak));
-  bool rsa_sig = sig.sig_alg == kTpmAlgRsassa || sig.sig_alg == kTpmAlgRsapss;
-  if ((alg == "rsa") != rsa_sig) {
+  if (!ak.is_rsa() && !ak.is_ec()) {
+    return absl::InvalidArgumentError(
+        "tpm quote: AK is neither an RSA nor an EC key");
+  }
+  const bool rsa_sig =
+      sig.sig_alg == kTpmAlgRsassa || sig.sig_alg == kTpmAlgRsapss;
+  if (ak.is_rsa() != rsa_sig) {
     return Denied(absl::StrCat("signature algorithm ", TpmAlgName(sig.sig_alg),
-                               " does not match the AK's ", alg, " key"));
+                               " does not match the AK's ",
+                               ak.is_rsa() ? "rsa" : "ecc", " key"));
   }
   if (ak_public != nullptr && ak_public->scheme != kTpmAlgNull &&
       (ak_public->scheme != sig.sig_alg ||
@@ -127,34 +115,40 @@ absl::Status VerifyQuoteSignature(EVP_PKEY* ak, const TpmtPublic* ak_public,
   if (sig.hash_alg == kTpmAlgSha1) {
     return Denied("SHA-1 signatures are not accepted");
   }
-  const EVP_MD* md = TpmHashMd(sig.hash_alg);
-  if (md == nullptr) {
+  if (TpmHashMd(sig.hash_alg) == nullptr) {
     return Denied(absl::StrCat("unsupported signature hash ",
                                TpmAlgName(sig.hash_alg)));
   }
   if (rsa_sig) {
-    if (EVP_PKEY_get_bits(ak) < 2048) {
-      return Denied(absl::StrCat("RSA AK of ", EVP_PKEY_get_bits(ak),
-                                 " bits is below 2048"));
+    if (ak.bits() < 2048) {
+      return Denied(
+          absl::StrCat("RSA AK of ", ak.bits(), " bits is below 2048"));
     }
-    return VerifyRsa(ak, md, sig.sig_alg == kTpmAlgRsapss, quote,
-                     sig.rsa_signature);
+    if (!ak.VerifyRsa(sig.sig_alg, sig.hash_alg, quote, sig.rsa_signature)) {
+      return Denied("signature does not verify under the AK");
+    }
+    return absl::OkStatus();
   }
-  absl::Status s = VerifyEcdsaRaw(ak, md, quote, sig.ecdsa_r, sig.ecdsa_s,
-                                  "tpm quote");
-  if (!s.ok()) return Denied("signature does not verify under the AK");
+  if (!ak.VerifyEcdsa(sig.hash_alg, quote, sig.ecdsa_r, sig.ecdsa_s)) {
+    return Denied("signature does not verify under the AK");
+  }
   return absl::OkStatus();
 }
 
 absl::Status CheckPcrDigest(const TpmsAttest& attest, const TpmPcrValues& pcrs,
                             uint16_t hash_alg,
                             std::vector<std::string>* unused) {
-  Bytes concat;
-  std::set<std::pair<uint16_t, uint32_t>> selected;
+  const EVP_MD* md = TpmHashMd(hash_alg);
+  if (md == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported hash algorithm 0x",
+                     absl::Hex(hash_alg, absl::kZeroPad4)));
+  }
+  // H(selected values in selection order), fed value by value.
+  tpm_internal::ThreadDigest hash(md);
   for (const TpmsPcrSelection& sel : attest.pcr_select) {
     auto bank = pcrs.find(sel.hash_alg);
     for (uint32_t index : sel.pcrs) {
-      selected.emplace(sel.hash_alg, index);
       const Bytes* value = nullptr;
       if (bank != pcrs.end()) {
         auto it = bank->second.find(index);
@@ -165,20 +159,31 @@ absl::Status CheckPcrDigest(const TpmsAttest& attest, const TpmPcrValues& pcrs,
             "tpm quote: pcrs.", TpmAlgName(sel.hash_alg), ".", index,
             ": selected by the quote but not supplied"));
       }
-      concat.insert(concat.end(), value->begin(), value->end());
+      hash.Update(*value);
     }
   }
-  ASSIGN_OR_RETURN(Bytes digest, TpmHash(hash_alg, concat));
-  if (digest != attest.pcr_digest) {
+  uint8_t digest[EVP_MAX_MD_SIZE];
+  const size_t digest_len = hash.Final(digest);
+  if (digest_len == 0) {
+    return absl::InternalError("tpm quote: PCR digest failed");
+  }
+  const std::span<const uint8_t> computed(digest, digest_len);
+  if (!std::equal(computed.begin(), computed.end(), attest.pcr_digest.begin(),
+                  attest.pcr_digest.end())) {
     return Denied(absl::StrCat("pcrDigest mismatch: the quote has ",
                                HexEncode(attest.pcr_digest),
                                ", the supplied PCR values hash to ",
-                               HexEncode(digest)));
+                               HexEncode(computed)));
   }
   if (unused != nullptr) {
     for (const auto& [bank, values] : pcrs) {
+      uint64_t selected = 0;  // bit i: PCR i selected in this bank
+      for (const TpmsPcrSelection& sel : attest.pcr_select) {
+        if (sel.hash_alg != bank) continue;
+        for (uint32_t index : sel.pcrs) selected |= uint64_t{1} << index;
+      }
       for (const auto& [index, unused_value] : values) {
-        if (selected.count({bank, index}) == 0) {
+        if (index >= 64 || (selected >> index & 1) == 0) {
           unused->push_back(absl::StrCat("pcrs.", TpmAlgName(bank), ".", index));
         }
       }

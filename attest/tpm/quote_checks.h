@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "attest/tpm/ak_signature.h"
 #include "attest/tpm/quote_bundle.h"
 #include "attest/tpm/tpm_structures.h"
 
@@ -34,8 +35,11 @@ absl::StatusOr<std::vector<std::shared_ptr<EVP_PKEY>>> ParsePublicKeysPem(
 absl::Status CheckAkAttributes(const TpmtPublic& ak);
 
 // The signature scheme against the AK (type, and the scheme fixed in its
-// public area when there is one), then the signature over `quote`.
-absl::Status VerifyQuoteSignature(EVP_PKEY* ak, const TpmtPublic* ak_public,
+// public area when there is one; no SHA-1; RSA of 2048 bits or more), then
+// the signature over `quote`. InvalidArgument for a key that is neither RSA
+// nor EC, PermissionDenied for everything else.
+absl::Status VerifyQuoteSignature(const tpm_internal::AkSignatureChecker& ak,
+                                  const TpmtPublic* ak_public,
                                   const TpmtSignature& sig,
                                   std::span<const uint8_t> quote);
 

@@ -45,21 +45,50 @@ absl::StatusOr<uint16_t> ReadHashAlg(TpmReader& r, absl::string_view field) {
   return alg;
 }
 
-absl::StatusOr<TpmsPcrSelection> ReadPcrSelection(TpmReader& r,
-                                                  absl::string_view field) {
+// "attested.quote.pcrSelect[<i>]<suffix>" in a stack buffer: these field
+// names are only read when a check fails, so a quote that parses should not
+// pay a heap allocation for each.
+class PcrSelectField {
+ public:
+  PcrSelectField(uint32_t i, absl::string_view suffix) {
+    Append("attested.quote.pcrSelect[");
+    char digits[10];
+    size_t n = 0;
+    do {
+      digits[n++] = static_cast<char>('0' + i % 10);
+      i /= 10;
+    } while (i != 0);
+    while (n > 0) buf_[len_++] = digits[--n];
+    Append("]");
+    Append(suffix);
+  }
+  absl::string_view view() const { return absl::string_view(buf_, len_); }
+
+ private:
+  void Append(absl::string_view s) {
+    for (char c : s) buf_[len_++] = c;
+  }
+  char buf_[64];  // prefix 25 + 10 digits + 1 + the longest suffix 14
+  size_t len_ = 0;
+};
+
+absl::StatusOr<TpmsPcrSelection> ReadPcrSelection(TpmReader& r, uint32_t i) {
   TpmsPcrSelection sel;
-  ASSIGN_OR_RETURN(sel.hash_alg, r.U16(absl::StrCat(field, ".hash")));
+  const PcrSelectField hash_field(i, ".hash");
+  ASSIGN_OR_RETURN(sel.hash_alg, r.U16(hash_field.view()));
   if (!IsBankHash(sel.hash_alg)) {
-    return r.Error(absl::StrCat(field, ".hash"),
+    return r.Error(hash_field.view(),
                    absl::StrCat("unsupported PCR bank ", Hex16(sel.hash_alg)));
   }
-  ASSIGN_OR_RETURN(uint8_t size, r.U8(absl::StrCat(field, ".sizeofSelect")));
+  const PcrSelectField size_field(i, ".sizeofSelect");
+  ASSIGN_OR_RETURN(uint8_t size, r.U8(size_field.view()));
   if (size == 0 || size > kMaxPcrSelectBytes) {
-    return r.Error(absl::StrCat(field, ".sizeofSelect"),
-                   absl::StrCat("size ", size, " outside 1..",
-                                kMaxPcrSelectBytes));
+    return r.Error(size_field.view(), absl::StrCat("size ", size, " outside 1..",
+                                                   kMaxPcrSelectBytes));
   }
-  ASSIGN_OR_RETURN(auto bitmap, r.Take(size, absl::StrCat(field, ".pcrSelect")));
+  ASSIGN_OR_RETURN(auto bitmap,
+                   r.Take(size, PcrSelectField(i, ".pcrSelect").view()));
+  sel.pcrs.reserve(8);
   for (size_t byte = 0; byte < bitmap.size(); ++byte) {
     for (int bit = 0; bit < 8; ++bit) {
       if (bitmap[byte] & (1u << bit)) {
@@ -221,16 +250,31 @@ size_t TpmHashSize(uint16_t alg) {
   }
 }
 
+// Fetched once: OpenSSL 3 looks the legacy EVP_sha256() & co. up in the
+// provider store again on every use (EVP_DigestInit, EVP_PKEY_CTX_set_*_md),
+// which costs about as much as hashing a quote. Never freed (static).
 const EVP_MD* TpmHashMd(uint16_t alg) {
+  auto fetch = [](const char* name, const EVP_MD* fallback) {
+    const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+    return md != nullptr ? md : fallback;
+  };
   switch (alg) {
-    case kTpmAlgSha1:
-      return EVP_sha1();
-    case kTpmAlgSha256:
-      return EVP_sha256();
-    case kTpmAlgSha384:
-      return EVP_sha384();
-    case kTpmAlgSha512:
-      return EVP_sha512();
+    case kTpmAlgSha1: {
+      static const EVP_MD* const md = fetch("SHA1", EVP_sha1());
+      return md;
+    }
+    case kTpmAlgSha256: {
+      static const EVP_MD* const md = fetch("SHA256", EVP_sha256());
+      return md;
+    }
+    case kTpmAlgSha384: {
+      static const EVP_MD* const md = fetch("SHA384", EVP_sha384());
+      return md;
+    }
+    case kTpmAlgSha512: {
+      static const EVP_MD* const md = fetch("SHA512", EVP_sha512());
+      return md;
+    }
     default:
       return nullptr;
   }
@@ -278,13 +322,12 @@ absl::StatusOr<Bytes> TpmHash(uint16_t alg, std::span<const uint8_t> data) {
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported hash algorithm ", Hex16(alg)));
   }
-  Bytes out(EVP_MD_get_size(md));
+  uint8_t digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) !=
-      1) {
+  if (EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr) != 1) {
     return absl::InternalError("EVP_Digest failed");
   }
-  return out;
+  return Bytes(digest, digest + len);
 }
 
 absl::StatusOr<TpmsAttest> ParseTpmsAttest(std::span<const uint8_t> data) {
@@ -318,10 +361,9 @@ absl::StatusOr<TpmsAttest> ParseTpmsAttest(std::span<const uint8_t> data) {
     return r.Error("attested.quote.pcrSelect.count",
                    absl::StrCat(count, " banks exceeds ", kMaxPcrBanks));
   }
+  a.pcr_select.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
-    ASSIGN_OR_RETURN(
-        TpmsPcrSelection sel,
-        ReadPcrSelection(r, absl::StrCat("attested.quote.pcrSelect[", i, "]")));
+    ASSIGN_OR_RETURN(TpmsPcrSelection sel, ReadPcrSelection(r, i));
     for (const TpmsPcrSelection& prev : a.pcr_select) {
       if (prev.hash_alg == sel.hash_alg) {
         return r.Error("attested.quote.pcrSelect",

@@ -87,7 +87,9 @@ inline constexpr uint32_t kTpmRhEndorsement = 0x4000000b;
 inline constexpr uint32_t kTpmRhPlatform = 0x4000000c;
 
 // Hash algorithms: digest size (0 when not a supported hash), OpenSSL
-// digest (nullptr when unsupported), claim name ("sha256"), and back.
+// digest (nullptr when unsupported; fetched from the default provider once
+// per process, so using it costs no provider lookup), claim name
+// ("sha256"), and back.
 size_t TpmHashSize(uint16_t alg);
 const EVP_MD* TpmHashMd(uint16_t alg);
 std::string TpmAlgName(uint16_t alg);  // "sha256", "rsassa", or "0x1234"

@@ -31,6 +31,38 @@ absl::StatusOr<std::optional<TpmtPublic>> ParseOptionalPublic(
   return std::optional<TpmtPublic>(std::move(*pub));
 }
 
+// "tpm.pcrs.<bank>.<index>" built in place: a quote has a claim per
+// selected PCR, and a StrCat for each would be a heap allocation each.
+class PcrClaimName {
+ public:
+  explicit PcrClaimName(uint16_t bank) {
+    const std::string bank_name = TpmAlgName(bank);  // "sha256" or "0x1234"
+    Append("tpm.pcrs.");
+    Append(bank_name);
+    Append(".");
+    prefix_len_ = len_;
+  }
+  absl::string_view For(uint32_t index) {
+    len_ = prefix_len_;
+    char digits[10];
+    size_t n = 0;
+    do {
+      digits[n++] = static_cast<char>('0' + index % 10);
+      index /= 10;
+    } while (index != 0);
+    while (n > 0) buf_[len_++] = digits[--n];
+    return absl::string_view(buf_, len_);
+  }
+
+ private:
+  void Append(absl::string_view s) {
+    for (char c : s) buf_[len_++] = c;
+  }
+  char buf_[32];  // "tpm.pcrs." 9 + bank name <= 6 + "." + 10 digits
+  size_t len_ = 0;
+  size_t prefix_len_ = 0;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TpmVerifier>> TpmVerifier::Create(
@@ -95,6 +127,8 @@ absl::StatusOr<std::shared_ptr<const AkFacts>> TpmVerifier::AkFromPublic(
   if (!key.ok()) return Prefixed(key.status(), "tpm quote: ak_public: ");
   facts->key = *std::move(key);
   ASSIGN_OR_RETURN(facts->alg, tpm_checks::KeyAlgName(facts->key.get()));
+  facts->checker =
+      std::make_unique<const tpm_internal::AkSignatureChecker>(facts->key);
   facts->spki_sha256 = SpkiSha256Hex(facts->key.get());
   ASSIGN_OR_RETURN(facts->name, TpmName(*facts->pub));
   facts->pinned = IsTrustedKey(facts->key.get());
@@ -117,6 +151,8 @@ absl::StatusOr<std::shared_ptr<const AkFacts>> TpmVerifier::AkFromCertificate(
   EVP_PKEY_up_ref(cert_key);
   facts->key.reset(cert_key, EVP_PKEY_free);
   ASSIGN_OR_RETURN(facts->alg, tpm_checks::KeyAlgName(cert_key));
+  facts->checker =
+      std::make_unique<const tpm_internal::AkSignatureChecker>(facts->key);
   facts->spki_sha256 = SpkiSha256Hex(cert_key);
   facts->pinned = IsTrustedKey(cert_key);
   caches_->aks.Insert(cache_key, facts);
@@ -198,8 +234,21 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
   if (!bundle.ak_public.empty()) {
     ASSIGN_OR_RETURN(ak, AkFromPublic(bundle.ak_public));
   }
-  ASSIGN_OR_RETURN(std::optional<TpmtPublic> ek_public,
-                   ParseOptionalPublic(bundle.ek_public, "ek_public"));
+  // The qualifiedSigner answer is cached per (ak_public, ek_public,
+  // qualifiedSigner) and stored only after ek_public parsed, so a hit also
+  // says that these ek_public bytes parse: they are parsed only on a miss.
+  std::string qs_key;
+  std::optional<std::optional<std::string>> qs_hit;
+  if (ak != nullptr) {
+    qs_key = CacheKey(
+        {bundle.ak_public, bundle.ek_public, attest.qualified_signer});
+    qs_hit = caches_->qualified_signers.Find(qs_key);
+  }
+  std::optional<TpmtPublic> ek_public;
+  if (!qs_hit.has_value()) {
+    ASSIGN_OR_RETURN(ek_public,
+                     ParseOptionalPublic(bundle.ek_public, "ek_public"));
+  }
   ASSIGN_OR_RETURN(std::vector<Certificate> presented,
                    PresentedCertificates(evidence));
 
@@ -230,7 +279,7 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
         "AK certificate");
   }
   const TpmtPublic* ak_public = ak->pub ? &*ak->pub : nullptr;
-  RETURN_IF_ERROR(tpm_checks::VerifyQuoteSignature(ak->key.get(), ak_public,
+  RETURN_IF_ERROR(tpm_checks::VerifyQuoteSignature(*ak->checker, ak_public,
                                                    sig, bundle.quote));
 
   // AK trust: a configured key, else a certificate chain to a pinned root.
@@ -258,11 +307,9 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
   Claims& claims = appraisal.claims;
   std::string qn_check = "unverified";
   if (ak_public != nullptr) {
-    const std::string qs_key = CacheKey(
-        {bundle.ak_public, bundle.ek_public, attest.qualified_signer});
     std::optional<std::string> match;
-    if (auto hit = caches_->qualified_signers.Find(qs_key)) {
-      match = *std::move(hit);
+    if (qs_hit.has_value()) {
+      match = *std::move(qs_hit);
     } else {
       ASSIGN_OR_RETURN(match, tpm_checks::MatchQualifiedSigner(
                                   attest.qualified_signer, *ak_public,
@@ -302,10 +349,10 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
   }
   // CheckPcrDigest has made sure every selected PCR is supplied.
   for (const TpmsPcrSelection& sel : attest.pcr_select) {
+    const auto& bank = bundle.pcrs.find(sel.hash_alg)->second;
+    PcrClaimName name(sel.hash_alg);
     for (uint32_t index : sel.pcrs) {
-      claims.SetBytes(
-          absl::StrCat("tpm.pcrs.", TpmAlgName(sel.hash_alg), ".", index),
-          bundle.pcrs.find(sel.hash_alg)->second.find(index)->second);
+      claims.SetBytes(name.For(index), bank.find(index)->second);
     }
   }
   claims.SetBytes("tpm.nonce", attest.extra_data);

@@ -51,7 +51,9 @@ absl::StatusOr<uint64_t> TpmReader::U64(absl::string_view field) {
 
 absl::StatusOr<Bytes> TpmReader::Sized(absl::string_view field,
                                        size_t max_size) {
-  auto size = U16(absl::StrCat(field, ".size"));
+  // "<field>.size" is only spelled out when the size is not there.
+  if (remaining() < 2) return U16(absl::StrCat(field, ".size")).status();
+  auto size = U16(field);
   if (!size.ok()) return size.status();
   if (*size > max_size) {
     return Error(field, absl::StrCat("size ", *size, " exceeds the maximum ",

@@ -54,9 +54,12 @@ absl::StatusOr<SecretBytes> Dh(const PrivateKey& sk, const PublicKey& pk, absl::
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1) {
     return OpenSslInternalError("EVP_PKEY_derive_init");
   }
-  // The peer was validated when the PublicKey was built; skip OpenSSL's full
-  // (order-multiplying) re-check.
-  if (EVP_PKEY_derive_set_peer_ex(ctx.get(), pk.evp_pkey(), 0) != 1) {
+  // The peer was validated when the PublicKey was built (or is the public
+  // half of a key pair of our own); skip OpenSSL's full (order-multiplying)
+  // re-check.
+  EVP_PKEY* peer = pk.evp_pkey();
+  if (peer == nullptr) return absl::InternalError(absl::StrCat("hpke: ", field, ": no OpenSSL key"));
+  if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer, 0) != 1) {
     return OpenSslInternalError("EVP_PKEY_derive_set_peer_ex");
   }
   SecretBytes out(kSecretSize);

@@ -6,7 +6,6 @@
 #include <openssl/params.h>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -64,9 +63,14 @@ absl::StatusOr<const Hkdf*> Hkdf::Get(Kdf kdf) {
   switch (kdf) {
     case Kdf::kHkdfSha256: {
       static const absl::StatusOr<const Hkdf*> sha256 = []() -> absl::StatusOr<const Hkdf*> {
+        constexpr size_t kHashSize = 32;
         EVP_MAC_CTX* hmac = NewHmacTemplate("SHA256");
         if (hmac == nullptr) return absl::UnavailableError("hpke: OpenSSL has no HMAC-SHA256");
-        return new Hkdf(hmac, 32);  // static lifetime, never freed
+        static constexpr uint8_t kZeroSalt[kHashSize] = {};
+        auto zero_salt = Keyed(hmac, kZeroSalt);
+        if (!zero_salt.ok()) return zero_salt.status();
+        // Static lifetime, never freed.
+        return new Hkdf(hmac, zero_salt->release(), kHashSize);
       }();
       return sha256;
     }
@@ -76,12 +80,18 @@ absl::StatusOr<const Hkdf*> Hkdf::Get(Kdf kdf) {
 }
 
 absl::StatusOr<SecretBytes> Hkdf::Extract(std::span<const uint8_t> salt, ByteSpans ikm) const {
-  static constexpr std::array<uint8_t, 64> kZeros{};
-  if (salt.empty()) salt = std::span<const uint8_t>(kZeros.data(), hash_size_);
-  auto keyed = Keyed(hmac_, salt);
-  if (!keyed.ok()) return keyed.status();
+  OsslPtr<EVP_MAC_CTX> ctx;
+  if (salt.empty()) {
+    // HMAC keyed with Nh zero bytes (RFC 5869 2.2), set up once.
+    ctx.reset(EVP_MAC_CTX_dup(hmac_zero_salt_));
+    if (!ctx) return OpenSslInternalError("EVP_MAC_CTX_dup");
+  } else {
+    auto keyed = Keyed(hmac_, salt);
+    if (!keyed.ok()) return keyed.status();
+    ctx = *std::move(keyed);
+  }
   SecretBytes prk(hash_size_);
-  absl::Status s = UpdateAndFinal(keyed->get(), ikm, prk.RevealMutable().data(), hash_size_);
+  absl::Status s = UpdateAndFinal(ctx.get(), ikm, prk.RevealMutable().data(), hash_size_);
   if (!s.ok()) return s;
   return prk;
 }
@@ -105,20 +115,24 @@ absl::StatusOr<SecretBytes> Hkdf::Expand(std::span<const uint8_t> prk, ByteSpans
         counter == 1 ? std::span<const uint8_t>() : std::span<const uint8_t>(t);
     const uint8_t counter_byte[1] = {counter};
     // T(i) = HMAC(PRK, T(i-1) || info || i); T(i-1) is consumed by the
-    // update before the final overwrites `t` with T(i).
-    OsslPtr<EVP_MAC_CTX> ctx(EVP_MAC_CTX_dup(keyed->get()));
-    if (!ctx) return OpenSslInternalError("EVP_MAC_CTX_dup");
-    if (!previous.empty() && EVP_MAC_update(ctx.get(), previous.data(), previous.size()) != 1) {
+    // update before the final overwrites `t` with T(i). From the second
+    // block on, the keyed context is re-initialized with the key it holds
+    // (EVP_MAC_init with no key) rather than duplicated per block.
+    EVP_MAC_CTX* ctx = keyed->get();
+    if (counter > 1 && EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1) {
+      return OpenSslInternalError("EVP_MAC_init");
+    }
+    if (!previous.empty() && EVP_MAC_update(ctx, previous.data(), previous.size()) != 1) {
       return OpenSslInternalError("EVP_MAC_update");
     }
     for (std::span<const uint8_t> part : info) {
-      if (!part.empty() && EVP_MAC_update(ctx.get(), part.data(), part.size()) != 1) {
+      if (!part.empty() && EVP_MAC_update(ctx, part.data(), part.size()) != 1) {
         return OpenSslInternalError("EVP_MAC_update");
       }
     }
     size_t written = 0;
-    if (EVP_MAC_update(ctx.get(), counter_byte, 1) != 1 ||
-        EVP_MAC_final(ctx.get(), t.data(), &written, t.size()) != 1 || written != hash_size_) {
+    if (EVP_MAC_update(ctx, counter_byte, 1) != 1 ||
+        EVP_MAC_final(ctx, t.data(), &written, t.size()) != 1 || written != hash_size_) {
       return OpenSslInternalError("EVP_MAC_final");
     }
     size_t n = std::min(hash_size_, length - done);

@@ -6,9 +6,14 @@
 // concatenated into a buffer that would hold a secret. Outputs are
 // SecretBytes.
 //
-// An Hkdf object has static lifetime (Hkdf::Get) and holds a fetched HMAC
-// context with the digest already set; each call duplicates it, so no name
-// lookup happens per call. Thread-safe: calls only read the shared object.
+// An Hkdf object has static lifetime (Hkdf::Get) and holds two HMAC
+// templates fetched once: one with the digest set and no key, one already
+// keyed with the all-zero salt (RFC 9180's extracts with an empty salt:
+// dkp_prk, eae_prk, psk_id_hash, info_hash). Each call duplicates a
+// template, so no name lookup and, for an empty salt, no HMAC key setup
+// happens per call; within one Expand the keyed context is re-initialized
+// per block rather than duplicated. Thread-safe: calls only read the shared
+// templates.
 //
 // Errors: InvalidArgument when the requested length exceeds 255 * Nh (naming
 // `field`), Internal when OpenSSL fails (naming the call).
@@ -51,9 +56,12 @@ class Hkdf {
                                      absl::string_view field = "length") const;
 
  private:
-  Hkdf(EVP_MAC_CTX* hmac, size_t hash_size) : hmac_(hmac), hash_size_(hash_size) {}
+  Hkdf(EVP_MAC_CTX* hmac, EVP_MAC_CTX* hmac_zero_salt, size_t hash_size)
+      : hmac_(hmac), hmac_zero_salt_(hmac_zero_salt), hash_size_(hash_size) {}
 
-  EVP_MAC_CTX* hmac_;  // digest set, no key; never freed (static lifetime)
+  // Both never freed (static lifetime), only duplicated.
+  EVP_MAC_CTX* hmac_;            // digest set, no key
+  EVP_MAC_CTX* hmac_zero_salt_;  // keyed with hash_size_ zero bytes
   size_t hash_size_;
 };
 

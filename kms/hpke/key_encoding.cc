@@ -213,17 +213,21 @@ absl::StatusOr<PublicKey> PublicKey::FromPem(absl::string_view pem, absl::string
 }
 
 absl::StatusOr<Bytes> PublicKey::ToSpkiDer() const {
-  const int len = i2d_PUBKEY(pkey_.get(), nullptr);
+  EVP_PKEY* pkey = evp_pkey();
+  if (pkey == nullptr) return OpenSslInternalError("public key");
+  const int len = i2d_PUBKEY(pkey, nullptr);
   if (len <= 0) return OpenSslInternalError("i2d_PUBKEY");
   Bytes out(static_cast<size_t>(len));
   unsigned char* p = out.data();
-  if (i2d_PUBKEY(pkey_.get(), &p) != len) return OpenSslInternalError("i2d_PUBKEY");
+  if (i2d_PUBKEY(pkey, &p) != len) return OpenSslInternalError("i2d_PUBKEY");
   return out;
 }
 
 absl::StatusOr<std::string> PublicKey::ToPem() const {
   OsslPtr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PUBKEY(bio.get(), pkey_.get()) != 1) {
+  EVP_PKEY* pkey = evp_pkey();
+  if (pkey == nullptr) return OpenSslInternalError("public key");
+  if (!bio || PEM_write_bio_PUBKEY(bio.get(), pkey) != 1) {
     return OpenSslInternalError("PEM_write_bio_PUBKEY");
   }
   char* data = nullptr;

@@ -9,6 +9,9 @@
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 
+#include <mutex>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "kms/hpke/dhkem.h"
@@ -51,30 +54,108 @@ const EC_GROUP* P256() {
   return group;
 }
 
-// An EVP_PKEY of type EC on P-256 from an uncompressed point and, when
-// `scalar` is set, the private scalar. nullptr (errors queued) on failure.
-EVP_PKEY* P256FromData(std::span<const uint8_t> point, const BIGNUM* scalar) {
+// A parameters-only EC key on P-256, built once and only read afterwards
+// (EVP_PKEY_dup of it gives a key with the group already set).
+EVP_PKEY* P256Template() {
+  static EVP_PKEY* const tmpl = []() -> EVP_PKEY* {
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                         const_cast<char*>(SN_X9_62_prime256v1), 0),
+        OSSL_PARAM_construct_end()};
+    OsslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    EVP_PKEY* pkey = nullptr;
+    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+        EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_KEY_PARAMETERS, params) != 1) {
+      internal::ClearOpenSslErrors();
+      return nullptr;
+    }
+    return pkey;  // static lifetime, never freed
+  }();
+  return tmpl;
+}
+
+// A public EC key on P-256 from an uncompressed point: a copy of the
+// template given the point. Costs about a third of EVP_PKEY_fromdata, which
+// builds the group anew for every key. The point is decoded by
+// EC_POINT_oct2point, which refuses coordinates not below p and points not
+// on the curve (the checks EVP_PKEY_public_check_quick would repeat; the
+// point at infinity has no 65-byte encoding). nullptr (errors queued) on
+// failure.
+EVP_PKEY* P256PublicFromPoint(std::span<const uint8_t> point) {
+  EVP_PKEY* tmpl = P256Template();
+  if (tmpl == nullptr) return nullptr;
+  EVP_PKEY* pkey = EVP_PKEY_dup(tmpl);
+  if (pkey == nullptr || EVP_PKEY_set1_encoded_public_key(pkey, point.data(), point.size()) != 1) {
+    EVP_PKEY_free(pkey);
+    return nullptr;
+  }
+  return pkey;
+}
+
+// An EC key pair on P-256 from an uncompressed point and the private
+// scalar (imports and DeriveKeyPair only; generated keys come from
+// EVP_PKEY_keygen). nullptr (errors queued) on failure.
+EVP_PKEY* P256KeyPairFromData(std::span<const uint8_t> point, const BIGNUM* scalar) {
   OsslPtr<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
   if (!bld ||
       OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1,
                                       0) != 1 ||
       OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                        point.size()) != 1 ||
-      (scalar != nullptr &&
-       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, scalar) != 1)) {
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, scalar) != 1) {
     return nullptr;
   }
   OsslPtr<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(bld.get()));
   OsslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   EVP_PKEY* pkey = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &pkey,
-                        scalar != nullptr ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
-                        params.get()) != 1) {
+      EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_KEYPAIR, params.get()) != 1) {
     return nullptr;
   }
   return pkey;
 }
+
+// Idle P-256 key generation contexts (keygen initialized, group set).
+// Setting one up costs about twice a key generation (the group is built and
+// the provider fetched), OpenSSL 3.0 cannot duplicate a keygen context, and
+// one context must not be used by two threads at once; so GenerateKeyPair
+// takes one from here and puts it back. The contexts hold no key material.
+// At most kMaxIdle wait; the pool has static lifetime.
+class P256KeygenPool {
+ public:
+  static P256KeygenPool& Get() {
+    static P256KeygenPool* const pool = new P256KeygenPool();
+    return *pool;
+  }
+
+  // An idle context or a new one; nullptr (errors queued) on failure.
+  OsslPtr<EVP_PKEY_CTX> Take() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!idle_.empty()) {
+        OsslPtr<EVP_PKEY_CTX> ctx = std::move(idle_.back());
+        idle_.pop_back();
+        return ctx;
+      }
+    }
+    OsslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
+        EVP_PKEY_CTX_set_group_name(ctx.get(), SN_X9_62_prime256v1) != 1) {
+      return nullptr;
+    }
+    return ctx;
+  }
+
+  void Return(OsslPtr<EVP_PKEY_CTX> ctx) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(ctx));
+  }
+
+ private:
+  static constexpr size_t kMaxIdle = 64;
+  std::mutex mu_;
+  std::vector<OsslPtr<EVP_PKEY_CTX>> idle_;
+};
 
 // The scalar as a constant-time, secure-heap BIGNUM when it is in [1, n-1];
 // nullptr otherwise (or on allocation failure, with *internal set).
@@ -105,19 +186,14 @@ absl::StatusOr<std::shared_ptr<EVP_PKEY>> ParsePublic(Kem kem, std::span<const u
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: P-256 point must be uncompressed (first byte 0x04), got 0x%02x", field, bytes[0]));
   }
-  EVP_PKEY* pkey = P256FromData(bytes, nullptr);
+  if (P256Template() == nullptr) return internal::OpenSslInternalError("EVP_PKEY_fromdata");
+  EVP_PKEY* pkey = P256PublicFromPoint(bytes);
   if (pkey == nullptr) {
     internal::ClearOpenSslErrors();
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": not a point on P-256 (or a coordinate is not below p)"));
   }
-  auto shared = Share(pkey);
-  OsslPtr<EVP_PKEY_CTX> check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
-  if (!check || EVP_PKEY_public_check_quick(check.get()) != 1) {
-    internal::ClearOpenSslErrors();
-    return absl::InvalidArgumentError(absl::StrCat(field, ": invalid P-256 public key"));
-  }
-  return shared;
+  return Share(pkey);
 }
 
 }  // namespace
@@ -131,6 +207,34 @@ absl::StatusOr<PublicKey> PublicKey::Create(Kem kem, std::span<const uint8_t> se
   auto pkey = ParsePublic(kem, serialized, field);
   if (!pkey.ok()) return pkey.status();
   return PublicKey(kem, Bytes(serialized.begin(), serialized.end()), *std::move(pkey));
+}
+
+struct PublicKey::Lazy {
+  std::once_flag once;
+  std::shared_ptr<EVP_PKEY> pkey;
+};
+
+PublicKey PublicKey::FromOwnKeyPair(Kem kem, Bytes serialized) {
+  PublicKey key(kem, std::move(serialized), nullptr);
+  key.lazy_ = std::make_shared<Lazy>();
+  return key;
+}
+
+EVP_PKEY* PublicKey::evp_pkey() const {
+  if (lazy_ == nullptr) return pkey_.get();
+  std::call_once(lazy_->once, [this] {
+    EVP_PKEY* pkey =
+        kem_ == Kem::kDhkemX25519HkdfSha256
+            ? EVP_PKEY_new_raw_public_key_ex(nullptr, "X25519", nullptr, serialized_.data(),
+                                             serialized_.size())
+            : P256PublicFromPoint(serialized_);
+    if (pkey == nullptr) {
+      internal::ClearOpenSslErrors();  // callers report the missing key
+      return;
+    }
+    lazy_->pkey = Share(pkey);
+  });
+  return lazy_->pkey.get();
 }
 
 absl::StatusOr<PrivateKey> PrivateKey::Create(Kem kem, const SecretBytes& serialized) {
@@ -167,14 +271,13 @@ absl::StatusOr<PrivateKey> PrivateKey::Create(Kem kem, const SecretBytes& serial
                            public_bytes.size(), bn_ctx.get()) != kP256PointSize) {
       return internal::OpenSslInternalError("EC_POINT_mul");
     }
-    raw = P256FromData(public_bytes, k.get());
+    raw = P256KeyPairFromData(public_bytes, k.get());
     if (raw == nullptr) return internal::OpenSslInternalError("EVP_PKEY_fromdata");
   }
-  auto pkey = Share(raw);
-  auto public_key = PublicKey::Create(kem, public_bytes, "public_key");
-  if (!public_key.ok()) return public_key.status();
+  // The public key is computed from the scalar here, not input: no checks.
   return PrivateKey(std::make_shared<const Rep>(
-      Rep{kem, serialized.Clone(), std::move(pkey), *std::move(public_key)}));
+      Rep{kem, serialized.Clone(), Share(raw),
+          PublicKey::FromOwnKeyPair(kem, std::move(public_bytes))}));
 }
 
 Kem PrivateKey::kem() const { return rep_->kem; }
@@ -220,9 +323,74 @@ absl::StatusOr<KeyPair> DeriveKeyPair(Kem kem, const SecretBytes& ikm) {
   return KeyPair{*std::move(private_key), std::move(public_key)};
 }
 
+namespace {
+
+// A freshly generated key: the serialized private key, the OpenSSL key pair
+// and the encoded public key.
+struct Generated {
+  SecretBytes serialized;
+  std::shared_ptr<EVP_PKEY> pkey;
+  Bytes public_bytes;
+};
+
+// X25519: 32 random bytes are a private key (clamped on use); OpenSSL
+// computes the public key as it imports them.
+absl::StatusOr<Generated> GenerateX25519() {
+  Generated out{SecretBytes::Random(kScalarSize), nullptr, Bytes(32)};
+  EVP_PKEY* raw = EVP_PKEY_new_raw_private_key_ex(nullptr, "X25519", nullptr,
+                                                  out.serialized.Reveal().data(), kScalarSize);
+  if (raw == nullptr) return internal::OpenSslInternalError("EVP_PKEY_new_raw_private_key_ex");
+  out.pkey = Share(raw);
+  size_t len = out.public_bytes.size();
+  if (EVP_PKEY_get_raw_public_key(raw, out.public_bytes.data(), &len) != 1 || len != 32) {
+    return internal::OpenSslInternalError("EVP_PKEY_get_raw_public_key");
+  }
+  return out;
+}
+
+// P-256: EVP_PKEY_keygen (a uniform scalar in [1, n-1] and one fixed-base
+// point multiplication) on a pooled context; the scalar and the point are
+// read back from the key rather than the key being rebuilt from them.
+absl::StatusOr<Generated> GenerateP256() {
+  P256KeygenPool& pool = P256KeygenPool::Get();
+  OsslPtr<EVP_PKEY_CTX> ctx = pool.Take();
+  if (!ctx) return internal::OpenSslInternalError("EVP_PKEY_keygen_init");
+  EVP_PKEY* raw = nullptr;
+  const int generated = EVP_PKEY_keygen(ctx.get(), &raw);
+  pool.Return(std::move(ctx));
+  if (generated != 1 || raw == nullptr) return internal::OpenSslInternalError("EVP_PKEY_keygen");
+  Generated out{SecretBytes(kScalarSize), Share(raw), Bytes(kP256PointSize)};
+
+  size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(raw, OSSL_PKEY_PARAM_PUB_KEY, out.public_bytes.data(),
+                                      out.public_bytes.size(), &len) != 1 ||
+      len != kP256PointSize || out.public_bytes[0] != 0x04) {
+    return internal::OpenSslInternalError("EVP_PKEY_get_octet_string_param(pub)");
+  }
+  BIGNUM* scalar = nullptr;
+  if (EVP_PKEY_get_bn_param(raw, OSSL_PKEY_PARAM_PRIV_KEY, &scalar) != 1) {
+    return internal::OpenSslInternalError("EVP_PKEY_get_bn_param(priv)");
+  }
+  OsslPtr<BIGNUM> owned(scalar);  // wiped when freed (BN_clear_free)
+  if (BN_bn2binpad(scalar, out.serialized.RevealMutable().data(), kScalarSize) !=
+      static_cast<int>(kScalarSize)) {
+    return internal::OpenSslInternalError("BN_bn2binpad");
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<KeyPair> GenerateKeyPair(Kem kem) {
   if (absl::Status s = CheckKnownKem(kem, "kem"); !s.ok()) return s;
-  return DeriveKeyPair(kem, SecretBytes::Random(KemPrivateKeySize(kem)));
+  auto generated = kem == Kem::kDhkemX25519HkdfSha256 ? GenerateX25519() : GenerateP256();
+  if (!generated.ok()) return generated.status();
+  // Our own point: neither re-parsed nor re-validated.
+  PublicKey public_key = PublicKey::FromOwnKeyPair(kem, std::move(generated->public_bytes));
+  return KeyPair{PrivateKey(std::make_shared<const PrivateKey::Rep>(
+                     PrivateKey::Rep{kem, std::move(generated->serialized),
+                                     std::move(generated->pkey), public_key})),
+                 public_key};
 }
 
 }  // namespace strongroom::kms::hpke

@@ -19,7 +19,8 @@
 //
 // Ownership and thread-safety: keys are immutable values sharing one OpenSSL
 // key object; copies are cheap and any key may be used from several threads
-// at once. Private scalars live in SecretBytes and in OpenSSL's key object,
+// at once. (The public half of a key pair this library made builds its
+// OpenSSL object on first use, once, under std::call_once.) Private scalars live in SecretBytes and in OpenSSL's key object,
 // which wipes them when the last copy goes.
 //
 // Errors: InvalidArgument naming the field (and, for public data, the value
@@ -40,6 +41,8 @@
 #include "kms/hpke/suite.h"
 
 namespace strongroom::kms::hpke {
+
+struct KeyPair;
 
 class PublicKey {
  public:
@@ -64,15 +67,27 @@ class PublicKey {
   }
 
   // For this library's internals: the validated OpenSSL key (do not modify).
-  EVP_PKEY* evp_pkey() const { return pkey_.get(); }
+  // nullptr only when OpenSSL could not allocate it (a key of our own is
+  // built on first use).
+  EVP_PKEY* evp_pkey() const;
 
  private:
+  friend class PrivateKey;
+  friend absl::StatusOr<KeyPair> GenerateKeyPair(Kem kem);
+  struct Lazy;
+
   PublicKey(Kem kem, Bytes serialized, std::shared_ptr<EVP_PKEY> pkey)
       : kem_(kem), serialized_(std::move(serialized)), pkey_(std::move(pkey)) {}
+  // The public half of a key pair this library made (generated, derived, or
+  // a private key's own point): nothing to validate, and the OpenSSL object
+  // is only built when the key is used as a peer or encoded (an ephemeral
+  // key's public half is only ever serialized into `enc`).
+  static PublicKey FromOwnKeyPair(Kem kem, Bytes serialized);
 
   Kem kem_;
   Bytes serialized_;
-  std::shared_ptr<EVP_PKEY> pkey_;
+  std::shared_ptr<EVP_PKEY> pkey_;  // imported keys: validated on import
+  std::shared_ptr<Lazy> lazy_;      // keys of our own: built on first use
 };
 
 class PrivateKey {
@@ -96,6 +111,7 @@ class PrivateKey {
   EVP_PKEY* evp_pkey() const;
 
  private:
+  friend absl::StatusOr<KeyPair> GenerateKeyPair(Kem kem);
   struct Rep;
   explicit PrivateKey(std::shared_ptr<const Rep> rep) : rep_(std::move(rep)) {}
 
@@ -107,8 +123,10 @@ struct KeyPair {
   PublicKey public_key;
 };
 
-// A fresh key pair from the CSPRNG: DeriveKeyPair over Nsk random bytes
-// (RFC 9180 7.1.3 allows either; this keeps one code path).
+// A fresh key pair from the CSPRNG (RFC 9180 7.1.3 allows any randomized
+// generation): for P-256 OpenSSL's EVP_PKEY_keygen (a uniform scalar in
+// [1, n-1]), for X25519 32 random bytes. Not DeriveKeyPair: that costs
+// several HKDF calls and rebuilds the key from its own output.
 absl::StatusOr<KeyPair> GenerateKeyPair(Kem kem);
 
 // DeriveKeyPair (RFC 9180 7.1.3). `ikm` must hold at least Nsk (32) bytes;

@@ -1,8 +1,5 @@
 // The client's dev attester produces evidence that attest::DevVerifier (the
 // server's verifier) accepts for exactly the binding it was given.
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,24 +8,14 @@
 #include "base/bytes.h"
 #include "base/testing/status_matchers.h"
 #include "client/dev_attester.h"
+#include "tests/client/workload_fixture.h"
 
 namespace strongroom::client {
 namespace {
 
+using ::strongroom::client::testing::NewP256PrivateKeyPem;
 using ::strongroom::testing::StatusIs;
 using ::testing::HasSubstr;
-
-std::string NewP256PrivateKeyPem() {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string pem(data, n);
-  BIO_free(bio);
-  EVP_PKEY_free(key);
-  return pem;
-}
 
 attest::Evidence ToEvidence(const strongroom::v1::EvidenceItem& item) {
   attest::Evidence e;

@@ -14,7 +14,6 @@
 #include <cstring>
 
 #include "attest/snp/snp_report.h"
-#include "attest/snp/snp_verifier.h"
 #include "base/testing/status_matchers.h"
 #include "client/sev_guest_attester.h"
 #include "tests/client/snp_test_util.h"
@@ -25,10 +24,10 @@ namespace {
 using ::strongroom::testing::StatusIs;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
-using testing::At;
 using testing::CertTable;
 using testing::MilanChain;
 using testing::TrimZeros;
+using testing::VerifySnpItem;
 using testing::Vector;
 
 class FakeSevGuest final : public SevGuestDevice {
@@ -128,15 +127,7 @@ TEST(SevGuestAttesterTest, ExtendedReportVerifiesWithTheHostsCertificates) {
   EXPECT_THAT(items[0].certificates(), ElementsAreArray(MilanChain()));
   EXPECT_THAT(fake->vmpls, ElementsAreArray({0u}));
 
-  attest::Evidence e;
-  e.type = attest::EvidenceType::kSevSnp;
-  e.payload = items[0].payload();
-  e.certificates.assign(items[0].certificates().begin(), items[0].certificates().end());
-  ASSERT_OK_AND_ASSIGN(auto verifier, attest::SnpVerifier::Create({}));
-  attest::VerifyContext ctx;
-  ctx.at = At("2026-01-01T00:00:00Z");
-  ctx.expected_report_data = binding;
-  EXPECT_OK(verifier->Verify(e, ctx));
+  EXPECT_OK(VerifySnpItem(items[0], binding));
 }
 
 TEST(SevGuestAttesterTest, LargerTableIsFetchedWithTheLengthTheHostAsksFor) {

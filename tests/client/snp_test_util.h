@@ -1,6 +1,6 @@
 // Test support for the SEV-SNP / TDX attester tests: vector files, PEM to
-// DER, and a host certificate table (GHCB MSG_REPORT_REQ layout) built from
-// real certificates.
+// DER, a host certificate table (GHCB MSG_REPORT_REQ layout) built from
+// real certificates, and the server's check of what an attester produced.
 #ifndef STRONGROOM_TESTS_CLIENT_SNP_TEST_UTIL_H_
 #define STRONGROOM_TESTS_CLIENT_SNP_TEST_UTIL_H_
 
@@ -15,9 +15,14 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "attest/appraisal.h"
+#include "attest/evidence.h"
+#include "attest/snp/snp_verifier.h"
 #include "base/bytes.h"
 #include "base/file.h"
+#include "base/status_macros.h"
 
 namespace strongroom::client::testing {
 
@@ -78,6 +83,22 @@ inline absl::Time At(const char* rfc3339) {
   std::string err;
   EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err)) << err;
   return t;
+}
+
+// Checks an "snp" evidence item (report and certificate chain) with a new
+// SnpVerifier at 2026-01-01, when the Milan vectors' chain is valid,
+// expecting `report_data` in the report.
+inline absl::StatusOr<attest::Appraisal> VerifySnpItem(const v1::EvidenceItem& item,
+                                                       const Bytes& report_data) {
+  attest::Evidence e;
+  e.type = attest::EvidenceType::kSevSnp;
+  e.payload = item.payload();
+  e.certificates.assign(item.certificates().begin(), item.certificates().end());
+  ASSIGN_OR_RETURN(auto verifier, attest::SnpVerifier::Create({}));
+  attest::VerifyContext ctx;
+  ctx.at = At("2026-01-01T00:00:00Z");
+  ctx.expected_report_data = report_data;
+  return verifier->Verify(e, ctx);
 }
 
 // The shortest prefix of a 64-byte REPORT_DATA that zero-pads back to it.

@@ -16,7 +16,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "attest/snp/snp_report.h"
-#include "attest/snp/snp_verifier.h"
 #include "attest/tdx/quote.h"
 #include "base/testing/status_matchers.h"
 #include "client/tsm_attester.h"
@@ -29,10 +28,10 @@ namespace fs = std::filesystem;
 using ::strongroom::testing::StatusIs;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
-using testing::At;
 using testing::CertTable;
 using testing::MilanChain;
 using testing::TrimZeros;
+using testing::VerifySnpItem;
 using testing::Vector;
 
 constexpr size_t kSnpReportDataOffset = 0x50;
@@ -190,19 +189,10 @@ TEST_F(TsmAttesterTest, SnpEvidenceFromARealReportVerifiesForTheBinding) {
   EXPECT_EQ(tsm->rmdirs, 1);
   EXPECT_TRUE(RootIsEmpty());
 
-  attest::Evidence e;
-  e.type = attest::EvidenceType::kSevSnp;
-  e.payload = items[0].payload();
-  e.certificates.assign(items[0].certificates().begin(), items[0].certificates().end());
-  ASSERT_OK_AND_ASSIGN(auto verifier, attest::SnpVerifier::Create({}));
-  attest::VerifyContext ctx;
-  ctx.at = At("2026-01-01T00:00:00Z");
-  ctx.expected_report_data = binding;
-  EXPECT_OK(verifier->Verify(e, ctx));
+  EXPECT_OK(VerifySnpItem(items[0], binding));
   Bytes other = binding;
   other[0] ^= 1;
-  ctx.expected_report_data = other;
-  EXPECT_THAT(verifier->Verify(e, ctx), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(VerifySnpItem(items[0], other), StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(TsmAttesterTest, TdxQuoteFromARealVectorCarriesTheBinding) {

@@ -5,28 +5,25 @@
 // broker seals to it. Then the refusals: wrong measurement, a replayed nonce,
 // evidence for another public key, a token presented with another key or by
 // another principal.
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/sha.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "attest/binding.h"
+#include "base/status_macros.h"
 #include "base/testing/status_matchers.h"
 #include "client/connection.h"
 #include "client/dev_attester.h"
 #include "client/tpm_attester.h"
 #include "client/workload.h"
-#include "hsm-sim/testing/softhsm_token.h"
 #include "kms/hpke/keys.h"
-#include "server/config.h"
-#include "server/server.h"
 #include "tests/attest/tpm/swtpm_fixture.h"
+#include "tests/client/loopback_server.h"
+#include "tests/client/workload_fixture.h"
 
 namespace strongroom::client {
 namespace {
@@ -36,18 +33,6 @@ namespace hpke = ::strongroom::kms::hpke;
 using ::strongroom::testing::StatusIs;
 using ::testing::HasSubstr;
 
-std::string NewP256PrivateKeyPem() {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string pem(data, n);
-  BIO_free(bio);
-  EVP_PKEY_free(key);
-  return pem;
-}
-
 void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream(path, std::ios::binary) << data;
 }
@@ -55,48 +40,20 @@ void WriteFile(const std::string& path, const std::string& data) {
 class WorkloadE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(token_, hsm_sim::SoftHsmToken::Create("workload-test"));
-    pki_ = token_->dir() + "/pki";
-    std::string cmd = absl::StrCat(STRONGROOM_SOURCE_DIR, "/deploy/local-ca.sh --dir ", pki_,
-                                   " --client admin --client workload --client workload2",
-                                   " >/dev/null 2>&1");
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    dev_key_pem_ = NewP256PrivateKeyPem();
-    DevAttesterOptions o{dev_key_pem_, Bytes(48, 0x11)};
-    ASSERT_OK_AND_ASSIGN(auto dev, DevAttester::Create(o));
-    WriteFile(token_->dir() + "/dev.pub.pem", dev->public_key_pem());
+    ASSERT_OK_AND_ASSIGN(
+        local_, testing::LoopbackServer::Provision(
+                    "workload-test",
+                    {{"admin", "admin"}, {"workload", "workload"}, {"workload2", "workload"}}));
+    ASSERT_OK_AND_ASSIGN(dev_key_pem_, testing::TrustNewDevKey(local_->dir()));
     ExtraSetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    std::string yaml = absl::StrCat(R"(
-server:
-  listen: 127.0.0.1:0
-  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
-hsm:
-  module: )", hsm_sim::SoftHsmToken::SoftHsmModulePath(), R"(
-  token_label: workload-test
-  pin_file: )", token_->pin_file(), R"(
-storage: {path: db}
-principals:
-  - {name: "spiffe://strongroom/admin", role: admin}
-  - {name: "spiffe://strongroom/workload", role: workload}
-  - {name: "spiffe://strongroom/workload2", role: workload}
-attestation:
-  verifiers: [tpm]
-  dev_attester: {enabled: true, trusted_keys: [dev.pub.pem]}
-)", tpm_config_);
-    ASSERT_OK_AND_ASSIGN(server::ServerConfig config,
-                         server::ParseServerConfig(yaml, "test.yaml", token_->dir()));
-    ASSERT_OK_AND_ASSIGN(server_, server::StrongroomServer::Start(config));
+    ASSERT_OK(local_->Start(absl::StrCat(testing::kDevAttestationYaml, tpm_config_)));
     ASSERT_OK_AND_ASSIGN(admin_, Connection::Open(As("admin")));
     ASSERT_OK_AND_ASSIGN(workload_, Connection::Open(As("workload")));
   }
   virtual void ExtraSetUp() {}
 
-  ConnectionOptions As(const std::string& client) {
-    return {absl::StrCat("127.0.0.1:", server_->port()), pki_ + "/ca.crt",
-            absl::StrCat(pki_, "/clients/", client, ".crt"),
-            absl::StrCat(pki_, "/clients/", client, ".key"), "", absl::Seconds(10)};
-  }
+  ConnectionOptions As(const std::string& client) { return local_->As(client); }
 
   // keys/{id}, released only under `policy_json`.
   void CreateKeyWithPolicy(const std::string& id, const std::string& policy_json) {
@@ -121,25 +78,37 @@ attestation:
   }
 
   std::unique_ptr<DevAttester> Dev(const Bytes& measurement) {
-    DevAttesterOptions o{dev_key_pem_, measurement};
-    auto a = DevAttester::Create(o);
-    EXPECT_TRUE(a.ok()) << a.status();
-    return a.ok() ? *std::move(a) : nullptr;
+    return testing::NewDevAttester(dev_key_pem_, measurement);
+  }
+
+  // Attest for key "model" by hand: a fresh challenge, dev evidence with
+  // the good measurement bound to (nonce, `bound`), `presented` as the
+  // P-256 public key the key is to be sealed to.
+  absl::StatusOr<v1::AttestRequest> AttestRequest(const hpke::PublicKey& bound,
+                                                  const hpke::PublicKey& presented) {
+    v1::GetChallengeRequest challenge_req;
+    challenge_req.set_key("model");
+    ASSIGN_OR_RETURN(v1::GetChallengeResponse challenge, workload_->GetChallenge(challenge_req));
+    Bytes binding =
+        attest::AttestationBinding(0x0010, AsBytes(challenge.nonce()), bound.Serialize());
+    ASSIGN_OR_RETURN(auto evidence, Dev(kGood)->Attest(binding));
+    v1::AttestRequest req;
+    req.set_key("model");
+    req.set_nonce(challenge.nonce());
+    *req.add_evidence() = evidence[0];
+    req.set_kem(v1::HPKE_KEM_P256_SHA256);
+    req.set_public_key(std::string(AsStringView(presented.Serialize())));
+    return req;
   }
 
   std::unique_ptr<WorkloadClient> Client(std::unique_ptr<Attester> attester, Connection* conn,
                                          hpke::Kem kem = hpke::Kem::kDhkemP256HkdfSha256) {
-    WorkloadOptions o;
-    o.kem = kem;
-    auto c = WorkloadClient::Create(conn, std::move(attester), o);
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? *std::move(c) : nullptr;
+    return testing::NewWorkloadClient(conn, std::move(attester), kem);
   }
 
   const Bytes kGood = Bytes(48, 0x11);
-  std::unique_ptr<hsm_sim::SoftHsmToken> token_;
-  std::string pki_, dev_key_pem_, tpm_config_;
-  std::unique_ptr<server::StrongroomServer> server_;
+  std::unique_ptr<testing::LoopbackServer> local_;
+  std::string dev_key_pem_, tpm_config_;
   std::unique_ptr<Connection> admin_, workload_;
 };
 
@@ -197,18 +166,7 @@ TEST_F(WorkloadE2eTest, WrongMeasurementIsRefused) {
 TEST_F(WorkloadE2eTest, ReplayedNonceIsRefused) {
   CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
   ASSERT_OK_AND_ASSIGN(hpke::KeyPair pair, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
-  v1::GetChallengeRequest challenge_req;
-  challenge_req.set_key("model");
-  ASSERT_OK_AND_ASSIGN(v1::GetChallengeResponse challenge, workload_->GetChallenge(challenge_req));
-  Bytes binding = attest::AttestationBinding(0x0010, AsBytes(challenge.nonce()),
-                                             pair.public_key.Serialize());
-  ASSERT_OK_AND_ASSIGN(auto evidence, Dev(kGood)->Attest(binding));
-  v1::AttestRequest req;
-  req.set_key("model");
-  req.set_nonce(challenge.nonce());
-  *req.add_evidence() = evidence[0];
-  req.set_kem(v1::HPKE_KEM_P256_SHA256);
-  req.set_public_key(std::string(AsStringView(pair.public_key.Serialize())));
+  ASSERT_OK_AND_ASSIGN(v1::AttestRequest req, AttestRequest(pair.public_key, pair.public_key));
   ASSERT_OK(workload_->Attest(req).status());
   EXPECT_THAT(workload_->Attest(req),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: nonce")));
@@ -218,18 +176,7 @@ TEST_F(WorkloadE2eTest, EvidenceBoundToAnotherPublicKeyIsRefused) {
   CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
   ASSERT_OK_AND_ASSIGN(hpke::KeyPair mine, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
   ASSERT_OK_AND_ASSIGN(hpke::KeyPair other, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
-  v1::GetChallengeRequest challenge_req;
-  challenge_req.set_key("model");
-  ASSERT_OK_AND_ASSIGN(v1::GetChallengeResponse challenge, workload_->GetChallenge(challenge_req));
-  Bytes binding = attest::AttestationBinding(0x0010, AsBytes(challenge.nonce()),
-                                             other.public_key.Serialize());
-  ASSERT_OK_AND_ASSIGN(auto evidence, Dev(kGood)->Attest(binding));
-  v1::AttestRequest req;
-  req.set_key("model");
-  req.set_nonce(challenge.nonce());
-  *req.add_evidence() = evidence[0];
-  req.set_kem(v1::HPKE_KEM_P256_SHA256);
-  req.set_public_key(std::string(AsStringView(mine.public_key.Serialize())));
+  ASSERT_OK_AND_ASSIGN(v1::AttestRequest req, AttestRequest(other.public_key, mine.public_key));
   EXPECT_THAT(workload_->Attest(req), StatusIs(absl::StatusCode::kPermissionDenied,
                                                HasSubstr("refused: evidence_rejected")));
 }
@@ -287,7 +234,7 @@ class WorkloadTpmE2eTest : public WorkloadE2eTest {
     TpmAttesterOptions o;
     o.tcti = tpm_->tcti();
     ASSERT_OK_AND_ASSIGN(auto attester, TpmAttester::Create(o));
-    WriteFile(token_->dir() + "/ak.pem", attester->ak_public_key_pem());
+    WriteFile(local_->dir() + "/ak.pem", attester->ak_public_key_pem());
     tpm_config_ = "  tpm: {trusted_ak_keys: [ak.pem]}\n";
   }
 

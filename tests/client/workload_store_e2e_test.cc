@@ -6,11 +6,6 @@
 // (BeginUpload + GetUploadKey + PutObject) through WorkloadClient.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
-#include <cstdlib>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -19,12 +14,11 @@
 #include "client/dev_attester.h"
 #include "client/sealed_object.h"
 #include "client/workload.h"
-#include "hsm-sim/testing/softhsm_token.h"
 #include "kms/hpke/keys.h"
 #include "nlohmann/json.hpp"
-#include "server/config.h"
-#include "server/server.h"
 #include "storage/streaming/byte_stream.h"
+#include "tests/client/loopback_server.h"
+#include "tests/client/workload_fixture.h"
 
 namespace strongroom::client {
 namespace {
@@ -36,18 +30,6 @@ using ::testing::HasSubstr;
 
 constexpr char kOwnerPrincipal[] = "spiffe://strongroom/owner";
 constexpr char kWorkloadPrincipal[] = "spiffe://strongroom/workload";
-
-std::string NewP256PrivateKeyPem() {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string pem(data, n);
-  BIO_free(bio);
-  EVP_PKEY_free(key);
-  return pem;
-}
 
 // Bytes that differ at every offset, so a shifted range cannot pass.
 std::string Pattern(size_t n) {
@@ -63,38 +45,13 @@ std::string Pattern(size_t n) {
 class WorkloadStoreE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(token_, hsm_sim::SoftHsmToken::Create("workload-store-test"));
-    pki_ = token_->dir() + "/pki";
-    std::string cmd = absl::StrCat(STRONGROOM_SOURCE_DIR, "/deploy/local-ca.sh --dir ", pki_,
-                                   " --client admin --client owner --client workload",
-                                   " --client workload2 >/dev/null 2>&1");
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    dev_key_pem_ = NewP256PrivateKeyPem();
-    ASSERT_OK_AND_ASSIGN(auto dev, DevAttester::Create(DevAttesterOptions{dev_key_pem_, kGood}));
-    std::ofstream(token_->dir() + "/dev.pub.pem") << dev->public_key_pem();
-    std::string yaml = absl::StrCat(R"(
-server:
-  listen: 127.0.0.1:0
-  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
-hsm:
-  module: )",
-                                    hsm_sim::SoftHsmToken::SoftHsmModulePath(), R"(
-  token_label: workload-store-test
-  pin_file: )",
-                                    token_->pin_file(), R"(
-storage: {path: db}
-principals:
-  - {name: "spiffe://strongroom/admin", role: admin}
-  - {name: "spiffe://strongroom/owner", role: owner}
-  - {name: "spiffe://strongroom/workload", role: workload}
-  - {name: "spiffe://strongroom/workload2", role: workload}
-attestation:
-  verifiers: [tpm]
-  dev_attester: {enabled: true, trusted_keys: [dev.pub.pem]}
-)");
-    ASSERT_OK_AND_ASSIGN(server::ServerConfig config,
-                         server::ParseServerConfig(yaml, "test.yaml", token_->dir()));
-    ASSERT_OK_AND_ASSIGN(server_, server::StrongroomServer::Start(config));
+    ASSERT_OK_AND_ASSIGN(local_, testing::LoopbackServer::Provision("workload-store-test",
+                                                                    {{"admin", "admin"},
+                                                                     {"owner", "owner"},
+                                                                     {"workload", "workload"},
+                                                                     {"workload2", "workload"}}));
+    ASSERT_OK_AND_ASSIGN(dev_key_pem_, testing::TrustNewDevKey(local_->dir()));
+    ASSERT_OK(local_->Start(testing::kDevAttestationYaml));
     ASSERT_OK_AND_ASSIGN(admin_, Connection::Open(As("admin")));
     ASSERT_OK_AND_ASSIGN(owner_, Connection::Open(As("owner")));
     ASSERT_OK_AND_ASSIGN(workload_, Connection::Open(As("workload")));
@@ -110,14 +67,7 @@ attestation:
     CreateDataset("nopolicy", "");
   }
 
-  ConnectionOptions As(const std::string& client) {
-    return {absl::StrCat("127.0.0.1:", server_->port()),
-            pki_ + "/ca.crt",
-            absl::StrCat(pki_, "/clients/", client, ".crt"),
-            absl::StrCat(pki_, "/clients/", client, ".key"),
-            "",
-            absl::Seconds(10)};
-  }
+  ConnectionOptions As(const std::string& client) { return local_->As(client); }
 
   void PutPolicy() {
     v1::PutPolicyRequest policy;
@@ -157,13 +107,8 @@ attestation:
 
   std::unique_ptr<WorkloadClient> Client(const Bytes& measurement, Connection* conn,
                                          hpke::Kem kem = hpke::Kem::kDhkemP256HkdfSha256) {
-    auto a = DevAttester::Create(DevAttesterOptions{dev_key_pem_, measurement});
-    EXPECT_TRUE(a.ok()) << a.status();
-    WorkloadOptions o;
-    o.kem = kem;
-    auto c = WorkloadClient::Create(conn, *std::move(a), o);
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? *std::move(c) : nullptr;
+    return testing::NewWorkloadClient(conn, testing::NewDevAttester(dev_key_pem_, measurement),
+                                      kem);
   }
 
   static absl::StatusOr<std::string> Read(WorkloadClient& wl, const std::string& ds,
@@ -206,10 +151,20 @@ attestation:
     return workload_->GetObjectKey(r);
   }
 
+  // With `token` (and `pk` for the key), neither the stream of ds/name nor
+  // its object key is given: both are refused for `reason`.
+  void ExpectRefused(const std::string& token, const hpke::PublicKey& pk, const std::string& ds,
+                     const std::string& name, const std::string& reason) {
+    SCOPED_TRACE(absl::StrCat(ds, "/", name, " refused for ", reason));
+    const auto refused =
+        StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr(absl::StrCat("refused: ", reason)));
+    EXPECT_THAT(ReadWithToken(ds, name, token), refused);
+    EXPECT_THAT(ObjectKey(token, pk, ds, name), refused);
+  }
+
   const Bytes kGood = Bytes(48, 0x11);
-  std::unique_ptr<hsm_sim::SoftHsmToken> token_;
-  std::string pki_, dev_key_pem_;
-  std::unique_ptr<server::StrongroomServer> server_;
+  std::unique_ptr<testing::LoopbackServer> local_;
+  std::string dev_key_pem_;
   std::unique_ptr<Connection> admin_, owner_, workload_;
 };
 
@@ -266,12 +221,7 @@ TEST_F(WorkloadStoreE2eTest, RefusalsWithoutPolicyDeniedByPolicyOrWithAnotherTok
   // (The store accepts it: the hand-made key opener is reached.)
   EXPECT_THAT(ReadWithToken("ds", "a", ds_token),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("should have refused")));
-  EXPECT_THAT(
-      ReadWithToken("ds2", "b", ds_token),
-      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: token_wrong_dataset")));
-  EXPECT_THAT(
-      ObjectKey(ds_token, wl->public_key(), "ds2", "b"),
-      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: token_wrong_dataset")));
+  ExpectRefused(ds_token, wl->public_key(), "ds2", "b", "token_wrong_dataset");
 
   // A key's token reads no object.
   v1::CreateKeyRequest model;
@@ -283,12 +233,7 @@ TEST_F(WorkloadStoreE2eTest, RefusalsWithoutPolicyDeniedByPolicyOrWithAnotherTok
   update.set_release_policy("policies/approved");
   ASSERT_OK(admin_->UpdateKey(update).status());
   ASSERT_OK_AND_ASSIGN(std::string key_token, wl->Attest("model"));
-  EXPECT_THAT(
-      ReadWithToken("ds", "a", key_token),
-      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: token_wrong_dataset")));
-  EXPECT_THAT(
-      ObjectKey(key_token, wl->public_key(), "ds", "a"),
-      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: token_wrong_dataset")));
+  ExpectRefused(key_token, wl->public_key(), "ds", "a", "token_wrong_dataset");
 
   // The object key for a public key other than the token's.
   ASSERT_OK_AND_ASSIGN(hpke::KeyPair other, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
@@ -313,12 +258,7 @@ TEST_F(WorkloadStoreE2eTest, PolicyChangeRevokesTheTokenAndTheClientAttestsAgain
   EXPECT_EQ(first, "alpha");
   const std::string old_token = *wl->token("datasets/ds");
   PutPolicy();  // version 2 of the dataset's policy
-  EXPECT_THAT(ReadWithToken("ds", "a", old_token),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("refused: token_revoked_policy_changed")));
-  EXPECT_THAT(ObjectKey(old_token, wl->public_key(), "ds", "a"),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("refused: token_revoked_policy_changed")));
+  ExpectRefused(old_token, wl->public_key(), "ds", "a", "token_revoked_policy_changed");
   // The client drops the stale token and attests once more.
   ASSERT_OK_AND_ASSIGN(std::string again, Read(*wl, "ds", "a"));
   EXPECT_EQ(again, "alpha");

@@ -23,14 +23,8 @@ approved=$(tpm_pcr 16)
 
 e2e_provision admin:admin owner1:owner worker:workload auditor:auditor
 # The AK the workload will quote with: the endorsement-hierarchy primary key.
-"$bin/strongroom" workload tpm-ak --tcti "$tcti" --out "$tmp/ak.pem" 2>"$tmp/err" \
-  || { cat "$tmp/err" >&2; fail "workload tpm-ak"; }
-cat >> "$tmp/strongroomd.yaml" <<YAML
-attestation:
-  verifiers: [tpm]
-  tpm: {trusted_ak_keys: [ak.pem]}
-broker: {jwks_file: published-jwks.json}
-YAML
+swtpm_trust_ak
+echo "broker: {jwks_file: published-jwks.json}" >> "$tmp/strongroomd.yaml"
 e2e_start
 for who in admin owner1 worker auditor; do e2e_client_config "$who"; done
 as() { local who=$1; shift; "$bin/strongroom" --config "$tmp/$who.yaml" "$@" 2>"$tmp/err"; }

@@ -29,13 +29,7 @@ approved=$(tpm_pcr 16)
 [[ ${#approved} -eq 64 ]] || fail "cannot read PCR 16"
 
 e2e_provision admin:admin owner1:owner worker:workload
-"$bin/strongroom" workload tpm-ak --tcti "$tcti" --out "$tmp/ak.pem" 2>"$tmp/err" \
-  || { cat "$tmp/err" >&2; fail "workload tpm-ak"; }
-cat >> "$tmp/strongroomd.yaml" <<YAML
-attestation:
-  verifiers: [tpm]
-  tpm: {trusted_ak_keys: [ak.pem]}
-YAML
+swtpm_trust_ak
 e2e_start
 for who in admin owner1 worker; do e2e_client_config "$who"; done
 as() { local who=$1; shift; "$bin/strongroom" --config "$tmp/$who.yaml" "$@" 2>"$tmp/err"; }

@@ -74,6 +74,15 @@ class Op {
   // last input of the output's shape (a residual connection), or null.
   // Conv has one.
   virtual std::unique_ptr<Op> WithResidual(Activation activation) const { return nullptr; }
+  // A kernel specialized for the inputs that are session constants
+  // (`constants[i]`: input i's value, or null when it is not constant), such
+  // as Conv with its weights packed once, or null when this kernel has
+  // nothing to prepare. Called at Session::Create on CPU sessions; the
+  // tensors outlive the returned op. The op must still accept other inputs
+  // (it compares what it gets with what it prepared).
+  virtual std::unique_ptr<Op> WithConstants(std::span<const Tensor* const> constants) const {
+    return nullptr;
+  }
 };
 
 // What a factory knows of its node besides the attributes.

@@ -95,6 +95,20 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model,
   for (size_t i = 0; i < s->plan_.constants.size(); ++i) {
     s->constants_[s->plan_.first_new_value + i] = s->plan_.constants[i].get();
   }
+  if (s->backend_ == nullptr) {
+    // Kernels that prepare their constant inputs once (Conv packs its weights).
+    std::vector<const Tensor*> step_constants;
+    for (internal::PlanStep& step : s->plan_.steps) {
+      step_constants.clear();
+      for (int v : step.inputs) {
+        step_constants.push_back(v < 0 ? nullptr : s->constants_[static_cast<size_t>(v)]);
+      }
+      std::unique_ptr<Op> prepared = step.op->WithConstants(step_constants);
+      if (prepared == nullptr) continue;
+      step.op = prepared.get();
+      s->plan_.ops.push_back(std::move(prepared));
+    }
+  }
   s->slots_.resize(num_values);
   s->uses_.assign(num_values, 0);
   for (const internal::PlanStep& step : s->plan_.steps) {

@@ -3,6 +3,12 @@
 // DOM reader's result, and leaves everything else to the DOM reader.
 #include "attest/tpm/quote_bundle_internal.h"
 
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
 #include "attest/tpm/quote_bundle.h"
 #include "base/testing/status_matchers.h"
@@ -65,6 +71,79 @@ TEST(TpmBundleReaderTest, EscapedStringsAreLeftToTheDomReader) {
   EXPECT_FALSE(ReadTpmQuoteBundleFast(escaped).has_value());
   ASSERT_OK_AND_ASSIGN(TpmQuoteBundle parsed, ParseTpmQuoteBundle(escaped));
   ExpectSame(parsed, original);
+}
+
+// The fast reader's own base64 and hex decoders: every length of base64
+// padding and uppercase hex give the DOM reader's bytes; base64 that is not
+// canonical (no padding, non-zero pad bits, whitespace, the URL alphabet),
+// control and non-ASCII bytes are left to the DOM reader, which then
+// decides.
+TEST(TpmBundleReaderTest, FastDecodersAgreeWithTheDomReader) {
+  TpmQuoteBundle original = SwtpmBundle("rsa");
+  for (size_t trim = 0; trim < 3; ++trim) {  // "==", "=", no padding
+    SCOPED_TRACE(trim);
+    TpmQuoteBundle b = original;
+    b.ek_public.resize(b.ek_public.size() - trim);
+    b.ak_public.resize(b.ak_public.size() - 1 - trim);
+    const std::string json = BuildTpmQuoteBundle(b);
+    std::optional<TpmQuoteBundle> fast = ReadTpmQuoteBundleFast(json);
+    ASSERT_TRUE(fast.has_value());
+    ExpectSame(*fast, b);
+    ASSERT_OK_AND_ASSIGN(TpmQuoteBundle dom, ParseTpmQuoteBundleDom(json));
+    ExpectSame(dom, b);
+  }
+  const std::string json = BuildTpmQuoteBundle(original);
+  const std::string pcr16 = HexEncode(original.pcrs.at(kTpmAlgSha256).at(16));
+  const std::string upper = absl::AsciiStrToUpper(pcr16);
+  ASSERT_NE(upper, pcr16);
+  const std::string upper_json =
+      absl::StrReplaceAll(json, {{pcr16, upper}});
+  std::optional<TpmQuoteBundle> fast = ReadTpmQuoteBundleFast(upper_json);
+  ASSERT_TRUE(fast.has_value());
+  ExpectSame(*fast, original);
+
+  const std::string quote_b64 = Base64Encode(original.quote);
+  ASSERT_EQ(quote_b64.size() % 4, 0u);
+  std::string unpadded = quote_b64;
+  while (!unpadded.empty() && unpadded.back() == '=') unpadded.pop_back();
+  std::vector<std::string> variants = {
+      absl::StrReplaceAll(json, {{"\"" + quote_b64 + "\"",
+                                  "\"" + quote_b64.substr(0, 8) + " " +
+                                      quote_b64.substr(8) + "\""}}),
+      absl::StrReplaceAll(json, {{pcr16, pcr16.substr(0, 10) + "\x01" +
+                                             pcr16.substr(11)}}),
+      absl::StrReplaceAll(json, {{pcr16, pcr16.substr(0, 10) + "\xc3\xa9" +
+                                             pcr16.substr(12)}}),
+  };
+  if (unpadded != quote_b64) {
+    variants.push_back(absl::StrReplaceAll(json, {{quote_b64, unpadded}}));
+  }
+  // Signature: its base64 ends in "=" or "==" for a 262-byte TPMT_SIGNATURE
+  // (262 % 3 == 1): change the last data character so that pad bits are set.
+  const std::string sig_b64 = Base64Encode(original.signature);
+  ASSERT_TRUE(absl::EndsWith(sig_b64, "=="));
+  constexpr absl::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string sig_bits = sig_b64;
+  char& last = sig_bits[sig_bits.size() - 3];  // 2 data bits, 4 pad bits
+  last = kAlphabet[kAlphabet.find(last) | 1];
+  ASSERT_NE(sig_bits, sig_b64);
+  variants.push_back(absl::StrReplaceAll(json, {{sig_b64, sig_bits}}));
+  std::string url = sig_b64;
+  for (char& c : url) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  if (url != sig_b64) {
+    variants.push_back(absl::StrReplaceAll(json, {{sig_b64, url}}));
+  }
+  for (size_t i = 0; i < variants.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_NE(variants[i], json);
+    EXPECT_FALSE(ReadTpmQuoteBundleFast(variants[i]).has_value());
+    EXPECT_EQ(ParseTpmQuoteBundle(variants[i]).status(),
+              ParseTpmQuoteBundleDom(variants[i]).status());
+  }
 }
 
 TEST(TpmBundleReaderTest, AnythingUnusualIsLeftToTheDomReader) {

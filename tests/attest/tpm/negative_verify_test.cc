@@ -118,10 +118,43 @@ INSTANTIATE_TEST_SUITE_P(
                    b.ak_public.assign(other.begin(), other.end());
                  },
                  Code::kPermissionDenied, "does not match the AK's rsa key"},
+        // The qualifiedSigner answer is cached with the exact ek_public
+        // bytes, so a changed ek_public is parsed (and refused) again.
+        Negative{"TruncatedEkPublic", "rsa",
+                 [](auto& b, auto&) { b.ek_public.pop_back(); },
+                 Code::kInvalidArgument, "tpm quote: ek_public: TPMT_PUBLIC"},
+        Negative{"EkPublicWithTrailingByte", "ecc",
+                 [](auto& b, auto&) { b.ek_public.push_back(0x00); },
+                 Code::kInvalidArgument, "tpm quote: ek_public: TPMT_PUBLIC"},
         Negative{"GarbageBundle", "ecc",
                  [](auto& b, auto&) { b.signature = {0x00}; },
                  Code::kInvalidArgument, "TPMT_SIGNATURE: sigAlg: truncated"}),
     [](const auto& info) { return info.param.name; });
+
+// A refused signature does not leave anything behind in the AK's pooled
+// verify contexts: the genuine quote verifies before and after, on both AKs.
+TEST(TpmVerifierSignatureTest, GenuineQuoteVerifiesAfterForgedOnes) {
+  TpmVerifierOptions options;
+  for (const char* alg : {"ecc", "rsa"}) {
+    options.trusted_ak_public_keys_pem.push_back(
+        TpmVec(std::string("swtpm/ak_") + alg + "_pub.pem"));
+  }
+  ASSERT_OK_AND_ASSIGN(auto verifier, TpmVerifier::Create(options));
+  VerifyContext ctx{.at = PinnedTime(), .expected_report_data = SwtpmNonce()};
+  for (const char* alg : {"ecc", "rsa"}) {
+    SCOPED_TRACE(alg);
+    const TpmQuoteBundle good = SwtpmBundle(alg);
+    TpmQuoteBundle forged = good;
+    forged.signature[20] ^= 0x80;
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_OK(verifier->Verify(TpmEvidence(BuildTpmQuoteBundle(good)), ctx));
+      EXPECT_THAT(
+          verifier->Verify(TpmEvidence(BuildTpmQuoteBundle(forged)), ctx),
+          StatusIs(Code::kPermissionDenied, HasSubstr("does not verify")));
+    }
+    ASSERT_OK(verifier->Verify(TpmEvidence(BuildTpmQuoteBundle(good)), ctx));
+  }
+}
 
 TEST(TpmVerifierTrustTest, UntrustedAkIsRefused) {
   TpmVerifierOptions options;  // the other AK is pinned

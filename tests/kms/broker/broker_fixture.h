@@ -6,6 +6,7 @@
 #ifndef STRONGROOM_TESTS_KMS_BROKER_BROKER_FIXTURE_H_
 #define STRONGROOM_TESTS_KMS_BROKER_BROKER_FIXTURE_H_
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -58,20 +59,31 @@ class BrokerFixture : public KeyManagerFixture {
                                           clock_, options);
   }
 
-  // A released key "k" (owner kOwner) bound to policy "p", which requires
-  // dev evidence whose measurement is in reference-value set "approved".
-  void MakeReleasableKey(const std::string& id = "k", bool dual = false) {
-    MakeKey(id, /*hsm=*/false, dual);
+  // Reference-value set "approved" (a new version of it) holding `values`.
+  void PutApprovedValues(std::initializer_list<Bytes> values = {kGoodMeasurement}) {
     v1::PutReferenceValuesRequest rv;
     rv.set_name("approved");
-    rv.add_values(HexEncode(kGoodMeasurement));
+    for (const Bytes& v : values) rv.add_values(HexEncode(v));
     ASSERT_OK(admin_->PutReferenceValues(kAdmin, rv).status());
+  }
+
+  // Policy "p" (a new version of it, same text): dev evidence, not debug,
+  // whose measurement is in reference-value set "approved".
+  void PutApprovedPolicy() {
     v1::PutPolicyRequest pol;
     pol.set_name("p");
     pol.set_policy_json(R"({"version": 1, "tee": ["dev"], "require": {"allOf": [
         {"claim": "dev.measurement", "in": {"referenceValues": "approved"}},
         {"claim": "dev.debug", "equals": false}]}})");
     ASSERT_OK(admin_->PutPolicy(kAdmin, pol).status());
+  }
+
+  // A released key "k" (owner kOwner) bound to policy "p", which requires
+  // dev evidence whose measurement is in reference-value set "approved".
+  void MakeReleasableKey(const std::string& id = "k", bool dual = false) {
+    MakeKey(id, /*hsm=*/false, dual);
+    PutApprovedValues();
+    PutApprovedPolicy();
     v1::UpdateKeyRequest up;
     up.set_name("keys/" + id);
     up.add_update_mask("release_policy");

@@ -255,12 +255,7 @@ TEST_F(DatasetTokenTest, PolicyOrReferenceValueChangeRevokesTheToken) {
   ASSERT_OK(ObjectKey(kWorkload, token, w.keys.public_key, "ds", "x").status());
   // A new version of the dataset's policy (same text): the token was
   // issued under version 1 and is void now.
-  v1::PutPolicyRequest pol;
-  pol.set_name("p");
-  pol.set_policy_json(R"({"version": 1, "tee": ["dev"], "require": {"allOf": [
-      {"claim": "dev.measurement", "in": {"referenceValues": "approved"}},
-      {"claim": "dev.debug", "equals": false}]}})");
-  ASSERT_OK(admin_->PutPolicy(kAdmin, pol).status());
+  PutApprovedPolicy();
   EXPECT_THAT(
       broker_->AuthorizeWorkloadRead(kWorkload, token, "ds"),
       StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked_policy_changed")));
@@ -271,10 +266,7 @@ TEST_F(DatasetTokenTest, PolicyOrReferenceValueChangeRevokesTheToken) {
   ASSERT_OK_AND_ASSIGN(token, DatasetToken(kWorkload, w, "ds"));
   EXPECT_EQ(Claims(token)["strongroom"]["policy_version"], 2);
   EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "ds"));
-  v1::PutReferenceValuesRequest rv;
-  rv.set_name("approved");
-  rv.add_values(HexEncode(kGoodMeasurement));
-  ASSERT_OK(admin_->PutReferenceValues(kAdmin, rv).status());
+  PutApprovedValues();
   EXPECT_THAT(broker_->AuthorizeWorkloadWrite(kWorkload, token, "ds"),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("token_revoked_reference_values_changed")));

@@ -164,11 +164,7 @@ TEST_F(KeyBrokerTest, ReferenceValueChangesApplyToTheNextDecision) {
   // The set is resolved while this is refused.
   EXPECT_THAT(Token(kWorkload, w, kBadMeasurement),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
-  v1::PutReferenceValuesRequest rv;
-  rv.set_name("approved");
-  rv.add_values(HexEncode(kGoodMeasurement));
-  rv.add_values(HexEncode(kBadMeasurement));
-  ASSERT_OK(admin_->PutReferenceValues(kAdmin, rv).status());
+  PutApprovedValues({kGoodMeasurement, kBadMeasurement});
   ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w, kBadMeasurement));
   ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
   v1::DeleteReferenceValuesRequest del;
@@ -180,9 +176,7 @@ TEST_F(KeyBrokerTest, ReferenceValueChangesApplyToTheNextDecision) {
   EXPECT_THAT(Token(kWorkload, w),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
   // Put back (version 1 of a new set): good evidence passes again.
-  rv.clear_values();
-  rv.add_values(HexEncode(kGoodMeasurement));
-  ASSERT_OK(admin_->PutReferenceValues(kAdmin, rv).status());
+  PutApprovedValues();
   ASSERT_OK_AND_ASSIGN(token, Token(kWorkload, w));
   EXPECT_OK(Release(kWorkload, token, w.keys.public_key).status());
 }
@@ -192,11 +186,7 @@ TEST_F(KeyBrokerTest, TokenIsRevokedWhenReferenceValuesOrPolicyBindingChange) {
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
   ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
   ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
-  v1::PutReferenceValuesRequest rv;
-  rv.set_name("approved");
-  rv.add_values(HexEncode(kGoodMeasurement));
-  rv.add_values(HexEncode(kBadMeasurement));
-  ASSERT_OK(admin_->PutReferenceValues(kAdmin, rv).status());
+  PutApprovedValues({kGoodMeasurement, kBadMeasurement});
   EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("token_revoked_reference_values_changed")));

@@ -12,11 +12,16 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <atomic>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "base/testing/status_matchers.h"
+#include "kms/hpke/hpke.h"
 #include "tests/kms/hpke/test_util.h"
 
 namespace strongroom::kms::hpke {
@@ -211,6 +216,72 @@ TEST_P(HpkeEncodingTest, Pkcs8RoundTripKeepsTheSerializedKey) {
   // A public key is not a private key.
   ASSERT_OK_AND_ASSIGN(Bytes spki, pair.public_key.ToSpkiDer());
   EXPECT_THAT(PrivateKey::FromPkcs8Der(SecretBytes::CopyFrom(spki)), StatusIs(kInvalid));
+}
+
+// GenerateKeyPair makes keys directly (EVP_PKEY_keygen / random X25519
+// bytes), not through DeriveKeyPair: the serialized private key must be the
+// key OpenSSL uses, and the public half (built lazily) must be its point.
+TEST_P(HpkeEncodingTest, GeneratedKeyPairIsConsistent) {
+  const Kem kem = GetParam();
+  ASSERT_OK_AND_ASSIGN(Suite suite, Suite::Create(kem, Kdf::kHkdfSha256, Aead::kAes256Gcm));
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_OK_AND_ASSIGN(KeyPair pair, GenerateKeyPair(kem));
+    EXPECT_EQ(pair.public_key, pair.private_key.public_key());
+    ASSERT_EQ(pair.public_key.Serialize().size(), KemPublicKeySize(kem));
+    if (kem == kP256) EXPECT_EQ(pair.public_key.Serialize()[0], 0x04);
+    // Re-importing the serialized scalar (P-256: range-checked) gives the
+    // same public key, and that key opens what was sealed to the original.
+    SecretBytes serialized = pair.private_key.Serialize();
+    ASSERT_EQ(serialized.size(), KemPrivateKeySize(kem));
+    ASSERT_OK_AND_ASSIGN(PrivateKey reimported, PrivateKey::Create(kem, serialized));
+    EXPECT_EQ(reimported.public_key(), pair.public_key);
+    const Bytes info = {'i'}, aad = {'a'}, pt = {'m', 's', 'g'};
+    ASSERT_OK_AND_ASSIGN(Sealed sealed, Seal(suite, pair.public_key, info, aad, pt));
+    EXPECT_EQ(sealed.enc.size(), KemEncSize(kem));
+    ASSERT_OK_AND_ASSIGN(SecretBytes opened,
+                         Open(suite, reimported, sealed.enc, info, aad, sealed.ciphertext));
+    EXPECT_EQ(HexOf(opened), HexEncode(pt));
+    // The lazily built public key encodes like an imported one.
+    ASSERT_OK_AND_ASSIGN(Bytes spki, pair.public_key.ToSpkiDer());
+    ASSERT_OK_AND_ASSIGN(PublicKey imported, PublicKey::FromSpkiDer(spki));
+    ASSERT_OK_AND_ASSIGN(Bytes spki_again, imported.ToSpkiDer());
+    EXPECT_EQ(HexEncode(spki), HexEncode(spki_again));
+  }
+}
+
+// Key generation contexts are pooled and a generated public key builds its
+// OpenSSL object on first use: both must hold up under concurrent callers.
+TEST_P(HpkeEncodingTest, ConcurrentGenerateSealOpen) {
+  const Kem kem = GetParam();
+  ASSERT_OK_AND_ASSIGN(Suite suite, Suite::Create(kem, Kdf::kHkdfSha256, Aead::kAes256Gcm));
+  // Fresh, so the threads race to build its public OpenSSL key.
+  ASSERT_OK_AND_ASSIGN(KeyPair recipient, GenerateKeyPair(kem));
+  constexpr int kThreads = 4;
+  constexpr int kIterations = 20;
+  std::atomic<int> failures{0};
+  std::vector<std::vector<Bytes>> generated(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const Bytes pt = {static_cast<uint8_t>(t)};
+      for (int i = 0; i < kIterations; ++i) {
+        auto pair = GenerateKeyPair(kem);
+        auto sealed = Seal(suite, recipient.public_key, {}, {}, pt);
+        if (!pair.ok() || !sealed.ok()) {
+          ++failures;
+          continue;
+        }
+        generated[t].push_back(pair->public_key.Serialize());
+        auto opened = Open(suite, recipient.private_key, sealed->enc, {}, {}, sealed->ciphertext);
+        if (!opened.ok() || HexOf(*opened) != HexEncode(pt)) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::set<Bytes> distinct;
+  for (const auto& keys : generated) distinct.insert(keys.begin(), keys.end());
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads * kIterations));
 }
 
 INSTANTIATE_TEST_SUITE_P(Kems, HpkeEncodingTest, ::testing::Values(kP256, kX25519),

@@ -6,7 +6,6 @@
 
 #include <rocksdb/write_batch.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -15,6 +14,7 @@
 #include "base/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/storage/sealed/object_store_fixture.h"
 #include "tests/storage/sealed/sealed_test_util.h"
 
 namespace strongroom::storage::sealed {
@@ -24,8 +24,9 @@ using ::strongroom::testing::StatusIs;
 using ::testing::HasSubstr;
 using Segment = SegmentStreamReader::Segment;
 
+using testing::kOwner;
+
 const kms::Caller kAdmin{"spiffe://t/admin", kms::Role::kAdmin};
-const kms::Caller kOwner{"spiffe://t/owner", kms::Role::kOwner};
 const kms::Caller kOther{"spiffe://t/other", kms::Role::kOwner};
 const kms::Caller kAuditor{"spiffe://t/auditor", kms::Role::kAuditor};
 const kms::Caller kWorkload{"spiffe://t/workload", kms::Role::kWorkload};
@@ -36,33 +37,13 @@ std::string Pattern(size_t n, int seed = 0) {
   return s;
 }
 
-class ObjectStoreTest : public ::testing::Test {
+class ObjectStoreTest : public testing::ObjectStoreFixture {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/object-store-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
-    keys_.AddKey("keys/k1", kOwner.principal, 1);
-    keys_.AddKey("keys/k2", kOther.principal, 1);
-    options_.path = dir_;
-    options_.min_segment_size = 4096;
-    Reopen();
-    v1::CreateDatasetRequest r;
-    r.set_dataset_id("ds1");
-    r.set_key("k1");
-    r.set_release_policy("train-only");
-    ASSERT_OK(store_->CreateDataset(kOwner, r).status());
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  ObjectStoreTest() : ObjectStoreFixture("object-store-") {}
 
-  void Reopen() {
-    store_.reset();
-    absl::StatusOr<std::unique_ptr<ObjectStore>> s = ObjectStore::Open(options_, &keys_, clock_);
-    ASSERT_OK(s.status());
-    store_ = *std::move(s);
+  void SetUp() override {
+    keys_.AddKey("keys/k2", kOther.principal, 1);
+    ObjectStoreFixture::SetUp();
   }
 
   // Uploads `plain` as a new version of ds1/name; returns its info.
@@ -76,17 +57,15 @@ class ObjectStoreTest : public ::testing::Test {
       (*b.mutable_labels())[k] = absl::StrCat(k, "-", name);
     }
     ASSIGN_OR_RETURN(v1::Upload up, store_->BeginUpload(who, b));
-    ASSIGN_OR_RETURN(testing::SealedParts parts,
-                     testing::Seal(data_key_, "ds1", name, up.version(), plain));
-    v1::PutObjectStart start;
-    start.set_upload_id(up.upload_id());
-    start.set_header(std::string(AsStringView(parts.header_bytes)));
-    ASSIGN_OR_RETURN(auto upload, store_->OpenUpload(who, start));
-    for (const std::string& s : parts.segments) RETURN_IF_ERROR(upload->AppendSegment(AsBytes(s)));
-    v1::PutObjectFinish finish;
-    finish.set_segment_count(parts.segments.size());
-    finish.set_stream_bytes(parts.stream_bytes);
-    return upload->Commit(finish);
+    return SealAndUpload(who, up, "ds1", plain);
+  }
+
+  // BeginUpload of dataset/name as kOwner, without labels.
+  absl::StatusOr<v1::Upload> Begin(const std::string& dataset, const std::string& name) {
+    v1::BeginUploadRequest b;
+    b.set_dataset(dataset);
+    b.set_name(name);
+    return store_->BeginUpload(kOwner, b);
   }
 
   // Reads ds1/name@version [start, end) and decrypts it.
@@ -129,13 +108,6 @@ class ObjectStoreTest : public ::testing::Test {
     }));
     return n;
   }
-
-  std::string dir_;
-  testing::FakeKeyDirectory keys_;
-  FakeClock clock_{absl::FromUnixSeconds(1800000000)};
-  StoreOptions options_;
-  std::unique_ptr<ObjectStore> store_;
-  const SecretBytes data_key_ = SecretBytes::Random(32);
 };
 
 TEST_F(ObjectStoreTest, DatasetsNameOwnerKeyAndPolicy) {
@@ -216,10 +188,7 @@ TEST_F(ObjectStoreTest, RangesAreSegmentAligned) {
 }
 
 TEST_F(ObjectStoreTest, NothingIsVisibleBeforeCommitAndAbandonedUploadsLeaveNothing) {
-  v1::BeginUploadRequest b;
-  b.set_dataset("ds1");
-  b.set_name("x");
-  ASSERT_OK_AND_ASSIGN(v1::Upload up, store_->BeginUpload(kOwner, b));
+  ASSERT_OK_AND_ASSIGN(v1::Upload up, Begin("ds1", "x"));
   ASSERT_OK_AND_ASSIGN(testing::SealedParts parts,
                        testing::Seal(data_key_, "ds1", "x", up.version(), Pattern(20000)));
   v1::PutObjectStart start;
@@ -238,10 +207,7 @@ TEST_F(ObjectStoreTest, NothingIsVisibleBeforeCommitAndAbandonedUploadsLeaveNoth
 }
 
 TEST_F(ObjectStoreTest, UploadsOfAnEarlierProcessAreDiscardedAtOpen) {
-  v1::BeginUploadRequest b;
-  b.set_dataset("ds1");
-  b.set_name("x");
-  ASSERT_OK_AND_ASSIGN(v1::Upload up, store_->BeginUpload(kOwner, b));
+  ASSERT_OK_AND_ASSIGN(v1::Upload up, Begin("ds1", "x"));
   ASSERT_OK_AND_ASSIGN(testing::SealedParts parts,
                        testing::Seal(data_key_, "ds1", "x", up.version(), Pattern(20000)));
   // Segments written as a live upload would, then the process "dies": the
@@ -264,10 +230,7 @@ TEST_F(ObjectStoreTest, UploadsOfAnEarlierProcessAreDiscardedAtOpen) {
 }
 
 TEST_F(ObjectStoreTest, IdleUploadsAreCollected) {
-  v1::BeginUploadRequest b;
-  b.set_dataset("ds1");
-  b.set_name("idle");
-  ASSERT_OK(store_->BeginUpload(kOwner, b).status());
+  ASSERT_OK(Begin("ds1", "idle").status());
   ASSERT_OK(store_->RunMaintenance());
   EXPECT_EQ(store_->Check()->open_uploads(), 1u);
   clock_.Advance(options_.upload_idle_timeout + absl::Seconds(1));
@@ -278,12 +241,7 @@ TEST_F(ObjectStoreTest, IdleUploadsAreCollected) {
 TEST_F(ObjectStoreTest, StructureChecksRefuseBadUploadsAndKeepTheStoredObject) {
   const std::string plain = Pattern(20000);
   ASSERT_OK(Put("obj", plain).status());
-  auto begin = [&]() {
-    v1::BeginUploadRequest b;
-    b.set_dataset("ds1");
-    b.set_name("obj");
-    return store_->BeginUpload(kOwner, b).value();
-  };
+  auto begin = [&]() { return Begin("ds1", "obj").value(); };
   // Oversized segment.
   v1::Upload up = begin();
   ASSERT_OK_AND_ASSIGN(testing::SealedParts parts,
@@ -349,21 +307,8 @@ TEST_F(ObjectStoreTest, QuotaIsEnforcedAndFailedUploadsAreDiscarded) {
   r.set_quota_bytes(30000);
   ASSERT_OK(store_->CreateDataset(kAdmin, r).status());
   auto put = [&](const std::string& name, size_t n) -> absl::StatusOr<v1::ObjectInfo> {
-    v1::BeginUploadRequest b;
-    b.set_dataset("small");
-    b.set_name(name);
-    ASSIGN_OR_RETURN(v1::Upload up, store_->BeginUpload(kOwner, b));
-    ASSIGN_OR_RETURN(testing::SealedParts parts,
-                     testing::Seal(data_key_, "small", name, up.version(), Pattern(n)));
-    v1::PutObjectStart start;
-    start.set_upload_id(up.upload_id());
-    start.set_header(std::string(AsStringView(parts.header_bytes)));
-    ASSIGN_OR_RETURN(auto upload, store_->OpenUpload(kOwner, start));
-    for (const std::string& s : parts.segments) RETURN_IF_ERROR(upload->AppendSegment(AsBytes(s)));
-    v1::PutObjectFinish f;
-    f.set_segment_count(parts.segments.size());
-    f.set_stream_bytes(parts.stream_bytes);
-    return upload->Commit(f);
+    ASSIGN_OR_RETURN(v1::Upload up, Begin("small", name));
+    return SealAndUpload(kOwner, up, "small", Pattern(n));
   };
   ASSERT_OK(put("a", 20000).status());
   EXPECT_THAT(put("b", 20000), StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("quota")));

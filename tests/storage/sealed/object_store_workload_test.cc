@@ -3,7 +3,6 @@
 // dataset is looked up; uploads stay bound to the workload that began them
 // and the token is checked again when the stream starts; nothing else.
 // RocksDB in a temp dir, a fake key directory and a fake authorizer.
-#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -14,7 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/sealed/object_store.h"
-#include "tests/storage/sealed/sealed_test_util.h"
+#include "tests/storage/sealed/object_store_fixture.h"
 
 namespace strongroom::storage::sealed {
 namespace {
@@ -22,7 +21,8 @@ namespace {
 using ::strongroom::testing::StatusIs;
 using ::testing::HasSubstr;
 
-const kms::Caller kOwner{"spiffe://t/owner", kms::Role::kOwner};
+using testing::kOwner;
+
 const kms::Caller kWorkload{"spiffe://t/workload", kms::Role::kWorkload};
 const kms::Caller kWorkload2{"spiffe://t/workload2", kms::Role::kWorkload};
 
@@ -44,27 +44,9 @@ struct FakeAuthorizer final : ObjectReadAuthorizer {
   std::set<std::string> asked;
 };
 
-class ObjectStoreWorkloadTest : public ::testing::Test {
+class ObjectStoreWorkloadTest : public testing::ObjectStoreFixture {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/object-store-wl-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
-    keys_.AddKey("keys/k1", kOwner.principal, 1);
-    StoreOptions options;
-    options.path = dir_;
-    options.min_segment_size = 4096;
-    ASSERT_OK_AND_ASSIGN(store_, ObjectStore::Open(options, &keys_, clock_));
-    v1::CreateDatasetRequest r;
-    r.set_dataset_id("ds1");
-    r.set_key("k1");
-    r.set_release_policy("train-only");
-    ASSERT_OK(store_->CreateDataset(kOwner, r).status());
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  ObjectStoreWorkloadTest() : ObjectStoreFixture("object-store-wl-") {}
 
   absl::StatusOr<v1::Upload> Begin(const kms::Caller& who, const std::string& token,
                                    const std::string& dataset = "ds1") {
@@ -78,18 +60,7 @@ class ObjectStoreWorkloadTest : public ::testing::Test {
   // Streams `plain` into an upload begun earlier.
   absl::StatusOr<v1::ObjectInfo> Stream(const kms::Caller& who, const v1::Upload& up,
                                         const std::string& token, const std::string& plain) {
-    ASSIGN_OR_RETURN(testing::SealedParts parts,
-                     testing::Seal(data_key_, "ds1", up.name(), up.version(), plain));
-    v1::PutObjectStart start;
-    start.set_upload_id(up.upload_id());
-    start.set_header(std::string(AsStringView(parts.header_bytes)));
-    start.set_token(token);
-    ASSIGN_OR_RETURN(auto upload, store_->OpenUpload(who, start));
-    for (const std::string& s : parts.segments) RETURN_IF_ERROR(upload->AppendSegment(AsBytes(s)));
-    v1::PutObjectFinish finish;
-    finish.set_segment_count(parts.segments.size());
-    finish.set_stream_bytes(parts.stream_bytes);
-    return upload->Commit(finish);
+    return SealAndUpload(who, up, "ds1", plain, token);
   }
 
   absl::Status Read(const kms::Caller& who, const std::string& dataset, const std::string& token) {
@@ -100,12 +71,7 @@ class ObjectStoreWorkloadTest : public ::testing::Test {
     return store_->OpenRead(who, r).status();
   }
 
-  std::string dir_;
-  testing::FakeKeyDirectory keys_;
-  FakeClock clock_{absl::FromUnixSeconds(1800000000)};
-  std::unique_ptr<ObjectStore> store_;
   FakeAuthorizer authorizer_;
-  const SecretBytes data_key_ = SecretBytes::Random(32);
 };
 
 TEST_F(ObjectStoreWorkloadTest, UploadsNeedTheAuthorizerAndAToken) {

@@ -8,18 +8,16 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
-#include <cstdlib>
-#include <filesystem>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "base/testing/status_matchers.h"
 #include "client/connection.h"
 #include "client/sealed_object.h"
-#include "hsm-sim/testing/softhsm_token.h"
-#include "server/config.h"
 #include "server/sealed_store_service.h"
 #include "server/server.h"
 #include "storage/sealed/object_db.h"
+#include "tests/client/loopback_server.h"
 
 namespace strongroom::server {
 namespace {
@@ -45,42 +43,16 @@ std::string Pattern(size_t n, int seed = 0) {
 class SealedStoreServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(token_, hsm_sim::SoftHsmToken::Create("sealed-test"));
-    pki_ = token_->dir() + "/pki";
-    std::string cmd = absl::StrCat(STRONGROOM_SOURCE_DIR, "/deploy/local-ca.sh --dir ", pki_,
-                                   " --client admin --client owner --client owner2"
-                                   " --client auditor --client workload >/dev/null 2>&1");
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-    std::string yaml = absl::StrCat(R"(
-server:
-  listen: 127.0.0.1:0
-  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
-hsm:
-  module: )",
-                                    hsm_sim::SoftHsmToken::SoftHsmModulePath(), R"(
-  token_label: sealed-test
-  pin_file: )",
-                                    token_->pin_file(), R"(
-storage: {path: db}
-store: {maintenance_interval: 50ms}
-logging: {level: warning}
-principals:
-  - {name: "spiffe://strongroom/admin", role: admin}
-  - {name: "spiffe://strongroom/owner", role: owner}
-  - {name: "spiffe://strongroom/owner2", role: owner}
-  - {name: "spiffe://strongroom/auditor", role: auditor}
-  - {name: "spiffe://strongroom/workload", role: workload}
-)");
-    ASSERT_OK_AND_ASSIGN(ServerConfig config, ParseServerConfig(yaml, "test.yaml", token_->dir()));
-    ASSERT_OK_AND_ASSIGN(server_, StrongroomServer::Start(config));
+    ASSERT_OK_AND_ASSIGN(local_, client::testing::LoopbackServer::Provision(
+                                     "sealed-test", {{"admin", "admin"},
+                                                     {"owner", "owner"},
+                                                     {"owner2", "owner"},
+                                                     {"auditor", "auditor"},
+                                                     {"workload", "workload"}}));
+    ASSERT_OK(local_->Start("store: {maintenance_interval: 50ms}\nlogging: {level: warning}\n"));
     for (const char* who : {"admin", "owner", "owner2", "auditor", "workload"}) {
-      client::ConnectionOptions o{absl::StrCat("127.0.0.1:", server_->port()),
-                                  pki_ + "/ca.crt",
-                                  absl::StrCat(pki_, "/clients/", who, ".crt"),
-                                  absl::StrCat(pki_, "/clients/", who, ".key"),
-                                  "",
-                                  absl::Seconds(30)};
-      ASSERT_OK_AND_ASSIGN(conn_[who], client::Connection::Open(o));
+      ASSERT_OK_AND_ASSIGN(conn_[who],
+                           client::Connection::Open(local_->As(who, absl::Seconds(30))));
     }
     v1::CreateKeyRequest k;
     k.set_key_id("k1");
@@ -96,7 +68,7 @@ principals:
 
   void TearDown() override {
     conn_.clear();
-    server_.reset();
+    local_.reset();
   }
 
   client::Connection& As(const std::string& who) { return *conn_.at(who); }
@@ -126,7 +98,7 @@ principals:
     return sink.Release();
   }
 
-  storage::sealed::ObjectStore& Store() { return server_->sealed_store().store(); }
+  storage::sealed::ObjectStore& Store() { return local_->server().sealed_store().store(); }
 
   void ExpectConsistent() {
     ASSERT_OK_AND_ASSIGN(v1::StoreCheck c, As("auditor").CheckStore(v1::CheckStoreRequest()));
@@ -148,9 +120,7 @@ principals:
     return v1::StoreJob();
   }
 
-  std::unique_ptr<hsm_sim::SoftHsmToken> token_;
-  std::string pki_;
-  std::unique_ptr<StrongroomServer> server_;
+  std::unique_ptr<client::testing::LoopbackServer> local_;
   std::map<std::string, std::unique_ptr<client::Connection>> conn_;
 };
 

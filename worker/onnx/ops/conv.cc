@@ -1,15 +1,22 @@
-// Conv (1-D and 2-D, groups, dilations, pads, strides, auto_pad) as im2col
-// plus OpenBLAS GEMM, tiled over output positions so the column buffer stays
-// bounded; 1x1 stride-1 unpadded convolutions skip im2col entirely. A
-// Session may fuse a following Relu into the kernel (WithActivation).
+// Conv (1-D and 2-D, groups, dilations, pads, strides, auto_pad). With
+// constant weights on an AVX-512 CPU (WithConstants, at Session::Create) the
+// weights are packed once and the convolution runs as PackedGemm over panels
+// of an implicit im2col (packed_gemm.h), bias, residual and Relu in its
+// epilogue. Otherwise: im2col plus OpenBLAS GEMM, tiled over output
+// positions so the column buffer stays bounded; 1x1 stride-1 unpadded
+// convolutions skip im2col entirely. A Session may fuse a following Relu
+// (WithActivation) or residual Add (WithResidual) into the kernel.
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <span>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "worker/onnx/gemm.h"
 #include "worker/onnx/ops/factories.h"
 #include "worker/onnx/ops/kernel_util.h"
+#include "worker/onnx/ops/packed_gemm.h"
 #include "worker/onnx/ops/window.h"
 
 namespace strongroom::worker::onnx::ops {
@@ -25,9 +32,7 @@ constexpr int64_t kShortRun = 32;
 constexpr int64_t kIm2ColGrain = int64_t{1} << 16;
 
 // 2-D view of the geometry (1-D convolutions have a height of 1).
-struct Geometry2D {
-  int64_t h, w, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
-};
+using Geometry2D = ConvGeometry;
 
 Geometry2D To2D(const std::vector<AxisWindow>& win) {
   if (win.size() == 1) {
@@ -111,17 +116,47 @@ void Im2Col(ThreadPool* pool, const float* x, int64_t channels, const Geometry2D
   });
 }
 
+// Weights packed for PackedGemm, one PackedWeights per group, and the
+// tensor they came from.
+struct PackedConvWeights {
+  const Tensor* source = nullptr;
+  std::vector<PackedWeights> groups;
+};
+
 class ConvOp final : public Op {
  public:
   ConvOp(WindowAttrs window, int64_t group, Activation activation = Activation::kNone,
-         bool residual = false)
-      : window_(std::move(window)), group_(group), activation_(activation), residual_(residual) {}
+         bool residual = false, std::shared_ptr<const PackedConvWeights> packed = nullptr)
+      : window_(std::move(window)),
+        group_(group),
+        activation_(activation),
+        residual_(residual),
+        packed_(std::move(packed)) {}
 
   std::unique_ptr<Op> WithActivation(Activation activation) const override {
-    return std::make_unique<ConvOp>(window_, group_, activation, residual_);
+    return std::make_unique<ConvOp>(window_, group_, activation, residual_, packed_);
   }
   std::unique_ptr<Op> WithResidual(Activation activation) const override {
-    return std::make_unique<ConvOp>(window_, group_, activation, true);
+    return std::make_unique<ConvOp>(window_, group_, activation, true, packed_);
+  }
+  std::unique_ptr<Op> WithConstants(std::span<const Tensor* const> constants) const override {
+    if (!PackedGemmAvailable() || constants.size() < 2 || constants[1] == nullptr) return nullptr;
+    const Tensor& w = *constants[1];
+    if (w.dtype() != DataType::kFloat || (w.shape().size() != 3 && w.shape().size() != 4) ||
+        w.dim(0) % group_ != 0) {
+      return nullptr;  // Infer reports it
+    }
+    const int64_t mg = w.dim(0) / group_;
+    const int64_t kg = Product(w.shape(), 1, w.shape().size());
+    if (mg == 0 || kg == 0) return nullptr;
+    auto packed = std::make_shared<PackedConvWeights>();
+    packed->source = &w;
+    packed->groups.reserve(static_cast<size_t>(group_));
+    const float* pw = w.data<float>().data();
+    for (int64_t grp = 0; grp < group_; ++grp) {
+      packed->groups.emplace_back(pw + grp * mg * kg, mg, kg);
+    }
+    return std::make_unique<ConvOp>(window_, group_, activation_, residual_, std::move(packed));
   }
 
   absl::Status Infer(std::span<const TensorMeta* const> in,
@@ -192,7 +227,8 @@ class ConvOp final : public Op {
         direct
             ? positions
             : std::min(positions, std::max<int64_t>(256, kColumnBudget / std::max<int64_t>(1, kg)));
-    float* col = direct ? nullptr : ctx.ScratchFloats(static_cast<size_t>(kg * tile));
+    const bool packed = packed_ != nullptr && &w == packed_->source;
+    float* col = direct || packed ? nullptr : ctx.ScratchFloats(static_cast<size_t>(kg * tile));
     const float* px = x.data<float>().data();
     const float* pw = w.data<float>().data();
     const float* pb = b != nullptr ? b->data<float>().data() : nullptr;
@@ -224,6 +260,30 @@ class ConvOp final : public Op {
             }
           });
     };
+    if (packed) {
+      float* scratch = ctx.ScratchFloats(PackedGemmScratchFloats(ctx.pool()->num_threads()));
+      for (int64_t img = 0; img < n; ++img) {
+        for (int64_t grp = 0; grp < group_; ++grp) {
+          const float* xg = px + (img * c + grp * cg) * g.h * g.w;
+          float* yg = py + (img * m + grp * mg) * positions;
+          GemmEpilogue ep;
+          ep.bias = pb != nullptr ? pb + grp * mg : nullptr;
+          ep.residual = pr != nullptr ? pr + (yg - py) : nullptr;
+          ep.relu = activation_ == Activation::kRelu;
+          PanelSource src;
+          if (direct) {
+            src.matrix = xg;
+            src.ld = positions;
+          } else {
+            src.image = xg;
+            src.geometry = &g;
+          }
+          PackedGemm(ctx.pool(), packed_->groups[static_cast<size_t>(grp)], positions, src,
+                     ep, yg, positions, scratch);
+        }
+      }
+      return absl::OkStatus();
+    }
     const float beta = pb != nullptr || pr != nullptr ? 1.0f : 0.0f;
     for (int64_t img = 0; img < n; ++img) {
       for (int64_t grp = 0; grp < group_; ++grp) {
@@ -259,6 +319,9 @@ class ConvOp final : public Op {
   const int64_t group_;
   const Activation activation_;
   const bool residual_;  // input 3: added to the output (same shape) before the activation
+  // Set by WithConstants: the weights packed for PackedGemm, used when
+  // input 1 is that tensor.
+  const std::shared_ptr<const PackedConvWeights> packed_;
 };
 
 }  // namespace

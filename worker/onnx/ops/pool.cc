@@ -1,16 +1,52 @@
 // MaxPool (float, uint8, int8), AveragePool (count_include_pad, ceil_mode,
 // dilations) over 1-D and 2-D windows, and GlobalAveragePool.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "worker/onnx/ops/factories.h"
 #include "worker/onnx/ops/kernel_util.h"
+#include "worker/onnx/ops/packed_gemm.h"
 #include "worker/onnx/ops/window.h"
 
 namespace strongroom::worker::onnx::ops {
 namespace {
+
+// o[i] = max(o[i], src[2 * i]) for i in [0, n), as std::max(o[i], .) picks
+// (o[i] on NaN and ties). src[0, 2 * n + 30] must be readable.
+__attribute__((target("avx512f"))) void MaxStride2Avx512(float* o, const float* src, int64_t n) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 mask =
+        n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512 s = _mm512_permutex2var_ps(_mm512_loadu_ps(src + 2 * i), even,
+                                            _mm512_loadu_ps(src + 2 * i + 16));
+    const __m512 cur = _mm512_maskz_loadu_ps(mask, o + i);
+    // max_ps(a, b) is a > b ? a : b: b (the current max) on NaN and ties.
+    _mm512_mask_storeu_ps(o + i, mask, _mm512_maskz_max_ps(0xFFFF, s, cur));
+  }
+}
+
+// v[i] = the max of rows[r * stride + i] over r in [0, rows), i in [0, n),
+// from lowest(), in the order and with the picks of std::max(v[i], .).
+__attribute__((target("avx512f"))) void ColumnMaxAvx512(const float* rows_base, int64_t stride,
+                                                        int64_t rows, int64_t n, float* v) {
+  const __m512 lowest = _mm512_set1_ps(std::numeric_limits<float>::lowest());
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 mask =
+        n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    __m512 acc = lowest;
+    for (int64_t r = 0; r < rows; ++r) {
+      acc = _mm512_maskz_max_ps(0xFFFF, _mm512_maskz_loadu_ps(mask, rows_base + r * stride + i),
+                                acc);
+    }
+    _mm512_mask_storeu_ps(v + i, mask, acc);
+  }
+}
 
 // One spatial axis after resolution (a 1-D pool is 2-D with a unit height).
 struct Axis {
@@ -118,8 +154,10 @@ class PoolOp final : public Op {
       // it vectorizes), then the max along each output's columns. Same
       // result as the loop below (NaNs are skipped in both; only which of
       // +0 and -0 wins a tie may differ).
+      const bool avx512 = std::is_same_v<T, float> && PackedGemmAvailable();
       ctx.pool()->ParallelFor(planes, grain, [&](int64_t p0, int64_t p1) {
-        std::vector<T> colmax(static_cast<size_t>(ax.in));
+        // 32 spare entries: MaxStride2Avx512 loads whole vectors past the row.
+        std::vector<T> colmax(static_cast<size_t>(ax.in + 32), std::numeric_limits<T>::lowest());
         T* v = colmax.data();
         for (int64_t p = p0; p < p1; ++p) {
           const T* src = x + p * in_plane;
@@ -127,10 +165,18 @@ class PoolOp final : public Op {
           for (int64_t oy = 0; oy < ay.out; ++oy) {
             const Taps& wy = ty[oy];
             const int64_t y0 = oy * ay.s - ay.pb;
-            std::fill(v, v + ax.in, std::numeric_limits<T>::lowest());
-            for (int64_t i = wy.first; i < wy.last; ++i) {
-              const T* row = src + (y0 + i) * ax.in;
-              for (int64_t ix = 0; ix < ax.in; ++ix) v[ix] = std::max(v[ix], row[ix]);
+            if constexpr (std::is_same_v<T, float>) {
+              if (avx512) {
+                ColumnMaxAvx512(src + (y0 + wy.first) * ax.in, ax.in, wy.last - wy.first, ax.in,
+                                v);
+              }
+            }
+            if (!avx512) {
+              std::fill(v, v + ax.in, std::numeric_limits<T>::lowest());
+              for (int64_t i = wy.first; i < wy.last; ++i) {
+                const T* row = src + (y0 + i) * ax.in;
+                for (int64_t ix = 0; ix < ax.in; ++ix) v[ix] = std::max(v[ix], row[ix]);
+              }
             }
             T* out_row = dst + oy * ax.out;
             auto edge = [&](int64_t ox) {
@@ -152,6 +198,8 @@ class PoolOp final : public Op {
                 const T* src_j = v + ox_lo * ax.s - ax.pb + j;
                 if (ax.s == 1) {
                   for (int64_t i = 0; i < n; ++i) o[i] = std::max(o[i], src_j[i]);
+                } else if (ax.s == 2 && avx512) {
+                  if constexpr (std::is_same_v<T, float>) MaxStride2Avx512(o, src_j, n);
                 } else if (ax.s == 2) {
                   for (int64_t i = 0; i < n; ++i) o[i] = std::max(o[i], src_j[2 * i]);
                 } else {
