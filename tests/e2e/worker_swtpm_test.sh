@@ -71,6 +71,15 @@ for event in worker.start worker.attest worker.get worker.load worker.infer work
     || { cat "$wd/run1.log" >&2; fail "worker log lacks $event with its time"; }
 done
 [[ $(grep -c '"event":"worker.attest"' "$wd/run1.log") -eq 3 ]] || fail "want one attest per dataset"
+# With CAP_SYS_RESOURCE (root) the worker lifts its memlock limit and locks
+# all its memory; elsewhere it must say that it could not.
+if [[ $(id -u) -eq 0 ]] && capsh --has-p=cap_sys_resource 2>/dev/null; then
+  grep '"event":"worker.start"' "$wd/run1.log" | grep -q '"memory_locked":true' \
+    || { cat "$wd/run1.log" >&2; fail "worker running as root did not lock its memory"; }
+else
+  grep '"event":"worker.start"' "$wd/run1.log" | grep -q '"memory_locked":' \
+    || fail "worker.start lacks memory_locked"
+fi
 # The output's label names the model version it came from.
 ok "object stat" owner1 object stat results/digit-0 --json
 grep -q '"strongroom.worker.model": *"models/mnist-8.onnx@1"' "$tmp/out" || fail "output lacks its model label"
