@@ -31,6 +31,23 @@ absl::StatusOr<Message> ParseRecord(absl::string_view bytes, absl::string_view w
   return m;
 }
 
+// Scans the records under `prefix`, parsed as Message: `fn(Message)` returns
+// false to stop. A record that does not parse stops the scan with DataLoss.
+template <typename Message, typename Db, typename Fn>
+absl::Status ScanRecords(const Db& db, absl::string_view prefix, absl::string_view what, Fn&& fn) {
+  absl::Status error;
+  absl::Status scanned = db.Scan(prefix, "", [&](absl::string_view, absl::string_view value) {
+    absl::StatusOr<Message> m = ParseRecord<Message>(value, what);
+    if (!m.ok()) {
+      error = m.status();
+      return false;
+    }
+    return fn(*std::move(m));
+  });
+  if (!scanned.ok()) return scanned;
+  return error;
+}
+
 inline std::string Serialize(const google::protobuf::MessageLite& m) {
   return m.SerializeAsString();
 }

@@ -67,21 +67,15 @@ absl::StatusOr<v1::StoreJob> ObjectStore::StartRewrap(const Caller& c,
   ASSIGN_OR_RETURN(v1::Key key, keys_->GetKey(c, ds.key()));
   std::lock_guard<std::mutex> lock(mu_);
   std::optional<v1::SealedJobRecord> running;
-  absl::Status error;
-  RETURN_IF_ERROR(db_->Scan(keys::kJobs, "", [&](absl::string_view, absl::string_view value) {
-    absl::StatusOr<v1::SealedJobRecord> job = ParseRecord<v1::SealedJobRecord>(value, "job");
-    if (!job.ok()) {
-      error = job.status();
-      return false;
-    }
-    if (job->job().kind() == v1::REWRAP && job->job().state() == v1::RUNNING &&
-        job->job().dataset() == ds.name()) {
-      running = *std::move(job);
-      return false;
-    }
-    return true;
-  }));
-  RETURN_IF_ERROR(error);
+  RETURN_IF_ERROR(ScanRecords<v1::SealedJobRecord>(
+      *db_, keys::kJobs, "job", [&](v1::SealedJobRecord job) {
+        if (job.job().kind() == v1::REWRAP && job.job().state() == v1::RUNNING &&
+            job.job().dataset() == ds.name()) {
+          running = std::move(job);
+          return false;
+        }
+        return true;
+      }));
   v1::SealedJobRecord job;
   if (running.has_value()) {
     // One re-wrap per dataset; a later rotation raises its target.
@@ -115,25 +109,20 @@ absl::StatusOr<v1::StoreJob> ObjectStore::StartRewrap(const Caller& c,
 
 absl::Status ObjectStore::RewrapSlice(size_t budget) {
   std::vector<v1::SealedJobRecord> jobs;
-  absl::Status error;
-  RETURN_IF_ERROR(db_->Scan(keys::kJobs, "", [&](absl::string_view, absl::string_view value) {
-    absl::StatusOr<v1::SealedJobRecord> job = ParseRecord<v1::SealedJobRecord>(value, "job");
-    if (!job.ok()) {
-      error = job.status();
-      return false;
-    }
-    if (job->job().kind() == v1::REWRAP && job->job().state() == v1::RUNNING) {
-      jobs.push_back(*std::move(job));
-    }
-    return true;
-  }));
-  RETURN_IF_ERROR(error);
+  RETURN_IF_ERROR(ScanRecords<v1::SealedJobRecord>(
+      *db_, keys::kJobs, "job", [&](v1::SealedJobRecord job) {
+        if (job.job().kind() == v1::REWRAP && job.job().state() == v1::RUNNING) {
+          jobs.push_back(std::move(job));
+        }
+        return true;
+      }));
   for (v1::SealedJobRecord& job : jobs) {
     ASSIGN_OR_RETURN(v1::Dataset ds, LoadDataset(DatasetId(job.job())));
     const std::string prefix = keys::ObjectsOf(DatasetId(job.job()));
     // Collect a slice of candidates first: KMS calls happen without locks.
     std::vector<std::pair<std::string, v1::SealedObjectRecord>> slice;
     bool reached_end = true;
+    absl::Status error;
     RETURN_IF_ERROR(
         db_->Scan(prefix, job.cursor(), [&](absl::string_view key, absl::string_view value) {
           if (slice.size() == budget) {
@@ -263,22 +252,16 @@ absl::StatusOr<v1::StoreJob> ObjectStore::BeginRekey(const Caller& c,
   ASSIGN_OR_RETURN(v1::SealedObjectRecord record, LoadObject(id, r.name(), r.version()));
   const v1::ObjectInfo& info = record.info();
   std::optional<v1::StoreJob> running;
-  absl::Status error;
-  RETURN_IF_ERROR(db_->Scan(keys::kJobs, "", [&](absl::string_view, absl::string_view value) {
-    absl::StatusOr<v1::SealedJobRecord> job = ParseRecord<v1::SealedJobRecord>(value, "job");
-    if (!job.ok()) {
-      error = job.status();
-      return false;
-    }
-    const v1::StoreJob& j = job->job();
-    if (j.kind() == v1::REKEY && j.state() == v1::RUNNING && j.dataset() == ds.name() &&
-        j.name() == info.name() && j.version() == info.version()) {
-      running = j;
-      return false;
-    }
-    return true;
-  }));
-  RETURN_IF_ERROR(error);
+  RETURN_IF_ERROR(ScanRecords<v1::SealedJobRecord>(
+      *db_, keys::kJobs, "job", [&](v1::SealedJobRecord job) {
+        const v1::StoreJob& j = job.job();
+        if (j.kind() == v1::REKEY && j.state() == v1::RUNNING && j.dataset() == ds.name() &&
+            j.name() == info.name() && j.version() == info.version()) {
+          running = j;
+          return false;
+        }
+        return true;
+      }));
   if (running.has_value()) return *running;  // resume
   v1::SealedJobRecord job;
   v1::StoreJob& j = *job.mutable_job();

@@ -65,20 +65,14 @@ absl::Status ObjectStore::DiscardIdleUploads() {
 absl::Status ObjectStore::CancelStaleRekeys() {
   const int64_t cutoff = Micros(clock_.Now() - options_.rekey_idle_timeout);
   std::vector<v1::SealedJobRecord> stale;
-  absl::Status error;
-  RETURN_IF_ERROR(db_->Scan(keys::kJobs, "", [&](absl::string_view, absl::string_view value) {
-    absl::StatusOr<v1::SealedJobRecord> job = ParseRecord<v1::SealedJobRecord>(value, "job");
-    if (!job.ok()) {
-      error = job.status();
-      return false;
-    }
-    if (job->job().kind() == v1::REKEY && job->job().state() == v1::RUNNING &&
-        job->job().update_time_unix_micros() < cutoff) {
-      stale.push_back(*std::move(job));
-    }
-    return true;
-  }));
-  RETURN_IF_ERROR(error);
+  RETURN_IF_ERROR(ScanRecords<v1::SealedJobRecord>(
+      *db_, keys::kJobs, "job", [&](v1::SealedJobRecord job) {
+        if (job.job().kind() == v1::REKEY && job.job().state() == v1::RUNNING &&
+            job.job().update_time_unix_micros() < cutoff) {
+          stale.push_back(std::move(job));
+        }
+        return true;
+      }));
   std::lock_guard<std::mutex> lock(mu_);
   for (v1::SealedJobRecord& job : stale) {
     if (active_rekeys_.count(job.job().id()) > 0) continue;

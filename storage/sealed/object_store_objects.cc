@@ -248,21 +248,15 @@ absl::StatusOr<v1::DeleteObjectResponse> ObjectStore::DeleteObject(
   ASSIGN_OR_RETURN(v1::SealedObjectRecord record, LoadObject(id, r.name(), r.version()));
   // A rekey of this very object goes with it.
   std::vector<v1::SealedJobRecord> rekeys;
-  absl::Status error;
-  RETURN_IF_ERROR(db_->Scan(keys::kJobs, "", [&](absl::string_view, absl::string_view value) {
-    absl::StatusOr<v1::SealedJobRecord> job = ParseRecord<v1::SealedJobRecord>(value, "job");
-    if (!job.ok()) {
-      error = job.status();
-      return false;
-    }
-    const v1::StoreJob& j = job->job();
-    if (j.kind() == v1::REKEY && j.state() == v1::RUNNING && j.dataset() == ds.name() &&
-        j.name() == r.name() && j.version() == r.version()) {
-      rekeys.push_back(*std::move(job));
-    }
-    return true;
-  }));
-  RETURN_IF_ERROR(error);
+  RETURN_IF_ERROR(ScanRecords<v1::SealedJobRecord>(
+      *db_, keys::kJobs, "job", [&](v1::SealedJobRecord job) {
+        const v1::StoreJob& j = job.job();
+        if (j.kind() == v1::REKEY && j.state() == v1::RUNNING && j.dataset() == ds.name() &&
+            j.name() == r.name() && j.version() == r.version()) {
+          rekeys.push_back(std::move(job));
+        }
+        return true;
+      }));
   for (v1::SealedJobRecord& job : rekeys) {
     RETURN_IF_ERROR(CancelJobLocked(std::move(job), "the object was deleted"));
   }
