@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "attest/signature_check.h"
 
 namespace strongroom::attest {
 namespace {
@@ -341,24 +342,12 @@ absl::Status VerifyEcdsaRaw(EVP_PKEY* key, const EVP_MD* digest_alg,
                             std::span<const uint8_t> r,
                             std::span<const uint8_t> s,
                             absl::string_view what) {
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  BIGNUM* br = BN_bin2bn(r.data(), static_cast<int>(r.size()), nullptr);
-  BIGNUM* bs = BN_bin2bn(s.data(), static_cast<int>(s.size()), nullptr);
-  ECDSA_SIG_set0(sig, br, bs);
-  unsigned char* der = nullptr;
-  int der_len = i2d_ECDSA_SIG(sig, &der);
-  ECDSA_SIG_free(sig);
-  if (der_len <= 0) {
-    return absl::InternalError(absl::StrCat(what, ": cannot encode signature"));
-  }
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  int ok = EVP_DigestVerifyInit(ctx, nullptr, digest_alg, nullptr, key) == 1 &&
-           EVP_DigestVerify(ctx, der, der_len, message.data(),
-                            message.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  OPENSSL_free(der);
-  DrainOpensslErrors();
-  if (!ok) {
+  // An r or s that cannot be encoded (empty, or over 66 significant bytes)
+  // is no valid signature under any supported curve.
+  uint8_t der[kMaxEcdsaSignatureDer];
+  const size_t der_len = EncodeEcdsaSignatureDer(r, s, der);
+  if (der_len == 0 ||
+      !VerifyMessageSignature(key, digest_alg, message, {der, der_len})) {
     return absl::PermissionDeniedError(
         absl::StrCat(what, ": signature does not verify"));
   }

@@ -100,7 +100,10 @@ absl::StatusOr<std::vector<Certificate>> BuildAndVerifyChain(
 
 // ECDSA over SHA-256/384 with a raw r||s signature (as SEV-SNP, TDX, SPDM and
 // TPM carry them); `digest_alg` is e.g. EVP_sha384(). Returns
-// PermissionDenied("<what>: signature does not verify") on mismatch.
+// PermissionDenied("<what>: signature does not verify") on mismatch, also
+// for an empty r or s. The digest is fetched once and the check runs on a
+// verify context this thread keeps per (key, digest)
+// (attest/signature_check.h), so `key` must not be modified afterwards.
 absl::Status VerifyEcdsaRaw(EVP_PKEY* key, const EVP_MD* digest_alg,
                             std::span<const uint8_t> message,
                             std::span<const uint8_t> r,

@@ -7,13 +7,33 @@
 
 namespace strongroom {
 
+namespace {
+
+// Nibble value of each character, -1 for anything that is not a hex digit.
+struct HexNibbles {
+  int8_t value[256];
+  constexpr HexNibbles() : value() {
+    for (int i = 0; i < 256; ++i) value[i] = -1;
+    for (int i = 0; i < 10; ++i) value['0' + i] = static_cast<int8_t>(i);
+    for (int i = 0; i < 6; ++i) {
+      value['a' + i] = static_cast<int8_t>(10 + i);
+      value['A' + i] = static_cast<int8_t>(10 + i);
+    }
+  }
+};
+constexpr HexNibbles kHexNibbles;
+
+}  // namespace
+
 std::string HexEncode(std::span<const uint8_t> data) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(data.size() * 2);
+  // Sized once and written in place: a push_back per character costs a
+  // capacity check each, and claims hex-encode every measurement.
+  std::string out(data.size() * 2, '\0');
+  char* p = out.data();
   for (uint8_t b : data) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xf]);
+    *p++ = kDigits[b >> 4];
+    *p++ = kDigits[b & 0xf];
   }
   return out;
 }
@@ -23,16 +43,12 @@ absl::StatusOr<Bytes> HexDecode(absl::string_view hex, absl::string_view field) 
     return absl::InvalidArgumentError(absl::StrCat(
         field, ": hex string has odd length ", hex.size()));
   }
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   Bytes out(hex.size() / 2);
+  const auto* in = reinterpret_cast<const unsigned char*>(hex.data());
   for (size_t i = 0; i < out.size(); ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) {
+    const int hi = kHexNibbles.value[in[2 * i]];
+    const int lo = kHexNibbles.value[in[2 * i + 1]];
+    if ((hi | lo) < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           field, ": invalid hex digit at offset ", hi < 0 ? 2 * i : 2 * i + 1));
     }

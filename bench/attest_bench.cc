@@ -535,22 +535,7 @@ int RunAttestBench(const std::vector<std::string>& args) {
     types.emplace(name);
   }
   if (types.empty()) types.insert(std::begin(kTypeNames), std::end(kTypeNames));
-  if (!s.ok()) {
-    const bool help = absl::IsNotFound(s);
-    if (!help)
-      std::fprintf(stderr, "strongroom-bench attest: %s\n", std::string(s.message()).c_str());
-    std::fprintf(help ? stdout : stderr, "usage: strongroom-bench attest [flags]\n%s",
-                 flags.Usage().c_str());
-    return help ? 0 : 2;
-  }
-  absl::StatusOr<nlohmann::json> report = Run(o, types);
-  if (!report.ok()) {
-    std::fprintf(stderr, "strongroom-bench attest: error: %s\n",
-                 std::string(report.status().ToString()).c_str());
-    return 1;
-  }
-  std::printf("%s\n", report->dump().c_str());
-  return 0;
+  return FinishBench("attest", s, flags, [&] { return Run(o, types); });
 }
 
 }  // namespace strongroom::bench

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -251,6 +252,31 @@ std::string FlagParser::Usage() const {
     absl::StrAppend(&out, "  --", name, "  ", flags_.at(name).help, "\n");
   }
   return out;
+}
+
+int FlagParseExit(absl::string_view name, const absl::Status& parsed, const FlagParser& flags) {
+  const bool help = absl::IsNotFound(parsed);
+  const std::string n(name);
+  if (!help) {
+    std::fprintf(stderr, "strongroom-bench %s: %s\n", n.c_str(),
+                 std::string(parsed.message()).c_str());
+  }
+  std::fprintf(help ? stdout : stderr, "usage: strongroom-bench %s [flags]\n%s", n.c_str(),
+               flags.Usage().c_str());
+  return help ? 0 : 2;
+}
+
+int FinishBench(absl::string_view name, const absl::Status& parsed, const FlagParser& flags,
+                const std::function<absl::StatusOr<nlohmann::json>()>& run) {
+  if (!parsed.ok()) return FlagParseExit(name, parsed, flags);
+  absl::StatusOr<nlohmann::json> report = run();
+  if (!report.ok()) {
+    std::fprintf(stderr, "strongroom-bench %s: error: %s\n", std::string(name).c_str(),
+                 std::string(report.status().ToString()).c_str());
+    return 1;
+  }
+  std::printf("%s\n", report->dump().c_str());
+  return 0;
 }
 
 }  // namespace strongroom::bench

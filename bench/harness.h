@@ -98,6 +98,15 @@ class FlagParser {
   std::vector<std::string> order_;
 };
 
+// How a subcommand ends. After a failed flag parse: help (NotFound from
+// Parse) printed to stdout, exit status 0; else the error and the usage to
+// stderr, 2. FinishBench: that for a failed `parsed`, else `run`'s JSON
+// report to stdout (0) or its error to stderr (1). `name` is the
+// subcommand ("infer").
+int FlagParseExit(absl::string_view name, const absl::Status& parsed, const FlagParser& flags);
+int FinishBench(absl::string_view name, const absl::Status& parsed, const FlagParser& flags,
+                const std::function<absl::StatusOr<nlohmann::json>()>& run);
+
 }  // namespace strongroom::bench
 
 #endif  // STRONGROOM_BENCH_HARNESS_H_

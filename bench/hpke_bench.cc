@@ -364,21 +364,7 @@ int RunHpkeBench(const std::vector<std::string>& args) {
           "--seconds must be > 0, --rounds and --threads >= 1, sizes >= 0");
     }
   }
-  if (!s.ok()) {
-    const bool help = absl::IsNotFound(s);
-    if (!help) std::fprintf(stderr, "strongroom-bench hpke: %s\n", std::string(s.message()).c_str());
-    std::fprintf(help ? stdout : stderr, "usage: strongroom-bench hpke [flags]\n%s",
-                 flags.Usage().c_str());
-    return help ? 0 : 2;
-  }
-  absl::StatusOr<nlohmann::json> report = Run(o);
-  if (!report.ok()) {
-    std::fprintf(stderr, "strongroom-bench hpke: error: %s\n",
-                 std::string(report.status().ToString()).c_str());
-    return 1;
-  }
-  std::printf("%s\n", report->dump().c_str());
-  return 0;
+  return FinishBench("hpke", s, flags, [&] { return Run(o); });
 }
 
 }  // namespace strongroom::bench

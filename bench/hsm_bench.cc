@@ -204,13 +204,7 @@ int RunHsmBench(const std::vector<std::string>& args) {
   flags.AddString("token-dir", &o.token_dir,
                   "existing token dir (softhsm2.conf, user.pin); default: a temporary one");
   flags.AddString("token-label", &o.token_label, "token label (default strongroom-bench)");
-  if (absl::Status s = flags.Parse(args); !s.ok()) {
-    const bool help = absl::IsNotFound(s);
-    if (!help) std::fprintf(stderr, "strongroom-bench hsm: %s\n", std::string(s.message()).c_str());
-    std::fprintf(help ? stdout : stderr, "usage: strongroom-bench hsm [flags]\n%s",
-                 flags.Usage().c_str());
-    return help ? 0 : 2;
-  }
+  if (absl::Status s = flags.Parse(args); !s.ok()) return FlagParseExit("hsm", s, flags);
   // Check --ops before anything is provisioned.
   for (absl::string_view name : absl::StrSplit(o.ops, ',', absl::SkipEmpty())) {
     if (std::find(std::begin(kHsmOpNames), std::end(kHsmOpNames), name) == std::end(kHsmOpNames)) {
@@ -219,14 +213,7 @@ int RunHsmBench(const std::vector<std::string>& args) {
       return 2;
     }
   }
-  absl::StatusOr<nlohmann::json> report = Run(o);
-  if (!report.ok()) {
-    std::fprintf(stderr, "strongroom-bench hsm: error: %s\n",
-                 std::string(report.status().ToString()).c_str());
-    return 1;
-  }
-  std::printf("%s\n", report->dump().c_str());
-  return 0;
+  return FinishBench("hsm", absl::OkStatus(), flags, [&] { return Run(o); });
 }
 
 }  // namespace strongroom::bench

@@ -4,7 +4,7 @@
 // attestation, key release and model decryption.
 //
 //   strongroom-bench infer [--models mnist-8,squeezenet,resnet50] [--threads-list 1,2]
-//                          [--rounds 5] [--seconds 1] [--batch 1] [--job-inferences 100]
+//                          [--rounds 5] [--seconds 1] [--batch 1] [--worker-runs 1]
 //                          [--flows 20] [--cold-flows 5] [--decrypts 3]
 //                          [--onnxruntime on|off] [--profile off|on] [--node node]
 //                          [--onnxruntime-dir DIR] [--vectors-dir DIR]
@@ -39,24 +39,20 @@
 //       which includes a setImmediate hop, see "await_overhead_us")
 //   runs_per_s   runs / summed block wall time (one stream, back to back)
 //   round_median_ms   each round's median, in time order
-// and ratio = our median / onnxruntime's median (aim: <= 1.25).
-// --batch B > 1 is only measured for models whose input has a free batch
-// dimension; the report says why a model has none.
+// and ratio = our median / onnxruntime's median (aim: <= 1.25). --batch B > 1
+// is measured only where the model's input has a free batch dimension.
 //
-// Job costs (infer_job.h), measured in the same rounds after the inference
-// blocks: `flows` attestation + key release flows on a kept connection and
-// `cold-flows` on a new connection each, against a whole server in this
-// process with the development attester; and `decrypts` streaming-AEAD
-// decryptions of each model's bytes under the released key, at two sizes:
-// the model file, and the model's weight bytes (what a model file that
-// carries its weights holds; the light models generate theirs with
-// ConstantOfShape, so their files are tiny). Reported for each model and
-// thread count: overhead = flow median + decryption median, as a percentage
-// of one inference (median) and as a share of a job of 1 and of
-// --job-inferences inferences (overhead + Model::Load + Session::Create +
-// N runs). Aim: resnet50's overhead (weight-size decryption) under 5% of one
-// run.
-//
+// Job costs, measured in the same rounds after the inference blocks
+// (infer_job.h, infer_worker_run.h): `flows` attestation + key release flows
+// on a kept connection and `cold-flows` on a new one; `decrypts`
+// decryptions of each model's file, weight bytes and stored file (the
+// light models' ConstantOfShape weights as initializers: light_resnet50 is
+// ~102 MB like a real resnet50); and `worker-runs` whole
+// `strongroom-worker run` jobs per model and thread count, timed per step,
+// with the overhead of confidentiality in a run (attestation + the sealed
+// model fetch's time over a raw one) as a share of the run (aim: under 5%
+// for resnet50); beside it flow + decryption as a share of one inference.
+
 // --profile on adds our runtime's mean time per op type (RunProfile, after
 // the warm-up; it adds a clock read and a label per node) to the report.
 //
@@ -83,6 +79,7 @@
 #include "base/status_macros.h"
 #include "bench/harness.h"
 #include "bench/infer_job.h"
+#include "bench/infer_worker_run.h"
 #include "bench/infer_models.h"
 #include "bench/infer_ort.h"
 #include "bench/subcommands.h"
@@ -108,7 +105,7 @@ struct InferOptions {
   int rounds = 5;
   double seconds = 1.0;
   int batch = 1;
-  int job_inferences = 100;
+  int worker_runs = 1;
   int flows = 20;
   int cold_flows = 5;
   int decrypts = 3;
@@ -291,6 +288,8 @@ struct Measured {
   std::vector<Cell> cells;
   std::vector<FlowSample> flows, cold_flows;
   std::vector<Decrypt> decrypts;
+  std::vector<std::unique_ptr<WorkerRunBench>> runners;
+  std::vector<std::vector<WorkerRunSample>> run_samples;  // per runner
   nlohmann::json round_load = nlohmann::json::array();
 };
 
@@ -322,6 +321,13 @@ absl::Status RunRounds(const InferOptions& o, OrtProcess* ort, JobKeyRelease& jo
       for (int i = 0; i < o.decrypts; ++i) {
         ASSIGN_OR_RETURN(int64_t ns, d.sealed.Open(job.material()));
         d.ms.push_back(ns / 1e6);
+      }
+    }
+    for (size_t k = 0; k < m.runners.size(); ++k) {
+      for (int i = 0; i < o.worker_runs; ++i) {
+        if (Interrupted()) return absl::CancelledError("interrupted by a signal");
+        ASSIGN_OR_RETURN(WorkerRunSample run, m.runners[k]->Run());
+        m.run_samples[k].push_back(run);
       }
     }
     m.round_load.push_back(LoadAverage());
@@ -395,6 +401,20 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
       RETURN_IF_ERROR(sealed.Open(job->material()).status());  // warm-up and plaintext check
       m.decrypts.push_back({model.name, what, std::move(sealed), {}});
     }
+    for (int threads : o.threads) {
+      ASSIGN_OR_RETURN(std::unique_ptr<WorkerRunBench> runner,
+                       WorkerRunBench::Start(*job, model, threads));
+      RETURN_IF_ERROR(runner->Run().status());  // warm-up and output check
+      if (threads == o.threads.front()) {
+        ASSIGN_OR_RETURN(ModelDecryption sealed,
+                         ModelDecryption::Seal(job->material(), AsBytes(runner->model_file()),
+                                               absl::StrCat("models/", model.name, "/stored")));
+        RETURN_IF_ERROR(sealed.Open(job->material()).status());
+        m.decrypts.push_back({model.name, "stored", std::move(sealed), {}});
+      }
+      m.runners.push_back(std::move(runner));
+      m.run_samples.emplace_back();
+    }
   }
   for (int i = 0; i < 3; ++i) RETURN_IF_ERROR(job->Flow(false).status());
   Progress(absl::StrCat("measuring: ", o.rounds, " rounds, ", m.cells.size(), " cells"));
@@ -447,10 +467,6 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
 
     const double file_ms = flow_ms + decrypt_ms[{c.model->name, "file"}];
     const double weights_ms = flow_ms + decrypt_ms[{c.model->name, "weights"}];
-    auto job_share = [&](double overhead, int n) {
-      const double job_ms = overhead + c.model->load_ms + c.session_ms + n * run_ms;
-      return Round(100 * overhead / job_ms, 3);
-    };
     nlohmann::json s = {{"model", c.model->name},
                         {"threads", c.threads},
                         {"run_median_ms", Round(run_ms, 3)},
@@ -459,14 +475,17 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
                         {"overhead_file_ms", Round(file_ms, 3)},
                         {"overhead_weights_ms", Round(weights_ms, 3)},
                         {"pct_of_one_run_file", Round(100 * file_ms / run_ms, 3)},
-                        {"pct_of_one_run_weights", Round(100 * weights_ms / run_ms, 3)},
-                        {"job_inferences", o.job_inferences},
-                        {"share_of_job_1_weights_pct", job_share(weights_ms, 1)},
-                        {"share_of_job_n_weights_pct", job_share(weights_ms, o.job_inferences)},
-                        {"share_of_job_n_file_pct", job_share(file_ms, o.job_inferences)}};
-    if (c.model->name == "resnet50") {
-      overhead_measured = true;
-      worst_overhead = std::max(worst_overhead, 100 * weights_ms / run_ms);
+                        {"pct_of_one_run_weights", Round(100 * weights_ms / run_ms, 3)}};
+    for (size_t k = 0; k < m.runners.size(); ++k) {
+      if (m.runners[k]->model_name() != c.model->name || m.runners[k]->threads() != c.threads) {
+        continue;
+      }
+      s["worker_run"] =
+          WorkerRunJson(*m.runners[k], m.run_samples[k], decrypt_ms[{c.model->name, "stored"}]);
+      if (c.model->name == "resnet50") {
+        overhead_measured = true;
+        worst_overhead = std::max(worst_overhead, s["worker_run"]["share_pct"].get<double>());
+      }
     }
     shares.push_back(std::move(s));
   }
@@ -494,7 +513,7 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
                        {"met", worst_ratio <= kAimLatencyRatio}};
   }
   if (overhead_measured) {
-    aims["resnet50_overhead"] = {{"aim_pct_of_one_run", kAimOverheadPercent},
+    aims["resnet50_overhead"] = {{"aim_pct_of_a_worker_run", kAimOverheadPercent},
                                  {"worst_pct", Round(worst_overhead, 3)},
                                  {"met", worst_overhead < kAimOverheadPercent}};
   }
@@ -533,8 +552,8 @@ int RunInferBench(const std::vector<std::string>& args) {
   flags.AddDouble("seconds", &o.seconds,
                   "target seconds per block, per runtime, model and thread count (default 1)");
   flags.AddInt("batch", &o.batch, "batch size (default 1; only models with a free batch dim)");
-  flags.AddInt("job-inferences", &o.job_inferences,
-               "inferences per job for the job share (default 100)");
+  flags.AddInt("worker-runs", &o.worker_runs,
+               "whole worker runs per round, model and thread count (default 1)");
   flags.AddInt("flows", &o.flows, "attest + release flows per round, kept connection (default 20)");
   flags.AddInt("cold-flows", &o.cold_flows, "flows per round on a new connection (default 5)");
   flags.AddInt("decrypts", &o.decrypts, "model decryptions per round and size (default 3)");
@@ -575,22 +594,7 @@ int RunInferBench(const std::vector<std::string>& args) {
   if (s.ok() && *std::max_element(o.threads.begin(), o.threads.end()) > 256) {
     s = absl::InvalidArgumentError("--threads-list: at most 256");
   }
-  if (!s.ok()) {
-    const bool help = absl::IsNotFound(s);
-    if (!help)
-      std::fprintf(stderr, "strongroom-bench infer: %s\n", std::string(s.message()).c_str());
-    std::fprintf(help ? stdout : stderr, "usage: strongroom-bench infer [flags]\n%s",
-                 flags.Usage().c_str());
-    return help ? 0 : 2;
-  }
-  absl::StatusOr<nlohmann::json> report = Run(o);
-  if (!report.ok()) {
-    std::fprintf(stderr, "strongroom-bench infer: error: %s\n",
-                 std::string(report.status().ToString()).c_str());
-    return 1;
-  }
-  std::printf("%s\n", report->dump().c_str());
-  return 0;
+  return FinishBench("infer", s, flags, [&] { return Run(o); });
 }
 
 }  // namespace strongroom::bench

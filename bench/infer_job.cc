@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "attest/binding.h"
 #include "base/status_macros.h"
+#include "client/dev_attester.h"
 #include "client/workload.h"
 #include "kms/hpke/keys.h"
 #include "storage/streaming/byte_stream.h"
@@ -24,9 +25,9 @@ namespace hpke = ::strongroom::kms::hpke;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kAdmin[] = "admin";
-constexpr char kOwner[] = "owner";
-constexpr char kWorker[] = "worker";
-constexpr char kName[] = "infer-bench";  // key, policy and reference values
+constexpr const char* kOwner = kJobOwner;
+constexpr const char* kWorker = kJobWorker;
+constexpr const char* kName = kJobName;  // key, policy and reference values
 constexpr char kDevKeyFile[] = "dev-attester.pub.pem";
 
 int64_t Nanos(Clock::time_point from, Clock::time_point to) {
@@ -108,7 +109,8 @@ nlohmann::json FlowSummaryJson(const std::vector<FlowSample>& samples) {
 
 absl::StatusOr<std::unique_ptr<JobKeyRelease>> JobKeyRelease::Start() {
   std::unique_ptr<JobKeyRelease> j(new JobKeyRelease());
-  ASSIGN_OR_RETURN(attest::DevAttester attester, attest::DevAttester::Generate());
+  ASSIGN_OR_RETURN(j->dev_key_pem_, client::GenerateDevAttesterKeyPem());
+  ASSIGN_OR_RETURN(attest::DevAttester attester, attest::DevAttester::Create(j->dev_key_pem_));
   j->attester_ = std::make_unique<attest::DevAttester>(std::move(attester));
   j->claims_ = {.measurement = Bytes(48, 0x6e), .debug = false, .svn = 1};
   j->key_ = absl::StrCat("keys/", kName);

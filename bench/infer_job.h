@@ -56,6 +56,11 @@
 
 namespace strongroom::bench {
 
+// The server's principals and the key, policy and reference values' name.
+inline constexpr char kJobOwner[] = "owner";
+inline constexpr char kJobWorker[] = "worker";
+inline constexpr char kJobName[] = "infer-bench";
+
 enum JobStep { kKeygen, kChallenge, kEvidence, kAttest, kRelease, kOpen, kJobStepCount };
 inline constexpr const char* kJobStepNames[kJobStepCount] = {"keygen", "challenge", "evidence",
                                                              "attest", "release",   "open"};
@@ -82,6 +87,11 @@ class JobKeyRelease {
   // The key material of the first release (the streaming AEAD's key).
   const SecretBytes& material() const { return material_; }
   const std::string& key() const { return key_; }
+  // For whole worker jobs against the same server (infer_worker_run.h): the
+  // server, and the trusted dev attester's private key (PEM) and claims.
+  LoopbackServer& server() { return *server_; }
+  const std::string& dev_key_pem() const { return dev_key_pem_; }
+  const attest::DevClaims& claims() const { return claims_; }
 
  private:
   JobKeyRelease() = default;
@@ -91,6 +101,7 @@ class JobKeyRelease {
   std::unique_ptr<LoopbackServer> server_;
   std::unique_ptr<client::Connection> connection_;  // closed before server_ stops
   std::unique_ptr<attest::DevAttester> attester_;
+  std::string dev_key_pem_;
   attest::DevClaims claims_;
   std::string key_;
   SecretBytes material_;

@@ -328,21 +328,7 @@ int RunKmsBench(const std::vector<std::string>& args) {
   for (const char* name : kKmsOpNames) {
     if (chosen.empty() || chosen.contains(name)) ops.push_back(name);
   }
-  if (!s.ok()) {
-    const bool help = absl::IsNotFound(s);
-    if (!help) std::fprintf(stderr, "strongroom-bench kms: %s\n", std::string(s.message()).c_str());
-    std::fprintf(help ? stdout : stderr, "usage: strongroom-bench kms [flags]\n%s",
-                 flags.Usage().c_str());
-    return help ? 0 : 2;
-  }
-  absl::StatusOr<nlohmann::json> report = Run(o, ops);
-  if (!report.ok()) {
-    std::fprintf(stderr, "strongroom-bench kms: error: %s\n",
-                 std::string(report.status().ToString()).c_str());
-    return 1;
-  }
-  std::printf("%s\n", report->dump().c_str());
-  return 0;
+  return FinishBench("kms", s, flags, [&] { return Run(o, ops); });
 }
 
 }  // namespace strongroom::bench

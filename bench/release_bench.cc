@@ -526,23 +526,7 @@ int RunReleaseBench(const std::vector<std::string>& args) {
   for (const char* name : kOpNames) {
     if (chosen.empty() || chosen.contains(name)) o.ops.push_back(name);
   }
-  if (!s.ok()) {
-    const bool help = absl::IsNotFound(s);
-    if (!help) {
-      std::fprintf(stderr, "strongroom-bench release: %s\n", std::string(s.message()).c_str());
-    }
-    std::fprintf(help ? stdout : stderr, "usage: strongroom-bench release [flags]\n%s",
-                 flags.Usage().c_str());
-    return help ? 0 : 2;
-  }
-  absl::StatusOr<nlohmann::json> report = Run(o);
-  if (!report.ok()) {
-    std::fprintf(stderr, "strongroom-bench release: error: %s\n",
-                 std::string(report.status().ToString()).c_str());
-    return 1;
-  }
-  std::printf("%s\n", report->dump().c_str());
-  return 0;
+  return FinishBench("release", s, flags, [&] { return Run(o); });
 }
 
 }  // namespace strongroom::bench

@@ -2,15 +2,20 @@
 // baselines, in the same run and process.
 //
 //   strongroom-bench store [--sizes-mib 1,16,256,1024] [--segment-size 1048576]
-//                          [--rounds 3]
+//                          [--rounds 3] [--min-round-mib 64]
 //
 // Setup (LoopbackServer): a complete strongroomd on 127.0.0.1 over mutual
 // TLS with a temporary SoftHSM token, CA and databases; an admin creates a
 // key for the `bench` owner, who creates a dataset. Everything is removed at
 // exit.
 //
-// Per object size, `rounds` rounds (at most two for 1 GiB and more), each
-// measuring in turn:
+// Per object size, `rounds` rounds (at most two for 1 GiB and more). A round
+// stores, reads and deletes `ops` objects of that size on every path alike,
+// ops = ceil(--min-round-mib / size) (64 MiB: 64 objects of 1 MiB, 4 of
+// 16 MiB, one from 64 MiB), so that small sizes are not a single
+// millisecond-scale sample; before the first size, one untimed round of
+// 1 MiB objects warms every path up (threads, streams, caches). Each round
+// measures in turn:
 //   sealed_put   client::PutSealedObject: data key from the KMS, AES-256-GCM
 //                segments encrypted in the client, streamed, stored, committed
 //   plain_get    GetObject of the same object without decryption (--raw):
@@ -25,10 +30,15 @@
 //   aes_gcm_enc / aes_gcm_dec  OpenSSL AES-256-GCM over the same segments,
 //                in-process (the cipher cost alone)
 // Reported: MB/s (10^6 bytes per second) per measure, the median over rounds,
-// and the process CPU time per MiB (client, server and RocksDB threads
-// together, since they share the process): on a busy machine the MB/s of
-// the CPU-heavier sealed path drop more than the baselines', and the CPU
-// cost says why;
+// the wall and CPU time per object (`_ms_per_op`, `_cpu_ms_per_op`: at 1 MiB
+// mostly the fixed cost of an operation: round trips, the data key, the
+// synced commit), the process CPU time per MiB (client, server and RocksDB
+// threads together, since they share the process; background flushes and
+// compactions that a measure leaves behind may land in the next one) and
+// that of the calling thread alone (`_caller_cpu_ms_per_mib`: the client's
+// share of a sealed transfer, the writer's of a RocksDB put): on a busy
+// machine the MB/s of the CPU-heavier sealed path drop more than the
+// baselines', and the CPU cost says why;
 // get_vs_plain = sealed_get / plain_get and put_vs_rocksdb = sealed_put /
 // rocksdb_put. The data is a repeating 1 MiB random pattern; every read is
 // checked against it, so a wrong byte ends the run (exit 1).
@@ -40,6 +50,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -70,6 +82,7 @@ struct StoreBenchOptions {
   std::vector<int> sizes_mib = {1, 16, 256, 1024};
   int segment_size = 1 << 20;
   int rounds = 3;
+  int min_round_mib = 64;
 };
 
 void Progress(const std::string& line) { std::fprintf(stderr, "[store] %s\n", line.c_str()); }
@@ -125,18 +138,6 @@ class PatternSink final : public storage::ByteSink {
   uint64_t pos_ = 0;
 };
 
-class CountingSink final : public storage::ByteSink {
- public:
-  absl::Status Append(std::span<const uint8_t> data) override {
-    bytes_ += data.size();
-    return absl::OkStatus();
-  }
-  uint64_t bytes() const { return bytes_; }
-
- private:
-  uint64_t bytes_ = 0;
-};
-
 double MbPerSecond(uint64_t bytes, Clock::duration d) {
   const double s = std::chrono::duration<double>(d).count();
   return s > 0 ? bytes / 1e6 / s : 0;
@@ -145,7 +146,29 @@ double MbPerSecond(uint64_t bytes, Clock::duration d) {
 struct RoundResult {
   std::map<std::string, double> mbps;
   std::map<std::string, double> cpu_ms_per_mib;
+  std::map<std::string, double> ms_per_op;
+  std::map<std::string, double> cpu_ms_per_op;
+  std::map<std::string, double> caller_cpu_ms_per_mib;
 };
+
+// The 1-minute load average; 0 when unknown.
+double LoadAverage() {
+  double load = 0;
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = 0;
+    std::fclose(f);
+  }
+  return load;
+}
+
+// CPU time of the calling thread: for the sealed paths the client's share
+// (encryption, framing, TLS), for the RocksDB paths the writer's or reader's
+// (not the flush and compaction threads).
+double ThreadCpuSeconds() {
+  timespec t = {};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
 
 double ProcessCpuSeconds() {
   rusage u = {};
@@ -154,15 +177,23 @@ double ProcessCpuSeconds() {
   return seconds(u.ru_utime) + seconds(u.ru_stime);
 }
 
-// Runs fn and records its MB/s and the process CPU time it took per MiB
-// (client, server and RocksDB threads together: they share the process).
-absl::Status Timed(RoundResult& r, const std::string& name, uint64_t bytes,
+// Runs fn, which does `ops` operations over `bytes` bytes in all, and
+// records its MB/s, the process CPU time it took per MiB (client, server and
+// RocksDB threads together: they share the process), and wall and CPU time
+// per operation.
+absl::Status Timed(RoundResult& r, const std::string& name, uint64_t bytes, int ops,
                    const std::function<absl::Status()>& fn) {
   const double cpu = ProcessCpuSeconds();
+  const double caller_cpu = ThreadCpuSeconds();
   const Clock::time_point start = Clock::now();
   RETURN_IF_ERROR(fn());
-  r.mbps[name] = MbPerSecond(bytes, Clock::now() - start);
-  r.cpu_ms_per_mib[name] = (ProcessCpuSeconds() - cpu) * 1e3 / (bytes / 1048576.0);
+  const Clock::duration wall = Clock::now() - start;
+  const double cpu_s = ProcessCpuSeconds() - cpu;
+  r.caller_cpu_ms_per_mib[name] = (ThreadCpuSeconds() - caller_cpu) * 1e3 / (bytes / 1048576.0);
+  r.mbps[name] = MbPerSecond(bytes, wall);
+  r.cpu_ms_per_mib[name] = cpu_s * 1e3 / (bytes / 1048576.0);
+  r.ms_per_op[name] = std::chrono::duration<double, std::milli>(wall).count() / ops;
+  r.cpu_ms_per_op[name] = cpu_s * 1e3 / ops;
   return absl::OkStatus();
 }
 
@@ -195,110 +226,129 @@ absl::Status AesGcm(bool encrypt, uint64_t size, size_t segment, Bytes& out_tag)
   return status;
 }
 
-// The sealed path: put, then the plain and the sealed get (taking turns
-// going first, so that neither always finds the other's data in the page
-// cache), then delete.
+// The sealed path: `ops` puts, then the plain and the sealed gets of those
+// objects (taking turns going first, so that neither always finds the
+// other's data in the page cache), then deletes.
 absl::Status MeasureSealed(client::Connection& owner, uint64_t size, int segment_size, int round,
-                           const std::string& name, RoundResult& r) {
+                           const std::string& name, int ops, RoundResult& r) {
   client::PutObjectOptions put;
   put.dataset = "bench";
-  put.name = name;
   put.segment_size = static_cast<uint32_t>(segment_size);
-  v1::ObjectInfo info;
-  RETURN_IF_ERROR(Timed(r, "sealed_put", size, [&]() -> absl::Status {
-    PatternSource source(size);
-    ASSIGN_OR_RETURN(info, client::PutSealedObject(owner, put, source));
+  std::vector<v1::ObjectInfo> infos(ops);
+  RETURN_IF_ERROR(Timed(r, "sealed_put", size * ops, ops, [&]() -> absl::Status {
+    for (int i = 0; i < ops; ++i) {
+      put.name = absl::StrCat(name, "-", i);
+      PatternSource source(size);
+      ASSIGN_OR_RETURN(infos[i], client::PutSealedObject(owner, put, source));
+    }
     return absl::OkStatus();
   }));
+  uint64_t stored = 0;
+  for (const v1::ObjectInfo& info : infos) stored += info.stored_bytes();
   client::GetObjectOptions get;
   get.dataset = "bench";
-  get.name = name;
-  get.version = info.version();
   for (int k = 0; k < 2; ++k) {
-    if ((k + round) % 2 == 0) {
-      get.raw = true;
-      RETURN_IF_ERROR(Timed(r, "plain_get", info.stored_bytes(), [&]() -> absl::Status {
-        CountingSink sink;
-        RETURN_IF_ERROR(client::GetSealedObject(owner, get, sink).status());
-        if (sink.bytes() != info.stored_bytes()) return absl::DataLossError("short plain get");
-        return absl::OkStatus();
-      }));
-    } else {
-      get.raw = false;
-      RETURN_IF_ERROR(Timed(r, "sealed_get", size, [&]() -> absl::Status {
-        PatternSink sink;
-        RETURN_IF_ERROR(client::GetSealedObject(owner, get, sink).status());
-        if (sink.bytes() != size) return absl::DataLossError("short sealed get");
-        return absl::OkStatus();
-      }));
-    }
+    get.raw = (k + round) % 2 == 0;
+    RETURN_IF_ERROR(Timed(r, get.raw ? "plain_get" : "sealed_get", get.raw ? stored : size * ops,
+                          ops, [&]() -> absl::Status {
+                            for (int i = 0; i < ops; ++i) {
+                              get.name = absl::StrCat(name, "-", i);
+                              get.version = infos[i].version();
+                              if (get.raw) {
+                                storage::CountingSink sink;
+                                RETURN_IF_ERROR(client::GetSealedObject(owner, get, sink).status());
+                                if (sink.bytes() != infos[i].stored_bytes()) {
+                                  return absl::DataLossError("short plain get");
+                                }
+                              } else {
+                                PatternSink sink;
+                                RETURN_IF_ERROR(client::GetSealedObject(owner, get, sink).status());
+                                if (sink.bytes() != size) {
+                                  return absl::DataLossError("short sealed get");
+                                }
+                              }
+                            }
+                            return absl::OkStatus();
+                          }));
   }
-  v1::DeleteObjectRequest del;
-  del.set_dataset("bench");
-  del.set_name(name);
-  del.set_version(info.version());
-  RETURN_IF_ERROR(owner.DeleteObject(del).status());
+  for (int i = 0; i < ops; ++i) {
+    v1::DeleteObjectRequest del;
+    del.set_dataset("bench");
+    del.set_name(absl::StrCat(name, "-", i));
+    del.set_version(infos[i].version());
+    RETURN_IF_ERROR(owner.DeleteObject(del).status());
+  }
   return absl::OkStatus();
 }
 
-// The same bytes into RocksDB in-process, and back.
+// The same bytes into RocksDB in-process, `ops` objects each with its own
+// key space and commit record, and back.
 absl::Status MeasureRocksDb(storage::sealed::ObjectDb& raw, uint64_t size, int segment_size,
-                            const std::string& name, RoundResult& r) {
-  const std::string space = "raw";
+                            const std::string& name, int ops, RoundResult& r) {
   const uint64_t segments = (size + segment_size - 1) / segment_size;
-  RETURN_IF_ERROR(Timed(r, "rocksdb_put", size, [&]() -> absl::Status {
-    PatternSource source(size);
+  auto space = [&](int i) { return absl::StrCat("raw-", name, "-", i); };
+  RETURN_IF_ERROR(Timed(r, "rocksdb_put", size * ops, ops, [&]() -> absl::Status {
     std::string value(segment_size, '\0');
-    uint64_t written = 0;
-    bool unlogged = false;
-    for (uint64_t i = 0; i < segments; ++i) {
-      ASSIGN_OR_RETURN(size_t n, source.Read(std::span<uint8_t>(
-                                     reinterpret_cast<uint8_t*>(value.data()), value.size())));
-      rocksdb::WriteBatch batch;
-      batch.Put(storage::sealed::keys::Segment(space, i), rocksdb::Slice(value.data(), n));
-      written += n;
-      const bool logged = written <= (8 << 20);  // as ObjectUpload::AppendSegment
-      unlogged = unlogged || !logged;
-      RETURN_IF_ERROR(raw.Write(batch, /*sync=*/false, logged));
+    for (int k = 0; k < ops; ++k) {
+      PatternSource source(size);
+      uint64_t written = 0;
+      bool unlogged = false;
+      for (uint64_t i = 0; i < segments; ++i) {
+        ASSIGN_OR_RETURN(size_t n, source.Read(std::span<uint8_t>(
+                                       reinterpret_cast<uint8_t*>(value.data()), value.size())));
+        rocksdb::WriteBatch batch;
+        batch.Put(storage::sealed::keys::Segment(space(k), i), rocksdb::Slice(value.data(), n));
+        written += n;
+        const bool logged = written <= (8 << 20);  // as ObjectUpload::AppendSegment
+        unlogged = unlogged || !logged;
+        RETURN_IF_ERROR(raw.Write(batch, /*sync=*/false, logged));
+      }
+      if (unlogged) RETURN_IF_ERROR(raw.Flush());
+      rocksdb::WriteBatch commit;
+      commit.Put(absl::StrCat("o/", space(k)), name);
+      RETURN_IF_ERROR(raw.Write(commit, /*sync=*/true));
     }
-    if (unlogged) RETURN_IF_ERROR(raw.Flush());
-    rocksdb::WriteBatch commit;
-    commit.Put("o/raw-commit", name);
-    return raw.Write(commit, /*sync=*/true);
+    return absl::OkStatus();
   }));
-  RETURN_IF_ERROR(Timed(r, "rocksdb_get", size, [&]() -> absl::Status {
-    PatternSink sink;
-    for (uint64_t i = 0; i < segments; ++i) {
-      ASSIGN_OR_RETURN(std::string v, raw.Get(storage::sealed::keys::Segment(space, i)));
-      RETURN_IF_ERROR(sink.Append(AsBytes(v)));
+  RETURN_IF_ERROR(Timed(r, "rocksdb_get", size * ops, ops, [&]() -> absl::Status {
+    for (int k = 0; k < ops; ++k) {
+      PatternSink sink;
+      for (uint64_t i = 0; i < segments; ++i) {
+        ASSIGN_OR_RETURN(std::string v, raw.Get(storage::sealed::keys::Segment(space(k), i)));
+        RETURN_IF_ERROR(sink.Append(AsBytes(v)));
+      }
+      if (sink.bytes() != size) return absl::DataLossError("short rocksdb get");
     }
-    return sink.bytes() == size ? absl::OkStatus() : absl::DataLossError("short rocksdb get");
+    return absl::OkStatus();
   }));
-  rocksdb::WriteBatch drop;
-  drop.DeleteRange(storage::sealed::keys::SegmentsOf(space),
-                   storage::sealed::keys::SegmentsEnd(space));
-  RETURN_IF_ERROR(raw.Write(drop, false));
+  for (int k = 0; k < ops; ++k) {
+    rocksdb::WriteBatch drop;
+    drop.DeleteRange(storage::sealed::keys::SegmentsOf(space(k)),
+                     storage::sealed::keys::SegmentsEnd(space(k)));
+    drop.Delete(absl::StrCat("o/", space(k)));
+    RETURN_IF_ERROR(raw.Write(drop, false));
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<RoundResult> MeasureRound(client::Connection& owner, storage::sealed::ObjectDb& raw,
                                          uint64_t size, int segment_size, int round,
-                                         const std::string& name) {
+                                         const std::string& name, int ops) {
   RoundResult r;
   // The two paths take turns going first: each leaves background work
   // (flushes, compactions) behind that the next measurement competes with.
   if (round % 2 == 0) {
-    RETURN_IF_ERROR(MeasureSealed(owner, size, segment_size, round, name, r));
-    RETURN_IF_ERROR(MeasureRocksDb(raw, size, segment_size, name, r));
+    RETURN_IF_ERROR(MeasureSealed(owner, size, segment_size, round, name, ops, r));
+    RETURN_IF_ERROR(MeasureRocksDb(raw, size, segment_size, name, ops, r));
   } else {
-    RETURN_IF_ERROR(MeasureRocksDb(raw, size, segment_size, name, r));
-    RETURN_IF_ERROR(MeasureSealed(owner, size, segment_size, round, name, r));
+    RETURN_IF_ERROR(MeasureRocksDb(raw, size, segment_size, name, ops, r));
+    RETURN_IF_ERROR(MeasureSealed(owner, size, segment_size, round, name, ops, r));
   }
   Bytes tag(16);
-  RETURN_IF_ERROR(
-      Timed(r, "aes_gcm_enc", size, [&] { return AesGcm(true, size, segment_size, tag); }));
-  RETURN_IF_ERROR(
-      Timed(r, "aes_gcm_dec", size, [&] { return AesGcm(false, size, segment_size, tag); }));
+  RETURN_IF_ERROR(Timed(r, "aes_gcm_enc", size * ops, ops,
+                        [&] { return AesGcm(true, size * ops, segment_size, tag); }));
+  RETURN_IF_ERROR(Timed(r, "aes_gcm_dec", size * ops, ops,
+                        [&] { return AesGcm(false, size * ops, segment_size, tag); }));
   return r;
 }
 
@@ -322,27 +372,39 @@ absl::StatusOr<nlohmann::json> Run(const StoreBenchOptions& o) {
   ASSIGN_OR_RETURN(std::unique_ptr<storage::sealed::ObjectDb> raw,
                    storage::sealed::ObjectDb::Open(raw_options));
 
+  const double load_at_start = LoadAverage();
+  // Untimed: the first put, get and RocksDB write of the process pay for
+  // thread and stream creation and cold caches.
+  RETURN_IF_ERROR(MeasureRound(*owner, *raw, 1 << 20, o.segment_size, 0, "warmup", 2).status());
   nlohmann::json results = nlohmann::json::array();
   for (int mib : o.sizes_mib) {
     const uint64_t size = uint64_t{static_cast<uint64_t>(mib)} << 20;
     // Large objects: two rounds, one for each order of the gets.
     const int rounds = mib >= 1024 ? std::min(o.rounds, 2) : o.rounds;
-    std::map<std::string, std::vector<double>> all, cpu;
+    const int ops = std::max(1, (o.min_round_mib + mib - 1) / mib);
+    std::map<std::string, std::vector<double>> all, cpu, ms_op, cpu_op, caller_cpu;
     for (int k = 0; k < rounds; ++k) {
       if (Interrupted()) return absl::CancelledError("interrupted");
       ASSIGN_OR_RETURN(RoundResult r, MeasureRound(*owner, *raw, size, o.segment_size, k,
-                                                   absl::StrCat("obj-", mib, "-", k)));
+                                                   absl::StrCat("obj-", mib, "-", k), ops));
       for (const auto& [m, v] : r.mbps) all[m].push_back(v);
       for (const auto& [m, v] : r.cpu_ms_per_mib) cpu[m].push_back(v);
+      for (const auto& [m, v] : r.ms_per_op) ms_op[m].push_back(v);
+      for (const auto& [m, v] : r.cpu_ms_per_op) cpu_op[m].push_back(v);
+      for (const auto& [m, v] : r.caller_cpu_ms_per_mib) caller_cpu[m].push_back(v);
     }
     nlohmann::json row;
     row["size_mib"] = mib;
     row["rounds"] = rounds;
+    row["ops_per_round"] = ops;
     std::map<std::string, double> med;
     for (auto& [m, v] : all) {
       med[m] = Median(v);
       row[absl::StrCat(m, "_mbps")] = Round(med[m], 1);
       row[absl::StrCat(m, "_cpu_ms_per_mib")] = Round(Median(cpu[m]), 2);
+      row[absl::StrCat(m, "_ms_per_op")] = Round(Median(ms_op[m]), 2);
+      row[absl::StrCat(m, "_cpu_ms_per_op")] = Round(Median(cpu_op[m]), 2);
+      row[absl::StrCat(m, "_caller_cpu_ms_per_mib")] = Round(Median(caller_cpu[m]), 2);
     }
     row["get_vs_plain"] = Round(med["sealed_get"] / med["plain_get"], 3);
     row["put_vs_rocksdb"] = Round(med["sealed_put"] / med["rocksdb_put"], 3);
@@ -355,19 +417,20 @@ absl::StatusOr<nlohmann::json> Run(const StoreBenchOptions& o) {
                           "; cpu ms/MiB: put ", row["sealed_put_cpu_ms_per_mib"].get<double>(),
                           " vs ", row["rocksdb_put_cpu_ms_per_mib"].get<double>(), ", get ",
                           row["sealed_get_cpu_ms_per_mib"].get<double>(), " vs ",
-                          row["plain_get_cpu_ms_per_mib"].get<double>()));
+                          row["plain_get_cpu_ms_per_mib"].get<double>(), "; ms/op: put ",
+                          row["sealed_put_ms_per_op"].get<double>(), " vs ",
+                          row["rocksdb_put_ms_per_op"].get<double>(), " (", ops,
+                          " objects per round)"));
     results.push_back(std::move(row));
   }
   nlohmann::json report;
   report["bench"] = "store";
   report["machine"] = MachineInfo();
   // Figures from a busy machine are not comparable with those of an idle one.
-  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
-    double load = 0;
-    if (std::fscanf(f, "%lf", &load) == 1) report["load_average_1m_at_end"] = load;
-    std::fclose(f);
-  }
+  report["load_average_1m_at_start"] = load_at_start;
+  report["load_average_1m_at_end"] = LoadAverage();
   report["segment_size"] = o.segment_size;
+  report["min_round_mib"] = o.min_round_mib;
   report["results"] = std::move(results);
   return report;
 }
@@ -382,28 +445,19 @@ int RunStoreBench(const std::vector<std::string>& args) {
                "ciphertext bytes per segment, 4096..2097152 (default 1048576)");
   flags.AddInt("rounds", &o.rounds,
                "rounds per size (at most 2 from 1 GiB); median reported (default 3)");
+  flags.AddInt("min-round-mib", &o.min_round_mib,
+               "smaller objects repeat until a round moves this many MiB per path (default 64)");
   absl::Status s = flags.Parse(args);
   if (s.ok() && (o.segment_size < 4096 || o.segment_size > (2 << 20))) {
     s = absl::InvalidArgumentError(
         absl::StrCat("--segment-size: ", o.segment_size, " is outside 4096..2097152"));
   }
   if (s.ok() && o.rounds < 1) s = absl::InvalidArgumentError("--rounds: at least 1");
-  if (!s.ok()) {
-    const bool help = absl::IsNotFound(s);
-    if (!help)
-      std::fprintf(stderr, "strongroom-bench store: %s\n", std::string(s.message()).c_str());
-    std::fprintf(help ? stdout : stderr, "usage: strongroom-bench store [flags]\n%s",
-                 flags.Usage().c_str());
-    return help ? 0 : 2;
+  if (s.ok() && o.min_round_mib < 1) {
+    s = absl::InvalidArgumentError(
+        absl::StrCat("--min-round-mib: ", o.min_round_mib, " is less than 1"));
   }
-  absl::StatusOr<nlohmann::json> report = Run(o);
-  if (!report.ok()) {
-    std::fprintf(stderr, "strongroom-bench store: error: %s\n",
-                 std::string(report.status().ToString()).c_str());
-    return 1;
-  }
-  std::printf("%s\n", report->dump().c_str());
-  return 0;
+  return FinishBench("store", s, flags, [&] { return Run(o); });
 }
 
 }  // namespace strongroom::bench

@@ -7,6 +7,7 @@
 #include "base/status_macros.h"
 #include "cli/command.h"
 #include "cli/output.h"
+#include "cli/paging.h"
 
 namespace strongroom::cli {
 namespace {
@@ -52,20 +53,13 @@ absl::Status Create(Invocation& inv) {
 absl::Status List(Invocation& inv) {
   const CliOptions& o = inv.options();
   v1::ListKeysRequest req;
-  if (auto v = o.Flag("page-size")) {
-    ASSIGN_OR_RETURN(uint32_t n, ParseUintFlag("page-size", *v));
-    req.set_page_size(static_cast<int32_t>(std::min<uint32_t>(n, INT32_MAX)));
-  }
-  if (auto v = o.Flag("page-token")) req.set_page_token(*v);
+  RETURN_IF_ERROR(ApplyPageFlags(o, INT32_MAX, req));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
-  v1::ListKeysResponse all;
-  for (;;) {
-    ASSIGN_OR_RETURN(v1::ListKeysResponse page, conn->ListKeys(req));
-    for (v1::Key& k : *page.mutable_keys()) *all.add_keys() = std::move(k);
-    all.set_next_page_token(page.next_page_token());
-    if (!o.Switch("all") || page.next_page_token().empty()) break;
-    req.set_page_token(page.next_page_token());
-  }
+  ASSIGN_OR_RETURN(
+      v1::ListKeysResponse all,
+      CollectPages(
+          req, o.Switch("all"), [&](const v1::ListKeysRequest& r) { return conn->ListKeys(r); },
+          [](v1::ListKeysResponse& r) { return r.mutable_keys(); }));
   if (inv.json()) {
     PrintJson(all);
     return absl::OkStatus();
@@ -84,13 +78,11 @@ absl::Status Describe(Invocation& inv) {
   ASSIGN_OR_RETURN(v1::Key key, conn->GetKey(get));
   v1::ListKeyVersionsRequest list;
   list.set_parent(key.name());
-  v1::ListKeyVersionsResponse versions;
-  for (;;) {
-    ASSIGN_OR_RETURN(v1::ListKeyVersionsResponse page, conn->ListKeyVersions(list));
-    for (v1::KeyVersion& v : *page.mutable_versions()) *versions.add_versions() = std::move(v);
-    if (page.next_page_token().empty()) break;
-    list.set_page_token(page.next_page_token());
-  }
+  ASSIGN_OR_RETURN(v1::ListKeyVersionsResponse versions,
+                   CollectPages(
+                       list, /*all_pages=*/true,
+                       [&](const v1::ListKeyVersionsRequest& r) { return conn->ListKeyVersions(r); },
+                       [](v1::ListKeyVersionsResponse& r) { return r.mutable_versions(); }));
   if (inv.json()) {
     std::vector<std::string> items;
     for (const v1::KeyVersion& v : versions.versions()) items.push_back(ToJson(v));

@@ -15,6 +15,7 @@
 #include "cli/command.h"
 #include "cli/object_io.h"
 #include "cli/output.h"
+#include "cli/paging.h"
 #include "client/sealed_object.h"
 #include "storage/sealed/object_names.h"
 
@@ -124,20 +125,14 @@ absl::Status List(Invocation& inv) {
     return UsageError("object ls: give DATASET[/PREFIX] or --key KEY");
   }
   req.set_all_versions(o.Switch("all-versions"));
-  if (auto v = o.Flag("page-size")) {
-    ASSIGN_OR_RETURN(uint32_t n, ParseUintFlag("page-size", *v));
-    req.set_page_size(static_cast<int32_t>(std::min<uint32_t>(n, 1000)));
-  }
-  if (auto v = o.Flag("page-token")) req.set_page_token(*v);
+  RETURN_IF_ERROR(ApplyPageFlags(o, 1000, req));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
-  v1::ListObjectsResponse all;
-  for (;;) {
-    ASSIGN_OR_RETURN(v1::ListObjectsResponse page, conn->ListObjects(req));
-    for (v1::ObjectInfo& i : *page.mutable_objects()) *all.add_objects() = std::move(i);
-    all.set_next_page_token(page.next_page_token());
-    if (!o.Switch("all") || page.next_page_token().empty()) break;
-    req.set_page_token(page.next_page_token());
-  }
+  ASSIGN_OR_RETURN(
+      v1::ListObjectsResponse all,
+      CollectPages(
+          req, o.Switch("all"),
+          [&](const v1::ListObjectsRequest& r) { return conn->ListObjects(r); },
+          [](v1::ListObjectsResponse& r) { return r.mutable_objects(); }));
   if (inv.json()) {
     PrintJson(all);
     return absl::OkStatus();
@@ -264,13 +259,12 @@ absl::Status DatasetList(Invocation& inv) {
   v1::ListDatasetsRequest req;
   if (auto v = inv.options().Flag("key")) req.set_key(KeyResourceName(*v));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
-  v1::ListDatasetsResponse all;
-  for (;;) {
-    ASSIGN_OR_RETURN(v1::ListDatasetsResponse page, conn->ListDatasets(req));
-    for (v1::Dataset& d : *page.mutable_datasets()) *all.add_datasets() = std::move(d);
-    if (page.next_page_token().empty()) break;
-    req.set_page_token(page.next_page_token());
-  }
+  ASSIGN_OR_RETURN(
+      v1::ListDatasetsResponse all,
+      CollectPages(
+          req, /*all_pages=*/true,
+          [&](const v1::ListDatasetsRequest& r) { return conn->ListDatasets(r); },
+          [](v1::ListDatasetsResponse& r) { return r.mutable_datasets(); }));
   if (inv.json()) {
     PrintJson(all);
     return absl::OkStatus();

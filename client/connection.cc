@@ -86,6 +86,7 @@ class GrpcServerStream final : public ServerStream<Response> {
     finished_ = true;
     return FromGrpc(reader_->Finish(), rpc_);
   }
+  void Cancel() override { ctx_.TryCancel(); }
 
  private:
   const std::string rpc_;

@@ -52,13 +52,16 @@ class ClientStream {
 
 // A server-streaming call in progress (SealedStore downloads). Read() until
 // it returns false, then Finish() for the call's status. Destroying an
-// unfinished stream cancels the call.
+// unfinished stream cancels the call. Cancel() may be called from any
+// thread, also while another is blocked in Read() (which then returns
+// false); Read() and Finish() from one thread at a time.
 template <typename Response>
 class ServerStream {
  public:
   virtual ~ServerStream() = default;
   virtual bool Read(Response* response) = 0;
   virtual absl::Status Finish() = 0;
+  virtual void Cancel() = 0;
 };
 
 class Connection {

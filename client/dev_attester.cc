@@ -1,10 +1,30 @@
 #include "client/dev_attester.h"
 
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "absl/strings/str_cat.h"
 #include "attest/dev/dev_evidence.h"
 #include "base/status_macros.h"
 
 namespace strongroom::client {
+
+absl::StatusOr<std::string> GenerateDevAttesterKeyPem() {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  BIO* bio = key == nullptr ? nullptr : BIO_new(BIO_s_mem());
+  char* data = nullptr;
+  const long n = bio != nullptr && PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0,
+                                                             nullptr, nullptr) == 1
+                     ? BIO_get_mem_data(bio, &data)
+                     : 0;
+  std::string pem = n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string();
+  if (n > 0) OPENSSL_cleanse(data, static_cast<size_t>(n));
+  BIO_free(bio);
+  EVP_PKEY_free(key);
+  if (pem.empty()) return absl::InternalError("dev attester key: P-256 key generation failed");
+  return pem;
+}
 
 absl::StatusOr<std::unique_ptr<DevAttester>> DevAttester::Create(
     DevAttesterOptions options, const Clock& clock) {

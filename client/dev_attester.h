@@ -33,6 +33,11 @@ struct DevAttesterOptions {
   std::map<std::string, std::string> claims;  // become dev.claims.<name>
 };
 
+// A fresh EC P-256 private key as unencrypted PEM (PKCS#8), for a dev
+// attester made for one run (demos, benchmarks, tests). Internal when
+// OpenSSL fails.
+absl::StatusOr<std::string> GenerateDevAttesterKeyPem();
+
 class DevAttester final : public Attester {
  public:
   // `clock` must outlive the attester.

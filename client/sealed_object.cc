@@ -5,10 +5,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/prefetcher.h"
 #include "base/status_macros.h"
 #include "storage/sealed/segment_layout.h"
 #include "storage/sealed/segment_stream.h"
-#include "storage/streaming/streaming_aead_writer.h"
 
 namespace strongroom::client {
 
@@ -17,6 +17,9 @@ using storage::sealed::SealedHeader;
 using storage::sealed::SegmentStreamReader;
 
 namespace {
+
+// Ciphertext segments a download receives ahead of its decryption.
+constexpr size_t kPrefetchSegments = 2;
 
 std::string KeyName(absl::string_view key) {
   return absl::StartsWith(key, "keys/") ? std::string(key) : absl::StrCat("keys/", key);
@@ -61,6 +64,29 @@ absl::StatusOr<DataKey> GenerateObjectDataKey(Connection& conn, absl::string_vie
   return out;
 }
 
+// Fills `out` from `input` unless the input ends first; returns the bytes
+// read (fewer than out.size() only at the end of the input).
+absl::StatusOr<size_t> ReadFull(storage::ByteSource& input, std::span<uint8_t> out) {
+  size_t filled = 0;
+  while (filled < out.size()) {
+    ASSIGN_OR_RETURN(size_t n, input.Read(out.subspan(filled)));
+    if (n == 0) break;
+    filled += n;
+  }
+  return filled;
+}
+
+// What follows the last segment asked for must be the stream's clean end.
+absl::Status ExpectNoMoreSegments(
+    const absl::StatusOr<std::optional<SegmentStreamReader::Segment>>& next) {
+  if (!next.ok()) return next.status();
+  if (next->has_value()) {
+    return absl::DataLossError(absl::StrCat("GetObject: segment ", (*next)->index,
+                                            " sent beyond the requested range"));
+  }
+  return absl::OkStatus();
+}
+
 // Reads the GetObject stream: the head, then segments on demand. The call's
 // own status replaces "the stream ended" when the server ended it with an
 // error.
@@ -95,14 +121,10 @@ class GetStream {
   }
 
   // OK only when the server sent nothing more and ended the call cleanly.
-  absl::Status ExpectEnd() {
-    ASSIGN_OR_RETURN(std::optional<SegmentStreamReader::Segment> extra, Next());
-    if (extra.has_value()) {
-      return absl::DataLossError(
-          absl::StrCat("GetObject: segment ", extra->index, " sent beyond the requested range"));
-    }
-    return absl::OkStatus();
-  }
+  absl::Status ExpectEnd() { return ExpectNoMoreSegments(Next()); }
+
+  // Ends a Read() blocked in another thread (it then returns false).
+  void Cancel() { stream_->Cancel(); }
 
  private:
   absl::Status Finish() {
@@ -192,52 +214,61 @@ absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObject
   header.dataset = o.dataset;
   header.name = o.name;
   header.version = upload.version();
-  const Bytes associated_data = storage::sealed::AssociatedData(header);
+  ASSIGN_OR_RETURN(header.stream_header, storage::sealed::NewStreamHeader(header.params));
+  RETURN_IF_ERROR(header.Validate());
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::sealed::SegmentEncryptor> encryptor,
+                   storage::sealed::SegmentEncryptor::Create(
+                       dek.key, header.params, storage::sealed::AssociatedData(header),
+                       header.stream_header));
 
   auto stream = conn.PutObject();
-  bool broken = false;  // the server ended the call; its status says why
   v1::PutObjectRequest message;
-  storage::sealed::SegmentSplitter splitter(
-      header.params,
-      [&](std::span<const uint8_t> stream_header) -> absl::Status {
-        header.stream_header.assign(stream_header.begin(), stream_header.end());
-        RETURN_IF_ERROR(header.Validate());
-        const Bytes encoded = header.Encode();
-        message.mutable_start()->set_upload_id(upload.upload_id());
-        message.mutable_start()->set_header(std::string(AsStringView(encoded)));
-        message.mutable_start()->set_token(o.token);
-        if (!stream->Write(message)) broken = true;
-        return broken ? absl::AbortedError("the server ended the upload") : absl::OkStatus();
-      },
-      [&](uint64_t, std::span<const uint8_t> segment) -> absl::Status {
-        message.set_segment(std::string(AsStringView(segment)));
-        if (!stream->Write(message)) broken = true;
-        return broken ? absl::AbortedError("the server ended the upload") : absl::OkStatus();
-      });
-  auto fail = [&](const absl::Status& s) -> absl::Status {
-    if (!broken) return s;
+  message.mutable_start()->set_upload_id(upload.upload_id());
+  message.mutable_start()->set_header(std::string(AsStringView(header.Encode())));
+  message.mutable_start()->set_token(o.token);
+  // Write() false: the server ended the call, and its status says why.
+  auto server_ended = [&]() -> absl::Status {
     absl::StatusOr<v1::ObjectInfo> server = stream->Finish();
-    return server.ok() ? s : server.status();
+    return server.ok() ? absl::AbortedError("PutObject: the server ended the upload")
+                       : server.status();
   };
-  absl::StatusOr<std::unique_ptr<storage::StreamingAeadWriter>> writer =
-      storage::StreamingAeadWriter::Create(dek.key, header.params, associated_data, &splitter);
-  if (!writer.ok()) return fail(writer.status());
-  Bytes chunk(header.params.plaintext_segment_size());
-  uint64_t done = 0;
-  for (;;) {
-    absl::StatusOr<size_t> n = input.Read(std::span<uint8_t>(chunk));
-    if (!n.ok()) return n.status();
-    if (*n == 0) break;
-    if (absl::Status s = (*writer)->Write(std::span<const uint8_t>(chunk).first(*n)); !s.ok()) {
-      return fail(s);
+  if (!stream->Write(message)) return server_ended();
+
+  // Each segment is encrypted straight into the message that carries it. A
+  // full segment is the last one only when no byte follows, so the next
+  // segment's plaintext is read before this one is encrypted (two plaintext
+  // buffers, swapped rather than copied).
+  SecretBytes current(header.params.plaintext_segment_size());
+  SecretBytes next(header.params.plaintext_segment_size());
+  ASSIGN_OR_RETURN(size_t current_size,
+                   ReadFull(input, current.RevealMutable().first(
+                                       header.params.first_plaintext_segment_size())));
+  size_t capacity = header.params.first_plaintext_segment_size();
+  uint64_t done = 0, stream_bytes = header.stream_header.size();
+  for (uint64_t i = 0;; ++i) {
+    size_t next_size = 0;
+    if (current_size == capacity) {
+      ASSIGN_OR_RETURN(next_size, ReadFull(input, next.RevealMutable()));
     }
-    done += *n;
+    const bool last = next_size == 0;
+    std::string* segment = message.mutable_segment();
+    segment->resize(current_size + storage::kStreamingAeadTagSize);
+    RETURN_IF_ERROR(encryptor->EncryptInto(
+        i, last, current.Reveal().first(current_size),
+        std::span<uint8_t>(reinterpret_cast<uint8_t*>(segment->data()), segment->size())));
+    if (!stream->Write(message)) return server_ended();
+    done += current_size;
+    stream_bytes += segment->size();
     if (o.progress) o.progress(done, o.size_hint);
+    if (last) {
+      message.mutable_finish()->set_segment_count(i + 1);
+      break;
+    }
+    std::swap(current, next);
+    current_size = next_size;
+    capacity = header.params.plaintext_segment_size();
   }
-  if (absl::Status s = (*writer)->Finish(); !s.ok()) return fail(s);
-  if (absl::Status s = splitter.Finish(); !s.ok()) return fail(s);
-  message.mutable_finish()->set_segment_count(splitter.segments());
-  message.mutable_finish()->set_stream_bytes(splitter.stream_bytes());
+  message.mutable_finish()->set_stream_bytes(stream_bytes);
   stream->Write(message);  // a refusal shows in Finish()
   ASSIGN_OR_RETURN(v1::ObjectInfo info, stream->Finish());
   if (info.size() != done) {
@@ -263,12 +294,26 @@ absl::StatusOr<v1::ObjectInfo> GetSealedObject(Connection& conn, const GetObject
   ASSIGN_OR_RETURN(v1::ObjectHead head, stream.Head());
   ASSIGN_OR_RETURN(SealedHeader header, CheckedHeader(head, o.dataset, o.name, o.version));
 
+  // With more than one segment, segments are received on a thread of their
+  // own (TLS, HTTP/2, up to kPrefetchSegments ahead) while this one decrypts
+  // (or copies them out raw), from the key release on: a download costs
+  // about the larger of the two rather than their sum. Only ciphertext
+  // crosses threads.
+  std::optional<Prefetcher<SegmentStreamReader::Segment>> prefetch;
+  if (head.info().segment_count() > 1) {
+    prefetch.emplace([&stream] { return stream.Next(); }, kPrefetchSegments,
+                     [&stream] { stream.Cancel(); });
+  }
+  auto next = [&]() -> absl::StatusOr<std::optional<SegmentStreamReader::Segment>> {
+    return prefetch.has_value() ? prefetch->Next() : stream.Next();
+  };
+
   if (o.raw) {
     RETURN_IF_ERROR(out.Append(AsBytes(head.header())));
     uint64_t done = head.header().size(), expected = 0;
     const uint64_t total = head.info().stored_bytes();
     for (;;) {
-      ASSIGN_OR_RETURN(std::optional<SegmentStreamReader::Segment> s, stream.Next());
+      ASSIGN_OR_RETURN(std::optional<SegmentStreamReader::Segment> s, next());
       if (!s.has_value()) break;
       if (s->index != expected++) {
         return absl::DataLossError(absl::StrCat("GetObject: segment ", s->index,
@@ -291,8 +336,7 @@ absl::StatusOr<v1::ObjectInfo> GetSealedObject(Connection& conn, const GetObject
   ASSIGN_OR_RETURN(
       std::unique_ptr<SegmentStreamReader> reader,
       SegmentStreamReader::Create(key, header.params, storage::sealed::AssociatedData(header),
-                                  header.stream_header, head.stream_bytes(),
-                                  [&stream] { return stream.Next(); }));
+                                  header.stream_header, head.stream_bytes(), next));
   if (reader->plaintext_size() != head.info().size()) {
     return absl::DataLossError(absl::StrCat("GetObject: the stream holds ",
                                             reader->plaintext_size(), " bytes, the head says ",
@@ -304,7 +348,7 @@ absl::StatusOr<v1::ObjectInfo> GetSealedObject(Connection& conn, const GetObject
   RETURN_IF_ERROR(reader->CopyRange(o.range_start, end, &out, [&](uint64_t done) {
     if (o.progress) o.progress(done, total);
   }));
-  RETURN_IF_ERROR(stream.ExpectEnd());
+  RETURN_IF_ERROR(ExpectNoMoreSegments(next()));
   return head.info();
 }
 

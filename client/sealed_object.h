@@ -10,8 +10,12 @@
 //                     server's cursor, after a crash of either side
 //
 // Memory: bounded by a few segments whatever the object size (the stream
-// carries one segment per message; the payload layer holds one plaintext and
-// one ciphertext segment). Plaintext data keys live in SecretBytes; the KMS
+// carries one segment per message; a put holds two plaintext segments, the
+// one being encrypted and the one read ahead to tell whether it is the last,
+// and encrypts straight into the message; a get holds one plaintext and up
+// to four ciphertext segments: objects of more than one segment are received
+// on a second thread, up to two segments ahead of the decryption, so that
+// transport and decryption overlap). Plaintext data keys live in SecretBytes; the KMS
 // response strings that carried them are wiped.
 //
 // Errors: the server's status for refusals and structure errors (named after
@@ -23,7 +27,8 @@
 // (the CLI writes to a temporary file and renames it only on success).
 //
 // Thread-compatible: one call at a time per Connection stream; the
-// Connection itself is thread-safe.
+// Connection itself is thread-safe. A get of several segments starts one
+// thread for the call's duration.
 #ifndef STRONGROOM_CLIENT_SEALED_OBJECT_H_
 #define STRONGROOM_CLIENT_SEALED_OBJECT_H_
 

@@ -1,5 +1,9 @@
 #include "server/sealed_store_service.h"
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "base/status_macros.h"
@@ -89,6 +93,80 @@ grpc::Status Serve(const grpc::ServerContext& context,
   return grpc::Status::OK;
 }
 
+// Stores an upload's segments on a thread of its own, so that the transport
+// receives and decrypts segment N+1 while segment N goes into RocksDB: the
+// handler hands each segment over and goes straight back to Read(), which
+// lets gRPC reopen the flow-control window for the next one. One segment
+// waits at most besides the one being written, so memory stays bounded by
+// the segment size. The first failure ends it: Push() returns false from
+// then on and Drain() reports it. The destructor waits for a write in
+// progress, so it must run before the upload's (which discards it).
+class SegmentWriter {
+ public:
+  explicit SegmentWriter(storage::sealed::ObjectUpload& upload)
+      : upload_(upload), thread_([this] { Run(); }) {}
+  ~SegmentWriter() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  SegmentWriter(const SegmentWriter&) = delete;
+  SegmentWriter& operator=(const SegmentWriter&) = delete;
+
+  // Takes `segment` (swapped with an empty or spent buffer, no copy);
+  // waits while another segment is still waiting. False once a write failed.
+  bool Push(std::string& segment) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !full_ || !status_.ok(); });
+    if (!status_.ok()) return false;
+    pending_.swap(segment);
+    full_ = true;
+    cv_.notify_all();
+    return true;
+  }
+
+  // Waits until every segment pushed is stored; the first failure, if any.
+  absl::Status Drain() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return (!full_ && !busy_) || !status_.ok(); });
+    return status_;
+  }
+
+ private:
+  void Run() {
+    std::string writing;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return full_ || stop_; });
+      if (stop_) return;
+      writing.swap(pending_);
+      full_ = false;
+      busy_ = true;
+      cv_.notify_all();
+      lock.unlock();
+      absl::Status s = upload_.AppendSegment(AsBytes(writing));
+      lock.lock();
+      busy_ = false;
+      if (!s.ok()) status_ = std::move(s);
+      cv_.notify_all();
+      if (!status_.ok()) return;
+    }
+  }
+
+  storage::sealed::ObjectUpload& upload_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string pending_;  // guarded by mu_, as the flags
+  bool full_ = false;    // pending_ holds a segment to store
+  bool busy_ = false;    // a segment is being stored
+  bool stop_ = false;
+  absl::Status status_;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SealedStoreService>> SealedStoreService::Create(
@@ -144,15 +222,17 @@ grpc::Status SealedStoreService::PutObject(grpc::ServerContext* context,
       store_->OpenUpload(*caller, message.start());
   if (!upload.ok()) return ToGrpcStatus(upload.status());
   // Destroying `upload` without a commit discards it: every early return
-  // below leaves nothing behind.
+  // below leaves nothing behind (`writer` goes first, waiting for a write in
+  // progress).
+  SegmentWriter writer(**upload);
   while (reader->Read(&message)) {
     switch (message.part_case()) {
       case v1::PutObjectRequest::kSegment: {
-        absl::Status s = (*upload)->AppendSegment(AsBytes(message.segment()));
-        if (!s.ok()) return ToGrpcStatus(s);
+        if (!writer.Push(*message.mutable_segment())) return ToGrpcStatus(writer.Drain());
         break;
       }
       case v1::PutObjectRequest::kFinish: {
+        if (absl::Status s = writer.Drain(); !s.ok()) return ToGrpcStatus(s);
         absl::StatusOr<v1::ObjectInfo> info = (*upload)->Commit(message.finish());
         if (!info.ok()) return ToGrpcStatus(info.status());
         *response = *std::move(info);

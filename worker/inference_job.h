@@ -48,7 +48,7 @@
 
 namespace strongroom::worker {
 
-// The sealed store as a job sees it: WorkloadObjectStore (run.cc) forwards
+// The sealed store as a job sees it: WorkloadObjectStore (workload_object_store.h) forwards
 // to client::WorkloadClient; tests use an in-memory fake.
 class JobObjectStore {
  public:

@@ -6,9 +6,8 @@
 // refused, a model failed to run, outputs differ); 2 usage errors and
 // unreadable input. Errors go to stderr.
 #include <cstdio>
-#include <string>
-#include <vector>
 
+#include "base/subcommands.h"
 #include "worker/onnx/gemm.h"
 #include "worker/compare_command.h"
 #include "worker/run.h"
@@ -20,14 +19,8 @@
 
 namespace {
 
-struct Subcommand {
-  const char* name;
-  const char* summary;
-  int (*run)(const std::vector<std::string>& args);
-};
-
 // One entry per subcommand.
-constexpr Subcommand kSubcommands[] = {
+constexpr strongroom::Subcommand kSubcommands[] = {
     {"run", "attest, fetch a sealed model and inputs, infer, upload sealed outputs",
      strongroom::worker::RunCommand},
     {"run-local", "run an ONNX model on TensorProto files and check its outputs",
@@ -36,13 +29,11 @@ constexpr Subcommand kSubcommands[] = {
      strongroom::worker::CompareCommand},
 };
 
-void PrintUsage(std::FILE* out) {
-  std::fprintf(out, "usage: strongroom-worker SUBCOMMAND [flags]\n\nsubcommands:\n");
-  for (const Subcommand& s : kSubcommands) std::fprintf(out, "  %-10s %s\n", s.name, s.summary);
-  std::fprintf(out,
-               "\n'strongroom-worker SUBCOMMAND --help' shows its flags.\n"
-               "exit status: 0 ok, 1 failed, 2 usage error or unreadable input\n");
-}
+constexpr strongroom::SubcommandTool kTool = {
+    "strongroom-worker", kSubcommands,
+    "'strongroom-worker SUBCOMMAND --help' shows its flags.\n"
+    "exit status: 0 ok, 1 failed, 2 usage error or unreadable input",
+    strongroom::worker::kExitUsage};
 
 }  // namespace
 
@@ -53,19 +44,9 @@ int main(int argc, char** argv) {
 #ifdef STRONGROOM_WORKER_CUDA
   strongroom::worker::onnx::RegisterCudaBackend();
 #endif
-  if (argc < 2) {
-    PrintUsage(stderr);
-    return strongroom::worker::kExitUsage;
-  }
-  const std::string name = argv[1];
-  if (name == "help" || name == "--help" || name == "-h") {
-    PrintUsage(stdout);
+  if (strongroom::WantsSubcommandHelp(argc, argv)) {
+    strongroom::PrintSubcommandUsage(kTool, stdout);
     return strongroom::worker::kExitOk;
   }
-  for (const Subcommand& s : kSubcommands) {
-    if (name == s.name) return s.run(std::vector<std::string>(argv + 2, argv + argc));
-  }
-  std::fprintf(stderr, "strongroom-worker: unknown subcommand '%s'\n\n", name.c_str());
-  PrintUsage(stderr);
-  return strongroom::worker::kExitUsage;
+  return strongroom::RunSubcommand(kTool, argc, argv);
 }

@@ -11,55 +11,15 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "client/connection.h"
-#include "client/sealed_object.h"
 #include "client/workload.h"
 #include "worker/attester_flags.h"
 #include "worker/inference_job.h"
 #include "worker/run_flags.h"
 #include "worker/run_local.h"
+#include "worker/workload_object_store.h"
 
 namespace strongroom::worker {
 namespace {
-
-// The job's store through an attested WorkloadClient: one token per
-// "datasets/{id}", reused across that dataset's objects.
-class WorkloadObjectStore final : public JobObjectStore {
- public:
-  explicit WorkloadObjectStore(client::WorkloadClient* wl) : wl_(wl) {}
-
-  absl::Status Attest(absl::string_view dataset) override {
-    return wl_->Attest(absl::StrCat("datasets/", dataset)).status();
-  }
-
-  absl::StatusOr<strongroom::v1::ObjectInfo> Get(
-      const ObjectRef& ref, storage::ByteSink& out,
-      const std::function<void(uint64_t)>& on_size) override {
-    client::GetObjectOptions o;
-    o.dataset = ref.dataset;
-    o.name = ref.name;
-    o.version = ref.version;
-    bool sized = false;
-    o.progress = [&](uint64_t, uint64_t total) {
-      if (!sized && total > 0) on_size(total);
-      sized = true;
-    };
-    return wl_->GetObject(std::move(o), out);
-  }
-
-  absl::StatusOr<strongroom::v1::ObjectInfo> Put(const ObjectRef& ref,
-                                                 const std::map<std::string, std::string>& labels,
-                                                 uint64_t size, storage::ByteSource& in) override {
-    client::PutObjectOptions o;
-    o.dataset = ref.dataset;
-    o.name = ref.name;
-    o.labels = labels;
-    o.size_hint = size;
-    return wl_->PutObject(o, in);
-  }
-
- private:
-  client::WorkloadClient* wl_;
-};
 
 int Usage(absl::string_view message) {
   std::fprintf(stderr, "strongroom-worker run: %s\n%s", std::string(message).c_str(), kRunUsage);

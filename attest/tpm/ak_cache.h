@@ -52,6 +52,9 @@ using ::strongroom::BoundedCache;
 // The parts, each prefixed by its 8-byte length: distinct part lists give
 // distinct keys (the exact bytes, not a digest of them).
 std::string CacheKey(std::initializer_list<std::span<const uint8_t>> parts);
+// The same into `key`, reusing its buffer.
+void AssignCacheKey(std::string* key,
+                    std::initializer_list<std::span<const uint8_t>> parts);
 
 // An AK as Verify() needs it, from its public area (`pub` set) or from the
 // key of its certificate when the bundle has no ak_public.
@@ -76,19 +79,42 @@ struct VerifiedChainWindow {
 // The window in which every certificate of `chain` is valid.
 VerifiedChainWindow WindowOf(std::span<const Certificate> chain);
 
+// A MatchQualifiedSigner answer (a label, or nullopt for "none of them": an
+// answer, not a failure) with the AK and EK it was computed for. It holds
+// both, so while it is cached neither address can be reused by another
+// object: the key's pointers name exactly these immutable values.
+struct QualifiedSignerAnswer {
+  std::shared_ptr<const AkFacts> ak;
+  std::shared_ptr<const TpmtPublic> ek;  // null: no ek_public
+  std::optional<std::string> match;
+};
+
+// The qualified_signers key into `key` (its buffer reused): the AK's and
+// the EK's addresses and the qualifiedSigner bytes (see
+// QualifiedSignerAnswer).
+void AssignQualifiedSignerKey(std::string* key, const AkFacts* ak,
+                              const TpmtPublic* ek,
+                              std::span<const uint8_t> qualified_signer);
+
 // Every cache one TpmVerifier owns.
 struct TpmVerifierCaches {
   explicit TpmVerifierCaches(size_t capacity)
       : aks(capacity),
+        ek_publics(capacity),
         qualified_signers(capacity),
         certificates(capacity),
         chains(capacity) {}
 
-  // By CacheKey("p", ak_public) or CacheKey("c", certificate DER).
+  // By CacheKey("p", ak_public) or CacheKey("c", certificate DER), or, for
+  // a bundle the fast reader read, CacheKey("t", ak_public's base64 text)
+  // (canonical base64: one text per byte string, so as exact as the bytes,
+  // and the text is stored only once it decoded and the AK was accepted).
   BoundedCache<std::shared_ptr<const AkFacts>> aks;
-  // By CacheKey(ak_public, ek_public, qualifiedSigner): MatchQualifiedSigner
-  // (a label, or nullopt for "none of them": an answer, not a failure).
-  BoundedCache<std::optional<std::string>> qualified_signers;
+  // Parsed ek_public, by CacheKey("p", bytes) or CacheKey("t", base64 text)
+  // likewise.
+  BoundedCache<std::shared_ptr<const TpmtPublic>> ek_publics;
+  // By QualifiedSignerKey(AK, EK, qualifiedSigner).
+  BoundedCache<QualifiedSignerAnswer> qualified_signers;
   // By the exact text of one Evidence.certificates entry.
   BoundedCache<std::shared_ptr<const std::vector<Certificate>>> certificates;
   // By CacheKey(DER of every presented certificate, in order).

@@ -10,22 +10,6 @@
 namespace strongroom::attest::tpm_internal {
 namespace {
 
-constexpr size_t kMaxEcdsaInteger = 66;  // P-521
-
-// One DER INTEGER (tag, short length, optional 0x00, magnitude) at `out`.
-size_t PutDerInteger(std::span<const uint8_t> be, uint8_t* out) {
-  size_t skip = 0;
-  while (skip + 1 < be.size() && be[skip] == 0) ++skip;
-  be = be.subspan(skip);
-  const bool pad = (be[0] & 0x80) != 0;
-  size_t n = 0;
-  out[n++] = 0x02;
-  out[n++] = static_cast<uint8_t>(be.size() + (pad ? 1 : 0));
-  if (pad) out[n++] = 0x00;
-  for (uint8_t b : be) out[n++] = b;
-  return n;
-}
-
 // This thread's spare digest context (see ThreadDigest), freed with the
 // thread.
 struct SpareDigestContext {
@@ -61,30 +45,6 @@ size_t ThreadDigest::Final(uint8_t* out) {
   unsigned int len = 0;
   if (ok_) ok_ = EVP_DigestFinal_ex(ctx_, out, &len) == 1;
   return ok_ ? len : 0;
-}
-
-size_t EncodeEcdsaSignatureDer(std::span<const uint8_t> r,
-                               std::span<const uint8_t> s,
-                               std::span<uint8_t> out) {
-  if (r.empty() || s.empty() || r.size() > kMaxEcdsaInteger ||
-      s.size() > kMaxEcdsaInteger) {
-    return 0;
-  }
-  const size_t longest = r.size() > s.size() ? r.size() : s.size();
-  if (out.size() < 2 * (longest + 3) + 3) return 0;
-  // The integers first, after room for the longest SEQUENCE header.
-  uint8_t* body = out.data() + 3;
-  size_t body_len = PutDerInteger(r, body);
-  body_len += PutDerInteger(s, body + body_len);
-  size_t header = 0;
-  uint8_t head[3];
-  head[header++] = 0x30;
-  if (body_len >= 0x80) head[header++] = 0x81;
-  head[header++] = static_cast<uint8_t>(body_len);
-  // Shift the body down so that the header sits right before it.
-  for (size_t i = 0; i < body_len; ++i) out[header + i] = body[i];
-  for (size_t i = 0; i < header; ++i) out[i] = head[i];
-  return header + body_len;
 }
 
 AkSignatureChecker::AkSignatureChecker(std::shared_ptr<EVP_PKEY> key)

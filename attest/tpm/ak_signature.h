@@ -30,6 +30,8 @@
 #include <span>
 #include <vector>
 
+#include "attest/signature_check.h"
+
 namespace strongroom::attest::tpm_internal {
 
 class AkSignatureChecker {
@@ -107,13 +109,9 @@ class ThreadDigest {
   bool ok_;
 };
 
-// The DER ECDSA-Sig-Value of big-endian r and s (leading zeros dropped) into
-// `out`, which must hold 2 * (len + 3) + 3 bytes for the longer of r and s;
-// returns the length, 0 when r or s is empty or longer than 66 bytes.
-size_t EncodeEcdsaSignatureDer(std::span<const uint8_t> r,
-                               std::span<const uint8_t> s,
-                               std::span<uint8_t> out);
-inline constexpr size_t kMaxEcdsaSignatureDer = 2 * (66 + 3) + 3;
+// DER encoding of raw r and s (shared with VerifyEcdsaRaw).
+using ::strongroom::attest::EncodeEcdsaSignatureDer;
+using ::strongroom::attest::kMaxEcdsaSignatureDer;
 
 }  // namespace strongroom::attest::tpm_internal
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -108,20 +109,45 @@ bool DecodeCanonicalBase64(absl::string_view in, Bytes* out) {
   return true;
 }
 
-// A PCR value of exactly the bank's digest size, in hex (either case).
-bool DecodePcrHex(uint16_t bank, absl::string_view hex, Bytes* out) {
+// A PCR value of exactly the bank's digest size, in hex (either case), into
+// `out` (FlatPcrs::kMaxDigest bytes).
+bool DecodePcrHex(uint16_t bank, absl::string_view hex, uint8_t* out) {
   const size_t size = TpmHashSize(bank);
-  if (size == 0 || hex.size() != 2 * size) return false;
-  out->resize(size);
+  if (size == 0 || size > tpm_internal::FlatPcrs::kMaxDigest ||
+      hex.size() != 2 * size) {
+    return false;
+  }
   const auto* p = reinterpret_cast<const uint8_t*>(hex.data());
   const auto& t = kTables.hex;
   uint8_t bad = 0;
   for (size_t i = 0; i < size; ++i) {
     const uint8_t hi = t[p[2 * i]], lo = t[p[2 * i + 1]];
     bad |= hi | lo;
-    (*out)[i] = static_cast<uint8_t>(hi << 4 | (lo & 0xf));
+    out[i] = static_cast<uint8_t>(hi << 4 | (lo & 0xf));
   }
   return (bad & 0x80) == 0;
+}
+
+// The bank named `name` (sha1, sha256, sha384, sha512), as TpmHashFromName
+// reads it: its FlatPcrs slot, or -1.
+int BankSlotOfName(absl::string_view name) {
+  if (name == "sha1") return 0;
+  if (name == "sha256") return 1;
+  if (name == "sha384") return 2;
+  if (name == "sha512") return 3;
+  return -1;
+}
+
+// A PCR index as ParsePcrIndex accepts it (decimal 0..31, no leading zero);
+// -1 for anything else.
+int PcrIndexOf(absl::string_view s) {
+  if (s.empty() || s.size() > 2) return -1;
+  for (char c : s) {
+    if (c < '0' || c > '9') return -1;
+  }
+  if (s.size() == 2 && s[0] == '0') return -1;
+  const int index = s.size() == 1 ? s[0] - '0' : (s[0] - '0') * 10 + (s[1] - '0');
+  return index <= static_cast<int>(kMaxPcrIndex) ? index : -1;
 }
 
 // See quote_bundle_internal.h. Every method returns false at the first byte
@@ -130,11 +156,13 @@ class FastBundleReader {
  public:
   explicit FastBundleReader(absl::string_view in) : in_(in) {}
 
-  std::optional<TpmQuoteBundle> Read() {
-    absl::string_view format, quote, signature, ak_public, ek_public;
+  bool Read(tpm_internal::FastBundleView* out) {
+    absl::string_view format, quote, signature;
     bool has_format = false, has_quote = false, has_signature = false;
-    bool has_ak = false, has_ek = false, has_pcrs = false;
-    TpmQuoteBundle bundle;
+    bool has_pcrs = false;
+    out->has_ak_public = out->has_ek_public = false;
+    out->ak_public_base64 = out->ek_public_base64 = absl::string_view();
+    out->pcrs.Clear();
     auto string_member = [&](bool* seen, absl::string_view* value) {
       if (*seen) return false;
       *seen = true;
@@ -144,26 +172,24 @@ class FastBundleReader {
       if (key == "format") return string_member(&has_format, &format);
       if (key == "quote") return string_member(&has_quote, &quote);
       if (key == "signature") return string_member(&has_signature, &signature);
-      if (key == "ak_public") return string_member(&has_ak, &ak_public);
-      if (key == "ek_public") return string_member(&has_ek, &ek_public);
+      if (key == "ak_public") {
+        return string_member(&out->has_ak_public, &out->ak_public_base64);
+      }
+      if (key == "ek_public") {
+        return string_member(&out->has_ek_public, &out->ek_public_base64);
+      }
       if (key == "pcrs" && !has_pcrs) {
         has_pcrs = true;
-        return Pcrs(&bundle.pcrs);
+        return Pcrs(&out->pcrs);
       }
       return false;
     });
     SkipSpace();
-    if (!ok || pos_ != in_.size() || !has_format || !has_quote ||
-        !has_signature || !has_pcrs || format != kTpmQuoteBundleFormat) {
-      return std::nullopt;
-    }
-    if (!Decode(quote, &bundle.quote) ||
-        !Decode(signature, &bundle.signature) ||
-        (has_ak && !Decode(ak_public, &bundle.ak_public)) ||
-        (has_ek && !Decode(ek_public, &bundle.ek_public))) {
-      return std::nullopt;
-    }
-    return bundle;
+    return ok && pos_ == in_.size() && has_format && has_quote &&
+           has_signature && has_pcrs && format == kTpmQuoteBundleFormat &&
+           tpm_internal::DecodeCanonicalBase64NonEmpty(quote, &out->quote) &&
+           tpm_internal::DecodeCanonicalBase64NonEmpty(signature,
+                                                       &out->signature);
   }
 
  private:
@@ -207,25 +233,23 @@ class FastBundleReader {
     } while (Consume(','));
     return Consume('}');
   }
-  bool Pcrs(TpmPcrValues* pcrs) {
+  bool Pcrs(tpm_internal::FlatPcrs* pcrs) {
     return Object([&](absl::string_view bank_name) {
-      absl::StatusOr<uint16_t> bank = TpmHashFromName(bank_name);
-      if (!bank.ok()) return false;
-      auto [values, inserted] = pcrs->try_emplace(*bank);
-      if (!inserted) return false;
-      return Object([&, bank = *bank,
-                     &values = values->second](absl::string_view index_text) {
+      const int slot = BankSlotOfName(bank_name);
+      if (slot < 0) return false;
+      tpm_internal::FlatPcrs::Bank& bank = pcrs->banks[slot];
+      if (bank.present) return false;
+      bank.present = true;
+      const uint16_t alg = tpm_internal::FlatPcrs::AlgOfSlot(slot);
+      return Object([&](absl::string_view index_text) {
         absl::string_view hex;
         if (!String(&hex)) return false;
-        absl::StatusOr<uint32_t> index = ParsePcrIndex(index_text, "pcr");
-        if (!index.ok()) return false;
-        auto [value, inserted] = values.try_emplace(*index);
-        return inserted && DecodePcrHex(bank, hex, &value->second);
+        const int index = PcrIndexOf(index_text);
+        if (index < 0 || (bank.supplied >> index & 1) != 0) return false;
+        bank.supplied |= uint32_t{1} << index;
+        return DecodePcrHex(alg, hex, bank.values[index]);
       });
     });
-  }
-  static bool Decode(absl::string_view text, Bytes* out) {
-    return DecodeCanonicalBase64(text, out) && !out->empty();
   }
 
   absl::string_view in_;
@@ -278,8 +302,98 @@ absl::StatusOr<TpmQuoteBundle> ParseTpmQuoteBundle(absl::string_view json) {
 
 namespace tpm_internal {
 
+bool ReadTpmQuoteBundleFastView(absl::string_view json, FastBundleView* out) {
+  return FastBundleReader(json).Read(out);
+}
+
+bool DecodeCanonicalBase64NonEmpty(absl::string_view text, Bytes* out) {
+  return DecodeCanonicalBase64(text, out) && !out->empty();
+}
+
 std::optional<TpmQuoteBundle> ReadTpmQuoteBundleFast(absl::string_view json) {
-  return FastBundleReader(json).Read();
+  auto view = std::make_unique<FastBundleView>();
+  if (!ReadTpmQuoteBundleFastView(json, view.get())) return std::nullopt;
+  TpmQuoteBundle bundle;
+  if ((view->has_ak_public &&
+       !DecodeCanonicalBase64NonEmpty(view->ak_public_base64,
+                                      &bundle.ak_public)) ||
+      (view->has_ek_public &&
+       !DecodeCanonicalBase64NonEmpty(view->ek_public_base64,
+                                      &bundle.ek_public))) {
+    return std::nullopt;
+  }
+  bundle.quote = std::move(view->quote);
+  bundle.signature = std::move(view->signature);
+  bundle.pcrs = view->pcrs.ToMap();
+  return bundle;
+}
+
+int FlatPcrs::Slot(uint16_t alg) {
+  switch (alg) {
+    case kTpmAlgSha1:
+      return 0;
+    case kTpmAlgSha256:
+      return 1;
+    case kTpmAlgSha384:
+      return 2;
+    case kTpmAlgSha512:
+      return 3;
+    default:
+      return -1;
+  }
+}
+
+uint16_t FlatPcrs::AlgOfSlot(int slot) {
+  static constexpr uint16_t kAlgs[kBanks] = {kTpmAlgSha1, kTpmAlgSha256,
+                                             kTpmAlgSha384, kTpmAlgSha512};
+  return kAlgs[slot];
+}
+
+void FlatPcrs::Clear() {
+  for (Bank& bank : banks) {
+    bank.present = false;
+    bank.supplied = 0;
+  }
+}
+
+std::span<const uint8_t> FlatPcrs::Find(uint16_t alg, uint32_t index) const {
+  const int slot = Slot(alg);
+  if (slot < 0 || index >= kPcrs) return {};
+  const Bank& bank = banks[slot];
+  if ((bank.supplied >> index & 1) == 0) return {};
+  return {bank.values[index], TpmHashSize(alg)};
+}
+
+bool FlatPcrs::AssignFrom(const TpmPcrValues& pcrs) {
+  Clear();
+  for (const auto& [alg, values] : pcrs) {
+    const int slot = Slot(alg);
+    if (slot < 0) return false;
+    Bank& bank = banks[slot];
+    bank.present = true;
+    for (const auto& [index, value] : values) {
+      if (index >= kPcrs || value.size() != TpmHashSize(alg)) return false;
+      bank.supplied |= uint32_t{1} << index;
+      std::memcpy(bank.values[index], value.data(), value.size());
+    }
+  }
+  return true;
+}
+
+TpmPcrValues FlatPcrs::ToMap() const {
+  TpmPcrValues out;
+  for (int slot = 0; slot < static_cast<int>(kBanks); ++slot) {
+    const Bank& bank = banks[slot];
+    if (!bank.present) continue;
+    const uint16_t alg = AlgOfSlot(slot);
+    auto& values = out[alg];
+    for (uint32_t index = 0; index < kPcrs; ++index) {
+      if ((bank.supplied >> index & 1) == 0) continue;
+      values[index].assign(bank.values[index],
+                           bank.values[index] + TpmHashSize(alg));
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<TpmQuoteBundle> ParseTpmQuoteBundleDom(absl::string_view json) {

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -135,9 +137,16 @@ absl::Status VerifyQuoteSignature(const tpm_internal::AkSignatureChecker& ak,
   return absl::OkStatus();
 }
 
-absl::Status CheckPcrDigest(const TpmsAttest& attest, const TpmPcrValues& pcrs,
-                            uint16_t hash_alg,
-                            std::vector<std::string>* unused) {
+namespace {
+
+// CheckPcrDigest over any PCR store: `find(bank, index)` gives a supplied
+// value or nullopt, `for_each_supplied(f)` calls f(bank, index) for every
+// supplied PCR in (bank, index) order.
+template <typename Find, typename ForEachSupplied>
+absl::Status CheckPcrDigestOver(const TpmsAttest& attest, uint16_t hash_alg,
+                                const Find& find,
+                                const ForEachSupplied& for_each_supplied,
+                                std::vector<std::string>* unused) {
   const EVP_MD* md = TpmHashMd(hash_alg);
   if (md == nullptr) {
     return absl::InvalidArgumentError(
@@ -147,14 +156,10 @@ absl::Status CheckPcrDigest(const TpmsAttest& attest, const TpmPcrValues& pcrs,
   // H(selected values in selection order), fed value by value.
   tpm_internal::ThreadDigest hash(md);
   for (const TpmsPcrSelection& sel : attest.pcr_select) {
-    auto bank = pcrs.find(sel.hash_alg);
     for (uint32_t index : sel.pcrs) {
-      const Bytes* value = nullptr;
-      if (bank != pcrs.end()) {
-        auto it = bank->second.find(index);
-        if (it != bank->second.end()) value = &it->second;
-      }
-      if (value == nullptr) {
+      const std::optional<std::span<const uint8_t>> value =
+          find(sel.hash_alg, index);
+      if (!value.has_value()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "tpm quote: pcrs.", TpmAlgName(sel.hash_alg), ".", index,
             ": selected by the quote but not supplied"));
@@ -176,20 +181,62 @@ absl::Status CheckPcrDigest(const TpmsAttest& attest, const TpmPcrValues& pcrs,
                                HexEncode(computed)));
   }
   if (unused != nullptr) {
-    for (const auto& [bank, values] : pcrs) {
-      uint64_t selected = 0;  // bit i: PCR i selected in this bank
+    for_each_supplied([&](uint16_t bank, uint32_t index) {
+      bool selected = false;  // (as a 64-bit mask did: 64 and up never)
       for (const TpmsPcrSelection& sel : attest.pcr_select) {
         if (sel.hash_alg != bank) continue;
-        for (uint32_t index : sel.pcrs) selected |= uint64_t{1} << index;
+        for (uint32_t i : sel.pcrs) selected = selected || (i == index && i < 64);
       }
-      for (const auto& [index, unused_value] : values) {
-        if (index >= 64 || (selected >> index & 1) == 0) {
-          unused->push_back(absl::StrCat("pcrs.", TpmAlgName(bank), ".", index));
+      if (!selected) {
+        unused->push_back(absl::StrCat("pcrs.", TpmAlgName(bank), ".", index));
+      }
+    });
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckPcrDigest(const TpmsAttest& attest, const TpmPcrValues& pcrs,
+                            uint16_t hash_alg,
+                            std::vector<std::string>* unused) {
+  auto find = [&](uint16_t alg, uint32_t index)
+      -> std::optional<std::span<const uint8_t>> {
+    auto bank = pcrs.find(alg);
+    if (bank == pcrs.end()) return std::nullopt;
+    auto it = bank->second.find(index);
+    if (it == bank->second.end()) return std::nullopt;
+    return std::span<const uint8_t>(it->second);
+  };
+  auto for_each_supplied = [&](const auto& f) {
+    for (const auto& [bank, values] : pcrs) {
+      for (const auto& [index, unused_value] : values) f(bank, index);
+    }
+  };
+  return CheckPcrDigestOver(attest, hash_alg, find, for_each_supplied, unused);
+}
+
+absl::Status CheckPcrDigest(const TpmsAttest& attest,
+                            const tpm_internal::FlatPcrs& pcrs,
+                            uint16_t hash_alg,
+                            std::vector<std::string>* unused) {
+  auto find = [&](uint16_t alg, uint32_t index)
+      -> std::optional<std::span<const uint8_t>> {
+    std::span<const uint8_t> value = pcrs.Find(alg, index);
+    if (value.empty()) return std::nullopt;
+    return value;
+  };
+  auto for_each_supplied = [&](const auto& f) {
+    for (int slot = 0; slot < static_cast<int>(pcrs.kBanks); ++slot) {
+      const uint32_t supplied = pcrs.banks[slot].supplied;
+      for (uint32_t index = 0; index < pcrs.kPcrs; ++index) {
+        if ((supplied >> index & 1) != 0) {
+          f(tpm_internal::FlatPcrs::AlgOfSlot(slot), index);
         }
       }
     }
-  }
-  return absl::OkStatus();
+  };
+  return CheckPcrDigestOver(attest, hash_alg, find, for_each_supplied, unused);
 }
 
 absl::StatusOr<std::optional<std::string>> MatchQualifiedSigner(

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "attest/tpm/ak_signature.h"
 #include "attest/tpm/quote_bundle.h"
+#include "attest/tpm/quote_bundle_internal.h"
 #include "attest/tpm/tpm_structures.h"
 
 namespace strongroom::attest::tpm_checks {
@@ -48,6 +49,11 @@ absl::Status VerifyQuoteSignature(const tpm_internal::AkSignatureChecker& ak,
 // on mismatch. On success, `unused` gets "pcrs.<bank>.<n>" for each supplied
 // PCR that the quote does not select.
 absl::Status CheckPcrDigest(const TpmsAttest& attest, const TpmPcrValues& pcrs,
+                            uint16_t hash_alg,
+                            std::vector<std::string>* unused);
+// The same over the verifier's flat PCR store (quote_bundle_internal.h).
+absl::Status CheckPcrDigest(const TpmsAttest& attest,
+                            const tpm_internal::FlatPcrs& pcrs,
                             uint16_t hash_alg,
                             std::vector<std::string>* unused);
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "attest/tpm/ak_cache.h"
 #include "attest/tpm/quote_bundle.h"
+#include "attest/tpm/quote_bundle_internal.h"
 #include "attest/tpm/quote_checks.h"
 #include "attest/tpm/tpm_structures.h"
 #include "base/status_macros.h"
@@ -15,14 +16,16 @@ namespace {
 
 using tpm_checks::SpkiSha256Hex;
 using tpm_internal::AkFacts;
+using tpm_internal::AssignCacheKey;
 using tpm_internal::CacheKey;
+using tpm_internal::FlatPcrs;
 
 absl::Status Prefixed(const absl::Status& s, absl::string_view prefix) {
   return absl::Status(s.code(), absl::StrCat(prefix, s.message()));
 }
 
 absl::StatusOr<std::optional<TpmtPublic>> ParseOptionalPublic(
-    const Bytes& blob, absl::string_view field) {
+    std::span<const uint8_t> blob, absl::string_view field) {
   if (blob.empty()) return std::optional<TpmtPublic>();
   auto pub = ParseTpmPublicBlob(blob);
   if (!pub.ok()) {
@@ -62,6 +65,24 @@ class PcrClaimName {
   size_t len_ = 0;
   size_t prefix_len_ = 0;
 };
+
+// Per-thread buffers for Verify, reused call after call so that reading a
+// bundle allocates nothing once they have grown: the fast reader's output
+// (with its ~8 KB PCR store) and the cache keys.
+struct VerifyScratch {
+  tpm_internal::FastBundleView view;
+  Bytes ak_public;  // decoded on a cache miss
+  Bytes ek_public;
+  std::string ak_key;
+  std::string ek_key;
+  std::string qs_key;
+};
+
+VerifyScratch& ThreadScratch() {
+  thread_local std::unique_ptr<VerifyScratch> scratch;
+  if (scratch == nullptr) scratch = std::make_unique<VerifyScratch>();
+  return *scratch;
+}
 
 }  // namespace
 
@@ -103,6 +124,7 @@ absl::StatusOr<std::unique_ptr<TpmVerifier>> TpmVerifier::Create(
 
 TpmVerifier::CacheStats TpmVerifier::cache_stats() const {
   return CacheStats{.aks = caches_->aks.size(),
+                    .ek_publics = caches_->ek_publics.size(),
                     .qualified_signers = caches_->qualified_signers.size(),
                     .certificates = caches_->certificates.size(),
                     .chains = caches_->chains.size()};
@@ -116,10 +138,7 @@ bool TpmVerifier::IsTrustedKey(EVP_PKEY* key) const {
 }
 
 absl::StatusOr<std::shared_ptr<const AkFacts>> TpmVerifier::AkFromPublic(
-    const Bytes& ak_public) const {
-  const std::string cache_key =
-      CacheKey({AsBytes(absl::string_view("p")), ak_public});
-  if (auto hit = caches_->aks.Find(cache_key)) return *hit;
+    std::span<const uint8_t> ak_public, const std::string& cache_key) const {
   auto facts = std::make_shared<AkFacts>();
   ASSIGN_OR_RETURN(facts->pub, ParseOptionalPublic(ak_public, "ak_public"));
   RETURN_IF_ERROR(tpm_checks::CheckAkAttributes(*facts->pub));
@@ -220,34 +239,99 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
         absl::StrCat("tpm quote: evidence type is '",
                      EvidenceTypeName(evidence.type), "', not 'tpm'"));
   }
-  ASSIGN_OR_RETURN(TpmQuoteBundle bundle, ParseTpmQuoteBundle(evidence.payload));
-  auto attest_or = ParseTpmsAttest(bundle.quote);
+  // ParseTpmQuoteBundle, with the public areas looked up by their text.
+  VerifyScratch& scratch = ThreadScratch();
+  tpm_internal::FastBundleView& view = scratch.view;
+  const absl::string_view t = "t";
+  QuoteInput in;
+  bool fast = tpm_internal::ReadTpmQuoteBundleFastView(evidence.payload, &view);
+  if (fast && view.has_ak_public) {
+    AssignCacheKey(&scratch.ak_key, {AsBytes(t), AsBytes(view.ak_public_base64)});
+    if (auto hit = caches_->aks.Find(scratch.ak_key)) {
+      in.ak = *std::move(hit);
+    } else {
+      fast = tpm_internal::DecodeCanonicalBase64NonEmpty(
+          view.ak_public_base64, &scratch.ak_public);
+      in.ak_public = scratch.ak_public;
+    }
+  }
+  if (fast && view.has_ek_public) {
+    AssignCacheKey(&scratch.ek_key, {AsBytes(t), AsBytes(view.ek_public_base64)});
+    if (auto hit = caches_->ek_publics.Find(scratch.ek_key)) {
+      in.ek = *std::move(hit);
+    } else {
+      fast = tpm_internal::DecodeCanonicalBase64NonEmpty(
+          view.ek_public_base64, &scratch.ek_public);
+      in.ek_public = scratch.ek_public;
+    }
+  }
+  if (fast) {
+    in.quote = view.quote;
+    in.signature = view.signature;
+    in.pcrs = &view.pcrs;
+    in.ak_key = &scratch.ak_key;
+    in.ek_key = &scratch.ek_key;
+    return VerifyQuote(evidence, ctx, std::move(in));
+  }
+  // Anything the fast reader does not take, as ParseTpmQuoteBundle reads it.
+  ASSIGN_OR_RETURN(TpmQuoteBundle bundle,
+                   tpm_internal::ParseTpmQuoteBundleDom(evidence.payload));
+  if (!view.pcrs.AssignFrom(bundle.pcrs)) {
+    return absl::InternalError("tpm quote: PCR values out of range");
+  }
+  const absl::string_view p = "p";
+  in = QuoteInput();
+  in.quote = bundle.quote;
+  in.signature = bundle.signature;
+  in.pcrs = &view.pcrs;
+  if (!bundle.ak_public.empty()) {
+    in.ak_public = bundle.ak_public;
+    scratch.ak_key = CacheKey({AsBytes(p), bundle.ak_public});
+    if (auto hit = caches_->aks.Find(scratch.ak_key)) in.ak = *std::move(hit);
+  }
+  if (!bundle.ek_public.empty()) {
+    in.ek_public = bundle.ek_public;
+    scratch.ek_key = CacheKey({AsBytes(p), bundle.ek_public});
+    if (auto hit = caches_->ek_publics.Find(scratch.ek_key)) {
+      in.ek = *std::move(hit);
+    }
+  }
+  in.ak_key = &scratch.ak_key;
+  in.ek_key = &scratch.ek_key;
+  return VerifyQuote(evidence, ctx, std::move(in));
+}
+
+absl::StatusOr<Appraisal> TpmVerifier::VerifyQuote(const Evidence& evidence,
+                                                   const VerifyContext& ctx,
+                                                   QuoteInput in) const {
+  auto attest_or = ParseTpmsAttest(in.quote);
   if (!attest_or.ok()) return Prefixed(attest_or.status(), "tpm quote: quote: ");
   const TpmsAttest& attest = *attest_or;
-  auto sig_or = ParseTpmtSignature(bundle.signature);
+  auto sig_or = ParseTpmtSignature(in.signature);
   if (!sig_or.ok()) {
     return Prefixed(sig_or.status(), "tpm quote: signature: ");
   }
   const TpmtSignature& sig = *sig_or;
   // The AK's public area first: with a warm cache it is one lookup.
-  std::shared_ptr<const AkFacts> ak;
-  if (!bundle.ak_public.empty()) {
-    ASSIGN_OR_RETURN(ak, AkFromPublic(bundle.ak_public));
+  std::shared_ptr<const AkFacts> ak = std::move(in.ak);
+  if (ak == nullptr && !in.ak_public.empty()) {
+    ASSIGN_OR_RETURN(ak, AkFromPublic(in.ak_public, *in.ak_key));
   }
-  // The qualifiedSigner answer is cached per (ak_public, ek_public,
-  // qualifiedSigner) and stored only after ek_public parsed, so a hit also
-  // says that these ek_public bytes parse: they are parsed only on a miss.
-  std::string qs_key;
-  std::optional<std::optional<std::string>> qs_hit;
+  // ek_public parsed (cached like the AK, only once it parsed).
+  std::shared_ptr<const TpmtPublic> ek = std::move(in.ek);
+  if (ek == nullptr && !in.ek_public.empty()) {
+    ASSIGN_OR_RETURN(std::optional<TpmtPublic> parsed,
+                     ParseOptionalPublic(in.ek_public, "ek_public"));
+    ek = std::make_shared<const TpmtPublic>(*std::move(parsed));
+    caches_->ek_publics.Insert(*in.ek_key, ek);
+  }
+  // The qualifiedSigner answer for this AK, EK and qualifiedSigner.
+  std::string& qs_key = ThreadScratch().qs_key;
+  std::optional<tpm_internal::QualifiedSignerAnswer> qs_hit;
   if (ak != nullptr) {
-    qs_key = CacheKey(
-        {bundle.ak_public, bundle.ek_public, attest.qualified_signer});
+    tpm_internal::AssignQualifiedSignerKey(&qs_key, ak.get(), ek.get(),
+                                           attest.qualified_signer);
     qs_hit = caches_->qualified_signers.Find(qs_key);
-  }
-  std::optional<TpmtPublic> ek_public;
-  if (!qs_hit.has_value()) {
-    ASSIGN_OR_RETURN(ek_public,
-                     ParseOptionalPublic(bundle.ek_public, "ek_public"));
   }
   ASSIGN_OR_RETURN(std::vector<Certificate> presented,
                    PresentedCertificates(evidence));
@@ -280,7 +364,7 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
   }
   const TpmtPublic* ak_public = ak->pub ? &*ak->pub : nullptr;
   RETURN_IF_ERROR(tpm_checks::VerifyQuoteSignature(*ak->checker, ak_public,
-                                                   sig, bundle.quote));
+                                                   sig, in.quote));
 
   // AK trust: a configured key, else a certificate chain to a pinned root.
   std::string trust;
@@ -309,12 +393,13 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
   if (ak_public != nullptr) {
     std::optional<std::string> match;
     if (qs_hit.has_value()) {
-      match = *std::move(qs_hit);
+      match = std::move(qs_hit->match);
     } else {
       ASSIGN_OR_RETURN(match, tpm_checks::MatchQualifiedSigner(
                                   attest.qualified_signer, *ak_public,
-                                  ek_public ? &*ek_public : nullptr));
-      caches_->qualified_signers.Insert(qs_key, match);
+                                  ek.get()));
+      caches_->qualified_signers.Insert(
+          qs_key, tpm_internal::QualifiedSignerAnswer{ak, ek, match});
     }
     if (match.has_value()) {
       qn_check = *match;
@@ -342,17 +427,16 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
 
   std::vector<std::string> unused;
   RETURN_IF_ERROR(
-      tpm_checks::CheckPcrDigest(attest, bundle.pcrs, sig.hash_alg, &unused));
+      tpm_checks::CheckPcrDigest(attest, *in.pcrs, sig.hash_alg, &unused));
   for (const std::string& u : unused) {
     appraisal.warnings.push_back(
         absl::StrCat(u, " supplied but not selected by the quote: ignored"));
   }
   // CheckPcrDigest has made sure every selected PCR is supplied.
   for (const TpmsPcrSelection& sel : attest.pcr_select) {
-    const auto& bank = bundle.pcrs.find(sel.hash_alg)->second;
     PcrClaimName name(sel.hash_alg);
     for (uint32_t index : sel.pcrs) {
-      claims.SetBytes(name.For(index), bank.find(index)->second);
+      claims.SetBytes(name.For(index), in.pcrs->Find(sel.hash_alg, index));
     }
   }
   claims.SetBytes("tpm.nonce", attest.extra_data);

@@ -38,9 +38,11 @@
 //
 // Caching (attest/tpm/ak_cache.h): what depends only on the AK (its parsed
 // public area, EVP_PKEY, SPKI hash, Name, whether it is a configured key),
-// the qualifiedSigner match, parsed evidence certificates and verified AK
-// chains (with the time window they hold in) are kept per verifier, by the
-// exact bytes they come from, and only on success. The trust configuration
+// the parsed ek_public, the qualifiedSigner match, parsed evidence
+// certificates and verified AK chains (with the time window they hold in)
+// are kept per verifier, by the exact bytes they come from (or their
+// canonical base64 text, or the cached objects they were computed from),
+// and only on success. The trust configuration
 // is fixed at Create(), so a changed configuration is a new verifier with
 // empty caches. Thread-safe after Create(); the caches are internally
 // synchronized.
@@ -50,6 +52,7 @@
 #include <openssl/evp.h>
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,6 +62,10 @@
 #include "attest/x509.h"
 
 namespace strongroom::attest {
+
+namespace tpm_internal {
+struct FlatPcrs;  // quote_bundle_internal.h
+}  // namespace tpm_internal
 
 struct TpmVerifierOptions {
   // AK public keys trusted as they are (SubjectPublicKeyInfo PEM; several
@@ -90,6 +97,7 @@ class TpmVerifier : public Verifier {
   // Entries in each cache now (for tests and diagnostics).
   struct CacheStats {
     size_t aks = 0;
+    size_t ek_publics = 0;
     size_t qualified_signers = 0;
     size_t certificates = 0;
     size_t chains = 0;
@@ -106,10 +114,29 @@ class TpmVerifier : public Verifier {
         caches_(std::make_unique<tpm_internal::TpmVerifierCaches>(
             cache_capacity)) {}
 
-  // The AK from ak_public (when the bundle has one) or else from the first
-  // presented certificate; cached.
+  // A bundle as Verify reads it: the TPM structures' bytes, the PCRs, and
+  // each public area either found in its cache or as bytes to parse (and to
+  // cache under the given key on success).
+  struct QuoteInput {
+    std::span<const uint8_t> quote;
+    std::span<const uint8_t> signature;
+    const tpm_internal::FlatPcrs* pcrs = nullptr;
+    std::shared_ptr<const tpm_internal::AkFacts> ak;  // cache hit
+    std::span<const uint8_t> ak_public;  // else these; empty: none
+    const std::string* ak_key = nullptr;
+    std::shared_ptr<const TpmtPublic> ek;  // cache hit
+    std::span<const uint8_t> ek_public;    // else these; empty: none
+    const std::string* ek_key = nullptr;
+  };
+  // Verify() after the bundle is read.
+  absl::StatusOr<Appraisal> VerifyQuote(const Evidence& evidence,
+                                        const VerifyContext& ctx,
+                                        QuoteInput in) const;
+
+  // The AK from ak_public (cached under `cache_key` on success) or else from
+  // the first presented certificate (cached).
   absl::StatusOr<std::shared_ptr<const tpm_internal::AkFacts>> AkFromPublic(
-      const Bytes& ak_public) const;
+      std::span<const uint8_t> ak_public, const std::string& cache_key) const;
   absl::StatusOr<std::shared_ptr<const tpm_internal::AkFacts>> AkFromCertificate(
       const Certificate& cert) const;
   bool IsTrustedKey(EVP_PKEY* key) const;

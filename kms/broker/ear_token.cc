@@ -145,13 +145,19 @@ absl::StatusOr<std::string> EarTokenSigner::Sign(
 
 absl::StatusOr<nlohmann::json> EarTokenSigner::Verify(absl::string_view jwt,
                                                       absl::Time now) const {
+  ASSIGN_OR_RETURN(std::shared_ptr<const nlohmann::json> payload, VerifyShared(jwt, now));
+  return *payload;
+}
+
+absl::StatusOr<std::shared_ptr<const nlohmann::json>> EarTokenSigner::VerifyShared(
+    absl::string_view jwt, absl::Time now) const {
   if (jwt.size() > kMaxTokenBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("token: ", jwt.size(), " bytes, at most ", kMaxTokenBytes));
   }
   if (std::optional<Verified> known = verified_.Find(jwt); known.has_value()) {
     RETURN_IF_ERROR(CheckTokenTimes(known->iat, known->exp, now));
-    return *known->payload;
+    return std::move(known->payload);
   }
   std::vector<absl::string_view> parts = absl::StrSplit(jwt, '.');
   if (parts.size() != 3) {
@@ -178,9 +184,10 @@ absl::StatusOr<nlohmann::json> EarTokenSigner::Verify(absl::string_view jwt,
   Verified v;
   RETURN_IF_ERROR(ReadTokenTimes(payload, &v.iat, &v.exp));
   RETURN_IF_ERROR(CheckTokenTimes(v.iat, v.exp, now));
-  v.payload = std::make_shared<const nlohmann::json>(payload);
+  v.payload = std::make_shared<const nlohmann::json>(std::move(payload));
+  std::shared_ptr<const nlohmann::json> out = v.payload;
   verified_.Insert(jwt, std::move(v));
-  return payload;
+  return out;
 }
 
 nlohmann::json EarTokenSigner::Jwks() const {

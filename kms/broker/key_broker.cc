@@ -2,7 +2,9 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <optional>
+#include <string_view>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -301,12 +303,25 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   return out;
 }
 
+const nlohmann::json& JsonMember(const nlohmann::json& object, absl::string_view name) {
+  static const nlohmann::json* const kNull = new nlohmann::json();
+  if (!object.is_object()) return *kNull;
+  auto it = object.find(std::string_view(name.data(), name.size()));
+  return it == object.end() ? *kNull : *it;
+}
+
+std::string JsonString(const nlohmann::json& object, absl::string_view name) {
+  const nlohmann::json& v = JsonMember(object, name);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
 absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c,
                                                                  absl::string_view action,
                                                                  absl::string_view token,
                                                                  absl::string_view key_name) {
   const absl::Time now = clock_.Now();
-  absl::StatusOr<nlohmann::json> payload = signer_.Verify(token, now);
+  absl::StatusOr<std::shared_ptr<const nlohmann::json>> payload =
+      signer_.VerifyShared(token, now);
   if (!payload.ok()) {
     absl::string_view id = absl::StrContains(payload.status().message(), "expired")
                                ? "token_expired"
@@ -315,22 +330,28 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
   }
   CheckedToken t;
   t.payload = *std::move(payload);
-  const nlohmann::json& sr = t.payload.value("strongroom", nlohmann::json::object());
-  t.token_id = t.payload.value("jti", "");
+  const nlohmann::json& sr = JsonMember(*t.payload, "strongroom");
+  t.token_id = JsonString(*t.payload, "jti");
   // A token names a key or a dataset, never both.
-  t.key = sr.contains("dataset") ? sr.value("dataset", "") : sr.value("key", "");
-  t.policy_digest = absl::StrCat("sha256:", sr.value("policy_digest", ""));
+  t.key = sr.contains("dataset") ? JsonString(sr, "dataset") : JsonString(sr, "key");
+  t.policy = JsonString(sr, "policy");
+  if (const nlohmann::json& v = JsonMember(sr, "policy_version"); v.is_number_integer()) {
+    t.policy_version = v.get<int64_t>();
+  }
+  t.policy_digest = absl::StrCat("sha256:", JsonString(sr, "policy_digest"));
   {
     std::lock_guard<std::mutex> lock(revoked_mu_);
-    for (auto it = revoked_.begin(); it != revoked_.end();) {
-      it = it->second <= now ? revoked_.erase(it) : std::next(it);
-    }
-    if (revoked_.count(t.token_id)) {
-      return Deny(c, action, key_name, "token_revoked",
-                  absl::StrCat("token ", t.token_id, " was revoked"));
+    if (!revoked_.empty()) {
+      for (auto it = revoked_.begin(); it != revoked_.end();) {
+        it = it->second <= now ? revoked_.erase(it) : std::next(it);
+      }
+      if (revoked_.count(t.token_id)) {
+        return Deny(c, action, key_name, "token_revoked",
+                    absl::StrCat("token ", t.token_id, " was revoked"));
+      }
     }
   }
-  if (t.payload.value("sub", "") != c.principal) {
+  if (JsonString(*t.payload, "sub") != c.principal) {
     return Deny(c, action, key_name, "token_wrong_principal",
                 absl::StrCat("token ", t.token_id, " was issued to another principal"));
   }
@@ -349,21 +370,31 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
     if (!target.ok()) {
       return Deny(c, action, key_name, "key_not_releasable", target.status().message());
     }
-    if (target->key.release_policy() != sr.value("policy", "") ||
-        target->key.release_policy_version() != sr.value("policy_version", int64_t{-1})) {
+    if (target->key.release_policy() != t.policy ||
+        target->key.release_policy_version() != t.policy_version) {
       return Deny(c, action, key_name, "token_revoked_policy_changed",
-                  absl::StrCat("token ", t.token_id, " was issued under ",
-                               sr.value("policy", ""), " v", sr.value("policy_version", 0)));
+                  absl::StrCat("token ", t.token_id, " was issued under ", t.policy, " v",
+                               std::max<int64_t>(t.policy_version, 0)));
     }
+    t.target = *std::move(target);
   }
-  for (const auto& ref : sr.value("reference_values", nlohmann::json::array())) {
-    std::string s = ref.get<std::string>();
-    size_t at = s.rfind('@');
-    std::string name = s.substr(0, at);
-    absl::StatusOr<attest::ReferenceValueSet> set = admin_.Resolve(name);
-    if (!set.ok() || absl::StrCat(name, "@", set->version) != s) {
+  const nlohmann::json& refs = JsonMember(sr, "reference_values");
+  if (!refs.is_null() && !refs.is_array()) {
+    return Deny(c, action, key_name, "token_invalid",
+                absl::StrCat("token ", t.token_id, ": reference_values is not an array"));
+  }
+  for (const nlohmann::json& ref : refs) {
+    const std::string* s = ref.get_ptr<const std::string*>();
+    const size_t at = s == nullptr ? std::string::npos : s->rfind('@');
+    if (at == std::string::npos) {
       return Deny(c, action, key_name, "token_revoked_reference_values_changed",
-                  absl::StrCat("token ", t.token_id, " relied on ", s));
+                  absl::StrCat("token ", t.token_id, " relied on ", ref.dump()));
+    }
+    const absl::string_view name = absl::string_view(*s).substr(0, at);
+    absl::StatusOr<attest::ReferenceValueSet> set = admin_.Resolve(name);
+    if (!set.ok() || absl::StrCat(name, "@", set->version) != *s) {
+      return Deny(c, action, key_name, "token_revoked_reference_values_changed",
+                  absl::StrCat("token ", t.token_id, " relied on ", *s));
     }
   }
   return t;
@@ -380,9 +411,18 @@ absl::StatusOr<v1::SealedKey> KeyBroker::SealForToken(
     const Caller& c, absl::string_view action, const std::string& key_name,
     const CheckedToken& t, absl::string_view public_key, const SecretSource& secret) {
   ASSIGN_OR_RETURN(hpke::PublicKey pk, TokenPublicKey(c, action, key_name, t, public_key));
-  absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(key_name);
-  if (!target.ok()) {
-    return Deny(c, action, key_name, "key_not_releasable", target.status().message());
+  // The check's lookup stands for a release of the key's primary version;
+  // a named version is looked up.
+  const KeyManager::ReleaseTarget* target = nullptr;
+  absl::StatusOr<KeyManager::ReleaseTarget> looked_up;
+  if (t.target.has_value() && key_name == t.key) {
+    target = &*t.target;
+  } else {
+    looked_up = keys_.FindReleaseTarget(key_name);
+    if (!looked_up.ok()) {
+      return Deny(c, action, key_name, "key_not_releasable", looked_up.status().message());
+    }
+    target = &*looked_up;
   }
   ASSIGN_OR_RETURN(SecretBytes plaintext, secret(*target));
   const Bytes info = ReleaseInfo(target->version_name, t.token_id);
@@ -398,9 +438,9 @@ absl::StatusOr<hpke::PublicKey> KeyBroker::TokenPublicKey(const Caller& c,
                                                           absl::string_view resource,
                                                           const CheckedToken& t,
                                                           absl::string_view public_key) {
-  const nlohmann::json& jwk = t.payload["cnf"]["jwk"];
-  hpke::Kem kem = jwk.value("crv", "") == "X25519" ? hpke::Kem::kDhkemX25519HkdfSha256
-                                                   : hpke::Kem::kDhkemP256HkdfSha256;
+  const nlohmann::json& jwk = JsonMember(JsonMember(*t.payload, "cnf"), "jwk");
+  hpke::Kem kem = JsonString(jwk, "crv") == "X25519" ? hpke::Kem::kDhkemX25519HkdfSha256
+                                                     : hpke::Kem::kDhkemP256HkdfSha256;
   absl::StatusOr<hpke::PublicKey> pk = ParsePublicKey(kem, public_key);
   if (!pk.ok() || PublicKeyJwk(kem, pk->Serialize()) != jwk) {
     return Deny(c, action, resource, "token_wrong_public_key",

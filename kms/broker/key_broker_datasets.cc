@@ -69,9 +69,8 @@ absl::StatusOr<KeyBroker::DatasetPolicy> KeyBroker::DatasetPolicyFor(
 
 absl::Status KeyBroker::CheckDatasetUnchanged(const Caller& c, absl::string_view action,
                                               absl::string_view resource, const CheckedToken& t) {
-  const nlohmann::json& sr = t.payload.value("strongroom", nlohmann::json::object());
-  const std::string policy = sr.value("policy", "");
-  const int64_t version = sr.value("policy_version", int64_t{-1});
+  const std::string& policy = t.policy;
+  const int64_t version = t.policy_version;
   ASSIGN_OR_RETURN(DatasetDirectory * directory, Directory());
   absl::StatusOr<v1::Dataset> ds = directory->LookupDataset(t.key.substr(sizeof("datasets/") - 1));
   if (!ds.ok() && !absl::IsNotFound(ds.status())) return ds.status();

@@ -2,20 +2,37 @@
 #ifndef STRONGROOM_KMS_BROKER_KEY_BROKER_INTERNAL_H_
 #define STRONGROOM_KMS_BROKER_KEY_BROKER_INTERNAL_H_
 
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "kms/broker/key_broker.h"
 #include "nlohmann/json.hpp"
 
 namespace strongroom::kms {
 
-// A token that passed CheckTokenFor.
+// A token that passed CheckTokenFor. The payload is shared with the
+// signer's verified-token cache, never copied: a release reads a handful of
+// its members.
 struct KeyBroker::CheckedToken {
-  nlohmann::json payload;
+  std::shared_ptr<const nlohmann::json> payload;
   std::string token_id;
   std::string key;  // keys/{key}, or datasets/{id} for a dataset token
+  std::string policy;  // strongroom.policy
+  int64_t policy_version = -1;
   std::string policy_digest;
+  // Key tokens: the key's primary release target as found by the check, so
+  // a release of that key uses the lookup the check made.
+  std::optional<KeyManager::ReleaseTarget> target;
 };
+
+// The member `name` of `object`; a null value when `object` is not an
+// object or has no such member. Never copies.
+const nlohmann::json& JsonMember(const nlohmann::json& object, absl::string_view name);
+// The string member `name` of `object`, or "" when it is absent or not a string.
+std::string JsonString(const nlohmann::json& object, absl::string_view name);
 
 }  // namespace strongroom::kms
 

@@ -6,6 +6,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "base/bytes.h"
+#include "base/status_macros.h"
 #include "storage/sealed/segment_layout.h"
 
 namespace strongroom::storage::sealed {
@@ -91,6 +93,26 @@ class SegmentStreamReader::Source final : public storage::RandomAccessSource {
       std::memcpy(out.data(), header_.data() + offset, n);
       return n;
     }
+    ASSIGN_OR_RETURN(const Segment* segment, SegmentAt(offset));
+    const size_t n = std::min(out.size(), segment->data.size());
+    std::memcpy(out.data(), segment->data.data(), n);
+    return n;
+  }
+
+  // Whole segments are lent, not copied (the header is copied by ReadAt).
+  absl::StatusOr<std::optional<std::span<const uint8_t>>> ViewAt(uint64_t offset,
+                                                                 size_t length) override {
+    if (offset < header_.size()) return std::optional<std::span<const uint8_t>>();
+    ASSIGN_OR_RETURN(const Segment* segment, SegmentAt(offset));
+    return std::optional<std::span<const uint8_t>>(
+        AsBytes(segment->data).first(std::min(length, segment->data.size())));
+  }
+
+ private:
+  // The segment starting at `offset` (past the header), pulled from the
+  // transport as far as needed.
+  absl::StatusOr<const Segment*> SegmentAt(uint64_t offset) {
+    const uint64_t header_size = header_.size();
     uint64_t index = 0;
     if (offset != header_size) {
       if (offset % params_.ciphertext_segment_size != 0) {
@@ -121,12 +143,9 @@ class SegmentStreamReader::Source final : public storage::RandomAccessSource {
       return absl::InternalError(absl::StrCat("segment stream: segment ", index,
                                               " asked for after segment ", current_->index));
     }
-    const size_t n = std::min(out.size(), current_->data.size());
-    std::memcpy(out.data(), current_->data.data(), n);
-    return n;
+    return &*current_;
   }
 
- private:
   const StreamingAeadParams params_;
   const Bytes header_;
   const uint64_t stream_bytes_;
@@ -212,6 +231,17 @@ absl::StatusOr<Bytes> SegmentEncryptor::Encrypt(uint64_t i, bool last,
   Bytes out(plaintext.size() + storage::kStreamingAeadTagSize);
   if (absl::Status s = cipher_->Encrypt(i, last, plaintext, out); !s.ok()) return s;
   return out;
+}
+
+absl::Status SegmentEncryptor::EncryptInto(uint64_t i, bool last,
+                                           std::span<const uint8_t> plaintext,
+                                           std::span<uint8_t> out) {
+  if (out.size() != plaintext.size() + storage::kStreamingAeadTagSize) {
+    return absl::InvalidArgumentError(absl::StrCat("segment ", i, ": output of ", out.size(),
+                                                   " bytes for ", plaintext.size(),
+                                                   " bytes of plaintext"));
+  }
+  return cipher_->Encrypt(i, last, plaintext, out);
 }
 
 absl::StatusOr<Bytes> NewStreamHeader(const StreamingAeadParams& params) {

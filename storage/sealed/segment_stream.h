@@ -14,7 +14,8 @@
 //    swapping of segments fail (DataLoss naming the segment).
 //  - SegmentEncryptor: encrypts segment i of a stream whose stream header is
 //    already fixed; for resumable re-encryption (rekey), where segments are
-//    produced from a cursor rather than from the start. Encrypting segment i
+//    produced from a cursor rather than from the start, and for uploads that
+//    encrypt each segment straight into the message that carries it. Encrypting segment i
 //    again after a crash uses the same key and nonce on the same plaintext
 //    (segment i of the same object), so it yields the same ciphertext and
 //    reuses no nonce on different data.
@@ -123,6 +124,10 @@ class SegmentEncryptor {
 
   // Ciphertext of segment `i` (plaintext.size() + 16 bytes).
   absl::StatusOr<Bytes> Encrypt(uint64_t i, bool last, std::span<const uint8_t> plaintext);
+  // The same, written to `out` (exactly plaintext.size() + 16 bytes; e.g. a
+  // transport message's own buffer, so that the ciphertext is not copied).
+  absl::Status EncryptInto(uint64_t i, bool last, std::span<const uint8_t> plaintext,
+                           std::span<uint8_t> out);
 
  private:
   explicit SegmentEncryptor(std::unique_ptr<storage::SegmentCipher> cipher)

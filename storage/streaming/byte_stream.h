@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -53,6 +54,16 @@ class RandomAccessSource {
   virtual absl::StatusOr<uint64_t> Size() = 0;
   virtual absl::StatusOr<size_t> ReadAt(uint64_t offset,
                                         std::span<uint8_t> out) = 0;
+  // Optionally the bytes ReadAt() would give for `length` bytes at `offset`,
+  // without a copy: a view valid until the next call on the source (it may
+  // be shorter at the end of the data). nullopt when the source cannot; the
+  // caller then uses ReadAt(). Errors are ReadAt()'s.
+  virtual absl::StatusOr<std::optional<std::span<const uint8_t>>> ViewAt(
+      uint64_t offset, size_t length) {
+    (void)offset;
+    (void)length;
+    return std::optional<std::span<const uint8_t>>();
+  }
 };
 
 // Reads from `source` until `out` is full or the source ends; returns the
@@ -68,6 +79,19 @@ class StringSink final : public ByteSink {
 
  private:
   std::string data_;
+};
+
+// Counts the bytes it is given and drops them (benchmarks, size checks).
+class CountingSink final : public ByteSink {
+ public:
+  absl::Status Append(std::span<const uint8_t> data) override {
+    bytes_ += data.size();
+    return absl::OkStatus();
+  }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  uint64_t bytes_ = 0;
 };
 
 // Serves an in-memory string, both in order and by offset.

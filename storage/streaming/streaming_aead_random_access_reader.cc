@@ -79,7 +79,6 @@ StreamingAeadRandomAccessReader::StreamingAeadRandomAccessReader(
       plaintext_size_(ciphertext_size - params.ciphertext_offset -
                       params.header_size() -
                       segment_count * kStreamingAeadTagSize),
-      ciphertext_(params.ciphertext_segment_size),
       plaintext_(params.plaintext_segment_size()) {}
 
 uint64_t StreamingAeadRandomAccessReader::SegmentPlaintextOffset(
@@ -109,12 +108,26 @@ StreamingAeadRandomAccessReader::DecryptSegment(uint64_t segment) {
                                 : params_.ciphertext_segment_size;
   const size_t length =
       static_cast<size_t>(std::min(expected, ciphertext_size_ - start));
-  std::span<uint8_t> ct = std::span<uint8_t>(ciphertext_).first(length);
-  absl::StatusOr<size_t> got = source_->ReadAt(start, ct);
-  if (!got.ok()) return got.status();
-  if (*got != length) {
+  // The source's own bytes where it can lend them, else a copy.
+  absl::StatusOr<std::optional<std::span<const uint8_t>>> view =
+      source_->ViewAt(start, length);
+  if (!view.ok()) return view.status();
+  std::span<const uint8_t> ct;
+  size_t got = 0;
+  if (view->has_value()) {
+    ct = **view;
+    got = ct.size();
+  } else {
+    if (ciphertext_.size() < length) ciphertext_.resize(params_.ciphertext_segment_size);
+    std::span<uint8_t> buffer = std::span<uint8_t>(ciphertext_).first(length);
+    absl::StatusOr<size_t> read = source_->ReadAt(start, buffer);
+    if (!read.ok()) return read.status();
+    ct = buffer;
+    got = *read;
+  }
+  if (got != length) {
     return absl::DataLossError(absl::StrCat("truncated: segment ", segment,
-                                            " read ", *got, " of ", length,
+                                            " read ", got, " of ", length,
                                             " bytes; the source shrank"));
   }
   const size_t plain = length - kStreamingAeadTagSize;

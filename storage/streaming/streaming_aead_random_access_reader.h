@@ -20,9 +20,10 @@
 // truncation, InvalidArgument naming the header field), plus OutOfRange for
 // a segment number or offset past the end.
 //
-// Memory: one ciphertext and one plaintext segment (SecretBytes, wiped on
-// destruction); the most recently decrypted segment is kept for the next
-// read. Ownership: `source` is not owned and must outlive the reader.
+// Memory: one plaintext segment (SecretBytes, wiped on destruction) and,
+// for a source that cannot lend its bytes (RandomAccessSource::ViewAt), one
+// ciphertext segment to copy them into; a lent segment is decrypted where
+// it lies. The most recently decrypted segment is kept for the next read. Ownership: `source` is not owned and must outlive the reader.
 // Thread-compatible (calls mutate the segment cache).
 #ifndef STRONGROOM_STORAGE_STREAMING_STREAMING_AEAD_RANDOM_ACCESS_READER_H_
 #define STRONGROOM_STORAGE_STREAMING_STREAMING_AEAD_RANDOM_ACCESS_READER_H_

@@ -29,17 +29,12 @@
 
 namespace strongroom::client::testing {
 
-// A new EC P-256 private key as unencrypted PEM (PKCS#8).
+// A new EC P-256 private key as unencrypted PEM (PKCS#8); empty, and a
+// failure of the running test, when it cannot be made.
 inline std::string NewP256PrivateKeyPem() {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string pem(data, n);
-  BIO_free(bio);
-  EVP_PKEY_free(key);
-  return pem;
+  absl::StatusOr<std::string> pem = GenerateDevAttesterKeyPem();
+  EXPECT_TRUE(pem.ok()) << pem.status();
+  return pem.ok() ? *pem : std::string();
 }
 
 // The attestation section of a server configuration with the TPM verifier

@@ -27,13 +27,6 @@ swtpm_trust_ak
 echo "broker: {jwks_file: published-jwks.json}" >> "$tmp/strongroomd.yaml"
 e2e_start
 for who in admin owner1 worker auditor; do e2e_client_config "$who"; done
-as() { local who=$1; shift; "$bin/strongroom" --config "$tmp/$who.yaml" "$@" 2>"$tmp/err"; }
-expect_rc() {
-  local want=$1 what=$2; shift 2
-  local rc=0
-  as "$@" >"$tmp/out" || rc=$?
-  [[ $rc -eq $want ]] || { cat "$tmp/err" >&2; fail "$what: exit $rc, want $want"; }
-}
 
 # --- admin: reference values and a policy; owner: a key bound to it.
 expect_rc 0 "refvalues put" admin refvalues put pcr16 --value "$approved" --description "approved workload"

@@ -9,24 +9,13 @@ set -euo pipefail
 bin=$1 src=$2
 # shellcheck source=tests/e2e/lib.sh
 source "$src/tests/e2e/lib.sh"
-json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)'; }
 # json_get FILE EXPR: evaluates EXPR on the parsed document `d`.
-json_get() { python3 -c "import json,sys,base64; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 p=spiffe://strongroom
 e2e_provision admin:admin admin2:admin owner1:owner owner2:owner auditor:auditor
 e2e_start
 
 for who in admin admin2 owner1 owner2 auditor; do e2e_client_config "$who"; done
-# as WHO ARGS...: runs the CLI as WHO; stderr goes to $tmp/err.
-as() { local who=$1; shift; "$bin/strongroom" --config "$tmp/$who.yaml" "$@" 2>"$tmp/err"; }
-# expect_rc RC WHAT WHO ARGS...: the CLI exits RC.
-expect_rc() {
-  local want=$1 what=$2; shift 2
-  local rc=0
-  as "$@" >"$tmp/out" || rc=$?
-  [[ $rc -eq $want ]] || { cat "$tmp/err" >&2; fail "$what: exit $rc, want $want"; }
-}
 
 # --- keys: admin creates one for owner1; switches do not eat the next word.
 as admin key create --pre-active k1 --owner "$p/owner1" --label team=ml --label env=e2e \

@@ -4,6 +4,10 @@
 #   e2e_provision NAME:ROLE...   token, CA with a client per NAME, $tmp/strongroomd.yaml
 #   e2e_start                    strongroomd on 127.0.0.1 port 0; sets $pid and $port
 #   e2e_client_config NAME       writes $tmp/NAME.yaml for the CLI's --config
+#   as WHO ARGS...               runs the CLI as WHO ($tmp/WHO.yaml); stderr to $tmp/err
+#   expect_rc RC WHAT WHO ARGS...  the CLI run as WHO exits RC (stdout to $tmp/out)
+#   json_ok < FILE               FILE is JSON
+#   json_get FILE EXPR           prints the Python EXPR over the JSON in FILE as d
 #   fail MESSAGE                 prints MESSAGE and the server log's tail, exits 1
 # The temp dir $tmp and the server are removed on exit.
 tmp=$(mktemp -d)
@@ -45,3 +49,15 @@ e2e_client_config() {
   printf 'server: 127.0.0.1:%s\nca: pki/ca.crt\ncert: pki/clients/%s.crt\nkey: pki/clients/%s.key\n' \
     "$port" "$1" "$1" > "$tmp/$1.yaml"
 }
+
+as() { local who=$1; shift; "$bin/strongroom" --config "$tmp/$who.yaml" "$@" 2>"$tmp/err"; }
+
+expect_rc() {
+  local want=$1 what=$2; shift 2
+  local rc=0
+  as "$@" >"$tmp/out" || rc=$?
+  [[ $rc -eq $want ]] || { cat "$tmp/err" >&2; fail "$what: exit $rc, want $want"; }
+}
+
+json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)'; }
+json_get() { python3 -c "import json,sys,base64; d=json.load(open(sys.argv[1])); print($2)" "$1"; }

@@ -9,19 +9,11 @@ set -euo pipefail
 bin=$1 src=$2
 # shellcheck source=tests/e2e/lib.sh
 source "$src/tests/e2e/lib.sh"
-json_get() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 p=spiffe://strongroom
 e2e_provision admin:admin owner1:owner owner2:owner auditor:auditor
 e2e_start
 for who in admin owner1 owner2 auditor; do e2e_client_config "$who"; done
-as() { local who=$1; shift; "$bin/strongroom" --config "$tmp/$who.yaml" "$@" 2>"$tmp/err"; }
-expect_rc() {
-  local want=$1 what=$2; shift 2
-  local rc=0
-  as "$@" >"$tmp/out" || rc=$?
-  [[ $rc -eq $want ]] || { cat "$tmp/err" >&2; fail "$what: exit $rc, want $want"; }
-}
 
 as admin key create k1 --owner "$p/owner1" --destroy-wait 0 >/dev/null || fail "key create"
 as admin key create k2 --owner "$p/owner2" >/dev/null || fail "key create k2"
@@ -72,6 +64,16 @@ as owner1 object ls ds1 --json > "$tmp/ls.json" || fail "object ls"
 [[ $(json_get "$tmp/ls.json" 'len(d["objects"])') -eq 2 ]] || fail "ls: want latest of 2 names"
 as owner1 object ls ds1/models --all-versions --json > "$tmp/ls.json" || fail "ls --all-versions"
 [[ $(json_get "$tmp/ls.json" 'len(d["objects"])') -eq 2 ]] || fail "ls: want 2 versions"
+as owner1 object ls ds1 --page-size 1 --json > "$tmp/ls.json" || fail "ls --page-size 1"
+[[ $(json_get "$tmp/ls.json" 'len(d["objects"])') -eq 1 ]] || fail "ls --page-size 1: want 1"
+token=$(json_get "$tmp/ls.json" 'd["next_page_token"]')
+[[ -n $token ]] || fail "ls --page-size 1: no next page token"
+as owner1 object ls ds1 --page-size 1 --page-token "$token" --json > "$tmp/ls.json" \
+  || fail "ls --page-token"
+[[ $(json_get "$tmp/ls.json" 'len(d["objects"])') -eq 1 ]] || fail "ls --page-token: want 1"
+as owner1 object ls ds1 --page-size 1 --all --json > "$tmp/ls.json" || fail "ls --all"
+[[ $(json_get "$tmp/ls.json" 'len(d["objects"])') -eq 2 ]] || fail "ls --page-size 1 --all: want 2"
+[[ -z $(json_get "$tmp/ls.json" 'd["next_page_token"]') ]] || fail "ls --all left a page token"
 as auditor object stat ds1/models/a.bin@1 --json > "$tmp/stat.json" || fail "auditor stat"
 [[ $(json_get "$tmp/stat.json" 'd["size"]') -eq 5000000 ]] || fail "stat size"
 [[ $(json_get "$tmp/stat.json" 'd["labels"]["stage"]') == raw ]] || fail "labels not kept"

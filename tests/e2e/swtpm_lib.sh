@@ -7,37 +7,13 @@
 #                   public key (strongroom workload tpm-ak; needs $bin) to
 #                   $tmp/ak.pem and appends to $tmp/strongroomd.yaml an
 #                   attestation section with the TPM verifier trusting it
-swtpm_pid=""
+# shellcheck source=deploy/swtpm.sh
+source "$src/deploy/swtpm.sh"
 swtpm_stop() { [[ -n "$swtpm_pid" ]] && kill "$swtpm_pid" 2>/dev/null; swtpm_pid=""; }
 trap 'swtpm_stop; cleanup' EXIT
 
 swtpm_start() {
-  mkdir -p "$tmp/tpm/state"
-  swtpm_setup --tpm2 --tpmstate "$tmp/tpm/state" --pcr-banks sha256 >/dev/null \
-    || fail "swtpm_setup"
-  local ports
-  # The swtpm TCTI expects the control port right after the command port.
-  ports=$(python3 -c 'import random, socket
-while True:
-    p = random.randint(20000, 60000)
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-    except OSError:
-        continue
-    print(p, p + 1); break')
-  read -r tpm_port ctrl_port <<<"$ports"
-  swtpm socket --tpm2 --tpmstate dir="$tmp/tpm/state" \
-    --server type=tcp,port="$tpm_port",bindaddr=127.0.0.1 \
-    --ctrl type=tcp,port="$ctrl_port",bindaddr=127.0.0.1 \
-    --flags not-need-init,startup-clear --pid file="$tmp/tpm/pid" >"$tmp/tpm/log" 2>&1 &
-  swtpm_pid=$!
-  tcti="swtpm:host=127.0.0.1,port=$tpm_port"
-  export TPM2TOOLS_TCTI="$tcti"
-  for _ in $(seq 50); do tpm2_pcrread sha256:0 >/dev/null 2>&1 && return 0; sleep 0.1; done
-  cat "$tmp/tpm/log" >&2
-  tpm2_pcrread sha256:0 >&2 || true
-  fail "swtpm did not start"
+  swtpm_serve "$tmp/tpm" || fail "swtpm did not start"
 }
 
 tpm_extend() {

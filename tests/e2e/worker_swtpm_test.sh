@@ -32,7 +32,6 @@ e2e_provision admin:admin owner1:owner worker:workload
 swtpm_trust_ak
 e2e_start
 for who in admin owner1 worker; do e2e_client_config "$who"; done
-as() { local who=$1; shift; "$bin/strongroom" --config "$tmp/$who.yaml" "$@" 2>"$tmp/err"; }
 ok() { local what=$1; shift; as "$@" >"$tmp/out" || { cat "$tmp/err" >&2; fail "$what"; }; }
 
 # --- admin: the approved PCR value and a policy; owner: datasets under it.

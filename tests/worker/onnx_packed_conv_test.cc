@@ -1,8 +1,10 @@
 // The AVX-512 packed-weight convolution path (worker/onnx/ops/packed_gemm.h):
-// PackedGemm against a double-precision reference, and Conv with constant
-// weights (packed at Session::Create) against the same Conv with its weights
-// fed as an input (im2col + OpenBLAS), over the geometries the kernel's
-// panel filler handles. Skipped on CPUs without AVX-512F.
+// PackedGemm's two micro-kernels (by columns, by channels) against a
+// double-precision reference, and Conv with constant weights (packed at
+// Session::Create) against the same Conv with its weights fed as an input
+// (im2col + OpenBLAS), over the geometries the kernel's panel filler
+// handles; and the single-row Gemm kernel (ops/gemv.h), alone and as a
+// Gemm node. Skipped on CPUs without AVX-512F.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "tests/worker/onnx_test_util.h"
 #include "worker/onnx/compare.h"
+#include "worker/onnx/ops/gemv.h"
 #include "worker/onnx/ops/packed_gemm.h"
 #include "worker/onnx/session.h"
 #include "worker/onnx/thread_pool.h"
@@ -27,61 +30,193 @@ struct GemmCase {
   bool bias, residual, relu;
 };
 
+enum class Kernel { kChosen, kByColumns, kByChannels };
+
 TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
   if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "no AVX-512F";
-  // Row and column tails (m % 8, n % 48, n % 16), K across the 256-row passes,
-  // column blocks beyond one (n > 480), every epilogue.
+  // Row and column tails (m % 8, m % 16, n % 48, n % 16, n % 8), K across
+  // the 128- and 256-row passes, column blocks beyond one (n > 480), every
+  // epilogue; the by-channels kernel on every shape with n < its limit.
   const std::vector<GemmCase> cases = {
-      {1, 1, 1, false, false, false},    {8, 256, 48, true, false, false},
-      {13, 300, 100, true, true, true},  {20, 513, 1000, false, true, false},
-      {16, 9, 17, false, false, true},   {64, 144, 169, true, false, true},
-      {3, 1000, 2, true, true, false},   {40, 27, 531, true, true, true},
+      {1, 1, 1, false, false, false},     {8, 256, 48, true, false, false},
+      {13, 300, 100, true, true, true},   {20, 513, 1000, false, true, false},
+      {16, 9, 17, false, false, true},    {64, 144, 169, true, false, true},
+      {3, 1000, 2, true, true, false},    {40, 27, 531, true, true, true},
+      {50, 300, 49, true, true, true},    {100, 129, 196, true, false, true},
+      {33, 600, 1, false, true, false},   {48, 128, 255, true, true, false},
+      {200, 1152, 7, true, false, true},
   };
   ThreadPool pool(2);
   uint32_t seed = 1;
   for (const GemmCase& t : cases) {
-    for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
-      const Tensor w = RandomFloats({t.m, t.k}, seed++);
-      const Tensor b = RandomFloats({t.k, t.n}, seed++);
-      const Tensor bias = RandomFloats({t.m}, seed++);
-      const Tensor res = RandomFloats({t.m, t.n}, seed++);
-      const float* pw = w.data<float>().data();
-      const float* pb = b.data<float>().data();
-      const ops::PackedWeights packed(pw, t.m, t.k);
-      ops::GemmEpilogue ep;
-      ep.bias = t.bias ? bias.data<float>().data() : nullptr;
-      ep.residual = t.residual ? res.data<float>().data() : nullptr;
-      ep.relu = t.relu;
-      std::vector<float> c(static_cast<size_t>(t.m * t.n), std::nanf(""));
-      int64_t fills = 0;
-      ops::PanelSource src;
-      src.fill = [&](int64_t k0, int64_t k1, int64_t n0, int64_t n1, float* dst) {
-        ++fills;
-        for (int64_t k = k0; k < k1; ++k) {
-          for (int64_t j = n0; j < n1; ++j) {
-            dst[(k - k0) * ops::kPackedPanel + (j - n0)] = pb[k * t.n + j];
+    const Tensor w = RandomFloats({t.m, t.k}, seed++);
+    const Tensor b = RandomFloats({t.k, t.n}, seed++);
+    const Tensor bias = RandomFloats({t.m}, seed++);
+    const Tensor res = RandomFloats({t.m, t.n}, seed++);
+    const float* pw = w.data<float>().data();
+    const float* pb = b.data<float>().data();
+    const ops::PackedWeights packed(pw, t.m, t.k);
+    ops::GemmEpilogue ep;
+    ep.bias = t.bias ? bias.data<float>().data() : nullptr;
+    ep.residual = t.residual ? res.data<float>().data() : nullptr;
+    ep.relu = t.relu;
+    for (Kernel kernel : {Kernel::kChosen, Kernel::kByColumns, Kernel::kByChannels}) {
+      if (kernel == Kernel::kByChannels && t.n >= ops::kChannelKernelMaxN) continue;
+      for (bool in_place : {false, true}) {
+        for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+          std::vector<float> c(static_cast<size_t>(t.m * t.n), std::nanf(""));
+          int64_t fills = 0;
+          ops::PanelSource src;
+          if (in_place) {
+            src.matrix = pb;
+            src.ld = t.n;
+          } else {
+            src.fill = [&](int64_t k0, int64_t k1, int64_t n0, int64_t n1, float* dst) {
+              ++fills;
+              for (int64_t k = k0; k < k1; ++k) {
+                for (int64_t j = n0; j < n1; ++j) {
+                  dst[(k - k0) * ops::kPackedPanel + (j - n0)] = pb[k * t.n + j];
+                }
+              }
+            };
+          }
+          AlignedBuffer scratch(ops::PackedGemmScratchFloats(2, t.m) * sizeof(float));
+          float* sp = reinterpret_cast<float*>(scratch.data());
+          switch (kernel) {
+            case Kernel::kChosen:
+              ops::PackedGemm(p, packed, t.n, src, ep, c.data(), t.n, sp);
+              break;
+            case Kernel::kByColumns:
+              ops::PackedGemmByColumns(p, packed, t.n, src, ep, c.data(), t.n, sp);
+              break;
+            case Kernel::kByChannels:
+              ops::PackedGemmByChannels(p, packed, t.n, src, ep, c.data(), t.n, sp);
+              break;
+          }
+          if (!in_place) {
+            EXPECT_GT(fills, 0);
+          }
+          for (int64_t i = 0; i < t.m; ++i) {
+            for (int64_t j = 0; j < t.n; ++j) {
+              double want = t.bias ? ep.bias[i] : 0.0;
+              if (t.residual) want += ep.residual[i * t.n + j];
+              double mag = std::fabs(want);
+              for (int64_t k = 0; k < t.k; ++k) {
+                const double term = double{pw[i * t.k + k]} * double{pb[k * t.n + j]};
+                want += term;
+                mag += std::fabs(term);
+              }
+              if (t.relu && want < 0) want = 0;
+              const float got = c[static_cast<size_t>(i * t.n + j)];
+              ASSERT_NEAR(got, want, 1e-5 * mag + 1e-6)
+                  << "m=" << t.m << " k=" << t.k << " n=" << t.n << " at (" << i << ", " << j
+                  << "), kernel " << static_cast<int>(kernel) << (in_place ? ", in place" : "")
+                  << ", " << (p == nullptr ? 1 : 2) << " threads";
+            }
           }
         }
-      };
-      AlignedBuffer scratch(ops::PackedGemmScratchFloats(2) * sizeof(float));
-      ops::PackedGemm(p, packed, t.n, src, ep, c.data(), t.n,
-                      reinterpret_cast<float*>(scratch.data()));
-      EXPECT_GT(fills, 0);
-      for (int64_t i = 0; i < t.m; ++i) {
-        for (int64_t j = 0; j < t.n; ++j) {
-          double want = t.bias ? ep.bias[i] : 0.0;
-          if (t.residual) want += ep.residual[i * t.n + j];
-          double mag = std::fabs(want);
-          for (int64_t k = 0; k < t.k; ++k) {
-            const double term = double{pw[i * t.k + k]} * double{pb[k * t.n + j]};
-            want += term;
-            mag += std::fabs(term);
+      }
+    }
+  }
+}
+
+TEST(OnnxPackedGemmTest, KernelChoiceFollowsTheShape) {
+  // The 7x7 and 14x14 stages of resnet50 go by channels, the larger ones
+  // by columns (the test above checks both give the same results).
+  EXPECT_EQ(ops::ChooseGemmKernel(512, 4608, 49), ops::GemmKernel::kByChannels);
+  EXPECT_EQ(ops::ChooseGemmKernel(1024, 256, 196), ops::GemmKernel::kByChannels);
+  EXPECT_EQ(ops::ChooseGemmKernel(64, 576, 3136), ops::GemmKernel::kByColumns);
+  EXPECT_EQ(ops::ChooseGemmKernel(64, 64, 49), ops::GemmKernel::kByColumns);   // short K
+  EXPECT_EQ(ops::ChooseGemmKernel(16, 4608, 49), ops::GemmKernel::kByColumns);  // few rows
+}
+
+struct GemvCase {
+  bool trans_b;
+  int64_t n, k;
+  float alpha, beta;
+};
+
+TEST(OnnxGemvTest, MatchesDoublePrecisionReference) {
+  if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "no AVX-512F";
+  // Column tails of the 64-wide register blocks, K tails of the 64- and
+  // 16-float steps, beta on and off, sizes above the threading threshold.
+  const std::vector<GemvCase> cases = {
+      {true, 1000, 2048, 1.0f, 0.0f}, {false, 1000, 2048, 1.0f, 1.0f},
+      {true, 7, 13, 0.5f, 2.0f},      {false, 65, 3, -1.0f, 0.0f},
+      {true, 1, 1, 1.0f, 1.0f},       {false, 300, 1100, 2.0f, 0.5f},
+  };
+  ThreadPool pool(2);
+  uint32_t seed = 100;
+  for (const GemvCase& t : cases) {
+    const Tensor x = RandomFloats({t.k}, seed++);
+    const Tensor b = t.trans_b ? RandomFloats({t.n, t.k}, seed++) : RandomFloats({t.k, t.n}, seed++);
+    const Tensor y0 = RandomFloats({t.n}, seed++);
+    const float* px = x.data<float>().data();
+    const float* pb = b.data<float>().data();
+    const int64_t ldb = t.trans_b ? t.k : t.n;
+    for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+      std::vector<float> y(y0.data<float>().begin(), y0.data<float>().end());
+      if (t.beta == 0.0f) std::fill(y.begin(), y.end(), std::nanf(""));  // must not be read
+      ops::Gemv(p, t.trans_b, t.n, t.k, t.alpha, px, pb, ldb, t.beta, y.data());
+      for (int64_t j = 0; j < t.n; ++j) {
+        double dot = 0.0, mag = 0.0;
+        for (int64_t i = 0; i < t.k; ++i) {
+          const double term = double{px[i]} * (t.trans_b ? pb[j * ldb + i] : pb[i * ldb + j]);
+          dot += term;
+          mag += std::fabs(term);
+        }
+        const double want = t.alpha * dot + (t.beta == 0.0f ? 0.0 : t.beta * y0.data<float>()[j]);
+        ASSERT_NEAR(y[static_cast<size_t>(j)], want,
+                    1e-5 * (std::fabs(t.alpha) * mag + std::fabs(want)) + 1e-6)
+            << "n=" << t.n << " k=" << t.k << " transB=" << t.trans_b << " at " << j << ", "
+            << (p == nullptr ? 1 : 2) << " threads";
+      }
+    }
+  }
+}
+
+// A Gemm node with a single row (the Gemv path, weights constant) against
+// the same node with the row repeated (OpenBLAS), row by row.
+TEST(OnnxGemvTest, SingleRowGemmNodeMatchesTheBlasPath) {
+  if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "no AVX-512F";
+  for (const bool trans_a : {false, true}) {
+    for (const bool trans_b : {false, true}) {
+      const int64_t k = 300, n = 130;
+      const Tensor w = trans_b ? RandomFloats({n, k}, 7) : RandomFloats({k, n}, 7);
+      const Tensor c = RandomFloats({n}, 8);
+      auto run = [&](int64_t rows) -> absl::StatusOr<std::vector<Tensor>> {
+        const Shape a_shape = trans_a ? Shape{k, rows} : Shape{rows, k};
+        // Every row the same values, so each output row equals row 0's.
+        Tensor a = RandomFloats(a_shape, 9);
+        const Tensor one = RandomFloats({k}, 10);
+        std::span<float> pa = a.mutable_data<float>();
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t i = 0; i < k; ++i) {
+            pa[static_cast<size_t>(trans_a ? i * rows + r : r * k + i)] = one.data<float>()[i];
           }
-          if (t.relu && want < 0) want = 0;
-          const float got = c[static_cast<size_t>(i * t.n + j)];
-          ASSERT_NEAR(got, want, 1e-5 * mag + 1e-6)
-              << "m=" << t.m << " k=" << t.k << " n=" << t.n << " at (" << i << ", " << j
-              << "), " << (p == nullptr ? 1 : 2) << " threads";
+        }
+        GraphBuilder g(13);
+        g.Input("a", DataType::kFloat, a_shape).Output("y");
+        g.Initializer("w", w).Initializer("c", c);
+        auto* gemm = g.Node("Gemm", {"a", "w", "c"}, {"y"});
+        SetAttr(gemm, "transA", int64_t{trans_a ? 1 : 0});
+        SetAttr(gemm, "transB", int64_t{trans_b ? 1 : 0});
+        SetAttr(gemm, "alpha", 0.5f);
+        SetAttr(gemm, "beta", 2.0f);
+        auto model = g.Load();
+        if (!model.ok()) return model.status();
+        auto session = Session::Create(*model, SessionOptions{});
+        if (!session.ok()) return session.status();
+        return (*session)->Run({a});
+      };
+      ASSERT_OK_AND_ASSIGN(std::vector<Tensor> single, run(1));
+      ASSERT_OK_AND_ASSIGN(std::vector<Tensor> multi, run(3));
+      ASSERT_EQ(single[0].shape(), (Shape{1, n}));
+      ASSERT_EQ(multi[0].shape(), (Shape{3, n}));
+      for (int64_t r = 0; r < 3; ++r) {
+        for (int64_t j = 0; j < n; ++j) {
+          EXPECT_NEAR(single[0].data<float>()[j], multi[0].data<float>()[r * n + j], 2e-4)
+              << "transA=" << trans_a << " transB=" << trans_b << " row " << r << " col " << j;
         }
       }
     }
@@ -171,6 +306,13 @@ TEST(OnnxPackedConvTest, ConstantWeightsMatchTheIm2ColPath) {
       {"stride 3 (scalar gather)", 4, 20, 22, 10, 3, 3, {3, 3}, {1, 1, 1, 1}, {1, 1}, 1, true,
        false, false},
       {"1-D", 6, 0, 50, 10, 0, 5, {2}, {2, 1}, {1}, 1, true, true, false},
+      // By channels (few positions, K >= 128, M >= 32).
+      {"3x3 7x7 by channels", 64, 7, 7, 40, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true, true,
+       true},
+      {"1x1 14x14 by channels", 256, 14, 14, 48, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true,
+       true, true},
+      {"1x1 stride 2 by channels", 160, 13, 13, 35, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, false,
+       false, false},
   };
   for (const ConvCase& t : cases) {
     for (int threads : {1, 2}) {

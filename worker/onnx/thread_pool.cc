@@ -2,10 +2,34 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 
 namespace strongroom::worker::onnx {
 namespace {
 thread_local bool in_parallel_region = false;
+
+// How long a worker polls for the next job, and the caller for the workers
+// to finish, before sleeping on a condition variable: kernels issue
+// ParallelFor back to back (a squeezenet run issues hundreds), and a futex
+// wake-up costs tens of microseconds on a VM, as much as a small layer.
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Polls `done` for up to kSpin; true when it became true.
+template <typename Done>
+bool SpinUntil(const Done& done) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    CpuRelax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= until) return false;
+  }
+}
 }  // namespace
 
 struct ThreadPool::Job {
@@ -23,6 +47,7 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
+    published_.fetch_add(1, std::memory_order_release);
   }
   work_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
@@ -42,6 +67,7 @@ void ThreadPool::RunChunks(Job& job) {
 void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
+    SpinUntil([&] { return published_.load(std::memory_order_acquire) != seen; });
     Job* job;
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -50,11 +76,13 @@ void ThreadPool::WorkerLoop() {
       seen = generation_;
       job = job_;
       ++users_;
+      busy_.fetch_add(1, std::memory_order_relaxed);
     }
     RunChunks(*job);
     {
       std::lock_guard<std::mutex> lock(mu_);
       --users_;
+      busy_.fetch_sub(1, std::memory_order_release);
     }
     idle_cv_.notify_all();
   }
@@ -79,9 +107,12 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
     std::lock_guard<std::mutex> lock(mu_);
     job_ = &job;
     ++generation_;
+    published_.store(generation_, std::memory_order_release);
   }
   work_cv_.notify_all();
   RunChunks(job);
+  // Every chunk is taken; wait (spinning first) for workers still in one.
+  SpinUntil([&] { return busy_.load(std::memory_order_acquire) == 0; });
   std::unique_lock<std::mutex> lock(mu_);
   job_ = nullptr;
   idle_cv_.wait(lock, [&] { return users_ == 0; });

@@ -39,6 +39,60 @@ TEST_F(KeyBrokerTest, ReleaseOpensOnlyWithTheWorkloadsPrivateKey) {
   }
 }
 
+// The token check's key lookup stands in for the release's only when the
+// key is asked for without a version: a named version is looked up, and a
+// rotation is seen by the next release with the same token.
+TEST_F(KeyBrokerTest, ReleaseOfANamedVersionAndOfThePrimaryAfterRotation) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK_AND_ASSIGN(auto v1_release, Release(kWorkload, token, w.keys.public_key));
+  ASSERT_EQ(v1_release.sealed().key_version(), "keys/k/versions/1");
+  ASSERT_OK_AND_ASSIGN(SecretBytes v1_material, Open(v1_release.sealed(), w.keys.private_key));
+  v1::RotateKeyRequest rotate;
+  rotate.set_name("keys/k");
+  ASSERT_OK(km_->RotateKey(kAdmin, rotate).status());
+
+  ASSERT_OK_AND_ASSIGN(auto primary, Release(kWorkload, token, w.keys.public_key));
+  EXPECT_EQ(primary.sealed().key_version(), "keys/k/versions/2");
+  ASSERT_OK_AND_ASSIGN(SecretBytes v2_material, Open(primary.sealed(), w.keys.private_key));
+  EXPECT_FALSE(v2_material.Equals(v1_material));
+
+  ASSERT_OK_AND_ASSIGN(auto named,
+                       Release(kWorkload, token, w.keys.public_key, "keys/k/versions/1"));
+  EXPECT_EQ(named.sealed().key_version(), "keys/k/versions/1");
+  ASSERT_OK_AND_ASSIGN(SecretBytes named_material, Open(named.sealed(), w.keys.private_key));
+  EXPECT_TRUE(named_material.Equals(v1_material));
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key, "keys/k/versions/9"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("key_not_releasable")));
+}
+
+// VerifyShared hands out the cached payload itself; Verify a copy of it.
+TEST_F(KeyBrokerTest, VerifySharedReturnsTheCachedPayloadAndRefusesWhatVerifyRefuses) {
+  const absl::Time now = clock_.Now();
+  nlohmann::json payload = {{"iat", absl::ToUnixSeconds(now)},
+                            {"exp", absl::ToUnixSeconds(now + absl::Minutes(5))},
+                            {"jti", "0123456789abcdef0123456789abcdef"},
+                            {"strongroom", {{"key", "keys/k"}}}};
+  ASSERT_OK_AND_ASSIGN(std::string token, token_signer_->Sign(payload));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const nlohmann::json> first,
+                       token_signer_->VerifyShared(token, now));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const nlohmann::json> second,
+                       token_signer_->VerifyShared(token, now));
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first.get(), second.get());
+  EXPECT_EQ(*first, payload);
+  ASSERT_OK_AND_ASSIGN(nlohmann::json copied, token_signer_->Verify(token, now));
+  EXPECT_EQ(copied, payload);
+  EXPECT_THAT(token_signer_->VerifyShared(token, now + absl::Minutes(5)),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("expired")));
+  std::string forged = token;
+  const size_t i = token.rfind('.') + 10;
+  forged[i] = forged[i] == 'A' ? 'B' : 'A';
+  EXPECT_THAT(token_signer_->VerifyShared(forged, now),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("does not verify")));
+}
+
 TEST_F(KeyBrokerTest, DataKeySealedToWorkloadEqualsTheWrappedCopy) {
   MakeReleasableKey();
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +19,7 @@
 #include "server/sealed_store_service.h"
 #include "server/server.h"
 #include "storage/sealed/object_db.h"
+#include "storage/streaming/streaming_aead_params.h"
 #include "tests/client/loopback_server.h"
 
 namespace strongroom::server {
@@ -152,6 +155,82 @@ TEST_F(SealedStoreServerTest, PutGetRoundTripsAndRanges) {
   EXPECT_EQ(raw.size(), e.stored_bytes());
   EXPECT_EQ(raw.substr(0, 4), "SRSO");
   EXPECT_EQ(raw.find(exact.substr(1000, 64)), std::string::npos);
+  ExpectConsistent();
+}
+
+// The client encrypts each segment straight into its message, reading one
+// segment ahead to know which is the last: whatever the sizes of the
+// source's reads, an object at or beside a segment boundary gets exactly
+// the writer's segment count and reads back.
+TEST_F(SealedStoreServerTest, PutCutsSegmentsExactlyWhateverTheSourceReads) {
+  // Hands out 1..997 bytes per Read(), never a whole segment at once.
+  struct DribbleSource : storage::ByteSource {
+    explicit DribbleSource(std::string d) : data(std::move(d)) {}
+    absl::StatusOr<size_t> Read(std::span<uint8_t> out) override {
+      const size_t n = std::min({out.size(), data.size() - pos, 1 + (pos * 7919) % 997});
+      std::memcpy(out.data(), data.data() + pos, n);
+      pos += n;
+      return n;
+    }
+    std::string data;
+    size_t pos = 0;
+  };
+  constexpr uint32_t kSegment = 16 << 10;
+  storage::StreamingAeadParams params;
+  params.hkdf_hash = storage::HkdfHash::kSha256;
+  params.derived_key_size = 32;
+  params.ciphertext_segment_size = kSegment;
+  const size_t first = params.first_plaintext_segment_size();
+  const size_t full = params.plaintext_segment_size();
+  int n = 0;
+  for (size_t size : {size_t{0}, size_t{1}, first - 1, first, first + 1, first + full,
+                      first + full + 1, first + 3 * full}) {
+    SCOPED_TRACE(size);
+    const std::string data = Pattern(size, n);
+    client::PutObjectOptions o;
+    o.dataset = "ds";
+    o.name = absl::StrCat("dribble-", n++);
+    o.segment_size = kSegment;
+    DribbleSource source(data);
+    ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, client::PutSealedObject(As("owner"), o, source));
+    EXPECT_EQ(info.size(), size);
+    EXPECT_EQ(info.segment_count(), params.SegmentCount(size));
+    ASSERT_OK_AND_ASSIGN(uint64_t stream_bytes, params.CiphertextSize(size));
+    EXPECT_EQ(info.stored_bytes(), info.header_bytes() + stream_bytes - params.header_size());
+    EXPECT_EQ(Get(o.name).value_or("FAILED"), data);
+  }
+  ExpectConsistent();
+}
+
+// The server stores segments on a writer thread of the upload's own; a
+// segment it refuses mid-stream (here: over the quota) still fails the
+// upload with the store's status and leaves nothing behind.
+TEST_F(SealedStoreServerTest, SegmentRefusedMidStreamFailsTheUploadAndLeavesNothing) {
+  v1::CreateDatasetRequest d;
+  d.set_dataset_id("small");
+  d.set_owner(absl::StrCat(kP, "owner"));
+  d.set_key("k1");
+  d.set_quota_bytes(200000);
+  ASSERT_OK(As("admin").CreateDataset(d).status());
+  client::PutObjectOptions o;
+  o.dataset = "small";
+  o.name = "big";
+  o.segment_size = 16 << 10;
+  storage::StringSource source(Pattern(1000000));
+  EXPECT_THAT(client::PutSealedObject(As("owner"), o, source),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("quota of 200000 bytes")));
+  v1::StatObjectRequest s;
+  s.set_dataset("small");
+  s.set_name("big");
+  EXPECT_THAT(As("owner").StatObject(s), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(v1::StoreCheck c, Store().Check());
+  EXPECT_EQ(c.segments(), 0u);
+  EXPECT_EQ(c.open_uploads(), 0u);
+  EXPECT_TRUE(c.ok());
+  // The quota is free again: an object that fits goes in.
+  o.name = "fits";
+  storage::StringSource fits(Pattern(150000));
+  ASSERT_OK(client::PutSealedObject(As("owner"), o, fits).status());
   ExpectConsistent();
 }
 

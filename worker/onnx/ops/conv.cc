@@ -261,7 +261,7 @@ class ConvOp final : public Op {
           });
     };
     if (packed) {
-      float* scratch = ctx.ScratchFloats(PackedGemmScratchFloats(ctx.pool()->num_threads()));
+      float* scratch = ctx.ScratchFloats(PackedGemmScratchFloats(ctx.pool()->num_threads(), mg));
       for (int64_t img = 0; img < n; ++img) {
         for (int64_t grp = 0; grp < group_; ++grp) {
           const float* xg = px + (img * c + grp * cg) * g.h * g.w;

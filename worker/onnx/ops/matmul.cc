@@ -1,11 +1,14 @@
 // MatMul (numpy semantics, batched with broadcasting) and Gemm, both on
-// OpenBLAS through Sgemm.
+// OpenBLAS through Sgemm; a single-row Gemm on an AVX-512 CPU runs as Gemv
+// (gemv.h).
 #include <climits>
 
 #include "absl/strings/str_cat.h"
 #include "worker/onnx/gemm.h"
 #include "worker/onnx/ops/factories.h"
+#include "worker/onnx/ops/gemv.h"
 #include "worker/onnx/ops/kernel_util.h"
+#include "worker/onnx/ops/packed_gemm.h"
 
 namespace strongroom::worker::onnx::ops {
 namespace {
@@ -167,8 +170,16 @@ class GemmOp final : public Op {
                     sizeof(float));
       beta = beta_;
     }
-    Sgemm(ctx.pool(), trans_a_, trans_b_, m, n, k, alpha_, a.data<float>().data(), a.dim(1),
-          b.data<float>().data(), b.dim(1), beta, py, n);
+    if (m == 1 && PackedGemmAvailable()) {
+      // A single row (a classifier layer): read B once instead of OpenBLAS
+      // packing it all first. op(A)'s row is A's row, or A's column when
+      // transposed (A is then k x 1: contiguous as well).
+      Gemv(ctx.pool(), trans_b_, n, k, alpha_, a.data<float>().data(), b.data<float>().data(),
+           b.dim(1), beta, py);
+    } else {
+      Sgemm(ctx.pool(), trans_a_, trans_b_, m, n, k, alpha_, a.data<float>().data(), a.dim(1),
+            b.data<float>().data(), b.dim(1), beta, py, n);
+    }
     if (activation_ == Activation::kRelu) ReluRows(ctx.pool(), py, m, n, n);
     return absl::OkStatus();
   }

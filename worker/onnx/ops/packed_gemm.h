@@ -10,12 +10,21 @@
 // 16-64) OpenBLAS 0.3.21 re-packs both operands on every call, cblas_sgemm's
 // fixed costs weigh on the small GEMMs, and im2col and the bias / Relu passes
 // each go over memory; here the weights are packed once and B is packed
-// straight from the input, in cache (docs/bench.md, "Third pass").
+// straight from the input, in cache (docs/bench.md, "Third pass" and
+// "Fourth pass").
 //
-// Layout: W in blocks of kPackedRows output channels, k-major within a block
-// ([block][k][kPackedRows], the last block zero-padded). B panels of at most
-// kPackedPanel columns, k-major ([k][kPackedPanel]). The micro-kernel keeps
-// an 8 x 48 tile of C in 24 zmm registers; K is taken 256 rows at a time.
+// Layout: W in blocks of kWeightBlock (16) output channels, k-major within
+// a block ([block][k][16], the last block zero-padded). B panels of at most
+// kPackedPanel columns, k-major ([k][kPackedPanel]). Two micro-kernels:
+//  - by columns (the default): an 8 x 48 tile of C in 24 zmm registers,
+//    vectors along the output positions (B rows), weights broadcast; K is
+//    taken 256 rows at a time.
+//  - by channels, for few output positions (n < kChannelKernelMaxN: the
+//    7x7 and 14x14 stages of the usual vision models, where 48-column
+//    panels leave lanes empty, e.g. n = 49 fills 49 of 64): a 48 x 8 tile
+//    with vectors along the output channels (the weights' 16-row blocks),
+//    B broadcast, accumulated into a transposed scratch C^T that the
+//    epilogue writes back (with bias, residual, Relu); K 128 rows at a time.
 //
 // Portability: the kernels are compiled with __attribute__((target)) and
 // only called after PackedGemmAvailable(); the rest of the library stays
@@ -35,8 +44,19 @@
 
 namespace strongroom::worker::onnx::ops {
 
-inline constexpr int64_t kPackedRows = 8;    // output channels per micro-tile
-inline constexpr int64_t kPackedPanel = 48;  // columns per micro-tile (3 zmm)
+inline constexpr int64_t kPackedRows = 8;    // output channels per by-columns tile
+inline constexpr int64_t kWeightBlock = 16;  // output channels per packed weight block
+inline constexpr int64_t kPackedPanel = 48;  // columns per panel (3 zmm)
+// B rows per K pass and panels per column block of the by-columns kernel
+// (its per-thread scratch: kPanelPassRows x kColumnBlockPanels panels).
+inline constexpr int64_t kPanelPassRows = 256;
+inline constexpr int64_t kColumnBlockPanels = 10;
+// The by-channels kernel runs GEMMs with fewer output positions than this
+// and at least kChannelKernelMinK / kChannelKernelMinM (its epilogue
+// transposes C, which pays off only over a long enough reduction).
+inline constexpr int64_t kChannelKernelMaxN = 256;
+inline constexpr int64_t kChannelKernelMinK = 128;
+inline constexpr int64_t kChannelKernelMinM = 32;
 
 // True when this CPU runs the AVX-512 kernel (AVX-512F; checked once).
 // Otherwise callers keep their portable path (im2col + OpenBLAS).
@@ -48,10 +68,12 @@ class PackedWeights {
   PackedWeights(const float* w, int64_t m, int64_t k);
   int64_t m() const { return m_; }
   int64_t k() const { return k_; }
-  // Block `b` (rows b*kPackedRows ...): k() * kPackedRows floats.
+  // Block `b` (rows b*kWeightBlock ...): k() * kWeightBlock floats, row r
+  // of step j at [j * kWeightBlock + r]. 64-byte aligned.
   const float* block(int64_t b) const {
-    return reinterpret_cast<const float*>(data_.data()) + b * k_ * kPackedRows;
+    return reinterpret_cast<const float*>(data_.data()) + b * k_ * kWeightBlock;
   }
+  int64_t blocks() const { return (m_ + kWeightBlock - 1) / kWeightBlock; }
 
  private:
   int64_t m_, k_;
@@ -92,8 +114,9 @@ struct GemmEpilogue {
   bool relu = false;
 };
 
-// Floats of 64-byte-aligned scratch PackedGemm needs with `threads` threads.
-size_t PackedGemmScratchFloats(int threads);
+// Floats of 64-byte-aligned scratch PackedGemm needs with `threads` threads
+// for W with `m` rows.
+size_t PackedGemmScratchFloats(int threads, int64_t m);
 
 // C[m][n] = relu?(bias[m] + residual[m][n] + sum_k W[m][k] * B[k][n]) for
 // n in [0, n), C with leading dimension ldc. `pool` may be null (one
@@ -101,6 +124,25 @@ size_t PackedGemmScratchFloats(int threads);
 // aligned (the packed panels; a session's scratch, wiped with it).
 void PackedGemm(ThreadPool* pool, const PackedWeights& w, int64_t n, const PanelSource& b,
                 const GemmEpilogue& epilogue, float* c, int64_t ldc, float* scratch);
+
+// Which micro-kernel PackedGemm picks (see the layout note above); the
+// STRONGROOM_ONNX_CHANNEL_KERNEL=0 environment variable turns the
+// by-channels one off (A/B measurements).
+enum class GemmKernel { kByColumns, kByChannels };
+GemmKernel ChooseGemmKernel(int64_t m, int64_t k, int64_t n);
+
+// Internal to PackedGemm, exposed for tests that run each kernel on the
+// same shape: the by-columns and by-channels GEMMs.
+void PackedGemmByColumns(ThreadPool* pool, const PackedWeights& w, int64_t n,
+                         const PanelSource& b, const GemmEpilogue& epilogue, float* c,
+                         int64_t ldc, float* scratch);
+void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
+                          const PanelSource& b, const GemmEpilogue& epilogue, float* c,
+                          int64_t ldc, float* scratch);
+// Rows [k0, k1) and columns [n0, n1) of B from `src`, packed with row stride
+// kPackedPanel (src.matrix is not packed: callers read it in place).
+void PackPanel(const PanelSource& src, int64_t k0, int64_t k1, int64_t n0, int64_t n1,
+               float* dst);
 
 }  // namespace strongroom::worker::onnx::ops
 

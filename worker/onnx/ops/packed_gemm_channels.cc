@@ -1,0 +1,216 @@
+// PackedGemmByChannels (packed_gemm.h): the micro-kernel for GEMMs with few
+// output positions. Vectors run along the output channels (a weight block's
+// 16 rows at one K step are one zmm load) and B's values are broadcast, so
+// no lane is wasted when n is not a multiple of 16 (n = 49: the by-columns
+// kernel fills 49 of 64 lanes). Each 48 x 8 tile of C^T lives in 24 zmm
+// registers over a 128-row K pass and is accumulated into a per-thread
+// C^T scratch (contiguous along the channels); after the last pass over a
+// panel the epilogue transposes it into C with bias, residual and Relu.
+//
+// Blocking: per column panel (48 positions) and K pass (128 rows), B's panel
+// (24 KiB) is packed once and stays in L1 while the weight blocks stream
+// from L2 (3 x 64 bytes per K step for 24 multiply-add vectors).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+
+#include "worker/onnx/ops/packed_gemm.h"
+
+namespace strongroom::worker::onnx::ops {
+namespace {
+
+constexpr int64_t kKc = 128;        // K rows per pass
+constexpr int kTileVectors = 3;     // weight blocks (16 channels each) per tile
+constexpr int kTileColumns = 8;     // positions per tile
+// Below this many multiply-adds the pool's wake-up costs more than it saves.
+constexpr int64_t kParallelMacs = int64_t{1} << 20;
+
+// ct[j * ldt + v * 16 + lane] (+)= sum_k a[v * astride + k * 16 + lane] *
+// b[k * ldb + j] for j < NC, v < MV, over kc steps.
+template <int MV, int NC>
+__attribute__((target("avx512f"))) void ChannelTile(int64_t kc, const float* a, int64_t astride,
+                                                    const float* b, int64_t ldb, float* ct,
+                                                    int64_t ldt, bool first) {
+  __m512 acc[MV][NC];
+#pragma GCC unroll 8
+  for (int j = 0; j < NC; ++j) {
+#pragma GCC unroll 3
+    for (int v = 0; v < MV; ++v) {
+      acc[v][j] = first ? _mm512_setzero_ps() : _mm512_load_ps(ct + j * ldt + v * 16);
+    }
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    __m512 av[MV];
+#pragma GCC unroll 3
+    for (int v = 0; v < MV; ++v) av[v] = _mm512_load_ps(a + v * astride + k * kWeightBlock);
+#pragma GCC unroll 8
+    for (int j = 0; j < NC; ++j) {
+      const __m512 bj = _mm512_set1_ps(b[k * ldb + j]);
+#pragma GCC unroll 3
+      for (int v = 0; v < MV; ++v) acc[v][j] = _mm512_fmadd_ps(av[v], bj, acc[v][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < NC; ++j) {
+#pragma GCC unroll 3
+    for (int v = 0; v < MV; ++v) _mm512_store_ps(ct + j * ldt + v * 16, acc[v][j]);
+  }
+}
+
+using TileFn = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t,
+                        bool);
+
+template <int MV, int... NC>
+constexpr std::array<TileFn, sizeof...(NC)> TileRow(std::integer_sequence<int, NC...>) {
+  return {&ChannelTile<MV, NC + 1>...};
+}
+
+// kTiles[mv - 1][nc - 1].
+constexpr std::array<std::array<TileFn, kTileColumns>, kTileVectors> kTiles = {
+    TileRow<1>(std::make_integer_sequence<int, kTileColumns>()),
+    TileRow<2>(std::make_integer_sequence<int, kTileColumns>()),
+    TileRow<3>(std::make_integer_sequence<int, kTileColumns>()),
+};
+
+// GCC 12's unmasked unpack and shuffle intrinsics start from an undefined
+// vector (_mm512_undefined_ps) that -Wmaybe-uninitialized reports; every
+// lane is written.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// In place: v[i] (lane j) becomes v[j] (lane i).
+__attribute__((target("avx512f"))) inline void Transpose16(__m512 v[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+  }
+  // u[4q + e], 128-bit lane L: element 4L + e of rows 4q .. 4q + 3.
+  for (int q = 0; q < 4; ++q) {
+    u[4 * q + 0] = _mm512_shuffle_ps(t[4 * q + 0], t[4 * q + 2], 0x44);
+    u[4 * q + 1] = _mm512_shuffle_ps(t[4 * q + 0], t[4 * q + 2], 0xEE);
+    u[4 * q + 2] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0x44);
+    u[4 * q + 3] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0xEE);
+  }
+  for (int e = 0; e < 4; ++e) {
+    const __m512 a0 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x88);
+    const __m512 a1 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xDD);
+    const __m512 b0 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x88);
+    const __m512 b1 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xDD);
+    v[e] = _mm512_shuffle_f32x4(a0, b0, 0x88);
+    v[4 + e] = _mm512_shuffle_f32x4(a1, b1, 0x88);
+    v[8 + e] = _mm512_shuffle_f32x4(a0, b0, 0xDD);
+    v[12 + e] = _mm512_shuffle_f32x4(a1, b1, 0xDD);
+  }
+}
+#pragma GCC diagnostic pop
+
+// C[row][j] = relu?(C^T[j][row - row0] + bias[row] + residual[row][j]) for
+// rows [row0, row1) and j < width, 16 x 16 blocks transposed in registers.
+// `ct` has room for whole 16-column blocks (columns past `width` hold stale
+// values whose lanes are never stored).
+__attribute__((target("avx512f"))) void WriteBack(const float* ct, int64_t ldt, int64_t row0,
+                                                  int64_t row1, int64_t width,
+                                                  const GemmEpilogue& ep, float* c, int64_t ldc) {
+  constexpr int64_t p0 = 0;
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t r0 = row0; r0 < row1; r0 += 16) {
+    const int64_t rows = std::min<int64_t>(16, row1 - r0);
+    for (int64_t j0 = 0; j0 < width; j0 += 16) {
+      const int64_t cols = std::min<int64_t>(16, width - j0);
+      const __mmask16 mask = static_cast<__mmask16>((1u << cols) - 1u);
+      __m512 v[16];
+      for (int j = 0; j < 16; ++j) v[j] = _mm512_load_ps(ct + (j0 + j) * ldt + (r0 - row0));
+      Transpose16(v);
+      for (int64_t i = 0; i < rows; ++i) {
+        const int64_t row = r0 + i;
+        __m512 x = v[i];
+        if (ep.bias != nullptr) x = _mm512_add_ps(x, _mm512_set1_ps(ep.bias[row]));
+        if (ep.residual != nullptr) {
+          x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, ep.residual + row * ldc + p0 + j0));
+        }
+        if (ep.relu) x = _mm512_maskz_max_ps(0xFFFF, x, zero);  // maskz: see Transpose16
+        _mm512_mask_storeu_ps(c + row * ldc + p0 + j0, mask, x);
+      }
+    }
+  }
+}
+
+// Weight blocks [blk0, blk1) (rows blk0 * 16 ...) over every column (n <
+// kChannelKernelMaxN): `buf` holds the K pass's packed B panels
+// (kPackedPanel columns each, kKc rows), `ct` n x ldt floats.
+void RunChannelSlice(const PackedWeights& w, int64_t blk0, int64_t blk1, int64_t n,
+                     const PanelSource& src, const GemmEpilogue& ep, float* c, int64_t ldc,
+                     float* buf, float* ct) {
+  const int64_t k = w.k();
+  // One spare vector per C^T row: with a row length of a multiple of 1024
+  // floats the tile's 8 rows would all map to the same L1 sets.
+  const int64_t ldt = (blk1 - blk0 + 1) * kWeightBlock;
+  const int64_t astride = k * kWeightBlock;  // floats between weight blocks
+  const bool in_place = src.matrix != nullptr;
+  const int64_t panels = (n + kPackedPanel - 1) / kPackedPanel;
+  for (int64_t k0 = 0; k0 < k; k0 += kKc) {
+    const int64_t k1 = std::min(k, k0 + kKc);
+    for (int64_t p = 0; !in_place && p < panels; ++p) {
+      const int64_t p0 = p * kPackedPanel;
+      PackPanel(src, k0, k1, p0, std::min(n, p0 + kPackedPanel), buf + p * kKc * kPackedPanel);
+    }
+    const bool first = k0 == 0;
+    // The weight blocks' K pass (3 x 8 KiB) stays in L1 while every column
+    // passes over it.
+    for (int64_t blk = blk0; blk < blk1; blk += kTileVectors) {
+      const int64_t mv = std::min<int64_t>(kTileVectors, blk1 - blk);
+      const float* a = w.block(blk) + k0 * kWeightBlock;
+      float* ct_rows = ct + (blk - blk0) * kWeightBlock;
+      for (int64_t j0 = 0; j0 < n; j0 += kTileColumns) {
+        // Tiles never straddle a panel: kPackedPanel is a multiple of 8.
+        const int64_t nc = std::min<int64_t>(kTileColumns, n - j0);
+        const float* b = in_place ? src.matrix + k0 * src.ld + j0
+                                  : buf + (j0 / kPackedPanel) * kKc * kPackedPanel +
+                                        j0 % kPackedPanel;
+        const int64_t ldb = in_place ? src.ld : kPackedPanel;
+        kTiles[static_cast<size_t>(mv - 1)][static_cast<size_t>(nc - 1)](
+            k1 - k0, a, astride, b, ldb, ct_rows + j0 * ldt, ldt, first);
+      }
+    }
+  }
+  WriteBack(ct, ldt, blk0 * kWeightBlock, std::min(w.m(), blk1 * kWeightBlock), n, ep, c, ldc);
+}
+
+}  // namespace
+
+void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
+                          const PanelSource& src, const GemmEpilogue& epilogue, float* c,
+                          int64_t ldc, float* scratch) {
+  if (n <= 0 || w.m() <= 0) return;
+  if (n >= kChannelKernelMaxN) {  // the scratch holds C^T for fewer columns only
+    PackedGemmByColumns(pool, w, n, src, epilogue, c, ldc, scratch);
+    return;
+  }
+  const int threads = pool == nullptr ? 1 : pool->num_threads();
+  const int64_t blocks = w.blocks();
+  const size_t slot_floats = static_cast<size_t>(kPanelPassRows * kColumnBlockPanels *
+                                                 kPackedPanel);
+  float* ct_region = scratch + static_cast<size_t>(std::max(1, threads)) * slot_floats;
+  const bool parallel = threads > 1 && blocks > 1 && w.m() * w.k() * n >= kParallelMacs;
+  if (!parallel) {
+    RunChannelSlice(w, 0, blocks, n, src, epilogue, c, ldc, scratch, ct_region);
+    return;
+  }
+  // Thread t takes a contiguous slice of weight blocks; its C^T scratch
+  // starts at the slice's first row.
+  const int64_t per = (blocks + threads - 1) / threads;
+  pool->ParallelFor(threads, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t blk0 = std::min(blocks, t * per);
+      const int64_t blk1 = std::min(blocks, blk0 + per);
+      if (blk0 >= blk1) continue;
+      RunChannelSlice(w, blk0, blk1, n, src, epilogue, c, ldc,
+                      scratch + static_cast<size_t>(t) * slot_floats,
+                      ct_region + static_cast<size_t>((blk0 + t) * kWeightBlock *
+                                                      kChannelKernelMaxN));
+    }
+  });
+}
+
+}  // namespace strongroom::worker::onnx::ops

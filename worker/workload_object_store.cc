@@ -1,0 +1,39 @@
+#include "worker/workload_object_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "client/sealed_object.h"
+
+namespace strongroom::worker {
+
+absl::Status WorkloadObjectStore::Attest(absl::string_view dataset) {
+  return wl_->Attest(absl::StrCat("datasets/", dataset)).status();
+}
+
+absl::StatusOr<strongroom::v1::ObjectInfo> WorkloadObjectStore::Get(
+    const ObjectRef& ref, storage::ByteSink& out, const std::function<void(uint64_t)>& on_size) {
+  client::GetObjectOptions o;
+  o.dataset = ref.dataset;
+  o.name = ref.name;
+  o.version = ref.version;
+  bool sized = false;
+  o.progress = [&](uint64_t, uint64_t total) {
+    if (!sized && total > 0) on_size(total);
+    sized = true;
+  };
+  return wl_->GetObject(std::move(o), out);
+}
+
+absl::StatusOr<strongroom::v1::ObjectInfo> WorkloadObjectStore::Put(
+    const ObjectRef& ref, const std::map<std::string, std::string>& labels, uint64_t size,
+    storage::ByteSource& in) {
+  client::PutObjectOptions o;
+  o.dataset = ref.dataset;
+  o.name = ref.name;
+  o.labels = labels;
+  o.size_hint = size;
+  return wl_->PutObject(o, in);
+}
+
+}  // namespace strongroom::worker
