@@ -44,16 +44,13 @@ class Prefetcher {
         thread_([this] { Run(); }) {}
 
   ~Prefetcher() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    changed_.notify_all();
     bool running;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
       running = !end_.has_value();
     }
+    changed_.notify_all();
     if (running && cancel_) cancel_();
     thread_.join();
   }

@@ -280,13 +280,7 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const ConvCase& t, bool weights_as_i
   } else {
     g.Node("Identity", {last}, {"y"});
   }
-  auto model = g.Load();
-  if (!model.ok()) return model.status();
-  SessionOptions options;
-  options.threads = threads;
-  auto session = Session::Create(*model, options);
-  if (!session.ok()) return session.status();
-  return (*session)->Run(inputs);
+  return testing::RunOnce(g.Serialize(), inputs, threads);
 }
 
 TEST(OnnxPackedConvTest, ConstantWeightsMatchTheIm2ColPath) {
