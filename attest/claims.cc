@@ -1,35 +1,75 @@
 #include "attest/claims.h"
 
-#include "base/bytes.h"
+#include <algorithm>
+#include <array>
+#include <cstring>
+
 #include "nlohmann/json.hpp"
 
 namespace strongroom::attest {
+namespace {
 
-void Claims::SetBool(absl::string_view name, bool v) {
-  values_[std::string(name)] = v;
+// Enough for one TPM quote's or SNP report's claims without regrowing.
+constexpr size_t kInitialEntries = 32;
+constexpr size_t kInitialNameBytes = 640;
+
+// "00" "01" ... "ff": one two-character copy per byte.
+constexpr std::array<char, 512> kHexPairs = [] {
+  constexpr char kDigits[] = "0123456789abcdef";
+  std::array<char, 512> t{};
+  for (int b = 0; b < 256; ++b) {
+    t[2 * b] = kDigits[b >> 4];
+    t[2 * b + 1] = kDigits[b & 0xf];
+  }
+  return t;
+}();
+
+}  // namespace
+
+ClaimValue& Claims::Slot(absl::string_view name) {
+  auto name_less = [this](const Entry& e, absl::string_view n) {
+    return NameOf(e) < n;
+  };
+  size_t at = entries_.size();
+  // Verifiers mostly set names in increasing order: check the end first.
+  if (!entries_.empty() && !(NameOf(entries_.back()) < name)) {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), name, name_less);
+    if (NameOf(*it) == name) return it->value;
+    at = static_cast<size_t>(it - entries_.begin());
+  }
+  if (entries_.capacity() == 0) {
+    entries_.reserve(kInitialEntries);
+    names_.reserve(kInitialNameBytes);
+  }
+  Entry e{.name_offset = static_cast<uint32_t>(names_.size()),
+          .name_size = static_cast<uint32_t>(name.size()),
+          .value = false};
+  names_.append(name.data(), name.size());
+  return entries_.insert(entries_.begin() + at, std::move(e))->value;
 }
-void Claims::SetInt(absl::string_view name, int64_t v) {
-  values_[std::string(name)] = v;
-}
+
+void Claims::SetBool(absl::string_view name, bool v) { Slot(name) = v; }
+void Claims::SetInt(absl::string_view name, int64_t v) { Slot(name) = v; }
 void Claims::SetString(absl::string_view name, absl::string_view v) {
-  values_[std::string(name)] = std::string(v);
+  Slot(name) = std::string(v);
 }
 void Claims::SetBytes(absl::string_view name, std::span<const uint8_t> v) {
   // The hex written in place: verifiers set dozens of digests per piece of
   // evidence, and HexEncode appends a character at a time.
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::string hex(2 * v.size(), '\0');
   char* out = hex.data();
   for (uint8_t b : v) {
-    *out++ = kDigits[b >> 4];
-    *out++ = kDigits[b & 0xf];
+    std::memcpy(out, &kHexPairs[2 * b], 2);
+    out += 2;
   }
-  values_[std::string(name)] = std::move(hex);
+  Slot(name) = std::move(hex);
 }
 
 const ClaimValue* Claims::Find(absl::string_view name) const {
-  auto it = values_.find(name);
-  return it == values_.end() ? nullptr : &it->second;
+  auto it = std::lower_bound(
+      entries_.begin(), entries_.end(), name,
+      [this](const Entry& e, absl::string_view n) { return NameOf(e) < n; });
+  return it == entries_.end() || NameOf(*it) != name ? nullptr : &it->value;
 }
 
 std::string Claims::GetString(absl::string_view name) const {
@@ -49,13 +89,15 @@ bool Claims::GetBool(absl::string_view name) const {
 }
 
 void Claims::Merge(const Claims& other) {
-  for (const auto& [k, v] : other.values_) values_[k] = v;
+  if (&other == this) return;
+  for (const Entry& e : other.entries_) Slot(other.NameOf(e)) = e.value;
 }
 
 nlohmann::json Claims::ToJson() const {
   nlohmann::json out = nlohmann::json::object();
-  for (const auto& kv : values_) {
-    std::visit([&](const auto& x) { out[kv.first] = x; }, kv.second);
+  for (const Entry& e : entries_) {
+    std::visit([&](const auto& x) { out[std::string(NameOf(e))] = x; },
+               e.value);
   }
   return out;
 }

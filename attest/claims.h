@@ -5,14 +5,20 @@
 // "tpm.pcrs.sha256.16", "nvidia.measurements.3". Byte strings are lowercase
 // hex strings; counters and versions are integers; flags are booleans.
 // A Claims value is a plain value type, not thread-safe for mutation.
+//
+// Storage: the names back to back in one string, and one vector of entries
+// (name offset and length, value) kept sorted by name. A verifier sets a few
+// dozen claims per piece of evidence; a map node and a name string per claim
+// were a measurable share of a TPM quote's verification.
 #ifndef STRONGROOM_ATTEST_CLAIMS_H_
 #define STRONGROOM_ATTEST_CLAIMS_H_
 
+#include <cstddef>
 #include <cstdint>
-#include <map>
 #include <span>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "nlohmann/json_fwd.hpp"
@@ -22,7 +28,47 @@ namespace strongroom::attest {
 using ClaimValue = std::variant<bool, int64_t, std::string>;
 
 class Claims {
+ private:
+  struct Entry {
+    uint32_t name_offset = 0;
+    uint32_t name_size = 0;
+    ClaimValue value;
+  };
+
  public:
+  // One claim as all() yields it; valid while the Claims lives unmodified.
+  struct Ref {
+    absl::string_view name;
+    const ClaimValue& value;
+  };
+  class Iterator {
+   public:
+    Iterator(const Claims* claims, size_t i) : claims_(claims), i_(i) {}
+    Ref operator*() const {
+      const Entry& e = claims_->entries_[i_];
+      return Ref{claims_->NameOf(e), e.value};
+    }
+    Iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator==(const Iterator& o) const { return i_ == o.i_; }
+    bool operator!=(const Iterator& o) const { return i_ != o.i_; }
+
+   private:
+    const Claims* claims_;
+    size_t i_;
+  };
+  class View {
+   public:
+    explicit View(const Claims* claims) : claims_(claims) {}
+    Iterator begin() const { return Iterator(claims_, 0); }
+    Iterator end() const { return Iterator(claims_, claims_->size()); }
+
+   private:
+    const Claims* claims_;
+  };
+
   void SetBool(absl::string_view name, bool v);
   void SetInt(absl::string_view name, int64_t v);
   void SetString(absl::string_view name, absl::string_view v);
@@ -38,16 +84,22 @@ class Claims {
 
   // Adds every claim of `other` (later wins on a name clash).
   void Merge(const Claims& other);
-  const std::map<std::string, ClaimValue, std::less<>>& all() const {
-    return values_;
-  }
-  size_t size() const { return values_.size(); }
+  // Every claim, sorted by name, names unique: for (auto [name, value] : ..).
+  View all() const { return View(this); }
+  size_t size() const { return entries_.size(); }
 
   // {"snp.measurement": "ab..", "snp.vmpl": 0, ...} (flat, sorted by name).
   nlohmann::json ToJson() const;
 
  private:
-  std::map<std::string, ClaimValue, std::less<>> values_;
+  absl::string_view NameOf(const Entry& e) const {
+    return absl::string_view(names_.data() + e.name_offset, e.name_size);
+  }
+  // The value slot for `name`, inserted (holding false) when absent.
+  ClaimValue& Slot(absl::string_view name);
+
+  std::string names_;           // every name, back to back
+  std::vector<Entry> entries_;  // sorted by name
 };
 
 }  // namespace strongroom::attest

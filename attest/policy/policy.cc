@@ -103,7 +103,7 @@ std::set<std::string> PresentTypes(const Claims& claims,
                             ctx.evidence_types.end());
   for (const auto& [name, value] : claims.all()) {
     size_t dot = name.find('.');
-    if (dot != std::string::npos) out.insert(name.substr(0, dot));
+    if (dot != absl::string_view::npos) out.emplace(name.substr(0, dot));
   }
   return out;
 }

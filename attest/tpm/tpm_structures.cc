@@ -72,13 +72,13 @@ class PcrSelectField {
   size_t len_ = 0;
 };
 
-absl::StatusOr<TpmsPcrSelection> ReadPcrSelection(TpmReader& r, uint32_t i) {
-  TpmsPcrSelection sel;
+// Into `sel`, reusing the capacity of its index list.
+absl::Status ReadPcrSelection(TpmReader& r, uint32_t i, TpmsPcrSelection* sel) {
   const PcrSelectField hash_field(i, ".hash");
-  ASSIGN_OR_RETURN(sel.hash_alg, r.U16(hash_field.view()));
-  if (!IsBankHash(sel.hash_alg)) {
+  ASSIGN_OR_RETURN(sel->hash_alg, r.U16(hash_field.view()));
+  if (!IsBankHash(sel->hash_alg)) {
     return r.Error(hash_field.view(),
-                   absl::StrCat("unsupported PCR bank ", Hex16(sel.hash_alg)));
+                   absl::StrCat("unsupported PCR bank ", Hex16(sel->hash_alg)));
   }
   const PcrSelectField size_field(i, ".sizeofSelect");
   ASSIGN_OR_RETURN(uint8_t size, r.U8(size_field.view()));
@@ -88,15 +88,16 @@ absl::StatusOr<TpmsPcrSelection> ReadPcrSelection(TpmReader& r, uint32_t i) {
   }
   ASSIGN_OR_RETURN(auto bitmap,
                    r.Take(size, PcrSelectField(i, ".pcrSelect").view()));
-  sel.pcrs.reserve(8);
+  sel->pcrs.clear();
+  sel->pcrs.reserve(24);  // a PC client TPM's whole bank, in one allocation
   for (size_t byte = 0; byte < bitmap.size(); ++byte) {
     for (int bit = 0; bit < 8; ++bit) {
       if (bitmap[byte] & (1u << bit)) {
-        sel.pcrs.push_back(static_cast<uint32_t>(byte * 8 + bit));
+        sel->pcrs.push_back(static_cast<uint32_t>(byte * 8 + bit));
       }
     }
   }
-  return sel;
+  return absl::OkStatus();
 }
 
 // TPMT_SYM_DEF_OBJECT.
@@ -331,8 +332,14 @@ absl::StatusOr<Bytes> TpmHash(uint16_t alg, std::span<const uint8_t> data) {
 }
 
 absl::StatusOr<TpmsAttest> ParseTpmsAttest(std::span<const uint8_t> data) {
-  TpmReader r(data, "TPMS_ATTEST");
   TpmsAttest a;
+  RETURN_IF_ERROR(ParseTpmsAttestInto(data, &a));
+  return a;
+}
+
+absl::Status ParseTpmsAttestInto(std::span<const uint8_t> data, TpmsAttest* out) {
+  TpmReader r(data, "TPMS_ATTEST");
+  TpmsAttest& a = *out;
   ASSIGN_OR_RETURN(a.magic, r.U32("magic"));
   if (a.magic != kTpmGeneratedValue) {
     return r.Error("magic", absl::StrCat("0x", absl::Hex(a.magic),
@@ -344,8 +351,8 @@ absl::StatusOr<TpmsAttest> ParseTpmsAttest(std::span<const uint8_t> data) {
     return r.Error("type", absl::StrCat(Hex16(a.type),
                                         " is not TPM_ST_ATTEST_QUOTE (0x8018)"));
   }
-  ASSIGN_OR_RETURN(a.qualified_signer, r.Sized("qualifiedSigner", kMaxName));
-  ASSIGN_OR_RETURN(a.extra_data, r.Sized("extraData", kMaxData));
+  RETURN_IF_ERROR(r.SizedInto("qualifiedSigner", kMaxName, &a.qualified_signer));
+  RETURN_IF_ERROR(r.SizedInto("extraData", kMaxData, &a.extra_data));
   ASSIGN_OR_RETURN(a.clock_info.clock, r.U64("clockInfo.clock"));
   ASSIGN_OR_RETURN(a.clock_info.reset_count, r.U32("clockInfo.resetCount"));
   ASSIGN_OR_RETURN(a.clock_info.restart_count, r.U32("clockInfo.restartCount"));
@@ -361,33 +368,43 @@ absl::StatusOr<TpmsAttest> ParseTpmsAttest(std::span<const uint8_t> data) {
     return r.Error("attested.quote.pcrSelect.count",
                    absl::StrCat(count, " banks exceeds ", kMaxPcrBanks));
   }
-  a.pcr_select.reserve(count);
+  // resize keeps the elements already there, and so their index lists.
+  a.pcr_select.resize(count);
   for (uint32_t i = 0; i < count; ++i) {
-    ASSIGN_OR_RETURN(TpmsPcrSelection sel, ReadPcrSelection(r, i));
-    for (const TpmsPcrSelection& prev : a.pcr_select) {
-      if (prev.hash_alg == sel.hash_alg) {
+    TpmsPcrSelection& sel = a.pcr_select[i];
+    RETURN_IF_ERROR(ReadPcrSelection(r, i, &sel));
+    for (uint32_t j = 0; j < i; ++j) {
+      if (a.pcr_select[j].hash_alg == sel.hash_alg) {
         return r.Error("attested.quote.pcrSelect",
                        absl::StrCat("bank ", TpmAlgName(sel.hash_alg),
                                     " listed twice"));
       }
     }
-    a.pcr_select.push_back(std::move(sel));
   }
-  ASSIGN_OR_RETURN(a.pcr_digest, r.Sized("attested.quote.pcrDigest", kMaxDigest));
-  RETURN_IF_ERROR(r.ExpectEnd());
-  return a;
+  RETURN_IF_ERROR(r.SizedInto("attested.quote.pcrDigest", kMaxDigest, &a.pcr_digest));
+  return r.ExpectEnd();
 }
 
 absl::StatusOr<TpmtSignature> ParseTpmtSignature(
     std::span<const uint8_t> data) {
-  TpmReader r(data, "TPMT_SIGNATURE");
   TpmtSignature sig;
+  RETURN_IF_ERROR(ParseTpmtSignatureInto(data, &sig));
+  return sig;
+}
+
+absl::Status ParseTpmtSignatureInto(std::span<const uint8_t> data,
+                                    TpmtSignature* out) {
+  TpmReader r(data, "TPMT_SIGNATURE");
+  TpmtSignature& sig = *out;
+  sig.rsa_signature.clear();
+  sig.ecdsa_r.clear();
+  sig.ecdsa_s.clear();
   ASSIGN_OR_RETURN(sig.sig_alg, r.U16("sigAlg"));
   switch (sig.sig_alg) {
     case kTpmAlgRsassa:
     case kTpmAlgRsapss: {
       ASSIGN_OR_RETURN(sig.hash_alg, ReadHashAlg(r, "signature.hash"));
-      ASSIGN_OR_RETURN(sig.rsa_signature, r.Sized("signature.sig", kMaxRsaBytes));
+      RETURN_IF_ERROR(r.SizedInto("signature.sig", kMaxRsaBytes, &sig.rsa_signature));
       if (sig.rsa_signature.empty()) {
         return r.Error("signature.sig", "empty RSA signature");
       }
@@ -395,8 +412,8 @@ absl::StatusOr<TpmtSignature> ParseTpmtSignature(
     }
     case kTpmAlgEcdsa: {
       ASSIGN_OR_RETURN(sig.hash_alg, ReadHashAlg(r, "signature.hash"));
-      ASSIGN_OR_RETURN(sig.ecdsa_r, r.Sized("signature.signatureR", kMaxEccBytes));
-      ASSIGN_OR_RETURN(sig.ecdsa_s, r.Sized("signature.signatureS", kMaxEccBytes));
+      RETURN_IF_ERROR(r.SizedInto("signature.signatureR", kMaxEccBytes, &sig.ecdsa_r));
+      RETURN_IF_ERROR(r.SizedInto("signature.signatureS", kMaxEccBytes, &sig.ecdsa_s));
       if (sig.ecdsa_r.empty() || sig.ecdsa_s.empty()) {
         return r.Error("signature", "empty ECDSA r or s");
       }
@@ -408,8 +425,7 @@ absl::StatusOr<TpmtSignature> ParseTpmtSignature(
                                   Hex16(sig.sig_alg),
                                   " (want RSASSA, RSAPSS or ECDSA)"));
   }
-  RETURN_IF_ERROR(r.ExpectEnd());
-  return sig;
+  return r.ExpectEnd();
 }
 
 absl::StatusOr<TpmtPublic> ParseTpmtPublic(std::span<const uint8_t> data) {

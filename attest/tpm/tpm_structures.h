@@ -125,6 +125,9 @@ struct TpmsAttest {
 // TPM_GENERATED_VALUE, any type but TPM_ST_ATTEST_QUOTE, PCR banks other
 // than SHA-1/256/384/512, a bank listed twice and trailing bytes.
 absl::StatusOr<TpmsAttest> ParseTpmsAttest(std::span<const uint8_t> data);
+// The same into `out`, reusing the capacity of its byte strings and lists
+// (a verifier parses into one per thread); `out` is unspecified on an error.
+absl::Status ParseTpmsAttestInto(std::span<const uint8_t> data, TpmsAttest* out);
 
 struct TpmtSignature {
   uint16_t sig_alg = 0;   // kTpmAlgRsassa, kTpmAlgRsapss or kTpmAlgEcdsa
@@ -136,6 +139,9 @@ struct TpmtSignature {
 
 // A TPMT_SIGNATURE (RSASSA, RSAPSS or ECDSA; other schemes are refused).
 absl::StatusOr<TpmtSignature> ParseTpmtSignature(std::span<const uint8_t> data);
+// The same into `out`, reusing its capacity; `out` is unspecified on an error.
+absl::Status ParseTpmtSignatureInto(std::span<const uint8_t> data,
+                                    TpmtSignature* out);
 
 struct TpmtPublic {
   uint16_t type = 0;  // kTpmAlgRsa or kTpmAlgEcc

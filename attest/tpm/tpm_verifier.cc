@@ -76,6 +76,8 @@ struct VerifyScratch {
   std::string ak_key;
   std::string ek_key;
   std::string qs_key;
+  TpmsAttest attest;  // the quote and its signature, parsed
+  TpmtSignature signature;
 };
 
 VerifyScratch& ThreadScratch() {
@@ -304,14 +306,16 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
 absl::StatusOr<Appraisal> TpmVerifier::VerifyQuote(const Evidence& evidence,
                                                    const VerifyContext& ctx,
                                                    QuoteInput in) const {
-  auto attest_or = ParseTpmsAttest(in.quote);
-  if (!attest_or.ok()) return Prefixed(attest_or.status(), "tpm quote: quote: ");
-  const TpmsAttest& attest = *attest_or;
-  auto sig_or = ParseTpmtSignature(in.signature);
-  if (!sig_or.ok()) {
-    return Prefixed(sig_or.status(), "tpm quote: signature: ");
+  VerifyScratch& scratch = ThreadScratch();
+  if (absl::Status st = ParseTpmsAttestInto(in.quote, &scratch.attest); !st.ok()) {
+    return Prefixed(st, "tpm quote: quote: ");
   }
-  const TpmtSignature& sig = *sig_or;
+  const TpmsAttest& attest = scratch.attest;
+  if (absl::Status st = ParseTpmtSignatureInto(in.signature, &scratch.signature);
+      !st.ok()) {
+    return Prefixed(st, "tpm quote: signature: ");
+  }
+  const TpmtSignature& sig = scratch.signature;
   // The AK's public area first: with a warm cache it is one lookup.
   std::shared_ptr<const AkFacts> ak = std::move(in.ak);
   if (ak == nullptr && !in.ak_public.empty()) {
@@ -326,7 +330,7 @@ absl::StatusOr<Appraisal> TpmVerifier::VerifyQuote(const Evidence& evidence,
     caches_->ek_publics.Insert(*in.ek_key, ek);
   }
   // The qualifiedSigner answer for this AK, EK and qualifiedSigner.
-  std::string& qs_key = ThreadScratch().qs_key;
+  std::string& qs_key = scratch.qs_key;
   std::optional<tpm_internal::QualifiedSignerAnswer> qs_hit;
   if (ak != nullptr) {
     tpm_internal::AssignQualifiedSignerKey(&qs_key, ak.get(), ek.get(),
@@ -408,7 +412,6 @@ absl::StatusOr<Appraisal> TpmVerifier::VerifyQuote(const Evidence& evidence,
           "qualifiedSigner is neither the AK's Name nor a Qualified Name "
           "derivable from a hierarchy or ek_public (parent chain unknown)");
     }
-    claims.SetBytes("tpm.ak.name", ak->name);
   } else {
     appraisal.warnings.push_back(
         "no ak_public in the bundle: qualifiedSigner not checked");
@@ -432,6 +435,19 @@ absl::StatusOr<Appraisal> TpmVerifier::VerifyQuote(const Evidence& evidence,
     appraisal.warnings.push_back(
         absl::StrCat(u, " supplied but not selected by the quote: ignored"));
   }
+  // The claims, set in name order: Claims keeps its entries sorted, and an
+  // entry set out of order moves the ones after it.
+  claims.SetString("tpm.ak.alg", ak->alg);
+  if (ak_public != nullptr) claims.SetBytes("tpm.ak.name", ak->name);
+  claims.SetBytes("tpm.ak.qualified_name", attest.qualified_signer);
+  claims.SetString("tpm.ak.qualified_name_check", qn_check);
+  claims.SetString("tpm.ak.spki_sha256", ak->spki_sha256);
+  claims.SetString("tpm.ak.trust", trust);
+  claims.SetInt("tpm.clock.ms", static_cast<int64_t>(attest.clock_info.clock));
+  claims.SetBool("tpm.clock.safe", attest.clock_info.safe);
+  claims.SetInt("tpm.firmware_version",
+                static_cast<int64_t>(attest.firmware_version));
+  claims.SetBytes("tpm.nonce", attest.extra_data);
   // CheckPcrDigest has made sure every selected PCR is supplied.
   for (const TpmsPcrSelection& sel : attest.pcr_select) {
     PcrClaimName name(sel.hash_alg);
@@ -439,19 +455,9 @@ absl::StatusOr<Appraisal> TpmVerifier::VerifyQuote(const Evidence& evidence,
       claims.SetBytes(name.For(index), in.pcrs->Find(sel.hash_alg, index));
     }
   }
-  claims.SetBytes("tpm.nonce", attest.extra_data);
-  claims.SetString("tpm.ak.alg", ak->alg);
-  claims.SetString("tpm.ak.spki_sha256", ak->spki_sha256);
-  claims.SetString("tpm.ak.trust", trust);
-  claims.SetBytes("tpm.ak.qualified_name", attest.qualified_signer);
-  claims.SetString("tpm.ak.qualified_name_check", qn_check);
-  claims.SetInt("tpm.firmware_version",
-                static_cast<int64_t>(attest.firmware_version));
-  claims.SetInt("tpm.clock.ms", static_cast<int64_t>(attest.clock_info.clock));
-  claims.SetBool("tpm.clock.safe", attest.clock_info.safe);
+  claims.SetString("tpm.quote.hash", TpmAlgName(sig.hash_alg));
   claims.SetInt("tpm.reset_count", attest.clock_info.reset_count);
   claims.SetInt("tpm.restart_count", attest.clock_info.restart_count);
-  claims.SetString("tpm.quote.hash", TpmAlgName(sig.hash_alg));
   appraisal.trust.instance_identity = 2;
   appraisal.trust.hardware = 2;
   appraisal.trust.executables = 2;

@@ -1,6 +1,7 @@
 #include "attest/tpm/tpm_wire.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace strongroom::attest::tpm_wire {
 
@@ -51,6 +52,13 @@ absl::StatusOr<uint64_t> TpmReader::U64(absl::string_view field) {
 
 absl::StatusOr<Bytes> TpmReader::Sized(absl::string_view field,
                                        size_t max_size) {
+  Bytes out;
+  RETURN_IF_ERROR(SizedInto(field, max_size, &out));
+  return out;
+}
+
+absl::Status TpmReader::SizedInto(absl::string_view field, size_t max_size,
+                                  Bytes* out) {
   // "<field>.size" is only spelled out when the size is not there.
   if (remaining() < 2) return U16(absl::StrCat(field, ".size")).status();
   auto size = U16(field);
@@ -61,7 +69,8 @@ absl::StatusOr<Bytes> TpmReader::Sized(absl::string_view field,
   }
   auto b = Take(*size, field);
   if (!b.ok()) return b.status();
-  return Bytes(b->begin(), b->end());
+  out->assign(b->begin(), b->end());
+  return absl::OkStatus();
 }
 
 absl::Status TpmReader::ExpectEnd() const {

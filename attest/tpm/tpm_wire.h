@@ -36,6 +36,9 @@ class TpmReader {
   // A TPM2B: UINT16 size then the bytes; a size above `max_size` is refused
   // before anything is read past the size.
   absl::StatusOr<Bytes> Sized(absl::string_view field, size_t max_size);
+  // The same into `out`, reusing its capacity (`out` is unspecified on an
+  // error).
+  absl::Status SizedInto(absl::string_view field, size_t max_size, Bytes* out);
   // OK when every byte was consumed; else "<n> trailing bytes".
   absl::Status ExpectEnd() const;
 

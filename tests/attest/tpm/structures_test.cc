@@ -225,6 +225,70 @@ TEST(TpmStructuresTest, FieldViolationsNameTheField) {
                                                HasSubstr("not an RSA or ECC key")));
 }
 
+void ExpectSameAttest(const TpmsAttest& got, const TpmsAttest& want) {
+  EXPECT_EQ(got.magic, want.magic);
+  EXPECT_EQ(got.type, want.type);
+  EXPECT_EQ(got.qualified_signer, want.qualified_signer);
+  EXPECT_EQ(got.extra_data, want.extra_data);
+  EXPECT_EQ(got.clock_info.clock, want.clock_info.clock);
+  EXPECT_EQ(got.clock_info.reset_count, want.clock_info.reset_count);
+  EXPECT_EQ(got.clock_info.restart_count, want.clock_info.restart_count);
+  EXPECT_EQ(got.clock_info.safe, want.clock_info.safe);
+  EXPECT_EQ(got.firmware_version, want.firmware_version);
+  ASSERT_EQ(got.pcr_select.size(), want.pcr_select.size());
+  for (size_t i = 0; i < want.pcr_select.size(); ++i) {
+    EXPECT_EQ(got.pcr_select[i].hash_alg, want.pcr_select[i].hash_alg);
+    EXPECT_EQ(got.pcr_select[i].pcrs, want.pcr_select[i].pcrs);
+  }
+  EXPECT_EQ(got.pcr_digest, want.pcr_digest);
+}
+
+// A verifier parses every quote into the same per-thread structs: what an
+// earlier quote (or a failed parse) left there must not show through.
+TEST(TpmStructuresTest, ParsingIntoAUsedStructEqualsAFreshParse) {
+  const Bytes swtpm = TpmVecBytes("swtpm/quote_ecc.attest");
+  // The swtpm quote with a second, SHA-1 bank selecting the same PCRs.
+  Bytes two_banks = swtpm;
+  const size_t count_at = 4 + 2 + 36 + 19 + 8 + 4 + 4 + 1 + 8;
+  ASSERT_EQ(two_banks[count_at + 3], 1);
+  two_banks[count_at + 3] = 2;
+  Bytes bank(two_banks.begin() + count_at + 4, two_banks.begin() + count_at + 4 + 6);
+  bank[1] = 0x04;  // TPM_ALG_SHA1
+  two_banks.insert(two_banks.begin() + count_at + 4 + 6, bank.begin(), bank.end());
+  const Bytes gce = TpmVecBytes("gce-shielded-vm/gce-cos-85-nonce9009_q1_attest.bin");
+  Bytes truncated = gce;
+  truncated.resize(gce.size() - 5);
+
+  TpmsAttest reused;
+  ASSERT_OK(ParseTpmsAttestInto(two_banks, &reused));
+  ASSERT_EQ(reused.pcr_select.size(), 2u);
+  EXPECT_EQ(reused.pcr_select[1].hash_alg, kTpmAlgSha1);
+  EXPECT_THAT(ParseTpmsAttestInto(truncated, &reused),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  for (const Bytes* quote : std::vector<const Bytes*>{&gce, &swtpm, &two_banks, &swtpm}) {
+    ASSERT_OK_AND_ASSIGN(TpmsAttest fresh, ParseTpmsAttest(*quote));
+    ASSERT_OK(ParseTpmsAttestInto(*quote, &reused));
+    ExpectSameAttest(reused, fresh);
+  }
+
+  TpmtSignature sig;
+  const Bytes rsa = TpmVecBytes("swtpm/quote_rsa.sig");
+  const Bytes ecc = TpmVecBytes("swtpm/quote_ecc.sig");
+  ASSERT_OK(ParseTpmtSignatureInto(rsa, &sig));
+  EXPECT_EQ(sig.sig_alg, kTpmAlgRsassa);
+  EXPECT_FALSE(sig.rsa_signature.empty());
+  ASSERT_OK(ParseTpmtSignatureInto(ecc, &sig));
+  ASSERT_OK_AND_ASSIGN(TpmtSignature fresh, ParseTpmtSignature(ecc));
+  EXPECT_EQ(sig.sig_alg, kTpmAlgEcdsa);
+  EXPECT_EQ(sig.hash_alg, fresh.hash_alg);
+  EXPECT_TRUE(sig.rsa_signature.empty());
+  EXPECT_EQ(sig.ecdsa_r, fresh.ecdsa_r);
+  EXPECT_EQ(sig.ecdsa_s, fresh.ecdsa_s);
+  ASSERT_OK(ParseTpmtSignatureInto(rsa, &sig));
+  EXPECT_TRUE(sig.ecdsa_r.empty());
+  EXPECT_TRUE(sig.ecdsa_s.empty());
+}
+
 TEST(TpmStructuresTest, QualifiedNamesFollowTheHierarchy) {
   // The recorded swtpm AK is a child of the EK (tpm2_createak), the GCE AK
   // a primary key in the endorsement hierarchy.
