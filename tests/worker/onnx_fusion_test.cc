@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/bytes.h"
 #include "base/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -197,6 +198,96 @@ TEST(OnnxFusionTest, GemmReluAndAddReluAreBitIdentical) {
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_TRUE(CompareTensors(r.fused[i], r.unfused[i], 0, 0).match) << i;
   }
+}
+
+// A fire module (SqueezeNet): squeeze = Relu(Conv1x1(x)), then
+// Concat(Relu(Conv1x1(squeeze)), Relu(Conv3x3(squeeze)), `axis`) -> y,
+// for `batch` images.
+GraphBuilder FireModule(int64_t batch, int64_t axis) {
+  GraphBuilder g(13);
+  g.Input("x", DataType::kFloat, {batch, 8, 7, 7}).Output("y");
+  g.Initializer("ws", RandomFloats({4, 8, 1, 1}, 1)).Initializer("bs", RandomFloats({4}, 2));
+  g.Initializer("w1", RandomFloats({6, 4, 1, 1}, 3)).Initializer("b1", RandomFloats({6}, 4));
+  g.Initializer("w3", RandomFloats({5, 4, 3, 3}, 5)).Initializer("b3", RandomFloats({5}, 6));
+  g.Node("Conv", {"x", "ws", "bs"}, {"s0"});
+  g.Node("Relu", {"s0"}, {"s"});
+  g.Node("Conv", {"s", "w1", "b1"}, {"e1"});
+  g.Node("Relu", {"e1"}, {"r1"});
+  SetAttr(g.Node("Conv", {"s", "w3", "b3"}, {"e3"}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+  g.Node("Relu", {"e3"}, {"r3"});
+  SetAttr(g.Node("Concat", {"r1", "r3"}, {"y"}), "axis", axis);
+  return g;
+}
+
+TEST(OnnxFusionTest, ConcatOfConvolutionsWritesInPlace) {
+  for (int64_t batch : {1, 3}) {
+    for (int64_t axis : {1, -3}) {
+      SCOPED_TRACE(absl::StrCat("batch ", batch, ", axis ", axis));
+      ASSERT_OK_AND_ASSIGN(Model m, FireModule(batch, axis).Load());
+      const Tensor x = RandomFloats({batch, 8, 7, 7}, 7);
+      for (int threads : {1, 2}) {
+        ASSERT_OK_AND_ASSIGN(Runs r, RunBoth(m, {x}, threads));
+        // Three Relus into their Convs, then the two expand chains into the Concat.
+        EXPECT_EQ(r.fused_nodes, 5u);
+        EXPECT_THAT(r.op_types, ::testing::ElementsAre("Conv+Relu", "Concat(Conv+Relu,Conv+Relu)"));
+        ASSERT_EQ(r.fused[0].shape(), (Shape{batch, 11, 7, 7}));
+        const Comparison c = CompareTensors(r.fused[0], r.unfused[0], 0, 0);
+        EXPECT_TRUE(c.match) << threads << " threads: " << c.detail;
+      }
+    }
+  }
+}
+
+TEST(OnnxFusionTest, ConcatsThatCannotWriteInPlaceStayConcats) {
+  // Axis 2; an input also read elsewhere; an input that is no Conv's; a
+  // Conv whose residual Add fused; the same value twice.
+  GraphBuilder g(13);
+  g.Input("x", DataType::kFloat, {1, 4, 5, 5}).Output("y1").Output("y2").Output("y3");
+  g.Output("y4").Output("y5").Output("z");
+  g.Initializer("w", RandomFloats({3, 4, 1, 1}, 1)).Initializer("w4", RandomFloats({4, 4, 1, 1}, 2));
+  g.Node("Conv", {"x", "w"}, {"a"});
+  g.Node("Conv", {"x", "w"}, {"b"});
+  SetAttr(g.Node("Concat", {"a", "b"}, {"y1"}), "axis", int64_t{2});
+  g.Node("Conv", {"x", "w"}, {"c"});
+  g.Node("Conv", {"x", "w"}, {"d"});
+  SetAttr(g.Node("Concat", {"c", "d"}, {"y2"}), "axis", int64_t{1});
+  g.Node("Sigmoid", {"d"}, {"z"});
+  g.Node("Conv", {"x", "w"}, {"e"});
+  SetAttr(g.Node("Concat", {"e", "x"}, {"y3"}), "axis", int64_t{1});
+  g.Node("Conv", {"x", "w4"}, {"f"});
+  g.Node("Add", {"f", "x"}, {"fr"});
+  g.Node("Conv", {"x", "w"}, {"h"});
+  SetAttr(g.Node("Concat", {"fr", "h"}, {"y4"}), "axis", int64_t{1});
+  g.Node("Conv", {"x", "w"}, {"k"});
+  SetAttr(g.Node("Concat", {"k", "k"}, {"y5"}), "axis", int64_t{1});
+  ASSERT_OK_AND_ASSIGN(Model m, g.Load());
+  ASSERT_OK_AND_ASSIGN(Runs r, RunBoth(m, {RandomFloats({1, 4, 5, 5}, 3)}, 2));
+  EXPECT_EQ(r.fused_nodes, 1u);  // only the residual Add
+  EXPECT_THAT(r.op_types, ::testing::Not(Contains(::testing::StartsWith("Concat("))));
+  EXPECT_THAT(r.op_types, Contains("Conv+Add"));
+  for (size_t i = 0; i < r.fused.size(); ++i) {
+    // y4's residual rounds differently once fused (as in the test above).
+    const double tol = i == 3 ? 1e-5 : 0;
+    EXPECT_TRUE(CompareTensors(r.fused[i], r.unfused[i], tol, tol / 10).match) << i;
+  }
+}
+
+TEST(OnnxFusionTest, SqueezenetFusesItsFireModulesAndMatchesItsReference) {
+  ASSERT_OK_AND_ASSIGN(
+      std::string bytes,
+      testing::ReadFile(testing::VectorPath("onnx-models/onnx-light/light_squeezenet.onnx")));
+  ASSERT_OK_AND_ASSIGN(Model m, Model::Load(AsBytes(bytes)));
+  size_t concats = 0;
+  for (const Node& node : m.nodes()) concats += node.op_type == "Concat";
+  ASSERT_GT(concats, 0u);
+  Shape shape = m.inputs()[0].shape;
+  for (int64_t& d : shape) d = d < 0 ? 1 : d;
+  ASSERT_OK_AND_ASSIGN(Runs r, RunBoth(m, {RandomFloats(shape, 11)}, 2));
+  size_t fused_concats = 0;
+  for (const std::string& t : r.op_types) fused_concats += t == "Concat(Conv+Relu,Conv+Relu)";
+  EXPECT_EQ(fused_concats, concats);
+  const Comparison c = CompareTensors(r.fused[0], r.unfused[0], 1e-5, 1e-6);
+  EXPECT_TRUE(c.match) << c.detail;
 }
 
 TEST(OnnxFusionTest, MnistFusesAndStillMatchesItsReference) {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "worker/onnx/channel_concat.h"
 
 namespace strongroom::worker::onnx::internal {
 namespace {
@@ -160,6 +161,7 @@ class Planner {
       }
       plan_.steps.push_back(std::move(step));
     }
+    if (fuse) FuseChannelConcats();
     return std::move(plan_);
   }
 
@@ -239,6 +241,69 @@ class Planner {
     Absorb(step, *add);
     if (relu != nullptr) Absorb(step, *relu);
     return true;
+  }
+
+  // Concat(axis 1) whose every input is read by the Concat alone and is the
+  // one output of an earlier step whose kernel writes channel slices (a
+  // Conv chain without a residual): one step, at the Concat's place, runs
+  // those kernels straight into the concatenation; their steps go.
+  void FuseChannelConcats() {
+    std::vector<int> step_of(m_.num_values(), -1);
+    for (size_t k = 0; k < plan_.steps.size(); ++k) {
+      for (int v : plan_.steps[k].outputs) {
+        if (v >= 0) step_of[static_cast<size_t>(v)] = static_cast<int>(k);
+      }
+    }
+    std::vector<bool> removed(plan_.steps.size(), false);
+    for (PlanStep& step : plan_.steps) {
+      const Node& node = m_.nodes[step.node];
+      if (node.op_type != "Concat" || step.fused != 0 || step.outputs.size() != 1 ||
+          step.inputs.size() < 2) {
+        continue;
+      }
+      const Attribute* axis = FindAttribute(node, "axis");
+      const TensorMeta& mo = m_.metas[static_cast<size_t>(node.inputs[0])];
+      if (axis == nullptr ||
+          !(axis->i == 1 || (mo.known && axis->i == 1 - static_cast<int64_t>(mo.shape.size())))) {
+        continue;
+      }
+      std::vector<size_t> producers;
+      for (int v : step.inputs) {
+        if (v < 0 || readers_.count[static_cast<size_t>(v)] != 1) break;
+        const int k = step_of[static_cast<size_t>(v)];
+        if (k < 0 || removed[static_cast<size_t>(k)]) break;
+        const PlanStep& p = plan_.steps[static_cast<size_t>(k)];
+        if (p.outputs.size() != 1 || !p.op->WritesChannelSlices()) break;
+        producers.push_back(static_cast<size_t>(k));
+      }
+      if (producers.size() != step.inputs.size()) continue;
+      std::vector<ChannelConcatPart> parts;
+      std::vector<int> inputs;
+      std::string op_type = "Concat(";
+      size_t fused = 0;
+      for (size_t i = 0; i < producers.size(); ++i) {
+        const PlanStep& p = plan_.steps[producers[i]];
+        parts.push_back({p.op, p.inputs.size(), m_.nodes[p.node].Label()});
+        inputs.insert(inputs.end(), p.inputs.begin(), p.inputs.end());
+        absl::StrAppend(&op_type, i == 0 ? "" : ",", p.op_type);
+        fused += p.fused + 1;
+        removed[producers[i]] = true;
+      }
+      std::unique_ptr<Op> op = MakeChannelConcat(std::move(parts));
+      step.op = op.get();
+      plan_.ops.push_back(std::move(op));
+      step.inputs = std::move(inputs);
+      step.op_type = op_type + ")";
+      step.fused = fused;
+      plan_.fused_nodes += producers.size();  // their chains were counted already
+    }
+    size_t kept = 0;
+    for (size_t k = 0; k < plan_.steps.size(); ++k) {
+      if (removed[k]) continue;
+      if (kept != k) plan_.steps[kept] = std::move(plan_.steps[k]);
+      ++kept;
+    }
+    plan_.steps.resize(kept);
   }
 
   // Conv -> (BatchNormalization | Add)*: folds into new weights and bias.

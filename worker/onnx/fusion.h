@@ -15,8 +15,12 @@
 //   Conv | Gemm | Add | Sum -> Relu         the kernel applies Relu to its
 //                                           output as it writes it
 //
-// (Conv -> BN/bias links may repeat; the residual and Relu end a chain.) A
-// link is taken
+// (Conv -> BN/bias links may repeat; the residual and Relu end a chain.)
+// Then a Concat on axis 1 whose inputs are each the output of such a Conv
+// chain (without a residual) and read by nothing else becomes one step,
+// "Concat(Conv+Relu,Conv+Relu)", that runs the chains' kernels each into
+// its channels of the concatenation (channel_concat.h): SqueezeNet's fire
+// modules, Inception's branches. A link is taken
 // only when the intermediate value has exactly one consumer and is not a
 // graph output, and, for weight folding, when the weights, bias and
 // normalization parameters are constants (initializers or folded values)

@@ -83,6 +83,20 @@ class Op {
   virtual std::unique_ptr<Op> WithConstants(std::span<const Tensor* const> constants) const {
     return nullptr;
   }
+  // Whether RunIntoChannels works for this kernel (Conv without a fused
+  // residual): the planner then lets a Concat on axis 1 of such outputs
+  // have each kernel write its part of the concatenation in place (fusion.h).
+  virtual bool WritesChannelSlices() const { return false; }
+  // Runs like Run but writes output 0 into channels [channel_offset,
+  // channel_offset + C) of every image of `out`, C being the channels Run
+  // would produce (set in `*channels`). `out` has the shape Run's output
+  // would have except in dimension 1, which is at least channel_offset + C;
+  // the kernel writes nothing else there.
+  virtual absl::Status RunIntoChannels(const ExecContext& ctx,
+                                       std::span<const Tensor* const> inputs, Tensor* out,
+                                       int64_t channel_offset, int64_t* channels) const {
+    return absl::UnimplementedError("this kernel cannot write a channel slice");
+  }
 };
 
 // What a factory knows of its node besides the attributes.

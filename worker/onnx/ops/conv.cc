@@ -206,17 +206,41 @@ class ConvOp final : public Op {
 
   absl::Status Run(const ExecContext& ctx, std::span<const Tensor* const> in,
                    std::span<Tensor* const> out) const override {
+    return RunInto(ctx, in, out[0], 0);
+  }
+
+  bool WritesChannelSlices() const override { return !residual_; }
+  absl::Status RunIntoChannels(const ExecContext& ctx, std::span<const Tensor* const> in,
+                               Tensor* out, int64_t channel_offset,
+                               int64_t* channels) const override {
+    if (residual_) return Op::RunIntoChannels(ctx, in, out, channel_offset, channels);
+    const int64_t m = in[1]->dim(0);
+    if (out->rank() != in[0]->rank() || out->dim(0) != in[0]->dim(0) || channel_offset < 0 ||
+        out->dim(1) < channel_offset + m) {
+      return absl::InternalError(absl::StrCat("output ", ShapeToString(out->shape()),
+                                              " has no room for ", m, " channels at ",
+                                              channel_offset));
+    }
+    *channels = m;
+    return RunInto(ctx, in, out, channel_offset);
+  }
+
+ private:
+  // Output 0 into channels [channel_offset, channel_offset + M) of each
+  // image of y (y's own channel count apart, the shape Infer gives).
+  absl::Status RunInto(const ExecContext& ctx, std::span<const Tensor* const> in, Tensor* y,
+                       int64_t channel_offset) const {
     const Tensor& x = *in[0];
     const Tensor& w = *in[1];
     const Tensor* b = in.size() > 2 ? in[2] : nullptr;
     const Tensor* r = residual_ ? in[3] : nullptr;
-    Tensor* y = out[0];
     const Shape spatial(x.shape().begin() + 2, x.shape().end());
     auto win = ResolveWindow(window_, spatial,
                              std::vector<int64_t>(w.shape().begin() + 2, w.shape().end()));
     if (!win.ok()) return win.status();
     const Geometry2D g = To2D(*win);
     const int64_t n = x.dim(0), c = x.dim(1), m = w.dim(0);
+    const int64_t ym = y->dim(1);  // m, or more when writing a channel slice
     const int64_t cg = c / group_, mg = m / group_;
     const int64_t kg = cg * g.kh * g.kw;
     const int64_t positions = g.oh * g.ow;
@@ -265,7 +289,7 @@ class ConvOp final : public Op {
       for (int64_t img = 0; img < n; ++img) {
         for (int64_t grp = 0; grp < group_; ++grp) {
           const float* xg = px + (img * c + grp * cg) * g.h * g.w;
-          float* yg = py + (img * m + grp * mg) * positions;
+          float* yg = py + (img * ym + channel_offset + grp * mg) * positions;
           GemmEpilogue ep;
           ep.bias = pb != nullptr ? pb + grp * mg : nullptr;
           ep.residual = pr != nullptr ? pr + (yg - py) : nullptr;
@@ -289,7 +313,7 @@ class ConvOp final : public Op {
       for (int64_t grp = 0; grp < group_; ++grp) {
         const float* xg = px + (img * c + grp * cg) * g.h * g.w;
         const float* wg = pw + grp * mg * kg;
-        float* yg = py + (img * m + grp * mg) * positions;
+        float* yg = py + (img * ym + channel_offset + grp * mg) * positions;
         for (int64_t p0 = 0; p0 < positions; p0 += tile) {
           const int64_t p1 = std::min(positions, p0 + tile);
           if (pr != nullptr) {
@@ -314,7 +338,6 @@ class ConvOp final : public Op {
     return absl::OkStatus();
   }
 
- private:
   const WindowAttrs window_;
   const int64_t group_;
   const Activation activation_;

@@ -207,9 +207,13 @@ void PackedGemmByColumns(ThreadPool* pool, const PackedWeights& w, int64_t n,
   const int threads = pool == nullptr ? 1 : pool->num_threads();
   const int64_t panels = (n + kPackedPanel - 1) / kPackedPanel;
   const bool parallel = threads > 1 && panels > 1 && w.m() * w.k() * n >= kParallelMacs;
-  const int64_t per_block =
-      parallel ? std::clamp<int64_t>((panels + threads - 1) / threads, 1, kBlockPanels)
-               : kBlockPanels;
+  // In parallel, a whole number of equal blocks per thread: 64 panels (a
+  // 55x55 output) make 8 blocks of 8, not 4 + 3 blocks of 10 (the last of 4).
+  int64_t per_block = kBlockPanels;
+  if (parallel) {
+    const int64_t rounds = (panels + threads * kBlockPanels - 1) / (threads * kBlockPanels);
+    per_block = (panels + rounds * threads - 1) / (rounds * threads);
+  }
   const int64_t blocks = (panels + per_block - 1) / per_block;
   const int64_t block_cols = per_block * kPackedPanel;
   if (!parallel) {
