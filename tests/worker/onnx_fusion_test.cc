@@ -272,6 +272,31 @@ TEST(OnnxFusionTest, ConcatsThatCannotWriteInPlaceStayConcats) {
   }
 }
 
+TEST(OnnxFusionTest, IdentityAndInferenceDropoutTakeNoStep) {
+  // x -> Identity -> Dropout(ratio, training_mode = false) -> Sigmoid -> y;
+  // kept: a Dropout whose mask is wanted, an Identity that is a graph
+  // output, a Dropout whose training_mode is an input.
+  GraphBuilder g(13);
+  g.Input("x", DataType::kFloat, {2, 5}).Input("train", DataType::kBool, {});
+  g.Output("y").Output("mask").Output("id").Output("t");
+  ASSERT_OK_AND_ASSIGN(Tensor no, Tensor::Create(DataType::kBool, {}));
+  g.Initializer("ratio", testing::Floats({}, {0.25f})).Initializer("no", no);
+  g.Node("Identity", {"x"}, {"a"});
+  g.Node("Dropout", {"a", "ratio", "no"}, {"b"});
+  g.Node("Sigmoid", {"b"}, {"y"});
+  g.Node("Dropout", {"x"}, {"d", "mask"});
+  g.Node("Identity", {"d"}, {"id"});
+  g.Node("Dropout", {"x", "ratio", "train"}, {"t"});
+  ASSERT_OK_AND_ASSIGN(Model m, g.Load());
+  ASSERT_OK_AND_ASSIGN(Tensor train, Tensor::Create(DataType::kBool, {}));
+  ASSERT_OK_AND_ASSIGN(Runs r, RunBoth(m, {RandomFloats({2, 5}, 1), train}, 2));
+  EXPECT_THAT(r.op_types,
+              ::testing::UnorderedElementsAre("Sigmoid", "Dropout", "Identity", "Dropout"));
+  for (size_t i = 0; i < r.fused.size(); ++i) {
+    EXPECT_TRUE(CompareTensors(r.fused[i], r.unfused[i], 0, 0).match) << i;
+  }
+}
+
 TEST(OnnxFusionTest, SqueezenetFusesItsFireModulesAndMatchesItsReference) {
   ASSERT_OK_AND_ASSIGN(
       std::string bytes,

@@ -3,10 +3,13 @@
 // and dilated convolution against a direct loop, LRN, Sum of three, int64
 // paths and run-time errors. Expected values come from the ONNX operator
 // definitions, computed here by straightforward loops.
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -234,6 +237,76 @@ TEST(OnnxOpsTest, GroupedDilatedStridedConvMatchesDirectLoop) {
               {1, 1}, {1, 1}, {0, 1, 0, 1}, &s1);
   EXPECT_EQ(o1[0].shape(), (Shape{1, 3, 10}));
   ExpectClose(o1[0], Floats({1, 3, 10}, want1));
+}
+
+// MaxPool by the definition: output (oy, ox) is the max of the input inside
+// its window, pads excluded; ceil_mode rounds the output size up.
+std::vector<float> RefMaxPool(const Tensor& x, int64_t k, int64_t s, int64_t pad, bool ceil_mode,
+                              Shape* shape) {
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+  auto out_size = [&](int64_t in) {
+    const int64_t span = in + 2 * pad - k;
+    int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    if (ceil_mode && (o - 1) * s >= in + pad) --o;  // the last window starts in the input
+    return o;
+  };
+  const int64_t oh = out_size(h), ow = out_size(w);
+  *shape = {n, c, oh, ow};
+  std::vector<float> y;
+  const float* px = x.data<float>().data();
+  for (int64_t p = 0; p < n * c; ++p) {
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        float best = -std::numeric_limits<float>::infinity();
+        for (int64_t i = 0; i < k; ++i) {
+          for (int64_t j = 0; j < k; ++j) {
+            const int64_t iy = oy * s - pad + i, ix = ox * s - pad + j;
+            if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+              best = std::max(best, px[(p * h + iy) * w + ix]);
+            }
+          }
+        }
+        y.push_back(best);
+      }
+    }
+  }
+  return y;
+}
+
+TEST(OnnxOpsTest, StridedMaxPoolMatchesDefinition) {
+  // Widths around the 16-lane vectors (one to four per output row, tails),
+  // 2x2 and 3x3 windows, stride 2 (the register kernel) and 3, with and
+  // without padding and ceil_mode.
+  uint32_t seed = 40;
+  for (int64_t width : {5, 9, 27, 33, 34, 55, 70}) {
+    for (int64_t k : {2, 3}) {
+      for (int64_t stride : {2, 3}) {
+        for (int64_t pad : {0, 1}) {
+          for (bool ceil_mode : {false, true}) {
+            if (pad >= k) continue;
+            SCOPED_TRACE(absl::StrCat("width ", width, " k ", k, " stride ", stride, " pad ",
+                                      pad, " ceil ", ceil_mode));
+            const Shape in_shape = {1, 3, width / 2 + 4, width};
+            const Tensor x = RandomFloats(in_shape, ++seed);
+            GraphBuilder g(13);
+            g.Input("x", DataType::kFloat, in_shape).Output("y");
+            auto* pool = g.Node("MaxPool", {"x"}, {"y"});
+            SetAttr(pool, "kernel_shape", std::vector<int64_t>{k, k});
+            SetAttr(pool, "strides", std::vector<int64_t>{stride, stride});
+            SetAttr(pool, "pads", std::vector<int64_t>{pad, pad, pad, pad});
+            SetAttr(pool, "ceil_mode", int64_t{ceil_mode ? 1 : 0});
+            Shape shape;
+            const std::vector<float> want = RefMaxPool(x, k, stride, pad, ceil_mode, &shape);
+            for (int threads : {1, 2}) {
+              ASSERT_OK_AND_ASSIGN(auto out, RunGraph(g, {x}, threads));
+              ASSERT_EQ(out[0].shape(), shape);
+              ExpectClose(out[0], Floats(shape, want), 0, 0);
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(OnnxOpsTest, LrnMatchesDefinition) {

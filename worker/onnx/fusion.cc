@@ -161,7 +161,10 @@ class Planner {
       }
       plan_.steps.push_back(std::move(step));
     }
-    if (fuse) FuseChannelConcats();
+    if (fuse) {
+      FuseChannelConcats();
+      ElideIdentities();
+    }
     return std::move(plan_);
   }
 
@@ -301,6 +304,55 @@ class Planner {
     for (size_t k = 0; k < plan_.steps.size(); ++k) {
       if (removed[k]) continue;
       if (kept != k) plan_.steps[kept] = std::move(plan_.steps[k]);
+      ++kept;
+    }
+    plan_.steps.resize(kept);
+  }
+
+  // Identity, and Dropout at inference (no mask wanted, a constant or no
+  // ratio, a constant false or no training_mode), whose output is not a
+  // graph output: no step; readers read the input instead.
+  bool Elidable(const PlanStep& step) const {
+    const Node& node = m_.nodes[step.node];
+    const bool identity = node.op_type == "Identity";
+    if ((!identity && node.op_type != "Dropout") || step.fused != 0 || step.outputs.empty() ||
+        step.outputs[0] < 0 || step.inputs.empty() || step.inputs[0] < 0) {
+      return false;
+    }
+    for (size_t j = 1; j < step.outputs.size(); ++j) {
+      if (step.outputs[j] >= 0) return false;
+    }
+    for (int v : m_.output_ids) {
+      if (v == step.outputs[0]) return false;
+    }
+    if (step.inputs.size() > 1 && step.inputs[1] >= 0) {
+      const Tensor* ratio = constant_(step.inputs[1]);
+      if (ratio == nullptr || ratio->dtype() != DataType::kFloat) return false;
+    }
+    if (step.inputs.size() > 2 && step.inputs[2] >= 0) {
+      const Tensor* training = constant_(step.inputs[2]);
+      if (training == nullptr || training->dtype() != DataType::kBool) return false;
+      for (bool t : training->data<bool>()) {
+        if (t) return false;
+      }
+    }
+    return true;
+  }
+
+  void ElideIdentities() {
+    std::vector<int> alias(plan_.num_values());
+    for (size_t v = 0; v < alias.size(); ++v) alias[v] = static_cast<int>(v);
+    size_t kept = 0;
+    for (size_t k = 0; k < plan_.steps.size(); ++k) {
+      PlanStep& step = plan_.steps[k];
+      for (int& v : step.inputs) {
+        if (v >= 0) v = alias[static_cast<size_t>(v)];
+      }
+      if (Elidable(step)) {
+        alias[static_cast<size_t>(step.outputs[0])] = step.inputs[0];
+        continue;
+      }
+      if (kept != k) plan_.steps[kept] = std::move(step);
       ++kept;
     }
     plan_.steps.resize(kept);

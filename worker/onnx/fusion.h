@@ -20,7 +20,9 @@
 // chain (without a residual) and read by nothing else becomes one step,
 // "Concat(Conv+Relu,Conv+Relu)", that runs the chains' kernels each into
 // its channels of the concatenation (channel_concat.h): SqueezeNet's fire
-// modules, Inception's branches. A link is taken
+// modules, Inception's branches. Identity, and Dropout at inference, whose
+// output is not a graph output, take no step: their readers read the input.
+// A link is taken
 // only when the intermediate value has exactly one consumer and is not a
 // graph output, and, for weight folding, when the weights, bias and
 // normalization parameters are constants (initializers or folded values)

@@ -48,6 +48,52 @@ __attribute__((target("avx512f"))) void ColumnMaxAvx512(const float* rows_base, 
   }
 }
 
+// The column max of the 16 columns from c of `rows` rows (row r at
+// src + r * stride), masked to the row's `len` columns, rows in order.
+__attribute__((target("avx512f"), always_inline)) inline __m512 ColumnMax16(
+    const float* src, int64_t stride, int64_t rows, int64_t len, int64_t c) {
+  const int64_t left = len - c;
+  const __mmask16 mask = left >= 16  ? __mmask16{0xFFFF}
+                         : left <= 0 ? __mmask16{0}
+                                     : static_cast<__mmask16>((1u << left) - 1u);
+  __m512 acc = _mm512_set1_ps(std::numeric_limits<float>::lowest());
+  for (int64_t r = 0; r < rows; ++r) {
+    acc = _mm512_maskz_max_ps(0xFFFF, _mm512_maskz_loadu_ps(mask, src + r * stride + c), acc);
+  }
+  return acc;
+}
+
+// out[i] = the max over taps j < k (k <= 3) and rows r of src[r][2 i + j],
+// i in [0, n), row r at src + r * stride with `len` readable columns
+// (2 (n - 1) + k <= len). Column maxima stay in registers: going through a
+// buffer, as ColumnMaxAvx512 + MaxStride2Avx512 do, stalls every unaligned
+// reload on the masked store before it, which cost 3x on 27-wide rows.
+// Same picks as those two (rows, then taps, in order).
+__attribute__((target("avx512f"))) void MaxRowStride2Avx512(const float* src, int64_t stride,
+                                                            int64_t rows, int64_t len, int64_t k,
+                                                            int64_t n, float* out) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512 lowest = _mm512_set1_ps(std::numeric_limits<float>::lowest());
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 mask =
+        n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512 a = ColumnMax16(src, stride, rows, len, 2 * i);
+    const __m512 b = ColumnMax16(src, stride, rows, len, 2 * i + 16);
+    __m512 acc = _mm512_maskz_max_ps(0xFFFF, _mm512_permutex2var_ps(a, even, b), lowest);
+    if (k > 1) acc = _mm512_maskz_max_ps(0xFFFF, _mm512_permutex2var_ps(a, odd, b), acc);
+    if (k > 2) {  // columns 2 i + 2: a and b shifted by two, then the even ones
+      const __m512 c = ColumnMax16(src, stride, rows, len, 2 * i + 32);
+      const __m512i ai = _mm512_castps_si512(a), bi = _mm512_castps_si512(b),
+                    ci = _mm512_castps_si512(c);
+      const __m512 a2 = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(0xFFFF, bi, ai, 2));
+      const __m512 b2 = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(0xFFFF, ci, bi, 2));
+      acc = _mm512_maskz_max_ps(0xFFFF, _mm512_permutex2var_ps(a2, even, b2), acc);
+    }
+    _mm512_mask_storeu_ps(out + i, mask, acc);
+  }
+}
+
 // One spatial axis after resolution (a 1-D pool is 2-D with a unit height).
 struct Axis {
   int64_t in, k, s, d, pb, pe, out;
@@ -166,6 +212,32 @@ class PoolOp final : public Op {
             const Taps& wy = ty[oy];
             const int64_t y0 = oy * ay.s - ay.pb;
             if constexpr (std::is_same_v<T, float>) {
+              if (avx512 && ax.s == 2 && ax.k <= 3) {
+                // Stride 2 (SqueezeNet's and ResNet's 3x3/2): edges from
+                // the rows, the rest in registers.
+                const float* rows_src = src + (y0 + wy.first) * ax.in;
+                const int64_t rows = wy.last - wy.first;
+                float* out_row = dst + oy * ax.out;
+                auto edge = [&](int64_t ox) {
+                  const Taps& wx = tx[ox];
+                  const int64_t x0 = ox * ax.s - ax.pb;
+                  float best = std::numeric_limits<float>::lowest();
+                  for (int64_t r = 0; r < rows; ++r) {
+                    for (int64_t j = wx.first; j < wx.last; ++j) {
+                      best = std::max(best, rows_src[r * ax.in + x0 + j]);
+                    }
+                  }
+                  out_row[ox] = best;
+                };
+                for (int64_t ox = 0; ox < ox_lo; ++ox) edge(ox);
+                for (int64_t ox = std::max(ox_lo, ox_hi); ox < ax.out; ++ox) edge(ox);
+                if (ox_hi > ox_lo) {
+                  const int64_t base = ox_lo * ax.s - ax.pb;
+                  MaxRowStride2Avx512(rows_src + base, ax.in, rows, ax.in - base, ax.k,
+                                      ox_hi - ox_lo, out_row + ox_lo);
+                }
+                continue;
+              }
               if (avx512) {
                 ColumnMaxAvx512(src + (y0 + wy.first) * ax.in, ax.in, wy.last - wy.first, ax.in,
                                 v);
