@@ -6,6 +6,9 @@
 //
 // Callers store only successes; the key must name everything the value was
 // derived from (the exact bytes, or a collision-resistant digest of them).
+// Keys are hashed with absl::Hash and compared in full on a hit, so a key
+// may be the bytes themselves: for a few KB that is cheaper than a SHA-256
+// of them (what a verifier pays per piece of evidence).
 //
 // Thread-safe: one mutex per cache, held only for the map operation.
 #ifndef STRONGROOM_BASE_BOUNDED_CACHE_H_
@@ -15,8 +18,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 
 namespace strongroom {
 
@@ -25,18 +30,18 @@ class BoundedCache {
  public:
   explicit BoundedCache(size_t capacity) : capacity_(capacity) {}
 
-  std::optional<V> Find(const std::string& key) const {
+  std::optional<V> Find(absl::string_view key) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = map_.find(key);
     if (it == map_.end()) return std::nullopt;
     return it->second;
   }
 
-  void Insert(const std::string& key, V value) {
+  void Insert(absl::string_view key, V value) {
     if (capacity_ == 0) return;
     std::lock_guard<std::mutex> lock(mu_);
     if (map_.size() >= capacity_ && !map_.contains(key)) map_.clear();
-    map_.insert_or_assign(key, std::move(value));
+    map_.insert_or_assign(std::string(key), std::move(value));
   }
 
   size_t size() const {
@@ -47,7 +52,7 @@ class BoundedCache {
  private:
   const size_t capacity_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, V> map_;  // guarded by mu_
+  absl::flat_hash_map<std::string, V> map_;  // guarded by mu_
 };
 
 }  // namespace strongroom

@@ -18,10 +18,6 @@ const EVP_MD* Sha256Md() {
   return md;
 }
 
-std::string Sha256Raw(std::span<const uint8_t> data) {
-  return Digest().Add(data).Finish();
-}
-
 Digest::Digest() : ctx_(EVP_MD_CTX_new()) {
   EVP_DigestInit_ex(ctx_, Sha256Md(), nullptr);
 }
@@ -75,13 +71,13 @@ std::shared_ptr<const CertificateSet> MakeCertificateSet(
 absl::StatusOr<std::shared_ptr<const CertificateSet>> CachedCertificates(
     absl::string_view text, absl::string_view field,
     BoundedCache<std::shared_ptr<const CertificateSet>>& cache) {
-  const std::string key = Sha256Raw(text);
-  if (auto hit = cache.Find(key)) return *std::move(hit);
+  // Keyed by the text itself (BoundedCache compares keys in full).
+  if (auto hit = cache.Find(text)) return *std::move(hit);
   ASSIGN_OR_RETURN(std::vector<Certificate> certs,
                    ParseCertificates(text, field));
   std::shared_ptr<const CertificateSet> set =
       MakeCertificateSet(std::move(certs));
-  cache.Insert(key, set);
+  cache.Insert(text, set);
   return set;
 }
 

@@ -41,14 +41,6 @@ using ::strongroom::BoundedCache;
 // verification.
 const EVP_MD* Sha256Md();
 
-// Raw (32-byte) SHA-256 of `data` as one length-prefixed part (see Digest;
-// only ever compared with other values made here).
-std::string Sha256Raw(std::span<const uint8_t> data);
-inline std::string Sha256Raw(absl::string_view data) {
-  return Sha256Raw(std::span<const uint8_t>(
-      reinterpret_cast<const uint8_t*>(data.data()), data.size()));
-}
-
 // A SHA-256 over length-prefixed parts: distinct part lists give distinct
 // input streams.
 class Digest {
@@ -86,7 +78,7 @@ std::shared_ptr<const CertificateSet> MakeCertificateSet(
     std::vector<Certificate> certs);
 
 // ParseCertificates(text, field) as a CertificateSet, memoized in `cache`
-// by SHA-256 of `text`.
+// by `text` itself (compared in full on a hit).
 absl::StatusOr<std::shared_ptr<const CertificateSet>> CachedCertificates(
     absl::string_view text, absl::string_view field,
     BoundedCache<std::shared_ptr<const CertificateSet>>& cache);
