@@ -48,11 +48,11 @@
 //     unchanged and old enough to be trusted, else re-read and compared by
 //     content (collateral_cache.h);
 //   - certificates (quote PCK chain, evidence certificates) parsed, by
-//     SHA-256 of their text; the attestation key, by its 64-byte point;
-//   - successful collateral signature checks, by SHA-256 of (signing
-//     certificate, signed body, signature);
-//   - verified PCK and TCB signing chains, by SHA-256 of the leaf and of
-//     every certificate and CRL they were checked against, with the time
+//     their text itself; the attestation key, by its 64-byte point;
+//   - successful collateral signature checks, by the exact bytes of
+//     (signing certificate, signed body, signature), each after its length;
+//   - verified PCK and TCB signing chains, by the leaf's DER and a SHA-256
+//     of every certificate and CRL they were checked against, with the time
 //     window over which that check gives the same answer (all certificates
 //     valid, the same CRL current for each issuer); used only inside it.
 // Validity of TCB info and QE identity (issueDate..nextUpdate), TCB levels
