@@ -5,6 +5,8 @@
 // and the errors of an uncached verifier, whatever was cached before; and
 // the flat PCR store the verifier uses must hold and hash what
 // TpmPcrValues holds.
+#include <openssl/evp.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -199,6 +201,41 @@ TEST(TpmVerifyPathsTest, UnselectedAndMissingPcrsOnEitherPath) {
                          HasSubstr("pcrs.sha256.16: selected by the quote but "
                                    "not supplied")));
   }
+}
+
+// The PCR digest is SHA-256 over the selected values in selection order,
+// also when they are more than the checker gathers before hashing (2 KB):
+// two full banks of SHA-512 and SHA-384 values are 2,688 bytes.
+TEST(TpmPcrDigestTest, ManyLargeValuesHashInSelectionOrder) {
+  TpmsAttest attest;
+  TpmPcrValues map;
+  Bytes concat;
+  for (uint16_t bank : {kTpmAlgSha512, kTpmAlgSha384}) {
+    TpmsPcrSelection sel{.hash_alg = bank};
+    for (uint32_t i = 0; i < 24; ++i) {
+      sel.pcrs.push_back(i);
+      Bytes value(TpmHashSize(bank));
+      for (size_t j = 0; j < value.size(); ++j) value[j] = static_cast<uint8_t>(bank + i * 7 + j);
+      concat.insert(concat.end(), value.begin(), value.end());
+      map[bank][i] = std::move(value);
+    }
+    attest.pcr_select.push_back(std::move(sel));
+  }
+  ASSERT_GT(concat.size(), 2048u);
+  attest.pcr_digest.resize(32);
+  unsigned int len = 0;
+  ASSERT_EQ(EVP_Digest(concat.data(), concat.size(), attest.pcr_digest.data(), &len, EVP_sha256(),
+                       nullptr),
+            1);
+  auto flat = std::make_unique<FlatPcrs>();
+  ASSERT_TRUE(flat->AssignFrom(map));
+  EXPECT_OK(tpm_checks::CheckPcrDigest(attest, map, kTpmAlgSha256, nullptr));
+  EXPECT_OK(tpm_checks::CheckPcrDigest(attest, *flat, kTpmAlgSha256, nullptr));
+  // The last value of the first bank changed: the digest no longer matches.
+  map[kTpmAlgSha512][23][0] ^= 1;
+  ASSERT_TRUE(flat->AssignFrom(map));
+  EXPECT_THAT(tpm_checks::CheckPcrDigest(attest, *flat, kTpmAlgSha256, nullptr),
+              StatusIs(Code::kPermissionDenied, HasSubstr("pcrDigest mismatch")));
 }
 
 TEST(TpmFlatPcrsTest, HoldsAndHashesWhatTheMapHolds) {
