@@ -244,6 +244,10 @@ class ConvOp final : public Op {
     const int64_t cg = c / group_, mg = m / group_;
     const int64_t kg = cg * g.kh * g.kw;
     const int64_t positions = g.oh * g.ow;
+    if (y->num_elements() != n * ym * positions) {  // a slice's tensor must fit it
+      return absl::InternalError(absl::StrCat("output ", ShapeToString(y->shape()), " is not ",
+                                              n, " x ", ym, " x ", positions, " values"));
+    }
     const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 &&
                         g.pw == 0 && (*win).back().pad_end == 0 &&
                         ((*win).size() == 1 || (*win)[0].pad_end == 0);
