@@ -26,16 +26,18 @@ constexpr std::array<char, 512> kHexPairs = [] {
 
 }  // namespace
 
+std::vector<Claims::Entry>::const_iterator Claims::LowerBound(absl::string_view name) const {
+  return std::lower_bound(
+      entries_.begin(), entries_.end(), name,
+      [this](const Entry& e, absl::string_view n) { return NameOf(e) < n; });
+}
+
 ClaimValue& Claims::Slot(absl::string_view name) {
-  auto name_less = [this](const Entry& e, absl::string_view n) {
-    return NameOf(e) < n;
-  };
   size_t at = entries_.size();
   // Verifiers mostly set names in increasing order: check the end first.
   if (!entries_.empty() && !(NameOf(entries_.back()) < name)) {
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), name, name_less);
-    if (NameOf(*it) == name) return it->value;
-    at = static_cast<size_t>(it - entries_.begin());
+    at = static_cast<size_t>(LowerBound(name) - entries_.cbegin());
+    if (NameOf(entries_[at]) == name) return entries_[at].value;
   }
   if (entries_.capacity() == 0) {
     entries_.reserve(kInitialEntries);
@@ -66,9 +68,7 @@ void Claims::SetBytes(absl::string_view name, std::span<const uint8_t> v) {
 }
 
 const ClaimValue* Claims::Find(absl::string_view name) const {
-  auto it = std::lower_bound(
-      entries_.begin(), entries_.end(), name,
-      [this](const Entry& e, absl::string_view n) { return NameOf(e) < n; });
+  auto it = LowerBound(name);
   return it == entries_.end() || NameOf(*it) != name ? nullptr : &it->value;
 }
 

@@ -95,6 +95,8 @@ class Claims {
   absl::string_view NameOf(const Entry& e) const {
     return absl::string_view(names_.data() + e.name_offset, e.name_size);
   }
+  // The first entry whose name is not less than `name`.
+  std::vector<Entry>::const_iterator LowerBound(absl::string_view name) const;
   // The value slot for `name`, inserted (holding false) when absent.
   ClaimValue& Slot(absl::string_view name);
 

@@ -300,6 +300,11 @@ class Planner {
       step.fused = fused;
       plan_.fused_nodes += producers.size();  // their chains were counted already
     }
+    EraseSteps(removed);
+  }
+
+  // Drops the steps marked in `removed`, keeping the others' order.
+  void EraseSteps(const std::vector<bool>& removed) {
     size_t kept = 0;
     for (size_t k = 0; k < plan_.steps.size(); ++k) {
       if (removed[k]) continue;
@@ -342,7 +347,7 @@ class Planner {
   void ElideIdentities() {
     std::vector<int> alias(plan_.num_values());
     for (size_t v = 0; v < alias.size(); ++v) alias[v] = static_cast<int>(v);
-    size_t kept = 0;
+    std::vector<bool> removed(plan_.steps.size(), false);
     for (size_t k = 0; k < plan_.steps.size(); ++k) {
       PlanStep& step = plan_.steps[k];
       for (int& v : step.inputs) {
@@ -350,12 +355,10 @@ class Planner {
       }
       if (Elidable(step)) {
         alias[static_cast<size_t>(step.outputs[0])] = step.inputs[0];
-        continue;
+        removed[k] = true;
       }
-      if (kept != k) plan_.steps[kept] = std::move(step);
-      ++kept;
     }
-    plan_.steps.resize(kept);
+    EraseSteps(removed);
   }
 
   // Conv -> (BatchNormalization | Add)*: folds into new weights and bias.
