@@ -146,6 +146,45 @@ TEST(TpmBundleReaderTest, FastDecodersAgreeWithTheDomReader) {
   }
 }
 
+// PCR hex of every bank size (40 to 128 digits, across the vector decoder's
+// 64-digit steps), every byte value, mixed case; and a bad character at
+// every position of a value, which leaves the bundle to the DOM reader.
+TEST(TpmBundleReaderTest, PcrHexOfEveryBankAndEveryBadPosition) {
+  TpmQuoteBundle b = SwtpmBundle("rsa");
+  int next = 0;
+  for (uint16_t bank : {kTpmAlgSha1, kTpmAlgSha384, kTpmAlgSha512}) {
+    for (uint32_t index : {0u, 7u, 23u}) {
+      Bytes value(TpmHashSize(bank));
+      for (uint8_t& v : value) v = static_cast<uint8_t>(next++);
+      b.pcrs[bank][index] = value;
+    }
+  }
+  ASSERT_GE(next, 256);
+  const std::string json = BuildTpmQuoteBundle(b);
+  std::optional<TpmQuoteBundle> fast = ReadTpmQuoteBundleFast(json);
+  ASSERT_TRUE(fast.has_value());
+  ExpectSame(*fast, b);
+
+  const std::string hex = HexEncode(b.pcrs.at(kTpmAlgSha512).at(7));
+  ASSERT_EQ(hex.size(), 128u);
+  std::string mixed = hex;
+  for (size_t i = 0; i < mixed.size(); i += 3) mixed[i] = absl::ascii_toupper(mixed[i]);
+  fast = ReadTpmQuoteBundleFast(absl::StrReplaceAll(json, {{hex, mixed}}));
+  ASSERT_TRUE(fast.has_value());
+  ExpectSame(*fast, b);
+
+  for (size_t pos = 0; pos < hex.size(); ++pos) {
+    for (char bad : {'g', 'G', '/', ':', '@', '`', '\x7f', ' '}) {
+      std::string broken = hex;
+      broken[pos] = bad;
+      const std::string variant = absl::StrReplaceAll(json, {{hex, broken}});
+      ASSERT_NE(variant, json);
+      EXPECT_FALSE(ReadTpmQuoteBundleFast(variant).has_value())
+          << "position " << pos << ", character " << static_cast<int>(bad);
+    }
+  }
+}
+
 TEST(TpmBundleReaderTest, AnythingUnusualIsLeftToTheDomReader) {
   const std::string json = BuildTpmQuoteBundle(SwtpmBundle("ecc"));
   ASSERT_EQ(json.front(), '{');
