@@ -296,11 +296,12 @@ absl::StatusOr<CheckedChain> CachedChainCheck(
     BoundedCache<CheckedChain>& cache, const Certificate& leaf,
     const Pool& pool, std::span<const Crl> crls, const TrustSettings& trust,
     absl::string_view what) {
-  // The pool's inputs digest (fixed size), then the leaf's DER: exact bytes,
-  // compared in full on a hit, cheaper than hashing them with SHA-256.
+  // The pool's inputs digest, then the leaf's DER: exact bytes, compared in
+  // full on a hit, cheaper than hashing them with SHA-256.
   thread_local std::string key;
-  key.assign(pool.inputs).append(reinterpret_cast<const char*>(leaf.der().data()),
-                                 leaf.der().size());
+  key.clear();
+  tdx_internal::AppendKeyPart(&key, pool.inputs);
+  tdx_internal::AppendKeyPart(&key, AsStringView(leaf.der()));
   if (std::optional<CheckedChain> hit = cache.Find(key);
       hit.has_value() && trust.at >= hit->valid_from &&
       trust.at <= hit->valid_until) {
@@ -332,13 +333,11 @@ class CachedCollateralChecks : public CollateralChecks {
 
   bool SignatureVerifies(const Certificate& cert, absl::string_view body,
                          std::span<const uint8_t> signature) const override {
-    // The exact bytes, each part after its length (see CachedChainCheck).
+    // The exact bytes of signer, body and signature.
     thread_local std::string key;
     key.clear();
     for (absl::string_view part : {AsStringView(cert.der()), body, AsStringView(signature)}) {
-      const uint64_t size = part.size();
-      key.append(reinterpret_cast<const char*>(&size), sizeof(size))
-          .append(part.data(), part.size());
+      tdx_internal::AppendKeyPart(&key, part);
     }
     if (good_signatures_.Find(key).has_value()) return true;
     const bool ok =

@@ -18,6 +18,11 @@ const EVP_MD* Sha256Md() {
   return md;
 }
 
+void AppendKeyPart(std::string* key, absl::string_view part) {
+  const uint64_t n = part.size();
+  key->append(reinterpret_cast<const char*>(&n), sizeof(n)).append(part.data(), part.size());
+}
+
 Digest::Digest() : ctx_(EVP_MD_CTX_new()) {
   EVP_DigestInit_ex(ctx_, Sha256Md(), nullptr);
 }

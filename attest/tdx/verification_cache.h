@@ -41,6 +41,11 @@ using ::strongroom::BoundedCache;
 // verification.
 const EVP_MD* Sha256Md();
 
+// Appends `part` to `key` after its length (8 bytes), the framing Digest
+// hashes: distinct part lists give distinct keys, which BoundedCache
+// compares in full (exact bytes, no hashing with SHA-256 first).
+void AppendKeyPart(std::string* key, absl::string_view part);
+
 // A SHA-256 over length-prefixed parts: distinct part lists give distinct
 // input streams.
 class Digest {
