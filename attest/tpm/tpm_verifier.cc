@@ -247,25 +247,26 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
   const absl::string_view t = "t";
   QuoteInput in;
   bool fast = tpm_internal::ReadTpmQuoteBundleFastView(evidence.payload, &view);
-  if (fast && view.has_ak_public) {
-    AssignCacheKey(&scratch.ak_key, {AsBytes(t), AsBytes(view.ak_public_base64)});
-    if (auto hit = caches_->aks.Find(scratch.ak_key)) {
-      in.ak = *std::move(hit);
-    } else {
-      fast = tpm_internal::DecodeCanonicalBase64NonEmpty(
-          view.ak_public_base64, &scratch.ak_public);
-      in.ak_public = scratch.ak_public;
+  // A public area by its text: the cached object, else its decoded bytes
+  // (false when the text is not canonical base64).
+  auto look_up = [&t](absl::string_view text, std::string* key, const auto& cache, auto* hit,
+                      Bytes* decoded, std::span<const uint8_t>* bytes) {
+    AssignCacheKey(key, {AsBytes(t), AsBytes(text)});
+    if (auto cached = cache.Find(*key)) {
+      *hit = *std::move(cached);
+      return true;
     }
+    if (!tpm_internal::DecodeCanonicalBase64NonEmpty(text, decoded)) return false;
+    *bytes = *decoded;
+    return true;
+  };
+  if (fast && view.has_ak_public) {
+    fast = look_up(view.ak_public_base64, &scratch.ak_key, caches_->aks, &in.ak,
+                   &scratch.ak_public, &in.ak_public);
   }
   if (fast && view.has_ek_public) {
-    AssignCacheKey(&scratch.ek_key, {AsBytes(t), AsBytes(view.ek_public_base64)});
-    if (auto hit = caches_->ek_publics.Find(scratch.ek_key)) {
-      in.ek = *std::move(hit);
-    } else {
-      fast = tpm_internal::DecodeCanonicalBase64NonEmpty(
-          view.ek_public_base64, &scratch.ek_public);
-      in.ek_public = scratch.ek_public;
-    }
+    fast = look_up(view.ek_public_base64, &scratch.ek_key, caches_->ek_publics, &in.ek,
+                   &scratch.ek_public, &in.ek_public);
   }
   if (fast) {
     in.quote = view.quote;
