@@ -1,5 +1,6 @@
 #include "attest/tpm/tpm_verifier.h"
 
+#include <atomic>
 #include <optional>
 #include <utility>
 
@@ -66,6 +67,26 @@ class PcrClaimName {
   size_t prefix_len_ = 0;
 };
 
+// What this thread last found in one verifier's caches, by the same keys:
+// a quote from the AK of the previous quote finds its AK, EK and
+// qualifiedSigner answer here without the caches' mutexes and without
+// reference-count traffic on objects that every thread shares (with two
+// threads on one AK, those shared cache lines were a measurable share of an
+// RSA quote's check). Sound for the reason the caches are (ak_cache.h); the
+// entries also own what the call in progress uses. Read back only while it
+// belongs to the verifier at hand (`verifier`, a TpmVerifier's id) and that
+// verifier caches at all; it holds one AK and EK until this thread verifies
+// with another verifier or ends.
+struct ThreadMemo {
+  uint64_t verifier = 0;
+  std::string ak_key;  // "" for an AK taken from a certificate
+  std::shared_ptr<const AkFacts> ak;
+  std::string ek_key;
+  std::shared_ptr<const TpmtPublic> ek;
+  std::string qs_key;
+  std::optional<tpm_internal::QualifiedSignerAnswer> qs;
+};
+
 // Per-thread buffers for Verify, reused call after call so that reading a
 // bundle allocates nothing once they have grown: the fast reader's output
 // (with its ~8 KB PCR store) and the cache keys.
@@ -78,12 +99,29 @@ struct VerifyScratch {
   std::string qs_key;
   TpmsAttest attest;  // the quote and its signature, parsed
   TpmtSignature signature;
+  ThreadMemo memo;
 };
 
 VerifyScratch& ThreadScratch() {
   thread_local std::unique_ptr<VerifyScratch> scratch;
   if (scratch == nullptr) scratch = std::make_unique<VerifyScratch>();
   return *scratch;
+}
+
+// The value under `key`: the memo's when `use_memo` and it holds that key,
+// else the cache's (then memoized). Null when neither has it.
+template <typename T>
+const T* Recall(bool use_memo, const std::string& key, std::string* memo_key,
+                std::shared_ptr<const T>* memo_value,
+                const BoundedCache<std::shared_ptr<const T>>& cache) {
+  if (use_memo && *memo_value != nullptr && *memo_key == key) {
+    return memo_value->get();
+  }
+  auto hit = cache.Find(key);
+  if (!hit.has_value()) return nullptr;
+  *memo_key = key;
+  *memo_value = *std::move(hit);
+  return memo_value->get();
 }
 
 }  // namespace
@@ -122,6 +160,11 @@ absl::StatusOr<std::unique_ptr<TpmVerifier>> TpmVerifier::Create(
   return std::unique_ptr<TpmVerifier>(
       new TpmVerifier(std::move(keys), std::move(roots),
                       std::move(intermediates), options.cache_capacity));
+}
+
+uint64_t TpmVerifier::NextId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
 }
 
 TpmVerifier::CacheStats TpmVerifier::cache_stats() const {
@@ -243,30 +286,31 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
   }
   // ParseTpmQuoteBundle, with the public areas looked up by their text.
   VerifyScratch& scratch = ThreadScratch();
+  ThreadMemo& memo = scratch.memo;
+  if (memo.verifier != id_) memo = ThreadMemo{.verifier = id_};
+  const bool use_memo = memo_enabled_;
   tpm_internal::FastBundleView& view = scratch.view;
   const absl::string_view t = "t";
   QuoteInput in;
   bool fast = tpm_internal::ReadTpmQuoteBundleFastView(evidence.payload, &view);
-  // A public area by its text: the cached object, else its decoded bytes
-  // (false when the text is not canonical base64).
-  auto look_up = [&t](absl::string_view text, std::string* key, const auto& cache, auto* hit,
-                      Bytes* decoded, std::span<const uint8_t>* bytes) {
+  // A public area by its text: the memoized or cached object, else its
+  // decoded bytes (false when the text is not canonical base64).
+  auto look_up = [&t, use_memo](absl::string_view text, std::string* key, const auto& cache,
+                                std::string* memo_key, auto* memo_value, auto* hit,
+                                Bytes* decoded, std::span<const uint8_t>* bytes) {
     AssignCacheKey(key, {AsBytes(t), AsBytes(text)});
-    if (auto cached = cache.Find(*key)) {
-      *hit = *std::move(cached);
-      return true;
-    }
+    if ((*hit = Recall(use_memo, *key, memo_key, memo_value, cache)) != nullptr) return true;
     if (!tpm_internal::DecodeCanonicalBase64NonEmpty(text, decoded)) return false;
     *bytes = *decoded;
     return true;
   };
   if (fast && view.has_ak_public) {
-    fast = look_up(view.ak_public_base64, &scratch.ak_key, caches_->aks, &in.ak,
-                   &scratch.ak_public, &in.ak_public);
+    fast = look_up(view.ak_public_base64, &scratch.ak_key, caches_->aks, &memo.ak_key, &memo.ak,
+                   &in.ak, &scratch.ak_public, &in.ak_public);
   }
   if (fast && view.has_ek_public) {
-    fast = look_up(view.ek_public_base64, &scratch.ek_key, caches_->ek_publics, &in.ek,
-                   &scratch.ek_public, &in.ek_public);
+    fast = look_up(view.ek_public_base64, &scratch.ek_key, caches_->ek_publics, &memo.ek_key,
+                   &memo.ek, &in.ek, &scratch.ek_public, &in.ek_public);
   }
   if (fast) {
     in.quote = view.quote;
@@ -290,14 +334,12 @@ absl::StatusOr<Appraisal> TpmVerifier::Verify(const Evidence& evidence,
   if (!bundle.ak_public.empty()) {
     in.ak_public = bundle.ak_public;
     scratch.ak_key = CacheKey({AsBytes(p), bundle.ak_public});
-    if (auto hit = caches_->aks.Find(scratch.ak_key)) in.ak = *std::move(hit);
+    in.ak = Recall(use_memo, scratch.ak_key, &memo.ak_key, &memo.ak, caches_->aks);
   }
   if (!bundle.ek_public.empty()) {
     in.ek_public = bundle.ek_public;
     scratch.ek_key = CacheKey({AsBytes(p), bundle.ek_public});
-    if (auto hit = caches_->ek_publics.Find(scratch.ek_key)) {
-      in.ek = *std::move(hit);
-    }
+    in.ek = Recall(use_memo, scratch.ek_key, &memo.ek_key, &memo.ek, caches_->ek_publics);
   }
   in.ak_key = &scratch.ak_key;
   in.ek_key = &scratch.ek_key;
@@ -308,6 +350,7 @@ absl::StatusOr<Appraisal> TpmVerifier::VerifyQuote(const Evidence& evidence,
                                                    const VerifyContext& ctx,
                                                    QuoteInput in) const {
   VerifyScratch& scratch = ThreadScratch();
+  ThreadMemo& memo = scratch.memo;
   if (absl::Status st = ParseTpmsAttestInto(in.quote, &scratch.attest); !st.ok()) {
     return Prefixed(st, "tpm quote: quote: ");
   }
@@ -317,26 +360,36 @@ absl::StatusOr<Appraisal> TpmVerifier::VerifyQuote(const Evidence& evidence,
     return Prefixed(st, "tpm quote: signature: ");
   }
   const TpmtSignature& sig = scratch.signature;
-  // The AK's public area first: with a warm cache it is one lookup.
-  std::shared_ptr<const AkFacts> ak = std::move(in.ak);
+  // The AK's public area first: with a warm cache it is one lookup. What
+  // this call parses is owned by the memo from here on (and cached).
+  const AkFacts* ak = in.ak;
   if (ak == nullptr && !in.ak_public.empty()) {
-    ASSIGN_OR_RETURN(ak, AkFromPublic(in.ak_public, *in.ak_key));
+    ASSIGN_OR_RETURN(memo.ak, AkFromPublic(in.ak_public, *in.ak_key));
+    memo.ak_key = *in.ak_key;
+    ak = memo.ak.get();
   }
   // ek_public parsed (cached like the AK, only once it parsed).
-  std::shared_ptr<const TpmtPublic> ek = std::move(in.ek);
+  const TpmtPublic* ek = in.ek;
   if (ek == nullptr && !in.ek_public.empty()) {
     ASSIGN_OR_RETURN(std::optional<TpmtPublic> parsed,
                      ParseOptionalPublic(in.ek_public, "ek_public"));
-    ek = std::make_shared<const TpmtPublic>(*std::move(parsed));
-    caches_->ek_publics.Insert(*in.ek_key, ek);
+    memo.ek = std::make_shared<const TpmtPublic>(*std::move(parsed));
+    memo.ek_key = *in.ek_key;
+    ek = memo.ek.get();
+    caches_->ek_publics.Insert(*in.ek_key, memo.ek);
   }
   // The qualifiedSigner answer for this AK, EK and qualifiedSigner.
   std::string& qs_key = scratch.qs_key;
-  std::optional<tpm_internal::QualifiedSignerAnswer> qs_hit;
+  const tpm_internal::QualifiedSignerAnswer* qs_hit = nullptr;
   if (ak != nullptr) {
-    tpm_internal::AssignQualifiedSignerKey(&qs_key, ak.get(), ek.get(),
-                                           attest.qualified_signer);
-    qs_hit = caches_->qualified_signers.Find(qs_key);
+    tpm_internal::AssignQualifiedSignerKey(&qs_key, ak, ek, attest.qualified_signer);
+    if (memo_enabled_ && memo.qs.has_value() && memo.qs_key == qs_key) {
+      qs_hit = &*memo.qs;
+    } else if (auto hit = caches_->qualified_signers.Find(qs_key)) {
+      memo.qs = *std::move(hit);
+      memo.qs_key = qs_key;
+      qs_hit = &*memo.qs;
+    }
   }
   ASSIGN_OR_RETURN(std::vector<Certificate> presented,
                    PresentedCertificates(evidence));
@@ -345,7 +398,9 @@ absl::StatusOr<Appraisal> TpmVerifier::VerifyQuote(const Evidence& evidence,
   // certificate presented), which must agree.
   if (!presented.empty()) {
     if (ak == nullptr) {
-      ASSIGN_OR_RETURN(ak, AkFromCertificate(presented[0]));
+      ASSIGN_OR_RETURN(memo.ak, AkFromCertificate(presented[0]));
+      memo.ak_key.clear();
+      ak = memo.ak.get();
     } else {
       EVP_PKEY* cert_key = presented[0].public_key();
       if (cert_key == nullptr) {
@@ -397,14 +452,16 @@ absl::StatusOr<Appraisal> TpmVerifier::VerifyQuote(const Evidence& evidence,
   std::string qn_check = "unverified";
   if (ak_public != nullptr) {
     std::optional<std::string> match;
-    if (qs_hit.has_value()) {
-      match = std::move(qs_hit->match);
+    if (qs_hit != nullptr) {
+      match = qs_hit->match;
     } else {
       ASSIGN_OR_RETURN(match, tpm_checks::MatchQualifiedSigner(
-                                  attest.qualified_signer, *ak_public,
-                                  ek.get()));
-      caches_->qualified_signers.Insert(
-          qs_key, tpm_internal::QualifiedSignerAnswer{ak, ek, match});
+                                  attest.qualified_signer, *ak_public, ek));
+      // memo.ak and memo.ek are this call's AK and EK (set above).
+      memo.qs = tpm_internal::QualifiedSignerAnswer{
+          memo.ak, ek != nullptr ? memo.ek : nullptr, match};
+      memo.qs_key = qs_key;
+      caches_->qualified_signers.Insert(qs_key, *memo.qs);
     }
     if (match.has_value()) {
       qn_check = *match;

@@ -51,6 +51,7 @@
 
 #include <openssl/evp.h>
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -112,7 +113,8 @@ class TpmVerifier : public Verifier {
         roots_(std::move(roots)),
         intermediates_(std::move(intermediates)),
         caches_(std::make_unique<tpm_internal::TpmVerifierCaches>(
-            cache_capacity)) {}
+            cache_capacity)),
+        memo_enabled_(cache_capacity > 0) {}
 
   // A bundle as Verify reads it: the TPM structures' bytes, the PCRs, and
   // each public area either found in its cache or as bytes to parse (and to
@@ -121,10 +123,11 @@ class TpmVerifier : public Verifier {
     std::span<const uint8_t> quote;
     std::span<const uint8_t> signature;
     const tpm_internal::FlatPcrs* pcrs = nullptr;
-    std::shared_ptr<const tpm_internal::AkFacts> ak;  // cache hit
+    // Found in the thread's memo or the caches (owned by the memo).
+    const tpm_internal::AkFacts* ak = nullptr;
     std::span<const uint8_t> ak_public;  // else these; empty: none
     const std::string* ak_key = nullptr;
-    std::shared_ptr<const TpmtPublic> ek;  // cache hit
+    const TpmtPublic* ek = nullptr;  // found likewise
     std::span<const uint8_t> ek_public;    // else these; empty: none
     const std::string* ek_key = nullptr;
   };
@@ -152,6 +155,12 @@ class TpmVerifier : public Verifier {
   const std::vector<Certificate> roots_;
   const std::vector<Certificate> intermediates_;
   const std::unique_ptr<tpm_internal::TpmVerifierCaches> caches_;
+  // Whether Verify may reuse what this thread last found in the caches
+  // (tpm_verifier.cc, ThreadMemo): only when there are caches.
+  const bool memo_enabled_;
+  // Names this verifier in threads' memos (never reused, unlike an address).
+  const uint64_t id_ = NextId();
+  static uint64_t NextId();
 };
 
 }  // namespace strongroom::attest

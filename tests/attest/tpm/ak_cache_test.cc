@@ -109,6 +109,44 @@ TEST(TpmAkCacheTest, AnAkNoLongerTrustedIsRefusedByTheNewConfiguration) {
   EXPECT_OK(after->Verify(SwtpmEvidence("rsa"), Ctx()));
 }
 
+// A thread remembers the AK, EK and qualifiedSigner answer of its last
+// quote (tpm_verifier.cc, ThreadMemo): that memory must belong to one
+// verifier, and follow the quote's AK when it changes.
+TEST(TpmAkCacheTest, ThreadMemoFollowsTheVerifierAndTheAk) {
+  ASSERT_OK_AND_ASSIGN(auto both, PinningVerifier({"ecc", "rsa"}));
+  ASSERT_OK_AND_ASSIGN(auto ecc_only, PinningVerifier({"ecc"}));
+  ASSERT_OK_AND_ASSIGN(auto uncached, PinningVerifier({"ecc", "rsa"}, 0));
+  ASSERT_OK_AND_ASSIGN(Appraisal ecc_ref, uncached->Verify(SwtpmEvidence("ecc"), Ctx()));
+  ASSERT_OK_AND_ASSIGN(Appraisal rsa_ref, uncached->Verify(SwtpmEvidence("rsa"), Ctx()));
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    // The same RSA quote, verifier after verifier on this thread.
+    ASSERT_OK_AND_ASSIGN(Appraisal rsa, both->Verify(SwtpmEvidence("rsa"), Ctx()));
+    EXPECT_EQ(rsa.claims.ToJson().dump(), rsa_ref.claims.ToJson().dump());
+    EXPECT_THAT(ecc_only->Verify(SwtpmEvidence("rsa"), Ctx()),
+                StatusIs(Code::kPermissionDenied, HasSubstr("is not a trusted AK key")));
+    // AK after AK on one verifier.
+    ASSERT_OK_AND_ASSIGN(Appraisal ecc, both->Verify(SwtpmEvidence("ecc"), Ctx()));
+    EXPECT_EQ(ecc.claims.ToJson().dump(), ecc_ref.claims.ToJson().dump());
+    ASSERT_OK_AND_ASSIGN(rsa, both->Verify(SwtpmEvidence("rsa"), Ctx()));
+    EXPECT_EQ(rsa.claims.GetString("tpm.ak.alg"), "rsa");
+    // Without ek_public, the remembered EK is not used for the
+    // qualifiedSigner answer: the uncached verifier gives the same.
+    TpmQuoteBundle no_ek = SwtpmBundle("rsa");
+    no_ek.ek_public.clear();
+    Evidence e = TpmEvidence(BuildTpmQuoteBundle(no_ek));
+    ASSERT_OK_AND_ASSIGN(Appraisal reference, uncached->Verify(e, Ctx()));
+    ASSERT_OK_AND_ASSIGN(Appraisal a, both->Verify(e, Ctx()));
+    EXPECT_EQ(a.claims.ToJson().dump(), reference.claims.ToJson().dump());
+    EXPECT_EQ(a.warnings, reference.warnings);
+  }
+  // A destroyed verifier's memory is not another's, even at its address.
+  both.reset();
+  ASSERT_OK_AND_ASSIGN(auto rsa_free, PinningVerifier({"ecc"}));
+  EXPECT_THAT(rsa_free->Verify(SwtpmEvidence("rsa"), Ctx()),
+              StatusIs(Code::kPermissionDenied, HasSubstr("is not a trusted AK key")));
+}
+
 TEST(TpmAkCacheTest, RefusedAkIsNotCached) {
   ASSERT_OK_AND_ASSIGN(auto verifier, PinningVerifier({"ecc"}));
   // Clear "restricted" (byte 7 of the TPM2B_PUBLIC, bit 0x01): the same key,

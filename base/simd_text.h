@@ -1,0 +1,27 @@
+// Vectorized text codecs for the hot paths of evidence verification: hex
+// encoding of claim values and strict base64 decoding of quote bundles.
+// Each uses AVX-512 when the CPU has it (checked once) and plain C++
+// otherwise; both give exactly the bytes of their scalar definitions.
+#ifndef STRONGROOM_BASE_SIMD_TEXT_H_
+#define STRONGROOM_BASE_SIMD_TEXT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace strongroom {
+
+// data.size() * 2 lowercase hex digits at `out` (not NUL-terminated).
+void HexEncodeInto(std::span<const uint8_t> data, char* out);
+
+// Decodes leading whole blocks of 64 base64 characters (standard alphabet,
+// no padding or whitespace inside them) from the first `chars` characters
+// at `in`, 48 bytes per block, to `out`. Returns how many characters it
+// consumed (a multiple of 64, possibly 0: without AVX-512 VBMI, or fewer
+// than 64 given), or -1 when a consumed block holds a character outside the
+// alphabet; the caller decodes the rest.
+long DecodeBase64Blocks(const char* in, size_t chars, uint8_t* out);
+
+}  // namespace strongroom
+
+#endif  // STRONGROOM_BASE_SIMD_TEXT_H_
