@@ -6,10 +6,14 @@
 // hex strings; counters and versions are integers; flags are booleans.
 // A Claims value is a plain value type, not thread-safe for mutation.
 //
-// Storage: the names back to back in one string, and one vector of entries
-// (name offset and length, value) kept sorted by name. A verifier sets a few
-// dozen claims per piece of evidence; a map node and a name string per claim
-// were a measurable share of a TPM quote's verification.
+// Storage: the names back to back in one string, and two parallel vectors
+// kept sorted by name: each name's offset and length, and the values. A
+// verifier sets a few dozen claims per piece of evidence; a map node and a
+// name string per claim were a measurable share of a TPM quote's
+// verification. The values have a vector of their own so that a quote's
+// claims fit blocks malloc keeps per thread (up to ~1 KB): one block of
+// entries with names and values together (48 bytes each) was a "large"
+// request, and each such request made malloc consolidate its free lists.
 #ifndef STRONGROOM_ATTEST_CLAIMS_H_
 #define STRONGROOM_ATTEST_CLAIMS_H_
 
@@ -29,10 +33,9 @@ using ClaimValue = std::variant<bool, int64_t, std::string>;
 
 class Claims {
  private:
-  struct Entry {
-    uint32_t name_offset = 0;
-    uint32_t name_size = 0;
-    ClaimValue value;
+  struct NameRef {
+    uint32_t offset = 0;
+    uint32_t size = 0;
   };
 
  public:
@@ -45,8 +48,7 @@ class Claims {
    public:
     Iterator(const Claims* claims, size_t i) : claims_(claims), i_(i) {}
     Ref operator*() const {
-      const Entry& e = claims_->entries_[i_];
-      return Ref{claims_->NameOf(e), e.value};
+      return Ref{claims_->NameOf(claims_->names_at_[i_]), claims_->values_[i_]};
     }
     Iterator& operator++() {
       ++i_;
@@ -69,6 +71,10 @@ class Claims {
     const Claims* claims_;
   };
 
+  // Room for `claims` claims (names of ~24 bytes on average) before the
+  // first regrowth; a verifier that knows its count says so.
+  void Reserve(size_t claims);
+
   void SetBool(absl::string_view name, bool v);
   void SetInt(absl::string_view name, int64_t v);
   void SetString(absl::string_view name, absl::string_view v);
@@ -86,22 +92,23 @@ class Claims {
   void Merge(const Claims& other);
   // Every claim, sorted by name, names unique: for (auto [name, value] : ..).
   View all() const { return View(this); }
-  size_t size() const { return entries_.size(); }
+  size_t size() const { return values_.size(); }
 
   // {"snp.measurement": "ab..", "snp.vmpl": 0, ...} (flat, sorted by name).
   nlohmann::json ToJson() const;
 
  private:
-  absl::string_view NameOf(const Entry& e) const {
-    return absl::string_view(names_.data() + e.name_offset, e.name_size);
+  absl::string_view NameOf(NameRef r) const {
+    return absl::string_view(names_.data() + r.offset, r.size);
   }
-  // The first entry whose name is not less than `name`.
-  std::vector<Entry>::const_iterator LowerBound(absl::string_view name) const;
+  // The index of the first claim whose name is not less than `name`.
+  size_t LowerBound(absl::string_view name) const;
   // The value slot for `name`, inserted (holding false) when absent.
   ClaimValue& Slot(absl::string_view name);
 
-  std::string names_;           // every name, back to back
-  std::vector<Entry> entries_;  // sorted by name
+  std::string names_;              // every name, back to back
+  std::vector<NameRef> names_at_;  // sorted by name
+  std::vector<ClaimValue> values_;  // values_[i] is names_at_[i]'s
 };
 
 }  // namespace strongroom::attest

@@ -22,6 +22,10 @@ void HexEncodeInto(std::span<const uint8_t> data, char* out);
 // alphabet; the caller decodes the rest.
 long DecodeBase64Blocks(const char* in, size_t chars, uint8_t* out);
 
+// The index of the first byte in [p, p + n) equal to `a` or `b`; n when
+// there is none.
+size_t FindEither(const char* p, size_t n, char a, char b);
+
 }  // namespace strongroom
 
 #endif  // STRONGROOM_BASE_SIMD_TEXT_H_

@@ -259,10 +259,9 @@ class FastBundleReader {
     if (!Consume('"')) return false;
     const char* start = in_.data() + pos_;
     const size_t left = in_.size() - pos_;
-    const void* quote = std::memchr(start, '"', left);
-    if (quote == nullptr) return false;
-    const size_t len = static_cast<size_t>(static_cast<const char*>(quote) - start);
-    if (std::memchr(start, '\\', len) != nullptr) return false;
+    // The closing quote, unless an escape comes first (one pass for both).
+    const size_t len = FindEither(start, left, '"', '\\');
+    if (len == left || start[len] != '"') return false;
     *out = absl::string_view(start, len);
     pos_ += len + 1;
     return true;

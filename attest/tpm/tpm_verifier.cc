@@ -495,6 +495,9 @@ absl::StatusOr<Appraisal> TpmVerifier::VerifyQuote(const Evidence& evidence,
   }
   // The claims, set in name order: Claims keeps its entries sorted, and an
   // entry set out of order moves the ones after it.
+  size_t pcr_claims = 0;
+  for (const TpmsPcrSelection& sel : attest.pcr_select) pcr_claims += sel.pcrs.size();
+  claims.Reserve(13 + pcr_claims);
   claims.SetString("tpm.ak.alg", ak->alg);
   if (ak_public != nullptr) claims.SetBytes("tpm.ak.name", ak->name);
   claims.SetBytes("tpm.ak.qualified_name", attest.qualified_signer);

@@ -105,5 +105,23 @@ TEST(SimdTextTest, Base64BlocksRefuseEveryCharacterOutsideTheAlphabet) {
   }
 }
 
+TEST(SimdTextTest, FindEitherFindsTheFirstOfTwoBytes) {
+  for (size_t n = 0; n <= 150; ++n) {
+    std::string text(n + 8, 'x');
+    // Nothing to find; then each of the two bytes (and both) at every
+    // position, with a later decoy of the other one.
+    EXPECT_EQ(FindEither(text.data(), n, '"', '\\'), n) << "n=" << n;
+    for (size_t at = 0; at < n; ++at) {
+      for (char first : {'"', '\\'}) {
+        std::string t = text;
+        t[at] = first;
+        if (at + 1 < n) t[n - 1] = first == '"' ? '\\' : '"';
+        t[n] = '"';  // past the end: must not be seen
+        ASSERT_EQ(FindEither(t.data(), n, '"', '\\'), at) << "n=" << n << " at=" << at;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace strongroom
