@@ -92,17 +92,19 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) long DecodeBase64Avx512(c
   return static_cast<long>(64 * blocks);
 }
 
-// 64 bytes per step, compared with both bytes at once; the tail through a
-// masked load.
-__attribute__((target("avx512f,avx512bw"))) size_t FindEitherAvx512(const char* p, size_t n,
-                                                                    char a, char b) {
-  const __m512i va = _mm512_set1_epi8(a), vb = _mm512_set1_epi8(b);
+// 64 bytes per step: the quote, the backslash and unsigned "less than 0x20"
+// compared at once; the tail through a masked load.
+__attribute__((target("avx512f,avx512bw"))) size_t FindJsonStringEndAvx512(const char* p,
+                                                                           size_t n) {
+  const __m512i quote = _mm512_set1_epi8('"'), backslash = _mm512_set1_epi8('\\');
+  const __m512i space = _mm512_set1_epi8(0x20);
   for (size_t i = 0; i < n; i += 64) {
     const size_t left = n - i;
     const __mmask64 in = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
     const __m512i c = _mm512_maskz_loadu_epi8(in, p + i);
-    const __mmask64 hit =
-        (_mm512_cmpeq_epi8_mask(c, va) | _mm512_cmpeq_epi8_mask(c, vb)) & in;
+    const __mmask64 hit = (_mm512_cmpeq_epi8_mask(c, quote) | _mm512_cmpeq_epi8_mask(c, backslash) |
+                           _mm512_cmplt_epu8_mask(c, space)) &
+                          in;
     if (hit != 0) return i + static_cast<size_t>(__builtin_ctzll(hit));
   }
   return n;
@@ -110,10 +112,11 @@ __attribute__((target("avx512f,avx512bw"))) size_t FindEitherAvx512(const char* 
 
 }  // namespace
 
-size_t FindEither(const char* p, size_t n, char a, char b) {
-  if (n >= 32 && HaveAvx512BwVl()) return FindEitherAvx512(p, n, a, b);
+size_t FindJsonStringEnd(const char* p, size_t n) {
+  if (n >= 32 && HaveAvx512BwVl()) return FindJsonStringEndAvx512(p, n);
   for (size_t i = 0; i < n; ++i) {
-    if (p[i] == a || p[i] == b) return i;
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c == '"' || c == '\\' || c < 0x20) return i;
   }
   return n;
 }

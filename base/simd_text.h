@@ -22,9 +22,9 @@ void HexEncodeInto(std::span<const uint8_t> data, char* out);
 // alphabet; the caller decodes the rest.
 long DecodeBase64Blocks(const char* in, size_t chars, uint8_t* out);
 
-// The index of the first byte in [p, p + n) equal to `a` or `b`; n when
-// there is none.
-size_t FindEither(const char* p, size_t n, char a, char b);
+// Where a JSON string's body ends or stops being plain: the index of the
+// first '"', '\\' or control byte (< 0x20) in [p, p + n); n when none.
+size_t FindJsonStringEnd(const char* p, size_t n);
 
 }  // namespace strongroom
 

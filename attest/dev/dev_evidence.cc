@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <limits>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "attest/fast_json.h"
 #include "base/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -171,6 +173,65 @@ bool IsUtf8(absl::string_view s) {
   return true;
 }
 
+// The envelope's four strings as FastJsonScanner reads them; false leaves
+// the payload to the DOM path (which gives the error, if any).
+struct EnvelopeText {
+  absl::string_view format, body, signature, key_id;
+};
+bool ReadEnvelopeFast(absl::string_view payload, EnvelopeText* out) {
+  FastJsonScanner json(payload);
+  bool seen[4] = {false, false, false, false};
+  auto member = [&](int i, absl::string_view* value) {
+    if (seen[i]) return false;
+    seen[i] = true;
+    return json.String(value);
+  };
+  const bool ok = json.Object([&](absl::string_view key) {
+    if (key == "format") return member(0, &out->format);
+    if (key == "body") return member(1, &out->body);
+    if (key == "signature") return member(2, &out->signature);
+    if (key == "key_id") return member(3, &out->key_id);
+    return false;
+  });
+  // The format is quoted in an error: ASCII here, or the DOM path's
+  // UTF-8 check decides.
+  return ok && json.AtEnd() && seen[0] && seen[1] && seen[2] && seen[3] &&
+         std::all_of(out->format.begin(), out->format.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+// The body as the DOM path reads it, for the usual shape; false leaves it
+// to the DOM path. Claim names are checked here as there (a bad one goes
+// back for the DOM path's message), claim values as UTF-8 by
+// ValidateDevEvidenceBody on both paths.
+struct BodyText {
+  absl::string_view measurement, report_data;
+  bool debug = false;
+  int64_t issued_at = 0, svn = 0;
+  std::map<std::string, std::string> claims;
+};
+bool ReadBodyFast(absl::string_view text, BodyText* out) {
+  FastJsonScanner json(text);
+  bool seen[6] = {false, false, false, false, false, false};
+  auto once = [&](int i) { return !std::exchange(seen[i], true); };
+  const bool ok = json.Object([&](absl::string_view key) {
+    if (key == "measurement") return once(0) && json.String(&out->measurement);
+    if (key == "report_data") return once(1) && json.String(&out->report_data);
+    if (key == "debug") return once(2) && json.Bool(&out->debug);
+    if (key == "issued_at") return once(3) && json.NonNegativeInt(&out->issued_at);
+    if (key == "svn") return once(4) && json.NonNegativeInt(&out->svn);
+    if (key == "claims" && once(5)) {
+      return json.Object([&](absl::string_view name) {
+        absl::string_view value;
+        return IsClaimName(name) && json.String(&value) &&
+               out->claims.emplace(std::string(name), std::string(value)).second;
+      });
+    }
+    return false;
+  });
+  return ok && json.AtEnd() && seen[0] && seen[1] && seen[2] && seen[3] && seen[4];
+}
+
 }  // namespace
 
 absl::Status ValidateDevEvidenceBody(const DevEvidenceBody& body) {
@@ -212,32 +273,24 @@ absl::Status ValidateDevEvidenceBody(const DevEvidenceBody& body) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<DevEvidenceEnvelope> ParseDevEvidenceEnvelope(
-    absl::string_view payload) {
-  if (payload.size() > kDevMaxPayloadSize) {
-    return Bad("payload", absl::StrCat(payload.size(), " bytes; at most ",
-                                       kDevMaxPayloadSize));
-  }
-  ASSIGN_OR_RETURN(Json j, ParseObject(payload, "payload"));
-  RETURN_IF_ERROR(
-      OnlyKnownFields(j, "", {"format", "body", "signature", "key_id"}));
-  ASSIGN_OR_RETURN(std::string format, StringField(j, "", "format"));
-  if (format != kDevEvidenceFormat) {
-    return Bad("format", absl::StrCat("'", format.substr(0, 64), "' is not '",
+namespace {
+
+// The envelope's checks on its four strings, whichever path read them.
+absl::StatusOr<DevEvidenceEnvelope> EnvelopeFromText(const EnvelopeText& text) {
+  if (text.format != kDevEvidenceFormat) {
+    return Bad("format", absl::StrCat("'", text.format.substr(0, 64), "' is not '",
                                       kDevEvidenceFormat, "'"));
   }
   DevEvidenceEnvelope out;
-  ASSIGN_OR_RETURN(std::string body, StringField(j, "", "body"));
-  ASSIGN_OR_RETURN(Bytes body_bytes, CanonicalBase64Url(body, "body"));
+  ASSIGN_OR_RETURN(Bytes body_bytes, CanonicalBase64Url(text.body, "body"));
   out.body.assign(body_bytes.begin(), body_bytes.end());
-  ASSIGN_OR_RETURN(std::string sig, StringField(j, "", "signature"));
-  ASSIGN_OR_RETURN(out.signature, CanonicalBase64Url(sig, "signature"));
+  ASSIGN_OR_RETURN(out.signature, CanonicalBase64Url(text.signature, "signature"));
   if (out.signature.empty() || out.signature.size() > 80) {
     return Bad("signature", absl::StrCat(out.signature.size(),
                                          " bytes is not a DER P-256 "
                                          "signature"));
   }
-  ASSIGN_OR_RETURN(out.key_id, StringField(j, "", "key_id"));
+  out.key_id = std::string(text.key_id);
   ASSIGN_OR_RETURN(Bytes key_id, LowerHex(out.key_id, "key_id"));
   if (key_id.size() != 32) {
     return Bad("key_id", absl::StrCat(key_id.size(),
@@ -247,12 +300,60 @@ absl::StatusOr<DevEvidenceEnvelope> ParseDevEvidenceEnvelope(
   return out;
 }
 
+absl::Status CheckPayloadSize(absl::string_view payload) {
+  if (payload.size() > kDevMaxPayloadSize) {
+    return Bad("payload", absl::StrCat(payload.size(), " bytes; at most ",
+                                       kDevMaxPayloadSize));
+  }
+  return absl::OkStatus();
+}
+
+// The body's checks on what the fast reader took.
+absl::StatusOr<DevEvidenceBody> BodyFromFast(BodyText fast) {
+  DevEvidenceBody out;
+  ASSIGN_OR_RETURN(out.measurement, LowerHex(fast.measurement, "body.measurement"));
+  ASSIGN_OR_RETURN(out.report_data, LowerHex(fast.report_data, "body.report_data"));
+  out.debug = fast.debug;
+  out.issued_at = fast.issued_at;
+  out.svn = fast.svn;
+  out.claims = std::move(fast.claims);
+  RETURN_IF_ERROR(ValidateDevEvidenceBody(out));
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<DevEvidenceEnvelope> ParseDevEvidenceEnvelope(absl::string_view payload) {
+  RETURN_IF_ERROR(CheckPayloadSize(payload));
+  EnvelopeText text;
+  if (ReadEnvelopeFast(payload, &text)) return EnvelopeFromText(text);
+  return dev_internal::ParseEnvelopeDom(payload);
+}
+
 absl::StatusOr<DevEvidenceBody> ParseDevEvidenceBody(absl::string_view json) {
+  if (BodyText fast; ReadBodyFast(json, &fast)) return BodyFromFast(std::move(fast));
+  return dev_internal::ParseBodyDom(json);
+}
+
+namespace dev_internal {
+
+absl::StatusOr<DevEvidenceEnvelope> ParseEnvelopeDom(absl::string_view payload) {
+  RETURN_IF_ERROR(CheckPayloadSize(payload));
+  ASSIGN_OR_RETURN(Json j, ParseObject(payload, "payload"));
+  RETURN_IF_ERROR(OnlyKnownFields(j, "", {"format", "body", "signature", "key_id"}));
+  ASSIGN_OR_RETURN(std::string format, StringField(j, "", "format"));
+  ASSIGN_OR_RETURN(std::string body, StringField(j, "", "body"));
+  ASSIGN_OR_RETURN(std::string signature, StringField(j, "", "signature"));
+  ASSIGN_OR_RETURN(std::string key_id, StringField(j, "", "key_id"));
+  return EnvelopeFromText(EnvelopeText{format, body, signature, key_id});
+}
+
+absl::StatusOr<DevEvidenceBody> ParseBodyDom(absl::string_view json) {
+  DevEvidenceBody out;
   ASSIGN_OR_RETURN(Json j, ParseObject(json, "body"));
   RETURN_IF_ERROR(OnlyKnownFields(
       j, "body.",
       {"measurement", "report_data", "debug", "issued_at", "svn", "claims"}));
-  DevEvidenceBody out;
   ASSIGN_OR_RETURN(std::string m, StringField(j, "body.", "measurement"));
   ASSIGN_OR_RETURN(out.measurement, LowerHex(m, "body.measurement"));
   ASSIGN_OR_RETURN(std::string rd, StringField(j, "body.", "report_data"));
@@ -288,6 +389,8 @@ absl::StatusOr<DevEvidenceBody> ParseDevEvidenceBody(absl::string_view json) {
   RETURN_IF_ERROR(ValidateDevEvidenceBody(out));
   return out;
 }
+
+}  // namespace dev_internal
 
 std::string SerializeDevEvidenceBody(const DevEvidenceBody& body) {
   Json j = {{"measurement", HexEncode(body.measurement)},

@@ -61,6 +61,14 @@ absl::StatusOr<DevEvidenceEnvelope> ParseDevEvidenceEnvelope(
     absl::string_view payload);
 absl::StatusOr<DevEvidenceBody> ParseDevEvidenceBody(absl::string_view json);
 
+// The two parsers above read the usual shape with a scanner
+// (attest/fast_json.h) and hand anything else to nlohmann::json. These are
+// the nlohmann paths alone, for tests that hold both to the same answers.
+namespace dev_internal {
+absl::StatusOr<DevEvidenceEnvelope> ParseEnvelopeDom(absl::string_view payload);
+absl::StatusOr<DevEvidenceBody> ParseBodyDom(absl::string_view json);
+}  // namespace dev_internal
+
 // Compact JSON with keys in sorted order ("claims" left out when empty).
 // The body must be valid (ValidateDevEvidenceBody).
 std::string SerializeDevEvidenceBody(const DevEvidenceBody& body);

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "attest/fast_json.h"
 #include "attest/tpm/quote_bundle_internal.h"
 #include "base/simd_text.h"
 #include "base/status_macros.h"
@@ -196,10 +197,12 @@ int PcrIndexOf(absl::string_view s) {
 }
 
 // See quote_bundle_internal.h. Every method returns false at the first byte
-// it does not handle; nothing here produces an error message.
+// it does not handle; nothing here produces an error message. Strings are
+// compared with fixed names or decoded by the strict decoders above, which
+// refuse anything but printable ASCII (see attest/fast_json.h).
 class FastBundleReader {
  public:
-  explicit FastBundleReader(absl::string_view in) : in_(in) {}
+  explicit FastBundleReader(absl::string_view in) : json_(in) {}
 
   bool Read(tpm_internal::FastBundleView* out) {
     absl::string_view format, quote, signature;
@@ -211,9 +214,9 @@ class FastBundleReader {
     auto string_member = [&](bool* seen, absl::string_view* value) {
       if (*seen) return false;
       *seen = true;
-      return String(value);
+      return json_.String(value);
     };
-    bool ok = Object([&](absl::string_view key) {
+    bool ok = json_.Object([&](absl::string_view key) {
       if (key == "format") return string_member(&has_format, &format);
       if (key == "quote") return string_member(&has_quote, &quote);
       if (key == "signature") return string_member(&has_signature, &signature);
@@ -229,8 +232,7 @@ class FastBundleReader {
       }
       return false;
     });
-    SkipSpace();
-    return ok && pos_ == in_.size() && has_format && has_quote &&
+    return ok && json_.AtEnd() && has_format && has_quote &&
            has_signature && has_pcrs && format == kTpmQuoteBundleFormat &&
            tpm_internal::DecodeCanonicalBase64NonEmpty(quote, &out->quote) &&
            tpm_internal::DecodeCanonicalBase64NonEmpty(signature,
@@ -238,56 +240,17 @@ class FastBundleReader {
   }
 
  private:
-  void SkipSpace() {
-    while (pos_ < in_.size() && (in_[pos_] == ' ' || in_[pos_] == '\n' ||
-                                 in_[pos_] == '\r' || in_[pos_] == '\t')) {
-      ++pos_;
-    }
-  }
-  bool Consume(char c) {
-    SkipSpace();
-    if (pos_ >= in_.size() || in_[pos_] != c) return false;
-    ++pos_;
-    return true;
-  }
-  // A string without escapes, whose JSON value is then its bytes as they
-  // are. Its bytes are not checked here: every caller compares them with a
-  // fixed name or decodes them with the strict decoders above, and both
-  // refuse anything but printable ASCII. An escape is refused here because
-  // the string might not end at the first '"' after it.
-  bool String(absl::string_view* out) {
-    if (!Consume('"')) return false;
-    const char* start = in_.data() + pos_;
-    const size_t left = in_.size() - pos_;
-    // The closing quote, unless an escape comes first (one pass for both).
-    const size_t len = FindEither(start, left, '"', '\\');
-    if (len == left || start[len] != '"') return false;
-    *out = absl::string_view(start, len);
-    pos_ += len + 1;
-    return true;
-  }
-  // An object; `member(key)` reads each member's value.
-  template <typename F>
-  bool Object(F&& member) {
-    if (!Consume('{')) return false;
-    if (Consume('}')) return true;
-    do {
-      absl::string_view key;
-      if (!String(&key) || !Consume(':') || !member(key)) return false;
-    } while (Consume(','));
-    return Consume('}');
-  }
   bool Pcrs(tpm_internal::FlatPcrs* pcrs) {
-    return Object([&](absl::string_view bank_name) {
+    return json_.Object([&](absl::string_view bank_name) {
       const int slot = BankSlotOfName(bank_name);
       if (slot < 0) return false;
       tpm_internal::FlatPcrs::Bank& bank = pcrs->banks[slot];
       if (bank.present) return false;
       bank.present = true;
       const uint16_t alg = tpm_internal::FlatPcrs::AlgOfSlot(slot);
-      return Object([&](absl::string_view index_text) {
+      return json_.Object([&](absl::string_view index_text) {
         absl::string_view hex;
-        if (!String(&hex)) return false;
+        if (!json_.String(&hex)) return false;
         const int index = PcrIndexOf(index_text);
         if (index < 0 || (bank.supplied >> index & 1) != 0) return false;
         bank.supplied |= uint32_t{1} << index;
@@ -296,8 +259,7 @@ class FastBundleReader {
     });
   }
 
-  absl::string_view in_;
-  size_t pos_ = 0;
+  FastJsonScanner json_;
 };
 
 absl::StatusOr<Bytes> Base64Member(const nlohmann::json& j,

@@ -105,19 +105,23 @@ TEST(SimdTextTest, Base64BlocksRefuseEveryCharacterOutsideTheAlphabet) {
   }
 }
 
-TEST(SimdTextTest, FindEitherFindsTheFirstOfTwoBytes) {
+TEST(SimdTextTest, FindJsonStringEndFindsQuoteBackslashOrControlByte) {
   for (size_t n = 0; n <= 150; ++n) {
     std::string text(n + 8, 'x');
-    // Nothing to find; then each of the two bytes (and both) at every
-    // position, with a later decoy of the other one.
-    EXPECT_EQ(FindEither(text.data(), n, '"', '\\'), n) << "n=" << n;
+    for (size_t i = 0; i < n; ++i) text[i] = static_cast<char>(0x20 + (i * 7) % 0x60);
+    for (size_t i = 0; i < n; ++i) {
+      if (text[i] == '"' || text[i] == '\\') text[i] = 'y';
+    }
+    text[n / 2] = static_cast<char>(0xC3);  // high bytes are plain
+    EXPECT_EQ(FindJsonStringEnd(text.data(), n), n) << "n=" << n;
     for (size_t at = 0; at < n; ++at) {
-      for (char first : {'"', '\\'}) {
+      for (char first : {'"', '\\', '\n', '\x1f', '\0'}) {
         std::string t = text;
         t[at] = first;
-        if (at + 1 < n) t[n - 1] = first == '"' ? '\\' : '"';
+        if (at + 1 < n) t[n - 1] = first == '"' ? '\\' : '"';  // a later decoy
         t[n] = '"';  // past the end: must not be seen
-        ASSERT_EQ(FindEither(t.data(), n, '"', '\\'), at) << "n=" << n << " at=" << at;
+        ASSERT_EQ(FindJsonStringEnd(t.data(), n), at)
+            << "n=" << n << " at=" << at << " byte=" << int(first);
       }
     }
   }
