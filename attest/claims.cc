@@ -35,6 +35,13 @@ ClaimValue& Claims::Slot(absl::string_view name) {
     if (NameOf(names_at_[at]) == name) return values_[at];
   }
   if (values_.capacity() == 0) Reserve(kInitialEntries);
+  // Room in both vectors first: what can throw (allocation) happens before
+  // either changes, so they never fall out of step.
+  if (names_at_.size() == names_at_.capacity() || values_.size() == values_.capacity()) {
+    const size_t room = std::max(2 * values_.size(), kInitialEntries);
+    names_at_.reserve(room);
+    values_.reserve(room);
+  }
   const NameRef ref{.offset = static_cast<uint32_t>(names_.size()),
                     .size = static_cast<uint32_t>(name.size())};
   names_.append(name.data(), name.size());

@@ -61,14 +61,15 @@ class FastJsonScanner {
       if (in_.substr(pos_, word.size()) == word) {
         pos_ += word.size();
         *out = v;
-        return !NameCharFollows();
+        return true;  // "truex": the caller's ',' or '}' check refuses it
       }
     }
     return false;
   }
 
   // A non-negative integer in plain decimal (no sign, fraction, exponent or
-  // leading zero) up to 2^63 - 1.
+  // leading zero) of at most 18 digits (longer ones go to the DOM path,
+  // which knows the int64 limit).
   bool NonNegativeInt(int64_t* out) {
     SkipSpace();
     const size_t start = pos_;
@@ -105,11 +106,6 @@ class FastJsonScanner {
     if (pos_ >= in_.size() || in_[pos_] != c) return false;
     ++pos_;
     return true;
-  }
-  bool NameCharFollows() const {
-    if (pos_ >= in_.size()) return false;
-    const char c = in_[pos_];
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   }
 
   absl::string_view in_;

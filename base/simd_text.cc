@@ -19,12 +19,14 @@ constexpr std::array<char, 512> kHexPairs = [] {
   return t;
 }();
 
-bool HaveAvx512BwVl() {
+bool HaveAvx512BwVlOnce() {
   static const bool have =
       __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl");
   return have;
 }
+
+bool HaveAvx512BwVl() { return HaveAvx512BwVlOnce(); }
 
 bool HaveAvx512Vbmi() {
   static const bool have = HaveAvx512BwVl() && __builtin_cpu_supports("avx512vbmi");
@@ -114,11 +116,7 @@ __attribute__((target("avx512f,avx512bw"))) size_t FindJsonStringEndAvx512(const
 
 size_t FindJsonStringEnd(const char* p, size_t n) {
   if (n >= 32 && HaveAvx512BwVl()) return FindJsonStringEndAvx512(p, n);
-  for (size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(p[i]);
-    if (c == '"' || c == '\\' || c < 0x20) return i;
-  }
-  return n;
+  return simd_text_internal::FindJsonStringEndScalar(p, n);
 }
 
 void HexEncodeInto(std::span<const uint8_t> data, char* out) {
@@ -126,10 +124,7 @@ void HexEncodeInto(std::span<const uint8_t> data, char* out) {
     HexEncodeAvx512(data.data(), data.size(), out);
     return;
   }
-  for (uint8_t b : data) {
-    std::memcpy(out, &kHexPairs[2 * b], 2);
-    out += 2;
-  }
+  simd_text_internal::HexEncodeScalar(data, out);
 }
 
 long DecodeBase64Blocks(const char* in, size_t chars, uint8_t* out) {
@@ -138,4 +133,24 @@ long DecodeBase64Blocks(const char* in, size_t chars, uint8_t* out) {
   return DecodeBase64Avx512(in, blocks, out);
 }
 
+bool CpuHasAvx512BwVl() { return HaveAvx512BwVl(); }
+
+namespace simd_text_internal {
+
+void HexEncodeScalar(std::span<const uint8_t> data, char* out) {
+  for (uint8_t b : data) {
+    std::memcpy(out, &kHexPairs[2 * b], 2);
+    out += 2;
+  }
+}
+
+size_t FindJsonStringEndScalar(const char* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c == '"' || c == '\\' || c < 0x20) return i;
+  }
+  return n;
+}
+
+}  // namespace simd_text_internal
 }  // namespace strongroom

@@ -11,6 +11,9 @@
 
 namespace strongroom {
 
+// Whether this CPU has AVX-512 F, BW and VL (checked once).
+bool CpuHasAvx512BwVl();
+
 // data.size() * 2 lowercase hex digits at `out` (not NUL-terminated).
 void HexEncodeInto(std::span<const uint8_t> data, char* out);
 
@@ -25,6 +28,12 @@ long DecodeBase64Blocks(const char* in, size_t chars, uint8_t* out);
 // Where a JSON string's body ends or stops being plain: the index of the
 // first '"', '\\' or control byte (< 0x20) in [p, p + n); n when none.
 size_t FindJsonStringEnd(const char* p, size_t n);
+
+// The plain C++ definitions the vector paths must match, for tests.
+namespace simd_text_internal {
+void HexEncodeScalar(std::span<const uint8_t> data, char* out);
+size_t FindJsonStringEndScalar(const char* p, size_t n);
+}  // namespace simd_text_internal
 
 }  // namespace strongroom
 

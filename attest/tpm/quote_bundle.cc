@@ -147,13 +147,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) bool DecodeHexAvx512(const 
   return true;
 }
 
-bool HaveAvx512BwVl() {
-  static const bool have = __builtin_cpu_supports("avx512f") &&
-                           __builtin_cpu_supports("avx512bw") &&
-                           __builtin_cpu_supports("avx512vl");
-  return have;
-}
-
 // A PCR value of exactly the bank's digest size, in hex (either case), into
 // `out` (FlatPcrs::kMaxDigest bytes).
 bool DecodePcrHex(uint16_t bank, absl::string_view hex, uint8_t* out) {
@@ -163,7 +156,7 @@ bool DecodePcrHex(uint16_t bank, absl::string_view hex, uint8_t* out) {
     return false;
   }
   const auto* p = reinterpret_cast<const uint8_t*>(hex.data());
-  if (HaveAvx512BwVl()) return DecodeHexAvx512(p, hex.size(), out);
+  if (CpuHasAvx512BwVl()) return DecodeHexAvx512(p, hex.size(), out);
   const auto& t = kTables.hex;
   uint8_t bad = 0;
   for (size_t i = 0; i < size; ++i) {

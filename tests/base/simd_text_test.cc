@@ -52,6 +52,9 @@ TEST(SimdTextTest, HexMatchesTheScalarDefinitionAtEveryLength) {
       HexEncodeInto(in, out.data());
       ASSERT_EQ(out.substr(0, 2 * n), ReferenceHex(in)) << "n=" << n << " offset=" << offset;
       ASSERT_EQ(out.substr(2 * n), "##") << "n=" << n;
+      std::string scalar(2 * n, '#');
+      simd_text_internal::HexEncodeScalar(in, scalar.data());
+      ASSERT_EQ(scalar, ReferenceHex(in)) << "n=" << n;
     }
   }
   Bytes all(256);
@@ -122,6 +125,7 @@ TEST(SimdTextTest, FindJsonStringEndFindsQuoteBackslashOrControlByte) {
         t[n] = '"';  // past the end: must not be seen
         ASSERT_EQ(FindJsonStringEnd(t.data(), n), at)
             << "n=" << n << " at=" << at << " byte=" << int(first);
+        ASSERT_EQ(simd_text_internal::FindJsonStringEndScalar(t.data(), n), at) << "n=" << n;
       }
     }
   }
