@@ -6,6 +6,14 @@
 #include <cstring>
 
 namespace strongroom {
+
+bool CpuHasAvx512BwVl() {
+  static const bool have = __builtin_cpu_supports("avx512f") &&
+                           __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vl");
+  return have;
+}
+
 namespace {
 
 // "00" "01" ... "ff": one two-character copy per byte.
@@ -19,17 +27,8 @@ constexpr std::array<char, 512> kHexPairs = [] {
   return t;
 }();
 
-bool HaveAvx512BwVlOnce() {
-  static const bool have =
-      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl");
-  return have;
-}
-
-bool HaveAvx512BwVl() { return HaveAvx512BwVlOnce(); }
-
 bool HaveAvx512Vbmi() {
-  static const bool have = HaveAvx512BwVl() && __builtin_cpu_supports("avx512vbmi");
+  static const bool have = CpuHasAvx512BwVl() && __builtin_cpu_supports("avx512vbmi");
   return have;
 }
 
@@ -115,12 +114,12 @@ __attribute__((target("avx512f,avx512bw"))) size_t FindJsonStringEndAvx512(const
 }  // namespace
 
 size_t FindJsonStringEnd(const char* p, size_t n) {
-  if (n >= 32 && HaveAvx512BwVl()) return FindJsonStringEndAvx512(p, n);
+  if (n >= 32 && CpuHasAvx512BwVl()) return FindJsonStringEndAvx512(p, n);
   return simd_text_internal::FindJsonStringEndScalar(p, n);
 }
 
 void HexEncodeInto(std::span<const uint8_t> data, char* out) {
-  if (data.size() >= 16 && HaveAvx512BwVl()) {
+  if (data.size() >= 16 && CpuHasAvx512BwVl()) {
     HexEncodeAvx512(data.data(), data.size(), out);
     return;
   }
@@ -132,8 +131,6 @@ long DecodeBase64Blocks(const char* in, size_t chars, uint8_t* out) {
   if (blocks == 0 || !HaveAvx512Vbmi()) return 0;
   return DecodeBase64Avx512(in, blocks, out);
 }
-
-bool CpuHasAvx512BwVl() { return HaveAvx512BwVl(); }
 
 namespace simd_text_internal {
 
