@@ -36,8 +36,8 @@ bool HaveAvx512Vbmi() {
 // nibble in the low byte and its low nibble in the high byte, so that the
 // lanes' bytes are the digits in output order; one in-lane table lookup
 // turns nibbles into digits. The tail goes through masked loads and stores.
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void HexEncodeAvx512(const uint8_t* in, size_t n,
-                                                                 char* out) {
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void HexEncodeAvx512(const uint8_t* in,
+                                                                           size_t n, char* out) {
   const __m512i digits = _mm512_broadcast_i32x4(
       _mm_setr_epi8('0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e',
                     'f'));
