@@ -181,16 +181,12 @@ struct EnvelopeText {
 bool ReadEnvelopeFast(absl::string_view payload, EnvelopeText* out) {
   FastJsonScanner json(payload);
   bool seen[4] = {false, false, false, false};
-  auto member = [&](int i, absl::string_view* value) {
-    if (seen[i]) return false;
-    seen[i] = true;
-    return json.String(value);
-  };
+  auto once = [&](int i) { return !std::exchange(seen[i], true); };
   const bool ok = json.Object([&](absl::string_view key) {
-    if (key == "format") return member(0, &out->format);
-    if (key == "body") return member(1, &out->body);
-    if (key == "signature") return member(2, &out->signature);
-    if (key == "key_id") return member(3, &out->key_id);
+    if (key == "format") return once(0) && json.String(&out->format);
+    if (key == "body") return once(1) && json.String(&out->body);
+    if (key == "signature") return once(2) && json.String(&out->signature);
+    if (key == "key_id") return once(3) && json.String(&out->key_id);
     return false;
   });
   // The format is quoted in an error: ASCII here, or the DOM path's
@@ -300,14 +296,6 @@ absl::StatusOr<DevEvidenceEnvelope> EnvelopeFromText(const EnvelopeText& text) {
   return out;
 }
 
-absl::Status CheckPayloadSize(absl::string_view payload) {
-  if (payload.size() > kDevMaxPayloadSize) {
-    return Bad("payload", absl::StrCat(payload.size(), " bytes; at most ",
-                                       kDevMaxPayloadSize));
-  }
-  return absl::OkStatus();
-}
-
 // The body's checks on what the fast reader took.
 absl::StatusOr<DevEvidenceBody> BodyFromFast(BodyText fast) {
   DevEvidenceBody out;
@@ -324,9 +312,11 @@ absl::StatusOr<DevEvidenceBody> BodyFromFast(BodyText fast) {
 }  // namespace
 
 absl::StatusOr<DevEvidenceEnvelope> ParseDevEvidenceEnvelope(absl::string_view payload) {
-  RETURN_IF_ERROR(CheckPayloadSize(payload));
+  // An oversized payload goes to the DOM path, which refuses it first.
   EnvelopeText text;
-  if (ReadEnvelopeFast(payload, &text)) return EnvelopeFromText(text);
+  if (payload.size() <= kDevMaxPayloadSize && ReadEnvelopeFast(payload, &text)) {
+    return EnvelopeFromText(text);
+  }
   return dev_internal::ParseEnvelopeDom(payload);
 }
 
@@ -338,7 +328,10 @@ absl::StatusOr<DevEvidenceBody> ParseDevEvidenceBody(absl::string_view json) {
 namespace dev_internal {
 
 absl::StatusOr<DevEvidenceEnvelope> ParseEnvelopeDom(absl::string_view payload) {
-  RETURN_IF_ERROR(CheckPayloadSize(payload));
+  if (payload.size() > kDevMaxPayloadSize) {
+    return Bad("payload", absl::StrCat(payload.size(), " bytes; at most ",
+                                       kDevMaxPayloadSize));
+  }
   ASSIGN_OR_RETURN(Json j, ParseObject(payload, "payload"));
   RETURN_IF_ERROR(OnlyKnownFields(j, "", {"format", "body", "signature", "key_id"}));
   ASSIGN_OR_RETURN(std::string format, StringField(j, "", "format"));
