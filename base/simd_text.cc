@@ -54,6 +54,36 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void HexEncodeAvx512(const 
   }
 }
 
+// `chars` (an even count) hex digits of either case at p into chars / 2
+// bytes at out, 64 digits per step; false on any other character (out then
+// holds garbage). Digits 0-9 are c - '0' < 10, letters (c | 0x20) - 'a' < 6;
+// each pair becomes hi * 16 + lo by one multiply-add of byte pairs.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) bool DecodeHexAvx512(const uint8_t* p,
+                                                                          size_t chars,
+                                                                          uint8_t* out) {
+  const __m512i zero_char = _mm512_set1_epi8('0'), ten = _mm512_set1_epi8(10);
+  const __m512i lower_bit = _mm512_set1_epi8(0x20), a_char = _mm512_set1_epi8('a');
+  const __m512i six = _mm512_set1_epi8(6), weights = _mm512_set1_epi16(0x0110);
+  for (size_t i = 0; i < chars; i += 64) {
+    const size_t left = chars - i;
+    const __mmask64 in = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+    const __m512i c = _mm512_maskz_loadu_epi8(in, p + i);
+    const __m512i digit = _mm512_sub_epi8(c, zero_char);
+    const __m512i letter = _mm512_sub_epi8(_mm512_or_si512(c, lower_bit), a_char);
+    const __mmask64 is_digit = _mm512_cmplt_epu8_mask(digit, ten);
+    const __mmask64 is_letter = _mm512_cmplt_epu8_mask(letter, six);
+    if (((is_digit | is_letter) & in) != in) return false;
+    const __m512i value = _mm512_mask_blend_epi8(is_digit, _mm512_add_epi8(letter, ten), digit);
+    // Little-endian words of (16, 1): first digit * 16 + second.
+    const __m256i bytes =
+        _mm512_maskz_cvtepi16_epi8(~__mmask32{0}, _mm512_maddubs_epi16(value, weights));
+    const __mmask32 out_mask =
+        left >= 64 ? ~__mmask32{0} : static_cast<__mmask32>((uint64_t{1} << (left / 2)) - 1);
+    _mm256_mask_storeu_epi8(out + i / 2, out_mask, bytes);
+  }
+  return true;
+}
+
 // 64 characters to 48 bytes per step: each character's 6-bit value from a
 // 128-entry table (two registers, one byte permute), 0x80 for anything
 // outside the alphabet (and the input's own high bit caught by the same
@@ -126,6 +156,13 @@ void HexEncodeInto(std::span<const uint8_t> data, char* out) {
   simd_text_internal::HexEncodeScalar(data, out);
 }
 
+bool DecodeHexInto(const char* in, size_t chars, uint8_t* out) {
+  if (CpuHasAvx512BwVl()) {
+    return DecodeHexAvx512(reinterpret_cast<const uint8_t*>(in), chars, out);
+  }
+  return simd_text_internal::DecodeHexScalar(in, chars, out);
+}
+
 long DecodeBase64Blocks(const char* in, size_t chars, uint8_t* out) {
   const size_t blocks = chars / 64;
   if (blocks == 0 || !HaveAvx512Vbmi()) return 0;
@@ -147,6 +184,24 @@ size_t FindJsonStringEndScalar(const char* p, size_t n) {
     if (c == '"' || c == '\\' || c < 0x20) return i;
   }
   return n;
+}
+
+bool DecodeHexScalar(const char* in, size_t chars, uint8_t* out) {
+  static constexpr std::array<uint8_t, 256> kValues = [] {
+    std::array<uint8_t, 256> t{};
+    for (auto& v : t) v = 0xff;
+    for (int i = 0; i < 10; ++i) t['0' + i] = static_cast<uint8_t>(i);
+    for (int i = 0; i < 6; ++i) t['a' + i] = t['A' + i] = static_cast<uint8_t>(10 + i);
+    return t;
+  }();
+  const auto* p = reinterpret_cast<const uint8_t*>(in);
+  uint8_t bad = 0;
+  for (size_t i = 0; i < chars / 2; ++i) {
+    const uint8_t hi = kValues[p[2 * i]], lo = kValues[p[2 * i + 1]];
+    bad |= hi | lo;
+    out[i] = static_cast<uint8_t>(hi << 4 | (lo & 0xf));
+  }
+  return (bad & 0x80) == 0;
 }
 
 }  // namespace simd_text_internal

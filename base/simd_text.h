@@ -1,5 +1,5 @@
 // Vectorized text codecs for the hot paths of evidence verification: hex
-// encoding of claim values and strict base64 decoding of quote bundles.
+// encoding of claim values, hex and strict base64 decoding of quote bundles.
 // Each uses AVX-512 when the CPU has it (checked once) and plain C++
 // otherwise; both give exactly the bytes of their scalar definitions.
 #ifndef STRONGROOM_BASE_SIMD_TEXT_H_
@@ -17,6 +17,10 @@ bool CpuHasAvx512BwVl();
 // data.size() * 2 lowercase hex digits at `out` (not NUL-terminated).
 void HexEncodeInto(std::span<const uint8_t> data, char* out);
 
+// `chars` (even) hex digits of either case at `in` into chars / 2 bytes at
+// `out`; false on any other character (`out` then holds garbage).
+bool DecodeHexInto(const char* in, size_t chars, uint8_t* out);
+
 // Decodes leading whole blocks of 64 base64 characters (standard alphabet,
 // no padding or whitespace inside them) from the first `chars` characters
 // at `in`, 48 bytes per block, to `out`. Returns how many characters it
@@ -33,6 +37,7 @@ size_t FindJsonStringEnd(const char* p, size_t n);
 namespace simd_text_internal {
 void HexEncodeScalar(std::span<const uint8_t> data, char* out);
 size_t FindJsonStringEndScalar(const char* p, size_t n);
+bool DecodeHexScalar(const char* in, size_t chars, uint8_t* out);
 }  // namespace simd_text_internal
 
 }  // namespace strongroom

@@ -1,7 +1,6 @@
 #include "attest/tpm/quote_bundle.h"
 
-#include <immintrin.h>
-
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -62,23 +61,14 @@ absl::StatusOr<Bytes> ParsePcrValue(uint16_t bank, absl::string_view hex,
 // through a std::string and a per-character lambda.
 constexpr uint8_t kBad = 0xff;
 
-struct DecodeTables {
-  uint8_t base64[256];
-  uint8_t hex[256];
-  constexpr DecodeTables() : base64(), hex() {
-    for (int i = 0; i < 256; ++i) base64[i] = hex[i] = kBad;
-    const char* alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) {
-      base64[static_cast<uint8_t>(alphabet[i])] = static_cast<uint8_t>(i);
-    }
-    for (int i = 0; i < 10; ++i) hex['0' + i] = static_cast<uint8_t>(i);
-    for (int i = 0; i < 6; ++i) {
-      hex['a' + i] = hex['A' + i] = static_cast<uint8_t>(10 + i);
-    }
-  }
-};
-constexpr DecodeTables kTables;
+// Each character's base64 value, kBad for anything outside the alphabet.
+constexpr std::array<uint8_t, 256> kBase64Values = [] {
+  std::array<uint8_t, 256> t{};
+  for (auto& v : t) v = kBad;
+  const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(alphabet[i])] = static_cast<uint8_t>(i);
+  return t;
+}();
 
 // Canonical base64: the standard alphabet, padded to a multiple of 4 with
 // '=' only at the end, and zero pad bits (the one encoding of its bytes).
@@ -89,7 +79,7 @@ bool DecodeCanonicalBase64(absl::string_view in, Bytes* out) {
   out->resize(groups * 3 - pad);
   const auto* p = reinterpret_cast<const uint8_t*>(in.data());
   uint8_t* o = out->data();
-  const auto& t = kTables.base64;
+  const auto& t = kBase64Values;
   const size_t full = pad == 0 ? groups : groups - 1;
   // Whole 64-character blocks vectorized where the CPU allows; the rest here.
   const long vectorized = DecodeBase64Blocks(in.data(), full * 4, o);
@@ -118,35 +108,6 @@ bool DecodeCanonicalBase64(absl::string_view in, Bytes* out) {
   return true;
 }
 
-// `chars` (an even count) hex digits of either case at p into chars / 2
-// bytes at out, 64 digits per step; false on any other character (out then
-// holds garbage). Digits 0-9 are c - '0' < 10, letters (c | 0x20) - 'a' < 6;
-// each pair becomes hi * 16 + lo by one multiply-add of byte pairs.
-__attribute__((target("avx512f,avx512bw,avx512vl"))) bool DecodeHexAvx512(const uint8_t* p,
-                                                                  size_t chars,
-                                                                  uint8_t* out) {
-  const __m512i zero_char = _mm512_set1_epi8('0'), ten = _mm512_set1_epi8(10);
-  const __m512i lower_bit = _mm512_set1_epi8(0x20), a_char = _mm512_set1_epi8('a');
-  const __m512i six = _mm512_set1_epi8(6), weights = _mm512_set1_epi16(0x0110);
-  for (size_t i = 0; i < chars; i += 64) {
-    const size_t left = chars - i;
-    const __mmask64 in = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
-    const __m512i c = _mm512_maskz_loadu_epi8(in, p + i);
-    const __m512i digit = _mm512_sub_epi8(c, zero_char);
-    const __m512i letter = _mm512_sub_epi8(_mm512_or_si512(c, lower_bit), a_char);
-    const __mmask64 is_digit = _mm512_cmplt_epu8_mask(digit, ten);
-    const __mmask64 is_letter = _mm512_cmplt_epu8_mask(letter, six);
-    if (((is_digit | is_letter) & in) != in) return false;
-    const __m512i value = _mm512_mask_blend_epi8(is_digit, _mm512_add_epi8(letter, ten), digit);
-    // Little-endian words of (16, 1): first digit * 16 + second.
-    const __m256i bytes = _mm512_maskz_cvtepi16_epi8(~__mmask32{0}, _mm512_maddubs_epi16(value, weights));
-    const __mmask32 out_mask =
-        left >= 64 ? ~__mmask32{0} : static_cast<__mmask32>((uint64_t{1} << (left / 2)) - 1);
-    _mm256_mask_storeu_epi8(out + i / 2, out_mask, bytes);
-  }
-  return true;
-}
-
 // A PCR value of exactly the bank's digest size, in hex (either case), into
 // `out` (FlatPcrs::kMaxDigest bytes).
 bool DecodePcrHex(uint16_t bank, absl::string_view hex, uint8_t* out) {
@@ -155,16 +116,7 @@ bool DecodePcrHex(uint16_t bank, absl::string_view hex, uint8_t* out) {
       hex.size() != 2 * size) {
     return false;
   }
-  const auto* p = reinterpret_cast<const uint8_t*>(hex.data());
-  if (CpuHasAvx512BwVl()) return DecodeHexAvx512(p, hex.size(), out);
-  const auto& t = kTables.hex;
-  uint8_t bad = 0;
-  for (size_t i = 0; i < size; ++i) {
-    const uint8_t hi = t[p[2 * i]], lo = t[p[2 * i + 1]];
-    bad |= hi | lo;
-    out[i] = static_cast<uint8_t>(hi << 4 | (lo & 0xf));
-  }
-  return (bad & 0x80) == 0;
+  return DecodeHexInto(hex.data(), hex.size(), out);
 }
 
 // The bank named `name` (sha1, sha256, sha384, sha512), as TpmHashFromName

@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include <cctype>
 #include <random>
 #include <string>
 #include <vector>
@@ -60,6 +61,34 @@ TEST(SimdTextTest, HexMatchesTheScalarDefinitionAtEveryLength) {
   Bytes all(256);
   for (int i = 0; i < 256; ++i) all[i] = static_cast<uint8_t>(i);
   EXPECT_EQ(HexEncode(all), ReferenceHex(all));
+}
+
+TEST(SimdTextTest, HexDecodingTakesEitherCaseAndRefusesEverythingElse) {
+  for (size_t n : {size_t{0}, size_t{1}, size_t{20}, size_t{31}, size_t{32}, size_t{33},
+                   size_t{48}, size_t{64}, size_t{100}}) {
+    const Bytes data = RandomBytes(n, static_cast<uint32_t>(n) + 11);
+    std::string hex = ReferenceHex(data);
+    for (size_t i = 0; i < hex.size(); i += 3) hex[i] = static_cast<char>(std::toupper(hex[i]));
+    Bytes out(n + 1, 0xEE), scalar(n + 1, 0xEE);
+    ASSERT_TRUE(DecodeHexInto(hex.data(), hex.size(), out.data())) << "n=" << n;
+    ASSERT_TRUE(simd_text_internal::DecodeHexScalar(hex.data(), hex.size(), scalar.data()));
+    EXPECT_EQ(Bytes(out.begin(), out.begin() + n), data) << "n=" << n;
+    EXPECT_EQ(scalar, out) << "n=" << n;
+    EXPECT_EQ(out[n], 0xEE) << "wrote past the output, n=" << n;
+    // Every character that is not a hex digit, at the first, a middle and
+    // the last position.
+    for (int c = 0; c < 256; ++c) {
+      if (std::isxdigit(c) || hex.empty()) continue;
+      for (size_t at : {size_t{0}, hex.size() / 2, hex.size() - 1}) {
+        std::string bad = hex;
+        bad[at] = static_cast<char>(c);
+        ASSERT_FALSE(DecodeHexInto(bad.data(), bad.size(), out.data()))
+            << "n=" << n << " char " << c << " at " << at;
+        ASSERT_FALSE(simd_text_internal::DecodeHexScalar(bad.data(), bad.size(), out.data()))
+            << "n=" << n << " char " << c << " at " << at;
+      }
+    }
+  }
 }
 
 TEST(SimdTextTest, Base64BlocksDecodeAsOpenSslEncodes) {
