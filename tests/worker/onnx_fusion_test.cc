@@ -274,11 +274,18 @@ TEST(OnnxFusionTest, ConcatsThatCannotWriteInPlaceStayConcats) {
 
 TEST(OnnxFusionTest, IdentityAndInferenceDropoutTakeNoStep) {
   // x -> Identity -> Dropout(ratio, training_mode = false) -> Sigmoid -> y;
-  // kept: a Dropout whose mask is wanted, an Identity that is a graph
-  // output, a Dropout whose training_mode is an input.
+  // x -> Dropout with a mask nobody reads -> Relu -> r;
+  // kept: a Dropout whose mask is a graph output, one whose mask a node
+  // reads, an Identity that is a graph output, a Dropout whose
+  // training_mode is an input.
   GraphBuilder g(13);
   g.Input("x", DataType::kFloat, {2, 5}).Input("train", DataType::kBool, {});
-  g.Output("y").Output("mask").Output("id").Output("t");
+  g.Output("y").Output("mask").Output("id").Output("t").Output("r").Output("s").Output("m2");
+  g.Node("Dropout", {"x"}, {"e", "unread_mask"});
+  g.Node("Relu", {"e"}, {"r"});
+  g.Node("Dropout", {"x"}, {"f", "read_mask"});
+  g.Node("Sigmoid", {"f"}, {"s"});
+  g.Node("Identity", {"read_mask"}, {"m2"});
   ASSERT_OK_AND_ASSIGN(Tensor no, Tensor::Create(DataType::kBool, {}));
   g.Initializer("ratio", testing::Floats({}, {0.25f})).Initializer("no", no);
   g.Node("Identity", {"x"}, {"a"});
@@ -291,7 +298,8 @@ TEST(OnnxFusionTest, IdentityAndInferenceDropoutTakeNoStep) {
   ASSERT_OK_AND_ASSIGN(Tensor train, Tensor::Create(DataType::kBool, {}));
   ASSERT_OK_AND_ASSIGN(Runs r, RunBoth(m, {RandomFloats({2, 5}, 1), train}, 2));
   EXPECT_THAT(r.op_types,
-              ::testing::UnorderedElementsAre("Sigmoid", "Dropout", "Identity", "Dropout"));
+              ::testing::UnorderedElementsAre("Sigmoid", "Dropout", "Identity", "Dropout", "Relu",
+                                              "Dropout", "Sigmoid", "Identity"));
   for (size_t i = 0; i < r.fused.size(); ++i) {
     EXPECT_TRUE(CompareTensors(r.fused[i], r.unfused[i], 0, 0).match) << i;
   }

@@ -30,7 +30,8 @@ struct GemmCase {
   bool bias, residual, relu;
 };
 
-enum class Kernel { kChosen, kByColumns, kByChannels };
+// kByChannels lets ChooseChannelSplit pick; the last two force a split.
+enum class Kernel { kChosen, kByColumns, kByChannels, kChannelsByBlocks, kChannelsByColumns };
 
 TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
   if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "no AVX-512F";
@@ -44,7 +45,8 @@ TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
       {3, 1000, 2, true, true, false},    {40, 27, 531, true, true, true},
       {50, 300, 49, true, true, true},    {100, 129, 196, true, false, true},
       {33, 600, 1, false, true, false},   {48, 128, 255, true, true, false},
-      {200, 1152, 7, true, false, true},
+      {200, 1152, 7, true, false, true},  {48, 384, 169, true, true, true},
+      {16, 512, 130, true, true, true},   {1000, 512, 169, true, false, true},
   };
   ThreadPool pool(2);
   uint32_t seed = 1;
@@ -60,8 +62,9 @@ TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
     ep.bias = t.bias ? bias.data<float>().data() : nullptr;
     ep.residual = t.residual ? res.data<float>().data() : nullptr;
     ep.relu = t.relu;
-    for (Kernel kernel : {Kernel::kChosen, Kernel::kByColumns, Kernel::kByChannels}) {
-      if (kernel == Kernel::kByChannels && t.n >= ops::kChannelKernelMaxN) continue;
+    for (Kernel kernel : {Kernel::kChosen, Kernel::kByColumns, Kernel::kByChannels,
+                          Kernel::kChannelsByBlocks, Kernel::kChannelsByColumns}) {
+      if (kernel >= Kernel::kByChannels && t.n >= ops::kChannelKernelMaxN) continue;
       for (bool in_place : {false, true}) {
         for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
           std::vector<float> c(static_cast<size_t>(t.m * t.n), std::nanf(""));
@@ -92,6 +95,14 @@ TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
             case Kernel::kByChannels:
               ops::PackedGemmByChannels(p, packed, t.n, src, ep, c.data(), t.n, sp);
               break;
+            case Kernel::kChannelsByBlocks:
+              ops::PackedGemmByChannels(p, packed, t.n, src, ep, c.data(), t.n, sp,
+                                        ops::ChannelSplit::kByBlocks);
+              break;
+            case Kernel::kChannelsByColumns:
+              ops::PackedGemmByChannels(p, packed, t.n, src, ep, c.data(), t.n, sp,
+                                        ops::ChannelSplit::kByColumns);
+              break;
           }
           if (!in_place) {
             EXPECT_GT(fills, 0);
@@ -118,6 +129,19 @@ TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
       }
     }
   }
+}
+
+TEST(OnnxPackedGemmTest, ChannelSplitFollowsTheShape) {
+  // squeezenet's m 48 (three blocks: 2 + 1) and m 80 (3 + 2) go by
+  // columns; blocks that divide evenly or nearly (63 blocks: 32 + 31), and
+  // one thread, by blocks.
+  using ops::ChannelSplit;
+  EXPECT_EQ(ops::ChooseChannelSplit(2, 48, 169), ChannelSplit::kByColumns);
+  EXPECT_EQ(ops::ChooseChannelSplit(2, 80, 49), ChannelSplit::kByColumns);
+  EXPECT_EQ(ops::ChooseChannelSplit(2, 64, 169), ChannelSplit::kByBlocks);
+  EXPECT_EQ(ops::ChooseChannelSplit(2, 1000, 169), ChannelSplit::kByBlocks);
+  EXPECT_EQ(ops::ChooseChannelSplit(1, 48, 169), ChannelSplit::kByBlocks);
+  EXPECT_EQ(ops::ChooseChannelSplit(3, 64, 169), ChannelSplit::kByColumns);  // 2 + 2 + 0
 }
 
 TEST(OnnxPackedGemmTest, KernelChoiceFollowsTheShape) {

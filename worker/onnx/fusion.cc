@@ -314,7 +314,7 @@ class Planner {
     plan_.steps.resize(kept);
   }
 
-  // Identity, and Dropout at inference (no mask wanted, a constant or no
+  // Identity, and Dropout at inference (no mask read, a constant or no
   // ratio, a constant false or no training_mode), whose output is not a
   // graph output: no step; readers read the input instead.
   bool Elidable(const PlanStep& step) const {
@@ -324,8 +324,11 @@ class Planner {
         step.outputs[0] < 0 || step.inputs.empty() || step.inputs[0] < 0) {
       return false;
     }
+    // Dropout's mask may be named, but nothing may read it (nor may it be a
+    // graph output: readers_ counts those too).
     for (size_t j = 1; j < step.outputs.size(); ++j) {
-      if (step.outputs[j] >= 0) return false;
+      const int v = step.outputs[j];
+      if (v >= 0 && readers_.count[static_cast<size_t>(v)] != 0) return false;
     }
     for (int v : m_.output_ids) {
       if (v == step.outputs[0]) return false;

@@ -131,14 +131,26 @@ void PackedGemm(ThreadPool* pool, const PackedWeights& w, int64_t n, const Panel
 enum class GemmKernel { kByColumns, kByChannels };
 GemmKernel ChooseGemmKernel(int64_t m, int64_t k, int64_t n);
 
-// Internal to PackedGemm, exposed for tests that run each kernel on the
-// same shape: the by-columns and by-channels GEMMs.
+// How the by-channels kernel shares a GEMM among threads: contiguous runs
+// of weight blocks (every column each; each thread reads only its share of
+// the weights), or runs of columns (every weight block each). By columns
+// when the blocks do not divide evenly enough among the threads (m 48 is
+// 3 blocks: 2 + 1 leaves one thread idle a third of the time) and the
+// per-thread C^T fits the scratch; by blocks otherwise.
+enum class ChannelSplit { kByBlocks, kByColumns };
+ChannelSplit ChooseChannelSplit(int threads, int64_t m, int64_t n);
+
+// Internal to PackedGemm, exposed for tests that run each kernel (and each
+// split) on the same shape: the by-columns and by-channels GEMMs.
 void PackedGemmByColumns(ThreadPool* pool, const PackedWeights& w, int64_t n,
                          const PanelSource& b, const GemmEpilogue& epilogue, float* c,
                          int64_t ldc, float* scratch);
 void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
                           const PanelSource& b, const GemmEpilogue& epilogue, float* c,
                           int64_t ldc, float* scratch);
+void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
+                          const PanelSource& b, const GemmEpilogue& epilogue, float* c,
+                          int64_t ldc, float* scratch, ChannelSplit split);
 // Rows [k0, k1) and columns [n0, n1) of B from `src`, packed with row stride
 // kPackedPanel (src.matrix is not packed: callers read it in place).
 void PackPanel(const PanelSource& src, int64_t k0, int64_t k1, int64_t n0, int64_t n1,

@@ -26,6 +26,29 @@ constexpr int kTileColumns = 8;     // positions per tile
 // Below this many multiply-adds the pool's wake-up costs more than it saves.
 constexpr int64_t kParallelMacs = int64_t{1} << 20;
 
+int64_t RoundUp16(int64_t x) { return (x + 15) / 16 * 16; }
+
+// C^T's row stride for weight blocks [blk0, blk1): one spare vector per row,
+// since with a row length of a multiple of 1024 floats a tile's 8 rows
+// would all map to the same L1 sets.
+int64_t CtStride(int64_t blk0, int64_t blk1) { return (blk1 - blk0 + 1) * kWeightBlock; }
+
+// Columns per thread in a by-columns split: whole tiles.
+int64_t ColumnsPerThread(int threads, int64_t n) {
+  const int64_t tiles = (n + kTileColumns - 1) / kTileColumns;
+  return (tiles + threads - 1) / threads * kTileColumns;
+}
+
+// Floats of C^T scratch a by-columns split needs, and the floats that
+// PackedGemmScratchFloats sets aside for C^T (after the panel slots).
+int64_t CtColumnSplitFloats(int threads, int64_t blocks, int64_t n) {
+  return threads * RoundUp16(ColumnsPerThread(threads, n)) * CtStride(0, blocks);
+}
+int64_t CtRegionFloats(int threads, int64_t m) {
+  return static_cast<int64_t>(PackedGemmScratchFloats(threads, m)) -
+         std::max(1, threads) * kPanelPassRows * kColumnBlockPanels * kPackedPanel;
+}
+
 // ct[j * ldt + v * 16 + lane] (+)= sum_k a[v * astride + k * 16 + lane] *
 // b[k * ldb + j] for j < NC, v < MV, over kc steps.
 template <int MV, int NC>
@@ -105,14 +128,13 @@ __attribute__((target("avx512f"))) inline void Transpose16(__m512 v[16]) {
 }
 #pragma GCC diagnostic pop
 
-// C[row][j] = relu?(C^T[j][row - row0] + bias[row] + residual[row][j]) for
-// rows [row0, row1) and j < width, 16 x 16 blocks transposed in registers.
-// `ct` has room for whole 16-column blocks (columns past `width` hold stale
-// values whose lanes are never stored).
+// C[row][p0 + j] = relu?(C^T[j][row - row0] + bias[row] +
+// residual[row][p0 + j]) for rows [row0, row1) and j < width, 16 x 16
+// blocks transposed in registers. `ct` has room for whole 16-column blocks
+// (columns past `width` hold stale values whose lanes are never stored).
 __attribute__((target("avx512f"))) void WriteBack(const float* ct, int64_t ldt, int64_t row0,
-                                                  int64_t row1, int64_t width,
+                                                  int64_t row1, int64_t p0, int64_t width,
                                                   const GemmEpilogue& ep, float* c, int64_t ldc) {
-  constexpr int64_t p0 = 0;
   const __m512 zero = _mm512_setzero_ps();
   for (int64_t r0 = row0; r0 < row1; r0 += 16) {
     const int64_t rows = std::min<int64_t>(16, row1 - r0);
@@ -136,24 +158,23 @@ __attribute__((target("avx512f"))) void WriteBack(const float* ct, int64_t ldt, 
   }
 }
 
-// Weight blocks [blk0, blk1) (rows blk0 * 16 ...) over every column (n <
-// kChannelKernelMaxN): `buf` holds the K pass's packed B panels
-// (kPackedPanel columns each, kKc rows), `ct` n x ldt floats.
-void RunChannelSlice(const PackedWeights& w, int64_t blk0, int64_t blk1, int64_t n,
+// Weight blocks [blk0, blk1) (rows blk0 * 16 ...) over columns [n0, n1)
+// (n1 - n0 < kChannelKernelMaxN): `buf` holds the K pass's packed B panels
+// (kPackedPanel columns each, kKc rows), `ct` (n1 - n0) x ldt floats.
+void RunChannelSlice(const PackedWeights& w, int64_t blk0, int64_t blk1, int64_t n0, int64_t n1,
                      const PanelSource& src, const GemmEpilogue& ep, float* c, int64_t ldc,
                      float* buf, float* ct) {
   const int64_t k = w.k();
-  // One spare vector per C^T row: with a row length of a multiple of 1024
-  // floats the tile's 8 rows would all map to the same L1 sets.
-  const int64_t ldt = (blk1 - blk0 + 1) * kWeightBlock;
+  const int64_t ldt = CtStride(blk0, blk1);
   const int64_t astride = k * kWeightBlock;  // floats between weight blocks
   const bool in_place = src.matrix != nullptr;
-  const int64_t panels = (n + kPackedPanel - 1) / kPackedPanel;
+  const int64_t width = n1 - n0;
+  const int64_t panels = (width + kPackedPanel - 1) / kPackedPanel;
   for (int64_t k0 = 0; k0 < k; k0 += kKc) {
     const int64_t k1 = std::min(k, k0 + kKc);
     for (int64_t p = 0; !in_place && p < panels; ++p) {
-      const int64_t p0 = p * kPackedPanel;
-      PackPanel(src, k0, k1, p0, std::min(n, p0 + kPackedPanel), buf + p * kKc * kPackedPanel);
+      const int64_t p0 = n0 + p * kPackedPanel;
+      PackPanel(src, k0, k1, p0, std::min(n1, p0 + kPackedPanel), buf + p * kKc * kPackedPanel);
     }
     const bool first = k0 == 0;
     // The weight blocks' K pass (3 x 8 KiB) stays in L1 while every column
@@ -162,10 +183,10 @@ void RunChannelSlice(const PackedWeights& w, int64_t blk0, int64_t blk1, int64_t
       const int64_t mv = std::min<int64_t>(kTileVectors, blk1 - blk);
       const float* a = w.block(blk) + k0 * kWeightBlock;
       float* ct_rows = ct + (blk - blk0) * kWeightBlock;
-      for (int64_t j0 = 0; j0 < n; j0 += kTileColumns) {
+      for (int64_t j0 = 0; j0 < width; j0 += kTileColumns) {
         // Tiles never straddle a panel: kPackedPanel is a multiple of 8.
-        const int64_t nc = std::min<int64_t>(kTileColumns, n - j0);
-        const float* b = in_place ? src.matrix + k0 * src.ld + j0
+        const int64_t nc = std::min<int64_t>(kTileColumns, width - j0);
+        const float* b = in_place ? src.matrix + k0 * src.ld + n0 + j0
                                   : buf + (j0 / kPackedPanel) * kKc * kPackedPanel +
                                         j0 % kPackedPanel;
         const int64_t ldb = in_place ? src.ld : kPackedPanel;
@@ -174,14 +195,35 @@ void RunChannelSlice(const PackedWeights& w, int64_t blk0, int64_t blk1, int64_t
       }
     }
   }
-  WriteBack(ct, ldt, blk0 * kWeightBlock, std::min(w.m(), blk1 * kWeightBlock), n, ep, c, ldc);
+  WriteBack(ct, ldt, blk0 * kWeightBlock, std::min(w.m(), blk1 * kWeightBlock), n0, width, ep, c,
+            ldc);
 }
 
 }  // namespace
 
+ChannelSplit ChooseChannelSplit(int threads, int64_t m, int64_t n) {
+  const int64_t blocks = (m + kWeightBlock - 1) / kWeightBlock;
+  if (threads <= 1) return ChannelSplit::kByBlocks;
+  // Idle share of a split by blocks: the slowest thread's extra blocks.
+  const int64_t per = (blocks + threads - 1) / threads;
+  const bool uneven = (per * threads - blocks) * 8 > blocks;
+  if (!uneven || CtColumnSplitFloats(threads, blocks, n) > CtRegionFloats(threads, m)) {
+    return ChannelSplit::kByBlocks;
+  }
+  return ChannelSplit::kByColumns;
+}
+
 void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
                           const PanelSource& src, const GemmEpilogue& epilogue, float* c,
                           int64_t ldc, float* scratch) {
+  const int threads = pool == nullptr ? 1 : pool->num_threads();
+  PackedGemmByChannels(pool, w, n, src, epilogue, c, ldc, scratch,
+                       ChooseChannelSplit(threads, w.m(), n));
+}
+
+void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
+                          const PanelSource& src, const GemmEpilogue& epilogue, float* c,
+                          int64_t ldc, float* scratch, ChannelSplit split) {
   if (n <= 0 || w.m() <= 0) return;
   if (n >= kChannelKernelMaxN) {  // the scratch holds C^T for fewer columns only
     PackedGemmByColumns(pool, w, n, src, epilogue, c, ldc, scratch);
@@ -192,9 +234,31 @@ void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
   const size_t slot_floats = static_cast<size_t>(kPanelPassRows * kColumnBlockPanels *
                                                  kPackedPanel);
   float* ct_region = scratch + static_cast<size_t>(std::max(1, threads)) * slot_floats;
-  const bool parallel = threads > 1 && blocks > 1 && w.m() * w.k() * n >= kParallelMacs;
-  if (!parallel) {
-    RunChannelSlice(w, 0, blocks, n, src, epilogue, c, ldc, scratch, ct_region);
+  const bool parallel = threads > 1 && w.m() * w.k() * n >= kParallelMacs;
+  if (split == ChannelSplit::kByColumns &&
+      CtColumnSplitFloats(threads, blocks, n) > CtRegionFloats(threads, w.m())) {
+    split = ChannelSplit::kByBlocks;
+  }
+  if (!parallel || (split == ChannelSplit::kByBlocks && blocks == 1)) {
+    RunChannelSlice(w, 0, blocks, 0, n, src, epilogue, c, ldc, scratch, ct_region);
+    return;
+  }
+  if (split == ChannelSplit::kByColumns) {
+    // Thread t takes whole tiles of columns, every weight block; its C^T
+    // scratch (a column run rounded up to 16 for WriteBack) follows the
+    // previous thread's.
+    const int64_t per = ColumnsPerThread(threads, n);
+    const size_t ct_floats = static_cast<size_t>(RoundUp16(per) * CtStride(0, blocks));
+    pool->ParallelFor(threads, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n0 = std::min(n, t * per);
+        const int64_t n1 = std::min(n, n0 + per);
+        if (n0 >= n1) continue;
+        RunChannelSlice(w, 0, blocks, n0, n1, src, epilogue, c, ldc,
+                        scratch + static_cast<size_t>(t) * slot_floats,
+                        ct_region + static_cast<size_t>(t) * ct_floats);
+      }
+    });
     return;
   }
   // Thread t takes a contiguous slice of weight blocks; its C^T scratch
@@ -205,7 +269,7 @@ void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
       const int64_t blk0 = std::min(blocks, t * per);
       const int64_t blk1 = std::min(blocks, blk0 + per);
       if (blk0 >= blk1) continue;
-      RunChannelSlice(w, blk0, blk1, n, src, epilogue, c, ldc,
+      RunChannelSlice(w, blk0, blk1, 0, n, src, epilogue, c, ldc,
                       scratch + static_cast<size_t>(t) * slot_floats,
                       ct_region + static_cast<size_t>((blk0 + t) * kWeightBlock *
                                                       kChannelKernelMaxN));
