@@ -51,6 +51,11 @@ class CountingSink final : public storage::ByteSink {
     touched_ = true;
     return out_.Append(data);
   }
+  absl::StatusOr<std::span<uint8_t>> Lend(size_t n) override {
+    touched_ = true;
+    return out_.Lend(n);
+  }
+  absl::Status Commit(size_t n) override { return out_.Commit(n); }
   bool touched() const { return touched_; }
 
  private:

@@ -21,23 +21,46 @@ absl::Status SecretBytesSink::Grow(uint64_t needed) {
   return absl::OkStatus();
 }
 
-absl::Status SecretBytesSink::Reserve(uint64_t total) { return Grow(total); }
+absl::Status SecretBytesSink::Reserve(uint64_t total) {
+  lent_ = 0;
+  return Grow(total);
+}
+
+absl::Status SecretBytesSink::MakeRoom(size_t n) {
+  lent_ = 0;
+  const uint64_t needed = uint64_t{size_} + n;
+  if (needed <= buffer_.size()) return absl::OkStatus();
+  // Doubling keeps the copies (each into locked memory) amortized O(n).
+  const uint64_t doubled = std::max<uint64_t>(uint64_t{buffer_.size()} * 2, 4096);
+  return Grow(std::min(std::max(needed, doubled), std::max(needed, max_bytes_)));
+}
 
 absl::Status SecretBytesSink::Append(std::span<const uint8_t> data) {
   if (data.empty()) return absl::OkStatus();
-  const uint64_t needed = uint64_t{size_} + data.size();
-  if (needed > buffer_.size()) {
-    // Doubling keeps the copies (each into locked memory) amortized O(n).
-    const uint64_t doubled = std::max<uint64_t>(uint64_t{buffer_.size()} * 2, 4096);
-    absl::Status s = Grow(std::min(std::max(needed, doubled), std::max(needed, max_bytes_)));
-    if (!s.ok()) return s;
-  }
+  if (absl::Status s = MakeRoom(data.size()); !s.ok()) return s;
   std::memcpy(buffer_.RevealMutable().data() + size_, data.data(), data.size());
   size_ += data.size();
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::span<uint8_t>> SecretBytesSink::Lend(size_t n) {
+  if (absl::Status s = MakeRoom(n); !s.ok()) return s;
+  lent_ = n;
+  return buffer_.RevealMutable().subspan(size_, n);
+}
+
+absl::Status SecretBytesSink::Commit(size_t n) {
+  if (n > lent_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what_, ": Commit of ", n, " bytes, ", lent_, " lent"));
+  }
+  size_ += n;
+  lent_ = 0;
+  return absl::OkStatus();
+}
+
 SecretBytes SecretBytesSink::Take() {
+  lent_ = 0;
   SecretBytes out = std::move(buffer_);
   out.Shrink(size_);
   buffer_ = SecretBytes();

@@ -35,6 +35,9 @@ class SecretBytesSink final : public storage::ByteSink {
       : what_(std::move(what)), max_bytes_(max_bytes) {}
 
   absl::Status Append(std::span<const uint8_t> data) override;
+  // Lends the locked buffer's next n bytes (growing it as Append would).
+  absl::StatusOr<std::span<uint8_t>> Lend(size_t n) override;
+  absl::Status Commit(size_t n) override;
   // Makes room for `total` bytes in all (no-op when there already is).
   absl::Status Reserve(uint64_t total);
 
@@ -46,11 +49,14 @@ class SecretBytesSink final : public storage::ByteSink {
 
  private:
   absl::Status Grow(uint64_t needed);
+  // Room for n more bytes past size_; ends any loan.
+  absl::Status MakeRoom(size_t n);
 
   std::string what_;
   uint64_t max_bytes_;
   SecretBytes buffer_;
   size_t size_ = 0;
+  size_t lent_ = 0;  // bytes past size_ handed out by the last Lend()
   bool locked_ = true;
 };
 

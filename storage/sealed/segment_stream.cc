@@ -191,9 +191,22 @@ absl::Status SegmentStreamReader::CopyRange(uint64_t start, uint64_t end, storag
   if (!span.ok()) return span.status();
   uint64_t written = 0;
   for (uint64_t i = span->first; i < span->end; ++i) {
+    const uint64_t seg_start = layout->SegmentPlaintextOffset(i);
+    const uint64_t seg_size = reader_->SegmentPlaintextSize(i);
+    if (seg_size > 0 && start <= seg_start && seg_start + seg_size <= end) {
+      // A whole segment: straight into the sink's buffer where it lends one.
+      absl::StatusOr<std::span<uint8_t>> room = sink->Lend(static_cast<size_t>(seg_size));
+      if (!room.ok()) return room.status();
+      if (!room->empty()) {
+        RETURN_IF_ERROR(reader_->DecryptSegmentInto(i, *room));
+        RETURN_IF_ERROR(sink->Commit(room->size()));
+        written += seg_size;
+        if (progress) progress(written);
+        continue;
+      }
+    }
     absl::StatusOr<std::span<const uint8_t>> plain = reader_->DecryptSegment(i);
     if (!plain.ok()) return plain.status();
-    const uint64_t seg_start = layout->SegmentPlaintextOffset(i);
     const uint64_t from = std::max(start, seg_start);
     const uint64_t to = std::min(end, seg_start + plain->size());
     if (from < to) {

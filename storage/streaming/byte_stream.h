@@ -40,6 +40,24 @@ class ByteSink {
  public:
   virtual ~ByteSink() = default;
   virtual absl::Status Append(std::span<const uint8_t> data) = 0;
+
+  // Optionally, room to write the next `n` bytes in place (a decryption
+  // straight into the sink's buffer instead of a copy): exactly n bytes at
+  // the end of the sink, which become its contents only with Commit(n).
+  // Valid until the next call on the sink; what is written there and not
+  // committed is overwritten or wiped as the sink's own memory. An empty
+  // span when the sink does not lend (the default): the caller Appends.
+  // Errors are Append's (e.g. a size limit).
+  virtual absl::StatusOr<std::span<uint8_t>> Lend(size_t n) {
+    (void)n;
+    return std::span<uint8_t>();
+  }
+  // Makes the first `n` bytes of the last Lend() part of the contents.
+  // FailedPrecondition when nothing (or less) was lent.
+  virtual absl::Status Commit(size_t n) {
+    (void)n;
+    return absl::FailedPreconditionError("sink: Commit without Lend");
+  }
 };
 
 class ByteSource {

@@ -88,17 +88,47 @@ uint64_t StreamingAeadRandomAccessReader::SegmentPlaintextOffset(
          (segment - 1) * params_.plaintext_segment_size();
 }
 
+uint64_t StreamingAeadRandomAccessReader::SegmentPlaintextSize(
+    uint64_t segment) const {
+  if (segment >= segment_count_) return 0;
+  if (segment + 1 < segment_count_) {
+    return segment == 0 ? params_.first_plaintext_segment_size()
+                        : params_.plaintext_segment_size();
+  }
+  return plaintext_size_ - SegmentPlaintextOffset(segment);
+}
+
 absl::StatusOr<std::span<const uint8_t>>
 StreamingAeadRandomAccessReader::DecryptSegment(uint64_t segment) {
+  if (segment < segment_count_ && cached_segment_ == segment) {
+    return plaintext_.Reveal().first(plaintext_length_);
+  }
+  cached_segment_.reset();
+  absl::StatusOr<size_t> plain =
+      Decrypt(segment, plaintext_.RevealMutable(), /*exact=*/false);
+  if (!plain.ok()) return plain.status();
+  plaintext_length_ = *plain;
+  cached_segment_ = segment;
+  return plaintext_.Reveal().first(*plain);
+}
+
+absl::Status StreamingAeadRandomAccessReader::DecryptSegmentInto(
+    uint64_t segment, std::span<uint8_t> out) {
+  if (segment < segment_count_ && out.size() != SegmentPlaintextSize(segment)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "segment ", segment, ": an output of ", out.size(), " bytes for ",
+        SegmentPlaintextSize(segment), " bytes of plaintext"));
+  }
+  return Decrypt(segment, out, /*exact=*/true).status();
+}
+
+absl::StatusOr<size_t> StreamingAeadRandomAccessReader::Decrypt(
+    uint64_t segment, std::span<uint8_t> out, bool exact) {
   if (segment >= segment_count_) {
     return absl::OutOfRangeError(absl::StrCat("segment: ", segment,
                                               " is past the last segment (",
                                               segment_count_ - 1, ")"));
   }
-  if (cached_segment_ == segment) {
-    return plaintext_.Reveal().first(plaintext_length_);
-  }
-  cached_segment_.reset();
   const bool last = segment == segment_count_ - 1;
   const uint64_t start =
       segment == 0 ? uint64_t{params_.ciphertext_offset} + params_.header_size()
@@ -131,15 +161,17 @@ StreamingAeadRandomAccessReader::DecryptSegment(uint64_t segment) {
                                             " bytes; the source shrank"));
   }
   const size_t plain = length - kStreamingAeadTagSize;
-  if (absl::Status s =
-          cipher_->DecryptAndDiagnose(segment, last, length == expected, ct,
-                                      plaintext_.RevealMutable().first(plain));
+  if (exact ? out.size() != plain : out.size() < plain) {
+    return absl::InternalError(absl::StrCat("segment ", segment, ": ", plain,
+                                            " bytes of plaintext for ",
+                                            out.size(), " of output"));
+  }
+  if (absl::Status s = cipher_->DecryptAndDiagnose(segment, last, length == expected, ct,
+                                                   out.first(plain));
       !s.ok()) {
     return s;
   }
-  plaintext_length_ = plain;
-  cached_segment_ = segment;
-  return plaintext_.Reveal().first(plain);
+  return plain;
 }
 
 absl::StatusOr<size_t> StreamingAeadRandomAccessReader::ReadAt(

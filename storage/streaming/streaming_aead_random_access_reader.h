@@ -67,6 +67,12 @@ class StreamingAeadRandomAccessReader {
   // Plaintext of segment `segment` (0-based), valid until the next call on
   // this reader. OutOfRange when segment >= segment_count().
   absl::StatusOr<std::span<const uint8_t>> DecryptSegment(uint64_t segment);
+  // Plaintext size of segment `segment` (0 past the last).
+  uint64_t SegmentPlaintextSize(uint64_t segment) const;
+  // The same plaintext written to `out` (exactly SegmentPlaintextSize()
+  // bytes, else InvalidArgument; e.g. a sink's lent buffer) instead of the
+  // reader's buffer; wiped when the segment does not authenticate.
+  absl::Status DecryptSegmentInto(uint64_t segment, std::span<uint8_t> out);
 
   // Copies plaintext bytes [offset, offset + out.size()) into `out`, stopping
   // at the end of the plaintext; returns the count copied. When the range
@@ -80,6 +86,9 @@ class StreamingAeadRandomAccessReader {
                                   RandomAccessSource* source,
                                   uint64_t ciphertext_size,
                                   uint64_t segment_count);
+  // Reads and decrypts `segment` into the front of `out` (exactly its size
+  // when `exact`, else at least); returns the plaintext size.
+  absl::StatusOr<size_t> Decrypt(uint64_t segment, std::span<uint8_t> out, bool exact);
 
   const StreamingAeadParams params_;
   std::unique_ptr<SegmentCipher> cipher_;

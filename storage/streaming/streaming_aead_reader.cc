@@ -43,7 +43,7 @@ StreamingAeadReader::StreamingAeadReader(const StreamingAeadParams& params,
       ciphertext_(params.ciphertext_segment_size + 1),
       plaintext_(params.plaintext_segment_size()) {}
 
-absl::Status StreamingAeadReader::DecryptNext() {
+absl::StatusOr<size_t> StreamingAeadReader::DecryptNext(std::span<uint8_t> direct) {
   const size_t expected = segment_ == 0
                               ? params_.first_ciphertext_segment_size()
                               : params_.ciphertext_segment_size;
@@ -66,14 +66,17 @@ absl::Status StreamingAeadReader::DecryptNext() {
                      " bytes, shorter than its 16-byte tag"));
   }
   const size_t plain = length - kStreamingAeadTagSize;
+  // Into the caller's buffer when the whole segment fits (no copy), else
+  // into ours.
+  const bool into_direct = plain > 0 && direct.size() >= plain;
   if (absl::Status s = cipher_->DecryptAndDiagnose(
           segment_, last, length == expected,
           std::span<const uint8_t>(ciphertext_).first(length),
-          plaintext_.RevealMutable().first(plain));
+          into_direct ? direct.first(plain) : plaintext_.RevealMutable().first(plain));
       !s.ok()) {
     return s;
   }
-  plaintext_size_ = plain;
+  plaintext_size_ = into_direct ? 0 : plain;
   plaintext_pos_ = 0;
   if (!last) {
     ciphertext_[0] = ciphertext_[expected];
@@ -81,7 +84,7 @@ absl::Status StreamingAeadReader::DecryptNext() {
   }
   ++segment_;
   done_ = last;
-  return absl::OkStatus();
+  return into_direct ? plain : 0;
 }
 
 absl::StatusOr<std::span<const uint8_t>> StreamingAeadReader::NextSegment() {
@@ -90,7 +93,7 @@ absl::StatusOr<std::span<const uint8_t>> StreamingAeadReader::NextSegment() {
     plaintext_pos_ = plaintext_size_;
     return std::span<const uint8_t>();
   }
-  if (absl::Status s = DecryptNext(); !s.ok()) {
+  if (absl::Status s = DecryptNext({}).status(); !s.ok()) {
     error_ = s;
     return s;
   }
@@ -104,10 +107,12 @@ absl::StatusOr<size_t> StreamingAeadReader::Read(std::span<uint8_t> out) {
   while (total < out.size()) {
     if (plaintext_pos_ == plaintext_size_) {
       if (done_) break;
-      if (absl::Status s = DecryptNext(); !s.ok()) {
-        error_ = s;
-        return s;
+      absl::StatusOr<size_t> direct = DecryptNext(out.subspan(total));
+      if (!direct.ok()) {
+        error_ = direct.status();
+        return error_;
       }
+      total += *direct;
       continue;
     }
     const size_t n =

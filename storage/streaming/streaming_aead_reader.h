@@ -85,7 +85,10 @@ class StreamingAeadReader {
   StreamingAeadReader(const StreamingAeadParams& params,
                       std::unique_ptr<SegmentCipher> cipher,
                       ByteSource* source);
-  absl::Status DecryptNext();
+  // Reads and decrypts the next segment: into `direct` when its whole
+  // plaintext fits there (returns its size, nothing buffered), else into
+  // plaintext_ (returns 0).
+  absl::StatusOr<size_t> DecryptNext(std::span<uint8_t> direct);
 
   const StreamingAeadParams params_;
   std::unique_ptr<SegmentCipher> cipher_;

@@ -293,6 +293,33 @@ TEST(SecretBytesSinkTest, RefusesPastTheLimitNamingTheObject) {
   EXPECT_EQ(sink.size(), 10000u);
 }
 
+TEST(SecretBytesSinkTest, LendsItsBufferForCommittedWrites) {
+  SecretBytesSink sink("--model ds/m", /*max_bytes=*/20000);
+  EXPECT_THAT(sink.Commit(1), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK(sink.Append(Pattern(100, 1)));
+  const std::vector<uint8_t> part = Pattern(9000, 2);
+  ASSERT_OK_AND_ASSIGN(std::span<uint8_t> room, sink.Lend(part.size()));  // grows
+  ASSERT_EQ(room.size(), part.size());
+  std::copy(part.begin(), part.end(), room.begin());
+  EXPECT_EQ(sink.size(), 100u);  // not contents before Commit
+  EXPECT_THAT(sink.Commit(part.size() + 1), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK(sink.Commit(part.size()));
+  EXPECT_THAT(sink.Commit(1), StatusIs(absl::StatusCode::kFailedPrecondition));  // once
+  // A loan not committed is overwritten by what comes next.
+  ASSERT_OK(sink.Lend(50).status());
+  ASSERT_OK(sink.Append(Pattern(10, 3)));
+  EXPECT_THAT(sink.Commit(1), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(sink.Lend(20000), StatusIs(absl::StatusCode::kResourceExhausted,
+                                         HasSubstr("--model ds/m")));
+  std::vector<uint8_t> want = Pattern(100, 1);
+  want.insert(want.end(), part.begin(), part.end());
+  const std::vector<uint8_t> tail = Pattern(10, 3);
+  want.insert(want.end(), tail.begin(), tail.end());
+  SecretBytes got = sink.Take();
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_TRUE(std::equal(want.begin(), want.end(), got.Reveal().begin()));
+}
+
 TEST(SecretBytesSourceTest, ReadsEverythingThenZero) {
   const std::vector<uint8_t> data = Pattern(5000, 9);
   SecretBytes secret = SecretBytes::CopyFrom(data);

@@ -83,8 +83,42 @@ std::vector<Segment> Cut(const Vector& v) {
   return out;
 }
 
-absl::StatusOr<std::string> Decrypt(const Vector& v, std::vector<Segment> segments,
-                                    uint64_t start = 0, uint64_t end = UINT64_MAX) {
+// Lends its buffer (ByteSink::Lend), as the worker's locked-memory sink
+// does: whole segments are decrypted straight into it.
+class LendingSink final : public ByteSink {
+ public:
+  absl::Status Append(std::span<const uint8_t> data) override {
+    buf_.resize(size_);
+    buf_.append(reinterpret_cast<const char*>(data.data()), data.size());
+    size_ += data.size();
+    lent_ = 0;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::span<uint8_t>> Lend(size_t n) override {
+    buf_.resize(size_ + n, '?');
+    lent_ = n;
+    ++lends_;
+    return std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf_.data()) + size_, n);
+  }
+  absl::Status Commit(size_t n) override {
+    if (n > lent_) return absl::FailedPreconditionError("more than lent");
+    size_ += n;
+    lent_ = 0;
+    return absl::OkStatus();
+  }
+  std::string committed() const { return buf_.substr(0, size_); }
+  // What the last loan left uncommitted.
+  std::string uncommitted() const { return buf_.substr(size_); }
+  int lends() const { return lends_; }
+
+ private:
+  std::string buf_;
+  size_t size_ = 0, lent_ = 0;
+  int lends_ = 0;
+};
+
+absl::Status DecryptInto(const Vector& v, std::vector<Segment> segments, uint64_t start,
+                         uint64_t end, ByteSink& sink) {
   size_t next = 0;
   ASSIGN_OR_RETURN(auto reader,
                    SegmentStreamReader::Create(
@@ -94,9 +128,20 @@ absl::StatusOr<std::string> Decrypt(const Vector& v, std::vector<Segment> segmen
                          if (next == segments.size()) return std::nullopt;
                          return segments[next++];
                        }));
-  StringSink sink;
-  RETURN_IF_ERROR(reader->CopyRange(start, end, &sink));
-  return sink.Release();
+  return reader->CopyRange(start, end, &sink);
+}
+
+// Decrypts into a sink that copies and one that lends; both must agree.
+absl::StatusOr<std::string> Decrypt(const Vector& v, std::vector<Segment> segments,
+                                    uint64_t start = 0, uint64_t end = UINT64_MAX) {
+  StringSink copied;
+  LendingSink lent;
+  const absl::Status a = DecryptInto(v, segments, start, end, copied);
+  const absl::Status b = DecryptInto(v, segments, start, end, lent);
+  EXPECT_EQ(a, b) << "vector " << v.id;
+  if (a.ok()) EXPECT_EQ(copied.data(), lent.committed()) << "vector " << v.id;
+  if (!a.ok()) return a;
+  return copied.Release();
 }
 
 TEST(PayloadVectorsTest, VectorsAreLoaded) { EXPECT_GE(Vectors().size(), 8u); }
@@ -240,6 +285,27 @@ TEST(PayloadTamperTest, FlippedBitFails) {
   s[1].data[3] ^= 0x01;
   EXPECT_THAT(Decrypt(Long(), s),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("segment 1: ciphertext does not")));
+}
+
+TEST(PayloadTamperTest, LentBufferKeepsOnlyAuthenticatedSegments) {
+  // Segment 0 decrypts into the sink's buffer and is committed; segment 1
+  // fails: nothing of it is committed, and what was written into the loan
+  // is wiped.
+  const Vector& v = Long();
+  std::vector<Segment> s = Cut(v);
+  s[1].data[3] ^= 0x01;
+  LendingSink sink;
+  EXPECT_THAT(DecryptInto(v, s, 0, UINT64_MAX, sink), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(sink.lends(), 2);
+  const size_t first = v.segment_lengths[0] - kStreamingAeadTagSize;
+  EXPECT_EQ(sink.committed(), v.plaintext.substr(0, first));
+  const size_t second = v.segment_lengths[1] - kStreamingAeadTagSize;
+  EXPECT_EQ(sink.uncommitted(), std::string(second, '\0'));
+  // A range that starts inside a segment lends only for the whole ones.
+  LendingSink part;
+  ASSERT_OK(DecryptInto(v, Cut(v), 1, UINT64_MAX, part));
+  EXPECT_EQ(part.committed(), v.plaintext.substr(1));
+  EXPECT_EQ(part.lends(), static_cast<int>(v.segment_lengths.size()) - 1);
 }
 
 TEST(PayloadTamperTest, SegmentFromAnotherObjectFails) {

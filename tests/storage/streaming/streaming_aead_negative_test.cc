@@ -229,7 +229,12 @@ TEST_P(TamperTest, GoodSegmentsBeforeABadOneAreDeliveredThenTheErrorSticks) {
     delivered += seg.size();
   }
   EXPECT_EQ(delivered, 120u);
+  // Segment 3's 48 bytes fit `buf`, so Read decrypts straight into it; the
+  // unauthenticated plaintext is wiped there, the rest left alone.
+  got.assign(got.size(), 'x');
   EXPECT_EQ(r->Read(buf).status(), want);
+  EXPECT_EQ(got.substr(0, 48), std::string(48, '\0'));
+  EXPECT_EQ(got.substr(48), std::string(got.size() - 48, 'x'));
   EXPECT_EQ(r->Read(buf).status(), want);
   EXPECT_EQ(r->NextSegment().status(), want);
   StringSink sink;

@@ -107,6 +107,39 @@ TEST_P(RandomAccessTest, DecryptSegmentReturnsEachSegment) {
               StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("offset: ")));
 }
 
+TEST_P(RandomAccessTest, DecryptSegmentIntoWritesTheCallersBuffer) {
+  const std::string pt = Pattern(24 + 48 * 2 + 5, 3);
+  std::string stored = Stored(pt);
+  StringSource intact(stored);
+  ASSERT_OK_AND_ASSIGN(auto r, StreamingAeadRandomAccessReader::Create(
+                                   Key(), Params(), AsBytes("ra"), &intact));
+  const uint64_t last = r->segment_count() - 1;
+  ASSERT_GE(last, 2u);
+  for (uint64_t i = 0; i <= last; ++i) {
+    std::string out(r->SegmentPlaintextSize(i), '?');
+    ASSERT_OK(r->DecryptSegmentInto(i, AsSpan(out)));
+    EXPECT_EQ(out, pt.substr(r->SegmentPlaintextOffset(i), out.size())) << i;
+  }
+  EXPECT_EQ(r->SegmentPlaintextOffset(last) + r->SegmentPlaintextSize(last), pt.size());
+  EXPECT_EQ(r->SegmentPlaintextSize(last + 1), 0u);
+  std::string wrong(47, '?');
+  EXPECT_THAT(r->DecryptSegmentInto(1, AsSpan(wrong)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("47 bytes")));
+  EXPECT_THAT(r->DecryptSegmentInto(last + 1, AsSpan(wrong)),
+              StatusIs(absl::StatusCode::kOutOfRange));
+
+  // A failing segment leaves the caller's buffer wiped.
+  stored[last * 64 + 1] ^= 0x02;  // the stored object, offset included
+  StringSource bad(stored);
+  ASSERT_OK_AND_ASSIGN(auto rb, StreamingAeadRandomAccessReader::Create(
+                                    Key(), Params(), AsBytes("ra"), &bad));
+  std::string out(rb->SegmentPlaintextSize(last), '?');
+  EXPECT_THAT(rb->DecryptSegmentInto(last, AsSpan(out)),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr(absl::StrCat("segment ", last))));
+  EXPECT_EQ(out, std::string(out.size(), '\0'));
+}
+
 TEST_P(RandomAccessTest, ReadsWithinOneSegmentDecryptItOnce) {
   const std::string pt = Pattern(300, 1);
   CountingSource source(Stored(pt));
