@@ -86,6 +86,7 @@
 #include "worker/onnx/compare.h"
 #include "worker/onnx/gemm.h"
 #include "worker/onnx/session.h"
+#include "worker/workload_object_store.h"
 
 namespace strongroom::bench {
 namespace {
@@ -279,8 +280,9 @@ absl::Status PrepareCell(Cell& c, OrtProcess* ort, double seconds, bool profile)
 }
 
 struct Decrypt {
-  std::string model, what;  // "file" | "weights"
+  std::string model, what;  // "file" | "weights" | "stored" | "stored_1_thread"
   ModelDecryption sealed;
+  int threads = 1;  // decryption threads
   std::vector<double> ms;
 };
 
@@ -319,7 +321,7 @@ absl::Status RunRounds(const InferOptions& o, OrtProcess* ort, JobKeyRelease& jo
     }
     for (Decrypt& d : m.decrypts) {
       for (int i = 0; i < o.decrypts; ++i) {
-        ASSIGN_OR_RETURN(int64_t ns, d.sealed.Open(job.material()));
+        ASSIGN_OR_RETURN(int64_t ns, d.sealed.Open(job.material(), d.threads));
         d.ms.push_back(ns / 1e6);
       }
     }
@@ -398,19 +400,25 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
       ASSIGN_OR_RETURN(ModelDecryption sealed,
                        ModelDecryption::Seal(job->material(), bytes,
                                              absl::StrCat("models/", model.name, "/", what)));
-      RETURN_IF_ERROR(sealed.Open(job->material()).status());  // warm-up and plaintext check
-      m.decrypts.push_back({model.name, what, std::move(sealed), {}});
+      // Warm-up and plaintext check.
+      RETURN_IF_ERROR(sealed.Open(job->material(), worker::DefaultDecryptThreads()).status());
+      m.decrypts.push_back(
+          {model.name, what, std::move(sealed), worker::DefaultDecryptThreads(), {}});
     }
     for (int threads : o.threads) {
       ASSIGN_OR_RETURN(std::unique_ptr<WorkerRunBench> runner,
                        WorkerRunBench::Start(*job, model, threads));
       RETURN_IF_ERROR(runner->Run().status());  // warm-up and output check
       if (threads == o.threads.front()) {
-        ASSIGN_OR_RETURN(ModelDecryption sealed,
-                         ModelDecryption::Seal(job->material(), AsBytes(runner->model_file()),
-                                               absl::StrCat("models/", model.name, "/stored")));
-        RETURN_IF_ERROR(sealed.Open(job->material()).status());
-        m.decrypts.push_back({model.name, "stored", std::move(sealed), {}});
+        // As the worker decrypts (its threads), and on one thread.
+        for (int t : {worker::DefaultDecryptThreads(), 1}) {
+          ASSIGN_OR_RETURN(ModelDecryption sealed,
+                           ModelDecryption::Seal(job->material(), AsBytes(runner->model_file()),
+                                                 absl::StrCat("models/", model.name, "/stored")));
+          RETURN_IF_ERROR(sealed.Open(job->material(), t).status());
+          m.decrypts.push_back(
+              {model.name, t == 1 ? "stored_1_thread" : "stored", std::move(sealed), t, {}});
+        }
       }
       m.runners.push_back(std::move(runner));
       m.run_samples.emplace_back();
@@ -432,6 +440,7 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
     decrypt_json.push_back(
         {{"model", d.model},
          {"what", d.what},
+         {"threads", d.threads},
          {"bytes", d.sealed.plaintext_size()},
          {"ciphertext_bytes", d.sealed.ciphertext_size()},
          {"median_ms", Round(med, 3)},

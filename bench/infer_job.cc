@@ -14,7 +14,7 @@
 #include "client/workload.h"
 #include "kms/hpke/keys.h"
 #include "storage/streaming/byte_stream.h"
-#include "storage/streaming/streaming_aead_reader.h"
+#include "storage/sealed/segment_stream.h"
 #include "storage/streaming/streaming_aead_writer.h"
 
 namespace strongroom::bench {
@@ -46,32 +46,35 @@ Bytes Sha256(std::span<const uint8_t> data) {
 }
 
 // Serves a span in order; the span must outlive the source.
-class SpanSource final : public storage::ByteSource {
+// Writes into a fixed buffer and lends it (ByteSink::Lend), as the worker's
+// SecretBytesSink does with the room it reserved.
+class SpanLendingSink final : public storage::ByteSink {
  public:
-  explicit SpanSource(std::span<const uint8_t> data) : data_(data) {}
-  absl::StatusOr<size_t> Read(std::span<uint8_t> out) override {
-    const size_t n = std::min(out.size(), data_.size() - position_);
-    std::memcpy(out.data(), data_.data() + position_, n);
-    position_ += n;
-    return n;
-  }
-
- private:
-  std::span<const uint8_t> data_;
-  size_t position_ = 0;
-};
-
-// Appends into a Bytes.
-class BytesSink final : public storage::ByteSink {
- public:
-  explicit BytesSink(Bytes* out) : out_(out) {}
+  explicit SpanLendingSink(std::span<uint8_t> out) : out_(out) {}
   absl::Status Append(std::span<const uint8_t> data) override {
-    out_->insert(out_->end(), data.begin(), data.end());
+    ASSIGN_OR_RETURN(std::span<uint8_t> room, Lend(data.size()));
+    std::memcpy(room.data(), data.data(), data.size());
+    return Commit(data.size());
+  }
+  absl::StatusOr<std::span<uint8_t>> Lend(size_t n) override {
+    if (n > out_.size() - size_) {
+      return absl::ResourceExhaustedError(absl::StrCat("more than the ", out_.size(),
+                                                       " bytes sealed"));
+    }
+    lent_ = n;
+    return out_.subspan(size_, n);
+  }
+  absl::Status Commit(size_t n) override {
+    if (n > lent_) return absl::FailedPreconditionError("Commit past the loan");
+    size_ += n;
+    lent_ = 0;
     return absl::OkStatus();
   }
+  size_t size() const { return size_; }
 
  private:
-  Bytes* out_;
+  std::span<uint8_t> out_;
+  size_t size_ = 0, lent_ = 0;
 };
 
 double MedianOf(std::vector<double> v) {
@@ -247,49 +250,53 @@ absl::StatusOr<ModelDecryption> ModelDecryption::Seal(const SecretBytes& key,
   d.object_name_ = object_name;
   d.plaintext_size_ = plaintext.size();
   d.expected_sha256_ = Sha256(plaintext);
-  ASSIGN_OR_RETURN(uint64_t size, d.params_.CiphertextSize(plaintext.size()));
-  d.ciphertext_.reserve(size);
-  BytesSink sink(&d.ciphertext_);
-  ASSIGN_OR_RETURN(auto writer, storage::StreamingAeadWriter::Create(key, d.params_,
-                                                                     AsBytes(object_name), &sink));
+  storage::sealed::SegmentSplitter splitter(
+      d.params_,
+      [&](std::span<const uint8_t> header) {
+        d.stream_header_.assign(header.begin(), header.end());
+        return absl::OkStatus();
+      },
+      [&](uint64_t, std::span<const uint8_t> segment) {
+        d.segments_.emplace_back(AsStringView(segment));
+        return absl::OkStatus();
+      });
+  ASSIGN_OR_RETURN(auto writer, storage::StreamingAeadWriter::Create(
+                                    key, d.params_, AsBytes(object_name), &splitter));
   RETURN_IF_ERROR(writer->Write(plaintext));
   RETURN_IF_ERROR(writer->Finish());
+  RETURN_IF_ERROR(splitter.Finish());
+  d.stream_bytes_ = splitter.stream_bytes();
   // Zero-filled now, so that page faults are not timed in Open().
   d.out_.assign(plaintext.size(), 0);
   return d;
 }
 
-absl::StatusOr<int64_t> ModelDecryption::Open(const SecretBytes& key) {
+absl::StatusOr<int64_t> ModelDecryption::Open(const SecretBytes& key, int threads) {
+  using Segment = storage::sealed::SegmentStreamReader::Segment;
+  std::vector<Segment> segments;  // what the transport would hand over
+  segments.reserve(segments_.size());
+  for (size_t i = 0; i < segments_.size(); ++i) segments.push_back({i, segments_[i]});
+  SpanLendingSink sink(out_);
+  size_t next = 0;
   const Clock::time_point t0 = Clock::now();
-  SpanSource source(ciphertext_);
-  ASSIGN_OR_RETURN(auto reader, storage::StreamingAeadReader::Create(
-                                    key, params_, AsBytes(object_name_), &source));
-  size_t filled = 0;
-  for (;;) {
-    // One spare byte lets the reader report the verified end (0) even when
-    // the plaintext exactly fills the buffer.
-    std::span<uint8_t> rest(out_.data() + filled, out_.size() - filled);
-    uint8_t spare = 0;
-    ASSIGN_OR_RETURN(size_t n, reader->Read(rest.empty() ? std::span<uint8_t>(&spare, 1) : rest));
-    if (n == 0) break;
-    if (rest.empty()) {
-      return absl::DataLossError(
-          absl::StrCat(object_name_, ": more plaintext than the ", out_.size(), " bytes sealed"));
-    }
-    filled += n;
-  }
+  ASSIGN_OR_RETURN(auto reader,
+                   storage::sealed::SegmentStreamReader::Create(
+                       key, params_, AsBytes(object_name_), stream_header_, stream_bytes_,
+                       [&]() -> absl::StatusOr<std::optional<Segment>> {
+                         if (next == segments.size()) return std::nullopt;
+                         return std::move(segments[next++]);
+                       }));
+  RETURN_IF_ERROR(reader->CopyRange(0, UINT64_MAX, &sink, nullptr, threads));
   const int64_t ns = Nanos(t0, Clock::now());
-  if (filled != out_.size()) {
+  if (sink.size() != out_.size()) {
     return absl::DataLossError(
-        absl::StrCat(object_name_, ": decrypted ", filled, " bytes, sealed ", out_.size()));
+        absl::StrCat(object_name_, ": decrypted ", sink.size(), " bytes, sealed ", out_.size()));
   }
-  if (!checked_) {
-    if (Sha256(out_) != expected_sha256_) {
-      return absl::DataLossError(
-          absl::StrCat(object_name_, ": decrypted bytes differ from the sealed model"));
-    }
-    checked_ = true;
+  if (Sha256(out_) != expected_sha256_) {
+    return absl::DataLossError(
+        absl::StrCat(object_name_, ": decrypted bytes differ from the sealed model"));
   }
+  std::fill(out_.begin(), out_.end(), 0);
   return ns;
 }
 

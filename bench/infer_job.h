@@ -24,9 +24,12 @@
 //
 // ModelDecryption: the model's bytes sealed once (untimed) with the
 // streaming AEAD (storage/streaming, AES-256-GCM-HKDF-SHA256, 1 MiB
-// segments) under the released key material; Open() decrypts and
-// authenticates all of it into a buffer allocated beforehand, as the worker
-// decrypts weights into memory it holds.
+// segments) under the released key material and cut into the stream header
+// and segments as the store serves them; Open() decrypts and authenticates
+// all of it the way the worker does (SegmentStreamReader::CopyRange into a
+// buffer allocated beforehand that the sink lends, with a given number of
+// decryption threads). Handing out the segments' copies is not timed (the
+// transport's copy is not decryption).
 //
 // Errors: each step's status, prefixed with the step's name; DataLoss for a
 // wrong answer (status not affirming, other key material, plaintext that
@@ -114,22 +117,24 @@ class ModelDecryption {
                                               std::span<const uint8_t> plaintext,
                                               const std::string& object_name);
 
-  // Decrypts everything into the preallocated buffer; returns the wall time
-  // in nanoseconds. The first call also compares the plaintext (untimed).
-  absl::StatusOr<int64_t> Open(const SecretBytes& key);
+  // Decrypts everything into the preallocated buffer on `threads` threads;
+  // returns the wall time in nanoseconds. Every call also compares the
+  // plaintext's digest (untimed).
+  absl::StatusOr<int64_t> Open(const SecretBytes& key, int threads);
 
   size_t plaintext_size() const { return plaintext_size_; }
-  size_t ciphertext_size() const { return ciphertext_.size(); }
+  size_t ciphertext_size() const { return stream_bytes_; }
 
  private:
   ModelDecryption() = default;
   storage::StreamingAeadParams params_;
   std::string object_name_;
-  Bytes ciphertext_;
+  Bytes stream_header_;
+  std::vector<std::string> segments_;
+  uint64_t stream_bytes_ = 0;
   size_t plaintext_size_ = 0;
   Bytes expected_sha256_;
   Bytes out_;  // the decrypted model, reused
-  bool checked_ = false;
 };
 
 }  // namespace strongroom::bench

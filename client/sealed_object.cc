@@ -345,9 +345,12 @@ absl::StatusOr<v1::ObjectInfo> GetSealedObject(Connection& conn, const GetObject
   const uint64_t end =
       std::min(o.range_end.value_or(reader->plaintext_size()), reader->plaintext_size());
   const uint64_t total = end > o.range_start ? end - o.range_start : 0;
-  RETURN_IF_ERROR(reader->CopyRange(o.range_start, end, &out, [&](uint64_t done) {
-    if (o.progress) o.progress(done, total);
-  }));
+  RETURN_IF_ERROR(reader->CopyRange(
+      o.range_start, end, &out,
+      [&](uint64_t done) {
+        if (o.progress) o.progress(done, total);
+      },
+      o.decrypt_threads));
   RETURN_IF_ERROR(ExpectNoMoreSegments(next()));
   return head.info();
 }

@@ -100,6 +100,10 @@ struct GetObjectOptions {
   // whole object only): an export that any holder of the data key can read.
   bool raw = false;
   ProgressFn progress;
+  // Threads that decrypt whole segments at once, when `out` lends its
+  // buffer (SegmentStreamReader::CopyRange); 1: one segment at a time on
+  // the calling thread.
+  int decrypt_threads = 1;
 };
 
 absl::StatusOr<strongroom::v1::ObjectInfo> GetSealedObject(Connection& conn,

@@ -22,6 +22,7 @@ absl::Status SecretBytesSink::Grow(uint64_t needed) {
 }
 
 absl::Status SecretBytesSink::Reserve(uint64_t total) {
+  if (total <= buffer_.size()) return absl::OkStatus();  // a loan stays valid
   lent_ = 0;
   return Grow(total);
 }

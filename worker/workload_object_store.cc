@@ -1,11 +1,17 @@
 #include "worker/workload_object_store.h"
 
+#include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "client/sealed_object.h"
 
 namespace strongroom::worker {
+
+int DefaultDecryptThreads() {
+  return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+}
 
 absl::Status WorkloadObjectStore::Attest(absl::string_view dataset) {
   return wl_->Attest(absl::StrCat("datasets/", dataset)).status();
@@ -17,6 +23,7 @@ absl::StatusOr<strongroom::v1::ObjectInfo> WorkloadObjectStore::Get(
   o.dataset = ref.dataset;
   o.name = ref.name;
   o.version = ref.version;
+  o.decrypt_threads = decrypt_threads_;
   bool sized = false;
   o.progress = [&](uint64_t, uint64_t total) {
     if (!sized && total > 0) on_size(total);

@@ -20,9 +20,16 @@
 
 namespace strongroom::worker {
 
+// Threads a worker decrypts a large object with: every CPU (up to 8); the
+// job does nothing else while its model and input arrive.
+int DefaultDecryptThreads();
+
 class WorkloadObjectStore final : public JobObjectStore {
  public:
-  explicit WorkloadObjectStore(client::WorkloadClient* wl) : wl_(wl) {}
+  // `decrypt_threads`: GetObjectOptions::decrypt_threads for every Get.
+  explicit WorkloadObjectStore(client::WorkloadClient* wl,
+                               int decrypt_threads = DefaultDecryptThreads())
+      : wl_(wl), decrypt_threads_(decrypt_threads) {}
 
   absl::Status Attest(absl::string_view dataset) override;
   absl::StatusOr<strongroom::v1::ObjectInfo> Get(
@@ -34,6 +41,7 @@ class WorkloadObjectStore final : public JobObjectStore {
 
  private:
   client::WorkloadClient* wl_;
+  int decrypt_threads_;
 };
 
 }  // namespace strongroom::worker

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/bytes.h"
 #include "base/status_macros.h"
+#include "storage/sealed/parallel_decrypt.h"
 #include "storage/sealed/segment_layout.h"
 
 namespace strongroom::storage::sealed {
@@ -108,6 +109,17 @@ class SegmentStreamReader::Source final : public storage::RandomAccessSource {
         AsBytes(segment->data).first(std::min(length, segment->data.size())));
   }
 
+  // Segment `index`'s stored bytes, pulled from the transport as SegmentAt
+  // does and handed over (the source keeps no copy).
+  absl::StatusOr<std::string> Take(uint64_t index) {
+    const uint64_t offset = index == 0 ? header_.size() : index * params_.ciphertext_segment_size;
+    ASSIGN_OR_RETURN(const Segment* segment, SegmentAt(offset));
+    (void)segment;
+    std::string data = std::move(current_->data);
+    current_->data.clear();
+    return data;
+  }
+
  private:
   // The segment starting at `offset` (past the header), pulled from the
   // transport as far as needed.
@@ -184,13 +196,46 @@ absl::StatusOr<std::span<const uint8_t>> SegmentStreamReader::DecryptSegment(uin
 }
 
 absl::Status SegmentStreamReader::CopyRange(uint64_t start, uint64_t end, storage::ByteSink* sink,
-                                            const std::function<void(uint64_t)>& progress) {
+                                            const std::function<void(uint64_t)>& progress,
+                                            int threads) {
   const SegmentLayout* layout = &layout_;
   end = std::min(end, layout->plaintext_size());
   absl::StatusOr<SegmentLayout::Span> span = layout->SegmentsForRange(start, end);
   if (!span.ok()) return span.status();
+  // The whole segments of the range: [whole_first, whole_end).
+  uint64_t whole_first = span->first, whole_end = span->end;
+  while (whole_first < whole_end && layout->SegmentPlaintextOffset(whole_first) < start) {
+    ++whole_first;
+  }
+  while (whole_end > whole_first && (reader_->SegmentPlaintextSize(whole_end - 1) == 0 ||
+                                     layout->SegmentPlaintextOffset(whole_end - 1) +
+                                             reader_->SegmentPlaintextSize(whole_end - 1) >
+                                         end)) {
+    --whole_end;
+  }
+  const bool parallel = threads > 1 && whole_end - whole_first >= 2;
   uint64_t written = 0;
   for (uint64_t i = span->first; i < span->end; ++i) {
+    if (parallel && i == whole_first) {
+      // The whole segments at once, on `threads` threads, into one loan.
+      const uint64_t bytes = layout->SegmentPlaintextOffset(whole_end - 1) +
+                             reader_->SegmentPlaintextSize(whole_end - 1) -
+                             layout->SegmentPlaintextOffset(whole_first);
+      ASSIGN_OR_RETURN(std::span<uint8_t> room, sink->Lend(static_cast<size_t>(bytes)));
+      if (room.size() == bytes) {
+        const ParallelDecryptResult r = DecryptSegmentsInParallel(
+            *reader_, whole_first, whole_end, room, threads,
+            [this](uint64_t k) { return source_->Take(k); });
+        if (r.good_bytes > 0) {
+          RETURN_IF_ERROR(sink->Commit(static_cast<size_t>(r.good_bytes)));
+          written += r.good_bytes;
+          if (progress) progress(written);
+        }
+        RETURN_IF_ERROR(r.status);
+        i = whole_end - 1;
+        continue;
+      }
+    }
     const uint64_t seg_start = layout->SegmentPlaintextOffset(i);
     const uint64_t seg_size = reader_->SegmentPlaintextSize(i);
     if (seg_size > 0 && start <= seg_start && seg_start + seg_size <= end) {

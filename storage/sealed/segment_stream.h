@@ -100,9 +100,15 @@ class SegmentStreamReader {
   // Appends plaintext [start, end) to `sink` (end clamped to the size), one
   // segment at a time; when the range reaches the end, the last segment is
   // authenticated first, so an OK return is a proven end. `progress` (may be
-  // null) gets the plaintext bytes written so far.
+  // null) gets the plaintext bytes written so far. With `threads` > 1 and a
+  // sink that lends its buffer (ByteSink::Lend), the range's whole segments
+  // (two or more) are decrypted on that many threads into one loan
+  // (parallel_decrypt.h; progress is then reported once for them); on a
+  // failure the sink holds exactly the segments before the failing one, as
+  // in the sequential case.
   absl::Status CopyRange(uint64_t start, uint64_t end, storage::ByteSink* sink,
-                         const std::function<void(uint64_t)>& progress = nullptr);
+                         const std::function<void(uint64_t)>& progress = nullptr,
+                         int threads = 1);
 
  private:
   class Source;

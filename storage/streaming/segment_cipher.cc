@@ -103,6 +103,15 @@ SegmentCipher::SegmentCipher(EVP_CIPHER_CTX* ctx,
 
 SegmentCipher::~SegmentCipher() { EVP_CIPHER_CTX_free(ctx_); }  // wipes keys
 
+absl::StatusOr<std::unique_ptr<SegmentCipher>> SegmentCipher::Clone() const {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  if (ctx == nullptr || EVP_CIPHER_CTX_copy(ctx, ctx_) != 1) {
+    EVP_CIPHER_CTX_free(ctx);
+    return absl::InternalError("segment cipher: EVP_CIPHER_CTX_copy failed");
+  }
+  return std::unique_ptr<SegmentCipher>(new SegmentCipher(ctx, nonce_prefix_));
+}
+
 std::array<uint8_t, kStreamingAeadNonceSize> SegmentCipher::Nonce(
     uint64_t segment, bool last) const {
   std::array<uint8_t, kStreamingAeadNonceSize> nonce{};

@@ -56,6 +56,9 @@ class SegmentCipher {
       std::span<const uint8_t> nonce_prefix,
       std::span<const uint8_t> associated_data);
   ~SegmentCipher();
+  // A second cipher with the same key schedule and nonce prefix, for another
+  // thread (this object is not thread-safe; the copy is independent).
+  absl::StatusOr<std::unique_ptr<SegmentCipher>> Clone() const;
   SegmentCipher(const SegmentCipher&) = delete;
   SegmentCipher& operator=(const SegmentCipher&) = delete;
 

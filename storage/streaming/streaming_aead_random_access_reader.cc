@@ -129,15 +129,10 @@ absl::StatusOr<size_t> StreamingAeadRandomAccessReader::Decrypt(
                                               " is past the last segment (",
                                               segment_count_ - 1, ")"));
   }
-  const bool last = segment == segment_count_ - 1;
   const uint64_t start =
       segment == 0 ? uint64_t{params_.ciphertext_offset} + params_.header_size()
                    : segment * params_.ciphertext_segment_size;
-  const uint64_t expected = segment == 0
-                                ? params_.first_ciphertext_segment_size()
-                                : params_.ciphertext_segment_size;
-  const size_t length =
-      static_cast<size_t>(std::min(expected, ciphertext_size_ - start));
+  const size_t length = static_cast<size_t>(SegmentCiphertextSize(segment));
   // The source's own bytes where it can lend them, else a copy.
   absl::StatusOr<std::optional<std::span<const uint8_t>>> view =
       source_->ViewAt(start, length);
@@ -160,14 +155,59 @@ absl::StatusOr<size_t> StreamingAeadRandomAccessReader::Decrypt(
                                             " read ", got, " of ", length,
                                             " bytes; the source shrank"));
   }
-  const size_t plain = length - kStreamingAeadTagSize;
+  return DecryptWith(*cipher_, segment, ct, out, exact);
+}
+
+absl::StatusOr<std::unique_ptr<SegmentCipher>>
+StreamingAeadRandomAccessReader::NewCipher() const {
+  return cipher_->Clone();
+}
+
+absl::Status StreamingAeadRandomAccessReader::DecryptSegmentWith(
+    SegmentCipher& cipher, uint64_t segment, std::span<const uint8_t> ciphertext,
+    std::span<uint8_t> out) const {
+  if (segment >= segment_count_) {
+    return absl::OutOfRangeError(absl::StrCat("segment: ", segment,
+                                              " is past the last segment (",
+                                              segment_count_ - 1, ")"));
+  }
+  // As Decrypt() reads a lent view: a segment's own length, no more.
+  const uint64_t length = SegmentCiphertextSize(segment);
+  if (ciphertext.size() < length) {
+    return absl::DataLossError(absl::StrCat("truncated: segment ", segment,
+                                            " read ", ciphertext.size(), " of ",
+                                            length, " bytes; the source shrank"));
+  }
+  return DecryptWith(cipher, segment, ciphertext.first(length), out, /*exact=*/true)
+      .status();
+}
+
+uint64_t StreamingAeadRandomAccessReader::SegmentCiphertextSize(
+    uint64_t segment) const {
+  const uint64_t start =
+      segment == 0 ? uint64_t{params_.ciphertext_offset} + params_.header_size()
+                   : segment * params_.ciphertext_segment_size;
+  const uint64_t expected = segment == 0
+                                ? params_.first_ciphertext_segment_size()
+                                : params_.ciphertext_segment_size;
+  return std::min(expected, ciphertext_size_ - start);
+}
+
+absl::StatusOr<size_t> StreamingAeadRandomAccessReader::DecryptWith(
+    SegmentCipher& cipher, uint64_t segment, std::span<const uint8_t> ct,
+    std::span<uint8_t> out, bool exact) const {
+  const bool last = segment == segment_count_ - 1;
+  const uint64_t expected = segment == 0
+                                ? params_.first_ciphertext_segment_size()
+                                : params_.ciphertext_segment_size;
+  const size_t plain = ct.size() - kStreamingAeadTagSize;
   if (exact ? out.size() != plain : out.size() < plain) {
     return absl::InternalError(absl::StrCat("segment ", segment, ": ", plain,
                                             " bytes of plaintext for ",
                                             out.size(), " of output"));
   }
-  if (absl::Status s = cipher_->DecryptAndDiagnose(segment, last, length == expected, ct,
-                                                   out.first(plain));
+  if (absl::Status s = cipher.DecryptAndDiagnose(segment, last, ct.size() == expected, ct,
+                                                 out.first(plain));
       !s.ok()) {
     return s;
   }

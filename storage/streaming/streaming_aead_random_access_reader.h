@@ -74,6 +74,19 @@ class StreamingAeadRandomAccessReader {
   // reader's buffer; wiped when the segment does not authenticate.
   absl::Status DecryptSegmentInto(uint64_t segment, std::span<uint8_t> out);
 
+  // For decrypting segments on several threads: a cipher per thread (the
+  // object key's schedule copied), and the decryption of `segment` from its
+  // stored bytes that the caller fetched itself (the first
+  // SegmentCiphertextSize() of them; fewer is DataLoss, as a source that
+  // shrank) with that cipher, into `out` as DecryptSegmentInto.
+  // DecryptSegmentWith is safe to call concurrently with distinct ciphers.
+  absl::StatusOr<std::unique_ptr<SegmentCipher>> NewCipher() const;
+  absl::Status DecryptSegmentWith(SegmentCipher& cipher, uint64_t segment,
+                                  std::span<const uint8_t> ciphertext,
+                                  std::span<uint8_t> out) const;
+  // Stored bytes of segment `segment` (< segment_count()), tag included.
+  uint64_t SegmentCiphertextSize(uint64_t segment) const;
+
   // Copies plaintext bytes [offset, offset + out.size()) into `out`, stopping
   // at the end of the plaintext; returns the count copied. When the range
   // reaches the end, the last segment is authenticated too (see above).
@@ -89,6 +102,10 @@ class StreamingAeadRandomAccessReader {
   // Reads and decrypts `segment` into the front of `out` (exactly its size
   // when `exact`, else at least); returns the plaintext size.
   absl::StatusOr<size_t> Decrypt(uint64_t segment, std::span<uint8_t> out, bool exact);
+  // Decrypts the stored bytes `ct` of `segment` with `cipher` into `out`.
+  absl::StatusOr<size_t> DecryptWith(SegmentCipher& cipher, uint64_t segment,
+                                     std::span<const uint8_t> ct, std::span<uint8_t> out,
+                                     bool exact) const;
 
   const StreamingAeadParams params_;
   std::unique_ptr<SegmentCipher> cipher_;

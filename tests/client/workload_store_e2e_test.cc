@@ -42,6 +42,37 @@ std::string Pattern(size_t n) {
   return s;
 }
 
+// Lends its buffer (ByteSink::Lend), as the worker's locked sink does, so
+// that GetObject decrypts whole segments straight into it.
+class LendingStringSink final : public storage::ByteSink {
+ public:
+  absl::Status Append(std::span<const uint8_t> data) override {
+    buf_.resize(size_);
+    buf_.append(reinterpret_cast<const char*>(data.data()), data.size());
+    size_ += data.size();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::span<uint8_t>> Lend(size_t n) override {
+    buf_.resize(size_ + n);
+    lent_ = n;
+    ++lends_;
+    return std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf_.data()) + size_, n);
+  }
+  absl::Status Commit(size_t n) override {
+    if (n > lent_) return absl::FailedPreconditionError("more than lent");
+    size_ += n;
+    lent_ = 0;
+    return absl::OkStatus();
+  }
+  std::string committed() const { return buf_.substr(0, size_); }
+  int lends() const { return lends_; }
+
+ private:
+  std::string buf_;
+  size_t size_ = 0, lent_ = 0;
+  int lends_ = 0;
+};
+
 class WorkloadStoreE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -167,6 +198,34 @@ class WorkloadStoreE2eTest : public ::testing::Test {
   std::string dev_key_pem_;
   std::unique_ptr<Connection> admin_, owner_, workload_;
 };
+
+TEST_F(WorkloadStoreE2eTest, SegmentsDecryptOnSeveralThreadsIntoALendingSink) {
+  const std::string data = Pattern(300000);  // 19 segments of 16 KiB
+  ASSERT_OK(OwnerPut("ds", "train/part-9", data).status());
+  auto wl = Client(kGood, workload_.get());
+  for (int threads : {1, 2, 4}) {
+    SCOPED_TRACE(threads);
+    for (auto [start, end] : {std::pair<uint64_t, std::optional<uint64_t>>{0, std::nullopt},
+                              {20000, 250001}}) {
+      GetObjectOptions o;
+      o.dataset = "ds";
+      o.name = "train/part-9";
+      o.range_start = start;
+      o.range_end = end;
+      o.decrypt_threads = threads;
+      LendingStringSink sink;
+      ASSERT_OK(wl->GetObject(o, sink).status());
+      EXPECT_TRUE(sink.committed() == data.substr(start, end.value_or(data.size()) - start))
+          << "[" << start << ", " << end.value_or(0) << ") differs";
+      // One loan for the whole segments on several threads, one per segment on one.
+      if (threads > 1) {
+        EXPECT_EQ(sink.lends(), 1);
+      } else {
+        EXPECT_GE(sink.lends(), 13);
+      }
+    }
+  }
+}
 
 TEST_F(WorkloadStoreE2eTest, AttestedWorkloadReadsBitExactWholeAndRange) {
   const std::string data = Pattern(100000);  // several 16 KiB segments

@@ -118,7 +118,7 @@ class LendingSink final : public ByteSink {
 };
 
 absl::Status DecryptInto(const Vector& v, std::vector<Segment> segments, uint64_t start,
-                         uint64_t end, ByteSink& sink) {
+                         uint64_t end, ByteSink& sink, int threads = 1) {
   size_t next = 0;
   ASSIGN_OR_RETURN(auto reader,
                    SegmentStreamReader::Create(
@@ -128,10 +128,11 @@ absl::Status DecryptInto(const Vector& v, std::vector<Segment> segments, uint64_
                          if (next == segments.size()) return std::nullopt;
                          return segments[next++];
                        }));
-  return reader->CopyRange(start, end, &sink);
+  return reader->CopyRange(start, end, &sink, nullptr, threads);
 }
 
-// Decrypts into a sink that copies and one that lends; both must agree.
+// Decrypts into a sink that copies and one that lends, the latter also on
+// two and three threads; all must agree.
 absl::StatusOr<std::string> Decrypt(const Vector& v, std::vector<Segment> segments,
                                     uint64_t start = 0, uint64_t end = UINT64_MAX) {
   StringSink copied;
@@ -139,7 +140,17 @@ absl::StatusOr<std::string> Decrypt(const Vector& v, std::vector<Segment> segmen
   const absl::Status a = DecryptInto(v, segments, start, end, copied);
   const absl::Status b = DecryptInto(v, segments, start, end, lent);
   EXPECT_EQ(a, b) << "vector " << v.id;
-  if (a.ok()) EXPECT_EQ(copied.data(), lent.committed()) << "vector " << v.id;
+  if (a.ok()) {
+    EXPECT_EQ(copied.data(), lent.committed()) << "vector " << v.id;
+  }
+  for (int threads : {2, 3}) {
+    LendingSink parallel;
+    EXPECT_EQ(DecryptInto(v, segments, start, end, parallel, threads), a)
+        << "vector " << v.id << ", " << threads << " threads";
+    // On failure too: the segments before the failing one, as sequentially.
+    EXPECT_EQ(parallel.committed(), a.ok() ? copied.data() : lent.committed())
+        << "vector " << v.id << ", " << threads << " threads";
+  }
   if (!a.ok()) return a;
   return copied.Release();
 }
@@ -306,6 +317,82 @@ TEST(PayloadTamperTest, LentBufferKeepsOnlyAuthenticatedSegments) {
   ASSERT_OK(DecryptInto(v, Cut(v), 1, UINT64_MAX, part));
   EXPECT_EQ(part.committed(), v.plaintext.substr(1));
   EXPECT_EQ(part.lends(), static_cast<int>(v.segment_lengths.size()) - 1);
+}
+
+// Opens `parts` into a lending sink on `threads` threads; `fail_take` > 0
+// makes the transport fail when segment fail_take - 1 is asked for.
+absl::Status OpenParallel(const SecretBytes& key, const testing::SealedParts& parts,
+                          std::vector<Segment> segments, int threads, LendingSink& sink,
+                          uint64_t start = 0, size_t fail_take = 0) {
+  size_t next = 0;
+  ASSIGN_OR_RETURN(auto reader,
+                   SegmentStreamReader::Create(
+                       key, parts.header.params, AssociatedData(parts.header),
+                       parts.header.stream_header, parts.stream_bytes,
+                       [&]() -> absl::StatusOr<std::optional<Segment>> {
+                         if (fail_take > 0 && next + 1 == fail_take) {
+                           return absl::UnavailableError("transport: connection reset");
+                         }
+                         if (next == segments.size()) return std::nullopt;
+                         return segments[next++];
+                       }));
+  return reader->CopyRange(start, UINT64_MAX, &sink, nullptr, threads);
+}
+
+TEST(PayloadParallelTest, ManySegmentsOnManyThreadsFailAsTheSequentialReaderDoes) {
+  // 150 segments of 256 bytes: the queue fills and drains many times.
+  const SecretBytes key = SecretBytes::Random(32);
+  std::string plain(150 * (256 - 16) - 40 - 16 - 100, '\0');
+  for (size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<char>(i * 131 + 7);
+  ASSERT_OK_AND_ASSIGN(testing::SealedParts parts,
+                       testing::Seal(key, "ds", "big", 1, plain, /*segment_size=*/256));
+  ASSERT_GE(parts.segments.size(), 140u);
+  std::vector<Segment> all;
+  for (size_t i = 0; i < parts.segments.size(); ++i) all.push_back({i, parts.segments[i]});
+  const size_t n = all.size();
+  for (int threads : {2, 3, 8}) {
+    SCOPED_TRACE(threads);
+    LendingSink whole;
+    ASSERT_OK(OpenParallel(key, parts, all, threads, whole));
+    EXPECT_EQ(whole.committed(), plain);
+    EXPECT_EQ(whole.lends(), 1);
+    // From inside segment 4: the store sends segments 4 on.
+    LendingSink from;
+    ASSERT_OK(OpenParallel(key, parts, std::vector<Segment>(all.begin() + 4, all.end()), threads,
+                           from, /*start=*/1000));
+    EXPECT_EQ(from.committed(), plain.substr(1000));
+    // A bad segment first, in the middle, last: the segments before it are
+    // kept, the rest of the loan wiped, the error is the sequential one.
+    for (size_t bad : {size_t{0}, n / 2, n - 1}) {
+      std::vector<Segment> s = all;
+      s[bad].data[5] ^= 0x10;
+      LendingSink sink;
+      EXPECT_THAT(OpenParallel(key, parts, s, threads, sink),
+                  StatusIs(absl::StatusCode::kDataLoss,
+                           absl::StrCat("segment ", bad, ": ciphertext does not authenticate")));
+      ASSERT_OK_AND_ASSIGN(SegmentLayout layout, SegmentLayout::ForStreamSize(
+                                                     parts.header.params, parts.stream_bytes));
+      const uint64_t kept = layout.SegmentPlaintextOffset(bad);
+      EXPECT_EQ(sink.committed(), plain.substr(0, kept)) << bad;
+      EXPECT_EQ(sink.uncommitted(), std::string(plain.size() - kept, '\0')) << bad;
+    }
+    // Two bad segments: the first one is named.
+    std::vector<Segment> two = all;
+    two[n - 3].data[9] ^= 0x01;
+    two[7].data[9] ^= 0x01;
+    LendingSink sink2;
+    EXPECT_THAT(OpenParallel(key, parts, two, threads, sink2), StatusIs(absl::StatusCode::kDataLoss,
+                                                                        HasSubstr("segment 7:")));
+    // The transport failing on segment 60, and segments swapped after it.
+    LendingSink cut;
+    EXPECT_THAT(OpenParallel(key, parts, all, threads, cut, 0, /*fail_take=*/61),
+                StatusIs(absl::StatusCode::kUnavailable, "transport: connection reset"));
+    std::vector<Segment> swapped = all;
+    std::swap(swapped[70], swapped[71]);
+    LendingSink order;
+    EXPECT_THAT(OpenParallel(key, parts, swapped, threads, order),
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr("segment 70")));
+  }
 }
 
 TEST(PayloadTamperTest, SegmentFromAnotherObjectFails) {
