@@ -1,5 +1,7 @@
 // Session: input checks, thread-count invariance, buffer reuse across runs,
 // limits, profiles, constant folding, concurrency and device selection.
+#include <array>
+#include <atomic>
 #include <cmath>
 #include <string>
 #include <thread>
@@ -232,6 +234,30 @@ TEST(ThreadPoolTest, CoversTheRangeOnceAndNests) {
     pool.ParallelFor(3, 1, [](int64_t, int64_t) {});
   });
   for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+}
+
+TEST(ThreadPoolTest, ThreadIndexIsDistinctAmongConcurrentChunks) {
+  ThreadPool pool(3), other(2);
+  std::array<std::atomic<int>, 3> inside{};
+  std::atomic<int> bad{0}, foreign{0};
+  std::atomic<int64_t> chunks{0};
+  for (int round = 0; round < 50; ++round) {
+    pool.ParallelFor(64, 1, [&](int64_t, int64_t) {
+      const int t = pool.ThreadIndex();
+      if (t < 0 || t >= 3 || inside[static_cast<size_t>(t)].fetch_add(1) != 0) ++bad;
+      // Some work, so that chunks overlap.
+      volatile double x = 0;
+      for (int i = 0; i < 2000; ++i) x = x + i;
+      inside[static_cast<size_t>(t)].fetch_sub(1);
+      ++chunks;
+      // Another pool's index on this thread is its caller's: 0.
+      if (other.ThreadIndex() != 0) ++foreign;
+    });
+  }
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(foreign.load(), 0);
+  EXPECT_GT(chunks.load(), 0);
+  EXPECT_EQ(pool.ThreadIndex(), 0);  // the caller
 }
 
 }  // namespace

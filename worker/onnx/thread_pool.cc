@@ -7,6 +7,8 @@
 namespace strongroom::worker::onnx {
 namespace {
 thread_local bool in_parallel_region = false;
+thread_local int thread_index = 0;  // a worker's 1 .. threads - 1
+thread_local const ThreadPool* worker_of = nullptr;  // the pool this thread works for
 
 // How long a worker polls for the next job, and the caller for the workers
 // to finish, before sleeping on a condition variable: kernels issue
@@ -40,7 +42,13 @@ struct ThreadPool::Job {
 };
 
 ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (int i = 1; i < threads_; ++i) {
+    workers_.emplace_back([this, i] {
+      thread_index = i;
+      worker_of = this;
+      WorkerLoop();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -52,6 +60,8 @@ ThreadPool::~ThreadPool() {
   work_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
 }
+
+int ThreadPool::ThreadIndex() const { return worker_of == this ? thread_index : 0; }
 
 void ThreadPool::RunChunks(Job& job) {
   const bool was = in_parallel_region;

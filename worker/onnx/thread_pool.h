@@ -35,6 +35,12 @@ class ThreadPool {
   // least `grain` long (but the last), possibly concurrently.
   void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+  // Inside fn: which of this pool's threads runs it, 0 (the caller of
+  // ParallelFor) to num_threads() - 1, distinct among chunks that run at
+  // the same time (per-thread scratch for dynamically scheduled work). 0 on
+  // any thread that is not one of this pool's workers.
+  int ThreadIndex() const;
+
  private:
   struct Job;
   void WorkerLoop();

@@ -223,14 +223,15 @@ void PackedGemmByColumns(ThreadPool* pool, const PackedWeights& w, int64_t n,
     }
     return;
   }
-  // Worker slot t (its own scratch) takes blocks t, t + threads, ...
+  // Blocks are handed out one at a time to whichever thread is free (a
+  // thread that started late or runs slower takes fewer), each packing into
+  // its own thread's scratch slot.
   const size_t slot_floats = static_cast<size_t>(kKc * kBlockPanels * kPackedPanel);
-  pool->ParallelFor(threads, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      for (int64_t blk = t; blk < blocks; blk += threads) {
-        RunColumnBlock(w, blk * block_cols, std::min(n, (blk + 1) * block_cols), src, epilogue,
-                       c, ldc, scratch + static_cast<size_t>(t) * slot_floats);
-      }
+  pool->ParallelFor(blocks, 1, [&](int64_t b0, int64_t b1) {
+    float* slot = scratch + static_cast<size_t>(pool->ThreadIndex()) * slot_floats;
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      RunColumnBlock(w, blk * block_cols, std::min(n, (blk + 1) * block_cols), src, epilogue, c,
+                     ldc, slot);
     }
   });
 }
