@@ -1,9 +1,12 @@
-// Fuzzes the streaming AEAD's decrypting readers (sequential and random
-// access) with a fixed key.
+// Fuzzes the streaming AEAD's decrypting readers (sequential, through
+// ReadAll and through Read into a buffer that takes whole segments; random
+// access; and the sealed store's segment stream, one segment at a time and
+// on three threads into a sink that lends its buffer) with a fixed key.
 //
 // Raw input: byte 0 picks the parameters and how many bytes the source hands
 // out per read, byte 1 the associated-data length (0..7), then the
-// associated data, then the stream. Nothing may crash; errors are expected.
+// associated data, then the stream. Nothing may crash; errors are
+// expected; all readers must agree.
 //
 // Seed input: Tink's streaming vector file (JSON). Each vector that
 // decrypts with its own key (all of them in the real file) must be refused
@@ -16,6 +19,8 @@
 #include "base/bytes.h"
 #include "base/secret_bytes.h"
 #include "nlohmann/json.hpp"
+#include "storage/sealed/segment_layout.h"
+#include "storage/sealed/segment_stream.h"
 #include "storage/streaming/byte_stream.h"
 #include "storage/streaming/streaming_aead_params.h"
 #include "storage/streaming/streaming_aead_random_access_reader.h"
@@ -63,6 +68,84 @@ bool Sequential(const SecretBytes& key, const StreamingAeadParams& p,
   return true;
 }
 
+// Sequential decryption through Read() into one buffer with room for the
+// whole plaintext (each segment decrypted straight into it).
+bool SequentialIntoBuffer(const SecretBytes& key, const StreamingAeadParams& p,
+                          absl::string_view aad, absl::string_view ct, std::string* plaintext) {
+  StringSource source{std::string(ct)};
+  auto reader = StreamingAeadReader::Create(key, p, AsBytes(aad), &source);
+  if (!reader.ok()) return false;
+  std::string out(ct.size() + 1, '\0');
+  size_t filled = 0;
+  for (;;) {
+    auto n = (*reader)->Read(std::span<uint8_t>(reinterpret_cast<uint8_t*>(out.data()) + filled,
+                                                out.size() - filled));
+    if (!n.ok()) return false;
+    if (*n == 0) break;
+    filled += *n;
+  }
+  out.resize(filled);
+  *plaintext = std::move(out);
+  return true;
+}
+
+// Lends its buffer, as the worker's sink does.
+class LendingSink final : public ByteSink {
+ public:
+  absl::Status Append(std::span<const uint8_t> data) override {
+    buf_.resize(size_);
+    buf_.append(reinterpret_cast<const char*>(data.data()), data.size());
+    size_ += data.size();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::span<uint8_t>> Lend(size_t n) override {
+    buf_.resize(size_ + n);
+    lent_ = n;
+    return std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf_.data()) + size_, n);
+  }
+  absl::Status Commit(size_t n) override {
+    if (n > lent_) std::abort();  // the reader never commits more than it was lent
+    size_ += n;
+    lent_ = 0;
+    return absl::OkStatus();
+  }
+  std::string committed() const { return buf_.substr(0, size_); }
+
+ private:
+  std::string buf_;
+  size_t size_ = 0, lent_ = 0;
+};
+
+// The sealed store's path: the stream cut into the segments the store sends
+// (sealed/segment_layout.h), decrypted by SegmentStreamReader with `threads`
+// threads. Streams with a ciphertext offset are not sealed streams.
+bool Segmented(const SecretBytes& key, const StreamingAeadParams& p, absl::string_view aad,
+               absl::string_view ct, int threads, std::string* plaintext) {
+  using Segment = sealed::SegmentStreamReader::Segment;
+  if (p.ciphertext_offset != 0 || ct.size() < p.header_size()) return false;
+  auto layout = sealed::SegmentLayout::ForStreamSize(p, ct.size());
+  if (!layout.ok()) return false;
+  std::vector<Segment> segments;
+  uint64_t pos = p.header_size();
+  for (uint64_t i = 0; i < layout->segment_count(); ++i) {
+    const uint64_t n = layout->SegmentSize(i);
+    segments.push_back({i, std::string(ct.substr(pos, n))});
+    pos += n;
+  }
+  size_t next = 0;
+  auto reader = sealed::SegmentStreamReader::Create(
+      key, p, AsBytes(aad), AsBytes(ct.substr(0, p.header_size())), ct.size(),
+      [&]() -> absl::StatusOr<std::optional<Segment>> {
+        if (next == segments.size()) return std::nullopt;
+        return std::move(segments[next++]);
+      });
+  if (!reader.ok()) return false;
+  LendingSink sink;
+  if (!(*reader)->CopyRange(0, UINT64_MAX, &sink, nullptr, threads).ok()) return false;
+  *plaintext = sink.committed();
+  return true;
+}
+
 // Random access over the stream with the offset prefix; true when every
 // segment authenticates.
 bool RandomAccess(const SecretBytes& key, const StreamingAeadParams& p,
@@ -102,11 +185,17 @@ void FuzzRaw(const uint8_t* data, size_t size) {
   const absl::string_view aad(reinterpret_cast<const char*>(data + 2), aad_len);
   const absl::string_view ct(reinterpret_cast<const char*>(data + 2 + aad_len),
                              size - 2 - aad_len);
-  std::string a, b;
+  std::string a, b, c, d, e;
   const bool seq = Sequential(*key, p, aad, ct, trickle, &a);
   const bool ra = RandomAccess(*key, p, aad, ct, &b);
-  // Both readers judge a stream the same way.
-  if (seq != ra || (seq && a != b)) std::abort();
+  const bool direct = SequentialIntoBuffer(*key, p, aad, ct, &c);
+  // Every reader judges a stream the same way.
+  if (seq != ra || (seq && a != b) || direct != seq || (seq && c != a)) std::abort();
+  if (p.ciphertext_offset == 0) {
+    const bool one = Segmented(*key, p, aad, ct, 1, &d);
+    const bool three = Segmented(*key, p, aad, ct, 3, &e);
+    if (one != seq || three != seq || (seq && (d != a || e != a))) std::abort();
+  }
 }
 
 std::string Unhex(const nlohmann::json& v, const char* field) {
@@ -144,20 +233,28 @@ bool FuzzVectorFile(const uint8_t* data, size_t size) {
     // The fuzzer mutates this file too, so a vector that no longer
     // authenticates is skipped; one that does must be refused once truncated
     // or flipped, and both readers must agree on it.
-    std::string got, got_ra;
+    std::string got, got_ra, got_direct, got_par;
     const bool seq = Sequential(key, p, aad, ct, 3, &got);
     const bool ra = RandomAccess(key, p, aad, ct, &got_ra);
+    const bool direct = SequentialIntoBuffer(key, p, aad, ct, &got_direct);
+    const bool par = Segmented(key, p, aad, ct, 3, &got_par);
     if (seq != ra || (seq && got != got_ra)) std::abort();
+    if (direct != seq || par != seq || (seq && (got_direct != got || got_par != got))) {
+      std::abort();
+    }
     if (!seq) continue;
     for (size_t n = 0; n < ct.size(); ++n) {
       if (Sequential(key, p, aad, ct.substr(0, n), 64, &got)) std::abort();
       if (RandomAccess(key, p, aad, ct.substr(0, n), &got)) std::abort();
+      if (Segmented(key, p, aad, ct.substr(0, n), 3, &got)) std::abort();
     }
     for (size_t pos = 0; pos < ct.size(); ++pos) {
       std::string bad = ct;
       bad[pos] ^= 0x10;
       if (Sequential(key, p, aad, bad, 64, &got)) std::abort();
       if (RandomAccess(key, p, aad, bad, &got)) std::abort();
+      if (SequentialIntoBuffer(key, p, aad, bad, &got)) std::abort();
+      if (Segmented(key, p, aad, bad, 3, &got)) std::abort();
     }
   }
   return true;
