@@ -411,13 +411,16 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
       RETURN_IF_ERROR(runner->Run().status());  // warm-up and output check
       if (threads == o.threads.front()) {
         // As the worker decrypts (its threads), and on one thread.
-        for (int t : {worker::DefaultDecryptThreads(), 1}) {
+        std::vector<int> decrypt_threads = {worker::DefaultDecryptThreads()};
+        if (decrypt_threads.front() != 1) decrypt_threads.push_back(1);
+        for (int t : decrypt_threads) {
           ASSIGN_OR_RETURN(ModelDecryption sealed,
                            ModelDecryption::Seal(job->material(), AsBytes(runner->model_file()),
                                                  absl::StrCat("models/", model.name, "/stored")));
           RETURN_IF_ERROR(sealed.Open(job->material(), t).status());
-          m.decrypts.push_back(
-              {model.name, t == 1 ? "stored_1_thread" : "stored", std::move(sealed), t, {}});
+          const bool worker_threads = t == decrypt_threads.front();
+          m.decrypts.push_back({model.name, worker_threads ? "stored" : "stored_1_thread",
+                                std::move(sealed), t, {}});
         }
       }
       m.runners.push_back(std::move(runner));

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace strongroom::worker {
 
@@ -23,8 +24,9 @@ absl::Status SecretBytesSink::Grow(uint64_t needed) {
 
 absl::Status SecretBytesSink::Reserve(uint64_t total) {
   if (total <= buffer_.size()) return absl::OkStatus();  // a loan stays valid
+  RETURN_IF_ERROR(Grow(total));  // on failure the buffer, and a loan, are unchanged
   lent_ = 0;
-  return Grow(total);
+  return absl::OkStatus();
 }
 
 absl::Status SecretBytesSink::MakeRoom(size_t n) {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -131,21 +132,27 @@ ParallelDecryptResult DecryptSegmentsInParallel(
     return result;
   }
   threads = static_cast<int>(std::clamp<uint64_t>(end - first, 1, std::max(1, threads)));
+  // Ciphers and threads first: without them nothing is taken or written
+  // and the caller can go on one segment at a time (OpenSSL releases before
+  // 3.0.12 / 3.1.4 cannot copy an AES-GCM context).
   std::vector<std::unique_ptr<storage::SegmentCipher>> ciphers;
   for (int t = 0; t < threads; ++t) {
     absl::StatusOr<std::unique_ptr<storage::SegmentCipher>> c = reader.NewCipher();
-    if (!c.ok()) {
-      result.status = c.status();
-      return result;
-    }
+    if (!c.ok()) break;
     ciphers.push_back(*std::move(c));
   }
-  Run run(reader, first, out, static_cast<size_t>(threads));
+  Run run(reader, first, out, std::max<size_t>(1, ciphers.size()));
   std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&run, cipher = ciphers[static_cast<size_t>(t)].get()] {
-      run.Work(cipher);
-    });
+  for (const std::unique_ptr<storage::SegmentCipher>& cipher : ciphers) {
+    try {
+      workers.emplace_back([&run, c = cipher.get()] { run.Work(c); });
+    } catch (const std::system_error&) {
+      break;  // fewer threads
+    }
+  }
+  if (workers.empty()) {
+    result.started = false;
+    return result;
   }
   for (uint64_t i = first; i < end && !run.failed(); ++i) {
     absl::StatusOr<std::string> ct = take(i);

@@ -29,6 +29,9 @@
 namespace strongroom::storage::sealed {
 
 struct ParallelDecryptResult {
+  // False when no thread could start (no copy of the cipher, no thread):
+  // nothing was taken or written, decrypt one segment at a time instead.
+  bool started = true;
   // Bytes at the front of `out` that hold the plaintext of the segments
   // before the first failure (all of `out` when status is OK).
   uint64_t good_bytes = 0;

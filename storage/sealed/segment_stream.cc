@@ -217,23 +217,27 @@ absl::Status SegmentStreamReader::CopyRange(uint64_t start, uint64_t end, storag
   uint64_t written = 0;
   for (uint64_t i = span->first; i < span->end; ++i) {
     if (parallel && i == whole_first) {
-      // The whole segments at once, on `threads` threads, into one loan.
+      // The whole segments at once, on `threads` threads, into one loan. A
+      // sink that cannot lend that much (or threads that cannot start) gets
+      // them one at a time below, with the sequential errors.
       const uint64_t bytes = layout->SegmentPlaintextOffset(whole_end - 1) +
                              reader_->SegmentPlaintextSize(whole_end - 1) -
                              layout->SegmentPlaintextOffset(whole_first);
-      ASSIGN_OR_RETURN(std::span<uint8_t> room, sink->Lend(static_cast<size_t>(bytes)));
-      if (room.size() == bytes) {
+      absl::StatusOr<std::span<uint8_t>> room = sink->Lend(static_cast<size_t>(bytes));
+      if (room.ok() && room->size() == bytes) {
         const ParallelDecryptResult r = DecryptSegmentsInParallel(
-            *reader_, whole_first, whole_end, room, threads,
+            *reader_, whole_first, whole_end, *room, threads,
             [this](uint64_t k) { return source_->Take(k); });
-        if (r.good_bytes > 0) {
-          RETURN_IF_ERROR(sink->Commit(static_cast<size_t>(r.good_bytes)));
-          written += r.good_bytes;
-          if (progress) progress(written);
+        if (r.started) {
+          if (r.good_bytes > 0) {
+            RETURN_IF_ERROR(sink->Commit(static_cast<size_t>(r.good_bytes)));
+            written += r.good_bytes;
+            if (progress) progress(written);
+          }
+          RETURN_IF_ERROR(r.status);
+          i = whole_end - 1;
+          continue;
         }
-        RETURN_IF_ERROR(r.status);
-        i = whole_end - 1;
-        continue;
       }
     }
     const uint64_t seg_start = layout->SegmentPlaintextOffset(i);

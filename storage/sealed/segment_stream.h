@@ -103,9 +103,12 @@ class SegmentStreamReader {
   // null) gets the plaintext bytes written so far. With `threads` > 1 and a
   // sink that lends its buffer (ByteSink::Lend), the range's whole segments
   // (two or more) are decrypted on that many threads into one loan
-  // (parallel_decrypt.h; progress is then reported once for them); on a
-  // failure the sink holds exactly the segments before the failing one, as
-  // in the sequential case.
+  // (parallel_decrypt.h; progress is then reported once for them; the loan
+  // is asked for before any of them is authenticated, so the sink's limit
+  // meets the object's declared size up front); on a failure the sink holds
+  // exactly the segments before the failing one, as in the sequential case.
+  // A sink that cannot lend that much, or threads that cannot start, leave
+  // the segments to the one-at-a-time path, with its errors.
   absl::Status CopyRange(uint64_t start, uint64_t end, storage::ByteSink* sink,
                          const std::function<void(uint64_t)>& progress = nullptr,
                          int threads = 1);

@@ -87,7 +87,10 @@ std::vector<Segment> Cut(const Vector& v) {
 // does: whole segments are decrypted straight into it.
 class LendingSink final : public ByteSink {
  public:
+  // `max_bytes`: contents plus a loan may not exceed it (ResourceExhausted).
+  explicit LendingSink(size_t max_bytes = SIZE_MAX) : max_(max_bytes) {}
   absl::Status Append(std::span<const uint8_t> data) override {
+    if (data.size() > max_ - size_) return absl::ResourceExhaustedError("sink full");
     buf_.resize(size_);
     buf_.append(reinterpret_cast<const char*>(data.data()), data.size());
     size_ += data.size();
@@ -95,6 +98,7 @@ class LendingSink final : public ByteSink {
     return absl::OkStatus();
   }
   absl::StatusOr<std::span<uint8_t>> Lend(size_t n) override {
+    if (n > max_ - size_) return absl::ResourceExhaustedError("sink full");
     buf_.resize(size_ + n, '?');
     lent_ = n;
     ++lends_;
@@ -112,6 +116,7 @@ class LendingSink final : public ByteSink {
   int lends() const { return lends_; }
 
  private:
+  size_t max_;
   std::string buf_;
   size_t size_ = 0, lent_ = 0;
   int lends_ = 0;
@@ -383,6 +388,17 @@ TEST(PayloadParallelTest, ManySegmentsOnManyThreadsFailAsTheSequentialReaderDoes
     LendingSink sink2;
     EXPECT_THAT(OpenParallel(key, parts, two, threads, sink2), StatusIs(absl::StatusCode::kDataLoss,
                                                                         HasSubstr("segment 7:")));
+    // A sink that cannot lend the whole run gets the segments one at a
+    // time, and fails as sequentially: the bad segment before the limit.
+    std::vector<Segment> bad3 = all;
+    bad3[3].data[5] ^= 0x10;
+    LendingSink small(plain.size() / 2);
+    EXPECT_THAT(OpenParallel(key, parts, bad3, threads, small),
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr("segment 3:")));
+    EXPECT_EQ(small.committed(), plain.substr(0, 200 + 2 * 240));
+    LendingSink small_ok(plain.size() / 2);
+    EXPECT_THAT(OpenParallel(key, parts, all, threads, small_ok),
+                StatusIs(absl::StatusCode::kResourceExhausted));
     // The transport failing on segment 60, and segments swapped after it.
     LendingSink cut;
     EXPECT_THAT(OpenParallel(key, parts, all, threads, cut, 0, /*fail_take=*/61),
