@@ -246,7 +246,7 @@ bool FuzzVectorFile(const uint8_t* data, size_t size) {
     for (size_t n = 0; n < ct.size(); ++n) {
       if (Sequential(key, p, aad, ct.substr(0, n), 64, &got)) std::abort();
       if (RandomAccess(key, p, aad, ct.substr(0, n), &got)) std::abort();
-      if (Segmented(key, p, aad, ct.substr(0, n), 3, &got)) std::abort();
+      if (Segmented(key, p, aad, ct.substr(0, n), 1, &got)) std::abort();
     }
     for (size_t pos = 0; pos < ct.size(); ++pos) {
       std::string bad = ct;
@@ -254,7 +254,9 @@ bool FuzzVectorFile(const uint8_t* data, size_t size) {
       if (Sequential(key, p, aad, bad, 64, &got)) std::abort();
       if (RandomAccess(key, p, aad, bad, &got)) std::abort();
       if (SequentialIntoBuffer(key, p, aad, bad, &got)) std::abort();
-      if (Segmented(key, p, aad, bad, 3, &got)) std::abort();
+      // Three threads on every eighth flip (thread start-up per call would
+      // otherwise dominate the fuzzer's time; raw inputs use three always).
+      if (Segmented(key, p, aad, bad, pos % 8 == 0 ? 3 : 1, &got)) std::abort();
     }
   }
   return true;
