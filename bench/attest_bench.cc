@@ -423,14 +423,6 @@ nlohmann::json ResultJson(const AttestCase& c, int threads, const Measured& m) {
   return r;
 }
 
-// The 1, 5 and 15 minute load averages.
-nlohmann::json LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  double l1 = 0, l5 = 0, l15 = 0;
-  if (!(in >> l1 >> l5 >> l15)) return nullptr;
-  return nlohmann::json::array({l1, l5, l15});
-}
-
 absl::StatusOr<nlohmann::json> Run(const AttestBenchOptions& o,
                                    const std::set<std::string>& types) {
   const VectorReader v(o.vectors);

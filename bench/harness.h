@@ -61,6 +61,11 @@ absl::StatusOr<AbResult> RunInterleaved(int threads, double seconds, int slices,
 
 // Median of `values` (mean of the middle two for an even count); 0 when empty.
 double Median(std::vector<double> values);
+// The q-quantile of `values` by nearest rank (0 < q <= 1); 0 when empty.
+double Quantile(std::vector<double> values, double q);
+
+// The 1, 5 and 15 minute load averages as a JSON array; null when unknown.
+nlohmann::json LoadAverage();
 
 // `value` rounded to `digits` decimals, for readable JSON.
 double Round(double value, int digits);

@@ -241,13 +241,6 @@ double CpuSeconds() {
          (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-nlohmann::json LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  double one = 0, five = 0, fifteen = 0;
-  if (!(in >> one >> five >> fifteen)) return nullptr;
-  return nlohmann::json::array({one, five, fifteen});
-}
-
 struct Totals {
   uint64_t ops = 0;
   double seconds = 0;

@@ -119,23 +119,8 @@ struct InferOptions {
 
 void Progress(const std::string& line) { std::fprintf(stderr, "[infer] %s\n", line.c_str()); }
 
-nlohmann::json LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  double one = 0, five = 0, fifteen = 0;
-  if (!(in >> one >> five >> fifteen)) return nullptr;
-  return nlohmann::json::array({one, five, fifteen});
-}
-
 double Ms(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
-}
-
-// Nearest-rank quantile.
-double Quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t rank = static_cast<size_t>(std::ceil(q * v.size()));
-  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
 }
 
 // Per-run times of one runtime on one (model, threads), all rounds.

@@ -10,11 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "attest/binding.h"
 #include "base/status_macros.h"
+#include "bench/harness.h"
 #include "client/dev_attester.h"
 #include "client/workload.h"
 #include "kms/hpke/keys.h"
-#include "storage/streaming/byte_stream.h"
 #include "storage/sealed/segment_stream.h"
+#include "storage/streaming/byte_stream.h"
 #include "storage/streaming/streaming_aead_writer.h"
 
 namespace strongroom::bench {
@@ -77,21 +78,7 @@ class SpanLendingSink final : public storage::ByteSink {
   size_t size_ = 0, lent_ = 0;
 };
 
-double MedianOf(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
-double P90Of(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t rank = static_cast<size_t>(std::ceil(0.9 * v.size()));
-  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
-}
-
-double Round3(double v) { return std::round(v * 1e3) / 1e3; }
 
 }  // namespace
 
@@ -103,10 +90,10 @@ nlohmann::json FlowSummaryJson(const std::vector<FlowSample>& samples) {
     for (int k = 0; k < kJobStepCount; ++k) steps[k].push_back(s.step_ns[k] / 1e6);
   }
   nlohmann::json step_json;
-  for (int k = 0; k < kJobStepCount; ++k) step_json[kJobStepNames[k]] = Round3(MedianOf(steps[k]));
+  for (int k = 0; k < kJobStepCount; ++k) step_json[kJobStepNames[k]] = Round(Median(steps[k]), 3);
   return {{"flows", samples.size()},
-          {"median_ms", Round3(MedianOf(total))},
-          {"p90_ms", Round3(P90Of(total))},
+          {"median_ms", Round(Median(total), 3)},
+          {"p90_ms", Round(Quantile(total, 0.9), 3)},
           {"step_median_ms", step_json}};
 }
 

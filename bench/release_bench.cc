@@ -118,13 +118,6 @@ double ProcessCpuSeconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
-nlohmann::json LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  double one = 0, five = 0, fifteen = 0;
-  if (!(in >> one >> five >> fifteen)) return nullptr;
-  return nlohmann::json::array({one, five, fifteen});
-}
-
 // The q-quantile (nearest rank) of `sorted_ns`, in microseconds.
 double QuantileUs(const std::vector<int64_t>& sorted_ns, double q) {
   if (sorted_ns.empty()) return 0;

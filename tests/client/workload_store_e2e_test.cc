@@ -19,6 +19,7 @@
 #include "storage/streaming/byte_stream.h"
 #include "tests/client/loopback_server.h"
 #include "tests/client/workload_fixture.h"
+#include "tests/storage/streaming/lending_sink.h"
 
 namespace strongroom::client {
 namespace {
@@ -42,36 +43,6 @@ std::string Pattern(size_t n) {
   return s;
 }
 
-// Lends its buffer (ByteSink::Lend), as the worker's locked sink does, so
-// that GetObject decrypts whole segments straight into it.
-class LendingStringSink final : public storage::ByteSink {
- public:
-  absl::Status Append(std::span<const uint8_t> data) override {
-    buf_.resize(size_);
-    buf_.append(reinterpret_cast<const char*>(data.data()), data.size());
-    size_ += data.size();
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::span<uint8_t>> Lend(size_t n) override {
-    buf_.resize(size_ + n);
-    lent_ = n;
-    ++lends_;
-    return std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf_.data()) + size_, n);
-  }
-  absl::Status Commit(size_t n) override {
-    if (n > lent_) return absl::FailedPreconditionError("more than lent");
-    size_ += n;
-    lent_ = 0;
-    return absl::OkStatus();
-  }
-  std::string committed() const { return buf_.substr(0, size_); }
-  int lends() const { return lends_; }
-
- private:
-  std::string buf_;
-  size_t size_ = 0, lent_ = 0;
-  int lends_ = 0;
-};
 
 class WorkloadStoreE2eTest : public ::testing::Test {
  protected:
@@ -213,7 +184,7 @@ TEST_F(WorkloadStoreE2eTest, SegmentsDecryptOnSeveralThreadsIntoALendingSink) {
       o.range_start = start;
       o.range_end = end;
       o.decrypt_threads = threads;
-      LendingStringSink sink;
+      storage::testing::LendingSink sink;
       ASSERT_OK(wl->GetObject(o, sink).status());
       EXPECT_TRUE(sink.committed() == data.substr(start, end.value_or(data.size()) - start))
           << "[" << start << ", " << end.value_or(0) << ") differs";

@@ -25,6 +25,7 @@
 #include "storage/streaming/streaming_aead_params.h"
 #include "storage/streaming/streaming_aead_random_access_reader.h"
 #include "storage/streaming/streaming_aead_reader.h"
+#include "tests/storage/streaming/lending_sink.h"
 
 namespace {
 
@@ -89,32 +90,6 @@ bool SequentialIntoBuffer(const SecretBytes& key, const StreamingAeadParams& p,
   return true;
 }
 
-// Lends its buffer, as the worker's sink does.
-class LendingSink final : public ByteSink {
- public:
-  absl::Status Append(std::span<const uint8_t> data) override {
-    buf_.resize(size_);
-    buf_.append(reinterpret_cast<const char*>(data.data()), data.size());
-    size_ += data.size();
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::span<uint8_t>> Lend(size_t n) override {
-    buf_.resize(size_ + n);
-    lent_ = n;
-    return std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf_.data()) + size_, n);
-  }
-  absl::Status Commit(size_t n) override {
-    if (n > lent_) std::abort();  // the reader never commits more than it was lent
-    size_ += n;
-    lent_ = 0;
-    return absl::OkStatus();
-  }
-  std::string committed() const { return buf_.substr(0, size_); }
-
- private:
-  std::string buf_;
-  size_t size_ = 0, lent_ = 0;
-};
 
 // The sealed store's path: the stream cut into the segments the store sends
 // (sealed/segment_layout.h), decrypted by SegmentStreamReader with `threads`
@@ -140,7 +115,7 @@ bool Segmented(const SecretBytes& key, const StreamingAeadParams& p, absl::strin
         return std::move(segments[next++]);
       });
   if (!reader.ok()) return false;
-  LendingSink sink;
+  testing::LendingSink sink;
   if (!(*reader)->CopyRange(0, UINT64_MAX, &sink, nullptr, threads).ok()) return false;
   *plaintext = sink.committed();
   return true;

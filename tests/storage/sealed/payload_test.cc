@@ -16,6 +16,7 @@
 #include "storage/sealed/segment_stream.h"
 #include "storage/streaming/streaming_aead_writer.h"
 #include "tests/storage/sealed/sealed_test_util.h"
+#include "tests/storage/streaming/lending_sink.h"
 
 namespace strongroom::storage::sealed {
 namespace {
@@ -23,6 +24,7 @@ namespace {
 using ::strongroom::testing::StatusIs;
 using ::testing::HasSubstr;
 using Segment = SegmentStreamReader::Segment;
+using ::strongroom::storage::testing::LendingSink;
 
 struct Vector {
   int id = 0;
@@ -83,44 +85,6 @@ std::vector<Segment> Cut(const Vector& v) {
   return out;
 }
 
-// Lends its buffer (ByteSink::Lend), as the worker's locked-memory sink
-// does: whole segments are decrypted straight into it.
-class LendingSink final : public ByteSink {
- public:
-  // `max_bytes`: contents plus a loan may not exceed it (ResourceExhausted).
-  explicit LendingSink(size_t max_bytes = SIZE_MAX) : max_(max_bytes) {}
-  absl::Status Append(std::span<const uint8_t> data) override {
-    if (data.size() > max_ - size_) return absl::ResourceExhaustedError("sink full");
-    buf_.resize(size_);
-    buf_.append(reinterpret_cast<const char*>(data.data()), data.size());
-    size_ += data.size();
-    lent_ = 0;
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::span<uint8_t>> Lend(size_t n) override {
-    if (n > max_ - size_) return absl::ResourceExhaustedError("sink full");
-    buf_.resize(size_ + n, '?');
-    lent_ = n;
-    ++lends_;
-    return std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf_.data()) + size_, n);
-  }
-  absl::Status Commit(size_t n) override {
-    if (n > lent_) return absl::FailedPreconditionError("more than lent");
-    size_ += n;
-    lent_ = 0;
-    return absl::OkStatus();
-  }
-  std::string committed() const { return buf_.substr(0, size_); }
-  // What the last loan left uncommitted.
-  std::string uncommitted() const { return buf_.substr(size_); }
-  int lends() const { return lends_; }
-
- private:
-  size_t max_;
-  std::string buf_;
-  size_t size_ = 0, lent_ = 0;
-  int lends_ = 0;
-};
 
 absl::Status DecryptInto(const Vector& v, std::vector<Segment> segments, uint64_t start,
                          uint64_t end, ByteSink& sink, int threads = 1) {
