@@ -113,8 +113,7 @@ class SegmentStreamReader::Source final : public storage::RandomAccessSource {
   // does and handed over (the source keeps no copy).
   absl::StatusOr<std::string> Take(uint64_t index) {
     const uint64_t offset = index == 0 ? header_.size() : index * params_.ciphertext_segment_size;
-    ASSIGN_OR_RETURN(const Segment* segment, SegmentAt(offset));
-    (void)segment;
+    RETURN_IF_ERROR(SegmentAt(offset).status());
     std::string data = std::move(current_->data);
     current_->data.clear();
     return data;
@@ -202,17 +201,15 @@ absl::Status SegmentStreamReader::CopyRange(uint64_t start, uint64_t end, storag
   end = std::min(end, layout->plaintext_size());
   absl::StatusOr<SegmentLayout::Span> span = layout->SegmentsForRange(start, end);
   if (!span.ok()) return span.status();
-  // The whole segments of the range: [whole_first, whole_end).
+  // Whether segment i's plaintext lies wholly inside [start, end) (and is
+  // not empty); those segments are contiguous: [whole_first, whole_end).
+  auto whole = [&](uint64_t i) {
+    const uint64_t at = layout->SegmentPlaintextOffset(i), size = reader_->SegmentPlaintextSize(i);
+    return size > 0 && start <= at && at + size <= end;
+  };
   uint64_t whole_first = span->first, whole_end = span->end;
-  while (whole_first < whole_end && layout->SegmentPlaintextOffset(whole_first) < start) {
-    ++whole_first;
-  }
-  while (whole_end > whole_first && (reader_->SegmentPlaintextSize(whole_end - 1) == 0 ||
-                                     layout->SegmentPlaintextOffset(whole_end - 1) +
-                                             reader_->SegmentPlaintextSize(whole_end - 1) >
-                                         end)) {
-    --whole_end;
-  }
+  while (whole_first < whole_end && !whole(whole_first)) ++whole_first;
+  while (whole_end > whole_first && !whole(whole_end - 1)) --whole_end;
   const bool parallel = threads > 1 && whole_end - whole_first >= 2;
   uint64_t written = 0;
   for (uint64_t i = span->first; i < span->end; ++i) {
@@ -241,9 +238,9 @@ absl::Status SegmentStreamReader::CopyRange(uint64_t start, uint64_t end, storag
       }
     }
     const uint64_t seg_start = layout->SegmentPlaintextOffset(i);
-    const uint64_t seg_size = reader_->SegmentPlaintextSize(i);
-    if (seg_size > 0 && start <= seg_start && seg_start + seg_size <= end) {
+    if (whole(i)) {
       // A whole segment: straight into the sink's buffer where it lends one.
+      const uint64_t seg_size = reader_->SegmentPlaintextSize(i);
       absl::StatusOr<std::span<uint8_t>> room = sink->Lend(static_cast<size_t>(seg_size));
       if (!room.ok()) return room.status();
       if (!room->empty()) {
