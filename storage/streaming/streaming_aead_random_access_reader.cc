@@ -129,9 +129,7 @@ absl::StatusOr<size_t> StreamingAeadRandomAccessReader::Decrypt(
                                               " is past the last segment (",
                                               segment_count_ - 1, ")"));
   }
-  const uint64_t start =
-      segment == 0 ? uint64_t{params_.ciphertext_offset} + params_.header_size()
-                   : segment * params_.ciphertext_segment_size;
+  const uint64_t start = SegmentStart(segment);
   const size_t length = static_cast<size_t>(SegmentCiphertextSize(segment));
   // The source's own bytes where it can lend them, else a copy.
   absl::StatusOr<std::optional<std::span<const uint8_t>>> view =
@@ -182,31 +180,33 @@ absl::Status StreamingAeadRandomAccessReader::DecryptSegmentWith(
       .status();
 }
 
+uint64_t StreamingAeadRandomAccessReader::SegmentStart(uint64_t segment) const {
+  return segment == 0 ? uint64_t{params_.ciphertext_offset} + params_.header_size()
+                      : segment * params_.ciphertext_segment_size;
+}
+
+uint64_t StreamingAeadRandomAccessReader::FullSegmentSize(uint64_t segment) const {
+  return segment == 0 ? params_.first_ciphertext_segment_size()
+                      : params_.ciphertext_segment_size;
+}
+
 uint64_t StreamingAeadRandomAccessReader::SegmentCiphertextSize(
     uint64_t segment) const {
-  const uint64_t start =
-      segment == 0 ? uint64_t{params_.ciphertext_offset} + params_.header_size()
-                   : segment * params_.ciphertext_segment_size;
-  const uint64_t expected = segment == 0
-                                ? params_.first_ciphertext_segment_size()
-                                : params_.ciphertext_segment_size;
-  return std::min(expected, ciphertext_size_ - start);
+  return std::min(FullSegmentSize(segment), ciphertext_size_ - SegmentStart(segment));
 }
 
 absl::StatusOr<size_t> StreamingAeadRandomAccessReader::DecryptWith(
     SegmentCipher& cipher, uint64_t segment, std::span<const uint8_t> ct,
     std::span<uint8_t> out, bool exact) const {
   const bool last = segment == segment_count_ - 1;
-  const uint64_t expected = segment == 0
-                                ? params_.first_ciphertext_segment_size()
-                                : params_.ciphertext_segment_size;
   const size_t plain = ct.size() - kStreamingAeadTagSize;
   if (exact ? out.size() != plain : out.size() < plain) {
     return absl::InternalError(absl::StrCat("segment ", segment, ": ", plain,
                                             " bytes of plaintext for ",
                                             out.size(), " of output"));
   }
-  if (absl::Status s = cipher.DecryptAndDiagnose(segment, last, ct.size() == expected, ct,
+  if (absl::Status s = cipher.DecryptAndDiagnose(segment, last,
+                                                 ct.size() == FullSegmentSize(segment), ct,
                                                  out.first(plain));
       !s.ok()) {
     return s;
