@@ -73,13 +73,11 @@ class Run {
         // Segments past a failure are not needed (they will be wiped).
         if (job.index > failed_) continue;
       }
+      // Inside `out_`: its size was checked against [first, end) up front.
       const uint64_t offset = reader_.SegmentPlaintextOffset(job.index) - base_;
-      const uint64_t size = reader_.SegmentPlaintextSize(job.index);
-      absl::Status s = offset + size <= out_.size()
-                           ? reader_.DecryptSegmentWith(*cipher, job.index, AsBytes(job.ciphertext),
-                                                        out_.subspan(offset, size))
-                           : absl::InternalError(absl::StrCat("segment ", job.index,
-                                                              ": past the output buffer"));
+      absl::Status s = reader_.DecryptSegmentWith(
+          *cipher, job.index, AsBytes(job.ciphertext),
+          out_.subspan(offset, reader_.SegmentPlaintextSize(job.index)));
       if (!s.ok()) Fail(job.index, std::move(s));
     }
   }
@@ -104,7 +102,7 @@ class Run {
  private:
   static constexpr uint64_t kNone = UINT64_MAX;
   const storage::StreamingAeadRandomAccessReader& reader_;
-  const uint64_t base_;  // plaintext offset of segment first_
+  const uint64_t base_;  // plaintext offset of the run's first segment
   const std::span<uint8_t> out_;
   const size_t max_queued_;
   std::mutex mu_;

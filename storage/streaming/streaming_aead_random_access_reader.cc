@@ -105,7 +105,7 @@ StreamingAeadRandomAccessReader::DecryptSegment(uint64_t segment) {
   }
   cached_segment_.reset();
   absl::StatusOr<size_t> plain =
-      Decrypt(segment, plaintext_.RevealMutable(), /*exact=*/false);
+      Decrypt(segment, plaintext_.RevealMutable().first(SegmentPlaintextSize(segment)));
   if (!plain.ok()) return plain.status();
   plaintext_length_ = *plain;
   cached_segment_ = segment;
@@ -119,11 +119,11 @@ absl::Status StreamingAeadRandomAccessReader::DecryptSegmentInto(
         "segment ", segment, ": an output of ", out.size(), " bytes for ",
         SegmentPlaintextSize(segment), " bytes of plaintext"));
   }
-  return Decrypt(segment, out, /*exact=*/true).status();
+  return Decrypt(segment, out).status();
 }
 
 absl::StatusOr<size_t> StreamingAeadRandomAccessReader::Decrypt(
-    uint64_t segment, std::span<uint8_t> out, bool exact) {
+    uint64_t segment, std::span<uint8_t> out) {
   if (segment >= segment_count_) {
     return absl::OutOfRangeError(absl::StrCat("segment: ", segment,
                                               " is past the last segment (",
@@ -153,7 +153,7 @@ absl::StatusOr<size_t> StreamingAeadRandomAccessReader::Decrypt(
                                             " read ", got, " of ", length,
                                             " bytes; the source shrank"));
   }
-  return DecryptWith(*cipher_, segment, ct, out, exact);
+  return DecryptWith(*cipher_, segment, ct, out);
 }
 
 absl::StatusOr<std::unique_ptr<SegmentCipher>>
@@ -176,8 +176,7 @@ absl::Status StreamingAeadRandomAccessReader::DecryptSegmentWith(
                                             " read ", ciphertext.size(), " of ",
                                             length, " bytes; the source shrank"));
   }
-  return DecryptWith(cipher, segment, ciphertext.first(length), out, /*exact=*/true)
-      .status();
+  return DecryptWith(cipher, segment, ciphertext.first(length), out).status();
 }
 
 uint64_t StreamingAeadRandomAccessReader::SegmentStart(uint64_t segment) const {
@@ -197,10 +196,10 @@ uint64_t StreamingAeadRandomAccessReader::SegmentCiphertextSize(
 
 absl::StatusOr<size_t> StreamingAeadRandomAccessReader::DecryptWith(
     SegmentCipher& cipher, uint64_t segment, std::span<const uint8_t> ct,
-    std::span<uint8_t> out, bool exact) const {
+    std::span<uint8_t> out) const {
   const bool last = segment == segment_count_ - 1;
   const size_t plain = ct.size() - kStreamingAeadTagSize;
-  if (exact ? out.size() != plain : out.size() < plain) {
+  if (out.size() != plain) {
     return absl::InternalError(absl::StrCat("segment ", segment, ": ", plain,
                                             " bytes of plaintext for ",
                                             out.size(), " of output"));

@@ -99,17 +99,17 @@ class StreamingAeadRandomAccessReader {
                                   RandomAccessSource* source,
                                   uint64_t ciphertext_size,
                                   uint64_t segment_count);
-  // Reads and decrypts `segment` into the front of `out` (exactly its size
-  // when `exact`, else at least); returns the plaintext size.
-  absl::StatusOr<size_t> Decrypt(uint64_t segment, std::span<uint8_t> out, bool exact);
+  // Reads and decrypts `segment` into `out` (exactly its plaintext size);
+  // returns that size.
+  absl::StatusOr<size_t> Decrypt(uint64_t segment, std::span<uint8_t> out);
   // Where `segment` starts in the source (offset bytes included), and its
   // stored size when it is not a short last one.
   uint64_t SegmentStart(uint64_t segment) const;
   uint64_t FullSegmentSize(uint64_t segment) const;
   // Decrypts the stored bytes `ct` of `segment` with `cipher` into `out`.
   absl::StatusOr<size_t> DecryptWith(SegmentCipher& cipher, uint64_t segment,
-                                     std::span<const uint8_t> ct, std::span<uint8_t> out,
-                                     bool exact) const;
+                                     std::span<const uint8_t> ct,
+                                     std::span<uint8_t> out) const;
 
   const StreamingAeadParams params_;
   std::unique_ptr<SegmentCipher> cipher_;
