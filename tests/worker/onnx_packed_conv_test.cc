@@ -132,16 +132,23 @@ TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
 }
 
 TEST(OnnxPackedGemmTest, ChannelSplitFollowsTheShape) {
-  // squeezenet's m 48 (three blocks: 2 + 1) and m 80 (3 + 2) go by
-  // columns; blocks that divide evenly or nearly (63 blocks: 32 + 31), and
-  // one thread, by blocks.
+  // m 48 (three blocks: 2 + 1) and m 80 (3 + 2) go by columns; blocks that
+  // divide evenly or nearly (63 blocks: 32 + 31) by blocks, unless the
+  // weights are smaller than what B is read from; one thread by blocks.
   using ops::ChannelSplit;
-  EXPECT_EQ(ops::ChooseChannelSplit(2, 48, 169), ChannelSplit::kByColumns);
-  EXPECT_EQ(ops::ChooseChannelSplit(2, 80, 49), ChannelSplit::kByColumns);
-  EXPECT_EQ(ops::ChooseChannelSplit(2, 64, 169), ChannelSplit::kByBlocks);
-  EXPECT_EQ(ops::ChooseChannelSplit(2, 1000, 169), ChannelSplit::kByBlocks);
-  EXPECT_EQ(ops::ChooseChannelSplit(1, 48, 169), ChannelSplit::kByBlocks);
-  EXPECT_EQ(ops::ChooseChannelSplit(3, 64, 169), ChannelSplit::kByColumns);  // 2 + 2 + 0
+  // Weights larger than B's source (1x1: k * n floats), so by blocks
+  // unless they divide unevenly.
+  EXPECT_EQ(ops::ChooseChannelSplit(2, 48, 512, 169, 512 * 40), ChannelSplit::kByColumns);
+  EXPECT_EQ(ops::ChooseChannelSplit(2, 80, 512, 49, 512 * 49), ChannelSplit::kByColumns);
+  EXPECT_EQ(ops::ChooseChannelSplit(2, 1000, 512, 169, 512 * 169), ChannelSplit::kByBlocks);
+  EXPECT_EQ(ops::ChooseChannelSplit(2, 256, 2304, 196, 256 * 196), ChannelSplit::kByBlocks);
+  EXPECT_EQ(ops::ChooseChannelSplit(3, 64, 512, 40, 512 * 40), ChannelSplit::kByColumns);
+  // Weights smaller than B's source: by columns, each thread reading the
+  // columns it wrote (squeezenet's 13x13 squeeze, 512 -> 64).
+  EXPECT_EQ(ops::ChooseChannelSplit(2, 64, 512, 169, 512 * 169), ChannelSplit::kByColumns);
+  EXPECT_EQ(ops::ChooseChannelSplit(2, 64, 512, 40, 512 * 40), ChannelSplit::kByBlocks);
+  // One thread: by blocks.
+  EXPECT_EQ(ops::ChooseChannelSplit(1, 48, 512, 169, 512 * 169), ChannelSplit::kByBlocks);
 }
 
 TEST(OnnxPackedGemmTest, KernelChoiceFollowsTheShape) {

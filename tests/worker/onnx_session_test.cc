@@ -2,6 +2,7 @@
 // limits, profiles, constant folding, concurrency and device selection.
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <string>
 #include <thread>
@@ -258,6 +259,65 @@ TEST(ThreadPoolTest, ThreadIndexIsDistinctAmongConcurrentChunks) {
   EXPECT_EQ(foreign.load(), 0);
   EXPECT_GT(chunks.load(), 0);
   EXPECT_EQ(pool.ThreadIndex(), 0);  // the caller
+}
+
+// The hand-off: jobs back to back (workers still polling), after pauses
+// long enough that they sleep, each job's state on the caller's stack and
+// gone once ParallelFor returns; a pool destroyed while its workers sleep.
+TEST(ThreadPoolTest, HandsOffBackToBackAndAfterSleeping) {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    std::atomic<int> helped{0};
+    for (int round = 0; round < 400; ++round) {
+      const int64_t n = 1 + round % 37;
+      std::vector<int> hits(static_cast<size_t>(n), 0);  // this job's, on this stack
+      std::atomic<int64_t> covered{0};
+      pool.ParallelFor(n, 1, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+        covered += e - b;
+        if (pool.ThreadIndex() != 0) ++helped;
+        volatile double x = 0;
+        for (int i = 0; i < 500; ++i) x = x + i;
+      });
+      ASSERT_EQ(covered.load(), n) << "round " << round;
+      for (int h : hits) ASSERT_EQ(h, 1) << "round " << round;
+      if (round % 50 == 49) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    // Workers took part (they are not merely tolerated by the caller).
+    EXPECT_GT(helped.load(), 0) << threads << " threads";
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+// ParallelForByOwner: every item once, one at a time; thread t starts on
+// part t; a thread done with its part takes the rest of a slow one's.
+TEST(ThreadPoolTest, ByOwnerCoversOnceAndTakesOverASlowPart) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {1, 2, 7, 64}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      pool.ParallelForByOwner(n, [&](int64_t b, int64_t e) {
+        ASSERT_EQ(e, b + 1);
+        hits[static_cast<size_t>(b)]++;
+      });
+      for (auto& h : hits) ASSERT_EQ(h.load(), 1) << threads << " threads, n " << n;
+    }
+  }
+  ThreadPool pool(2);
+  std::atomic<int> by_caller{0}, total{0};
+  std::atomic<bool> slept{false};
+  pool.ParallelForByOwner(8, [&](int64_t, int64_t) {
+    ++total;
+    if (pool.ThreadIndex() == 0) {
+      ++by_caller;
+    } else if (!slept.exchange(true)) {
+      // The worker stalls on its first item (part 1 is items 4..7).
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+  });
+  EXPECT_EQ(total.load(), 8);
+  // The caller ran its own 4 and took over at least one of the worker's.
+  EXPECT_GE(by_caller.load(), 5);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "worker/onnx/thread_pool.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -11,9 +13,9 @@ thread_local int thread_index = 0;  // a worker's 1 .. threads - 1
 thread_local const ThreadPool* worker_of = nullptr;  // the pool this thread works for
 
 // How long a worker polls for the next job, and the caller for the workers
-// to finish, before sleeping on a condition variable: kernels issue
-// ParallelFor back to back (a squeezenet run issues hundreds), and a futex
-// wake-up costs tens of microseconds on a VM, as much as a small layer.
+// to finish, before sleeping (a worker) or yielding (the caller): kernels
+// issue ParallelFor back to back (a squeezenet run issues hundreds), and a
+// futex wake-up costs tens of microseconds on a VM, as much as a small layer.
 constexpr auto kSpin = std::chrono::microseconds(100);
 
 inline void CpuRelax() {
@@ -54,8 +56,8 @@ ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-    published_.fetch_add(1, std::memory_order_release);
+    stop_.store(true);
+    published_.fetch_add(1);
   }
   work_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
@@ -74,27 +76,31 @@ void ThreadPool::RunChunks(Job& job) {
   in_parallel_region = was;
 }
 
+// The hand-off takes no lock unless a worker sleeps. All accesses to
+// published_, job_, busy_ and sleepers_ are sequentially consistent, which
+// the two Dekker-style pairs below rely on:
+//  - a worker counts itself in busy_ before it reads job_, and the caller
+//    clears job_ before it waits for busy_ to reach zero: either the worker
+//    sees no job, or the caller waits for it to leave the job (which lives
+//    on the caller's stack);
+//  - a worker counts itself in sleepers_ (under mu_) before it checks
+//    published_ one last time, and the caller bumps published_ before it
+//    reads sleepers_: either the worker sees the new job, or the caller
+//    sees the sleeper and wakes it under mu_.
 void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
-    SpinUntil([&] { return published_.load(std::memory_order_acquire) != seen; });
-    Job* job;
-    {
+    if (!SpinUntil([&] { return published_.load() != seen; })) {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return stop_ || (job_ != nullptr && generation_ != seen); });
-      if (stop_) return;
-      seen = generation_;
-      job = job_;
-      ++users_;
-      busy_.fetch_add(1, std::memory_order_relaxed);
+      sleepers_.fetch_add(1);
+      work_cv_.wait(lock, [&] { return published_.load() != seen; });
+      sleepers_.fetch_sub(1);
     }
-    RunChunks(*job);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      --users_;
-      busy_.fetch_sub(1, std::memory_order_release);
-    }
-    idle_cv_.notify_all();
+    if (stop_.load()) return;
+    seen = published_.load();
+    busy_.fetch_add(1);
+    if (Job* job = job_.load(); job != nullptr) RunChunks(*job);
+    busy_.fetch_sub(1);
   }
 }
 
@@ -113,19 +119,68 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
   job.fn = &fn;
   job.n = n;
   job.chunk = (n + max_chunks - 1) / max_chunks;
-  {
+  job_.store(&job);
+  published_.fetch_add(1);
+  if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    job_ = &job;
-    ++generation_;
-    published_.store(generation_, std::memory_order_release);
+    work_cv_.notify_all();
   }
-  work_cv_.notify_all();
   RunChunks(job);
-  // Every chunk is taken; wait (spinning first) for workers still in one.
-  SpinUntil([&] { return busy_.load(std::memory_order_acquire) == 0; });
-  std::unique_lock<std::mutex> lock(mu_);
-  job_ = nullptr;
-  idle_cv_.wait(lock, [&] { return users_ == 0; });
+  // Every chunk is taken: withdraw the job, then wait for workers still in
+  // one (spinning, then yielding the CPU to them).
+  job_.store(nullptr);
+  while (!SpinUntil([&] { return busy_.load() == 0; })) sched_yield();
+}
+
+void ThreadPool::ParallelForByOwner(int64_t n,
+                                    const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  const int parts = threads_;
+  if (parts == 1 || n == 1 || in_parallel_region) {
+    for (int64_t i = 0; i < n; ++i) fn(i, i + 1);
+    return;
+  }
+  if (n > int64_t{0xffffffff}) {  // more items than the packed bounds hold
+    ParallelFor(n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) fn(i, i + 1);
+    });
+    return;
+  }
+  // Part p is [p * n / parts, (p + 1) * n / parts); its unclaimed items are
+  // [front, back), packed in one word (front low, back high) so that the
+  // owner (front) and a thief (back) claim with one compare-and-swap.
+  struct alignas(64) Part {
+    std::atomic<uint64_t> bounds;
+  };
+  std::vector<Part> part(static_cast<size_t>(parts));
+  for (int p = 0; p < parts; ++p) {
+    const uint64_t lo = static_cast<uint64_t>(p * n / parts);
+    const uint64_t hi = static_cast<uint64_t>((p + 1) * n / parts);
+    part[static_cast<size_t>(p)].bounds.store(lo | (hi << 32), std::memory_order_relaxed);
+  }
+  // Claims one item of part p, from its front or its back; -1 when empty.
+  auto claim = [&](int p, bool from_front) -> int64_t {
+    std::atomic<uint64_t>& b = part[static_cast<size_t>(p)].bounds;
+    uint64_t cur = b.load(std::memory_order_relaxed);
+    for (;;) {
+      const uint64_t front = cur & 0xffffffffu, back = cur >> 32;
+      if (front >= back) return -1;
+      const uint64_t next = from_front ? (front + 1) | (back << 32) : front | ((back - 1) << 32);
+      if (b.compare_exchange_weak(cur, next, std::memory_order_relaxed)) {
+        return static_cast<int64_t>(from_front ? front : back - 1);
+      }
+    }
+  };
+  // Each chunk is one thread's turn: its own part, then the others' leftovers.
+  // ThreadIndex() is distinct among chunks that run at the same time.
+  ParallelFor(parts, 1, [&](int64_t, int64_t) {
+    const int me = ThreadIndex();
+    for (int64_t i; (i = claim(me, true)) >= 0;) fn(i, i + 1);
+    for (int k = 1; k < parts; ++k) {
+      const int victim = (me + k) % parts;
+      for (int64_t i; (i = claim(victim, false)) >= 0;) fn(i, i + 1);
+    }
+  });
 }
 
 }  // namespace strongroom::worker::onnx

@@ -4,9 +4,10 @@
 //
 // One ParallelFor at a time per pool (a Session serializes its runs); a
 // ParallelFor issued from inside a chunk runs inline on that thread.
-// Workers poll for the next job for 100 µs after each one, and the caller
-// for the workers to finish, before sleeping on a condition variable: a
-// futex wake-up costs about as much as a small layer's work.
+// Workers poll for the next job for 100 µs after each one before sleeping
+// on a condition variable (a futex wake-up costs about as much as a small
+// layer's work); the hand-off itself is lock-free (thread_pool.cc), and the
+// caller polls for workers still in a chunk, yielding its CPU after 100 µs.
 // Destruction joins the workers.
 #ifndef STRONGROOM_WORKER_ONNX_THREAD_POOL_H_
 #define STRONGROOM_WORKER_ONNX_THREAD_POOL_H_
@@ -35,6 +36,17 @@ class ThreadPool {
   // least `grain` long (but the last), possibly concurrently.
   void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+  // Calls fn(begin, end) on disjoint sub-ranges covering [0, n), one item at
+  // a time, with affinity: [0, n) is cut into num_threads() contiguous
+  // parts of nearly equal size, thread t (0: the caller) takes part t's
+  // items from its front, and a thread done with its own part takes the
+  // others' from their back. Consecutive calls of the same size thus give
+  // each item to the same thread unless one falls behind, so a kernel that
+  // reads what the previous kernel wrote at the same place reads it from
+  // its own core's cache (a line another core wrote costs ~4x as much to
+  // read on the 2-vCPU VM, docs/bench.md).
+  void ParallelForByOwner(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+
   // Inside fn: which of this pool's threads runs it, 0 (the caller of
   // ParallelFor) to num_threads() - 1, distinct among chunks that run at
   // the same time (per-thread scratch for dynamically scheduled work). 0 on
@@ -48,17 +60,15 @@ class ThreadPool {
 
   const int threads_;
   std::vector<std::thread> workers_;
+  // Sleeping workers wait on work_cv_ under mu_; nothing else takes mu_.
   std::mutex mu_;
   std::condition_variable work_cv_;
-  std::condition_variable idle_cv_;
-  Job* job_ = nullptr;       // guarded by mu_
-  uint64_t generation_ = 0;  // guarded by mu_
-  int users_ = 0;            // workers inside job_; guarded by mu_
-  bool stop_ = false;        // guarded by mu_
-  // Lock-free mirrors for polling before sleeping: generation_ (bumped on
-  // stop too) and users_.
-  std::atomic<uint64_t> published_{0};
-  std::atomic<int> busy_{0};
+  // The job of the ParallelFor in progress (on its caller's stack), or null.
+  std::atomic<Job*> job_{nullptr};
+  std::atomic<uint64_t> published_{0};  // bumped per job, and on stop
+  std::atomic<bool> stop_{false};
+  std::atomic<int> busy_{0};      // workers that may be inside job_
+  std::atomic<int> sleepers_{0};  // workers waiting on work_cv_
 };
 
 }  // namespace strongroom::worker::onnx

@@ -223,11 +223,13 @@ void PackedGemmByColumns(ThreadPool* pool, const PackedWeights& w, int64_t n,
     }
     return;
   }
-  // Blocks are handed out one at a time to whichever thread is free (a
-  // thread that started late or runs slower takes fewer), each packing into
-  // its own thread's scratch slot.
+  // Thread t computes the t-th run of blocks (the same columns, so the same
+  // output positions, as in the previous layer: the input it reads is
+  // mostly what it wrote), and a thread done early takes blocks from the
+  // back of the others' runs (a thread that started late or runs slower
+  // takes fewer). Each packs into its own thread's scratch slot.
   const size_t slot_floats = static_cast<size_t>(kKc * kBlockPanels * kPackedPanel);
-  pool->ParallelFor(blocks, 1, [&](int64_t b0, int64_t b1) {
+  pool->ParallelForByOwner(blocks, [&](int64_t b0, int64_t b1) {
     float* slot = scratch + static_cast<size_t>(pool->ThreadIndex()) * slot_floats;
     for (int64_t blk = b0; blk < b1; ++blk) {
       RunColumnBlock(w, blk * block_cols, std::min(n, (blk + 1) * block_cols), src, epilogue, c,

@@ -133,12 +133,20 @@ GemmKernel ChooseGemmKernel(int64_t m, int64_t k, int64_t n);
 
 // How the by-channels kernel shares a GEMM among threads: contiguous runs
 // of weight blocks (every column each; each thread reads only its share of
-// the weights), or runs of columns (every weight block each). By columns
-// when the blocks do not divide evenly enough among the threads (m 48 is
-// 3 blocks: 2 + 1 leaves one thread idle a third of the time) and the
-// per-thread C^T fits the scratch; by blocks otherwise.
+// the weights, and all of B), or runs of columns (every weight block each,
+// and only its own columns of B, which the previous layer's split by
+// output positions mostly wrote on the same core). By columns, where the
+// per-thread C^T fits the scratch, when either
+//  - the weights (m * k floats) are smaller than B's source
+//    (`source_floats`: the input the columns are read or im2col-packed
+//    from), so reading all of them costs less than reading the half of B
+//    another core wrote (~4x a local line on the 2-vCPU VM); or
+//  - the blocks do not divide evenly enough among the threads (m 48 is
+//    3 blocks: 2 + 1 leaves one thread idle a third of the time);
+// by blocks otherwise.
 enum class ChannelSplit { kByBlocks, kByColumns };
-ChannelSplit ChooseChannelSplit(int threads, int64_t m, int64_t n);
+ChannelSplit ChooseChannelSplit(int threads, int64_t m, int64_t k, int64_t n,
+                                int64_t source_floats);
 
 // Internal to PackedGemm, exposed for tests that run each kernel (and each
 // split) on the same shape: the by-columns and by-channels GEMMs.

@@ -201,24 +201,37 @@ void RunChannelSlice(const PackedWeights& w, int64_t blk0, int64_t blk1, int64_t
 
 }  // namespace
 
-ChannelSplit ChooseChannelSplit(int threads, int64_t m, int64_t n) {
+ChannelSplit ChooseChannelSplit(int threads, int64_t m, int64_t k, int64_t n,
+                                int64_t source_floats) {
   const int64_t blocks = (m + kWeightBlock - 1) / kWeightBlock;
-  if (threads <= 1) return ChannelSplit::kByBlocks;
+  if (threads <= 1 || CtColumnSplitFloats(threads, blocks, n) > CtRegionFloats(threads, m)) {
+    return ChannelSplit::kByBlocks;
+  }
+  if (m * k < source_floats) return ChannelSplit::kByColumns;
   // Idle share of a split by blocks: the slowest thread's extra blocks.
   const int64_t per = (blocks + threads - 1) / threads;
   const bool uneven = (per * threads - blocks) * 8 > blocks;
-  if (!uneven || CtColumnSplitFloats(threads, blocks, n) > CtRegionFloats(threads, m)) {
-    return ChannelSplit::kByBlocks;
-  }
-  return ChannelSplit::kByColumns;
+  return uneven ? ChannelSplit::kByColumns : ChannelSplit::kByBlocks;
 }
+
+namespace {
+// Floats of what B is read or packed from: the matrix itself, or the
+// convolution's input planes.
+int64_t SourceFloats(const PanelSource& src, int64_t k, int64_t n) {
+  if (src.geometry != nullptr) {
+    const ConvGeometry& g = *src.geometry;
+    return k / std::max<int64_t>(1, g.kh * g.kw) * g.h * g.w;
+  }
+  return k * n;
+}
+}  // namespace
 
 void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
                           const PanelSource& src, const GemmEpilogue& epilogue, float* c,
                           int64_t ldc, float* scratch) {
   const int threads = pool == nullptr ? 1 : pool->num_threads();
   PackedGemmByChannels(pool, w, n, src, epilogue, c, ldc, scratch,
-                       ChooseChannelSplit(threads, w.m(), n));
+                       ChooseChannelSplit(threads, w.m(), w.k(), n, SourceFloats(src, w.k(), n)));
 }
 
 void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
@@ -244,12 +257,13 @@ void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
     return;
   }
   if (split == ChannelSplit::kByColumns) {
-    // Thread t takes whole tiles of columns, every weight block; its C^T
+    // Thread t (ParallelForByOwner: the same thread for the same columns in
+    // every layer) takes whole tiles of columns, every weight block; its C^T
     // scratch (a column run rounded up to 16 for WriteBack) follows the
     // previous thread's.
     const int64_t per = ColumnsPerThread(threads, n);
     const size_t ct_floats = static_cast<size_t>(RoundUp16(per) * CtStride(0, blocks));
-    pool->ParallelFor(threads, 1, [&](int64_t t0, int64_t t1) {
+    pool->ParallelForByOwner(threads, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t n0 = std::min(n, t * per);
         const int64_t n1 = std::min(n, n0 + per);
@@ -264,7 +278,7 @@ void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
   // Thread t takes a contiguous slice of weight blocks; its C^T scratch
   // starts at the slice's first row.
   const int64_t per = (blocks + threads - 1) / threads;
-  pool->ParallelFor(threads, 1, [&](int64_t t0, int64_t t1) {
+  pool->ParallelForByOwner(threads, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t blk0 = std::min(blocks, t * per);
       const int64_t blk1 = std::min(blocks, blk0 + per);
