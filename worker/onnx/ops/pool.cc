@@ -201,15 +201,14 @@ class PoolOp final : public Op {
       // result as the loop below (NaNs are skipped in both; only which of
       // +0 and -0 wins a tie may differ).
       const bool avx512 = std::is_same_v<T, float> && PackedGemmAvailable();
-      // Planes [p0, p1), output rows [oy0, oy1) of each.
-      auto pool_rows = [&](int64_t p0, int64_t p1, int64_t oy0, int64_t oy1) {
+      ctx.pool()->ParallelFor(planes, grain, [&](int64_t p0, int64_t p1) {
         // 32 spare entries: MaxStride2Avx512 loads whole vectors past the row.
         std::vector<T> colmax(static_cast<size_t>(ax.in + 32), std::numeric_limits<T>::lowest());
         T* v = colmax.data();
         for (int64_t p = p0; p < p1; ++p) {
           const T* src = x + p * in_plane;
           T* dst = y + p * out_plane;
-          for (int64_t oy = oy0; oy < oy1; ++oy) {
+          for (int64_t oy = 0; oy < ay.out; ++oy) {
             const Taps& wy = ty[oy];
             const int64_t y0 = oy * ay.s - ay.pb;
             if constexpr (std::is_same_v<T, float>) {
@@ -282,21 +281,7 @@ class PoolOp final : public Op {
             }
           }
         }
-      };
-      const int threads = ctx.pool()->num_threads();
-      if (threads > 1 && ay.out >= 2 * threads) {
-        // By bands of output rows, every plane (plane by plane within a
-        // band, for the prefetchers): the rows a thread reads are mostly
-        // those the previous layer (split by output positions) wrote on
-        // the same core, and the next layer reads these where they are.
-        const int64_t bands = std::min<int64_t>(ay.out, int64_t{threads} * 4);
-        ctx.pool()->ParallelForByOwner(bands, [&](int64_t b0, int64_t b1) {
-          pool_rows(0, planes, b0 * ay.out / bands, b1 * ay.out / bands);
-        });
-      } else {
-        ctx.pool()->ParallelFor(planes, grain,
-                                [&](int64_t p0, int64_t p1) { pool_rows(p0, p1, 0, ay.out); });
-      }
+      });
       return;
     }
     ctx.pool()->ParallelFor(
