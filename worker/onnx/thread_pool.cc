@@ -1,7 +1,5 @@
 #include "worker/onnx/thread_pool.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -86,7 +84,11 @@ void ThreadPool::RunChunks(Job& job) {
 //  - a worker counts itself in sleepers_ (under mu_) before it checks
 //    published_ one last time, and the caller bumps published_ before it
 //    reads sleepers_: either the worker sees the new job, or the caller
-//    sees the sleeper and wakes it under mu_.
+//    sees the sleeper and wakes it under mu_;
+//  - the caller raises caller_sleeps_ (under mu_) before it checks busy_
+//    one last time, and a worker leaves busy_ before it reads
+//    caller_sleeps_: either the caller sees busy_ at zero, or the worker
+//    sees the flag and wakes it under mu_.
 void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
@@ -101,6 +103,10 @@ void ThreadPool::WorkerLoop() {
     busy_.fetch_add(1);
     if (Job* job = job_.load(); job != nullptr) RunChunks(*job);
     busy_.fetch_sub(1);
+    if (caller_sleeps_.load()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_cv_.notify_all();
+    }
   }
 }
 
@@ -127,9 +133,13 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
   }
   RunChunks(job);
   // Every chunk is taken: withdraw the job, then wait for workers still in
-  // one (spinning, then yielding the CPU to them).
+  // one (polling, then asleep until the last one leaves).
   job_.store(nullptr);
-  while (!SpinUntil([&] { return busy_.load() == 0; })) sched_yield();
+  if (SpinUntil([&] { return busy_.load() == 0; })) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  caller_sleeps_.store(true);
+  idle_cv_.wait(lock, [&] { return busy_.load() == 0; });
+  caller_sleeps_.store(false);
 }
 
 void ThreadPool::ParallelForByOwner(int64_t n,

@@ -7,7 +7,7 @@
 // Workers poll for the next job for 100 µs after each one before sleeping
 // on a condition variable (a futex wake-up costs about as much as a small
 // layer's work); the hand-off itself is lock-free (thread_pool.cc), and the
-// caller polls for workers still in a chunk, yielding its CPU after 100 µs.
+// caller polls for workers still in a chunk for 100 µs before sleeping.
 // Destruction joins the workers.
 #ifndef STRONGROOM_WORKER_ONNX_THREAD_POOL_H_
 #define STRONGROOM_WORKER_ONNX_THREAD_POOL_H_
@@ -60,15 +60,19 @@ class ThreadPool {
 
   const int threads_;
   std::vector<std::thread> workers_;
-  // Sleeping workers wait on work_cv_ under mu_; nothing else takes mu_.
+  // Sleeping workers wait on work_cv_, a caller waiting for the last
+  // workers to leave its job on idle_cv_, both under mu_; nothing else
+  // takes mu_.
   std::mutex mu_;
   std::condition_variable work_cv_;
+  std::condition_variable idle_cv_;
   // The job of the ParallelFor in progress (on its caller's stack), or null.
   std::atomic<Job*> job_{nullptr};
   std::atomic<uint64_t> published_{0};  // bumped per job, and on stop
   std::atomic<bool> stop_{false};
   std::atomic<int> busy_{0};      // workers that may be inside job_
   std::atomic<int> sleepers_{0};  // workers waiting on work_cv_
+  std::atomic<bool> caller_sleeps_{false};
 };
 
 }  // namespace strongroom::worker::onnx
