@@ -249,9 +249,15 @@ absl::Status AuditLog::AwaitCommit(std::unique_lock<std::mutex>& lock,
     lock.lock();
     writing_ = false;
     FinishCommit(*b, s);
+    // `mine` is `b`, now done. Wake its callers and one caller of the next
+    // batch (to take its turn to write) with the mutex released, so that
+    // they do not wake only to block on it.
+    const absl::Status result = b->status;
+    const std::shared_ptr<PendingBatch> next = open_;
+    lock.unlock();
     b->cv.notify_all();
-    // One caller of the next batch takes its turn to write.
-    open_->cv.notify_one();
+    next->cv.notify_one();
+    return result;
   }
   return mine->status;
 }

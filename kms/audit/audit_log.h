@@ -141,6 +141,7 @@ class AuditLog {
                                            rocksdb::WriteBatch& batch);
   // REQUIRES: `lock` holds mu_. Returns once `batch` is written (OK) or has
   // failed (its status); writes it itself once no other write is in flight.
+  // `lock` may be released on return.
   absl::Status AwaitCommit(std::unique_lock<std::mutex>& lock,
                            const std::shared_ptr<PendingBatch>& batch);
   // REQUIRES: mu_ held. Updates the durable state after `batch` was written
