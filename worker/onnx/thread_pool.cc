@@ -11,9 +11,9 @@ thread_local int thread_index = 0;  // a worker's 1 .. threads - 1
 thread_local const ThreadPool* worker_of = nullptr;  // the pool this thread works for
 
 // How long a worker polls for the next job, and the caller for the workers
-// to finish, before sleeping (a worker) or yielding (the caller): kernels
-// issue ParallelFor back to back (a squeezenet run issues hundreds), and a
-// futex wake-up costs tens of microseconds on a VM, as much as a small layer.
+// to finish, before sleeping on a condition variable: kernels issue
+// ParallelFor back to back (a squeezenet run issues hundreds), and a futex
+// wake-up costs tens of microseconds on a VM, as much as a small layer.
 constexpr auto kSpin = std::chrono::microseconds(100);
 
 inline void CpuRelax() {
@@ -75,8 +75,8 @@ void ThreadPool::RunChunks(Job& job) {
 }
 
 // The hand-off takes no lock unless a worker sleeps. All accesses to
-// published_, job_, busy_ and sleepers_ are sequentially consistent, which
-// the two Dekker-style pairs below rely on:
+// published_, job_, busy_, sleepers_ and caller_sleeps_ are sequentially
+// consistent, which the three Dekker-style pairs below rely on:
 //  - a worker counts itself in busy_ before it reads job_, and the caller
 //    clears job_ before it waits for busy_ to reach zero: either the worker
 //    sees no job, or the caller waits for it to leave the job (which lives

@@ -199,6 +199,16 @@ void RunChannelSlice(const PackedWeights& w, int64_t blk0, int64_t blk1, int64_t
             ldc);
 }
 
+// Floats of what B is read or packed from: the matrix itself, or the
+// convolution's input planes.
+int64_t SourceFloats(const PanelSource& src, int64_t k, int64_t n) {
+  if (src.geometry != nullptr) {
+    const ConvGeometry& g = *src.geometry;
+    return k / std::max<int64_t>(1, g.kh * g.kw) * g.h * g.w;
+  }
+  return k * n;
+}
+
 }  // namespace
 
 ChannelSplit ChooseChannelSplit(int threads, int64_t m, int64_t k, int64_t n,
@@ -213,18 +223,6 @@ ChannelSplit ChooseChannelSplit(int threads, int64_t m, int64_t k, int64_t n,
   const bool uneven = (per * threads - blocks) * 8 > blocks;
   return uneven ? ChannelSplit::kByColumns : ChannelSplit::kByBlocks;
 }
-
-namespace {
-// Floats of what B is read or packed from: the matrix itself, or the
-// convolution's input planes.
-int64_t SourceFloats(const PanelSource& src, int64_t k, int64_t n) {
-  if (src.geometry != nullptr) {
-    const ConvGeometry& g = *src.geometry;
-    return k / std::max<int64_t>(1, g.kh * g.kw) * g.h * g.w;
-  }
-  return k * n;
-}
-}  // namespace
 
 void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
                           const PanelSource& src, const GemmEpilogue& epilogue, float* c,
