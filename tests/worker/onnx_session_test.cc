@@ -320,5 +320,18 @@ TEST(ThreadPoolTest, ByOwnerCoversOnceAndTakesOverASlowPart) {
   EXPECT_GE(by_caller.load(), 5);
 }
 
+// Destruction right after a job the caller ran alone: a worker that saw the
+// job's bump but not yet the stop must still notice the stop. A missed one
+// leaves join() waiting forever: with the stop checked before the bump was
+// read, this loop hung in 3 of 4 runs (ctest's 120 s timeout fails it).
+TEST(ThreadPoolTest, DestructionRightAfterAJobDoesNotHang) {
+  for (int i = 0; i < 30000; ++i) {
+    ThreadPool pool(3);
+    std::atomic<int64_t> covered{0};
+    pool.ParallelFor(2, 1, [&](int64_t b, int64_t e) { covered += e - b; });
+    ASSERT_EQ(covered.load(), 2);
+  }
+}
+
 }  // namespace
 }  // namespace strongroom::worker::onnx

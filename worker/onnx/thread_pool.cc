@@ -98,8 +98,12 @@ void ThreadPool::WorkerLoop() {
       work_cv_.wait(lock, [&] { return published_.load() != seen; });
       sleepers_.fetch_sub(1);
     }
-    if (stop_.load()) return;
+    // published_ before stop_: the destructor sets stop_ before its bump,
+    // so a worker whose `seen` includes that bump also sees stop_ (checked
+    // the other way round, it could miss stop_ and then wait for a bump
+    // that never comes).
     seen = published_.load();
+    if (stop_.load()) return;
     busy_.fetch_add(1);
     if (Job* job = job_.load(); job != nullptr) RunChunks(*job);
     busy_.fetch_sub(1);
