@@ -13,8 +13,13 @@ thread_local const ThreadPool* worker_of = nullptr;  // the pool this thread wor
 // How long a worker polls for the next job, and the caller for the workers
 // to finish, before sleeping on a condition variable: kernels issue
 // ParallelFor back to back (a squeezenet run issues hundreds), and a futex
-// wake-up costs tens of microseconds on a VM, as much as a small layer.
-constexpr auto kSpin = std::chrono::microseconds(100);
+// wake-up costs tens of microseconds on a VM, as much as a small layer. At
+// 100 us a two-thread squeezenet run still slept ~3.4 times (context
+// switches), at 1 ms ~0.4 times; in alternating runs 1 ms made resnet50
+// ~11% and squeezenet ~3.5% faster at two threads, and 5 ms gained nothing
+// more (docs/bench.md, seventh pass). The price: up to 1 ms of polling
+// after the last job of a run.
+constexpr auto kSpin = std::chrono::milliseconds(1);
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)

@@ -4,10 +4,10 @@
 //
 // One ParallelFor at a time per pool (a Session serializes its runs); a
 // ParallelFor issued from inside a chunk runs inline on that thread.
-// Workers poll for the next job for 100 µs after each one before sleeping
+// Workers poll for the next job for 1 ms after each one before sleeping
 // on a condition variable (a futex wake-up costs about as much as a small
 // layer's work); the hand-off itself is lock-free (thread_pool.cc), and the
-// caller polls for workers still in a chunk for 100 µs before sleeping.
+// caller polls for workers still in a chunk for 1 ms before sleeping.
 // Destruction joins the workers.
 #ifndef STRONGROOM_WORKER_ONNX_THREAD_POOL_H_
 #define STRONGROOM_WORKER_ONNX_THREAD_POOL_H_
