@@ -39,6 +39,13 @@ bool SpinUntil(const Done& done) {
 }
 }  // namespace
 
+// Part p's unclaimed items are [front, back), packed in one word (front
+// low, back high) so that the owner (front) and a thief (back) claim with
+// one compare-and-swap.
+struct alignas(64) ThreadPool::Part {
+  std::atomic<uint64_t> bounds{0};
+};
+
 struct ThreadPool::Job {
   const std::function<void(int64_t, int64_t)>* fn;
   int64_t n;
@@ -46,7 +53,8 @@ struct ThreadPool::Job {
   std::atomic<int64_t> next{0};
 };
 
-ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
+ThreadPool::ThreadPool(int threads)
+    : threads_(std::max(1, threads)), parts_(new Part[static_cast<size_t>(threads_)]) {
   for (int i = 1; i < threads_; ++i) {
     workers_.emplace_back([this, i] {
       thread_index = i;
@@ -165,21 +173,17 @@ void ThreadPool::ParallelForByOwner(int64_t n,
     });
     return;
   }
-  // Part p is [p * n / parts, (p + 1) * n / parts); its unclaimed items are
-  // [front, back), packed in one word (front low, back high) so that the
-  // owner (front) and a thief (back) claim with one compare-and-swap.
-  struct alignas(64) Part {
-    std::atomic<uint64_t> bounds;
-  };
-  std::vector<Part> part(static_cast<size_t>(parts));
+  // Part p is [p * n / parts, (p + 1) * n / parts). The parts are the
+  // pool's own (one ParallelForByOwner at a time; a nested one ran inline
+  // above), set here before ParallelFor publishes the job.
   for (int p = 0; p < parts; ++p) {
     const uint64_t lo = static_cast<uint64_t>(p * n / parts);
     const uint64_t hi = static_cast<uint64_t>((p + 1) * n / parts);
-    part[static_cast<size_t>(p)].bounds.store(lo | (hi << 32), std::memory_order_relaxed);
+    parts_[static_cast<size_t>(p)].bounds.store(lo | (hi << 32), std::memory_order_relaxed);
   }
   // Claims one item of part p, from its front or its back; -1 when empty.
   auto claim = [&](int p, bool from_front) -> int64_t {
-    std::atomic<uint64_t>& b = part[static_cast<size_t>(p)].bounds;
+    std::atomic<uint64_t>& b = parts_[static_cast<size_t>(p)].bounds;
     uint64_t cur = b.load(std::memory_order_relaxed);
     for (;;) {
       const uint64_t front = cur & 0xffffffffu, back = cur >> 32;

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -55,6 +56,7 @@ class ThreadPool {
 
  private:
   struct Job;
+  struct Part;  // ParallelForByOwner's per-thread range (thread_pool.cc)
   void WorkerLoop();
   static void RunChunks(Job& job);
 
@@ -73,6 +75,8 @@ class ThreadPool {
   std::atomic<int> busy_{0};      // workers that may be inside job_
   std::atomic<int> sleepers_{0};  // workers waiting on work_cv_
   std::atomic<bool> caller_sleeps_{false};
+  // One per thread, reused by every ParallelForByOwner (one at a time).
+  std::unique_ptr<Part[]> parts_;
 };
 
 }  // namespace strongroom::worker::onnx
