@@ -1,5 +1,6 @@
 #include "worker/run_local.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -21,7 +22,7 @@ const char kRunLocalUsage[] =
     "usage: strongroom-worker run-local --model FILE.onnx --input input_0.pb "
     "[--input input_1.pb]...\n"
     "         [--expect output_0.pb]... [--rtol R] [--atol A] [--output-dir DIR]\n"
-    "         [--device cpu|cuda] [--threads N] [--profile]\n";
+    "         [--device cpu|cuda] [--threads N] [--repeat N] [--profile]\n";
 
 namespace {
 
@@ -67,7 +68,8 @@ absl::Status WriteFile(const std::filesystem::path& path, const std::string& byt
 
 int RunLocalCommand(const std::vector<std::string>& args) {
   FlagSpec spec;
-  spec.values = {"model", "input", "expect", "rtol", "atol", "output-dir", "device", "threads"};
+  spec.values = {"model", "input", "expect", "rtol", "atol", "output-dir", "device", "threads",
+                 "repeat"};
   spec.switches = {"help", "profile"};
   auto flags = ParseFlags(args, spec);
   if (!flags.ok()) return Usage(std::string(flags.status().message()));
@@ -87,6 +89,11 @@ int RunLocalCommand(const std::vector<std::string>& args) {
   if (flags->Has("threads") && (!absl::SimpleAtoi(flags->Get("threads"), &options.threads) ||
                                 options.threads < 1 || options.threads > 1024)) {
     return Usage(absl::StrCat("--threads '", flags->Get("threads"), "' is not in 1..1024"));
+  }
+  int repeat = 1;
+  if (flags->Has("repeat") &&
+      (!absl::SimpleAtoi(flags->Get("repeat"), &repeat) || repeat < 1 || repeat > 10000)) {
+    return Usage(absl::StrCat("--repeat '", flags->Get("repeat"), "' is not in 1..10000"));
   }
   auto device = onnx::ParseDevice(flags->Get("device", "cpu"));
   if (!device.ok()) return Usage(std::string(device.status().message()));
@@ -117,11 +124,19 @@ int RunLocalCommand(const std::vector<std::string>& args) {
   auto session = onnx::Session::Create(*model, options);
   if (!session.ok()) return Fail(kExitFailed, std::string(session.status().message()));
   const double create_ms = Ms(create_start);
-  const Clock::time_point run_start = Clock::now();
+  // The first run pays one-time costs (a device backend uploads the
+  // weights); with --repeat the later runs are timed apart, and the profile
+  // and the outputs checked are the last run's.
   onnx::RunProfile profile;
-  auto outputs = (*session)->Run(*inputs, flags->Has("profile") ? &profile : nullptr);
-  if (!outputs.ok()) return Fail(kExitFailed, std::string(outputs.status().message()));
-  const double run_ms = Ms(run_start);
+  std::vector<double> run_ms;
+  absl::StatusOr<std::vector<Tensor>> outputs;
+  for (int r = 0; r < repeat; ++r) {
+    const Clock::time_point run_start = Clock::now();
+    outputs = (*session)->Run(*inputs, flags->Has("profile") && r + 1 == repeat ? &profile
+                                                                                 : nullptr);
+    if (!outputs.ok()) return Fail(kExitFailed, std::string(outputs.status().message()));
+    run_ms.push_back(Ms(run_start));
+  }
   std::printf(
       "model %s: ir %lld, opset %lld, %zu nodes (%zu folded); device %s, %d threads, "
       "OpenBLAS %s\n",
@@ -129,7 +144,14 @@ int RunLocalCommand(const std::vector<std::string>& args) {
       static_cast<long long>(model->opset()), model->nodes().size(), (*session)->folded_nodes(),
       std::string(onnx::DeviceName(options.device)).c_str(), (*session)->num_threads(),
       onnx::BlasCoreName().c_str());
-  std::printf("time: load %.2f ms, session %.2f ms, run %.2f ms\n", load_ms, create_ms, run_ms);
+  std::printf("time: load %.2f ms, session %.2f ms, run %.2f ms", load_ms, create_ms, run_ms[0]);
+  if (repeat > 1) {
+    std::vector<double> later(run_ms.begin() + 1, run_ms.end());
+    std::sort(later.begin(), later.end());
+    std::printf("; runs 2-%d: median %.2f ms, min %.2f ms, max %.2f ms", repeat,
+                later[later.size() / 2], later.front(), later.back());
+  }
+  std::printf("\n");
   for (const auto& [op, time] : profile.ByOpType()) {
     std::printf("  %-20s %9.3f ms\n", op.c_str(), absl::ToDoubleMilliseconds(time));
   }

@@ -1,11 +1,15 @@
 // The CUDA backend (built only with nvcc present). Without a GPU, Create
 // must fail with FailedPrecondition "no CUDA device"; with one, every node
-// vector, mnist-8 and light squeezenet must match their references with
-// the GEMM-heavy nodes on the GPU.
+// vector, mnist-8 and the light squeezenet, resnet50 and vgg19 must match
+// their references and the CPU backend's outputs with the GEMM-heavy nodes
+// on the GPU.
+#include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/bytes.h"
 #include "base/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -37,26 +41,43 @@ class OnnxCudaTest : public ::testing::Test {
     }
   }
 
-  // Runs `model` on the GPU and compares with `expected`.
+  // Runs `model` on the GPU and compares with `expected` (the reference
+  // outputs) and with the CPU backend's outputs, within the ONNX runner's
+  // tolerances.
   void Check(const std::string& label, const std::string& model_bytes,
              const std::vector<Tensor>& inputs, const std::vector<Tensor>& expected) {
     auto model = Model::Load(AsBytes(model_bytes));
     ASSERT_TRUE(model.ok()) << label << ": " << model.status();
     SessionOptions options;
-    options.device = Device::kCuda;
     options.threads = 2;
+    auto cpu_session = Session::Create(*model, options);
+    ASSERT_TRUE(cpu_session.ok()) << label << ": " << cpu_session.status();
+    auto cpu = (*cpu_session)->Run(inputs);
+    ASSERT_TRUE(cpu.ok()) << label << " on the CPU: " << cpu.status();
+    options.device = Device::kCuda;
     auto session = Session::Create(*model, options);
     ASSERT_TRUE(session.ok()) << label << ": " << session.status();
     for (int run = 0; run < 2; ++run) {  // the second run uses cached weights
-      auto outputs = (*session)->Run(inputs);
+      RunProfile profile;
+      auto outputs = (*session)->Run(inputs, run == 1 ? &profile : nullptr);
       ASSERT_TRUE(outputs.ok()) << label << ": " << outputs.status();
       ASSERT_EQ(outputs->size(), expected.size()) << label;
+      ASSERT_EQ(outputs->size(), cpu->size()) << label;
       for (size_t i = 0; i < expected.size(); ++i) {
-        const Comparison c = CompareTensors((*outputs)[i], expected[i], kDefaultRtol, kDefaultAtol);
+        Comparison c = CompareTensors((*outputs)[i], expected[i], kDefaultRtol, kDefaultAtol);
         EXPECT_TRUE(c.match) << label << " run " << run << " output " << i << ": " << c.detail;
+        c = CompareTensors((*outputs)[i], (*cpu)[i], kDefaultRtol, kDefaultAtol);
+        EXPECT_TRUE(c.match) << label << " run " << run << " output " << i
+                             << " against the CPU: " << c.detail;
+      }
+      for (const NodeTiming& t : profile.nodes) {
+        (t.on_device ? device_ops_ : cpu_ops_).insert(t.op_type);
       }
     }
+    ++checked_;
   }
+  int checked_ = 0;
+  std::set<std::string> device_ops_, cpu_ops_;  // op types seen, by where they ran
 };
 
 TEST_F(OnnxCudaTest, NodeVectorsMatchOnTheGpu) {
@@ -75,6 +96,7 @@ TEST_F(OnnxCudaTest, NodeVectorsMatchOnTheGpu) {
     }
     Check(folder, model, in, out);
   }
+  EXPECT_GT(checked_, 100);  // the vectors were found
 }
 
 TEST_F(OnnxCudaTest, WholeModelsMatchOnTheGpu) {
@@ -85,13 +107,27 @@ TEST_F(OnnxCudaTest, WholeModelsMatchOnTheGpu) {
     ASSERT_OK_AND_ASSIGN(Tensor out, ReadTensorFile(dir + "/output_0.pb"));
     Check(absl::StrCat("mnist set ", set), mnist, {in}, {out});
   }
-  const std::string base = VectorPath("onnx-models/onnx-light/light_squeezenet");
-  ASSERT_OK_AND_ASSIGN(std::string squeezenet, ReadFile(base + ".onnx"));
-  ASSERT_OK_AND_ASSIGN(Tensor expected, ReadTensorFile(base + "_output_0.pb"));
+  // The light models' input, as ONNX's runner makes it: arange(n) / n.
   const int64_t n = 3 * 224 * 224;
   std::vector<float> x(n);
   for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(static_cast<double>(i) / n);
-  Check("squeezenet", squeezenet, {testing::Floats({1, 3, 224, 224}, x)}, {expected});
+  for (const char* name : {"light_squeezenet", "light_resnet50", "light_vgg19"}) {
+    const std::string base = VectorPath(absl::StrCat("onnx-models/onnx-light/", name));
+    ASSERT_OK_AND_ASSIGN(std::string bytes, ReadFile(base + ".onnx"));
+    ASSERT_OK_AND_ASSIGN(Tensor expected, ReadTensorFile(base + "_output_0.pb"));
+    Check(name, bytes, {testing::Floats({1, 3, 224, 224}, x)}, {expected});
+  }
+  EXPECT_EQ(checked_, 6);
+  // Only the light heads (Softmax) and mnist's shape ops stay on the CPU.
+  for (const std::string& op : cpu_ops_) {
+    EXPECT_THAT(op, ::testing::AnyOf("Softmax", "Reshape", "Flatten")) << "ran on the CPU";
+  }
+  for (const char* op : {"Conv", "Relu", "MaxPool", "Concat", "BatchNormalization", "Sum", "Gemm",
+                         "GlobalAveragePool", "AveragePool", "Add", "MatMul", "Dropout"}) {
+    EXPECT_TRUE(device_ops_.count(op)) << op << " did not run on the device";
+  }
+  std::printf("on the device: %s\non the CPU: %s\n", absl::StrJoin(device_ops_, " ").c_str(),
+              absl::StrJoin(cpu_ops_, " ").c_str());
 }
 
 }  // namespace

@@ -62,6 +62,23 @@ TEST(RunLocalTest, UsageErrorsAndUnreadableFilesExitTwo) {
             kExitUsage);
   EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input", in, "--device", "tpu"}),
             kExitUsage);
+  for (const char* bad : {"0", "-1", "x", "10001"}) {
+    EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input", in, "--repeat", bad}),
+              kExitUsage)
+        << bad;
+  }
+}
+
+TEST(RunLocalTest, RepeatRunsAgainAndChecksTheLastRun) {
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input",
+                             Mnist("test_data_set_0/input_0.pb"), "--expect",
+                             Mnist("test_data_set_0/output_0.pb"), "--repeat", "3", "--profile"}),
+            kExitOk);
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("runs 2-3: median"), std::string::npos) << out;
+  EXPECT_NE(out.find("Conv"), std::string::npos) << out;  // the last run's profile
+  EXPECT_NE(out.find("matches"), std::string::npos) << out;
 }
 
 TEST(RunLocalTest, UnavailableDeviceExitsOne) {

@@ -29,7 +29,9 @@ absl::string_view DeviceName(Device device) { return device == Device::kCuda ? "
 
 std::vector<std::pair<std::string, absl::Duration>> RunProfile::ByOpType() const {
   std::map<std::string, absl::Duration> sums;
-  for (const NodeTiming& t : nodes) sums[t.op_type] += t.time;
+  for (const NodeTiming& t : nodes) {
+    sums[t.on_device ? t.op_type + " [device]" : t.op_type] += t.time;
+  }
   std::vector<std::pair<std::string, absl::Duration>> out(sums.begin(), sums.end());
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.second > b.second; });
@@ -285,7 +287,16 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
   auto release = [&](int v) {
     Tensor& slot = slots_[static_cast<size_t>(v)];
     if (value[static_cast<size_t>(v)] == &slot) free_buffers_.push_back(slot.TakeBuffer());
+    if (backend_ != nullptr) backend_->Release(v);
   };
+  // The host copy of value v, when a device backend may hold a newer one
+  // (only values the Session computed into its slots).
+  auto sync = [&](int v) -> absl::Status {
+    Tensor& slot = slots_[static_cast<size_t>(v)];
+    if (backend_ == nullptr || value[static_cast<size_t>(v)] != &slot) return absl::OkStatus();
+    return backend_->Sync(v, &slot);
+  };
+  if (backend_ != nullptr) backend_->BeginRun(profile != nullptr);
   auto acquire = [&](Tensor* t, size_t bytes) {
     // Best fit among the free buffers; otherwise a fresh one.
     size_t best = free_buffers_.size();
@@ -331,24 +342,28 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
     }
     const Clock::time_point start = profile != nullptr ? Clock::now() : Clock::time_point();
     absl::Status s;
-    if (backend_ != nullptr && backend_->Handles(node)) {
+    // Device backends take operators of at most 16 inputs (the rest run here).
+    const bool on_device = backend_ != nullptr && in.size() <= 16 && backend_->Handles(node, in);
+    if (on_device) {
       bool constant[16] = {};
       for (size_t i = 0; i < step.inputs.size() && i < 16; ++i) {
         const int v = step.inputs[i];
         constant[i] = v >= 0 && constants_[static_cast<size_t>(v)] != nullptr;
       }
-      // Backends handle fixed-arity operators (at most 3 inputs).
-      s = backend_->Run(node, ctx, in,
-                        std::span<const bool>(constant, std::min<size_t>(16, in.size())), out);
+      s = backend_->Run(node, ctx, in, step.inputs, std::span<const bool>(constant, in.size()),
+                        out, step.outputs);
     } else {
-      s = step.op->Run(ctx, in, out);
+      for (int v : step.inputs) {
+        if (v >= 0 && s.ok()) s = sync(v);
+      }
+      if (s.ok()) s = step.op->Run(ctx, in, out);
     }
     if (!s.ok()) {
       status = NodeError(node, s);
       break;
     }
     if (profile != nullptr) {
-      profile->nodes.push_back(NodeTiming{node.Label(), step.op_type, Since(start)});
+      profile->nodes.push_back(NodeTiming{node.Label(), step.op_type, Since(start), on_device});
     }
     for (int v : step.inputs) {
       if (v >= 0 && --uses[static_cast<size_t>(v)] == 0) release(v);
@@ -358,6 +373,13 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
     }
   }
 
+  if (backend_ != nullptr) {
+    for (size_t i = 0; i < m.output_ids.size() && status.ok(); ++i) {
+      status = sync(m.output_ids[i]);
+    }
+    const absl::Status end = backend_->EndRun();
+    if (status.ok()) status = end;
+  }
   std::vector<Tensor> results;
   results.reserve(m.output_ids.size());
   if (status.ok()) {

@@ -68,11 +68,13 @@ struct NodeTiming {
   std::string name;  // Node::Label()
   std::string op_type;
   absl::Duration time;
+  bool on_device = false;  // run by the device backend, not the CPU kernels
 };
 struct RunProfile {
   std::vector<NodeTiming> nodes;
   absl::Duration total;
-  // Sum of node times by op type, largest first.
+  // Sum of node times by op type ("Conv", or "Conv [device]" for nodes the
+  // device backend ran), largest first.
   std::vector<std::pair<std::string, absl::Duration>> ByOpType() const;
 };
 
