@@ -12,8 +12,17 @@
 # squeezenet / resnet50 / vgg19 on the GPU, checked against the references
 # and the CPU backend), run-local on each model with --device cuda and cpu
 # (--repeat 20 --profile), onnxruntime from python when the machine has it,
-# and compute-sanitizer memcheck / racecheck / initcheck. Logs go to $OUT
-# (or build-gpu/out). Exit status: onnx_cuda_test's.
+# and compute-sanitizer memcheck / racecheck / initcheck; then the attested
+# flow on the GPU: strongroomd (SoftHSM token, RocksDB, mutual TLS on
+# 127.0.0.1) with the development attester, an owner uploading mnist-8 and the
+# light resnet50 sealed, `strongroom-worker run --device cuda` attesting and
+# storing the results sealed, the owner's download compared with the
+# references, and a worker with another measurement refused. The token, CA
+# and attester key are made by `pack` (the GPU machine has neither
+# softhsm2-util nor the openssl CLI). Logs go to $OUT (or build-gpu/out).
+# Exit status: 0 when onnx_cuda_test and the attested flow pass.
+# STRONGROOM_GPU_CHECK_DEVICE=cpu runs the attested flow on the CPU (to try
+# the script on a machine without a GPU).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,7 +33,8 @@ pack() {
   local vectors=${STRONGROOM_VECTORS_DIR:-$root/../shared/vectors}
   cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
     -DSTRONGROOM_ENABLE_CUDA=ON -DSTRONGROOM_VECTORS_DIR=$G/vectors >/dev/null
-  ninja -C build-cuda -j"${STRONGROOM_JOBS:-2}" onnx_cuda_test strongroom-worker
+  ninja -C build-cuda -j"${STRONGROOM_JOBS:-2}" onnx_cuda_test strongroom-worker strongroomd \
+    strongroom
   local stage
   stage=$(mktemp -d)
   mkdir -p "$stage/lib" "$stage/vectors/onnx-models"
@@ -34,12 +44,23 @@ pack() {
   chmod -R u+w "$stage/vectors"
   strip -o "$stage/onnx_cuda_test" build-cuda/bin/onnx_cuda_test
   strip -o "$stage/strongroom-worker" build-cuda/bin/strongroom-worker
+  strip -o "$stage/strongroomd" build-cuda/bin/strongroomd
+  strip -o "$stage/strongroom" build-cuda/bin/strongroom
+  mkdir -p "$stage/lib/softhsm" "$stage/var/dev"
+  cp -L /usr/lib/softhsm/libsofthsm2.so "$stage/lib/softhsm/"
+  hsm-sim/provision-token.sh --dir "$stage/var/hsm" --label gpu >/dev/null
+  deploy/local-ca.sh --dir "$stage/var/pki" --client admin --client owner1 --client worker \
+    >/dev/null
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$stage/var/dev/attester.key"
+  openssl pkey -in "$stage/var/dev/attester.key" -pubout -out "$stage/var/dev/attester.pub.pem"
   # glibc, libstdc++ and the CUDA libraries come from the GPU machine.
-  ldd "$stage/onnx_cuda_test" "$stage/strongroom-worker" | awk '$3 ~ /^\// {print $3}' |
+  ldd "$stage/onnx_cuda_test" "$stage/strongroom-worker" "$stage/strongroomd" \
+    "$stage/strongroom" "$stage/lib/softhsm/libsofthsm2.so" | awk '$3 ~ /^\// {print $3}' |
     sort -u | grep -v -E '/(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s)\.so' |
     grep -v -E '/libcu(da|dart|blas|blasLt)\.so' | xargs -I{} cp -L {} "$stage/lib/"
   mkdir -p $G
-  tar -cJf $G/pack.tar.xz -C "$stage" lib vectors strongroom-worker onnx_cuda_test
+  tar -cJf $G/pack.tar.xz -C "$stage" lib vectors var strongroom-worker onnx_cuda_test \
+    strongroomd strongroom
   rm -rf "$stage"
   ls -la $G/pack.tar.xz
 }
@@ -113,7 +134,94 @@ PY
         --expect $L/light_squeezenet_output_0.pb --device cuda --repeat 2 | tail -2
     done
   } 2>&1 | tee "$out/runs.log"
+  echo "== attested run on the GPU"
+  attested "$out" 2>&1 | tee "$out/attested.log"
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || rc=1
   return "$rc"
+}
+
+# The attested flow (see the top); $1: the log folder.
+attested() {
+  local out=$1 v=$root/$G/var b=$root/$G device=${STRONGROOM_GPU_CHECK_DEVICE:-cuda}
+  local M=$b/vectors/onnx-models/mnist-8 L=$b/vectors/onnx-models/onnx-light
+  sed -i "s|^directories.tokendir.*|directories.tokendir = $v/hsm/tokens|" "$v/hsm/softhsm2.conf"
+  cat > "$v/strongroomd.yaml" <<YAML
+server:
+  listen: 127.0.0.1:0
+  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
+hsm: {module: $b/lib/softhsm/libsofthsm2.so, token_label: gpu, pin_file: hsm/user.pin,
+      softhsm_conf: hsm/softhsm2.conf}
+storage: {path: db}
+principals:
+  - {name: "spiffe://strongroom/admin", role: admin}
+  - {name: "spiffe://strongroom/owner1", role: owner}
+  - {name: "spiffe://strongroom/worker", role: workload}
+attestation:
+  dev_attester: {enabled: true, trusted_keys: [dev/attester.pub.pem]}
+YAML
+  rm -f "$v/port"
+  "$b/strongroomd" --config "$v/strongroomd.yaml" --port-file "$v/port" >"$out/server.log" 2>&1 &
+  local server=$!
+  for _ in $(seq 100); do [[ -s "$v/port" ]] && break; sleep 0.1; done
+  [[ -s "$v/port" ]] || { tail -5 "$out/server.log"; kill $server; return 1; }
+  for who in admin owner1 worker; do
+    printf 'server: 127.0.0.1:%s\nca: pki/ca.crt\ncert: pki/clients/%s.crt\nkey: pki/clients/%s.key\n' \
+      "$(cat "$v/port")" "$who" "$who" >"$v/$who.yaml"
+  done
+  local failed=0
+  sr() { local who=$1; shift; "$b/strongroom" --config "$v/$who.yaml" "$@"; }
+  check() { local what=$1; shift; "$@" >/dev/null || { echo "FAILED: $what"; failed=1; }; }
+  local approved tampered
+  approved=$(printf 'gpu-worker-v1' | sha256sum | cut -c1-64)
+  tampered=$(printf 'gpu-worker-tampered' | sha256sum | cut -c1-64)
+  cat > "$v/policy.json" <<POL
+{"version": 1, "tee": ["dev"], "require": {"allOf": [
+  {"claim": "dev.measurement", "in": {"referenceValues": "gpu-worker"}},
+  {"claim": "dev.debug", "equals": false}]}}
+POL
+  check "refvalues put" sr admin refvalues put gpu-worker --value "$approved"
+  check "policy put" sr admin policy put gpu-release --file "$v/policy.json"
+  check "key create" sr admin key create owner-key --owner spiffe://strongroom/owner1
+  for ds in models inputs results; do
+    check "dataset $ds" sr owner1 dataset create $ds --key owner-key --release-policy gpu-release
+  done
+  check "put mnist" sr owner1 object put models/mnist-8.onnx "$M/model.onnx" --quiet
+  check "put digit" sr owner1 object put inputs/digit-0.pb "$M/test_data_set_0/input_0.pb" --quiet
+  check "put resnet50" sr owner1 object put models/resnet50.onnx "$L/light_resnet50.onnx" --quiet
+  check "put image" sr owner1 object put inputs/image.pb /tmp/x.pb --quiet
+  work() {  # OUTPUT MODEL INPUT MEASUREMENT
+    "$b/strongroom-worker" run --config "$v/worker.yaml" --model "models/$2" --input "inputs/$3" \
+      --output "results/$1" --attester dev --dev-key "$v/dev/attester.key" --measurement "$4" \
+      --device "$device" --threads 4 >"$out/$1.stdout" 2>"$out/$1.log"
+  }
+  local case model input expect
+  for case in "digit-0 mnist-8.onnx digit-0.pb $M/test_data_set_0/output_0.pb" \
+              "resnet50 resnet50.onnx image.pb $L/light_resnet50_output_0.pb"; do
+    read -r name model input expect <<<"$case"
+    if work "$name" "$model" "$input" "$approved"; then
+      cat "$out/$name.stdout"
+      grep -o '"event":"worker\.\(start\|attest\|load\|infer\|put\|done\)"[^}]*' \
+        "$out/$name.log" | sed 's/^/  /'
+      grep '"event":"worker.infer"' "$out/$name.log" | grep -q "\"device\":\"$device\"" ||
+        { echo "FAILED: $name did not infer on $device"; failed=1; }
+      check "get $name" sr owner1 object get "results/$name" "$v/$name.pb"
+      "$b/strongroom-worker" compare "$v/$name.pb" "$expect" || { echo "FAILED: $name"; failed=1; }
+    else
+      echo "FAILED: worker run $name"; tail -5 "$out/$name.log"; failed=1
+    fi
+  done
+  local rc=0
+  work refused mnist-8.onnx digit-0.pb "$tampered" || rc=$?
+  if [[ $rc -eq 1 ]] && grep -q "policy_denied" "$out/refused.log" &&
+     ! grep -q '"event":"worker.get"' "$out/refused.log"; then
+    echo "another measurement: refused at attest, nothing fetched ($(grep -o 'attest [^"]*' \
+      "$out/refused.log" | head -1))"
+  else
+    echo "FAILED: a worker with another measurement: exit $rc"; failed=1
+  fi
+  kill $server
+  [[ $failed -eq 0 ]] && echo "attested run: all checks passed"
+  return $failed
 }
 
 case "${1:-}" in
