@@ -165,8 +165,8 @@ YAML
   for _ in $(seq 100); do [[ -s "$v/port" ]] && break; sleep 0.1; done
   [[ -s "$v/port" ]] || { tail -5 "$out/server.log"; kill $server; return 1; }
   for who in admin owner1 worker; do
-    printf 'server: 127.0.0.1:%s\nca: pki/ca.crt\ncert: pki/clients/%s.crt\nkey: pki/clients/%s.key\n' \
-      "$(cat "$v/port")" "$who" "$who" >"$v/$who.yaml"
+    printf 'server: 127.0.0.1:%s\nca: pki/ca.crt\n' "$(cat "$v/port")" >"$v/$who.yaml"
+    printf 'cert: pki/clients/%s.crt\nkey: pki/clients/%s.key\n' "$who" "$who" >>"$v/$who.yaml"
   done
   local failed=0
   sr() { local who=$1; shift; "$b/strongroom" --config "$v/$who.yaml" "$@"; }

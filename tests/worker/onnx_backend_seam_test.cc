@@ -4,6 +4,7 @@
 // a CPU node or a graph output that the Session forgot to Sync comes out
 // wrong. A separate binary: it registers this backend as Device::kCuda.
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <string>
@@ -34,6 +35,7 @@ Log* g_log = nullptr;
 class HostSideBackend final : public Backend {
  public:
   bool Handles(const Node& node, std::span<const Tensor* const> in) const override {
+    if (node.op_type == "Identity") return true;  // any type
     if (node.op_type != "Relu" && node.op_type != "Add") return false;
     for (const Tensor* t : in) {
       if (t->dtype() != DataType::kFloat) return false;
@@ -49,21 +51,31 @@ class HostSideBackend final : public Backend {
                    std::span<Tensor* const> out, std::span<const int> out_ids) override {
     ++g_log->nodes;
     if (node.name == "fail") return absl::InternalError("device fault");
+    // Input i's bytes: the backend's copy when it holds the value.
     auto read = [&](size_t i) {
       auto it = held_.find(in_ids[i]);
       if (!constant[i] && it != held_.end()) return it->second.data;
-      const auto d = in[i]->data<float>();
-      return std::vector<float>(d.begin(), d.end());
+      const auto d = in[i]->bytes();
+      return std::vector<uint8_t>(d.begin(), d.end());
     };
-    const std::vector<float> a = read(0);
-    std::vector<float> y(static_cast<size_t>(out[0]->num_elements()));
-    if (node.op_type == "Relu") {
-      for (size_t i = 0; i < y.size(); ++i) y[i] = a[i] < 0 ? 0 : a[i];
-    } else {  // Add of equal shapes or a one-element b
-      const std::vector<float> b = read(1);
-      for (size_t i = 0; i < y.size(); ++i) y[i] = a[i] + b[b.size() == 1 ? 0 : i];
+    std::vector<uint8_t> y = read(0);
+    if (node.op_type != "Identity") {
+      std::vector<float> a(y.size() / sizeof(float));
+      std::memcpy(a.data(), y.data(), y.size());
+      std::vector<float> r(static_cast<size_t>(out[0]->num_elements()));
+      if (node.op_type == "Relu") {
+        for (size_t i = 0; i < r.size(); ++i) r[i] = a[i] < 0 ? 0 : a[i];
+      } else {  // Add of equal shapes or a one-element b
+        const std::vector<uint8_t> b_bytes = read(1);
+        std::vector<float> b(b_bytes.size() / sizeof(float));
+        std::memcpy(b.data(), b_bytes.data(), b_bytes.size());
+        for (size_t i = 0; i < r.size(); ++i) r[i] = a[i] + b[b.size() == 1 ? 0 : i];
+      }
+      y.resize(r.size() * sizeof(float));
+      std::memcpy(y.data(), r.data(), y.size());
     }
-    for (float& v : out[0]->mutable_data<float>()) v = std::numeric_limits<float>::quiet_NaN();
+    // The host tensor goes stale: all bits set (NaN as float, -1 as int64).
+    std::memset(out[0]->mutable_bytes().data(), 0xFF, out[0]->byte_size());
     held_[out_ids[0]] = Held{std::move(y), false};
     return absl::OkStatus();
   }
@@ -71,7 +83,7 @@ class HostSideBackend final : public Backend {
     auto it = held_.find(id);
     if (it == held_.end() || it->second.synced) return absl::OkStatus();
     ++g_log->syncs;
-    std::copy(it->second.data.begin(), it->second.data.end(), host->mutable_data<float>().begin());
+    std::memcpy(host->mutable_bytes().data(), it->second.data.data(), it->second.data.size());
     it->second.synced = true;
     return absl::OkStatus();
   }
@@ -85,7 +97,7 @@ class HostSideBackend final : public Backend {
 
  private:
   struct Held {
-    std::vector<float> data;
+    std::vector<uint8_t> data;
     bool synced = false;
   };
   std::map<int, Held> held_;
@@ -164,6 +176,26 @@ TEST_F(OnnxBackendSeamTest, ShapeAndTypeDecideAtRunTime) {
   ASSERT_OK_AND_ASSIGN(auto got, session->Run({testing::Int64s({3}, {1, 2, 3})}));
   EXPECT_EQ(log_.nodes, 0);
   EXPECT_EQ(got[0].data<int64_t>()[2], 4);
+}
+
+TEST_F(OnnxBackendSeamTest, AShapeTheDeviceMadeIsOnTheHostBeforeInfer) {
+  // Reshape's Infer reads its shape input's data: an int64 value the
+  // backend made (Identity) must be synced before the CPU infers.
+  GraphBuilder g(13);
+  g.Input("x", DataType::kFloat, {2, 3}).Input("s", DataType::kInt64, {2}).Output("y");
+  g.Node("Identity", {"s"}, {"t"});
+  g.Node("Reshape", {"x", "t"}, {"y"});
+  ASSERT_OK_AND_ASSIGN(Model m, g.Load());
+  SessionOptions options;
+  options.device = Device::kCuda;
+  ASSERT_OK_AND_ASSIGN(auto session, Session::Create(m, options));
+  const Tensor x = Floats({2, 3}, {1, 2, 3, 4, 5, 6});
+  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{3, 2}, {1, 6}}) {
+    ASSERT_OK_AND_ASSIGN(auto got, session->Run({x, testing::Int64s({2}, shape)}));
+    EXPECT_EQ(got[0].shape(), Shape(shape.begin(), shape.end()));
+  }
+  EXPECT_EQ(log_.nodes, 2);
+  EXPECT_EQ(log_.syncs, 2);
 }
 
 TEST_F(OnnxBackendSeamTest, ADeviceErrorNamesTheNodeAndTheNextRunIsClean) {

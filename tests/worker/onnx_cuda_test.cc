@@ -4,6 +4,7 @@
 // their references and the CPU backend's outputs with the GEMM-heavy nodes
 // on the GPU.
 #include <cstdio>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ namespace {
 
 using ::strongroom::testing::StatusIs;
 using ::testing::HasSubstr;
+using testing::GraphBuilder;
 using testing::ListDir;
 using testing::ReadFile;
 using testing::ReadTensorFile;
@@ -79,6 +81,55 @@ class OnnxCudaTest : public ::testing::Test {
   int checked_ = 0;
   std::set<std::string> device_ops_, cpu_ops_;  // op types seen, by where they ran
 };
+
+// Inputs the node vectors do not reach: NaN and -0 through Relu, empty
+// reductions (K = 0) in MatMul and Gemm, an int64 shape made on the device
+// and read by the CPU's Reshape, Sum of three broadcast inputs, Concat of
+// int64 on axis 0, GlobalAveragePool. Each must match the CPU backend.
+TEST_F(OnnxCudaTest, EdgeCasesMatchTheCpu) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  GraphBuilder g(13);
+  g.Input("x", DataType::kFloat, {4}).Input("a", DataType::kFloat, {2, 0})
+      .Input("b", DataType::kFloat, {0, 3}).Input("s", DataType::kInt64, {2})
+      .Input("img", DataType::kFloat, {2, 3, 5, 5});
+  g.Initializer("c", testing::Floats({3}, {1, 2, 3}));
+  g.Initializer("one", testing::Floats({1}, {1}));
+  g.Initializer("more", testing::Int64s({1}, {7}));
+  g.Node("Relu", {"x"}, {"relu"});
+  g.Node("MatMul", {"a", "b"}, {"mm"});
+  testing::SetAttr(g.Node("Gemm", {"a", "b", "c"}, {"gemm"}), "beta", 0.5f);
+  g.Node("Identity", {"s"}, {"s_dev"});
+  testing::SetAttr(g.Node("Concat", {"s_dev", "more"}, {"s3"}), "axis", int64_t{0});
+  g.Node("Sum", {"mm", "c", "one"}, {"sum"});
+  g.Node("Reshape", {"mm", "s_dev"}, {"reshaped"});
+  g.Node("GlobalAveragePool", {"img"}, {"gap"});
+  for (const char* out : {"relu", "mm", "gemm", "s3", "sum", "reshaped", "gap"}) g.Output(out);
+  const std::vector<Tensor> inputs = {
+      testing::Floats({4}, {nan, -0.0f, -1.0f, 2.0f}), testing::Floats({2, 0}, {}),
+      testing::Floats({0, 3}, {}), testing::Int64s({2}, {3, 2}),
+      testing::RandomFloats({2, 3, 5, 5}, 7)};
+  auto model = g.Load();
+  ASSERT_TRUE(model.ok()) << model.status();
+  SessionOptions options;
+  options.threads = 2;
+  ASSERT_OK_AND_ASSIGN(auto cpu, Session::Create(*model, options));
+  ASSERT_OK_AND_ASSIGN(auto want, cpu->Run(inputs));
+  options.device = Device::kCuda;
+  ASSERT_OK_AND_ASSIGN(auto gpu, Session::Create(*model, options));
+  for (int run = 0; run < 2; ++run) {
+    RunProfile profile;
+    ASSERT_OK_AND_ASSIGN(auto got, gpu->Run(inputs, &profile));
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].shape(), want[i].shape()) << "output " << i;
+      const Comparison c = CompareTensors(got[i], want[i], kDefaultRtol, kDefaultAtol);
+      EXPECT_TRUE(c.match) << "run " << run << " output " << i << ": " << c.detail;
+    }
+    for (const NodeTiming& t : profile.nodes) {
+      EXPECT_EQ(t.on_device, t.op_type != "Reshape") << t.name;
+    }
+  }
+}
 
 TEST_F(OnnxCudaTest, NodeVectorsMatchOnTheGpu) {
   const std::string root = VectorPath("onnx-node");

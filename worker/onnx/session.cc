@@ -325,6 +325,15 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
     const Node& node = m.nodes[step.node];
     in.clear();
     for (int v : step.inputs) in.push_back(v < 0 ? nullptr : value[static_cast<size_t>(v)]);
+    // Infer may read an integer input's data (Reshape's shape): a value a
+    // device node made must be on the host first.
+    for (size_t i = 0; i < in.size() && backend_ != nullptr && status.ok(); ++i) {
+      if (in[i] != nullptr && in[i]->dtype() != DataType::kFloat) status = sync(step.inputs[i]);
+    }
+    if (!status.ok()) {
+      status = NodeError(node, status);
+      break;
+    }
     InferCache* meta = nullptr;
     status = InferStep(k, in, &meta);
     if (!status.ok()) break;

@@ -117,8 +117,10 @@ absl::StatusOr<const void*> DeviceContext::Input(const OpArgs& a, size_t i) {
     if (it != constants_.end()) return static_cast<const void*>(it->second.get());
     DeviceBuffer b;
     if (auto s = b.Reserve(std::max<size_t>(t.byte_size(), 4)); !s.ok()) return s;
-    SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(b.get(), t.bytes().data(), t.byte_size(),
-                                            cudaMemcpyHostToDevice, stream_));
+    if (t.byte_size() > 0) {
+      SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(b.get(), t.bytes().data(), t.byte_size(),
+                                              cudaMemcpyHostToDevice, stream_));
+    }
     return static_cast<const void*>(constants_.emplace(&t, std::move(b)).first->second.get());
   }
   const int id = a.in_ids[i];
@@ -127,9 +129,11 @@ absl::StatusOr<const void*> DeviceContext::Input(const OpArgs& a, size_t i) {
   auto b = Acquire(t.byte_size());
   if (!b.ok()) return b.status();
   // The host memory may be reused after this call: wait for the copy.
-  SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(b->get(), t.bytes().data(), t.byte_size(),
-                                          cudaMemcpyHostToDevice, stream_));
-  SR_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  if (t.byte_size() > 0) {
+    SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(b->get(), t.bytes().data(), t.byte_size(),
+                                            cudaMemcpyHostToDevice, stream_));
+    SR_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  }
   Held& held = values_[id];
   held.buffer = *std::move(b);
   held.host_current = true;
@@ -171,8 +175,12 @@ absl::Status DeviceContext::AfterNode() {
 absl::Status DeviceContext::Sync(int id, Tensor* host) {
   auto it = values_.find(id);
   if (it == values_.end() || it->second.host_current) return absl::OkStatus();
-  SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host->mutable_bytes().data(), it->second.buffer.get(),
-                                          host->byte_size(), cudaMemcpyDeviceToHost, stream_));
+  if (host->byte_size() > 0) {
+    SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host->mutable_bytes().data(),
+                                            it->second.buffer.get(), host->byte_size(),
+                                            cudaMemcpyDeviceToHost, stream_));
+  }
+  // Also where nothing was copied: earlier nodes' errors surface here.
   SR_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   it->second.host_current = true;
   return absl::OkStatus();

@@ -30,7 +30,17 @@ absl::Status Sgemm(DeviceContext& dc, bool ta, bool tb, int64_t m, int64_t n, in
                    float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
                    float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return absl::OkStatus();
-  if (auto s = CheckInt({m, n, k, lda, ldb, ldc}); !s.ok()) return s;
+  if (auto s = CheckInt({m, n, k, lda, ldb, ldc, m * n}); !s.ok()) return s;
+  if (k == 0) {  // C = beta * C (cuBLAS wants leading dimensions of at least 1)
+    if (ldc != n) return absl::InternalError("an empty product into a strided C");
+    if (beta == 0.0f) {
+      SR_CUDA_RETURN_IF_ERROR(
+          cudaMemsetAsync(c, 0, sizeof(float) * static_cast<size_t>(m * n), dc.stream()));
+    } else {
+      SR_CUBLAS_RETURN_IF_ERROR(cublasSscal(dc.blas(), static_cast<int>(m * n), &beta, c, 1));
+    }
+    return absl::OkStatus();
+  }
   SR_CUBLAS_RETURN_IF_ERROR(cublasSgemm(
       dc.blas(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
       static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha, b,

@@ -37,7 +37,7 @@ __global__ void ReluKernel(const float* x, float* y, int64_t n) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const float v = x[i];
-    y[i] = v < 0.0f ? 0.0f : v;  // NaN < 0 is false: NaN passes through
+    y[i] = v > 0.0f ? v : 0.0f;  // as the CPU kernel: NaN and -0 give +0
   }
 }
 
@@ -127,11 +127,12 @@ __global__ void PoolKernel(const float* x, float* y, PoolGeometry g, int64_t tot
   }
 }
 
-// One block per plane: a strided sum per thread, then a tree in shared memory.
+// One block per plane: a strided sum per thread, then a tree in shared
+// memory; in double, as the CPU kernel sums (the order differs).
 __global__ void GlobalAverageKernel(const float* x, float* y, int64_t size) {
-  __shared__ float partial[kThreads];
+  __shared__ double partial[kThreads];
   const float* src = x + blockIdx.x * size;
-  float sum = 0.0f;
+  double sum = 0.0;
   for (int64_t i = threadIdx.x; i < size; i += blockDim.x) sum += src[i];
   partial[threadIdx.x] = sum;
   __syncthreads();
@@ -139,7 +140,9 @@ __global__ void GlobalAverageKernel(const float* x, float* y, int64_t size) {
     if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
     __syncthreads();
   }
-  if (threadIdx.x == 0) y[blockIdx.x] = size > 0 ? partial[0] / static_cast<float>(size) : 0.0f;
+  if (threadIdx.x == 0) {
+    y[blockIdx.x] = size > 0 ? static_cast<float>(partial[0] / static_cast<double>(size)) : 0.0f;
+  }
 }
 
 }  // namespace

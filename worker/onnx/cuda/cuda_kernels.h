@@ -22,7 +22,7 @@ cudaError_t LaunchIm2Col(const float* x, const Im2ColGeometry& g, float* col, cu
 cudaError_t LaunchAddBias(float* y, const float* bias, int64_t images, int64_t channels,
                           int64_t positions, cudaStream_t stream);
 
-// y[i] = max(x[i], 0) (NaN stays NaN), i in [0, n).
+// y[i] = x[i] > 0 ? x[i] : 0 (NaN and -0 give +0, as the CPU kernel), i in [0, n).
 cudaError_t LaunchRelu(const float* x, float* y, int64_t n, cudaStream_t stream);
 
 // Inference BatchNormalization over [images, channels, size]:

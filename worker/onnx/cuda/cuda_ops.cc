@@ -154,6 +154,9 @@ absl::Status RunGlobalAverage(DeviceContext& dc, const OpArgs& a) {
   return absl::OkStatus();
 }
 
+// Pitches at or past this go row by row (2-D copies have a pitch limit).
+constexpr size_t kMaxPitch = size_t{1} << 30;
+
 // Concat of any element type: one strided copy per input.
 absl::Status RunConcat(DeviceContext& dc, const Node& node, const OpArgs& a) {
   const Tensor& out = *a.out[0];
@@ -171,9 +174,18 @@ absl::Status RunConcat(DeviceContext& dc, const Node& node, const OpArgs& a) {
     if (row > 0 && outer > 0) {
       auto src = dc.Input(a, i);
       if (!src.ok()) return src.status();
-      SR_CUDA_RETURN_IF_ERROR(cudaMemcpy2DAsync(static_cast<char*>(*dy) + offset, out_row, *src,
-                                                row, row, static_cast<size_t>(outer),
-                                                cudaMemcpyDeviceToDevice, dc.stream()));
+      char* dst = static_cast<char*>(*dy) + offset;
+      const char* from = static_cast<const char*>(*src);
+      if (outer == 1 || out_row >= kMaxPitch) {  // one copy per row
+        for (int64_t o = 0; o < outer; ++o) {
+          SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst + o * out_row, from + o * row, row,
+                                                  cudaMemcpyDeviceToDevice, dc.stream()));
+        }
+      } else {
+        SR_CUDA_RETURN_IF_ERROR(cudaMemcpy2DAsync(dst, out_row, from, row, row,
+                                                  static_cast<size_t>(outer),
+                                                  cudaMemcpyDeviceToDevice, dc.stream()));
+      }
     }
     offset += row;
   }
