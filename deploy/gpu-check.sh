@@ -32,7 +32,7 @@ pack() {
   set -e
   local vectors=${STRONGROOM_VECTORS_DIR:-$root/../shared/vectors}
   cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
-    -DSTRONGROOM_ENABLE_CUDA=ON -DSTRONGROOM_VECTORS_DIR=$G/vectors >/dev/null
+    -DSTRONGROOM_ENABLE_CUDA=ON -DSTRONGROOM_VECTORS_DIR="$vectors" >/dev/null
   ninja -C build-cuda -j"${STRONGROOM_JOBS:-2}" onnx_cuda_test strongroom-worker strongroomd \
     strongroom
   local stage
@@ -74,6 +74,7 @@ run() {
     find / -name 'libcublas.so.13' -not -path '/proc/*' 2>/dev/null | head -1)
   export PATH=$PATH:/usr/local/cuda/bin
   export LD_LIBRARY_PATH=$root/$G/lib:$(dirname "$cublas"):/usr/local/cuda/lib64
+  export STRONGROOM_VECTORS_DIR=$root/$G/vectors  # onnx_cuda_test reads the packed ones
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
   echo "cublas: $cublas; $(nproc) CPUs"
   ldd $G/onnx_cuda_test $G/strongroom-worker | grep "not found"

@@ -16,7 +16,8 @@
 
 namespace strongroom::worker::onnx::testing {
 
-// STRONGROOM_VECTORS_DIR + "/" + rel.
+// STRONGROOM_VECTORS_DIR + "/" + rel; the environment variable of that name,
+// when set, replaces the folder configured at build time.
 std::string VectorPath(absl::string_view rel);
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 absl::StatusOr<Tensor> ReadTensorFile(const std::string& path);
