@@ -68,8 +68,8 @@ absl::Status WriteFile(const std::filesystem::path& path, const std::string& byt
 
 int RunLocalCommand(const std::vector<std::string>& args) {
   FlagSpec spec;
-  spec.values = {"model", "input", "expect", "rtol", "atol", "output-dir", "device", "threads",
-                 "repeat"};
+  spec.values = {"model",      "input",  "expect",  "rtol",  "atol",
+                 "output-dir", "device", "threads", "repeat"};
   spec.switches = {"help", "profile"};
   auto flags = ParseFlags(args, spec);
   if (!flags.ok()) return Usage(std::string(flags.status().message()));
@@ -132,8 +132,8 @@ int RunLocalCommand(const std::vector<std::string>& args) {
   absl::StatusOr<std::vector<Tensor>> outputs;
   for (int r = 0; r < repeat; ++r) {
     const Clock::time_point run_start = Clock::now();
-    outputs = (*session)->Run(*inputs, flags->Has("profile") && r + 1 == repeat ? &profile
-                                                                                 : nullptr);
+    outputs =
+        (*session)->Run(*inputs, flags->Has("profile") && r + 1 == repeat ? &profile : nullptr);
     if (!outputs.ok()) return Fail(kExitFailed, std::string(outputs.status().message()));
     run_ms.push_back(Ms(run_start));
   }

@@ -22,9 +22,9 @@ namespace strongroom::worker::onnx {
 namespace {
 
 using ::strongroom::testing::StatusIs;
-using ::testing::HasSubstr;
 using testing::Floats;
 using testing::GraphBuilder;
+using ::testing::HasSubstr;
 
 struct Log {
   int runs = 0, nodes = 0, syncs = 0, releases = 0, begins = 0, ends = 0;

@@ -23,8 +23,8 @@ namespace strongroom::worker::onnx {
 namespace {
 
 using ::strongroom::testing::StatusIs;
-using ::testing::HasSubstr;
 using testing::GraphBuilder;
+using ::testing::HasSubstr;
 using testing::ListDir;
 using testing::ReadFile;
 using testing::ReadTensorFile;
@@ -89,8 +89,10 @@ class OnnxCudaTest : public ::testing::Test {
 TEST_F(OnnxCudaTest, EdgeCasesMatchTheCpu) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   GraphBuilder g(13);
-  g.Input("x", DataType::kFloat, {4}).Input("a", DataType::kFloat, {2, 0})
-      .Input("b", DataType::kFloat, {0, 3}).Input("s", DataType::kInt64, {2})
+  g.Input("x", DataType::kFloat, {4})
+      .Input("a", DataType::kFloat, {2, 0})
+      .Input("b", DataType::kFloat, {0, 3})
+      .Input("s", DataType::kInt64, {2})
       .Input("img", DataType::kFloat, {2, 3, 5, 5});
   g.Initializer("c", testing::Floats({3}, {1, 2, 3}));
   g.Initializer("one", testing::Floats({1}, {1}));
@@ -104,10 +106,10 @@ TEST_F(OnnxCudaTest, EdgeCasesMatchTheCpu) {
   g.Node("Reshape", {"mm", "s_dev"}, {"reshaped"});
   g.Node("GlobalAveragePool", {"img"}, {"gap"});
   for (const char* out : {"relu", "mm", "gemm", "s3", "sum", "reshaped", "gap"}) g.Output(out);
-  const std::vector<Tensor> inputs = {
-      testing::Floats({4}, {nan, -0.0f, -1.0f, 2.0f}), testing::Floats({2, 0}, {}),
-      testing::Floats({0, 3}, {}), testing::Int64s({2}, {3, 2}),
-      testing::RandomFloats({2, 3, 5, 5}, 7)};
+  const std::vector<Tensor> inputs = {testing::Floats({4}, {nan, -0.0f, -1.0f, 2.0f}),
+                                      testing::Floats({2, 0}, {}), testing::Floats({0, 3}, {}),
+                                      testing::Int64s({2}, {3, 2}),
+                                      testing::RandomFloats({2, 3, 5, 5}, 7)};
   auto model = g.Load();
   ASSERT_TRUE(model.ok()) << model.status();
   SessionOptions options;

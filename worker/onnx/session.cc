@@ -359,8 +359,8 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
         const int v = step.inputs[i];
         constant[i] = v >= 0 && constants_[static_cast<size_t>(v)] != nullptr;
       }
-      s = backend_->Run(node, ctx, in, step.inputs, std::span<const bool>(constant, in.size()),
-                        out, step.outputs);
+      s = backend_->Run(node, ctx, in, step.inputs, std::span<const bool>(constant, in.size()), out,
+                        step.outputs);
     } else {
       for (int v : step.inputs) {
         if (v >= 0 && s.ok()) s = sync(v);

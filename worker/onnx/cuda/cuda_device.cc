@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace strongroom::worker::onnx::cuda {
 
@@ -102,7 +103,7 @@ absl::StatusOr<DeviceBuffer> DeviceContext::Acquire(size_t bytes) {
     return b;
   }
   DeviceBuffer b;
-  if (auto s = b.Reserve(bytes); !s.ok()) return s;
+  RETURN_IF_ERROR(b.Reserve(bytes));
   return b;
 }
 
@@ -116,7 +117,7 @@ absl::StatusOr<const void*> DeviceContext::Input(const OpArgs& a, size_t i) {
     auto it = constants_.find(&t);
     if (it != constants_.end()) return static_cast<const void*>(it->second.get());
     DeviceBuffer b;
-    if (auto s = b.Reserve(std::max<size_t>(t.byte_size(), 4)); !s.ok()) return s;
+    RETURN_IF_ERROR(b.Reserve(std::max<size_t>(t.byte_size(), 4)));
     if (t.byte_size() > 0) {
       SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(b.get(), t.bytes().data(), t.byte_size(),
                                               cudaMemcpyHostToDevice, stream_));
@@ -126,43 +127,40 @@ absl::StatusOr<const void*> DeviceContext::Input(const OpArgs& a, size_t i) {
   const int id = a.in_ids[i];
   auto it = values_.find(id);
   if (it != values_.end()) return static_cast<const void*>(it->second.buffer.get());
-  auto b = Acquire(t.byte_size());
-  if (!b.ok()) return b.status();
+  ASSIGN_OR_RETURN(DeviceBuffer b, Acquire(t.byte_size()));
   // The host memory may be reused after this call: wait for the copy.
   if (t.byte_size() > 0) {
-    SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(b->get(), t.bytes().data(), t.byte_size(),
-                                            cudaMemcpyHostToDevice, stream_));
+    SR_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(b.get(), t.bytes().data(), t.byte_size(), cudaMemcpyHostToDevice, stream_));
     SR_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   }
   Held& held = values_[id];
-  held.buffer = *std::move(b);
+  held.buffer = std::move(b);
   held.host_current = true;
   return static_cast<const void*>(held.buffer.get());
 }
 
 absl::StatusOr<void*> DeviceContext::OutputBytes(const OpArgs& a, size_t j) {
-  auto b = Acquire(a.out[j]->byte_size());
-  if (!b.ok()) return b.status();
+  ASSIGN_OR_RETURN(DeviceBuffer b, Acquire(a.out[j]->byte_size()));
   const int id = a.out_ids[j];
   if (id < 0) {
-    transient_.push_back(*std::move(b));
+    transient_.push_back(std::move(b));
     return transient_.back().get();
   }
   Held& held = values_[id];
   Recycle(std::move(held.buffer));
-  held.buffer = *std::move(b);
+  held.buffer = std::move(b);
   held.host_current = false;
   return held.buffer.get();
 }
 
 absl::StatusOr<float*> DeviceContext::Output(const OpArgs& a, size_t j) {
-  auto p = OutputBytes(a, j);
-  if (!p.ok()) return p.status();
-  return static_cast<float*>(*p);
+  ASSIGN_OR_RETURN(void* p, OutputBytes(a, j));
+  return static_cast<float*>(p);
 }
 
 absl::StatusOr<float*> DeviceContext::Columns(size_t bytes) {
-  if (auto s = columns_.Reserve(std::max<size_t>(bytes, 4)); !s.ok()) return s;
+  RETURN_IF_ERROR(columns_.Reserve(std::max<size_t>(bytes, 4)));
   return static_cast<float*>(columns_.get());
 }
 
@@ -176,9 +174,8 @@ absl::Status DeviceContext::Sync(int id, Tensor* host) {
   auto it = values_.find(id);
   if (it == values_.end() || it->second.host_current) return absl::OkStatus();
   if (host->byte_size() > 0) {
-    SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host->mutable_bytes().data(),
-                                            it->second.buffer.get(), host->byte_size(),
-                                            cudaMemcpyDeviceToHost, stream_));
+    SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host->mutable_bytes().data(), it->second.buffer.get(),
+                                            host->byte_size(), cudaMemcpyDeviceToHost, stream_));
   }
   // Also where nothing was copied: earlier nodes' errors surface here.
   SR_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));

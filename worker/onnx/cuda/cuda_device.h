@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/status_macros.h"
 #include "worker/onnx/tensor.h"
 
 namespace strongroom::worker::onnx::cuda {
@@ -81,9 +82,8 @@ class DeviceContext {
   absl::StatusOr<const void*> Input(const OpArgs& a, size_t i);
   template <typename T>
   absl::StatusOr<const T*> InputAs(const OpArgs& a, size_t i) {
-    auto p = Input(a, i);
-    if (!p.ok()) return p.status();
-    return static_cast<const T*>(*p);
+    ASSIGN_OR_RETURN(const void* p, Input(a, i));
+    return static_cast<const T*>(p);
   }
   // A device buffer for output j, held as the value's current copy (its
   // host tensor goes stale); for an unwanted output, scratch for this run.

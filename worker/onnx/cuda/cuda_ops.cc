@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "worker/onnx/attributes.h"
 #include "worker/onnx/cuda/cuda_kernels.h"
 #include "worker/onnx/op.h"
@@ -23,9 +24,7 @@ bool IsAny(const std::string& op, std::initializer_list<const char*> names) {
 }
 
 // Output j is wanted by the graph (Node::outputs has -1 for left-out ones).
-bool Wanted(const Node& node, size_t j) {
-  return j < node.outputs.size() && node.outputs[j] >= 0;
-}
+bool Wanted(const Node& node, size_t j) { return j < node.outputs.size() && node.outputs[j] >= 0; }
 
 int64_t IntAttr(const Node& node, const char* name, int64_t default_value) {
   for (const Attribute& attr : node.attributes) {
@@ -53,104 +52,87 @@ BroadcastGeometry Geometry(const Shape& out, const Shape& a, const Shape* b) {
 }
 
 absl::Status RunBinary(DeviceContext& dc, BinaryOp op, const OpArgs& a) {
-  auto x = dc.InputAs<float>(a, 0);
-  if (!x.ok()) return x.status();
-  auto z = dc.InputAs<float>(a, 1);
-  if (!z.ok()) return z.status();
-  auto y = dc.Output(a, 0);
-  if (!y.ok()) return y.status();
+  ASSIGN_OR_RETURN(auto x, dc.InputAs<float>(a, 0));
+  ASSIGN_OR_RETURN(auto z, dc.InputAs<float>(a, 1));
+  ASSIGN_OR_RETURN(auto y, dc.Output(a, 0));
   const Tensor& out = *a.out[0];
   const BroadcastGeometry g = Geometry(out.shape(), a.in[0]->shape(), &a.in[1]->shape());
-  SR_CUDA_RETURN_IF_ERROR(LaunchBinary(op, *x, *z, *y, g, out.num_elements(), dc.stream()));
+  SR_CUDA_RETURN_IF_ERROR(LaunchBinary(op, x, z, y, g, out.num_elements(), dc.stream()));
   return absl::OkStatus();
 }
 
 // Sum of one or more inputs: y = in0 (+ in1), then y += in_k.
 absl::Status RunSum(DeviceContext& dc, const OpArgs& a) {
-  auto y = dc.Output(a, 0);
-  if (!y.ok()) return y.status();
+  ASSIGN_OR_RETURN(auto y, dc.Output(a, 0));
   const Tensor& out = *a.out[0];
-  auto first = dc.InputAs<float>(a, 0);
-  if (!first.ok()) return first.status();
+  ASSIGN_OR_RETURN(auto first, dc.InputAs<float>(a, 0));
   if (a.in.size() == 1) {
     const BroadcastGeometry g = Geometry(out.shape(), a.in[0]->shape(), nullptr);
     SR_CUDA_RETURN_IF_ERROR(
-        LaunchBinary(BinaryOp::kCopyA, *first, nullptr, *y, g, out.num_elements(), dc.stream()));
+        LaunchBinary(BinaryOp::kCopyA, first, nullptr, y, g, out.num_elements(), dc.stream()));
     return absl::OkStatus();
   }
   for (size_t i = 1; i < a.in.size(); ++i) {
-    auto next = dc.InputAs<float>(a, i);
-    if (!next.ok()) return next.status();
+    ASSIGN_OR_RETURN(auto next, dc.InputAs<float>(a, i));
     const bool start = i == 1;
     const BroadcastGeometry g =
         Geometry(out.shape(), start ? a.in[0]->shape() : out.shape(), &a.in[i]->shape());
-    SR_CUDA_RETURN_IF_ERROR(LaunchBinary(BinaryOp::kAdd, start ? *first : *y, *next, *y, g,
+    SR_CUDA_RETURN_IF_ERROR(LaunchBinary(BinaryOp::kAdd, start ? first : y, next, y, g,
                                          out.num_elements(), dc.stream()));
   }
   return absl::OkStatus();
 }
 
 absl::Status RunRelu(DeviceContext& dc, const OpArgs& a) {
-  auto x = dc.InputAs<float>(a, 0);
-  if (!x.ok()) return x.status();
-  auto y = dc.Output(a, 0);
-  if (!y.ok()) return y.status();
-  SR_CUDA_RETURN_IF_ERROR(LaunchRelu(*x, *y, a.out[0]->num_elements(), dc.stream()));
+  ASSIGN_OR_RETURN(auto x, dc.InputAs<float>(a, 0));
+  ASSIGN_OR_RETURN(auto y, dc.Output(a, 0));
+  SR_CUDA_RETURN_IF_ERROR(LaunchRelu(x, y, a.out[0]->num_elements(), dc.stream()));
   return absl::OkStatus();
 }
 
 absl::Status RunBatchNorm(DeviceContext& dc, const Node& node, const OpArgs& a) {
   AttributeReader attrs(node.attributes);
-  auto epsilon = attrs.Float("epsilon", 1e-5f);
-  if (!epsilon.ok()) return epsilon.status();
+  ASSIGN_OR_RETURN(auto epsilon, attrs.Float("epsilon", 1e-5f));
   const float* p[5];
   for (size_t i = 0; i < 5; ++i) {
-    auto d = dc.InputAs<float>(a, i);
-    if (!d.ok()) return d.status();
-    p[i] = *d;
+    ASSIGN_OR_RETURN(auto d, dc.InputAs<float>(a, i));
+    p[i] = d;
   }
-  auto y = dc.Output(a, 0);
-  if (!y.ok()) return y.status();
+  ASSIGN_OR_RETURN(auto y, dc.Output(a, 0));
   const Tensor& x = *a.in[0];
   const int64_t size = Product(x.shape(), 2, x.shape().size());
-  SR_CUDA_RETURN_IF_ERROR(LaunchBatchNorm(p[0], p[1], p[2], p[3], p[4], *epsilon, *y, x.dim(0),
+  SR_CUDA_RETURN_IF_ERROR(LaunchBatchNorm(p[0], p[1], p[2], p[3], p[4], epsilon, y, x.dim(0),
                                           x.dim(1), size, dc.stream()));
   return absl::OkStatus();
 }
 
 absl::Status RunPool(DeviceContext& dc, const Node& node, const OpArgs& a, bool max) {
   AttributeReader attrs(node.attributes);
-  auto window = ops::ReadWindowAttrs(attrs, true, true, true);
-  if (!window.ok()) return window.status();
+  ASSIGN_OR_RETURN(auto window, ops::ReadWindowAttrs(attrs, true, true, true));
   const Tensor& x = *a.in[0];
-  auto win = ops::ResolveWindow(*window, Shape(x.shape().begin() + 2, x.shape().end()), {});
-  if (!win.ok()) return win.status();
+  ASSIGN_OR_RETURN(auto win,
+                   ops::ResolveWindow(window, Shape(x.shape().begin() + 2, x.shape().end()), {}));
   auto axis = [](const ops::AxisWindow& w) {
     return PoolAxis{w.in, w.kernel, w.stride, w.dilation, w.pad_begin, w.pad_end, w.out};
   };
   PoolGeometry g;
   g.planes = x.dim(0) * x.dim(1);
-  g.y = win->size() == 1 ? PoolAxis{1, 1, 1, 1, 0, 0, 1} : axis((*win)[0]);
-  g.x = axis(win->back());
+  g.y = win.size() == 1 ? PoolAxis{1, 1, 1, 1, 0, 0, 1} : axis(win[0]);
+  g.x = axis(win.back());
   g.max = max;
   g.count_include_pad = !max && IntAttr(node, "count_include_pad", 0) == 1;
-  auto dx = dc.InputAs<float>(a, 0);
-  if (!dx.ok()) return dx.status();
-  auto y = dc.Output(a, 0);
-  if (!y.ok()) return y.status();
-  SR_CUDA_RETURN_IF_ERROR(LaunchPool(*dx, *y, g, dc.stream()));
+  ASSIGN_OR_RETURN(auto dx, dc.InputAs<float>(a, 0));
+  ASSIGN_OR_RETURN(auto y, dc.Output(a, 0));
+  SR_CUDA_RETURN_IF_ERROR(LaunchPool(dx, y, g, dc.stream()));
   return absl::OkStatus();
 }
 
 absl::Status RunGlobalAverage(DeviceContext& dc, const OpArgs& a) {
   const Tensor& x = *a.in[0];
-  auto dx = dc.InputAs<float>(a, 0);
-  if (!dx.ok()) return dx.status();
-  auto y = dc.Output(a, 0);
-  if (!y.ok()) return y.status();
-  SR_CUDA_RETURN_IF_ERROR(LaunchGlobalAverage(*dx, *y, x.dim(0) * x.dim(1),
-                                              Product(x.shape(), 2, x.shape().size()),
-                                              dc.stream()));
+  ASSIGN_OR_RETURN(auto dx, dc.InputAs<float>(a, 0));
+  ASSIGN_OR_RETURN(auto y, dc.Output(a, 0));
+  SR_CUDA_RETURN_IF_ERROR(LaunchGlobalAverage(
+      dx, y, x.dim(0) * x.dim(1), Product(x.shape(), 2, x.shape().size()), dc.stream()));
   return absl::OkStatus();
 }
 
@@ -162,8 +144,7 @@ absl::Status RunConcat(DeviceContext& dc, const Node& node, const OpArgs& a) {
   const Tensor& out = *a.out[0];
   int64_t axis = IntAttr(node, "axis", 0);
   if (axis < 0) axis += out.rank();
-  auto dy = dc.OutputBytes(a, 0);
-  if (!dy.ok()) return dy.status();
+  ASSIGN_OR_RETURN(auto dy, dc.OutputBytes(a, 0));
   const size_t element = ElementSize(out.dtype());
   const int64_t outer = Product(out.shape(), 0, static_cast<size_t>(axis));
   const int64_t inner = Product(out.shape(), static_cast<size_t>(axis) + 1, out.shape().size());
@@ -172,10 +153,9 @@ absl::Status RunConcat(DeviceContext& dc, const Node& node, const OpArgs& a) {
   for (size_t i = 0; i < a.in.size(); ++i) {
     const size_t row = static_cast<size_t>(a.in[i]->dim(axis) * inner) * element;
     if (row > 0 && outer > 0) {
-      auto src = dc.Input(a, i);
-      if (!src.ok()) return src.status();
-      char* dst = static_cast<char*>(*dy) + offset;
-      const char* from = static_cast<const char*>(*src);
+      ASSIGN_OR_RETURN(auto src, dc.Input(a, i));
+      char* dst = static_cast<char*>(dy) + offset;
+      const char* from = static_cast<const char*>(src);
       if (outer == 1 || out_row >= kMaxPitch) {  // one copy per row
         for (int64_t o = 0; o < outer; ++o) {
           SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst + o * out_row, from + o * row, row,
@@ -207,13 +187,11 @@ absl::Status RunCopy(DeviceContext& dc, const OpArgs& a) {
       }
     }
   }
-  auto src = dc.Input(a, 0);
-  if (!src.ok()) return src.status();
-  auto dy = dc.OutputBytes(a, 0);
-  if (!dy.ok()) return dy.status();
+  ASSIGN_OR_RETURN(auto src, dc.Input(a, 0));
+  ASSIGN_OR_RETURN(auto dy, dc.OutputBytes(a, 0));
   if (a.out[0]->byte_size() > 0) {
-    SR_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(*dy, *src, a.out[0]->byte_size(),
-                                            cudaMemcpyDeviceToDevice, dc.stream()));
+    SR_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(dy, src, a.out[0]->byte_size(), cudaMemcpyDeviceToDevice, dc.stream()));
   }
   return absl::OkStatus();
 }
