@@ -22,7 +22,7 @@ const char kRunLocalUsage[] =
     "usage: strongroom-worker run-local --model FILE.onnx --input input_0.pb "
     "[--input input_1.pb]...\n"
     "         [--expect output_0.pb]... [--rtol R] [--atol A] [--output-dir DIR]\n"
-    "         [--device cpu|cuda] [--threads N] [--repeat N] [--profile]\n";
+    "         [--device cpu|cuda] [--threads N] [--repeat N] [--fuse on|off] [--profile]\n";
 
 namespace {
 
@@ -68,8 +68,8 @@ absl::Status WriteFile(const std::filesystem::path& path, const std::string& byt
 
 int RunLocalCommand(const std::vector<std::string>& args) {
   FlagSpec spec;
-  spec.values = {"model",      "input",  "expect",  "rtol",  "atol",
-                 "output-dir", "device", "threads", "repeat"};
+  spec.values = {"model",      "input",  "expect",  "rtol",   "atol",
+                 "output-dir", "device", "threads", "repeat", "fuse"};
   spec.switches = {"help", "profile"};
   auto flags = ParseFlags(args, spec);
   if (!flags.ok()) return Usage(std::string(flags.status().message()));
@@ -95,6 +95,9 @@ int RunLocalCommand(const std::vector<std::string>& args) {
       (!absl::SimpleAtoi(flags->Get("repeat"), &repeat) || repeat < 1 || repeat > 10000)) {
     return Usage(absl::StrCat("--repeat '", flags->Get("repeat"), "' is not in 1..10000"));
   }
+  const std::string fuse = flags->Get("fuse", "on");
+  if (fuse != "on" && fuse != "off") return Usage("--fuse '" + fuse + "' is not on or off");
+  options.fuse_operators = fuse == "on";
   auto device = onnx::ParseDevice(flags->Get("device", "cpu"));
   if (!device.ok()) return Usage(std::string(device.status().message()));
   options.device = *device;

@@ -62,10 +62,25 @@ TEST(RunLocalTest, UsageErrorsAndUnreadableFilesExitTwo) {
             kExitUsage);
   EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input", in, "--device", "tpu"}),
             kExitUsage);
+  EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input", in, "--fuse", "yes"}),
+            kExitUsage);
   for (const char* bad : {"0", "-1", "x", "10001"}) {
     EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input", in, "--repeat", bad}),
               kExitUsage)
         << bad;
+  }
+}
+
+TEST(RunLocalTest, FuseOffRunsNodeByNode) {
+  for (const char* fuse : {"on", "off"}) {
+    ::testing::internal::CaptureStdout();
+    EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input",
+                               Mnist("test_data_set_0/input_0.pb"), "--expect",
+                               Mnist("test_data_set_0/output_0.pb"), "--fuse", fuse, "--profile"}),
+              kExitOk);
+    const std::string out = ::testing::internal::GetCapturedStdout();
+    // mnist-8's Conv -> Add(bias) -> Relu is one step when fused.
+    EXPECT_EQ(out.find("Conv+Add+Relu") != std::string::npos, std::string(fuse) == "on") << out;
   }
 }
 
