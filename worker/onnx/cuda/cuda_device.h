@@ -99,9 +99,6 @@ class DeviceContext {
   void Release(int id);
   absl::Status EndRun();
 
-  // Held values and pooled buffers (for tests and logs).
-  size_t held_values() const { return values_.size(); }
-
  private:
   struct Held {
     DeviceBuffer buffer;

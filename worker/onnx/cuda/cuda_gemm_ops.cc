@@ -117,13 +117,7 @@ absl::Status RunGemm(DeviceContext& dc, const Node& node, const OpArgs& a) {
   if (a.in.size() > 2 && a.in[2] != nullptr && beta != 0.0f) {
     // C broadcast into y on the device, then y is the accumulator.
     ASSIGN_OR_RETURN(auto dc_in, dc.InputAs<float>(a, 2));
-    const std::vector<int64_t> strides = ops::BroadcastStrides(a.in[2]->shape(), y.shape());
-    BroadcastGeometry g;
-    g.rank = 2;
-    for (int d = 0; d < 2; ++d) {
-      g.dims[d] = y.dim(d);
-      g.a_strides[d] = strides[static_cast<size_t>(d)];
-    }
+    const BroadcastGeometry g = Geometry(y.shape(), a.in[2]->shape(), nullptr);
     SR_CUDA_RETURN_IF_ERROR(
         LaunchBinary(BinaryOp::kCopyA, dc_in, nullptr, dy, g, m * n, dc.stream()));
     beta_used = beta;

@@ -26,14 +26,8 @@ bool IsAny(const std::string& op, std::initializer_list<const char*> names) {
 // Output j is wanted by the graph (Node::outputs has -1 for left-out ones).
 bool Wanted(const Node& node, size_t j) { return j < node.outputs.size() && node.outputs[j] >= 0; }
 
-int64_t IntAttr(const Node& node, const char* name, int64_t default_value) {
-  for (const Attribute& attr : node.attributes) {
-    if (attr.name == name) return attr.i;
-  }
-  return default_value;
-}
+}  // namespace
 
-// Strides of `in` in an output of shape `out`, as BroadcastGeometry wants.
 BroadcastGeometry Geometry(const Shape& out, const Shape& a, const Shape* b) {
   BroadcastGeometry g;
   g.rank = static_cast<int>(out.size());
@@ -50,6 +44,8 @@ BroadcastGeometry Geometry(const Shape& out, const Shape& a, const Shape* b) {
   }
   return g;
 }
+
+namespace {
 
 absl::Status RunBinary(DeviceContext& dc, BinaryOp op, const OpArgs& a) {
   ASSIGN_OR_RETURN(auto x, dc.InputAs<float>(a, 0));
@@ -120,7 +116,8 @@ absl::Status RunPool(DeviceContext& dc, const Node& node, const OpArgs& a, bool 
   g.y = win.size() == 1 ? PoolAxis{1, 1, 1, 1, 0, 0, 1} : axis(win[0]);
   g.x = axis(win.back());
   g.max = max;
-  g.count_include_pad = !max && IntAttr(node, "count_include_pad", 0) == 1;
+  ASSIGN_OR_RETURN(const int64_t include_pad, attrs.Int("count_include_pad", 0));
+  g.count_include_pad = !max && include_pad == 1;
   ASSIGN_OR_RETURN(auto dx, dc.InputAs<float>(a, 0));
   ASSIGN_OR_RETURN(auto y, dc.Output(a, 0));
   SR_CUDA_RETURN_IF_ERROR(LaunchPool(dx, y, g, dc.stream()));
@@ -142,7 +139,8 @@ constexpr size_t kMaxPitch = size_t{1} << 30;
 // Concat of any element type: one strided copy per input.
 absl::Status RunConcat(DeviceContext& dc, const Node& node, const OpArgs& a) {
   const Tensor& out = *a.out[0];
-  int64_t axis = IntAttr(node, "axis", 0);
+  AttributeReader attrs(node.attributes);
+  ASSIGN_OR_RETURN(int64_t axis, attrs.Int("axis", 0));
   if (axis < 0) axis += out.rank();
   ASSIGN_OR_RETURN(auto dy, dc.OutputBytes(a, 0));
   const size_t element = ElementSize(out.dtype());
@@ -213,7 +211,9 @@ bool DeviceRuns(const Node& node, std::span<const Tensor* const> in) {
     return true;
   }
   if (op == "BatchNormalization") {
-    return IntAttr(node, "training_mode", 0) == 0 && !Wanted(node, 1) && !Wanted(node, 2) &&
+    // A training_mode that is not 0 (or not an int) stays with the CPU kernel.
+    AttributeReader attrs(node.attributes);
+    return attrs.Int("training_mode", 0).value_or(1) == 0 && !Wanted(node, 1) && !Wanted(node, 2) &&
            in.size() == 5 && in[0]->rank() >= 2;
   }
   if (op == "MaxPool" || op == "AveragePool") {

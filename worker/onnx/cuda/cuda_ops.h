@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "worker/onnx/cuda/cuda_device.h"
+#include "worker/onnx/cuda/cuda_kernels.h"
 #include "worker/onnx/graph.h"
 #include "worker/onnx/tensor.h"
 
@@ -24,6 +25,10 @@ namespace strongroom::worker::onnx::cuda {
 bool DeviceRuns(const Node& node, std::span<const Tensor* const> inputs);
 
 absl::Status RunOnDevice(DeviceContext& dc, const Node& node, const OpArgs& a);
+
+// The geometry of y = a op b over an output of shape `out` (NumPy
+// broadcasting; b may be null: its strides are then a's).
+BroadcastGeometry Geometry(const Shape& out, const Shape& a, const Shape* b);
 
 // GEMM-heavy operators (cuda_gemm_ops.cc).
 absl::Status RunConv(DeviceContext& dc, const Node& node, const OpArgs& a);
