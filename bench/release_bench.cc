@@ -3,7 +3,7 @@
 // this process, per client concurrency.
 //
 //   strongroom-bench release [--seconds S] [--concurrency-list 1,2,4,8,16,32,64]
-//                            [--rounds N] [--ops flow,reuse] [--kem p256|x25519]
+//                            [--rounds N] [--ops flow,flow2,reuse] [--kem p256|x25519]
 //                            [--hsm-sessions N] [--rate-limit N]
 //
 // Setup (LoopbackServer): a temporary SoftHSM token, CA and database; the
@@ -28,20 +28,25 @@
 //          ReleaseKey; the SealedKey checked and HPKE-opened
 //          (client::OpenSealedKey); the material compared with the first
 //          release's. Per step latencies are reported too.
+//   flow2  the same flow in two round trips: GetChallenge; Attest with
+//          `release` set (the broker releases the key with the new token in
+//          the same call, with ReleaseKey's checks and audit record); the
+//          SealedKey in the response checked, opened and compared.
 //   reuse  ReleaseKey with the caller's held token, checked and opened the
 //          same way. Tokens are renewed, untimed, before they are a minute
 //          old (the server's token TTL is 5 minutes).
 //
 // Measurement: for each concurrency C, C threads in closed loops (RunTimed,
 // harness.h); an untimed warm-up of min(0.5, S/4) s per op, then `rounds`
-// rounds of S seconds per op, flow and reuse taking turns (the first op
+// rounds of S seconds per op, the ops taking turns (the first op
 // alternates). Reported per op and C:
 //   ops_per_s        median over rounds of completed ops / round time
 //   round_ops_per_s  each round, in time order
 //   p50_us, p99_us, p999_us, mean_us   over every op of every round
 //   cpu_us_per_op    process CPU time / ops: client, server, TLS and HSM
 //                    (SoftHSM is in the process too) together
-//   steps            flow only: p50_us and p99_us of each step
+//   steps            flow and flow2: p50_us and p99_us of each step (flow2
+//                    has no separate release step)
 //   load_average     /proc/loadavg (1, 5, 15 min) after the rounds
 // The load averages before and after the run go into the report as well:
 // figures from a loaded machine are not comparable.
@@ -91,7 +96,7 @@ constexpr char kName[] = "release-bench";  // key, policy and reference values
 constexpr char kDevKeyFile[] = "dev-attester.pub.pem";
 constexpr int kMaxConcurrency = 256;
 constexpr auto kTokenRenewAge = std::chrono::seconds(60);
-constexpr const char* kOpNames[] = {"flow", "reuse"};
+constexpr const char* kOpNames[] = {"flow", "flow2", "reuse"};
 constexpr double kAimFlowsPerSecond = 1000;
 constexpr double kAimReusePerSecond = 5000;
 
@@ -186,8 +191,10 @@ absl::Status ReleaseAndOpen(Workload& w, const Shared& s, const std::string& tok
 }
 
 // One full flow; records each step's latency in `lat` when non-null and
-// keeps the token in `w` for reuse.
-absl::Status FullFlow(Workload& w, const Shared& s, Latencies* lat, SecretBytes* material) {
+// keeps the token in `w` for reuse. `two_trips`: the release comes with the
+// Attest response (AttestRequest.release).
+absl::Status FullFlow(Workload& w, const Shared& s, Latencies* lat, SecretBytes* material,
+                      bool two_trips = false) {
   const Clock::time_point t0 = Clock::now();
   v1::GetChallengeRequest challenge_req;
   challenge_req.set_key(s.key);
@@ -206,6 +213,7 @@ absl::Status FullFlow(Workload& w, const Shared& s, Latencies* lat, SecretBytes*
   attest_req.set_kem(s.kem == hpke::Kem::kDhkemX25519HkdfSha256 ? v1::HPKE_KEM_X25519_SHA256
                                                                : v1::HPKE_KEM_P256_SHA256);
   attest_req.set_public_key(w.public_key);
+  if (two_trips) attest_req.set_release(s.key);
   const Clock::time_point t2 = Clock::now();
   ASSIGN_OR_RETURN(v1::AttestResponse attested, w.connection->Attest(attest_req));
   if (attested.ear_status() != "affirming") {
@@ -214,8 +222,19 @@ absl::Status FullFlow(Workload& w, const Shared& s, Latencies* lat, SecretBytes*
   }
   const Clock::time_point t3 = Clock::now();
   ASSIGN_OR_RETURN(std::string token_id, client::TokenId(attested.token()));
-  Clock::time_point t4;
-  RETURN_IF_ERROR(ReleaseAndOpen(w, s, attested.token(), token_id, &t4, material));
+  Clock::time_point t4 = t3;
+  if (two_trips) {
+    if (!attested.has_sealed()) return absl::DataLossError("Attest: no sealed key with release");
+    ASSIGN_OR_RETURN(SecretBytes got,
+                     client::OpenSealedKey(w.keys.private_key, attested.sealed(), s.key, token_id));
+    if (material != nullptr) {
+      *material = std::move(got);
+    } else {
+      RETURN_IF_ERROR(CheckMaterial(got, s));
+    }
+  } else {
+    RETURN_IF_ERROR(ReleaseAndOpen(w, s, attested.token(), token_id, &t4, material));
+  }
   const Clock::time_point t5 = Clock::now();
   w.token = std::move(*attested.mutable_token());
   w.token_id = std::move(token_id);
@@ -225,7 +244,7 @@ absl::Status FullFlow(Workload& w, const Shared& s, Latencies* lat, SecretBytes*
     lat->steps[kChallenge].push_back(Nanos(t0, t1));
     lat->steps[kEvidence].push_back(Nanos(t1, t2));
     lat->steps[kAttest].push_back(Nanos(t2, t3));
-    lat->steps[kRelease].push_back(Nanos(t3, t4));
+    if (!two_trips) lat->steps[kRelease].push_back(Nanos(t3, t4));
     lat->steps[kOpen].push_back(Nanos(t4, t5));
   }
   return absl::OkStatus();
@@ -309,8 +328,9 @@ absl::Status RunRound(const std::string& op, int threads, double seconds,
   OpFactory factory = [&](int i) -> absl::StatusOr<Op> {
     Workload& w = *workloads[i];
     Latencies& lat = per_thread[i];
-    if (op == "flow") {
-      return Op([&w, &s, &lat] { return FullFlow(w, s, &lat, nullptr); });
+    if (op == "flow" || op == "flow2") {
+      const bool two_trips = op == "flow2";
+      return Op([&w, &s, &lat, two_trips] { return FullFlow(w, s, &lat, nullptr, two_trips); });
     }
     if (Clock::now() - w.token_time > kTokenRenewAge) {
       RETURN_IF_ERROR(FullFlow(w, s, nullptr, nullptr));
@@ -352,9 +372,10 @@ nlohmann::json ResultJson(const std::string& op, int concurrency, const Measured
   for (int64_t ns : total) sum_ns += ns;
   r["mean_us"] = total.empty() ? 0.0 : Round(sum_ns / total.size() / 1e3, 1);
   r["cpu_us_per_op"] = m.ops > 0 ? Round(m.cpu_seconds / m.ops * 1e6, 1) : 0.0;
-  if (op == "flow") {
+  if (op == "flow" || op == "flow2") {
     nlohmann::json steps;
     for (int k = 0; k < kStepCount; ++k) {
+      if (op == "flow2" && k == kRelease) continue;
       steps[kStepNames[k]] = {{"p50_us", QuantileUs(m.latencies.steps[k], 0.50)},
                               {"p99_us", QuantileUs(m.latencies.steps[k], 0.99)}};
     }
@@ -461,6 +482,11 @@ absl::StatusOr<nlohmann::json> Run(const ReleaseBenchOptions& o) {
                     {"best_ops_per_s", best["flow"]},
                     {"met", best["flow"] >= kAimFlowsPerSecond}};
   }
+  if (best.contains("flow2")) {
+    aims["flow2"] = {{"aim_ops_per_s", kAimFlowsPerSecond},
+                     {"best_ops_per_s", best["flow2"]},
+                     {"met", best["flow2"] >= kAimFlowsPerSecond}};
+  }
   if (best.contains("reuse")) {
     aims["reuse"] = {{"aim_ops_per_s", kAimReusePerSecond},
                      {"best_ops_per_s", best["reuse"]},
@@ -482,9 +508,9 @@ int RunReleaseBench(const std::vector<std::string>& args) {
                    "concurrent workloads, each its own principal and connection, in closed "
                    "loops (default 1,2,4,8,16,32,64)");
   flags.AddInt("rounds", &o.rounds,
-               "rounds per op and concurrency, flow and reuse taking turns; the median is "
+               "rounds per op and concurrency, the ops taking turns; the median is "
                "reported (default 3)");
-  flags.AddString("ops", &ops_flag, "comma-separated subset of flow,reuse (default both)");
+  flags.AddString("ops", &ops_flag, "comma-separated subset of flow,flow2,reuse (default all)");
   std::string kem_flag = "p256";
   flags.AddString("kem", &kem_flag,
                   "the workloads' HPKE KEM: p256 (the broker's default) or x25519 (default p256)");
@@ -512,7 +538,7 @@ int RunReleaseBench(const std::vector<std::string>& args) {
   for (absl::string_view name : absl::StrSplit(ops_flag, ',', absl::SkipEmpty())) {
     if (s.ok() && std::find(std::begin(kOpNames), std::end(kOpNames), name) == std::end(kOpNames)) {
       s = absl::InvalidArgumentError(
-          absl::StrCat("--ops: unknown op '", name, "' (known: flow,reuse)"));
+          absl::StrCat("--ops: unknown op '", name, "' (known: flow,flow2,reuse)"));
     }
     chosen.emplace(name);
   }

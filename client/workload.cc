@@ -136,7 +136,9 @@ absl::StatusOr<std::unique_ptr<WorkloadClient>> WorkloadClient::Create(
       new WorkloadClient(connection, std::move(attester), options, std::move(pair)));
 }
 
-absl::StatusOr<WorkloadClient::HeldToken> WorkloadClient::AttestFor(const std::string& key_id) {
+absl::StatusOr<WorkloadClient::HeldToken> WorkloadClient::AttestFor(const std::string& key_id,
+                                                                    const std::string& release,
+                                                                    v1::SealedKey* sealed) {
   tokens_.erase(key_id);
   v1::GetChallengeRequest challenge_req;
   challenge_req.set_key(key_id);
@@ -151,7 +153,14 @@ absl::StatusOr<WorkloadClient::HeldToken> WorkloadClient::AttestFor(const std::s
   for (v1::EvidenceItem& item : evidence) *req.add_evidence() = std::move(item);
   req.set_kem(ProtoKem(options_.kem));
   req.set_public_key(std::string(AsStringView(pk)));
+  req.set_release(release);
   ASSIGN_OR_RETURN(v1::AttestResponse resp, connection_->Attest(req));
+  if (!release.empty()) {
+    if (!resp.has_sealed()) {
+      return absl::DataLossError("Attest: asked to release " + release + ", no sealed key came");
+    }
+    *sealed = std::move(*resp.mutable_sealed());
+  }
   HeldToken held;
   ASSIGN_OR_RETURN(held.token_id, TokenId(resp.token()));
   held.token = std::move(*resp.mutable_token());
@@ -184,22 +193,32 @@ auto WorkloadClient::WithToken(const std::string& key_id, bool* attested, Call c
 
 absl::StatusOr<ReleasedKey> WorkloadClient::GetKey(absl::string_view key) {
   const std::string name = FullName(key);
+  const std::string key_id = KeyIdOf(name);
   ReleasedKey out;
-  return WithToken(
-      KeyIdOf(name), &out.attested,
-      [&](const HeldToken& held) -> absl::StatusOr<ReleasedKey> {
-        v1::ReleaseKeyRequest req;
-        req.set_token(held.token);
-        req.set_key(name);
-        req.set_public_key(std::string(AsStringView(key_pair_.public_key.Serialize())));
-        ASSIGN_OR_RETURN(v1::ReleaseKeyResponse resp, connection_->ReleaseKey(req));
-        ASSIGN_OR_RETURN(out.material,
-                         OpenSealedKey(key_pair_.private_key, resp.sealed(), name, held.token_id));
-        out.key_version = resp.sealed().key_version();
-        out.sealed = std::move(*resp.mutable_sealed());
-        out.token = held.token;
-        return std::move(out);
-      });
+  auto open = [&](const HeldToken& held, v1::SealedKey sealed) -> absl::StatusOr<ReleasedKey> {
+    ASSIGN_OR_RETURN(out.material,
+                     OpenSealedKey(key_pair_.private_key, sealed, name, held.token_id));
+    out.key_version = sealed.key_version();
+    out.sealed = std::move(sealed);
+    out.token = held.token;
+    return std::move(out);
+  };
+  auto it = tokens_.find(key_id);
+  if (it != tokens_.end() && it->second.expires - options_.token_margin > options_.clock->Now()) {
+    const HeldToken held = it->second;
+    v1::ReleaseKeyRequest req;
+    req.set_token(held.token);
+    req.set_key(name);
+    req.set_public_key(std::string(AsStringView(key_pair_.public_key.Serialize())));
+    absl::StatusOr<v1::ReleaseKeyResponse> resp = connection_->ReleaseKey(req);
+    if (resp.ok()) return open(held, std::move(*resp->mutable_sealed()));
+    if (!IsStaleToken(resp.status())) return resp.status();
+  }
+  // No usable token: attest and release in one call.
+  out.attested = true;
+  v1::SealedKey sealed;
+  ASSIGN_OR_RETURN(HeldToken held, AttestFor(key_id, name, &sealed));
+  return open(held, std::move(sealed));
 }
 
 absl::StatusOr<DataKey> WorkloadClient::GetDataKey(absl::string_view key,

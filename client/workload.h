@@ -9,20 +9,21 @@
 //
 // GetKey(key):
 //   1. a token still valid for `key` (margin WorkloadOptions::token_margin)
-//      is reused; otherwise:
+//      is reused: ReleaseKey(token, key, pk) -> SealedKey; otherwise:
 //      GetChallenge(key) -> nonce; binding = AttestationBinding(kem, nonce,
 //      pk) (attest/binding.h); attester->Attest(binding) -> evidence;
-//      Attest(key, nonce, evidence, kem, pk) -> token, kept for reuse;
-//   2. ReleaseKey(token, key, pk) -> SealedKey;
-//   3. the SealedKey is checked before it is opened: its kem is ours, its
+//      Attest(key, nonce, evidence, kem, pk, release = key) -> token, kept
+//      for reuse, and the SealedKey (two round trips instead of three);
+//   2. the SealedKey is checked before it is opened: its kem is ours, its
 //      token_id is the token's "jti", its key_version is a version of the key
 //      asked for (the very version, when one was asked for), and its info is
 //      exactly "strongroom-release-v1" 0x00 key_version 0x00 token_id;
-//   4. HPKE base-mode Open (DHKEM(kem), HKDF-SHA256, AES-256-GCM) with
+//   3. HPKE base-mode Open (DHKEM(kem), HKDF-SHA256, AES-256-GCM) with
 //      info = aad = that info, under the ephemeral private key.
 // A reused token that the server refuses as expired, revoked or
 // superseded ("refused: token_...") is dropped and the flow runs once more
-// with fresh evidence. GetDataKey() is the same with GetDataKey.
+// with fresh evidence. GetDataKey() is the same with GetDataKey (its first
+// call attests, then asks GetDataKey: three round trips).
 //
 // The ephemeral HPKE key pair is made in Create() and lives as long as the
 // client (tokens are bound to its public key); it never leaves the process
@@ -30,7 +31,7 @@
 //
 // Errors: the server's status as returned (refusals are PermissionDenied
 // "refused: <reason id> (audit N)"); the attester's status; DataLoss when a
-// sealed key fails the checks in step 3 or does not open. Messages never
+// sealed key fails the checks in step 2 or does not open. Messages never
 // carry key material or the token.
 //
 // Thread-safety: not thread-safe (the attester is not); use one client per
@@ -193,7 +194,10 @@ class WorkloadClient {
   // A usable token for `key_id` ("keys/k" or "datasets/d"): held or fresh.
   // `attested` says which.
   absl::StatusOr<HeldToken> TokenFor(const std::string& key_id, bool* attested);
-  absl::StatusOr<HeldToken> AttestFor(const std::string& key_id);
+  // A fresh token for `key_id`; with `release` (a key name) the key is
+  // released in the same call and its SealedKey stored in `*sealed`.
+  absl::StatusOr<HeldToken> AttestFor(const std::string& key_id, const std::string& release = "",
+                                      v1::SealedKey* sealed = nullptr);
   // Runs `call` with a token; retries once with a fresh one when a reused
   // token is refused as stale.
   template <typename Call>

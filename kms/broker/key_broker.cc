@@ -193,6 +193,26 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
     return absl::InvalidArgumentError(
         absl::StrCat("nonce: ", r.nonce().size(), " bytes, expected 32"));
   }
+  // A release in the same call: a version (or the primary) of this very key.
+  std::string release;
+  if (!r.release().empty()) {
+    if (IsDataset(key)) {
+      return absl::InvalidArgumentError(
+          "release: only for keys; a dataset's object keys come from GetObjectKey");
+    }
+    release = NormalizeKey(r.release());
+    if (absl::StrContains(release, "/versions/")) {
+      ASSIGN_OR_RETURN(VersionName v, ParseVersionName(release, "release"));
+      release = VersionResourceName(v.key_id, v.version);
+    } else {
+      ASSIGN_OR_RETURN(std::string id, ParseKeyName(release, "release"));
+      release = KeyName(id);
+    }
+    if (KeyOf(release) != key) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("release: '", r.release(), "' is not a version of ", key));
+    }
+  }
   ASSIGN_OR_RETURN(hpke::Kem kem, KemOf(r.kem()));
   absl::StatusOr<hpke::PublicKey> pk = ParsePublicKey(kem, r.public_key());
   if (!pk.ok()) {
@@ -297,6 +317,16 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
                .evidence_digest = evidence_digest, .policy_digest = PolicyDigest(*policy)};
   RETURN_IF_ERROR(audit_.Append(std::move(e)).status());
   v1::AttestResponse out;
+  if (!release.empty()) {
+    // Exactly what ReleaseKey does with this token (its checks, audit record
+    // and sealing); a refusal fails the whole call, so no token without it.
+    v1::ReleaseKeyRequest rk;
+    rk.set_token(token);
+    rk.set_key(release);
+    rk.set_public_key(r.public_key());
+    ASSIGN_OR_RETURN(v1::ReleaseKeyResponse released, ReleaseKey(c, rk));
+    *out.mutable_sealed() = std::move(*released.mutable_sealed());
+  }
   out.set_token(std::move(token));
   out.set_expire_time_unix(absl::ToUnixSeconds(exp));
   out.set_ear_status(std::string(attest::TrustTierName(appraisal->status())));

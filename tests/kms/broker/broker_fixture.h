@@ -133,9 +133,11 @@ class BrokerFixture : public KeyManagerFixture {
   absl::StatusOr<v1::AttestResponse> AttestWith(const Caller& c, const Workload& w,
                                                 const std::string& nonce,
                                                 const v1::EvidenceItem& item,
-                                                const std::string& key = "keys/k") {
+                                                const std::string& key = "keys/k",
+                                                const std::string& release = "") {
     v1::AttestRequest r;
     r.set_key(key);
+    r.set_release(release);
     r.set_nonce(nonce);
     *r.add_evidence() = item;
     r.set_kem(ProtoKem(w));

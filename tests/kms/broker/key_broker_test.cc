@@ -67,6 +67,66 @@ TEST_F(KeyBrokerTest, ReleaseOfANamedVersionAndOfThePrimaryAfterRotation) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("key_not_releasable")));
 }
 
+// Attest with `release` seals the key in the same call, exactly as a
+// ReleaseKey with the new token would; a bad `release` is refused before
+// the nonce is spent, and a refusal returns no token.
+TEST_F(KeyBrokerTest, AttestReleasesTheKeyInTheSameCall) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(auto item, Evidence(w, nonce, kGoodMeasurement));
+  for (const char* bad : {"keys/other", "other", "keys/k/versions/x", "keys/k/versions/0"}) {
+    EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "keys/k", bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("release")))
+        << bad;
+  }
+  ASSERT_OK_AND_ASSIGN(auto both, AttestWith(kWorkload, w, nonce, item, "keys/k", "k"));
+  ASSERT_FALSE(both.token().empty());
+  ASSERT_TRUE(both.has_sealed());
+  EXPECT_EQ(both.sealed().key_version(), "keys/k/versions/1");
+  ASSERT_OK_AND_ASSIGN(SecretBytes material, Open(both.sealed(), w.keys.private_key));
+  // The same token releases the same material, and its id is in the seal.
+  ASSERT_OK_AND_ASSIGN(auto again, Release(kWorkload, both.token(), w.keys.public_key));
+  EXPECT_EQ(again.sealed().token_id(), both.sealed().token_id());
+  ASSERT_OK_AND_ASSIGN(SecretBytes material2, Open(again.sealed(), w.keys.private_key));
+  EXPECT_TRUE(material.Equals(material2));
+  ASSERT_OK_AND_ASSIGN(hpke::KeyPair other, hpke::GenerateKeyPair(w.keys.public_key.kem()));
+  EXPECT_FALSE(Open(both.sealed(), other.private_key).ok());
+
+  // A named version; one that does not exist fails the call (no token).
+  ASSERT_OK_AND_ASSIGN(nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(item, Evidence(w, nonce, kGoodMeasurement));
+  ASSERT_OK_AND_ASSIGN(auto named,
+                       AttestWith(kWorkload, w, nonce, item, "keys/k", "keys/k/versions/1"));
+  EXPECT_EQ(named.sealed().key_version(), "keys/k/versions/1");
+  ASSERT_OK_AND_ASSIGN(nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(item, Evidence(w, nonce, kGoodMeasurement));
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "keys/k", "keys/k/versions/9"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("key_not_releasable")));
+  // Evidence the policy refuses releases nothing.
+  ASSERT_OK_AND_ASSIGN(nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(item, Evidence(w, nonce, kBadMeasurement));
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "keys/k", "keys/k"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
+
+  // Both decisions are in the log, in order.
+  std::ostringstream out;
+  ASSERT_OK(audit_->Export(1, out));
+  const std::string log = out.str();
+  const size_t attest = log.find("\"action\":\"attest\"");
+  ASSERT_NE(attest, std::string::npos) << log;
+  EXPECT_NE(log.find("\"action\":\"release\"", attest), std::string::npos) << log;
+}
+
+TEST_F(KeyBrokerTest, AttestWithReleaseIsOnlyForKeys) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload, "datasets/d1"));
+  ASSERT_OK_AND_ASSIGN(auto item, Evidence(w, nonce, kGoodMeasurement));
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "datasets/d1", "keys/k"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("GetObjectKey")));
+}
+
 // VerifyShared hands out the cached payload itself; Verify a copy of it.
 TEST_F(KeyBrokerTest, VerifySharedReturnsTheCachedPayloadAndRefusesWhatVerifyRefuses) {
   const absl::Time now = clock_.Now();
