@@ -319,12 +319,13 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   v1::AttestResponse out;
   if (!release.empty()) {
     // Exactly what ReleaseKey does with this token (its checks, audit record
-    // and sealing); a refusal fails the whole call, so no token without it.
+    // and sealing; the call was admitted once); a refusal fails the whole
+    // call, so no token without it.
     v1::ReleaseKeyRequest rk;
     rk.set_token(token);
     rk.set_key(release);
     rk.set_public_key(r.public_key());
-    ASSIGN_OR_RETURN(v1::ReleaseKeyResponse released, ReleaseKey(c, rk));
+    ASSIGN_OR_RETURN(v1::ReleaseKeyResponse released, ReleaseAdmitted(c, rk));
     *out.mutable_sealed() = std::move(*released.mutable_sealed());
   }
   out.set_token(std::move(token));
@@ -512,6 +513,11 @@ absl::Status KeyBroker::Allow(const Caller& c, absl::string_view action,
 absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseKey(const Caller& c,
                                                              const v1::ReleaseKeyRequest& r) {
   RETURN_IF_ERROR(Admit(c));
+  return ReleaseAdmitted(c, r);
+}
+
+absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseAdmitted(const Caller& c,
+                                                                  const v1::ReleaseKeyRequest& r) {
   const std::string key_name = NormalizeKey(r.key());
   ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, "release", r.token(), key_name));
   v1::ReleaseKeyResponse out;

@@ -14,6 +14,8 @@
 //                 a fresh data key is sealed to pk with HPKE base mode,
 //                 DHKEM(kem)/HKDF-SHA256/AES-256-GCM; info = aad =
 //                 "strongroom-release-v1" 0 version-name 0 token-id.
+//   Attest with `release`: the same release with the new token, in the same
+//                 call (one admission, both audit records).
 //
 // Datasets (docs/sealed-store.md, "Workload reads and writes"): with key =
 // "datasets/{id}", GetChallenge/Attest evaluate the dataset's release policy
@@ -146,6 +148,9 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
                         absl::string_view resource, absl::string_view detail);
 
  private:
+  // ReleaseKey after admission (Attest with `release` is admitted once).
+  absl::StatusOr<v1::ReleaseKeyResponse> ReleaseAdmitted(const Caller& c,
+                                                         const v1::ReleaseKeyRequest& r);
   struct CheckedToken;
   // Appends the denial and returns PermissionDenied naming the reason id.
   absl::Status Deny(const Caller& c, absl::string_view action,

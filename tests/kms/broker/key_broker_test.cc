@@ -384,6 +384,19 @@ TEST_F(KeyBrokerTest, RateLimitPerPrincipal) {
   EXPECT_OK(Challenge(kWorkload).status());
 }
 
+// Attest with `release` is one call: admitted once, not once per decision.
+TEST_F(KeyBrokerTest, AttestWithReleaseIsAdmittedOnce) {
+  MakeReleasableKey();
+  MakeBroker(BrokerOptions{.rate_per_second = 1, .rate_burst = 2});
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(auto item, Evidence(w, nonce, kGoodMeasurement));
+  ASSERT_OK_AND_ASSIGN(auto both, AttestWith(kWorkload, w, nonce, item, "keys/k", "keys/k"));
+  EXPECT_TRUE(both.has_sealed());
+  // The bucket (burst 2) is now empty: the next call is refused.
+  EXPECT_THAT(Challenge(kWorkload), StatusIs(absl::StatusCode::kResourceExhausted));
+}
+
 // Verifies the token as any JWT library would: header, ES256 over
 // header.payload with the JWKS key, claims.
 TEST_F(KeyBrokerTest, TokenIsAStandardEs256JwtVerifiableWithTheJwks) {
