@@ -136,9 +136,8 @@ absl::StatusOr<std::unique_ptr<WorkloadClient>> WorkloadClient::Create(
       new WorkloadClient(connection, std::move(attester), options, std::move(pair)));
 }
 
-absl::StatusOr<WorkloadClient::HeldToken> WorkloadClient::AttestFor(const std::string& key_id,
-                                                                    const std::string& release,
-                                                                    v1::SealedKey* sealed) {
+absl::StatusOr<WorkloadClient::HeldToken> WorkloadClient::AttestFor(
+    const std::string& key_id, const std::string& release, std::optional<v1::SealedKey>* sealed) {
   tokens_.erase(key_id);
   v1::GetChallengeRequest challenge_req;
   challenge_req.set_key(key_id);
@@ -155,12 +154,9 @@ absl::StatusOr<WorkloadClient::HeldToken> WorkloadClient::AttestFor(const std::s
   req.set_public_key(std::string(AsStringView(pk)));
   req.set_release(release);
   ASSIGN_OR_RETURN(v1::AttestResponse resp, connection_->Attest(req));
-  if (!release.empty()) {
-    if (!resp.has_sealed()) {
-      return absl::DataLossError("Attest: asked to release " + release + ", no sealed key came");
-    }
-    *sealed = std::move(*resp.mutable_sealed());
-  }
+  // A broker that predates AttestRequest.release answers with the token
+  // alone: the caller then releases with it as before.
+  if (!release.empty() && resp.has_sealed()) *sealed = std::move(*resp.mutable_sealed());
   HeldToken held;
   ASSIGN_OR_RETURN(held.token_id, TokenId(resp.token()));
   held.token = std::move(*resp.mutable_token());
@@ -203,22 +199,27 @@ absl::StatusOr<ReleasedKey> WorkloadClient::GetKey(absl::string_view key) {
     out.token = held.token;
     return std::move(out);
   };
-  auto it = tokens_.find(key_id);
-  if (it != tokens_.end() && it->second.expires - options_.token_margin > options_.clock->Now()) {
-    const HeldToken held = it->second;
+  auto release = [&](const HeldToken& held) {
     v1::ReleaseKeyRequest req;
     req.set_token(held.token);
     req.set_key(name);
     req.set_public_key(std::string(AsStringView(key_pair_.public_key.Serialize())));
-    absl::StatusOr<v1::ReleaseKeyResponse> resp = connection_->ReleaseKey(req);
+    return connection_->ReleaseKey(req);
+  };
+  auto it = tokens_.find(key_id);
+  if (it != tokens_.end() && it->second.expires - options_.token_margin > options_.clock->Now()) {
+    const HeldToken held = it->second;
+    absl::StatusOr<v1::ReleaseKeyResponse> resp = release(held);
     if (resp.ok()) return open(held, std::move(*resp->mutable_sealed()));
     if (!IsStaleToken(resp.status())) return resp.status();
   }
   // No usable token: attest and release in one call.
   out.attested = true;
-  v1::SealedKey sealed;
+  std::optional<v1::SealedKey> sealed;
   ASSIGN_OR_RETURN(HeldToken held, AttestFor(key_id, name, &sealed));
-  return open(held, std::move(sealed));
+  if (sealed.has_value()) return open(held, *std::move(sealed));
+  ASSIGN_OR_RETURN(v1::ReleaseKeyResponse resp, release(held));
+  return open(held, std::move(*resp.mutable_sealed()));
 }
 
 absl::StatusOr<DataKey> WorkloadClient::GetDataKey(absl::string_view key,

@@ -13,7 +13,8 @@
 //      GetChallenge(key) -> nonce; binding = AttestationBinding(kem, nonce,
 //      pk) (attest/binding.h); attester->Attest(binding) -> evidence;
 //      Attest(key, nonce, evidence, kem, pk, release = key) -> token, kept
-//      for reuse, and the SealedKey (two round trips instead of three);
+//      for reuse, and the SealedKey (two round trips instead of three; a
+//      broker that sends no SealedKey gets a ReleaseKey with the token);
 //   2. the SealedKey is checked before it is opened: its kem is ours, its
 //      token_id is the token's "jti", its key_version is a version of the key
 //      asked for (the very version, when one was asked for), and its info is
@@ -113,7 +114,7 @@ absl::StatusOr<SecretBytes> OpenSealedObjectKey(const kms::hpke::PrivateKey& pri
                                                 absl::string_view key_name,
                                                 absl::string_view token_id);
 
-// Step 3 and 4 above, for callers that hold a SealedKey from elsewhere
+// Steps 2 and 3 above, for callers that hold a SealedKey from elsewhere
 // (interop tests, a sealed response saved to disk). `requested_key` is what
 // was asked for ("k", "keys/k" or "keys/k/versions/n"); `token_id` the jti
 // of the token it was released under. DataLoss naming the field at fault.
@@ -195,9 +196,10 @@ class WorkloadClient {
   // `attested` says which.
   absl::StatusOr<HeldToken> TokenFor(const std::string& key_id, bool* attested);
   // A fresh token for `key_id`; with `release` (a key name) the key is
-  // released in the same call and its SealedKey stored in `*sealed`.
+  // released in the same call and its SealedKey stored in `*sealed` (left
+  // empty by a broker that predates AttestRequest.release).
   absl::StatusOr<HeldToken> AttestFor(const std::string& key_id, const std::string& release = "",
-                                      v1::SealedKey* sealed = nullptr);
+                                      std::optional<v1::SealedKey>* sealed = nullptr);
   // Runs `call` with a token; retries once with a fresh one when a reused
   // token is refused as stale.
   template <typename Call>

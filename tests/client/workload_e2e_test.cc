@@ -155,6 +155,21 @@ INSTANTIATE_TEST_SUITE_P(Kems, WorkloadKemTest,
                                                                                 : "X25519";
                          });
 
+// A first call for a named version attests and releases that version in
+// one Attest call.
+TEST_F(WorkloadE2eTest, FirstCallForANamedVersionAttestsAndReleasesIt) {
+  CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
+  auto wl = Client(Dev(kGood), workload_.get());
+  ASSERT_OK_AND_ASSIGN(ReleasedKey k, wl->GetKey("keys/model/versions/1"));
+  EXPECT_TRUE(k.attested);
+  EXPECT_EQ(k.key_version, "keys/model/versions/1");
+  ASSERT_TRUE(wl->token("model").has_value());
+  ASSERT_OK_AND_ASSIGN(std::string jti, TokenId(*wl->token("model")));
+  EXPECT_EQ(k.sealed.token_id(), jti);
+  EXPECT_THAT(wl->GetKey("keys/model/versions/2"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("key_not_releasable")));
+}
+
 TEST_F(WorkloadE2eTest, WrongMeasurementIsRefused) {
   CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
   auto wl = Client(Dev(Bytes(48, 0x22)), workload_.get());

@@ -1,15 +1,15 @@
 #include "kms/broker/key_broker.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <openssl/evp.h>
 
 #include <sstream>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "absl/strings/str_split.h"
 #include "attest/x509.h"
 #include "kms/audit/export_verifier.h"
+#include "nlohmann/json.hpp"
 #include "tests/kms/broker/broker_fixture.h"
 
 namespace strongroom::kms {
@@ -109,13 +109,39 @@ TEST_F(KeyBrokerTest, AttestReleasesTheKeyInTheSameCall) {
   EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "keys/k", "keys/k"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
 
-  // Both decisions are in the log, in order.
+  // The log: each combined call's attest record is followed at once by its
+  // release record (allowed, with the same token) or denial.
   std::ostringstream out;
   ASSERT_OK(audit_->Export(1, out));
-  const std::string log = out.str();
-  const size_t attest = log.find("\"action\":\"attest\"");
-  ASSERT_NE(attest, std::string::npos) << log;
-  EXPECT_NE(log.find("\"action\":\"release\"", attest), std::string::npos) << log;
+  std::vector<nlohmann::json> records;
+  for (absl::string_view line : absl::StrSplit(out.str(), '\n', absl::SkipEmpty())) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j["type"] == "record") records.push_back(std::move(j));
+  }
+  auto after_attest_of = [&](const std::string& token_id) -> const nlohmann::json* {
+    for (size_t i = 0; i + 1 < records.size(); ++i) {
+      if (records[i]["action"] == "attest" &&
+          records[i]["reason_detail"] == absl::StrCat("token ", token_id)) {
+        return &records[i + 1];
+      }
+    }
+    return nullptr;
+  };
+  const nlohmann::json* first = after_attest_of(both.sealed().token_id());
+  ASSERT_NE(first, nullptr) << out.str();
+  EXPECT_EQ((*first)["action"], "release");
+  EXPECT_EQ((*first)["decision"], "allow");
+  EXPECT_EQ((*first)["resource"], "keys/k/versions/1");
+  EXPECT_EQ((*first)["reason_detail"], absl::StrCat("token ", both.sealed().token_id()));
+  size_t denied = 0;
+  for (size_t i = 0; i + 1 < records.size(); ++i) {
+    if (records[i]["action"] == "attest" && records[i]["decision"] == "allow" &&
+        records[i + 1]["action"] == "release" && records[i + 1]["decision"] == "deny" &&
+        records[i + 1]["reason_id"] == "key_not_releasable") {
+      ++denied;
+    }
+  }
+  EXPECT_EQ(denied, 1u) << out.str();
 }
 
 TEST_F(KeyBrokerTest, AttestWithReleaseIsOnlyForKeys) {
