@@ -170,8 +170,20 @@ absl::Status CheckMaterial(const SecretBytes& got, const Shared& s) {
                    " bytes) differs from the first release of ", s.key));
 }
 
-// ReleaseKey with `token`, checked and opened. Sets `material` when non-null
-// instead of comparing (the first release of the run).
+// `sealed` checked and opened. Sets `material` when non-null instead of
+// comparing (the first release of the run).
+absl::Status OpenAndCheck(const Workload& w, const Shared& s, const v1::SealedKey& sealed,
+                          const std::string& token_id, SecretBytes* material) {
+  ASSIGN_OR_RETURN(SecretBytes got,
+                   client::OpenSealedKey(w.keys.private_key, sealed, s.key, token_id));
+  if (material != nullptr) {
+    *material = std::move(got);
+    return absl::OkStatus();
+  }
+  return CheckMaterial(got, s);
+}
+
+// ReleaseKey with `token`, then OpenAndCheck.
 absl::Status ReleaseAndOpen(Workload& w, const Shared& s, const std::string& token,
                             const std::string& token_id, Clock::time_point* opened_at,
                             SecretBytes* material) {
@@ -181,13 +193,7 @@ absl::Status ReleaseAndOpen(Workload& w, const Shared& s, const std::string& tok
   req.set_public_key(w.public_key);
   ASSIGN_OR_RETURN(v1::ReleaseKeyResponse resp, w.connection->ReleaseKey(req));
   if (opened_at != nullptr) *opened_at = Clock::now();
-  ASSIGN_OR_RETURN(SecretBytes got,
-                   client::OpenSealedKey(w.keys.private_key, resp.sealed(), s.key, token_id));
-  if (material != nullptr) {
-    *material = std::move(got);
-    return absl::OkStatus();
-  }
-  return CheckMaterial(got, s);
+  return OpenAndCheck(w, s, resp.sealed(), token_id, material);
 }
 
 // One full flow; records each step's latency in `lat` when non-null and
@@ -225,13 +231,7 @@ absl::Status FullFlow(Workload& w, const Shared& s, Latencies* lat, SecretBytes*
   Clock::time_point t4 = t3;
   if (two_trips) {
     if (!attested.has_sealed()) return absl::DataLossError("Attest: no sealed key with release");
-    ASSIGN_OR_RETURN(SecretBytes got,
-                     client::OpenSealedKey(w.keys.private_key, attested.sealed(), s.key, token_id));
-    if (material != nullptr) {
-      *material = std::move(got);
-    } else {
-      RETURN_IF_ERROR(CheckMaterial(got, s));
-    }
+    RETURN_IF_ERROR(OpenAndCheck(w, s, attested.sealed(), token_id, material));
   } else {
     RETURN_IF_ERROR(ReleaseAndOpen(w, s, attested.token(), token_id, &t4, material));
   }

@@ -165,12 +165,19 @@ absl::StatusOr<WorkloadClient::HeldToken> WorkloadClient::AttestFor(
   return held;
 }
 
+const WorkloadClient::HeldToken* WorkloadClient::UsableToken(const std::string& key_id) const {
+  auto it = tokens_.find(key_id);
+  if (it == tokens_.end() || it->second.expires - options_.token_margin <= options_.clock->Now()) {
+    return nullptr;
+  }
+  return &it->second;
+}
+
 absl::StatusOr<WorkloadClient::HeldToken> WorkloadClient::TokenFor(const std::string& key_id,
                                                                    bool* attested) {
-  auto it = tokens_.find(key_id);
-  if (it != tokens_.end() && it->second.expires - options_.token_margin > options_.clock->Now()) {
+  if (const HeldToken* held = UsableToken(key_id); held != nullptr) {
     *attested = false;
-    return it->second;
+    return *held;
   }
   *attested = true;
   return AttestFor(key_id);
@@ -206,9 +213,8 @@ absl::StatusOr<ReleasedKey> WorkloadClient::GetKey(absl::string_view key) {
     req.set_public_key(std::string(AsStringView(key_pair_.public_key.Serialize())));
     return connection_->ReleaseKey(req);
   };
-  auto it = tokens_.find(key_id);
-  if (it != tokens_.end() && it->second.expires - options_.token_margin > options_.clock->Now()) {
-    const HeldToken held = it->second;
+  if (const HeldToken* usable = UsableToken(key_id); usable != nullptr) {
+    const HeldToken held = *usable;
     absl::StatusOr<v1::ReleaseKeyResponse> resp = release(held);
     if (resp.ok()) return open(held, std::move(*resp->mutable_sealed()));
     if (!IsStaleToken(resp.status())) return resp.status();

@@ -192,6 +192,8 @@ class WorkloadClient {
         options_(options),
         key_pair_(std::move(key_pair)) {}
 
+  // The token held for `key_id` while it has token_margin left, or null.
+  const HeldToken* UsableToken(const std::string& key_id) const;
   // A usable token for `key_id` ("keys/k" or "datasets/d"): held or fresh.
   // `attested` says which.
   absl::StatusOr<HeldToken> TokenFor(const std::string& key_id, bool* attested);

@@ -14,16 +14,9 @@ void KeyManager::SetPolicyVersionLookup(PolicyVersionLookup lookup) {
 
 absl::StatusOr<KeyManager::ReleaseTarget> KeyManager::FindReleaseTarget(
     absl::string_view name) {
-  std::string key_id;
-  uint32_t version = 0;
-  if (absl::StrContains(name, "/versions/")) {
-    ASSIGN_OR_RETURN(VersionName v, ParseVersionName(name, "key"));
-    key_id = v.key_id;
-    version = v.version;
-  } else {
-    ASSIGN_OR_RETURN(key_id, ParseKeyName(name, "key"));
-  }
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(key_id));
+  ASSIGN_OR_RETURN(VersionName named, ParseKeyOrVersionName(name, "key"));
+  uint32_t version = named.version;
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(named.key_id));
   const v1::Key& key = view->key.key();
   if (key.release_policy().empty()) {
     return absl::FailedPreconditionError(

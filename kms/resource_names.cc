@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace strongroom::kms {
 
@@ -44,6 +45,13 @@ absl::StatusOr<VersionName> ParseVersionName(absl::string_view name, absl::strin
     return absl::InvalidArgumentError(absl::StrCat(
         field, ": version '", number.substr(0, 20), "' is not a positive integer"));
   }
+  return v;
+}
+
+absl::StatusOr<VersionName> ParseKeyOrVersionName(absl::string_view name, absl::string_view field) {
+  if (absl::StrContains(name, "/versions/")) return ParseVersionName(name, field);
+  VersionName v;
+  ASSIGN_OR_RETURN(v.key_id, ParseKeyName(name, field));
   return v;
 }
 

@@ -20,6 +20,8 @@ struct VersionName {
 absl::Status ValidateKeyId(absl::string_view id, absl::string_view field);
 absl::StatusOr<std::string> ParseKeyName(absl::string_view name, absl::string_view field);
 absl::StatusOr<VersionName> ParseVersionName(absl::string_view name, absl::string_view field);
+// keys/{key} (version 0: the primary) or keys/{key}/versions/{n}.
+absl::StatusOr<VersionName> ParseKeyOrVersionName(absl::string_view name, absl::string_view field);
 std::string KeyName(absl::string_view key_id);
 std::string VersionResourceName(absl::string_view key_id, uint32_t version);
 

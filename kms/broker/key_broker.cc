@@ -200,14 +200,9 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
       return absl::InvalidArgumentError(
           "release: only for keys; a dataset's object keys come from GetObjectKey");
     }
+    // Parsed names are canonical: the normalized name is the one to use.
     release = NormalizeKey(r.release());
-    if (absl::StrContains(release, "/versions/")) {
-      ASSIGN_OR_RETURN(VersionName v, ParseVersionName(release, "release"));
-      release = VersionResourceName(v.key_id, v.version);
-    } else {
-      ASSIGN_OR_RETURN(std::string id, ParseKeyName(release, "release"));
-      release = KeyName(id);
-    }
+    RETURN_IF_ERROR(ParseKeyOrVersionName(release, "release").status());
     if (KeyOf(release) != key) {
       return absl::InvalidArgumentError(
           absl::StrCat("release: '", r.release(), "' is not a version of ", key));
