@@ -5,15 +5,17 @@
 // broker seals to it. Then the refusals: wrong measurement, a replayed nonce,
 // evidence for another public key, a token presented with another key or by
 // another principal.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <openssl/sha.h>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
+#include <atomic>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "attest/binding.h"
+#include "base/file.h"
 #include "base/status_macros.h"
 #include "base/testing/status_matchers.h"
 #include "client/connection.h"
@@ -21,6 +23,7 @@
 #include "client/tpm_attester.h"
 #include "client/workload.h"
 #include "kms/hpke/keys.h"
+#include "strongroom/v1/key_broker.grpc.pb.h"
 #include "tests/attest/tpm/swtpm_fixture.h"
 #include "tests/client/loopback_server.h"
 #include "tests/client/workload_fixture.h"
@@ -168,6 +171,80 @@ TEST_F(WorkloadE2eTest, FirstCallForANamedVersionAttestsAndReleasesIt) {
   EXPECT_EQ(k.sealed.token_id(), jti);
   EXPECT_THAT(wl->GetKey("keys/model/versions/2"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("key_not_releasable")));
+}
+
+// A broker that predates AttestRequest.release, for the client: a proxy in
+// front of the real one (as the same workload) that drops the field, as an
+// older server ignores it, and counts what it forwards.
+class OldBrokerProxy final : public v1::KeyBroker::Service {
+ public:
+  explicit OldBrokerProxy(const std::shared_ptr<grpc::Channel>& upstream)
+      : upstream_(v1::KeyBroker::NewStub(upstream)) {}
+  grpc::Status GetChallenge(grpc::ServerContext*, const v1::GetChallengeRequest* r,
+                            v1::GetChallengeResponse* out) override {
+    grpc::ClientContext c;
+    return upstream_->GetChallenge(&c, *r, out);
+  }
+  grpc::Status Attest(grpc::ServerContext*, const v1::AttestRequest* r,
+                      v1::AttestResponse* out) override {
+    ++attests;
+    v1::AttestRequest old = *r;
+    old.clear_release();
+    grpc::ClientContext c;
+    return upstream_->Attest(&c, old, out);
+  }
+  grpc::Status ReleaseKey(grpc::ServerContext*, const v1::ReleaseKeyRequest* r,
+                          v1::ReleaseKeyResponse* out) override {
+    ++releases;
+    grpc::ClientContext c;
+    return upstream_->ReleaseKey(&c, *r, out);
+  }
+  std::atomic<int> attests{0}, releases{0};
+
+ private:
+  std::unique_ptr<v1::KeyBroker::Stub> upstream_;
+};
+
+TEST_F(WorkloadE2eTest, ABrokerThatSendsNoSealedKeyWithTheTokenGetsAReleaseKey) {
+  CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
+  auto file = [&](const std::string& name) {
+    absl::StatusOr<std::string> data = ReadFileToString(local_->pki() + "/" + name, name);
+    EXPECT_OK(data.status());
+    return data.value_or("");
+  };
+  grpc::SslCredentialsOptions up;
+  up.pem_root_certs = file("ca.crt");
+  up.pem_cert_chain = file("clients/workload.crt");
+  up.pem_private_key = file("clients/workload.key");
+  OldBrokerProxy proxy(grpc::CreateChannel(As("workload").address, grpc::SslCredentials(up)));
+  grpc::SslServerCredentialsOptions down(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  down.pem_root_certs = file("ca.crt");
+  down.pem_key_cert_pairs.push_back({file("server.key"), file("server.crt")});
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(down), &port);
+  builder.RegisterService(&proxy);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  ConnectionOptions via_proxy = As("workload");
+  via_proxy.address = absl::StrCat("127.0.0.1:", port);
+  ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(via_proxy));
+
+  auto wl = Client(Dev(kGood), conn.get());
+  ASSERT_OK_AND_ASSIGN(ReleasedKey k, wl->GetKey("model"));
+  EXPECT_TRUE(k.attested);
+  EXPECT_EQ(k.key_version, "keys/model/versions/1");
+  EXPECT_EQ(proxy.attests.load(), 1);
+  EXPECT_EQ(proxy.releases.load(), 1);  // the fallback: a ReleaseKey with the token
+  ASSERT_OK_AND_ASSIGN(std::string jti, TokenId(*wl->token("model")));
+  EXPECT_EQ(k.sealed.token_id(), jti);
+  // The same material as from the broker itself, in one Attest call there.
+  auto direct = Client(Dev(kGood), workload_.get());
+  ASSERT_OK_AND_ASSIGN(ReleasedKey d, direct->GetKey("model"));
+  EXPECT_TRUE(d.material == k.material);
+  conn.reset();
+  server->Shutdown();
 }
 
 TEST_F(WorkloadE2eTest, WrongMeasurementIsRefused) {
