@@ -1,14 +1,15 @@
 #include "base/secret_bytes.h"
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <utility>
-
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
+#include <vector>
 
 namespace strongroom {
 namespace {
@@ -32,6 +33,79 @@ bool SecureHeapReady() {
   return ready;
 }
 
+// Released mappings kept for the next secret of the same mapped size. A
+// mapping per secret costs mmap, mlock (which faults in and zeroes every
+// page), munlock and munmap with a cross-CPU TLB shootdown: ~390 us per MiB
+// on the 2-vCPU VM, a tenth of a 1 MiB sealed put whose client encrypts from
+// two segment buffers (docs/sealed-store.md, "Benchmark"). A cached mapping
+// is all zero (wiped on release, and Shrink wipes what it drops), still
+// MADV_DONTDUMP and MADV_DONTFORK, and keeps its lock.
+class MappingCache {
+ public:
+  static MappingCache& Get() {
+    static MappingCache* cache = new MappingCache();  // never destroyed: used at exit
+    return *cache;
+  }
+
+  // A cached mapping of exactly `mapped` bytes, or nullptr.
+  uint8_t* Take(size_t mapped, bool* locked) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = entries_.size(); i-- > 0;) {
+      if (entries_[i].mapped != mapped) continue;
+      const Entry e = entries_[i];
+      entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
+      bytes_ -= e.mapped;
+      *locked = e.locked;
+      return e.data;
+    }
+    return nullptr;
+  }
+
+  // Keeps a wiped mapping when there is room; false: the caller unmaps it.
+  bool Put(uint8_t* data, size_t mapped, bool locked) {
+    if (mapped > kMaxEntryBytes) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (entries_.size() >= kMaxEntries || bytes_ + mapped > kMaxBytes) return false;
+    entries_.push_back(Entry{data, mapped, locked});
+    bytes_ += mapped;
+    return true;
+  }
+
+  // Unmaps every cached mapping (their locks count against RLIMIT_MEMLOCK);
+  // whether there was any.
+  bool Drain() {
+    std::vector<Entry> entries;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      entries.swap(entries_);
+      bytes_ = 0;
+    }
+    for (const Entry& e : entries) Unmap(e.data, e.mapped, e.locked);
+    return !entries.empty();
+  }
+
+  static void Unmap(uint8_t* data, size_t mapped, bool locked) {
+    if (locked) munlock(data, mapped);
+    munmap(data, mapped);
+  }
+
+ private:
+  struct Entry {
+    uint8_t* data;
+    size_t mapped;
+    bool locked;
+  };
+  // A sealed put's two segment buffers at the largest segment size (2 MiB);
+  // within the default 8 MiB RLIMIT_MEMLOCK next to the 4 MiB secure heap.
+  static constexpr size_t kMaxEntries = 4;
+  static constexpr size_t kMaxEntryBytes = 2 << 20;
+  static constexpr size_t kMaxBytes = 4 << 20;
+
+  std::mutex mu_;
+  std::vector<Entry> entries_;
+  size_t bytes_ = 0;
+};
+
 }  // namespace
 
 SecretBytes::SecretBytes(size_t size) {
@@ -48,6 +122,11 @@ SecretBytes::SecretBytes(size_t size) {
   }
   const size_t page = PageSize();
   mapped_ = (size + page - 1) / page * page;
+  if (uint8_t* cached = MappingCache::Get().Take(mapped_, &locked_)) {
+    data_ = cached;
+    size_ = size;
+    return;
+  }
   void* p = mmap(nullptr, mapped_, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) std::abort();  // Out of address space: not recoverable.
@@ -56,6 +135,8 @@ SecretBytes::SecretBytes(size_t size) {
   madvise(p, mapped_, MADV_DONTDUMP);
   madvise(p, mapped_, MADV_DONTFORK);
   locked_ = mlock(p, mapped_) == 0;
+  // The cache's locked mappings may be what kept this one under the limit.
+  if (!locked_ && MappingCache::Get().Drain()) locked_ = mlock(p, mapped_) == 0;
 }
 
 SecretBytes SecretBytes::CopyFrom(std::span<const uint8_t> bytes) {
@@ -100,9 +181,11 @@ void SecretBytes::Release() {
     locked_ = false;
     return;
   }
-  OPENSSL_cleanse(data_, mapped_);
-  if (locked_) munlock(data_, mapped_);
-  munmap(data_, mapped_);
+  // [size_, mapped_) is zero: never exposed, or wiped by Shrink.
+  OPENSSL_cleanse(data_, size_);
+  if (!MappingCache::Get().Put(data_, mapped_, locked_)) {
+    MappingCache::Unmap(data_, mapped_, locked_);
+  }
   data_ = nullptr;
   size_ = 0;
   mapped_ = 0;

@@ -1,11 +1,11 @@
 #include "base/secret_bytes.h"
 
+#include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <type_traits>
-
-#include <gtest/gtest.h>
 
 namespace strongroom {
 namespace {
@@ -45,9 +45,35 @@ TEST(SecretBytesTest, LargeSecretsGetTheirOwnLockedMapping) {
   SecretBytes big = SecretBytes::Random(64 * 1024);
   SecretBytes copy = big.Clone();
   EXPECT_TRUE(big == copy);
-  if (geteuid() == 0) EXPECT_TRUE(big.locked());
+  if (geteuid() == 0) {
+    EXPECT_TRUE(big.locked());
+  }
   big.Shrink(10);
   EXPECT_EQ(big.size(), 10u);
+}
+
+TEST(SecretBytesTest, AReleasedMappingIsReusedWipedAndLocked) {
+  const size_t size = (1 << 20) - 100;
+  const uint8_t* first = nullptr;
+  {
+    SecretBytes s(size);
+    std::memset(s.RevealMutable().data(), 0xAB, size);
+    first = s.Reveal().data();
+  }
+  // Same page-rounded size: the mapping comes back, every byte zero.
+  SecretBytes again(size - 50);
+  EXPECT_EQ(again.Reveal().data(), first);
+  for (uint8_t b : again.Reveal()) ASSERT_EQ(b, 0);
+  if (geteuid() == 0) {
+    EXPECT_TRUE(again.locked());
+  }
+  // What Shrink dropped is zero when the mapping is handed out again.
+  std::memset(again.RevealMutable().data(), 0xCD, again.size());
+  again.Shrink(10);
+  again = SecretBytes();
+  SecretBytes third(size);
+  EXPECT_EQ(third.Reveal().data(), first);
+  for (uint8_t b : third.Reveal()) ASSERT_EQ(b, 0);
 }
 
 TEST(SecretBytesTest, RandomValuesDiffer) {
@@ -69,7 +95,9 @@ TEST(SecretBytesTest, MemoryIsLockedWhenTheLimitAllows) {
   SecretBytes s = SecretBytes::Random(64);
   // mincore-style check: a locked mapping is resident; mlock either succeeded
   // (locked() true) or the RLIMIT refused it. Under root in CI it succeeds.
-  if (geteuid() == 0) EXPECT_TRUE(s.locked());
+  if (geteuid() == 0) {
+    EXPECT_TRUE(s.locked());
+  }
   unsigned char vec = 0;
   uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   auto* start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(s.Reveal().data()) & ~(page - 1));

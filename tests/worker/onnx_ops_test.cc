@@ -364,6 +364,27 @@ TEST(OnnxOpsTest, GlobalAveragePoolAndBatchedMatMul) {
   }
   ExpectClose(out[0], Floats({2, 3, 1, 1}, want));
 
+  // Planes in groups of four and a remainder, with and without a tail of
+  // fewer than eight elements, and planes shorter than eight.
+  for (const Shape& shape : {Shape{1, 7, 13, 13}, Shape{1, 9, 4, 4}, Shape{2, 5, 1, 3}}) {
+    SCOPED_TRACE(ShapeToString(shape));
+    const Tensor t = RandomFloats(shape, 54);
+    GraphBuilder gp(13);
+    gp.Input("x", DataType::kFloat, shape).Output("y");
+    gp.Node("GlobalAveragePool", {"x"}, {"y"});
+    const int64_t planes = shape[0] * shape[1], size = shape[2] * shape[3];
+    std::vector<float> means;
+    for (int64_t p = 0; p < planes; ++p) {
+      double sum = 0;
+      for (int64_t i = 0; i < size; ++i) sum += t.data<float>()[p * size + i];
+      means.push_back(static_cast<float>(sum / static_cast<double>(size)));
+    }
+    for (int threads : {1, 2}) {
+      ASSERT_OK_AND_ASSIGN(auto pooled, RunGraph(gp, {t}, threads));
+      ExpectClose(pooled[0], Floats({shape[0], shape[1], 1, 1}, means), 1e-6, 1e-7);
+    }
+  }
+
   // [2,1,3,4] x [3,4,5] broadcasts to [2,3,3,5].
   const Tensor a = RandomFloats({2, 1, 3, 4}, 52), b = RandomFloats({3, 4, 5}, 53);
   GraphBuilder mm(13);

@@ -75,23 +75,64 @@ __attribute__((target("avx512f"))) void MaxRowStride2Avx512(const float* src, in
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   const __m512 lowest = _mm512_set1_ps(std::numeric_limits<float>::lowest());
+  // Columns [2 i, 2 i + 16): computed once, as the previous step's third
+  // block when k > 2 (a 3x3/2 window costs two column maxima per 16
+  // outputs, not three).
+  __m512 a = ColumnMax16(src, stride, rows, len, 0);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 mask =
         n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1u);
-    const __m512 a = ColumnMax16(src, stride, rows, len, 2 * i);
     const __m512 b = ColumnMax16(src, stride, rows, len, 2 * i + 16);
     __m512 acc = _mm512_maskz_max_ps(0xFFFF, _mm512_permutex2var_ps(a, even, b), lowest);
     if (k > 1) acc = _mm512_maskz_max_ps(0xFFFF, _mm512_permutex2var_ps(a, odd, b), acc);
-    if (k > 2) {  // columns 2 i + 2: a and b shifted by two, then the even ones
+    const bool more = i + 16 < n;
+    if (k > 2 || more) {
       const __m512 c = ColumnMax16(src, stride, rows, len, 2 * i + 32);
-      const __m512i ai = _mm512_castps_si512(a), bi = _mm512_castps_si512(b),
-                    ci = _mm512_castps_si512(c);
-      const __m512 a2 = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(0xFFFF, bi, ai, 2));
-      const __m512 b2 = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(0xFFFF, ci, bi, 2));
-      acc = _mm512_maskz_max_ps(0xFFFF, _mm512_permutex2var_ps(a2, even, b2), acc);
+      if (k > 2) {  // columns 2 i + 2: a and b shifted by two, then the even ones
+        const __m512i ai = _mm512_castps_si512(a), bi = _mm512_castps_si512(b),
+                      ci = _mm512_castps_si512(c);
+        const __m512 a2 = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(0xFFFF, bi, ai, 2));
+        const __m512 b2 = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(0xFFFF, ci, bi, 2));
+        acc = _mm512_maskz_max_ps(0xFFFF, _mm512_permutex2var_ps(a2, even, b2), acc);
+      }
+      a = c;
     }
     _mm512_mask_storeu_ps(out + i, mask, acc);
   }
+}
+
+// GlobalAveragePool's plane means for planes [p0, p1) in groups of four
+// (four independent chains of adds; one plane's chain was latency-bound),
+// with the same sums as the scalar loop: eight double lanes, lane l taking
+// elements i with i % 8 == l and the tail's elements from lane 0, added in
+// the same fixed order. Returns the first plane it left to the caller.
+__attribute__((target("avx512f"))) int64_t PlaneMeansAvx512(const float* px, int64_t size,
+                                                            int64_t p0, int64_t p1, float* py) {
+  if (size <= 0) return p0;
+  const int64_t full = size / 8 * 8, rest = size - full;
+  int64_t p = p0;
+  for (; p + 4 <= p1; p += 4) {
+    __m512d acc[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
+                      _mm512_setzero_pd()};
+    const float* plane = px + p * size;
+    for (int64_t i = 0; i < full; i += 8) {
+      for (int q = 0; q < 4; ++q) {
+        acc[q] = _mm512_add_pd(acc[q],
+                               _mm512_maskz_cvtps_pd(0xFF, _mm256_loadu_ps(plane + q * size + i)));
+      }
+    }
+    for (int q = 0; q < 4; ++q) {
+      double lanes[8];
+      _mm512_storeu_pd(lanes, acc[q]);
+      // The tail as the scalar loop adds it (adding +0.0 to the other lanes
+      // would not change them either, but this keeps the loads in bounds).
+      for (int64_t l = 0; l < rest; ++l) lanes[l] += plane[q * size + full + l];
+      const double sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+                         ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+      py[p + q] = static_cast<float>(sum / static_cast<double>(size));
+    }
+  }
+  return p;
 }
 
 // One spatial axis after resolution (a 1-D pool is 2-D with a unit height).
@@ -349,9 +390,11 @@ class GlobalAveragePoolOp final : public Op {
     const int64_t size = Product(x.shape(), 2, x.shape().size());
     const float* px = x.data<float>().data();
     float* py = out[0]->mutable_data<float>().data();
+    const bool avx512 = PackedGemmAvailable();
     ctx.pool()->ParallelFor(
         planes, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, size)),
         [&](int64_t p0, int64_t p1) {
+          if (avx512) p0 = PlaneMeansAvx512(px, size, p0, p1, py);
           for (int64_t p = p0; p < p1; ++p) {
             // Eight running sums in double (lane i % 8), added in a fixed
             // order at the end: one chain of dependent adds per plane was
