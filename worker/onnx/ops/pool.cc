@@ -69,9 +69,8 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 ColumnMax16(
 // buffer, as ColumnMaxAvx512 + MaxStride2Avx512 do, stalls every unaligned
 // reload on the masked store before it, which cost 3x on 27-wide rows.
 // Same picks as those two (rows, then taps, in order).
-__attribute__((target("avx512f"))) void MaxRowStride2Avx512(const float* src, int64_t stride,
-                                                            int64_t rows, int64_t len, int64_t k,
-                                                            int64_t n, float* out) {
+__attribute__((target("avx512f"), always_inline)) inline void MaxRowStride2Avx512(
+    const float* src, int64_t stride, int64_t rows, int64_t len, int64_t k, int64_t n, float* out) {
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   const __m512 lowest = _mm512_set1_ps(std::numeric_limits<float>::lowest());
@@ -98,6 +97,21 @@ __attribute__((target("avx512f"))) void MaxRowStride2Avx512(const float* src, in
       a = c;
     }
     _mm512_mask_storeu_ps(out + i, mask, acc);
+  }
+}
+
+// MaxRowStride2Avx512 for every output row of one plane, in one call (per
+// row, the call and its setup cost as much as a 13-wide row's work): output
+// row oy reads input rows [first[oy], first[oy] + rows[oy]) from column
+// `base` on, and writes n values at out + oy * out_stride.
+__attribute__((target("avx512f"))) void MaxPlaneStride2Avx512(const float* plane, int64_t in_w,
+                                                              const int64_t* first,
+                                                              const int64_t* rows, int64_t oh,
+                                                              int64_t base, int64_t k, int64_t n,
+                                                              float* out, int64_t out_stride) {
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    MaxRowStride2Avx512(plane + first[oy] * in_w + base, in_w, rows[oy], in_w - base, k, n,
+                        out + oy * out_stride);
   }
 }
 
@@ -242,6 +256,13 @@ class PoolOp final : public Op {
       // result as the loop below (NaNs are skipped in both; only which of
       // +0 and -0 wins a tie may differ).
       const bool avx512 = std::is_same_v<T, float> && PackedGemmAvailable();
+      const bool rows_in_registers = avx512 && ax.s == 2 && ax.k <= 3;
+      // Per output row: the first input row and how many the window covers.
+      std::vector<int64_t> row_first(ay.out), row_count(ay.out);
+      for (int64_t oy = 0; oy < ay.out; ++oy) {
+        row_first[oy] = oy * ay.s - ay.pb + ty[oy].first;
+        row_count[oy] = ty[oy].last - ty[oy].first;
+      }
       ctx.pool()->ParallelFor(planes, grain, [&](int64_t p0, int64_t p1) {
         // 32 spare entries: MaxStride2Avx512 loads whole vectors past the row.
         std::vector<T> colmax(static_cast<size_t>(ax.in + 32), std::numeric_limits<T>::lowest());
@@ -249,13 +270,20 @@ class PoolOp final : public Op {
         for (int64_t p = p0; p < p1; ++p) {
           const T* src = x + p * in_plane;
           T* dst = y + p * out_plane;
+          if constexpr (std::is_same_v<T, float>) {
+            if (rows_in_registers && ox_hi > ox_lo) {
+              MaxPlaneStride2Avx512(src, ax.in, row_first.data(), row_count.data(), ay.out,
+                                    ox_lo * ax.s - ax.pb, ax.k, ox_hi - ox_lo, dst + ox_lo, ax.out);
+              if (ox_lo == 0 && ox_hi == ax.out) continue;  // no edge columns
+            }
+          }
           for (int64_t oy = 0; oy < ay.out; ++oy) {
             const Taps& wy = ty[oy];
             const int64_t y0 = oy * ay.s - ay.pb;
             if constexpr (std::is_same_v<T, float>) {
-              if (avx512 && ax.s == 2 && ax.k <= 3) {
+              if (rows_in_registers) {
                 // Stride 2 (SqueezeNet's and ResNet's 3x3/2): edges from
-                // the rows, the rest in registers.
+                // the rows, the rest in registers (above, for the plane).
                 const float* rows_src = src + (y0 + wy.first) * ax.in;
                 const int64_t rows = wy.last - wy.first;
                 float* out_row = dst + oy * ax.out;
@@ -272,11 +300,6 @@ class PoolOp final : public Op {
                 };
                 for (int64_t ox = 0; ox < ox_lo; ++ox) edge(ox);
                 for (int64_t ox = std::max(ox_lo, ox_hi); ox < ax.out; ++ox) edge(ox);
-                if (ox_hi > ox_lo) {
-                  const int64_t base = ox_lo * ax.s - ax.pb;
-                  MaxRowStride2Avx512(rows_src + base, ax.in, rows, ax.in - base, ax.k,
-                                      ox_hi - ox_lo, out_row + ox_lo);
-                }
                 continue;
               }
               if (avx512) {
