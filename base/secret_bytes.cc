@@ -2,9 +2,11 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -40,15 +42,21 @@ bool SecureHeapReady() {
 // two segment buffers (docs/sealed-store.md, "Benchmark"). A cached mapping
 // is all zero (wiped on release, and Shrink wipes what it drops), still
 // MADV_DONTDUMP and MADV_DONTFORK, and keeps its lock.
+// A child of fork() has none of the cached mappings (MADV_DONTFORK) and
+// maybe a mutex another thread held: it never uses the cache.
 class MappingCache {
  public:
   static MappingCache& Get() {
-    static MappingCache* cache = new MappingCache();  // never destroyed: used at exit
+    static MappingCache* cache = [] {
+      pthread_atfork(nullptr, nullptr, [] { in_fork_child_.store(true); });
+      return new MappingCache();  // never destroyed: used at exit
+    }();
     return *cache;
   }
 
   // A cached mapping of exactly `mapped` bytes, or nullptr.
   uint8_t* Take(size_t mapped, bool* locked) {
+    if (in_fork_child_.load(std::memory_order_relaxed)) return nullptr;
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = entries_.size(); i-- > 0;) {
       if (entries_[i].mapped != mapped) continue;
@@ -63,7 +71,7 @@ class MappingCache {
 
   // Keeps a wiped mapping when there is room; false: the caller unmaps it.
   bool Put(uint8_t* data, size_t mapped, bool locked) {
-    if (mapped > kMaxEntryBytes) return false;
+    if (mapped > kMaxEntryBytes || in_fork_child_.load(std::memory_order_relaxed)) return false;
     std::lock_guard<std::mutex> lock(mu_);
     if (entries_.size() >= kMaxEntries || bytes_ + mapped > kMaxBytes) return false;
     entries_.push_back(Entry{data, mapped, locked});
@@ -74,6 +82,7 @@ class MappingCache {
   // Unmaps every cached mapping (their locks count against RLIMIT_MEMLOCK);
   // whether there was any.
   bool Drain() {
+    if (in_fork_child_.load(std::memory_order_relaxed)) return false;
     std::vector<Entry> entries;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -101,6 +110,7 @@ class MappingCache {
   static constexpr size_t kMaxEntryBytes = 2 << 20;
   static constexpr size_t kMaxBytes = 4 << 20;
 
+  static inline std::atomic<bool> in_fork_child_{false};
   std::mutex mu_;
   std::vector<Entry> entries_;
   size_t bytes_ = 0;

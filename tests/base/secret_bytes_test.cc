@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -74,6 +75,26 @@ TEST(SecretBytesTest, AReleasedMappingIsReusedWipedAndLocked) {
   SecretBytes third(size);
   EXPECT_EQ(third.Reveal().data(), first);
   for (uint8_t b : third.Reveal()) ASSERT_EQ(b, 0);
+}
+
+TEST(SecretBytesTest, AForkedChildDoesNotReuseTheParentsMappings) {
+  const size_t size = 1 << 20;
+  { SecretBytes cached(size); }  // now kept for reuse in this process
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The kept mapping is not in the child (MADV_DONTFORK): using it would
+    // fault. A fresh one must come back, zeroed and writable.
+    SecretBytes s(size);
+    bool zero = true;
+    for (uint8_t b : s.Reveal()) zero = zero && b == 0;
+    std::memset(s.RevealMutable().data(), 0x5A, size);
+    _exit(zero && s.Reveal()[size - 1] == 0x5A ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died: status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(SecretBytesTest, RandomValuesDiffer) {
