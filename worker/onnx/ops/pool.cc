@@ -115,6 +115,14 @@ __attribute__((target("avx512f"))) void MaxPlaneStride2Avx512(const float* plane
   }
 }
 
+// A plane's mean from GlobalAveragePool's eight lane sums, added in one
+// fixed order (both of its loops use this, so they agree to the bit).
+inline float LaneMean(const double (&lanes)[8], int64_t size) {
+  const double sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+                     ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  return size > 0 ? static_cast<float>(sum / static_cast<double>(size)) : 0.0f;
+}
+
 // GlobalAveragePool's plane means for planes [p0, p1) in groups of four
 // (four independent chains of adds; one plane's chain was latency-bound),
 // with the same sums as the scalar loop: eight double lanes, lane l taking
@@ -141,9 +149,7 @@ __attribute__((target("avx512f"))) int64_t PlaneMeansAvx512(const float* px, int
       // The tail as the scalar loop adds it (adding +0.0 to the other lanes
       // would not change them either, but this keeps the loads in bounds).
       for (int64_t l = 0; l < rest; ++l) lanes[l] += plane[q * size + full + l];
-      const double sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-                         ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-      py[p + q] = static_cast<float>(sum / static_cast<double>(size));
+      py[p + q] = LaneMean(lanes, size);
     }
   }
   return p;
@@ -429,9 +435,7 @@ class GlobalAveragePoolOp final : public Op {
               for (int l = 0; l < 8; ++l) lanes[l] += plane[i + l];
             }
             for (int l = 0; i < size; ++i, ++l) lanes[l] += plane[i];
-            const double sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-                               ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-            py[p] = size > 0 ? static_cast<float>(sum / static_cast<double>(size)) : 0.0f;
+            py[p] = LaneMean(lanes, size);
           }
         });
     return absl::OkStatus();
