@@ -1,14 +1,18 @@
-// The AVX-512 packed-weight convolution path (worker/onnx/ops/packed_gemm.h):
-// PackedGemm's two micro-kernels (by columns, by channels) against a
+// The packed-weight convolution path (worker/onnx/ops/packed_gemm.h):
+// PackedGemm's two micro-kernels (by columns, with AVX-512 or AVX2 tiles;
+// by channels, AVX-512 only) against a
 // double-precision reference, and Conv with constant weights (packed at
 // Session::Create) against the same Conv with its weights fed as an input
 // (im2col + OpenBLAS), over the geometries the kernel's panel filler
 // handles; and the single-row Gemm kernel (ops/gemv.h), alone and as a
-// Gemm node. Skipped on CPUs without AVX-512F.
+// Gemm node. What the CPU lacks (AVX2 + FMA, AVX-512F) is skipped.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "tests/worker/onnx_test_util.h"
@@ -34,7 +38,7 @@ struct GemmCase {
 enum class Kernel { kChosen, kByColumns, kByChannels, kChannelsByBlocks, kChannelsByColumns };
 
 TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
-  if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "no AVX-512F";
+  if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "neither AVX-512F nor AVX2 + FMA";
   // Row and column tails (m % 8, m % 16, n % 48, n % 16, n % 8), K across
   // the 128- and 256-row passes, column blocks beyond one (n > 480), every
   // epilogue; the by-channels kernel on every shape with n < its limit.
@@ -65,6 +69,7 @@ TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
     for (Kernel kernel : {Kernel::kChosen, Kernel::kByColumns, Kernel::kByChannels,
                           Kernel::kChannelsByBlocks, Kernel::kChannelsByColumns}) {
       if (kernel >= Kernel::kByChannels && t.n >= ops::kChannelKernelMaxN) continue;
+      if (kernel >= Kernel::kByChannels && !ops::Avx512Available()) continue;
       for (bool in_place : {false, true}) {
         for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
           std::vector<float> c(static_cast<size_t>(t.m * t.n), std::nanf(""));
@@ -131,6 +136,66 @@ TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
   }
 }
 
+// Every element's sum is formed in the same order whichever tile, thread or
+// instruction set computes it: the AVX2 tiles give the same bits with one
+// thread and two, equal weight rows give equal output rows (the ONNX light
+// models' ConstantOfShape weights make every output channel alike, and
+// their softmax outputs depend on it), and on an AVX-512 CPU the AVX2 and
+// AVX-512 tiles agree to the bit.
+TEST(OnnxPackedGemmTest, ByColumnsGivesTheSameBitsOnAnyTileOrThread) {
+  if (ops::PackedGemmIsa() == ops::PackedIsa::kNone) GTEST_SKIP() << "no AVX2 + FMA";
+  const std::vector<GemmCase> cases = {
+      {13, 300, 100, true, true, true},   {1000, 512, 169, true, false, true},
+      {64, 27, 12321, true, false, true}, {20, 513, 1000, false, true, false},
+      {7, 9, 17, true, true, false},
+  };
+  ThreadPool pool(2);
+  uint32_t seed = 100;
+  for (const GemmCase& t : cases) {
+    // Rows in pairs of equal weights and bias: row 2i + 1 repeats row 2i.
+    const Tensor wt = RandomFloats({t.m, t.k}, seed++);
+    const Tensor bt = RandomFloats({t.m}, seed++);
+    std::vector<float> w(wt.data<float>().begin(), wt.data<float>().end());
+    std::vector<float> bias(bt.data<float>().begin(), bt.data<float>().end());
+    for (int64_t i = 1; i < t.m; i += 2) {
+      std::copy_n(w.begin() + (i - 1) * t.k, t.k, w.begin() + i * t.k);
+      bias[static_cast<size_t>(i)] = bias[static_cast<size_t>(i - 1)];
+    }
+    const Tensor b = RandomFloats({t.k, t.n}, seed++);
+    const Tensor res = RandomFloats({t.m, t.n}, seed++);
+    const ops::PackedWeights packed(w.data(), t.m, t.k);
+    ops::GemmEpilogue ep;
+    ep.bias = t.bias ? bias.data() : nullptr;
+    ep.residual = t.residual ? res.data<float>().data() : nullptr;
+    ep.relu = t.relu;
+    ops::PanelSource src;
+    src.matrix = b.data<float>().data();
+    src.ld = t.n;
+    AlignedBuffer scratch(ops::PackedGemmScratchFloats(2, t.m) * sizeof(float));
+    float* sp = reinterpret_cast<float*>(scratch.data());
+    auto run = [&](ThreadPool* p, ops::PackedIsa isa) {
+      std::vector<float> c(static_cast<size_t>(t.m * t.n), std::nanf(""));
+      ops::PackedGemmByColumns(p, packed, t.n, src, ep, c.data(), t.n, sp, isa);
+      return c;
+    };
+    const std::vector<float> one = run(nullptr, ops::PackedIsa::kAvx2);
+    const std::vector<float> two = run(&pool, ops::PackedIsa::kAvx2);
+    const std::string where = absl::StrCat("m=", t.m, " k=", t.k, " n=", t.n);
+    EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0) << where;
+    if (t.residual) continue;  // the residual differs between equal rows
+    for (int64_t i = 1; i < t.m; i += 2) {
+      ASSERT_EQ(std::memcmp(&two[static_cast<size_t>((i - 1) * t.n)],
+                            &two[static_cast<size_t>(i * t.n)], t.n * sizeof(float)),
+                0)
+          << where << ", rows " << i - 1 << " and " << i;
+    }
+    if (ops::Avx512Available()) {
+      const std::vector<float> wide = run(&pool, ops::PackedIsa::kAvx512);
+      EXPECT_EQ(std::memcmp(wide.data(), two.data(), two.size() * sizeof(float)), 0) << where;
+    }
+  }
+}
+
 TEST(OnnxPackedGemmTest, ChannelSplitFollowsTheShape) {
   // m 48 (three blocks: 2 + 1) and m 80 (3 + 2) go by columns; blocks that
   // divide evenly or nearly (63 blocks: 32 + 31) by blocks, unless the
@@ -168,7 +233,7 @@ struct GemvCase {
 };
 
 TEST(OnnxGemvTest, MatchesDoublePrecisionReference) {
-  if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "no AVX-512F";
+  if (!ops::Avx512Available()) GTEST_SKIP() << "no AVX-512F";
   // Column tails of the 64-wide register blocks, K tails of the 64- and
   // 16-float steps, beta on and off, sizes above the threading threshold.
   const std::vector<GemvCase> cases = {
@@ -209,7 +274,7 @@ TEST(OnnxGemvTest, MatchesDoublePrecisionReference) {
 // A Gemm node with a single row (the Gemv path, weights constant) against
 // the same node with the row repeated (OpenBLAS), row by row.
 TEST(OnnxGemvTest, SingleRowGemmNodeMatchesTheBlasPath) {
-  if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "no AVX-512F";
+  if (!ops::Avx512Available()) GTEST_SKIP() << "no AVX-512F";
   for (const bool trans_a : {false, true}) {
     for (const bool trans_b : {false, true}) {
       const int64_t k = 300, n = 130;
@@ -315,7 +380,7 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const ConvCase& t, bool weights_as_i
 }
 
 TEST(OnnxPackedConvTest, ConstantWeightsMatchTheIm2ColPath) {
-  if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "no AVX-512F";
+  if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "neither AVX-512F nor AVX2 + FMA";
   const std::vector<ConvCase> cases = {
       {"3x3 pad 1", 16, 13, 13, 64, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true, true, false},
       {"3x3 stride 2", 3, 31, 29, 24, 3, 3, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true, true, false},

@@ -3,7 +3,7 @@
 // runs such a call as a full GEMM that packs all of B first (8 MB for
 // resnet50, every run); this reads B once, so it runs at memory speed.
 //
-// Only call where PackedGemmAvailable() (packed_gemm.h). Results differ
+// Only call where Avx512Available() (packed_gemm.h). Results differ
 // from OpenBLAS's in the last bits (another summation order).
 //
 // Thread-safety: may run concurrently on distinct outputs.

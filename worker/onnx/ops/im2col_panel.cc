@@ -148,7 +148,7 @@ __attribute__((target("avx512f"))) void Im2ColPanel512(const float* image, const
 
 void Im2ColPanel(const float* image, const ConvGeometry& g, int64_t k0, int64_t k1, int64_t n0,
                  int64_t n1, float* dst) {
-  if (PackedGemmAvailable() && g.kw <= kMaxTaps) {
+  if (Avx512Available() && g.kw <= kMaxTaps) {
     if (g.sw == 1) return Im2ColPanel512<1>(image, g, k0, k1, n0, n1, dst);
     if (g.sw == 2) return Im2ColPanel512<2>(image, g, k0, k1, n0, n1, dst);
   }

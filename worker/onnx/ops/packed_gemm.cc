@@ -85,10 +85,130 @@ __attribute__((target("avx512f"))) void Tile(int64_t kc, const float* a, const f
   }
 }
 
+// The same tile for CPUs with AVX2 and FMA but no AVX-512 (16 vector
+// registers, not 32): 4 rows x (8 * NV) columns, NV <= 3, so half an 8-row
+// weight group by half a panel. Every element gets the same operations in
+// the same order as in Tile (the bias, then the residual, then one fused
+// multiply-add per K step in K order, then Relu), so both kernels give the
+// same results to the bit, whichever tile and thread computes an element.
+// `tail`: lanes of the last vector used (1..8).
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 Load8(bool masked, const float* p,
+                                                                       __m256i mask) {
+  return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
+}
+
+// `Tail`: the last vector has only `tail` lanes (1..7), read and written
+// with masks; the other vectors (and a full last one) are plain loads and
+// stores, since masked stores are slow on some AVX2 CPUs (microcoded on AMD
+// Zen).
+template <int NV, bool Tail>
+__attribute__((target("avx2,fma"))) void TileAvx2(int64_t kc, const float* a, const float* b,
+                                                  int64_t ldb, float* c, int64_t ldc, int64_t rows,
+                                                  int tail, bool first, const float* bias,
+                                                  const float* residual, bool relu) {
+  constexpr int kRows = 4;
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256i mask =
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  __m256 acc[kRows][NV];
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) {
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      if (r >= rows) {
+        acc[r][v] = zero;
+      } else if (!first) {
+        acc[r][v] = Load8(Tail && v == NV - 1, c + r * ldc + v * 8, mask);
+      } else {
+        acc[r][v] = bias != nullptr ? _mm256_set1_ps(bias[r]) : zero;
+        if (residual != nullptr) {
+          acc[r][v] = _mm256_add_ps(acc[r][v],
+                                    Load8(Tail && v == NV - 1, residual + r * ldc + v * 8, mask));
+        }
+      }
+    }
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    // One prefetch per 64-byte line of the row ahead (24 floats span two).
+    _mm_prefetch(reinterpret_cast<const char*>(b + (k + kPrefetchRows) * ldb), _MM_HINT_T0);
+    if constexpr (NV == 3) {
+      _mm_prefetch(reinterpret_cast<const char*>(b + (k + kPrefetchRows) * ldb + 16), _MM_HINT_T0);
+    }
+    __m256 bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      bv[v] = Load8(Tail && v == NV - 1, b + k * ldb + v * 8, mask);  // in place, B's row may end
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      const __m256 ar = _mm256_broadcast_ss(a + k * kWeightBlock + r);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(ar, bv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) {
+    if (r >= rows) break;
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      __m256 x = acc[r][v];
+      if (relu) x = _mm256_max_ps(x, zero);
+      if (Tail && v == NV - 1) {
+        _mm256_maskstore_ps(c + r * ldc + v * 8, mask, x);
+      } else {
+        _mm256_storeu_ps(c + r * ldc + v * 8, x);
+      }
+    }
+  }
+}
+
+// The AVX2 tiles' loop over a column block's packed B (`kc` rows from K row
+// `k0`, `panels` panels of `ldb`-strided rows at `b`, the last `last_width`
+// wide): K in steps of kAvx2Kc, and within a step each half panel of B
+// (kAvx2Kc x 24 floats, 12 KiB) stays in L1 while every 4-row quad of the
+// weights passes over it (a quad's weights, a 16-row block's lines, come
+// from L2 in order). With 16 registers a tile holds 4 x 24 of C, a third of
+// an AVX-512 tile, so B is reloaded three times as often, which this order
+// serves from L1. C is stored and reloaded between steps: same sums.
+constexpr int64_t kAvx2Kc = 128;
+void PassAvx2(const PackedWeights& w, int64_t k0, int64_t kc, const float* b, int64_t ldb,
+              int64_t panel_stride, int64_t panels, int64_t last_width, float* c, int64_t ldc,
+              const GemmEpilogue& ep, const float* residual) {
+  constexpr int64_t kHalf = kPackedPanel / 2;
+  const int64_t m = w.m(), k = w.k();
+  for (int64_t s0 = 0; s0 < kc; s0 += kAvx2Kc) {
+    const int64_t s1 = std::min(kc, s0 + kAvx2Kc);
+    const bool first = k0 + s0 == 0;
+    const bool relu = ep.relu && k0 + s1 == k;
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t width = p == panels - 1 ? last_width : kPackedPanel;
+      for (int64_t j0 = 0; j0 < width; j0 += kHalf) {
+        const int64_t cw = std::min(kHalf, width - j0);
+        const int64_t nv = (cw + 7) / 8;
+        const int tail = static_cast<int>(cw - (nv - 1) * 8);
+        const bool masked = tail != 8;
+        auto* tile = nv == 3   ? (masked ? TileAvx2<3, true> : TileAvx2<3, false>)
+                     : nv == 2 ? (masked ? TileAvx2<2, true> : TileAvx2<2, false>)
+                               : (masked ? TileAvx2<1, true> : TileAvx2<1, false>);
+        const int64_t col = p * kPackedPanel + j0;
+        const float* bt = b + p * panel_stride + s0 * ldb + j0;
+        for (int64_t r0 = 0; r0 < m; r0 += 4) {
+          const int64_t rows = std::min<int64_t>(4, m - r0);
+          const float* a =
+              w.block(r0 / kWeightBlock) + (k0 + s0) * kWeightBlock + r0 % kWeightBlock;
+          const float* bias = ep.bias != nullptr ? ep.bias + r0 : nullptr;
+          const float* rt = residual != nullptr ? residual + r0 * ldc + col : nullptr;
+          tile(s1 - s0, a, bt, ldb, c + r0 * ldc + col, ldc, rows, tail, first, bias, rt, relu);
+        }
+      }
+    }
+  }
+}
+
 // Columns [n0, n1) of C: for each K pass, pack the block's B panels, then
 // run every weight block over them.
 void RunColumnBlock(const PackedWeights& w, int64_t n0, int64_t n1, const PanelSource& src,
-                    const GemmEpilogue& ep, float* c, int64_t ldc, float* scratch) {
+                    const GemmEpilogue& ep, float* c, int64_t ldc, float* scratch, PackedIsa isa) {
   const int64_t m = w.m(), k = w.k();
   const int64_t panels = (n1 - n0 + kPackedPanel - 1) / kPackedPanel;
   const bool in_place = src.matrix != nullptr;
@@ -101,6 +221,14 @@ void RunColumnBlock(const PackedWeights& w, int64_t n0, int64_t n1, const PanelS
       float* dst = buf + p * kKc * kPackedPanel;
       PackPanel(src, k0, k1, p0, std::min(n1, p0 + kPackedPanel), dst);
     }
+    if (isa == PackedIsa::kAvx2) {
+      const float* b = in_place ? src.matrix + k0 * src.ld + n0 : buf;
+      const int64_t panel_stride = in_place ? kPackedPanel : kKc * kPackedPanel;
+      const float* rt = ep.residual != nullptr ? ep.residual + n0 : nullptr;
+      PassAvx2(w, k0, k1 - k0, b, ldb, panel_stride, panels, n1 - n0 - (panels - 1) * kPackedPanel,
+               c + n0, ldc, ep, rt);
+      continue;
+    }
     const bool first = k0 == 0;
     const bool relu = ep.relu && k1 == k;
     for (int64_t r0 = 0; r0 < m; r0 += kPackedRows) {
@@ -110,11 +238,11 @@ void RunColumnBlock(const PackedWeights& w, int64_t n0, int64_t n1, const PanelS
       for (int64_t p = 0; p < panels; ++p) {
         const int64_t p0 = n0 + p * kPackedPanel;
         const int64_t width = std::min(n1, p0 + kPackedPanel) - p0;
-        const int64_t nv = (width + 15) / 16;
-        const __mmask16 tail = static_cast<__mmask16>((1u << (width - (nv - 1) * 16)) - 1u);
         const float* b = in_place ? src.matrix + k0 * src.ld + p0 : buf + p * kKc * kPackedPanel;
         float* ct = c + r0 * ldc + p0;
         const float* rt = ep.residual != nullptr ? ep.residual + r0 * ldc + p0 : nullptr;
+        const int64_t nv = (width + 15) / 16;
+        const __mmask16 tail = static_cast<__mmask16>((1u << (width - (nv - 1) * 16)) - 1u);
         switch (nv) {
           case 3:
             Tile<3>(k1 - k0, a, b, ldb, ct, ldc, rows, tail, first, bias, rt, relu);
@@ -133,16 +261,24 @@ void RunColumnBlock(const PackedWeights& w, int64_t n0, int64_t n1, const PanelS
 
 }  // namespace
 
-bool PackedGemmAvailable() {
-  static const bool available = [] {
-    // For A/B measurements: STRONGROOM_ONNX_PACKED_GEMM=0 keeps im2col + OpenBLAS.
+PackedIsa PackedGemmIsa() {
+  static const PackedIsa isa = [] {
+    // For A/B measurements: STRONGROOM_ONNX_PACKED_GEMM=0 keeps im2col +
+    // OpenBLAS; =avx2 runs the AVX2 tiles on an AVX-512 CPU too.
     const char* env = std::getenv("STRONGROOM_ONNX_PACKED_GEMM");
-    if (env != nullptr && std::strcmp(env, "0") == 0) return false;
+    if (env != nullptr && std::strcmp(env, "0") == 0) return PackedIsa::kNone;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
+    const bool avx2 = __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0;
+    if (env != nullptr && std::strcmp(env, "avx2") == 0 && avx2) return PackedIsa::kAvx2;
+    if (__builtin_cpu_supports("avx512f") != 0) return PackedIsa::kAvx512;
+    return avx2 ? PackedIsa::kAvx2 : PackedIsa::kNone;
   }();
-  return available;
+  return isa;
 }
+
+bool PackedGemmAvailable() { return PackedGemmIsa() != PackedIsa::kNone; }
+
+bool Avx512Available() { return PackedGemmIsa() == PackedIsa::kAvx512; }
 
 PackedWeights::PackedWeights(const float* w, int64_t m, int64_t k)
     : m_(m),
@@ -193,7 +329,7 @@ GemmKernel ChooseGemmKernel(int64_t m, int64_t k, int64_t n) {
 
 void PackedGemm(ThreadPool* pool, const PackedWeights& w, int64_t n, const PanelSource& src,
                 const GemmEpilogue& epilogue, float* c, int64_t ldc, float* scratch) {
-  if (ChooseGemmKernel(w.m(), w.k(), n) == GemmKernel::kByChannels) {
+  if (Avx512Available() && ChooseGemmKernel(w.m(), w.k(), n) == GemmKernel::kByChannels) {
     PackedGemmByChannels(pool, w, n, src, epilogue, c, ldc, scratch);
   } else {
     PackedGemmByColumns(pool, w, n, src, epilogue, c, ldc, scratch);
@@ -203,6 +339,12 @@ void PackedGemm(ThreadPool* pool, const PackedWeights& w, int64_t n, const Panel
 void PackedGemmByColumns(ThreadPool* pool, const PackedWeights& w, int64_t n,
                          const PanelSource& src, const GemmEpilogue& epilogue, float* c,
                          int64_t ldc, float* scratch) {
+  PackedGemmByColumns(pool, w, n, src, epilogue, c, ldc, scratch, PackedGemmIsa());
+}
+
+void PackedGemmByColumns(ThreadPool* pool, const PackedWeights& w, int64_t n,
+                         const PanelSource& src, const GemmEpilogue& epilogue, float* c,
+                         int64_t ldc, float* scratch, PackedIsa isa) {
   if (n <= 0 || w.m() <= 0) return;
   const int threads = pool == nullptr ? 1 : pool->num_threads();
   const int64_t panels = (n + kPackedPanel - 1) / kPackedPanel;
@@ -219,7 +361,7 @@ void PackedGemmByColumns(ThreadPool* pool, const PackedWeights& w, int64_t n,
   if (!parallel) {
     for (int64_t blk = 0; blk < blocks; ++blk) {
       RunColumnBlock(w, blk * block_cols, std::min(n, (blk + 1) * block_cols), src, epilogue, c,
-                     ldc, scratch);
+                     ldc, scratch, isa);
     }
     return;
   }
@@ -233,7 +375,7 @@ void PackedGemmByColumns(ThreadPool* pool, const PackedWeights& w, int64_t n,
     float* slot = scratch + static_cast<size_t>(pool->ThreadIndex()) * slot_floats;
     for (int64_t blk = b0; blk < b1; ++blk) {
       RunColumnBlock(w, blk * block_cols, std::min(n, (blk + 1) * block_cols), src, epilogue, c,
-                     ldc, slot);
+                     ldc, slot, isa);
     }
   });
 }

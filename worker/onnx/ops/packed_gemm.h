@@ -1,4 +1,4 @@
-// An AVX-512 single-precision GEMM for convolutions, C[M,N] (+)= W[M,K] *
+// An AVX-512 (or AVX2) single-precision GEMM for convolutions, C[M,N] (+)= W[M,K] *
 // B[K,N], with the weights W packed once (at Session::Create, see
 // ConvOp::WithConstants) and B packed panel by panel as it is needed (an
 // implicit im2col, Im2ColPanel: the column matrix is never materialized
@@ -27,8 +27,9 @@
 //    epilogue writes back (with bias, residual, Relu); K 128 rows at a time.
 //
 // Portability: the kernels are compiled with __attribute__((target)) and
-// only called after PackedGemmAvailable(); the rest of the library stays
-// baseline x86-64.
+// only called after PackedGemmAvailable() (the by-columns kernel, with AVX2
+// tiles where the CPU lacks AVX-512) or Avx512Available() (the by-channels
+// kernel); the rest of the library stays baseline x86-64.
 //
 // Thread-safety: PackedWeights is immutable once built; PackedGemm may run
 // concurrently on distinct C and scratch.
@@ -58,9 +59,17 @@ inline constexpr int64_t kChannelKernelMaxN = 256;
 inline constexpr int64_t kChannelKernelMinK = 128;
 inline constexpr int64_t kChannelKernelMinM = 32;
 
-// True when this CPU runs the AVX-512 kernel (AVX-512F; checked once).
-// Otherwise callers keep their portable path (im2col + OpenBLAS).
+// Which tiles the by-columns kernel runs on this CPU (checked once): AVX-512F,
+// else AVX2 with FMA (4 x 24 tiles in 16 registers, the same results to the
+// bit), else none, and callers keep their portable path (im2col +
+// OpenBLAS). STRONGROOM_ONNX_PACKED_GEMM=0 forces none, =avx2 the AVX2 tiles.
+enum class PackedIsa { kNone, kAvx2, kAvx512 };
+PackedIsa PackedGemmIsa();
+// PackedGemmIsa() != kNone: PackedGemm can be called.
 bool PackedGemmAvailable();
+// PackedGemmIsa() == kAvx512: the by-channels kernel and the other AVX-512
+// kernels (ops/gemv.h, the pooling and im2col kernels) can be called.
+bool Avx512Available();
 
 // W[M,K] row-major (leading dimension K) in the micro-kernel's layout.
 class PackedWeights {
@@ -153,6 +162,10 @@ ChannelSplit ChooseChannelSplit(int threads, int64_t m, int64_t k, int64_t n,
 void PackedGemmByColumns(ThreadPool* pool, const PackedWeights& w, int64_t n,
                          const PanelSource& b, const GemmEpilogue& epilogue, float* c,
                          int64_t ldc, float* scratch);
+// With the given tiles (kAvx2 or kAvx512; the CPU must have them).
+void PackedGemmByColumns(ThreadPool* pool, const PackedWeights& w, int64_t n, const PanelSource& b,
+                         const GemmEpilogue& epilogue, float* c, int64_t ldc, float* scratch,
+                         PackedIsa isa);
 void PackedGemmByChannels(ThreadPool* pool, const PackedWeights& w, int64_t n,
                           const PanelSource& b, const GemmEpilogue& epilogue, float* c,
                           int64_t ldc, float* scratch);

@@ -261,7 +261,7 @@ class PoolOp final : public Op {
       // it vectorizes), then the max along each output's columns. Same
       // result as the loop below (NaNs are skipped in both; only which of
       // +0 and -0 wins a tie may differ).
-      const bool avx512 = std::is_same_v<T, float> && PackedGemmAvailable();
+      const bool avx512 = std::is_same_v<T, float> && Avx512Available();
       const bool rows_in_registers = avx512 && ax.s == 2 && ax.k <= 3;
       // Per output row: the first input row and how many the window covers.
       std::vector<int64_t> row_first(ay.out), row_count(ay.out);
@@ -419,7 +419,7 @@ class GlobalAveragePoolOp final : public Op {
     const int64_t size = Product(x.shape(), 2, x.shape().size());
     const float* px = x.data<float>().data();
     float* py = out[0]->mutable_data<float>().data();
-    const bool avx512 = PackedGemmAvailable();
+    const bool avx512 = Avx512Available();
     ctx.pool()->ParallelFor(
         planes, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, size)),
         [&](int64_t p0, int64_t p1) {
