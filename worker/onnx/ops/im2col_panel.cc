@@ -4,6 +4,7 @@
 // panel's column masks are computed once per panel and kernel column tap, so
 // each panel row costs one masked load (two and a permute for stride 2) and
 // one masked store per 16 columns; padding reads as zeros through the masks.
+// With AVX2 (PackedIsa::kAvx2) the same in 8-column pieces.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -144,6 +145,83 @@ __attribute__((target("avx512f"))) void Im2ColPanel512(const float* image, const
   }
 }
 
+// The same for AVX2 (8 columns per piece): the masks are kept as bits per
+// piece and tap and widened to a vector per load; a piece that ends inside
+// the panel row is stored whole (lanes past its end are zeros that the next
+// piece, stored after it, overwrites), so only a row's last piece is a
+// masked store (microcoded on AMD Zen).
+constexpr int kMaxVectors8 = kPackedPanel + 8;  // 8-column pieces of one panel row
+
+__attribute__((target("avx2"), always_inline)) inline __m256i LaneVector(uint32_t bits) {
+  const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_cmpeq_epi32(
+      _mm256_and_si256(_mm256_set1_epi32(static_cast<int>(bits & 0xFF)), lane), lane);
+}
+
+template <int kStride>
+__attribute__((target("avx2"))) void Im2ColPanelAvx2(const float* image, const ConvGeometry& g,
+                                                     int64_t k0, int64_t k1, int64_t n0, int64_t n1,
+                                                     float* dst) {
+  Segment segments[kPackedPanel];
+  const size_t count = Segments(g, n0, n1, segments);
+  int64_t out_at[kMaxVectors8], row_top[kMaxVectors8];
+  uint32_t out_bits[kMaxVectors8];
+  int64_t in_at[kMaxTaps][kMaxVectors8];
+  uint32_t in_bits[kMaxTaps][kMaxVectors8];
+  int nq = 0;
+  for (size_t s = 0; s < count; ++s) {
+    const Segment& seg = segments[s];
+    for (int64_t t0 = 0; t0 < seg.ox1 - seg.ox0; t0 += 8, ++nq) {
+      const int64_t lanes = std::min<int64_t>(8, seg.ox1 - seg.ox0 - t0);
+      out_at[nq] = seg.at + t0;
+      // Stored whole unless that would run past the panel row.
+      out_bits[nq] = out_at[nq] + 8 <= kPackedPanel ? 0xFF : LaneMask(0, lanes);
+      row_top[nq] = seg.oy * g.sh - g.ph;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t base = (seg.ox0 + t0) * kStride + j * g.dw - g.pw;
+        in_at[j][nq] = base;
+        in_bits[j][nq] = LaneMask(-base, g.w - base) & LaneMask(0, kStride * (lanes - 1) + 1);
+      }
+    }
+  }
+  const __m256 zero = _mm256_setzero_ps();
+  int64_t j = k0 % g.kw, i = (k0 / g.kw) % g.kh, c = k0 / (g.kw * g.kh);
+  for (int64_t k = k0; k < k1; ++k) {
+    const float* plane = image + c * g.h * g.w;
+    float* row = dst + (k - k0) * kPackedPanel;
+    const int64_t dy = i * g.dh;
+    for (int q = 0; q < nq; ++q) {
+      const int64_t iy = row_top[q] + dy;
+      __m256 x = zero;
+      if (iy >= 0 && iy < g.h) {
+        const float* src = Offset(plane, iy * g.w + in_at[j][q]);
+        const uint32_t m = in_bits[j][q];
+        if constexpr (kStride == 1) {
+          x = _mm256_maskload_ps(src, LaneVector(m));
+        } else {
+          const __m256 lo = _mm256_maskload_ps(src, LaneVector(m));
+          const __m256 hi = _mm256_maskload_ps(Offset(src, 8), LaneVector(m >> 8));
+          // [a0 a2 a8 a10 | a4 a6 a12 a14], then 64-bit pieces 0, 2, 1, 3.
+          const __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+          x = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8));
+        }
+      }
+      if (out_bits[q] == 0xFF) {
+        _mm256_storeu_ps(row + out_at[q], x);
+      } else {
+        _mm256_maskstore_ps(row + out_at[q], LaneVector(out_bits[q]), x);
+      }
+    }
+    if (++j == g.kw) {
+      j = 0;
+      if (++i == g.kh) {
+        i = 0;
+        ++c;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void Im2ColPanel(const float* image, const ConvGeometry& g, int64_t k0, int64_t k1, int64_t n0,
@@ -151,6 +229,10 @@ void Im2ColPanel(const float* image, const ConvGeometry& g, int64_t k0, int64_t 
   if (Avx512Available() && g.kw <= kMaxTaps) {
     if (g.sw == 1) return Im2ColPanel512<1>(image, g, k0, k1, n0, n1, dst);
     if (g.sw == 2) return Im2ColPanel512<2>(image, g, k0, k1, n0, n1, dst);
+  }
+  if (PackedGemmIsa() == PackedIsa::kAvx2 && g.kw <= kMaxTaps) {
+    if (g.sw == 1) return Im2ColPanelAvx2<1>(image, g, k0, k1, n0, n1, dst);
+    if (g.sw == 2) return Im2ColPanelAvx2<2>(image, g, k0, k1, n0, n1, dst);
   }
   Im2ColPanelScalar(image, g, k0, k1, n0, n1, dst);
 }

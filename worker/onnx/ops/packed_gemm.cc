@@ -171,9 +171,12 @@ __attribute__((target("avx2,fma"))) void TileAvx2(int64_t kc, const float* a, co
 // an AVX-512 tile, so B is reloaded three times as often, which this order
 // serves from L1. C is stored and reloaded between steps: same sums.
 constexpr int64_t kAvx2Kc = 128;
+// In place, B's half panels are copied (see PassAvx2) when at least this
+// many weight rows pass over each copy.
+constexpr int64_t kAvx2CopyMinRows = 64;
 void PassAvx2(const PackedWeights& w, int64_t k0, int64_t kc, const float* b, int64_t ldb,
               int64_t panel_stride, int64_t panels, int64_t last_width, float* c, int64_t ldc,
-              const GemmEpilogue& ep, const float* residual) {
+              const GemmEpilogue& ep, const float* residual, float* copy) {
   constexpr int64_t kHalf = kPackedPanel / 2;
   const int64_t m = w.m(), k = w.k();
   for (int64_t s0 = 0; s0 < kc; s0 += kAvx2Kc) {
@@ -182,6 +185,19 @@ void PassAvx2(const PackedWeights& w, int64_t k0, int64_t kc, const float* b, in
     const bool relu = ep.relu && k0 + s1 == k;
     for (int64_t p = 0; p < panels; ++p) {
       const int64_t width = p == panels - 1 ? last_width : kPackedPanel;
+      const float* bp = b + p * panel_stride + s0 * ldb;
+      int64_t ldp = ldb;
+      if (copy != nullptr) {
+        // In place, B's rows lie 4 * ld bytes apart: at ld = 3136 (a 56x56
+        // input) 128 rows of a half panel fall on the same few L1 sets and
+        // evict each other. Copied, they are contiguous.
+        for (int64_t kk = s0; kk < s1; ++kk) {
+          std::memcpy(copy + (kk - s0) * kPackedPanel, b + p * panel_stride + kk * ldb,
+                      static_cast<size_t>(width) * sizeof(float));
+        }
+        bp = copy;
+        ldp = kPackedPanel;
+      }
       for (int64_t j0 = 0; j0 < width; j0 += kHalf) {
         const int64_t cw = std::min(kHalf, width - j0);
         const int64_t nv = (cw + 7) / 8;
@@ -191,14 +207,14 @@ void PassAvx2(const PackedWeights& w, int64_t k0, int64_t kc, const float* b, in
                      : nv == 2 ? (masked ? TileAvx2<2, true> : TileAvx2<2, false>)
                                : (masked ? TileAvx2<1, true> : TileAvx2<1, false>);
         const int64_t col = p * kPackedPanel + j0;
-        const float* bt = b + p * panel_stride + s0 * ldb + j0;
+        const float* bt = bp + j0;
         for (int64_t r0 = 0; r0 < m; r0 += 4) {
           const int64_t rows = std::min<int64_t>(4, m - r0);
           const float* a =
               w.block(r0 / kWeightBlock) + (k0 + s0) * kWeightBlock + r0 % kWeightBlock;
           const float* bias = ep.bias != nullptr ? ep.bias + r0 : nullptr;
           const float* rt = residual != nullptr ? residual + r0 * ldc + col : nullptr;
-          tile(s1 - s0, a, bt, ldb, c + r0 * ldc + col, ldc, rows, tail, first, bias, rt, relu);
+          tile(s1 - s0, a, bt, ldp, c + r0 * ldc + col, ldc, rows, tail, first, bias, rt, relu);
         }
       }
     }
@@ -226,7 +242,7 @@ void RunColumnBlock(const PackedWeights& w, int64_t n0, int64_t n1, const PanelS
       const int64_t panel_stride = in_place ? kPackedPanel : kKc * kPackedPanel;
       const float* rt = ep.residual != nullptr ? ep.residual + n0 : nullptr;
       PassAvx2(w, k0, k1 - k0, b, ldb, panel_stride, panels, n1 - n0 - (panels - 1) * kPackedPanel,
-               c + n0, ldc, ep, rt);
+               c + n0, ldc, ep, rt, in_place && m >= kAvx2CopyMinRows ? buf : nullptr);
       continue;
     }
     const bool first = k0 == 0;
