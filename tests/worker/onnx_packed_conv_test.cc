@@ -1,6 +1,6 @@
 // The packed-weight convolution path (worker/onnx/ops/packed_gemm.h):
-// PackedGemm's two micro-kernels (by columns, with AVX-512 or AVX2 tiles;
-// by channels, AVX-512 only) against a
+// PackedGemm's two micro-kernels (by columns and by channels, each with
+// AVX-512 or AVX2 tiles) against a
 // double-precision reference, and Conv with constant weights (packed at
 // Session::Create) against the same Conv with its weights fed as an input
 // (im2col + OpenBLAS), over the geometries the kernel's panel filler
@@ -69,7 +69,6 @@ TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
     for (Kernel kernel : {Kernel::kChosen, Kernel::kByColumns, Kernel::kByChannels,
                           Kernel::kChannelsByBlocks, Kernel::kChannelsByColumns}) {
       if (kernel >= Kernel::kByChannels && t.n >= ops::kChannelKernelMaxN) continue;
-      if (kernel >= Kernel::kByChannels && !ops::Avx512Available()) continue;
       for (bool in_place : {false, true}) {
         for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
           std::vector<float> c(static_cast<size_t>(t.m * t.n), std::nanf(""));
@@ -141,8 +140,9 @@ TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
 // thread and two, equal weight rows give equal output rows (the ONNX light
 // models' ConstantOfShape weights make every output channel alike, and
 // their softmax outputs depend on it), and on an AVX-512 CPU the AVX2 and
-// AVX-512 tiles agree to the bit.
-TEST(OnnxPackedGemmTest, ByColumnsGivesTheSameBitsOnAnyTileOrThread) {
+// AVX-512 tiles agree to the bit. The same for the by-channels kernel's
+// thread splits.
+TEST(OnnxPackedGemmTest, PackedKernelsGiveTheSameBitsOnAnyTileOrThread) {
   if (ops::PackedGemmIsa() == ops::PackedIsa::kNone) GTEST_SKIP() << "no AVX2 + FMA";
   const std::vector<GemmCase> cases = {
       {13, 300, 100, true, true, true},   {1000, 512, 169, true, false, true},
@@ -192,6 +192,27 @@ TEST(OnnxPackedGemmTest, ByColumnsGivesTheSameBitsOnAnyTileOrThread) {
     if (ops::Avx512Available()) {
       const std::vector<float> wide = run(&pool, ops::PackedIsa::kAvx512);
       EXPECT_EQ(std::memcmp(wide.data(), two.data(), two.size() * sizeof(float)), 0) << where;
+    }
+    // The by-channels kernel (this CPU's tiles): one thread and both
+    // two-thread splits give the same bits.
+    if (t.n >= ops::kChannelKernelMaxN) continue;
+    auto channels = [&](ThreadPool* p, ops::ChannelSplit split) {
+      std::vector<float> c(static_cast<size_t>(t.m * t.n), std::nanf(""));
+      ops::PackedGemmByChannels(p, packed, t.n, src, ep, c.data(), t.n, sp, split);
+      return c;
+    };
+    const std::vector<float> ch1 = channels(nullptr, ops::ChannelSplit::kByBlocks);
+    for (ops::ChannelSplit split : {ops::ChannelSplit::kByBlocks, ops::ChannelSplit::kByColumns}) {
+      const std::vector<float> ch2 = channels(&pool, split);
+      EXPECT_EQ(std::memcmp(ch1.data(), ch2.data(), ch1.size() * sizeof(float)), 0)
+          << where << ", by channels, split " << static_cast<int>(split);
+    }
+    if (t.residual) continue;
+    for (int64_t i = 1; i < t.m; i += 2) {
+      ASSERT_EQ(std::memcmp(&ch1[static_cast<size_t>((i - 1) * t.n)],
+                            &ch1[static_cast<size_t>(i * t.n)], t.n * sizeof(float)),
+                0)
+          << where << ", by channels, rows " << i - 1 << " and " << i;
     }
   }
 }

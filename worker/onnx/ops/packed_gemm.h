@@ -27,9 +27,9 @@
 //    epilogue writes back (with bias, residual, Relu); K 128 rows at a time.
 //
 // Portability: the kernels are compiled with __attribute__((target)) and
-// only called after PackedGemmAvailable() (the by-columns kernel, with AVX2
-// tiles where the CPU lacks AVX-512) or Avx512Available() (the by-channels
-// kernel); the rest of the library stays baseline x86-64.
+// only called after PackedGemmAvailable() (both kernels, with AVX2 tiles
+// where the CPU lacks AVX-512); the rest of the library stays baseline
+// x86-64.
 //
 // Thread-safety: PackedWeights is immutable once built; PackedGemm may run
 // concurrently on distinct C and scratch.
@@ -63,12 +63,13 @@ inline constexpr int64_t kChannelKernelMinM = 32;
 // else AVX2 with FMA (4 x 24 tiles in 16 registers, the same results to the
 // bit), else none, and callers keep their portable path (im2col +
 // OpenBLAS). STRONGROOM_ONNX_PACKED_GEMM=0 forces none, =avx2 the AVX2 tiles.
+// The by-channels kernel follows PackedGemmIsa() too.
 enum class PackedIsa { kNone, kAvx2, kAvx512 };
 PackedIsa PackedGemmIsa();
 // PackedGemmIsa() != kNone: PackedGemm can be called.
 bool PackedGemmAvailable();
-// PackedGemmIsa() == kAvx512: the by-channels kernel and the other AVX-512
-// kernels (ops/gemv.h, the pooling and im2col kernels) can be called.
+// PackedGemmIsa() == kAvx512: the other AVX-512 kernels (ops/gemv.h, the
+// pooling kernels) can be called.
 bool Avx512Available();
 
 // W[M,K] row-major (leading dimension K) in the micro-kernel's layout.

@@ -10,6 +10,10 @@
 // Blocking: per column panel (48 positions) and K pass (128 rows), B's panel
 // (24 KiB) is packed once and stays in L1 while the weight blocks stream
 // from L2 (3 x 64 bytes per K step for 24 multiply-add vectors).
+//
+// Without AVX-512 (PackedIsa::kAvx2) the tiles run as AVX2 groups of 16
+// channels by up to 6 columns and the write-back is element by element:
+// the same results to the bit.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -98,6 +102,57 @@ __attribute__((target("avx512f"))) void ChannelTile(int64_t kc, const float* a, 
   }
 }
 
+// The same tile with AVX2 (16 ymm registers): each 16-channel block is two
+// vectors, and the NC columns go in groups of up to six (12 accumulators).
+// Every element of C^T gets the same fused multiply-adds in the same K order
+// as in ChannelTile, so the results are the same bits.
+template <int C>
+__attribute__((target("avx2,fma"))) void ChannelGroupAvx2(int64_t kc, const float* a,
+                                                          const float* b, int64_t ldb, float* ct,
+                                                          int64_t ldt, bool first) {
+  __m256 acc[C][2];
+#pragma GCC unroll 6
+  for (int j = 0; j < C; ++j) {
+    acc[j][0] = first ? _mm256_setzero_ps() : _mm256_load_ps(ct + j * ldt);
+    acc[j][1] = first ? _mm256_setzero_ps() : _mm256_load_ps(ct + j * ldt + 8);
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + (k + kPrefetchSteps) * ldb), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(a + (k + kPrefetchSteps) * kWeightBlock),
+                 _MM_HINT_T0);
+    const __m256 a0 = _mm256_load_ps(a + k * kWeightBlock);
+    const __m256 a1 = _mm256_load_ps(a + k * kWeightBlock + 8);
+#pragma GCC unroll 6
+    for (int j = 0; j < C; ++j) {
+      const __m256 bj = _mm256_broadcast_ss(b + k * ldb + j);
+      acc[j][0] = _mm256_fmadd_ps(a0, bj, acc[j][0]);
+      acc[j][1] = _mm256_fmadd_ps(a1, bj, acc[j][1]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int j = 0; j < C; ++j) {
+    _mm256_store_ps(ct + j * ldt, acc[j][0]);
+    _mm256_store_ps(ct + j * ldt + 8, acc[j][1]);
+  }
+}
+
+using GroupFn = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, bool);
+constexpr std::array<GroupFn, 6> kGroupsAvx2 = {
+    &ChannelGroupAvx2<1>, &ChannelGroupAvx2<2>, &ChannelGroupAvx2<3>,
+    &ChannelGroupAvx2<4>, &ChannelGroupAvx2<5>, &ChannelGroupAvx2<6>,
+};
+
+void ChannelTileAvx2(int64_t mv, int64_t nc, int64_t kc, const float* a, int64_t astride,
+                     const float* b, int64_t ldb, float* ct, int64_t ldt, bool first) {
+  for (int64_t v = 0; v < mv; ++v) {
+    for (int64_t j0 = 0; j0 < nc; j0 += 6) {
+      const int64_t cols = std::min<int64_t>(6, nc - j0);
+      kGroupsAvx2[static_cast<size_t>(cols - 1)](kc, a + v * astride, b + j0, ldb,
+                                                 ct + j0 * ldt + v * kWeightBlock, ldt, first);
+    }
+  }
+}
+
 using TileFn = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t,
                         bool);
 
@@ -175,6 +230,23 @@ __attribute__((target("avx512f"))) void WriteBack(const float* ct, int64_t ldt, 
   }
 }
 
+// WriteBack without AVX-512, element by element: the same additions in the
+// same order, and Relu as max(x, 0) picks (0 for NaN and -0).
+void WriteBackScalar(const float* ct, int64_t ldt, int64_t row0, int64_t row1, int64_t p0,
+                     int64_t width, const GemmEpilogue& ep, float* c, int64_t ldc) {
+  for (int64_t row = row0; row < row1; ++row) {
+    float* out = c + row * ldc + p0;
+    const float* res = ep.residual != nullptr ? ep.residual + row * ldc + p0 : nullptr;
+    for (int64_t j = 0; j < width; ++j) {
+      float x = ct[j * ldt + (row - row0)];
+      if (ep.bias != nullptr) x += ep.bias[row];
+      if (res != nullptr) x += res[j];
+      if (ep.relu) x = x > 0.0f ? x : 0.0f;
+      out[j] = x;
+    }
+  }
+}
+
 // Weight blocks [blk0, blk1) (rows blk0 * 16 ...) over columns [n0, n1)
 // (n1 - n0 < kChannelKernelMaxN): `buf` holds the K pass's packed B panels
 // (kPackedPanel columns each, kKc rows), `ct` (n1 - n0) x ldt floats.
@@ -182,6 +254,7 @@ void RunChannelSlice(const PackedWeights& w, int64_t blk0, int64_t blk1, int64_t
                      const PanelSource& src, const GemmEpilogue& ep, float* c, int64_t ldc,
                      float* buf, float* ct) {
   const int64_t k = w.k();
+  const bool avx512 = Avx512Available();  // else the AVX2 tiles
   const int64_t ldt = CtStride(blk0, blk1);
   const int64_t astride = k * kWeightBlock;  // floats between weight blocks
   const bool in_place = src.matrix != nullptr;
@@ -207,13 +280,21 @@ void RunChannelSlice(const PackedWeights& w, int64_t blk0, int64_t blk1, int64_t
                              ? src.matrix + k0 * src.ld + n0 + j0
                              : buf + (j0 / kPackedPanel) * kKc * kPackedPanel + j0 % kPackedPanel;
         const int64_t ldb = in_place ? src.ld : kPackedPanel;
-        kTiles[static_cast<size_t>(mv - 1)][static_cast<size_t>(nc - 1)](
-            k1 - k0, a, astride, b, ldb, ct_rows + j0 * ldt, ldt, first);
+        if (avx512) {
+          kTiles[static_cast<size_t>(mv - 1)][static_cast<size_t>(nc - 1)](
+              k1 - k0, a, astride, b, ldb, ct_rows + j0 * ldt, ldt, first);
+        } else {
+          ChannelTileAvx2(mv, nc, k1 - k0, a, astride, b, ldb, ct_rows + j0 * ldt, ldt, first);
+        }
       }
     }
   }
-  WriteBack(ct, ldt, blk0 * kWeightBlock, std::min(w.m(), blk1 * kWeightBlock), n0, width, ep, c,
-            ldc);
+  const int64_t row1 = std::min(w.m(), blk1 * kWeightBlock);
+  if (avx512) {
+    WriteBack(ct, ldt, blk0 * kWeightBlock, row1, n0, width, ep, c, ldc);
+  } else {
+    WriteBackScalar(ct, ldt, blk0 * kWeightBlock, row1, n0, width, ep, c, ldc);
+  }
 }
 
 // Floats of what B is read or packed from: the matrix itself, or the

@@ -115,6 +115,82 @@ __attribute__((target("avx512f"))) void MaxPlaneStride2Avx512(const float* plane
   }
 }
 
+// The same in 8-lane AVX2 vectors (no AVX-512): the column max of 8 columns
+// from c, masked to the row's `len` columns (masked-out lanes read 0 and
+// feed only outputs that are never stored).
+__attribute__((target("avx2"), always_inline)) inline __m256 ColumnMax8(const float* src,
+                                                                        int64_t stride,
+                                                                        int64_t rows, int64_t len,
+                                                                        int64_t c) {
+  const int64_t left = std::clamp<int64_t>(len - c, 0, 8);
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left)),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  __m256 acc = _mm256_set1_ps(std::numeric_limits<float>::lowest());
+  if (left == 8) {
+    for (int64_t r = 0; r < rows; ++r)
+      acc = _mm256_max_ps(_mm256_loadu_ps(src + r * stride + c), acc);
+  } else {
+    for (int64_t r = 0; r < rows; ++r) {
+      acc = _mm256_max_ps(_mm256_maskload_ps(src + r * stride + c, mask), acc);
+    }
+  }
+  return acc;
+}
+
+// Lanes 0, 2, 4, 6 of a then of b (Odd: 1, 3, 5, 7).
+__attribute__((target("avx2"), always_inline)) inline __m256 Even8(__m256 a, __m256 b) {
+  const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
+}
+__attribute__((target("avx2"), always_inline)) inline __m256 Odd8(__m256 a, __m256 b) {
+  const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
+}
+
+// MaxRowStride2Avx512 with AVX2, 8 outputs per step: the same maxima in the
+// same order (rows, then taps), so the same picks.
+__attribute__((target("avx2"), always_inline)) inline void MaxRowStride2Avx2(
+    const float* src, int64_t stride, int64_t rows, int64_t len, int64_t k, int64_t n, float* out) {
+  const __m256 lowest = _mm256_set1_ps(std::numeric_limits<float>::lowest());
+  const __m256i rotate = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
+  __m256 a = ColumnMax8(src, stride, rows, len, 0);
+  for (int64_t i = 0; i < n; i += 8) {
+    const __m256 b = ColumnMax8(src, stride, rows, len, 2 * i + 8);
+    const __m256 even = Even8(a, b);  // columns 2 i, 2 i + 2, ..., 2 i + 14
+    __m256 acc = _mm256_max_ps(even, lowest);
+    if (k > 1) acc = _mm256_max_ps(Odd8(a, b), acc);
+    const bool more = i + 8 < n;
+    if (k > 2 || more) {
+      const __m256 c = ColumnMax8(src, stride, rows, len, 2 * i + 16);
+      if (k > 2) {  // columns 2 i + 2, ..., 2 i + 16: even shifted by one lane, then c's first
+        const __m256 shifted = _mm256_permutevar8x32_ps(even, rotate);
+        const __m256 third =
+            _mm256_blend_ps(shifted, _mm256_permutevar8x32_ps(c, _mm256_setzero_si256()), 0x80);
+        acc = _mm256_max_ps(third, acc);
+      }
+      a = c;
+    }
+    if (n - i >= 8) {
+      _mm256_storeu_ps(out + i, acc);
+    } else {
+      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - i)),
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      _mm256_maskstore_ps(out + i, mask, acc);
+    }
+  }
+}
+
+__attribute__((target("avx2"))) void MaxPlaneStride2Avx2(const float* plane, int64_t in_w,
+                                                         const int64_t* first, const int64_t* rows,
+                                                         int64_t oh, int64_t base, int64_t k,
+                                                         int64_t n, float* out,
+                                                         int64_t out_stride) {
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    MaxRowStride2Avx2(plane + first[oy] * in_w + base, in_w, rows[oy], in_w - base, k, n,
+                      out + oy * out_stride);
+  }
+}
+
 // A plane's mean from GlobalAveragePool's eight lane sums, added in one
 // fixed order (both of its loops use this, so they agree to the bit).
 inline float LaneMean(const double (&lanes)[8], int64_t size) {
@@ -262,7 +338,8 @@ class PoolOp final : public Op {
       // result as the loop below (NaNs are skipped in both; only which of
       // +0 and -0 wins a tie may differ).
       const bool avx512 = std::is_same_v<T, float> && Avx512Available();
-      const bool rows_in_registers = avx512 && ax.s == 2 && ax.k <= 3;
+      const bool avx2 = std::is_same_v<T, float> && PackedGemmIsa() == PackedIsa::kAvx2;
+      const bool rows_in_registers = (avx512 || avx2) && ax.s == 2 && ax.k <= 3;
       // Per output row: the first input row and how many the window covers.
       std::vector<int64_t> row_first(ay.out), row_count(ay.out);
       for (int64_t oy = 0; oy < ay.out; ++oy) {
@@ -278,8 +355,9 @@ class PoolOp final : public Op {
           T* dst = y + p * out_plane;
           if constexpr (std::is_same_v<T, float>) {
             if (rows_in_registers && ox_hi > ox_lo) {
-              MaxPlaneStride2Avx512(src, ax.in, row_first.data(), row_count.data(), ay.out,
-                                    ox_lo * ax.s - ax.pb, ax.k, ox_hi - ox_lo, dst + ox_lo, ax.out);
+              (avx512 ? MaxPlaneStride2Avx512 : MaxPlaneStride2Avx2)(
+                  src, ax.in, row_first.data(), row_count.data(), ay.out, ox_lo * ax.s - ax.pb,
+                  ax.k, ox_hi - ox_lo, dst + ox_lo, ax.out);
               if (ox_lo == 0 && ox_hi == ax.out) continue;  // no edge columns
             }
           }
