@@ -32,6 +32,22 @@ size_t Segments(const ConvGeometry& g, int64_t n0, int64_t n1, Segment* out) {
   return count;
 }
 
+// Row k of the im2col matrix is channel c, kernel row i, kernel column j
+// (k = (c * kh + i) * kw + j); Next() steps to row k + 1.
+struct Tap {
+  int64_t j, i, c;
+  Tap(const ConvGeometry& g, int64_t k) : j(k % g.kw), i((k / g.kw) % g.kh), c(k / (g.kw * g.kh)) {}
+  void Next(const ConvGeometry& g) {
+    if (++j == g.kw) {
+      j = 0;
+      if (++i == g.kh) {
+        i = 0;
+        ++c;
+      }
+    }
+  }
+};
+
 void GatherRowScalar(const float* row, int64_t width, int64_t start, int64_t stride,
                      int64_t len, float* dst) {
   for (int64_t t = 0; t < len; ++t) {
@@ -44,23 +60,16 @@ void Im2ColPanelScalar(const float* image, const ConvGeometry& g, int64_t k0, in
                        int64_t n0, int64_t n1, float* dst) {
   Segment segments[kPackedPanel];
   const size_t count = Segments(g, n0, n1, segments);
-  int64_t j = k0 % g.kw, i = (k0 / g.kw) % g.kh, c = k0 / (g.kw * g.kh);
-  for (int64_t k = k0; k < k1; ++k) {
-    const float* plane = image + c * g.h * g.w;
+  Tap t(g, k0);
+  for (int64_t k = k0; k < k1; ++k, t.Next(g)) {
+    const float* plane = image + t.c * g.h * g.w;
     float* row = dst + (k - k0) * kPackedPanel;
     for (size_t s = 0; s < count; ++s) {
       const Segment& seg = segments[s];
-      const int64_t iy = seg.oy * g.sh - g.ph + i * g.dh;
+      const int64_t iy = seg.oy * g.sh - g.ph + t.i * g.dh;
       const bool inside = iy >= 0 && iy < g.h;  // a padding row reads as zeros
       GatherRowScalar(plane + (inside ? iy * g.w : 0), inside ? g.w : 0,
-                      seg.ox0 * g.sw + j * g.dw - g.pw, g.sw, seg.ox1 - seg.ox0, row + seg.at);
-    }
-    if (++j == g.kw) {
-      j = 0;
-      if (++i == g.kh) {
-        i = 0;
-        ++c;
-      }
+                      seg.ox0 * g.sw + t.j * g.dw - g.pw, g.sw, seg.ox1 - seg.ox0, row + seg.at);
     }
   }
 }
@@ -80,51 +89,65 @@ const float* Offset(const float* p, int64_t i) {
                                         static_cast<uintptr_t>(i) * sizeof(float));
 }
 
-constexpr int kMaxTaps = 16;                  // kernel widths the AVX-512 path takes
-constexpr int kMaxVectors = kPackedPanel + 4;  // 16-column pieces of one panel row
+constexpr int kMaxTaps = 16;  // kernel widths the vector paths take
+
+// A panel row cut into pieces of at most kLanes columns (a piece never
+// straddles two output rows): per piece q where it goes (out_at), its
+// output lanes (out_bits), its input row relative to the kernel row's top,
+// and per tap j its input offset and input lanes (in_bits; stride 2 reads
+// 2 * kLanes input lanes and keeps the even ones). Lane masks are bits;
+// padding lanes are left out, so they read as zeros.
+template <int kLanes>
+struct Pieces {
+  static constexpr int kMax = kPackedPanel + kLanes;  // >= segments + 48 / kLanes
+  int count = 0;
+  int64_t out_at[kMax], row_top[kMax];
+  uint32_t out_bits[kMax];
+  int64_t in_at[kMaxTaps][kMax];
+  uint32_t in_bits[kMaxTaps][kMax];
+
+  template <int kStride>
+  void Build(const ConvGeometry& g, int64_t n0, int64_t n1) {
+    Segment segments[kPackedPanel];
+    const size_t nseg = Segments(g, n0, n1, segments);
+    count = 0;
+    for (size_t s = 0; s < nseg; ++s) {
+      const Segment& seg = segments[s];
+      for (int64_t t0 = 0; t0 < seg.ox1 - seg.ox0; t0 += kLanes, ++count) {
+        const int64_t lanes = std::min<int64_t>(kLanes, seg.ox1 - seg.ox0 - t0);
+        out_at[count] = seg.at + t0;
+        out_bits[count] = LaneMask(0, lanes);
+        row_top[count] = seg.oy * g.sh - g.ph;
+        for (int64_t j = 0; j < g.kw; ++j) {
+          const int64_t base = (seg.ox0 + t0) * kStride + j * g.dw - g.pw;
+          in_at[j][count] = base;
+          in_bits[j][count] = LaneMask(-base, g.w - base) & LaneMask(0, kStride * (lanes - 1) + 1);
+        }
+      }
+    }
+  }
+};
 
 // Stride kStride in {1, 2}; g.kw <= kMaxTaps.
 template <int kStride>
 __attribute__((target("avx512f"))) void Im2ColPanel512(const float* image, const ConvGeometry& g,
                                                        int64_t k0, int64_t k1, int64_t n0,
                                                        int64_t n1, float* dst) {
-  Segment segments[kPackedPanel];
-  const size_t count = Segments(g, n0, n1, segments);
-  // Per 16-column piece q: where it goes, its output lanes, its input row
-  // (relative to the kernel row's top), and per tap j its input offset and
-  // lanes (stride 2: 32 input lanes, the even ones kept).
-  int64_t out_at[kMaxVectors], row_top[kMaxVectors];
-  __mmask16 out_mask[kMaxVectors];
-  int64_t in_at[kMaxTaps][kMaxVectors];
-  uint32_t in_mask[kMaxTaps][kMaxVectors];
-  int nq = 0;
-  for (size_t s = 0; s < count; ++s) {
-    const Segment& seg = segments[s];
-    for (int64_t t0 = 0; t0 < seg.ox1 - seg.ox0; t0 += 16, ++nq) {
-      const int64_t lanes = std::min<int64_t>(16, seg.ox1 - seg.ox0 - t0);
-      out_at[nq] = seg.at + t0;
-      out_mask[nq] = static_cast<__mmask16>(LaneMask(0, lanes));
-      row_top[nq] = seg.oy * g.sh - g.ph;
-      for (int64_t j = 0; j < g.kw; ++j) {
-        const int64_t base = (seg.ox0 + t0) * kStride + j * g.dw - g.pw;
-        in_at[j][nq] = base;
-        in_mask[j][nq] = LaneMask(-base, g.w - base) & LaneMask(0, kStride * (lanes - 1) + 1);
-      }
-    }
-  }
+  Pieces<16> pc;
+  pc.Build<kStride>(g, n0, n1);
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512 zero = _mm512_setzero_ps();
-  int64_t j = k0 % g.kw, i = (k0 / g.kw) % g.kh, c = k0 / (g.kw * g.kh);
-  for (int64_t k = k0; k < k1; ++k) {
-    const float* plane = image + c * g.h * g.w;
+  Tap t(g, k0);
+  for (int64_t k = k0; k < k1; ++k, t.Next(g)) {
+    const float* plane = image + t.c * g.h * g.w;
     float* row = dst + (k - k0) * kPackedPanel;
-    const int64_t dy = i * g.dh;
-    for (int q = 0; q < nq; ++q) {
-      const int64_t iy = row_top[q] + dy;
+    const int64_t dy = t.i * g.dh;
+    for (int q = 0; q < pc.count; ++q) {
+      const int64_t iy = pc.row_top[q] + dy;
       __m512 x = zero;
       if (iy >= 0 && iy < g.h) {
-        const float* src = Offset(plane, iy * g.w + in_at[j][q]);
-        const uint32_t m = in_mask[j][q];
+        const float* src = Offset(plane, iy * g.w + pc.in_at[t.j][q]);
+        const uint32_t m = pc.in_bits[t.j][q];
         if constexpr (kStride == 1) {
           x = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), src);
         } else {
@@ -133,14 +156,7 @@ __attribute__((target("avx512f"))) void Im2ColPanel512(const float* image, const
           x = _mm512_permutex2var_ps(lo, even, hi);
         }
       }
-      _mm512_mask_storeu_ps(row + out_at[q], out_mask[q], x);
-    }
-    if (++j == g.kw) {
-      j = 0;
-      if (++i == g.kh) {
-        i = 0;
-        ++c;
-      }
+      _mm512_mask_storeu_ps(row + pc.out_at[q], static_cast<__mmask16>(pc.out_bits[q]), x);
     }
   }
 }
@@ -150,8 +166,6 @@ __attribute__((target("avx512f"))) void Im2ColPanel512(const float* image, const
 // the panel row is stored whole (lanes past its end are zeros that the next
 // piece, stored after it, overwrites), so only a row's last piece is a
 // masked store (microcoded on AMD Zen).
-constexpr int kMaxVectors8 = kPackedPanel + 8;  // 8-column pieces of one panel row
-
 __attribute__((target("avx2"), always_inline)) inline __m256i LaneVector(uint32_t bits) {
   const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
   return _mm256_cmpeq_epi32(
@@ -162,40 +176,20 @@ template <int kStride>
 __attribute__((target("avx2"))) void Im2ColPanelAvx2(const float* image, const ConvGeometry& g,
                                                      int64_t k0, int64_t k1, int64_t n0, int64_t n1,
                                                      float* dst) {
-  Segment segments[kPackedPanel];
-  const size_t count = Segments(g, n0, n1, segments);
-  int64_t out_at[kMaxVectors8], row_top[kMaxVectors8];
-  uint32_t out_bits[kMaxVectors8];
-  int64_t in_at[kMaxTaps][kMaxVectors8];
-  uint32_t in_bits[kMaxTaps][kMaxVectors8];
-  int nq = 0;
-  for (size_t s = 0; s < count; ++s) {
-    const Segment& seg = segments[s];
-    for (int64_t t0 = 0; t0 < seg.ox1 - seg.ox0; t0 += 8, ++nq) {
-      const int64_t lanes = std::min<int64_t>(8, seg.ox1 - seg.ox0 - t0);
-      out_at[nq] = seg.at + t0;
-      // Stored whole unless that would run past the panel row.
-      out_bits[nq] = out_at[nq] + 8 <= kPackedPanel ? 0xFF : LaneMask(0, lanes);
-      row_top[nq] = seg.oy * g.sh - g.ph;
-      for (int64_t j = 0; j < g.kw; ++j) {
-        const int64_t base = (seg.ox0 + t0) * kStride + j * g.dw - g.pw;
-        in_at[j][nq] = base;
-        in_bits[j][nq] = LaneMask(-base, g.w - base) & LaneMask(0, kStride * (lanes - 1) + 1);
-      }
-    }
-  }
+  Pieces<8> pc;
+  pc.Build<kStride>(g, n0, n1);
   const __m256 zero = _mm256_setzero_ps();
-  int64_t j = k0 % g.kw, i = (k0 / g.kw) % g.kh, c = k0 / (g.kw * g.kh);
-  for (int64_t k = k0; k < k1; ++k) {
-    const float* plane = image + c * g.h * g.w;
+  Tap t(g, k0);
+  for (int64_t k = k0; k < k1; ++k, t.Next(g)) {
+    const float* plane = image + t.c * g.h * g.w;
     float* row = dst + (k - k0) * kPackedPanel;
-    const int64_t dy = i * g.dh;
-    for (int q = 0; q < nq; ++q) {
-      const int64_t iy = row_top[q] + dy;
+    const int64_t dy = t.i * g.dh;
+    for (int q = 0; q < pc.count; ++q) {
+      const int64_t iy = pc.row_top[q] + dy;
       __m256 x = zero;
       if (iy >= 0 && iy < g.h) {
-        const float* src = Offset(plane, iy * g.w + in_at[j][q]);
-        const uint32_t m = in_bits[j][q];
+        const float* src = Offset(plane, iy * g.w + pc.in_at[t.j][q]);
+        const uint32_t m = pc.in_bits[t.j][q];
         if constexpr (kStride == 1) {
           x = _mm256_maskload_ps(src, LaneVector(m));
         } else {
@@ -206,17 +200,11 @@ __attribute__((target("avx2"))) void Im2ColPanelAvx2(const float* image, const C
           x = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8));
         }
       }
-      if (out_bits[q] == 0xFF) {
-        _mm256_storeu_ps(row + out_at[q], x);
+      // Stored whole unless that would run past the panel row.
+      if (pc.out_at[q] + 8 <= kPackedPanel) {
+        _mm256_storeu_ps(row + pc.out_at[q], x);
       } else {
-        _mm256_maskstore_ps(row + out_at[q], LaneVector(out_bits[q]), x);
-      }
-    }
-    if (++j == g.kw) {
-      j = 0;
-      if (++i == g.kh) {
-        i = 0;
-        ++c;
+        _mm256_maskstore_ps(row + pc.out_at[q], LaneVector(pc.out_bits[q]), x);
       }
     }
   }
