@@ -254,7 +254,7 @@ struct GemvCase {
 };
 
 TEST(OnnxGemvTest, MatchesDoublePrecisionReference) {
-  if (!ops::Avx512Available()) GTEST_SKIP() << "no AVX-512F";
+  if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "neither AVX-512F nor AVX2 + FMA";
   // Column tails of the 64-wide register blocks, K tails of the 64- and
   // 16-float steps, beta on and off, sizes above the threading threshold.
   const std::vector<GemvCase> cases = {
@@ -295,7 +295,7 @@ TEST(OnnxGemvTest, MatchesDoublePrecisionReference) {
 // A Gemm node with a single row (the Gemv path, weights constant) against
 // the same node with the row repeated (OpenBLAS), row by row.
 TEST(OnnxGemvTest, SingleRowGemmNodeMatchesTheBlasPath) {
-  if (!ops::Avx512Available()) GTEST_SKIP() << "no AVX-512F";
+  if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "neither AVX-512F nor AVX2 + FMA";
   for (const bool trans_a : {false, true}) {
     for (const bool trans_b : {false, true}) {
       const int64_t k = 300, n = 130;

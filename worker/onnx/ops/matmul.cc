@@ -170,7 +170,7 @@ class GemmOp final : public Op {
                     sizeof(float));
       beta = beta_;
     }
-    if (m == 1 && Avx512Available()) {
+    if (m == 1 && PackedGemmAvailable()) {
       // A single row (a classifier layer): read B once instead of OpenBLAS
       // packing it all first. op(A)'s row is A's row, or A's column when
       // transposed (A is then k x 1: contiguous as well).
