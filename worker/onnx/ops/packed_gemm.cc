@@ -85,18 +85,17 @@ __attribute__((target("avx512f"))) void Tile(int64_t kc, const float* a, const f
   }
 }
 
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 Load8(bool masked, const float* p,
+                                                                       __m256i mask) {
+  return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
+}
+
 // The same tile for CPUs with AVX2 and FMA but no AVX-512 (16 vector
 // registers, not 32): 4 rows x (8 * NV) columns, NV <= 3, so half an 8-row
 // weight group by half a panel. Every element gets the same operations in
 // the same order as in Tile (the bias, then the residual, then one fused
 // multiply-add per K step in K order, then Relu), so both kernels give the
 // same results to the bit, whichever tile and thread computes an element.
-// `tail`: lanes of the last vector used (1..8).
-__attribute__((target("avx2,fma"), always_inline)) inline __m256 Load8(bool masked, const float* p,
-                                                                       __m256i mask) {
-  return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
-}
-
 // `Tail`: the last vector has only `tail` lanes (1..7), read and written
 // with masks; the other vectors (and a full last one) are plain loads and
 // stores, since masked stores are slow on some AVX2 CPUs (microcoded on AMD
