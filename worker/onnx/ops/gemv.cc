@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "worker/onnx/ops/kernel_util.h"
 #include "worker/onnx/ops/packed_gemm.h"
 
 namespace strongroom::worker::onnx::ops {
@@ -75,9 +76,7 @@ __attribute__((target("avx2,fma"))) float DotAvx2(const float* x, const float* b
     }
   }
   for (; i < k; i += 8) {
-    const __m256i m =
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<int64_t>(8, k - i))),
-                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i m = FirstLanes8(k - i);
     acc[0] = _mm256_fmadd_ps(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(b + i, m), acc[0]);
   }
   alignas(32) float lanes[8];
@@ -93,11 +92,9 @@ __attribute__((target("avx2,fma"))) void AxpysAvx2(const float* x, const float* 
   constexpr int kVectors = kColumns / 8;
   __m256 acc[kVectors];
   __m256i mask[kVectors];
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (int v = 0; v < kVectors; ++v) {
     acc[v] = _mm256_setzero_ps();
-    const int64_t lanes = std::clamp<int64_t>(j1 - j0 - 8 * v, 0, 8);
-    mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(lanes)), lane);
+    mask[v] = FirstLanes8(j1 - j0 - 8 * v);
   }
   if (j1 - j0 == kColumns) {  // a whole block: plain loads (masked ones cost more on AMD Zen)
     for (int64_t i = 0; i < k; ++i) {

@@ -3,6 +3,8 @@
 #ifndef STRONGROOM_WORKER_ONNX_OPS_KERNEL_UTIL_H_
 #define STRONGROOM_WORKER_ONNX_OPS_KERNEL_UTIL_H_
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -14,6 +16,13 @@ namespace strongroom::worker::onnx::ops {
 
 // Elements per parallel chunk for cheap element-wise loops.
 inline constexpr int64_t kElementwiseGrain = 16384;
+
+// An AVX2 mask (for _mm256_maskload_ps / _mm256_maskstore_ps) of the first
+// n of 8 float lanes, n clamped to [0, 8]. Only call from AVX2 code.
+__attribute__((target("avx2"), always_inline)) inline __m256i FirstLanes8(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(n, 0, 8))),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
 
 // Strides (in elements) of `in` viewed in an output of shape `out`, with 0
 // along broadcast dims. REQUIRES: in broadcasts to out.

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "worker/onnx/ops/kernel_util.h"
+
 namespace strongroom::worker::onnx::ops {
 namespace {
 
@@ -107,8 +109,7 @@ __attribute__((target("avx2,fma"))) void TileAvx2(int64_t kc, const float* a, co
                                                   const float* residual, bool relu) {
   constexpr int kRows = 4;
   const __m256 zero = _mm256_setzero_ps();
-  const __m256i mask =
-      _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i mask = FirstLanes8(tail);
   __m256 acc[kRows][NV];
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) {

@@ -123,8 +123,7 @@ __attribute__((target("avx2"), always_inline)) inline __m256 ColumnMax8(const fl
                                                                         int64_t rows, int64_t len,
                                                                         int64_t c) {
   const int64_t left = std::clamp<int64_t>(len - c, 0, 8);
-  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left)),
-                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i mask = FirstLanes8(left);
   __m256 acc = _mm256_set1_ps(std::numeric_limits<float>::lowest());
   if (left == 8) {
     for (int64_t r = 0; r < rows; ++r)
@@ -173,8 +172,7 @@ __attribute__((target("avx2"), always_inline)) inline void MaxRowStride2Avx2(
     if (n - i >= 8) {
       _mm256_storeu_ps(out + i, acc);
     } else {
-      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - i)),
-                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      const __m256i mask = FirstLanes8(n - i);
       _mm256_maskstore_ps(out + i, mask, acc);
     }
   }
