@@ -145,9 +145,13 @@ TEST(OnnxPackedGemmTest, MatchesDoublePrecisionReference) {
 TEST(OnnxPackedGemmTest, PackedKernelsGiveTheSameBitsOnAnyTileOrThread) {
   if (ops::PackedGemmIsa() == ops::PackedIsa::kNone) GTEST_SKIP() << "no AVX2 + FMA";
   const std::vector<GemmCase> cases = {
-      {13, 300, 100, true, true, true},   {1000, 512, 169, true, false, true},
-      {64, 27, 12321, true, false, true}, {20, 513, 1000, false, true, false},
+      {13, 300, 100, true, true, true},
+      {1000, 512, 169, true, false, true},
+      {64, 27, 12321, true, false, true},
+      {20, 513, 1000, false, true, false},
       {7, 9, 17, true, true, false},
+      // 14x14: two threads split 196 columns 104 + 92, mid-panel.
+      {64, 576, 196, true, false, true},
   };
   ThreadPool pool(2);
   uint32_t seed = 100;

@@ -370,15 +370,20 @@ void PackedGemmByColumns(ThreadPool* pool, const PackedWeights& w, int64_t n,
   const int threads = pool == nullptr ? 1 : pool->num_threads();
   const int64_t panels = (n + kPackedPanel - 1) / kPackedPanel;
   const bool parallel = threads > 1 && panels > 1 && w.m() * w.k() * n >= kParallelMacs;
-  // In parallel, a whole number of equal blocks per thread: 64 panels (a
-  // 55x55 output) make 8 blocks of 8, not 4 + 3 blocks of 10 (the last of 4).
-  int64_t per_block = kBlockPanels;
+  // In parallel, a whole number of equal blocks per thread, equal in vectors
+  // of C rather than in whole panels: a tile's time goes with the vectors it
+  // computes (it is bound by the multiply-adds), and with few panels whole
+  // ones split badly: a 14x14 output (196 columns, 5 panels, the last 4
+  // wide) went 144 + 52 columns to two threads; now 104 + 92 (3 and 2
+  // panels, the last ones 8 and 44 wide).
+  int64_t block_cols = kBlockPanels * kPackedPanel;
   if (parallel) {
     const int64_t rounds = (panels + threads * kBlockPanels - 1) / (threads * kBlockPanels);
-    per_block = (panels + rounds * threads - 1) / (rounds * threads);
+    const int64_t share = (n + rounds * threads - 1) / (rounds * threads);
+    const int64_t lanes = isa == PackedIsa::kAvx2 ? 8 : 16;
+    block_cols = std::min(block_cols, (share + lanes - 1) / lanes * lanes);
   }
-  const int64_t blocks = (panels + per_block - 1) / per_block;
-  const int64_t block_cols = per_block * kPackedPanel;
+  const int64_t blocks = (n + block_cols - 1) / block_cols;
   if (!parallel) {
     for (int64_t blk = 0; blk < blocks; ++blk) {
       RunColumnBlock(w, blk * block_cols, std::min(n, (blk + 1) * block_cols), src, epilogue, c,
