@@ -336,7 +336,16 @@ nlohmann::json WorkerRunJson(const WorkerRunBench& bench,
     compute.push_back(r.compute_ms());
   }
   const double total_ms = Median(total), attest_ms = Median(attest);
-  const double fetch_extra_ms = std::max(0.0, Median(sealed) - Median(raw));
+  // Each pair's two fetches ran back to back (in alternating order), so the
+  // VM's slow and fast phases mostly hit both: the median of the pairs'
+  // differences cancels them, where the difference of the two medians does
+  // not (reported beside it).
+  std::vector<double> extra;
+  for (size_t i = 0; i < std::min(sealed.size(), raw.size()); ++i) {
+    extra.push_back(sealed[i] - raw[i]);
+  }
+  const double fetch_extra_ms = std::max(0.0, Median(extra));
+  const double medians_extra_ms = std::max(0.0, Median(sealed) - Median(raw));
   const double overhead_ms = attest_ms + fetch_extra_ms;
   return {{"runs", samples.size()},
           {"stored_model_bytes", bench.model_file().size()},
@@ -355,6 +364,7 @@ nlohmann::json WorkerRunJson(const WorkerRunBench& bench,
           {"overhead_ms",
            {{"attest", Round(attest_ms, 3)},
             {"fetch_sealed_over_raw", Round(fetch_extra_ms, 3)},
+            {"fetch_sealed_over_raw_by_medians", Round(medians_extra_ms, 3)},
             {"total", Round(overhead_ms, 3)}}},
           {"fetch_pairs", sealed.size()},
           {"decrypt_alone_ms", Round(decrypt_ms, 3)},

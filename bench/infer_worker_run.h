@@ -25,8 +25,8 @@
 // decryption into locked memory) and raw by the owner (GetObject --raw:
 // the same stored bytes over the same transport, not decrypted, into the
 // same kind of locked memory). The
-// difference of their medians over all runs is what key release and
-// decryption add to a fetch. The first Run() also reads the output back as
+// median over all pairs of the sealed fetch's time minus the raw one's is
+// what key release and decryption add to a fetch. The first Run() also reads the output back as
 // the owner and compares it with the model's reference output (DataLoss
 // when it differs).
 //
@@ -105,10 +105,11 @@ class WorkerRunBench {
 };
 
 // The report of `bench`'s runs: medians per step, and the overhead of
-// confidentiality in a run: attestation (median over runs) + median sealed
-// fetch - median raw fetch over all pairs (key release, decryption, locked
+// confidentiality in a run: attestation (median over runs) + the median
+// over all pairs of sealed fetch - raw fetch (key release, decryption, locked
 // copy; 0 if negative); "share_pct" is that over the runs' median wall
-// time.
+// time. The difference of the two medians, which the VM's phases move more,
+// is reported beside it ("fetch_sealed_over_raw_by_medians").
 // `decrypt_ms` (the model_file() decrypted alone, in memory, one thread)
 // is reported beside it: what decryption costs where nothing overlaps it.
 nlohmann::json WorkerRunJson(const WorkerRunBench& bench,
