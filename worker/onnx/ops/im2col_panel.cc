@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "worker/onnx/ops/kernel_util.h"
 #include "worker/onnx/ops/packed_gemm.h"
 
 namespace strongroom::worker::onnx::ops {
@@ -195,9 +196,7 @@ __attribute__((target("avx2"))) void Im2ColPanelAvx2(const float* image, const C
         } else {
           const __m256 lo = _mm256_maskload_ps(src, LaneVector(m));
           const __m256 hi = _mm256_maskload_ps(Offset(src, 8), LaneVector(m >> 8));
-          // [a0 a2 a8 a10 | a4 a6 a12 a14], then 64-bit pieces 0, 2, 1, 3.
-          const __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-          x = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8));
+          x = Even8(lo, hi);
         }
       }
       // Stored whole unless that would run past the panel row.

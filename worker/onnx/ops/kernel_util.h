@@ -24,6 +24,17 @@ __attribute__((target("avx2"), always_inline)) inline __m256i FirstLanes8(int64_
                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+// Lanes 0, 2, 4, 6 of a then of b (Odd8: 1, 3, 5, 7): the even / odd
+// elements of 16 consecutive floats. Only call from AVX2 code.
+__attribute__((target("avx2"), always_inline)) inline __m256 Even8(__m256 a, __m256 b) {
+  const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
+}
+__attribute__((target("avx2"), always_inline)) inline __m256 Odd8(__m256 a, __m256 b) {
+  const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
+}
+
 // Strides (in elements) of `in` viewed in an output of shape `out`, with 0
 // along broadcast dims. REQUIRES: in broadcasts to out.
 inline std::vector<int64_t> BroadcastStrides(const Shape& in, const Shape& out) {

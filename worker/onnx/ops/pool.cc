@@ -136,16 +136,6 @@ __attribute__((target("avx2"), always_inline)) inline __m256 ColumnMax8(const fl
   return acc;
 }
 
-// Lanes 0, 2, 4, 6 of a then of b (Odd: 1, 3, 5, 7).
-__attribute__((target("avx2"), always_inline)) inline __m256 Even8(__m256 a, __m256 b) {
-  const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
-}
-__attribute__((target("avx2"), always_inline)) inline __m256 Odd8(__m256 a, __m256 b) {
-  const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
-}
-
 // MaxRowStride2Avx512 with AVX2, 8 outputs per step: the same maxima in the
 // same order (rows, then taps), so the same picks.
 __attribute__((target("avx2"), always_inline)) inline void MaxRowStride2Avx2(
