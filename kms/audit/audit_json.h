@@ -54,6 +54,9 @@ struct ParsedLine {
 };
 
 std::string RecordLine(const AuditRecord& record);
+// The same line through nlohmann's dump, whatever the strings hold;
+// RecordLine writes plain-ASCII records itself and must match this.
+std::string RecordLineByDump(const AuditRecord& record);
 std::string CheckpointLine(const AuditCheckpoint& checkpoint);
 std::string KeyLine(const CheckpointVerifyKey& key);
 std::string HeaderLine(uint64_t from_sequence);
