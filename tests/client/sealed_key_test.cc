@@ -158,5 +158,38 @@ TEST(TokenIdTest, ReadsTheJtiOfACompactJws) {
   EXPECT_THAT(TokenId("x.!!!.y"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// TokenId reads the payload without building its tree; it must answer as a
+// parse into a JSON document would: only the top-level member counts, the
+// last of repeated members wins, and the payload must be one whole object.
+TEST(TokenIdTest, OnlyTheTopLevelJtiOfOneWholeObjectCounts) {
+  const auto id = [](const std::string& payload) { return TokenId(Jws(payload)); };
+  const auto read = [&](const std::string& payload) {
+    absl::StatusOr<std::string> r = id(payload);
+    return r.ok() ? *r : r.status().ToString();
+  };
+  EXPECT_EQ(read(R"({"sub":{"jti":"inner"},"jti":"outer","a":[{"jti":1}]})"), "outer");
+  EXPECT_EQ(read(R"({"jti":"first","x":[["jti"]],"jti":"last"})"), "last");
+  EXPECT_EQ(read(R"({"cnf":{"jwk":{"kty":"EC"}},"jti":"k\u00e9y","n":null,"f":1.5,"b":true})"),
+            "k\xc3\xa9y");
+  const char* refused[] = {
+      R"({"sub":{"jti":"inner"}})",  // only nested
+      R"([{"jti":"in an array"}])",  // not an object
+      R"("jti")",                    // not an object
+      R"({"jti":"abc"} trailing)",   // more than one value
+      R"({"jti":"abc"})"
+      R"({"jti":"abc"})",             // two documents
+      R"({"jti":"abc")",              // cut short
+      R"({"jti":""})",                // empty
+      R"({"jti":"abc","jti":null})",  // the last one is not a string
+      R"({"jti":"abc","jti":{"x":1}})",
+      R"({"jti":["abc"]})",
+      "",
+  };
+  for (const char* payload : refused) {
+    EXPECT_THAT(id(payload), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("token")))
+        << payload;
+  }
+}
+
 }  // namespace
 }  // namespace strongroom::client
