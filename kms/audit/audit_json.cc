@@ -142,10 +142,9 @@ bool PlainAscii(absl::string_view s) {
   return true;
 }
 
-// Appends `"name":"value"` (with a leading comma unless first).
-void AppendString(std::string& out, absl::string_view name, absl::string_view value, bool first) {
-  if (!first) out.push_back(',');
-  absl::StrAppend(&out, "\"", name, "\":\"", value, "\"");
+// Appends `,"name":"value"` / `,"name":number`.
+void AppendString(std::string& out, absl::string_view name, absl::string_view value) {
+  absl::StrAppend(&out, ",\"", name, "\":\"", value, "\"");
 }
 
 void AppendNumber(std::string& out, absl::string_view name, absl::AlphaNum value) {
@@ -161,29 +160,23 @@ std::string RecordLine(const AuditRecord& r) {
   // name order (ParseLine refuses any other form). Anything to escape or
   // non-ASCII takes the dump. The hash chain covers the canonical binary
   // encoding (RecordHashInput), not this line.
-  const absl::string_view decision = AuditDecisionName(e.decision);
   if (PlainAscii(e.principal) && PlainAscii(e.action) && PlainAscii(e.resource) &&
-      PlainAscii(decision) && PlainAscii(e.reason_id) && PlainAscii(e.reason_detail) &&
-      PlainAscii(e.evidence_digest) && PlainAscii(e.policy_digest)) {
-    std::string out;
-    out.reserve(256 + e.principal.size() + e.action.size() + e.resource.size() +
-                e.reason_id.size() + e.reason_detail.size() + e.evidence_digest.size() +
-                e.policy_digest.size() + 4 * kAuditHashBytes);
-    out.push_back('{');
-    AppendString(out, "action", e.action, /*first=*/true);
-    AppendString(out, "decision", decision, false);
-    AppendString(out, "evidence_digest", e.evidence_digest, false);
-    AppendString(out, "hash", HexEncode(r.hash), false);
+      PlainAscii(e.reason_id) && PlainAscii(e.reason_detail) && PlainAscii(e.evidence_digest) &&
+      PlainAscii(e.policy_digest)) {
+    std::string out = absl::StrCat("{\"action\":\"", e.action, "\"");
+    AppendString(out, "decision", AuditDecisionName(e.decision));
+    AppendString(out, "evidence_digest", e.evidence_digest);
+    AppendString(out, "hash", HexEncode(r.hash));
     AppendNumber(out, "key_version", e.key_version);
-    AppendString(out, "policy_digest", e.policy_digest, false);
-    AppendString(out, "prev_hash", HexEncode(r.prev_hash), false);
-    AppendString(out, "principal", e.principal, false);
-    AppendString(out, "reason_detail", e.reason_detail, false);
-    AppendString(out, "reason_id", e.reason_id, false);
-    AppendString(out, "resource", e.resource, false);
+    AppendString(out, "policy_digest", e.policy_digest);
+    AppendString(out, "prev_hash", HexEncode(r.prev_hash));
+    AppendString(out, "principal", e.principal);
+    AppendString(out, "reason_detail", e.reason_detail);
+    AppendString(out, "reason_id", e.reason_id);
+    AppendString(out, "resource", e.resource);
     AppendNumber(out, "sequence", r.sequence);
     AppendNumber(out, "time_unix_us", r.time_unix_us);
-    AppendString(out, "type", "record", false);
+    AppendString(out, "type", "record");
     out.push_back('}');
     return out;
   }
