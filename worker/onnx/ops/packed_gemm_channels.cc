@@ -142,13 +142,20 @@ constexpr std::array<GroupFn, 6> kGroupsAvx2 = {
     &ChannelGroupAvx2<4>, &ChannelGroupAvx2<5>, &ChannelGroupAvx2<6>,
 };
 
-void ChannelTileAvx2(int64_t mv, int64_t nc, int64_t kc, const float* a, int64_t astride,
-                     const float* b, int64_t ldb, float* ct, int64_t ldt, bool first) {
+// Columns [0, nc) in groups of at most six, as even as they come (49 ->
+// four of 6 and five of 5): a group keeps two accumulators per column, and
+// with fewer than ~8 it cannot cover the multiply-adds' latency (the 8-column
+// tiles of the AVX-512 kernel, run as 6 + 2, had their 2-column groups at
+// about half speed, and a last 1-column panel at a quarter).
+void ChannelSegmentAvx2(int64_t mv, int64_t nc, int64_t kc, const float* a, int64_t astride,
+                        const float* b, int64_t ldb, float* ct, int64_t ldt, bool first) {
+  const int64_t groups = (nc + 5) / 6;
   for (int64_t v = 0; v < mv; ++v) {
-    for (int64_t j0 = 0; j0 < nc; j0 += 6) {
-      const int64_t cols = std::min<int64_t>(6, nc - j0);
+    for (int64_t g = 0, j0 = 0; g < groups; ++g) {
+      const int64_t cols = (nc - j0 + groups - g - 1) / (groups - g);
       kGroupsAvx2[static_cast<size_t>(cols - 1)](kc, a + v * astride, b + j0, ldb,
                                                  ct + j0 * ldt + v * kWeightBlock, ldt, first);
+      j0 += cols;
     }
   }
 }
@@ -260,32 +267,44 @@ void RunChannelSlice(const PackedWeights& w, int64_t blk0, int64_t blk1, int64_t
   const bool in_place = src.matrix != nullptr;
   const int64_t width = n1 - n0;
   const int64_t panels = (width + kPackedPanel - 1) / kPackedPanel;
+  // Panel p packs columns [start(p), start(p + 1)) of the slice. The
+  // AVX-512 tiles (8 columns) must not straddle panels: whole 48-column
+  // panels. The AVX2 groups take any width: panels as even as they come
+  // (49 -> 24 + 25, not 48 + 1).
+  const auto start = [&](int64_t p) {
+    return avx512 ? std::min(width, p * kPackedPanel) : p * width / panels;
+  };
   for (int64_t k0 = 0; k0 < k; k0 += kKc) {
     const int64_t k1 = std::min(k, k0 + kKc);
     for (int64_t p = 0; !in_place && p < panels; ++p) {
-      const int64_t p0 = n0 + p * kPackedPanel;
-      PackPanel(src, k0, k1, p0, std::min(n1, p0 + kPackedPanel), buf + p * kKc * kPackedPanel);
+      PackPanel(src, k0, k1, n0 + start(p), n0 + start(p + 1), buf + p * kKc * kPackedPanel);
     }
     const bool first = k0 == 0;
+    const int64_t ldb = in_place ? src.ld : kPackedPanel;
     // The weight blocks' K pass (3 x 8 KiB) stays in L1 while every column
     // passes over it.
     for (int64_t blk = blk0; blk < blk1; blk += kTileVectors) {
       const int64_t mv = std::min<int64_t>(kTileVectors, blk1 - blk);
       const float* a = w.block(blk) + k0 * kWeightBlock;
       float* ct_rows = ct + (blk - blk0) * kWeightBlock;
+      if (!avx512) {
+        // In place, B's rows hold the whole slice: one run of groups.
+        for (int64_t p = 0; p < (in_place ? 1 : panels); ++p) {
+          const int64_t j0 = in_place ? 0 : start(p);
+          const int64_t nc = in_place ? width : start(p + 1) - j0;
+          const float* b = in_place ? src.matrix + k0 * src.ld + n0 : buf + p * kKc * kPackedPanel;
+          ChannelSegmentAvx2(mv, nc, k1 - k0, a, astride, b, ldb, ct_rows + j0 * ldt, ldt, first);
+        }
+        continue;
+      }
       for (int64_t j0 = 0; j0 < width; j0 += kTileColumns) {
         // Tiles never straddle a panel: kPackedPanel is a multiple of 8.
         const int64_t nc = std::min<int64_t>(kTileColumns, width - j0);
         const float* b = in_place
                              ? src.matrix + k0 * src.ld + n0 + j0
                              : buf + (j0 / kPackedPanel) * kKc * kPackedPanel + j0 % kPackedPanel;
-        const int64_t ldb = in_place ? src.ld : kPackedPanel;
-        if (avx512) {
-          kTiles[static_cast<size_t>(mv - 1)][static_cast<size_t>(nc - 1)](
-              k1 - k0, a, astride, b, ldb, ct_rows + j0 * ldt, ldt, first);
-        } else {
-          ChannelTileAvx2(mv, nc, k1 - k0, a, astride, b, ldb, ct_rows + j0 * ldt, ldt, first);
-        }
+        kTiles[static_cast<size_t>(mv - 1)][static_cast<size_t>(nc - 1)](
+            k1 - k0, a, astride, b, ldb, ct_rows + j0 * ldt, ldt, first);
       }
     }
   }
