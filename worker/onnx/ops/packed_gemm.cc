@@ -198,8 +198,13 @@ void PassAvx2(const PackedWeights& w, int64_t k0, int64_t kc, const float* b, in
         bp = copy;
         ldp = kPackedPanel;
       }
-      for (int64_t j0 = 0; j0 < width; j0 += kHalf) {
-        const int64_t cw = std::min(kHalf, width - j0);
+      // The panel's vectors of C in two tiles, the first of up to three: a
+      // 25-32 column panel (squeezenet's 13x13 outputs end in one of 25) as
+      // 2 + 2 vectors, not 3 + 1, since a one-vector tile's four
+      // accumulators cannot cover the multiply-add latency.
+      const int64_t first_cols = width > kHalf ? std::min(kHalf, (width + 15) / 16 * 8) : width;
+      for (int64_t j0 = 0; j0 < width; j0 += first_cols) {
+        const int64_t cw = std::min(first_cols, width - j0);
         const int64_t nv = (cw + 7) / 8;
         const int tail = static_cast<int>(cw - (nv - 1) * 8);
         const bool masked = tail != 8;
