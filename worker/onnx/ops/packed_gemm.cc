@@ -366,16 +366,14 @@ GemmKernel ChooseGemmKernel(int64_t m, int64_t k, int64_t n) {
 
 void PackedGemm(ThreadPool* pool, const PackedWeights& w, int64_t n, const PanelSource& src,
                 const GemmEpilogue& epilogue, float* c, int64_t ldc, float* scratch) {
-  // With AVX2 the by-channels groups (16 channels x 5-6 columns) beat the
-  // 4 x 24 column tiles where a panel is mostly empty or the reduction is
-  // long, not elsewhere (Zen 3, one thread, minimum of 40-80 calls alternating,
-  // by channels / by columns): 512 x 4608 x 49 3.09 / 4.14 ms, 256 x 2304 x
-  // 196 3.03 / 3.19, 2048 x 1024 x 100 6.02 / 6.49, 256 x 1024 x 196 1.29 /
-  // 1.30, but 1000 x 512 x 169 2.85 / 2.43 and 1024 x 256 x 196 1.89 / 1.34.
-  constexpr int64_t kAvx2ChannelKernelMaxN = 64;
-  constexpr int64_t kAvx2ChannelKernelLongK = 1024;
-  if (ChooseGemmKernel(w.m(), w.k(), n) == GemmKernel::kByChannels &&
-      (Avx512Available() || n <= kAvx2ChannelKernelMaxN || w.k() >= kAvx2ChannelKernelLongK)) {
+  // AVX2 follows the same choice as AVX-512 (so both give the same bits):
+  // with its 16-channel x 5-6 column groups the by-channels kernel beats the
+  // 4 x 24 column tiles on these shapes too (Zen 3, minimum of 80 calls
+  // alternating, by channels / by columns, one thread): 1000 x 512 x 169
+  // 2.09-2.15 / 2.14-2.23 ms, 1024 x 256 x 196 1.25 / 1.32, 256 x 576 x 169
+  // 0.56 / 0.62, 512 x 4608 x 49 3.09 / 4.14; two threads 1.43 / 1.67,
+  // 0.62 / 0.70; even with K of 128-255 (256 x 128 x 196 0.159 / 0.156).
+  if (ChooseGemmKernel(w.m(), w.k(), n) == GemmKernel::kByChannels) {
     PackedGemmByChannels(pool, w, n, src, epilogue, c, ldc, scratch);
   } else {
     PackedGemmByColumns(pool, w, n, src, epilogue, c, ldc, scratch);
