@@ -158,8 +158,7 @@ TEST(TokenIdTest, ReadsTheJtiOfACompactJws) {
   EXPECT_THAT(TokenId("x.!!!.y"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
-// TokenId reads the payload without building its tree; it must answer as a
-// parse into a JSON document would: only the top-level member counts, the
+// What TokenId reads from the payload: only the top-level member counts, the
 // last of repeated members wins, and the payload must be one whole object.
 TEST(TokenIdTest, OnlyTheTopLevelJtiOfOneWholeObjectCounts) {
   const auto id = [](const std::string& payload) { return TokenId(Jws(payload)); };
