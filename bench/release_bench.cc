@@ -45,6 +45,13 @@
 //   p50_us, p99_us, p999_us, mean_us   over every op of every round
 //   cpu_us_per_op    process CPU time / ops: client, server, TLS and HSM
 //                    (SoftHSM is in the process too) together
+//   caller_cpu_us_per_op  the calling threads' CPU time / ops: the workload
+//                    side (its gRPC calls and TLS, evidence, HPKE open)
+//   server_cpu_us_per_op  the rest: the server's threads, SoftHSM, RocksDB
+//                    and gRPC's shared background threads
+//   server_bound_ops_per_s  cpus x 1e6 / server_cpu_us_per_op: what the
+//                    server's CPU cost alone would allow with the workloads
+//                    on other machines (an estimate, not a measurement)
 //   steps            flow and flow2: p50_us and p99_us of each step (flow2
 //                    has no separate release step)
 //   load_average     /proc/loadavg (1, 5, 15 min) after the rounds
@@ -55,6 +62,7 @@
 // op, the concurrency and the thread.
 #include <openssl/crypto.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <array>
@@ -66,6 +74,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -115,6 +124,12 @@ struct ReleaseBenchOptions {
 };
 
 void Progress(const std::string& line) { std::fprintf(stderr, "[release] %s\n", line.c_str()); }
+
+double ThreadCpuSeconds() {
+  timespec t = {};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
 
 double ProcessCpuSeconds() {
   rusage usage = {};
@@ -313,6 +328,7 @@ absl::StatusOr<std::unique_ptr<Workload>> NewWorkload(const LoopbackServer& serv
 struct Measured {
   uint64_t ops = 0;
   double cpu_seconds = 0;
+  double caller_cpu_seconds = 0;
   std::vector<double> round_ops_per_s;
   Latencies latencies;  // every counted op; sorted by Finish()
   void Finish() {
@@ -325,22 +341,35 @@ absl::Status RunRound(const std::string& op, int threads, double seconds,
                       std::vector<std::unique_ptr<Workload>>& workloads, const Shared& s,
                       Measured* into) {
   std::vector<Latencies> per_thread(threads);
+  std::vector<double> caller_cpu(threads, 0.0);
+  // Each op's CPU time on its calling thread (the workload's side).
+  auto on_caller_cpu = [](Op inner, double* cpu) {
+    return Op([inner = std::move(inner), cpu] {
+      const double start = ThreadCpuSeconds();
+      absl::Status st = inner();
+      *cpu += ThreadCpuSeconds() - start;
+      return st;
+    });
+  };
   OpFactory factory = [&](int i) -> absl::StatusOr<Op> {
     Workload& w = *workloads[i];
     Latencies& lat = per_thread[i];
     if (op == "flow" || op == "flow2") {
       const bool two_trips = op == "flow2";
-      return Op([&w, &s, &lat, two_trips] { return FullFlow(w, s, &lat, nullptr, two_trips); });
+      return on_caller_cpu(
+          Op([&w, &s, &lat, two_trips] { return FullFlow(w, s, &lat, nullptr, two_trips); }),
+          &caller_cpu[i]);
     }
     if (Clock::now() - w.token_time > kTokenRenewAge) {
       RETURN_IF_ERROR(FullFlow(w, s, nullptr, nullptr));
     }
-    return Op([&w, &s, &lat] { return Reuse(w, s, lat); });
+    return on_caller_cpu(Op([&w, &s, &lat] { return Reuse(w, s, lat); }), &caller_cpu[i]);
   };
   const double cpu_start = ProcessCpuSeconds();
   ASSIGN_OR_RETURN(TimedResult timed, RunTimed(threads, seconds, factory));
   if (into == nullptr) return absl::OkStatus();  // warm-up
   into->cpu_seconds += ProcessCpuSeconds() - cpu_start;
+  for (double c : caller_cpu) into->caller_cpu_seconds += c;
   into->ops += timed.ops;
   into->round_ops_per_s.push_back(timed.OpsPerSecond());
   // RunTimed counts every op that returned OK and stops at the first that
@@ -372,6 +401,12 @@ nlohmann::json ResultJson(const std::string& op, int concurrency, const Measured
   for (int64_t ns : total) sum_ns += ns;
   r["mean_us"] = total.empty() ? 0.0 : Round(sum_ns / total.size() / 1e3, 1);
   r["cpu_us_per_op"] = m.ops > 0 ? Round(m.cpu_seconds / m.ops * 1e6, 1) : 0.0;
+  r["caller_cpu_us_per_op"] = m.ops > 0 ? Round(m.caller_cpu_seconds / m.ops * 1e6, 1) : 0.0;
+  const double server_us =
+      m.ops > 0 ? std::max(0.0, m.cpu_seconds - m.caller_cpu_seconds) / m.ops * 1e6 : 0.0;
+  r["server_cpu_us_per_op"] = Round(server_us, 1);
+  const double cpus = std::max(1u, std::thread::hardware_concurrency());
+  r["server_bound_ops_per_s"] = server_us > 0 ? Round(cpus * 1e6 / server_us, 1) : 0.0;
   if (op == "flow" || op == "flow2") {
     nlohmann::json steps;
     for (int k = 0; k < kStepCount; ++k) {
@@ -452,10 +487,11 @@ absl::StatusOr<nlohmann::json> Run(const ReleaseBenchOptions& o) {
       nlohmann::json r = ResultJson(o.ops[i], concurrency, measured[i]);
       const double ops_per_s = r["ops_per_s"].get<double>();
       best[o.ops[i]] = std::max(best[o.ops[i]], ops_per_s);
-      Progress(absl::StrCat("c=", concurrency, " ", o.ops[i], ": ",
-                            static_cast<int64_t>(ops_per_s), " ops/s, p50 ",
-                            r["p50_us"].get<double>(), " us, p99 ", r["p99_us"].get<double>(),
-                            " us, ", r["cpu_us_per_op"].get<double>(), " cpu-us/op, load ",
+      Progress(absl::StrCat("c=", concurrency, " ", o.ops[i], ": ", static_cast<int64_t>(ops_per_s),
+                            " ops/s, p50 ", r["p50_us"].get<double>(), " us, p99 ",
+                            r["p99_us"].get<double>(), " us, ", r["cpu_us_per_op"].get<double>(),
+                            " cpu-us/op (server ", r["server_cpu_us_per_op"].get<double>(),
+                            ", callers ", r["caller_cpu_us_per_op"].get<double>(), "), load ",
                             r["load_average"].dump()));
       results.push_back(std::move(r));
     }

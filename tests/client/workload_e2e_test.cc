@@ -12,8 +12,10 @@
 
 #include <atomic>
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "attest/binding.h"
 #include "base/file.h"
 #include "base/status_macros.h"
@@ -22,6 +24,7 @@
 #include "client/dev_attester.h"
 #include "client/tpm_attester.h"
 #include "client/workload.h"
+#include "kms/audit/export_verifier.h"
 #include "kms/hpke/keys.h"
 #include "strongroom/v1/key_broker.grpc.pb.h"
 #include "tests/attest/tpm/swtpm_fixture.h"
@@ -349,6 +352,41 @@ class WorkloadTpmE2eTest : public WorkloadE2eTest {
     return HexEncode(pcr);
   }
 
+  // Extends PCR 16 with SHA-256("approved workload") and binds key "model"
+  // to a policy that requires the result.
+  void MeasureAndCreateModelKey() {
+    Bytes digest;
+    const std::string pcr16 = Pcr16After("approved workload", &digest);
+    CreateKeyWithPolicy(
+        "model", absl::StrCat(R"({"version": 1, "require": {"claim": "tpm.pcrs.sha256.16", )",
+                              R"("equals": ")", pcr16, R"("}})"));
+    ASSERT_OK_AND_ASSIGN(auto session, attest::testing::TpmSession::Connect(tpm_->tcti()));
+    ASSERT_OK(session->ExtendPcrSha256(16, digest));
+  }
+
+  // Attest for key "model" by hand with a TPM quote: a fresh challenge, the
+  // quote's qualifying data bound to (nonce, `bound`), `presented` as the
+  // P-256 public key the key is to be sealed to, released in the same call.
+  absl::StatusOr<v1::AttestRequest> TpmAttestRequest(const hpke::PublicKey& bound,
+                                                     const hpke::PublicKey& presented) {
+    v1::GetChallengeRequest challenge_req;
+    challenge_req.set_key("model");
+    ASSIGN_OR_RETURN(v1::GetChallengeResponse challenge, workload_->GetChallenge(challenge_req));
+    Bytes binding =
+        attest::AttestationBinding(0x0010, AsBytes(challenge.nonce()), bound.Serialize());
+    std::unique_ptr<TpmAttester> tpm = Tpm();
+    if (tpm == nullptr) return absl::InternalError("no TPM attester");
+    ASSIGN_OR_RETURN(auto evidence, tpm->Attest(binding));
+    v1::AttestRequest req;
+    req.set_key("model");
+    req.set_nonce(challenge.nonce());
+    for (const v1::EvidenceItem& item : evidence) *req.add_evidence() = item;
+    req.set_kem(v1::HPKE_KEM_P256_SHA256);
+    req.set_public_key(std::string(AsStringView(presented.Serialize())));
+    req.set_release("model");
+    return req;
+  }
+
   std::unique_ptr<attest::testing::Swtpm> tpm_;
 };
 
@@ -369,6 +407,109 @@ TEST_F(WorkloadTpmE2eTest, MeasuredWorkloadGetsTheKeyAndAnotherDoesNot) {
   ASSERT_OK_AND_ASSIGN(ReleasedKey k, wl->GetKey("model"));
   EXPECT_TRUE(k.attested);
   EXPECT_EQ(k.material.size(), 32u);
+}
+
+// The refusals of the protocol with TPM evidence from the live swtpm (the
+// dev-attester tests above show the same with software evidence): a
+// replayed nonce, a quote bound to another public key, a token presented
+// with another public key; and the released key opens only with the
+// workload's private key. Then the audit export holds each decision and
+// verifies under the server's checkpoint key, and fails once a byte is
+// edited.
+TEST_F(WorkloadTpmE2eTest, RefusalsAndSealingWithTpmEvidence) {
+  MeasureAndCreateModelKey();
+  if (HasFatalFailure()) return;
+  ASSERT_OK_AND_ASSIGN(hpke::KeyPair mine, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
+  ASSERT_OK_AND_ASSIGN(hpke::KeyPair other, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
+
+  ASSERT_OK_AND_ASSIGN(v1::AttestRequest req, TpmAttestRequest(mine.public_key, mine.public_key));
+  ASSERT_OK_AND_ASSIGN(v1::AttestResponse granted, workload_->Attest(req));
+  ASSERT_TRUE(granted.has_sealed());
+  ASSERT_OK_AND_ASSIGN(std::string jti, TokenId(granted.token()));
+  // Only the workload's private key opens what was sealed to it.
+  ASSERT_OK_AND_ASSIGN(SecretBytes material,
+                       OpenSealedKey(mine.private_key, granted.sealed(), "model", jti));
+  EXPECT_EQ(material.size(), 32u);
+  EXPECT_FALSE(OpenSealedKey(other.private_key, granted.sealed(), "model", jti).ok());
+
+  // The same request again: its nonce is spent.
+  EXPECT_THAT(workload_->Attest(req),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: nonce")));
+
+  // A quote bound to another public key than the one presented.
+  ASSERT_OK_AND_ASSIGN(v1::AttestRequest swapped,
+                       TpmAttestRequest(other.public_key, mine.public_key));
+  EXPECT_THAT(workload_->Attest(swapped), StatusIs(absl::StatusCode::kPermissionDenied,
+                                                   HasSubstr("refused: evidence_rejected")));
+
+  // The token, presented with another public key.
+  v1::ReleaseKeyRequest release;
+  release.set_token(granted.token());
+  release.set_key("model");
+  release.set_public_key(std::string(AsStringView(other.public_key.Serialize())));
+  EXPECT_THAT(
+      workload_->ReleaseKey(release),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: token_wrong_public_key")));
+  // With its own key it still serves, for the same material.
+  release.set_public_key(std::string(AsStringView(mine.public_key.Serialize())));
+  ASSERT_OK_AND_ASSIGN(v1::ReleaseKeyResponse again, workload_->ReleaseKey(release));
+  ASSERT_OK_AND_ASSIGN(SecretBytes material2,
+                       OpenSealedKey(mine.private_key, again.sealed(), "model", jti));
+  EXPECT_TRUE(material2 == material);
+
+  // Every decision is in the audit log, which verifies under the server's
+  // own checkpoint key and stops verifying once a byte is edited.
+  ASSERT_OK_AND_ASSIGN(v1::ExportAuditResponse exported,
+                       admin_->ExportAudit(v1::ExportAuditRequest()));
+  const std::string& jsonl = exported.jsonl();
+  for (const char* action : {"\"challenge\"", "\"attest\"", "\"release\""}) {
+    EXPECT_THAT(jsonl, HasSubstr(action));
+  }
+  for (const char* reason : {"nonce_unknown", "evidence_rejected", "token_wrong_public_key"}) {
+    EXPECT_THAT(jsonl, HasSubstr(absl::StrCat("\"reason_id\":\"", reason, "\"")));
+  }
+  std::istringstream intact(jsonl);
+  const kms::AuditVerifyResult ok = kms::VerifyExport(intact);
+  EXPECT_TRUE(ok.ok) << ok.reason;
+  // One byte of the evidence_rejected record's reason id, edited: the
+  // verifier names that record's sequence.
+  const size_t at = jsonl.find("\"reason_id\":\"evidence_rejected\"");
+  ASSERT_NE(at, std::string::npos);
+  const size_t seq_at = jsonl.find("\"sequence\":", at);
+  ASSERT_NE(seq_at, std::string::npos);
+  const uint64_t edited_sequence = std::stoull(jsonl.substr(seq_at + 11));
+  std::string edited = jsonl;
+  edited[at + 13] = 'E';
+  std::istringstream tampered(edited);
+  const kms::AuditVerifyResult bad = kms::VerifyExport(tampered);
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(bad.first_bad_sequence, edited_sequence);
+}
+
+// Tokens that live one second, to see one expire.
+class WorkloadTpmShortTokenE2eTest : public WorkloadTpmE2eTest {
+ protected:
+  void ExtraSetUp() override {
+    WorkloadTpmE2eTest::ExtraSetUp();
+    absl::StrAppend(&tpm_config_, "broker: {token_ttl: 1s}\n");
+  }
+};
+
+TEST_F(WorkloadTpmShortTokenE2eTest, ExpiredTokenIsRefused) {
+  MeasureAndCreateModelKey();
+  if (HasFatalFailure()) return;
+  ASSERT_OK_AND_ASSIGN(hpke::KeyPair mine, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
+  ASSERT_OK_AND_ASSIGN(v1::AttestRequest req, TpmAttestRequest(mine.public_key, mine.public_key));
+  req.clear_release();
+  ASSERT_OK_AND_ASSIGN(v1::AttestResponse granted, workload_->Attest(req));
+  // The token's exp is in whole seconds: past it for certain after 2.1 s.
+  absl::SleepFor(absl::Milliseconds(2100));
+  v1::ReleaseKeyRequest release;
+  release.set_token(granted.token());
+  release.set_key("model");
+  release.set_public_key(std::string(AsStringView(mine.public_key.Serialize())));
+  EXPECT_THAT(workload_->ReleaseKey(release),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: token_expired")));
 }
 
 }  // namespace

@@ -3,9 +3,13 @@
 # trusts the workload's TPM attestation key; a key is bound to a policy that
 # requires PCR 16 to hold an approved measurement. The workload (swtpm, the
 # strongroom CLI) gets the key while the PCR matches and is refused after the
-# PCR is extended; the token is reused; the sealed response opens only with
-# the ephemeral key the workload kept; the audit log records every decision,
-# `audit verify` passes, and fails after one byte of the export is edited.
+# PCR is extended; a second run gets the same material; the token verifies
+# under the published JWKS; the audit log records every decision, `audit
+# verify` passes, and fails after one byte of the export is edited. (The
+# other refusals with swtpm evidence, a replayed nonce, an expired token, a
+# token presented with another key, and the sealed key opening only with the
+# workload's private key, are in WorkloadTpmE2eTest and
+# WorkloadTpmShortTokenE2eTest, tests/client/workload_e2e_test.cc.)
 #   broker_swtpm_test.sh BUILD_BIN_DIR SOURCE_DIR
 set -euo pipefail
 bin=$1 src=$2
@@ -41,7 +45,7 @@ expect_rc 1 "workload sets a policy" worker key release-policy model-key tpm-rel
 expect_rc 0 "owner binds the policy" owner1 key release-policy model-key tpm-release
 grep -q "policies/tpm-release v1" "$tmp/out" || fail "binding not reported"
 
-# --- release allowed while PCR 16 matches; the token is kept for reuse.
+# --- release allowed while PCR 16 matches; the token and sealed response are kept.
 get_key() {
   as worker workload get-key model-key --attester tpm --tcti "$tcti" --pcrs sha256:0-7,16 "$@"
 }
