@@ -55,6 +55,8 @@ principals:
   - {name: "spiffe://strongroom/worker", role: workload}
 attestation:
   tpm: {trusted_ak_keys: [tpm/ak.pem]}
+audit:
+  key_file: audit-key.pem         # the checkpoint key, for audit verify --trusted-key
 logging:
   level: info
 YAML
@@ -160,7 +162,7 @@ step "Demo: the tamper-evident audit log"
 sr --cert "$var/pki/clients/auditor.crt" --key "$var/pki/clients/auditor.key" \
   audit export --out "$var/audit.jsonl"
 echo "$(grep -c '"type":"record"' "$var/audit.jsonl") records exported to $var/audit.jsonl"
-sr audit verify "$var/audit.jsonl"
+sr audit verify "$var/audit.jsonl" --trusted-key "$var/audit-key.pem"
 
 step "Done"
 echo "strongroomd is still running. Try: STRONGROOM_CLIENT_CONFIG=$var/client.yaml build/bin/strongroom status --json"

@@ -103,6 +103,24 @@ absl::Status ParseBroker(const ConfigNode& root, const std::string& source,
   return absl::OkStatus();
 }
 
+absl::Status ParseAudit(const ConfigNode& root, const std::string& source,
+                        const std::string& base_dir, AuditConfig* a) {
+  ASSIGN_OR_RETURN(ConfigNode audit, root.GetSection("audit"));
+  RETURN_IF_ERROR(audit.AllowOnly({"checkpoint_every", "checkpoint_interval", "key_file"}));
+  ASSIGN_OR_RETURN(int64_t every, audit.GetInt("checkpoint_every", 1000, 1, 1000000000));
+  a->checkpoint_every = static_cast<uint64_t>(every);
+  ASSIGN_OR_RETURN(a->checkpoint_interval,
+                   audit.GetDuration("checkpoint_interval", a->checkpoint_interval));
+  if (a->checkpoint_interval < absl::ZeroDuration() ||
+      a->checkpoint_interval > absl::Hours(24 * 7)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": config field 'audit.checkpoint_interval': must be between 0s and 7d"));
+  }
+  ASSIGN_OR_RETURN(std::string key_file, audit.GetString("key_file", ""));
+  a->key_file = Resolve(base_dir, key_file);
+  return absl::OkStatus();
+}
+
 absl::Status ParseStore(const ConfigNode& root, const std::string& source,
                         const std::string& base_dir, storage::sealed::StoreOptions* s) {
   ASSIGN_OR_RETURN(ConfigNode store, root.GetSection("store"));
@@ -136,7 +154,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
                                                const std::string& base_dir) {
   ASSIGN_OR_RETURN(ConfigNode root, ConfigNode::Parse(yaml, source));
   RETURN_IF_ERROR(root.AllowOnly({"server", "hsm", "storage", "principals", "kms", "attestation",
-                                  "broker", "store", "logging"}));
+                                  "broker", "audit", "store", "logging"}));
   ServerConfig c;
 
   ASSIGN_OR_RETURN(ConfigNode server, root.GetSection("server"));
@@ -203,6 +221,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
 
   RETURN_IF_ERROR(ParseAttestation(root, source, base_dir, &c.attestation));
   RETURN_IF_ERROR(ParseBroker(root, source, base_dir, &c.broker));
+  RETURN_IF_ERROR(ParseAudit(root, source, base_dir, &c.audit));
   RETURN_IF_ERROR(ParseStore(root, source, base_dir, &c.store));
 
   ASSIGN_OR_RETURN(ConfigNode logging, root.GetSection("logging"));

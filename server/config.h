@@ -87,6 +87,14 @@ struct BrokerConfig {
   std::string jwks_file;  // written at start with the token-signing JWKS ("" = none)
 };
 
+struct AuditConfig {
+  uint64_t checkpoint_every = 1000;  // records between signed checkpoints
+  // The head is also checkpointed when it is this old and unsigned, so a
+  // quiet server still signs what it appended ("0s" = only by count).
+  absl::Duration checkpoint_interval = absl::Minutes(5);
+  std::string key_file;  // written at start with the checkpoint public key ("" = none)
+};
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:8443";
   TlsFiles tls;
@@ -99,6 +107,7 @@ struct ServerConfig {
   absl::Duration maintenance_interval = absl::Seconds(10);
   AttestationConfig attestation;
   BrokerConfig broker;
+  AuditConfig audit;
   storage::sealed::StoreOptions store;
 };
 

@@ -122,8 +122,19 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
         return admin->CurrentPolicyVersion(name);
       });
   ASSIGN_OR_RETURN(s->checkpoint_signer_, kms::HsmCheckpointSigner::Create(*s->hsm_));
+  kms::AuditOptions audit_options;
+  audit_options.checkpoint_every = c.audit.checkpoint_every;
   ASSIGN_OR_RETURN(s->audit_, kms::AuditLog::Create(*s->db_, s->checkpoint_signer_.get(),
-                                                    SystemClock::Default()));
+                                                    SystemClock::Default(), audit_options));
+  if (!c.audit.key_file.empty()) {
+    // Public: what an auditor pins with `strongroom audit verify --trusted-key`.
+    std::ofstream key(c.audit.key_file, std::ios::trunc);
+    key << s->checkpoint_signer_->PublicKeyPem();
+    if (!key) {
+      return absl::UnavailableError(
+          absl::StrCat("audit.key_file: cannot write '", c.audit.key_file, "'"));
+    }
+  }
   ASSIGN_OR_RETURN(s->token_signer_,
                    kms::EarTokenSigner::Create(*s->hsm_, "strongroom-ear-signing"));
   if (!c.broker.jwks_file.empty()) {
@@ -214,11 +225,22 @@ void StrongroomServer::Shutdown() {
 
 void StrongroomServer::MaintenanceLoop() {
   std::unique_lock<std::mutex> lock(stop_mu_);
+  absl::Time last_checkpoint = absl::Now();
   while (!stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(config_.maintenance_interval),
                             [&] { return stopping_; })) {
     lock.unlock();
     absl::Status s = key_manager_->RunMaintenance();
     if (!s.ok()) LogWarning("kms.maintenance_failed", {{"error", std::string(s.message())}});
+    // A quiet server still signs its head now and then (a head already
+    // checkpointed is left as it is; an empty log has nothing to sign).
+    const absl::Duration every = config_.audit.checkpoint_interval;
+    if (every > absl::ZeroDuration() && absl::Now() - last_checkpoint >= every) {
+      last_checkpoint = absl::Now();
+      absl::StatusOr<kms::AuditCheckpoint> c = audit_->Checkpoint();
+      if (!c.ok() && c.status().code() != absl::StatusCode::kFailedPrecondition) {
+        LogWarning("audit.checkpoint_failed", {{"error", std::string(c.status().message())}});
+      }
+    }
     lock.lock();
   }
 }

@@ -29,6 +29,7 @@ e2e_provision admin:admin owner1:owner worker:workload auditor:auditor
 # The AK the workload will quote with: the endorsement-hierarchy primary key.
 swtpm_trust_ak
 echo "broker: {jwks_file: published-jwks.json}" >> "$tmp/strongroomd.yaml"
+echo "audit: {key_file: audit-key.pem}" >> "$tmp/strongroomd.yaml"
 e2e_start
 for who in admin owner1 worker auditor; do e2e_client_config "$who"; done
 
@@ -111,7 +112,8 @@ for action in '"action":"challenge"' '"action":"attest"' '"action":"release"' 'p
               '"action":"put_policy"' '"action":"create_key"' '"action":"update_key"'; do
   grep -q "$action" "$tmp/audit.jsonl" || fail "audit export lacks $action"
 done
-expect_rc 0 "audit verify" auditor audit verify "$tmp/audit.jsonl"
+expect_rc 0 "audit verify" auditor audit verify "$tmp/audit.jsonl" --trusted-key "$tmp/audit-key.pem"
+cat "$tmp/out" "$tmp/err" | grep -q "(trusted key)" || fail "audit verify: the published key was not pinned"
 python3 - "$tmp/audit.jsonl" "$tmp/edited.jsonl" <<'PY'
 import sys
 lines = open(sys.argv[1]).read().split("\n")
@@ -122,7 +124,8 @@ for i, l in enumerate(lines):
 open(sys.argv[2], "w").write("\n".join(lines))
 PY
 rc=0
-"$bin/strongroom" audit verify "$tmp/edited.jsonl" >"$tmp/out" 2>"$tmp/err" || rc=$?
+"$bin/strongroom" audit verify "$tmp/edited.jsonl" --trusted-key "$tmp/audit-key.pem" \
+  >"$tmp/out" 2>"$tmp/err" || rc=$?
 [[ $rc -eq 1 ]] || fail "audit verify of an edited export: exit $rc, want 1"
 grep -q "sequence [0-9]" "$tmp/err" || fail "audit verify does not name the bad sequence"
 echo "broker with swtpm: all checks passed"

@@ -1,21 +1,27 @@
 // strongroomd's server object on 127.0.0.1 port 0 with real mutual TLS, a real
 // SoftHSM token and RocksDB in a temp dir, driven through the client SDK.
-#include <cstdlib>
-#include <filesystem>
+#include "server/server.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/file.h"
 #include "base/testing/status_matchers.h"
 #include "client/connection.h"
 #include "hsm-sim/testing/softhsm_token.h"
+#include "kms/audit/export_verifier.h"
 #include "server/config.h"
-#include "server/server.h"
 
 namespace strongroom::server {
 namespace {
 
+namespace v1 = ::strongroom::v1;
 using ::strongroom::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -130,11 +136,75 @@ storage: {path: db}
   EXPECT_THAT(ParseServerConfig(base + "principals: [{name: a, role: root}]\n", "x.yaml", "/tmp"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("'principals[0].role': unknown role 'root'")));
+  EXPECT_THAT(ParseServerConfig(base + "audit: {checkpoint_every: 0}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'audit.checkpoint_every'")));
+  EXPECT_THAT(
+      ParseServerConfig(base + "audit: {checkpoint_interval: 8d}\n", "x.yaml", "/tmp"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'audit.checkpoint_interval'")));
+  EXPECT_THAT(ParseServerConfig(base + "audit: {key: a.pem}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'audit.key'")));
   EXPECT_THAT(ParseServerConfig(base + "hsm2: {}\n", "x.yaml", "/tmp"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("hsm2")));
   ASSERT_OK_AND_ASSIGN(ServerConfig c, ParseServerConfig(base, "x.yaml", "/etc/sr"));
   EXPECT_EQ(c.tls.cert, "/etc/sr/a");
   EXPECT_EQ(c.storage_path, "/etc/sr/db");
+  EXPECT_EQ(c.audit.checkpoint_every, 1000u);
+  EXPECT_EQ(c.audit.checkpoint_interval, absl::Minutes(5));
+  EXPECT_EQ(c.audit.key_file, "");
+}
+
+// A quiet server signs its audit head on a timer, not only every
+// checkpoint_every records, and publishes the checkpoint key so an auditor
+// can pin it: the export then verifies with that key pinned.
+TEST(ServerAuditTest, QuietHeadIsCheckpointedAndVerifiesUnderThePublishedKey) {
+  ASSERT_OK_AND_ASSIGN(auto token, hsm_sim::SoftHsmToken::Create("audit-test"));
+  const std::string pki = Pki(token->dir() + "/pki", "--client admin");
+  std::string yaml = absl::StrCat(R"(
+server:
+  listen: 127.0.0.1:0
+  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
+hsm:
+  module: )",
+                                  hsm_sim::SoftHsmToken::SoftHsmModulePath(), R"(
+  token_label: audit-test
+  pin_file: )",
+                                  token->pin_file(), R"(
+storage: {path: db}
+principals:
+  - {name: "spiffe://strongroom/admin", role: admin}
+kms: {maintenance_interval: 20ms}
+audit: {checkpoint_interval: 50ms, key_file: audit-key.pem}
+)");
+  ASSERT_OK_AND_ASSIGN(ServerConfig config, ParseServerConfig(yaml, "t.yaml", token->dir()));
+  ASSERT_OK_AND_ASSIGN(auto server, StrongroomServer::Start(config));
+  ASSERT_OK_AND_ASSIGN(std::string key_pem,
+                       ReadFileToString(token->dir() + "/audit-key.pem", "audit key"));
+  EXPECT_THAT(key_pem, HasSubstr("BEGIN PUBLIC KEY"));
+  ASSERT_OK_AND_ASSIGN(
+      auto admin, client::Connection::Open({absl::StrCat("127.0.0.1:", server->port()),
+                                            pki + "/ca.crt", pki + "/clients/admin.crt",
+                                            pki + "/clients/admin.key", "", absl::Seconds(5)}));
+  v1::CreateKeyRequest create;
+  create.set_key_id("k1");
+  ASSERT_OK(admin->CreateKey(create).status());  // one record, far below 1000
+
+  // Within a few maintenance rounds the head is signed as a checkpoint.
+  std::string jsonl;
+  for (int i = 0; i < 200 && jsonl.find("\"type\":\"checkpoint\"") == std::string::npos; ++i) {
+    absl::SleepFor(absl::Milliseconds(25));
+    ASSERT_OK_AND_ASSIGN(v1::ExportAuditResponse exported,
+                         admin->ExportAudit(v1::ExportAuditRequest()));
+    jsonl = exported.jsonl();
+  }
+  EXPECT_THAT(jsonl, HasSubstr("\"type\":\"checkpoint\""));
+  std::istringstream in(jsonl);
+  kms::VerifyExportOptions pinned;
+  pinned.trusted_public_keys_pem.push_back(key_pem);
+  const kms::AuditVerifyResult r = kms::VerifyExport(in, pinned);
+  EXPECT_TRUE(r.ok) << r.reason;
+  EXPECT_TRUE(r.keys_pinned);
+  EXPECT_GE(r.checkpoints, 1u);
+  EXPECT_EQ(r.verified_through, r.last_sequence);
 }
 
 TEST(ServerStartTest, UnreadableTlsFileIsNamed) {
