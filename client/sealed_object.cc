@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "base/prefetcher.h"
 #include "base/status_macros.h"
 #include "storage/sealed/segment_layout.h"
@@ -332,7 +333,9 @@ absl::StatusOr<v1::ObjectInfo> GetSealedObject(Connection& conn, const GetObject
   }
 
   DataKeyOpener open = o.open_key ? o.open_key : OwnerDataKeyOpener(conn);
+  const absl::Time key_start = absl::Now();
   ASSIGN_OR_RETURN(SecretBytes key, open(header));
+  if (o.on_key_opened) o.on_key_opened(absl::Now() - key_start);
   ASSIGN_OR_RETURN(
       std::unique_ptr<SegmentStreamReader> reader,
       SegmentStreamReader::Create(key, header.params, storage::sealed::AssociatedData(header),

@@ -39,6 +39,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "base/secret_bytes.h"
 #include "client/connection.h"
 #include "storage/sealed/sealed_header.h"
@@ -96,6 +97,9 @@ struct GetObjectOptions {
   std::optional<uint64_t> range_end;  // exclusive
   std::string token;                  // workloads: the broker's token
   DataKeyOpener open_key;             // default: OwnerDataKeyOpener(conn)
+  // Called once the data key is in hand, with the time it took to obtain and
+  // open it (a workload: the broker's release of it, sealed, and the HPKE open).
+  std::function<void(absl::Duration)> on_key_opened;
   // Write the sealed object itself (header and segments, undecrypted; the
   // whole object only): an export that any holder of the data key can read.
   bool raw = false;

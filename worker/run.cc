@@ -1,13 +1,19 @@
 #include "worker/run.h"
 
+#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "client/connection.h"
@@ -37,12 +43,28 @@ int Failed(absl::string_view step, const absl::Status& s) {
 
 // Plaintext weights and inputs are held in this process: no core file may
 // carry them away, other processes of the same user may not attach to it,
-// and, where the memlock limit allows, none of its memory (runtime tensors
-// included, not only SecretBytes) can be swapped out: mlockall() of current
-// and future pages. The limit is raised first (to unlimited with
-// CAP_SYS_RESOURCE, else to the hard limit); with a finite limit the process stays unlocked (a large model would otherwise
-// fail its allocations part-way) and only SecretBytes are locked.
-void HardenProcess() {
+// and none of its memory (runtime tensors included, not only SecretBytes)
+// can be swapped out: mlockall() of current and future pages. The limit is
+// raised first (to unlimited with CAP_SYS_RESOURCE, else to the hard limit);
+// with a finite limit nothing is locked process-wide (a large model would
+// otherwise fail its allocations part-way) and false is returned: the caller
+// refuses to run unless told to allow it. A process with CAP_IPC_LOCK locks
+// regardless of the limit.
+// Whether the effective capability set holds CAP_IPC_LOCK (root has it):
+// then mlockall ignores RLIMIT_MEMLOCK.
+bool HasIpcLock() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    uint64_t caps = 0;
+    if (!absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line.substr(7)), &caps)) return false;
+    return (caps >> CAP_IPC_LOCK) & 1;
+  }
+  return false;
+}
+
+bool HardenProcess(struct rlimit* memlock_out) {
   struct rlimit none = {0, 0};
   const bool core_off = setrlimit(RLIMIT_CORE, &none) == 0;
   const bool undumpable = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0;
@@ -58,14 +80,16 @@ void HardenProcess() {
     }
     getrlimit(RLIMIT_MEMLOCK, &memlock);
   }
-  const bool all_locked =
-      memlock.rlim_cur == RLIM_INFINITY && mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
+  const bool all_locked = (memlock.rlim_cur == RLIM_INFINITY || HasIpcLock()) &&
+                          mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
   LogInfo("worker.start",
           {{"core_dumps_off", core_off},
            {"undumpable", undumpable},
            {"memory_locked", all_locked},
            {"memlock_limit",
             memlock.rlim_cur == RLIM_INFINITY ? -1LL : static_cast<long long>(memlock.rlim_cur)}});
+  *memlock_out = memlock;
+  return all_locked;
 }
 
 }  // namespace
@@ -78,7 +102,18 @@ int RunCommand(const std::vector<std::string>& args) {
     return kExitOk;
   }
   SetMinLogLevel(flags->log_level);
-  HardenProcess();
+  struct rlimit memlock = {};
+  if (!HardenProcess(&memlock) && !flags->allow_unlocked_memory) {
+    return Failed(
+        "start",
+        absl::FailedPreconditionError(absl::StrCat(
+            "cannot lock the process's memory (RLIMIT_MEMLOCK ",
+            memlock.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
+                                              : absl::StrCat(memlock.rlim_cur, " bytes"),
+            "): decrypted models and data could reach swap; run with CAP_IPC_LOCK or an "
+            "unlimited memlock limit (ulimit -l unlimited), or pass --allow-unlocked-memory "
+            "for development")));
+  }
 
   auto attester = MakeAttester(flags->attester);
   if (!attester.ok()) {

@@ -18,7 +18,7 @@ const char kRunUsage[] =
     "         --input DATASET/NAME[@V] [--input ...] --output DATASET/NAME\n"
     "         --attester tpm|snp|tdx|dev [--device cpu|cuda] [--threads N] [--batch N]\n"
     "         [--kem p256|x25519] [--ca FILE --cert FILE --key FILE | --config FILE]\n"
-    "         [--log-level debug|info|warning|error]\n"
+    "         [--log-level debug|info|warning|error] [--allow-unlocked-memory]\n"
     "  tpm: [--tcti TCTI] [--pcrs sha256:0-7,16] [--tpm-ak endorsement|owner|0xHANDLE|ek-child]\n"
     "       [--tpm-ak-public FILE --tpm-ak-private FILE] [--tpm-ek ecc|rsa]\n"
     "  snp: [--snp-device configfs|sev-guest] [--sev-guest DEV] [--tsm-dir DIR] [--privlevel N]\n"
@@ -26,6 +26,9 @@ const char kRunUsage[] =
     "  dev: --dev-key FILE --measurement HEX [--svn N] [--dev-claim K=V]... [--dev-debug]\n"
     "Inputs bind to the model's inputs in order (one TensorProto object each). One model\n"
     "output is stored as DATASET/NAME; several as DATASET/NAME/output_<i>.\n"
+    "The worker locks all its memory (mlockall; it needs CAP_IPC_LOCK or an unlimited\n"
+    "memlock limit) and refuses to start otherwise, unless --allow-unlocked-memory\n"
+    "(development only: decrypted models and data could then reach swap).\n"
     "exit status: 0 ok, 1 refused or failed (the message names the step), 2 usage error\n";
 
 namespace {
@@ -190,7 +193,7 @@ absl::StatusOr<RunFlags> ParseRunFlags(const std::vector<std::string>& args) {
                  "tcti",    "pcrs",        "tpm-ak",    "tpm-ak-public", "tpm-ak-private",
                  "tpm-ek",  "snp-device",  "sev-guest", "tsm-dir",       "privlevel",
                  "dev-key", "measurement", "svn",       "dev-claim"};
-  spec.switches = {"help", "dev-debug"};
+  spec.switches = {"help", "dev-debug", "allow-unlocked-memory"};
   ASSIGN_OR_RETURN(ParsedFlags f, ParseFlags(args, spec));
   RunFlags out;
   if (f.Has("help")) {
@@ -233,6 +236,7 @@ absl::StatusOr<RunFlags> ParseRunFlags(const std::vector<std::string>& args) {
   out.device = *d;
   ASSIGN_OR_RETURN(out.threads, ParseIntFlag(f, "threads", 0, 1, 1024));
   ASSIGN_OR_RETURN(out.batch, ParseIntFlag(f, "batch", 1, 1, 65536));
+  out.allow_unlocked_memory = f.Has("allow-unlocked-memory");
   if (f.Has("log-level") && !ParseLogLevel(f.Get("log-level"), &out.log_level)) {
     return Bad("log-level", f.Get("log-level"), "is not debug, info, warning or error");
   }

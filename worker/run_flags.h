@@ -83,6 +83,9 @@ struct RunFlags {
   int threads = 0;  // 0: one per hardware thread
   int batch = 1;
   LogLevel log_level = LogLevel::kInfo;
+  // Run even when the process's memory cannot all be locked (development
+  // only: decrypted models and data could then reach swap).
+  bool allow_unlocked_memory = false;
   bool help = false;
 };
 

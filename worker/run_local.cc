@@ -118,9 +118,11 @@ int RunLocalCommand(const std::vector<std::string>& args) {
     return Usage(absl::StrCat("the model takes ", model->inputs().size(), " inputs; ",
                               inputs->size(), " --input given"));
   }
-  if (expected->size() > model->outputs().size()) {
+  // With --expect, every output is checked: one file per output, or none.
+  if (!expected->empty() && expected->size() != model->outputs().size()) {
     return Usage(absl::StrCat("the model has ", model->outputs().size(), " outputs; ",
-                              expected->size(), " --expect given"));
+                              expected->size(),
+                              " --expect given (give one per output, in order, or none)"));
   }
 
   const Clock::time_point create_start = Clock::now();

@@ -5,7 +5,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "base/log.h"
 #include "client/sealed_object.h"
+#include "worker/run_flags.h"
 
 namespace strongroom::worker {
 
@@ -28,6 +31,12 @@ absl::StatusOr<strongroom::v1::ObjectInfo> WorkloadObjectStore::Get(
   o.progress = [&](uint64_t, uint64_t total) {
     if (!sized && total > 0) on_size(total);
     sized = true;
+  };
+  // The data key's release (sealed to this worker) and opening, as a step
+  // of its own; worker.get then logs the whole fetch.
+  o.on_key_opened = [&ref](absl::Duration d) {
+    LogInfo("worker.key_release",
+            {{"object", FormatObjectRef(ref)}, {"ms", absl::ToDoubleMilliseconds(d)}});
   };
   return wl_->GetObject(std::move(o), out);
 }

@@ -49,32 +49,52 @@ done
 ok "put model" owner1 object put models/mnist-8.onnx "$mnist/model.onnx" --quiet
 ok "put input" owner1 object put inputs/digit-0.pb "$mnist/test_data_set_0/input_0.pb" --quiet
 
-# --- the worker: cwd and TMPDIR in a fresh directory, so that every file it
-# writes lands where the scan below looks.
+# --- the worker: cwd, HOME and TMPDIR in a fresh directory, so that every
+# file it writes lands where the scan below looks.
 wd=$tmp/worker-wd
 mkdir -p "$wd/tmp"
+worker_extra=() tracer=()
 run_worker() {  # OUTPUT_NAME LOG
   local out=$1 log=$2
-  (cd "$wd" && TMPDIR="$wd/tmp" "$bin/strongroom-worker" run --config "$tmp/worker.yaml" \
+  (cd "$wd" && HOME="$wd" TMPDIR="$wd/tmp" "${tracer[@]}" "$bin/strongroom-worker" run --config "$tmp/worker.yaml" \
      --model models/mnist-8.onnx --input inputs/digit-0.pb --output "results/$out" \
-     --attester tpm --tcti "$tcti" --pcrs sha256:0-7,16 --threads 1 \
+     --attester tpm --tcti "$tcti" --pcrs sha256:0-7,16 --threads 1 "${worker_extra[@]}" \
      >"$wd/$log.stdout" 2>"$wd/$log.log")
 }
+# The worker locks all its memory or refuses to start. With CAP_IPC_LOCK
+# (root) it can; without it, it must refuse before any attestation, and the
+# rest of this test runs with --allow-unlocked-memory.
+ipc_lock=0
+caps=$(awk '/^CapEff:/ {print $2}' /proc/self/status)
+(( (16#$caps >> 14) & 1 )) && ipc_lock=1
+if [[ $ipc_lock -eq 0 && $(ulimit -l) != unlimited ]]; then
+  rc=0
+  run_worker digit-0 run0 || rc=$?
+  [[ $rc -eq 1 ]] || { cat "$wd/run0.log" >&2; fail "worker without lockable memory: exit $rc, want 1"; }
+  grep -q "strongroom-worker run: start: cannot lock the process's memory" "$wd/run0.log" \
+    || { cat "$wd/run0.log" >&2; fail "the refusal does not say why"; }
+  grep -q '"event":"worker.attest"' "$wd/run0.log" && fail "a worker that cannot lock memory attested"
+  worker_extra=(--allow-unlocked-memory)
+fi
 rc=0
+# The successful run is traced: every file it opens for writing, creates or
+# renames is listed, wherever it is (checked below).
+tracer=(strace -f -qq -s 4096 -o "$tmp/worker.strace"
+        -e trace=open,openat,openat2,creat,rename,renameat,renameat2,link,linkat,mknod,mknodat,truncate)
 run_worker digit-0 run1 || rc=$?
+tracer=()
 [[ $rc -eq 0 ]] || { cat "$wd/run1.log" >&2; fail "worker run: exit $rc, want 0"; }
 grep -q "^stored results/digit-0@1 " "$wd/run1.stdout" || fail "worker did not report the stored output"
 # Each step is logged, with its duration.
-for event in worker.start worker.attest worker.get worker.load worker.infer worker.put worker.done; do
+for event in worker.start worker.attest worker.key_release worker.get worker.load worker.infer worker.put worker.done; do
   grep "\"event\":\"$event\"" "$wd/run1.log" | grep -q '"ms":\|"core_dumps_off":' \
     || { cat "$wd/run1.log" >&2; fail "worker log lacks $event with its time"; }
 done
 [[ $(grep -c '"event":"worker.attest"' "$wd/run1.log") -eq 3 ]] || fail "want one attest per dataset"
-# With CAP_SYS_RESOURCE (root) the worker lifts its memlock limit and locks
-# all its memory; elsewhere it must say that it could not.
-if [[ $(id -u) -eq 0 ]] && capsh --has-p=cap_sys_resource 2>/dev/null; then
+# Unless told otherwise, the run above locked all its memory.
+if [[ ${#worker_extra[@]} -eq 0 ]]; then
   grep '"event":"worker.start"' "$wd/run1.log" | grep -q '"memory_locked":true' \
-    || { cat "$wd/run1.log" >&2; fail "worker running as root did not lock its memory"; }
+    || { cat "$wd/run1.log" >&2; fail "the worker ran without locking its memory"; }
 else
   grep '"event":"worker.start"' "$wd/run1.log" | grep -q '"memory_locked":' \
     || fail "worker.start lacks memory_locked"
@@ -110,6 +130,43 @@ grep -q '"event":"worker.get"\|"event":"worker.load"\|"event":"worker.put"' "$wd
 ok "object ls results" owner1 object ls results --json
 grep -q "digit-0-again" "$tmp/out" && fail "a refused worker uploaded an output"
 grep -q '"digit-0"' "$tmp/out" || fail "object ls lacks the first output"
+
+# --- every file the worker wrote is under its working directory (so the
+# scan below sees them all): nothing in /tmp, /var/tmp, /dev/shm or $HOME.
+python3 - "$tmp/worker.strace" "$wd" <<'PY' || fail "the worker wrote outside its directory (see above)"
+import os, re, sys
+trace, wd = sys.argv[1], os.path.realpath(sys.argv[2])
+allowed = (wd + "/", "/dev/null", "/dev/tpm", "/proc/", "/sys/")
+writes, opened, bad = 0, set(), []
+for line in open(trace):
+    m = re.match(r'\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)', line)
+    if not m or int(m.group(3)) < 0:
+        continue
+    opened.add(m.group(2))
+    call, args = m.group(1), m.group(2)
+    paths = re.findall(r'"((?:[^"\\]|\\.)*)"', args)
+    if not paths:
+        continue
+    if call.startswith("open") or call == "creat":
+        if call != "creat" and not re.search(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC", args):
+            continue
+        targets = paths[:1]
+    else:  # rename, link, mknod, truncate: every path named
+        targets = paths
+    for t in targets:
+        writes += 1
+        full = os.path.realpath(os.path.join(wd, t))
+        if not (full + "/").startswith(allowed[0]) and not full.startswith(allowed[1:]):
+            bad.append(f"{call}: {full}")
+for b in bad:
+    print("worker wrote outside its directory:", b, file=sys.stderr)
+# The trace must show what the worker did read (its configuration), or it
+# proves nothing.
+if not any("worker.yaml" in a for a in opened):
+    bad.append("the trace does not show the worker reading its configuration")
+print(f"{len(opened)} opens traced, {writes} of them writes")
+sys.exit(1 if bad else 0)
+PY
 
 # --- no plaintext in anything the worker wrote, or in the server's store.
 mkdir -p "$tmp/control"

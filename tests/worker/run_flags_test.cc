@@ -66,6 +66,9 @@ TEST_F(RunFlagsTest, ParsesTheIssueExample) {
   EXPECT_EQ(f.threads, 3);
   EXPECT_EQ(f.batch, 4);
   EXPECT_FALSE(f.help);
+  EXPECT_FALSE(f.allow_unlocked_memory);  // locked memory unless told otherwise
+  ASSERT_OK_AND_ASSIGN(RunFlags dev, ParseRunFlags(With(Base(), {"--allow-unlocked-memory"})));
+  EXPECT_TRUE(dev.allow_unlocked_memory);
 }
 
 TEST_F(RunFlagsTest, InputsKeepTheirOrderAndVersions) {

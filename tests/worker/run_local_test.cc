@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/bytes.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
@@ -35,10 +36,18 @@ TEST(RunLocalTest, MatchingExpectExitsZeroAndWritesOutputs) {
 }
 
 TEST(RunLocalTest, DifferentOutputsExitOne) {
+  ::testing::internal::CaptureStdout();
   EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input",
                              Mnist("test_data_set_0/input_0.pb"), "--expect",
                              Mnist("test_data_set_1/output_0.pb")}),
             kExitFailed);
+  // The largest difference is printed, where it is, and how many differ.
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("output 0 'Plus214_Output_0': FLOAT [1,10]: DIFFERS, max |diff| "),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("worst at flat index"), std::string::npos) << out;
+  EXPECT_NE(out.find("elements outside rtol 0.001 atol 1e-07"), std::string::npos) << out;
   // A loose enough tolerance accepts the same pair.
   EXPECT_EQ(RunLocalCommand({"--model", Mnist("model.onnx"), "--input",
                              Mnist("test_data_set_0/input_0.pb"), "--expect",
@@ -69,6 +78,25 @@ TEST(RunLocalTest, UsageErrorsAndUnreadableFilesExitTwo) {
               kExitUsage)
         << bad;
   }
+}
+
+// With --expect, every output is checked: fewer files than outputs is a
+// usage error, not a pass on the first output alone.
+TEST(RunLocalTest, ExpectGivesOneFilePerOutput) {
+  const std::string dir = VectorPath("onnx-node/test_layer_normalization_2d_axis0");
+  std::vector<std::string> args = {"--model", dir + "/model.onnx"};
+  for (int i = 0; i < 3; ++i) {
+    args.insert(args.end(), {"--input", absl::StrCat(dir, "/test_data_set_0/input_", i, ".pb")});
+  }
+  std::vector<std::string> one = args;
+  one.insert(one.end(), {"--expect", dir + "/test_data_set_0/output_0.pb"});
+  EXPECT_EQ(RunLocalCommand(one), kExitUsage);
+  std::vector<std::string> all = args;
+  for (int i = 0; i < 3; ++i) {
+    all.insert(all.end(), {"--expect", absl::StrCat(dir, "/test_data_set_0/output_", i, ".pb")});
+  }
+  EXPECT_EQ(RunLocalCommand(all), kExitOk);
+  EXPECT_EQ(RunLocalCommand(args), kExitOk);  // no --expect: ran, nothing compared
 }
 
 TEST(RunLocalTest, FuseOffRunsNodeByNode) {
