@@ -195,7 +195,7 @@ absl::Status Rewrap(Invocation& inv) {
 absl::Status Rekey(Invocation& inv) {
   ASSIGN_OR_RETURN(ObjectPath path, ObjectPathArg(inv.arg(0)));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
-  Progress progress(inv, "rekey: segments");
+  Progress progress(inv, "rekey:", ProgressUnit::kSegments);
   client::RekeyOptions rekey{path.dataset, path.name, path.version, progress.Fn()};
   ASSIGN_OR_RETURN(v1::StoreJob job, client::RekeySealedObject(*conn, rekey));
   return Show(inv, job, PrintJob);

@@ -26,9 +26,30 @@ std::string FormatBytes(uint64_t n) {
   return u == 0 ? absl::StrCat(n, " B") : absl::StrFormat("%.1f %s", v, units[u]);
 }
 
-Progress::Progress(const Invocation& inv, std::string what)
+std::string FormatProgressLine(absl::string_view what, ProgressUnit unit, uint64_t done,
+                               uint64_t total, double seconds) {
+  const double rate = seconds > 0 ? done / seconds : 0;
+  std::string line;
+  if (unit == ProgressUnit::kBytes) {
+    line = absl::StrCat(what, " ", FormatBytes(done));
+    if (total > 0) absl::StrAppend(&line, " / ", FormatBytes(total));
+    absl::StrAppend(&line, "  ", FormatBytes(static_cast<uint64_t>(rate)), "/s");
+  } else {
+    line = absl::StrCat(what, " ", done);
+    if (total > 0) absl::StrAppend(&line, " / ", total);
+    absl::StrAppend(&line, " segments  ", absl::StrFormat("%.1f", rate), " segments/s");
+  }
+  if (total > done && rate > 0) {
+    const int64_t eta = static_cast<int64_t>((total - done) / rate);
+    absl::StrAppend(&line, absl::StrFormat("  ETA %d:%02d", eta / 60, eta % 60));
+  }
+  return line;
+}
+
+Progress::Progress(const Invocation& inv, std::string what, ProgressUnit unit)
     : enabled_(isatty(STDERR_FILENO) == 1 && !inv.options().Switch("quiet")),
       what_(std::move(what)),
+      unit_(unit),
       start_(std::chrono::steady_clock::now()) {}
 
 Progress::~Progress() {
@@ -46,14 +67,7 @@ void Progress::Update(uint64_t done, uint64_t total) {
   last_ = now;
   shown_ = true;
   const double secs = std::chrono::duration<double>(now - start_).count();
-  const double rate = secs > 0 ? done / secs : 0;
-  std::string line = absl::StrCat(what_, " ", FormatBytes(done));
-  if (total > 0) absl::StrAppend(&line, " / ", FormatBytes(total));
-  absl::StrAppend(&line, "  ", FormatBytes(static_cast<uint64_t>(rate)), "/s");
-  if (total > done && rate > 0) {
-    const int64_t eta = static_cast<int64_t>((total - done) / rate);
-    absl::StrAppend(&line, absl::StrFormat("  ETA %d:%02d", eta / 60, eta % 60));
-  }
+  const std::string line = FormatProgressLine(what_, unit_, done, total, secs);
   std::fprintf(stderr, "\r%-72s", line.c_str());
   std::fflush(stderr);
 }

@@ -20,11 +20,21 @@ namespace strongroom::cli {
 // "512 B", "1.5 MiB".
 std::string FormatBytes(uint64_t n);
 
-// Bytes, rate and ETA on stderr, at most five times a second; nothing when
-// stderr is not a terminal or with --quiet.
+// What a progress line counts.
+enum class ProgressUnit { kBytes, kSegments };
+
+// One progress line: "put 1.5 MiB / 4.0 MiB  512.0 KiB/s  ETA 0:05" (the
+// total and ETA when the total is known and not reached; the rate over
+// `seconds`); segments are counted as plain numbers ("3 / 10 segments
+// 1.5 segments/s").
+std::string FormatProgressLine(absl::string_view what, ProgressUnit unit, uint64_t done,
+                               uint64_t total, double seconds);
+
+// Progress on stderr, at most five times a second; nothing when stderr is
+// not a terminal or with --quiet.
 class Progress {
  public:
-  Progress(const Invocation& inv, std::string what);
+  Progress(const Invocation& inv, std::string what, ProgressUnit unit = ProgressUnit::kBytes);
   ~Progress();
   client::ProgressFn Fn();
 
@@ -32,6 +42,7 @@ class Progress {
   void Update(uint64_t done, uint64_t total);
   const bool enabled_;
   const std::string what_;
+  const ProgressUnit unit_;
   const std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_;
   bool shown_ = false;

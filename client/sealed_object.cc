@@ -189,8 +189,22 @@ absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObject
   begin.set_name(o.name);
   begin.set_token(o.token);
   begin.mutable_labels()->insert(o.labels.begin(), o.labels.end());
-  ASSIGN_OR_RETURN(v1::Upload upload, conn.BeginUpload(begin));
-  // Before any data moves; the unused upload is discarded by the server.
+  // The server refuses a wrong key before it reserves a version.
+  if (!o.expected_key.empty()) begin.set_expected_key(KeyName(o.expected_key));
+  absl::StatusOr<v1::Upload> begun = conn.BeginUpload(begin);
+  if (!begun.ok() && !o.expected_key.empty() &&
+      begun.status().code() == absl::StatusCode::kInvalidArgument) {
+    // Name the caller's flag rather than the request field.
+    const absl::string_view msg = begun.status().message();
+    const size_t at = msg.find("expected_key: ");
+    if (at != absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--key: ", msg.substr(at + sizeof("expected_key: ") - 1)));
+    }
+  }
+  ASSIGN_OR_RETURN(v1::Upload upload, std::move(begun));
+  // Also here, for a server that predates expected_key: before any data
+  // moves; the unused upload is discarded by the server.
   if (!o.expected_key.empty() && KeyName(o.expected_key) != upload.key()) {
     return absl::InvalidArgumentError(absl::StrCat("--key: ", KeyName(o.expected_key),
                                                    " is not the key of ", upload.dataset(), " (",

@@ -49,9 +49,7 @@ int32_t PageSize(int32_t requested) {
 
 }  // namespace internal
 
-namespace {
-
-absl::Status CheckLabels(const google::protobuf::Map<std::string, std::string>& labels) {
+absl::Status internal::CheckLabels(const google::protobuf::Map<std::string, std::string>& labels) {
   if (labels.size() > 64) return absl::InvalidArgumentError("labels: more than 64 entries");
   size_t total = 0;
   for (const auto& [k, v] : labels) {
@@ -63,8 +61,6 @@ absl::Status CheckLabels(const google::protobuf::Map<std::string, std::string>& 
   if (total > 8192) return absl::InvalidArgumentError("labels: larger than 8 KiB");
   return absl::OkStatus();
 }
-
-}  // namespace
 
 ObjectStore::ObjectStore(const StoreOptions& options, std::unique_ptr<ObjectDb> db,
                          KeyDirectory* keys, const Clock& clock)
@@ -282,7 +278,7 @@ absl::StatusOr<v1::Dataset> ObjectStore::CreateDataset(const Caller& c,
     RETURN_IF_ERROR(ValidateDatasetId(id, "release_policy"));
     policy = absl::StrCat("policies/", id);
   }
-  RETURN_IF_ERROR(CheckLabels(r.labels()));
+  RETURN_IF_ERROR(internal::CheckLabels(r.labels()));
   if (r.description().size() > 1024) {
     return absl::InvalidArgumentError("description: longer than 1024 bytes");
   }

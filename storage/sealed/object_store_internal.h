@@ -2,6 +2,7 @@
 #ifndef STRONGROOM_STORAGE_SEALED_OBJECT_STORE_INTERNAL_H_
 #define STRONGROOM_STORAGE_SEALED_OBJECT_STORE_INTERNAL_H_
 
+#include <google/protobuf/map.h>
 #include <google/protobuf/message_lite.h>
 #include <rocksdb/slice.h>
 
@@ -56,6 +57,8 @@ inline std::string Serialize(const google::protobuf::MessageLite& m) {
 std::string EncodePageToken(absl::string_view key);
 absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view prefix);
 int32_t PageSize(int32_t requested);
+// At most 64 labels of 1..63-byte keys, 8 KiB in all (datasets and uploads).
+absl::Status CheckLabels(const google::protobuf::Map<std::string, std::string>& labels);
 
 }  // namespace strongroom::storage::sealed::internal
 

@@ -2,6 +2,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -53,13 +54,16 @@ absl::StatusOr<v1::Upload> ObjectStore::BeginUpload(const Caller& c,
     ASSIGN_OR_RETURN(ds, AuthorizedDataset(c, r.dataset(), Access::kWrite, "BeginUpload"));
   }
   RETURN_IF_ERROR(ValidateObjectName(r.name(), "name"));
-  if (r.labels_size() > 64) return absl::InvalidArgumentError("labels: more than 64 entries");
-  size_t label_bytes = 0;
-  for (const auto& [k, v] : r.labels()) {
-    if (k.empty()) return absl::InvalidArgumentError("labels: empty key");
-    label_bytes += k.size() + v.size();
+  RETURN_IF_ERROR(internal::CheckLabels(r.labels()));
+  if (!r.expected_key().empty()) {
+    const std::string expected = absl::StartsWith(r.expected_key(), "keys/")
+                                     ? r.expected_key()
+                                     : absl::StrCat("keys/", r.expected_key());
+    if (expected != ds.key()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "expected_key: ", expected, " is not the key of ", ds.name(), " (", ds.key(), ")"));
+    }
   }
-  if (label_bytes > 8192) return absl::InvalidArgumentError("labels: larger than 8 KiB");
   const std::string id = ds.name().substr(sizeof("datasets/") - 1);
 
   v1::SealedUploadRecord upload;

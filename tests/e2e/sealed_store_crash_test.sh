@@ -46,6 +46,13 @@ start() {
 expect_killed() {
   local rc=0
   for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$pid" 2>/dev/null; then
+    # The crash point never fired: stop the server and say which point.
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=""
+    fail "$1: strongroomd still running 10 s after the operation; its crash point did not fire"
+  fi
   wait "$pid" || rc=$?
   pid=""
   [[ $rc -eq 137 ]] || fail "$1: strongroomd exited with $rc, expected SIGKILL (137)"

@@ -110,6 +110,30 @@ class ObjectStoreTest : public testing::ObjectStoreFixture {
   }
 };
 
+// A caller that names the key it expects is refused before anything is
+// reserved when the dataset is under another key: the next upload still
+// gets version 1. Label keys follow the dataset rules (1..63 bytes).
+TEST_F(ObjectStoreTest, BeginUploadChecksTheExpectedKeyAndLabelsFirst) {
+  v1::BeginUploadRequest b;
+  b.set_dataset("ds1");
+  b.set_name("m.bin");
+  b.set_expected_key("keys/k2");
+  EXPECT_THAT(
+      store_->BeginUpload(kOwner, b),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("expected_key: keys/k2 is not the key of datasets/ds1 (keys/k1)")));
+  b.set_expected_key("k2");  // the short form too
+  EXPECT_THAT(store_->BeginUpload(kOwner, b), StatusIs(absl::StatusCode::kInvalidArgument));
+  b.set_expected_key("");
+  (*b.mutable_labels())[std::string(64, 'x')] = "v";
+  EXPECT_THAT(store_->BeginUpload(kOwner, b),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must be 1..63 bytes")));
+  b.clear_labels();
+  b.set_expected_key("k1");
+  ASSERT_OK_AND_ASSIGN(v1::Upload up, store_->BeginUpload(kOwner, b));
+  EXPECT_EQ(up.version(), 1u);
+}
+
 TEST_F(ObjectStoreTest, DatasetsNameOwnerKeyAndPolicy) {
   ASSERT_OK_AND_ASSIGN(v1::Dataset d, store_->LookupDataset("ds1"));
   EXPECT_EQ(d.name(), "datasets/ds1");

@@ -1,0 +1,40 @@
+// The CLI's progress lines for long transfers (bytes, rate, ETA) and the
+// rekey job's (segments).
+#include "cli/object_io.h"
+
+#include <gtest/gtest.h>
+
+namespace strongroom::cli {
+namespace {
+
+TEST(FormatBytesTest, BinaryUnits) {
+  EXPECT_EQ(FormatBytes(0), "0 B");
+  EXPECT_EQ(FormatBytes(1023), "1023 B");
+  EXPECT_EQ(FormatBytes(1536), "1.5 KiB");
+  EXPECT_EQ(FormatBytes(uint64_t{3} << 30), "3.0 GiB");
+}
+
+TEST(FormatProgressLineTest, BytesRateAndEta) {
+  // 1 MiB of 4 MiB in 2 s: 512 KiB/s, 3 MiB left = 6 s.
+  EXPECT_EQ(FormatProgressLine("put", ProgressUnit::kBytes, 1 << 20, 4 << 20, 2.0),
+            "put 1.0 MiB / 4.0 MiB  512.0 KiB/s  ETA 0:06");
+  // 125 s left shows minutes.
+  EXPECT_EQ(FormatProgressLine("get", ProgressUnit::kBytes, 1000, 126000, 1.0),
+            "get 1000 B / 123.0 KiB  1000 B/s  ETA 2:05");
+  // Done: no ETA; unknown total (a pipe): neither total nor ETA.
+  EXPECT_EQ(FormatProgressLine("put", ProgressUnit::kBytes, 4 << 20, 4 << 20, 2.0),
+            "put 4.0 MiB / 4.0 MiB  2.0 MiB/s");
+  EXPECT_EQ(FormatProgressLine("put", ProgressUnit::kBytes, 2048, 0, 1.0),
+            "put 2.0 KiB  2.0 KiB/s");
+  // No time elapsed yet: rate 0, no ETA (no division by zero).
+  EXPECT_EQ(FormatProgressLine("put", ProgressUnit::kBytes, 0, 100, 0.0),
+            "put 0 B / 100 B  0 B/s");
+}
+
+TEST(FormatProgressLineTest, SegmentsAreCountsNotBytes) {
+  EXPECT_EQ(FormatProgressLine("rekey:", ProgressUnit::kSegments, 3, 10, 2.0),
+            "rekey: 3 / 10 segments  1.5 segments/s  ETA 0:04");
+}
+
+}  // namespace
+}  // namespace strongroom::cli
