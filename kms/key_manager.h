@@ -104,6 +104,12 @@ class KeyManager {
   // release policy without a version; NotFound for an unknown policy.
   using PolicyVersionLookup = std::function<absl::StatusOr<int64_t>(absl::string_view name)>;
   void SetPolicyVersionLookup(PolicyVersionLookup lookup);
+  // For dual_control keys: the reference-value sets a policy version names,
+  // pinned at their current versions ("set@version"), recorded with the
+  // binding (Key.release_reference_sets). Without it, no pins are recorded.
+  using ReferencePinLookup = std::function<absl::StatusOr<std::vector<std::string>>(
+      absl::string_view policy, int64_t version)>;
+  void SetReferencePinLookup(ReferencePinLookup lookup);
 
   struct ReleaseTarget {
     v1::Key key;                // with release_policy
@@ -195,6 +201,7 @@ class KeyManager {
   absl::Status RewrapSlice(size_t budget);
 
   PolicyVersionLookup policy_version_lookup_;
+  ReferencePinLookup reference_pin_lookup_;
   pkcs11::Hsm& hsm_;
   storage::Database& db_;
   const Clock& clock_;

@@ -137,6 +137,7 @@ absl::StatusOr<v1::Key> KeyManager::ApplyUpdate(const v1::UpdateKeyRequest& r,
       key.set_release_policy(r.release_policy());
       key.set_release_policy_version(r.release_policy().empty() ? 0
                                                                 : r.release_policy_version());
+      *key.mutable_release_reference_sets() = r.release_reference_sets();
     }
   }
   RETURN_IF_ERROR(Commit(view, {}, extra));
@@ -154,6 +155,10 @@ absl::StatusOr<v1::ChangeResult> KeyManager::UpdateKey(const Caller& c,
   RETURN_IF_ERROR(Authorize(c, only_policy && c.role != Role::kAdmin ? Action::kUse : Action::kManage,
                             &view->key.key(),
                             "UpdateKey"));
+  if (r.release_reference_sets_size() > 0) {
+    return absl::InvalidArgumentError(
+        "release_reference_sets: set by the server, not by the request");
+  }
   v1::UpdateKeyRequest resolved = r;
   for (const std::string& field : r.update_mask()) {
     if (field == "rotation_period_seconds") {
@@ -191,6 +196,16 @@ absl::StatusOr<v1::ChangeResult> KeyManager::UpdateKey(const Caller& c,
               r.release_policy(), " is at version ", current, ")"));
         }
         if (r.release_policy_version() == 0) resolved.set_release_policy_version(current);
+        // A dual-control binding also pins the reference-value sets the
+        // policy names, so that one admin's change to a set cannot loosen
+        // what two approved (the broker checks the pins and the current
+        // sets; see Key.release_reference_sets).
+        if (view->key.key().dual_control() && reference_pin_lookup_) {
+          ASSIGN_OR_RETURN(
+              std::vector<std::string> pins,
+              reference_pin_lookup_(r.release_policy(), resolved.release_policy_version()));
+          for (std::string& pin : pins) resolved.add_release_reference_sets(std::move(pin));
+        }
       }
     } else {
       return absl::InvalidArgumentError(absl::StrCat("update_mask: unknown field '", field, "'"));

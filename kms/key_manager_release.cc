@@ -12,6 +12,10 @@ void KeyManager::SetPolicyVersionLookup(PolicyVersionLookup lookup) {
   policy_version_lookup_ = std::move(lookup);
 }
 
+void KeyManager::SetReferencePinLookup(ReferencePinLookup lookup) {
+  reference_pin_lookup_ = std::move(lookup);
+}
+
 absl::StatusOr<KeyManager::ReleaseTarget> KeyManager::FindReleaseTarget(
     absl::string_view name) {
   ASSIGN_OR_RETURN(VersionName named, ParseKeyOrVersionName(name, "key"));

@@ -121,6 +121,10 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
       [admin = s->attestation_admin_.get()](absl::string_view name) {
         return admin->CurrentPolicyVersion(name);
       });
+  s->key_manager_->SetReferencePinLookup(
+      [admin = s->attestation_admin_.get()](absl::string_view name, int64_t version) {
+        return admin->PinReferenceSets(name, version);
+      });
   ASSIGN_OR_RETURN(s->checkpoint_signer_, kms::HsmCheckpointSigner::Create(*s->hsm_));
   kms::AuditOptions audit_options;
   audit_options.checkpoint_every = c.audit.checkpoint_every;

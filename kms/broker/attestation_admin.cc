@@ -15,6 +15,14 @@ namespace {
 
 constexpr absl::string_view kRvPrefix = "attest/rv/";
 constexpr absl::string_view kPolicyPrefix = "attest/pol/";
+// "<prefix minus '/'>-deleted/<id>" -> the last version a deleted set or
+// policy had: a name created again continues its numbering, so a version
+// number, once used, always means the same content (keys pin versions).
+std::string TombstoneKey(absl::string_view prefix, absl::string_view id) {
+  absl::string_view base = prefix;
+  base.remove_suffix(1);
+  return absl::StrCat(base, "-deleted/", id);
+}
 constexpr size_t kMaxValues = 4096;
 constexpr size_t kMaxValueBytes = 1024;
 constexpr size_t kMaxPolicyBytes = 64 * 1024;
@@ -46,9 +54,8 @@ std::string VersionKey(absl::string_view prefix, absl::string_view id,
 }
 
 // The highest stored version of `id`, 0 when none.
-absl::StatusOr<int64_t> LatestVersion(const storage::Database& db,
-                                      absl::string_view prefix,
-                                      absl::string_view id) {
+absl::StatusOr<int64_t> StoredLatestVersion(const storage::Database& db, absl::string_view prefix,
+                                            absl::string_view id) {
   int64_t latest = 0;
   std::string p = absl::StrCat(prefix, id, "/");
   RETURN_IF_ERROR(db.Scan(p, "", [&](absl::string_view key, absl::string_view) {
@@ -59,6 +66,22 @@ absl::StatusOr<int64_t> LatestVersion(const storage::Database& db,
   return latest;
 }
 
+// The version the next put of `id` follows: the highest stored one, or the
+// last one before a deletion when that is higher.
+absl::StatusOr<int64_t> LastUsedVersion(const storage::Database& db, absl::string_view prefix,
+                                        absl::string_view id) {
+  ASSIGN_OR_RETURN(int64_t latest, StoredLatestVersion(db, prefix, id));
+  absl::StatusOr<std::string> tomb = db.Get(TombstoneKey(prefix, id));
+  if (absl::IsNotFound(tomb.status())) return latest;
+  RETURN_IF_ERROR(tomb.status());
+  int64_t deleted = 0;
+  if (!absl::SimpleAtoi(*tomb, &deleted)) {
+    return absl::DataLossError(absl::StrCat("'", id, "': unreadable deletion record"));
+  }
+  return std::max(latest, deleted);
+}
+
+// Deletes every version of `id` and remembers the last version number.
 absl::Status DeleteAll(storage::Database& db, absl::string_view prefix,
                        absl::string_view id) {
   rocksdb::WriteBatch batch;
@@ -70,6 +93,8 @@ absl::Status DeleteAll(storage::Database& db, absl::string_view prefix,
     return true;
   }));
   if (n == 0) return absl::NotFoundError(absl::StrCat("'", id, "' does not exist"));
+  ASSIGN_OR_RETURN(int64_t last, LastUsedVersion(db, prefix, id));
+  batch.Put(TombstoneKey(prefix, id), absl::StrCat(last));
   return db.Write(batch);
 }
 
@@ -86,7 +111,7 @@ AttestationAdmin::AttestationAdmin(storage::Database& db,
 absl::StatusOr<v1::ReferenceValueSet> AttestationAdmin::ReadSet(
     absl::string_view id, int64_t version) const {
   if (version == 0) {
-    ASSIGN_OR_RETURN(version, LatestVersion(db_, kRvPrefix, id));
+    ASSIGN_OR_RETURN(version, StoredLatestVersion(db_, kRvPrefix, id));
     if (version == 0) {
       return absl::NotFoundError(
           absl::StrCat("reference-value set '", id, "' does not exist"));
@@ -142,7 +167,7 @@ absl::StatusOr<v1::ReferenceValueSet> AttestationAdmin::PutReferenceValues(
                      " is not in the future"));
   }
   std::lock_guard<std::mutex> lock(write_mu_);
-  ASSIGN_OR_RETURN(int64_t latest, LatestVersion(db_, kRvPrefix, id));
+  ASSIGN_OR_RETURN(int64_t latest, LastUsedVersion(db_, kRvPrefix, id));
   v1::ReferenceValueSet set;
   set.set_name(absl::StrCat("referenceValues/", id));
   set.set_version(latest + 1);
@@ -249,10 +274,40 @@ absl::StatusOr<attest::ReferenceValueSet> AttestationAdmin::Resolve(
   return out;
 }
 
+absl::StatusOr<attest::ReferenceValueSet> AttestationAdmin::ResolveVersion(absl::string_view name,
+                                                                           int64_t version) const {
+  if (version < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reference-value set '", name, "': version ", version));
+  }
+  ASSIGN_OR_RETURN(v1::ReferenceValueSet set, ReadSet(name, version));
+  attest::ReferenceValueSet out;
+  out.name = std::string(name);
+  out.version = set.version();
+  out.values.assign(set.values().begin(), set.values().end());
+  out.description = set.description();
+  out.expires_at = set.expire_time_unix() == 0 ? absl::InfiniteFuture()
+                                               : absl::FromUnixSeconds(set.expire_time_unix());
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> AttestationAdmin::PinReferenceSets(absl::string_view name,
+                                                                            int64_t version) const {
+  ASSIGN_OR_RETURN(attest::Policy policy, LoadPolicy(name, version));
+  std::vector<std::string> pins;
+  for (const std::string& set : policy.ReferencedSets()) {
+    absl::StatusOr<attest::ReferenceValueSet> current = Resolve(set);
+    if (absl::IsNotFound(current.status())) continue;
+    RETURN_IF_ERROR(current.status());
+    pins.push_back(absl::StrCat(set, "@", current->version));
+  }
+  return pins;
+}
+
 absl::StatusOr<v1::AttestationPolicy> AttestationAdmin::ReadPolicy(
     absl::string_view id, int64_t version) const {
   if (version == 0) {
-    ASSIGN_OR_RETURN(version, LatestVersion(db_, kPolicyPrefix, id));
+    ASSIGN_OR_RETURN(version, StoredLatestVersion(db_, kPolicyPrefix, id));
     if (version == 0) {
       return absl::NotFoundError(absl::StrCat("policy '", id, "' does not exist"));
     }
@@ -287,7 +342,7 @@ absl::StatusOr<v1::AttestationPolicy> AttestationAdmin::PutPolicy(
         absl::StrCat("policy_json: ", parsed.status().message()));
   }
   std::lock_guard<std::mutex> lock(write_mu_);
-  ASSIGN_OR_RETURN(int64_t latest, LatestVersion(db_, kPolicyPrefix, id));
+  ASSIGN_OR_RETURN(int64_t latest, LastUsedVersion(db_, kPolicyPrefix, id));
   v1::AttestationPolicy policy;
   policy.set_name(absl::StrCat("policies/", id));
   policy.set_version(latest + 1);
@@ -350,6 +405,13 @@ absl::StatusOr<v1::DeletePolicyResponse> AttestationAdmin::DeletePolicy(
   ASSIGN_OR_RETURN(std::string id, ParseName(r.name(), "policies", "name"));
   std::lock_guard<std::mutex> lock(write_mu_);
   RETURN_IF_ERROR(DeleteAll(db_, kPolicyPrefix, id));
+  {
+    // Its versions are gone: a key pinned to one is no longer released.
+    std::lock_guard<std::mutex> cache(cache_mu_);
+    for (auto it = policy_cache_.begin(); it != policy_cache_.end();) {
+      it = it->first.first == id ? policy_cache_.erase(it) : std::next(it);
+    }
+  }
   if (observer_) observer_(c, "delete_policy", id, "");
   LogInfo("attest.policy_deleted", {{"policy", id}, {"principal", c.principal}});
   return v1::DeletePolicyResponse();
@@ -379,7 +441,7 @@ absl::StatusOr<attest::Policy> AttestationAdmin::LoadPolicy(
 absl::StatusOr<int64_t> AttestationAdmin::CurrentPolicyVersion(
     absl::string_view name) const {
   ASSIGN_OR_RETURN(std::string id, ParseName(name, "policies", "release_policy"));
-  ASSIGN_OR_RETURN(int64_t v, LatestVersion(db_, kPolicyPrefix, id));
+  ASSIGN_OR_RETURN(int64_t v, StoredLatestVersion(db_, kPolicyPrefix, id));
   if (v == 0) {
     return absl::NotFoundError(absl::StrCat("policy '", id, "' does not exist"));
   }

@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "attest/composite.h"
@@ -84,6 +85,15 @@ class AttestationAdmin final : public attest::ReferenceValueResolver {
   // ReferenceValueResolver: the current version of a set.
   absl::StatusOr<attest::ReferenceValueSet> Resolve(
       absl::string_view name) const override;
+  // One stored version of a set (NotFound when it no longer exists).
+  absl::StatusOr<attest::ReferenceValueSet> ResolveVersion(absl::string_view name,
+                                                           int64_t version) const;
+  // The sets policy `name` at `version` names, each as "set@current
+  // version" (sets that do not exist now are left out): what a dual-control
+  // key binding pins. Version numbers are never reused, even after a set is
+  // deleted and created again, so a pin always means the same values.
+  absl::StatusOr<std::vector<std::string>> PinReferenceSets(absl::string_view name,
+                                                            int64_t version) const;
 
  private:
   absl::StatusOr<v1::ReferenceValueSet> ReadSet(absl::string_view id,

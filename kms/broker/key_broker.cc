@@ -3,11 +3,15 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
-#include <string_view>
 #include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "attest/binding.h"
@@ -87,6 +91,37 @@ Bytes ReleaseInfo(absl::string_view version_name, absl::string_view token_id) {
                                absl::string_view("\0", 1), token_id);
   return Bytes(s.begin(), s.end());
 }
+
+// Resolves each set at the version a dual-control key pinned ("set@v" in
+// Key.release_reference_sets); a set the binding did not pin does not
+// resolve, so a set created later cannot widen the key's policy.
+class PinnedReferenceValues final : public attest::ReferenceValueResolver {
+ public:
+  PinnedReferenceValues(const AttestationAdmin& admin, const std::vector<std::string>& pins,
+                        absl::string_view key)
+      : admin_(admin), key_(key) {
+    for (const std::string& pin : pins) {
+      const size_t at = pin.rfind('@');
+      int64_t version = 0;
+      if (at != std::string::npos && absl::SimpleAtoi(pin.substr(at + 1), &version)) {
+        versions_[pin.substr(0, at)] = version;
+      }
+    }
+  }
+  absl::StatusOr<attest::ReferenceValueSet> Resolve(absl::string_view name) const override {
+    auto it = versions_.find(std::string(name));
+    if (it == versions_.end()) {
+      return absl::NotFoundError(absl::StrCat("was not pinned when ", key_,
+                                              " was bound (re-bind its policy, with approval)"));
+    }
+    return admin_.ResolveVersion(name, it->second);
+  }
+
+ private:
+  const AttestationAdmin& admin_;
+  const std::string key_;
+  std::map<std::string, int64_t> versions_;
+};
 
 }  // namespace
 
@@ -245,6 +280,8 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   }
   std::string policy_name;
   int64_t policy_version = 0;
+  bool dual_control = false;
+  std::vector<std::string> pins;  // dual_control keys: Key.release_reference_sets
   if (IsDataset(key)) {
     ASSIGN_OR_RETURN(DatasetPolicy dp, DatasetPolicyFor(c, key, evidence_digest));
     policy_name = std::move(dp.name);
@@ -258,6 +295,9 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
     }
     policy_name = target->key.release_policy();
     policy_version = target->key.release_policy_version();
+    dual_control = target->key.dual_control();
+    pins.assign(target->key.release_reference_sets().begin(),
+                target->key.release_reference_sets().end());
   }
   absl::StatusOr<attest::Policy> policy = admin_.LoadPolicy(policy_name, policy_version);
   if (!policy.ok()) {
@@ -285,6 +325,21 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
     return Deny(c, "attest", key, "policy_denied",
                 absl::StrCat(decision.failed_path, ": ", decision.reason), evidence_digest,
                 PolicyDigest(*policy));
+  }
+  if (dual_control) {
+    // The same evidence under the reference values pinned when two admins
+    // bound the policy: a set changed since by one admin can only tighten.
+    PinnedReferenceValues pinned(admin_, pins, key);
+    attest::PolicyDecision at_binding =
+        policy->Evaluate(appraisal->claims, pinned, now,
+                         attest::EvaluationContext::FromAppraisals(appraisal->submodules));
+    if (!at_binding.allow) {
+      return Deny(c, "attest", key, "policy_denied",
+                  absl::StrCat(at_binding.failed_path, ": ", at_binding.reason,
+                               " (under the reference values pinned at the key's dual-control "
+                               "binding)"),
+                  evidence_digest, PolicyDigest(*policy));
+    }
   }
 
   const std::string token_id = RandomId();

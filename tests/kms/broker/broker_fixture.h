@@ -39,6 +39,9 @@ class BrokerFixture : public KeyManagerFixture {
     admin_ = std::make_unique<AttestationAdmin>(*db_, *verifiers_, clock_, "test");
     km_->SetPolicyVersionLookup(
         [this](absl::string_view name) { return admin_->CurrentPolicyVersion(name); });
+    km_->SetReferencePinLookup([this](absl::string_view name, int64_t version) {
+      return admin_->PinReferenceSets(name, version);
+    });
     ASSERT_OK_AND_ASSIGN(checkpoint_signer_, HsmCheckpointSigner::Create(*hsm_));
     ASSERT_OK_AND_ASSIGN(audit_, AuditLog::Create(*db_, checkpoint_signer_.get(), clock_,
                                                   AuditOptions{.checkpoint_every = 5}));
