@@ -1,5 +1,9 @@
 #include "server/key_management_service.h"
 
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "server/grpc_status.h"
 #include "server/peer_identity.h"
 
@@ -43,6 +47,41 @@ grpc::Status KeyManagementService::Ping(grpc::ServerContext* context, const v1::
   return ToGrpcStatus(IdentifyPeer(*context, principals_).status());
 }
 
+namespace {
+
+// What an UpdateKey (or an approval) changed: the fields named, and for a
+// binding the policy version and the reference-value sets it pinned; or the
+// proposal that awaits a second admin.
+std::string ChangeDetail(const v1::UpdateKeyRequest& r, const v1::ChangeResult& result) {
+  std::string out;
+  if (r.update_mask_size() > 0) {
+    absl::StrAppend(&out, "fields ", absl::StrJoin(r.update_mask(), ","));
+  }
+  if (result.has_pending()) {
+    absl::StrAppend(&out, out.empty() ? "" : "; ", "proposed ", result.pending().id(), " (",
+                    result.pending().action(), ")");
+    return out;
+  }
+  if (result.has_key()) {
+    const v1::Key& k = result.key();
+    const bool binding =
+        r.update_mask_size() == 0 || std::find(r.update_mask().begin(), r.update_mask().end(),
+                                               "release_policy") != r.update_mask().end();
+    if (binding) {
+      absl::StrAppend(&out, out.empty() ? "" : "; ", "release_policy ",
+                      k.release_policy().empty()
+                          ? std::string("(none)")
+                          : absl::StrCat(k.release_policy(), "@", k.release_policy_version()));
+      if (k.release_reference_sets_size() > 0) {
+        absl::StrAppend(&out, " pins ", absl::StrJoin(k.release_reference_sets(), ","));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 #define SR_FORWARD(Name, Request, Response)                                              \
   grpc::Status KeyManagementService::Name(grpc::ServerContext* context,                  \
                                           const v1::Request* request,                    \
@@ -51,31 +90,37 @@ grpc::Status KeyManagementService::Ping(grpc::ServerContext* context, const v1::
                  [&](const kms::Caller& caller) { return km_.Name(caller, *request); }); \
   }
 
-// Changes are also reported to the observer (the audit chain).
-#define SR_CHANGE(Name, Request, Response, resource)                                  \
-  grpc::Status KeyManagementService::Name(grpc::ServerContext* context,               \
-                                          const v1::Request* request,                 \
-                                          v1::Response* response) {                   \
-    kms::Caller who;                                                                  \
-    grpc::Status s = Serve(*context, principals_, response, [&](const kms::Caller& c) { \
-      who = c;                                                                        \
-      return km_.Name(c, *request);                                                   \
-    });                                                                               \
-    if (s.ok() && observer_) observer_(who, SnakeCase(#Name), resource);                          \
-    return s;                                                                         \
+// Changes are also reported to the observer (the audit chain), with what
+// changed as the detail.
+#define SR_CHANGE(Name, Request, Response, resource, detail)                                    \
+  grpc::Status KeyManagementService::Name(grpc::ServerContext* context,                         \
+                                          const v1::Request* request, v1::Response* response) { \
+    kms::Caller who;                                                                            \
+    grpc::Status s = Serve(*context, principals_, response, [&](const kms::Caller& c) {         \
+      who = c;                                                                                  \
+      return km_.Name(c, *request);                                                             \
+    });                                                                                         \
+    if (s.ok() && observer_) observer_(who, SnakeCase(#Name), resource, detail);                \
+    return s;                                                                                   \
   }
 
-SR_CHANGE(CreateKey, CreateKeyRequest, Key, response->name())
+SR_CHANGE(CreateKey, CreateKeyRequest, Key, response->name(),
+          absl::StrCat("owner ", response->owner(),
+                       response->dual_control() ? " dual_control" : ""))
 SR_FORWARD(GetKey, GetKeyRequest, Key)
 SR_FORWARD(ListKeys, ListKeysRequest, ListKeysResponse)
-SR_CHANGE(UpdateKey, UpdateKeyRequest, ChangeResult, request->name())
-SR_CHANGE(RotateKey, RotateKeyRequest, KeyVersion, response->name())
+SR_CHANGE(UpdateKey, UpdateKeyRequest, ChangeResult, request->name(),
+          ChangeDetail(*request, *response))
+SR_CHANGE(RotateKey, RotateKeyRequest, KeyVersion, response->name(), "")
 SR_FORWARD(GetKeyVersion, GetKeyVersionRequest, KeyVersion)
 SR_FORWARD(ListKeyVersions, ListKeyVersionsRequest, ListKeyVersionsResponse)
-SR_CHANGE(SetKeyVersionState, SetKeyVersionStateRequest, KeyVersion, request->name())
-SR_CHANGE(DestroyKeyVersion, DestroyKeyVersionRequest, ChangeResult, request->name())
-SR_CHANGE(RestoreKeyVersion, RestoreKeyVersionRequest, KeyVersion, request->name())
-SR_CHANGE(ApproveChange, ApproveChangeRequest, ChangeResult, request->id())
+SR_CHANGE(SetKeyVersionState, SetKeyVersionStateRequest, KeyVersion, request->name(),
+          absl::StrCat("state ", v1::KeyVersionState_Name(response->state())))
+SR_CHANGE(DestroyKeyVersion, DestroyKeyVersionRequest, ChangeResult, request->name(),
+          response->has_pending() ? absl::StrCat("proposed ", response->pending().id()) : "")
+SR_CHANGE(RestoreKeyVersion, RestoreKeyVersionRequest, KeyVersion, request->name(), "")
+SR_CHANGE(ApproveChange, ApproveChangeRequest, ChangeResult, request->id(),
+          ChangeDetail(v1::UpdateKeyRequest(), *response))
 #undef SR_CHANGE
 SR_FORWARD(ListChanges, ListChangesRequest, ListChangesResponse)
 SR_FORWARD(Encrypt, EncryptRequest, EncryptResponse)
@@ -92,7 +137,7 @@ grpc::Status KeyManagementService::RotateRootKey(grpc::ServerContext* context,
     who = caller;
     return km_.RotateRootKey(caller);
   });
-  if (s.ok() && observer_) observer_(who, "rotate_root_key", "root");
+  if (s.ok() && observer_) observer_(who, "rotate_root_key", "root", "");
   return s;
 }
 

@@ -18,7 +18,7 @@ class KeyManagementService final : public strongroom::v1::KeyManagement::Service
   // Called after every successful change (create, update, rotate, state,
   // destroy, restore, approve, root rotation) for the audit chain.
   using ChangeObserver = std::function<void(const kms::Caller&, absl::string_view action,
-                                            absl::string_view resource)>;
+                                            absl::string_view resource, absl::string_view detail)>;
 
   KeyManagementService(kms::KeyManager& km, const std::map<std::string, kms::Role>& principals,
                        ChangeObserver observer = nullptr)

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "base/status_macros.h"
@@ -184,23 +185,58 @@ absl::StatusOr<std::unique_ptr<SealedStoreService>> SealedStoreService::Create(
 
 SealedStoreService::~SealedStoreService() = default;
 
+namespace {
+// "ds" or "datasets/ds" -> "datasets/ds" (for audit records).
+std::string DatasetResource(absl::string_view dataset) {
+  return absl::StartsWith(dataset, "datasets/") ? std::string(dataset)
+                                                : absl::StrCat("datasets/", dataset);
+}
+}  // namespace
+
 #define SR_FORWARD(Name, Request, Response)                                                       \
   grpc::Status SealedStoreService::Name(grpc::ServerContext* context, const v1::Request* request, \
                                         v1::Response* response) {                                 \
     return Serve(*context, principals_, response,                                                 \
                  [&](const kms::Caller& caller) { return store_->Name(caller, *request); });      \
   }
-SR_FORWARD(CreateDataset, CreateDatasetRequest, Dataset)
 SR_FORWARD(GetDataset, GetDatasetRequest, Dataset)
 SR_FORWARD(ListDatasets, ListDatasetsRequest, ListDatasetsResponse)
 SR_FORWARD(BeginUpload, BeginUploadRequest, Upload)
 SR_FORWARD(StatObject, StatObjectRequest, ObjectInfo)
 SR_FORWARD(ListObjects, ListObjectsRequest, ListObjectsResponse)
-SR_FORWARD(DeleteObject, DeleteObjectRequest, DeleteObjectResponse)
-SR_FORWARD(StartRewrap, StartRewrapRequest, StoreJob)
-SR_FORWARD(BeginRekey, BeginRekeyRequest, StoreJob)
 SR_FORWARD(GetJob, GetJobRequest, StoreJob)
 #undef SR_FORWARD
+
+// The changes, forwarded the same way and reported to the observer (the
+// audit chain) once they succeeded.
+#define SR_AUDITED(Name, Request, Response, Action, Resource, Detail)                             \
+  grpc::Status SealedStoreService::Name(grpc::ServerContext* context, const v1::Request* request, \
+                                        v1::Response* response) {                                 \
+    return Serve(*context, principals_, response,                                                 \
+                 [&](const kms::Caller& caller) -> absl::StatusOr<v1::Response> {                 \
+                   absl::StatusOr<v1::Response> out = store_->Name(caller, *request);             \
+                   if (out.ok() && observer_) {                                                   \
+                     const v1::Request& r = *request;                                             \
+                     const v1::Response& o = *out;                                                \
+                     (void)r;                                                                     \
+                     (void)o;                                                                     \
+                     observer_(caller, Action, Resource, Detail);                                 \
+                   }                                                                              \
+                   return out;                                                                    \
+                 });                                                                              \
+  }
+SR_AUDITED(CreateDataset, CreateDatasetRequest, Dataset, "create_dataset", o.name(),
+           absl::StrCat("owner ", o.owner(), " key ", o.key(), " release_policy ",
+                        o.release_policy().empty() ? "(none)" : o.release_policy(), " quota ",
+                        o.quota_bytes()))
+SR_AUDITED(DeleteObject, DeleteObjectRequest, DeleteObjectResponse, "delete_object",
+           absl::StrCat(DatasetResource(r.dataset()), "/", r.name(), "@", r.version()),
+           absl::StrCat("freed ", o.freed_bytes(), " bytes"))
+SR_AUDITED(StartRewrap, StartRewrapRequest, StoreJob, "start_rewrap", o.dataset(),
+           absl::StrCat("job ", o.id()))
+SR_AUDITED(BeginRekey, BeginRekeyRequest, StoreJob, "begin_rekey",
+           absl::StrCat(o.dataset(), "/", o.name(), "@", o.version()), absl::StrCat("job ", o.id()))
+#undef SR_AUDITED
 
 grpc::Status SealedStoreService::CheckStore(grpc::ServerContext* context,
                                             const v1::CheckStoreRequest*,

@@ -14,6 +14,7 @@
 #ifndef STRONGROOM_SERVER_SEALED_STORE_SERVICE_H_
 #define STRONGROOM_SERVER_SEALED_STORE_SERVICE_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +36,12 @@ class SealedStoreService final : public strongroom::v1::SealedStore::Service {
   ~SealedStoreService() override;
 
   storage::sealed::ObjectStore& store() { return *store_; }
+  // Called after each successful change an owner or admin makes (a dataset
+  // created, an object version deleted, a re-wrap or rekey job started), so
+  // the broker can append it to the audit chain (server.cc wires it).
+  using ChangeObserver = std::function<void(const kms::Caller&, absl::string_view action,
+                                            absl::string_view resource, absl::string_view detail)>;
+  void SetChangeObserver(ChangeObserver observer) { observer_ = std::move(observer); }
   // The store as the key broker needs it (kms::KeyBroker::SetDatasetDirectory);
   // lives as long as this service.
   kms::DatasetDirectory& dataset_directory() { return *directory_; }
@@ -74,6 +81,7 @@ class SealedStoreService final : public strongroom::v1::SealedStore::Service {
   std::unique_ptr<storage::sealed::ObjectStore> store_;  // uses keys_
   std::unique_ptr<kms::DatasetDirectory> directory_;     // uses store_
   const std::map<std::string, kms::Role>& principals_;
+  ChangeObserver observer_;
 };
 
 }  // namespace strongroom::server

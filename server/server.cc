@@ -168,8 +168,8 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   s->key_management_ = std::make_unique<KeyManagementService>(
       *s->key_manager_, s->config_.principals,
       [broker = s->broker_.get()](const kms::Caller& caller, absl::string_view action,
-                                  absl::string_view resource) {
-        broker->AuditAdminChange(caller, action, resource, "");
+                                  absl::string_view resource, absl::string_view detail) {
+        broker->AuditAdminChange(caller, action, resource, detail);
       });
   ASSIGN_OR_RETURN(s->sealed_store_, SealedStoreService::Create(*s->key_manager_, c.store,
                                                                 c.storage_path,
@@ -177,6 +177,11 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   // Dataset tokens: the broker authorizes workload reads and uploads in the
   // store and looks datasets, objects and uploads up in it.
   s->sealed_store_->store().SetReadAuthorizer(s->broker_.get());
+  s->sealed_store_->SetChangeObserver(
+      [broker = s->broker_.get()](const kms::Caller& caller, absl::string_view action,
+                                  absl::string_view resource, absl::string_view detail) {
+        broker->AuditAdminChange(caller, action, resource, detail);
+      });
   s->broker_->SetDatasetDirectory(&s->sealed_store_->dataset_directory());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(c.listen, creds, &s->port_);

@@ -128,6 +128,17 @@ as admin store check > "$tmp/check.txt" || { cat "$tmp/check.txt" >&2; fail "sto
 grep -q "store check passed" "$tmp/check.txt" || fail "store check output"
 grep -q " 0 orphaned segments" "$tmp/check.txt" || fail "orphaned segments"
 expect_rc 1 "owners may not run the store check" owner1 store check
+# Every change an owner or admin made is in the audit chain, with its detail.
+as auditor audit export --out "$tmp/audit.jsonl" || fail "audit export"
+for action in '"action":"create_dataset"' '"action":"delete_object"' '"action":"start_rewrap"' \
+              '"action":"begin_rekey"' '"action":"rotate_key"'; do
+  grep -q "$action" "$tmp/audit.jsonl" || fail "audit export lacks $action"
+done
+grep '"action":"create_dataset"' "$tmp/audit.jsonl" | grep -q '"reason_detail":"owner spiffe://strongroom/owner1 key keys/k1' \
+  || fail "create_dataset record lacks its owner and key"
+grep '"action":"delete_object"' "$tmp/audit.jsonl" | grep -q '"resource":"datasets/ds1/models/a.bin@2"' \
+  || fail "delete_object record does not name the object version"
+as auditor audit verify "$tmp/audit.jsonl" >/dev/null || fail "audit verify"
 # Stop the server before the temp dir goes: it may still be flushing.
 kill -TERM "$pid"; wait "$pid" || true; pid=""
 echo "1 passed, 0 failed"
