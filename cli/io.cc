@@ -1,14 +1,14 @@
 #include "cli/io.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-
-#include <openssl/crypto.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -68,20 +68,37 @@ absl::Status WriteOutput(const std::string& flag, const std::string& path, absl:
     }
     return absl::OkStatus();
   }
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return IoError("write", flag, path);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      absl::Status s = IoError("write", flag, path);
-      close(fd);
-      return s;
+  auto write_all = [&](int fd) -> bool {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = write(fd, data.data() + done, data.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return false;
+      done += static_cast<size_t>(n);
     }
-    done += static_cast<size_t>(n);
+    return true;
+  };
+  struct stat st = {};
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    // A device or a pipe (/dev/null, a FIFO): written as it is.
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return IoError("write", flag, path);
+    const bool ok = write_all(fd);
+    if (close(fd) != 0 || !ok) return IoError("write", flag, path);
+    return absl::OkStatus();
   }
-  if (close(fd) != 0) return IoError("write", flag, path);
+  // A file: written whole to a new 0600 file next to it, then renamed over
+  // it, so a failure leaves no partial output and an existing file's mode
+  // (say 0644) does not carry over to what may be a secret.
+  std::string temp = path + ".partial-XXXXXX";
+  int fd = mkstemp(temp.data());
+  if (fd < 0) return IoError("write", flag, path);
+  const bool ok = write_all(fd) && fsync(fd) == 0;
+  if (close(fd) != 0 || !ok || rename(temp.c_str(), path.c_str()) != 0) {
+    absl::Status s = IoError("write", flag, path);
+    unlink(temp.c_str());
+    return s;
+  }
   return absl::OkStatus();
 }
 

@@ -420,6 +420,7 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
     t.policy_version = v.get<int64_t>();
   }
   t.policy_digest = absl::StrCat("sha256:", JsonString(sr, "policy_digest"));
+  t.evidence_digest = JsonString(sr, "evidence_digest");
   {
     std::lock_guard<std::mutex> lock(revoked_mu_);
     if (!revoked_.empty()) {
@@ -510,7 +511,7 @@ absl::StatusOr<v1::SealedKey> KeyBroker::SealForToken(
   ASSIGN_OR_RETURN(v1::SealedKey out,
                    SealTo(pk, info, plaintext.Reveal(), target->version_name, t.token_id));
   RETURN_IF_ERROR(Allow(c, action, target->version_name, absl::StrCat("token ", t.token_id),
-                        t.policy_digest, target->version));
+                        t.policy_digest, target->version, t.evidence_digest));
   return out;
 }
 
@@ -549,13 +550,17 @@ absl::StatusOr<v1::SealedKey> KeyBroker::SealTo(const hpke::PublicKey& pk, const
   return out;
 }
 
-absl::Status KeyBroker::Allow(const Caller& c, absl::string_view action,
-                              absl::string_view resource, absl::string_view detail,
-                              absl::string_view policy_digest, uint32_t key_version) {
-  AuditEntry e{.principal = c.principal, .action = std::string(action),
-               .resource = std::string(resource), .decision = AuditDecision::kAllow,
-               .reason_id = "", .reason_detail = std::string(detail),
-               .evidence_digest = "", .policy_digest = std::string(policy_digest),
+absl::Status KeyBroker::Allow(const Caller& c, absl::string_view action, absl::string_view resource,
+                              absl::string_view detail, absl::string_view policy_digest,
+                              uint32_t key_version, absl::string_view evidence_digest) {
+  AuditEntry e{.principal = c.principal,
+               .action = std::string(action),
+               .resource = std::string(resource),
+               .decision = AuditDecision::kAllow,
+               .reason_id = "",
+               .reason_detail = std::string(detail),
+               .evidence_digest = std::string(evidence_digest),
+               .policy_digest = std::string(policy_digest),
                .key_version = key_version};
   return audit_.Append(std::move(e)).status();
 }

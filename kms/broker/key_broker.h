@@ -185,10 +185,10 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
                                        std::span<const uint8_t> plaintext,
                                        absl::string_view key_version,
                                        absl::string_view token_id);
-  // Appends an allow record.
+  // Appends an allow record (`evidence_digest`: the token's, for releases).
   absl::Status Allow(const Caller& c, absl::string_view action, absl::string_view resource,
                      absl::string_view detail, absl::string_view policy_digest,
-                     uint32_t key_version = 0);
+                     uint32_t key_version = 0, absl::string_view evidence_digest = "");
   // Deny with another status code than PermissionDenied.
   absl::Status DenyWithCode(absl::StatusCode code, const Caller& c, absl::string_view action,
                             absl::string_view resource, absl::string_view reason_id,

@@ -162,8 +162,8 @@ absl::StatusOr<v1::GetObjectKeyResponse> KeyBroker::GetObjectKey(const Caller& c
   ASSIGN_OR_RETURN(*out.mutable_sealed(),
                    SealTo(pk, info, data_key.Reveal(), plain->key_version(), t.token_id));
   absl::StatusOr<VersionName> version = ParseVersionName(plain->key_version(), "key_version");
-  RETURN_IF_ERROR(
-      Allow(c, kAction, resource, detail, t.policy_digest, version.ok() ? version->version : 0));
+  RETURN_IF_ERROR(Allow(c, kAction, resource, detail, t.policy_digest,
+                        version.ok() ? version->version : 0, t.evidence_digest));
   out.set_dataset(resource);
   out.set_name(header->name);
   out.set_version(header->version);
@@ -221,7 +221,8 @@ absl::StatusOr<v1::GetUploadKeyResponse> KeyBroker::GetUploadKey(const Caller& c
   v1::GetUploadKeyResponse out;
   ASSIGN_OR_RETURN(*out.mutable_sealed(),
                    SealTo(pk, info, data_key.Reveal(), generated->key_version(), t.token_id));
-  RETURN_IF_ERROR(Allow(c, kAction, resource, detail, t.policy_digest, version.version));
+  RETURN_IF_ERROR(
+      Allow(c, kAction, resource, detail, t.policy_digest, version.version, t.evidence_digest));
   out.set_wrapped(generated->ciphertext());
   out.set_dataset(resource);
   out.set_name(upload.name);

@@ -23,6 +23,7 @@ struct KeyBroker::CheckedToken {
   std::string policy;  // strongroom.policy
   int64_t policy_version = -1;
   std::string policy_digest;
+  std::string evidence_digest;  // strongroom.evidence_digest: what was appraised
   // Key tokens: the key's primary release target as found by the check, so
   // a release of that key uses the lookup the check made.
   std::optional<KeyManager::ReleaseTarget> target;

@@ -50,11 +50,16 @@ grep -q "policies/tpm-release v1" "$tmp/out" || fail "binding not reported"
 get_key() {
   as worker workload get-key model-key --attester tpm --tcti "$tcti" --pcrs sha256:0-7,16 "$@"
 }
+# An existing, world-readable file at the key's path: what is written there is
+# a new 0600 file, not the old one's mode.
+: > "$tmp/eph.pem"; chmod 644 "$tmp/eph.pem"
 get_key --out "$tmp/key1.bin" --token-out "$tmp/token.jwt" --sealed-out "$tmp/sealed.json" \
   --ephemeral-key-out "$tmp/eph.pem" >"$tmp/out" || { cat "$tmp/err" >&2; fail "get-key refused"; }
 [[ $(stat -c %s "$tmp/key1.bin") -eq 32 ]] || fail "released key is not 32 bytes"
 [[ $(stat -c %a "$tmp/key1.bin") == 600 ]] || fail "key file is not 0600"
 grep -q "BEGIN PRIVATE KEY" "$tmp/eph.pem" || fail "ephemeral key not written as PKCS#8"
+[[ $(stat -c %a "$tmp/eph.pem") == 600 ]] || fail "ephemeral key file is not 0600"
+ls "$tmp"/*.partial-* >/dev/null 2>&1 && fail "a temporary output file was left behind"
 [[ $(tr -cd . < "$tmp/token.jwt" | wc -c) -eq 2 ]] || fail "token is not a JWS compact JWT"
 # A second workload run gets the same key version's material.
 get_key --out "$tmp/key2.bin" >/dev/null || { cat "$tmp/err" >&2; fail "second get-key"; }
