@@ -20,13 +20,24 @@ absl::string_view ChallengeRefusalId(ChallengeRefusal r) {
   return "nonce_unknown";
 }
 
-ChallengeStore::ChallengeStore(const Clock& clock, absl::Duration ttl,
-                               size_t capacity)
-    : clock_(clock), ttl_(ttl), capacity_(capacity) {}
+ChallengeStore::ChallengeStore(const Clock& clock, absl::Duration ttl, size_t capacity,
+                               size_t per_principal_capacity)
+    : clock_(clock),
+      ttl_(ttl),
+      capacity_(capacity),
+      per_principal_capacity_(per_principal_capacity) {}
+
+void ChallengeStore::EraseLocked(std::map<std::string, Entry>::iterator it) {
+  auto count = outstanding_.find(it->second.principal);
+  if (count != outstanding_.end() && --count->second == 0) outstanding_.erase(count);
+  entries_.erase(it);
+}
 
 void ChallengeStore::DropExpiredLocked(absl::Time now) {
   for (auto it = entries_.begin(); it != entries_.end();) {
-    it = it->second.expires_at <= now ? entries_.erase(it) : std::next(it);
+    auto next = std::next(it);
+    if (it->second.expires_at <= now) EraseLocked(it);
+    it = next;
   }
 }
 
@@ -40,13 +51,25 @@ absl::StatusOr<Challenge> ChallengeStore::Issue(absl::string_view principal,
   absl::Time now = clock_.Now();
   c.expires_at = now + ttl_;
   std::lock_guard<std::mutex> lock(mu_);
-  if (entries_.size() >= capacity_) DropExpiredLocked(now);
+  auto mine = [&] {
+    auto it = outstanding_.find(principal);
+    return it == outstanding_.end() ? size_t{0} : it->second;
+  };
+  if (entries_.size() >= capacity_ || mine() >= per_principal_capacity_) {
+    DropExpiredLocked(now);
+  }
+  if (mine() >= per_principal_capacity_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("too many outstanding challenges for this principal (",
+                     per_principal_capacity_, "); redeem or let them expire"));
+  }
   if (entries_.size() >= capacity_) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "too many outstanding challenges (", capacity_, "); retry shortly"));
   }
   entries_[std::string(AsStringView(c.nonce))] =
       Entry{std::string(principal), std::string(binding), c.expires_at};
+  ++outstanding_[std::string(principal)];
   return c;
 }
 
@@ -65,8 +88,8 @@ absl::Status ChallengeStore::Redeem(std::span<const uint8_t> nonce,
   }
   // A nonce is consumed by any redemption attempt, right or wrong, so a
   // guess cannot be retried against it.
-  Entry e = std::move(it->second);
-  entries_.erase(it);
+  Entry e = it->second;
+  EraseLocked(it);
   if (e.expires_at <= clock_.Now()) {
     return refuse(ChallengeRefusal::kExpired, "nonce expired");
   }

@@ -4,8 +4,9 @@
 // what it asked for (a key name); Redeem() consumes a nonce exactly once and
 // only for the same principal and binding, before it expires. Nonces live in
 // memory: a restart invalidates outstanding challenges (the workload asks
-// again), which is the safe direction. The store is bounded: when full,
-// expired entries are dropped first and then Issue fails with
+// again), which is the safe direction. The store is bounded, in all and per
+// principal (so a few principals cannot take every slot): when a bound is
+// reached, expired entries are dropped first and then Issue fails with
 // ResourceExhausted rather than evicting live challenges.
 //
 // Thread-safe (one mutex; operations are O(log n)).
@@ -34,7 +35,8 @@ absl::string_view ChallengeRefusalId(ChallengeRefusal r);
 
 class ChallengeStore {
  public:
-  ChallengeStore(const Clock& clock, absl::Duration ttl, size_t capacity);
+  ChallengeStore(const Clock& clock, absl::Duration ttl, size_t capacity,
+                 size_t per_principal_capacity = 1024);
 
   absl::StatusOr<Challenge> Issue(absl::string_view principal,
                                   absl::string_view binding);
@@ -57,8 +59,11 @@ class ChallengeStore {
   const Clock& clock_;
   const absl::Duration ttl_;
   const size_t capacity_;
+  const size_t per_principal_capacity_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;  // by raw nonce bytes
+  std::map<std::string, size_t, std::less<>> outstanding_;  // entries per principal
+  void EraseLocked(std::map<std::string, Entry>::iterator it);
 };
 
 }  // namespace strongroom::kms

@@ -135,15 +135,24 @@ KeyBroker::KeyBroker(KeyManager& keys, AttestationAdmin& admin,
       audit_(audit),
       clock_(clock),
       options_(std::move(options)),
-      challenges_(clock, options_.challenge_ttl, options_.max_challenges),
+      challenges_(clock, options_.challenge_ttl, options_.max_challenges,
+                  options_.max_challenges_per_principal),
       limiter_(clock, options_.rate_per_second, options_.rate_burst) {}
 
 absl::Status KeyBroker::Admit(const Caller& c) {
-  RETURN_IF_ERROR(limiter_.Acquire(c.principal));
+  // Refused before any decision: logged, not audited one by one (a caller
+  // could otherwise flood the synced audit log).
+  auto refused = [&](absl::Status s) {
+    LogInfo("broker.refused", {{"principal", c.principal},
+                               {"code", absl::StatusCodeToString(s.code())},
+                               {"reason", std::string(s.message())}});
+    return s;
+  };
+  if (absl::Status s = limiter_.Acquire(c.principal); !s.ok()) return refused(std::move(s));
   if (c.role != Role::kWorkload) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "principal '", c.principal, "' (role ", RoleName(c.role),
-        ") is not a workload; only workloads attest and receive keys"));
+    return refused(absl::PermissionDeniedError(
+        absl::StrCat("principal '", c.principal, "' (role ", RoleName(c.role),
+                     ") is not a workload; only workloads attest and receive keys")));
   }
   return absl::OkStatus();
 }
@@ -210,7 +219,14 @@ absl::StatusOr<v1::GetChallengeResponse> KeyBroker::GetChallenge(
     const Caller& c, const v1::GetChallengeRequest& r) {
   RETURN_IF_ERROR(Admit(c));
   ASSIGN_OR_RETURN(const std::string key, ParseResource(r.key()));
-  ASSIGN_OR_RETURN(Challenge ch, challenges_.Issue(c.principal, key));
+  absl::StatusOr<Challenge> issued = challenges_.Issue(c.principal, key);
+  if (!issued.ok()) {
+    LogInfo("broker.refused", {{"principal", c.principal},
+                               {"code", absl::StatusCodeToString(issued.status().code())},
+                               {"reason", std::string(issued.status().message())}});
+    return issued.status();
+  }
+  Challenge& ch = *issued;
   AuditEntry e{.principal = c.principal, .action = "challenge", .resource = key,
                .decision = AuditDecision::kAllow};
   RETURN_IF_ERROR(audit_.Append(std::move(e)).status());

@@ -78,6 +78,7 @@ struct BrokerOptions {
   double rate_per_second = 500;  // per principal; <= 0 disables
   double rate_burst = 1000;
   size_t max_challenges = 100000;
+  size_t max_challenges_per_principal = 1024;  // outstanding at once
   std::string verifier_id = "strongroomd";
   std::string collateral_dir;  // default Evidence.collateral_dir
 };

@@ -495,6 +495,28 @@ TEST_F(KeyBrokerTest, RateLimitPerPrincipal) {
   EXPECT_OK(Challenge(kWorkload).status());
 }
 
+// Outstanding challenges are bounded per principal too: one workload that
+// never redeems its nonces cannot take every slot from the others.
+TEST_F(KeyBrokerTest, OutstandingChallengesAreBoundedPerPrincipal) {
+  MakeReleasableKey();
+  MakeBroker(BrokerOptions{
+      .rate_per_second = 0, .max_challenges = 100, .max_challenges_per_principal = 3});
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string first, Challenge(kWorkload));
+  ASSERT_OK(Challenge(kWorkload).status());
+  ASSERT_OK(Challenge(kWorkload).status());
+  EXPECT_THAT(Challenge(kWorkload),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("for this principal")));
+  ASSERT_OK(Challenge(kWorkload2).status());  // another principal is not affected
+  // Redeeming one frees its slot; so does expiry.
+  ASSERT_OK_AND_ASSIGN(auto item, Evidence(w, first, kGoodMeasurement));
+  ASSERT_OK(AttestWith(kWorkload, w, first, item).status());
+  ASSERT_OK(Challenge(kWorkload).status());
+  EXPECT_THAT(Challenge(kWorkload), StatusIs(absl::StatusCode::kResourceExhausted));
+  clock_.Set(clock_.Now() + absl::Seconds(61));
+  EXPECT_OK(Challenge(kWorkload).status());
+}
+
 // Attest with `release` is one call: admitted once, not once per decision.
 TEST_F(KeyBrokerTest, AttestWithReleaseIsAdmittedOnce) {
   MakeReleasableKey();
