@@ -124,8 +124,9 @@ absl::Status ParseAudit(const ConfigNode& root, const std::string& source,
 absl::Status ParseStore(const ConfigNode& root, const std::string& source,
                         const std::string& base_dir, storage::sealed::StoreOptions* s) {
   ASSIGN_OR_RETURN(ConfigNode store, root.GetSection("store"));
-  RETURN_IF_ERROR(store.AllowOnly({"path", "default_quota_bytes", "max_segment_size",
-                                   "upload_idle_timeout", "maintenance_interval"}));
+  RETURN_IF_ERROR(
+      store.AllowOnly({"path", "default_quota_bytes", "max_segment_size", "upload_idle_timeout",
+                       "rekey_idle_timeout", "maintenance_interval"}));
   ASSIGN_OR_RETURN(std::string path, store.GetString("path", ""));
   s->path = Resolve(base_dir, path);
   ASSIGN_OR_RETURN(int64_t quota, store.GetInt("default_quota_bytes", 0, 0, INT64_MAX));
@@ -137,6 +138,12 @@ absl::Status ParseStore(const ConfigNode& root, const std::string& source,
   s->max_segment_size = static_cast<uint32_t>(segment);
   ASSIGN_OR_RETURN(s->upload_idle_timeout,
                    store.GetDuration("upload_idle_timeout", s->upload_idle_timeout));
+  ASSIGN_OR_RETURN(s->rekey_idle_timeout,
+                   store.GetDuration("rekey_idle_timeout", s->rekey_idle_timeout));
+  if (s->rekey_idle_timeout < absl::Minutes(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": config field 'store.rekey_idle_timeout': must be at least 1m"));
+  }
   ASSIGN_OR_RETURN(s->maintenance_interval,
                    store.GetDuration("maintenance_interval", s->maintenance_interval));
   if (s->upload_idle_timeout < absl::Seconds(1) ||

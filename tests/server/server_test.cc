@@ -143,6 +143,9 @@ storage: {path: db}
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'audit.checkpoint_interval'")));
   EXPECT_THAT(ParseServerConfig(base + "audit: {key: a.pem}\n", "x.yaml", "/tmp"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'audit.key'")));
+  EXPECT_THAT(
+      ParseServerConfig(base + "store: {rekey_idle_timeout: 10s}\n", "x.yaml", "/tmp"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'store.rekey_idle_timeout'")));
   EXPECT_THAT(ParseServerConfig(base + "hsm2: {}\n", "x.yaml", "/tmp"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("hsm2")));
   ASSERT_OK_AND_ASSIGN(ServerConfig c, ParseServerConfig(base, "x.yaml", "/etc/sr"));
@@ -151,6 +154,10 @@ storage: {path: db}
   EXPECT_EQ(c.audit.checkpoint_every, 1000u);
   EXPECT_EQ(c.audit.checkpoint_interval, absl::Minutes(5));
   EXPECT_EQ(c.audit.key_file, "");
+  EXPECT_EQ(c.store.rekey_idle_timeout, absl::Hours(24 * 7));
+  ASSERT_OK_AND_ASSIGN(ServerConfig r, ParseServerConfig(base + "store: {rekey_idle_timeout: 2d}\n",
+                                                         "x.yaml", "/tmp"));
+  EXPECT_EQ(r.store.rekey_idle_timeout, absl::Hours(48));
 }
 
 // A quiet server signs its audit head on a timer, not only every

@@ -490,6 +490,42 @@ TEST_F(ObjectStoreTest, RewrapFailuresAreCountedNotFatal) {
   EXPECT_THAT(job.last_error(), HasSubstr("version destroyed"));
 }
 
+// A rekey job abandoned by its owner is cancelled once it has made no
+// progress for rekey_idle_timeout: its new segments are dropped and the
+// object keeps reading with its old key. A job with recent progress stays.
+TEST_F(ObjectStoreTest, AbandonedRekeyIsCancelledAfterTheIdleTimeout) {
+  const std::string plain = Pattern(30000);
+  ASSERT_OK(Put("rk", plain).status());
+  v1::BeginRekeyRequest b;
+  b.set_dataset("ds1");
+  b.set_name("rk");
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob job, store_->BeginRekey(kOwner, b));
+  const SecretBytes new_key = SecretBytes::Random(32);
+  ASSERT_OK_AND_ASSIGN(testing::SealedParts next, testing::Seal(new_key, "ds1", "rk", 1, plain));
+  v1::RekeyStart start;
+  start.set_job_id(job.id());
+  start.set_header(std::string(AsStringView(next.header_bytes)));
+  {
+    ASSERT_OK_AND_ASSIGN(auto rekey, store_->OpenRekey(kOwner, start));
+    v1::ObjectSegment s;
+    s.set_index(0);
+    s.set_data(next.segments[0]);
+    ASSERT_OK(rekey->AppendSegment(s));
+  }  // abandoned after one segment
+  v1::GetJobRequest g;
+  g.set_id(job.id());
+  clock_.Advance(options_.rekey_idle_timeout - absl::Minutes(1));
+  ASSERT_OK(store_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob still, store_->GetJob(kOwner, g));
+  EXPECT_EQ(still.state(), v1::RUNNING);
+  clock_.Advance(absl::Minutes(2));
+  ASSERT_OK(store_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob cancelled, store_->GetJob(kOwner, g));
+  EXPECT_EQ(cancelled.state(), v1::CANCELLED);
+  EXPECT_EQ(Get("rk").value_or("FAILED"), plain);
+  ExpectConsistent();
+}
+
 TEST_F(ObjectStoreTest, RekeySwapsSegmentsAtomicallyAndResumesFromItsCursor) {
   const std::string plain = Pattern(30000);
   ASSERT_OK(Put("rk", plain).status());
