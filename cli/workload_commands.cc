@@ -1,5 +1,6 @@
 // workload get-key | get-data-key | get-object | put-object | tpm-ak, and
-// broker jwks: the workload side of the key broker (docs/workload.md).
+// broker jwks | revoke: the workload side of the key broker (docs/workload.md)
+// and an admin's token revocation.
 // get-object / put-object read and write the sealed store with a dataset
 // token (docs/sealed-store.md, "Workload reads and writes").
 //
@@ -339,6 +340,22 @@ absl::Status Jwks(Invocation& inv) {
   return WriteOutput("out", inv.options().Flag("out").value_or("-"), text + "\n");
 }
 
+// An admin withdraws a token before it expires: the next release with it
+// is refused (token_revoked).
+absl::Status Revoke(Invocation& inv) {
+  const std::string id = inv.arg(0);
+  if (id.size() != 32 || id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return UsageError(
+        absl::StrCat("TOKEN_ID: '", id, "' is not a token id (the token's jti: 32 hex digits)"));
+  }
+  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
+  v1::RevokeTokenRequest r;
+  r.set_token_id(id);
+  RETURN_IF_ERROR(conn->RevokeToken(r).status());
+  std::fprintf(stdout, "revoked token %s\n", id.c_str());
+  return absl::OkStatus();
+}
+
 const std::vector<std::string> kAttesterFlags = {
     "attester", "tcti", "pcrs", "tpm-ak", "tpm-ak-public", "tpm-ak-private", "tpm-ek",
     "dev-key", "measurement", "svn", "dev-claim", "snp-device", "sev-guest", "tsm-dir",
@@ -399,6 +416,9 @@ std::vector<Command> WorkloadCommands() {
       {"broker jwks", "[--out FILE]",
        "the broker's token-signing public keys (JWKS), to verify attestation tokens",
        0, 0, {"out"}, {}, Jwks},
+      {"broker revoke", "TOKEN_ID",
+       "withdraw an attestation token before it expires (admin; its jti)", 1, 1, {}, {},
+       Revoke},
   };
 }
 // clang-format on

@@ -111,10 +111,17 @@ as worker workload get-key model-key --attester dev --dev-key "$tmp/dev.pem" --m
 [[ $rc -eq 1 ]] || fail "dev evidence against a server without the dev attester: exit $rc"
 
 # --- audit: every decision is in the chain; verify passes, then fails after an edit.
+# --- an admin revokes the token the first run kept (by its jti).
+jti=$(python3 -c 'import base64,json,sys; p=open(sys.argv[1]).read().split(".")[1]; print(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))["jti"])' "$tmp/token.jwt")
+expect_rc 1 "a workload revokes a token" worker broker revoke "$jti"
+expect_rc 2 "revoke with a malformed id" admin broker revoke not-a-token-id
+expect_rc 0 "admin revokes the token" admin broker revoke "$jti"
+grep -q "revoked token $jti" "$tmp/out" || fail "broker revoke did not confirm"
 expect_rc 1 "worker exports audit" worker audit export
 expect_rc 0 "audit export" auditor audit export --out "$tmp/audit.jsonl"
 for action in '"action":"challenge"' '"action":"attest"' '"action":"release"' 'policy_denied' \
-              '"action":"put_policy"' '"action":"create_key"' '"action":"update_key"'; do
+              '"action":"put_policy"' '"action":"create_key"' '"action":"update_key"' \
+              '"action":"revoke_token"'; do
   grep -q "$action" "$tmp/audit.jsonl" || fail "audit export lacks $action"
 done
 expect_rc 0 "audit verify" auditor audit verify "$tmp/audit.jsonl" --trusted-key "$tmp/audit-key.pem"
