@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "attest/binding.h"
@@ -26,6 +27,7 @@
 #include "client/workload.h"
 #include "kms/audit/export_verifier.h"
 #include "kms/hpke/keys.h"
+#include "nlohmann/json.hpp"
 #include "strongroom/v1/key_broker.grpc.pb.h"
 #include "tests/attest/tpm/swtpm_fixture.h"
 #include "tests/client/loopback_server.h"
@@ -484,6 +486,56 @@ TEST_F(WorkloadTpmE2eTest, RefusalsAndSealingWithTpmEvidence) {
   const kms::AuditVerifyResult bad = kms::VerifyExport(tampered);
   EXPECT_FALSE(bad.ok);
   EXPECT_EQ(bad.first_bad_sequence, edited_sequence);
+}
+
+// Several pieces of evidence in one Attest (a CPU TEE plus another, as with a
+// GPU): a TPM quote from swtpm and dev evidence, both bound to the same nonce
+// and key. A policy that needs claims from both allows only with both; the
+// token's EAR has a submodule per piece; one piece bound to another key
+// refuses the whole request.
+TEST_F(WorkloadTpmE2eTest, TwoPiecesOfEvidenceInOneAttest) {
+  Bytes digest;
+  const std::string pcr16 = Pcr16After("approved workload", &digest);
+  CreateKeyWithPolicy("model", absl::StrCat(R"({"version": 1, "require": {"allOf": [)",
+                                            R"({"claim": "tpm.pcrs.sha256.16", "equals": ")", pcr16,
+                                            R"("},)", R"({"claim": "dev.measurement", "equals": ")",
+                                            HexEncode(kGood), R"("}]}})"));
+  {
+    ASSERT_OK_AND_ASSIGN(auto session, attest::testing::TpmSession::Connect(tpm_->tcti()));
+    ASSERT_OK(session->ExtendPcrSha256(16, digest));
+  }
+  ASSERT_OK_AND_ASSIGN(hpke::KeyPair mine, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
+  ASSERT_OK_AND_ASSIGN(hpke::KeyPair other, hpke::GenerateKeyPair(hpke::Kem::kDhkemP256HkdfSha256));
+  // TPM evidence alone: the dev claim is missing.
+  ASSERT_OK_AND_ASSIGN(v1::AttestRequest tpm_only,
+                       TpmAttestRequest(mine.public_key, mine.public_key));
+  tpm_only.clear_release();
+  EXPECT_THAT(workload_->Attest(tpm_only),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused: policy_denied")));
+  // Both, each bound to this request's nonce and key.
+  auto with_dev = [&](const hpke::PublicKey& dev_bound) -> absl::StatusOr<v1::AttestRequest> {
+    ASSIGN_OR_RETURN(v1::AttestRequest req, TpmAttestRequest(mine.public_key, mine.public_key));
+    req.clear_release();
+    Bytes binding = attest::AttestationBinding(0x0010, AsBytes(req.nonce()), dev_bound.Serialize());
+    ASSIGN_OR_RETURN(auto dev, Dev(kGood)->Attest(binding));
+    *req.add_evidence() = dev[0];
+    return req;
+  };
+  ASSERT_OK_AND_ASSIGN(v1::AttestRequest both, with_dev(mine.public_key));
+  ASSERT_EQ(both.evidence_size(), 2);
+  ASSERT_OK_AND_ASSIGN(v1::AttestResponse granted, workload_->Attest(both));
+  const std::string payload_b64 = granted.token().substr(
+      granted.token().find('.') + 1, granted.token().rfind('.') - granted.token().find('.') - 1);
+  std::string payload_json;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(payload_b64, &payload_json));
+  const nlohmann::json payload = nlohmann::json::parse(payload_json);
+  ASSERT_TRUE(payload.contains("submods"));
+  EXPECT_TRUE(payload["submods"].contains("tpm")) << payload.dump();
+  EXPECT_TRUE(payload["submods"].contains("dev")) << payload.dump();
+  // The dev piece bound to another key: the whole request is refused.
+  ASSERT_OK_AND_ASSIGN(v1::AttestRequest mixed, with_dev(other.public_key));
+  EXPECT_THAT(workload_->Attest(mixed), StatusIs(absl::StatusCode::kPermissionDenied,
+                                                 HasSubstr("refused: evidence_rejected")));
 }
 
 // Tokens that live one second, to see one expire.
