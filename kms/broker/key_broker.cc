@@ -3,15 +3,12 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "attest/binding.h"
@@ -19,6 +16,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kms/broker/key_broker_internal.h"
+#include "kms/broker/pinned_reference_values.h"
 #include "kms/hpke/hpke.h"
 #include "kms/hpke/keys.h"
 #include "kms/hpke/suite.h"
@@ -91,37 +89,6 @@ Bytes ReleaseInfo(absl::string_view version_name, absl::string_view token_id) {
                                absl::string_view("\0", 1), token_id);
   return Bytes(s.begin(), s.end());
 }
-
-// Resolves each set at the version a dual-control key pinned ("set@v" in
-// Key.release_reference_sets); a set the binding did not pin does not
-// resolve, so a set created later cannot widen the key's policy.
-class PinnedReferenceValues final : public attest::ReferenceValueResolver {
- public:
-  PinnedReferenceValues(const AttestationAdmin& admin, const std::vector<std::string>& pins,
-                        absl::string_view key)
-      : admin_(admin), key_(key) {
-    for (const std::string& pin : pins) {
-      const size_t at = pin.rfind('@');
-      int64_t version = 0;
-      if (at != std::string::npos && absl::SimpleAtoi(pin.substr(at + 1), &version)) {
-        versions_[pin.substr(0, at)] = version;
-      }
-    }
-  }
-  absl::StatusOr<attest::ReferenceValueSet> Resolve(absl::string_view name) const override {
-    auto it = versions_.find(std::string(name));
-    if (it == versions_.end()) {
-      return absl::NotFoundError(absl::StrCat("was not pinned when ", key_,
-                                              " was bound (re-bind its policy, with approval)"));
-    }
-    return admin_.ResolveVersion(name, it->second);
-  }
-
- private:
-  const AttestationAdmin& admin_;
-  const std::string key_;
-  std::map<std::string, int64_t> versions_;
-};
 
 }  // namespace
 
@@ -198,21 +165,6 @@ absl::Status KeyBroker::Deny(const Caller& c, absl::string_view action,
   }
   return absl::PermissionDeniedError(
       absl::StrCat("refused: ", reason_id, " (audit ", rec->sequence, ")"));
-}
-
-void KeyBroker::AuditAdminChange(const Caller& c, absl::string_view action,
-                                 absl::string_view resource, absl::string_view detail) {
-  AuditEntry e;
-  e.principal = c.principal;
-  e.action = std::string(action);
-  e.resource = std::string(resource);
-  e.decision = AuditDecision::kInfo;
-  e.reason_detail = std::string(detail);
-  absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
-  if (!rec.ok()) {
-    LogError("audit.append_failed", {{"action", std::string(action)},
-                                     {"error", std::string(rec.status().message())}});
-  }
 }
 
 absl::StatusOr<v1::GetChallengeResponse> KeyBroker::GetChallenge(
@@ -619,47 +571,6 @@ absl::StatusOr<v1::GetDataKeyResponse> KeyBroker::GetDataKey(const Caller& c,
                      return std::move(data_key.first);
                    }));
   return out;
-}
-
-absl::StatusOr<v1::GetJwksResponse> KeyBroker::GetJwks(const Caller& c,
-                                                       const v1::GetJwksRequest&) {
-  if (c.role == Role::kNone) {
-    return absl::PermissionDeniedError("GetJwks: unknown principal");
-  }
-  v1::GetJwksResponse out;
-  out.set_jwks_json(signer_.Jwks().dump());
-  return out;
-}
-
-absl::StatusOr<v1::RevokeTokenResponse> KeyBroker::RevokeToken(
-    const Caller& c, const v1::RevokeTokenRequest& r) {
-  if (c.role != Role::kAdmin) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("RevokeToken: '", c.principal, "' is not an admin"));
-  }
-  if (r.token_id().size() != 32) {
-    return absl::InvalidArgumentError("token_id: expected 32 hex characters");
-  }
-  {
-    std::lock_guard<std::mutex> lock(revoked_mu_);
-    // Tokens live at most token_ttl: keep the entry that long.
-    revoked_[r.token_id()] = clock_.Now() + options_.token_ttl;
-  }
-  AuditAdminChange(c, "revoke_token", r.token_id(), "");
-  return v1::RevokeTokenResponse();
-}
-
-absl::StatusOr<v1::ExportAuditResponse> KeyBroker::ExportAudit(
-    const Caller& c, const v1::ExportAuditRequest& r) {
-  if (c.role != Role::kAdmin && c.role != Role::kAuditor) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("ExportAudit: '", c.principal, "' is not an auditor or admin"));
-  }
-  std::ostringstream out;
-  RETURN_IF_ERROR(audit_.Export(std::max<uint64_t>(1, r.from_sequence()), out));
-  v1::ExportAuditResponse resp;
-  resp.set_jsonl(out.str());
-  return resp;
 }
 
 }  // namespace strongroom::kms

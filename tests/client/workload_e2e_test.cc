@@ -89,24 +89,30 @@ class WorkloadE2eTest : public ::testing::Test {
     return testing::NewDevAttester(dev_key_pem_, measurement);
   }
 
-  // Attest for key "model" by hand: a fresh challenge, dev evidence with
-  // the good measurement bound to (nonce, `bound`), `presented` as the
-  // P-256 public key the key is to be sealed to.
-  absl::StatusOr<v1::AttestRequest> AttestRequest(const hpke::PublicKey& bound,
-                                                  const hpke::PublicKey& presented) {
+  // Attest for key "model" by hand: a fresh challenge, evidence from
+  // `attester` bound to (nonce, `bound`), `presented` as the P-256 public key
+  // the key is to be sealed to.
+  absl::StatusOr<v1::AttestRequest> AttestRequestFrom(Attester& attester,
+                                                      const hpke::PublicKey& bound,
+                                                      const hpke::PublicKey& presented) {
     v1::GetChallengeRequest challenge_req;
     challenge_req.set_key("model");
     ASSIGN_OR_RETURN(v1::GetChallengeResponse challenge, workload_->GetChallenge(challenge_req));
     Bytes binding =
         attest::AttestationBinding(0x0010, AsBytes(challenge.nonce()), bound.Serialize());
-    ASSIGN_OR_RETURN(auto evidence, Dev(kGood)->Attest(binding));
+    ASSIGN_OR_RETURN(auto evidence, attester.Attest(binding));
     v1::AttestRequest req;
     req.set_key("model");
     req.set_nonce(challenge.nonce());
-    *req.add_evidence() = evidence[0];
+    for (const v1::EvidenceItem& item : evidence) *req.add_evidence() = item;
     req.set_kem(v1::HPKE_KEM_P256_SHA256);
     req.set_public_key(std::string(AsStringView(presented.Serialize())));
     return req;
+  }
+  // The same with dev evidence of the good measurement.
+  absl::StatusOr<v1::AttestRequest> AttestRequest(const hpke::PublicKey& bound,
+                                                  const hpke::PublicKey& presented) {
+    return AttestRequestFrom(*Dev(kGood), bound, presented);
   }
 
   std::unique_ptr<WorkloadClient> Client(std::unique_ptr<Attester> attester, Connection* conn,
@@ -366,25 +372,13 @@ class WorkloadTpmE2eTest : public WorkloadE2eTest {
     ASSERT_OK(session->ExtendPcrSha256(16, digest));
   }
 
-  // Attest for key "model" by hand with a TPM quote: a fresh challenge, the
-  // quote's qualifying data bound to (nonce, `bound`), `presented` as the
-  // P-256 public key the key is to be sealed to, released in the same call.
+  // AttestRequestFrom with a TPM quote from the swtpm, released in the same
+  // call.
   absl::StatusOr<v1::AttestRequest> TpmAttestRequest(const hpke::PublicKey& bound,
                                                      const hpke::PublicKey& presented) {
-    v1::GetChallengeRequest challenge_req;
-    challenge_req.set_key("model");
-    ASSIGN_OR_RETURN(v1::GetChallengeResponse challenge, workload_->GetChallenge(challenge_req));
-    Bytes binding =
-        attest::AttestationBinding(0x0010, AsBytes(challenge.nonce()), bound.Serialize());
     std::unique_ptr<TpmAttester> tpm = Tpm();
     if (tpm == nullptr) return absl::InternalError("no TPM attester");
-    ASSIGN_OR_RETURN(auto evidence, tpm->Attest(binding));
-    v1::AttestRequest req;
-    req.set_key("model");
-    req.set_nonce(challenge.nonce());
-    for (const v1::EvidenceItem& item : evidence) *req.add_evidence() = item;
-    req.set_kem(v1::HPKE_KEM_P256_SHA256);
-    req.set_public_key(std::string(AsStringView(presented.Serialize())));
+    ASSIGN_OR_RETURN(v1::AttestRequest req, AttestRequestFrom(*tpm, bound, presented));
     req.set_release("model");
     return req;
   }

@@ -17,6 +17,7 @@
 #include "hsm-sim/testing/softhsm_token.h"
 #include "kms/audit/export_verifier.h"
 #include "server/config.h"
+#include "tests/client/loopback_server.h"
 
 namespace strongroom::server {
 namespace {
@@ -164,33 +165,15 @@ storage: {path: db}
 // checkpoint_every records, and publishes the checkpoint key so an auditor
 // can pin it: the export then verifies with that key pinned.
 TEST(ServerAuditTest, QuietHeadIsCheckpointedAndVerifiesUnderThePublishedKey) {
-  ASSERT_OK_AND_ASSIGN(auto token, hsm_sim::SoftHsmToken::Create("audit-test"));
-  const std::string pki = Pki(token->dir() + "/pki", "--client admin");
-  std::string yaml = absl::StrCat(R"(
-server:
-  listen: 127.0.0.1:0
-  tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
-hsm:
-  module: )",
-                                  hsm_sim::SoftHsmToken::SoftHsmModulePath(), R"(
-  token_label: audit-test
-  pin_file: )",
-                                  token->pin_file(), R"(
-storage: {path: db}
-principals:
-  - {name: "spiffe://strongroom/admin", role: admin}
-kms: {maintenance_interval: 20ms}
-audit: {checkpoint_interval: 50ms, key_file: audit-key.pem}
-)");
-  ASSERT_OK_AND_ASSIGN(ServerConfig config, ParseServerConfig(yaml, "t.yaml", token->dir()));
-  ASSERT_OK_AND_ASSIGN(auto server, StrongroomServer::Start(config));
-  ASSERT_OK_AND_ASSIGN(std::string key_pem,
-                       ReadFileToString(token->dir() + "/audit-key.pem", "audit key"));
-  EXPECT_THAT(key_pem, HasSubstr("BEGIN PUBLIC KEY"));
   ASSERT_OK_AND_ASSIGN(
-      auto admin, client::Connection::Open({absl::StrCat("127.0.0.1:", server->port()),
-                                            pki + "/ca.crt", pki + "/clients/admin.crt",
-                                            pki + "/clients/admin.key", "", absl::Seconds(5)}));
+      auto local, client::testing::LoopbackServer::Provision("audit-test", {{"admin", "admin"}}));
+  ASSERT_OK(
+      local->Start("kms: {maintenance_interval: 20ms}\n"
+                   "audit: {checkpoint_interval: 50ms, key_file: audit-key.pem}\n"));
+  ASSERT_OK_AND_ASSIGN(std::string key_pem,
+                       ReadFileToString(local->dir() + "/audit-key.pem", "audit key"));
+  EXPECT_THAT(key_pem, HasSubstr("BEGIN PUBLIC KEY"));
+  ASSERT_OK_AND_ASSIGN(auto admin, client::Connection::Open(local->As("admin")));
   v1::CreateKeyRequest create;
   create.set_key_id("k1");
   ASSERT_OK(admin->CreateKey(create).status());  // one record, far below 1000

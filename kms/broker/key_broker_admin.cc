@@ -1,0 +1,71 @@
+// KeyBroker: its administrative side (admin change records, token
+// revocation, the JWKS, the audit export).
+#include <algorithm>
+#include <mutex>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "kms/broker/key_broker.h"
+
+namespace strongroom::kms {
+
+void KeyBroker::AuditAdminChange(const Caller& c, absl::string_view action,
+                                 absl::string_view resource, absl::string_view detail) {
+  AuditEntry e;
+  e.principal = c.principal;
+  e.action = std::string(action);
+  e.resource = std::string(resource);
+  e.decision = AuditDecision::kInfo;
+  e.reason_detail = std::string(detail);
+  absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
+  if (!rec.ok()) {
+    LogError("audit.append_failed", {{"action", std::string(action)},
+                                     {"error", std::string(rec.status().message())}});
+  }
+}
+
+absl::StatusOr<v1::GetJwksResponse> KeyBroker::GetJwks(const Caller& c,
+                                                       const v1::GetJwksRequest&) {
+  if (c.role == Role::kNone) {
+    return absl::PermissionDeniedError("GetJwks: unknown principal");
+  }
+  v1::GetJwksResponse out;
+  out.set_jwks_json(signer_.Jwks().dump());
+  return out;
+}
+
+absl::StatusOr<v1::RevokeTokenResponse> KeyBroker::RevokeToken(
+    const Caller& c, const v1::RevokeTokenRequest& r) {
+  if (c.role != Role::kAdmin) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("RevokeToken: '", c.principal, "' is not an admin"));
+  }
+  if (r.token_id().size() != 32) {
+    return absl::InvalidArgumentError("token_id: expected 32 hex characters");
+  }
+  {
+    std::lock_guard<std::mutex> lock(revoked_mu_);
+    // Tokens live at most token_ttl: keep the entry that long.
+    revoked_[r.token_id()] = clock_.Now() + options_.token_ttl;
+  }
+  AuditAdminChange(c, "revoke_token", r.token_id(), "");
+  return v1::RevokeTokenResponse();
+}
+
+absl::StatusOr<v1::ExportAuditResponse> KeyBroker::ExportAudit(
+    const Caller& c, const v1::ExportAuditRequest& r) {
+  if (c.role != Role::kAdmin && c.role != Role::kAuditor) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("ExportAudit: '", c.principal, "' is not an auditor or admin"));
+  }
+  std::ostringstream out;
+  RETURN_IF_ERROR(audit_.Export(std::max<uint64_t>(1, r.from_sequence()), out));
+  v1::ExportAuditResponse resp;
+  resp.set_jsonl(out.str());
+  return resp;
+}
+
+}  // namespace strongroom::kms
