@@ -23,6 +23,8 @@ std::string TombstoneKey(absl::string_view prefix, absl::string_view id) {
   base.remove_suffix(1);
   return absl::StrCat(base, "-deleted/", id);
 }
+// "attest/revoked/<token id>" -> the token's expiry (unix seconds).
+constexpr absl::string_view kRevokedPrefix = "attest/revoked/";
 constexpr size_t kMaxValues = 4096;
 constexpr size_t kMaxValueBytes = 1024;
 constexpr size_t kMaxPolicyBytes = 64 * 1024;
@@ -272,6 +274,33 @@ absl::StatusOr<attest::ReferenceValueSet> AttestationAdmin::Resolve(
     set_cache_.emplace(std::string(name), out);
   }
   return out;
+}
+
+absl::Status AttestationAdmin::PutRevocation(absl::string_view token_id, absl::Time token_expiry) {
+  return db_.Put(absl::StrCat(kRevokedPrefix, token_id),
+                 absl::StrCat(absl::ToUnixSeconds(token_expiry)));
+}
+
+absl::StatusOr<std::map<std::string, absl::Time>> AttestationAdmin::ActiveRevocations(
+    absl::Time now) {
+  std::map<std::string, absl::Time> active;
+  std::vector<std::string> expired;
+  RETURN_IF_ERROR(db_.Scan(kRevokedPrefix, "", [&](absl::string_view key, absl::string_view v) {
+    int64_t seconds = 0;
+    const std::string id(key.substr(kRevokedPrefix.size()));
+    if (!absl::SimpleAtoi(v, &seconds) || absl::FromUnixSeconds(seconds) <= now) {
+      expired.push_back(std::string(key));
+    } else {
+      active[id] = absl::FromUnixSeconds(seconds);
+    }
+    return true;
+  }));
+  if (!expired.empty()) {
+    rocksdb::WriteBatch batch;
+    for (const std::string& key : expired) batch.Delete(key);
+    RETURN_IF_ERROR(db_.Write(batch));
+  }
+  return active;
 }
 
 absl::StatusOr<attest::ReferenceValueSet> AttestationAdmin::ResolveVersion(absl::string_view name,

@@ -82,6 +82,14 @@ class AttestationAdmin final : public attest::ReferenceValueResolver {
   // The current version number of a policy (NotFound when absent).
   absl::StatusOr<int64_t> CurrentPolicyVersion(absl::string_view name) const;
 
+  // Explicit token revocations, kept in the database until the token would
+  // have expired, so that a restart does not forget them (the key broker
+  // holds them in memory and reloads them at start).
+  absl::Status PutRevocation(absl::string_view token_id, absl::Time token_expiry);
+  // Revocations whose tokens have not expired at `now` (token id -> expiry);
+  // expired ones are deleted on the way.
+  absl::StatusOr<std::map<std::string, absl::Time>> ActiveRevocations(absl::Time now);
+
   // ReferenceValueResolver: the current version of a set.
   absl::StatusOr<attest::ReferenceValueSet> Resolve(
       absl::string_view name) const override;

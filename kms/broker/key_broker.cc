@@ -104,7 +104,15 @@ KeyBroker::KeyBroker(KeyManager& keys, AttestationAdmin& admin,
       options_(std::move(options)),
       challenges_(clock, options_.challenge_ttl, options_.max_challenges,
                   options_.max_challenges_per_principal),
-      limiter_(clock, options_.rate_per_second, options_.rate_burst) {}
+      limiter_(clock, options_.rate_per_second, options_.rate_burst) {
+  // Revocations survive a restart (until their tokens would have expired).
+  absl::StatusOr<std::map<std::string, absl::Time>> kept = admin_.ActiveRevocations(clock_.Now());
+  if (kept.ok()) {
+    revoked_ = *std::move(kept);
+  } else {
+    LogError("broker.revocations_unreadable", {{"error", std::string(kept.status().message())}});
+  }
+}
 
 absl::Status KeyBroker::Admit(const Caller& c) {
   // Refused before any decision: logged, not audited one by one (a caller

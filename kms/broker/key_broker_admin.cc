@@ -43,13 +43,16 @@ absl::StatusOr<v1::RevokeTokenResponse> KeyBroker::RevokeToken(
     return absl::PermissionDeniedError(
         absl::StrCat("RevokeToken: '", c.principal, "' is not an admin"));
   }
-  if (r.token_id().size() != 32) {
-    return absl::InvalidArgumentError("token_id: expected 32 hex characters");
+  if (r.token_id().size() != 32 ||
+      r.token_id().find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return absl::InvalidArgumentError("token_id: expected 32 lowercase hex characters");
   }
+  // Tokens live at most token_ttl: keep the entry that long, on disk too.
+  const absl::Time until = clock_.Now() + options_.token_ttl;
+  RETURN_IF_ERROR(admin_.PutRevocation(r.token_id(), until));
   {
     std::lock_guard<std::mutex> lock(revoked_mu_);
-    // Tokens live at most token_ttl: keep the entry that long.
-    revoked_[r.token_id()] = clock_.Now() + options_.token_ttl;
+    revoked_[r.token_id()] = until;
   }
   AuditAdminChange(c, "revoke_token", r.token_id(), "");
   return v1::RevokeTokenResponse();

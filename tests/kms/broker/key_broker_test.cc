@@ -362,6 +362,16 @@ TEST_F(KeyBrokerTest, AdminRevokesATokenById) {
   ASSERT_OK(broker_->RevokeToken(kAdmin, r).status());
   EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
+  // A restart (a new broker on the same database) does not forget it.
+  MakeBroker(BrokerOptions{});
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
+  // Once the token would have expired the entry goes (the token is expired).
+  clock_.Set(clock_.Now() + absl::Minutes(6));
+  ASSERT_OK_AND_ASSIGN(auto active, admin_->ActiveRevocations(clock_.Now()));
+  EXPECT_TRUE(active.empty());
+  r.set_token_id("NOT-HEX-0123456789abcdef01234567");
+  EXPECT_THAT(broker_->RevokeToken(kAdmin, r), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(KeyBrokerTest, OnlyWorkloadsAttestAndKeysWithoutPolicyAreNeverReleased) {
