@@ -9,10 +9,10 @@
 # log) and nothing in the server's store contains a 64-byte window of the
 # model's plaintext or of the input.
 #   worker_swtpm_test.sh BUILD_BIN_DIR SOURCE_DIR VECTORS_DIR
-# Exit 77 (ctest: skipped) when swtpm or tpm2-tools are not installed.
+# Exit 77 (ctest: skipped) when swtpm, tpm2-tools or strace are not installed.
 set -euo pipefail
 bin=$(cd "$1" && pwd) src=$2 vectors=$3
-for tool in swtpm swtpm_setup tpm2_pcrextend tpm2_pcrread; do
+for tool in swtpm swtpm_setup tpm2_pcrextend tpm2_pcrread strace; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed (deploy/install-deps.sh)"; exit 77; }
 done
 # shellcheck source=tests/e2e/lib.sh
