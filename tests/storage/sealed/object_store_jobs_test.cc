@@ -1,0 +1,239 @@
+// ObjectStore's background jobs on a real RocksDB: re-wrap after a key
+// rotation (headers only, resumable, failures counted) and rekey (new
+// segments swapped atomically, resumable, cancelled when abandoned or when
+// the object is deleted).
+#include <memory>
+#include <string>
+
+#include "storage/sealed/object_store.h"
+#include "tests/storage/sealed/object_store_test_base.h"
+
+namespace strongroom::storage::sealed {
+namespace {
+
+TEST_F(ObjectStoreTest, OnlyTheOwnerReadsAndWorkloadsNeedTheBroker) {
+  ASSERT_OK(Put("w", "secret").status());
+  EXPECT_THAT(Get("w", 0, 0, {}, kAdmin), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Get("w", 0, 0, {}, kAuditor), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Get("w", 0, 0, {}, kOther), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Get("w", 0, 0, {}, kWorkload),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token is empty")));
+  EXPECT_THAT(Get("w", 0, 0, {}, kWorkload, "tok"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("key broker")));
+  struct Authorizer : ObjectReadAuthorizer {
+    absl::Status AuthorizeWorkloadRead(const kms::Caller& c, absl::string_view token,
+                                       absl::string_view dataset) override {
+      last_dataset = std::string(dataset);
+      return token == "good" && c.principal == kWorkload.principal
+                 ? absl::OkStatus()
+                 : absl::PermissionDeniedError("refused: token_invalid");
+    }
+    std::string last_dataset;
+  } authorizer;
+  store_->SetReadAuthorizer(&authorizer);
+  EXPECT_THAT(Get("w", 0, 0, {}, kWorkload, "bad"), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(Get("w", 0, 0, {}, kWorkload, "good").value_or("FAILED"), "secret");
+  EXPECT_EQ(authorizer.last_dataset, "ds1");
+  store_->SetReadAuthorizer(nullptr);
+}
+
+TEST_F(ObjectStoreTest, RewrapReplacesHeadersOnlyAndResumes) {
+  for (int i = 0; i < 5; ++i) ASSERT_OK(Put(absl::StrCat("o", i), Pattern(9000, i)).status());
+  std::map<std::string, std::string> segments_before;
+  ASSERT_OK(store_->db().Scan(keys::kSegments, "", [&](absl::string_view k, absl::string_view v) {
+    segments_before[std::string(k)] = std::string(v);
+    return true;
+  }));
+  keys_.AddKey("keys/k1", kOwner.principal, 2);  // rotated
+  v1::StartRewrapRequest r;
+  r.set_dataset("ds1");
+  EXPECT_THAT(store_->StartRewrap(kOther, r), StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob job, store_->StartRewrap(kOwner, r));
+  EXPECT_EQ(job.target_key_version(), 2u);
+  // A small budget: the job takes several passes and keeps its cursor.
+  options_.rewrap_budget = 2;
+  Reopen();
+  ASSERT_OK(store_->RunMaintenance());
+  v1::GetJobRequest g;
+  g.set_id(job.id());
+  ASSERT_OK_AND_ASSIGN(job, store_->GetJob(kOwner, g));
+  EXPECT_EQ(job.state(), v1::RUNNING);
+  EXPECT_EQ(job.done(), 2u);
+  for (int i = 0; i < 3; ++i) ASSERT_OK(store_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(job, store_->GetJob(kOwner, g));
+  EXPECT_EQ(job.state(), v1::DONE);
+  EXPECT_EQ(job.done(), 5u);
+  EXPECT_EQ(keys_.rewraps, 5);
+  for (int i = 0; i < 5; ++i) {
+    v1::StatObjectRequest s;
+    s.set_dataset("ds1");
+    s.set_name(absl::StrCat("o", i));
+    ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, store_->StatObject(kOwner, s));
+    EXPECT_EQ(info.key_version(), 2u);
+    EXPECT_GT(info.rewrap_time_unix_micros(), 0);
+    EXPECT_EQ(Get(s.name()).value_or("FAILED"), Pattern(9000, i));  // same data key
+  }
+  std::map<std::string, std::string> segments_after;
+  ASSERT_OK(store_->db().Scan(keys::kSegments, "", [&](absl::string_view k, absl::string_view v) {
+    segments_after[std::string(k)] = std::string(v);
+    return true;
+  }));
+  EXPECT_EQ(segments_after, segments_before);  // not one segment touched
+  // Running it again skips everything.
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob again, store_->StartRewrap(kAdmin, r));
+  ASSERT_OK(store_->RunMaintenance());
+  ASSERT_OK(store_->RunMaintenance());
+  ASSERT_OK(store_->RunMaintenance());
+  g.set_id(again.id());
+  ASSERT_OK_AND_ASSIGN(again, store_->GetJob(kAdmin, g));
+  EXPECT_EQ(again.state(), v1::DONE);
+  EXPECT_EQ(again.skipped(), 5u);
+  EXPECT_EQ(keys_.rewraps, 5);
+  ExpectConsistent();
+}
+
+TEST_F(ObjectStoreTest, RewrapFailuresAreCountedNotFatal) {
+  ASSERT_OK(Put("o", "x").status());
+  keys_.AddKey("keys/k1", kOwner.principal, 2);
+  keys_.fail_rewrap = true;
+  v1::StartRewrapRequest r;
+  r.set_dataset("ds1");
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob job, store_->StartRewrap(kOwner, r));
+  ASSERT_OK(store_->RunMaintenance());
+  v1::GetJobRequest g;
+  g.set_id(job.id());
+  ASSERT_OK_AND_ASSIGN(job, store_->GetJob(kOwner, g));
+  EXPECT_EQ(job.state(), v1::DONE);
+  EXPECT_EQ(job.failed(), 1u);
+  EXPECT_THAT(job.last_error(), HasSubstr("version destroyed"));
+}
+
+// A rekey job abandoned by its owner is cancelled once it has made no
+// progress for rekey_idle_timeout: its new segments are dropped and the
+// object keeps reading with its old key. A job with recent progress stays.
+TEST_F(ObjectStoreTest, AbandonedRekeyIsCancelledAfterTheIdleTimeout) {
+  const std::string plain = Pattern(30000);
+  ASSERT_OK(Put("rk", plain).status());
+  v1::BeginRekeyRequest b;
+  b.set_dataset("ds1");
+  b.set_name("rk");
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob job, store_->BeginRekey(kOwner, b));
+  const SecretBytes new_key = SecretBytes::Random(32);
+  ASSERT_OK_AND_ASSIGN(testing::SealedParts next, testing::Seal(new_key, "ds1", "rk", 1, plain));
+  v1::RekeyStart start;
+  start.set_job_id(job.id());
+  start.set_header(std::string(AsStringView(next.header_bytes)));
+  {
+    ASSERT_OK_AND_ASSIGN(auto rekey, store_->OpenRekey(kOwner, start));
+    v1::ObjectSegment s;
+    s.set_index(0);
+    s.set_data(next.segments[0]);
+    ASSERT_OK(rekey->AppendSegment(s));
+  }  // abandoned after one segment
+  v1::GetJobRequest g;
+  g.set_id(job.id());
+  clock_.Advance(options_.rekey_idle_timeout - absl::Minutes(1));
+  ASSERT_OK(store_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob still, store_->GetJob(kOwner, g));
+  EXPECT_EQ(still.state(), v1::RUNNING);
+  clock_.Advance(absl::Minutes(2));
+  ASSERT_OK(store_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob cancelled, store_->GetJob(kOwner, g));
+  EXPECT_EQ(cancelled.state(), v1::CANCELLED);
+  EXPECT_EQ(Get("rk").value_or("FAILED"), plain);
+  ExpectConsistent();
+}
+
+TEST_F(ObjectStoreTest, RekeySwapsSegmentsAtomicallyAndResumesFromItsCursor) {
+  const std::string plain = Pattern(30000);
+  ASSERT_OK(Put("rk", plain).status());
+  v1::BeginRekeyRequest b;
+  b.set_dataset("ds1");
+  b.set_name("rk");
+  EXPECT_THAT(store_->BeginRekey(kAdmin, b), StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob job, store_->BeginRekey(kOwner, b));
+  EXPECT_EQ(job.total(), 8u);
+  const SecretBytes new_key = SecretBytes::Random(32);
+  ASSERT_OK_AND_ASSIGN(testing::SealedParts next, testing::Seal(new_key, "ds1", "rk", 1, plain));
+  v1::RekeyStart start;
+  start.set_job_id(job.id());
+  EXPECT_THAT(store_->OpenRekey(kOwner, start),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no new header")));
+  start.set_header(std::string(AsStringView(next.header_bytes)));
+  {
+    ASSERT_OK_AND_ASSIGN(auto rekey, store_->OpenRekey(kOwner, start));
+    for (uint64_t i = 0; i < 3; ++i) {
+      v1::ObjectSegment s;
+      s.set_index(i);
+      s.set_data(next.segments[i]);
+      ASSERT_OK(rekey->AppendSegment(s));
+    }
+    v1::ObjectSegment wrong;
+    wrong.set_index(5);
+    wrong.set_data(next.segments[5]);
+    EXPECT_THAT(rekey->AppendSegment(wrong),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected segment 3")));
+    wrong.set_index(3);
+    wrong.set_data("short");
+    EXPECT_THAT(rekey->AppendSegment(wrong),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bytes, but")));
+    EXPECT_THAT(rekey->Finish(),
+                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("3 of 8")));
+  }  // interrupted: progress stays
+  // Meanwhile the object still reads with its old key.
+  EXPECT_EQ(Get("rk").value_or("FAILED"), plain);
+  ExpectConsistent();
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob resumed, store_->BeginRekey(kOwner, b));
+  EXPECT_EQ(resumed.id(), job.id());
+  EXPECT_EQ(resumed.done(), 3u);
+  EXPECT_EQ(resumed.new_header(), start.header());
+  start.clear_header();
+  {
+    ASSERT_OK_AND_ASSIGN(auto rekey, store_->OpenRekey(kOwner, start));
+    for (uint64_t i = 3; i < next.segments.size(); ++i) {
+      v1::ObjectSegment s;
+      s.set_index(i);
+      s.set_data(next.segments[i]);
+      ASSERT_OK(rekey->AppendSegment(s));
+    }
+    ASSERT_OK_AND_ASSIGN(v1::StoreJob done, rekey->Finish());
+    EXPECT_EQ(done.state(), v1::DONE);
+  }
+  // Now only the new key opens it; the old segments are gone.
+  v1::GetObjectRequest r;
+  r.set_dataset("ds1");
+  r.set_name("rk");
+  ASSERT_OK_AND_ASSIGN(auto read, store_->OpenRead(kOwner, r));
+  EXPECT_EQ(read->head().header(), std::string(AsStringView(next.header_bytes)));
+  std::vector<Segment> segments;
+  v1::ObjectSegment s;
+  while (read->Next(&s).value_or(false)) segments.push_back({s.index(), s.data()});
+  EXPECT_EQ(testing::Open(new_key, next.header, next.stream_bytes, segments).value_or("FAILED"),
+            plain);
+  EXPECT_THAT(Get("rk"), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(SegmentCount(), next.segments.size());
+  ExpectConsistent();
+}
+
+TEST_F(ObjectStoreTest, DeletingAnObjectCancelsItsRekey) {
+  ASSERT_OK(Put("rk", Pattern(9000)).status());
+  v1::BeginRekeyRequest b;
+  b.set_dataset("ds1");
+  b.set_name("rk");
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob job, store_->BeginRekey(kOwner, b));
+  v1::DeleteObjectRequest d;
+  d.set_dataset("ds1");
+  d.set_name("rk");
+  d.set_version(1);
+  ASSERT_OK(store_->DeleteObject(kOwner, d).status());
+  v1::GetJobRequest g;
+  g.set_id(job.id());
+  ASSERT_OK_AND_ASSIGN(job, store_->GetJob(kOwner, g));
+  EXPECT_EQ(job.state(), v1::CANCELLED);
+  EXPECT_EQ(SegmentCount(), 0u);
+  ExpectConsistent();
+}
+
+}  // namespace
+}  // namespace strongroom::storage::sealed
