@@ -55,6 +55,18 @@ std::string VersionKey(absl::string_view prefix, absl::string_view id,
   return absl::StrFormat("%s%s/%020d", prefix, id, version);
 }
 
+// A stored set as the policy evaluator resolves it.
+attest::ReferenceValueSet ToResolved(absl::string_view name, const v1::ReferenceValueSet& set) {
+  attest::ReferenceValueSet out;
+  out.name = std::string(name);
+  out.version = set.version();
+  out.values.assign(set.values().begin(), set.values().end());
+  out.description = set.description();
+  out.expires_at = set.expire_time_unix() == 0 ? absl::InfiniteFuture()
+                                               : absl::FromUnixSeconds(set.expire_time_unix());
+  return out;
+}
+
 // The highest stored version of `id`, 0 when none.
 absl::StatusOr<int64_t> StoredLatestVersion(const storage::Database& db, absl::string_view prefix,
                                             absl::string_view id) {
@@ -259,14 +271,7 @@ absl::StatusOr<attest::ReferenceValueSet> AttestationAdmin::Resolve(
     generation = set_generation_;
   }
   ASSIGN_OR_RETURN(v1::ReferenceValueSet set, ReadSet(name, 0));
-  attest::ReferenceValueSet out;
-  out.name = std::string(name);
-  out.version = set.version();
-  out.values.assign(set.values().begin(), set.values().end());
-  out.description = set.description();
-  out.expires_at = set.expire_time_unix() == 0
-                       ? absl::InfiniteFuture()
-                       : absl::FromUnixSeconds(set.expire_time_unix());
+  attest::ReferenceValueSet out = ToResolved(name, set);
   std::lock_guard<std::mutex> lock(cache_mu_);
   // A put or delete since the read above: what was read may be stale.
   if (generation == set_generation_) {
@@ -310,14 +315,7 @@ absl::StatusOr<attest::ReferenceValueSet> AttestationAdmin::ResolveVersion(absl:
         absl::StrCat("reference-value set '", name, "': version ", version));
   }
   ASSIGN_OR_RETURN(v1::ReferenceValueSet set, ReadSet(name, version));
-  attest::ReferenceValueSet out;
-  out.name = std::string(name);
-  out.version = set.version();
-  out.values.assign(set.values().begin(), set.values().end());
-  out.description = set.description();
-  out.expires_at = set.expire_time_unix() == 0 ? absl::InfiniteFuture()
-                                               : absl::FromUnixSeconds(set.expire_time_unix());
-  return out;
+  return ToResolved(name, set);
 }
 
 absl::StatusOr<std::vector<std::string>> AttestationAdmin::PinReferenceSets(absl::string_view name,

@@ -90,6 +90,16 @@ Bytes ReleaseInfo(absl::string_view version_name, absl::string_view token_id) {
   return Bytes(s.begin(), s.end());
 }
 
+// A refusal before any decision (rate limit, not a workload, too many
+// challenges): logged, not audited one by one (a caller could otherwise
+// flood the synced audit log). Returns `s`.
+absl::Status Refused(const Caller& c, absl::Status s) {
+  LogInfo("broker.refused", {{"principal", c.principal},
+                             {"code", absl::StatusCodeToString(s.code())},
+                             {"reason", std::string(s.message())}});
+  return s;
+}
+
 }  // namespace
 
 KeyBroker::KeyBroker(KeyManager& keys, AttestationAdmin& admin,
@@ -115,19 +125,11 @@ KeyBroker::KeyBroker(KeyManager& keys, AttestationAdmin& admin,
 }
 
 absl::Status KeyBroker::Admit(const Caller& c) {
-  // Refused before any decision: logged, not audited one by one (a caller
-  // could otherwise flood the synced audit log).
-  auto refused = [&](absl::Status s) {
-    LogInfo("broker.refused", {{"principal", c.principal},
-                               {"code", absl::StatusCodeToString(s.code())},
-                               {"reason", std::string(s.message())}});
-    return s;
-  };
-  if (absl::Status s = limiter_.Acquire(c.principal); !s.ok()) return refused(std::move(s));
+  if (absl::Status s = limiter_.Acquire(c.principal); !s.ok()) return Refused(c, std::move(s));
   if (c.role != Role::kWorkload) {
-    return refused(absl::PermissionDeniedError(
-        absl::StrCat("principal '", c.principal, "' (role ", RoleName(c.role),
-                     ") is not a workload; only workloads attest and receive keys")));
+    return Refused(c, absl::PermissionDeniedError(absl::StrCat(
+                          "principal '", c.principal, "' (role ", RoleName(c.role),
+                          ") is not a workload; only workloads attest and receive keys")));
   }
   return absl::OkStatus();
 }
@@ -180,12 +182,7 @@ absl::StatusOr<v1::GetChallengeResponse> KeyBroker::GetChallenge(
   RETURN_IF_ERROR(Admit(c));
   ASSIGN_OR_RETURN(const std::string key, ParseResource(r.key()));
   absl::StatusOr<Challenge> issued = challenges_.Issue(c.principal, key);
-  if (!issued.ok()) {
-    LogInfo("broker.refused", {{"principal", c.principal},
-                               {"code", absl::StatusCodeToString(issued.status().code())},
-                               {"reason", std::string(issued.status().message())}});
-    return issued.status();
-  }
+  if (!issued.ok()) return Refused(c, issued.status());
   Challenge& ch = *issued;
   AuditEntry e{.principal = c.principal, .action = "challenge", .resource = key,
                .decision = AuditDecision::kAllow};
