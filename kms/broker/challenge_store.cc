@@ -34,10 +34,10 @@ void ChallengeStore::EraseLocked(std::map<std::string, Entry>::iterator it) {
 }
 
 void ChallengeStore::DropExpiredLocked(absl::Time now) {
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    auto next = std::next(it);
-    if (it->second.expires_at <= now) EraseLocked(it);
-    it = next;
+  while (!by_expiry_.empty() && by_expiry_.front().first <= now) {
+    auto it = entries_.find(by_expiry_.front().second);
+    if (it != entries_.end() && it->second.expires_at <= now) EraseLocked(it);
+    by_expiry_.pop_front();
   }
 }
 
@@ -51,14 +51,9 @@ absl::StatusOr<Challenge> ChallengeStore::Issue(absl::string_view principal,
   absl::Time now = clock_.Now();
   c.expires_at = now + ttl_;
   std::lock_guard<std::mutex> lock(mu_);
-  auto mine = [&] {
-    auto it = outstanding_.find(principal);
-    return it == outstanding_.end() ? size_t{0} : it->second;
-  };
-  if (entries_.size() >= capacity_ || mine() >= per_principal_capacity_) {
-    DropExpiredLocked(now);
-  }
-  if (mine() >= per_principal_capacity_) {
+  DropExpiredLocked(now);
+  if (auto mine = outstanding_.find(principal);
+      mine != outstanding_.end() && mine->second >= per_principal_capacity_) {
     return absl::ResourceExhaustedError(
         absl::StrCat("too many outstanding challenges for this principal (",
                      per_principal_capacity_, "); redeem or let them expire"));
@@ -67,8 +62,9 @@ absl::StatusOr<Challenge> ChallengeStore::Issue(absl::string_view principal,
     return absl::ResourceExhaustedError(absl::StrCat(
         "too many outstanding challenges (", capacity_, "); retry shortly"));
   }
-  entries_[std::string(AsStringView(c.nonce))] =
-      Entry{std::string(principal), std::string(binding), c.expires_at};
+  std::string key(AsStringView(c.nonce));
+  by_expiry_.emplace_back(c.expires_at, key);
+  entries_[std::move(key)] = Entry{std::string(principal), std::string(binding), c.expires_at};
   ++outstanding_[std::string(principal)];
   return c;
 }

@@ -5,14 +5,16 @@
 // only for the same principal and binding, before it expires. Nonces live in
 // memory: a restart invalidates outstanding challenges (the workload asks
 // again), which is the safe direction. The store is bounded, in all and per
-// principal (so a few principals cannot take every slot): when a bound is
-// reached, expired entries are dropped first and then Issue fails with
+// principal (so a few principals cannot take every slot): expired entries
+// are dropped as each new one is issued (in issue order, so in amortized
+// constant time), and when a bound is still reached Issue fails with
 // ResourceExhausted rather than evicting live challenges.
 //
-// Thread-safe (one mutex; operations are O(log n)).
+// Thread-safe (one mutex; operations are O(log n) amortized).
 #ifndef STRONGROOM_KMS_BROKER_CHALLENGE_STORE_H_
 #define STRONGROOM_KMS_BROKER_CHALLENGE_STORE_H_
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -63,6 +65,9 @@ class ChallengeStore {
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;  // by raw nonce bytes
   std::map<std::string, size_t, std::less<>> outstanding_;  // entries per principal
+  // (expiry, nonce) in issue order, redeemed ones included until they expire:
+  // what DropExpiredLocked walks from the front.
+  std::deque<std::pair<absl::Time, std::string>> by_expiry_;
   void EraseLocked(std::map<std::string, Entry>::iterator it);
 };
 
