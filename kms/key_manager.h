@@ -32,6 +32,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -110,6 +111,18 @@ class KeyManager {
   using ReferencePinLookup = std::function<absl::StatusOr<std::vector<std::string>>(
       absl::string_view policy, int64_t version)>;
   void SetReferencePinLookup(ReferencePinLookup lookup);
+
+  // The release binding of key `name` ("keys/k"), as stored, without an
+  // authorization check: for the key broker's decisions on datasets under
+  // the key (a dataset under a dual_control key also needs the key's own
+  // binding). NotFound.
+  struct ReleaseBinding {
+    bool dual_control = false;
+    std::string policy;  // policies/{name}; empty: none bound
+    int64_t policy_version = 0;
+    std::vector<std::string> pins;  // Key.release_reference_sets
+  };
+  absl::StatusOr<ReleaseBinding> FindReleaseBinding(absl::string_view name);
 
   struct ReleaseTarget {
     v1::Key key;                // with release_policy

@@ -178,10 +178,14 @@ absl::StatusOr<v1::ChangeResult> KeyManager::UpdateKey(const Caller& c,
       }
     } else if (field == "release_policy") {
       if (!r.release_policy().empty()) {
-        if (view->key.key().protection() == v1::PROTECTION_HSM) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              r.name(), " is HSM-protected: its material never leaves the HSM, so it "
-                        "cannot have a release policy"));
+        // An HSM key is never released itself; on a dual_control one the
+        // binding governs the datasets under it (the data keys it wraps).
+        if (view->key.key().protection() == v1::PROTECTION_HSM && !view->key.key().dual_control()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(r.name(),
+                           " is HSM-protected: its material never leaves the HSM, so it "
+                           "cannot have a release policy unless it is dual_control (where the "
+                           "policy governs the datasets under it)"));
         }
         if (r.release_policy_version() < 0) {
           return absl::InvalidArgumentError("release_policy_version: negative");

@@ -46,6 +46,18 @@ absl::StatusOr<KeyManager::ReleaseTarget> KeyManager::FindReleaseTarget(
   return t;
 }
 
+absl::StatusOr<KeyManager::ReleaseBinding> KeyManager::FindReleaseBinding(absl::string_view name) {
+  ASSIGN_OR_RETURN(std::string id, ParseKeyName(name, "key"));
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(id));
+  const v1::Key& key = view->key.key();
+  ReleaseBinding b;
+  b.dual_control = key.dual_control();
+  b.policy = key.release_policy();
+  b.policy_version = key.release_policy_version();
+  b.pins.assign(key.release_reference_sets().begin(), key.release_reference_sets().end());
+  return b;
+}
+
 absl::StatusOr<SecretBytes> KeyManager::ReleaseMaterial(const ReleaseTarget& target) {
   ASSIGN_OR_RETURN(ViewPtr view, GetView(target.key.name().substr(5)));
   ASSIGN_OR_RETURN(std::shared_ptr<const Material> m, GetMaterial(*view, target.version));

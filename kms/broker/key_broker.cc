@@ -255,10 +255,15 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   int64_t policy_version = 0;
   bool dual_control = false;
   std::vector<std::string> pins;  // dual_control keys: Key.release_reference_sets
+  // A dataset under a dual_control key: that key's binding, which must allow too.
+  std::string dataset_key;
+  std::optional<KeyManager::ReleaseBinding> key_binding;
   if (IsDataset(key)) {
     ASSIGN_OR_RETURN(DatasetPolicy dp, DatasetPolicyFor(c, key, evidence_digest));
     policy_name = std::move(dp.name);
     policy_version = dp.version;
+    dataset_key = std::move(dp.key);
+    key_binding = std::move(dp.dual_control_binding);
   } else {
     absl::StatusOr<KeyManager::ReleaseTarget> target = keys_.FindReleaseTarget(key);
     if (!target.ok()) {
@@ -315,6 +320,44 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
     }
   }
 
+  if (key_binding.has_value()) {
+    // The dataset's key is dual_control: its own binding decides as well, as
+    // it would for a release of the key (current and pinned reference
+    // values), so one admin widening the dataset's policy releases nothing
+    // the key's two admins did not approve.
+    absl::StatusOr<attest::Policy> key_policy =
+        admin_.LoadPolicy(key_binding->policy, key_binding->policy_version);
+    if (!key_policy.ok()) {
+      return Deny(c, "attest", key, "policy_unavailable",
+                  absl::StrCat(dataset_key, "'s binding: ", key_policy.status().message()),
+                  evidence_digest, PolicyDigest(*policy));
+    }
+    PinnedReferenceValues pinned(admin_, key_binding->pins, dataset_key);
+    for (const attest::ReferenceValueResolver* values :
+         {static_cast<const attest::ReferenceValueResolver*>(&admin_),
+          static_cast<const attest::ReferenceValueResolver*>(&pinned)}) {
+      attest::PolicyDecision by_key =
+          key_policy->Evaluate(appraisal->claims, *values, now,
+                               attest::EvaluationContext::FromAppraisals(appraisal->submodules));
+      if (!by_key.allow) {
+        return Deny(c, "attest", key, "policy_denied",
+                    absl::StrCat(by_key.failed_path, ": ", by_key.reason, " (under ", dataset_key,
+                                 "'s dual-control binding ", key_binding->policy, " v",
+                                 key_binding->policy_version,
+                                 values == &pinned ? " and the reference values it pinned)" : ")"),
+                    evidence_digest, PolicyDigest(*policy));
+      }
+      if (values != &pinned) {
+        for (auto& consulted : by_key.consulted_sets) {
+          if (std::find(decision.consulted_sets.begin(), decision.consulted_sets.end(),
+                        consulted) == decision.consulted_sets.end()) {
+            decision.consulted_sets.push_back(std::move(consulted));
+          }
+        }
+      }
+    }
+  }
+
   const std::string token_id = RandomId();
   const absl::Time exp = now + options_.token_ttl;
   nlohmann::json payload = appraisal->ToEar(options_.verifier_id, now);
@@ -333,6 +376,10 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
                            {"policy_digest", policy->Digest()},
                            {"reference_values", refs},
                            {"evidence_digest", evidence_digest}};
+  if (key_binding.has_value()) {
+    payload["strongroom"]["key_policy"] = key_binding->policy;
+    payload["strongroom"]["key_policy_version"] = key_binding->policy_version;
+  }
   ASSIGN_OR_RETURN(std::string token, signer_.Sign(payload));
   AuditEntry e{.principal = c.principal, .action = "attest", .resource = key,
                .decision = AuditDecision::kAllow, .reason_id = "",
@@ -394,6 +441,10 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
   }
   t.policy_digest = absl::StrCat("sha256:", JsonString(sr, "policy_digest"));
   t.evidence_digest = JsonString(sr, "evidence_digest");
+  t.key_policy = JsonString(sr, "key_policy");
+  if (const nlohmann::json& v = JsonMember(sr, "key_policy_version"); v.is_number_integer()) {
+    t.key_policy_version = v.get<int64_t>();
+  }
   {
     std::lock_guard<std::mutex> lock(revoked_mu_);
     if (!revoked_.empty()) {

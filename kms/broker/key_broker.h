@@ -47,11 +47,12 @@
 #define STRONGROOM_KMS_BROKER_KEY_BROKER_H_
 
 #include <atomic>
-#include <memory>
-#include <mutex>
-#include <span>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -163,14 +164,21 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
                                              absl::string_view token,
                                              absl::string_view key_name);
   // Revocation by change for a dataset token: the dataset's policy and its
-  // current version are those the token names.
+  // current version are those the token names, and so is the binding of the
+  // dataset's key when that key is dual_control.
   absl::Status CheckDatasetUnchanged(const Caller& c, absl::string_view action,
                                      absl::string_view resource, const CheckedToken& t);
   // The policy a dataset is released under, for Attest: Deny
-  // (dataset_not_releasable / policy_unavailable) when there is none.
+  // (dataset_not_releasable / policy_unavailable) when there is none. A
+  // dataset under a dual_control key is released only when the key's own
+  // binding (its policy version under the pinned and the current
+  // reference values) allows as well: Deny(dataset_not_releasable) when no
+  // second admin has bound one.
   struct DatasetPolicy {
     std::string name;
     int64_t version = 0;
+    std::string key;  // keys/{k}: the dataset's key
+    std::optional<KeyManager::ReleaseBinding> dual_control_binding;
   };
   absl::StatusOr<DatasetPolicy> DatasetPolicyFor(const Caller& c, absl::string_view dataset,
                                                  absl::string_view evidence_digest);

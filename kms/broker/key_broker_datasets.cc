@@ -27,6 +27,12 @@ Bytes ObjectKeyInfo(absl::string_view label, absl::string_view dataset_id, absl:
   return Bytes(s.begin(), s.end());
 }
 
+// "policies/p v3": the dual-control binding of a dataset's key that a
+// dataset token names; "" for none.
+std::string KeyBindingText(absl::string_view policy, int64_t version) {
+  return policy.empty() ? std::string() : absl::StrCat(policy, " v", version);
+}
+
 std::string ObjectDetail(absl::string_view token_id, absl::string_view name, uint64_t version) {
   return absl::StrCat("token ", token_id, " object ", name, "@", version);
 }
@@ -64,7 +70,25 @@ absl::StatusOr<KeyBroker::DatasetPolicy> KeyBroker::DatasetPolicyFor(
     return Deny(c, "attest", dataset, "policy_unavailable", version.status().message(),
                 evidence_digest);
   }
-  return DatasetPolicy{ds->release_policy(), *version};
+  DatasetPolicy out{ds->release_policy(), *version, ds->key(), std::nullopt};
+  absl::StatusOr<KeyManager::ReleaseBinding> binding = keys_.FindReleaseBinding(ds->key());
+  if (!binding.ok()) {
+    if (!absl::IsNotFound(binding.status())) return binding.status();
+    return Deny(c, "attest", dataset, "dataset_not_releasable", binding.status().message(),
+                evidence_digest);
+  }
+  if (binding->dual_control) {
+    // One admin could otherwise widen what the dataset's policy accepts and
+    // so release data keys wrapped under a key that needs two.
+    if (binding->policy.empty()) {
+      return Deny(c, "attest", dataset, "dataset_not_releasable",
+                  absl::StrCat(dataset, " is under the dual_control key ", ds->key(),
+                               ", which has no release policy bound by two admins"),
+                  evidence_digest);
+    }
+    out.dual_control_binding = *std::move(binding);
+  }
+  return out;
 }
 
 absl::Status KeyBroker::CheckDatasetUnchanged(const Caller& c, absl::string_view action,
@@ -84,6 +108,22 @@ absl::Status KeyBroker::CheckDatasetUnchanged(const Caller& c, absl::string_view
                      " is now under ",
                      ds.ok() && !ds->release_policy().empty() ? ds->release_policy() : "no policy",
                      current.ok() ? absl::StrCat(" v", *current) : ""));
+  }
+  // The dataset's key: its dual-control binding now and the one the token
+  // was issued under (none for a key without dual control).
+  absl::StatusOr<KeyManager::ReleaseBinding> binding = keys_.FindReleaseBinding(ds->key());
+  if (!binding.ok() && !absl::IsNotFound(binding.status())) return binding.status();
+  const std::string now_bound =
+      binding.ok() && binding->dual_control
+          ? KeyBindingText(binding->policy.empty() ? "none" : binding->policy,
+                           binding->policy_version)
+          : std::string();
+  const std::string issued_under = KeyBindingText(t.key_policy, t.key_policy_version);
+  if (!binding.ok() || now_bound != issued_under) {
+    return Deny(
+        c, action, resource, "token_revoked_policy_changed",
+        absl::StrCat("token ", t.token_id, " was issued under the binding '", issued_under, "' of ",
+                     ds->key(), ", which is now '", binding.ok() ? now_bound : "not found", "'"));
   }
   return absl::OkStatus();
 }

@@ -24,6 +24,10 @@ struct KeyBroker::CheckedToken {
   int64_t policy_version = -1;
   std::string policy_digest;
   std::string evidence_digest;  // strongroom.evidence_digest: what was appraised
+  // Dataset tokens under a dual_control key: strongroom.key_policy and
+  // key_policy_version, the key's binding the release also satisfied.
+  std::string key_policy;
+  int64_t key_policy_version = -1;
   // Key tokens: the key's primary release target as found by the check, so
   // a release of that key uses the lookup the check made.
   std::optional<KeyManager::ReleaseTarget> target;

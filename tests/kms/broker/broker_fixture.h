@@ -26,6 +26,7 @@ namespace strongroom::kms {
 inline const Caller kWorkload2{"spiffe://strongroom/worker2", Role::kWorkload};
 inline const Bytes kGoodMeasurement(48, 0xA1);
 inline const Bytes kBadMeasurement(48, 0xB2);
+inline const Bytes kOtherMeasurement(48, 0xC3);
 
 class BrokerFixture : public KeyManagerFixture {
  protected:

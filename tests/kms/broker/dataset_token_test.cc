@@ -75,11 +75,12 @@ class DatasetTokenTest : public BrokerFixture {
     BrokerFixture::TearDown();
   }
 
-  void AddDataset(const std::string& id, const std::string& policy) {
+  void AddDataset(const std::string& id, const std::string& policy,
+                  const std::string& key = "keys/dk") {
     v1::Dataset d;
     d.set_name("datasets/" + id);
     d.set_owner(kOwner.principal);
-    d.set_key("keys/dk");
+    d.set_key(key);
     d.set_release_policy(policy);
     dir_.datasets[id] = d;
   }
@@ -270,6 +271,85 @@ TEST_F(DatasetTokenTest, PolicyOrReferenceValueChangeRevokesTheToken) {
   EXPECT_THAT(broker_->AuthorizeWorkloadWrite(kWorkload, token, "ds"),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("token_revoked_reference_values_changed")));
+}
+
+// A dataset under a dual_control key is released only when the key's own
+// binding (approved by a second admin, its reference values pinned) allows
+// as well: one admin widening the dataset's policy or its reference values
+// releases nothing the key's binding does not accept.
+TEST_F(DatasetTokenTest, DatasetUnderADualControlKeyNeedsTheKeysBindingToo) {
+  MakeKey("hk", /*hsm=*/true, /*dual=*/true);
+  AddDataset("dual", "policies/p", "keys/hk");
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  // No binding yet: nothing is released, whatever the dataset's policy says.
+  EXPECT_THAT(DatasetToken(kWorkload, w, "dual"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("dataset_not_releasable")));
+  EXPECT_THAT(AuditJsonl(), HasSubstr("has no release policy bound by two admins"));
+
+  // The owner proposes policy "p" for the key, a second admin approves.
+  v1::UpdateKeyRequest up;
+  up.set_name("keys/hk");
+  up.add_update_mask("release_policy");
+  up.set_release_policy("policies/p");
+  ASSERT_OK(km_->UpdateKey(kOwner, up).status());
+  EXPECT_THAT(DatasetToken(kWorkload, w, "dual"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("dataset_not_releasable")));
+  auto approve_pending = [&] {
+    v1::ListChangesRequest pending;
+    pending.set_pending_only(true);
+    ASSERT_OK_AND_ASSIGN(auto changes, km_->ListChanges(kAdmin, pending));
+    ASSERT_EQ(changes.changes_size(), 1);
+    v1::ApproveChangeRequest approve;
+    approve.set_id(changes.changes(0).id());
+    ASSERT_OK(km_->ApproveChange(kAdmin2, approve).status());
+  };
+  approve_pending();
+  ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "dual"));
+  nlohmann::json sr = Claims(token)["strongroom"];
+  EXPECT_EQ(sr["key_policy"], "policies/p");
+  EXPECT_EQ(sr["key_policy_version"], 1);
+  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "dual"));
+  // A dataset under a key without dual control carries no key binding.
+  ASSERT_OK_AND_ASSIGN(std::string plain, DatasetToken(kWorkload, w, "ds"));
+  EXPECT_FALSE(Claims(plain)["strongroom"].contains("key_policy"));
+
+  // One admin widens the reference values: the dataset's policy (current
+  // values) would accept the bad measurement, the key's pins do not.
+  PutApprovedValues({kGoodMeasurement, kBadMeasurement});
+  EXPECT_OK(DatasetToken(kWorkload, w, "ds", kBadMeasurement).status());
+  EXPECT_THAT(DatasetToken(kWorkload, w, "dual", kBadMeasurement),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
+  EXPECT_THAT(AuditJsonl(), HasSubstr("keys/hk's dual-control binding policies/p v1 and the "
+                                      "reference values it pinned"));
+  EXPECT_OK(DatasetToken(kWorkload, w, "dual", kGoodMeasurement).status());
+
+  // One admin loosens the policy itself (a new version that asks for no
+  // measurement): the dataset follows it, the key's binding stays at v1.
+  v1::PutPolicyRequest loose;
+  loose.set_name("p");
+  loose.set_policy_json(R"({"version": 1, "tee": ["dev"], "require": {"allOf": [
+      {"claim": "dev.debug", "equals": false}]}})");
+  ASSERT_OK(admin_->PutPolicy(kAdmin, loose).status());
+  EXPECT_THAT(DatasetToken(kWorkload, w, "dual", kOtherMeasurement),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
+  ASSERT_OK_AND_ASSIGN(token, DatasetToken(kWorkload, w, "dual", kGoodMeasurement));
+  EXPECT_EQ(Claims(token)["strongroom"]["policy_version"], 2);
+  EXPECT_EQ(Claims(token)["strongroom"]["key_policy_version"], 1);
+
+  // A new binding of the key (two admins again) voids the tokens issued
+  // under the old one, and takes the looser version.
+  ASSERT_OK(km_->UpdateKey(kOwner, up).status());
+  approve_pending();
+  EXPECT_THAT(
+      broker_->AuthorizeWorkloadRead(kWorkload, token, "dual"),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked_policy_changed")));
+  ASSERT_OK_AND_ASSIGN(token, DatasetToken(kWorkload, w, "dual", kOtherMeasurement));
+  EXPECT_EQ(Claims(token)["strongroom"]["key_policy_version"], 2);
+  // The HSM key itself is still never released.
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload, "keys/hk"));
+  ASSERT_OK_AND_ASSIGN(v1::EvidenceItem item, Evidence(w, nonce, kGoodMeasurement));
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "keys/hk"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("key_not_releasable")));
 }
 
 TEST_F(DatasetTokenTest, ExpiredOrRevokedTokenIsRefused) {

@@ -385,7 +385,8 @@ TEST_F(KeyBrokerTest, OnlyWorkloadsAttestAndKeysWithoutPolicyAreNeverReleased) {
   ASSERT_OK_AND_ASSIGN(auto item, Evidence(w, nonce, kGoodMeasurement));
   EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "keys/plain"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("key_not_releasable")));
-  // An HSM-protected key cannot even be given a release policy.
+  // An HSM-protected key cannot even be given a release policy (unless it
+  // is dual_control: DatasetUnderADualControlKeyNeedsTheKeysBindingToo).
   v1::UpdateKeyRequest up;
   up.set_name("keys/in-hsm");
   up.add_update_mask("release_policy");
