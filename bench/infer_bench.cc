@@ -6,6 +6,7 @@
 //   strongroom-bench infer [--models mnist-8,squeezenet,resnet50] [--threads-list 1,2]
 //                          [--rounds 5] [--seconds 1] [--batch 1] [--worker-runs 1]
 //                          [--flows 20] [--cold-flows 5] [--decrypts 3]
+//                          [--attester auto|tpm|dev]
 //                          [--onnxruntime on|off] [--profile off|on] [--node node]
 //                          [--onnxruntime-dir DIR] [--vectors-dir DIR]
 //
@@ -52,6 +53,9 @@
 // with the overhead of confidentiality in a run (attestation + the sealed
 // model fetch's time over a raw one) as a share of the run (aim: under 5%
 // for resnet50); beside it flow + decryption as a share of one inference.
+// The flows and worker runs attest with a private swtpm (--attester tpm; auto,
+// the default, takes it when swtpm is installed, else the dev attester; the
+// report's "attester" says which).
 
 // --profile on adds our runtime's mean time per op type (RunProfile, after
 // the warm-up; it adds a clock read and a label per node) to the report.
@@ -76,12 +80,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "attest/tpm/testing/swtpm_fixture.h"
 #include "base/status_macros.h"
 #include "bench/harness.h"
 #include "bench/infer_job.h"
-#include "bench/infer_worker_run.h"
 #include "bench/infer_models.h"
 #include "bench/infer_ort.h"
+#include "bench/infer_worker_run.h"
 #include "bench/subcommands.h"
 #include "worker/onnx/compare.h"
 #include "worker/onnx/gemm.h"
@@ -110,6 +115,7 @@ struct InferOptions {
   int flows = 20;
   int cold_flows = 5;
   int decrypts = 3;
+  std::string attester = "auto";
   bool onnxruntime = true;
   bool profile = false;
   std::string node = "node";
@@ -372,8 +378,13 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
   }
   if (m.cells.empty()) return absl::FailedPreconditionError("no model left to measure");
 
-  Progress("starting the key broker (in-process server, dev attester)");
-  ASSIGN_OR_RETURN(std::unique_ptr<JobKeyRelease> job, JobKeyRelease::Start());
+  const JobAttester attester =
+      o.attester == "dev" || (o.attester == "auto" && !attest::testing::Swtpm::Installed())
+          ? JobAttester::kDev
+          : JobAttester::kTpm;
+  Progress(absl::StrCat("starting the key broker (in-process server, ", JobAttesterName(attester),
+                        " attester)"));
+  ASSIGN_OR_RETURN(std::unique_ptr<JobKeyRelease> job, JobKeyRelease::Start(attester));
   for (const InferModel& model : models) {
     Bytes weights(static_cast<size_t>(model.weight_bytes));
     if (!weights.empty() && RAND_bytes(weights.data(), static_cast<int>(weights.size())) != 1) {
@@ -499,7 +510,8 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
   report["load_average_after"] = LoadAverage();
   report["models"] = model_json;
   report["results"] = results;
-  report["job"] = {{"flow_kept_connection", warm},
+  report["job"] = {{"attester", JobAttesterName(attester)},
+                   {"flow_kept_connection", warm},
                    {"flow_new_connection", cold},
                    {"decrypt", decrypt_json},
                    {"shares", shares}};
@@ -554,6 +566,9 @@ int RunInferBench(const std::vector<std::string>& args) {
   flags.AddInt("flows", &o.flows, "attest + release flows per round, kept connection (default 20)");
   flags.AddInt("cold-flows", &o.cold_flows, "flows per round on a new connection (default 5)");
   flags.AddInt("decrypts", &o.decrypts, "model decryptions per round and size (default 3)");
+  flags.AddString("attester", &o.attester,
+                  "tpm: attest with a private swtpm; dev: the development attester; auto: tpm "
+                  "when swtpm is installed (default)");
   std::string onnxruntime_flag = "on", profile_flag = "off";
   flags.AddString("onnxruntime", &onnxruntime_flag,
                   "on: compare with onnxruntime-node (default); off: our runtime only");
@@ -588,6 +603,10 @@ int RunInferBench(const std::vector<std::string>& args) {
     *out = *value == "on";
   }
   if (s.ok() && o.seconds <= 0) s = absl::InvalidArgumentError("--seconds must be > 0");
+  if (s.ok() && o.attester != "auto" && o.attester != "tpm" && o.attester != "dev") {
+    s = absl::InvalidArgumentError(
+        absl::StrCat("--attester: '", o.attester, "', not auto, tpm or dev"));
+  }
   if (s.ok() && *std::max_element(o.threads.begin(), o.threads.end()) > 256) {
     s = absl::InvalidArgumentError("--threads-list: at most 256");
   }

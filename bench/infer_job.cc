@@ -9,9 +9,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "attest/binding.h"
+#include "attest/dev/dev_attester.h"
 #include "base/status_macros.h"
 #include "bench/harness.h"
 #include "client/dev_attester.h"
+#include "client/tpm_attester.h"
 #include "client/workload.h"
 #include "kms/hpke/keys.h"
 #include "storage/sealed/segment_stream.h"
@@ -30,6 +32,14 @@ constexpr const char* kOwner = kJobOwner;
 constexpr const char* kWorker = kJobWorker;
 constexpr const char* kName = kJobName;  // key, policy and reference values
 constexpr char kDevKeyFile[] = "dev-attester.pub.pem";
+constexpr char kTpmAkFile[] = "tpm-ak.pub.pem";
+// The dev attester's claims, and what the bench extends PCR 16 with.
+const Bytes& DevMeasurement() {
+  static const Bytes* const m = new Bytes(48, 0x6e);
+  return *m;
+}
+constexpr char kPcr16Event[] = "strongroom-bench infer";
+constexpr uint32_t kPcr = 16;
 
 int64_t Nanos(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count();
@@ -78,9 +88,11 @@ class SpanLendingSink final : public storage::ByteSink {
   size_t size_ = 0, lent_ = 0;
 };
 
-
-
 }  // namespace
+
+const char* JobAttesterName(JobAttester a) {
+  return a == JobAttester::kTpm ? "tpm (swtpm)" : "dev";
+}
 
 nlohmann::json FlowSummaryJson(const std::vector<FlowSample>& samples) {
   std::vector<double> total;
@@ -97,19 +109,52 @@ nlohmann::json FlowSummaryJson(const std::vector<FlowSample>& samples) {
           {"step_median_ms", step_json}};
 }
 
-absl::StatusOr<std::unique_ptr<JobKeyRelease>> JobKeyRelease::Start() {
+absl::StatusOr<std::unique_ptr<client::Attester>> JobKeyRelease::NewAttester() const {
+  if (kind_ == JobAttester::kTpm) {
+    client::TpmAttesterOptions o;
+    o.tcti = swtpm_->tcti();
+    ASSIGN_OR_RETURN(std::unique_ptr<client::TpmAttester> a, client::TpmAttester::Create(o));
+    return std::unique_ptr<client::Attester>(std::move(a));
+  }
+  client::DevAttesterOptions dev;
+  dev.private_key_pem = dev_key_pem_;
+  dev.measurement = DevMeasurement();
+  dev.debug = false;
+  dev.svn = 1;
+  ASSIGN_OR_RETURN(std::unique_ptr<client::DevAttester> a, client::DevAttester::Create(dev));
+  return std::unique_ptr<client::Attester>(std::move(a));
+}
+
+absl::StatusOr<std::unique_ptr<JobKeyRelease>> JobKeyRelease::Start(JobAttester kind) {
   std::unique_ptr<JobKeyRelease> j(new JobKeyRelease());
-  ASSIGN_OR_RETURN(j->dev_key_pem_, client::GenerateDevAttesterKeyPem());
-  ASSIGN_OR_RETURN(attest::DevAttester attester, attest::DevAttester::Create(j->dev_key_pem_));
-  j->attester_ = std::make_unique<attest::DevAttester>(std::move(attester));
-  j->claims_ = {.measurement = Bytes(48, 0x6e), .debug = false, .svn = 1};
+  j->kind_ = kind;
   j->key_ = absl::StrCat("keys/", kName);
   LoopbackExtras extras;
-  extras.files = {{kDevKeyFile, j->attester_->public_key_pem()}};
+  std::string attestation_yaml;
+  if (kind == JobAttester::kTpm) {
+    absl::StatusOr<std::unique_ptr<attest::testing::Swtpm>> swtpm = attest::testing::Swtpm::Start();
+    RETURN_IF_ERROR(InStep("swtpm", swtpm.status()));
+    j->swtpm_ = *std::move(swtpm);
+    {
+      ASSIGN_OR_RETURN(auto session, attest::testing::TpmSession::Connect(j->swtpm_->tcti()));
+      RETURN_IF_ERROR(
+          InStep("PCR extend", session->ExtendPcrSha256(kPcr, Sha256(AsBytes(kPcr16Event)))));
+    }
+    ASSIGN_OR_RETURN(j->attester_, j->NewAttester());
+    const auto& tpm = static_cast<const client::TpmAttester&>(*j->attester_);
+    extras.files = {{kTpmAkFile, tpm.ak_public_key_pem()}};
+    attestation_yaml = absl::StrCat("attestation:\n  tpm: {trusted_ak_keys: [", kTpmAkFile, "]}\n");
+  } else {
+    ASSIGN_OR_RETURN(j->dev_key_pem_, client::GenerateDevAttesterKeyPem());
+    ASSIGN_OR_RETURN(j->attester_, j->NewAttester());
+    ASSIGN_OR_RETURN(attest::DevAttester trusted, attest::DevAttester::Create(j->dev_key_pem_));
+    extras.files = {{kDevKeyFile, trusted.public_key_pem()}};
+    attestation_yaml = absl::StrCat("attestation:\n  dev_attester: {enabled: true, trusted_keys: [",
+                                    kDevKeyFile, "]}\n");
+  }
   // The broker's per-principal rate limit is off: a job loop of hundreds of
   // flows a second would otherwise measure the limiter.
-  extras.yaml = absl::StrCat("attestation:\n  dev_attester: {enabled: true, trusted_keys: [",
-                             kDevKeyFile, "]}\nbroker:\n  rate_limit: {per_second: 0}\n");
+  extras.yaml = absl::StrCat(attestation_yaml, "broker:\n  rate_limit: {per_second: 0}\n");
   ASSIGN_OR_RETURN(j->server_, LoopbackServer::Start({{kAdmin, kms::Role::kAdmin},
                                                       {kOwner, kms::Role::kOwner},
                                                       {kWorker, kms::Role::kWorkload}},
@@ -130,15 +175,28 @@ absl::Status JobKeyRelease::SetUpKey() {
   ASSIGN_OR_RETURN(auto owner, client::Connection::Open(server_->ClientOptions(kOwner)));
   v1::PutReferenceValuesRequest rv;
   rv.set_name(kName);
-  rv.add_values(HexEncode(claims_.measurement));
-  rv.set_description("strongroom-bench infer: the dev measurement");
-  RETURN_IF_ERROR(InStep("PutReferenceValues", admin->PutReferenceValues(rv).status()));
   v1::PutPolicyRequest pol;
   pol.set_name(kName);
-  pol.set_policy_json(absl::StrCat(R"({"version": 1, "tee": ["dev"], "require": {"allOf": [)",
-                                   R"({"claim": "dev.measurement", "in": {"referenceValues": ")",
-                                   kName, R"("}},)",
-                                   R"({"claim": "dev.debug", "equals": false}]}})"));
+  if (kind_ == JobAttester::kTpm) {
+    // PCR 16 of a fresh TPM (zero) after the one extend: SHA-256(0^32 || e).
+    Bytes pcr(32, 0);
+    const Bytes event = Sha256(AsBytes(kPcr16Event));
+    pcr.insert(pcr.end(), event.begin(), event.end());
+    rv.add_values(HexEncode(Sha256(pcr)));
+    rv.set_description("strongroom-bench infer: swtpm PCR 16");
+    pol.set_policy_json(
+        absl::StrCat(R"({"version": 1, "tee": ["tpm"], "require": {"allOf": [)",
+                     R"({"claim": "tpm.pcrs.sha256.16", "in": {"referenceValues": ")", kName,
+                     R"("}},)", R"({"claim": "tpm.clock.safe", "equals": true}]}})"));
+  } else {
+    rv.add_values(HexEncode(DevMeasurement()));
+    rv.set_description("strongroom-bench infer: the dev measurement");
+    pol.set_policy_json(absl::StrCat(R"({"version": 1, "tee": ["dev"], "require": {"allOf": [)",
+                                     R"({"claim": "dev.measurement", "in": {"referenceValues": ")",
+                                     kName, R"("}},)",
+                                     R"({"claim": "dev.debug", "equals": false}]}})"));
+  }
+  RETURN_IF_ERROR(InStep("PutReferenceValues", admin->PutReferenceValues(rv).status()));
   RETURN_IF_ERROR(InStep("PutPolicy", admin->PutPolicy(pol).status()));
   v1::CreateKeyRequest create;
   create.set_key_id(kName);
@@ -187,15 +245,13 @@ absl::StatusOr<FlowSample> JobKeyRelease::RunFlow(client::Connection& connection
   const Clock::time_point t2 = Clock::now();
   const Bytes binding = attest::AttestationBinding(static_cast<uint16_t>(keys.public_key.kem()),
                                                    AsBytes(challenge->nonce()), public_key);
-  absl::StatusOr<std::string> evidence = attester_->Attest(claims_, binding);
-  RETURN_IF_ERROR(InStep("dev evidence", evidence.status()));
+  absl::StatusOr<std::vector<v1::EvidenceItem>> evidence = attester_->Attest(binding);
+  RETURN_IF_ERROR(InStep(absl::StrCat(attester_->type(), " evidence"), evidence.status()));
   const Clock::time_point t3 = Clock::now();
   v1::AttestRequest attest_req;
   attest_req.set_key(key_);
   attest_req.set_nonce(challenge->nonce());
-  v1::EvidenceItem* item = attest_req.add_evidence();
-  item->set_type("dev");
-  item->set_payload(*std::move(evidence));
+  for (v1::EvidenceItem& item : *evidence) *attest_req.add_evidence() = std::move(item);
   attest_req.set_kem(v1::HPKE_KEM_P256_SHA256);
   attest_req.set_public_key(std::string(AsStringView(public_key)));
   absl::StatusOr<v1::AttestResponse> attested = connection.Attest(attest_req);

@@ -4,16 +4,24 @@
 //
 // JobKeyRelease: attestation and key release, measured against a whole
 // strongroomd in this process (LoopbackServer: SoftHSM token, RocksDB, mutual
-// TLS on 127.0.0.1) with the development attester enabled and trusting a
-// fresh DevAttester key. Setup mirrors tests/kms/broker/broker_fixture.h:
-// `admin` puts reference values and policy "infer-bench" (tee dev,
-// measurement in those values, debug false) and creates software key
-// "infer-bench" owned by `owner`, who binds its release policy. One Flow()
-// is what a worker does per job, as principal `worker`:
+// TLS on 127.0.0.1) with one of two attesters:
+//   tpm  a private swtpm (attest/tpm/testing: manufactured with EK
+//        certificates, on 127.0.0.1) whose PCR 16 is extended once with
+//        SHA-256("strongroom-bench infer"); client::TpmAttester quotes PCRs
+//        sha256:0-7,16 with its endorsement-hierarchy AK, which the server
+//        trusts (attestation.tpm.trusted_ak_keys); the policy wants PCR 16
+//        in the reference values and tpm.clock.safe. The evidence step is a
+//        real TPM2_Quote over TCP to swtpm (and a PCR read).
+//   dev  the development attester: the server trusts a fresh DevAttester
+//        key; the policy wants its measurement and debug false.
+// Setup mirrors tests/kms/broker/broker_fixture.h: `admin` puts reference
+// values and policy "infer-bench" and creates software key "infer-bench"
+// owned by `owner`, who binds its release policy. One Flow() is what a
+// worker does per job, as principal `worker`:
 //   keygen     a fresh ephemeral HPKE key pair (DHKEM(P-256, HKDF-SHA256))
 //   challenge  GetChallenge(key)
-//   evidence   binding = AttestationBinding(kem, nonce, pk); dev evidence
-//              over it (ECDSA P-256 signature, in software)
+//   evidence   binding = AttestationBinding(kem, nonce, pk); the attester's
+//              evidence over it
 //   attest     Attest -> EAR token (checked "affirming")
 //   release    ReleaseKey(token, key, pk)
 //   open       the SealedKey checked and HPKE-opened (client::OpenSealedKey)
@@ -50,10 +58,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "attest/dev/dev_attester.h"
+#include "attest/tpm/testing/swtpm_fixture.h"
 #include "base/bytes.h"
 #include "base/secret_bytes.h"
 #include "bench/loopback_server.h"
+#include "client/attester.h"
 #include "client/connection.h"
 #include "storage/streaming/streaming_aead_params.h"
 
@@ -78,11 +87,15 @@ struct FlowSample {
 // (nearest-rank p90).
 nlohmann::json FlowSummaryJson(const std::vector<FlowSample>& samples);
 
+enum class JobAttester { kTpm, kDev };
+// "tpm (swtpm)" or "dev".
+const char* JobAttesterName(JobAttester a);
+
 class JobKeyRelease {
  public:
-  // Starts the server, sets up the key and runs one untimed flow, whose
-  // material later flows must match.
-  static absl::StatusOr<std::unique_ptr<JobKeyRelease>> Start();
+  // Starts the server (and, for kTpm, swtpm), sets up the key and runs one
+  // untimed flow, whose material later flows must match.
+  static absl::StatusOr<std::unique_ptr<JobKeyRelease>> Start(JobAttester attester);
   ~JobKeyRelease();
 
   absl::StatusOr<FlowSample> Flow(bool new_connection);
@@ -91,21 +104,23 @@ class JobKeyRelease {
   const SecretBytes& material() const { return material_; }
   const std::string& key() const { return key_; }
   // For whole worker jobs against the same server (infer_worker_run.h): the
-  // server, and the trusted dev attester's private key (PEM) and claims.
+  // server, and a new attester whose evidence the policy accepts (the same
+  // swtpm or dev key as the flows').
   LoopbackServer& server() { return *server_; }
-  const std::string& dev_key_pem() const { return dev_key_pem_; }
-  const attest::DevClaims& claims() const { return claims_; }
+  absl::StatusOr<std::unique_ptr<client::Attester>> NewAttester() const;
+  JobAttester attester_kind() const { return kind_; }
 
  private:
   JobKeyRelease() = default;
   absl::Status SetUpKey();
   absl::StatusOr<FlowSample> RunFlow(client::Connection& connection, SecretBytes* material);
 
+  JobAttester kind_ = JobAttester::kDev;
+  std::unique_ptr<attest::testing::Swtpm> swtpm_;  // kTpm; stopped last
   std::unique_ptr<LoopbackServer> server_;
   std::unique_ptr<client::Connection> connection_;  // closed before server_ stops
-  std::unique_ptr<attest::DevAttester> attester_;
-  std::string dev_key_pem_;
-  attest::DevClaims claims_;
+  std::unique_ptr<client::Attester> attester_;
+  std::string dev_key_pem_;  // kDev
   std::string key_;
   SecretBytes material_;
 };

@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "bench/harness.h"
+#include "client/attester.h"
 #include "client/connection.h"
-#include "client/dev_attester.h"
 #include "client/sealed_object.h"
 #include "client/workload.h"
 #include "onnx/onnx_pb.h"
@@ -123,16 +123,6 @@ class TimedStore final : public worker::JobObjectStore {
   WorkerRunSample& sample_;
 };
 
-// A dev attester signing the claims the bench's policy accepts.
-absl::StatusOr<std::unique_ptr<client::DevAttester>> NewAttester(JobKeyRelease& job) {
-  client::DevAttesterOptions dev;
-  dev.private_key_pem = job.dev_key_pem();
-  dev.measurement = job.claims().measurement;
-  dev.debug = job.claims().debug;
-  dev.svn = job.claims().svn;
-  return client::DevAttester::Create(std::move(dev));
-}
-
 std::string ModelObject(const std::string& model) { return absl::StrCat(model, "/model.onnx"); }
 std::string InputObject(const std::string& model) { return absl::StrCat(model, "/input_0.pb"); }
 std::string OutputObject(const std::string& model) { return absl::StrCat(model, "/output"); }
@@ -216,12 +206,12 @@ absl::Status WorkerRunBench::Upload() {
 absl::StatusOr<WorkerRunSample> WorkerRunBench::Run() {
   WorkerRunSample sample;
   const auto start = Clock::now();
-  // What a worker process starts with: a connection, a dev attester signing
-  // the trusted claims, a WorkloadClient (its HPKE key pair).
+  // What a worker process starts with: a connection, its attester (the
+  // job's swtpm or dev key), a WorkloadClient (its HPKE key pair).
   ASSIGN_OR_RETURN(auto conn, client::Connection::Open(job_->server().ClientOptions(kJobWorker)));
   RETURN_IF_ERROR(conn->GetStatus().status());
   sample.connect_ms = MsSince(start);
-  ASSIGN_OR_RETURN(std::unique_ptr<client::DevAttester> attester, NewAttester(*job_));
+  ASSIGN_OR_RETURN(std::unique_ptr<client::Attester> attester, job_->NewAttester());
   ASSIGN_OR_RETURN(std::unique_ptr<client::WorkloadClient> wl,
                    client::WorkloadClient::Create(conn.get(), std::move(attester)));
   worker::WorkloadObjectStore store(wl.get());
@@ -282,7 +272,7 @@ absl::StatusOr<double> WorkerRunBench::SealedModelFetchMs() {
   if (worker_ == nullptr) {
     ASSIGN_OR_RETURN(worker_conn_,
                      client::Connection::Open(job_->server().ClientOptions(kJobWorker)));
-    ASSIGN_OR_RETURN(std::unique_ptr<client::DevAttester> attester, NewAttester(*job_));
+    ASSIGN_OR_RETURN(std::unique_ptr<client::Attester> attester, job_->NewAttester());
     ASSIGN_OR_RETURN(worker_,
                      client::WorkloadClient::Create(worker_conn_.get(), std::move(attester)));
     RETURN_IF_ERROR(worker_->Attest(absl::StrCat("datasets/", kDataset)).status());

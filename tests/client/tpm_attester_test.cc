@@ -2,18 +2,18 @@
 // tests/attest/tpm fixture): its bundles verify under attest::TpmVerifier
 // with the AK it reports and the binding it was given, and the claims follow
 // the PCRs. Skipped when swtpm is not installed.
-#include <openssl/sha.h>
+#include "client/tpm_attester.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/sha.h>
 
 #include <filesystem>
 
 #include "attest/tpm/quote_bundle.h"
+#include "attest/tpm/testing/swtpm_fixture.h"
 #include "attest/tpm/tpm_verifier.h"
 #include "base/testing/status_matchers.h"
-#include "client/tpm_attester.h"
-#include "tests/attest/tpm/swtpm_fixture.h"
 
 namespace strongroom::client {
 namespace {

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "attest/binding.h"
+#include "attest/tpm/testing/swtpm_fixture.h"
 #include "base/file.h"
 #include "base/status_macros.h"
 #include "base/testing/status_matchers.h"
@@ -29,7 +30,6 @@
 #include "kms/hpke/keys.h"
 #include "nlohmann/json.hpp"
 #include "strongroom/v1/key_broker.grpc.pb.h"
-#include "tests/attest/tpm/swtpm_fixture.h"
 #include "tests/client/loopback_server.h"
 #include "tests/client/workload_fixture.h"
 

@@ -8,12 +8,12 @@
 
 #include "attest/tpm/enrollment.h"
 #include "attest/tpm/quote_bundle.h"
+#include "attest/tpm/testing/swtpm_fixture.h"
 #include "attest/tpm/tpm_structures.h"
 #include "attest/tpm/tpm_verifier.h"
 #include "base/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/attest/tpm/swtpm_fixture.h"
 #include "tests/attest/tpm/tpm_test_util.h"
 
 namespace strongroom::attest {

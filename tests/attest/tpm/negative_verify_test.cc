@@ -4,12 +4,12 @@
 #include <functional>
 
 #include "attest/tpm/quote_bundle.h"
+#include "attest/tpm/testing/test_ca.h"
 #include "attest/tpm/tpm_verifier.h"
 #include "attest/x509.h"
 #include "base/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/attest/tpm/test_ca.h"
 #include "tests/attest/tpm/tpm_test_util.h"
 
 namespace strongroom::attest {

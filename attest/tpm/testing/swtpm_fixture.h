@@ -12,15 +12,15 @@
 // no resource manager: flush what you create; three transient objects fit.
 // Neither class is thread-safe. Errors are Internal/Unavailable naming the
 // command and the decoded TSS2 return code.
-#ifndef STRONGROOM_TESTS_ATTEST_TPM_SWTPM_FIXTURE_H_
-#define STRONGROOM_TESTS_ATTEST_TPM_SWTPM_FIXTURE_H_
+#ifndef STRONGROOM_ATTEST_TPM_TESTING_SWTPM_FIXTURE_H_
+#define STRONGROOM_ATTEST_TPM_TESTING_SWTPM_FIXTURE_H_
 
 #include <sys/types.h>
 #include <tss2/tss2_esys.h>
 
 #include <map>
-#include <ostream>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -70,16 +70,14 @@ struct TpmQuoteOutput {
 
 class TpmSession {
  public:
-  static absl::StatusOr<std::unique_ptr<TpmSession>> Connect(
-      const std::string& tcti);
+  static absl::StatusOr<std::unique_ptr<TpmSession>> Connect(const std::string& tcti);
   ~TpmSession();
 
   // The TCG default EK (templates L-1 / L-2) in the endorsement hierarchy.
   absl::StatusOr<TpmKey> CreateEk(TpmKeyKind kind);
   // A restricted signing primary key in the endorsement hierarchy
   // (RSASSA-SHA256 or ECDSA-P256-SHA256); `unique` varies the key.
-  absl::StatusOr<TpmKey> CreateAk(TpmKeyKind kind,
-                                  absl::string_view unique = "");
+  absl::StatusOr<TpmKey> CreateAk(TpmKeyKind kind, absl::string_view unique = "");
   // A persistent key (swtpm_setup leaves the RSA EK at 0x81010001 and the
   // ECC P-384 EK at 0x81010016). Not to be flushed.
   absl::StatusOr<TpmKey> Persistent(uint32_t handle);
@@ -87,8 +85,7 @@ class TpmSession {
 
   absl::StatusOr<Bytes> ReadNv(uint32_t nv_index);
   absl::Status ExtendPcrSha256(uint32_t pcr, const Bytes& digest);
-  absl::StatusOr<std::map<uint32_t, Bytes>> ReadPcrsSha256(
-      const std::vector<uint32_t>& pcrs);
+  absl::StatusOr<std::map<uint32_t, Bytes>> ReadPcrsSha256(const std::vector<uint32_t>& pcrs);
   absl::StatusOr<TpmQuoteOutput> QuoteSha256(ESYS_TR ak, const Bytes& nonce,
                                              const std::vector<uint32_t>& pcrs);
   // TPM2_ActivateCredential(ak, ek). The EK is authorized with its password
@@ -99,8 +96,7 @@ class TpmSession {
                                                  const Bytes& encrypted_secret);
 
  private:
-  TpmSession(TSS2_TCTI_CONTEXT* tcti, ESYS_CONTEXT* esys)
-      : tcti_(tcti), esys_(esys) {}
+  TpmSession(TSS2_TCTI_CONTEXT* tcti, ESYS_CONTEXT* esys) : tcti_(tcti), esys_(esys) {}
   absl::StatusOr<TpmKey> CreatePrimary(const TPM2B_PUBLIC& in);
   absl::StatusOr<TpmKey> Describe(ESYS_TR handle, const TPM2B_PUBLIC& pub);
 
@@ -110,4 +106,4 @@ class TpmSession {
 
 }  // namespace strongroom::attest::testing
 
-#endif  // STRONGROOM_TESTS_ATTEST_TPM_SWTPM_FIXTURE_H_
+#endif  // STRONGROOM_ATTEST_TPM_TESTING_SWTPM_FIXTURE_H_

@@ -1,4 +1,4 @@
-#include "tests/attest/tpm/test_ca.h"
+#include "attest/tpm/testing/test_ca.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -22,21 +22,16 @@ bool AddExt(X509* cert, X509* issuer, int nid, const char* value) {
   return ok;
 }
 
-absl::StatusOr<std::shared_ptr<X509>> Make(EVP_PKEY* subject_key,
-                                           const std::string& cn,
-                                           X509* issuer, EVP_PKEY* issuer_key,
-                                           absl::Time nb, absl::Time na,
-                                           bool ca) {
+absl::StatusOr<std::shared_ptr<X509>> Make(EVP_PKEY* subject_key, const std::string& cn,
+                                           X509* issuer, EVP_PKEY* issuer_key, absl::Time nb,
+                                           absl::Time na, bool ca) {
   std::shared_ptr<X509> cert(X509_new(), X509_free);
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++);
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(cn.c_str()),
-                             -1, -1, 0);
-  X509_set_issuer_name(cert.get(), issuer != nullptr
-                                       ? X509_get_subject_name(issuer)
-                                       : name);
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_set_issuer_name(cert.get(), issuer != nullptr ? X509_get_subject_name(issuer) : name);
   ASN1_TIME_set(X509_getm_notBefore(cert.get()), absl::ToTimeT(nb));
   ASN1_TIME_set(X509_getm_notAfter(cert.get()), absl::ToTimeT(na));
   X509_set_pubkey(cert.get(), subject_key);
@@ -44,8 +39,7 @@ absl::StatusOr<std::shared_ptr<X509>> Make(EVP_PKEY* subject_key,
   bool ok = AddExt(cert.get(), iss, NID_basic_constraints,
                    ca ? "critical,CA:TRUE" : "critical,CA:FALSE") &&
             AddExt(cert.get(), iss, NID_key_usage,
-                   ca ? "critical,keyCertSign,cRLSign"
-                      : "critical,digitalSignature");
+                   ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
   if (!ok || X509_sign(cert.get(), issuer_key, EVP_sha256()) <= 0) {
     ERR_clear_error();
     return absl::InternalError("test CA: cannot make certificate");
@@ -55,11 +49,9 @@ absl::StatusOr<std::shared_ptr<X509>> Make(EVP_PKEY* subject_key,
 
 }  // namespace
 
-absl::StatusOr<TestCa> TestCa::Create(const std::string& cn,
-                                      absl::Time not_before,
+absl::StatusOr<TestCa> TestCa::Create(const std::string& cn, absl::Time not_before,
                                       absl::Time not_after) {
-  std::shared_ptr<EVP_PKEY> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"),
-                                EVP_PKEY_free);
+  std::shared_ptr<EVP_PKEY> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
   if (key == nullptr) return absl::InternalError("test CA: keygen");
   auto cert = Make(key.get(), cn, nullptr, key.get(), not_before, not_after,
                    /*ca=*/true);
@@ -77,12 +69,9 @@ std::string TestCa::cert_pem() const {
   return out;
 }
 
-absl::StatusOr<std::string> TestCa::Issue(EVP_PKEY* subject_key,
-                                          const std::string& cn,
-                                          absl::Time not_before,
-                                          absl::Time not_after) const {
-  auto cert = Make(subject_key, cn, cert_.get(), key_.get(), not_before,
-                   not_after, /*ca=*/false);
+absl::StatusOr<std::string> TestCa::Issue(EVP_PKEY* subject_key, const std::string& cn,
+                                          absl::Time not_before, absl::Time not_after) const {
+  auto cert = Make(subject_key, cn, cert_.get(), key_.get(), not_before, not_after, /*ca=*/false);
   if (!cert.ok()) return cert.status();
   BIO* bio = BIO_new(BIO_s_mem());
   PEM_write_bio_X509(bio, cert->get());

@@ -1,4 +1,4 @@
-#include "tests/attest/tpm/swtpm_fixture.h"
+#include "attest/tpm/testing/swtpm_fixture.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -51,8 +51,7 @@ bool OnPath(const char* tool) {
 }
 
 // Starts `argv` with stdout/stderr appended to `log`; returns the pid.
-absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv,
-                            const std::string& log) {
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
@@ -65,8 +64,7 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv,
   int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
-    return absl::InternalError(
-        absl::StrCat("spawn ", argv[0], ": ", std::strerror(rc)));
+    return absl::InternalError(absl::StrCat("spawn ", argv[0], ": ", std::strerror(rc)));
   }
   return pid;
 }
@@ -142,8 +140,8 @@ TPML_PCR_SELECTION Sha256Selection(const std::vector<uint32_t>& pcrs) {
 // as Part 1 describes policy updates instead of copied from the profile.
 TPM2B_DIGEST EkPolicy() {
   uint8_t buf[32 + 4 + 4] = {0};
-  const uint8_t cc[4] = {0x00, 0x00, 0x01, 0x51};     // TPM_CC_PolicySecret
-  const uint8_t name[4] = {0x40, 0x00, 0x00, 0x0b};   // TPM_RH_ENDORSEMENT
+  const uint8_t cc[4] = {0x00, 0x00, 0x01, 0x51};    // TPM_CC_PolicySecret
+  const uint8_t name[4] = {0x40, 0x00, 0x00, 0x0b};  // TPM_RH_ENDORSEMENT
   std::memcpy(buf + 32, cc, 4);
   std::memcpy(buf + 36, name, 4);
   uint8_t step[32];
@@ -169,8 +167,7 @@ bool Swtpm::Installed() {
 
 absl::StatusOr<std::unique_ptr<Swtpm>> Swtpm::Start() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string templ = absl::StrCat(tmp != nullptr ? tmp : "/tmp",
-                                   "/strongroom-swtpm-XXXXXX");
+  std::string templ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/strongroom-swtpm-XXXXXX");
   if (mkdtemp(templ.data()) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp ", templ));
   }
@@ -178,34 +175,32 @@ absl::StatusOr<std::unique_ptr<Swtpm>> Swtpm::Start() {
   const std::string& d = tpm->dir_;
   std::filesystem::create_directories(d + "/state");
   std::filesystem::create_directories(d + "/ca");
-  if (absl::Status s = WriteFile(d + "/localca.conf",
-                                 absl::StrCat("statedir = ", d, "/ca\n",
-                                              "signingkey = ", d, "/ca/signkey.pem\n",
-                                              "issuercert = ", d, "/ca/issuercert.pem\n",
-                                              "certserial = ", d, "/ca/certserial\n"));
+  if (absl::Status s =
+          WriteFile(d + "/localca.conf",
+                    absl::StrCat("statedir = ", d, "/ca\n", "signingkey = ", d, "/ca/signkey.pem\n",
+                                 "issuercert = ", d, "/ca/issuercert.pem\n", "certserial = ", d,
+                                 "/ca/certserial\n"));
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = WriteFile(
-          d + "/setup.conf",
-          absl::StrCat("create_certs_tool = swtpm_localca\n",
-                       "create_certs_tool_config = ", d, "/localca.conf\n",
-                       "create_certs_tool_options = /etc/swtpm-localca.options\n",
-                       "active_pcr_banks = sha256\n"));
+  if (absl::Status s =
+          WriteFile(d + "/setup.conf",
+                    absl::StrCat("create_certs_tool = swtpm_localca\n",
+                                 "create_certs_tool_config = ", d, "/localca.conf\n",
+                                 "create_certs_tool_options = /etc/swtpm-localca.options\n",
+                                 "active_pcr_banks = sha256\n"));
       !s.ok()) {
     return s;
   }
   std::string log = d + "/setup.log";
-  auto pid = Spawn({"swtpm_setup", "--tpm2", "--tpmstate", d + "/state",
-                    "--create-ek-cert", "--pcr-banks", "sha256", "--config",
-                    d + "/setup.conf"},
+  auto pid = Spawn({"swtpm_setup", "--tpm2", "--tpmstate", d + "/state", "--create-ek-cert",
+                    "--pcr-banks", "sha256", "--config", d + "/setup.conf"},
                    log);
   if (!pid.ok()) return pid.status();
   int status = 0;
   waitpid(*pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::InternalError(
-        absl::StrCat("swtpm_setup failed: ", LogTail(log)));
+    return absl::InternalError(absl::StrCat("swtpm_setup failed: ", LogTail(log)));
   }
   if (absl::Status s = tpm->Launch(); !s.ok()) return s;
   return tpm;
@@ -216,12 +211,11 @@ absl::Status Swtpm::Launch() {
   for (int attempt = 0; attempt < 10; ++attempt) {
     int port = PickPortPair();
     if (port == 0) return absl::UnavailableError("no free loopback port pair");
-    auto pid = Spawn(
-        {"swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + dir_ + "/state",
-         absl::StrCat("--server=type=tcp,port=", port, ",bindaddr=127.0.0.1"),
-         absl::StrCat("--ctrl=type=tcp,port=", port + 1, ",bindaddr=127.0.0.1"),
-         "--flags", "not-need-init,startup-clear"},
-        log);
+    auto pid = Spawn({"swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + dir_ + "/state",
+                      absl::StrCat("--server=type=tcp,port=", port, ",bindaddr=127.0.0.1"),
+                      absl::StrCat("--ctrl=type=tcp,port=", port + 1, ",bindaddr=127.0.0.1"),
+                      "--flags", "not-need-init,startup-clear"},
+                     log);
     if (!pid.ok()) return pid.status();
     for (int i = 0; i < 200; ++i) {
       int status = 0;
@@ -236,8 +230,7 @@ absl::Status Swtpm::Launch() {
     kill(*pid, SIGKILL);
     waitpid(*pid, nullptr, 0);
   }
-  return absl::UnavailableError(
-      absl::StrCat("swtpm did not start: ", LogTail(log)));
+  return absl::UnavailableError(absl::StrCat("swtpm did not start: ", LogTail(log)));
 }
 
 Swtpm::~Swtpm() {
@@ -249,21 +242,17 @@ Swtpm::~Swtpm() {
   std::filesystem::remove_all(dir_, ec);
 }
 
-std::string Swtpm::tcti() const {
-  return absl::StrCat("swtpm:host=127.0.0.1,port=", port_);
-}
+std::string Swtpm::tcti() const { return absl::StrCat("swtpm:host=127.0.0.1,port=", port_); }
 
 absl::StatusOr<std::string> Swtpm::EkCaRootPem() const {
-  return ReadFileToString(dir_ + "/ca/swtpm-localca-rootca-cert.pem",
-                          "EK CA root");
+  return ReadFileToString(dir_ + "/ca/swtpm-localca-rootca-cert.pem", "EK CA root");
 }
 
 absl::StatusOr<std::string> Swtpm::EkCaIssuerPem() const {
   return ReadFileToString(dir_ + "/ca/issuercert.pem", "EK CA issuer");
 }
 
-absl::StatusOr<std::unique_ptr<TpmSession>> TpmSession::Connect(
-    const std::string& tcti_conf) {
+absl::StatusOr<std::unique_ptr<TpmSession>> TpmSession::Connect(const std::string& tcti_conf) {
   // Tests provoke TPM errors on purpose; the returned Status carries them.
   setenv("TSS2_LOG", "all+none", /*overwrite=*/0);
   TSS2_TCTI_CONTEXT* tcti = nullptr;
@@ -292,10 +281,9 @@ absl::StatusOr<TpmKey> TpmSession::CreatePrimary(const TPM2B_PUBLIC& in) {
   TPM2B_CREATION_DATA* creation_data = nullptr;
   TPM2B_DIGEST* creation_hash = nullptr;
   TPMT_TK_CREATION* ticket = nullptr;
-  TSS2_RC rc = Esys_CreatePrimary(
-      esys_, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-      ESYS_TR_NONE, &sensitive, &in, &outside, &creation_pcrs, &handle,
-      &out_public, &creation_data, &creation_hash, &ticket);
+  TSS2_RC rc = Esys_CreatePrimary(esys_, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                  ESYS_TR_NONE, &sensitive, &in, &outside, &creation_pcrs, &handle,
+                                  &out_public, &creation_data, &creation_hash, &ticket);
   EsysPtr<TPM2B_PUBLIC> pub(out_public);
   Esys_Free(creation_data);
   Esys_Free(creation_hash);
@@ -304,14 +292,12 @@ absl::StatusOr<TpmKey> TpmSession::CreatePrimary(const TPM2B_PUBLIC& in) {
   return Describe(handle, *pub);
 }
 
-absl::StatusOr<TpmKey> TpmSession::Describe(ESYS_TR handle,
-                                            const TPM2B_PUBLIC& pub) {
+absl::StatusOr<TpmKey> TpmSession::Describe(ESYS_TR handle, const TPM2B_PUBLIC& pub) {
   TpmKey key;
   key.handle = handle;
   uint8_t buf[sizeof(TPMT_PUBLIC)];
   size_t offset = 0;
-  TSS2_RC rc =
-      Tss2_MU_TPMT_PUBLIC_Marshal(&pub.publicArea, buf, sizeof(buf), &offset);
+  TSS2_RC rc = Tss2_MU_TPMT_PUBLIC_Marshal(&pub.publicArea, buf, sizeof(buf), &offset);
   if (rc != TSS2_RC_SUCCESS) return TssError("Tss2_MU_TPMT_PUBLIC_Marshal", rc);
   key.public_area.assign(buf, buf + offset);
   TPM2B_NAME* name = nullptr;
@@ -324,14 +310,14 @@ absl::StatusOr<TpmKey> TpmSession::Describe(ESYS_TR handle,
 
 absl::StatusOr<TpmKey> TpmSession::Persistent(uint32_t tpm_handle) {
   ESYS_TR handle = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_TR_FromTPMPublic(esys_, tpm_handle, ESYS_TR_NONE,
-                                     ESYS_TR_NONE, ESYS_TR_NONE, &handle);
+  TSS2_RC rc =
+      Esys_TR_FromTPMPublic(esys_, tpm_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &handle);
   if (rc != TSS2_RC_SUCCESS) return TssError("Esys_TR_FromTPMPublic", rc);
   TPM2B_PUBLIC* pub = nullptr;
   TPM2B_NAME* name = nullptr;
   TPM2B_NAME* qualified = nullptr;
-  rc = Esys_ReadPublic(esys_, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                       &pub, &name, &qualified);
+  rc = Esys_ReadPublic(esys_, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, &name,
+                       &qualified);
   EsysPtr<TPM2B_PUBLIC> owned(pub);
   Esys_Free(name);
   Esys_Free(qualified);
@@ -344,9 +330,8 @@ absl::StatusOr<TpmKey> TpmSession::CreateEk(TpmKeyKind kind) {
   TPMT_PUBLIC& p = in.publicArea;
   p.nameAlg = TPM2_ALG_SHA256;
   p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                       TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                       TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED |
-                       TPMA_OBJECT_DECRYPT;
+                       TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY |
+                       TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
   p.authPolicy = EkPolicy();
   if (kind == TpmKeyKind::kRsa) {
     p.type = TPM2_ALG_RSA;
@@ -371,15 +356,13 @@ absl::StatusOr<TpmKey> TpmSession::CreateEk(TpmKeyKind kind) {
   return CreatePrimary(in);
 }
 
-absl::StatusOr<TpmKey> TpmSession::CreateAk(TpmKeyKind kind,
-                                            absl::string_view unique) {
+absl::StatusOr<TpmKey> TpmSession::CreateAk(TpmKeyKind kind, absl::string_view unique) {
   TPM2B_PUBLIC in{};
   TPMT_PUBLIC& p = in.publicArea;
   p.nameAlg = TPM2_ALG_SHA256;
   p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                       TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                       TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED |
-                       TPMA_OBJECT_SIGN_ENCRYPT;
+                       TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                       TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
   size_t n = std::min<size_t>(unique.size(), 32);
   if (kind == TpmKeyKind::kRsa) {
     p.type = TPM2_ALG_RSA;
@@ -410,13 +393,13 @@ absl::Status TpmSession::Flush(ESYS_TR handle) {
 
 absl::StatusOr<Bytes> TpmSession::ReadNv(uint32_t nv_index) {
   ESYS_TR nv = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_TR_FromTPMPublic(esys_, nv_index, ESYS_TR_NONE,
-                                     ESYS_TR_NONE, ESYS_TR_NONE, &nv);
+  TSS2_RC rc =
+      Esys_TR_FromTPMPublic(esys_, nv_index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
   if (rc != TSS2_RC_SUCCESS) return TssError("Esys_TR_FromTPMPublic", rc);
   TPM2B_NV_PUBLIC* nv_public = nullptr;
   TPM2B_NAME* nv_name = nullptr;
-  rc = Esys_NV_ReadPublic(esys_, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                          &nv_public, &nv_name);
+  rc =
+      Esys_NV_ReadPublic(esys_, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv_public, &nv_name);
   if (rc != TSS2_RC_SUCCESS) {
     Esys_TR_Close(esys_, &nv);
     return TssError("Esys_NV_ReadPublic", rc);
@@ -428,9 +411,8 @@ absl::StatusOr<Bytes> TpmSession::ReadNv(uint32_t nv_index) {
   while (out.size() < size) {
     uint16_t chunk = static_cast<uint16_t>(std::min<size_t>(512, size - out.size()));
     TPM2B_MAX_NV_BUFFER* data = nullptr;
-    rc = Esys_NV_Read(esys_, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                      ESYS_TR_NONE, chunk, static_cast<uint16_t>(out.size()),
-                      &data);
+    rc = Esys_NV_Read(esys_, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, chunk,
+                      static_cast<uint16_t>(out.size()), &data);
     if (rc != TSS2_RC_SUCCESS) {
       Esys_TR_Close(esys_, &nv);
       return TssError("Esys_NV_Read", rc);
@@ -448,8 +430,8 @@ absl::Status TpmSession::ExtendPcrSha256(uint32_t pcr, const Bytes& digest) {
   values.count = 1;
   values.digests[0].hashAlg = TPM2_ALG_SHA256;
   std::memcpy(values.digests[0].digest.sha256, digest.data(), 32);
-  TSS2_RC rc = Esys_PCR_Extend(esys_, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD,
-                               ESYS_TR_NONE, ESYS_TR_NONE, &values);
+  TSS2_RC rc = Esys_PCR_Extend(esys_, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                               ESYS_TR_NONE, &values);
   if (rc != TSS2_RC_SUCCESS) return TssError("Esys_PCR_Extend", rc);
   return absl::OkStatus();
 }
@@ -462,24 +444,23 @@ absl::StatusOr<std::map<uint32_t, Bytes>> TpmSession::ReadPcrsSha256(
     UINT32 counter = 0;
     TPML_PCR_SELECTION* sel_out = nullptr;
     TPML_DIGEST* values = nullptr;
-    TSS2_RC rc = Esys_PCR_Read(esys_, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                               &sel, &counter, &sel_out, &values);
+    TSS2_RC rc = Esys_PCR_Read(esys_, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, &counter,
+                               &sel_out, &values);
     if (rc != TSS2_RC_SUCCESS) return TssError("Esys_PCR_Read", rc);
     if (values->count != 1) {
       Esys_Free(sel_out);
       Esys_Free(values);
       return absl::InternalError(absl::StrCat("PCR ", p, " not returned"));
     }
-    out[p].assign(values->digests[0].buffer,
-                  values->digests[0].buffer + values->digests[0].size);
+    out[p].assign(values->digests[0].buffer, values->digests[0].buffer + values->digests[0].size);
     Esys_Free(sel_out);
     Esys_Free(values);
   }
   return out;
 }
 
-absl::StatusOr<TpmQuoteOutput> TpmSession::QuoteSha256(
-    ESYS_TR ak, const Bytes& nonce, const std::vector<uint32_t>& pcrs) {
+absl::StatusOr<TpmQuoteOutput> TpmSession::QuoteSha256(ESYS_TR ak, const Bytes& nonce,
+                                                       const std::vector<uint32_t>& pcrs) {
   TPM2B_DATA qualifying{};
   if (nonce.size() > sizeof(qualifying.buffer)) {
     return absl::InvalidArgumentError("nonce too long");
@@ -491,9 +472,8 @@ absl::StatusOr<TpmQuoteOutput> TpmSession::QuoteSha256(
   TPML_PCR_SELECTION sel = Sha256Selection(pcrs);
   TPM2B_ATTEST* quoted = nullptr;
   TPMT_SIGNATURE* signature = nullptr;
-  TSS2_RC rc = Esys_Quote(esys_, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                          ESYS_TR_NONE, &qualifying, &scheme, &sel, &quoted,
-                          &signature);
+  TSS2_RC rc = Esys_Quote(esys_, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qualifying,
+                          &scheme, &sel, &quoted, &signature);
   if (rc != TSS2_RC_SUCCESS) return TssError("Esys_Quote", rc);
   EsysPtr<TPM2B_ATTEST> q(quoted);
   EsysPtr<TPMT_SIGNATURE> s(signature);
@@ -509,50 +489,47 @@ absl::StatusOr<TpmQuoteOutput> TpmSession::QuoteSha256(
   return out;
 }
 
-absl::StatusOr<SecretBytes> TpmSession::ActivateCredential(
-    ESYS_TR ak, const TpmKey& ek, const Bytes& credential_blob,
-    const Bytes& encrypted_secret) {
+absl::StatusOr<SecretBytes> TpmSession::ActivateCredential(ESYS_TR ak, const TpmKey& ek,
+                                                           const Bytes& credential_blob,
+                                                           const Bytes& encrypted_secret) {
   TPM2B_ID_OBJECT blob{};
   TPM2B_ENCRYPTED_SECRET secret{};
   size_t offset = 0;
-  TSS2_RC rc = Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(
-      credential_blob.data(), credential_blob.size(), &offset, &blob);
+  TSS2_RC rc = Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(credential_blob.data(), credential_blob.size(),
+                                                 &offset, &blob);
   if (rc != TSS2_RC_SUCCESS || offset != credential_blob.size()) {
     return absl::InvalidArgumentError("credential blob is not a TPM2B_ID_OBJECT");
   }
   offset = 0;
-  rc = Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(
-      encrypted_secret.data(), encrypted_secret.size(), &offset, &secret);
+  rc = Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(encrypted_secret.data(), encrypted_secret.size(),
+                                                &offset, &secret);
   if (rc != TSS2_RC_SUCCESS || offset != encrypted_secret.size()) {
-    return absl::InvalidArgumentError(
-        "encrypted secret is not a TPM2B_ENCRYPTED_SECRET");
+    return absl::InvalidArgumentError("encrypted secret is not a TPM2B_ENCRYPTED_SECRET");
   }
   TPMT_PUBLIC ek_public{};
   offset = 0;
-  rc = Tss2_MU_TPMT_PUBLIC_Unmarshal(ek.public_area.data(),
-                                     ek.public_area.size(), &offset, &ek_public);
+  rc = Tss2_MU_TPMT_PUBLIC_Unmarshal(ek.public_area.data(), ek.public_area.size(), &offset,
+                                     &ek_public);
   if (rc != TSS2_RC_SUCCESS) return TssError("Tss2_MU_TPMT_PUBLIC_Unmarshal", rc);
   ESYS_TR ek_auth = ESYS_TR_PASSWORD;
   if (!(ek_public.objectAttributes & TPMA_OBJECT_USERWITHAUTH)) {
     // The EK's policy: PolicySecret(TPM_RH_ENDORSEMENT) in a policy session.
     TPMT_SYM_DEF no_sym{};
     no_sym.algorithm = TPM2_ALG_NULL;
-    rc = Esys_StartAuthSession(esys_, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                               ESYS_TR_NONE, ESYS_TR_NONE, nullptr,
-                               TPM2_SE_POLICY, &no_sym, TPM2_ALG_SHA256,
+    rc = Esys_StartAuthSession(esys_, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                               ESYS_TR_NONE, nullptr, TPM2_SE_POLICY, &no_sym, TPM2_ALG_SHA256,
                                &ek_auth);
     if (rc != TSS2_RC_SUCCESS) return TssError("Esys_StartAuthSession", rc);
-    rc = Esys_PolicySecret(esys_, ESYS_TR_RH_ENDORSEMENT, ek_auth,
-                           ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, nullptr,
-                           nullptr, nullptr, 0, nullptr, nullptr);
+    rc = Esys_PolicySecret(esys_, ESYS_TR_RH_ENDORSEMENT, ek_auth, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                           ESYS_TR_NONE, nullptr, nullptr, nullptr, 0, nullptr, nullptr);
     if (rc != TSS2_RC_SUCCESS) {
       Esys_FlushContext(esys_, ek_auth);
       return TssError("Esys_PolicySecret", rc);
     }
   }
   TPM2B_DIGEST* cert_info = nullptr;
-  rc = Esys_ActivateCredential(esys_, ak, ek.handle, ESYS_TR_PASSWORD, ek_auth,
-                               ESYS_TR_NONE, &blob, &secret, &cert_info);
+  rc = Esys_ActivateCredential(esys_, ak, ek.handle, ESYS_TR_PASSWORD, ek_auth, ESYS_TR_NONE, &blob,
+                               &secret, &cert_info);
   if (ek_auth != ESYS_TR_PASSWORD) Esys_FlushContext(esys_, ek_auth);
   if (rc != TSS2_RC_SUCCESS) return TssError("Esys_ActivateCredential", rc);
   SecretBytes out = SecretBytes::CopyFrom({cert_info->buffer, cert_info->size});

@@ -2,8 +2,8 @@
 // certificates for a given public key, with chosen validity, so tests can
 // exercise the verifier's certificate-chain trust path with keys from the
 // vectors or from a live swtpm. Not thread-safe; test use only.
-#ifndef STRONGROOM_TESTS_ATTEST_TPM_TEST_CA_H_
-#define STRONGROOM_TESTS_ATTEST_TPM_TEST_CA_H_
+#ifndef STRONGROOM_ATTEST_TPM_TESTING_TEST_CA_H_
+#define STRONGROOM_ATTEST_TPM_TESTING_TEST_CA_H_
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -19,15 +19,12 @@ namespace strongroom::attest::testing {
 class TestCa {
  public:
   // A self-signed CA certificate valid over [not_before, not_after].
-  static absl::StatusOr<TestCa> Create(const std::string& cn,
-                                       absl::Time not_before,
+  static absl::StatusOr<TestCa> Create(const std::string& cn, absl::Time not_before,
                                        absl::Time not_after);
   std::string cert_pem() const;
   // An end-entity certificate for `subject_key`, PEM.
-  absl::StatusOr<std::string> Issue(EVP_PKEY* subject_key,
-                                    const std::string& cn,
-                                    absl::Time not_before,
-                                    absl::Time not_after) const;
+  absl::StatusOr<std::string> Issue(EVP_PKEY* subject_key, const std::string& cn,
+                                    absl::Time not_before, absl::Time not_after) const;
 
  private:
   TestCa(std::shared_ptr<EVP_PKEY> key, std::shared_ptr<X509> cert)
@@ -38,4 +35,4 @@ class TestCa {
 
 }  // namespace strongroom::attest::testing
 
-#endif  // STRONGROOM_TESTS_ATTEST_TPM_TEST_CA_H_
+#endif  // STRONGROOM_ATTEST_TPM_TESTING_TEST_CA_H_
