@@ -177,6 +177,10 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   // Dataset tokens: the broker authorizes workload reads and uploads in the
   // store and looks datasets, objects and uploads up in it.
   s->sealed_store_->store().SetReadAuthorizer(s->broker_.get());
+  s->sealed_store_->store().SetPolicyLookup(
+      [admin = s->attestation_admin_.get()](absl::string_view name) {
+        return admin->CurrentPolicyVersion(name);
+      });
   s->sealed_store_->SetChangeObserver(
       [broker = s->broker_.get()](const kms::Caller& caller, absl::string_view action,
                                   absl::string_view resource, absl::string_view detail) {

@@ -277,6 +277,14 @@ absl::StatusOr<v1::Dataset> ObjectStore::CreateDataset(const Caller& c,
     absl::ConsumePrefix(&id, "policies/");
     RETURN_IF_ERROR(ValidateDatasetId(id, "release_policy"));
     policy = absl::StrCat("policies/", id);
+    if (policy_lookup_) {
+      absl::StatusOr<int64_t> version = policy_lookup_(policy);
+      if (absl::IsNotFound(version.status())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("release_policy: ", policy, " does not exist (an admin puts it first)"));
+      }
+      RETURN_IF_ERROR(version.status());
+    }
   }
   RETURN_IF_ERROR(internal::CheckLabels(r.labels()));
   if (r.description().size() > 1024) {

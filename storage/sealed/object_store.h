@@ -38,6 +38,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -192,6 +193,13 @@ class ObjectStore {
   // (FailedPrecondition).
   // `authorizer` must outlive the store. Thread-safe.
   void SetReadAuthorizer(ObjectReadAuthorizer* authorizer);
+  // The current version of a release policy ("policies/p"; NotFound when
+  // there is none): with it, CreateDataset refuses a policy that does not
+  // exist (InvalidArgument naming release_policy). Without it (a store
+  // without a key broker) the name is only checked for its form. Call
+  // before serving.
+  using PolicyLookup = std::function<absl::StatusOr<int64_t>(absl::string_view policy)>;
+  void SetPolicyLookup(PolicyLookup lookup) { policy_lookup_ = std::move(lookup); }
 
   absl::StatusOr<v1::Dataset> CreateDataset(const Caller& c, const v1::CreateDatasetRequest& r);
   absl::StatusOr<v1::Dataset> GetDataset(const Caller& c, const v1::GetDatasetRequest& r);
@@ -291,6 +299,7 @@ class ObjectStore {
   KeyDirectory* keys_;
   const Clock& clock_;
   std::atomic<ObjectReadAuthorizer*> authorizer_{nullptr};
+  PolicyLookup policy_lookup_;  // set before serving
 
   mutable std::mutex mu_;                                // serializes metadata changes
   std::map<std::string, v1::SealedDatasetUsage> usage_;  // guarded by mu_

@@ -18,7 +18,15 @@ for who in admin owner1 owner2 auditor; do e2e_client_config "$who"; done
 as admin key create k1 --owner "$p/owner1" --destroy-wait 0 >/dev/null || fail "key create"
 as admin key create k2 --owner "$p/owner2" >/dev/null || fail "key create k2"
 
-# --- datasets: owner, key, release policy.
+# --- datasets: owner, key, release policy (one that exists: a name nobody
+# put is refused, naming the field).
+expect_rc 1 "dataset create naming a policy nobody put" owner1 dataset create ds1 --key k1 \
+  --release-policy inference
+grep -q "release_policy: policies/inference does not exist" "$tmp/err" \
+  || fail "unknown policy error lacks the field: $(cat "$tmp/err")"
+echo '{"version": 1, "tee": ["dev"], "require": {"claim": "dev.debug", "equals": false}}' \
+  > "$tmp/policy.json"
+as admin policy put inference --file "$tmp/policy.json" >/dev/null || fail "policy put"
 as owner1 dataset create ds1 --key k1 --release-policy inference --description "e2e" \
   > "$tmp/ds.txt" || { cat "$tmp/err" >&2; fail "dataset create"; }
 grep -q "policies/inference" "$tmp/ds.txt" || fail "dataset create output lacks the policy"

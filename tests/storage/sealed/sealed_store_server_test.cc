@@ -66,6 +66,15 @@ class SealedStoreServerTest : public ::testing::Test {
     d.set_dataset_id("ds");
     d.set_key("k1");
     d.set_release_policy("inference");
+    // Only a policy that exists can be named.
+    EXPECT_THAT(conn_["owner"]->CreateDataset(d),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("release_policy: policies/inference does not exist")));
+    v1::PutPolicyRequest pol;
+    pol.set_name("inference");
+    pol.set_policy_json(R"({"version": 1, "tee": ["dev"], "require": {"claim": "dev.debug",
+        "equals": false}})");
+    ASSERT_OK(conn_["admin"]->PutPolicy(pol).status());
     ASSERT_OK(conn_["owner"]->CreateDataset(d).status());
   }
 
