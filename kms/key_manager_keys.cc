@@ -3,6 +3,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kms/key_manager.h"
@@ -218,7 +219,24 @@ absl::StatusOr<v1::ChangeResult> KeyManager::UpdateKey(const Caller& c,
   if (view->key.key().dual_control()) {
     records::ChangeRecord change;
     *change.mutable_update() = resolved;
-    change.mutable_proposal()->set_action(absl::StrCat("update ", r.name()));
+    // What the approver approves, spelled out: the fields, and for a release
+    // policy its version and the reference-value sets it pins.
+    std::string action = absl::StrCat("update ", r.name());
+    for (const std::string& field : resolved.update_mask()) {
+      if (field != "release_policy") {
+        absl::StrAppend(&action, "; ", field);
+      } else if (resolved.release_policy().empty()) {
+        absl::StrAppend(&action, "; release_policy none");
+      } else {
+        absl::StrAppend(&action, "; release_policy ", resolved.release_policy(), " v",
+                        resolved.release_policy_version());
+        if (resolved.release_reference_sets_size() > 0) {
+          absl::StrAppend(&action, " pinning ",
+                          absl::StrJoin(resolved.release_reference_sets(), ", "));
+        }
+      }
+    }
+    change.mutable_proposal()->set_action(std::move(action));
     return Propose(c, id, std::move(change));
   }
   std::lock_guard<std::mutex> lock(mu_);

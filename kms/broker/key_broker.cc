@@ -379,6 +379,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   if (key_binding.has_value()) {
     payload["strongroom"]["key_policy"] = key_binding->policy;
     payload["strongroom"]["key_policy_version"] = key_binding->policy_version;
+    payload["strongroom"]["key_policy_pins"] = key_binding->pins;
   }
   ASSIGN_OR_RETURN(std::string token, signer_.Sign(payload));
   AuditEntry e{.principal = c.principal, .action = "attest", .resource = key,
@@ -444,6 +445,11 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
   t.key_policy = JsonString(sr, "key_policy");
   if (const nlohmann::json& v = JsonMember(sr, "key_policy_version"); v.is_number_integer()) {
     t.key_policy_version = v.get<int64_t>();
+  }
+  for (const nlohmann::json& pin : JsonMember(sr, "key_policy_pins")) {
+    if (const std::string* s = pin.get_ptr<const std::string*>(); s != nullptr) {
+      t.key_policy_pins.push_back(*s);
+    }
   }
   {
     std::lock_guard<std::mutex> lock(revoked_mu_);

@@ -3,6 +3,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "kms/broker/key_broker.h"
 #include "kms/broker/key_broker_internal.h"
@@ -27,10 +28,13 @@ Bytes ObjectKeyInfo(absl::string_view label, absl::string_view dataset_id, absl:
   return Bytes(s.begin(), s.end());
 }
 
-// "policies/p v3": the dual-control binding of a dataset's key that a
-// dataset token names; "" for none.
-std::string KeyBindingText(absl::string_view policy, int64_t version) {
-  return policy.empty() ? std::string() : absl::StrCat(policy, " v", version);
+// "policies/p v3 pinning a@2, b@1": the dual-control binding of a dataset's
+// key that a dataset token names; "" for none.
+std::string KeyBindingText(absl::string_view policy, int64_t version,
+                           const std::vector<std::string>& pins) {
+  if (policy.empty()) return std::string();
+  return absl::StrCat(policy, " v", version, pins.empty() ? "" : " pinning ",
+                      absl::StrJoin(pins, ", "));
 }
 
 std::string ObjectDetail(absl::string_view token_id, absl::string_view name, uint64_t version) {
@@ -80,10 +84,10 @@ absl::StatusOr<KeyBroker::DatasetPolicy> KeyBroker::DatasetPolicyFor(
   if (binding->dual_control) {
     // One admin could otherwise widen what the dataset's policy accepts and
     // so release data keys wrapped under a key that needs two.
-    if (binding->policy.empty()) {
+    if (binding->policy.empty() || binding->policy_version < 1) {
       return Deny(c, "attest", dataset, "dataset_not_releasable",
                   absl::StrCat(dataset, " is under the dual_control key ", ds->key(),
-                               ", which has no release policy bound by two admins"),
+                               ", which has no approved release policy binding"),
                   evidence_digest);
     }
     out.dual_control_binding = *std::move(binding);
@@ -116,9 +120,10 @@ absl::Status KeyBroker::CheckDatasetUnchanged(const Caller& c, absl::string_view
   const std::string now_bound =
       binding.ok() && binding->dual_control
           ? KeyBindingText(binding->policy.empty() ? "none" : binding->policy,
-                           binding->policy_version)
+                           binding->policy_version, binding->pins)
           : std::string();
-  const std::string issued_under = KeyBindingText(t.key_policy, t.key_policy_version);
+  const std::string issued_under =
+      KeyBindingText(t.key_policy, t.key_policy_version, t.key_policy_pins);
   if (!binding.ok() || now_bound != issued_under) {
     return Deny(
         c, action, resource, "token_revoked_policy_changed",
@@ -168,6 +173,13 @@ absl::StatusOr<v1::GetObjectKeyResponse> KeyBroker::GetObjectKey(const Caller& c
     return absl::DataLossError(absl::StrCat("stored object ", id, "/", r.name(), "@", r.version(),
                                             ": its header names ", header->dataset, "/",
                                             header->name, "@", header->version));
+  }
+  // Every writer wraps under the dataset's key; the token was checked
+  // against that key's binding, so no other key unwraps here.
+  if (header->key_name != ds.key()) {
+    return absl::DataLossError(absl::StrCat("stored object ", id, "/", r.name(),
+                                            ": its header names key ", header->key_name,
+                                            ", not the dataset's ", ds.key()));
   }
   const std::string detail = ObjectDetail(t.token_id, header->name, header->version);
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "kms/broker/key_broker.h"
@@ -28,6 +29,7 @@ struct KeyBroker::CheckedToken {
   // key_policy_version, the key's binding the release also satisfied.
   std::string key_policy;
   int64_t key_policy_version = -1;
+  std::vector<std::string> key_policy_pins;  // strongroom.key_policy_pins
   // Key tokens: the key's primary release target as found by the check, so
   // a release of that key uses the lookup the check made.
   std::optional<KeyManager::ReleaseTarget> target;

@@ -87,9 +87,10 @@ class DatasetTokenTest : public BrokerFixture {
 
   // An object as an owner's client stores it: a data key from the KMS with
   // the object's context, in a sealed header. Returns the data key.
-  std::string AddObject(const std::string& ds, const std::string& name, uint64_t version) {
+  std::string AddObject(const std::string& ds, const std::string& name, uint64_t version,
+                        const std::string& key = "keys/dk") {
     v1::GenerateDataKeyRequest g;
-    g.set_name("keys/dk");
+    g.set_name(key);
     for (const auto& [k, v] : storage::sealed::DataKeyContext(ds, name, version)) {
       (*g.mutable_encryption_context())[k] = v;
     }
@@ -100,7 +101,7 @@ class DatasetTokenTest : public BrokerFixture {
     h.params.derived_key_size = 32;
     h.params.ciphertext_segment_size = 1 << 16;
     h.params.ciphertext_offset = 0;
-    h.key_name = "keys/dk";
+    h.key_name = key;
     auto ref = storage::sealed::ParseWrappedKeyReference(AsBytes(dk->ciphertext()), "wrapped");
     EXPECT_OK(ref.status());
     h.key_version = ref->version;
@@ -274,19 +275,20 @@ TEST_F(DatasetTokenTest, PolicyOrReferenceValueChangeRevokesTheToken) {
 }
 
 // A dataset under a dual_control key is released only when the key's own
-// binding (approved by a second admin, its reference values pinned) allows
-// as well: one admin widening the dataset's policy or its reference values
-// releases nothing the key's binding does not accept.
+// binding (proposed by its owner, approved by an admin, its reference values
+// pinned) allows as well: one admin widening the dataset's policy or its
+// reference values releases nothing the binding does not accept.
 TEST_F(DatasetTokenTest, DatasetUnderADualControlKeyNeedsTheKeysBindingToo) {
   MakeKey("hk", /*hsm=*/true, /*dual=*/true);
   AddDataset("dual", "policies/p", "keys/hk");
+  const std::string data_key = AddObject("dual", "x", 1, "keys/hk");
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
   // No binding yet: nothing is released, whatever the dataset's policy says.
   EXPECT_THAT(DatasetToken(kWorkload, w, "dual"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("dataset_not_releasable")));
-  EXPECT_THAT(AuditJsonl(), HasSubstr("has no release policy bound by two admins"));
+  EXPECT_THAT(AuditJsonl(), HasSubstr("which has no approved release policy binding"));
 
-  // The owner proposes policy "p" for the key, a second admin approves.
+  // The owner proposes policy "p" for the key, an admin approves.
   v1::UpdateKeyRequest up;
   up.set_name("keys/hk");
   up.add_update_mask("release_policy");
@@ -294,37 +296,56 @@ TEST_F(DatasetTokenTest, DatasetUnderADualControlKeyNeedsTheKeysBindingToo) {
   ASSERT_OK(km_->UpdateKey(kOwner, up).status());
   EXPECT_THAT(DatasetToken(kWorkload, w, "dual"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("dataset_not_releasable")));
-  auto approve_pending = [&] {
+  auto approve_pending = [&](const std::string& expected_action) {
     v1::ListChangesRequest pending;
     pending.set_pending_only(true);
     ASSERT_OK_AND_ASSIGN(auto changes, km_->ListChanges(kAdmin, pending));
     ASSERT_EQ(changes.changes_size(), 1);
+    // The approver sees what the binding pins.
+    EXPECT_EQ(changes.changes(0).action(), expected_action);
     v1::ApproveChangeRequest approve;
     approve.set_id(changes.changes(0).id());
     ASSERT_OK(km_->ApproveChange(kAdmin2, approve).status());
   };
-  approve_pending();
+  ASSERT_NO_FATAL_FAILURE(
+      approve_pending("update keys/hk; release_policy policies/p v1 pinning approved@1"));
   ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "dual"));
   nlohmann::json sr = Claims(token)["strongroom"];
   EXPECT_EQ(sr["key_policy"], "policies/p");
   EXPECT_EQ(sr["key_policy_version"], 1);
+  EXPECT_EQ(sr["key_policy_pins"], nlohmann::json::array({"approved@1"}));
   EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "dual"));
+  // The data key wrapped under the HSM key is released, sealed to the
+  // workload; the HSM key itself never is.
+  ASSERT_OK_AND_ASSIGN(auto object, ObjectKey(kWorkload, token, w.keys.public_key, "dual", "x"));
+  ASSERT_OK_AND_ASSIGN(SecretBytes opened, Open(object.sealed(), w.keys.private_key));
+  EXPECT_EQ(AsStringView(opened.Reveal()), data_key);
+  {
+    ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload, "keys/hk"));
+    ASSERT_OK_AND_ASSIGN(v1::EvidenceItem item, Evidence(w, nonce, kGoodMeasurement));
+    EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "keys/hk"),
+                StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("key_not_releasable")));
+  }
   // A dataset under a key without dual control carries no key binding.
   ASSERT_OK_AND_ASSIGN(std::string plain, DatasetToken(kWorkload, w, "ds"));
   EXPECT_FALSE(Claims(plain)["strongroom"].contains("key_policy"));
 
   // One admin widens the reference values: the dataset's policy (current
-  // values) would accept the bad measurement, the key's pins do not.
+  // values) would accept the bad measurement, the key's pins do not; the
+  // token that relied on the old set is void.
   PutApprovedValues({kGoodMeasurement, kBadMeasurement});
+  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload, token, "dual"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("token_revoked_reference_values_changed")));
   EXPECT_OK(DatasetToken(kWorkload, w, "ds", kBadMeasurement).status());
   EXPECT_THAT(DatasetToken(kWorkload, w, "dual", kBadMeasurement),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
   EXPECT_THAT(AuditJsonl(), HasSubstr("keys/hk's dual-control binding policies/p v1 and the "
                                       "reference values it pinned"));
-  EXPECT_OK(DatasetToken(kWorkload, w, "dual", kGoodMeasurement).status());
 
   // One admin loosens the policy itself (a new version that asks for no
-  // measurement): the dataset follows it, the key's binding stays at v1.
+  // measurement): the dataset follows it, the key's binding stays at v1,
+  // which the current set refuses for a third measurement.
   v1::PutPolicyRequest loose;
   loose.set_name("p");
   loose.set_policy_json(R"({"version": 1, "tee": ["dev"], "require": {"allOf": [
@@ -332,24 +353,26 @@ TEST_F(DatasetTokenTest, DatasetUnderADualControlKeyNeedsTheKeysBindingToo) {
   ASSERT_OK(admin_->PutPolicy(kAdmin, loose).status());
   EXPECT_THAT(DatasetToken(kWorkload, w, "dual", kOtherMeasurement),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
+  EXPECT_THAT(AuditJsonl(), HasSubstr("version 2 (under keys/hk's dual-control binding "
+                                      "policies/p v1)"));
   ASSERT_OK_AND_ASSIGN(token, DatasetToken(kWorkload, w, "dual", kGoodMeasurement));
-  EXPECT_EQ(Claims(token)["strongroom"]["policy_version"], 2);
-  EXPECT_EQ(Claims(token)["strongroom"]["key_policy_version"], 1);
+  sr = Claims(token)["strongroom"];
+  EXPECT_EQ(sr["policy_version"], 2);
+  EXPECT_EQ(sr["key_policy_version"], 1);
+  // The dataset's v2 names no set; the key's binding consulted the current one.
+  EXPECT_EQ(sr["reference_values"], nlohmann::json::array({"approved@2"}));
 
-  // A new binding of the key (two admins again) voids the tokens issued
-  // under the old one, and takes the looser version.
+  // A new binding of the key (approved again) voids the tokens issued under
+  // the old one, and takes the looser version.
   ASSERT_OK(km_->UpdateKey(kOwner, up).status());
-  approve_pending();
+  ASSERT_NO_FATAL_FAILURE(approve_pending("update keys/hk; release_policy policies/p v2"));
   EXPECT_THAT(
       broker_->AuthorizeWorkloadRead(kWorkload, token, "dual"),
       StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked_policy_changed")));
+  EXPECT_THAT(AuditJsonl(), HasSubstr("was issued under the binding 'policies/p v1 pinning "
+                                      "approved@1' of keys/hk, which is now 'policies/p v2'"));
   ASSERT_OK_AND_ASSIGN(token, DatasetToken(kWorkload, w, "dual", kOtherMeasurement));
   EXPECT_EQ(Claims(token)["strongroom"]["key_policy_version"], 2);
-  // The HSM key itself is still never released.
-  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload, "keys/hk"));
-  ASSERT_OK_AND_ASSIGN(v1::EvidenceItem item, Evidence(w, nonce, kGoodMeasurement));
-  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "keys/hk"),
-              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("key_not_releasable")));
 }
 
 TEST_F(DatasetTokenTest, ExpiredOrRevokedTokenIsRefused) {
