@@ -1,6 +1,6 @@
-#include "absl/strings/string_view.h"
 #include "base/config.h"
 
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +18,31 @@ const char* KindName(const YAML::Node& n) {
     case YAML::NodeType::Map: return "a mapping";
     default: return "nothing";
   }
+}
+
+// yaml-cpp keeps both entries of a key given twice in one mapping and
+// lookups see only one of them: refuse the document instead, naming the
+// key's path and the line of its second occurrence.
+absl::Status CheckNoRepeatedKeys(const YAML::Node& n, const std::string& path,
+                                 absl::string_view source) {
+  if (n.IsMap()) {
+    std::set<std::string> seen;
+    for (const auto& entry : n) {
+      const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
+      const std::string field = path.empty() ? key : absl::StrCat(path, ".", key);
+      if (entry.first.IsScalar() && !seen.insert(key).second) {
+        return absl::InvalidArgumentError(absl::StrCat(source, ": config field '", field,
+                                                       "': given twice (again at line ",
+                                                       entry.first.Mark().line + 1, ")"));
+      }
+      RETURN_IF_ERROR(CheckNoRepeatedKeys(entry.second, field, source));
+    }
+  } else if (n.IsSequence()) {
+    for (size_t i = 0; i < n.size(); ++i) {
+      RETURN_IF_ERROR(CheckNoRepeatedKeys(n[i], absl::StrCat(path, "[", i, "]"), source));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -42,6 +67,7 @@ absl::StatusOr<ConfigNode> ConfigNode::Parse(absl::string_view text,
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": the document must be a mapping, got ", KindName(root)));
   }
+  RETURN_IF_ERROR(CheckNoRepeatedKeys(root, "", source));
   return ConfigNode(root, "", std::string(source));
 }
 

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/process.h"
 #include "base/status_macros.h"
 #include "cli/cli_options.h"
 #include "cli/command.h"
@@ -106,6 +107,9 @@ absl::Status CheckFlags(const Command& c, const CliOptions& o) {
 }
 
 int Main(int argc, char** argv) {
+  // The CLI holds plaintext (Decrypt, datakey, object get, workload keys) in
+  // gRPC and stdio buffers: no core dumps, not dumpable.
+  if (absl::Status s = DisableCoreDumps(); !s.ok()) return Fail(LocalError(s));
   const std::vector<Command> commands = AllCommands();
   std::set<std::string> switch_names;
   for (const Command& c : commands) switch_names.insert(c.switches.begin(), c.switches.end());

@@ -7,9 +7,10 @@
 // unreadable input. Errors go to stderr.
 #include <cstdio>
 
+#include "base/process.h"
 #include "base/subcommands.h"
-#include "worker/onnx/gemm.h"
 #include "worker/compare_command.h"
+#include "worker/onnx/gemm.h"
 #include "worker/run.h"
 #include "worker/run_local.h"
 
@@ -41,6 +42,12 @@ int main(int argc, char** argv) {
   // OpenBLAS may have picked its slow generic kernels on this CPU; if so,
   // start over with the right ones (see gemm.h).
   strongroom::worker::onnx::ReexecWithBlasCoreType(argv);
+  // Every subcommand holds plaintext (models, inputs, outputs, keys): no
+  // core dumps, not dumpable (`run` also locks its memory).
+  if (absl::Status s = strongroom::DisableCoreDumps(); !s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", kTool.program, std::string(s.message()).c_str());
+    return strongroom::worker::kExitUsage;
+  }
 #ifdef STRONGROOM_WORKER_CUDA
   strongroom::worker::onnx::RegisterCudaBackend();
 #endif

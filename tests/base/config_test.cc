@@ -69,6 +69,21 @@ TEST(ConfigTest, UnknownKeysAreRejected) {
   EXPECT_OK(root.AllowOnly({"hsm"}));
 }
 
+// yaml-cpp would keep both and let lookups see one: a second `store:` block
+// appended to a file must not be ignored silently.
+TEST(ConfigTest, KeysGivenTwiceAreRejectedWithTheirPath) {
+  EXPECT_THAT(ConfigNode::Parse("listen: a\nstore: {x: 1}\nlisten: b\n", "s.yaml"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("s.yaml: config field 'listen': given twice (again at line 3)")));
+  EXPECT_THAT(ConfigNode::Parse("hsm:\n  module: a\n  pin: 1\n  module: b\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'hsm.module': given twice")));
+  EXPECT_THAT(
+      ConfigNode::Parse("principals:\n  - {name: a, role: admin, name: b}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'principals[0].name': given twice")));
+  // The same key in different mappings is fine.
+  EXPECT_OK(ConfigNode::Parse("a: {x: 1}\nb: {x: 2}\nc: [{x: 1}, {x: 2}]\n").status());
+}
+
 TEST(ConfigTest, SyntaxErrorsGiveLineAndColumn) {
   EXPECT_THAT(ConfigNode::Parse("a: [1, 2\nb: 3\n", "bad.yaml"),
               StatusIs(absl::StatusCode::kInvalidArgument,

@@ -291,7 +291,10 @@ TEST(OnnxTensorTest, TensorProtoRoundTripAndStrictParsing) {
   p.add_int32_data(7);
   p.add_int32_data(300);
   EXPECT_THAT(Tensor::FromTensorProto(p, "u8"),
-              StatusIs(kInvalid, HasSubstr("u8: int32_data[1]=300 is out of range for UINT8")));
+              StatusIs(kInvalid, HasSubstr("u8: int32_data[1] is out of range for UINT8")));
+  // Inputs are decrypted data: errors name the index, never the value.
+  EXPECT_THAT(Tensor::FromTensorProto(p, "u8").status().message(),
+              ::testing::Not(HasSubstr("300")));
   p.set_data_type(8);  // STRING
   EXPECT_THAT(Tensor::FromTensorProto(p, "s"),
               StatusIs(kInvalid, HasSubstr("element type STRING (8)")));

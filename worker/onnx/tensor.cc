@@ -183,13 +183,13 @@ absl::Status CopyTyped(const Repeated& values, absl::string_view field,
     if constexpr (std::is_same_v<Out, bool>) {
       if (v != 0 && v != 1) {
         return absl::InvalidArgumentError(
-            absl::StrCat(field, ": ", proto_field, "[", i, "]=", v, " is not a BOOL"));
+            absl::StrCat(field, ": ", proto_field, "[", i, "] is not a BOOL (0 or 1)"));
       }
     } else if constexpr (std::is_integral_v<Out> && sizeof(Out) < sizeof(v)) {
       if (v < std::numeric_limits<Out>::min() || v > std::numeric_limits<Out>::max()) {
-        return absl::InvalidArgumentError(absl::StrCat(field, ": ", proto_field, "[", i, "]=", v,
-                                                       " is out of range for ",
-                                                       DataTypeName(t->dtype())));
+        // The index, never the value: inputs are decrypted data.
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, ": ", proto_field, "[", i, "] is out of range for ", DataTypeName(t->dtype())));
       }
     }
     out[static_cast<size_t>(i)] = static_cast<Out>(v);
@@ -283,9 +283,11 @@ absl::StatusOr<Tensor> Tensor::FromTensorProto(const ::onnx::TensorProto& proto,
     }
     if (t.byte_size() > 0) std::memcpy(t.buffer_.data(), proto.raw_data().data(), t.byte_size());
     if (*type == DataType::kBool) {
-      for (uint8_t b : t.bytes()) {
-        if (b > 1)
-          return absl::InvalidArgumentError(absl::StrCat(field, ".raw_data: a BOOL byte is ", b));
+      for (size_t i = 0; i < t.bytes().size(); ++i) {
+        if (t.bytes()[i] > 1) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(field, ".raw_data[", i, "]: a BOOL byte other than 0 or 1"));
+        }
       }
     }
     return t;
