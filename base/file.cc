@@ -1,5 +1,11 @@
 #include "base/file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -15,6 +21,40 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path, absl::stri
   std::stringstream ss;
   ss << in.rdbuf();
   return std::move(ss).str();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, mode_t mode,
+                                 absl::string_view what) {
+  std::string temp = path + ".partial-XXXXXX";
+  const int fd = mkstemp(temp.data());
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat(what, ": cannot write '", path, "': ", std::strerror(errno)));
+  }
+  const char* failed = nullptr;  // the first step that failed, with its errno
+  int error = 0;
+  auto check = [&](bool ok, const char* step) {
+    if (!ok && failed == nullptr) {
+      failed = step;
+      error = errno;
+    }
+  };
+  for (size_t done = 0; failed == nullptr && done < data.size();) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    check(n >= 0, "write");
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+  if (failed == nullptr) check(fchmod(fd, mode) == 0, "chmod");
+  if (failed == nullptr) check(fsync(fd) == 0, "fsync");
+  check(close(fd) == 0, "close");
+  if (failed == nullptr) check(rename(temp.c_str(), path.c_str()) == 0, "rename");
+  if (failed != nullptr) {
+    unlink(temp.c_str());
+    return absl::UnavailableError(
+        absl::StrCat(what, ": cannot write '", path, "': ", failed, ": ", std::strerror(error)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace strongroom

@@ -2,6 +2,8 @@
 #ifndef STRONGROOM_BASE_FILE_H_
 #define STRONGROOM_BASE_FILE_H_
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -11,6 +13,13 @@ namespace strongroom {
 
 // The file's bytes, or NotFound "<what>: file '<path>' cannot be read".
 absl::StatusOr<std::string> ReadFileToString(const std::string& path, absl::string_view what);
+
+// Writes `data` to a new file next to `path` (created 0600, then given
+// `mode`), fsyncs it and renames it over `path`: readers see the old file or
+// the whole new one, and a failure leaves nothing behind. Unavailable
+// "<what>: cannot write '<path>': <reason>".
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, mode_t mode,
+                                 absl::string_view what);
 
 }  // namespace strongroom
 

@@ -13,6 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "cli/command.h"
 
 namespace strongroom::cli {
@@ -90,15 +91,7 @@ absl::Status WriteOutput(const std::string& flag, const std::string& path, absl:
   // A file: written whole to a new 0600 file next to it, then renamed over
   // it, so a failure leaves no partial output and an existing file's mode
   // (say 0644) does not carry over to what may be a secret.
-  std::string temp = path + ".partial-XXXXXX";
-  int fd = mkstemp(temp.data());
-  if (fd < 0) return IoError("write", flag, path);
-  const bool ok = write_all(fd) && fsync(fd) == 0;
-  if (close(fd) != 0 || !ok || rename(temp.c_str(), path.c_str()) != 0) {
-    absl::Status s = IoError("write", flag, path);
-    unlink(temp.c_str());
-    return s;
-  }
+  if (!WriteFileAtomically(path, data, 0600, flag).ok()) return IoError("write", flag, path);
   return absl::OkStatus();
 }
 

@@ -234,8 +234,10 @@ absl::StatusOr<std::unique_ptr<client::WorkloadClient>> WorkloadFromFlags(Invoca
 absl::Status GetKey(Invocation& inv) {
   ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv));
   ASSIGN_OR_RETURN(client::ReleasedKey key, wl->GetKey(inv.arg(0)));
-  RETURN_IF_ERROR(WriteSideOutputs(inv.options(), *wl, key.token, key.sealed));
+  // The key first: the side outputs (the sealed key with the ephemeral
+  // private key would recover it) exist only once the key was delivered.
   RETURN_IF_ERROR(WriteKey(inv.options(), key.material));
+  RETURN_IF_ERROR(WriteSideOutputs(inv.options(), *wl, key.token, key.sealed));
   PrintSummary(inv.options(), key.sealed, key.attested);
   return absl::OkStatus();
 }
@@ -245,11 +247,11 @@ absl::Status GetDataKey(Invocation& inv) {
   ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv));
   const std::string aad = o.Flag("aad").value_or("");
   ASSIGN_OR_RETURN(client::DataKey key, wl->GetDataKey(inv.arg(0), AsBytes(aad)));
+  RETURN_IF_ERROR(WriteKey(o, key.plaintext));  // first, as in GetKey
   RETURN_IF_ERROR(WriteSideOutputs(o, *wl, key.token, key.sealed));
   if (auto f = o.Flag("wrapped-out")) {
     RETURN_IF_ERROR(WriteOutput("wrapped-out", *f, AsStringView(key.wrapped)));
   }
-  RETURN_IF_ERROR(WriteKey(o, key.plaintext));
   PrintSummary(o, key.sealed, key.attested,
                o.Flag("wrapped-out") ? "" : absl::StrCat("wrapped      ", Base64Encode(key.wrapped), "\n"));
   return absl::OkStatus();

@@ -4,6 +4,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/labels.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kms/key_manager.h"
@@ -53,6 +54,7 @@ absl::StatusOr<v1::Key> KeyManager::CreateKey(const Caller& c, const v1::CreateK
   if (r.description().size() > 1024) {
     return absl::InvalidArgumentError("description: longer than 1024 bytes");
   }
+  RETURN_IF_ERROR(CheckLabels(r.labels()));
   std::lock_guard<std::mutex> lock(mu_);
   if (FindView(r.key_id()) != nullptr) {
     return absl::AlreadyExistsError(absl::StrCat("keys/", r.key_id(), " already exists"));

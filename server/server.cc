@@ -132,22 +132,14 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
                                                     SystemClock::Default(), audit_options));
   if (!c.audit.key_file.empty()) {
     // Public: what an auditor pins with `strongroom audit verify --trusted-key`.
-    std::ofstream key(c.audit.key_file, std::ios::trunc);
-    key << s->checkpoint_signer_->PublicKeyPem();
-    if (!key) {
-      return absl::UnavailableError(
-          absl::StrCat("audit.key_file: cannot write '", c.audit.key_file, "'"));
-    }
+    RETURN_IF_ERROR(WriteFileAtomically(c.audit.key_file, s->checkpoint_signer_->PublicKeyPem(),
+                                        0644, "audit.key_file"));
   }
   ASSIGN_OR_RETURN(s->token_signer_,
                    kms::EarTokenSigner::Create(*s->hsm_, "strongroom-ear-signing"));
   if (!c.broker.jwks_file.empty()) {
-    std::ofstream jwks(c.broker.jwks_file, std::ios::trunc);
-    jwks << s->token_signer_->Jwks().dump(2) << "\n";
-    if (!jwks) {
-      return absl::UnavailableError(absl::StrCat("broker.jwks_file: cannot write '",
-                                                 c.broker.jwks_file, "'"));
-    }
+    RETURN_IF_ERROR(WriteFileAtomically(c.broker.jwks_file, s->token_signer_->Jwks().dump(2) + "\n",
+                                        0644, "broker.jwks_file"));
   }
   kms::BrokerOptions broker;
   broker.challenge_ttl = c.broker.challenge_ttl;

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -54,14 +53,6 @@ absl::StatusOr<std::vector<Tensor>> ReadTensors(const std::vector<std::string>& 
     out.push_back(*std::move(t));
   }
   return out;
-}
-
-absl::Status WriteFile(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  f.close();
-  if (!f) return absl::UnavailableError(absl::StrCat("cannot write '", path.string(), "'"));
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -169,8 +160,11 @@ int RunLocalCommand(const std::vector<std::string>& args) {
       return Fail(kExitUsage, absl::StrCat("--output-dir ", dir.string(), ": ", ec.message()));
     for (size_t i = 0; i < outputs->size(); ++i) {
       const auto path = dir / absl::StrCat("output_", i, ".pb");
-      auto s = WriteFile(path, (*outputs)[i].SerializeAsTensorProto(model->outputs()[i].name));
-      if (!s.ok()) return Fail(kExitUsage, std::string(s.message()));
+      // Whole files, 0600 (outputs are the model's plaintext results).
+      auto s = WriteFileAtomically(path.string(),
+                                   (*outputs)[i].SerializeAsTensorProto(model->outputs()[i].name),
+                                   0600, "--output-dir");
+      if (!s.ok()) return Fail(kExitFailed, std::string(s.message()));
     }
   }
   bool all_match = true;

@@ -601,9 +601,28 @@ absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseKey(const Caller& c,
   return ReleaseAdmitted(c, r);
 }
 
+namespace {
+
+// The shape of a ReleaseKey / GetDataKey request, before its token is
+// checked (and a decision audited): InvalidArgument naming the field.
+absl::Status CheckReleaseRequest(absl::string_view token, const std::string& key_name,
+                                 absl::string_view public_key) {
+  if (token.empty()) return absl::InvalidArgumentError("token: empty");
+  RETURN_IF_ERROR(ParseKeyOrVersionName(key_name, "key").status());
+  if (public_key.size() != 65 && public_key.size() != 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("public_key: ", public_key.size(),
+                     " bytes, expected an uncompressed P-256 point (65) or an X25519 key (32)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseAdmitted(const Caller& c,
                                                                   const v1::ReleaseKeyRequest& r) {
   const std::string key_name = NormalizeKey(r.key());
+  RETURN_IF_ERROR(CheckReleaseRequest(r.token(), key_name, r.public_key()));
   ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, "release", r.token(), key_name));
   v1::ReleaseKeyResponse out;
   ASSIGN_OR_RETURN(*out.mutable_sealed(),
@@ -621,6 +640,7 @@ absl::StatusOr<v1::GetDataKeyResponse> KeyBroker::GetDataKey(const Caller& c,
   if (r.associated_data().size() > 4096) {
     return absl::InvalidArgumentError("associated_data: longer than 4096 bytes");
   }
+  RETURN_IF_ERROR(CheckReleaseRequest(r.token(), key_name, r.public_key()));
   ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, "datakey", r.token(), key_name));
   v1::GetDataKeyResponse out;
   ASSIGN_OR_RETURN(

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/labels.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "storage/sealed/crash_point.h"
@@ -48,19 +49,6 @@ int32_t PageSize(int32_t requested) {
 }
 
 }  // namespace internal
-
-absl::Status internal::CheckLabels(const google::protobuf::Map<std::string, std::string>& labels) {
-  if (labels.size() > 64) return absl::InvalidArgumentError("labels: more than 64 entries");
-  size_t total = 0;
-  for (const auto& [k, v] : labels) {
-    if (k.empty() || k.size() > 63) {
-      return absl::InvalidArgumentError(absl::StrCat("labels: key '", k, "' must be 1..63 bytes"));
-    }
-    total += k.size() + v.size();
-  }
-  if (total > 8192) return absl::InvalidArgumentError("labels: larger than 8 KiB");
-  return absl::OkStatus();
-}
 
 ObjectStore::ObjectStore(const StoreOptions& options, std::unique_ptr<ObjectDb> db,
                          KeyDirectory* keys, const Clock& clock)
@@ -286,7 +274,7 @@ absl::StatusOr<v1::Dataset> ObjectStore::CreateDataset(const Caller& c,
       RETURN_IF_ERROR(version.status());
     }
   }
-  RETURN_IF_ERROR(internal::CheckLabels(r.labels()));
+  RETURN_IF_ERROR(CheckLabels(r.labels()));
   if (r.description().size() > 1024) {
     return absl::InvalidArgumentError("description: longer than 1024 bytes");
   }

@@ -57,8 +57,6 @@ inline std::string Serialize(const google::protobuf::MessageLite& m) {
 std::string EncodePageToken(absl::string_view key);
 absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view prefix);
 int32_t PageSize(int32_t requested);
-// At most 64 labels of 1..63-byte keys, 8 KiB in all (datasets and uploads).
-absl::Status CheckLabels(const google::protobuf::Map<std::string, std::string>& labels);
 
 }  // namespace strongroom::storage::sealed::internal
 

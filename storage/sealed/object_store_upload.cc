@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/labels.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "storage/sealed/crash_point.h"
@@ -54,7 +55,7 @@ absl::StatusOr<v1::Upload> ObjectStore::BeginUpload(const Caller& c,
     ASSIGN_OR_RETURN(ds, AuthorizedDataset(c, r.dataset(), Access::kWrite, "BeginUpload"));
   }
   RETURN_IF_ERROR(ValidateObjectName(r.name(), "name"));
-  RETURN_IF_ERROR(internal::CheckLabels(r.labels()));
+  RETURN_IF_ERROR(CheckLabels(r.labels()));
   if (!r.expected_key().empty()) {
     const std::string expected = absl::StartsWith(r.expected_key(), "keys/")
                                      ? r.expected_key()

@@ -90,6 +90,16 @@ TEST_F(KeyManagerTest, BadRequestsNameTheField) {
   v1::CreateKeyRequest dup;
   dup.set_key_id("k");
   EXPECT_THAT(km_->CreateKey(kAdmin, dup), StatusIs(absl::StatusCode::kAlreadyExists));
+  // Labels have the same limits as on datasets and objects.
+  v1::CreateKeyRequest labelled;
+  labelled.set_key_id("labelled");
+  (*labelled.mutable_labels())[""] = "x";
+  EXPECT_THAT(km_->CreateKey(kAdmin, labelled),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("labels: key ''")));
+  labelled.mutable_labels()->clear();
+  (*labelled.mutable_labels())["big"] = std::string(9000, 'v');
+  EXPECT_THAT(km_->CreateKey(kAdmin, labelled),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("labels: larger than 8 KiB")));
   v1::GenerateDataKeyRequest gdk;
   gdk.set_name("keys/k");
   gdk.set_length(24);

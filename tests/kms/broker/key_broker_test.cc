@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "absl/strings/str_split.h"
@@ -280,6 +281,38 @@ TEST_F(KeyBrokerTest, TokenWithAnotherPublicKeyPrincipalOrKeyIsRefused) {
   tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
   EXPECT_THAT(Release(kWorkload, tampered, w.keys.public_key),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_invalid")));
+}
+
+// Malformed fields are the caller's mistake, not a decision: INVALID_ARGUMENT
+// naming the field, before the token is looked at, and nothing audited.
+TEST_F(KeyBrokerTest, MalformedReleaseRequestsNameTheFieldAndAreNotDecisions) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  std::ostringstream before;
+  ASSERT_OK(audit_->Export(1, before));
+  EXPECT_THAT(Release(kWorkload, "", w.keys.public_key),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("token: empty")));
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key, "keys/k/versions/abc"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key, ""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
+  v1::ReleaseKeyRequest r;
+  r.set_token(token);
+  r.set_key("keys/k");
+  r.set_public_key("short");
+  EXPECT_THAT(broker_->ReleaseKey(kWorkload, r),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("public_key: 5 bytes")));
+  v1::GetDataKeyRequest d;
+  d.set_token(token);
+  d.set_key("keys/k");
+  EXPECT_THAT(broker_->GetDataKey(kWorkload, d),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("public_key: 0 bytes")));
+  std::ostringstream after;
+  ASSERT_OK(audit_->Export(1, after));
+  const std::string a = after.str(), b = before.str();
+  EXPECT_EQ(std::count(a.begin(), a.end(), '\n'), std::count(b.begin(), b.end(), '\n'));
+  EXPECT_OK(Release(kWorkload, token, w.keys.public_key).status());
 }
 
 TEST_F(KeyBrokerTest, ReusedTokenIsCheckedInFullWhenAnyByteDiffers) {

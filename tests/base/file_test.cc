@@ -1,0 +1,66 @@
+#include "base/file.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "base/testing/status_matchers.h"
+
+namespace strongroom {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class FileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/strongroom-file-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  size_t Entries() const {
+    return static_cast<size_t>(std::distance(std::filesystem::directory_iterator(dir_),
+                                             std::filesystem::directory_iterator()));
+  }
+  std::string dir_;
+};
+
+TEST_F(FileTest, WriteFileAtomicallyReplacesTheWholeFileWithItsMode) {
+  const std::string path = dir_ + "/jwks.json";
+  {
+    std::ofstream old(path);
+    old << "an older and much longer content that must not survive in part";
+  }
+  chmod(path.c_str(), 0600);
+  ASSERT_OK(WriteFileAtomically(path, "new", 0644, "broker.jwks_file"));
+  ASSERT_OK_AND_ASSIGN(std::string got, ReadFileToString(path, "test"));
+  EXPECT_EQ(got, "new");
+  struct stat st = {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+  EXPECT_EQ(Entries(), 1u);  // no temporary file left beside it
+  ASSERT_OK(WriteFileAtomically(path, "", 0600, "x"));
+  ASSERT_OK_AND_ASSIGN(got, ReadFileToString(path, "test"));
+  EXPECT_EQ(got, "");
+}
+
+TEST_F(FileTest, WriteFileAtomicallyFailureNamesTheFieldAndLeavesNothing) {
+  EXPECT_THAT(WriteFileAtomically(dir_ + "/missing/out.pb", "x", 0600, "--output-dir"),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("--output-dir: cannot write '" + dir_ + "/missing/out.pb'")));
+  // Renaming over a directory fails after the data was written: the
+  // temporary file is removed, the directory stays.
+  std::filesystem::create_directory(dir_ + "/taken");
+  EXPECT_THAT(WriteFileAtomically(dir_ + "/taken", "x", 0600, "audit.key_file"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("rename")));
+  EXPECT_EQ(Entries(), 1u);
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/taken"));
+}
+
+}  // namespace
+}  // namespace strongroom
