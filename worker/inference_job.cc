@@ -186,22 +186,44 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
                            {"ms", MsSince(run_start)}});
 
   // 6. Outputs: encrypted under the output dataset's key as they upload.
+  // All are serialized first, so that nothing is stored when one cannot be;
+  // each upload commits on its own (the store has no multi-object
+  // transaction), so a failed upload's error names those already stored.
+  std::vector<SecretBytes> serialized_outputs;
+  for (size_t i = 0; i < outputs->size(); ++i) {
+    const ObjectRef dest = OutputObject(spec.output, i, outputs->size());
+    auto serialized_or = SerializeOutput((*outputs)[i], model->outputs()[i].name);
+    (*outputs)[i] = Tensor();
+    if (!serialized_or.ok()) {
+      return StepFailed(error, absl::StrCat("output ", FormatObjectRef(dest)),
+                        serialized_or.status());
+    }
+    serialized_outputs.push_back(*std::move(serialized_or));
+  }
   JobResult result;
   for (size_t i = 0; i < outputs->size(); ++i) {
     const ObjectRef dest = OutputObject(spec.output, i, outputs->size());
     const std::string step = absl::StrCat("output ", FormatObjectRef(dest));
     const auto start = SteadyClock::now();
-    auto serialized_or = SerializeOutput((*outputs)[i], model->outputs()[i].name);
-    (*outputs)[i] = Tensor();
-    if (!serialized_or.ok()) return StepFailed(error, step, serialized_or.status());
-    SecretBytes serialized = *std::move(serialized_or);
+    SecretBytes serialized = std::move(serialized_outputs[i]);
     SecretBytesSource source(serialized.Reveal());
     std::map<std::string, std::string> labels = {
         {"strongroom.worker.model",
          FormatObjectRef(ObjectRef{spec.model.dataset, spec.model.name, model_info.version()})},
         {"strongroom.worker.output", absl::StrCat(i)}};
     auto put = store.Put(dest, labels, serialized.size(), source);
-    if (!put.ok()) return StepFailed(error, step, put.status());
+    if (!put.ok()) {
+      std::string stored;
+      for (const JobOutput& o : result.outputs) {
+        absl::StrAppend(&stored, stored.empty() ? "" : ", ", FormatObjectRef(o.object));
+      }
+      return StepFailed(
+          error, step,
+          stored.empty()
+              ? put.status()
+              : absl::Status(put.status().code(), absl::StrCat(put.status().message(),
+                                                               " (already stored: ", stored, ")")));
+    }
     JobOutput out{dest, model->outputs()[i].name, serialized.size()};
     out.object.version = put->version();
     LogInfo("worker.put", {{"object", FormatObjectRef(out.object)},

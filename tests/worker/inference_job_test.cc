@@ -24,6 +24,7 @@ using onnx::Tensor;
 using onnx::testing::ReadFile;
 using onnx::testing::VectorPath;
 using ::strongroom::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -64,6 +65,9 @@ class FakeStore final : public JobObjectStore {
                                                  uint64_t size, storage::ByteSource& in) override {
     calls.push_back(absl::StrCat("put ", FormatObjectRef(ref)));
     if (attested.count(ref.dataset) == 0) return absl::PermissionDeniedError("no token");
+    if (fail_put.count(ref.name) > 0) {
+      return absl::ResourceExhaustedError("quota of 100 bytes reached");
+    }
     std::string data;
     uint8_t buf[1000];
     for (;;) {
@@ -89,6 +93,7 @@ class FakeStore final : public JobObjectStore {
   std::map<std::string, std::map<std::string, std::string>> labels;
   std::map<std::string, uint64_t> versions;
   std::set<std::string> refuse, attested;
+  std::set<std::string> fail_put;  // object names whose Put fails
   std::vector<std::string> calls;
 };
 
@@ -237,6 +242,28 @@ TEST_F(InferenceJobTest, BatchAndSeveralOutputs) {
   EXPECT_THAT(relu.data<float>(), ElementsAre(0, 2, 0, 0, 2, 0, 0, 2, 0));
   EXPECT_THAT(same.data<float>(), ElementsAre(-1, 2, -3, -1, 2, -3, -1, 2, -3));
   EXPECT_EQ(store_.labels["results/digit/output_1"].at("strongroom.worker.output"), "1");
+}
+
+// The store commits each output on its own: when a later one fails, the
+// error names the outputs already stored, so the caller knows what is left.
+TEST_F(InferenceJobTest, FailedOutputNamesTheOutputsAlreadyStored) {
+  onnx::testing::GraphBuilder g(13);
+  g.Input("x", onnx::DataType::kFloat, {1, 3});
+  g.Node("Relu", {"x"}, {"r"});
+  g.Node("Identity", {"x"}, {"n"});
+  g.Output("r", onnx::DataType::kFloat).Output("n", onnx::DataType::kFloat);
+  store_.objects["models/two"] = g.Serialize();
+  store_.objects["inputs/row.pb"] =
+      onnx::testing::Floats({1, 3}, {-1.f, 2.f, -3.f}).SerializeAsTensorProto("x");
+  spec_.model = Ref("models", "two");
+  spec_.inputs = {Ref("inputs", "row.pb")};
+  store_.fail_put = {"digit/output_1"};
+  absl::StatusOr<JobResult> r = RunInferenceJob(spec_, store_);
+  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kResourceExhausted,
+                                   AllOf(HasSubstr("output results/digit/output_1"),
+                                         HasSubstr("(already stored: results/digit/output_0@1)"))));
+  EXPECT_EQ(store_.objects.count("results/digit/output_0"), 1u);
+  EXPECT_EQ(store_.objects.count("results/digit/output_1"), 0u);
 }
 
 TEST(RepeatAlongBatchTest, RulesForDimZero) {
