@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 
@@ -72,6 +73,40 @@ void Progress::Update(uint64_t done, uint64_t total) {
   std::fflush(stderr);
 }
 
+namespace {
+
+// The partial output in flight (the CLI writes one at a time): SIGINT,
+// SIGTERM or SIGHUP while it is written removes it before the process ends
+// as the signal would end it, so an interrupted `object get` leaves no
+// partial plaintext behind. (SIGKILL cannot be caught: see docs/cli.md.)
+char partial_path[4096];
+volatile sig_atomic_t partial_set = 0;
+
+void RemovePartialAndReraise(int sig) {
+  if (partial_set) unlink(partial_path);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void TrackPartial(const std::string& temp) {
+  static const bool installed = [] {
+    struct sigaction sa = {};
+    sa.sa_handler = RemovePartialAndReraise;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+    return true;
+  }();
+  (void)installed;
+  partial_set = 0;
+  if (temp.size() >= sizeof(partial_path)) return;
+  std::memcpy(partial_path, temp.c_str(), temp.size() + 1);
+  partial_set = 1;
+}
+
+void UntrackPartial() { partial_set = 0; }
+
+}  // namespace
+
 absl::StatusOr<OutputFile> OutputFile::Open(const std::string& path) {
   OutputFile f;
   if (path == "-") {
@@ -85,6 +120,7 @@ absl::StatusOr<OutputFile> OutputFile::Open(const std::string& path) {
     return LocalError(absl::UnavailableError(
         absl::StrCat("OUT: cannot create '", f.temp_, "': ", std::strerror(errno))));
   }
+  TrackPartial(f.temp_);
   return f;
 }
 
@@ -92,6 +128,7 @@ OutputFile::~OutputFile() {
   if (fd_ >= 0 && fd_ != STDOUT_FILENO) {
     close(fd_);
     unlink(temp_.c_str());
+    UntrackPartial();
   }
 }
 
@@ -99,7 +136,11 @@ absl::Status OutputFile::Commit() {
   if (fd_ == STDOUT_FILENO) return absl::OkStatus();
   const bool ok = fsync(fd_) == 0 && close(fd_) == 0;
   fd_ = -1;
-  if (!ok || rename(temp_.c_str(), path_.c_str()) != 0) {
+  // Renamed, the file is the output the user asked for; from here a signal
+  // leaves it (a failed rename removes the partial file below).
+  const bool renamed = ok && rename(temp_.c_str(), path_.c_str()) == 0;
+  UntrackPartial();
+  if (!renamed) {
     absl::Status s = absl::UnavailableError(
         absl::StrCat("OUT: cannot write '", path_, "': ", std::strerror(errno)));
     unlink(temp_.c_str());

@@ -1,8 +1,13 @@
 // The CLI's progress lines for long transfers (bytes, rate, ETA) and the
-// rekey job's (segments).
+// rekey job's (segments); the output file of `object get`.
 #include "cli/object_io.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
 
 namespace strongroom::cli {
 namespace {
@@ -34,6 +39,38 @@ TEST(FormatProgressLineTest, BytesRateAndEta) {
 TEST(FormatProgressLineTest, SegmentsAreCountsNotBytes) {
   EXPECT_EQ(FormatProgressLine("rekey:", ProgressUnit::kSegments, 3, 10, 2.0),
             "rekey: 3 / 10 segments  1.5 segments/s  ETA 0:04");
+}
+
+// Interrupted while decrypted bytes are being written: the partial file goes
+// with the process, which still ends by the signal. Committed, the output
+// stays.
+TEST(OutputFileTest, SignalRemovesThePartialFileAndCommitKeepsTheOutput) {
+  char tmpl[] = "/tmp/strongroom-output-file-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  for (int sig : {SIGINT, SIGTERM}) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      absl::StatusOr<OutputFile> f = OutputFile::Open(dir + "/out.bin");
+      if (!f.ok() || write(f->fd(), "plaintext", 9) != 9) _exit(3);
+      raise(sig);
+      _exit(4);  // not reached: the signal ends the process
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << status;
+    EXPECT_EQ(WTERMSIG(status), sig);
+    EXPECT_TRUE(std::filesystem::is_empty(dir)) << "a partial file survived signal " << sig;
+  }
+  {
+    absl::StatusOr<OutputFile> f = OutputFile::Open(dir + "/out.bin");
+    ASSERT_TRUE(f.ok());
+    ASSERT_EQ(write(f->fd(), "whole", 5), 5);
+    ASSERT_TRUE(f->Commit().ok());
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir + "/out.bin"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
