@@ -43,9 +43,12 @@ absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::strin
   return key;
 }
 
-int32_t PageSize(int32_t requested) {
-  if (requested <= 0) return 100;
-  return std::min(requested, 1000);
+absl::StatusOr<int32_t> PageSize(int32_t requested) {
+  if (requested < 0 || requested > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", requested, " is outside [0, 1000]"));
+  }
+  return requested == 0 ? 100 : requested;
 }
 
 }  // namespace internal
@@ -321,11 +324,12 @@ absl::StatusOr<v1::ListDatasetsResponse> ObjectStore::ListDatasets(
   if (!key_filter.empty() && !absl::StartsWith(key_filter, "keys/")) {
     key_filter = "keys/" + key_filter;
   }
+  if (!key_filter.empty()) RETURN_IF_ERROR(ValidateKeyName(key_filter, "key"));
   std::string start;
   if (!r.page_token().empty()) {
     ASSIGN_OR_RETURN(start, DecodePageToken(r.page_token(), keys::kDatasets));
   }
-  const int32_t limit = PageSize(r.page_size());
+  ASSIGN_OR_RETURN(const int32_t limit, PageSize(r.page_size()));
   v1::ListDatasetsResponse out;
   absl::Status parse_error;
   std::string last;

@@ -56,7 +56,8 @@ inline std::string Serialize(const google::protobuf::MessageLite& m) {
 // Page tokens are the last key of the previous page, base64url (opaque).
 std::string EncodePageToken(absl::string_view key);
 absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view prefix);
-int32_t PageSize(int32_t requested);
+// 0: 100; InvalidArgument naming page_size outside [0, 1000] (as the KMS).
+absl::StatusOr<int32_t> PageSize(int32_t requested);
 
 }  // namespace strongroom::storage::sealed::internal
 

@@ -169,7 +169,7 @@ absl::StatusOr<v1::ListObjectsResponse> ObjectStore::ListObjects(const Caller& c
   if (!r.page_token().empty()) {
     ASSIGN_OR_RETURN(start, DecodePageToken(r.page_token(), prefix));
   }
-  const int32_t limit = PageSize(r.page_size());
+  ASSIGN_OR_RETURN(const int32_t limit, PageSize(r.page_size()));
   // Datasets seen across the listing, and whether the caller may see them.
   std::map<std::string, bool> visible;
   v1::ListObjectsResponse out;

@@ -275,6 +275,21 @@ TEST_F(ObjectStoreTest, ListPaginatesAndFiltersByKeyVersion) {
   EXPECT_EQ(others.objects_size(), 0);  // not their dataset
   r.set_page_token("bm90LWEtdG9rZW4");
   EXPECT_THAT(store_->ListObjects(kAuditor, r), StatusIs(absl::StatusCode::kInvalidArgument));
+  // Page sizes outside [0, 1000] are refused, as by the KMS, not clamped.
+  r.clear_page_token();
+  for (int32_t size : {-1, 1001}) {
+    r.set_page_size(size);
+    EXPECT_THAT(store_->ListObjects(kAuditor, r),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
+  }
+  v1::ListDatasetsRequest datasets;
+  datasets.set_page_size(5000);
+  EXPECT_THAT(store_->ListDatasets(kAdmin, datasets),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
+  datasets.set_page_size(0);
+  datasets.set_key("Not A Key");
+  EXPECT_THAT(store_->ListDatasets(kAdmin, datasets),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
 }
 
 TEST_F(ObjectStoreTest, DeleteByVersionFreesItsSegments) {
