@@ -9,10 +9,11 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/process.h"
 #include "server/config.h"
@@ -70,8 +71,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!port_file.empty()) {
-    std::ofstream(port_file + ".tmp") << (*server)->port() << "\n";
-    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+    // Scripts wait for this file: a server that cannot write it stops.
+    if (absl::Status s = strongroom::WriteFileAtomically(
+            port_file, absl::StrCat((*server)->port(), "\n"), 0644, "--port-file");
+        !s.ok()) {
+      LogError("server.start_failed", {{"error", std::string(s.message())}});
+      (*server)->Shutdown();
+      (*server)->Wait();
+      return 1;
+    }
   }
   std::thread waiter([&] {
     int sig = 0;
