@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -21,6 +22,25 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path, absl::stri
   std::stringstream ss;
   ss << in.rdbuf();
   return std::move(ss).str();
+}
+
+absl::Status CheckPrivateFileMode(const std::string& path, absl::string_view what) {
+  struct stat st = {};
+  if (stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat(what, ": file '", path, "' cannot be read: ", std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": '", path, "' is not a regular file"));
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return absl::PermissionDeniedError(
+        absl::StrCat(what, ": file '", path, "' has mode ", mode,
+                     ": a private key must not be accessible by group or others (chmod 600)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, mode_t mode,

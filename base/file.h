@@ -14,6 +14,11 @@ namespace strongroom {
 // The file's bytes, or NotFound "<what>: file '<path>' cannot be read".
 absl::StatusOr<std::string> ReadFileToString(const std::string& path, absl::string_view what);
 
+// A private key's file must be a regular file that neither group nor others
+// can access (as the HSM PIN file): PermissionDenied "<what>: file '<path>'
+// has mode 0644: ... (chmod 600)"; NotFound when it cannot be read.
+absl::Status CheckPrivateFileMode(const std::string& path, absl::string_view what);
+
 // Writes `data` to a new file next to `path` (created 0600, then given
 // `mode`), fsyncs it and renames it over `path`: readers see the old file or
 // the whole new one, and a failure leaves nothing behind. Unavailable

@@ -128,6 +128,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectionOpt
   if (o.address.empty()) return absl::InvalidArgumentError("--server: no address given");
   ASSIGN_OR_RETURN(std::string ca, ReadPem(o.ca_file, "--ca"));
   ASSIGN_OR_RETURN(std::string cert, ReadPem(o.cert_file, "--cert"));
+  if (!o.key_file.empty()) RETURN_IF_ERROR(CheckPrivateFileMode(o.key_file, "--key"));
   ASSIGN_OR_RETURN(std::string key, ReadPem(o.key_file, "--key"));
   grpc::SslCredentialsOptions tls;
   tls.pem_root_certs = ca;

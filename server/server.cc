@@ -95,6 +95,7 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   ASSIGN_OR_RETURN(s->db_, storage::Database::Open(c.storage_path));
 
   ASSIGN_OR_RETURN(std::string cert, ReadFile(c.tls.cert, "server.tls.cert"));
+  RETURN_IF_ERROR(CheckPrivateFileMode(c.tls.key, "server.tls.key"));
   ASSIGN_OR_RETURN(std::string key, ReadFile(c.tls.key, "server.tls.key"));
   ASSIGN_OR_RETURN(std::string ca, ReadFile(c.tls.client_ca, "server.tls.client_ca"));
   grpc::SslServerCredentialsOptions tls(

@@ -62,5 +62,21 @@ TEST_F(FileTest, WriteFileAtomicallyFailureNamesTheFieldAndLeavesNothing) {
   EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/taken"));
 }
 
+TEST_F(FileTest, PrivateKeyFilesMustNotBeReadableByOthers) {
+  const std::string key = dir_ + "/tls.key";
+  { std::ofstream(key) << "-----BEGIN PRIVATE KEY-----\n"; }
+  chmod(key.c_str(), 0644);
+  EXPECT_THAT(CheckPrivateFileMode(key, "server.tls.key"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("server.tls.key: file '" + key + "' has mode 0644")));
+  chmod(key.c_str(), 0640);
+  EXPECT_THAT(CheckPrivateFileMode(key, "--key"), StatusIs(absl::StatusCode::kPermissionDenied));
+  chmod(key.c_str(), 0600);
+  EXPECT_OK(CheckPrivateFileMode(key, "--key"));
+  EXPECT_THAT(CheckPrivateFileMode(dir_, "--key"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a regular file")));
+  EXPECT_THAT(CheckPrivateFileMode(dir_ + "/none", "--key"), StatusIs(absl::StatusCode::kNotFound));
+}
+
 }  // namespace
 }  // namespace strongroom
