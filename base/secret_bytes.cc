@@ -25,15 +25,16 @@ constexpr size_t kSecureHeapBytes = 4 << 20;   // power of two (OpenSSL requirem
 constexpr size_t kSecureHeapMinChunk = 16;
 constexpr size_t kSecureHeapMaxSecret = 4096;
 
-// OpenSSL's secure heap: initialized once; reports whether it is usable.
-bool SecureHeapReady() {
-  static const bool ready = [] {
-    if (CRYPTO_secure_malloc_initialized()) return true;
-    // 1: heap locked; 2: heap allocated but mlock failed (still dump-protected).
-    return CRYPTO_secure_malloc_init(kSecureHeapBytes, kSecureHeapMinChunk) != 0;
+// OpenSSL's secure heap, initialized once: 0 unusable, 1 usable and locked,
+// 2 usable but its mlock failed (still dump-protected; reported unlocked).
+int SecureHeapState() {
+  static const int state = [] {
+    if (CRYPTO_secure_malloc_initialized()) return 1;  // someone else's init
+    return CRYPTO_secure_malloc_init(kSecureHeapBytes, kSecureHeapMinChunk);
   }();
-  return ready;
+  return state;
 }
+bool SecureHeapReady() { return SecureHeapState() != 0; }
 
 // Released mappings kept for the next secret of the same mapped size. A
 // mapping per secret costs mmap, mlock (which faults in and zeroes every
@@ -125,7 +126,7 @@ SecretBytes::SecretBytes(size_t size) {
     if (p != nullptr && CRYPTO_secure_allocated(p)) {
       data_ = static_cast<uint8_t*>(p);
       size_ = size;
-      locked_ = true;
+      locked_ = SecureHeapState() == 1;
       return;
     }
     if (p != nullptr) OPENSSL_secure_clear_free(p, size);

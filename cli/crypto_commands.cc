@@ -76,7 +76,12 @@ absl::Status Decrypt(Invocation& inv) {
   }
   std::string json = ToJson(r);
   ScopedWipe wipe_json(json);
-  return WriteOutput("out", "-", absl::StrCat(json, "\n"));
+  // Sized first, so no reallocation leaves an unwiped copy behind.
+  std::string line;
+  ScopedWipe wipe_line(line);
+  line.reserve(json.size() + 1);
+  line.append(json).push_back('\n');
+  return WriteOutput("out", "-", line);
 }
 
 absl::Status DataKey(Invocation& inv) {
@@ -104,15 +109,21 @@ absl::Status DataKey(Invocation& inv) {
   std::string text;
   ScopedWipe wipe_text(text);
   if (inv.json()) {
-    text = absl::StrCat(ToJson(r), "\n");
+    std::string json = ToJson(r);
+    ScopedWipe wipe_json(json);
+    text.reserve(json.size() + 1);  // no reallocation with the key in it
+    text.append(json).push_back('\n');
   } else {
+    text.reserve(4096);  // appended in place, never reallocated with the key in it
     absl::StrAppend(&text, "key_version  ", r.key_version(), "\n");
     absl::StrAppend(&text, "wrapped      ",
                     wrapped_out ? absl::StrCat("written to ", *wrapped_out)
                                 : Base64Encode(AsBytes(r.ciphertext())),
                     "\n");
     if (!r.plaintext().empty()) {
-      absl::StrAppend(&text, "plaintext    ", Base64Encode(AsBytes(r.plaintext())), "\n");
+      std::string key = Base64Encode(AsBytes(r.plaintext()));
+      ScopedWipe wipe_key(key);
+      absl::StrAppend(&text, "plaintext    ", key, "\n");
     }
   }
   return WriteOutput("out", "-", text);
