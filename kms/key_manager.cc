@@ -133,6 +133,7 @@ absl::Status KeyManager::Commit(std::shared_ptr<KeyView> view,
   for (uint32_t v : versions) {
     batch.Put(VersionRecordKey(id, v), view->versions.at(v).SerializeAsString());
   }
+  if (options_.before_commit_for_testing) RETURN_IF_ERROR(options_.before_commit_for_testing());
   RETURN_IF_ERROR(db_.Write(batch));
   std::unique_lock<std::shared_mutex> lock(views_mu_);
   views_[id] = std::move(view);
@@ -161,6 +162,20 @@ absl::StatusOr<pkcs11::KeyHandle> KeyManager::RootHandle(const std::string& root
     rec = it->second;
   }
   return TokenKey(rec.hsm_object_id(), rec.hsm_label());
+}
+
+absl::Status KeyManager::DiscardNewVersion(const records::KeyVersionRecord& rec,
+                                           absl::Status failure) {
+  // An HSM version's token object exists before its record: without the
+  // record nothing would ever find (or destroy) it.
+  if (!rec.hsm_object_id().empty()) {
+    if (absl::Status s = hsm_.DestroyKey(TokenKey(rec.hsm_object_id(), rec.version().name()));
+        !s.ok()) {
+      LogError("kms.orphan_hsm_object",
+               {{"version", rec.version().name()}, {"error", std::string(s.message())}});
+    }
+  }
+  return failure;
 }
 
 absl::StatusOr<records::KeyVersionRecord> KeyManager::NewVersion(const v1::Key& key,

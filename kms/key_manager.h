@@ -57,6 +57,9 @@ struct KmsOptions {
   absl::Duration default_destroy_wait = absl::Hours(24 * 30);
   absl::Duration approval_window = absl::Hours(24);
   size_t max_plaintext_bytes = 64 * 1024;
+  // Tests: called before each key commit's write; an error fails the commit
+  // as a failed database write would.
+  std::function<absl::Status()> before_commit_for_testing;
 };
 
 class KeyManager {
@@ -176,6 +179,9 @@ class KeyManager {
   // in one synced batch, then publishes the view. REQUIRES: mu_ held.
   absl::Status Commit(std::shared_ptr<KeyView> view, std::initializer_list<uint32_t> versions,
                       rocksdb::WriteBatch* extra = nullptr);
+  // After a failed commit of a new version: destroys its HSM object, if it
+  // has one (logged when that fails too), and returns `failure`.
+  absl::Status DiscardNewVersion(const records::KeyVersionRecord& rec, absl::Status failure);
   absl::StatusOr<records::KeyVersionRecord> NewVersion(const v1::Key& key, uint32_t number,
                                                        v1::KeyVersionState state,
                                                        const std::string& principal);

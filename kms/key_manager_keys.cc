@@ -83,8 +83,8 @@ absl::StatusOr<v1::Key> KeyManager::CreateKey(const Caller& c, const v1::CreateK
   key.set_version_count(1);
   ASSIGN_OR_RETURN(records::KeyVersionRecord first,
                    NewVersion(key, 1, r.pre_active() ? v1::PRE_ACTIVE : v1::ENABLED, c.principal));
-  view->versions[1] = std::move(first);
-  RETURN_IF_ERROR(Commit(view, {1}));
+  view->versions[1] = first;
+  if (absl::Status s = Commit(view, {1}); !s.ok()) return DiscardNewVersion(first, s);
   LogInfo("kms.key_created", {{"key", key.name()}, {"owner", owner}, {"principal", c.principal},
                               {"protection", v1::Protection_Name(key.protection())}});
   return key;
@@ -262,7 +262,7 @@ absl::StatusOr<v1::KeyVersion> KeyManager::Rotate(const std::string& key_id, boo
         Micros(clock_.Now() + absl::Seconds(key.rotation_period_seconds())));
   }
   view->versions[number] = rec;
-  RETURN_IF_ERROR(Commit(view, {number}));
+  if (absl::Status s = Commit(view, {number}); !s.ok()) return DiscardNewVersion(rec, s);
   LogInfo("kms.key_rotated", {{"key", key.name()}, {"version", static_cast<int64_t>(number)},
                               {"principal", principal}});
   return rec.version();

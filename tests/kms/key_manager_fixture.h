@@ -43,6 +43,9 @@ class KeyManagerFixture : public ::testing::Test {
     KmsOptions options;
     options.default_destroy_wait = absl::Hours(24);
     options.approval_window = absl::Hours(1);
+    options.before_commit_for_testing = [this] {
+      return fail_commits_ ? absl::UnavailableError("injected commit failure") : absl::OkStatus();
+    };
     ASSERT_OK_AND_ASSIGN(km_, KeyManager::Create(*hsm_, *db_, clock_, options));
   }
   std::string db_path() const { return token_->dir() + "/db"; }
@@ -91,6 +94,7 @@ class KeyManagerFixture : public ::testing::Test {
   FakeClock clock_{absl::FromUnixSeconds(1'790'000'000)};
   std::unique_ptr<hsm_sim::SoftHsmToken> token_;
   std::unique_ptr<pkcs11::Hsm> hsm_;
+  bool fail_commits_ = false;  // key commits fail (as a failed database write)
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<KeyManager> km_;
 };

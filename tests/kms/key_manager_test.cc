@@ -230,6 +230,32 @@ TEST_F(KeyManagerTest, DestroyingAnHsmVersionDeletesTheTokenObject) {
   EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"));
 }
 
+// An HSM version's token object is made before its record is committed: a
+// failed commit destroys it again, so no object is left that nothing finds.
+TEST_F(KeyManagerTest, FailedCommitLeavesNoHsmObjectBehind) {
+  fail_commits_ = true;
+  v1::CreateKeyRequest r;
+  r.set_key_id("orphan");
+  r.set_owner(kOwner.principal);
+  r.set_protection(v1::PROTECTION_HSM);
+  EXPECT_THAT(km_->CreateKey(kAdmin, r),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected")));
+  EXPECT_THAT(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-orphan-v1"),
+              StatusIs(absl::StatusCode::kNotFound));
+  fail_commits_ = false;
+  MakeKey("h", /*hsm=*/true);
+  fail_commits_ = true;
+  v1::RotateKeyRequest rot;
+  rot.set_name("keys/h");
+  EXPECT_THAT(km_->RotateKey(kAdmin, rot), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v1"));
+  fail_commits_ = false;
+  ASSERT_OK(km_->RotateKey(kAdmin, rot));
+  EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"));
+}
+
 TEST_F(KeyManagerTest, RootRotationRewrapsResumablyWhileServing) {
   std::vector<std::pair<std::string, std::string>> cts;
   for (int i = 0; i < 4; ++i) {
