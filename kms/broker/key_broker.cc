@@ -26,7 +26,6 @@
 namespace strongroom::kms {
 namespace {
 
-constexpr char kReleaseLabel[] = "strongroom-release-v1";
 constexpr size_t kMaxEvidenceItems = 4;
 constexpr size_t kMaxEvidenceBytes = 256 * 1024;
 
@@ -41,14 +40,6 @@ absl::StatusOr<hpke::Kem> KemOf(v1::HpkeKem kem) {
       return absl::InvalidArgumentError(absl::StrCat("kem: ", static_cast<int>(kem),
                                                      " is not a supported HPKE KEM"));
   }
-}
-
-// The cnf JWK of a workload's HPKE public key (RFC 7800 / 8037).
-nlohmann::json PublicKeyJwk(hpke::Kem kem, const Bytes& pk) {
-  if (kem == hpke::Kem::kDhkemX25519HkdfSha256) {
-    return {{"kty", "OKP"}, {"crv", "X25519"}, {"x", Base64UrlEncode(pk)}};
-  }
-  return P256Jwk(pk);
 }
 
 std::string RandomId() {
@@ -66,11 +57,6 @@ std::string KeyOf(absl::string_view name) {
 // Audit records name digests with their algorithm.
 std::string PolicyDigest(const attest::Policy& p) { return absl::StrCat("sha256:", p.Digest()); }
 
-std::string NormalizeKey(absl::string_view name) {
-  if (absl::StartsWith(name, "datasets/")) return std::string(name);
-  return absl::StartsWith(name, "keys/") ? std::string(name) : absl::StrCat("keys/", name);
-}
-
 bool IsDataset(absl::string_view resource) { return absl::StartsWith(resource, "datasets/"); }
 
 // What a challenge or token is for: "keys/{key}" or "datasets/{id}".
@@ -84,12 +70,6 @@ absl::StatusOr<std::string> ParseResource(absl::string_view name) {
   return KeyName(key_id);
 }
 
-Bytes ReleaseInfo(absl::string_view version_name, absl::string_view token_id) {
-  std::string s = absl::StrCat(kReleaseLabel, absl::string_view("\0", 1), version_name,
-                               absl::string_view("\0", 1), token_id);
-  return Bytes(s.begin(), s.end());
-}
-
 // A refusal before any decision (rate limit, not a workload, too many
 // challenges): logged, not audited one by one (a caller could otherwise
 // flood the synced audit log). Returns `s`.
@@ -101,6 +81,19 @@ absl::Status Refused(const Caller& c, absl::Status s) {
 }
 
 }  // namespace
+
+// The cnf JWK of a workload's HPKE public key (RFC 7800 / 8037).
+nlohmann::json PublicKeyJwk(hpke::Kem kem, const Bytes& pk) {
+  if (kem == hpke::Kem::kDhkemX25519HkdfSha256) {
+    return {{"kty", "OKP"}, {"crv", "X25519"}, {"x", Base64UrlEncode(pk)}};
+  }
+  return P256Jwk(pk);
+}
+
+std::string NormalizeKey(absl::string_view name) {
+  if (absl::StartsWith(name, "datasets/")) return std::string(name);
+  return absl::StartsWith(name, "keys/") ? std::string(name) : absl::StrCat("keys/", name);
+}
 
 KeyBroker::KeyBroker(KeyManager& keys, AttestationAdmin& admin,
                      const attest::VerifierSet& verifiers, const EarTokenSigner& signer,
@@ -517,142 +510,6 @@ absl::StatusOr<TokenGrant> KeyBroker::CheckToken(const Caller& c, absl::string_v
   RETURN_IF_ERROR(Admit(c));
   ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, "read", token, NormalizeKey(key)));
   return TokenGrant{t.token_id, c.principal, t.key};
-}
-
-absl::StatusOr<v1::SealedKey> KeyBroker::SealForToken(
-    const Caller& c, absl::string_view action, const std::string& key_name,
-    const CheckedToken& t, absl::string_view public_key, const SecretSource& secret) {
-  ASSIGN_OR_RETURN(hpke::PublicKey pk, TokenPublicKey(c, action, key_name, t, public_key));
-  // The check's lookup stands for a release of the key's primary version;
-  // a named version is looked up.
-  const KeyManager::ReleaseTarget* target = nullptr;
-  absl::StatusOr<KeyManager::ReleaseTarget> looked_up;
-  if (t.target.has_value() && key_name == t.key) {
-    target = &*t.target;
-  } else {
-    looked_up = keys_.FindReleaseTarget(key_name);
-    if (!looked_up.ok()) {
-      return Deny(c, action, key_name, "key_not_releasable", looked_up.status().message());
-    }
-    target = &*looked_up;
-  }
-  ASSIGN_OR_RETURN(SecretBytes plaintext, secret(*target));
-  const Bytes info = ReleaseInfo(target->version_name, t.token_id);
-  ASSIGN_OR_RETURN(v1::SealedKey out,
-                   SealTo(pk, info, plaintext.Reveal(), target->version_name, t.token_id));
-  RETURN_IF_ERROR(Allow(c, action, target->version_name, absl::StrCat("token ", t.token_id),
-                        t.policy_digest, target->version, t.evidence_digest));
-  return out;
-}
-
-absl::StatusOr<hpke::PublicKey> KeyBroker::TokenPublicKey(const Caller& c,
-                                                          absl::string_view action,
-                                                          absl::string_view resource,
-                                                          const CheckedToken& t,
-                                                          absl::string_view public_key) {
-  const nlohmann::json& jwk = JsonMember(JsonMember(*t.payload, "cnf"), "jwk");
-  hpke::Kem kem = JsonString(jwk, "crv") == "X25519" ? hpke::Kem::kDhkemX25519HkdfSha256
-                                                     : hpke::Kem::kDhkemP256HkdfSha256;
-  absl::StatusOr<hpke::PublicKey> pk = ParsePublicKey(kem, public_key);
-  if (!pk.ok() || PublicKeyJwk(kem, pk->Serialize()) != jwk) {
-    return Deny(c, action, resource, "token_wrong_public_key",
-                absl::StrCat("token ", t.token_id, " is bound to another public key"));
-  }
-  return pk;
-}
-
-absl::StatusOr<v1::SealedKey> KeyBroker::SealTo(const hpke::PublicKey& pk, const Bytes& info,
-                                                std::span<const uint8_t> plaintext,
-                                                absl::string_view key_version,
-                                                absl::string_view token_id) {
-  const hpke::Kem kem = pk.kem();
-  ASSIGN_OR_RETURN(hpke::Suite suite, hpke::Suite::Create(kem, hpke::Kdf::kHkdfSha256,
-                                                          hpke::Aead::kAes256Gcm));
-  ASSIGN_OR_RETURN(hpke::Sealed sealed, hpke::Seal(suite, pk, info, info, plaintext));
-  v1::SealedKey out;
-  out.set_key_version(std::string(key_version));
-  out.set_kem(kem == hpke::Kem::kDhkemX25519HkdfSha256 ? v1::HPKE_KEM_X25519_SHA256
-                                                       : v1::HPKE_KEM_P256_SHA256);
-  out.set_enc(std::string(AsStringView(sealed.enc)));
-  out.set_ciphertext(std::string(AsStringView(sealed.ciphertext)));
-  out.set_token_id(std::string(token_id));
-  out.set_info(std::string(AsStringView(info)));
-  return out;
-}
-
-absl::Status KeyBroker::Allow(const Caller& c, absl::string_view action, absl::string_view resource,
-                              absl::string_view detail, absl::string_view policy_digest,
-                              uint32_t key_version, absl::string_view evidence_digest) {
-  AuditEntry e{.principal = c.principal,
-               .action = std::string(action),
-               .resource = std::string(resource),
-               .decision = AuditDecision::kAllow,
-               .reason_id = "",
-               .reason_detail = std::string(detail),
-               .evidence_digest = std::string(evidence_digest),
-               .policy_digest = std::string(policy_digest),
-               .key_version = key_version};
-  return audit_.Append(std::move(e)).status();
-}
-
-absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseKey(const Caller& c,
-                                                             const v1::ReleaseKeyRequest& r) {
-  RETURN_IF_ERROR(Admit(c));
-  return ReleaseAdmitted(c, r);
-}
-
-namespace {
-
-// The shape of a ReleaseKey / GetDataKey request, before its token is
-// checked (and a decision audited): InvalidArgument naming the field.
-absl::Status CheckReleaseRequest(absl::string_view token, const std::string& key_name,
-                                 absl::string_view public_key) {
-  if (token.empty()) return absl::InvalidArgumentError("token: empty");
-  RETURN_IF_ERROR(ParseKeyOrVersionName(key_name, "key").status());
-  if (public_key.size() != 65 && public_key.size() != 32) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("public_key: ", public_key.size(),
-                     " bytes, expected an uncompressed P-256 point (65) or an X25519 key (32)"));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseAdmitted(const Caller& c,
-                                                                  const v1::ReleaseKeyRequest& r) {
-  const std::string key_name = NormalizeKey(r.key());
-  RETURN_IF_ERROR(CheckReleaseRequest(r.token(), key_name, r.public_key()));
-  ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, "release", r.token(), key_name));
-  v1::ReleaseKeyResponse out;
-  ASSIGN_OR_RETURN(*out.mutable_sealed(),
-                   SealForToken(c, "release", key_name, t, r.public_key(),
-                                [&](const KeyManager::ReleaseTarget& target) {
-                                  return keys_.ReleaseMaterial(target);
-                                }));
-  return out;
-}
-
-absl::StatusOr<v1::GetDataKeyResponse> KeyBroker::GetDataKey(const Caller& c,
-                                                             const v1::GetDataKeyRequest& r) {
-  RETURN_IF_ERROR(Admit(c));
-  const std::string key_name = NormalizeKey(r.key());
-  if (r.associated_data().size() > 4096) {
-    return absl::InvalidArgumentError("associated_data: longer than 4096 bytes");
-  }
-  RETURN_IF_ERROR(CheckReleaseRequest(r.token(), key_name, r.public_key()));
-  ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, "datakey", r.token(), key_name));
-  v1::GetDataKeyResponse out;
-  ASSIGN_OR_RETURN(
-      *out.mutable_sealed(),
-      SealForToken(c, "datakey", key_name, t, r.public_key(),
-                   [&](const KeyManager::ReleaseTarget& target) -> absl::StatusOr<SecretBytes> {
-                     ASSIGN_OR_RETURN(auto data_key,
-                                      keys_.NewDataKeyFor(target, AsBytes(r.associated_data())));
-                     out.set_wrapped(std::string(AsStringView(data_key.second)));
-                     return std::move(data_key.first);
-                   }));
-  return out;
 }
 
 }  // namespace strongroom::kms

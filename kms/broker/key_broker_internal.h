@@ -40,6 +40,10 @@ struct KeyBroker::CheckedToken {
 const nlohmann::json& JsonMember(const nlohmann::json& object, absl::string_view name);
 // The string member `name` of `object`, or "" when it is absent or not a string.
 std::string JsonString(const nlohmann::json& object, absl::string_view name);
+// "datasets/..." and "keys/..." as they are; a bare key id as "keys/{id}".
+std::string NormalizeKey(absl::string_view name);
+// The cnf JWK of a workload's HPKE public key (RFC 7800 / 8037).
+nlohmann::json PublicKeyJwk(hpke::Kem kem, const Bytes& pk);
 
 }  // namespace strongroom::kms
 
