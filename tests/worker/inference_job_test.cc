@@ -125,6 +125,21 @@ class InferenceJobTest : public ::testing::Test {
     return all;
   }
 
+  // Model "models/two" (Relu and Identity of x, two outputs; x's batch
+  // dimension `batch`) on one row, inputs/row.pb = [-1, 2, -3].
+  void UseTwoOutputModel(int64_t batch) {
+    onnx::testing::GraphBuilder g(13);
+    g.Input("x", onnx::DataType::kFloat, {batch, 3});
+    g.Node("Relu", {"x"}, {"r"});
+    g.Node("Identity", {"x"}, {"n"});
+    g.Output("r", onnx::DataType::kFloat).Output("n", onnx::DataType::kFloat);
+    store_.objects["models/two"] = g.Serialize();
+    store_.objects["inputs/row.pb"] =
+        onnx::testing::Floats({1, 3}, {-1.f, 2.f, -3.f}).SerializeAsTensorProto("x");
+    spec_.model = Ref("models", "two");
+    spec_.inputs = {Ref("inputs", "row.pb")};
+  }
+
   FakeStore store_;
   JobSpec spec_;
   std::vector<std::string> log_;
@@ -216,16 +231,7 @@ TEST_F(InferenceJobTest, InputCountAndFixedBatchAreUsageErrors) {
 // A model with a symbolic batch dim and two outputs: --batch repeats the
 // input, each output lands in NAME/output_<i>.
 TEST_F(InferenceJobTest, BatchAndSeveralOutputs) {
-  onnx::testing::GraphBuilder g(13);
-  g.Input("x", onnx::DataType::kFloat, {-1, 3});
-  g.Node("Relu", {"x"}, {"r"});
-  g.Node("Identity", {"x"}, {"n"});
-  g.Output("r", onnx::DataType::kFloat).Output("n", onnx::DataType::kFloat);
-  store_.objects["models/two"] = g.Serialize();
-  store_.objects["inputs/row.pb"] =
-      onnx::testing::Floats({1, 3}, {-1.f, 2.f, -3.f}).SerializeAsTensorProto("x");
-  spec_.model = Ref("models", "two");
-  spec_.inputs = {Ref("inputs", "row.pb")};
+  UseTwoOutputModel(/*batch=*/-1);
   spec_.batch = 3;
   ASSERT_OK_AND_ASSIGN(JobResult r, RunInferenceJob(spec_, store_));
   ASSERT_EQ(r.outputs.size(), 2u);
@@ -247,16 +253,7 @@ TEST_F(InferenceJobTest, BatchAndSeveralOutputs) {
 // The store commits each output on its own: when a later one fails, the
 // error names the outputs already stored, so the caller knows what is left.
 TEST_F(InferenceJobTest, FailedOutputNamesTheOutputsAlreadyStored) {
-  onnx::testing::GraphBuilder g(13);
-  g.Input("x", onnx::DataType::kFloat, {1, 3});
-  g.Node("Relu", {"x"}, {"r"});
-  g.Node("Identity", {"x"}, {"n"});
-  g.Output("r", onnx::DataType::kFloat).Output("n", onnx::DataType::kFloat);
-  store_.objects["models/two"] = g.Serialize();
-  store_.objects["inputs/row.pb"] =
-      onnx::testing::Floats({1, 3}, {-1.f, 2.f, -3.f}).SerializeAsTensorProto("x");
-  spec_.model = Ref("models", "two");
-  spec_.inputs = {Ref("inputs", "row.pb")};
+  UseTwoOutputModel(/*batch=*/1);
   store_.fail_put = {"digit/output_1"};
   absl::StatusOr<JobResult> r = RunInferenceJob(spec_, store_);
   EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kResourceExhausted,
