@@ -289,9 +289,12 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
     return Deny(c, "attest", key, "evidence_rejected", appraisal.status().message(),
                 evidence_digest, PolicyDigest(*policy));
   }
-  attest::PolicyDecision decision = policy->Evaluate(
-      appraisal->claims, admin_, now,
-      attest::EvaluationContext::FromAppraisals(appraisal->submodules));
+  // Every decision below weighs the same claims at the same time.
+  auto evaluate = [&](const attest::Policy& p, const attest::ReferenceValueResolver& values) {
+    return p.Evaluate(appraisal->claims, values, now,
+                      attest::EvaluationContext::FromAppraisals(appraisal->submodules));
+  };
+  attest::PolicyDecision decision = evaluate(*policy, admin_);
   if (!decision.allow) {
     return Deny(c, "attest", key, "policy_denied",
                 absl::StrCat(decision.failed_path, ": ", decision.reason), evidence_digest,
@@ -300,10 +303,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   if (dual_control) {
     // The same evidence under the reference values pinned when two admins
     // bound the policy: a set changed since by one admin can only tighten.
-    PinnedReferenceValues pinned(admin_, pins, key);
-    attest::PolicyDecision at_binding =
-        policy->Evaluate(appraisal->claims, pinned, now,
-                         attest::EvaluationContext::FromAppraisals(appraisal->submodules));
+    attest::PolicyDecision at_binding = evaluate(*policy, PinnedReferenceValues(admin_, pins, key));
     if (!at_binding.allow) {
       return Deny(c, "attest", key, "policy_denied",
                   absl::StrCat(at_binding.failed_path, ": ", at_binding.reason,
@@ -325,28 +325,23 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
                   absl::StrCat(dataset_key, "'s binding: ", key_policy.status().message()),
                   evidence_digest, PolicyDigest(*policy));
     }
-    PinnedReferenceValues pinned(admin_, key_binding->pins, dataset_key);
-    for (const attest::ReferenceValueResolver* values :
-         {static_cast<const attest::ReferenceValueResolver*>(&admin_),
-          static_cast<const attest::ReferenceValueResolver*>(&pinned)}) {
-      attest::PolicyDecision by_key =
-          key_policy->Evaluate(appraisal->claims, *values, now,
-                               attest::EvaluationContext::FromAppraisals(appraisal->submodules));
-      if (!by_key.allow) {
-        return Deny(c, "attest", key, "policy_denied",
-                    absl::StrCat(by_key.failed_path, ": ", by_key.reason, " (under ", dataset_key,
-                                 "'s dual-control binding ", key_binding->policy, " v",
-                                 key_binding->policy_version,
-                                 values == &pinned ? " and the reference values it pinned)" : ")"),
-                    evidence_digest, PolicyDigest(*policy));
-      }
-      if (values != &pinned) {
-        for (auto& consulted : by_key.consulted_sets) {
-          if (std::find(decision.consulted_sets.begin(), decision.consulted_sets.end(),
-                        consulted) == decision.consulted_sets.end()) {
-            decision.consulted_sets.push_back(std::move(consulted));
-          }
-        }
+    auto deny_by_key = [&](const attest::PolicyDecision& d, absl::string_view values) {
+      return Deny(c, "attest", key, "policy_denied",
+                  absl::StrCat(d.failed_path, ": ", d.reason, " (under ", dataset_key,
+                               "'s dual-control binding ", key_binding->policy, " v",
+                               key_binding->policy_version, values, ")"),
+                  evidence_digest, PolicyDigest(*policy));
+    };
+    attest::PolicyDecision by_key = evaluate(*key_policy, admin_);
+    if (!by_key.allow) return deny_by_key(by_key, "");
+    attest::PolicyDecision by_pins =
+        evaluate(*key_policy, PinnedReferenceValues(admin_, key_binding->pins, dataset_key));
+    if (!by_pins.allow) return deny_by_key(by_pins, " and the reference values it pinned");
+    // The token also stands on the sets the key's policy consulted now.
+    for (auto& consulted : by_key.consulted_sets) {
+      if (std::find(decision.consulted_sets.begin(), decision.consulted_sets.end(), consulted) ==
+          decision.consulted_sets.end()) {
+        decision.consulted_sets.push_back(std::move(consulted));
       }
     }
   }
