@@ -265,6 +265,7 @@ absl::Status AuditLog::AwaitCommit(std::unique_lock<std::mutex>& lock,
 void AuditLog::FinishCommit(PendingBatch& b, const absl::Status& s) {
   b.done = true;
   b.status = s;
+  b.batch.Clear();  // tickets may keep the batch; its records are no longer needed
   if (s.ok()) {
     if (b.records > 0) head_ = b.head;
     if (b.checkpoint.has_value()) {
@@ -280,6 +281,7 @@ void AuditLog::FinishCommit(PendingBatch& b, const absl::Status& s) {
                                   {"error", std::string(s.message())}});
   if (open_->records > 0 || open_->checkpoint.has_value()) {
     open_->done = true;
+    open_->batch.Clear();
     open_->status = absl::Status(
         s.code(), absl::StrCat("audit record not written: the write of the records ahead "
                                "of it failed: ", s.message()));
@@ -291,9 +293,7 @@ void AuditLog::FinishCommit(PendingBatch& b, const absl::Status& s) {
   checkpoint_batch_.reset();
 }
 
-absl::StatusOr<AuditRecord> AuditLog::Append(AuditEntry entry) {
-  RETURN_IF_ERROR(ValidateAuditEntry(entry));
-  std::unique_lock<std::mutex> lock(mu_);
+AuditRecord AuditLog::AppendLocked(AuditEntry entry) {
   AuditRecord r;
   r.sequence = assigned_head_.sequence + 1;
   r.time_unix_us = absl::ToUnixMicros(clock_.Now());
@@ -301,26 +301,64 @@ absl::StatusOr<AuditRecord> AuditLog::Append(AuditEntry entry) {
   r.prev_hash = assigned_head_.hash;
   r.hash = ComputeRecordHash(r);
 
-  std::shared_ptr<PendingBatch> batch = open_;
-  batch->batch.Put(RecordKey(r.sequence), audit_internal::RecordLine(r));
-  batch->records++;
-  batch->head = AuditHead{r.sequence, r.hash};
-  assigned_head_ = batch->head;
+  PendingBatch& batch = *open_;
+  batch.batch.Put(RecordKey(r.sequence), audit_internal::RecordLine(r));
+  batch.records++;
+  batch.head = AuditHead{r.sequence, r.hash};
+  assigned_head_ = batch.head;
   uint64_t since = r.sequence - (assigned_checkpoint_ ? assigned_checkpoint_->sequence : 0);
   if (options_.checkpoint_every > 0 && since >= options_.checkpoint_every) {
-    absl::StatusOr<AuditCheckpoint> c = SignHead(r.sequence, r.hash, batch->batch);
+    absl::StatusOr<AuditCheckpoint> c = SignHead(r.sequence, r.hash, batch.batch);
     if (c.ok()) {
-      batch->checkpoint = *c;
+      batch.checkpoint = *c;
       assigned_checkpoint_ = *std::move(c);
-      checkpoint_batch_ = batch;
+      checkpoint_batch_ = open_;
     } else {
       // The decision is recorded regardless; the next append tries again.
       LogWarning("audit.checkpoint_failed", {{"sequence", r.sequence},
                                              {"error", std::string(c.status().message())}});
     }
   }
+  return r;
+}
+
+absl::Status AuditLog::CheckAfter(const Ticket* after) {
+  if (after == nullptr || after->batch_ == nullptr || !after->batch_->done ||
+      after->batch_->status.ok()) {
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      absl::StrCat("audit: record ", after->sequence_,
+                   ", which this one follows, was not written: ", after->batch_->status.message()));
+}
+
+absl::StatusOr<AuditRecord> AuditLog::Append(AuditEntry entry, const Ticket* after) {
+  RETURN_IF_ERROR(ValidateAuditEntry(entry));
+  std::unique_lock<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(CheckAfter(after));
+  AuditRecord r = AppendLocked(std::move(entry));
+  // Still open or in flight, the `after` record is in this batch or the one
+  // ahead of it, whose failure fails this one too (FinishCommit).
+  const std::shared_ptr<PendingBatch> batch = open_;
   RETURN_IF_ERROR(AwaitCommit(lock, batch));
   return r;
+}
+
+absl::StatusOr<AuditLog::Ticket> AuditLog::AppendUnsynced(AuditEntry entry, const Ticket* after) {
+  RETURN_IF_ERROR(ValidateAuditEntry(entry));
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(CheckAfter(after));
+  Ticket t;
+  t.sequence_ = AppendLocked(std::move(entry)).sequence;
+  t.batch_ = open_;
+  return t;
+}
+
+absl::Status AuditLog::Flush() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (open_->records == 0 && !open_->checkpoint.has_value()) return absl::OkStatus();
+  const std::shared_ptr<PendingBatch> batch = open_;
+  return AwaitCommit(lock, batch);
 }
 
 absl::StatusOr<AuditCheckpoint> AuditLog::Checkpoint() {

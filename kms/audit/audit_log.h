@@ -24,6 +24,13 @@
 // chain goes back to the last durable record, so the next append reuses the
 // first failed sequence: sequences stay gap-free.
 //
+// AppendUnsynced() chains a record the same way without waiting: it goes
+// out with the next batch written. The broker uses it for challenges (a
+// nonce does nothing until Attest redeems it, and Attest's own record, which
+// is synced, follows the challenge's through Append(entry, &ticket)), so a
+// flow waits for two synced writes rather than three. The server's
+// maintenance loop and Export() flush such records.
+//
 // Export() writes JSON lines (header, public keys, records and checkpoints in
 // sequence order, and a trailer signed at export time) that VerifyExport()
 // (export_verifier.h) or an external auditor checks offline; docs/audit.md
@@ -91,6 +98,10 @@ struct AuditHead {
 };
 
 class AuditLog {
+ private:
+  // Records and checkpoints waiting to be written together (audit_log.cc).
+  struct PendingBatch;
+
  public:
   // InvalidArgument when `signer` is null; DataLoss for a broken chain (see
   // above); the Database's errors otherwise.
@@ -99,13 +110,43 @@ class AuditLog {
                                                           const Clock& clock,
                                                           AuditOptions options = {});
 
+  // A record appended by AppendUnsynced, for a later Append to follow.
+  // Holds no record content once its batch is written.
+  class Ticket {
+   public:
+    uint64_t sequence() const { return sequence_; }
+
+   private:
+    friend class AuditLog;
+    std::shared_ptr<PendingBatch> batch_;
+    uint64_t sequence_ = 0;
+  };
+
   // Appends `entry` as the next record (with a checkpoint when one is due)
   // and returns it once the synced batch holding it is written (group
   // commit, see above). InvalidArgument from ValidateAuditEntry(); the
   // Database's error when the write of its batch, or of the batch ahead of
   // it, fails (nothing is appended then). A failing checkpoint signature
   // does not block the append: it is logged and retried on the next append.
-  absl::StatusOr<AuditRecord> Append(AuditEntry entry);
+  //
+  // With `after` (a ticket of this log), the record is appended only while
+  // that earlier record is durable or still on its way: Unavailable, and
+  // nothing appended, once its write has failed. Since batches are written
+  // in order and a failed write fails the batch gathering behind it, OK then
+  // also means the `after` record is durable.
+  absl::StatusOr<AuditRecord> Append(AuditEntry entry, const Ticket* after = nullptr);
+
+  // Appends `entry` like Append but returns at once, before it is durable:
+  // it goes out with the next batch written (the next Append's, Flush's or
+  // Checkpoint's), and is lost if the process dies first. For records of
+  // acts that have no effect until a later record says so (a challenge,
+  // which Attest redeems with Append(..., &ticket)). InvalidArgument from
+  // ValidateAuditEntry(); with `after`, refused as Append refuses.
+  absl::StatusOr<Ticket> AppendUnsynced(AuditEntry entry, const Ticket* after = nullptr);
+
+  // Writes the records appended so far that are not yet on their way (no-op
+  // when there are none); their write's status.
+  absl::Status Flush();
 
   // Signs and stores a checkpoint of the latest appended record (or returns
   // the existing one when that record is already checkpointed), once it is
@@ -113,7 +154,8 @@ class AuditLog {
   // Database's error otherwise.
   absl::StatusOr<AuditCheckpoint> Checkpoint();
 
-  // Writes records from `from_sequence` to the head as of the call, with
+  // Writes records from `from_sequence` to the head as of the call (after a
+  // Flush of records appended unsynced), with
   // their checkpoints, the public keys that signed them and a signed trailer.
   // `from_sequence` may be head + 1 (an export of no records that still
   // proves the head). OutOfRange for 0 or past head + 1; DataLoss when a
@@ -130,10 +172,12 @@ class AuditLog {
   AuditLog(storage::Database& db, CheckpointSigner& signer, const Clock& clock,
            AuditOptions options, CheckpointVerifyKey signer_key);
 
-  // Records and checkpoints waiting to be written together (audit_log.cc).
-  struct PendingBatch;
-
   absl::Status Recover();
+  // REQUIRES: mu_ held. Numbers, chains and adds `entry` (validated) to the
+  // open batch, with a checkpoint when one is due.
+  AuditRecord AppendLocked(AuditEntry entry);
+  // REQUIRES: mu_ held. Unavailable when `after`'s write has failed.
+  static absl::Status CheckAfter(const Ticket* after);
   absl::StatusOr<CheckpointVerifyKey> KeyFor(const std::string& key_id) const;
   // REQUIRES: mu_ held. Signs the head and adds the checkpoint (and the
   // signer's public key until it is stored) to `batch`.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 #include "kms/audit/audit_json.h"
 #include "kms/audit/audit_log.h"
@@ -27,6 +28,11 @@ using audit_internal::SequenceFromKey;
 using audit_internal::TrailerLine;
 
 absl::Status AuditLog::Export(uint64_t from_sequence, std::ostream& out) {
+  // Records appended unsynced go out first; if that write fails the export
+  // still proves what is durable.
+  if (absl::Status s = Flush(); !s.ok()) {
+    LogWarning("audit.flush_failed", {{"error", std::string(s.message())}});
+  }
   const AuditHead head = this->head();
   if (from_sequence == 0 || from_sequence > head.sequence + 1) {
     return absl::OutOfRangeError(absl::StrCat("export from_sequence ", from_sequence,

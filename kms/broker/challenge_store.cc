@@ -69,9 +69,15 @@ absl::StatusOr<Challenge> ChallengeStore::Issue(absl::string_view principal,
   return c;
 }
 
-absl::Status ChallengeStore::Redeem(std::span<const uint8_t> nonce,
-                                    absl::string_view principal,
-                                    absl::string_view binding) {
+void ChallengeStore::Attach(std::span<const uint8_t> nonce, AuditLog::Ticket record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(std::string(AsStringView(nonce)));
+  if (it != entries_.end()) it->second.record = std::move(record);
+}
+
+absl::Status ChallengeStore::Redeem(std::span<const uint8_t> nonce, absl::string_view principal,
+                                    absl::string_view binding,
+                                    std::optional<AuditLog::Ticket>* record) {
   auto refuse = [](ChallengeRefusal r, absl::string_view detail) {
     return absl::PermissionDeniedError(
         absl::StrCat(ChallengeRefusalId(r), ": ", detail));
@@ -97,6 +103,7 @@ absl::Status ChallengeStore::Redeem(std::span<const uint8_t> nonce,
     return refuse(ChallengeRefusal::kWrongBinding,
                   "nonce was issued for another request");
   }
+  if (record != nullptr) *record = std::move(e.record);
   return absl::OkStatus();
 }
 

@@ -17,12 +17,14 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/bytes.h"
 #include "base/clock.h"
+#include "kms/audit/audit_log.h"
 
 namespace strongroom::kms {
 
@@ -43,10 +45,16 @@ class ChallengeStore {
   absl::StatusOr<Challenge> Issue(absl::string_view principal,
                                   absl::string_view binding);
 
+  // Attaches the audit record of the challenge's issue to an outstanding
+  // nonce (the broker appends it unsynced after Issue); Redeem hands it back.
+  // No-op for a nonce no longer outstanding.
+  void Attach(std::span<const uint8_t> nonce, AuditLog::Ticket record);
+
   // OK exactly once per issued nonce. Otherwise PermissionDenied whose
-  // message starts with the refusal id ("nonce_unknown: ...").
-  absl::Status Redeem(std::span<const uint8_t> nonce,
-                      absl::string_view principal, absl::string_view binding);
+  // message starts with the refusal id ("nonce_unknown: ..."). When OK and
+  // `record` is set, *record is the attached ticket (empty if none).
+  absl::Status Redeem(std::span<const uint8_t> nonce, absl::string_view principal,
+                      absl::string_view binding, std::optional<AuditLog::Ticket>* record = nullptr);
 
   size_t size() const;
 
@@ -55,6 +63,7 @@ class ChallengeStore {
     std::string principal;
     std::string binding;
     absl::Time expires_at;
+    std::optional<AuditLog::Ticket> record;
   };
   void DropExpiredLocked(absl::Time now);
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "attest/x509.h"
 #include "base/bytes.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 #include "kms/pkcs11/ecdsa_der.h"
 
@@ -88,7 +89,11 @@ EarTokenSigner::EarTokenSigner(pkcs11::Hsm& hsm, pkcs11::KeyHandle private_key,
       public_key_(public_key),
       kid_(std::move(kid)) {}
 
-EarTokenSigner::~EarTokenSigner() { EVP_PKEY_free(public_key_); }
+EarTokenSigner::~EarTokenSigner() {
+  EVP_PKEY_free(public_key_);
+  // Best effort: the copy goes with the Hsm's session in any case.
+  if (session_key_.has_value()) hsm_.DestroyKey(*session_key_).IgnoreError();
+}
 
 absl::StatusOr<std::unique_ptr<EarTokenSigner>> EarTokenSigner::Create(
     pkcs11::Hsm& hsm, absl::string_view label) {
@@ -118,8 +123,28 @@ absl::StatusOr<std::unique_ptr<EarTokenSigner>> EarTokenSigner::Create(
                                                 "token signing key"));
   EVP_PKEY_up_ref(pub.get());
   std::string kid = JwkThumbprint(P256Jwk(point));
-  return std::unique_ptr<EarTokenSigner>(
-      new EarTokenSigner(hsm, priv, point, pub.get(), kid));
+  auto signer =
+      std::unique_ptr<EarTokenSigner>(new EarTokenSigner(hsm, priv, point, pub.get(), kid));
+  signer->RenewSessionKey(0);
+  return signer;
+}
+
+pkcs11::KeyHandle EarTokenSigner::SigningKey() const {
+  std::lock_guard<std::mutex> lock(session_key_mu_);
+  return session_key_.has_value() ? *session_key_ : private_key_;
+}
+
+void EarTokenSigner::RenewSessionKey(uint64_t generation) const {
+  std::lock_guard<std::mutex> lock(session_key_mu_);
+  // Another caller may have renewed it already.
+  if (session_key_.has_value() && session_key_->generation != generation) return;
+  absl::StatusOr<pkcs11::KeyHandle> copy = hsm_.CopyToSession(private_key_);
+  if (copy.ok()) {
+    session_key_ = *std::move(copy);
+    return;
+  }
+  session_key_.reset();
+  LogInfo("broker.token_key_not_copied", {{"error", std::string(copy.status().message())}});
 }
 
 absl::StatusOr<std::string> EarTokenSigner::Sign(
@@ -128,8 +153,15 @@ absl::StatusOr<std::string> EarTokenSigner::Sign(
   const std::string body = payload.dump();
   std::string signing_input =
       absl::StrCat(Base64UrlEncode(AsBytes(header.dump())), ".", Base64UrlEncode(AsBytes(body)));
-  ASSIGN_OR_RETURN(Bytes der, hsm_.EcdsaSign(private_key_, pkcs11::HashAlg::kSha256,
-                                             AsBytes(signing_input)));
+  const pkcs11::KeyHandle key = SigningKey();
+  absl::StatusOr<Bytes> signed_der =
+      hsm_.EcdsaSign(key, pkcs11::HashAlg::kSha256, AsBytes(signing_input));
+  if (!signed_der.ok() && !key.persistent && absl::IsFailedPrecondition(signed_der.status())) {
+    // The module was re-initialized and took the session copy with it.
+    RenewSessionKey(key.generation);
+    signed_der = hsm_.EcdsaSign(SigningKey(), pkcs11::HashAlg::kSha256, AsBytes(signing_input));
+  }
+  ASSIGN_OR_RETURN(Bytes der, std::move(signed_der));
   ASSIGN_OR_RETURN(Bytes raw, pkcs11::EcdsaDerToRaw(der, 32));
   std::string token = absl::StrCat(signing_input, ".", Base64UrlEncode(raw));
   // Remembered as Verify() would parse it, so a later use gets the same

@@ -8,13 +8,15 @@
 // as a JWK and `jti`. The public key is published as a JWKS (RFC 7517) whose
 // `kid` is the RFC 7638 thumbprint, so any JWT library can verify tokens.
 //
-// Signing goes to the HSM; verification uses the cached public key in
-// software. A token's header and signature are properties of its bytes, so
-// the tokens this signer issued and those Verify() accepted are remembered by
-// their exact bytes (a bounded, least-recently-used set): a token presented
-// again skips the ECDSA verification and the JSON parse, while its expiry
-// and issue time are checked against `now` on every call. A token that
-// differs in any byte is verified in full.
+// Signing goes to the HSM, with a session-object copy of the key when the
+// module allows one (Hsm::CopyToSession: the same key, without SoftHSM
+// re-reading the token object's file for every signature; a new copy is made
+// after a module re-initialization, and the token object is used when no copy
+// can be made); verification uses the cached public key in software. A token's header and signature
+// are properties of its bytes, so the tokens this signer issued and those Verify() accepted are
+// remembered by their exact bytes (a bounded, least-recently-used set): a token presented again
+// skips the ECDSA verification and the JSON parse, while its expiry and issue time are checked
+// against `now` on every call. A token that differs in any byte is verified in full.
 //
 // Thread-safe after Create().
 #ifndef STRONGROOM_KMS_BROKER_EAR_TOKEN_H_
@@ -23,6 +25,8 @@
 #include <openssl/evp.h>
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -73,8 +77,15 @@ class EarTokenSigner {
     absl::Time exp;
   };
 
+  // The key to sign with: the session copy, or the token object.
+  pkcs11::KeyHandle SigningKey() const;
+  // After the session copy of `generation` failed: a new copy, or none.
+  void RenewSessionKey(uint64_t generation) const;
+
   pkcs11::Hsm& hsm_;
   pkcs11::KeyHandle private_key_;
+  mutable std::mutex session_key_mu_;
+  mutable std::optional<pkcs11::KeyHandle> session_key_;  // guarded by session_key_mu_
   Bytes public_point_;
   EVP_PKEY* public_key_;
   std::string kid_;

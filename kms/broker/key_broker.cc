@@ -177,9 +177,13 @@ absl::StatusOr<v1::GetChallengeResponse> KeyBroker::GetChallenge(
   absl::StatusOr<Challenge> issued = challenges_.Issue(c.principal, key);
   if (!issued.ok()) return Refused(c, issued.status());
   Challenge& ch = *issued;
+  // Not waited for: the nonce does nothing until Attest redeems it, and
+  // Attest's record, synced, follows this one (and is refused if this one's
+  // write failed); a crash before the write loses the in-memory nonce too.
   AuditEntry e{.principal = c.principal, .action = "challenge", .resource = key,
                .decision = AuditDecision::kAllow};
-  RETURN_IF_ERROR(audit_.Append(std::move(e)).status());
+  ASSIGN_OR_RETURN(AuditLog::Ticket record, audit_.AppendUnsynced(std::move(e)));
+  challenges_.Attach(ch.nonce, std::move(record));
   v1::GetChallengeResponse out;
   out.set_nonce(std::string(AsStringView(ch.nonce)));
   out.set_expire_time_unix(absl::ToUnixSeconds(ch.expires_at));
@@ -240,7 +244,9 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
       absl::StrCat("sha256:", attest::Sha256Hex(AsBytes(digest_input)));
 
   // The nonce is consumed first: whatever happens next, it cannot be replayed.
-  if (absl::Status s = challenges_.Redeem(AsBytes(r.nonce()), c.principal, key); !s.ok()) {
+  std::optional<AuditLog::Ticket> challenge_record;
+  if (absl::Status s = challenges_.Redeem(AsBytes(r.nonce()), c.principal, key, &challenge_record);
+      !s.ok()) {
     std::string id(s.message().substr(0, s.message().find(':')));
     return Deny(c, "attest", key, id, s.message(), evidence_digest);
   }
@@ -374,17 +380,23 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
                .decision = AuditDecision::kAllow, .reason_id = "",
                .reason_detail = absl::StrCat("token ", token_id),
                .evidence_digest = evidence_digest, .policy_digest = PolicyDigest(*policy)};
-  RETURN_IF_ERROR(audit_.Append(std::move(e)).status());
+  const AuditLog::Ticket* after_challenge = challenge_record ? &*challenge_record : nullptr;
   v1::AttestResponse out;
-  if (!release.empty()) {
+  if (release.empty()) {
+    RETURN_IF_ERROR(audit_.Append(std::move(e), after_challenge).status());
+  } else {
     // Exactly what ReleaseKey does with this token (its checks, audit record
     // and sealing; the call was admitted once); a refusal fails the whole
-    // call, so no token without it.
+    // call, so no token without it. The token leaves only with the release,
+    // so the attest record need not be waited for on its own: the release
+    // record's synced write follows it and carries it.
+    ASSIGN_OR_RETURN(AuditLog::Ticket attest_record,
+                     audit_.AppendUnsynced(std::move(e), after_challenge));
     v1::ReleaseKeyRequest rk;
     rk.set_token(token);
     rk.set_key(release);
     rk.set_public_key(r.public_key());
-    ASSIGN_OR_RETURN(v1::ReleaseKeyResponse released, ReleaseAdmitted(c, rk));
+    ASSIGN_OR_RETURN(v1::ReleaseKeyResponse released, ReleaseAdmitted(c, rk, &attest_record));
     *out.mutable_sealed() = std::move(*released.mutable_sealed());
   }
   out.set_token(std::move(token));

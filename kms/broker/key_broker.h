@@ -150,9 +150,12 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
                         absl::string_view resource, absl::string_view detail);
 
  private:
-  // ReleaseKey after admission (Attest with `release` is admitted once).
+  // ReleaseKey after admission (Attest with `release` is admitted once; its
+  // attest record, appended unsynced, is `after`: the release record follows
+  // it, AuditLog::Append).
   absl::StatusOr<v1::ReleaseKeyResponse> ReleaseAdmitted(const Caller& c,
-                                                         const v1::ReleaseKeyRequest& r);
+                                                         const v1::ReleaseKeyRequest& r,
+                                                         const AuditLog::Ticket* after = nullptr);
   struct CheckedToken;
   // Appends the denial and returns PermissionDenied naming the reason id.
   absl::Status Deny(const Caller& c, absl::string_view action,
@@ -194,10 +197,12 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
                                        std::span<const uint8_t> plaintext,
                                        absl::string_view key_version,
                                        absl::string_view token_id);
-  // Appends an allow record (`evidence_digest`: the token's, for releases).
+  // Appends an allow record (`evidence_digest`: the token's, for releases),
+  // synced, after `after` when set (AuditLog::Append).
   absl::Status Allow(const Caller& c, absl::string_view action, absl::string_view resource,
                      absl::string_view detail, absl::string_view policy_digest,
-                     uint32_t key_version = 0, absl::string_view evidence_digest = "");
+                     uint32_t key_version = 0, absl::string_view evidence_digest = "",
+                     const AuditLog::Ticket* after = nullptr);
   // Deny with another status code than PermissionDenied.
   absl::Status DenyWithCode(absl::StatusCode code, const Caller& c, absl::string_view action,
                             absl::string_view resource, absl::string_view reason_id,
@@ -213,10 +218,10 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
   using SecretSource =
       std::function<absl::StatusOr<SecretBytes>(const KeyManager::ReleaseTarget&)>;
   absl::StatusOr<v1::SealedKey> SealForToken(const Caller& c, absl::string_view action,
-                                             const std::string& key_name,
-                                             const CheckedToken& t,
+                                             const std::string& key_name, const CheckedToken& t,
                                              absl::string_view public_key,
-                                             const SecretSource& secret);
+                                             const SecretSource& secret,
+                                             const AuditLog::Ticket* after = nullptr);
 
   KeyManager& keys_;
   AttestationAdmin& admin_;

@@ -27,11 +27,9 @@ Bytes ReleaseInfo(absl::string_view version_name, absl::string_view token_id) {
 
 }  // namespace
 
-absl::StatusOr<v1::SealedKey> KeyBroker::SealForToken(const Caller& c, absl::string_view action,
-                                                      const std::string& key_name,
-                                                      const CheckedToken& t,
-                                                      absl::string_view public_key,
-                                                      const SecretSource& secret) {
+absl::StatusOr<v1::SealedKey> KeyBroker::SealForToken(
+    const Caller& c, absl::string_view action, const std::string& key_name, const CheckedToken& t,
+    absl::string_view public_key, const SecretSource& secret, const AuditLog::Ticket* after) {
   ASSIGN_OR_RETURN(hpke::PublicKey pk, TokenPublicKey(c, action, key_name, t, public_key));
   // The check's lookup stands for a release of the key's primary version;
   // a named version is looked up.
@@ -51,7 +49,7 @@ absl::StatusOr<v1::SealedKey> KeyBroker::SealForToken(const Caller& c, absl::str
   ASSIGN_OR_RETURN(v1::SealedKey out,
                    SealTo(pk, info, plaintext.Reveal(), target->version_name, t.token_id));
   RETURN_IF_ERROR(Allow(c, action, target->version_name, absl::StrCat("token ", t.token_id),
-                        t.policy_digest, target->version, t.evidence_digest));
+                        t.policy_digest, target->version, t.evidence_digest, after));
   return out;
 }
 
@@ -91,7 +89,8 @@ absl::StatusOr<v1::SealedKey> KeyBroker::SealTo(const hpke::PublicKey& pk, const
 
 absl::Status KeyBroker::Allow(const Caller& c, absl::string_view action, absl::string_view resource,
                               absl::string_view detail, absl::string_view policy_digest,
-                              uint32_t key_version, absl::string_view evidence_digest) {
+                              uint32_t key_version, absl::string_view evidence_digest,
+                              const AuditLog::Ticket* after) {
   AuditEntry e{.principal = c.principal,
                .action = std::string(action),
                .resource = std::string(resource),
@@ -101,7 +100,7 @@ absl::Status KeyBroker::Allow(const Caller& c, absl::string_view action, absl::s
                .evidence_digest = std::string(evidence_digest),
                .policy_digest = std::string(policy_digest),
                .key_version = key_version};
-  return audit_.Append(std::move(e)).status();
+  return audit_.Append(std::move(e), after).status();
 }
 
 absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseKey(const Caller& c,
@@ -129,16 +128,18 @@ absl::Status CheckReleaseRequest(absl::string_view token, const std::string& key
 }  // namespace
 
 absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseAdmitted(const Caller& c,
-                                                                  const v1::ReleaseKeyRequest& r) {
+                                                                  const v1::ReleaseKeyRequest& r,
+                                                                  const AuditLog::Ticket* after) {
   const std::string key_name = NormalizeKey(r.key());
   RETURN_IF_ERROR(CheckReleaseRequest(r.token(), key_name, r.public_key()));
   ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, "release", r.token(), key_name));
   v1::ReleaseKeyResponse out;
-  ASSIGN_OR_RETURN(*out.mutable_sealed(),
-                   SealForToken(c, "release", key_name, t, r.public_key(),
-                                [&](const KeyManager::ReleaseTarget& target) {
-                                  return keys_.ReleaseMaterial(target);
-                                }));
+  ASSIGN_OR_RETURN(*out.mutable_sealed(), SealForToken(
+                                              c, "release", key_name, t, r.public_key(),
+                                              [&](const KeyManager::ReleaseTarget& target) {
+                                                return keys_.ReleaseMaterial(target);
+                                              },
+                                              after));
   return out;
 }
 

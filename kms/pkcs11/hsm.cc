@@ -258,11 +258,14 @@ absl::StatusOr<CK_OBJECT_HANDLE> Hsm::Resolve(Session& session, const KeyHandle&
     auto it = handle_cache_.find(cache_key);
     if (it != handle_cache_.end()) return it->second;
   }
+  // Token objects only: a session copy (CopyToSession) shares the id.
+  CK_BBOOL token = CK_TRUE;
   CK_ATTRIBUTE tmpl[] = {
       {CKA_CLASS, &cls, sizeof(cls)},
+      {CKA_TOKEN, &token, sizeof(token)},
       {CKA_ID, const_cast<uint8_t*>(key.id.data()), key.id.size()},
   };
-  CK_RV rv = session.fn->C_FindObjectsInit(session.handle, tmpl, 2);
+  CK_RV rv = session.fn->C_FindObjectsInit(session.handle, tmpl, 3);
   if (rv != CKR_OK) return RvToStatus("C_FindObjectsInit", rv);
   CK_OBJECT_HANDLE found[2];
   CK_ULONG n = 0;

@@ -88,6 +88,14 @@ class Hsm {
   // more than one object carries the label).
   absl::StatusOr<KeyHandle> FindKey(KeyKind kind, absl::string_view label);
   absl::Status DestroyKey(const KeyHandle& key);
+  // A session-object copy of a persistent key (C_CopyObject with CKA_TOKEN
+  // false; every other attribute, sensitivity and usage included, is the
+  // original's): the same key inside the module, used without the module
+  // going back to the token's storage for it (SoftHSM re-reads a token
+  // object's file on every use). Lives like other session keys (see
+  // KeyOptions::persistent): once the module is re-initialized, operations
+  // on it fail with FailedPrecondition and a new copy is needed.
+  absl::StatusOr<KeyHandle> CopyToSession(const KeyHandle& key);
 
   absl::StatusOr<EcKeyPair> GenerateEcKeyPair(EcCurve curve, const KeyOptions& options);
   // The uncompressed point of an EC public key object.

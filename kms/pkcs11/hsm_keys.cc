@@ -103,6 +103,27 @@ absl::StatusOr<KeyHandle> Hsm::ImportAesKey(const SecretBytes& key_bytes,
   return key;
 }
 
+absl::StatusOr<KeyHandle> Hsm::CopyToSession(const KeyHandle& key) {
+  if (!key.persistent) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CopyToSession: key '", key.label, "' is already a session key"));
+  }
+  KeyHandle copy = key;
+  copy.persistent = false;
+  RETURN_IF_ERROR(RunOnOwnerSession("CopyToSession", [&](Session& s) -> absl::Status {
+    ASSIGN_OR_RETURN(CK_OBJECT_HANDLE original, Resolve(s, key));
+    CK_BBOOL token = CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = {{CKA_TOKEN, &token, sizeof(token)}};
+    CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+    CK_RV rv = s.fn->C_CopyObject(s.handle, original, tmpl, 1, &handle);
+    RETURN_IF_ERROR(RvToStatus("C_CopyObject", rv, key.label));
+    copy.handle = handle;
+    copy.generation = s.generation;
+    return absl::OkStatus();
+  }));
+  return copy;
+}
+
 absl::StatusOr<KeyHandle> Hsm::FindKey(KeyKind kind, absl::string_view label) {
   CK_OBJECT_CLASS cls = kind == KeyKind::kEcPrivate  ? CKO_PRIVATE_KEY
                         : kind == KeyKind::kEcPublic ? CKO_PUBLIC_KEY

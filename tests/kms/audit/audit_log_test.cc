@@ -24,6 +24,7 @@ namespace strongroom::kms::testing {
 namespace {
 
 using ::strongroom::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -357,6 +358,72 @@ TEST_F(AuditGroupCommitTest, CheckpointWaitsForItsWrite) {
   AuditVerifyResult v = VerifyText(ExportText(), Pinned());
   EXPECT_TRUE(v.ok) << v.reason;
   EXPECT_EQ(v.checkpoints, 1u);
+}
+
+TEST_F(AuditGroupCommitTest, UnsyncedRecordsGoOutWithTheNextWrite) {
+  write_delay_ms_ = 0;
+  AppendN(2);
+  const int writes = writes_.load();
+  ASSERT_OK_AND_ASSIGN(AuditLog::Ticket t, log_->AppendUnsynced(TestEntry(3)));
+  EXPECT_EQ(t.sequence(), 3u);
+  // Not written yet, and not part of the durable head.
+  EXPECT_EQ(writes_.load(), writes);
+  EXPECT_FALSE(db_->Get(RecordKey(3)).ok());
+  EXPECT_EQ(log_->head().sequence, 2u);
+  // The next synced append writes both in one batch, after it in the chain.
+  ASSERT_OK_AND_ASSIGN(AuditRecord r, log_->Append(TestEntry(4), &t));
+  EXPECT_EQ(r.sequence, 4u);
+  EXPECT_EQ(writes_.load(), writes + 1);
+  EXPECT_OK(db_->Get(RecordKey(3)).status());
+  EXPECT_EQ(log_->head().sequence, 4u);
+
+  // Flush writes what is pending, and only then.
+  ASSERT_OK(log_->Flush());
+  EXPECT_EQ(writes_.load(), writes + 1);
+  ASSERT_OK(log_->AppendUnsynced(TestEntry(5)).status());
+  ASSERT_OK(log_->Flush());
+  EXPECT_EQ(writes_.load(), writes + 2);
+  EXPECT_EQ(log_->head().sequence, 5u);
+  // Export flushes too: an unsynced record is in it.
+  ASSERT_OK(log_->AppendUnsynced(TestEntry(6)).status());
+  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records, 6u);
+  ASSERT_OK(Reopen());
+  EXPECT_EQ(log_->head().sequence, 6u);
+}
+
+TEST_F(AuditGroupCommitTest, ARecordAfterAFailedUnsyncedOneIsRefused) {
+  write_delay_ms_ = 0;
+  AppendN(2);
+  ASSERT_OK_AND_ASSIGN(AuditLog::Ticket lost, log_->AppendUnsynced(TestEntry(3)));
+  // The write that carries record 3 fails: Flush reports it, the chain goes
+  // back to 2, and a record that must follow 3 is refused without being
+  // appended; others continue from 2.
+  fail_write_ = writes_.load() + 1;
+  EXPECT_THAT(log_->Flush(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected")));
+  EXPECT_EQ(log_->head().sequence, 2u);
+  EXPECT_THAT(log_->Append(TestEntry(4), &lost),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("record 3"), HasSubstr("was not written"))));
+  EXPECT_FALSE(db_->Get(RecordKey(3)).ok());
+  ASSERT_OK_AND_ASSIGN(AuditRecord next, log_->Append(TestEntry(5)));
+  EXPECT_EQ(next.sequence, 3u);
+
+  // The unsynced record's write fails while the record that follows it waits
+  // in the next batch: that one fails too, and nothing after 3 is stored.
+  write_delay_ms_ = 5;
+  ASSERT_OK_AND_ASSIGN(AuditLog::Ticket ahead, log_->AppendUnsynced(TestEntry(6)));
+  fail_write_ = writes_.load() + 1;
+  std::thread flusher([&] { EXPECT_FALSE(log_->Flush().ok()); });
+  while (writes_.load() < fail_write_.load()) std::this_thread::yield();
+  EXPECT_THAT(log_->Append(TestEntry(7), &ahead), StatusIs(absl::StatusCode::kUnavailable));
+  flusher.join();
+  EXPECT_EQ(log_->head().sequence, 3u);
+  EXPECT_FALSE(db_->Get(RecordKey(4)).ok());
+  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records, 3u);
 }
 
 // --- Start-up checks of the stored chain -------------------------------------

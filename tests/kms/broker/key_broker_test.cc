@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <sstream>
 
 #include "absl/strings/str_split.h"
@@ -17,6 +18,7 @@ namespace strongroom::kms {
 namespace {
 
 using ::strongroom::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 class KeyBrokerTest : public BrokerFixture {};
@@ -38,6 +40,61 @@ TEST_F(KeyBrokerTest, ReleaseOpensOnlyWithTheWorkloadsPrivateKey) {
     EXPECT_THAT(released.sealed().info(), HasSubstr("keys/k/versions/1"));
     EXPECT_THAT(released.sealed().info(), HasSubstr(released.sealed().token_id()));
   }
+}
+
+// A challenge's record is appended without waiting for its write; Attest
+// redeems the nonce only while that record is durable or on its way, and its
+// own synced record then follows it in the log.
+TEST_F(KeyBrokerTest, AChallengeWhoseRecordWasNotWrittenIsNotRedeemed) {
+  MakeReleasableKey();
+  std::atomic<bool> fail_writes{false};
+  broker_.reset();
+  audit_.reset();
+  AuditOptions options{.checkpoint_every = 5};
+  options.write_batch_for_testing = [&](rocksdb::WriteBatch& batch) -> absl::Status {
+    if (fail_writes) return absl::UnavailableError("injected write failure");
+    return db_->Write(batch);
+  };
+  ASSERT_OK_AND_ASSIGN(audit_, AuditLog::Create(*db_, checkpoint_signer_.get(), clock_, options));
+  MakeBroker(BrokerOptions{});
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+
+  // The challenge's record is not durable when the nonce is handed out; the
+  // attest record's write carries both, challenge first.
+  const uint64_t before = audit_->head().sequence;
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload));
+  EXPECT_EQ(audit_->head().sequence, before);
+  ASSERT_OK_AND_ASSIGN(v1::EvidenceItem item, Evidence(w, nonce, kGoodMeasurement));
+  ASSERT_OK(AttestWith(kWorkload, w, nonce, item).status());
+  EXPECT_EQ(audit_->head().sequence, before + 2);
+
+  // The write carrying a challenge's record fails: its nonce is refused,
+  // and no attest record or token follows.
+  ASSERT_OK_AND_ASSIGN(nonce, Challenge(kWorkload));
+  fail_writes = true;
+  EXPECT_FALSE(audit_->Flush().ok());
+  fail_writes = false;
+  ASSERT_OK_AND_ASSIGN(item, Evidence(w, nonce, kGoodMeasurement));
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("was not written")));
+  EXPECT_EQ(audit_->head().sequence, before + 2);
+  // Used up all the same; a new challenge works.
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("nonce_unknown")));
+  ASSERT_OK(Token(kWorkload, w).status());
+
+  std::ostringstream out;
+  ASSERT_OK(audit_->Export(1, out));
+  std::vector<std::string> actions;
+  for (absl::string_view line : absl::StrSplit(out.str(), '\n', absl::SkipEmpty())) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j["type"] == "record" && j["sequence"].get<uint64_t>() > before) {
+      actions.push_back(
+          absl::StrCat(j["action"].get<std::string>(), ":", j["decision"].get<std::string>()));
+    }
+  }
+  EXPECT_THAT(actions, ElementsAre("challenge:allow", "attest:allow", "attest:deny",
+                                   "challenge:allow", "attest:allow"));
 }
 
 // The token check's key lookup stands in for the release's only when the
@@ -178,6 +235,26 @@ TEST_F(KeyBrokerTest, VerifySharedReturnsTheCachedPayloadAndRefusesWhatVerifyRef
   forged[i] = forged[i] == 'A' ? 'B' : 'A';
   EXPECT_THAT(token_signer_->VerifyShared(forged, now),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("does not verify")));
+}
+
+// The signer signs with a session copy of its HSM key; a module
+// re-initialization takes the copy away and the next Sign makes a new one.
+TEST_F(KeyBrokerTest, TokensAreSignedAcrossAnHsmReload) {
+  const absl::Time now = clock_.Now();
+  nlohmann::json payload = {{"iat", absl::ToUnixSeconds(now)},
+                            {"exp", absl::ToUnixSeconds(now + absl::Minutes(5))},
+                            {"jti", "00000000000000000000000000000001"}};
+  ASSERT_OK_AND_ASSIGN(std::string before, token_signer_->Sign(payload));
+  ASSERT_OK(hsm_->Reload());
+  payload["jti"] = "00000000000000000000000000000002";
+  ASSERT_OK_AND_ASSIGN(std::string after, token_signer_->Sign(payload));
+  payload["jti"] = "00000000000000000000000000000003";
+  ASSERT_OK_AND_ASSIGN(std::string later, token_signer_->Sign(payload));
+  // Verified in full by a signer that has seen none of them.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EarTokenSigner> fresh,
+                       EarTokenSigner::Create(*hsm_, "ear-test"));
+  EXPECT_EQ(fresh->kid(), token_signer_->kid());
+  for (const std::string& t : {before, after, later}) EXPECT_OK(fresh->Verify(t, now).status());
 }
 
 TEST_F(KeyBrokerTest, DataKeySealedToWorkloadEqualsTheWrappedCopy) {

@@ -141,6 +141,39 @@ TEST_P(HsmEcTest, EcdsaSignaturesVerifyInOpenSslAndInTheHsm) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not verify")));
 }
 
+// A session copy of a persistent key signs as the original, is not found
+// where the token object is looked up, and is gone after a reload, when the
+// original still signs.
+TEST_F(HsmTest, SessionCopyOfAPersistentKeySignsAsTheOriginal) {
+  ASSERT_OK_AND_ASSIGN(
+      EcKeyPair pair,
+      hsm_->GenerateEcKeyPair(EcCurve::kP256,
+                              {.label = "copied", .persistent = true, .usage = kUsageSign}));
+  ASSERT_OK_AND_ASSIGN(KeyHandle copy, hsm_->CopyToSession(pair.private_key));
+  EXPECT_FALSE(copy.persistent);
+  EXPECT_NE(copy.handle, pair.private_key.handle);
+  EXPECT_THAT(hsm_->CopyToSession(copy),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("already a session key")));
+  const Bytes msg = {'t', 'o', 'k', 'e', 'n'};
+  ASSERT_OK_AND_ASSIGN(Bytes der, hsm_->EcdsaSign(copy, HashAlg::kSha256, msg));
+  EXPECT_TRUE(OpenSslVerify(EcCurve::kP256, pair.public_point, EVP_sha256(), msg, der));
+  // Lookups of the token object see one key with that label, not the copy.
+  ASSERT_OK_AND_ASSIGN(KeyHandle found, hsm_->FindKey(KeyKind::kEcPrivate, "copied"));
+  EXPECT_EQ(found.handle, pair.private_key.handle);
+
+  ASSERT_OK(hsm_->Reload());
+  EXPECT_THAT(hsm_->EcdsaSign(copy, HashAlg::kSha256, msg),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("re-initialized")));
+  ASSERT_OK_AND_ASSIGN(der, hsm_->EcdsaSign(pair.private_key, HashAlg::kSha256, msg));
+  EXPECT_TRUE(OpenSslVerify(EcCurve::kP256, pair.public_point, EVP_sha256(), msg, der));
+  ASSERT_OK_AND_ASSIGN(KeyHandle again, hsm_->CopyToSession(pair.private_key));
+  ASSERT_OK_AND_ASSIGN(der, hsm_->EcdsaSign(again, HashAlg::kSha256, msg));
+  EXPECT_TRUE(OpenSslVerify(EcCurve::kP256, pair.public_point, EVP_sha256(), msg, der));
+  ASSERT_OK(hsm_->DestroyKey(again));
+  EXPECT_FALSE(hsm_->EcdsaSign(again, HashAlg::kSha256, msg).ok());
+  EXPECT_OK(hsm_->EcdsaSign(pair.private_key, HashAlg::kSha256, msg).status());
+}
+
 TEST_P(HsmEcTest, EcdhMatchesOpenSsl) {
   EcCurve curve = GetParam();
   ASSERT_OK_AND_ASSIGN(EcKeyPair pair, hsm_->GenerateEcKeyPair(
