@@ -30,6 +30,11 @@ absl::Status CheckPrivateFileMode(const std::string& path, absl::string_view wha
     return absl::NotFoundError(
         absl::StrCat(what, ": file '", path, "' cannot be read: ", std::strerror(errno)));
   }
+  return CheckPrivateFileStat(st, path, what);
+}
+
+absl::Status CheckPrivateFileStat(const struct stat& st, const std::string& path,
+                                  absl::string_view what) {
   if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": '", path, "' is not a regular file"));
   }
@@ -38,7 +43,7 @@ absl::Status CheckPrivateFileMode(const std::string& path, absl::string_view wha
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return absl::PermissionDeniedError(
         absl::StrCat(what, ": file '", path, "' has mode ", mode,
-                     ": a private key must not be accessible by group or others (chmod 600)"));
+                     ": it must not be accessible by group or others (chmod 600)"));
   }
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 #ifndef STRONGROOM_BASE_FILE_H_
 #define STRONGROOM_BASE_FILE_H_
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <string>
@@ -18,6 +19,10 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path, absl::stri
 // can access (as the HSM PIN file): PermissionDenied "<what>: file '<path>'
 // has mode 0644: ... (chmod 600)"; NotFound when it cannot be read.
 absl::Status CheckPrivateFileMode(const std::string& path, absl::string_view what);
+// The same checks on a file already opened and fstat()ed (so that what is
+// checked is what is read).
+absl::Status CheckPrivateFileStat(const struct stat& st, const std::string& path,
+                                  absl::string_view what);
 
 // Writes `data` to a new file next to `path` (created 0600, then given
 // `mode`), fsyncs it and renames it over `path`: readers see the old file or

@@ -1,6 +1,7 @@
 #include "kms/pkcs11/pin_source.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,10 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <openssl/crypto.h>
-
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "base/file.h"
 
 namespace strongroom::kms::pkcs11 {
 
@@ -34,18 +33,16 @@ absl::StatusOr<SecretBytes> PinSource::Load() const {
     return absl::NotFoundError(absl::StrCat("hsm PIN file '", file,
                                             "' cannot be opened: ", std::strerror(errno)));
   }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  struct stat st = {};
+  if (fstat(fd, &st) != 0) {
+    const int error = errno;
     close(fd);
-    return absl::InvalidArgumentError(absl::StrCat("hsm PIN file '", file,
-                                                   "' is not a regular file"));
+    return absl::NotFoundError(
+        absl::StrCat("hsm PIN file '", file, "' cannot be read: ", std::strerror(error)));
   }
-  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+  if (absl::Status s = CheckPrivateFileStat(st, file, "hsm PIN"); !s.ok()) {
     close(fd);
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "hsm PIN file '%s' has mode %04o: it must not be accessible by group "
-        "or others (chmod 600)",
-        file, st.st_mode & 07777));
+    return s;
   }
   if (st.st_size <= 0 || st.st_size > 256) {
     close(fd);
