@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "kms/hpke/hkdf.h"
 #include "kms/hpke/openssl_util.h"
+#include "kms/hpke/p256.h"
 
 namespace strongroom::kms::hpke::internal {
 namespace {
@@ -50,6 +51,7 @@ std::array<uint8_t, 5> KemSuiteId(Kem kem) {
 
 absl::StatusOr<SecretBytes> Dh(const PrivateKey& sk, const PublicKey& pk, absl::string_view field) {
   if (absl::Status s = SameKem(sk.kem(), pk.kem(), field); !s.ok()) return s;
+  if (pk.kem() == Kem::kDhkemP256HkdfSha256) return P256Dh(sk.secret(), pk.Serialize(), field);
   OsslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, sk.evp_pkey(), nullptr));
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1) {
     return OpenSslInternalError("EVP_PKEY_derive_init");
@@ -120,9 +122,16 @@ absl::StatusOr<EncapResult> Encap(const PublicKey& pkR, const PrivateKey& skE,
 
 absl::StatusOr<SecretBytes> Decap(std::span<const uint8_t> enc, const PrivateKey& skR,
                                   const PublicKey* pkS) {
-  auto pkE = PublicKey::Create(skR.kem(), enc, "enc");
-  if (!pkE.ok()) return pkE.status();
-  auto dh_e = Dh(skR, *pkE, "enc");
+  absl::StatusOr<SecretBytes> dh_e;
+  if (skR.kem() == Kem::kDhkemP256HkdfSha256) {
+    // The point is decoded and checked for the multiplication only: no key
+    // object is built for a point used once.
+    dh_e = P256Dh(skR.secret(), enc, "enc");
+  } else {
+    auto pkE = PublicKey::Create(skR.kem(), enc, "enc");
+    if (!pkE.ok()) return pkE.status();
+    dh_e = Dh(skR, *pkE, "enc");
+  }
   if (!dh_e.ok()) return dh_e.status();
   absl::StatusOr<SecretBytes> dh_s;
   if (pkS != nullptr) {

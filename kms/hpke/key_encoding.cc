@@ -133,6 +133,7 @@ absl::StatusOr<SecretBytes> DrainSecret(BIO* bio) {
 // Encodes the private key as PrivateKeyInfo ("DER" or "PEM") into secure
 // memory.
 absl::StatusOr<SecretBytes> EncodePkcs8(EVP_PKEY* pkey, const char* output_type) {
+  if (pkey == nullptr) return absl::InternalError("hpke: no OpenSSL key to encode");
   OSSL_ENCODER_CTX* raw_ctx =
       OSSL_ENCODER_CTX_new_for_pkey(pkey, EVP_PKEY_KEYPAIR, output_type, "PrivateKeyInfo", nullptr);
   std::unique_ptr<OSSL_ENCODER_CTX, decltype(&OSSL_ENCODER_CTX_free)> ctx(raw_ctx,

@@ -17,22 +17,31 @@
 #include "kms/hpke/dhkem.h"
 #include "kms/hpke/hkdf.h"
 #include "kms/hpke/openssl_util.h"
+#include "kms/hpke/p256.h"
 
 namespace strongroom::kms::hpke {
 
 struct PrivateKey::Rep {
   Kem kem;
   SecretBytes serialized;
-  std::shared_ptr<EVP_PKEY> pkey;
+  std::shared_ptr<EVP_PKEY> pkey;  // null for generated P-256 keys until first asked for
   PublicKey public_key;
+  // For a key made without an OpenSSL object (DH does not need one:
+  // internal::P256Dh; only the encodings do): built on first use.
+  struct Lazy {
+    std::once_flag once;
+    std::shared_ptr<EVP_PKEY> pkey;
+  };
+  std::unique_ptr<Lazy> lazy;  // set when `pkey` is null
 };
 
 namespace {
 
 using internal::OsslPtr;
 
-constexpr size_t kP256PointSize = 65;
-constexpr size_t kScalarSize = 32;
+using internal::kP256PointSize;
+using internal::P256Scalar;
+constexpr size_t kScalarSize = internal::kP256ScalarSize;  // X25519's too
 
 std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* pkey) {
   return std::shared_ptr<EVP_PKEY>(pkey, EVP_PKEY_free);
@@ -48,11 +57,7 @@ absl::Status CheckKnownKem(Kem kem, absl::string_view field) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", KemName(kem)));
 }
 
-// The P-256 group; built once and only read afterwards.
-const EC_GROUP* P256() {
-  static const EC_GROUP* group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
-  return group;
-}
+const EC_GROUP* P256() { return internal::P256Group(); }
 
 // A parameters-only EC key on P-256, built once and only read afterwards
 // (EVP_PKEY_dup of it gives a key with the group already set).
@@ -115,64 +120,6 @@ EVP_PKEY* P256KeyPairFromData(std::span<const uint8_t> point, const BIGNUM* scal
   return pkey;
 }
 
-// Idle P-256 key generation contexts (keygen initialized, group set).
-// Setting one up costs about twice a key generation (the group is built and
-// the provider fetched), OpenSSL 3.0 cannot duplicate a keygen context, and
-// one context must not be used by two threads at once; so GenerateKeyPair
-// takes one from here and puts it back. The contexts hold no key material.
-// At most kMaxIdle wait; the pool has static lifetime.
-class P256KeygenPool {
- public:
-  static P256KeygenPool& Get() {
-    static P256KeygenPool* const pool = new P256KeygenPool();
-    return *pool;
-  }
-
-  // An idle context or a new one; nullptr (errors queued) on failure.
-  OsslPtr<EVP_PKEY_CTX> Take() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!idle_.empty()) {
-        OsslPtr<EVP_PKEY_CTX> ctx = std::move(idle_.back());
-        idle_.pop_back();
-        return ctx;
-      }
-    }
-    OsslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-    if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
-        EVP_PKEY_CTX_set_group_name(ctx.get(), SN_X9_62_prime256v1) != 1) {
-      return nullptr;
-    }
-    return ctx;
-  }
-
-  void Return(OsslPtr<EVP_PKEY_CTX> ctx) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(ctx));
-  }
-
- private:
-  static constexpr size_t kMaxIdle = 64;
-  std::mutex mu_;
-  std::vector<OsslPtr<EVP_PKEY_CTX>> idle_;
-};
-
-// The scalar as a constant-time, secure-heap BIGNUM when it is in [1, n-1];
-// nullptr otherwise (or on allocation failure, with *internal set).
-OsslPtr<BIGNUM> P256Scalar(std::span<const uint8_t> bytes, bool* internal) {
-  *internal = false;
-  OsslPtr<BIGNUM> k(BN_secure_new());
-  if (!k || BN_bin2bn(bytes.data(), static_cast<int>(bytes.size()), k.get()) == nullptr) {
-    *internal = true;
-    return nullptr;
-  }
-  BN_set_flags(k.get(), BN_FLG_CONSTTIME);
-  if (BN_is_zero(k.get()) || BN_cmp(k.get(), EC_GROUP_get0_order(P256())) >= 0) {
-    return nullptr;
-  }
-  return k;
-}
-
 // The validated OpenSSL key for a public key of the right length.
 absl::StatusOr<std::shared_ptr<EVP_PKEY>> ParsePublic(Kem kem, std::span<const uint8_t> bytes,
                                                       absl::string_view field) {
@@ -182,10 +129,7 @@ absl::StatusOr<std::shared_ptr<EVP_PKEY>> ParsePublic(Kem kem, std::span<const u
     if (pkey == nullptr) return internal::OpenSslInternalError("EVP_PKEY_new_raw_public_key_ex");
     return Share(pkey);
   }
-  if (bytes[0] != 0x04) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: P-256 point must be uncompressed (first byte 0x04), got 0x%02x", field, bytes[0]));
-  }
+  if (absl::Status s = internal::CheckP256Encoding(bytes, field); !s.ok()) return s;
   if (P256Template() == nullptr) return internal::OpenSslInternalError("EVP_PKEY_fromdata");
   EVP_PKEY* pkey = P256PublicFromPoint(bytes);
   if (pkey == nullptr) {
@@ -277,13 +221,28 @@ absl::StatusOr<PrivateKey> PrivateKey::Create(Kem kem, const SecretBytes& serial
   // The public key is computed from the scalar here, not input: no checks.
   return PrivateKey(std::make_shared<const Rep>(
       Rep{kem, serialized.Clone(), Share(raw),
-          PublicKey::FromOwnKeyPair(kem, std::move(public_bytes))}));
+          PublicKey::FromOwnKeyPair(kem, std::move(public_bytes)), nullptr}));
 }
 
 Kem PrivateKey::kem() const { return rep_->kem; }
 const PublicKey& PrivateKey::public_key() const { return rep_->public_key; }
 SecretBytes PrivateKey::Serialize() const { return rep_->serialized.Clone(); }
-EVP_PKEY* PrivateKey::evp_pkey() const { return rep_->pkey.get(); }
+const SecretBytes& PrivateKey::secret() const { return rep_->serialized; }
+EVP_PKEY* PrivateKey::evp_pkey() const {
+  if (rep_->pkey != nullptr) return rep_->pkey.get();
+  if (rep_->lazy == nullptr) return nullptr;
+  std::call_once(rep_->lazy->once, [this] {
+    bool internal_error = false;
+    OsslPtr<BIGNUM> k = P256Scalar(rep_->serialized.Reveal(), &internal_error);
+    EVP_PKEY* raw = k ? P256KeyPairFromData(rep_->public_key.Serialize(), k.get()) : nullptr;
+    if (raw == nullptr) {
+      internal::ClearOpenSslErrors();  // callers report the missing key
+      return;
+    }
+    rep_->lazy->pkey = Share(raw);
+  });
+  return rep_->lazy->pkey.get();
+}
 
 absl::StatusOr<KeyPair> DeriveKeyPair(Kem kem, const SecretBytes& ikm) {
   if (absl::Status s = CheckKnownKem(kem, "kem"); !s.ok()) return s;
@@ -348,35 +307,14 @@ absl::StatusOr<Generated> GenerateX25519() {
   return out;
 }
 
-// P-256: EVP_PKEY_keygen (a uniform scalar in [1, n-1] and one fixed-base
-// point multiplication) on a pooled context; the scalar and the point are
-// read back from the key rather than the key being rebuilt from them.
+// P-256: a uniform scalar in [1, n-1] and one fixed-base multiplication
+// (internal::P256Generate); the OpenSSL key object is built only if an
+// encoding asks for it (PrivateKey::evp_pkey), which an ephemeral key's
+// never does.
 absl::StatusOr<Generated> GenerateP256() {
-  P256KeygenPool& pool = P256KeygenPool::Get();
-  OsslPtr<EVP_PKEY_CTX> ctx = pool.Take();
-  if (!ctx) return internal::OpenSslInternalError("EVP_PKEY_keygen_init");
-  EVP_PKEY* raw = nullptr;
-  const int generated = EVP_PKEY_keygen(ctx.get(), &raw);
-  pool.Return(std::move(ctx));
-  if (generated != 1 || raw == nullptr) return internal::OpenSslInternalError("EVP_PKEY_keygen");
-  Generated out{SecretBytes(kScalarSize), Share(raw), Bytes(kP256PointSize)};
-
-  size_t len = 0;
-  if (EVP_PKEY_get_octet_string_param(raw, OSSL_PKEY_PARAM_PUB_KEY, out.public_bytes.data(),
-                                      out.public_bytes.size(), &len) != 1 ||
-      len != kP256PointSize || out.public_bytes[0] != 0x04) {
-    return internal::OpenSslInternalError("EVP_PKEY_get_octet_string_param(pub)");
-  }
-  BIGNUM* scalar = nullptr;
-  if (EVP_PKEY_get_bn_param(raw, OSSL_PKEY_PARAM_PRIV_KEY, &scalar) != 1) {
-    return internal::OpenSslInternalError("EVP_PKEY_get_bn_param(priv)");
-  }
-  OsslPtr<BIGNUM> owned(scalar);  // wiped when freed (BN_clear_free)
-  if (BN_bn2binpad(scalar, out.serialized.RevealMutable().data(), kScalarSize) !=
-      static_cast<int>(kScalarSize)) {
-    return internal::OpenSslInternalError("BN_bn2binpad");
-  }
-  return out;
+  absl::StatusOr<internal::P256Generated> g = internal::P256Generate();
+  if (!g.ok()) return g.status();
+  return Generated{std::move(g->scalar), nullptr, std::move(g->point)};
 }
 
 }  // namespace
@@ -387,10 +325,10 @@ absl::StatusOr<KeyPair> GenerateKeyPair(Kem kem) {
   if (!generated.ok()) return generated.status();
   // Our own point: neither re-parsed nor re-validated.
   PublicKey public_key = PublicKey::FromOwnKeyPair(kem, std::move(generated->public_bytes));
-  return KeyPair{PrivateKey(std::make_shared<const PrivateKey::Rep>(
-                     PrivateKey::Rep{kem, std::move(generated->serialized),
-                                     std::move(generated->pkey), public_key})),
-                 public_key};
+  auto rep = std::make_shared<PrivateKey::Rep>(PrivateKey::Rep{
+      kem, std::move(generated->serialized), std::move(generated->pkey), public_key, nullptr});
+  if (rep->pkey == nullptr) rep->lazy = std::make_unique<PrivateKey::Rep::Lazy>();
+  return KeyPair{PrivateKey(std::move(rep)), public_key};
 }
 
 }  // namespace strongroom::kms::hpke

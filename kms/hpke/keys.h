@@ -107,8 +107,12 @@ class PrivateKey {
   absl::StatusOr<SecretBytes> ToPkcs8Der() const;
   absl::StatusOr<SecretBytes> ToPkcs8Pem() const;
 
-  // For this library's internals: the OpenSSL key (do not modify).
+  // For this library's internals: the OpenSSL key (do not modify; built on
+  // first use for a generated P-256 key, nullptr only when OpenSSL could not
+  // allocate it).
   EVP_PKEY* evp_pkey() const;
+  // For this library's internals: the serialized key itself (not a copy).
+  const SecretBytes& secret() const;
 
  private:
   friend absl::StatusOr<KeyPair> GenerateKeyPair(Kem kem);

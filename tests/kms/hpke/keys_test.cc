@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "base/testing/status_matchers.h"
+#include "kms/hpke/dhkem.h"
 #include "kms/hpke/hpke.h"
 #include "tests/kms/hpke/test_util.h"
 
@@ -163,6 +164,31 @@ TEST(HpkePrivateKeyTest, DeriveKeyPairNeedsNskBytesOfIkm) {
   ASSERT_OK_AND_ASSIGN(KeyPair c, GenerateKeyPair(kP256));
   ASSERT_OK_AND_ASSIGN(KeyPair d, GenerateKeyPair(kP256));
   EXPECT_FALSE(c.public_key == d.public_key);  // random
+}
+
+// The P-256 DH on EC_POINTs (internal::Dh, used by Seal and Open) agrees
+// with OpenSSL's ECDH through EVP_PKEY_derive on the same keys, generated
+// (whose OpenSSL objects are built on first use here) and imported alike.
+TEST(HpkePrivateKeyTest, P256DhAgreesWithOpenSslEcdh) {
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_OK_AND_ASSIGN(KeyPair a, GenerateKeyPair(kP256));
+    ASSERT_OK_AND_ASSIGN(KeyPair b, i % 2 == 0 ? GenerateKeyPair(kP256)
+                                               : DeriveKeyPair(kP256, SecretBytes::Random(32)));
+    ASSERT_OK_AND_ASSIGN(SecretBytes ours, internal::Dh(a.private_key, b.public_key, "peer"));
+    ASSERT_OK_AND_ASSIGN(SecretBytes theirs, internal::Dh(b.private_key, a.public_key, "peer"));
+    EXPECT_TRUE(ours.Equals(theirs));
+
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(nullptr, a.private_key.evp_pkey(), nullptr);
+    ASSERT_NE(ctx, nullptr);
+    ASSERT_EQ(EVP_PKEY_derive_init(ctx), 1);
+    ASSERT_EQ(EVP_PKEY_derive_set_peer(ctx, b.public_key.evp_pkey()), 1);
+    SecretBytes evp(32);
+    size_t len = evp.size();
+    ASSERT_EQ(EVP_PKEY_derive(ctx, evp.RevealMutable().data(), &len), 1);
+    EVP_PKEY_CTX_free(ctx);
+    ASSERT_EQ(len, 32u);
+    EXPECT_TRUE(ours.Equals(evp)) << "key pair " << i;
+  }
 }
 
 class HpkeEncodingTest : public ::testing::TestWithParam<Kem> {};
