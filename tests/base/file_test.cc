@@ -6,8 +6,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 
 namespace strongroom {
 namespace {
@@ -18,16 +20,16 @@ using ::testing::HasSubstr;
 class FileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/strongroom-file-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_OK_AND_ASSIGN(tmp_, strongroom::testing::TempDir::Create("strongroom-file-test"));
+    dir_ = tmp_->path();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { tmp_.reset(); }
   size_t Entries() const {
     return static_cast<size_t>(std::distance(std::filesystem::directory_iterator(dir_),
                                              std::filesystem::directory_iterator()));
   }
-  std::string dir_;
+  std::optional<strongroom::testing::TempDir> tmp_;
+  std::string dir_;  // tmp_'s path
 };
 
 TEST_F(FileTest, WriteFileAtomicallyReplacesTheWholeFileWithItsMode) {

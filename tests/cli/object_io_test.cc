@@ -9,6 +9,9 @@
 #include <csignal>
 #include <filesystem>
 
+#include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
+
 namespace strongroom::cli {
 namespace {
 
@@ -45,9 +48,9 @@ TEST(FormatProgressLineTest, SegmentsAreCountsNotBytes) {
 // with the process, which still ends by the signal. Committed, the output
 // stays.
 TEST(OutputFileTest, SignalRemovesThePartialFileAndCommitKeepsTheOutput) {
-  char tmpl[] = "/tmp/strongroom-output-file-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  ASSERT_OK_AND_ASSIGN(strongroom::testing::TempDir tmp,
+                       strongroom::testing::TempDir::Create("strongroom-output-file"));
+  const std::string dir = tmp.path();
   for (int sig : {SIGINT, SIGTERM}) {
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
@@ -70,7 +73,6 @@ TEST(OutputFileTest, SignalRemovesThePartialFileAndCommitKeepsTheOutput) {
     ASSERT_TRUE(f->Commit().ok());
   }
   EXPECT_TRUE(std::filesystem::exists(dir + "/out.bin"));
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 // SNP report or the go-tdx-guest quote, with the inblob put in its
 // REPORT_DATA like a TSM would; for the tests that verify the result, the
 // binding is chosen so that this leaves the signed report unchanged.
+#include "client/tsm_attester.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -18,7 +20,7 @@
 #include "attest/snp/snp_report.h"
 #include "attest/tdx/quote.h"
 #include "base/testing/status_matchers.h"
-#include "client/tsm_attester.h"
+#include "base/testing/temp_dir.h"
 #include "tests/client/snp_test_util.h"
 
 namespace strongroom::client {
@@ -138,13 +140,12 @@ class FakeConfigfsTsm final : public TsmFilesystem {
 class TsmAttesterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = (fs::temp_directory_path() / "tsm-test-XXXXXX").string();
-    ASSERT_NE(mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    ASSERT_OK_AND_ASSIGN(tmp_, strongroom::testing::TempDir::Create("tsm-test"));
+    dir_ = tmp_->path();
     root_ = dir_ + "/sys/kernel/config/tsm/report";
     fs::create_directories(root_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { tmp_.reset(); }
 
   std::unique_ptr<FakeConfigfsTsm> Snp() {
     return std::make_unique<FakeConfigfsTsm>(root_, "sev_guest",
@@ -164,7 +165,8 @@ class TsmAttesterTest : public ::testing::Test {
   }
   bool RootIsEmpty() { return fs::is_empty(root_); }
 
-  std::string dir_, root_;
+  std::optional<strongroom::testing::TempDir> tmp_;
+  std::string dir_, root_;  // tmp_'s path, the fake configfs in it
 };
 
 TEST_F(TsmAttesterTest, SnpEvidenceFromARealReportVerifiesForTheBinding) {

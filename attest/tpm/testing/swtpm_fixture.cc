@@ -75,25 +75,33 @@ std::string LogTail(const std::string& log) {
   return text->size() > 800 ? text->substr(text->size() - 800) : *text;
 }
 
-bool CanBind(int port) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  if (s < 0) return false;
+sockaddr_in Loopback(int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  return addr;
+}
+
+// Whether a TCP socket on 127.0.0.1:`port` can bind (`connect` false) or
+// connect (`connect` true).
+bool LoopbackSocketSucceeds(int port, bool connect_to) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  if (s < 0) return false;
+  sockaddr_in addr = Loopback(port);
+  auto* sa = reinterpret_cast<sockaddr*>(&addr);
+  bool ok = (connect_to ? connect(s, sa, sizeof(addr)) : bind(s, sa, sizeof(addr))) == 0;
   close(s);
   return ok;
 }
+
+bool CanBind(int port) { return LoopbackSocketSucceeds(port, /*connect_to=*/false); }
 
 // A port P from the kernel (bind to 0) such that P+1 is free too.
 int PickPortPair() {
   for (int attempt = 0; attempt < 100; ++attempt) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sockaddr_in addr = Loopback(0);
     socklen_t len = sizeof(addr);
     int port = 0;
     if (bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
@@ -106,16 +114,7 @@ int PickPortPair() {
   return 0;
 }
 
-bool Connects(int port) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(s);
-  return ok;
-}
+bool Connects(int port) { return LoopbackSocketSucceeds(port, /*connect_to=*/true); }
 
 absl::Status WriteFile(const std::string& path, absl::string_view text) {
   std::ofstream out(path, std::ios::binary);

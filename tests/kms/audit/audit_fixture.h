@@ -4,22 +4,24 @@
 #ifndef STRONGROOM_TESTS_KMS_AUDIT_AUDIT_FIXTURE_H_
 #define STRONGROOM_TESTS_KMS_AUDIT_AUDIT_FIXTURE_H_
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/clock.h"
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 #include "kms/audit/audit_log.h"
+#include "kms/audit/audit_storage.h"
 #include "kms/audit/export_verifier.h"
 #include "storage/database.h"
 #include "tests/kms/audit/software_signer.h"
@@ -27,6 +29,9 @@
 namespace strongroom::kms::testing {
 
 // Entry i of a deterministic mix of broker decisions and admin changes.
+// The database key of record `seq`.
+inline std::string RecordKey(uint64_t seq) { return audit_internal::RecordKey(seq); }
+
 inline AuditEntry TestEntry(int i) {
   AuditEntry e;
   e.principal = absl::StrCat("spiffe://strongroom/workload-", i % 3);
@@ -80,9 +85,8 @@ inline AuditVerifyResult VerifyText(const std::string& text,
 class AuditLogFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "audit-test-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_OK_AND_ASSIGN(tmp_, strongroom::testing::TempDir::Create("audit-test"));
+    dir_ = tmp_->path();
     ASSERT_OK_AND_ASSIGN(signer_, SoftwareCheckpointSigner::Generate());
     ASSERT_OK_AND_ASSIGN(db_, storage::Database::Open(dir_ + "/db"));
     ASSERT_OK_AND_ASSIGN(log_, AuditLog::Create(*db_, signer_.get(), clock_, options_));
@@ -90,7 +94,7 @@ class AuditLogFixture : public ::testing::Test {
   void TearDown() override {
     log_.reset();
     db_.reset();
-    std::filesystem::remove_all(dir_);
+    tmp_.reset();
   }
 
   // Closes and reopens the database and the log (a restart).
@@ -125,7 +129,8 @@ class AuditLogFixture : public ::testing::Test {
 
   FakeClock clock_{absl::FromUnixSeconds(1'790'000'000)};
   AuditOptions options_{.checkpoint_every = 5};
-  std::string dir_;
+  std::optional<strongroom::testing::TempDir> tmp_;
+  std::string dir_;  // tmp_'s path
   std::unique_ptr<SoftwareCheckpointSigner> signer_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<AuditLog> log_;

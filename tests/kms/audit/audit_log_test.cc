@@ -5,13 +5,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <limits>
-#include <mutex>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -24,11 +20,8 @@ namespace strongroom::kms::testing {
 namespace {
 
 using ::strongroom::testing::StatusIs;
-using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::string RecordKey(uint64_t seq) { return audit_internal::RecordKey(seq); }
 
 class AuditLogTest : public AuditLogFixture {};
 
@@ -227,203 +220,6 @@ TEST_F(AuditLogTest, CreateNeedsAConsistentSigner) {
   } mislabelled(*signer_, *other);
   EXPECT_THAT(AuditLog::Create(*db_, &mislabelled, clock_, options_),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key id")));
-}
-
-// --- Group commit ---------------------------------------------------------------
-
-// Writes each group commit's batch through the real Database, after a delay
-// (a slow fsync), counting the writes and failing the ones asked for.
-class AuditGroupCommitTest : public AuditLogFixture {
- protected:
-  void SetUp() override {
-    AuditLogFixture::SetUp();
-    options_.write_batch_for_testing = [this](rocksdb::WriteBatch& batch) -> absl::Status {
-      const int n = writes_.fetch_add(1) + 1;
-      std::this_thread::sleep_for(std::chrono::milliseconds(write_delay_ms_.load()));
-      if (n == fail_write_.load()) {
-        // Long enough for the other threads to fill the next batch.
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        return absl::UnavailableError("injected write failure");
-      }
-      return db_->Write(batch);
-    };
-    ASSERT_OK(Reopen());
-  }
-
-  // `threads` threads append `per_thread` records each; returns the
-  // sequences appended and counts the failures. Every record returned OK must
-  // already be readable from the database (durable before Append returned).
-  std::vector<uint64_t> AppendConcurrently(int threads, int per_thread, int* failures,
-                                           int* failed_behind) {
-    std::mutex mu;
-    std::vector<uint64_t> ok;
-    std::atomic<int> failed{0};
-    std::atomic<int> behind{0};
-    std::atomic<int> not_stored{0};
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
-      pool.emplace_back([&, t] {
-        for (int i = 0; i < per_thread; ++i) {
-          absl::StatusOr<AuditRecord> r = log_->Append(TestEntry(t * per_thread + i));
-          if (!r.ok()) {
-            failed++;
-            if (absl::StrContains(r.status().message(), "records ahead of it")) behind++;
-            continue;
-          }
-          if (!db_->Get(RecordKey(r->sequence)).ok()) not_stored++;
-          std::lock_guard<std::mutex> lock(mu);
-          ok.push_back(r->sequence);
-        }
-      });
-    }
-    for (std::thread& t : pool) t.join();
-    EXPECT_EQ(not_stored.load(), 0) << "Append returned before its record was written";
-    *failures = failed.load();
-    *failed_behind = behind.load();
-    std::sort(ok.begin(), ok.end());
-    return ok;
-  }
-
-  std::atomic<int> writes_{0};
-  std::atomic<int> write_delay_ms_{3};
-  std::atomic<int> fail_write_{0};  // the 1-based write to fail; 0: none
-};
-
-TEST_F(AuditGroupCommitTest, ConcurrentAppendsShareSyncedWrites) {
-  constexpr int kThreads = 8;
-  constexpr int kPerThread = 25;
-  int failures = 0;
-  int behind = 0;
-  std::vector<uint64_t> seqs = AppendConcurrently(kThreads, kPerThread, &failures, &behind);
-  EXPECT_EQ(failures, 0);
-  ASSERT_EQ(seqs.size(), static_cast<size_t>(kThreads * kPerThread));
-  for (size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], i + 1);
-  // One write per record would be 200; callers that arrive while a write is
-  // in flight share the next one.
-  EXPECT_LE(writes_.load(), kThreads * kPerThread / 2);
-  EXPECT_EQ(log_->head().sequence, seqs.size());
-
-  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
-  EXPECT_TRUE(v.ok) << v.reason;
-  EXPECT_EQ(v.records, seqs.size());
-  EXPECT_EQ(v.checkpoints, seqs.size() / 5);
-  // The head pointer and the chain agree after a restart.
-  const AuditHead head = log_->head();
-  ASSERT_OK(Reopen());
-  EXPECT_EQ(log_->head().sequence, head.sequence);
-  EXPECT_EQ(log_->head().hash, head.hash);
-}
-
-TEST_F(AuditGroupCommitTest, FailedWriteAppendsNothingAndTheChainResumes) {
-  write_delay_ms_ = 0;
-  AppendN(3);
-  const AuditHead before = log_->head();
-  fail_write_ = writes_.load() + 1;
-  EXPECT_THAT(log_->Append(TestEntry(4)),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected")));
-  EXPECT_EQ(log_->head().sequence, 3u);
-  EXPECT_FALSE(db_->Get(RecordKey(4)).ok());
-  ASSERT_OK_AND_ASSIGN(AuditRecord next, log_->Append(TestEntry(4)));
-  EXPECT_EQ(next.sequence, 4u);
-  EXPECT_EQ(next.prev_hash, before.hash);
-
-  // A write fails while others wait behind it: its records and the batch
-  // gathered behind it fail; every record returned OK is stored gap-free.
-  write_delay_ms_ = 3;
-  fail_write_ = writes_.load() + 3;
-  int failures = 0;
-  int behind = 0;
-  std::vector<uint64_t> seqs = AppendConcurrently(8, 15, &failures, &behind);
-  EXPECT_GE(failures, 2);
-  EXPECT_GE(behind, 1) << "no append was waiting behind the failed write";
-  EXPECT_EQ(seqs.size() + failures, 8u * 15u);
-  for (size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], i + 5);
-  EXPECT_EQ(log_->head().sequence, 4 + seqs.size());
-  EXPECT_FALSE(db_->Get(RecordKey(5 + seqs.size())).ok());
-
-  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
-  EXPECT_TRUE(v.ok) << v.reason;
-  EXPECT_EQ(v.records, 4 + seqs.size());
-  ASSERT_OK(Reopen());  // chain, checkpoints and head pointer all re-checked
-  EXPECT_EQ(log_->head().sequence, 4 + seqs.size());
-}
-
-TEST_F(AuditGroupCommitTest, CheckpointWaitsForItsWrite) {
-  AppendN(2);
-  fail_write_ = writes_.load() + 1;
-  EXPECT_THAT(log_->Checkpoint(), StatusIs(absl::StatusCode::kUnavailable));
-  ASSERT_OK_AND_ASSIGN(AuditCheckpoint c, log_->Checkpoint());
-  EXPECT_EQ(c.sequence, 2u);
-  EXPECT_OK(db_->Get(audit_internal::CheckpointKey(2)).status());
-  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
-  EXPECT_TRUE(v.ok) << v.reason;
-  EXPECT_EQ(v.checkpoints, 1u);
-}
-
-TEST_F(AuditGroupCommitTest, UnsyncedRecordsGoOutWithTheNextWrite) {
-  write_delay_ms_ = 0;
-  AppendN(2);
-  const int writes = writes_.load();
-  ASSERT_OK_AND_ASSIGN(AuditLog::Ticket t, log_->AppendUnsynced(TestEntry(3)));
-  EXPECT_EQ(t.sequence(), 3u);
-  // Not written yet, and not part of the durable head.
-  EXPECT_EQ(writes_.load(), writes);
-  EXPECT_FALSE(db_->Get(RecordKey(3)).ok());
-  EXPECT_EQ(log_->head().sequence, 2u);
-  // The next synced append writes both in one batch, after it in the chain.
-  ASSERT_OK_AND_ASSIGN(AuditRecord r, log_->Append(TestEntry(4), &t));
-  EXPECT_EQ(r.sequence, 4u);
-  EXPECT_EQ(writes_.load(), writes + 1);
-  EXPECT_OK(db_->Get(RecordKey(3)).status());
-  EXPECT_EQ(log_->head().sequence, 4u);
-
-  // Flush writes what is pending, and only then.
-  ASSERT_OK(log_->Flush());
-  EXPECT_EQ(writes_.load(), writes + 1);
-  ASSERT_OK(log_->AppendUnsynced(TestEntry(5)).status());
-  ASSERT_OK(log_->Flush());
-  EXPECT_EQ(writes_.load(), writes + 2);
-  EXPECT_EQ(log_->head().sequence, 5u);
-  // Export flushes too: an unsynced record is in it.
-  ASSERT_OK(log_->AppendUnsynced(TestEntry(6)).status());
-  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
-  EXPECT_TRUE(v.ok) << v.reason;
-  EXPECT_EQ(v.records, 6u);
-  ASSERT_OK(Reopen());
-  EXPECT_EQ(log_->head().sequence, 6u);
-}
-
-TEST_F(AuditGroupCommitTest, ARecordAfterAFailedUnsyncedOneIsRefused) {
-  write_delay_ms_ = 0;
-  AppendN(2);
-  ASSERT_OK_AND_ASSIGN(AuditLog::Ticket lost, log_->AppendUnsynced(TestEntry(3)));
-  // The write that carries record 3 fails: Flush reports it, the chain goes
-  // back to 2, and a record that must follow 3 is refused without being
-  // appended; others continue from 2.
-  fail_write_ = writes_.load() + 1;
-  EXPECT_THAT(log_->Flush(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected")));
-  EXPECT_EQ(log_->head().sequence, 2u);
-  EXPECT_THAT(log_->Append(TestEntry(4), &lost),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       AllOf(HasSubstr("record 3"), HasSubstr("was not written"))));
-  EXPECT_FALSE(db_->Get(RecordKey(3)).ok());
-  ASSERT_OK_AND_ASSIGN(AuditRecord next, log_->Append(TestEntry(5)));
-  EXPECT_EQ(next.sequence, 3u);
-
-  // The unsynced record's write fails while the record that follows it waits
-  // in the next batch: that one fails too, and nothing after 3 is stored.
-  write_delay_ms_ = 5;
-  ASSERT_OK_AND_ASSIGN(AuditLog::Ticket ahead, log_->AppendUnsynced(TestEntry(6)));
-  fail_write_ = writes_.load() + 1;
-  std::thread flusher([&] { EXPECT_FALSE(log_->Flush().ok()); });
-  while (writes_.load() < fail_write_.load()) std::this_thread::yield();
-  EXPECT_THAT(log_->Append(TestEntry(7), &ahead), StatusIs(absl::StatusCode::kUnavailable));
-  flusher.join();
-  EXPECT_EQ(log_->head().sequence, 3u);
-  EXPECT_FALSE(db_->Get(RecordKey(4)).ok());
-  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
-  EXPECT_TRUE(v.ok) << v.reason;
-  EXPECT_EQ(v.records, 3u);
 }
 
 // --- Start-up checks of the stored chain -------------------------------------

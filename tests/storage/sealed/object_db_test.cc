@@ -12,10 +12,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 
 namespace strongroom::storage::sealed {
 namespace {
@@ -39,14 +41,13 @@ std::string ReadAll(const fs::path& p) {
 class ObjectDbTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/object-db-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_OK_AND_ASSIGN(tmp_, strongroom::testing::TempDir::Create("object-db"));
+    dir_ = tmp_->path();
     options_.path = dir_ + "/db";
   }
   void TearDown() override {
     db_.reset();
-    fs::remove_all(dir_);
+    tmp_.reset();
   }
   // 64 KiB that occur nowhere else in the files.
   static std::string Value(char seed) {
@@ -64,7 +65,8 @@ class ObjectDbTest : public ::testing::Test {
     ASSERT_OK(db_->Write(b, /*sync=*/true));
   }
 
-  std::string dir_;
+  std::optional<strongroom::testing::TempDir> tmp_;
+  std::string dir_;  // tmp_'s path
   StoreOptions options_;
   std::unique_ptr<ObjectDb> db_;
 };
