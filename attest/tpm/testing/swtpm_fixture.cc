@@ -307,16 +307,23 @@ absl::StatusOr<TpmKey> TpmSession::Describe(ESYS_TR handle, const TPM2B_PUBLIC& 
   return key;
 }
 
-absl::StatusOr<TpmKey> TpmSession::Persistent(uint32_t tpm_handle) {
+absl::StatusOr<ESYS_TR> TpmSession::FromTpmHandle(uint32_t tpm_handle) {
   ESYS_TR handle = ESYS_TR_NONE;
   TSS2_RC rc =
       Esys_TR_FromTPMPublic(esys_, tpm_handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &handle);
   if (rc != TSS2_RC_SUCCESS) return TssError("Esys_TR_FromTPMPublic", rc);
+  return handle;
+}
+
+absl::StatusOr<TpmKey> TpmSession::Persistent(uint32_t tpm_handle) {
+  absl::StatusOr<ESYS_TR> from = FromTpmHandle(tpm_handle);
+  if (!from.ok()) return from.status();
+  ESYS_TR handle = *from;
   TPM2B_PUBLIC* pub = nullptr;
   TPM2B_NAME* name = nullptr;
   TPM2B_NAME* qualified = nullptr;
-  rc = Esys_ReadPublic(esys_, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, &name,
-                       &qualified);
+  TSS2_RC rc = Esys_ReadPublic(esys_, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, &name,
+                               &qualified);
   EsysPtr<TPM2B_PUBLIC> owned(pub);
   Esys_Free(name);
   Esys_Free(qualified);
@@ -391,13 +398,12 @@ absl::Status TpmSession::Flush(ESYS_TR handle) {
 }
 
 absl::StatusOr<Bytes> TpmSession::ReadNv(uint32_t nv_index) {
-  ESYS_TR nv = ESYS_TR_NONE;
-  TSS2_RC rc =
-      Esys_TR_FromTPMPublic(esys_, nv_index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
-  if (rc != TSS2_RC_SUCCESS) return TssError("Esys_TR_FromTPMPublic", rc);
+  absl::StatusOr<ESYS_TR> from = FromTpmHandle(nv_index);
+  if (!from.ok()) return from.status();
+  ESYS_TR nv = *from;
   TPM2B_NV_PUBLIC* nv_public = nullptr;
   TPM2B_NAME* nv_name = nullptr;
-  rc =
+  TSS2_RC rc =
       Esys_NV_ReadPublic(esys_, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv_public, &nv_name);
   if (rc != TSS2_RC_SUCCESS) {
     Esys_TR_Close(esys_, &nv);

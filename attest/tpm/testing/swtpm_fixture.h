@@ -97,6 +97,8 @@ class TpmSession {
 
  private:
   TpmSession(TSS2_TCTI_CONTEXT* tcti, ESYS_CONTEXT* esys) : tcti_(tcti), esys_(esys) {}
+  // The ESYS object for a TPM handle (a persistent key, an NV index).
+  absl::StatusOr<ESYS_TR> FromTpmHandle(uint32_t tpm_handle);
   absl::StatusOr<TpmKey> CreatePrimary(const TPM2B_PUBLIC& in);
   absl::StatusOr<TpmKey> Describe(ESYS_TR handle, const TPM2B_PUBLIC& pub);
 
