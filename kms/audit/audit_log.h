@@ -26,10 +26,11 @@
 //
 // AppendUnsynced() chains a record the same way without waiting: it goes
 // out with the next batch written. The broker uses it for challenges (a
-// nonce does nothing until Attest redeems it, and Attest's own record, which
-// is synced, follows the challenge's through Append(entry, &ticket)), so a
-// flow waits for two synced writes rather than three. The server's
-// maintenance loop and Export() flush such records.
+// nonce does nothing until Attest redeems it, and Attest's own record
+// follows the challenge's through Append(entry, &ticket)) and, in an Attest
+// that also releases, for the attest record (the synced release record
+// follows it), so such a flow waits for one synced write rather than three.
+// The server's maintenance loop and Export() flush such records.
 //
 // Export() writes JSON lines (header, public keys, records and checkpoints in
 // sequence order, and a trailer signed at export time) that VerifyExport()

@@ -10,7 +10,6 @@
 #include <openssl/param_build.h>
 
 #include <mutex>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -39,7 +38,6 @@ namespace {
 
 using internal::OsslPtr;
 
-using internal::kP256PointSize;
 using internal::P256Scalar;
 constexpr size_t kScalarSize = internal::kP256ScalarSize;  // X25519's too
 
@@ -56,8 +54,6 @@ absl::Status CheckKnownKem(Kem kem, absl::string_view field) {
   if (KemPrivateKeySize(kem) != 0) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", KemName(kem)));
 }
-
-const EC_GROUP* P256() { return internal::P256Group(); }
 
 // A parameters-only EC key on P-256, built once and only read afterwards
 // (EVP_PKEY_dup of it gives a key with the group already set).
@@ -207,14 +203,10 @@ absl::StatusOr<PrivateKey> PrivateKey::Create(Kem kem, const SecretBytes& serial
       return absl::InvalidArgumentError(absl::StrCat(kField, ": P-256 scalar is not in [1, n-1]"));
     }
     OsslPtr<BN_CTX> bn_ctx(BN_CTX_secure_new());
-    OsslPtr<EC_POINT> point(EC_POINT_new(P256()));
-    public_bytes.resize(kP256PointSize);
-    if (!bn_ctx || !point ||
-        EC_POINT_mul(P256(), point.get(), k.get(), nullptr, nullptr, bn_ctx.get()) != 1 ||
-        EC_POINT_point2oct(P256(), point.get(), POINT_CONVERSION_UNCOMPRESSED, public_bytes.data(),
-                           public_bytes.size(), bn_ctx.get()) != kP256PointSize) {
-      return internal::OpenSslInternalError("EC_POINT_mul");
-    }
+    if (!bn_ctx) return internal::OpenSslInternalError("BN_CTX_secure_new");
+    absl::StatusOr<Bytes> point = internal::P256PublicPoint(k.get(), bn_ctx.get());
+    if (!point.ok()) return point.status();
+    public_bytes = *std::move(point);
     raw = P256KeyPairFromData(public_bytes, k.get());
     if (raw == nullptr) return internal::OpenSslInternalError("EVP_PKEY_fromdata");
   }

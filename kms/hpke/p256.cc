@@ -89,13 +89,24 @@ absl::StatusOr<SecretBytes> P256Dh(const SecretBytes& scalar, std::span<const ui
   return out;
 }
 
+absl::StatusOr<Bytes> P256PublicPoint(const BIGNUM* k, BN_CTX* ctx) {
+  const EC_GROUP* group = P256Group();
+  OsslPtr<EC_POINT> point(EC_POINT_new(group));
+  Bytes out(kP256PointSize);
+  if (!point || EC_POINT_mul(group, point.get(), k, nullptr, nullptr, ctx) != 1 ||
+      EC_POINT_point2oct(group, point.get(), POINT_CONVERSION_UNCOMPRESSED, out.data(), out.size(),
+                         ctx) != kP256PointSize) {
+    return OpenSslInternalError("EC_POINT_mul");
+  }
+  return out;
+}
+
 absl::StatusOr<P256Generated> P256Generate() {
   const EC_GROUP* group = P256Group();
   if (group == nullptr) return OpenSslInternalError("EC_GROUP_new_by_curve_name");
   OsslPtr<BN_CTX> ctx(BN_CTX_secure_new());
   OsslPtr<BIGNUM> k(BN_secure_new());
-  OsslPtr<EC_POINT> point(EC_POINT_new(group));
-  if (!ctx || !k || !point) return OpenSslInternalError("BN_secure_new");
+  if (!ctx || !k) return OpenSslInternalError("BN_secure_new");
   // Uniform in [0, n), zero redrawn: uniform in [1, n-1], as EC key
   // generation draws it.
   do {
@@ -104,13 +115,12 @@ absl::StatusOr<P256Generated> P256Generate() {
     }
   } while (BN_is_zero(k.get()));
   BN_set_flags(k.get(), BN_FLG_CONSTTIME);
-  P256Generated out{SecretBytes(kP256ScalarSize), Bytes(kP256PointSize)};
-  if (EC_POINT_mul(group, point.get(), k.get(), nullptr, nullptr, ctx.get()) != 1 ||
-      EC_POINT_point2oct(group, point.get(), POINT_CONVERSION_UNCOMPRESSED, out.point.data(),
-                         out.point.size(), ctx.get()) != kP256PointSize ||
-      BN_bn2binpad(k.get(), out.scalar.RevealMutable().data(), kP256ScalarSize) !=
-          static_cast<int>(kP256ScalarSize)) {
-    return OpenSslInternalError("EC_POINT_mul");
+  absl::StatusOr<Bytes> point = P256PublicPoint(k.get(), ctx.get());
+  if (!point.ok()) return point.status();
+  P256Generated out{SecretBytes(kP256ScalarSize), *std::move(point)};
+  if (BN_bn2binpad(k.get(), out.scalar.RevealMutable().data(), kP256ScalarSize) !=
+      static_cast<int>(kP256ScalarSize)) {
+    return OpenSslInternalError("BN_bn2binpad");
   }
   return out;
 }

@@ -47,6 +47,9 @@ OsslPtr<BIGNUM> P256Scalar(std::span<const uint8_t> bytes, bool* internal);
 absl::StatusOr<SecretBytes> P256Dh(const SecretBytes& scalar, std::span<const uint8_t> point,
                                    absl::string_view field);
 
+// The encoded public point k * G of a scalar (P256Scalar's).
+absl::StatusOr<Bytes> P256PublicPoint(const BIGNUM* k, BN_CTX* ctx);
+
 // A fresh key pair: a uniform scalar in [1, n-1] and its point, encoded.
 struct P256Generated {
   SecretBytes scalar;

@@ -24,6 +24,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
+#include "base/status_macros.h"
 
 extern char** environ;
 
@@ -316,9 +317,7 @@ absl::StatusOr<ESYS_TR> TpmSession::FromTpmHandle(uint32_t tpm_handle) {
 }
 
 absl::StatusOr<TpmKey> TpmSession::Persistent(uint32_t tpm_handle) {
-  absl::StatusOr<ESYS_TR> from = FromTpmHandle(tpm_handle);
-  if (!from.ok()) return from.status();
-  ESYS_TR handle = *from;
+  ASSIGN_OR_RETURN(ESYS_TR handle, FromTpmHandle(tpm_handle));
   TPM2B_PUBLIC* pub = nullptr;
   TPM2B_NAME* name = nullptr;
   TPM2B_NAME* qualified = nullptr;
@@ -398,9 +397,7 @@ absl::Status TpmSession::Flush(ESYS_TR handle) {
 }
 
 absl::StatusOr<Bytes> TpmSession::ReadNv(uint32_t nv_index) {
-  absl::StatusOr<ESYS_TR> from = FromTpmHandle(nv_index);
-  if (!from.ok()) return from.status();
-  ESYS_TR nv = *from;
+  ASSIGN_OR_RETURN(ESYS_TR nv, FromTpmHandle(nv_index));
   TPM2B_NV_PUBLIC* nv_public = nullptr;
   TPM2B_NAME* nv_name = nullptr;
   TSS2_RC rc =
