@@ -119,6 +119,8 @@ class MappingCache {
 
 }  // namespace
 
+bool InitSecureHeap() { return SecureHeapReady(); }
+
 SecretBytes::SecretBytes(size_t size) {
   if (size == 0) return;
   if (size <= kSecureHeapMaxSecret && SecureHeapReady()) {

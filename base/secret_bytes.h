@@ -24,6 +24,14 @@
 
 namespace strongroom {
 
+// Sets up OpenSSL's secure heap (once; later calls only read its state) so
+// that OpenSSL's own secure allocations (BN_secure_new, BN_CTX_secure_new)
+// made before any SecretBytes exists land in it rather than, silently, in
+// the ordinary heap. False when it could not be set up. Call it before the
+// first such allocation: OpenSSL 3.0 does not synchronize the set-up with
+// secure allocations running on other threads.
+bool InitSecureHeap();
+
 class SecretBytes {
  public:
   SecretBytes() = default;

@@ -51,7 +51,7 @@ std::array<uint8_t, 5> KemSuiteId(Kem kem) {
 
 absl::StatusOr<SecretBytes> Dh(const PrivateKey& sk, const PublicKey& pk, absl::string_view field) {
   if (absl::Status s = SameKem(sk.kem(), pk.kem(), field); !s.ok()) return s;
-  if (pk.kem() == Kem::kDhkemP256HkdfSha256) return P256Dh(sk.secret(), pk.Serialize(), field);
+  if (pk.kem() == Kem::kDhkemP256HkdfSha256) return P256Dh(sk.p256_scalar(), pk.Serialize(), field);
   OsslPtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, sk.evp_pkey(), nullptr));
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1) {
     return OpenSslInternalError("EVP_PKEY_derive_init");
@@ -126,7 +126,7 @@ absl::StatusOr<SecretBytes> Decap(std::span<const uint8_t> enc, const PrivateKey
   if (skR.kem() == Kem::kDhkemP256HkdfSha256) {
     // The point is decoded and checked for the multiplication only: no key
     // object is built for a point used once.
-    dh_e = P256Dh(skR.secret(), enc, "enc");
+    dh_e = P256Dh(skR.p256_scalar(), enc, "enc");
   } else {
     auto pkE = PublicKey::Create(skR.kem(), enc, "enc");
     if (!pkE.ok()) return pkE.status();

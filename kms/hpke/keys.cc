@@ -25,10 +25,13 @@ struct PrivateKey::Rep {
   SecretBytes serialized;
   std::shared_ptr<EVP_PKEY> pkey;  // null for generated P-256 keys until first asked for
   PublicKey public_key;
+  // P-256: the scalar, parsed once (internal::P256Scalar), for the DHs.
+  internal::OsslPtr<BIGNUM> scalar;
   // For a key made without an OpenSSL object (DH does not need one:
-  // internal::P256Dh; only the encodings do): built on first use.
+  // internal::P256Dh; only the encodings do): built on first use, and
+  // tried again on the next use if OpenSSL could not build it.
   struct Lazy {
-    std::once_flag once;
+    std::mutex mu;
     std::shared_ptr<EVP_PKEY> pkey;
   };
   std::unique_ptr<Lazy> lazy;  // set when `pkey` is null
@@ -94,8 +97,9 @@ EVP_PKEY* P256PublicFromPoint(std::span<const uint8_t> point) {
 }
 
 // An EC key pair on P-256 from an uncompressed point and the private
-// scalar (imports and DeriveKeyPair only; generated keys come from
-// EVP_PKEY_keygen). nullptr (errors queued) on failure.
+// scalar: imports and DeriveKeyPair at once, generated keys when an encoding
+// first asks for their OpenSSL object (PrivateKey::evp_pkey). nullptr (errors
+// queued) on failure.
 EVP_PKEY* P256KeyPairFromData(std::span<const uint8_t> point, const BIGNUM* scalar) {
   OsslPtr<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
   if (!bld ||
@@ -150,8 +154,8 @@ absl::StatusOr<PublicKey> PublicKey::Create(Kem kem, std::span<const uint8_t> se
 }
 
 struct PublicKey::Lazy {
-  std::once_flag once;
-  std::shared_ptr<EVP_PKEY> pkey;
+  std::mutex mu;
+  std::shared_ptr<EVP_PKEY> pkey;  // null until built (again tried on each use)
 };
 
 PublicKey PublicKey::FromOwnKeyPair(Kem kem, Bytes serialized) {
@@ -162,7 +166,8 @@ PublicKey PublicKey::FromOwnKeyPair(Kem kem, Bytes serialized) {
 
 EVP_PKEY* PublicKey::evp_pkey() const {
   if (lazy_ == nullptr) return pkey_.get();
-  std::call_once(lazy_->once, [this] {
+  std::lock_guard<std::mutex> lock(lazy_->mu);
+  if (lazy_->pkey == nullptr) {
     EVP_PKEY* pkey =
         kem_ == Kem::kDhkemX25519HkdfSha256
             ? EVP_PKEY_new_raw_public_key_ex(nullptr, "X25519", nullptr, serialized_.data(),
@@ -170,10 +175,10 @@ EVP_PKEY* PublicKey::evp_pkey() const {
             : P256PublicFromPoint(serialized_);
     if (pkey == nullptr) {
       internal::ClearOpenSslErrors();  // callers report the missing key
-      return;
+      return nullptr;
     }
     lazy_->pkey = Share(pkey);
-  });
+  }
   return lazy_->pkey.get();
 }
 
@@ -185,6 +190,7 @@ absl::StatusOr<PrivateKey> PrivateKey::Create(Kem kem, const SecretBytes& serial
   }
   EVP_PKEY* raw = nullptr;
   Bytes public_bytes;
+  OsslPtr<BIGNUM> k;
   if (kem == Kem::kDhkemX25519HkdfSha256) {
     raw = EVP_PKEY_new_raw_private_key_ex(nullptr, "X25519", nullptr, serialized.Reveal().data(),
                                           serialized.size());
@@ -197,7 +203,7 @@ absl::StatusOr<PrivateKey> PrivateKey::Create(Kem kem, const SecretBytes& serial
     }
   } else {
     bool internal_error = false;
-    OsslPtr<BIGNUM> k = P256Scalar(serialized.Reveal(), &internal_error);
+    k = P256Scalar(serialized.Reveal(), &internal_error);
     if (internal_error) return internal::OpenSslInternalError("BN_bin2bn");
     if (!k) {
       return absl::InvalidArgumentError(absl::StrCat(kField, ": P-256 scalar is not in [1, n-1]"));
@@ -213,26 +219,27 @@ absl::StatusOr<PrivateKey> PrivateKey::Create(Kem kem, const SecretBytes& serial
   // The public key is computed from the scalar here, not input: no checks.
   return PrivateKey(std::make_shared<const Rep>(
       Rep{kem, serialized.Clone(), Share(raw),
-          PublicKey::FromOwnKeyPair(kem, std::move(public_bytes)), nullptr}));
+          PublicKey::FromOwnKeyPair(kem, std::move(public_bytes)), std::move(k), nullptr}));
 }
 
 Kem PrivateKey::kem() const { return rep_->kem; }
 const PublicKey& PrivateKey::public_key() const { return rep_->public_key; }
 SecretBytes PrivateKey::Serialize() const { return rep_->serialized.Clone(); }
-const SecretBytes& PrivateKey::secret() const { return rep_->serialized; }
+const BIGNUM* PrivateKey::p256_scalar() const { return rep_->scalar.get(); }
 EVP_PKEY* PrivateKey::evp_pkey() const {
   if (rep_->pkey != nullptr) return rep_->pkey.get();
   if (rep_->lazy == nullptr) return nullptr;
-  std::call_once(rep_->lazy->once, [this] {
-    bool internal_error = false;
-    OsslPtr<BIGNUM> k = P256Scalar(rep_->serialized.Reveal(), &internal_error);
-    EVP_PKEY* raw = k ? P256KeyPairFromData(rep_->public_key.Serialize(), k.get()) : nullptr;
+  std::lock_guard<std::mutex> lock(rep_->lazy->mu);
+  if (rep_->lazy->pkey == nullptr) {
+    EVP_PKEY* raw = rep_->scalar != nullptr
+                        ? P256KeyPairFromData(rep_->public_key.Serialize(), rep_->scalar.get())
+                        : nullptr;
     if (raw == nullptr) {
       internal::ClearOpenSslErrors();  // callers report the missing key
-      return;
+      return nullptr;
     }
     rep_->lazy->pkey = Share(raw);
-  });
+  }
   return rep_->lazy->pkey.get();
 }
 
@@ -277,17 +284,18 @@ absl::StatusOr<KeyPair> DeriveKeyPair(Kem kem, const SecretBytes& ikm) {
 namespace {
 
 // A freshly generated key: the serialized private key, the OpenSSL key pair
-// and the encoded public key.
+// (X25519) or the parsed scalar (P-256), and the encoded public key.
 struct Generated {
   SecretBytes serialized;
   std::shared_ptr<EVP_PKEY> pkey;
+  OsslPtr<BIGNUM> scalar;
   Bytes public_bytes;
 };
 
 // X25519: 32 random bytes are a private key (clamped on use); OpenSSL
 // computes the public key as it imports them.
 absl::StatusOr<Generated> GenerateX25519() {
-  Generated out{SecretBytes::Random(kScalarSize), nullptr, Bytes(32)};
+  Generated out{SecretBytes::Random(kScalarSize), nullptr, nullptr, Bytes(32)};
   EVP_PKEY* raw = EVP_PKEY_new_raw_private_key_ex(nullptr, "X25519", nullptr,
                                                   out.serialized.Reveal().data(), kScalarSize);
   if (raw == nullptr) return internal::OpenSslInternalError("EVP_PKEY_new_raw_private_key_ex");
@@ -306,7 +314,7 @@ absl::StatusOr<Generated> GenerateX25519() {
 absl::StatusOr<Generated> GenerateP256() {
   absl::StatusOr<internal::P256Generated> g = internal::P256Generate();
   if (!g.ok()) return g.status();
-  return Generated{std::move(g->scalar), nullptr, std::move(g->point)};
+  return Generated{std::move(g->scalar), nullptr, std::move(g->k), std::move(g->point)};
 }
 
 }  // namespace
@@ -317,8 +325,9 @@ absl::StatusOr<KeyPair> GenerateKeyPair(Kem kem) {
   if (!generated.ok()) return generated.status();
   // Our own point: neither re-parsed nor re-validated.
   PublicKey public_key = PublicKey::FromOwnKeyPair(kem, std::move(generated->public_bytes));
-  auto rep = std::make_shared<PrivateKey::Rep>(PrivateKey::Rep{
-      kem, std::move(generated->serialized), std::move(generated->pkey), public_key, nullptr});
+  auto rep = std::make_shared<PrivateKey::Rep>(
+      PrivateKey::Rep{kem, std::move(generated->serialized), std::move(generated->pkey), public_key,
+                      std::move(generated->scalar), nullptr});
   if (rep->pkey == nullptr) rep->lazy = std::make_unique<PrivateKey::Rep::Lazy>();
   return KeyPair{PrivateKey(std::move(rep)), public_key};
 }

@@ -19,9 +19,11 @@
 //
 // Ownership and thread-safety: keys are immutable values sharing one OpenSSL
 // key object; copies are cheap and any key may be used from several threads
-// at once. (The public half of a key pair this library made builds its
-// OpenSSL object on first use, once, under std::call_once.) Private scalars live in SecretBytes and in OpenSSL's key object,
-// which wipes them when the last copy goes.
+// at once. (A P-256 key pair this library generated, and the public half of
+// any key pair it made, build their OpenSSL objects on first use, under a
+// mutex, and try again on the next use if OpenSSL could not.) Private
+// scalars live in SecretBytes, in a P-256 key's secure-heap BIGNUM and in
+// OpenSSL's key object, each wiped when the last copy goes.
 //
 // Errors: InvalidArgument naming the field (and, for public data, the value
 // at fault, e.g. its length) for malformed input; never the private bytes.
@@ -111,8 +113,9 @@ class PrivateKey {
   // first use for a generated P-256 key, nullptr only when OpenSSL could not
   // allocate it).
   EVP_PKEY* evp_pkey() const;
-  // For this library's internals: the serialized key itself (not a copy).
-  const SecretBytes& secret() const;
+  // For this library's internals: a P-256 key's scalar, parsed once
+  // (internal::P256Scalar; only read); nullptr for X25519.
+  const BIGNUM* p256_scalar() const;
 
  private:
   friend absl::StatusOr<KeyPair> GenerateKeyPair(Kem kem);
@@ -128,8 +131,9 @@ struct KeyPair {
 };
 
 // A fresh key pair from the CSPRNG (RFC 9180 7.1.3 allows any randomized
-// generation): for P-256 OpenSSL's EVP_PKEY_keygen (a uniform scalar in
-// [1, n-1]), for X25519 32 random bytes. Not DeriveKeyPair: that costs
+// generation): for P-256 a uniform scalar in [1, n-1] and its point
+// (internal::P256Generate, as EC key generation draws it), for X25519 32
+// random bytes. Not DeriveKeyPair: that costs
 // several HKDF calls and rebuilds the key from its own output.
 absl::StatusOr<KeyPair> GenerateKeyPair(Kem kem);
 

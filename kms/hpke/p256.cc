@@ -10,7 +10,11 @@
 namespace strongroom::kms::hpke::internal {
 
 const EC_GROUP* P256Group() {
-  static const EC_GROUP* group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+  static const EC_GROUP* group = [] {
+    // Before the first BN_secure_new of a scalar (see InitSecureHeap).
+    InitSecureHeap();
+    return EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+  }();
   return group;
 }
 
@@ -44,35 +48,31 @@ absl::StatusOr<OsslPtr<EC_POINT>> DecodeP256Point(std::span<const uint8_t> bytes
 
 OsslPtr<BIGNUM> P256Scalar(std::span<const uint8_t> bytes, bool* internal) {
   *internal = false;
-  OsslPtr<BIGNUM> k(BN_secure_new());
+  const EC_GROUP* group = P256Group();
+  OsslPtr<BIGNUM> k(group != nullptr ? BN_secure_new() : nullptr);
   if (!k || BN_bin2bn(bytes.data(), static_cast<int>(bytes.size()), k.get()) == nullptr) {
     *internal = true;
     return nullptr;
   }
   BN_set_flags(k.get(), BN_FLG_CONSTTIME);
-  if (BN_is_zero(k.get()) || BN_cmp(k.get(), EC_GROUP_get0_order(P256Group())) >= 0) {
+  if (BN_is_zero(k.get()) || BN_cmp(k.get(), EC_GROUP_get0_order(group)) >= 0) {
     return nullptr;
   }
   return k;
 }
 
-absl::StatusOr<SecretBytes> P256Dh(const SecretBytes& scalar, std::span<const uint8_t> point,
+absl::StatusOr<SecretBytes> P256Dh(const BIGNUM* k, std::span<const uint8_t> point,
                                    absl::string_view field) {
   absl::StatusOr<OsslPtr<EC_POINT>> peer = DecodeP256Point(point, field);
   if (!peer.ok()) return peer.status();
-  bool internal_error = false;
-  OsslPtr<BIGNUM> k = P256Scalar(scalar.Reveal(), &internal_error);
-  if (!k) {
-    // Keys are checked when they are made; this is not caller input.
-    return internal_error ? OpenSslInternalError("BN_bin2bn")
-                          : absl::InternalError("hpke: P-256 private scalar out of range");
-  }
+  // Keys are checked when they are made; this is not caller input.
+  if (k == nullptr) return absl::InternalError("hpke: P-256 private key without its scalar");
   const EC_GROUP* group = P256Group();
   OsslPtr<BN_CTX> ctx(BN_CTX_secure_new());
   OsslPtr<EC_POINT> shared(EC_POINT_new(group));
   OsslPtr<BIGNUM> x(BN_secure_new());
   if (!ctx || !shared || !x ||
-      EC_POINT_mul(group, shared.get(), nullptr, peer->get(), k.get(), ctx.get()) != 1) {
+      EC_POINT_mul(group, shared.get(), nullptr, peer->get(), k, ctx.get()) != 1) {
     return OpenSslInternalError("EC_POINT_mul");
   }
   // A valid peer point times a scalar in [1, n-1] is never the point at
@@ -117,11 +117,12 @@ absl::StatusOr<P256Generated> P256Generate() {
   BN_set_flags(k.get(), BN_FLG_CONSTTIME);
   absl::StatusOr<Bytes> point = P256PublicPoint(k.get(), ctx.get());
   if (!point.ok()) return point.status();
-  P256Generated out{SecretBytes(kP256ScalarSize), *std::move(point)};
+  P256Generated out{SecretBytes(kP256ScalarSize), nullptr, *std::move(point)};
   if (BN_bn2binpad(k.get(), out.scalar.RevealMutable().data(), kP256ScalarSize) !=
       static_cast<int>(kP256ScalarSize)) {
     return OpenSslInternalError("BN_bn2binpad");
   }
+  out.k = std::move(k);
   return out;
 }
 

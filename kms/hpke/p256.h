@@ -25,7 +25,9 @@ namespace strongroom::kms::hpke::internal {
 inline constexpr size_t kP256PointSize = 65;   // uncompressed SEC1
 inline constexpr size_t kP256ScalarSize = 32;
 
-// The P-256 group; built once and only read afterwards.
+// The P-256 group; built once and only read afterwards (nullptr if OpenSSL
+// could not build it). Its first call also sets up the secure heap
+// (InitSecureHeap) that the scalars below are allocated from.
 const EC_GROUP* P256Group();
 
 // `bytes` as a P-256 public key encoding: 65 bytes starting 0x04 (the checks
@@ -39,20 +41,26 @@ absl::StatusOr<OsslPtr<EC_POINT>> DecodeP256Point(std::span<const uint8_t> bytes
                                                   absl::string_view field);
 
 // The scalar as a constant-time, secure-heap BIGNUM when it is in [1, n-1];
-// nullptr otherwise (or on allocation failure, with *internal set).
+// nullptr otherwise (or on allocation failure or without the group, with
+// *internal set). A private key parses its scalar once (PrivateKey keeps
+// it): BN_bin2bn and the range check are not constant time, so each parse is
+// a timing sample, however faint, of the scalar.
 OsslPtr<BIGNUM> P256Scalar(std::span<const uint8_t> bytes, bool* internal);
 
-// DH(sk, pk) of DHKEM(P-256): the x-coordinate of scalar * point, with the
-// point given by its encoding (checked as DecodeP256Point does).
-absl::StatusOr<SecretBytes> P256Dh(const SecretBytes& scalar, std::span<const uint8_t> point,
+// DH(sk, pk) of DHKEM(P-256): the x-coordinate of k * point (k from
+// P256Scalar, only read), with the point given by its encoding (checked as
+// DecodeP256Point does).
+absl::StatusOr<SecretBytes> P256Dh(const BIGNUM* k, std::span<const uint8_t> point,
                                    absl::string_view field);
 
 // The encoded public point k * G of a scalar (P256Scalar's).
 absl::StatusOr<Bytes> P256PublicPoint(const BIGNUM* k, BN_CTX* ctx);
 
-// A fresh key pair: a uniform scalar in [1, n-1] and its point, encoded.
+// A fresh key pair: a uniform scalar in [1, n-1] (serialized, and as
+// P256Scalar would give it) and its point, encoded.
 struct P256Generated {
   SecretBytes scalar;
+  OsslPtr<BIGNUM> k;
   Bytes point;
 };
 absl::StatusOr<P256Generated> P256Generate();
