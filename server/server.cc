@@ -227,6 +227,13 @@ void StrongroomServer::Shutdown() {
   if (maintenance_.joinable() && maintenance_.get_id() != std::this_thread::get_id()) {
     maintenance_.join();
   }
+  // Records appended unsynced (challenges already answered) since the last
+  // write: a clean stop writes them rather than losing them as a crash would.
+  if (audit_ != nullptr) {
+    if (absl::Status f = audit_->Flush(); !f.ok()) {
+      LogError("audit.flush_failed", {{"error", std::string(f.message())}});
+    }
+  }
 }
 
 void StrongroomServer::MaintenanceLoop() {

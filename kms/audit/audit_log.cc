@@ -41,13 +41,18 @@ class ChainProblem {
 
 }  // namespace
 
+struct AuditLog::Outcome {
+  bool done = false;
+  absl::Status status;  // once done
+};
+
 struct AuditLog::PendingBatch {
   rocksdb::WriteBatch batch;
   uint64_t records = 0;
   AuditHead head;                             // its last record, when records > 0
   std::optional<AuditCheckpoint> checkpoint;  // the last checkpoint it holds
-  bool done = false;
-  absl::Status status;  // once done
+  // Guarded by mu_; shared with the tickets of its records.
+  std::shared_ptr<Outcome> outcome = std::make_shared<Outcome>();
   // Its callers wait here; the first caller of the next batch waits here
   // too, for its turn to write.
   std::condition_variable cv;
@@ -229,15 +234,15 @@ absl::StatusOr<AuditCheckpoint> AuditLog::SignHead(uint64_t sequence, const Byte
 
 absl::Status AuditLog::AwaitCommit(std::unique_lock<std::mutex>& lock,
                                    const std::shared_ptr<PendingBatch>& mine) {
-  while (!mine->done) {
-    if (writing_) {
+  while (!mine->outcome->done) {
+    if (writing_ != nullptr) {
       mine->cv.wait(lock);
       continue;
     }
     // No write in flight and `mine` is not done: batches are written in
     // order, so `mine` is the open batch. This caller writes it.
-    writing_ = true;
     std::shared_ptr<PendingBatch> b = std::move(open_);
+    writing_ = b;
     open_ = std::make_shared<PendingBatch>();
     if (b->records > 0) {
       b->batch.Put(std::string(kHeadKey), audit_internal::HeadLine({b->head.sequence,
@@ -247,25 +252,24 @@ absl::Status AuditLog::AwaitCommit(std::unique_lock<std::mutex>& lock,
     absl::Status s = options_.write_batch_for_testing ? options_.write_batch_for_testing(b->batch)
                                                       : db_.Write(b->batch);
     lock.lock();
-    writing_ = false;
+    writing_.reset();
     FinishCommit(*b, s);
     // `mine` is `b`, now done. Wake its callers and one caller of the next
     // batch (to take its turn to write) with the mutex released, so that
     // they do not wake only to block on it.
-    const absl::Status result = b->status;
+    const absl::Status result = b->outcome->status;
     const std::shared_ptr<PendingBatch> next = open_;
     lock.unlock();
     b->cv.notify_all();
     next->cv.notify_one();
     return result;
   }
-  return mine->status;
+  return mine->outcome->status;
 }
 
 void AuditLog::FinishCommit(PendingBatch& b, const absl::Status& s) {
-  b.done = true;
-  b.status = s;
-  b.batch.Clear();  // tickets may keep the batch; its records are no longer needed
+  b.outcome->done = true;
+  b.outcome->status = s;
   if (s.ok()) {
     if (b.records > 0) head_ = b.head;
     if (b.checkpoint.has_value()) {
@@ -280,11 +284,11 @@ void AuditLog::FinishCommit(PendingBatch& b, const absl::Status& s) {
   LogError("audit.write_failed", {{"first_sequence", head_.sequence + 1},
                                   {"error", std::string(s.message())}});
   if (open_->records > 0 || open_->checkpoint.has_value()) {
-    open_->done = true;
-    open_->batch.Clear();
-    open_->status = absl::Status(
-        s.code(), absl::StrCat("audit record not written: the write of the records ahead "
-                               "of it failed: ", s.message()));
+    // Unavailable whatever the write's error, as for a record whose `after`
+    // is refused (CheckAfter): the caller's record was not written.
+    open_->outcome->done = true;
+    open_->outcome->status = absl::UnavailableError(absl::StrCat(
+        "audit record not written: the write of the records ahead of it failed: ", s.message()));
     open_->cv.notify_all();
     open_ = std::make_shared<PendingBatch>();
   }
@@ -323,13 +327,13 @@ AuditRecord AuditLog::AppendLocked(AuditEntry entry) {
 }
 
 absl::Status AuditLog::CheckAfter(const Ticket* after) {
-  if (after == nullptr || after->batch_ == nullptr || !after->batch_->done ||
-      after->batch_->status.ok()) {
+  if (after == nullptr || after->outcome_ == nullptr || !after->outcome_->done ||
+      after->outcome_->status.ok()) {
     return absl::OkStatus();
   }
-  return absl::UnavailableError(
-      absl::StrCat("audit: record ", after->sequence_,
-                   ", which this one follows, was not written: ", after->batch_->status.message()));
+  return absl::UnavailableError(absl::StrCat(
+      "audit: record ", after->sequence_,
+      ", which this one follows, was not written: ", after->outcome_->status.message()));
 }
 
 absl::StatusOr<AuditRecord> AuditLog::Append(AuditEntry entry, const Ticket* after) {
@@ -350,14 +354,17 @@ absl::StatusOr<AuditLog::Ticket> AuditLog::AppendUnsynced(AuditEntry entry, cons
   RETURN_IF_ERROR(CheckAfter(after));
   Ticket t;
   t.sequence_ = AppendLocked(std::move(entry)).sequence;
-  t.batch_ = open_;
+  t.outcome_ = open_->outcome;
   return t;
 }
 
 absl::Status AuditLog::Flush() {
   std::unique_lock<std::mutex> lock(mu_);
-  if (open_->records == 0 && !open_->checkpoint.has_value()) return absl::OkStatus();
-  const std::shared_ptr<PendingBatch> batch = open_;
+  // The open batch, or else the one in flight: batches are written in
+  // order, so once the last one is done every earlier one is.
+  std::shared_ptr<PendingBatch> batch =
+      open_->records > 0 || open_->checkpoint.has_value() ? open_ : writing_;
+  if (batch == nullptr) return absl::OkStatus();
   return AwaitCommit(lock, batch);
 }
 

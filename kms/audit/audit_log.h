@@ -102,6 +102,8 @@ class AuditLog {
  private:
   // Records and checkpoints waiting to be written together (audit_log.cc).
   struct PendingBatch;
+  // Whether a batch's write is done, and its status (audit_log.cc).
+  struct Outcome;
 
  public:
   // InvalidArgument when `signer` is null; DataLoss for a broken chain (see
@@ -112,14 +114,15 @@ class AuditLog {
                                                           AuditOptions options = {});
 
   // A record appended by AppendUnsynced, for a later Append to follow.
-  // Holds no record content once its batch is written.
+  // Holds only the outcome of its batch's write (shared by the batch's
+  // records), not the batch: a challenge keeps its ticket for its lifetime.
   class Ticket {
    public:
     uint64_t sequence() const { return sequence_; }
 
    private:
     friend class AuditLog;
-    std::shared_ptr<PendingBatch> batch_;
+    std::shared_ptr<const Outcome> outcome_;
     uint64_t sequence_ = 0;
   };
 
@@ -145,8 +148,9 @@ class AuditLog {
   // ValidateAuditEntry(); with `after`, refused as Append refuses.
   absl::StatusOr<Ticket> AppendUnsynced(AuditEntry entry, const Ticket* after = nullptr);
 
-  // Writes the records appended so far that are not yet on their way (no-op
-  // when there are none); their write's status.
+  // Writes the records appended so far and returns once every one of them is
+  // durable, its write's status: those not yet on their way, or else the
+  // write in flight (OK at once when there is neither).
   absl::Status Flush();
 
   // Signs and stores a checkpoint of the latest appended record (or returns
@@ -211,7 +215,8 @@ class AuditLog {
   // The batch that holds assigned_checkpoint_ while it is not durable.
   std::shared_ptr<PendingBatch> checkpoint_batch_;       // guarded by mu_
   std::shared_ptr<PendingBatch> open_;                   // guarded by mu_; never null
-  bool writing_ = false;                                 // guarded by mu_
+  // The batch being written; null when no write is in flight.
+  std::shared_ptr<PendingBatch> writing_;  // guarded by mu_
 };
 
 }  // namespace strongroom::kms

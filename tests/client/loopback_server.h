@@ -97,6 +97,10 @@ principals:
     return absl::OkStatus();
   }
 
+  // Stops the server (a clean stop, as strongroomd's on SIGTERM); Start()
+  // may follow, on the same token, database and certificates.
+  void Stop() { server_.reset(); }
+
   // Options to connect as principal `name`; Start() first.
   ConnectionOptions As(absl::string_view name, absl::Duration timeout = absl::Seconds(10)) const {
     return {absl::StrCat("127.0.0.1:", server_->port()),

@@ -197,6 +197,31 @@ TEST(ServerAuditTest, QuietHeadIsCheckpointedAndVerifiesUnderThePublishedKey) {
   EXPECT_EQ(r.verified_through, r.last_sequence);
 }
 
+// A challenge's audit record is appended unsynced and goes out with the
+// next write; a clean stop writes it (the maintenance loop, which would
+// otherwise, runs hourly here), so it is in the chain after a restart.
+TEST(ServerAuditTest, ACleanStopWritesTheRecordsStillPending) {
+  ASSERT_OK_AND_ASSIGN(auto local, client::testing::LoopbackServer::Provision(
+                                       "audit-stop", {{"admin", "admin"}, {"worker", "workload"}}));
+  const std::string yaml = "kms: {maintenance_interval: 1h}\n";
+  ASSERT_OK(local->Start(yaml));
+  {
+    ASSERT_OK_AND_ASSIGN(auto worker, client::Connection::Open(local->As("worker")));
+    v1::GetChallengeRequest challenge;
+    challenge.set_key("keys/k1");
+    ASSERT_OK(worker->GetChallenge(challenge).status());
+  }
+  local->Stop();
+  ASSERT_OK(local->Start(yaml));
+  ASSERT_OK_AND_ASSIGN(auto admin, client::Connection::Open(local->As("admin")));
+  ASSERT_OK_AND_ASSIGN(v1::ExportAuditResponse exported,
+                       admin->ExportAudit(v1::ExportAuditRequest()));
+  EXPECT_THAT(exported.jsonl(), HasSubstr("\"action\":\"challenge\""));
+  std::istringstream in(exported.jsonl());
+  const kms::AuditVerifyResult r = kms::VerifyExport(in, {});
+  EXPECT_TRUE(r.ok) << r.reason;
+}
+
 TEST(ServerStartTest, UnreadableTlsFileIsNamed) {
   ASSERT_OK_AND_ASSIGN(auto token, hsm_sim::SoftHsmToken::Create("start-test"));
   std::string yaml = absl::StrCat(

@@ -38,9 +38,13 @@ class AuditGroupCommitTest : public AuditLogFixture {
       const int n = writes_.fetch_add(1) + 1;
       std::this_thread::sleep_for(std::chrono::milliseconds(write_delay_ms_.load()));
       if (n == fail_write_.load()) {
-        // Long enough for the other threads to fill the next batch.
+        // Long enough for the other threads to fill the next batch; or, while
+        // hold_failing_write_ is set, until the test lets it fail.
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        return absl::UnavailableError("injected write failure");
+        while (hold_failing_write_.load()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return absl::Status(fail_code_.load(), "injected write failure");
       }
       return db_->Write(batch);
     };
@@ -64,7 +68,11 @@ class AuditGroupCommitTest : public AuditLogFixture {
           absl::StatusOr<AuditRecord> r = log_->Append(TestEntry(t * per_thread + i));
           if (!r.ok()) {
             failed++;
-            if (absl::StrContains(r.status().message(), "records ahead of it")) behind++;
+            if (absl::StrContains(r.status().message(), "records ahead of it")) {
+              behind++;
+              // Whatever the failed write's error: this record was not written.
+              EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+            }
             continue;
           }
           if (!db_->Get(RecordKey(r->sequence)).ok()) not_stored++;
@@ -84,6 +92,8 @@ class AuditGroupCommitTest : public AuditLogFixture {
   std::atomic<int> writes_{0};
   std::atomic<int> write_delay_ms_{3};
   std::atomic<int> fail_write_{0};  // the 1-based write to fail; 0: none
+  std::atomic<bool> hold_failing_write_{false};
+  std::atomic<absl::StatusCode> fail_code_{absl::StatusCode::kUnavailable};
 };
 
 TEST_F(AuditGroupCommitTest, ConcurrentAppendsShareSyncedWrites) {
@@ -124,9 +134,11 @@ TEST_F(AuditGroupCommitTest, FailedWriteAppendsNothingAndTheChainResumes) {
   EXPECT_EQ(next.sequence, 4u);
   EXPECT_EQ(next.prev_hash, before.hash);
 
-  // A write fails while others wait behind it: its records and the batch
-  // gathered behind it fail; every record returned OK is stored gap-free.
+  // A write fails (Internal, this time) while others wait behind it: its
+  // records and the batch gathered behind it (Unavailable) fail; every record
+  // returned OK is stored gap-free.
   write_delay_ms_ = 3;
+  fail_code_ = absl::StatusCode::kInternal;
   fail_write_ = writes_.load() + 3;
   int failures = 0;
   int behind = 0;
@@ -218,9 +230,63 @@ TEST_F(AuditGroupCommitTest, ARecordAfterAFailedUnsyncedOneIsRefused) {
   flusher.join();
   EXPECT_EQ(log_->head().sequence, 3u);
   EXPECT_FALSE(db_->Get(RecordKey(4)).ok());
+
+  // The same, deterministically: while the write carrying record 4 is held
+  // in flight, record 5 is admitted behind it (its `after` is not decided
+  // yet); the write then fails, which fails record 5's batch with it
+  // (Unavailable whatever the write's error), and a record that must follow
+  // 5 is refused saying why. The write fails with Internal here: the
+  // records behind it still get Unavailable.
+  ASSERT_OK_AND_ASSIGN(AuditLog::Ticket held, log_->AppendUnsynced(TestEntry(8)));
+  EXPECT_EQ(held.sequence(), 4u);
+  hold_failing_write_ = true;
+  fail_code_ = absl::StatusCode::kInternal;
+  fail_write_ = writes_.load() + 1;
+  std::thread held_flusher([&] {
+    EXPECT_THAT(log_->Flush(), StatusIs(absl::StatusCode::kInternal, HasSubstr("injected")));
+  });
+  while (writes_.load() < fail_write_.load()) std::this_thread::yield();
+  ASSERT_OK_AND_ASSIGN(AuditLog::Ticket behind, log_->AppendUnsynced(TestEntry(9), &held));
+  EXPECT_EQ(behind.sequence(), 5u);
+  hold_failing_write_ = false;
+  held_flusher.join();
+  // Flush reports the failed write's own status; what was behind it is
+  // Unavailable (the Append below shows it through record 5's ticket).
+  EXPECT_THAT(log_->Append(TestEntry(10), &behind),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("record 5"), HasSubstr("records ahead of it failed"))));
+  EXPECT_EQ(log_->head().sequence, 3u);
+  EXPECT_FALSE(db_->Get(RecordKey(4)).ok());
+  EXPECT_FALSE(db_->Get(RecordKey(5)).ok());
   AuditVerifyResult v = VerifyText(ExportText(), Pinned());
   EXPECT_TRUE(v.ok) << v.reason;
   EXPECT_EQ(v.records, 3u);
+}
+
+TEST_F(AuditGroupCommitTest, FlushWaitsForTheWriteInFlight) {
+  write_delay_ms_ = 0;
+  AppendN(2);
+  ASSERT_OK(log_->AppendUnsynced(TestEntry(3)).status());
+  // The write carrying record 3 is held in flight (then fails); a Flush
+  // called meanwhile, with nothing left to write of its own, returns only
+  // once that write is decided, and with its status.
+  hold_failing_write_ = true;
+  fail_write_ = writes_.load() + 1;
+  std::thread writer([&] { EXPECT_FALSE(log_->Flush().ok()); });
+  while (writes_.load() < fail_write_.load()) std::this_thread::yield();
+  std::atomic<bool> flushed{false};
+  std::thread second([&] {
+    EXPECT_THAT(log_->Flush(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected")));
+    flushed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(flushed.load()) << "Flush returned while the write was in flight";
+  hold_failing_write_ = false;
+  writer.join();
+  second.join();
+  EXPECT_TRUE(flushed.load());
+  // Nothing in flight or open: OK at once.
+  EXPECT_OK(log_->Flush());
 }
 
 }  // namespace

@@ -19,7 +19,37 @@ using ::strongroom::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class KeyBrokerTest : public BrokerFixture {};
+class KeyBrokerTest : public BrokerFixture {
+ protected:
+  // A new audit log and broker over the same database, whose writes fail
+  // while `*fail` is set.
+  void UseAuditWithFailingWrites(const std::atomic<bool>* fail) {
+    broker_.reset();
+    audit_.reset();
+    AuditOptions options{.checkpoint_every = 5};
+    options.write_batch_for_testing = [this, fail](rocksdb::WriteBatch& batch) -> absl::Status {
+      if (fail->load()) return absl::UnavailableError("injected write failure");
+      return db_->Write(batch);
+    };
+    ASSERT_OK_AND_ASSIGN(audit_, AuditLog::Create(*db_, checkpoint_signer_.get(), clock_, options));
+    MakeBroker(BrokerOptions{});
+  }
+
+  // The actions and decisions of the exported records after `after`.
+  std::vector<std::string> ExportedActionsAfter(uint64_t after) {
+    std::ostringstream out;
+    EXPECT_OK(audit_->Export(1, out));
+    std::vector<std::string> actions;
+    for (absl::string_view line : absl::StrSplit(out.str(), '\n', absl::SkipEmpty())) {
+      nlohmann::json j = nlohmann::json::parse(line);
+      if (j["type"] == "record" && j["sequence"].get<uint64_t>() > after) {
+        actions.push_back(
+            absl::StrCat(j["action"].get<std::string>(), ":", j["decision"].get<std::string>()));
+      }
+    }
+    return actions;
+  }
+};
 
 TEST_F(KeyBrokerTest, ReleaseOpensOnlyWithTheWorkloadsPrivateKey) {
   MakeReleasableKey();
@@ -46,15 +76,7 @@ TEST_F(KeyBrokerTest, ReleaseOpensOnlyWithTheWorkloadsPrivateKey) {
 TEST_F(KeyBrokerTest, AChallengeWhoseRecordWasNotWrittenIsNotRedeemed) {
   MakeReleasableKey();
   std::atomic<bool> fail_writes{false};
-  broker_.reset();
-  audit_.reset();
-  AuditOptions options{.checkpoint_every = 5};
-  options.write_batch_for_testing = [&](rocksdb::WriteBatch& batch) -> absl::Status {
-    if (fail_writes) return absl::UnavailableError("injected write failure");
-    return db_->Write(batch);
-  };
-  ASSERT_OK_AND_ASSIGN(audit_, AuditLog::Create(*db_, checkpoint_signer_.get(), clock_, options));
-  MakeBroker(BrokerOptions{});
+  UseAuditWithFailingWrites(&fail_writes);
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
 
   // The challenge's record is not durable when the nonce is handed out; the
@@ -80,19 +102,40 @@ TEST_F(KeyBrokerTest, AChallengeWhoseRecordWasNotWrittenIsNotRedeemed) {
   EXPECT_THAT(AttestWith(kWorkload, w, nonce, item),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("nonce_unknown")));
   ASSERT_OK(Token(kWorkload, w).status());
+  EXPECT_THAT(ExportedActionsAfter(before),
+              ElementsAre("challenge:allow", "attest:allow", "attest:deny", "challenge:allow",
+                          "attest:allow"));
+}
 
-  std::ostringstream out;
-  ASSERT_OK(audit_->Export(1, out));
-  std::vector<std::string> actions;
-  for (absl::string_view line : absl::StrSplit(out.str(), '\n', absl::SkipEmpty())) {
-    nlohmann::json j = nlohmann::json::parse(line);
-    if (j["type"] == "record" && j["sequence"].get<uint64_t>() > before) {
-      actions.push_back(
-          absl::StrCat(j["action"].get<std::string>(), ":", j["decision"].get<std::string>()));
-    }
-  }
-  EXPECT_THAT(actions, ElementsAre("challenge:allow", "attest:allow", "attest:deny",
-                                   "challenge:allow", "attest:allow"));
+// In an Attest with `release` the attest record is appended unsynced and the
+// release record's synced write carries it (and the challenge's): when that
+// write fails, the call returns neither a token nor a sealed key, and none
+// of the three records is stored.
+TEST_F(KeyBrokerTest, AnAttestWithReleaseWhoseRecordsWereNotWrittenReturnsNothing) {
+  MakeReleasableKey();
+  std::atomic<bool> fail_writes{false};
+  UseAuditWithFailingWrites(&fail_writes);
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  const uint64_t before = audit_->head().sequence;
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(v1::EvidenceItem item, Evidence(w, nonce, kGoodMeasurement));
+  fail_writes = true;
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "keys/k", "keys/k"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected")));
+  fail_writes = false;
+  EXPECT_EQ(audit_->head().sequence, before);
+  EXPECT_THAT(ExportedActionsAfter(before), ::testing::IsEmpty());
+
+  // The next flow is whole again, and its records are the only ones after.
+  ASSERT_OK_AND_ASSIGN(nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(item, Evidence(w, nonce, kGoodMeasurement));
+  ASSERT_OK_AND_ASSIGN(v1::AttestResponse both,
+                       AttestWith(kWorkload, w, nonce, item, "keys/k", "keys/k"));
+  EXPECT_FALSE(both.token().empty());
+  ASSERT_TRUE(both.has_sealed());
+  EXPECT_OK(Open(both.sealed(), w.keys.private_key).status());
+  EXPECT_THAT(ExportedActionsAfter(before),
+              ElementsAre("challenge:allow", "attest:allow", "release:allow"));
 }
 
 // The token check's key lookup stands in for the release's only when the
