@@ -6,9 +6,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -29,7 +31,9 @@ constexpr size_t kSecureHeapMaxSecret = 4096;
 // 2 usable but its mlock failed (still dump-protected; reported unlocked).
 int SecureHeapState() {
   static const int state = [] {
-    if (CRYPTO_secure_malloc_initialized()) return 1;  // someone else's init
+    // Someone else's set-up: usable, but whether its mlock succeeded is
+    // unknown, so small secrets take locked pages of their own.
+    if (CRYPTO_secure_malloc_initialized()) return 2;
     return CRYPTO_secure_malloc_init(kSecureHeapBytes, kSecureHeapMinChunk);
   }();
   return state;
@@ -123,21 +127,28 @@ bool InitSecureHeap() { return SecureHeapReady(); }
 
 SecretBytes::SecretBytes(size_t size) {
   if (size == 0) return;
-  if (size <= kSecureHeapMaxSecret && SecureHeapReady()) {
+  // The heap is set up by the first secret of any size, before large ones'
+  // locked mappings take up RLIMIT_MEMLOCK; it holds small secrets only
+  // while it is locked (state 1). Unlocked (its mlock failed), each small
+  // secret gets a locked page of its own, as the header promises.
+  if (SecureHeapState() == 1 && size <= kSecureHeapMaxSecret) {
     void* p = OPENSSL_secure_zalloc(size);
     if (p != nullptr && CRYPTO_secure_allocated(p)) {
       data_ = static_cast<uint8_t*>(p);
       size_ = size;
-      locked_ = SecureHeapState() == 1;
+      locked_ = true;
       return;
     }
     if (p != nullptr) OPENSSL_secure_clear_free(p, size);
   }
   const size_t page = PageSize();
+  if (size > std::numeric_limits<size_t>::max() - page) std::abort();  // not mappable
   mapped_ = (size + page - 1) / page * page;
   if (uint8_t* cached = MappingCache::Get().Take(mapped_, &locked_)) {
     data_ = cached;
     size_ = size;
+    // Its lock may have failed under pressure that has gone since.
+    if (!locked_) locked_ = mlock(data_, mapped_) == 0;
     return;
   }
   void* p = mmap(nullptr, mapped_, PROT_READ | PROT_WRITE,
@@ -160,8 +171,13 @@ SecretBytes SecretBytes::CopyFrom(std::span<const uint8_t> bytes) {
 
 SecretBytes SecretBytes::Random(size_t size) {
   SecretBytes s(size);
-  if (size > 0 && RAND_bytes(s.data_, static_cast<int>(size)) != 1) {
-    std::abort();  // A failing CSPRNG must never yield predictable keys.
+  // RAND_bytes takes an int: in chunks.
+  constexpr size_t kChunk = size_t{1} << 30;
+  for (size_t done = 0; done < size; done += kChunk) {
+    const size_t n = std::min(kChunk, size - done);
+    if (RAND_bytes(s.data_ + done, static_cast<int>(n)) != 1) {
+      std::abort();  // A failing CSPRNG must never yield predictable keys.
+    }
   }
   return s;
 }
@@ -194,8 +210,10 @@ void SecretBytes::Release() {
     locked_ = false;
     return;
   }
-  // [size_, mapped_) is zero: never exposed, or wiped by Shrink.
-  OPENSSL_cleanse(data_, size_);
+  // The whole mapping, not only [0, size_): a caller that wrote past size()
+  // (an overrun, or an API given the mapped length) must not leave bytes for
+  // the next secret that reuses the mapping.
+  OPENSSL_cleanse(data_, mapped_);
   if (!MappingCache::Get().Put(data_, mapped_, locked_)) {
     MappingCache::Unmap(data_, mapped_, locked_);
   }

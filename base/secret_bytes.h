@@ -15,6 +15,12 @@
 //    are read only through Reveal()/RevealMutable(), which are easy to grep for.
 //  - Equality is constant time (CRYPTO_memcmp) for equal lengths.
 //  - Thread-compatible: distinct objects may be used from distinct threads.
+//  - fork(): a child must not read, write or destroy a SecretBytes it
+//    inherited (it should exec or _exit). Own mappings are MADV_DONTFORK, so
+//    they are absent in the child (a read faults, and the destructor would
+//    unmap whatever the child has mapped there since); secure-heap secrets
+//    are copied into the child, unlocked. New SecretBytes in the child are
+//    fine. The project starts processes with posix_spawn.
 #ifndef STRONGROOM_BASE_SECRET_BYTES_H_
 #define STRONGROOM_BASE_SECRET_BYTES_H_
 

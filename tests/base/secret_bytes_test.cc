@@ -77,6 +77,23 @@ TEST(SecretBytesTest, AReleasedMappingIsReusedWipedAndLocked) {
   for (uint8_t b : third.Reveal()) ASSERT_EQ(b, 0);
 }
 
+// A caller that wrote past size() (an overrun inside the page-rounded
+// mapping) leaves nothing for the next secret that gets the mapping.
+TEST(SecretBytesTest, BytesPastTheSizeAreWipedBeforeReuse) {
+  const size_t size = 5000;  // mapped as 8192 bytes (4 KiB pages)
+  const long page = sysconf(_SC_PAGESIZE);
+  ASSERT_EQ(page, 4096);
+  uint8_t* first = nullptr;
+  {
+    SecretBytes s(size);
+    first = s.RevealMutable().data();
+    std::memset(first, 0xEE, 8192);  // the secret and the rest of its mapping
+  }
+  SecretBytes again(8000);
+  ASSERT_EQ(again.Reveal().data(), first) << "the mapping was not reused";
+  for (size_t i = 0; i < again.size(); ++i) ASSERT_EQ(again.Reveal()[i], 0) << "byte " << i;
+}
+
 TEST(SecretBytesTest, AForkedChildDoesNotReuseTheParentsMappings) {
   const size_t size = 1 << 20;
   { SecretBytes cached(size); }  // now kept for reuse in this process
