@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/onnx_test_util.h"
+#include "worker/onnx/tensor_proto_util.h"
 
 namespace strongroom::worker::onnx {
 namespace {
@@ -274,6 +275,65 @@ TEST(OnnxLoaderTest, GraphAttributesAndSparseInitializersAreRefused) {
   GraphBuilder s = ReluGraph();
   s.proto().mutable_graph()->add_sparse_initializer();
   EXPECT_THAT(s.Load(), StatusIs(kInvalid, HasSubstr("sparse initializers are not supported")));
+}
+
+// Every value a parsed model carries is zeroed, wherever it sits: the main
+// graph's initializers and sparse initializers, tensor, sparse-tensor and
+// plain-list attributes, subgraphs, training_info graphs and functions.
+TEST(OnnxLoaderTest, WipeModelPayloadsZeroesEveryValueItHolds) {
+  ::onnx::ModelProto m;
+  auto fill = [](::onnx::TensorProto* t) {
+    t->set_raw_data(std::string(64, '\x5a'));
+    t->add_float_data(1.5f);
+    t->add_int64_data(7);
+    t->add_string_data("secret-label");
+  };
+  auto fill_graph = [&](::onnx::GraphProto* g) {
+    fill(g->add_initializer());
+    ::onnx::SparseTensorProto* s = g->add_sparse_initializer();
+    fill(s->mutable_values());
+    fill(s->mutable_indices());
+    ::onnx::AttributeProto* a = g->add_node()->add_attribute();
+    fill(a->mutable_t());
+    fill(a->add_tensors());
+    fill(a->mutable_sparse_tensor()->mutable_values());
+    a->add_floats(2.5f);
+    a->add_ints(9);
+    a->set_s("value");
+    a->add_strings("values");
+    return a;
+  };
+  ::onnx::AttributeProto* top = fill_graph(m.mutable_graph());
+  fill_graph(top->mutable_g());
+  fill_graph(top->add_graphs());
+  fill_graph(m.add_training_info()->mutable_initialization());
+  fill(m.add_functions()->add_node()->add_attribute()->mutable_t());
+
+  WipeModelPayloads(&m);
+
+  // Each value field left non-zero anywhere in the message shows up as a
+  // non-zero byte of a known payload; scan them all.
+  auto zero_tensor = [](const ::onnx::TensorProto& t) {
+    bool zero = t.float_data(0) == 0.0f && t.int64_data(0) == 0;
+    for (char c : t.raw_data()) zero = zero && c == 0;
+    for (char c : t.string_data(0)) zero = zero && c == 0;
+    return zero;
+  };
+  auto zero_graph = [&](const ::onnx::GraphProto& g) {
+    const ::onnx::AttributeProto& a = g.node(0).attribute(0);
+    bool zero = zero_tensor(g.initializer(0)) && zero_tensor(g.sparse_initializer(0).values()) &&
+                zero_tensor(g.sparse_initializer(0).indices()) && zero_tensor(a.t()) &&
+                zero_tensor(a.tensors(0)) && zero_tensor(a.sparse_tensor().values()) &&
+                a.floats(0) == 0.0f && a.ints(0) == 0;
+    for (char c : a.s()) zero = zero && c == 0;
+    for (char c : a.strings(0)) zero = zero && c == 0;
+    return zero;
+  };
+  EXPECT_TRUE(zero_graph(m.graph()));
+  EXPECT_TRUE(zero_graph(m.graph().node(0).attribute(0).g()));
+  EXPECT_TRUE(zero_graph(m.graph().node(0).attribute(0).graphs(0)));
+  EXPECT_TRUE(zero_graph(m.training_info(0).initialization()));
+  EXPECT_TRUE(zero_tensor(m.functions(0).node(0).attribute(0).t()));
 }
 
 TEST(OnnxTensorTest, TensorProtoRoundTripAndStrictParsing) {

@@ -1,8 +1,10 @@
 #include "worker/onnx/model.h"
 
 #include <climits>
+#include <cstring>
 #include <deque>
 #include <map>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "onnx/onnx_pb.h"
@@ -200,16 +202,56 @@ absl::Status NodeError(const Node& node, const absl::Status& s) {
   return absl::Status(s.code(), absl::StrCat(node.Label(), ": ", s.message()));
 }
 
-void WipeModelPayloads(::onnx::ModelProto* model) {
-  if (!model->has_graph()) return;
-  ::onnx::GraphProto* g = model->mutable_graph();
-  for (auto& t : *g->mutable_initializer()) WipeTensorPayload(&t);
-  for (auto& n : *g->mutable_node()) {
+namespace {
+
+void WipeString(std::string* s) {
+  if (!s->empty()) explicit_bzero(s->data(), s->size());
+}
+
+void WipeSparse(::onnx::SparseTensorProto* t) {
+  if (t->has_values()) WipeTensorPayload(t->mutable_values());
+  if (t->has_indices()) WipeTensorPayload(t->mutable_indices());
+}
+
+void WipeGraph(::onnx::GraphProto* g);
+
+void WipeNodes(google::protobuf::RepeatedPtrField<::onnx::NodeProto>* nodes) {
+  for (auto& n : *nodes) {
     for (auto& a : *n.mutable_attribute()) {
       if (a.has_t()) WipeTensorPayload(a.mutable_t());
       for (auto& t : *a.mutable_tensors()) WipeTensorPayload(&t);
+      if (a.has_sparse_tensor()) WipeSparse(a.mutable_sparse_tensor());
+      for (auto& t : *a.mutable_sparse_tensors()) WipeSparse(&t);
+      if (a.has_g()) WipeGraph(a.mutable_g());
+      for (auto& sub : *a.mutable_graphs()) WipeGraph(&sub);
+      // Plain values too (a Constant's value_floats / value_ints).
+      if (a.floats_size() > 0) {
+        explicit_bzero(a.mutable_floats()->mutable_data(), sizeof(float) * a.floats_size());
+      }
+      if (a.ints_size() > 0) {
+        explicit_bzero(a.mutable_ints()->mutable_data(), sizeof(int64_t) * a.ints_size());
+      }
+      if (a.has_s()) WipeString(a.mutable_s());
+      for (auto& s : *a.mutable_strings()) WipeString(&s);
     }
   }
+}
+
+void WipeGraph(::onnx::GraphProto* g) {
+  for (auto& t : *g->mutable_initializer()) WipeTensorPayload(&t);
+  for (auto& t : *g->mutable_sparse_initializer()) WipeSparse(&t);
+  WipeNodes(g->mutable_node());
+}
+
+}  // namespace
+
+void WipeModelPayloads(::onnx::ModelProto* model) {
+  if (model->has_graph()) WipeGraph(model->mutable_graph());
+  for (auto& info : *model->mutable_training_info()) {
+    if (info.has_initialization()) WipeGraph(info.mutable_initialization());
+    if (info.has_algorithm()) WipeGraph(info.mutable_algorithm());
+  }
+  for (auto& f : *model->mutable_functions()) WipeNodes(f.mutable_node());
 }
 
 absl::StatusOr<Model> Model::Load(std::span<const uint8_t> bytes) {

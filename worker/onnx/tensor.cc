@@ -351,6 +351,9 @@ void WipeTensorPayload(::onnx::TensorProto* t) {
   WipeRepeated(t->mutable_int64_data());
   WipeRepeated(t->mutable_double_data());
   WipeRepeated(t->mutable_uint64_data());
+  for (std::string& s : *t->mutable_string_data()) {
+    if (!s.empty()) explicit_bzero(s.data(), s.size());
+  }
 }
 
 }  // namespace strongroom::worker::onnx

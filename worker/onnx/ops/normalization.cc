@@ -91,6 +91,10 @@ class BatchNormOp final : public Op {
                                 for (int64_t i = 0; i < size; ++i) dst[i] = src[i] * a + b;
                               }
                             });
+    // Copies of the model's statistics (or of this batch's): wiped like a
+    // Tensor's buffer before they are freed.
+    explicit_bzero(mean.data(), mean.size() * sizeof(float));
+    explicit_bzero(var.data(), var.size() * sizeof(float));
     return absl::OkStatus();
   }
 
