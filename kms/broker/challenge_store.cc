@@ -92,7 +92,11 @@ absl::Status ChallengeStore::Redeem(std::span<const uint8_t> nonce, absl::string
   // guess cannot be retried against it.
   Entry e = it->second;
   EraseLocked(it);
-  if (e.expires_at <= clock_.Now()) {
+  // Expired ones go here too, not only when a challenge is issued: after a
+  // burst that is not followed by another, they would stay until one is.
+  const absl::Time now = clock_.Now();
+  DropExpiredLocked(now);
+  if (e.expires_at <= now) {
     return refuse(ChallengeRefusal::kExpired, "nonce expired");
   }
   if (e.principal != principal) {
