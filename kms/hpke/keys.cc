@@ -20,6 +20,30 @@
 
 namespace strongroom::kms::hpke {
 
+// An OpenSSL key object built on first use, under a mutex, and tried again
+// on the next use if OpenSSL could not build it (PublicKey::Lazy,
+// PrivateKey::Rep::Lazy).
+struct LazyEvpPkey {
+  std::mutex mu;
+  std::shared_ptr<EVP_PKEY> pkey;
+
+  // `build` returns a new key or nullptr (errors queued, cleared here:
+  // callers report the missing key).
+  template <typename Build>
+  EVP_PKEY* Get(Build build) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (pkey == nullptr) {
+      EVP_PKEY* raw = build();
+      if (raw == nullptr) {
+        internal::ClearOpenSslErrors();
+        return nullptr;
+      }
+      pkey = std::shared_ptr<EVP_PKEY>(raw, EVP_PKEY_free);
+    }
+    return pkey.get();
+  }
+};
+
 struct PrivateKey::Rep {
   Kem kem;
   SecretBytes serialized;
@@ -28,12 +52,8 @@ struct PrivateKey::Rep {
   // P-256: the scalar, parsed once (internal::P256Scalar), for the DHs.
   internal::OsslPtr<BIGNUM> scalar;
   // For a key made without an OpenSSL object (DH does not need one:
-  // internal::P256Dh; only the encodings do): built on first use, and
-  // tried again on the next use if OpenSSL could not build it.
-  struct Lazy {
-    std::mutex mu;
-    std::shared_ptr<EVP_PKEY> pkey;
-  };
+  // internal::P256Dh; only the encodings do).
+  using Lazy = LazyEvpPkey;
   std::unique_ptr<Lazy> lazy;  // set when `pkey` is null
 };
 
@@ -153,10 +173,7 @@ absl::StatusOr<PublicKey> PublicKey::Create(Kem kem, std::span<const uint8_t> se
   return PublicKey(kem, Bytes(serialized.begin(), serialized.end()), *std::move(pkey));
 }
 
-struct PublicKey::Lazy {
-  std::mutex mu;
-  std::shared_ptr<EVP_PKEY> pkey;  // null until built (again tried on each use)
-};
+struct PublicKey::Lazy : LazyEvpPkey {};
 
 PublicKey PublicKey::FromOwnKeyPair(Kem kem, Bytes serialized) {
   PublicKey key(kem, std::move(serialized), nullptr);
@@ -166,20 +183,12 @@ PublicKey PublicKey::FromOwnKeyPair(Kem kem, Bytes serialized) {
 
 EVP_PKEY* PublicKey::evp_pkey() const {
   if (lazy_ == nullptr) return pkey_.get();
-  std::lock_guard<std::mutex> lock(lazy_->mu);
-  if (lazy_->pkey == nullptr) {
-    EVP_PKEY* pkey =
-        kem_ == Kem::kDhkemX25519HkdfSha256
-            ? EVP_PKEY_new_raw_public_key_ex(nullptr, "X25519", nullptr, serialized_.data(),
-                                             serialized_.size())
-            : P256PublicFromPoint(serialized_);
-    if (pkey == nullptr) {
-      internal::ClearOpenSslErrors();  // callers report the missing key
-      return nullptr;
-    }
-    lazy_->pkey = Share(pkey);
-  }
-  return lazy_->pkey.get();
+  return lazy_->Get([this] {
+    return kem_ == Kem::kDhkemX25519HkdfSha256
+               ? EVP_PKEY_new_raw_public_key_ex(nullptr, "X25519", nullptr, serialized_.data(),
+                                                serialized_.size())
+               : P256PublicFromPoint(serialized_);
+  });
 }
 
 absl::StatusOr<PrivateKey> PrivateKey::Create(Kem kem, const SecretBytes& serialized) {
@@ -229,18 +238,11 @@ const BIGNUM* PrivateKey::p256_scalar() const { return rep_->scalar.get(); }
 EVP_PKEY* PrivateKey::evp_pkey() const {
   if (rep_->pkey != nullptr) return rep_->pkey.get();
   if (rep_->lazy == nullptr) return nullptr;
-  std::lock_guard<std::mutex> lock(rep_->lazy->mu);
-  if (rep_->lazy->pkey == nullptr) {
-    EVP_PKEY* raw = rep_->scalar != nullptr
-                        ? P256KeyPairFromData(rep_->public_key.Serialize(), rep_->scalar.get())
-                        : nullptr;
-    if (raw == nullptr) {
-      internal::ClearOpenSslErrors();  // callers report the missing key
-      return nullptr;
-    }
-    rep_->lazy->pkey = Share(raw);
-  }
-  return rep_->lazy->pkey.get();
+  return rep_->lazy->Get([this]() -> EVP_PKEY* {
+    return rep_->scalar != nullptr
+               ? P256KeyPairFromData(rep_->public_key.Serialize(), rep_->scalar.get())
+               : nullptr;
+  });
 }
 
 absl::StatusOr<KeyPair> DeriveKeyPair(Kem kem, const SecretBytes& ikm) {
