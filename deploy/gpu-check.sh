@@ -2,7 +2,8 @@
 # The CUDA backend's check on a GPU machine that has the CUDA toolkit and
 # driver but none of the project's Debian packages (the lent device machine).
 #
-#   ./deploy/gpu-check.sh pack   # here: build with nvcc into build-cuda/ and
+#   ./deploy/gpu-check.sh pack   # here: build with nvcc into build-cuda/ (or
+#                                # $STRONGROOM_GPU_BUILD_DIR) and
 #                                # pack the binaries, their non-CUDA shared
 #                                # libraries and the ONNX vectors into
 #                                # build-gpu/pack.tar.xz (~12 MB)
@@ -27,13 +28,15 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 G=build-gpu
+# The build folder pack uses (any folder configured with nvcc found will do).
+B=${STRONGROOM_GPU_BUILD_DIR:-build-cuda}
 
 pack() {
   set -e
   local vectors=${STRONGROOM_VECTORS_DIR:-$root/../shared/vectors}
-  cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
+  cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
     -DSTRONGROOM_ENABLE_CUDA=ON -DSTRONGROOM_VECTORS_DIR="$vectors" >/dev/null
-  ninja -C build-cuda -j"${STRONGROOM_JOBS:-2}" onnx_cuda_test strongroom-worker strongroomd \
+  ninja -C "$B" -j"${STRONGROOM_JOBS:-2}" onnx_cuda_test strongroom-worker strongroomd \
     strongroom
   local stage
   stage=$(mktemp -d)
@@ -42,10 +45,10 @@ pack() {
   cp -r "$vectors/onnx-models/mnist-8" "$vectors/onnx-models/onnx-light" \
     "$stage/vectors/onnx-models/"
   chmod -R u+w "$stage/vectors"
-  strip -o "$stage/onnx_cuda_test" build-cuda/bin/onnx_cuda_test
-  strip -o "$stage/strongroom-worker" build-cuda/bin/strongroom-worker
-  strip -o "$stage/strongroomd" build-cuda/bin/strongroomd
-  strip -o "$stage/strongroom" build-cuda/bin/strongroom
+  strip -o "$stage/onnx_cuda_test" "$B"/bin/onnx_cuda_test
+  strip -o "$stage/strongroom-worker" "$B"/bin/strongroom-worker
+  strip -o "$stage/strongroomd" "$B"/bin/strongroomd
+  strip -o "$stage/strongroom" "$B"/bin/strongroom
   mkdir -p "$stage/lib/softhsm" "$stage/var/dev"
   cp -L /usr/lib/softhsm/libsofthsm2.so "$stage/lib/softhsm/"
   hsm-sim/provision-token.sh --dir "$stage/var/hsm" --label gpu >/dev/null
