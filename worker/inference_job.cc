@@ -161,6 +161,7 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
     strongroom::v1::ObjectInfo info;
     auto bytes = Fetch(store, ref, "input", &info);
     if (!bytes.ok()) return StepFailed(error, step, bytes.status());
+    const auto parse_start = SteadyClock::now();
     auto tensor =
         Tensor::FromTensorProto(bytes->Reveal(), absl::StrCat("--input ", FormatObjectRef(ref)));
     *bytes = SecretBytes();
@@ -168,6 +169,9 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
     auto batched = RepeatAlongBatch(*tensor, model->inputs()[i], spec.batch);
     if (!batched.ok()) return StepFailed(error, step, batched.status(), /*usage=*/true);
     inputs.push_back(*std::move(batched));
+    LogInfo("worker.parse", {{"input", static_cast<unsigned long>(i)},
+                             {"bytes", static_cast<unsigned long long>(inputs.back().byte_size())},
+                             {"ms", MsSince(parse_start)}});
   }
 
   // 5. Inference.
@@ -190,6 +194,7 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
   // each upload commits on its own (the store has no multi-object
   // transaction), so a failed upload's error names those already stored.
   std::vector<SecretBytes> serialized_outputs;
+  const auto serialize_start = SteadyClock::now();
   for (size_t i = 0; i < outputs->size(); ++i) {
     const ObjectRef dest = OutputObject(spec.output, i, outputs->size());
     auto serialized_or = SerializeOutput((*outputs)[i], model->outputs()[i].name);
@@ -200,6 +205,8 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
     }
     serialized_outputs.push_back(*std::move(serialized_or));
   }
+  LogInfo("worker.serialize", {{"outputs", static_cast<unsigned long>(serialized_outputs.size())},
+                               {"ms", MsSince(serialize_start)}});
   JobResult result;
   for (size_t i = 0; i < outputs->size(); ++i) {
     const ObjectRef dest = OutputObject(spec.output, i, outputs->size());

@@ -86,7 +86,7 @@ tracer=()
 [[ $rc -eq 0 ]] || { cat "$wd/run1.log" >&2; fail "worker run: exit $rc, want 0"; }
 grep -q "^stored results/digit-0@1 " "$wd/run1.stdout" || fail "worker did not report the stored output"
 # Each step is logged, with its duration.
-for event in worker.start worker.attest worker.key_release worker.get worker.load worker.infer worker.put worker.done; do
+for event in worker.start worker.attest worker.key_release worker.get worker.load worker.parse worker.infer worker.serialize worker.put worker.done; do
   grep "\"event\":\"$event\"" "$wd/run1.log" | grep -q '"ms":\|"core_dumps_off":' \
     || { cat "$wd/run1.log" >&2; fail "worker log lacks $event with its time"; }
 done

@@ -168,8 +168,8 @@ TEST_F(InferenceJobTest, Mnist8EndToEnd) {
 
   // One log line per step, with a duration.
   const std::string log = Log();
-  for (const char* event : {"worker.attest", "worker.get", "worker.load", "worker.infer",
-                            "worker.put", "worker.done"}) {
+  for (const char* event : {"worker.attest", "worker.get", "worker.load", "worker.parse",
+                            "worker.infer", "worker.serialize", "worker.put", "worker.done"}) {
     EXPECT_THAT(log, HasSubstr(absl::StrCat("\"event\":\"", event, "\""))) << event;
   }
   for (const std::string& line : log_) EXPECT_THAT(line, HasSubstr("ms\":")) << line;
