@@ -3,6 +3,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <condition_variable>
+#include <exception>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -249,8 +250,18 @@ absl::Status AuditLog::AwaitCommit(std::unique_lock<std::mutex>& lock,
                                                                     b->head.hash}));
     }
     lock.unlock();
-    absl::Status s = options_.write_batch_for_testing ? options_.write_batch_for_testing(b->batch)
-                                                      : db_.Write(b->batch);
+    absl::Status s;
+    // An exception from the write (std::bad_alloc inside RocksDB) must not
+    // leave `writing_` set: every later caller would wait on it forever. It
+    // fails this batch like any failed write.
+    try {
+      s = options_.write_batch_for_testing ? options_.write_batch_for_testing(b->batch)
+                                           : db_.Write(b->batch);
+    } catch (const std::exception& e) {
+      s = absl::InternalError(absl::StrCat("audit write threw: ", e.what()));
+    } catch (...) {
+      s = absl::InternalError("audit write threw a non-standard exception");
+    }
     lock.lock();
     writing_.reset();
     FinishCommit(*b, s);

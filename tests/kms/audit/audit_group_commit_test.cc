@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -44,6 +45,7 @@ class AuditGroupCommitTest : public AuditLogFixture {
         while (hold_failing_write_.load()) {
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
+        if (throw_.load()) throw std::bad_alloc();
         return absl::Status(fail_code_.load(), "injected write failure");
       }
       return db_->Write(batch);
@@ -94,6 +96,7 @@ class AuditGroupCommitTest : public AuditLogFixture {
   std::atomic<int> fail_write_{0};  // the 1-based write to fail; 0: none
   std::atomic<bool> hold_failing_write_{false};
   std::atomic<absl::StatusCode> fail_code_{absl::StatusCode::kUnavailable};
+  std::atomic<bool> throw_{false};  // the failing write throws instead
 };
 
 TEST_F(AuditGroupCommitTest, ConcurrentAppendsShareSyncedWrites) {
@@ -155,6 +158,34 @@ TEST_F(AuditGroupCommitTest, FailedWriteAppendsNothingAndTheChainResumes) {
   EXPECT_EQ(v.records, 4 + seqs.size());
   ASSERT_OK(Reopen());  // chain, checkpoints and head pointer all re-checked
   EXPECT_EQ(log_->head().sequence, 4 + seqs.size());
+}
+
+// A write that throws (std::bad_alloc inside RocksDB) fails its records like
+// a write that returns an error; the callers waiting behind it are not left
+// waiting for a write that never finishes, and the chain resumes.
+TEST_F(AuditGroupCommitTest, AThrowingWriteFailsItsRecordsAndTheLogGoesOn) {
+  write_delay_ms_ = 0;
+  AppendN(2);
+  throw_ = true;
+  fail_write_ = writes_.load() + 1;
+  EXPECT_THAT(log_->Append(TestEntry(3)),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("audit write threw")));
+  EXPECT_EQ(log_->head().sequence, 2u);
+  ASSERT_OK_AND_ASSIGN(AuditRecord next, log_->Append(TestEntry(3)));
+  EXPECT_EQ(next.sequence, 3u);
+
+  // Again with appends waiting behind the throwing write: each returns.
+  write_delay_ms_ = 3;
+  fail_write_ = writes_.load() + 2;
+  int failures = 0;
+  int behind = 0;
+  std::vector<uint64_t> seqs = AppendConcurrently(6, 10, &failures, &behind);
+  EXPECT_GE(failures, 1);
+  EXPECT_EQ(seqs.size() + failures, 60u);
+  for (size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], i + 4);
+  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.records, 3 + seqs.size());
 }
 
 TEST_F(AuditGroupCommitTest, CheckpointWaitsForItsWrite) {
