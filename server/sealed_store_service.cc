@@ -329,6 +329,12 @@ grpc::Status SealedStoreService::PutRekeySegments(
         break;
       }
       case v1::PutRekeySegmentsRequest::kFinish: {
+        // `finish` commits the new data key: false is a malformed message,
+        // not a quiet commit.
+        if (!message.finish()) {
+          return ToGrpcStatus(absl::InvalidArgumentError(
+              "PutRekeySegments: finish: must be true (it swaps in the new data key)"));
+        }
         absl::StatusOr<v1::StoreJob> job = (*rekey)->Finish();
         if (!job.ok()) return ToGrpcStatus(job.status());
         *response = *std::move(job);

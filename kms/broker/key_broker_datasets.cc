@@ -154,6 +154,7 @@ absl::StatusOr<v1::GetObjectKeyResponse> KeyBroker::GetObjectKey(const Caller& c
   RETURN_IF_ERROR(Admit(c));
   ASSIGN_OR_RETURN(std::string id, storage::sealed::ParseDatasetName(r.dataset(), "dataset"));
   RETURN_IF_ERROR(storage::sealed::ValidateObjectName(r.name(), "name"));
+  RETURN_IF_ERROR(CheckTokenAndPublicKeyShape(r.token(), r.public_key()));
   const std::string resource = storage::sealed::DatasetResourceName(id);
   constexpr absl::string_view kAction = "object_key";
   ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, kAction, r.token(), resource));
@@ -228,6 +229,7 @@ absl::StatusOr<v1::GetUploadKeyResponse> KeyBroker::GetUploadKey(const Caller& c
   if (r.upload_id().size() != 32) {
     return absl::InvalidArgumentError("upload_id: not an upload id");
   }
+  RETURN_IF_ERROR(CheckTokenAndPublicKeyShape(r.token(), r.public_key()));
   constexpr absl::string_view kAction = "upload_key";
   ASSIGN_OR_RETURN(DatasetDirectory * directory, Directory());
   ASSIGN_OR_RETURN(DatasetDirectory::PendingUpload upload, directory->LookupUpload(r.upload_id()));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "kms/broker/key_broker.h"
 #include "nlohmann/json.hpp"
@@ -42,6 +43,10 @@ const nlohmann::json& JsonMember(const nlohmann::json& object, absl::string_view
 std::string JsonString(const nlohmann::json& object, absl::string_view name);
 // "datasets/..." and "keys/..." as they are; a bare key id as "keys/{id}".
 std::string NormalizeKey(absl::string_view name);
+// The shape of a release request's token and public key, before the token
+// is checked (and a decision audited): InvalidArgument naming the field
+// ("token: empty", "public_key: N bytes, expected ...").
+absl::Status CheckTokenAndPublicKeyShape(absl::string_view token, absl::string_view public_key);
 // The cnf JWK of a workload's HPKE public key (RFC 7800 / 8037).
 nlohmann::json PublicKeyJwk(hpke::Kem kem, const Bytes& pk);
 

@@ -109,6 +109,16 @@ absl::StatusOr<v1::ReleaseKeyResponse> KeyBroker::ReleaseKey(const Caller& c,
   return ReleaseAdmitted(c, r);
 }
 
+absl::Status CheckTokenAndPublicKeyShape(absl::string_view token, absl::string_view public_key) {
+  if (token.empty()) return absl::InvalidArgumentError("token: empty");
+  if (public_key.size() != 65 && public_key.size() != 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("public_key: ", public_key.size(),
+                     " bytes, expected an uncompressed P-256 point (65) or an X25519 key (32)"));
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 // The shape of a ReleaseKey / GetDataKey request, before its token is
@@ -117,12 +127,7 @@ absl::Status CheckReleaseRequest(absl::string_view token, const std::string& key
                                  absl::string_view public_key) {
   if (token.empty()) return absl::InvalidArgumentError("token: empty");
   RETURN_IF_ERROR(ParseKeyOrVersionName(key_name, "key").status());
-  if (public_key.size() != 65 && public_key.size() != 32) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("public_key: ", public_key.size(),
-                     " bytes, expected an uncompressed P-256 point (65) or an X25519 key (32)"));
-  }
-  return absl::OkStatus();
+  return CheckTokenAndPublicKeyShape(token, public_key);
 }
 
 }  // namespace

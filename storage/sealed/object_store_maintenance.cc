@@ -52,9 +52,16 @@ absl::Status ObjectStore::DiscardIdleUploads() {
     return true;
   }));
   RETURN_IF_ERROR(error);
+  if (options_.sync_point_for_testing) options_.sync_point_for_testing("gc.uploads.scanned");
   std::lock_guard<std::mutex> lock(mu_);
   for (const v1::SealedUploadRecord& u : idle) {
     if (active_uploads_.count(u.id()) > 0) continue;  // still streaming
+    // Scanned without the lock: an upload committed since then is an object
+    // that owns the upload's segment space now. Only a record still there
+    // is discarded.
+    absl::StatusOr<std::string> still = db_->Get(keys::Upload(u.id()));
+    if (absl::IsNotFound(still.status())) continue;
+    RETURN_IF_ERROR(still.status());
     CrashPoint("gc.discard_upload.before_write");
     RETURN_IF_ERROR(DiscardUploadLocked(u, /*sync=*/false));
     LogInfo("store.upload_discarded", {{"upload", u.id()}, {"reason", "idle"}});
@@ -73,10 +80,20 @@ absl::Status ObjectStore::CancelStaleRekeys() {
         }
         return true;
       }));
+  if (options_.sync_point_for_testing) options_.sync_point_for_testing("gc.rekeys.scanned");
   std::lock_guard<std::mutex> lock(mu_);
-  for (v1::SealedJobRecord& job : stale) {
-    if (active_rekeys_.count(job.job().id()) > 0) continue;
-    RETURN_IF_ERROR(CancelJobLocked(std::move(job), "no progress within the rekey idle timeout"));
+  for (const v1::SealedJobRecord& scanned : stale) {
+    if (active_rekeys_.count(scanned.job().id()) > 0) continue;
+    // Scanned without the lock: a job finished since then owns nothing to
+    // delete (its segment space is the object's now), and one that moved on
+    // is not stale. Only the job as it is now is cancelled.
+    absl::StatusOr<v1::SealedJobRecord> job = LoadJob(scanned.job().id());
+    if (absl::IsNotFound(job.status())) continue;
+    RETURN_IF_ERROR(job.status());
+    if (job->job().state() != v1::RUNNING || job->job().update_time_unix_micros() >= cutoff) {
+      continue;
+    }
+    RETURN_IF_ERROR(CancelJobLocked(*std::move(job), "no progress within the rekey idle timeout"));
   }
   return absl::OkStatus();
 }

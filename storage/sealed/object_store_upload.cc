@@ -163,8 +163,20 @@ absl::StatusOr<std::unique_ptr<ObjectUpload>> ObjectStore::OpenUpload(
     return absl::InvalidArgumentError(absl::StrCat("start.header.key_name: ", header->key_name,
                                                    ", but the dataset's key is ", ds.key()));
   }
+  if (options_.sync_point_for_testing) options_.sync_point_for_testing("upload.open.checked");
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // The record was read without the lock: another stream of this upload
+    // may have committed it since (its object now owns the upload's segment
+    // space), or the idle sweep discarded it. Claiming it then would write
+    // into, and on failure delete, that space.
+    absl::StatusOr<std::string> again = db_->Get(keys::Upload(upload.id()));
+    if (absl::IsNotFound(again.status())) {
+      return absl::NotFoundError(absl::StrCat("start.upload_id: upload '", upload.id(),
+                                              "' was committed or discarded while this stream "
+                                              "started: begin a new upload"));
+    }
+    RETURN_IF_ERROR(again.status());
     if (!active_uploads_.insert(upload.id()).second) {
       return absl::FailedPreconditionError(
           absl::StrCat("start.upload_id: upload ", upload.id(), " is already streaming"));

@@ -1,11 +1,13 @@
 // StoreOptions: the sealed store's configuration (strongroomd.yaml `store:`,
-// see server/config.h). A plain struct; no dependencies beyond absl time.
+// see server/config.h). A plain struct; no dependencies beyond absl.
 #ifndef STRONGROOM_STORAGE_SEALED_STORE_OPTIONS_H_
 #define STRONGROOM_STORAGE_SEALED_STORE_OPTIONS_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace strongroom::storage::sealed {
@@ -33,6 +35,12 @@ struct StoreOptions {
   size_t rewrap_budget = 256;
   // RocksDB memtable size; large values flush to blob files.
   uint64_t write_buffer_bytes = 64 << 20;
+  // Tests only: called, without the store's lock, at the points where a
+  // concurrent operation may come between a read and the locked write that
+  // depends on it: "upload.open.checked" (OpenUpload read and checked the
+  // upload record; it has not claimed the upload yet), "gc.uploads.scanned"
+  // and "gc.rekeys.scanned" (the idle sweeps listed their candidates).
+  std::function<void(absl::string_view point)> sync_point_for_testing;
 };
 
 }  // namespace strongroom::storage::sealed

@@ -457,6 +457,49 @@ TEST_F(DatasetTokenTest, UploadKeyIsWrappedExactlyAsAnOwnersAndBoundToTheUpload)
   EXPECT_THAT(AuditJsonl(), HasSubstr("\"upload_key\""));
 }
 
+// A malformed token or public key is refused before any token check, with
+// the field named and no audit record (as for ReleaseKey and GetDataKey).
+TEST_F(DatasetTokenTest, MalformedObjectAndUploadKeyRequestsNameTheFieldAndAreNotAudited) {
+  AddObject("ds", "x", 1);
+  const std::string upload_id(32, 'a');
+  dir_.uploads[upload_id] = {"ds", "out/y", 1, kWorkload.principal, true};
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));
+  const std::string pk(AsStringView(w.keys.public_key.Serialize()));
+  auto records = [&] {
+    const std::string jsonl = AuditJsonl();
+    size_t n = 0;
+    for (size_t at = 0; (at = jsonl.find("\"type\":\"record\"", at)) != std::string::npos; ++at) {
+      ++n;
+    }
+    return n;
+  };
+  const size_t records_before = records();
+  ASSERT_GT(records_before, 0u);
+  struct Case {
+    std::string token, public_key, field;
+  };
+  for (const Case& c : {Case{"", pk, "token: empty"}, Case{token, "abc", "public_key: 3 bytes"},
+                        Case{token, "", "public_key: 0 bytes"}}) {
+    v1::GetObjectKeyRequest o;
+    o.set_dataset("ds");
+    o.set_name("x");
+    o.set_token(c.token);
+    o.set_public_key(c.public_key);
+    EXPECT_THAT(broker_->GetObjectKey(kWorkload, o),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.field)));
+    v1::GetUploadKeyRequest u;
+    u.set_upload_id(upload_id);
+    u.set_token(c.token);
+    u.set_public_key(c.public_key);
+    EXPECT_THAT(broker_->GetUploadKey(kWorkload, u),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.field)));
+  }
+  EXPECT_EQ(records(), records_before);
+  // Well-formed, they pass.
+  EXPECT_OK(ObjectKey(kWorkload, token, w.keys.public_key, "ds", "x").status());
+}
+
 TEST_F(DatasetTokenTest, ReadAndUploadDecisionsAreAudited) {
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
   ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));

@@ -19,6 +19,8 @@
 #include "server/sealed_store_service.h"
 #include "server/server.h"
 #include "storage/sealed/object_db.h"
+#include "storage/sealed/sealed_header.h"
+#include "storage/sealed/segment_stream.h"
 #include "storage/streaming/streaming_aead_params.h"
 #include "tests/client/loopback_server.h"
 
@@ -420,6 +422,37 @@ TEST_F(SealedStoreServerTest, RekeyReplacesTheDataKey) {
   ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, As("auditor").StatObject(s));
   EXPECT_GT(info.rekey_time_unix_micros(), 0);
   ExpectConsistent();
+}
+
+// `finish: false` is refused, naming the field, rather than read as "finish".
+TEST_F(SealedStoreServerTest, RekeyFinishFalseIsRefused) {
+  ASSERT_OK(Put("f", Pattern(1000, 5)).status());
+  v1::GetObjectRequest get;
+  get.set_dataset("ds");
+  get.set_name("f");
+  auto read = As("owner").GetObject(get);
+  v1::GetObjectResponse first;
+  ASSERT_TRUE(read->Read(&first));
+  ASSERT_TRUE(first.has_head());
+  read->Cancel();
+  read->Finish().IgnoreError();
+  v1::BeginRekeyRequest begin;
+  begin.set_dataset("ds");
+  begin.set_name("f");
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob job, As("owner").BeginRekey(begin));
+  auto upload = As("owner").PutRekeySegments();
+  v1::PutRekeySegmentsRequest message;
+  message.mutable_start()->set_job_id(job.id());
+  // The object's header with a fresh stream header, as a client's rekey sends.
+  ASSERT_OK_AND_ASSIGN(storage::sealed::SealedHeader header,
+                       storage::sealed::ParseSealedHeader(AsBytes(first.head().header())));
+  ASSERT_OK_AND_ASSIGN(header.stream_header, storage::sealed::NewStreamHeader(header.params));
+  message.mutable_start()->set_header(std::string(AsStringView(header.Encode())));
+  ASSERT_TRUE(upload->Write(message));
+  message.set_finish(false);
+  upload->Write(message);
+  EXPECT_THAT(upload->Finish(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("finish: must be true")));
 }
 
 TEST_F(SealedStoreServerTest, RolesAreEnforced) {
