@@ -1,5 +1,8 @@
 #include "attest/tpm/tpm_verifier.h"
 
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
 #include <atomic>
 #include <optional>
 #include <utility>
@@ -122,6 +125,44 @@ const T* Recall(bool use_memo, const std::string& key, std::string* memo_key,
   *memo_key = key;
   *memo_value = *std::move(hit);
   return memo_value->get();
+}
+
+// A chain to an AK CA says who issued the certificate, not that its key is
+// a TPM's: the leaf must also carry a TCG key purpose in its extended key
+// usage, tcg-kp-AIKCertificate (2.23.133.8.3, TCG EK Credential Profile) or
+// tcg-kp-EKCertificate (2.23.133.8.1, which Google's vTPM AK certificates
+// carry). Any other key the same CA certified (a TLS key, say) could sign a
+// made-up TPMS_ATTEST.
+absl::Status CheckAkCertificatePurpose(const Certificate& cert) {
+  int critical = 0;
+  auto* eku = static_cast<EXTENDED_KEY_USAGE*>(
+      X509_get_ext_d2i(cert.get(), NID_ext_key_usage, &critical, nullptr));
+  const std::string want =
+      "a TCG key purpose, 2.23.133.8.3 (tcg-kp-AIKCertificate) or 2.23.133.8.1";
+  if (eku == nullptr) {
+    ERR_clear_error();
+    return absl::PermissionDeniedError(
+        absl::StrCat("tpm quote: AK certificate '", cert.common_name(), "': extended key usage ",
+                     critical == -1 ? "absent" : "unreadable",
+                     ": the CA does not say the key is a TPM's (want ", want, ")"));
+  }
+  std::string seen;
+  bool tcg = false;
+  for (int i = 0; i < sk_ASN1_OBJECT_num(eku); ++i) {
+    char oid[80];
+    const int n = OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(eku, i), /*no_name=*/1);
+    if (n <= 0 || n >= static_cast<int>(sizeof(oid))) continue;
+    const absl::string_view text(oid, n);
+    tcg = tcg || text == "2.23.133.8.3" || text == "2.23.133.8.1";
+    absl::StrAppend(&seen, seen.empty() ? "" : ", ", text);
+  }
+  EXTENDED_KEY_USAGE_free(eku);
+  if (!tcg) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("tpm quote: AK certificate '", cert.common_name(), "': extended key usage [",
+                     seen, "] has no TCG key purpose (want ", want, ")"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -443,6 +484,7 @@ absl::StatusOr<Appraisal> TpmVerifier::VerifyQuote(const Evidence& evidence,
           absl::StrCat(untrusted, " and no AK CA roots are configured"));
     }
     RETURN_IF_ERROR(CheckAkChain(presented, ctx.at));
+    RETURN_IF_ERROR(CheckAkCertificatePurpose(presented[0]));
     trust = "certificate";
   }
 

@@ -24,7 +24,7 @@ bool AddExt(X509* cert, X509* issuer, int nid, const char* value) {
 
 absl::StatusOr<std::shared_ptr<X509>> Make(EVP_PKEY* subject_key, const std::string& cn,
                                            X509* issuer, EVP_PKEY* issuer_key, absl::Time nb,
-                                           absl::Time na, bool ca) {
+                                           absl::Time na, bool ca, const std::string& eku = "") {
   std::shared_ptr<X509> cert(X509_new(), X509_free);
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++);
@@ -39,7 +39,8 @@ absl::StatusOr<std::shared_ptr<X509>> Make(EVP_PKEY* subject_key, const std::str
   bool ok = AddExt(cert.get(), iss, NID_basic_constraints,
                    ca ? "critical,CA:TRUE" : "critical,CA:FALSE") &&
             AddExt(cert.get(), iss, NID_key_usage,
-                   ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
+                   ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature") &&
+            (eku.empty() || AddExt(cert.get(), iss, NID_ext_key_usage, eku.c_str()));
   if (!ok || X509_sign(cert.get(), issuer_key, EVP_sha256()) <= 0) {
     ERR_clear_error();
     return absl::InternalError("test CA: cannot make certificate");
@@ -70,8 +71,10 @@ std::string TestCa::cert_pem() const {
 }
 
 absl::StatusOr<std::string> TestCa::Issue(EVP_PKEY* subject_key, const std::string& cn,
-                                          absl::Time not_before, absl::Time not_after) const {
-  auto cert = Make(subject_key, cn, cert_.get(), key_.get(), not_before, not_after, /*ca=*/false);
+                                          absl::Time not_before, absl::Time not_after,
+                                          const std::string& eku) const {
+  auto cert =
+      Make(subject_key, cn, cert_.get(), key_.get(), not_before, not_after, /*ca=*/false, eku);
   if (!cert.ok()) return cert.status();
   BIO* bio = BIO_new(BIO_s_mem());
   PEM_write_bio_X509(bio, cert->get());

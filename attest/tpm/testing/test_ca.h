@@ -22,9 +22,12 @@ class TestCa {
   static absl::StatusOr<TestCa> Create(const std::string& cn, absl::Time not_before,
                                        absl::Time not_after);
   std::string cert_pem() const;
-  // An end-entity certificate for `subject_key`, PEM.
+  // An end-entity certificate for `subject_key`, PEM, with the extended key
+  // usage `eku` (OpenSSL's config syntax: "2.23.133.8.3", the TCG AK
+  // purpose, by default; "" for none).
   absl::StatusOr<std::string> Issue(EVP_PKEY* subject_key, const std::string& cn,
-                                    absl::Time not_before, absl::Time not_after) const;
+                                    absl::Time not_before, absl::Time not_after,
+                                    const std::string& eku = "2.23.133.8.3") const;
 
  private:
   TestCa(std::shared_ptr<EVP_PKEY> key, std::shared_ptr<X509> cert)

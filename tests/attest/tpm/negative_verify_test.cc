@@ -219,6 +219,28 @@ TEST_F(TpmAkCertificateTest, ChainToThePinnedRootMakesTheAkTrusted) {
   EXPECT_FALSE(b.claims.Has("tpm.ak.name"));
 }
 
+// The CA's chain alone does not make a key an AK: the leaf must carry a TCG
+// key purpose. A key the same CA certified for something else (or for
+// nothing in particular) could sign a made-up quote.
+TEST_F(TpmAkCertificateTest, AkCertificateWithoutATcgKeyPurposeIsRefused) {
+  absl::Time t = PinnedTime();
+  for (bool with_ak_public : {true, false}) {
+    ASSERT_OK_AND_ASSIGN(std::string none, ca_->Issue(ak_key_.get(), "ak", t - absl::Hours(1),
+                                                      t + absl::Hours(1), /*eku=*/""));
+    EXPECT_THAT(Verify(*ca_, {none}, t, with_ak_public),
+                StatusIs(Code::kPermissionDenied, HasSubstr("extended key usage absent")));
+    ASSERT_OK_AND_ASSIGN(std::string tls, ca_->Issue(ak_key_.get(), "ak", t - absl::Hours(1),
+                                                     t + absl::Hours(1), "serverAuth"));
+    EXPECT_THAT(
+        Verify(*ca_, {tls}, t, with_ak_public),
+        StatusIs(Code::kPermissionDenied, HasSubstr("[1.3.6.1.5.5.7.3.1] has no TCG key purpose")));
+    // Google's AK certificates carry tcg-kp-EKCertificate.
+    ASSERT_OK_AND_ASSIGN(std::string ek_purpose, ca_->Issue(ak_key_.get(), "ak", t - absl::Hours(1),
+                                                            t + absl::Hours(1), "2.23.133.8.1"));
+    EXPECT_OK(Verify(*ca_, {ek_purpose}, t, with_ak_public));
+  }
+}
+
 TEST_F(TpmAkCertificateTest, ChainToAnUnpinnedRootIsRefused) {
   absl::Time t = PinnedTime();
   ASSERT_OK_AND_ASSIGN(std::string leaf,
