@@ -173,6 +173,9 @@ absl::StatusOr<v1::ReferenceValueSet> AttestationAdmin::PutReferenceValues(
   if (r.expire_time_unix() < 0) {
     return absl::InvalidArgumentError("expire_time_unix: negative");
   }
+  if (r.description().size() > 1024) {  // as a key's description
+    return absl::InvalidArgumentError("description: longer than 1024 bytes");
+  }
   absl::Time now = clock_.Now();
   if (r.expire_time_unix() != 0 &&
       absl::FromUnixSeconds(r.expire_time_unix()) <= now) {
@@ -475,6 +478,22 @@ absl::StatusOr<int64_t> AttestationAdmin::CurrentPolicyVersion(
   return v;
 }
 
+absl::Status CheckEvidenceSizes(const google::protobuf::RepeatedPtrField<v1::EvidenceItem>& items) {
+  if (items.empty() || static_cast<size_t>(items.size()) > kMaxEvidenceItems) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("evidence: ", items.size(), " items, expected 1..", kMaxEvidenceItems));
+  }
+  for (int i = 0; i < items.size(); ++i) {
+    size_t bytes = items[i].payload().size();
+    for (const std::string& cert : items[i].certificates()) bytes += cert.size();
+    if (bytes > kMaxEvidenceBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("evidence[", i, "]: ", bytes, " bytes, at most ", kMaxEvidenceBytes));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<attest::Evidence> EvidenceFromProto(const v1::EvidenceItem& item,
                                                    absl::string_view field) {
   attest::Evidence e;
@@ -507,8 +526,10 @@ absl::StatusOr<v1::DryRunPolicyResponse> AttestationAdmin::DryRunPolicy(
     }
   }
   RETURN_IF_ERROR(policy.status());
-  if (r.evidence().empty()) {
-    return absl::InvalidArgumentError("evidence: at least one item required");
+  RETURN_IF_ERROR(CheckEvidenceSizes(r.evidence()));
+  if (r.verification_time_unix() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "verification_time_unix: ", r.verification_time_unix(), " is before 1970 (0 means now)"));
   }
   std::vector<attest::Evidence> evidence;
   std::vector<attest::VerifyContext> contexts;

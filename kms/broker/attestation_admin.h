@@ -130,6 +130,14 @@ class AttestationAdmin final : public attest::ReferenceValueResolver {
 absl::StatusOr<attest::Evidence> EvidenceFromProto(const v1::EvidenceItem& item,
                                                    absl::string_view field);
 
+// Evidence a request may carry (Attest, DryRunPolicy): 1..kMaxEvidenceItems
+// items, each at most kMaxEvidenceBytes (payload and certificates).
+inline constexpr size_t kMaxEvidenceItems = 4;
+inline constexpr size_t kMaxEvidenceBytes = 256 * 1024;
+// InvalidArgument naming the field ("evidence: 0 items, expected 1..4",
+// "evidence[1]: N bytes, at most 262144") when `items` is outside those.
+absl::Status CheckEvidenceSizes(const google::protobuf::RepeatedPtrField<v1::EvidenceItem>& items);
+
 }  // namespace strongroom::kms
 
 #endif  // STRONGROOM_KMS_BROKER_ATTESTATION_ADMIN_H_

@@ -26,9 +26,6 @@
 namespace strongroom::kms {
 namespace {
 
-constexpr size_t kMaxEvidenceItems = 4;
-constexpr size_t kMaxEvidenceBytes = 256 * 1024;
-
 absl::StatusOr<hpke::Kem> KemOf(v1::HpkeKem kem) {
   switch (kem) {
     case v1::HPKE_KEM_UNSPECIFIED:
@@ -219,20 +216,11 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
     return absl::InvalidArgumentError(
         absl::StrCat("public_key: ", pk.status().message()));
   }
-  if (r.evidence().empty() || static_cast<size_t>(r.evidence_size()) > kMaxEvidenceItems) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "evidence: ", r.evidence_size(), " items, expected 1..", kMaxEvidenceItems));
-  }
+  RETURN_IF_ERROR(CheckEvidenceSizes(r.evidence()));
   std::vector<attest::Evidence> evidence;
   std::string digest_input;
   for (int i = 0; i < r.evidence_size(); ++i) {
     const v1::EvidenceItem& item = r.evidence(i);
-    size_t bytes = item.payload().size();
-    for (const std::string& cert : item.certificates()) bytes += cert.size();
-    if (bytes > kMaxEvidenceBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "evidence[", i, "]: ", bytes, " bytes, at most ", kMaxEvidenceBytes));
-    }
     ASSIGN_OR_RETURN(attest::Evidence e,
                      EvidenceFromProto(item, absl::StrCat("evidence[", i, "]")));
     if (e.collateral_dir.empty()) e.collateral_dir = options_.collateral_dir;
