@@ -174,15 +174,17 @@ absl::StatusOr<std::vector<IsvSvnTcbLevel>> IsvSvnLevels(
     const Json& o, absl::string_view what) {
   ASSIGN_OR_RETURN(const Json* levels, Array(o, "tcbLevels", what));
   std::vector<IsvSvnTcbLevel> out;
-  for (const Json& l : *levels) {
+  for (size_t i = 0; i < levels->size(); ++i) {
+    const Json& l = (*levels)[i];
+    const std::string at = absl::StrCat(what, " tcbLevels[", i, "]");
     IsvSvnTcbLevel level;
     const Json* tcb = Find(l, "tcb");
-    if (tcb == nullptr) return Field(what, "tcbLevels", "level without tcb");
-    ASSIGN_OR_RETURN(int64_t svn, Int(*tcb, "isvsvn", 65535, what));
+    if (tcb == nullptr) return Field(at, "tcb", "missing");
+    ASSIGN_OR_RETURN(int64_t svn, Int(*tcb, "isvsvn", 65535, absl::StrCat(at, ".tcb")));
     level.isvsvn = static_cast<uint16_t>(svn);
-    ASSIGN_OR_RETURN(level.tcb_status, Str(l, "tcbStatus", what));
-    ASSIGN_OR_RETURN(level.tcb_date, Time(l, "tcbDate", what));
-    ASSIGN_OR_RETURN(level.advisory_ids, Advisories(l, what));
+    ASSIGN_OR_RETURN(level.tcb_status, Str(l, "tcbStatus", at));
+    ASSIGN_OR_RETURN(level.tcb_date, Time(l, "tcbDate", at));
+    ASSIGN_OR_RETURN(level.advisory_ids, Advisories(l, at));
     out.push_back(std::move(level));
   }
   return out;
@@ -196,7 +198,8 @@ absl::Status Components(const Json& tcb, const char* key,
     return Field(what, key, absl::StrCat(comps->size(), " components, want 16"));
   }
   for (size_t i = 0; i < 16; ++i) {
-    ASSIGN_OR_RETURN(int64_t svn, Int((*comps)[i], "svn", 255, what));
+    ASSIGN_OR_RETURN(int64_t svn,
+                     Int((*comps)[i], "svn", 255, absl::StrCat(what, ".", key, "[", i, "]")));
     out[i] = static_cast<uint8_t>(svn);
   }
   return absl::OkStatus();
@@ -330,20 +333,21 @@ absl::StatusOr<TdxTcbInfo> ParseTdxTcbInfo(absl::string_view json) {
     }
   }
   ASSIGN_OR_RETURN(const Json* levels, Array(o, "tcbLevels", kWhat));
-  for (const Json& l : *levels) {
+  for (size_t i = 0; i < levels->size(); ++i) {
+    const Json& l = (*levels)[i];
+    const std::string at = absl::StrCat(kWhat, " tcbLevels[", i, "]");
+    const std::string at_tcb = absl::StrCat(at, ".tcb");
     TdxTcbLevel level;
     const Json* tcb = Find(l, "tcb");
-    if (tcb == nullptr) return Field(kWhat, "tcbLevels", "level without tcb");
-    RETURN_IF_ERROR(
-        Components(*tcb, "sgxtcbcomponents", level.sgx_components, kWhat));
-    ASSIGN_OR_RETURN(int64_t pcesvn, Int(*tcb, "pcesvn", 65535, kWhat));
+    if (tcb == nullptr) return Field(at, "tcb", "missing");
+    RETURN_IF_ERROR(Components(*tcb, "sgxtcbcomponents", level.sgx_components, at_tcb));
+    ASSIGN_OR_RETURN(int64_t pcesvn, Int(*tcb, "pcesvn", 65535, at_tcb));
     level.pcesvn = static_cast<uint16_t>(pcesvn);
     // SGX TCB infos have no TDX components; a TDX one must.
-    RETURN_IF_ERROR(
-        Components(*tcb, "tdxtcbcomponents", level.tdx_components, kWhat));
-    ASSIGN_OR_RETURN(level.tcb_status, Str(l, "tcbStatus", kWhat));
-    ASSIGN_OR_RETURN(level.tcb_date, Time(l, "tcbDate", kWhat));
-    ASSIGN_OR_RETURN(level.advisory_ids, Advisories(l, kWhat));
+    RETURN_IF_ERROR(Components(*tcb, "tdxtcbcomponents", level.tdx_components, at_tcb));
+    ASSIGN_OR_RETURN(level.tcb_status, Str(l, "tcbStatus", at));
+    ASSIGN_OR_RETURN(level.tcb_date, Time(l, "tcbDate", at));
+    ASSIGN_OR_RETURN(level.advisory_ids, Advisories(l, at));
     info.tcb_levels.push_back(std::move(level));
   }
   return info;

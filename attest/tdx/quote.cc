@@ -110,7 +110,9 @@ absl::Status ParseBody(Cursor& c, bool tdx15, TdReportBody& b) {
   RETURN_IF_ERROR(c.Copy(b.mrconfigid, "mrconfigid"));
   RETURN_IF_ERROR(c.Copy(b.mrowner, "mrowner"));
   RETURN_IF_ERROR(c.Copy(b.mrownerconfig, "mrownerconfig"));
-  for (auto& r : b.rtmr) RETURN_IF_ERROR(c.Copy(r, "rtmr"));
+  for (size_t i = 0; i < b.rtmr.size(); ++i) {
+    RETURN_IF_ERROR(c.Copy(b.rtmr[i], absl::StrCat("rtmr[", i, "]")));
+  }
   RETURN_IF_ERROR(c.Copy(b.report_data, "report_data"));
   if (tdx15) {
     b.tee_tcb_svn2.emplace();

@@ -151,8 +151,8 @@ absl::Status CheckPcrDigestOver(const TpmsAttest& attest, uint16_t hash_alg,
   const EVP_MD* md = TpmHashMd(hash_alg);
   if (md == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unsupported hash algorithm 0x",
-                     absl::Hex(hash_alg, absl::kZeroPad4)));
+        absl::StrCat("tpm quote: signature.hash: unsupported hash algorithm 0x",
+                     absl::Hex(hash_alg, absl::kZeroPad4), " for the PCR digest"));
   }
   // H(selected values in selection order), gathered into a buffer that is
   // hashed when full and at the end: one digest update for a usual quote

@@ -95,6 +95,26 @@ TEST(TcbInfoTest, ParsesRealTdxTcbInfo) {
                            sig.subspan(32), "tcb info"));
 }
 
+// A bad value deep in the levels is named by its path: the level's index,
+// the component list and the component's index.
+TEST(TcbInfoTest, ABadComponentIsNamedByItsPath) {
+  std::string file = Vec("gotdx/tcbinfo_fmspc_50806f000000.json");
+  size_t at = file.find("\"tdxtcbcomponents\":[");
+  ASSERT_NE(at, std::string::npos);
+  at = file.find("\"tdxtcbcomponents\":[", at + 1);  // the second level's
+  ASSERT_NE(at, std::string::npos);
+  for (int i = 0; i < 4; ++i) {
+    at = file.find("\"svn\":", at + 1);
+    ASSERT_NE(at, std::string::npos);
+  }
+  const size_t value = at + 6;
+  const size_t end = file.find_first_not_of("0123456789", value);
+  file.replace(value, end - value, "300");
+  EXPECT_THAT(ParseTdxTcbInfo(file),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("tcbLevels[1].tcb.tdxtcbcomponents[3]: svn:")));
+}
+
 TEST(TcbInfoTest, ParsesModuleIdentitiesOfTdx15TcbInfo) {
   ASSERT_OK_AND_ASSIGN(
       TdxTcbInfo info,
