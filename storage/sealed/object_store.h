@@ -281,6 +281,7 @@ class ObjectStore {
   // ObjectUpload / RekeyUpload.
   absl::Status ReserveQuota(const v1::Dataset& ds, uint64_t bytes);
   void ReleaseQuota(const std::string& dataset, uint64_t bytes);
+  void ReleaseQuotaLocked(const std::string& dataset, uint64_t bytes);
   void EndUpload(const std::string& upload_id);
   absl::Status AppendRekeySegment(const std::string& job_id, const SegmentLayout& layout,
                                   const v1::ObjectSegment& segment);

@@ -205,6 +205,11 @@ absl::Status ObjectStore::ReserveQuota(const v1::Dataset& ds, uint64_t bytes) {
 
 void ObjectStore::ReleaseQuota(const std::string& dataset, uint64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
+  ReleaseQuotaLocked(dataset, bytes);
+}
+
+// REQUIRES: mu_ held.
+void ObjectStore::ReleaseQuotaLocked(const std::string& dataset, uint64_t bytes) {
   auto it = reserved_.find(dataset);
   if (it == reserved_.end()) return;
   it->second -= std::min(it->second, bytes);
@@ -309,6 +314,11 @@ absl::StatusOr<v1::ObjectInfo> ObjectUpload::Commit(const v1::PutObjectFinish& f
   RETURN_IF_ERROR(store_.db_->Write(batch, /*sync=*/true));
   CrashPoint("upload.commit.after_write");
   store_.usage_[record_.dataset_id()] = usage;
+  // The bytes count as stored now, so no longer as reserved: in the same
+  // locked section, or an upload started before this one's stream ends would
+  // see them twice against the quota.
+  store_.ReleaseQuotaLocked(record_.dataset_id(), reserved_);
+  reserved_ = 0;
   done_ = true;
   LogInfo("store.object_committed", {{"dataset", dataset_.name()},
                                      {"object", record_.name()},

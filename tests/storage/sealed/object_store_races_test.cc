@@ -150,5 +150,36 @@ TEST_F(ObjectStoreRaceTest, TheStaleRekeySweepSparesAJobFinishedAfterItsScan) {
   ExpectConsistent();
 }
 
+// Between an upload's commit and the end of its stream, its bytes count
+// once against the quota (stored), not twice (stored and reserved).
+TEST_F(ObjectStoreRaceTest, ACommittedUploadsBytesCountOnceAgainstTheQuota) {
+  v1::CreateDatasetRequest r;
+  r.set_dataset_id("small");
+  r.set_key("k1");
+  r.set_owner(kOwner.principal);
+  r.set_quota_bytes(100000);
+  ASSERT_OK(store_->CreateDataset(kAdmin, r).status());
+  ASSERT_OK_AND_ASSIGN(v1::Upload up, Begin("small", "a"));
+  ASSERT_OK_AND_ASSIGN(testing::SealedParts parts,
+                       testing::Seal(data_key_, "small", "a", up.version(), Pattern(50000, 4)));
+  v1::PutObjectStart start;
+  start.set_upload_id(up.upload_id());
+  start.set_header(std::string(AsStringView(parts.header_bytes)));
+  ASSERT_OK_AND_ASSIGN(auto a, store_->OpenUpload(kOwner, start));
+  for (const std::string& seg : parts.segments) ASSERT_OK(a->AppendSegment(AsBytes(seg)));
+  v1::PutObjectFinish finish;
+  finish.set_segment_count(parts.segments.size());
+  finish.set_stream_bytes(parts.stream_bytes);
+  ASSERT_OK(a->Commit(finish).status());
+  // `a`'s stream has not ended yet. 50 KB stored + 30 KB fits 100 KB.
+  ASSERT_OK_AND_ASSIGN(v1::Upload next, Begin("small", "b"));
+  EXPECT_OK(SealAndUpload(kOwner, next, "small", Pattern(30000, 5)).status());
+  a.reset();
+  ASSERT_OK_AND_ASSIGN(v1::Upload over, Begin("small", "c"));
+  EXPECT_THAT(SealAndUpload(kOwner, over, "small", Pattern(30000, 6)),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("quota")));
+  ExpectConsistent();
+}
+
 }  // namespace
 }  // namespace strongroom::storage::sealed
