@@ -74,13 +74,11 @@ absl::Status Decrypt(Invocation& inv) {
     OPENSSL_cleanse(r.mutable_plaintext()->data(), r.plaintext().size());
     r.clear_plaintext();
   }
-  std::string json = ToJson(r);
-  ScopedWipe wipe_json(json);
-  // Sized first, so no reallocation leaves an unwiped copy behind.
+  v1::DecryptResponse rest;
+  rest.set_key_version(r.key_version());
   std::string line;
   ScopedWipe wipe_line(line);
-  line.reserve(json.size() + 1);
-  line.append(json).push_back('\n');
+  RETURN_IF_ERROR(JsonLineWithSecret(rest, "plaintext", AsBytes(r.plaintext()), &line));
   return WriteOutput("out", "-", line);
 }
 
@@ -109,10 +107,10 @@ absl::Status DataKey(Invocation& inv) {
   std::string text;
   ScopedWipe wipe_text(text);
   if (inv.json()) {
-    std::string json = ToJson(r);
-    ScopedWipe wipe_json(json);
-    text.reserve(json.size() + 1);  // no reallocation with the key in it
-    text.append(json).push_back('\n');
+    v1::GenerateDataKeyResponse rest;
+    rest.set_ciphertext(r.ciphertext());
+    rest.set_key_version(r.key_version());
+    RETURN_IF_ERROR(JsonLineWithSecret(rest, "plaintext", AsBytes(r.plaintext()), &text));
   } else {
     text.reserve(4096);  // appended in place, never reallocated with the key in it
     absl::StrAppend(&text, "key_version  ", r.key_version(), "\n");

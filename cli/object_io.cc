@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -160,7 +161,9 @@ absl::Status ParseRange(const std::string& v, client::GetObjectOptions& o) {
   o.range_start = start;
   if (dash + 1 < v.size()) {
     if (end < start) return UsageError(absl::StrCat("--range: '", v, "' ends before it starts"));
-    o.range_end = end + 1;
+    // END is inclusive: the largest END means "to the end" (end + 1 would
+    // wrap to 0, an empty range).
+    if (end != std::numeric_limits<uint64_t>::max()) o.range_end = end + 1;
   }
   return absl::OkStatus();
 }

@@ -1,13 +1,15 @@
 #include "cli/output.h"
 
+#include <google/protobuf/util/json_util.h>
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <iostream>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "base/bytes.h"
 
 namespace strongroom::cli {
 
@@ -23,6 +25,24 @@ std::string ToJson(const google::protobuf::Message& m) {
 }
 
 void PrintJson(const google::protobuf::Message& m) { std::cout << ToJson(m) << "\n"; }
+
+absl::Status JsonLineWithSecret(const google::protobuf::Message& without_secret,
+                                absl::string_view field, std::span<const uint8_t> secret,
+                                std::string* line) {
+  const std::string json = ToJson(without_secret);
+  const std::string marker = absl::StrCat("\"", field, "\": \"\"");
+  const size_t at = json.find(marker);
+  if (at == std::string::npos) {
+    return absl::InternalError(absl::StrCat("JSON output: no empty field '", field, "'"));
+  }
+  const size_t split = at + marker.size() - 1;  // before the closing quote
+  std::string b64 = Base64Encode(secret);
+  line->clear();
+  line->reserve(json.size() + b64.size() + 1);
+  line->append(json, 0, split).append(b64).append(json, split).push_back('\n');
+  OPENSSL_cleanse(b64.data(), b64.size());
+  return absl::OkStatus();
+}
 
 void Table::Print() const {
   std::vector<size_t> width;

@@ -4,13 +4,16 @@
 #ifndef STRONGROOM_CLI_OUTPUT_H_
 #define STRONGROOM_CLI_OUTPUT_H_
 
-#include <cstdint>
-#include <string>
-#include <vector>
-
 #include <google/protobuf/message.h>
 #include <google/protobuf/repeated_field.h>
 
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "strongroom/v1/key_management.pb.h"
 
 namespace strongroom::cli {
@@ -20,6 +23,15 @@ namespace v1 = ::strongroom::v1;
 // Protobuf JSON (proto field names, defaults printed, bytes as base64).
 std::string ToJson(const google::protobuf::Message& m);
 void PrintJson(const google::protobuf::Message& m);  // with a newline
+
+// ToJson(without_secret) with its bytes field `field` (empty there) set to
+// `secret`, and a newline, built in `*line` with one allocation: ToJson of
+// a message holding the secret would leave copies in freed buffers (the
+// message's serialization, the string's growth). The caller wipes *line.
+// Internal if `field` is not printed as an empty bytes field.
+absl::Status JsonLineWithSecret(const google::protobuf::Message& without_secret,
+                                absl::string_view field, std::span<const uint8_t> secret,
+                                std::string* line);
 
 // Columns padded to their widest cell; the header row is the first row.
 class Table {

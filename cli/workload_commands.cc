@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -30,8 +31,8 @@
 #include "client/tpm_attester.h"
 #include "client/tsm_attester.h"
 #include "client/workload.h"
-#include "storage/streaming/byte_stream.h"
 #include "nlohmann/json.hpp"
+#include "storage/streaming/byte_stream.h"
 
 namespace strongroom::cli {
 namespace {
@@ -166,8 +167,12 @@ absl::Status WriteKey(const CliOptions& o, const SecretBytes& key) {
   if (out && *out == "-") {
     std::string b64 = Base64Encode(key.Reveal());
     ScopedWipe wipe(b64);
-    b64.push_back('\n');
-    return WriteOutput("out", "-", b64);
+    // Sized once: appending the newline to `b64` would reallocate it and
+    // free the old buffer, key and all, without a wipe.
+    std::string line(b64.size() + 1, '\n');
+    ScopedWipe wipe_line(line);
+    std::memcpy(line.data(), b64.data(), b64.size());
+    return WriteOutput("out", "-", line);
   }
   return WriteOutput("out", out.value_or(""), AsStringView(key.Reveal()));
 }

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "base/prefetcher.h"
 #include "base/status_macros.h"
+#include "storage/sealed/object_names.h"
 #include "storage/sealed/segment_layout.h"
 #include "storage/sealed/segment_stream.h"
 
@@ -18,6 +19,14 @@ using storage::sealed::SealedHeader;
 using storage::sealed::SegmentStreamReader;
 
 namespace {
+
+// Whether `resource` (the server's datasets/{id}) names the dataset the
+// caller asked for (its id or datasets/{id}).
+bool SameDataset(absl::string_view resource, absl::string_view asked) {
+  absl::StatusOr<std::string> a = storage::sealed::ParseDatasetName(resource, "dataset");
+  absl::StatusOr<std::string> b = storage::sealed::ParseDatasetName(asked, "dataset");
+  return a.ok() && b.ok() && *a == *b;
+}
 
 // Ciphertext segments a download receives ahead of its decryption.
 constexpr size_t kPrefetchSegments = 2;
@@ -203,6 +212,14 @@ absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObject
     }
   }
   ASSIGN_OR_RETURN(v1::Upload upload, std::move(begun));
+  // The data key is made for, and bound to, the reservation the server
+  // answers with: it must be the object asked for.
+  if (!SameDataset(upload.dataset(), o.dataset) || upload.name() != o.name ||
+      upload.version() == 0) {
+    return absl::DataLossError(absl::StrCat("BeginUpload: the server reserved ", upload.dataset(),
+                                            "/", upload.name(), "@", upload.version(), ", not ",
+                                            o.dataset, "/", o.name));
+  }
   // Also here, for a server that predates expected_key: before any data
   // moves; the unused upload is discarded by the server.
   if (!o.expected_key.empty() && KeyName(o.expected_key) != upload.key()) {
@@ -286,6 +303,12 @@ absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObject
   message.mutable_finish()->set_stream_bytes(stream_bytes);
   stream->Write(message);  // a refusal shows in Finish()
   ASSIGN_OR_RETURN(v1::ObjectInfo info, stream->Finish());
+  if (!SameDataset(info.dataset(), o.dataset) || info.name() != o.name ||
+      info.version() != upload.version()) {
+    return absl::DataLossError(absl::StrCat("PutObject: the server recorded ", info.dataset(), "/",
+                                            info.name(), "@", info.version(), ", not ", o.dataset,
+                                            "/", o.name, "@", upload.version()));
+  }
   if (info.size() != done) {
     return absl::DataLossError(absl::StrCat("PutObject: the server recorded ", info.size(),
                                             " bytes, ", done, " were sent"));
@@ -378,6 +401,14 @@ absl::StatusOr<v1::StoreJob> RekeySealedObject(Connection& conn, const RekeyOpti
   begin.set_name(o.name);
   begin.set_version(o.version);
   ASSIGN_OR_RETURN(v1::StoreJob job, conn.BeginRekey(begin));
+  // Every later step follows the job: it must be for the object asked for.
+  if (job.id().empty() || !SameDataset(job.dataset(), o.dataset) || job.name() != o.name ||
+      (o.version != 0 && job.version() != o.version)) {
+    return absl::DataLossError(
+        absl::StrCat("BeginRekey: the server's job ", job.id(), " is for ", job.dataset(), "/",
+                     job.name(), "@", job.version(), ", not ", o.dataset, "/", o.name,
+                     o.version != 0 ? "@" : "", o.version != 0 ? absl::StrCat(o.version) : ""));
+  }
   if (job.done() == job.total() && !job.new_header().empty()) {
     // Every segment is stored (a crash came before the swap): finish.
     auto upload = conn.PutRekeySegments();

@@ -28,7 +28,8 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 G=build-gpu
-# The build folder pack uses (any folder configured with nvcc found will do).
+# The build folder pack uses; pack (re)configures it with the options below
+# (RelWithDebInfo, tests and CUDA on), which stay in its cache.
 B=${STRONGROOM_GPU_BUILD_DIR:-build-cuda}
 
 pack() {

@@ -155,6 +155,12 @@ class KeyManager {
     std::map<uint32_t, records::KeyVersionRecord> versions;
   };
   using ViewPtr = std::shared_ptr<const KeyView>;
+  // FailedPrecondition / NotFound unless `version` of the key in `view` may
+  // be released to a workload: a release policy, software protection, the
+  // version ENABLED and not below min_decryption_version. Checked when the
+  // release target is found and again, on the view of the moment, when its
+  // material is released or a data key is sealed under it.
+  static absl::Status CheckReleasable(const KeyView& view, uint32_t version);
   enum class Action { kRead, kManage, kUse };
   // The usable form of one version: its unwrapped material in protected
   // memory (PROTECTION_SOFTWARE) or its HSM object (PROTECTION_HSM).

@@ -1,6 +1,7 @@
 // KeyManager: creating, reading, listing, updating and rotating keys.
 #include <rocksdb/write_batch.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -221,11 +222,22 @@ absl::StatusOr<v1::ChangeResult> KeyManager::UpdateKey(const Caller& c,
   if (view->key.key().dual_control()) {
     records::ChangeRecord change;
     *change.mutable_update() = resolved;
-    // What the approver approves, spelled out: the fields, and for a release
-    // policy its version and the reference-value sets it pins.
+    // What the approver approves, spelled out: each field with its new
+    // value (a destroy wait of 0 or a higher minimum decryption version is
+    // what a second admin must see), and for a release policy its version
+    // and the reference-value sets it pins.
     std::string action = absl::StrCat("update ", r.name());
     for (const std::string& field : resolved.update_mask()) {
-      if (field != "release_policy") {
+      if (field == "rotation_period_seconds") {
+        absl::StrAppend(&action, "; rotation_period_seconds ", resolved.rotation_period_seconds());
+      } else if (field == "min_decryption_version") {
+        absl::StrAppend(&action, "; min_decryption_version ", resolved.min_decryption_version());
+      } else if (field == "destroy_wait_seconds") {
+        absl::StrAppend(&action, "; destroy_wait_seconds ", resolved.destroy_wait_seconds());
+      } else if (field == "description") {
+        absl::StrAppend(&action, "; description \"", absl::CHexEscape(resolved.description()),
+                        "\"");
+      } else if (field != "release_policy") {
         absl::StrAppend(&action, "; ", field);
       } else if (resolved.release_policy().empty()) {
         absl::StrAppend(&action, "; release_policy none");

@@ -16,12 +16,8 @@ void KeyManager::SetReferencePinLookup(ReferencePinLookup lookup) {
   reference_pin_lookup_ = std::move(lookup);
 }
 
-absl::StatusOr<KeyManager::ReleaseTarget> KeyManager::FindReleaseTarget(
-    absl::string_view name) {
-  ASSIGN_OR_RETURN(VersionName named, ParseKeyOrVersionName(name, "key"));
-  uint32_t version = named.version;
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(named.key_id));
-  const v1::Key& key = view->key.key();
+absl::Status KeyManager::CheckReleasable(const KeyView& view, uint32_t version) {
+  const v1::Key& key = view.key.key();
   if (key.release_policy().empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat(key.name(), " has no release policy: it is never released to workloads"));
@@ -30,19 +26,33 @@ absl::StatusOr<KeyManager::ReleaseTarget> KeyManager::FindReleaseTarget(
     return absl::FailedPreconditionError(
         absl::StrCat(key.name(), " is HSM-protected and cannot be released"));
   }
-  if (version == 0) version = key.primary_version();
-  auto it = view->versions.find(version);
-  if (it == view->versions.end()) {
+  auto it = view.versions.find(version);
+  if (it == view.versions.end()) {
     return absl::NotFoundError(absl::StrCat(key.name(), " has no version ", version));
   }
   if (it->second.version().state() != v1::ENABLED) {
     return absl::FailedPreconditionError(absl::StrCat(
         it->second.version().name(), " is not ENABLED and cannot be released"));
   }
+  // What its owner may no longer decrypt with is not handed to a workload.
+  if (version < key.min_decryption_version()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(it->second.version().name(), " is below the key's minimum decryption version ",
+                     key.min_decryption_version(), " and cannot be released"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KeyManager::ReleaseTarget> KeyManager::FindReleaseTarget(absl::string_view name) {
+  ASSIGN_OR_RETURN(VersionName named, ParseKeyOrVersionName(name, "key"));
+  ASSIGN_OR_RETURN(ViewPtr view, GetView(named.key_id));
+  const v1::Key& key = view->key.key();
+  const uint32_t version = named.version == 0 ? key.primary_version() : named.version;
+  RETURN_IF_ERROR(CheckReleasable(*view, version));
   ReleaseTarget t;
   t.key = key;
   t.version = version;
-  t.version_name = it->second.version().name();
+  t.version_name = view->versions.at(version).version().name();
   return t;
 }
 
@@ -59,7 +69,11 @@ absl::StatusOr<KeyManager::ReleaseBinding> KeyManager::FindReleaseBinding(absl::
 }
 
 absl::StatusOr<SecretBytes> KeyManager::ReleaseMaterial(const ReleaseTarget& target) {
+  // The target was found earlier (before the evidence and the token were
+  // checked): the version may have been suspended, marked compromised or
+  // scheduled for destruction since.
   ASSIGN_OR_RETURN(ViewPtr view, GetView(target.key.name().substr(5)));
+  RETURN_IF_ERROR(CheckReleasable(*view, target.version));
   ASSIGN_OR_RETURN(std::shared_ptr<const Material> m, GetMaterial(*view, target.version));
   if (m->in_hsm) {
     return absl::FailedPreconditionError(
@@ -71,6 +85,7 @@ absl::StatusOr<SecretBytes> KeyManager::ReleaseMaterial(const ReleaseTarget& tar
 absl::StatusOr<std::pair<SecretBytes, Bytes>> KeyManager::NewDataKeyFor(
     const ReleaseTarget& target, std::span<const uint8_t> associated_data) {
   ASSIGN_OR_RETURN(ViewPtr view, GetView(target.key.name().substr(5)));
+  RETURN_IF_ERROR(CheckReleasable(*view, target.version));  // as in ReleaseMaterial
   ASSIGN_OR_RETURN(SecretBytes data_key, hsm_.GenerateRandom(32));
   std::map<std::string, std::string> context;
   if (!associated_data.empty()) {

@@ -99,6 +99,11 @@ absl::StatusOr<Tensor> RepeatAlongBatch(const Tensor& input, const onnx::ValueIn
         onnx::ShapeToString(model_input.has_shape ? model_input.shape : input.shape())));
   }
   onnx::Shape shape = input.shape();
+  if (shape[0] > std::numeric_limits<int64_t>::max() / batch) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch ", batch, ": model input '",
+                                                   model_input.name, "' of dimension ", shape[0],
+                                                   " would overflow its batch dimension"));
+  }
   shape[0] *= batch;
   auto t = Tensor::Create(input.dtype(), shape);
   if (!t.ok()) return t.status();

@@ -44,10 +44,18 @@ absl::StatusOr<v1::SealedKey> KeyBroker::SealForToken(
     }
     target = &*looked_up;
   }
-  ASSIGN_OR_RETURN(SecretBytes plaintext, secret(*target));
+  absl::StatusOr<SecretBytes> plaintext = secret(*target);
+  if (absl::IsFailedPrecondition(plaintext.status())) {
+    // The version left ENABLED (suspended, compromised, scheduled for
+    // destruction) or went below the minimum decryption version since the
+    // target was found: a refusal, audited as one.
+    return Deny(c, action, target->version_name, "key_not_releasable",
+                plaintext.status().message());
+  }
+  if (!plaintext.ok()) return plaintext.status();
   const Bytes info = ReleaseInfo(target->version_name, t.token_id);
   ASSIGN_OR_RETURN(v1::SealedKey out,
-                   SealTo(pk, info, plaintext.Reveal(), target->version_name, t.token_id));
+                   SealTo(pk, info, plaintext->Reveal(), target->version_name, t.token_id));
   RETURN_IF_ERROR(Allow(c, action, target->version_name, absl::StrCat("token ", t.token_id),
                         t.policy_digest, target->version, t.evidence_digest, after));
   return out;

@@ -148,6 +148,14 @@ class SegmentStreamReader::Source final : public storage::RandomAccessSource {
         return absl::DataLossError(absl::StrCat("segment ", index, ": the store sent segment ",
                                                 (*next)->index, " instead"));
       }
+      // Exactly the segment's bytes: the decryption reads only its own
+      // length, so extra bytes would otherwise pass unnoticed.
+      if (layout_.has_value() && index < layout_->segment_count() &&
+          (*next)->data.size() != layout_->SegmentSize(index)) {
+        return absl::DataLossError(absl::StrCat("segment ", index, ": the store sent ",
+                                                (*next)->data.size(), " bytes, expected ",
+                                                layout_->SegmentSize(index)));
+      }
       current_ = std::move(*next);
     }
     if (current_->index != index) {
@@ -162,6 +170,10 @@ class SegmentStreamReader::Source final : public storage::RandomAccessSource {
   const uint64_t stream_bytes_;
   NextFn next_;
   std::optional<Segment> current_;
+
+ public:
+  // Set once the stream's size is known to be valid (before any read).
+  std::optional<SegmentLayout> layout_;
 };
 
 SegmentStreamReader::SegmentStreamReader(
@@ -186,6 +198,7 @@ absl::StatusOr<std::unique_ptr<SegmentStreamReader>> SegmentStreamReader::Create
   // The reader accepted the size, so the layout exists.
   absl::StatusOr<SegmentLayout> layout = SegmentLayout::ForStreamSize(params, stream_bytes);
   if (!layout.ok()) return absl::DataLossError(layout.status().message());
+  source->layout_ = *layout;
   return std::unique_ptr<SegmentStreamReader>(
       new SegmentStreamReader(std::move(source), *std::move(reader), *layout));
 }

@@ -8,9 +8,12 @@
 
 #include <csignal>
 #include <filesystem>
+#include <optional>
 
+#include "base/bytes.h"
 #include "base/testing/status_matchers.h"
 #include "base/testing/temp_dir.h"
+#include "cli/output.h"
 
 namespace strongroom::cli {
 namespace {
@@ -73,6 +76,53 @@ TEST(OutputFileTest, SignalRemovesThePartialFileAndCommitKeepsTheOutput) {
     ASSERT_TRUE(f->Commit().ok());
   }
   EXPECT_TRUE(std::filesystem::exists(dir + "/out.bin"));
+}
+
+TEST(ParseRangeTest, InclusiveRangesOpenEndsAndMalformedOnes) {
+  client::GetObjectOptions o;
+  ASSERT_OK(ParseRange("10-19", o));
+  EXPECT_EQ(o.range_start, 10u);
+  EXPECT_EQ(o.range_end, std::optional<uint64_t>(20));
+  o = client::GetObjectOptions();
+  ASSERT_OK(ParseRange("5-", o));
+  EXPECT_EQ(o.range_start, 5u);
+  EXPECT_FALSE(o.range_end.has_value());
+  // The largest END is "to the end", not end + 1 wrapped to an empty range.
+  o = client::GetObjectOptions();
+  ASSERT_OK(ParseRange("0-18446744073709551615", o));
+  EXPECT_EQ(o.range_start, 0u);
+  EXPECT_FALSE(o.range_end.has_value());
+  for (const char* bad : {"", "5", "-5", "a-b", "9-3", "1-18446744073709551616", "1--2"}) {
+    o = client::GetObjectOptions();
+    EXPECT_FALSE(ParseRange(bad, o).ok()) << bad;
+  }
+}
+
+// The secret spliced into the JSON of the message without it: the same text
+// ToJson prints for the whole message.
+TEST(JsonLineWithSecretTest, SameAsTheWholeMessagesJson) {
+  std::string secret;
+  for (int i = 0; i < 64; ++i) secret.push_back(static_cast<char>(i * 37 + 251));
+  for (size_t n : {size_t{0}, size_t{1}, size_t{32}, size_t{64}}) {
+    v1::GenerateDataKeyResponse whole;
+    whole.set_plaintext(secret.substr(0, n));
+    whole.set_ciphertext("wrapped\x01\xff");
+    whole.set_key_version("keys/k/versions/3");
+    v1::GenerateDataKeyResponse rest = whole;
+    rest.clear_plaintext();
+    std::string line;
+    ASSERT_OK(JsonLineWithSecret(rest, "plaintext", AsBytes(whole.plaintext()), &line));
+    EXPECT_EQ(line, ToJson(whole) + "\n") << n;
+    v1::DecryptResponse d;
+    d.set_plaintext(secret.substr(0, n));
+    d.set_key_version("keys/k/versions/1");
+    v1::DecryptResponse d_rest;
+    d_rest.set_key_version(d.key_version());
+    ASSERT_OK(JsonLineWithSecret(d_rest, "plaintext", AsBytes(d.plaintext()), &line));
+    EXPECT_EQ(line, ToJson(d) + "\n") << n;
+  }
+  std::string line;
+  EXPECT_FALSE(JsonLineWithSecret(v1::DecryptResponse(), "nope", {}, &line).ok());
 }
 
 }  // namespace

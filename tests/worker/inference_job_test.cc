@@ -277,6 +277,13 @@ TEST(RepeatAlongBatchTest, RulesForDimZero) {
   onnx::ValueInfo no_shape{"s", onnx::DataType::kFloat, false, {}, {}};
   EXPECT_THAT(RepeatAlongBatch(scalar, no_shape, 2).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition));
+  // An empty input with a huge batch dimension: refused, not wrapped.
+  const Tensor huge = onnx::testing::Floats({int64_t{1} << 62, 0}, {});
+  onnx::ValueInfo free_empty{"z", onnx::DataType::kFloat, true, {-1, 0}, {"N", ""}};
+  EXPECT_THAT(RepeatAlongBatch(huge, free_empty, 4).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("overflow")));
+  ASSERT_OK_AND_ASSIGN(Tensor fits, RepeatAlongBatch(huge, free_empty, 1));
+  EXPECT_EQ(fits.shape()[0], int64_t{1} << 62);
 }
 
 TEST(OutputObjectTest, Naming) {

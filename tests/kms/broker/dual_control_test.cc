@@ -36,6 +36,27 @@ TEST_F(DualControlTest, DualControlKeyPolicyChangeNeedsASecondAdmin) {
   EXPECT_EQ(approved.key().release_policy(), "policies/p");
 }
 
+// The approver sees the values a change sets, not only the field names.
+TEST_F(DualControlTest, AProposedUpdateSpellsOutItsValues) {
+  MakeReleasableKey("dk", /*dual=*/true);
+  v1::UpdateKeyRequest up;
+  up.set_name("keys/dk");
+  up.add_update_mask("destroy_wait_seconds");
+  up.set_destroy_wait_seconds(0);
+  up.add_update_mask("description");
+  up.set_description("no \"wait\"");
+  ASSERT_OK(km_->UpdateKey(kAdmin, up).status());
+  v1::ListChangesRequest pending;
+  pending.set_pending_only(true);
+  ASSERT_OK_AND_ASSIGN(auto changes, km_->ListChanges(kAdmin, pending));
+  std::vector<std::string> actions;
+  for (const auto& change : changes.changes()) actions.push_back(change.action());
+  // The first binding, and this change.
+  EXPECT_THAT(actions,
+              ::testing::Contains(
+                  "update keys/dk; destroy_wait_seconds 0; description \"no \\\"wait\\\"\""));
+}
+
 // A dual_control key's binding pins the reference-value sets its policy
 // names: one admin's change to a set can tighten what the key accepts at
 // once, never loosen it; a new binding (approved by a second admin) pins the

@@ -260,6 +260,26 @@ TEST(PayloadTamperTest, TruncatedStreamFails) {
   EXPECT_THAT(Decrypt(shorter, s), StatusIs(absl::StatusCode::kDataLoss));
 }
 
+// A segment message with bytes past the segment (or short of it) is refused,
+// on one thread and on several, though decryption reads only its length.
+TEST(PayloadTamperTest, ASegmentOfTheWrongSizeFails) {
+  std::vector<Segment> s = Cut(Long());
+  const size_t size = s[1].data.size();
+  s[1].data.push_back('x');
+  EXPECT_THAT(Decrypt(Long(), s),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr(absl::StrCat("segment 1: the store sent ", size + 1,
+                                              " bytes, expected ", size))));
+  s = Cut(Long());
+  s.back().data.push_back('x');  // the last, shorter one too
+  EXPECT_THAT(Decrypt(Long(), s),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("bytes, expected")));
+  s = Cut(Long());
+  s[0].data.pop_back();
+  EXPECT_THAT(Decrypt(Long(), s),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("bytes, expected")));
+}
+
 TEST(PayloadTamperTest, FlippedBitFails) {
   std::vector<Segment> s = Cut(Long());
   s[1].data[3] ^= 0x01;

@@ -5,6 +5,7 @@
 // keys, truncated uploads, KMS rotation with header re-wrap, destruction of
 // a key version, rekey, and authorization.
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
@@ -13,6 +14,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/testing/status_matchers.h"
 #include "client/connection.h"
 #include "client/sealed_object.h"
@@ -424,35 +426,126 @@ TEST_F(SealedStoreServerTest, RekeyReplacesTheDataKey) {
   ExpectConsistent();
 }
 
-// `finish: false` is refused, naming the field, rather than read as "finish".
+// `finish: false` is refused, naming the field, rather than read as
+// "finish": with every segment stored, it would otherwise swap in the new
+// header.
 TEST_F(SealedStoreServerTest, RekeyFinishFalseIsRefused) {
-  ASSERT_OK(Put("f", Pattern(1000, 5)).status());
+  ASSERT_OK(Put("f", Pattern(300000, 5)).status());
   v1::GetObjectRequest get;
   get.set_dataset("ds");
   get.set_name("f");
   auto read = As("owner").GetObject(get);
-  v1::GetObjectResponse first;
-  ASSERT_TRUE(read->Read(&first));
-  ASSERT_TRUE(first.has_head());
-  read->Cancel();
-  read->Finish().IgnoreError();
+  v1::GetObjectResponse message_in;
+  ASSERT_TRUE(read->Read(&message_in));
+  ASSERT_TRUE(message_in.has_head());
+  const std::string old_header = message_in.head().header();
+  std::vector<v1::ObjectSegment> segments;
+  while (read->Read(&message_in)) segments.push_back(message_in.segment());
+  ASSERT_OK(read->Finish());
+  ASSERT_GT(segments.size(), 1u);
   v1::BeginRekeyRequest begin;
   begin.set_dataset("ds");
   begin.set_name("f");
   ASSERT_OK_AND_ASSIGN(v1::StoreJob job, As("owner").BeginRekey(begin));
+  ASSERT_EQ(job.total(), segments.size());
   auto upload = As("owner").PutRekeySegments();
   v1::PutRekeySegmentsRequest message;
   message.mutable_start()->set_job_id(job.id());
-  // The object's header with a fresh stream header, as a client's rekey sends.
+  // The object's header with a fresh stream header, as a client's rekey
+  // sends; the server stores segments of the right sizes without reading them.
   ASSERT_OK_AND_ASSIGN(storage::sealed::SealedHeader header,
-                       storage::sealed::ParseSealedHeader(AsBytes(first.head().header())));
+                       storage::sealed::ParseSealedHeader(AsBytes(old_header)));
   ASSERT_OK_AND_ASSIGN(header.stream_header, storage::sealed::NewStreamHeader(header.params));
   message.mutable_start()->set_header(std::string(AsStringView(header.Encode())));
   ASSERT_TRUE(upload->Write(message));
+  for (const v1::ObjectSegment& segment : segments) {
+    *message.mutable_segment() = segment;
+    ASSERT_TRUE(upload->Write(message));
+  }
   message.set_finish(false);
   upload->Write(message);
   EXPECT_THAT(upload->Finish(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("finish: must be true")));
+  v1::GetJobRequest g;
+  g.set_id(job.id());
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob after, As("owner").GetJob(g));
+  EXPECT_EQ(after.state(), v1::RUNNING);
+  EXPECT_EQ(after.done(), segments.size());
+  EXPECT_EQ(Get("f").value_or("FAILED"), Pattern(300000, 5));  // still the old header
+}
+
+// A SealedStore in front of the real one (as the same owner) that answers
+// BeginUpload and BeginRekey for another object than the one asked for, as
+// a faulty or hostile server might. Nothing else is served.
+class MisnamingStoreProxy final : public v1::SealedStore::Service {
+ public:
+  explicit MisnamingStoreProxy(const std::shared_ptr<grpc::Channel>& upstream)
+      : upstream_(v1::SealedStore::NewStub(upstream)) {}
+  grpc::Status BeginUpload(grpc::ServerContext*, const v1::BeginUploadRequest* r,
+                           v1::Upload* out) override {
+    v1::BeginUploadRequest other = *r;
+    other.set_name(r->name() + "-other");
+    grpc::ClientContext c;
+    return upstream_->BeginUpload(&c, other, out);
+  }
+  grpc::Status BeginRekey(grpc::ServerContext*, const v1::BeginRekeyRequest* r,
+                          v1::StoreJob* out) override {
+    v1::BeginRekeyRequest other = *r;
+    other.set_name(r->name() + "-other");
+    grpc::ClientContext c;
+    return upstream_->BeginRekey(&c, other, out);
+  }
+
+ private:
+  std::unique_ptr<v1::SealedStore::Stub> upstream_;
+};
+
+// The client checks that the server's upload reservation and rekey job are
+// for the object it asked for, before any key is made or segment sent.
+TEST_F(SealedStoreServerTest, TheClientRefusesAReservationOrJobForAnotherObject) {
+  ASSERT_OK(Put("r", Pattern(5000, 7)).status());
+  ASSERT_OK(Put("r-other", Pattern(5000, 8)).status());
+  auto file = [&](const std::string& name) {
+    absl::StatusOr<std::string> data = ReadFileToString(local_->pki() + "/" + name, name);
+    EXPECT_OK(data.status());
+    return data.value_or("");
+  };
+  grpc::SslCredentialsOptions up;
+  up.pem_root_certs = file("ca.crt");
+  up.pem_cert_chain = file("clients/owner.crt");
+  up.pem_private_key = file("clients/owner.key");
+  MisnamingStoreProxy proxy(
+      grpc::CreateChannel(local_->As("owner").address, grpc::SslCredentials(up)));
+  grpc::SslServerCredentialsOptions down(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  down.pem_root_certs = file("ca.crt");
+  down.pem_key_cert_pairs.push_back({file("server.key"), file("server.crt")});
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(down), &port);
+  builder.RegisterService(&proxy);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  client::ConnectionOptions via_proxy = local_->As("owner");
+  via_proxy.address = absl::StrCat("127.0.0.1:", port);
+  ASSERT_OK_AND_ASSIGN(auto conn, client::Connection::Open(via_proxy));
+
+  client::PutObjectOptions put;
+  put.dataset = "ds";
+  put.name = "r";
+  put.segment_size = 64 << 10;
+  storage::StringSource source(Pattern(5000, 9));
+  EXPECT_THAT(client::PutSealedObject(*conn, put, source),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("BeginUpload: the server reserved datasets/ds/r-other@2")));
+  client::RekeyOptions rekey{"ds", "r", 0, nullptr};
+  EXPECT_THAT(client::RekeySealedObject(*conn, rekey),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("is for datasets/ds/r-other@1")));
+  conn.reset();
+  server->Shutdown();
+  // Neither object changed.
+  EXPECT_EQ(Get("r").value_or("FAILED"), Pattern(5000, 7));
+  EXPECT_EQ(Get("r-other").value_or("FAILED"), Pattern(5000, 8));
 }
 
 TEST_F(SealedStoreServerTest, RolesAreEnforced) {
