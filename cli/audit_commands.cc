@@ -7,7 +7,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/bytes.h"
 #include "base/status_macros.h"
 #include "cli/command.h"
 #include "cli/io.h"
@@ -39,6 +41,27 @@ absl::Status AuditVerify(Invocation& inv) {
     if (!pem.ok()) return LocalError(pem.status());
     options.trusted_public_keys_pem.push_back(*pem);
   }
+  // Keys taken from the export itself prove consistency, not who signed: a
+  // forged export signs with its own key. Only on request.
+  if (options.trusted_public_keys_pem.empty() && !inv.options().Switch("allow-unpinned")) {
+    return UsageError(
+        "--trusted-key: give the broker's checkpoint public key (or --allow-unpinned to check "
+        "the export's consistency with the keys it carries)");
+  }
+  if (auto v = inv.options().Flag("known-head")) {
+    const size_t colon = v->find(':');
+    absl::StatusOr<Bytes> hash = colon == std::string::npos
+                                     ? absl::StatusOr<Bytes>(absl::InvalidArgumentError(""))
+                                     : HexDecode(v->substr(colon + 1));
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(v->substr(0, colon), &options.known_sequence) ||
+        options.known_sequence == 0 || !hash.ok() || hash->size() != 32) {
+      return UsageError(absl::StrCat("--known-head: '", *v,
+                                     "' is not SEQUENCE:HASH (a sequence from 1 and the "
+                                     "64-hex-digit hash of that record)"));
+    }
+    options.known_hash_hex = HexEncode(*hash);
+  }
   std::istringstream in(*data);
   kms::AuditVerifyResult r = kms::VerifyExport(in, options);
   if (inv.json()) {
@@ -47,7 +70,12 @@ absl::Status AuditVerify(Invocation& inv) {
                         {"reason", r.reason},
                         {"records", r.records},
                         {"checkpoints", r.checkpoints},
+                        {"from_sequence", r.from_sequence},
                         {"last_sequence", r.last_sequence},
+                        {"verified_through", r.verified_through},
+                        {"head_hash", r.head_hash},
+                        {"exported_at_unix_us", r.exported_at_unix_us},
+                        {"known_head_checked", r.known_head_checked},
                         {"keys_pinned", r.keys_pinned}};
     std::cout << j.dump(2) << "\n";
   } else {
@@ -94,15 +122,30 @@ absl::Status KeyReleasePolicy(Invocation& inv) {
 
 std::vector<Command> AuditCommands() {
   return {
-      {"audit export", "[--from SEQ] [--out FILE]",
-       "the hash-chained audit log as JSON lines (auditor, admin)", 0, 0, {"from", "out"}, {},
+      {"audit export",
+       "[--from SEQ] [--out FILE]",
+       "the hash-chained audit log as JSON lines (auditor, admin)",
+       0,
+       0,
+       {"from", "out"},
+       {},
        AuditExport},
-      {"audit verify", "FILE [--trusted-key PEM]..",
-       "verify an export offline; exit 1 naming the first bad sequence", 1, 1, {"trusted-key"},
-       {}, AuditVerify},
-      {"key release-policy", "KEY (POLICY | none) [--version N]",
-       "bind a key to a release policy version (owner; dual control needs approval)", 2, 2,
-       {"version"}, {}, KeyReleasePolicy},
+      {"audit verify",
+       "FILE (--trusted-key PEM.. | --allow-unpinned) [--known-head SEQ:HASH]",
+       "verify an export offline; exit 1 naming the first bad sequence",
+       1,
+       1,
+       {"trusted-key", "known-head"},
+       {"allow-unpinned"},
+       AuditVerify},
+      {"key release-policy",
+       "KEY (POLICY | none) [--version N]",
+       "bind a key to a release policy version (owner; dual control needs approval)",
+       2,
+       2,
+       {"version"},
+       {},
+       KeyReleasePolicy},
   };
 }
 

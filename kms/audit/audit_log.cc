@@ -253,16 +253,27 @@ absl::Status AuditLog::AwaitCommit(std::unique_lock<std::mutex>& lock,
     absl::Status s;
     // An exception from the write (std::bad_alloc inside RocksDB) must not
     // leave `writing_` set: every later caller would wait on it forever. It
-    // fails this batch like any failed write.
+    // fails this batch; and since nothing says whether the batch reached
+    // the database, the log takes no more records until it is reopened and
+    // re-reads its chain (reusing the sequences could fork it).
+    bool threw = false;
     try {
       s = options_.write_batch_for_testing ? options_.write_batch_for_testing(b->batch)
                                            : db_.Write(b->batch);
     } catch (const std::exception& e) {
+      threw = true;
       s = absl::InternalError(absl::StrCat("audit write threw: ", e.what()));
     } catch (...) {
+      threw = true;
       s = absl::InternalError("audit write threw a non-standard exception");
     }
     lock.lock();
+    if (threw) {
+      broken_ = absl::StrCat(
+          "audit log: a write ended in an exception (", s.message(),
+          ") and may or may not have reached the database; no record is appended until the "
+          "server restarts and re-reads the chain");
+    }
     writing_.reset();
     FinishCommit(*b, s);
     // `mine` is `b`, now done. Wake its callers and one caller of the next
@@ -350,6 +361,7 @@ absl::Status AuditLog::CheckAfter(const Ticket* after) {
 absl::StatusOr<AuditRecord> AuditLog::Append(AuditEntry entry, const Ticket* after) {
   RETURN_IF_ERROR(ValidateAuditEntry(entry));
   std::unique_lock<std::mutex> lock(mu_);
+  if (!broken_.empty()) return absl::InternalError(broken_);
   RETURN_IF_ERROR(CheckAfter(after));
   AuditRecord r = AppendLocked(std::move(entry));
   // Still open or in flight, the `after` record is in this batch or the one
@@ -362,6 +374,7 @@ absl::StatusOr<AuditRecord> AuditLog::Append(AuditEntry entry, const Ticket* aft
 absl::StatusOr<AuditLog::Ticket> AuditLog::AppendUnsynced(AuditEntry entry, const Ticket* after) {
   RETURN_IF_ERROR(ValidateAuditEntry(entry));
   std::lock_guard<std::mutex> lock(mu_);
+  if (!broken_.empty()) return absl::InternalError(broken_);
   RETURN_IF_ERROR(CheckAfter(after));
   Ticket t;
   t.sequence_ = AppendLocked(std::move(entry)).sequence;
@@ -381,6 +394,7 @@ absl::Status AuditLog::Flush() {
 
 absl::StatusOr<AuditCheckpoint> AuditLog::Checkpoint() {
   std::unique_lock<std::mutex> lock(mu_);
+  if (!broken_.empty()) return absl::InternalError(broken_);
   if (assigned_head_.sequence == 0) {
     return absl::FailedPreconditionError("audit log is empty: nothing to checkpoint");
   }

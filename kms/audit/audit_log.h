@@ -217,6 +217,9 @@ class AuditLog {
   std::shared_ptr<PendingBatch> open_;                   // guarded by mu_; never null
   // The batch being written; null when no write is in flight.
   std::shared_ptr<PendingBatch> writing_;  // guarded by mu_
+  // Non-empty once a write threw: why every append is refused until the log
+  // is created again (guarded by mu_).
+  std::string broken_;
 };
 
 }  // namespace strongroom::kms

@@ -6,6 +6,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "base/bytes.h"
 #include "kms/audit/audit_json.h"
 #include "kms/audit/checkpoint_signer.h"
 
@@ -160,6 +163,24 @@ class ExportVerifier {
     result_.verified_through = h->from_sequence - 1;
     expected_ = h->from_sequence;
     state_ = State::kKeys;
+    if (options_.known_sequence > 0 && h->from_sequence > options_.known_sequence + 1) {
+      Fail(expected_,
+           absl::StrCat("export starts at record ", h->from_sequence, ", after the known head ",
+                        options_.known_sequence, ": export from ", options_.known_sequence + 1,
+                        " or earlier to check it"));
+    }
+  }
+
+  // The known head, where the export shows it: record `sequence` has `hash`.
+  // False (and failed) when it differs.
+  bool CheckKnown(uint64_t sequence, const Bytes& hash, absl::string_view where) {
+    if (options_.known_sequence == 0 || sequence != options_.known_sequence) return true;
+    result_.known_head_checked = true;
+    if (HexEncode(hash) == options_.known_hash_hex) return true;
+    Fail(sequence, absl::StrCat(where, ": record ", sequence, " has hash ", HexEncode(hash),
+                                ", not the known head's ", options_.known_hash_hex,
+                                " (the log was rewritten from there)"));
+    return false;
   }
 
   void OnKey(const nlohmann::json& j) {
@@ -216,12 +237,17 @@ class ExportVerifier {
         Fail(1, "record 1: prev_hash is not the genesis hash (32 zero bytes)");
         return;
       }
+      if (r->sequence > 1 &&
+          !CheckKnown(r->sequence - 1, r->prev_hash, absl::StrCat("record ", r->sequence))) {
+        return;
+      }
     } else if (r->prev_hash != last_hash_) {
       Fail(r->sequence, absl::StrCat("record ", r->sequence,
                                      ": prev_hash does not match the hash of record ",
                                      r->sequence - 1));
       return;
     }
+    if (!CheckKnown(r->sequence, r->hash, absl::StrCat("record ", r->sequence))) return;
     last_hash_ = r->hash;
     result_.last_sequence = r->sequence;
     result_.head_hash = HexEncode(r->hash);
@@ -314,8 +340,15 @@ class ExportVerifier {
                                      " checkpoints (last at ", t->last_checkpoint_sequence,
                                      "), the export has ", result_.checkpoints, " (last at ",
                                      last_checkpoint_, ")"));
+    } else if (result_.records == 0 && !CheckKnown(t->last_sequence, t->head_hash, "trailer")) {
+      return;
+    } else if (options_.known_sequence > t->last_sequence) {
+      Fail(Unvouched(),
+           absl::StrCat("the log ends at record ", t->last_sequence, ", before the known head ",
+                        options_.known_sequence, " (truncated, or an older export)"));
     } else {
       if (result_.records == 0) result_.head_hash = HexEncode(t->head_hash);
+      result_.exported_at_unix_us = t->exported_at_unix_us;
       Vouch(t->last_sequence, t->key_id);
       state_ = State::kDone;
     }
@@ -340,6 +373,26 @@ AuditVerifyResult VerifyExport(std::istream& in, const VerifyExportOptions& opti
   return ExportVerifier(options).Run(in);
 }
 
+namespace {
+
+// `text` with control characters as \xNN: a reason can quote the export,
+// and a terminal must not run what it holds (a carriage return and an
+// erase-line could print "OK" over "FAILED").
+std::string Printable(absl::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string FormatAuditVerifyResult(const AuditVerifyResult& r) {
   std::string out;
   auto key_list = [&] {
@@ -357,12 +410,15 @@ std::string FormatAuditVerifyResult(const AuditVerifyResult& r) {
       absl::StrAppend(&out, "records ", r.from_sequence, "..", r.last_sequence, " (", r.records,
                       "), ", r.checkpoints, " checkpoint", r.checkpoints == 1 ? "" : "s");
     }
-    absl::StrAppend(&out, "\n  head hash ", r.head_hash, "\n  signed by ", key_list(),
-                    r.keys_pinned ? " (trusted key)" : "", "\n");
+    absl::StrAppend(&out, "\n  head hash ", r.head_hash, "\n  exported at ",
+                    absl::FormatTime(absl::RFC3339_sec, absl::FromUnixMicros(r.exported_at_unix_us),
+                                     absl::UTCTimeZone()),
+                    "\n  signed by ", key_list(), r.keys_pinned ? " (trusted key)" : "", "\n");
+    if (r.known_head_checked) absl::StrAppend(&out, "  holds the known head\n");
   } else {
     absl::StrAppend(&out, "audit export FAILED at sequence ", r.first_bad_sequence);
     if (r.line > 0) absl::StrAppend(&out, " (line ", r.line, ")");
-    absl::StrAppend(&out, ": ", r.reason, "\n");
+    absl::StrAppend(&out, ": ", Printable(r.reason), "\n");
     if (r.records > 0) {
       absl::StrAppend(&out, "  records ", r.from_sequence, "..", r.last_sequence,
                       " are intact as a chain\n");

@@ -46,6 +46,13 @@ namespace strongroom::kms {
 struct VerifyExportOptions {
   // PEM "PUBLIC KEY" blocks (P-256) of the checkpoint keys the auditor trusts.
   std::vector<std::string> trusted_public_keys_pem;
+  // A head the auditor verified before (sequence, lowercase hex hash; 0:
+  // none): the export must still hold it, as a record with that hash or,
+  // when it starts right after it, as its first record's prev_hash, and must
+  // not end before it. Catches a log cut back and regrown since, and an old
+  // export handed over as the current one.
+  uint64_t known_sequence = 0;
+  std::string known_hash_hex;
 };
 
 struct AuditVerifyResult {
@@ -61,12 +68,15 @@ struct AuditVerifyResult {
   std::string head_hash;             // lowercase hex hash of last_sequence
   bool keys_pinned = false;
   std::vector<std::string> signing_key_ids;  // keys whose signatures verified
+  int64_t exported_at_unix_us = 0;           // the trailer's, once it verified
+  bool known_head_checked = false;           // options.known_sequence was found
 };
 
 AuditVerifyResult VerifyExport(std::istream& in, const VerifyExportOptions& options = {});
 
-// A few lines for a terminal: verdict, what was covered, what is not proven,
-// and a warning when the keys were not pinned.
+// A few lines for a terminal: verdict, what was covered, when it was
+// exported, what is not proven, and a warning when the keys were not pinned.
+// Control characters from the export (in a failure's reason) are escaped.
 std::string FormatAuditVerifyResult(const AuditVerifyResult& result);
 
 }  // namespace strongroom::kms

@@ -109,6 +109,68 @@ TEST_F(ExportVerifyTest, UnpinnedKeysVerifyButAreFlagged) {
   EXPECT_THAT(FormatAuditVerifyResult(v), HasSubstr("WARNING: keys not pinned"));
 }
 
+// A head verified before must still be in the export: as a record with
+// that hash, or as the prev_hash of an export starting right after it.
+TEST_F(ExportVerifyTest, AKnownHeadMustStillBeThere) {
+  auto hash_of = [&](uint64_t seq) -> std::string {
+    return nlohmann::json::parse(lines_[Rec(seq)])["hash"];
+  };
+  auto known = [&](uint64_t seq, const std::string& hash) {
+    VerifyExportOptions o = Pinned();
+    o.known_sequence = seq;
+    o.known_hash_hex = hash;
+    return o;
+  };
+  std::string other = hash_of(5);
+  other[0] = other[0] == '0' ? '1' : '0';
+  for (uint64_t seq : {uint64_t{5}, uint64_t{12}}) {
+    AuditVerifyResult v = VerifyText(text_, known(seq, hash_of(seq)));
+    EXPECT_TRUE(v.ok) << v.reason;
+    EXPECT_TRUE(v.known_head_checked);
+    EXPECT_THAT(FormatAuditVerifyResult(v), HasSubstr("holds the known head"));
+  }
+  AuditVerifyResult v = VerifyText(text_, known(5, other));
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_sequence, 5u);
+  EXPECT_THAT(v.reason, HasSubstr("not the known head's"));
+  // An export starting right after the known head links to it.
+  const std::string from6 = ExportText(6);
+  v = VerifyText(from6, known(5, hash_of(5)));
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_TRUE(v.known_head_checked);
+  v = VerifyText(from6, known(5, other));
+  EXPECT_FALSE(v.ok);
+  EXPECT_THAT(v.reason, HasSubstr("record 6: record 5 has hash"));
+  // One starting later cannot show it; one ending before it is too short.
+  v = VerifyText(ExportText(8), known(5, hash_of(5)));
+  EXPECT_FALSE(v.ok);
+  EXPECT_THAT(v.reason, HasSubstr("export starts at record 8, after the known head 5"));
+  v = VerifyText(text_, known(13, hash_of(12)));
+  EXPECT_FALSE(v.ok);
+  EXPECT_THAT(v.reason, HasSubstr("the log ends at record 12, before the known head 13"));
+  // Without a known head nothing changes.
+  v = VerifyText(text_, Pinned());
+  EXPECT_TRUE(v.ok);
+  EXPECT_FALSE(v.known_head_checked);
+  EXPECT_GT(v.exported_at_unix_us, 0);
+  EXPECT_THAT(FormatAuditVerifyResult(v), HasSubstr("exported at 20"));
+}
+
+// A reason that quotes the export is printed with its control characters
+// escaped: a carriage return and an erase-line cannot print "OK" over
+// "FAILED".
+TEST_F(ExportVerifyTest, ControlCharactersInAReasonAreEscaped) {
+  std::vector<std::string> lines = lines_;
+  lines[Rec(3)] = "{\"type\":\"\\r\\u001b[2Kaudit export OK: records 1..12\"}";
+  AuditVerifyResult v = VerifyText(JoinLines(lines), Pinned());
+  ASSERT_FALSE(v.ok);
+  const std::string out = FormatAuditVerifyResult(v);
+  for (char c : out) {
+    EXPECT_TRUE(c == '\n' || static_cast<unsigned char>(c) >= 0x20) << static_cast<int>(c);
+  }
+  EXPECT_THAT(out, HasSubstr("audit export FAILED"));
+}
+
 struct FieldEdit {
   const char* member;
   uint64_t sequence;  // a record where the member is not empty
