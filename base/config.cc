@@ -28,7 +28,12 @@ absl::Status CheckNoRepeatedKeys(const YAML::Node& n, const std::string& path,
   if (n.IsMap()) {
     std::set<std::string> seen;
     for (const auto& entry : n) {
-      const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
+      if (!entry.first.IsScalar()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": config field '", path.empty() ? "(top level)" : path, "': a key at line ",
+            entry.first.Mark().line + 1, " is ", KindName(entry.first), ", not a name"));
+      }
+      const std::string key = entry.first.Scalar();
       const std::string field = path.empty() ? key : absl::StrCat(path, ".", key);
       if (entry.first.IsScalar() && !seen.insert(key).second) {
         return absl::InvalidArgumentError(absl::StrCat(source, ": config field '", field,
@@ -56,7 +61,13 @@ absl::StatusOr<ConfigNode> ConfigNode::Parse(absl::string_view text,
                                              absl::string_view source) {
   YAML::Node root;
   try {
-    root = YAML::Load(std::string(text));
+    // One document: what follows a "---" would otherwise be ignored.
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+    if (documents.size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": ", documents.size(), " YAML documents (separated by ---); one expected"));
+    }
+    if (!documents.empty()) root = documents[0];
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": YAML syntax error at line ", e.mark.line + 1, ", column ",
@@ -85,13 +96,26 @@ bool ConfigNode::Has(absl::string_view key) const {
          !node_[std::string(key)].IsNull();
 }
 
+absl::Status ConfigNode::CheckNotEmpty(absl::string_view key) const {
+  // `key:` with nothing after it is a mistake more often than a request for
+  // the default: say so rather than take the default.
+  if (node_.IsMap() && node_[std::string(key)].IsDefined() && node_[std::string(key)].IsNull()) {
+    return FieldError(key, "has no value (leave the field out for its default)");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> ConfigNode::GetString(absl::string_view key) const {
+  RETURN_IF_ERROR(CheckNotEmpty(key));
   if (!Has(key)) return FieldError(key, "is required");
-  return GetString(key, "");
+  ASSIGN_OR_RETURN(std::string v, GetString(key, ""));
+  if (v.empty()) return FieldError(key, "is empty");
+  return v;
 }
 
 absl::StatusOr<std::string> ConfigNode::GetString(absl::string_view key,
                                                   absl::string_view fallback) const {
+  RETURN_IF_ERROR(CheckNotEmpty(key));
   if (!Has(key)) return std::string(fallback);
   YAML::Node n = node_[std::string(key)];
   if (!n.IsScalar()) {
@@ -102,6 +126,7 @@ absl::StatusOr<std::string> ConfigNode::GetString(absl::string_view key,
 
 absl::StatusOr<int64_t> ConfigNode::GetInt(absl::string_view key, int64_t fallback,
                                            int64_t min, int64_t max) const {
+  RETURN_IF_ERROR(CheckNotEmpty(key));
   if (!Has(key)) return fallback;
   YAML::Node n = node_[std::string(key)];
   int64_t v = 0;
@@ -116,6 +141,7 @@ absl::StatusOr<int64_t> ConfigNode::GetInt(absl::string_view key, int64_t fallba
 }
 
 absl::StatusOr<bool> ConfigNode::GetBool(absl::string_view key, bool fallback) const {
+  RETURN_IF_ERROR(CheckNotEmpty(key));
   if (!Has(key)) return fallback;
   YAML::Node n = node_[std::string(key)];
   if (n.IsScalar()) {
@@ -129,6 +155,7 @@ absl::StatusOr<bool> ConfigNode::GetBool(absl::string_view key, bool fallback) c
 
 absl::StatusOr<absl::Duration> ConfigNode::GetDuration(absl::string_view key,
                                                        absl::Duration fallback) const {
+  RETURN_IF_ERROR(CheckNotEmpty(key));
   if (!Has(key)) return fallback;
   YAML::Node n = node_[std::string(key)];
   if (!n.IsScalar()) {
@@ -137,7 +164,11 @@ absl::StatusOr<absl::Duration> ConfigNode::GetDuration(absl::string_view key,
   std::string s = n.Scalar();
   absl::Duration d;
   int64_t days = 0;
+  constexpr int64_t kMaxDays = 100 * 366;  // no setting means more than a century
   if (s.size() > 1 && s.back() == 'd' && absl::SimpleAtoi(s.substr(0, s.size() - 1), &days)) {
+    if (days > kMaxDays || days < -kMaxDays) {
+      return FieldError(key, absl::StrCat("duration '", s, "' is longer than 100 years"));
+    }
     d = absl::Hours(24 * days);
   } else if (!absl::ParseDuration(s, &d)) {
     return FieldError(key, absl::StrCat("'", s, "' is not a duration (e.g. 90s, 5m, 12h, 30d)"));
@@ -145,11 +176,15 @@ absl::StatusOr<absl::Duration> ConfigNode::GetDuration(absl::string_view key,
   if (d < absl::ZeroDuration()) {
     return FieldError(key, absl::StrCat("duration '", s, "' is negative"));
   }
+  if (d > absl::Hours(24 * kMaxDays)) {  // "inf" parses too
+    return FieldError(key, absl::StrCat("duration '", s, "' is longer than 100 years"));
+  }
   return d;
 }
 
 absl::StatusOr<std::vector<std::string>> ConfigNode::GetStringList(
     absl::string_view key) const {
+  RETURN_IF_ERROR(CheckNotEmpty(key));
   std::vector<std::string> out;
   if (!Has(key)) return out;
   YAML::Node n = node_[std::string(key)];

@@ -33,6 +33,8 @@ class ConfigNode {
   // Dotted path of this node ("" for the root).
   const std::string& path() const { return path_; }
   bool Has(absl::string_view key) const;
+  // InvalidArgument when `key` is present with no value (`key:`).
+  absl::Status CheckNotEmpty(absl::string_view key) const;
 
   absl::StatusOr<std::string> GetString(absl::string_view key) const;
   absl::StatusOr<std::string> GetString(absl::string_view key,

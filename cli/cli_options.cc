@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iterator>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -56,6 +57,7 @@ absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv,
                                            const std::set<std::string>& switch_names) {
   CliOptions o;
   std::string config;
+  std::set<std::string> globals_seen;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (!absl::StartsWith(arg, "--") || arg == "--") {
@@ -86,6 +88,10 @@ absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv,
         return absl::InvalidArgumentError(absl::StrCat("--", name, ": missing value"));
       }
       value = argv[++i];
+    }
+    if ((name == "server" || name == "ca" || name == "key" || name == "config") &&
+        !globals_seen.insert(name).second) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": given more than once"));
     }
     if (name == "server") o.connection.address = value;
     else if (name == "ca") o.connection.ca_file = value;

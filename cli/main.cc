@@ -92,9 +92,17 @@ absl::StatusOr<CliOptions> ParseWithCommandKey(int argc, char** argv,
 
 absl::Status CheckFlags(const Command& c, const CliOptions& o) {
   std::set<std::string> allowed(c.flags.begin(), c.flags.end());
+  // The flags that take several values (lists, KEY=VALUE pairs); any other
+  // given twice is a mistake, not "the last one wins".
+  static const std::set<std::string> kRepeatable = {
+      "ak-ca",     "ak-key", "chain",     "context",    "dev-claim",   "dev-key", "evidence-cert",
+      "gpu-chain", "label",  "refvalues", "to-context", "trusted-key", "value"};
   for (const auto& [name, value] : o.flags) {
     if (allowed.count(name) == 0) {
       return UsageError(absl::StrCat(c.name, ": unknown flag --", name));
+    }
+    if (o.flags.count(name) > 1 && kRepeatable.count(name) == 0) {
+      return UsageError(absl::StrCat(c.name, ": --", name, " given more than once"));
     }
   }
   std::set<std::string> switches(c.switches.begin(), c.switches.end());

@@ -155,6 +155,9 @@ absl::StatusOr<hpke::Kem> KemFromFlags(const CliOptions& o) {
 // Where the key material goes: --out FILE (raw), --out - (base64), or raw to
 // a non-terminal stdout. Checked before anything is contacted.
 absl::Status CheckKeyDestination(const CliOptions& o) {
+  if (o.Flag("out").has_value() && o.Flag("out")->empty()) {
+    return UsageError("--out: empty; give FILE, or - for base64 on stdout");
+  }
   if (!o.Flag("out") && isatty(STDOUT_FILENO) == 1) {
     return UsageError(
         "refusing to write key material to a terminal: give --out FILE, or --out - for base64");

@@ -65,16 +65,9 @@ absl::StatusOr<std::string> PublicKeyPem(const Bytes& public_area) {
   return pem;
 }
 
+// Whole or not at all (a temp file renamed over `path`), 0600.
 absl::Status WritePrivateFile(const std::string& path, const Bytes& data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("tpm: cannot create '", path, "': ", std::strerror(errno)));
-  }
-  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
-  ok = (close(fd) == 0) && ok;
-  if (!ok) return absl::InternalError(absl::StrCat("tpm: cannot write '", path, "'"));
-  return absl::OkStatus();
+  return WriteFileAtomically(path, AsStringView(data), 0600, "tpm");
 }
 
 // The AK the options name, loaded in `session`; `ek_public` gets the EK's

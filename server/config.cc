@@ -183,6 +183,11 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
   RETURN_IF_ERROR(hsm.AllowOnly(
       {"module", "token_label", "pin_file", "pin_env", "softhsm_conf", "max_sessions"}));
   ASSIGN_OR_RETURN(c.hsm.module_path, hsm.GetString("module"));
+  // A path (not a bare library name for the loader's search) is relative to
+  // the config file, as every other path here.
+  if (c.hsm.module_path.find('/') != std::string::npos) {
+    c.hsm.module_path = Resolve(base_dir, c.hsm.module_path);
+  }
   ASSIGN_OR_RETURN(c.hsm.token_label, hsm.GetString("token_label"));
   ASSIGN_OR_RETURN(std::string pin_file, hsm.GetString("pin_file", ""));
   ASSIGN_OR_RETURN(c.hsm.pin.env_var, hsm.GetString("pin_env", ""));
@@ -219,6 +224,12 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
                    kms.GetDuration("destroy_wait", c.kms.default_destroy_wait));
   ASSIGN_OR_RETURN(c.kms.approval_window,
                    kms.GetDuration("approval_window", c.kms.approval_window));
+  if (c.kms.approval_window < absl::Minutes(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": config field 'kms.approval_window': must be at least 1m (",
+                     absl::FormatDuration(c.kms.approval_window),
+                     " leaves no time to approve a dual-control change)"));
+  }
   ASSIGN_OR_RETURN(c.maintenance_interval,
                    kms.GetDuration("maintenance_interval", c.maintenance_interval));
   if (c.maintenance_interval < absl::Milliseconds(10)) {

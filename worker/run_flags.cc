@@ -91,6 +91,36 @@ absl::Status ParseTpm(const ParsedFlags& f, client::TpmAttesterOptions& t) {
 absl::Status ParseAttester(const ParsedFlags& f, AttesterFlags& a) {
   if (!f.Has("attester")) return absl::InvalidArgumentError("--attester is required");
   const std::string kind = f.Get("attester");
+  // Each attester's own flags; one of another attester is a mistake (it
+  // would be ignored), not a default.
+  struct Owned {
+    const char* flag;
+    std::initializer_list<const char*> attesters;
+  };
+  static const Owned kOwned[] = {{"tcti", {"tpm"}},
+                                 {"pcrs", {"tpm"}},
+                                 {"tpm-ak", {"tpm"}},
+                                 {"tpm-ak-public", {"tpm"}},
+                                 {"tpm-ak-private", {"tpm"}},
+                                 {"tpm-ek", {"tpm"}},
+                                 {"snp-device", {"snp", "tdx"}},
+                                 {"sev-guest", {"snp"}},
+                                 {"tsm-dir", {"snp", "tdx"}},
+                                 {"privlevel", {"snp", "tdx"}},
+                                 {"dev-key", {"dev"}},
+                                 {"measurement", {"dev"}},
+                                 {"svn", {"dev"}},
+                                 {"dev-claim", {"dev"}},
+                                 {"dev-debug", {"dev"}}};
+  for (const Owned& o : kOwned) {
+    if (!f.Has(o.flag)) continue;
+    bool mine = false;
+    for (const char* k : o.attesters) mine = mine || kind == k;
+    if (!mine && (kind == "tpm" || kind == "snp" || kind == "tdx" || kind == "dev")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", o.flag, " is not a flag of --attester ", kind));
+    }
+  }
   if (kind == "tpm") {
     a.kind = AttesterKind::kTpm;
     return ParseTpm(f, a.tpm);

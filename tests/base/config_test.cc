@@ -103,6 +103,38 @@ TEST(ConfigTest, BadDurationAndListItems) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'names[1]'")));
 }
 
+// Inputs that used to be read as something else: a second document, a
+// key that is not a name, a day count that overflows, "inf", a field with no
+// value, an empty required string.
+TEST(ConfigTest, AmbiguousOrOutOfRangeInputIsRefused) {
+  EXPECT_THAT(ConfigNode::Parse("logging: {level: info}\n---\nbogus: 1\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("2 YAML documents")));
+  EXPECT_THAT(ConfigNode::Parse("? [a]\n: 1\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a sequence, not a name")));
+  EXPECT_THAT(ConfigNode::Parse("kms:\n  ? {x: 1}\n  : 1\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'kms': a key at line 2")));
+  ASSERT_OK_AND_ASSIGN(
+      ConfigNode root,
+      ConfigNode::Parse("long: 768614336404564651d\ninf: inf\nok: 36500d\nnone:\nempty: \"\"\n"
+                        "n:\nb:\nl:\n"));
+  EXPECT_THAT(root.GetDuration("long", absl::Seconds(1)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("longer than 100 years")));
+  EXPECT_THAT(root.GetDuration("inf", absl::Seconds(1)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("longer than 100 years")));
+  EXPECT_EQ(root.GetDuration("ok", absl::Seconds(1)).value_or(absl::ZeroDuration()),
+            absl::Hours(24 * 36500));
+  EXPECT_THAT(root.GetDuration("none", absl::Seconds(1)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'none': has no value")));
+  EXPECT_THAT(root.GetString("none", "x"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(root.GetInt("n", 1, 0, 10), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(root.GetBool("b", true), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(root.GetStringList("l"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(root.GetString("empty"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'empty': is empty")));
+  EXPECT_EQ(root.GetString("empty", "fallback").value_or("error"), "");  // optional: allowed
+  EXPECT_EQ(root.GetString("absent", "fallback").value_or("error"), "fallback");
+}
+
 TEST(ConfigTest, MissingFileIsNotFound) {
   EXPECT_THAT(ConfigNode::LoadFile("/nonexistent/strongroom.yaml"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/strongroom.yaml")));

@@ -149,6 +149,10 @@ expect_rc 2 "bad --length" owner1 datakey k1 --length 24
 expect_rc 2 "bad --context" owner1 encrypt k1 --in "$tmp/plain.bin" --context novalue
 expect_rc 2 "unreadable --in" owner1 encrypt k1 --in "$tmp/does-not-exist"
 expect_rc 2 "update without changes" admin key update k1
+expect_rc 2 "a single-valued flag twice" owner1 decrypt --in "$tmp/ct0.bin" --out "$tmp/a" --out "$tmp/b"
+grep -q -- "--out given more than once" "$tmp/err" || fail "a repeated --out is not named"
+[[ ! -e "$tmp/a" && ! -e "$tmp/b" ]] || fail "a refused decrypt wrote an output"
+expect_rc 2 "a global flag twice" owner1 --server 127.0.0.1:1 --server 127.0.0.1:2 key list
 expect_rc 0 "help" admin help
 grep -q "key create" "$tmp/out" || fail "help does not list key create"
 

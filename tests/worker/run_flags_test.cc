@@ -187,6 +187,20 @@ TEST_F(RunFlagsTest, AttesterKinds) {
   EXPECT_EQ(tdx.attester.tsm_dir, "/tmp/tsm");
   EXPECT_THAT(ParseRunFlags(With(args, {"--snp-device", "sev-guest"})).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--attester snp")));
+  // Another attester's flag is refused, not ignored.
+  EXPECT_THAT(ParseRunFlags(With(args, {"--dev-key", "k.pem"})).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--dev-key is not a flag of --attester tdx")));
+  args[9] = "tpm";
+  EXPECT_THAT(ParseRunFlags(With(args, {"--privlevel", "2"})).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--privlevel is not a flag of --attester tpm")));
+  args[9] = "dev";
+  EXPECT_THAT(
+      ParseRunFlags(With(args, {"--dev-key", "k", "--measurement", "ab", "--tpm-ak", "bogus"}))
+          .status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("--tpm-ak is not a flag of --attester dev")));
   args[9] = "sgx";
   EXPECT_THAT(ParseRunFlags(args).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--attester 'sgx'")));
