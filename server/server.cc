@@ -91,9 +91,8 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   const ServerConfig& c = s->config_;
   if (!c.softhsm_conf.empty()) setenv("SOFTHSM2_CONF", c.softhsm_conf.c_str(), 1);
 
-  ASSIGN_OR_RETURN(s->hsm_, kms::pkcs11::Hsm::Create(c.hsm));
-  ASSIGN_OR_RETURN(s->db_, storage::Database::Open(c.storage_path));
-
+  // Everything read from files comes first: a start that fails on a missing
+  // certificate or collateral folder creates no database.
   ASSIGN_OR_RETURN(std::string cert, ReadFile(c.tls.cert, "server.tls.cert"));
   RETURN_IF_ERROR(CheckPrivateFileMode(c.tls.key, "server.tls.key"));
   ASSIGN_OR_RETURN(std::string key, ReadFile(c.tls.key, "server.tls.key"));
@@ -106,12 +105,15 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   OPENSSL_cleanse(key.data(), key.size());
   OPENSSL_cleanse(tls.pem_key_cert_pairs[0].private_key.data(),
                   tls.pem_key_cert_pairs[0].private_key.size());
+  ASSIGN_OR_RETURN(attest::AttestationOptions attestation,
+                   LoadAttestationOptions(c.attestation));
+
+  ASSIGN_OR_RETURN(s->hsm_, kms::pkcs11::Hsm::Create(c.hsm));
+  ASSIGN_OR_RETURN(s->db_, storage::Database::Open(c.storage_path));
 
   ASSIGN_OR_RETURN(s->key_manager_, kms::KeyManager::Create(*s->hsm_, *s->db_,
                                                             SystemClock::Default(), c.kms));
   s->system_ = std::make_unique<SystemService>(s->config_, *s->hsm_, *s->db_);
-  ASSIGN_OR_RETURN(attest::AttestationOptions attestation,
-                   LoadAttestationOptions(c.attestation));
   ASSIGN_OR_RETURN(s->verifiers_, attest::CreateVerifierSet(attestation));
   s->attestation_admin_ = std::make_unique<kms::AttestationAdmin>(
       *s->db_, *s->verifiers_, SystemClock::Default(),

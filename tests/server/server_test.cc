@@ -231,6 +231,8 @@ TEST(ServerStartTest, UnreadableTlsFileIsNamed) {
   ASSERT_OK_AND_ASSIGN(ServerConfig config, ParseServerConfig(yaml, "t.yaml", token->dir()));
   EXPECT_THAT(StrongroomServer::Start(config),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("server.tls.cert")));
+  // The failed start left no database behind.
+  EXPECT_FALSE(std::filesystem::exists(token->dir() + "/db"));
 }
 
 }  // namespace
