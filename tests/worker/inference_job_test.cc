@@ -3,6 +3,7 @@
 // nothing), output naming, --batch, usage errors and step names.
 #include "worker/inference_job.h"
 
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -277,13 +278,14 @@ TEST(RepeatAlongBatchTest, RulesForDimZero) {
   onnx::ValueInfo no_shape{"s", onnx::DataType::kFloat, false, {}, {}};
   EXPECT_THAT(RepeatAlongBatch(scalar, no_shape, 2).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  // An empty input with a huge batch dimension: refused, not wrapped.
-  const Tensor huge = onnx::testing::Floats({int64_t{1} << 62, 0}, {});
+  // An empty input with a large batch dimension (the largest a tensor may
+  // have) and a batch count that would overflow it: refused, not wrapped.
+  const Tensor huge = onnx::testing::Floats({int64_t{1} << 38, 0}, {});
   onnx::ValueInfo free_empty{"z", onnx::DataType::kFloat, true, {-1, 0}, {"N", ""}};
-  EXPECT_THAT(RepeatAlongBatch(huge, free_empty, 4).status(),
+  EXPECT_THAT(RepeatAlongBatch(huge, free_empty, std::numeric_limits<int>::max()).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("overflow")));
   ASSERT_OK_AND_ASSIGN(Tensor fits, RepeatAlongBatch(huge, free_empty, 1));
-  EXPECT_EQ(fits.shape()[0], int64_t{1} << 62);
+  EXPECT_EQ(fits.shape()[0], int64_t{1} << 38);
 }
 
 TEST(OutputObjectTest, Naming) {

@@ -163,6 +163,57 @@ TEST(OnnxSessionLimitsTest, MaxTensorBytesIsEnforced) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("node 'fill'")));
 }
 
+// Constant folding keeps its results for the session: their total is
+// bounded too, not only each one (a few bytes of model fanning out into many
+// tensors of the per-tensor limit).
+TEST(OnnxSessionLimitsTest, FoldedConstantsAreBoundedInAll) {
+  GraphBuilder g(13);
+  g.Initializer("s", Int64s({1}, {100000})).Output("a").Output("b").Output("c");
+  for (const char* out : {"a", "b", "c"}) g.Node("ConstantOfShape", {"s"}, {out}, out);
+  ASSERT_OK_AND_ASSIGN(Model m, g.Load());
+  SessionOptions options;
+  options.max_tensor_bytes = 1 << 20;  // each 400 KB output fits; the three do not
+  EXPECT_THAT(Session::Create(m, options),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("node 'c' (ConstantOfShape): constant-folded values reach")));
+  options.max_tensor_bytes = 2 << 20;
+  EXPECT_OK(Session::Create(m, options).status());
+}
+
+// Malformed graphs found by a review: each refused with the node named, or
+// run correctly, rather than crashing the worker.
+TEST(OnnxSessionLimitsTest, HostileShapesAreRefusedOrRun) {
+  // Sum with an input left out.
+  GraphBuilder sum(13);
+  sum.Input("a", DataType::kFloat, {2}).Output("s");
+  sum.Node("Sum", {"a", ""}, {"s"}, "sum");
+  EXPECT_THAT(sum.Load(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                   HasSubstr("node 'sum' (Sum): input 1 is empty")));
+  // Transpose of a scalar, run and folded.
+  GraphBuilder tr(13);
+  tr.Input("x", DataType::kFloat, {}).Output("y");
+  tr.Node("Transpose", {"x"}, {"y"});
+  ASSERT_OK_AND_ASSIGN(std::vector<Tensor> y,
+                       testing::RunOnce(tr.Serialize(), {testing::Floats({}, {7})}));
+  ASSERT_EQ(y.size(), 1u);
+  EXPECT_EQ(y[0].data<float>()[0], 7.0f);
+  // An empty tensor's other dimensions are bounded as if it were not empty.
+  EXPECT_THAT(Tensor::Create(DataType::kFloat, {0, int64_t{1} << 61}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exceed")));
+  GraphBuilder ln(17);
+  ln.Input("x", DataType::kFloat, {0, int64_t{1} << 61}).Output("y");
+  ln.Initializer("scale", testing::Floats({1}, {1}));
+  ln.Node("LayerNormalization", {"x", "scale"}, {"y"});
+  EXPECT_THAT(ln.Load(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exceed")));
+  // MatMul whose stacked batches would overflow BLAS's int.
+  GraphBuilder mm(13);
+  mm.Input("a", DataType::kFloat, {4, int64_t{1} << 29, 1}).Input("b", DataType::kFloat, {1, 1});
+  mm.Output("y");
+  mm.Node("MatMul", {"a", "b"}, {"y"}, "mm");
+  EXPECT_THAT(mm.Load(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                  HasSubstr("node 'mm' (MatMul): dimension 2147483648")));
+}
+
 TEST(OnnxSessionFoldingTest, FoldedAndUnfoldedAgree) {
   // w = ConstantOfShape([3,4]) * 0.5 is constant; y = x @ w^T is not.
   GraphBuilder g(13);

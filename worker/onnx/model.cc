@@ -369,6 +369,10 @@ absl::StatusOr<Model> Model::Load(std::span<const uint8_t> bytes) {
       if (i < schema->min_inputs && np.input(i).empty()) {
         return NodeError(node, Invalid(absl::StrCat("required input ", i, " is empty")));
       }
+      // A variadic op's inputs are all values: none may be left out.
+      if (schema->max_inputs == INT_MAX && np.input(i).empty()) {
+        return NodeError(node, Invalid(absl::StrCat("input ", i, " is empty")));
+      }
     }
     for (int j = 0; j < np.output_size(); ++j) config.has_output.push_back(!np.output(j).empty());
     for (const auto& ap : np.attribute()) {

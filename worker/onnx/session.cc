@@ -201,6 +201,10 @@ absl::Status Session::FoldConstants() {
   std::vector<TensorMeta> out_meta;
   std::vector<std::unique_ptr<Tensor>> out;
   std::vector<Tensor*> out_ptr;
+  // Folded values live as long as the session: their total, not only each
+  // one, is bounded (a few bytes of model could otherwise fold into many
+  // tensors of the per-tensor limit each).
+  int64_t folded_bytes = 0;
   for (size_t k = 0; k < m.nodes.size(); ++k) {
     const Node& node = m.nodes[k];
     bool all_constant = true;
@@ -230,6 +234,13 @@ absl::Status Session::FoldConstants() {
         return NodeError(node, absl::ResourceExhaustedError(absl::StrCat(
                                    "output ", ShapeToString(meta.shape),
                                    " exceeds max_tensor_bytes ", options_.max_tensor_bytes)));
+      }
+      folded_bytes += *n * static_cast<int64_t>(ElementSize(meta.dtype));
+      if (folded_bytes > options_.max_tensor_bytes) {
+        return NodeError(node,
+                         absl::ResourceExhaustedError(absl::StrCat(
+                             "constant-folded values reach ", folded_bytes,
+                             " bytes in all, over max_tensor_bytes ", options_.max_tensor_bytes)));
       }
       out.push_back(std::make_unique<Tensor>());
       out.back()->Reset(meta.dtype, meta.shape);

@@ -61,8 +61,10 @@ absl::StatusOr<int64_t> CheckedNumElements(std::span<const int64_t> shape, size_
     }
     if (shape[i] == 0) zero = true;
   }
-  if (zero) return 0;
+  // The other dimensions of an empty tensor are bounded as if it were not
+  // empty: kernels size buffers and loops from partial products of them.
   for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 0) continue;
     if (shape[i] > limit / n) {
       return absl::InvalidArgumentError(absl::StrCat(field, ": dims ", ShapeToString(shape),
                                                      " exceed the ", kMaxTensorBytes,
@@ -70,7 +72,7 @@ absl::StatusOr<int64_t> CheckedNumElements(std::span<const int64_t> shape, size_
     }
     n *= shape[i];
   }
-  return n;
+  return zero ? 0 : n;
 }
 
 AlignedBuffer::AlignedBuffer(size_t bytes) {

@@ -131,7 +131,7 @@ inline void BroadcastCopy(ThreadPool* pool, const uint8_t* in, const Shape& in_s
   pool->ParallelFor(rows, 64, [&](int64_t row0, int64_t row1) {
     for (int64_t row = row0; row < row1; ++row) {
       int64_t off = 0, rem = row;
-      for (size_t k = out_shape.size() - 1; k-- > 0;) {
+      for (size_t k = out_shape.empty() ? 0 : out_shape.size() - 1; k-- > 0;) {
         off += (rem % out_shape[k]) * s[k];
         rem /= out_shape[k];
       }

@@ -67,7 +67,14 @@ class MatMulOp final : public Op {
     if (!d.ok()) return d.status();
     out[0].dtype = DataType::kFloat;
     out[0].shape = d->out;
-    return CheckBlasDims({d->m, d->n, d->k});
+    // Run() may stack the left batches into one GEMM of batches * m rows.
+    int64_t stacked = d->m;
+    for (int64_t b : d->batch) {
+      if (__builtin_mul_overflow(stacked, b, &stacked)) {
+        return absl::InvalidArgumentError("batch dimensions times rows overflow");
+      }
+    }
+    return CheckBlasDims({d->m, d->n, d->k, stacked});
   }
 
   absl::Status Run(const ExecContext& ctx, std::span<const Tensor* const> in,

@@ -128,7 +128,7 @@ void TransposeTyped(ThreadPool* pool, const T* x, T* y, const Shape& out_shape,
                     [&](int64_t r0, int64_t r1) {
                       for (int64_t row = r0; row < r1; ++row) {
                         int64_t off = 0, rem = row;
-                        for (size_t k = r - 1; k-- > 0;) {
+                        for (size_t k = r == 0 ? 0 : r - 1; k-- > 0;) {
                           off += (rem % out_shape[k]) * in_strides[k];
                           rem /= out_shape[k];
                         }
