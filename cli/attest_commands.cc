@@ -151,7 +151,11 @@ absl::Status Verify(Invocation& inv) {
     if (!set.ok()) {
       return UsageError(absl::StrCat("--refvalues ", f, ": ", set.status().message()));
     }
-    resolver.sets_[set->name] = *std::move(set);
+    const std::string name = set->name;
+    if (!resolver.sets_.emplace(name, *std::move(set)).second) {
+      return UsageError(
+          absl::StrCat("--refvalues ", f, ": set '", name, "' is given by two files"));
+    }
   }
   ASSIGN_OR_RETURN(attest::AttestationOptions options, OfflineOptions(o));
   absl::StatusOr<std::unique_ptr<attest::VerifierSet>> verifiers =

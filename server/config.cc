@@ -2,9 +2,10 @@
 
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "base/file.h"
 #include "base/config.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 
@@ -167,9 +168,15 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
   ASSIGN_OR_RETURN(ConfigNode server, root.GetSection("server"));
   RETURN_IF_ERROR(server.AllowOnly({"listen", "tls"}));
   ASSIGN_OR_RETURN(c.listen, server.GetString("listen", c.listen));
-  if (c.listen.find(':') == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": config field 'server.listen': '", c.listen, "' is not HOST:PORT"));
+  {
+    const size_t colon = c.listen.rfind(':');
+    int port = -1;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(c.listen.substr(colon + 1), &port) || port < 0 || port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": config field 'server.listen': '", c.listen,
+                       "' is not HOST:PORT (a port from 0 to 65535)"));
+    }
   }
   ASSIGN_OR_RETURN(ConfigNode tls, server.GetSection("tls"));
   RETURN_IF_ERROR(tls.AllowOnly({"cert", "key", "client_ca"}));

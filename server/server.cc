@@ -1,27 +1,28 @@
 #include "server/server.h"
 
-#include <algorithm>
-#include <cstdlib>
-#include <fstream>
-
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "attest/verifiers.h"
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "base/status_macros.h"
-#include "kms/pkcs11/hsm.h"
-#include "kms/key_manager.h"
-#include "base/clock.h"
-#include "attest/verifiers.h"
-#include "kms/broker/attestation_admin.h"
 #include "kms/audit/audit_log.h"
 #include "kms/audit/hsm_checkpoint_signer.h"
+#include "kms/broker/attestation_admin.h"
 #include "kms/broker/ear_token.h"
 #include "kms/broker/key_broker.h"
+#include "kms/key_manager.h"
+#include "kms/pkcs11/hsm.h"
 #include "server/attestation_service.h"
 #include "server/key_broker_service.h"
 #include "server/key_management_service.h"
@@ -61,6 +62,11 @@ absl::StatusOr<attest::AttestationOptions> LoadAttestationOptions(const Attestat
     o.enabled.insert(t);
   }
   o.collateral_dir = a.collateral_dir;
+  // Checked at start, not at the first SNP or TDX verification.
+  if (!a.collateral_dir.empty() && !std::filesystem::is_directory(a.collateral_dir)) {
+    return absl::NotFoundError(absl::StrCat("server.attestation.collateral_dir: '",
+                                            a.collateral_dir, "' is not a readable folder"));
+  }
   ASSIGN_OR_RETURN(o.tpm_trusted_ak_keys_pem,
                    ReadAll(a.tpm_trusted_ak_keys, "attestation.tpm.trusted_ak_keys"));
   ASSIGN_OR_RETURN(o.tpm_ak_ca_roots_pem, ReadAll(a.tpm_ak_ca_roots, "attestation.tpm.ak_ca_roots"));
@@ -93,6 +99,7 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
 
   // Everything read from files comes first: a start that fails on a missing
   // certificate or collateral folder creates no database.
+  ASSIGN_OR_RETURN(attest::AttestationOptions attestation, LoadAttestationOptions(c.attestation));
   ASSIGN_OR_RETURN(std::string cert, ReadFile(c.tls.cert, "server.tls.cert"));
   RETURN_IF_ERROR(CheckPrivateFileMode(c.tls.key, "server.tls.key"));
   ASSIGN_OR_RETURN(std::string key, ReadFile(c.tls.key, "server.tls.key"));
@@ -105,8 +112,6 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   OPENSSL_cleanse(key.data(), key.size());
   OPENSSL_cleanse(tls.pem_key_cert_pairs[0].private_key.data(),
                   tls.pem_key_cert_pairs[0].private_key.size());
-  ASSIGN_OR_RETURN(attest::AttestationOptions attestation,
-                   LoadAttestationOptions(c.attestation));
 
   ASSIGN_OR_RETURN(s->hsm_, kms::pkcs11::Hsm::Create(c.hsm));
   ASSIGN_OR_RETURN(s->db_, storage::Database::Open(c.storage_path));

@@ -159,6 +159,29 @@ storage: {path: db}
   ASSERT_OK_AND_ASSIGN(ServerConfig r, ParseServerConfig(base + "store: {rekey_idle_timeout: 2d}\n",
                                                          "x.yaml", "/tmp"));
   EXPECT_EQ(r.store.rekey_idle_timeout, absl::Hours(48));
+  // Values that used to pass the parse and fail later, or never.
+  for (const char* listen : {"host:", ":8443", "h:99999", "h:-1", "h:http"}) {
+    std::string bad = base;
+    bad.replace(bad.find("127.0.0.1:0"), 11, listen);
+    EXPECT_THAT(ParseServerConfig(bad, "x.yaml", "/tmp"),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'server.listen'")))
+        << listen;
+  }
+  EXPECT_THAT(ParseServerConfig(base + "kms: {approval_window: 0s}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'kms.approval_window'")));
+  EXPECT_THAT(ParseServerConfig(base + "kms: {destroy_wait: inf}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("longer than 100 years")));
+  EXPECT_THAT(ParseServerConfig(base + "kms: {destroy_wait:}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("has no value")));
+  std::string empty_path = base;
+  empty_path.replace(empty_path.find("{path: db}"), 10, "{path: \"\"}");
+  EXPECT_THAT(ParseServerConfig(empty_path, "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'storage.path': is empty")));
+  std::string module = base;
+  module.replace(module.find("module: m"), 9, "module: lib/p11.so");
+  ASSERT_OK_AND_ASSIGN(ServerConfig mc, ParseServerConfig(module, "x.yaml", "/etc/sr"));
+  EXPECT_EQ(mc.hsm.module_path, "/etc/sr/lib/p11.so");
+  EXPECT_EQ(c.hsm.module_path, "m");  // a bare name is the loader's to find
 }
 
 // A quiet server signs its audit head on a timer, not only every
@@ -233,6 +256,12 @@ TEST(ServerStartTest, UnreadableTlsFileIsNamed) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("server.tls.cert")));
   // The failed start left no database behind.
   EXPECT_FALSE(std::filesystem::exists(token->dir() + "/db"));
+  // Nor does one whose collateral folder is missing; it fails at start.
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig no_collateral,
+      ParseServerConfig(yaml + "attestation: {collateral_dir: nowhere}\n", "t.yaml", token->dir()));
+  EXPECT_THAT(StrongroomServer::Start(no_collateral),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("collateral_dir")));
 }
 
 }  // namespace

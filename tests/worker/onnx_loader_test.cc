@@ -223,6 +223,14 @@ TEST(OnnxLoaderTest, VersionsAndDomainsAreChecked) {
   GraphBuilder no_opset = ReluGraph();
   no_opset.proto().clear_opset_import();
   EXPECT_THAT(no_opset.Load(), StatusIs(kInvalid, HasSubstr("no ai.onnx opset")));
+  GraphBuilder two = ReluGraph();  // opset 13 under ""
+  auto* again = two.proto().add_opset_import();
+  again->set_domain("ai.onnx");
+  again->set_version(17);
+  EXPECT_THAT(two.Load(),
+              StatusIs(kInvalid, HasSubstr("ai.onnx opset is given twice (13 and 17)")));
+  again->set_version(13);  // the same version twice says the same thing
+  EXPECT_OK(two.Load().status());
   GraphBuilder ms = ReluGraph();
   ms.proto().mutable_graph()->mutable_node(0)->set_domain("com.microsoft");
   EXPECT_THAT(ms.Load(),

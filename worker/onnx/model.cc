@@ -271,7 +271,13 @@ absl::StatusOr<Model> Model::Load(std::span<const uint8_t> bytes) {
   }
   m->opset = -1;
   for (const auto& op : proto->opset_import()) {
-    if (op.domain().empty() || op.domain() == "ai.onnx") m->opset = op.version();
+    if (!op.domain().empty() && op.domain() != "ai.onnx") continue;
+    // "" and "ai.onnx" are the same domain: two versions of it are ambiguous.
+    if (m->opset >= 0 && op.version() != m->opset) {
+      return Invalid("model.opset_import: the ai.onnx opset is given twice (",
+                     absl::StrCat(m->opset, " and ", op.version(), ")"));
+    }
+    m->opset = op.version();
   }
   if (m->opset < 0) return Invalid("model.opset_import: no ai.onnx opset");
   if (m->opset < kMinOpset || m->opset > kMaxOpset) {
