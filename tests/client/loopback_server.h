@@ -21,6 +21,8 @@
 #ifndef STRONGROOM_TESTS_CLIENT_LOOPBACK_SERVER_H_
 #define STRONGROOM_TESTS_CLIENT_LOOPBACK_SERVER_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -30,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/file.h"
 #include "base/status_macros.h"
 #include "client/connection.h"
 #include "hsm-sim/testing/softhsm_token.h"
@@ -114,12 +117,50 @@ principals:
   // Start() first.
   server::StrongroomServer& server() { return *server_; }
 
+  // A channel to the server as principal `name`, for a test proxy's
+  // upstream stub; Start() first.
+  std::shared_ptr<grpc::Channel> UpstreamChannel(absl::string_view name) const {
+    grpc::SslCredentialsOptions up;
+    up.pem_root_certs = Pki("ca.crt");
+    up.pem_cert_chain = Pki(absl::StrCat("clients/", name, ".crt"));
+    up.pem_private_key = Pki(absl::StrCat("clients/", name, ".key"));
+    return grpc::CreateChannel(As(name).address, grpc::SslCredentials(up));
+  }
+
+  // Serves `service` (a test proxy in front of the server) on 127.0.0.1 with
+  // the server's certificate and client-certificate check; `*via` is set to
+  // connect to it as principal `name`. The caller shuts the proxy down
+  // after closing its connections.
+  absl::StatusOr<std::unique_ptr<grpc::Server>> ServeProxy(grpc::Service* service,
+                                                           absl::string_view name,
+                                                           ConnectionOptions* via) const {
+    grpc::SslServerCredentialsOptions down(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    down.pem_root_certs = Pki("ca.crt");
+    down.pem_key_cert_pairs.push_back({Pki("server.key"), Pki("server.crt")});
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(down), &port);
+    builder.RegisterService(service);
+    std::unique_ptr<grpc::Server> proxy = builder.BuildAndStart();
+    if (proxy == nullptr) return absl::InternalError("test proxy: cannot start");
+    *via = As(name);
+    via->address = absl::StrCat("127.0.0.1:", port);
+    return proxy;
+  }
+
  private:
   LoopbackServer(std::unique_ptr<hsm_sim::SoftHsmToken> token,
                  std::vector<LoopbackPrincipal> principals)
       : token_(std::move(token)),
         pki_(token_->dir() + "/pki"),
         principals_(std::move(principals)) {}
+
+  // A PKI file's text ("" when unreadable: the TLS handshake then fails).
+  std::string Pki(absl::string_view file) const {
+    absl::StatusOr<std::string> text = ReadFileToString(absl::StrCat(pki_, "/", file), file);
+    return text.ok() ? *std::move(text) : std::string();
+  }
 
   std::unique_ptr<hsm_sim::SoftHsmToken> token_;
   const std::string pki_;

@@ -218,28 +218,10 @@ class OldBrokerProxy final : public v1::KeyBroker::Service {
 
 TEST_F(WorkloadE2eTest, ABrokerThatSendsNoSealedKeyWithTheTokenGetsAReleaseKey) {
   CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
-  auto file = [&](const std::string& name) {
-    absl::StatusOr<std::string> data = ReadFileToString(local_->pki() + "/" + name, name);
-    EXPECT_OK(data.status());
-    return data.value_or("");
-  };
-  grpc::SslCredentialsOptions up;
-  up.pem_root_certs = file("ca.crt");
-  up.pem_cert_chain = file("clients/workload.crt");
-  up.pem_private_key = file("clients/workload.key");
-  OldBrokerProxy proxy(grpc::CreateChannel(As("workload").address, grpc::SslCredentials(up)));
-  grpc::SslServerCredentialsOptions down(
-      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  down.pem_root_certs = file("ca.crt");
-  down.pem_key_cert_pairs.push_back({file("server.key"), file("server.crt")});
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(down), &port);
-  builder.RegisterService(&proxy);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-  ConnectionOptions via_proxy = As("workload");
-  via_proxy.address = absl::StrCat("127.0.0.1:", port);
+  OldBrokerProxy proxy(local_->UpstreamChannel("workload"));
+  ConnectionOptions via_proxy;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<grpc::Server> server,
+                       local_->ServeProxy(&proxy, "workload", &via_proxy));
   ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(via_proxy));
 
   auto wl = Client(Dev(kGood), conn.get());

@@ -505,29 +505,10 @@ class MisnamingStoreProxy final : public v1::SealedStore::Service {
 TEST_F(SealedStoreServerTest, TheClientRefusesAReservationOrJobForAnotherObject) {
   ASSERT_OK(Put("r", Pattern(5000, 7)).status());
   ASSERT_OK(Put("r-other", Pattern(5000, 8)).status());
-  auto file = [&](const std::string& name) {
-    absl::StatusOr<std::string> data = ReadFileToString(local_->pki() + "/" + name, name);
-    EXPECT_OK(data.status());
-    return data.value_or("");
-  };
-  grpc::SslCredentialsOptions up;
-  up.pem_root_certs = file("ca.crt");
-  up.pem_cert_chain = file("clients/owner.crt");
-  up.pem_private_key = file("clients/owner.key");
-  MisnamingStoreProxy proxy(
-      grpc::CreateChannel(local_->As("owner").address, grpc::SslCredentials(up)));
-  grpc::SslServerCredentialsOptions down(
-      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  down.pem_root_certs = file("ca.crt");
-  down.pem_key_cert_pairs.push_back({file("server.key"), file("server.crt")});
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(down), &port);
-  builder.RegisterService(&proxy);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-  client::ConnectionOptions via_proxy = local_->As("owner");
-  via_proxy.address = absl::StrCat("127.0.0.1:", port);
+  MisnamingStoreProxy proxy(local_->UpstreamChannel("owner"));
+  client::ConnectionOptions via_proxy;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<grpc::Server> server,
+                       local_->ServeProxy(&proxy, "owner", &via_proxy));
   ASSERT_OK_AND_ASSIGN(auto conn, client::Connection::Open(via_proxy));
 
   client::PutObjectOptions put;
