@@ -114,17 +114,11 @@ TEST_F(ObjectStoreTest, RewrapFailuresAreCountedNotFatal) {
 TEST_F(ObjectStoreTest, AbandonedRekeyIsCancelledAfterTheIdleTimeout) {
   const std::string plain = Pattern(30000);
   ASSERT_OK(Put("rk", plain).status());
-  v1::BeginRekeyRequest b;
-  b.set_dataset("ds1");
-  b.set_name("rk");
-  ASSERT_OK_AND_ASSIGN(v1::StoreJob job, store_->BeginRekey(kOwner, b));
-  const SecretBytes new_key = SecretBytes::Random(32);
-  ASSERT_OK_AND_ASSIGN(testing::SealedParts next, testing::Seal(new_key, "ds1", "rk", 1, plain));
-  v1::RekeyStart start;
-  start.set_job_id(job.id());
-  start.set_header(std::string(AsStringView(next.header_bytes)));
+  ASSERT_OK_AND_ASSIGN(RekeyPlan plan, BeginRekeyOf("rk", plain));
+  const v1::StoreJob& job = plan.job;
+  const testing::SealedParts& next = plan.next;
   {
-    ASSERT_OK_AND_ASSIGN(auto rekey, store_->OpenRekey(kOwner, start));
+    ASSERT_OK_AND_ASSIGN(auto rekey, store_->OpenRekey(kOwner, plan.start));
     v1::ObjectSegment s;
     s.set_index(0);
     s.set_data(next.segments[0]);

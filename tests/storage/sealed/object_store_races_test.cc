@@ -107,15 +107,10 @@ TEST_F(ObjectStoreRaceTest, TheIdleSweepSparesAnUploadCommittedAfterItsScan) {
 TEST_F(ObjectStoreRaceTest, TheStaleRekeySweepSparesAJobFinishedAfterItsScan) {
   const std::string plain = Pattern(30000, 3);
   ASSERT_OK(Put("rk", plain).status());
-  v1::BeginRekeyRequest b;
-  b.set_dataset("ds1");
-  b.set_name("rk");
-  ASSERT_OK_AND_ASSIGN(v1::StoreJob job, store_->BeginRekey(kOwner, b));
-  const SecretBytes new_key = SecretBytes::Random(32);
-  ASSERT_OK_AND_ASSIGN(testing::SealedParts next, testing::Seal(new_key, "ds1", "rk", 1, plain));
-  v1::RekeyStart start;
-  start.set_job_id(job.id());
-  start.set_header(std::string(AsStringView(next.header_bytes)));
+  ASSERT_OK_AND_ASSIGN(RekeyPlan plan, BeginRekeyOf("rk", plain));
+  const v1::StoreJob& job = plan.job;
+  const testing::SealedParts& next = plan.next;
+  const v1::RekeyStart& start = plan.start;
   clock_.Advance(options_.rekey_idle_timeout + absl::Minutes(1));
   absl::Status finished = absl::UnknownError("not run");
   At("gc.rekeys.scanned", [&] {
@@ -145,8 +140,9 @@ TEST_F(ObjectStoreRaceTest, TheStaleRekeySweepSparesAJobFinishedAfterItsScan) {
   absl::StatusOr<bool> more;
   while ((more = read->Next(&s)).ok() && *more) segments.push_back({s.index(), s.data()});
   ASSERT_OK(more.status());
-  EXPECT_EQ(testing::Open(new_key, next.header, next.stream_bytes, segments).value_or("FAILED"),
-            plain);
+  EXPECT_EQ(
+      testing::Open(plan.new_key, next.header, next.stream_bytes, segments).value_or("FAILED"),
+      plain);
   ExpectConsistent();
 }
 

@@ -94,6 +94,28 @@ class ObjectStoreTest : public testing::ObjectStoreFixture {
                          end.value_or(UINT64_MAX));
   }
 
+  // A rekey job begun for ds1/name (whose plaintext is `plain`) by kOwner,
+  // and what its client would send: the object sealed again under a fresh
+  // key, and the RekeyStart carrying the new header.
+  struct RekeyPlan {
+    v1::StoreJob job;
+    SecretBytes new_key;
+    testing::SealedParts next;
+    v1::RekeyStart start;
+  };
+  absl::StatusOr<RekeyPlan> BeginRekeyOf(const std::string& name, const std::string& plain) {
+    v1::BeginRekeyRequest b;
+    b.set_dataset("ds1");
+    b.set_name(name);
+    RekeyPlan p;
+    ASSIGN_OR_RETURN(p.job, store_->BeginRekey(kOwner, b));
+    p.new_key = SecretBytes::Random(32);
+    ASSIGN_OR_RETURN(p.next, testing::Seal(p.new_key, "ds1", name, p.job.version(), plain));
+    p.start.set_job_id(p.job.id());
+    p.start.set_header(std::string(AsStringView(p.next.header_bytes)));
+    return p;
+  }
+
   void ExpectConsistent() {
     absl::StatusOr<v1::StoreCheck> c = store_->Check();
     ASSERT_OK(c.status());
