@@ -1,18 +1,39 @@
 #include "worker/secret_stream.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 
 namespace strongroom::worker {
+namespace {
+
+// The machine's memory: a size the store declares before any of its bytes
+// authenticate must not reach a locked mapping that cannot exist (mmap or
+// mlockall's MCL_FUTURE would fail, and SecretBytes aborts on that).
+uint64_t PhysicalMemory() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
+                               : std::numeric_limits<uint64_t>::max();
+}
+
+}  // namespace
 
 absl::Status SecretBytesSink::Grow(uint64_t needed) {
   if (needed > max_bytes_) {
     return absl::ResourceExhaustedError(
         absl::StrCat(what_, ": more than ", max_bytes_, " bytes (", needed, " needed)"));
+  }
+  static const uint64_t memory = PhysicalMemory();
+  if (needed > memory) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        what_, ": ", needed, " bytes is more than this machine's ", memory, " bytes of memory"));
   }
   if (needed <= buffer_.size()) return absl::OkStatus();
   SecretBytes bigger(static_cast<size_t>(needed));

@@ -2,6 +2,8 @@
 // SecretBytes streams.
 #include "worker/run_flags.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -306,6 +308,15 @@ TEST(SecretBytesSinkTest, RefusesPastTheLimitNamingTheObject) {
   EXPECT_THAT(sink.Append(Pattern(6000, 2)),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("--input ds/big")));
   EXPECT_THAT(sink.Reserve(10001), StatusIs(absl::StatusCode::kResourceExhausted));
+  // A declared size beyond the machine's memory is refused, not attempted
+  // (a locked mapping that size would abort the worker).
+  const uint64_t memory =
+      static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  SecretBytesSink huge("--model ds/huge", /*max_bytes=*/memory * 2);
+  EXPECT_THAT(huge.Reserve(memory + 4096),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("--model ds/huge: " + std::to_string(memory + 4096) +
+                                 " bytes is more than this machine's")));
   ASSERT_OK(sink.Append(Pattern(4000, 3)));  // exactly up to the limit
   EXPECT_EQ(sink.size(), 10000u);
 }
