@@ -205,6 +205,13 @@ TEST(OnnxSessionLimitsTest, HostileShapesAreRefusedOrRun) {
   ln.Initializer("scale", testing::Floats({1}, {1}));
   ln.Node("LayerNormalization", {"x", "scale"}, {"y"});
   EXPECT_THAT(ln.Load(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exceed")));
+  // A Conv whose one filter would make a 32 GiB im2col buffer.
+  GraphBuilder conv(13);
+  conv.Input("x", DataType::kFloat, {1, int64_t{1} << 24, 1, 4});
+  conv.Input("w", DataType::kFloat, {1, int64_t{1} << 24, 1, 2}).Output("y");
+  SetAttr(conv.Node("Conv", {"x", "w"}, {"y"}, "conv"), "pads", std::vector<int64_t>{0, 1, 0, 1});
+  EXPECT_THAT(conv.Load(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("node 'conv' (Conv): weights W")));
   // MatMul whose stacked batches would overflow BLAS's int.
   GraphBuilder mm(13);
   mm.Input("a", DataType::kFloat, {4, int64_t{1} << 29, 1}).Input("b", DataType::kFloat, {1, 1});

@@ -186,6 +186,15 @@ class ConvOp final : public Op {
     }
     const Shape spatial(x.begin() + 2, x.end());
     const std::vector<int64_t> kernel(w.begin() + 2, w.end());
+    // One output channel's filter (channels per group x kernel) is a column
+    // of the im2col buffer, which holds at least 256 of them: bounded so
+    // that buffer stays within 16 GiB (real filters are a few thousand).
+    constexpr int64_t kMaxFilterValues = int64_t{1} << 24;
+    if (Product(w, 1, w.size()) > kMaxFilterValues) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("weights W ", ShapeToString(w), ": ", Product(w, 1, w.size()),
+                       " values per filter, over ", kMaxFilterValues));
+    }
     if (!window_.kernel.empty() && window_.kernel != kernel) {
       return absl::InvalidArgumentError(
           absl::StrCat("attribute 'kernel_shape' disagrees with W ", ShapeToString(w)));
