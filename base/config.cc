@@ -202,6 +202,7 @@ absl::StatusOr<std::vector<std::string>> ConfigNode::GetStringList(
 }
 
 absl::StatusOr<ConfigNode> ConfigNode::GetSection(absl::string_view key) const {
+  RETURN_IF_ERROR(CheckNotEmpty(key));
   if (!Has(key)) {
     return ConfigNode(YAML::Node(YAML::NodeType::Map), FieldPath(key), source_);
   }
@@ -213,6 +214,7 @@ absl::StatusOr<ConfigNode> ConfigNode::GetSection(absl::string_view key) const {
 }
 
 absl::StatusOr<std::vector<ConfigNode>> ConfigNode::GetList(absl::string_view key) const {
+  RETURN_IF_ERROR(CheckNotEmpty(key));
   std::vector<ConfigNode> out;
   if (!Has(key)) return out;
   YAML::Node n = node_[std::string(key)];

@@ -31,6 +31,7 @@ absl::StatusOr<Role> ParseRole(const std::string& name, const std::string& field
 absl::StatusOr<std::vector<std::string>> PathList(const ConfigNode& node, absl::string_view key,
                                                   const std::string& base_dir) {
   std::vector<std::string> out;
+  RETURN_IF_ERROR(node.CheckNotEmpty(key));
   if (!node.Has(key)) return out;
   ASSIGN_OR_RETURN(out, node.GetStringList(key));
   for (std::string& p : out) p = Resolve(base_dir, p);
@@ -42,6 +43,7 @@ absl::Status ParseAttestation(const ConfigNode& root, const std::string& source,
   ASSIGN_OR_RETURN(ConfigNode att, root.GetSection("attestation"));
   RETURN_IF_ERROR(
       att.AllowOnly({"verifiers", "collateral_dir", "tpm", "tdx", "nvidia", "dev_attester"}));
+  RETURN_IF_ERROR(att.CheckNotEmpty("verifiers"));  // not "all of them"
   if (att.Has("verifiers")) {
     ASSIGN_OR_RETURN(a->verifiers, att.GetStringList("verifiers"));
     for (const std::string& v : a->verifiers) {

@@ -63,7 +63,8 @@ absl::StatusOr<attest::AttestationOptions> LoadAttestationOptions(const Attestat
   }
   o.collateral_dir = a.collateral_dir;
   // Checked at start, not at the first SNP or TDX verification.
-  if (!a.collateral_dir.empty() && !std::filesystem::is_directory(a.collateral_dir)) {
+  std::error_code ec;
+  if (!a.collateral_dir.empty() && !std::filesystem::is_directory(a.collateral_dir, ec)) {
     return absl::NotFoundError(absl::StrCat("server.attestation.collateral_dir: '",
                                             a.collateral_dir, "' is not a readable folder"));
   }
@@ -100,6 +101,7 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   // Everything read from files comes first: a start that fails on a missing
   // certificate or collateral folder creates no database.
   ASSIGN_OR_RETURN(attest::AttestationOptions attestation, LoadAttestationOptions(c.attestation));
+  ASSIGN_OR_RETURN(s->verifiers_, attest::CreateVerifierSet(attestation));
   ASSIGN_OR_RETURN(std::string cert, ReadFile(c.tls.cert, "server.tls.cert"));
   RETURN_IF_ERROR(CheckPrivateFileMode(c.tls.key, "server.tls.key"));
   ASSIGN_OR_RETURN(std::string key, ReadFile(c.tls.key, "server.tls.key"));
@@ -119,7 +121,6 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   ASSIGN_OR_RETURN(s->key_manager_, kms::KeyManager::Create(*s->hsm_, *s->db_,
                                                             SystemClock::Default(), c.kms));
   s->system_ = std::make_unique<SystemService>(s->config_, *s->hsm_, *s->db_);
-  ASSIGN_OR_RETURN(s->verifiers_, attest::CreateVerifierSet(attestation));
   s->attestation_admin_ = std::make_unique<kms::AttestationAdmin>(
       *s->db_, *s->verifiers_, SystemClock::Default(),
       absl::StrCat("strongroomd/", STRONGROOM_VERSION));

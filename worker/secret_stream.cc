@@ -56,7 +56,11 @@ absl::Status SecretBytesSink::MakeRoom(size_t n) {
   if (needed <= buffer_.size()) return absl::OkStatus();
   // Doubling keeps the copies (each into locked memory) amortized O(n).
   const uint64_t doubled = std::max<uint64_t>(uint64_t{buffer_.size()} * 2, 4096);
-  return Grow(std::min(std::max(needed, doubled), std::max(needed, max_bytes_)));
+  // Doubling stops at the limits, so a stream that fits them is not refused
+  // for the room it might have needed.
+  static const uint64_t memory = PhysicalMemory();
+  const uint64_t cap = std::max(needed, std::min(max_bytes_, memory));
+  return Grow(std::min(std::max(needed, doubled), cap));
 }
 
 absl::Status SecretBytesSink::Append(std::span<const uint8_t> data) {

@@ -129,6 +129,8 @@ TEST(ConfigTest, AmbiguousOrOutOfRangeInputIsRefused) {
   EXPECT_THAT(root.GetInt("n", 1, 0, 10), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(root.GetBool("b", true), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(root.GetStringList("l"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(root.GetSection("n"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(root.GetList("b"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(root.GetString("empty"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'empty': is empty")));
   EXPECT_EQ(root.GetString("empty", "fallback").value_or("error"), "");  // optional: allowed

@@ -173,6 +173,13 @@ storage: {path: db}
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("longer than 100 years")));
   EXPECT_THAT(ParseServerConfig(base + "kms: {destroy_wait:}\n", "x.yaml", "/tmp"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("has no value")));
+  // "verifiers:" with nothing is not "all of them".
+  EXPECT_THAT(ParseServerConfig(base + "attestation: {verifiers: }\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'attestation.verifiers': has no value")));
+  EXPECT_THAT(
+      ParseServerConfig(base + "attestation: {tpm: {trusted_ak_keys: }}\n", "x.yaml", "/tmp"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("has no value")));
   std::string empty_path = base;
   empty_path.replace(empty_path.find("{path: db}"), 10, "{path: \"\"}");
   EXPECT_THAT(ParseServerConfig(empty_path, "x.yaml", "/tmp"),

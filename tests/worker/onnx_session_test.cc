@@ -200,6 +200,16 @@ TEST(OnnxSessionLimitsTest, HostileShapesAreRefusedOrRun) {
   // An empty tensor's other dimensions are bounded as if it were not empty.
   EXPECT_THAT(Tensor::Create(DataType::kFloat, {0, int64_t{1} << 61}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exceed")));
+  // Within the bound, an empty input runs without its kernel (LayerNorm's
+  // scratch would be sized from the 2^34 other values: 128 GiB).
+  GraphBuilder ln_ok(17);
+  ln_ok.Input("x", DataType::kFloat, {0, int64_t{1} << 34}).Output("y");
+  ln_ok.Initializer("scale", testing::Floats({1}, {1}));
+  ln_ok.Node("LayerNormalization", {"x", "scale"}, {"y"});
+  ASSERT_OK_AND_ASSIGN(Tensor empty, Tensor::Create(DataType::kFloat, {0, int64_t{1} << 34}));
+  ASSERT_OK_AND_ASSIGN(std::vector<Tensor> ln_out, testing::RunOnce(ln_ok.Serialize(), {empty}));
+  ASSERT_EQ(ln_out.size(), 1u);
+  EXPECT_EQ(ln_out[0].shape(), (Shape{0, int64_t{1} << 34}));
   GraphBuilder ln(17);
   ln.Input("x", DataType::kFloat, {0, int64_t{1} << 61}).Output("y");
   ln.Initializer("scale", testing::Floats({1}, {1}));

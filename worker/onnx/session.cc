@@ -246,7 +246,11 @@ absl::Status Session::FoldConstants() {
       out.back()->Reset(meta.dtype, meta.shape);
       out_ptr.push_back(out.back().get());
     }
-    if (auto s = m.ops[k]->Run(ctx, in, out_ptr); !s.ok()) return NodeError(node, s);
+    bool all_empty = !out_ptr.empty();
+    for (const Tensor* t : out_ptr) all_empty = all_empty && t->num_elements() == 0;
+    if (!all_empty) {  // as in Run: empty outputs need no kernel
+      if (auto s = m.ops[k]->Run(ctx, in, out_ptr); !s.ok()) return NodeError(node, s);
+    }
     for (size_t j = 0; j < node.outputs.size(); ++j) {
       const int v = node.outputs[j];
       if (v < 0) continue;
@@ -376,7 +380,11 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
       for (int v : step.inputs) {
         if (v >= 0 && s.ok()) s = sync(v);
       }
-      if (s.ok()) s = step.op->Run(ctx, in, out);
+      // Outputs with no values: nothing to compute, and a kernel sizing its
+      // scratch from the other dimensions could ask for far too much.
+      bool all_empty = !out.empty();
+      for (const Tensor* t : out) all_empty = all_empty && t->num_elements() == 0;
+      if (s.ok() && !all_empty) s = step.op->Run(ctx, in, out);
     }
     if (!s.ok()) {
       status = NodeError(node, s);
