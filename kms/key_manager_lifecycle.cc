@@ -31,6 +31,14 @@ absl::StatusOr<v1::KeyVersion> KeyManager::Transition(const std::string& key_id,
     return absl::FailedPreconditionError(
         absl::StrCat(VersionResourceName(key_id, version), ": ", s.message()));
   }
+  // A version once marked COMPROMISED (needs_rewrap stays set) protects no
+  // new data again: it may be disabled and destroyed, never enabled.
+  if (to == v1::ENABLED && it->second.version().needs_rewrap()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(VersionResourceName(key_id, version),
+                     " was marked COMPROMISED and cannot be enabled again (rotate to a new "
+                     "version, re-encrypt, then destroy this one)"));
+  }
   auto view = std::make_shared<KeyView>(*old);
   v1::KeyVersion& v = *view->versions[version].mutable_version();
   AddHistory(v, to, principal, reason);

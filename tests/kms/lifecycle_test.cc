@@ -217,6 +217,26 @@ TEST_F(KeyVersionRulesTest, PrimaryVersionCannotBeDestroyed) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("primary")));
 }
 
+// Disabling a compromised version does not launder it: it is never enabled
+// again (it may still be destroyed).
+TEST_F(KeyVersionRulesTest, ACompromisedVersionIsNeverEnabledAgain) {
+  MakeKey("k");
+  v1::RotateKeyRequest rot;
+  rot.set_name("keys/k");
+  ASSERT_OK(km_->RotateKey(kAdmin, rot).status());  // version 2 primary
+  ASSERT_OK(SetState("keys/k/versions/1", v1::COMPROMISED).status());
+  ASSERT_OK(SetState("keys/k/versions/1", v1::DISABLED).status());
+  EXPECT_THAT(SetState("keys/k/versions/1", v1::ENABLED),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("was marked COMPROMISED and cannot be enabled again")));
+  v1::DestroyKeyVersionRequest d;
+  d.set_name("keys/k/versions/1");
+  EXPECT_OK(km_->DestroyKeyVersion(kAdmin, d).status());
+  // A version only disabled is enabled again as before.
+  ASSERT_OK(SetState("keys/k/versions/2", v1::DISABLED).status());
+  EXPECT_OK(SetState("keys/k/versions/2", v1::ENABLED).status());
+}
+
 TEST_F(KeyVersionRulesTest, DirectStateValuesAreRefused) {
   MakeKey("k");
   EXPECT_THAT(SetState("keys/k/versions/1", v1::DESTROYED),
