@@ -101,7 +101,11 @@ absl::Status CheckFlags(const Command& c, const CliOptions& o) {
     if (allowed.count(name) == 0) {
       return UsageError(absl::StrCat(c.name, ": unknown flag --", name));
     }
-    if (o.flags.count(name) > 1 && kRepeatable.count(name) == 0) {
+    // --dev-key lists trusted keys for `attest`, but is the one signing key
+    // of a `workload` command.
+    const bool repeatable =
+        kRepeatable.count(name) > 0 && !(name == "dev-key" && absl::StartsWith(c.name, "workload"));
+    if (o.flags.count(name) > 1 && !repeatable) {
       return UsageError(absl::StrCat(c.name, ": --", name, " given more than once"));
     }
   }

@@ -109,6 +109,11 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/dev.pe
 as worker workload get-key model-key --attester dev --dev-key "$tmp/dev.pem" --measurement 00 \
   --out "$tmp/key4.bin" >/dev/null || rc=$?
 [[ $rc -eq 1 ]] || fail "dev evidence against a server without the dev attester: exit $rc"
+# The workload's one signing key, given twice, is a usage error (attest's --dev-key is a list).
+rc=0
+as worker workload get-key model-key --attester dev --dev-key "$tmp/dev.pem" --dev-key "$tmp/dev.pem" \
+  --measurement 00 --out "$tmp/key5.bin" >/dev/null || rc=$?
+[[ $rc -eq 2 ]] || fail "workload --dev-key twice: exit $rc, want 2"
 
 # --- audit: every decision is in the chain; verify passes, then fails after an edit.
 # --- an admin revokes the token the first run kept (by its jti).
