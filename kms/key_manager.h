@@ -185,6 +185,9 @@ class KeyManager {
   // in one synced batch, then publishes the view. REQUIRES: mu_ held.
   absl::Status Commit(std::shared_ptr<KeyView> view, std::initializer_list<uint32_t> versions,
                       rocksdb::WriteBatch* extra = nullptr);
+  // A full compaction, then the owed-compaction marker removed (see
+  // kShredCompactionOwedKey).
+  absl::Status CompactOwedShreds();
   // After a failed commit of a new version: destroys its HSM object, if it
   // has one (logged when that fails too), and returns `failure`.
   absl::Status DiscardNewVersion(const records::KeyVersionRecord& rec, absl::Status failure);

@@ -19,6 +19,10 @@ inline std::string VersionRecordKey(absl::string_view id, uint32_t v) {
 }
 inline std::string RootRecordKey(absl::string_view id) { return absl::StrCat("root/", id); }
 inline constexpr char kRootStateKey[] = "meta/root";
+// Present while a shredded version's wrapped bytes may still sit in older
+// SST files or the WAL: written with the DESTROYED record, removed once a
+// full compaction has run (maintenance retries it).
+inline constexpr char kShredCompactionOwedKey[] = "meta/shred_compaction_owed";
 inline std::string ChangeRecordKey(absl::string_view id) { return absl::StrCat("change/", id); }
 
 inline int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }

@@ -91,17 +91,28 @@ absl::Status KeyManager::Shred(const std::string& key_id, uint32_t version,
   updated.clear_wrapped_material();
   updated.clear_hsm_object_id();
   AddHistory(*updated.mutable_version(), v1::DESTROYED, principal, "destroy wait elapsed");
-  RETURN_IF_ERROR(Commit(view, {version}));
+  rocksdb::WriteBatch owed;
+  owed.Put(kShredCompactionOwedKey, updated.version().name());
+  RETURN_IF_ERROR(Commit(view, {version}, &owed));
   {
     std::lock_guard<std::mutex> lock(material_mu_);
     material_.erase({key_id, version});
   }
-  // The wrapped bytes may still sit in older SST files or the WAL: compact
-  // them away so they exist in no file at all.
-  RETURN_IF_ERROR(db_.CompactAll());
   LogInfo("kms.version_destroyed", {{"version", updated.version().name()},
                                     {"principal", principal}});
+  // The wrapped bytes may still sit in older SST files or the WAL: compact
+  // them away so they exist in no file at all. The version is destroyed
+  // either way; a failed compaction stays owed and maintenance retries it.
+  if (absl::Status s = CompactOwedShreds(); !s.ok()) {
+    LogWarning("kms.shred_compaction_failed",
+               {{"version", updated.version().name()}, {"error", std::string(s.message())}});
+  }
   return absl::OkStatus();
+}
+
+absl::Status KeyManager::CompactOwedShreds() {
+  RETURN_IF_ERROR(db_.CompactAll());
+  return db_.Delete(kShredCompactionOwedKey);
 }
 
 absl::StatusOr<v1::KeyVersion> KeyManager::ApplyDestroy(const std::string& key_id,
@@ -255,6 +266,8 @@ absl::StatusOr<v1::ListChangesResponse> KeyManager::ListChanges(const Caller& c,
 absl::Status KeyManager::RunMaintenance(size_t rewrap_budget) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // A compaction a shred could not finish (here or before a restart).
+    if (db_.Get(kShredCompactionOwedKey).ok()) RETURN_IF_ERROR(CompactOwedShreds());
     std::vector<std::pair<std::string, uint32_t>> due_destroy;
     std::vector<std::string> due_rotation;
     const int64_t now = Micros(clock_.Now());
