@@ -267,7 +267,12 @@ absl::Status KeyManager::RunMaintenance(size_t rewrap_budget) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     // A compaction a shred could not finish (here or before a restart).
-    if (db_.Get(kShredCompactionOwedKey).ok()) RETURN_IF_ERROR(CompactOwedShreds());
+    // Its failure does not hold up the rest of the pass.
+    if (db_.Get(kShredCompactionOwedKey).ok()) {
+      if (absl::Status s = CompactOwedShreds(); !s.ok()) {
+        LogWarning("kms.shred_compaction_failed", {{"error", std::string(s.message())}});
+      }
+    }
     std::vector<std::pair<std::string, uint32_t>> due_destroy;
     std::vector<std::string> due_rotation;
     const int64_t now = Micros(clock_.Now());
