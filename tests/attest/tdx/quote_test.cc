@@ -191,6 +191,13 @@ INSTANTIATE_TEST_SUITE_P(
                       "leaves 3677"}),
     [](const auto& info) { return std::string(info.param.name); });
 
+TEST(QuoteTest, ATruncatedRtmrIsNamedWithItsIndex) {
+  // The v4 TD report body starts at 48; its RTMRs at 48 + 328, 48 bytes each.
+  Bytes raw = VecBytes("gotdx/quote_v4_SPR_E4.dat");
+  EXPECT_THAT(ParseTdxQuote(std::span<const uint8_t>(raw).first(48 + 328 + 2 * 48 + 8)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rtmr[2]")));
+}
+
 TEST(QuoteTest, EveryTruncationIsRefused) {
   Bytes raw = VecBytes("gotdx/quote_v4_SPR_E4.dat");
   for (size_t len = 0; len < raw.size(); len += 7) {
