@@ -229,6 +229,12 @@ TEST(OnnxSessionLimitsTest, HostileShapesAreRefusedOrRun) {
   mm.Node("MatMul", {"a", "b"}, {"y"}, "mm");
   EXPECT_THAT(mm.Load(), StatusIs(absl::StatusCode::kInvalidArgument,
                                   HasSubstr("node 'mm' (MatMul): dimension 2147483648")));
+  // With a batched right side each batch is its own GEMM: not refused.
+  GraphBuilder mm_batched(13);
+  mm_batched.Input("a", DataType::kFloat, {4, int64_t{1} << 29, 1});
+  mm_batched.Input("b", DataType::kFloat, {4, 1, 1}).Output("y");
+  mm_batched.Node("MatMul", {"a", "b"}, {"y"}, "mm");
+  EXPECT_OK(mm_batched.Load().status());
 }
 
 TEST(OnnxSessionFoldingTest, FoldedAndUnfoldedAgree) {

@@ -67,11 +67,15 @@ class MatMulOp final : public Op {
     if (!d.ok()) return d.status();
     out[0].dtype = DataType::kFloat;
     out[0].shape = d->out;
-    // Run() may stack the left batches into one GEMM of batches * m rows.
+    // With one matrix on the right, Run() stacks the left batches into one
+    // GEMM of batches * m rows; otherwise each batch is its own GEMM.
+    const Shape b_batch(d->b.begin(), d->b.end() - 2);
     int64_t stacked = d->m;
-    for (int64_t b : d->batch) {
-      if (__builtin_mul_overflow(stacked, b, &stacked)) {
-        return absl::InvalidArgumentError("batch dimensions times rows overflow");
+    if (Product(b_batch, 0, b_batch.size()) == 1) {
+      for (int64_t b : d->batch) {
+        if (__builtin_mul_overflow(stacked, b, &stacked)) {
+          return absl::InvalidArgumentError("batch dimensions times rows overflow");
+        }
       }
     }
     return CheckBlasDims({d->m, d->n, d->k, stacked});
