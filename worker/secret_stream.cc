@@ -16,11 +16,15 @@ namespace {
 // The machine's memory: a size the store declares before any of its bytes
 // authenticate must not reach a locked mapping that cannot exist (mmap or
 // mlockall's MCL_FUTURE would fail, and SecretBytes aborts on that).
+// Read once.
 uint64_t PhysicalMemory() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page = sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
-                               : std::numeric_limits<uint64_t>::max();
+  static const uint64_t memory = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
+                                 : std::numeric_limits<uint64_t>::max();
+  }();
+  return memory;
 }
 
 }  // namespace
@@ -30,7 +34,7 @@ absl::Status SecretBytesSink::Grow(uint64_t needed) {
     return absl::ResourceExhaustedError(
         absl::StrCat(what_, ": more than ", max_bytes_, " bytes (", needed, " needed)"));
   }
-  static const uint64_t memory = PhysicalMemory();
+  const uint64_t memory = PhysicalMemory();
   if (needed > memory) {
     return absl::ResourceExhaustedError(absl::StrCat(
         what_, ": ", needed, " bytes is more than this machine's ", memory, " bytes of memory"));
@@ -58,8 +62,7 @@ absl::Status SecretBytesSink::MakeRoom(size_t n) {
   const uint64_t doubled = std::max<uint64_t>(uint64_t{buffer_.size()} * 2, 4096);
   // Doubling stops at the limits, so a stream that fits them is not refused
   // for the room it might have needed.
-  static const uint64_t memory = PhysicalMemory();
-  const uint64_t cap = std::max(needed, std::min(max_bytes_, memory));
+  const uint64_t cap = std::max(needed, std::min(max_bytes_, PhysicalMemory()));
   return Grow(std::min(std::max(needed, doubled), cap));
 }
 

@@ -17,6 +17,16 @@ using Clock = std::chrono::steady_clock;
 
 absl::Duration Since(Clock::time_point start) { return absl::FromChrono(Clock::now() - start); }
 
+// Runs `op` unless every output has no values: then there is nothing to
+// compute, and a kernel sizing its scratch from the other dimensions of an
+// empty tensor could ask for far too much.
+absl::Status RunKernel(const Op& op, const ExecContext& ctx, std::span<const Tensor* const> in,
+                       std::span<Tensor* const> out) {
+  bool all_empty = !out.empty();
+  for (const Tensor* t : out) all_empty = all_empty && (t == nullptr || t->num_elements() == 0);
+  return all_empty ? absl::OkStatus() : op.Run(ctx, in, out);
+}
+
 }  // namespace
 
 absl::StatusOr<Device> ParseDevice(absl::string_view name) {
@@ -246,11 +256,7 @@ absl::Status Session::FoldConstants() {
       out.back()->Reset(meta.dtype, meta.shape);
       out_ptr.push_back(out.back().get());
     }
-    bool all_empty = !out_ptr.empty();
-    for (const Tensor* t : out_ptr) all_empty = all_empty && t->num_elements() == 0;
-    if (!all_empty) {  // as in Run: empty outputs need no kernel
-      if (auto s = m.ops[k]->Run(ctx, in, out_ptr); !s.ok()) return NodeError(node, s);
-    }
+    if (auto s = RunKernel(*m.ops[k], ctx, in, out_ptr); !s.ok()) return NodeError(node, s);
     for (size_t j = 0; j < node.outputs.size(); ++j) {
       const int v = node.outputs[j];
       if (v < 0) continue;
@@ -380,11 +386,7 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
       for (int v : step.inputs) {
         if (v >= 0 && s.ok()) s = sync(v);
       }
-      // Outputs with no values: nothing to compute, and a kernel sizing its
-      // scratch from the other dimensions could ask for far too much.
-      bool all_empty = !out.empty();
-      for (const Tensor* t : out) all_empty = all_empty && t->num_elements() == 0;
-      if (s.ok() && !all_empty) s = step.op->Run(ctx, in, out);
+      if (s.ok()) s = RunKernel(*step.op, ctx, in, out);
     }
     if (!s.ok()) {
       status = NodeError(node, s);
