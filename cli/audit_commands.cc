@@ -98,6 +98,9 @@ absl::Status KeyReleasePolicy(Invocation& inv) {
                                : absl::StrCat("policies/", inv.arg(1)));
   }
   if (auto v = inv.options().Flag("version")) {
+    if (inv.arg(1) == "none") {
+      return UsageError("--version: names a version of the policy to bind; not with 'none'");
+    }
     ASSIGN_OR_RETURN(uint32_t n, ParseUintFlag("version", *v));
     req.set_release_policy_version(n);
   }

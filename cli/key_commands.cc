@@ -219,8 +219,19 @@ absl::Status Approve(Invocation& inv) {
 absl::Status Changes(Invocation& inv) {
   v1::ListChangesRequest req;
   req.set_pending_only(inv.options().Switch("pending"));
+  req.set_page_size(1000);
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
-  ASSIGN_OR_RETURN(v1::ListChangesResponse r, conn->ListChanges(req));
+  // Every page, gathered into one list.
+  v1::ListChangesResponse r;
+  for (int pages = 0;; ++pages) {
+    ASSIGN_OR_RETURN(v1::ListChangesResponse page, conn->ListChanges(req));
+    for (v1::ChangeProposal& c : *page.mutable_changes()) *r.add_changes() = std::move(c);
+    if (page.next_page_token().empty()) break;
+    if (page.next_page_token() <= req.page_token() || pages > 10000) {
+      return absl::DataLossError("ListChanges: the server's page token does not advance");
+    }
+    req.set_page_token(page.next_page_token());
+  }
   if (inv.json()) {
     PrintJson(r);
   } else {

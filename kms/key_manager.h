@@ -57,6 +57,10 @@ struct KmsOptions {
   absl::Duration default_destroy_wait = absl::Hours(24 * 30);
   absl::Duration approval_window = absl::Hours(24);
   size_t max_plaintext_bytes = 64 * 1024;
+  // When set, CreateKey asks it about the owner a request names (an error
+  // refuses the key): the server accepts only its configured principals with
+  // the owner or admin role, so that a typo does not make a key nobody can use.
+  std::function<absl::Status(absl::string_view owner)> check_owner;
   // Tests: called before each key commit's write; an error fails the commit
   // as a failed database write would.
   std::function<absl::Status()> before_commit_for_testing;
@@ -64,6 +68,12 @@ struct KmsOptions {
 
 class KeyManager {
  public:
+  // The shortest automatic rotation period (as Vault's auto_rotate_period):
+  // each scheduled rotation makes a version and, for an HSM key, a token object.
+  static constexpr int64_t kMinRotationSeconds = 3600;
+  // Pending (unexpired) dual-control proposals one key may have at a time.
+  static constexpr size_t kMaxPendingChangesPerKey = 16;
+
   // Loads every key from the database; creates the first root key in the HSM
   // on first start.
   static absl::StatusOr<std::unique_ptr<KeyManager>> Create(pkcs11::Hsm& hsm,
@@ -104,9 +114,12 @@ class KeyManager {
   // The broker authorizes by attestation, not by role, so these take no
   // Caller: they must only be reached after a release policy allowed.
 
-  // Resolves a policy name to its current version when UpdateKey sets a
-  // release policy without a version; NotFound for an unknown policy.
-  using PolicyVersionLookup = std::function<absl::StatusOr<int64_t>(absl::string_view name)>;
+  // Resolves the version UpdateKey binds: (name, 0) to the policy's current
+  // version, (name, v) to v when that version is stored; NotFound for an
+  // unknown policy, InvalidArgument naming release_policy_version for a
+  // version that does not (or no longer) exist.
+  using PolicyVersionLookup =
+      std::function<absl::StatusOr<int64_t>(absl::string_view name, int64_t version)>;
   void SetPolicyVersionLookup(PolicyVersionLookup lookup);
   // For dual_control keys: the reference-value sets a policy version names,
   // pinned at their current versions ("set@version"), recorded with the

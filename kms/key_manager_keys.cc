@@ -1,7 +1,10 @@
 // KeyManager: creating, reading, listing, updating and rotating keys.
 #include <rocksdb/write_batch.h>
 
+#include <set>
+
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -36,21 +39,51 @@ absl::Status CheckSeconds(int64_t v, absl::string_view field) {
   return absl::OkStatus();
 }
 
+// 0 (rotate by hand only) or at least kMinRotationSeconds: every scheduled
+// rotation makes a new version (for an HSM key a new token object), so a
+// period of seconds would fill the token and the database.
+absl::Status CheckRotationPeriod(int64_t v) {
+  RETURN_IF_ERROR(CheckSeconds(v, "rotation_period_seconds"));
+  if (v != 0 && v < KeyManager::kMinRotationSeconds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rotation_period_seconds: ", v, " is below the minimum ",
+                     KeyManager::kMinRotationSeconds, " (one hour; 0 means rotate by hand only)"));
+  }
+  return absl::OkStatus();
+}
+
+// A key's owner: a principal name as the server's principals map spells
+// them (a SPIFFE ID or a certificate subject's name).
+absl::Status CheckOwner(absl::string_view owner) {
+  if (owner.size() > 256) return absl::InvalidArgumentError("owner: longer than 256 bytes");
+  for (char ch : owner) {
+    if (static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7f) {
+      return absl::InvalidArgumentError(
+          "owner: only printable ASCII without spaces is allowed in a principal name");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<v1::Key> KeyManager::CreateKey(const Caller& c, const v1::CreateKeyRequest& r) {
   RETURN_IF_ERROR(ValidateKeyId(r.key_id(), "key_id"));
+  RETURN_IF_ERROR(CheckOwner(r.owner()));
   const std::string owner = r.owner().empty() ? c.principal : r.owner();
   if (c.role != Role::kAdmin && !(c.role == Role::kOwner && owner == c.principal)) {
     return absl::PermissionDeniedError(absl::StrCat(
         "CreateKey: denied for '", c.principal, "' (role ", RoleName(c.role),
         "): admins create keys for anyone, owners only for themselves"));
   }
+  // After the role check: a caller who may not create keys learns nothing
+  // about which principals exist.
+  if (!r.owner().empty() && options_.check_owner) RETURN_IF_ERROR(options_.check_owner(r.owner()));
   if (r.protection() != v1::PROTECTION_UNSPECIFIED && r.protection() != v1::PROTECTION_SOFTWARE &&
       r.protection() != v1::PROTECTION_HSM) {
     return absl::InvalidArgumentError(absl::StrCat("protection: unknown value ", r.protection()));
   }
-  RETURN_IF_ERROR(CheckSeconds(r.rotation_period_seconds(), "rotation_period_seconds"));
+  RETURN_IF_ERROR(CheckRotationPeriod(r.rotation_period_seconds()));
   RETURN_IF_ERROR(CheckSeconds(r.destroy_wait_seconds(), "destroy_wait_seconds"));
   if (r.description().size() > 1024) {
     return absl::InvalidArgumentError("description: longer than 1024 bytes");
@@ -163,10 +196,26 @@ absl::StatusOr<v1::ChangeResult> KeyManager::UpdateKey(const Caller& c,
     return absl::InvalidArgumentError(
         "release_reference_sets: set by the server, not by the request");
   }
+  std::set<absl::string_view> fields;
+  for (const std::string& field : r.update_mask()) {
+    if (!fields.insert(field).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("update_mask: '", absl::CHexEscape(field), "' given more than once"));
+    }
+  }
+  // A field set in the request but not named in the mask would be silently
+  // ignored; the policy version is the one that can be set without its
+  // policy by mistake (`key release-policy K none --version 3`).
+  if (r.release_policy_version() != 0 &&
+      (fields.count("release_policy") == 0 || r.release_policy().empty())) {
+    return absl::InvalidArgumentError(
+        "release_policy_version: set without a release_policy to bind (name the policy, or "
+        "leave the version 0 to unbind)");
+  }
   v1::UpdateKeyRequest resolved = r;
   for (const std::string& field : r.update_mask()) {
     if (field == "rotation_period_seconds") {
-      RETURN_IF_ERROR(CheckSeconds(r.rotation_period_seconds(), "rotation_period_seconds"));
+      RETURN_IF_ERROR(CheckRotationPeriod(r.rotation_period_seconds()));
     } else if (field == "destroy_wait_seconds") {
       RETURN_IF_ERROR(CheckSeconds(r.destroy_wait_seconds(), "destroy_wait_seconds"));
     } else if (field == "min_decryption_version") {
@@ -197,13 +246,13 @@ absl::StatusOr<v1::ChangeResult> KeyManager::UpdateKey(const Caller& c,
         if (!policy_version_lookup_) {
           return absl::FailedPreconditionError("release policies are not available");
         }
-        ASSIGN_OR_RETURN(int64_t current, policy_version_lookup_(r.release_policy()));
-        if (r.release_policy_version() > current) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "release_policy_version: ", r.release_policy_version(), " does not exist (",
-              r.release_policy(), " is at version ", current, ")"));
+        ASSIGN_OR_RETURN(int64_t version,
+                         policy_version_lookup_(r.release_policy(), r.release_policy_version()));
+        resolved.set_release_policy_version(version);
+        // Stored as the resource name, however the request spelled it.
+        if (!absl::StartsWith(r.release_policy(), "policies/")) {
+          resolved.set_release_policy(absl::StrCat("policies/", r.release_policy()));
         }
-        if (r.release_policy_version() == 0) resolved.set_release_policy_version(current);
         // A dual-control binding also pins the reference-value sets the
         // policy names, so that one admin's change to a set cannot loosen
         // what two approved (the broker checks the pins and the current
@@ -216,7 +265,8 @@ absl::StatusOr<v1::ChangeResult> KeyManager::UpdateKey(const Caller& c,
         }
       }
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("update_mask: unknown field '", field, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("update_mask: unknown field '", absl::CHexEscape(field), "'"));
     }
   }
   if (view->key.key().dual_control()) {
@@ -269,7 +319,9 @@ absl::StatusOr<v1::KeyVersion> KeyManager::Rotate(const std::string& key_id, boo
                    NewVersion(key, number, v1::ENABLED, principal));
   key.set_version_count(number);
   if (make_primary) key.set_primary_version(number);
-  if (key.rotation_period_seconds() > 0) {
+  // The schedule rotates the primary: a version added beside it does not
+  // put the next rotation off.
+  if (make_primary && key.rotation_period_seconds() > 0) {
     key.set_next_rotation_unix_micros(
         Micros(clock_.Now() + absl::Seconds(key.rotation_period_seconds())));
   }

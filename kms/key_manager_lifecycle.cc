@@ -62,7 +62,9 @@ absl::StatusOr<v1::KeyVersion> KeyManager::SetKeyVersionState(
   if (r.state() != v1::ENABLED && r.state() != v1::SUSPENDED && r.state() != v1::DISABLED &&
       r.state() != v1::COMPROMISED) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "state: ", StateName(r.state()),
+        "state: ",
+        v1::KeyVersionState_IsValid(r.state()) ? std::string(StateName(r.state()))
+                                               : absl::StrCat("unknown value ", r.state()),
         " cannot be set directly (use ENABLED, SUSPENDED, DISABLED or COMPROMISED; "
         "DestroyKeyVersion and RestoreKeyVersion for destruction)"));
   }
@@ -127,7 +129,14 @@ absl::StatusOr<v1::KeyVersion> KeyManager::ApplyDestroy(const std::string& key_i
   ASSIGN_OR_RETURN(v1::KeyVersion v, Transition(key_id, version, v1::DESTROY_SCHEDULED,
                                                 principal, "destruction scheduled", extra));
   if (view->key.key().destroy_wait_seconds() == 0) {
-    RETURN_IF_ERROR(Shred(key_id, version, principal));
+    // The schedule is committed (with an approval, in its batch): the call
+    // has changed state and answers with it. A shred that fails here is
+    // left to maintenance, which destroys every version that is due.
+    if (absl::Status s = Shred(key_id, version, principal); !s.ok()) {
+      LogWarning("kms.shred_deferred",
+                 {{"version", v.name()}, {"error", std::string(s.message())}});
+      return v;
+    }
     ASSIGN_OR_RETURN(ViewPtr after, GetView(key_id));
     return after->versions.at(version).version();
   }
@@ -175,11 +184,49 @@ absl::StatusOr<v1::KeyVersion> KeyManager::RestoreKeyVersion(
         r.name(), " is ", StateName(it->second.version().state()),
         ": only a DESTROY_SCHEDULED version can be restored"));
   }
+  // A shred that destroyed the HSM object but failed (or crashed) before
+  // committing leaves the version scheduled with nothing behind it: that
+  // destruction cannot be cancelled any more.
+  if (const std::string& object = it->second.hsm_object_id(); !object.empty()) {
+    absl::Status exists = hsm_.CheckKeyExists(TokenKey(object, it->second.version().name()));
+    if (absl::IsNotFound(exists)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(r.name(),
+                       ": its HSM key is already destroyed; the destruction cannot be cancelled "
+                       "(maintenance completes it)"));
+    }
+    RETURN_IF_ERROR(exists);
+  }
   return Transition(name.key_id, name.version, v1::DISABLED, c.principal, "destruction cancelled");
 }
 
 absl::StatusOr<v1::ChangeResult> KeyManager::Propose(const Caller& c, const std::string& key_id,
                                                      records::ChangeRecord change) {
+  // Proposals are kept (approved and expired ones too, as the record of
+  // what was asked); a key's pending ones are bounded so that repeated
+  // proposals cannot bury the list admins approve from.
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t pending = 0;
+  absl::Status parse_error;
+  const int64_t now = Micros(clock_.Now());
+  RETURN_IF_ERROR(db_.Scan("change/", "", [&](absl::string_view, absl::string_view v) {
+    records::ChangeRecord other;
+    if (!other.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      parse_error = absl::DataLossError("change record does not parse");
+      return false;
+    }
+    if (other.key_id() == key_id && other.proposal().state() == "pending" &&
+        now <= other.proposal().expire_time_unix_micros()) {
+      ++pending;
+    }
+    return true;
+  }));
+  RETURN_IF_ERROR(parse_error);
+  if (pending >= kMaxPendingChangesPerKey) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(KeyName(key_id), " already has ", pending,
+                     " pending changes: approve them or let them expire before proposing more"));
+  }
   ASSIGN_OR_RETURN(SecretBytes id, hsm_.GenerateRandom(8));
   v1::ChangeProposal& p = *change.mutable_proposal();
   p.set_id(HexEncode(id.Reveal()));
@@ -237,6 +284,7 @@ absl::StatusOr<v1::ChangeResult> KeyManager::ApproveChange(const Caller& c,
   }
   LogInfo("kms.change_approved", {{"change", p.id()}, {"action", p.action()},
                                   {"principal", c.principal}});
+  *result.mutable_approved() = p;
   return result;
 }
 
@@ -245,10 +293,20 @@ absl::StatusOr<v1::ListChangesResponse> KeyManager::ListChanges(const Caller& c,
   if (c.role != Role::kAdmin && c.role != Role::kAuditor) {
     return Authorize(c, Action::kManage, nullptr, "ListChanges");
   }
+  if (r.page_size() < 0 || r.page_size() > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", r.page_size(), " is outside [0, 1000]"));
+  }
+  const int page_size = r.page_size() == 0 ? 100 : r.page_size();
+  if (r.page_token().size() > 64 ||
+      r.page_token().find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return absl::InvalidArgumentError("page_token: not a change id");
+  }
   v1::ListChangesResponse out;
   absl::Status parse_error;
   const int64_t now = Micros(clock_.Now());
-  RETURN_IF_ERROR(db_.Scan("change/", "", [&](absl::string_view, absl::string_view v) {
+  const std::string start_after = r.page_token().empty() ? "" : ChangeRecordKey(r.page_token());
+  RETURN_IF_ERROR(db_.Scan("change/", start_after, [&](absl::string_view, absl::string_view v) {
     records::ChangeRecord change;
     if (!change.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
       parse_error = absl::DataLossError("change record does not parse");
@@ -256,7 +314,12 @@ absl::StatusOr<v1::ListChangesResponse> KeyManager::ListChanges(const Caller& c,
     }
     v1::ChangeProposal p = change.proposal();
     if (p.state() == "pending" && now > p.expire_time_unix_micros()) p.set_state("expired");
-    if (!r.pending_only() || p.state() == "pending") *out.add_changes() = p;
+    if (r.pending_only() && p.state() != "pending") return true;
+    if (out.changes_size() == page_size) {
+      out.set_next_page_token(out.changes(page_size - 1).id());
+      return false;
+    }
+    *out.add_changes() = std::move(p);
     return true;
   }));
   RETURN_IF_ERROR(parse_error);
@@ -264,6 +327,10 @@ absl::StatusOr<v1::ListChangesResponse> KeyManager::ListChanges(const Caller& c,
 }
 
 absl::Status KeyManager::RunMaintenance(size_t rewrap_budget) {
+  // One item that keeps failing (an HSM error on one key) must not hold up
+  // every other destruction, rotation and the root re-wrap: each failure is
+  // logged and the pass goes on; the first is returned at the end.
+  absl::Status first_error;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // A compaction a shred could not finish (here or before a restart).
@@ -291,12 +358,23 @@ absl::Status KeyManager::RunMaintenance(size_t rewrap_budget) {
         }
       }
     }
-    for (const auto& [id, n] : due_destroy) RETURN_IF_ERROR(Shred(id, n, "system:destroy-timer"));
+    auto note = [&first_error](absl::string_view event, absl::string_view resource,
+                               const absl::Status& s) {
+      if (s.ok()) return;
+      LogWarning(event, {{"resource", std::string(resource)}, {"error", std::string(s.message())}});
+      if (first_error.ok()) first_error = s;
+    };
+    for (const auto& [id, n] : due_destroy) {
+      note("kms.scheduled_destroy_failed", VersionResourceName(id, n),
+           Shred(id, n, "system:destroy-timer"));
+    }
     for (const std::string& id : due_rotation) {
-      RETURN_IF_ERROR(Rotate(id, /*make_primary=*/true, "system:rotation-period").status());
+      note("kms.scheduled_rotation_failed", KeyName(id),
+           Rotate(id, /*make_primary=*/true, "system:rotation-period").status());
     }
   }
-  return RewrapSlice(rewrap_budget);
+  absl::Status rewrap = RewrapSlice(rewrap_budget);
+  return first_error.ok() ? rewrap : first_error;
 }
 
 }  // namespace strongroom::kms

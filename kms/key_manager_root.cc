@@ -56,7 +56,14 @@ absl::Status KeyManager::InstallNewRoot(bool rewrap) {
   rocksdb::WriteBatch batch;
   batch.Put(RootRecordKey(id), rec.SerializeAsString());
   batch.Put(kRootStateKey, state.SerializeAsString());
-  RETURN_IF_ERROR(db_.Write(batch));
+  if (absl::Status s = db_.Write(batch); !s.ok()) {
+    // The token object exists before its record: without the record nothing
+    // would ever use, find or destroy it.
+    if (absl::Status d = hsm_.DestroyKey(root); !d.ok()) {
+      LogError("kms.orphan_hsm_object", {{"root_key", id}, {"error", std::string(d.message())}});
+    }
+    return s;
+  }
   {
     std::unique_lock<std::shared_mutex> views_lock(views_mu_);
     roots_[id] = rec;

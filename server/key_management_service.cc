@@ -49,7 +49,7 @@ grpc::Status KeyManagementService::Ping(grpc::ServerContext* context, const v1::
 
 namespace {
 
-// What an UpdateKey (or an approval) changed: the fields named, and for a
+// What an UpdateKey changed: the fields named, and for a
 // binding the policy version and the reference-value sets it pinned; or the
 // proposal that awaits a second admin.
 std::string ChangeDetail(const v1::UpdateKeyRequest& r, const v1::ChangeResult& result) {
@@ -64,9 +64,8 @@ std::string ChangeDetail(const v1::UpdateKeyRequest& r, const v1::ChangeResult& 
   }
   if (result.has_key()) {
     const v1::Key& k = result.key();
-    const bool binding =
-        r.update_mask_size() == 0 || std::find(r.update_mask().begin(), r.update_mask().end(),
-                                               "release_policy") != r.update_mask().end();
+    const bool binding = std::find(r.update_mask().begin(), r.update_mask().end(),
+                                   "release_policy") != r.update_mask().end();
     if (binding) {
       absl::StrAppend(&out, out.empty() ? "" : "; ", "release_policy ",
                       k.release_policy().empty()
@@ -76,6 +75,18 @@ std::string ChangeDetail(const v1::UpdateKeyRequest& r, const v1::ChangeResult& 
         absl::StrAppend(&out, " pins ", absl::StrJoin(k.release_reference_sets(), ","));
       }
     }
+  }
+  return out;
+}
+
+// What an approval carried out: the proposal (its id, what it spelled
+// out, who proposed it) and the state it left.
+std::string ApprovalDetail(const v1::ChangeResult& result) {
+  const v1::ChangeProposal& p = result.approved();
+  std::string out =
+      absl::StrCat("approved ", p.id(), " (", p.action(), ") proposed by ", p.proposer());
+  if (result.has_version()) {
+    absl::StrAppend(&out, "; state ", v1::KeyVersionState_Name(result.version().state()));
   }
   return out;
 }
@@ -119,8 +130,9 @@ SR_CHANGE(SetKeyVersionState, SetKeyVersionStateRequest, KeyVersion, request->na
 SR_CHANGE(DestroyKeyVersion, DestroyKeyVersionRequest, ChangeResult, request->name(),
           response->has_pending() ? absl::StrCat("proposed ", response->pending().id()) : "")
 SR_CHANGE(RestoreKeyVersion, RestoreKeyVersionRequest, KeyVersion, request->name(), "")
-SR_CHANGE(ApproveChange, ApproveChangeRequest, ChangeResult, request->id(),
-          ChangeDetail(v1::UpdateKeyRequest(), *response))
+SR_CHANGE(ApproveChange, ApproveChangeRequest, ChangeResult,
+          response->has_key() ? response->key().name() : response->version().name(),
+          ApprovalDetail(*response))
 #undef SR_CHANGE
 SR_FORWARD(ListChanges, ListChangesRequest, ListChangesResponse)
 SR_FORWARD(Encrypt, EncryptRequest, EncryptResponse)

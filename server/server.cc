@@ -118,8 +118,19 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   ASSIGN_OR_RETURN(s->hsm_, kms::pkcs11::Hsm::Create(c.hsm));
   ASSIGN_OR_RETURN(s->db_, storage::Database::Open(c.storage_path));
 
-  ASSIGN_OR_RETURN(s->key_manager_, kms::KeyManager::Create(*s->hsm_, *s->db_,
-                                                            SystemClock::Default(), c.kms));
+  kms::KmsOptions kms_options = c.kms;
+  kms_options.check_owner = [principals = &s->config_.principals](absl::string_view owner) {
+    auto it = principals->find(std::string(owner));
+    if (it == principals->end() ||
+        (it->second != kms::Role::kOwner && it->second != kms::Role::kAdmin)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("owner: '", owner, "' is not a principal with the owner or admin role in ",
+                       "strongroomd's principals"));
+    }
+    return absl::OkStatus();
+  };
+  ASSIGN_OR_RETURN(s->key_manager_,
+                   kms::KeyManager::Create(*s->hsm_, *s->db_, SystemClock::Default(), kms_options));
   s->system_ = std::make_unique<SystemService>(s->config_, *s->hsm_, *s->db_);
   s->attestation_admin_ = std::make_unique<kms::AttestationAdmin>(
       *s->db_, *s->verifiers_, SystemClock::Default(),
@@ -127,8 +138,8 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   s->attestation_ =
       std::make_unique<AttestationService>(*s->attestation_admin_, s->config_.principals);
   s->key_manager_->SetPolicyVersionLookup(
-      [admin = s->attestation_admin_.get()](absl::string_view name) {
-        return admin->CurrentPolicyVersion(name);
+      [admin = s->attestation_admin_.get()](absl::string_view name, int64_t version) {
+        return admin->ResolvePolicyVersion(name, version);
       });
   s->key_manager_->SetReferencePinLookup(
       [admin = s->attestation_admin_.get()](absl::string_view name, int64_t version) {

@@ -2,6 +2,8 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <set>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -157,11 +159,15 @@ absl::StatusOr<v1::ReferenceValueSet> AttestationAdmin::PutReferenceValues(
     return absl::InvalidArgumentError(absl::StrCat(
         "values: ", r.values_size(), " values, at most ", kMaxValues));
   }
+  std::set<absl::string_view> seen;
   for (int i = 0; i < r.values_size(); ++i) {
     const std::string& v = r.values(i);
     if (v.empty() || v.size() > kMaxValueBytes) {
       return absl::InvalidArgumentError(absl::StrCat(
           "values[", i, "]: must be 1..", kMaxValueBytes, " bytes"));
+    }
+    if (!seen.insert(v).second) {
+      return absl::InvalidArgumentError(absl::StrCat("values[", i, "]: repeats an earlier value"));
     }
     for (char ch : v) {
       if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
@@ -252,7 +258,9 @@ AttestationAdmin::DeleteReferenceValues(const Caller& c,
   absl::Status deleted = DeleteAll(db_, kRvPrefix, id);
   InvalidateReferenceValues();
   RETURN_IF_ERROR(deleted);
-  if (observer_) observer_(c, "delete_reference_values", id, "");
+  // The same resource name as the put records, so an auditor's filter on
+  // "referenceValues/x" finds the deletion too.
+  if (observer_) observer_(c, "delete_reference_values", absl::StrCat("referenceValues/", id), "");
   LogInfo("attest.reference_values_deleted",
           {{"set", id}, {"principal", c.principal}});
   return v1::DeleteReferenceValuesResponse();
@@ -442,7 +450,7 @@ absl::StatusOr<v1::DeletePolicyResponse> AttestationAdmin::DeletePolicy(
       it = it->first.first == id ? policy_cache_.erase(it) : std::next(it);
     }
   }
-  if (observer_) observer_(c, "delete_policy", id, "");
+  if (observer_) observer_(c, "delete_policy", absl::StrCat("policies/", id), "");
   LogInfo("attest.policy_deleted", {{"policy", id}, {"principal", c.principal}});
   return v1::DeletePolicyResponse();
 }
@@ -476,6 +484,26 @@ absl::StatusOr<int64_t> AttestationAdmin::CurrentPolicyVersion(
     return absl::NotFoundError(absl::StrCat("policy '", id, "' does not exist"));
   }
   return v;
+}
+
+absl::StatusOr<int64_t> AttestationAdmin::ResolvePolicyVersion(absl::string_view name,
+                                                               int64_t version) const {
+  ASSIGN_OR_RETURN(std::string id, ParseName(name, "policies", "release_policy"));
+  ASSIGN_OR_RETURN(int64_t current, CurrentPolicyVersion(name));
+  if (version == 0) return current;
+  if (version < 0 || version > current) {
+    return absl::InvalidArgumentError(absl::StrCat("release_policy_version: ", version,
+                                                   " does not exist (policy '", id,
+                                                   "' is at version ", current, ")"));
+  }
+  absl::StatusOr<std::string> raw = db_.Get(VersionKey(kPolicyPrefix, id, version));
+  if (absl::IsNotFound(raw.status())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("release_policy_version: ", version, " of policy '", id,
+                     "' no longer exists (deleted with the policy; current is ", current, ")"));
+  }
+  RETURN_IF_ERROR(raw.status());
+  return version;
 }
 
 absl::Status CheckEvidenceSizes(const google::protobuf::RepeatedPtrField<v1::EvidenceItem>& items) {

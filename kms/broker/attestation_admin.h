@@ -81,6 +81,10 @@ class AttestationAdmin final : public attest::ReferenceValueResolver {
                                             int64_t version = 0) const;
   // The current version number of a policy (NotFound when absent).
   absl::StatusOr<int64_t> CurrentPolicyVersion(absl::string_view name) const;
+  // A release binding's version: the current one for 0, else `version` if it
+  // is still stored (InvalidArgument naming release_policy_version when it
+  // was never written or went with a deletion; NotFound for an unknown policy).
+  absl::StatusOr<int64_t> ResolvePolicyVersion(absl::string_view name, int64_t version) const;
 
   // Explicit token revocations, kept in the database until the token would
   // have expired, so that a restart does not forget them (the key broker

@@ -282,6 +282,17 @@ absl::StatusOr<CK_OBJECT_HANDLE> Hsm::Resolve(Session& session, const KeyHandle&
   return found[0];
 }
 
+void Hsm::ForgetHandle(const KeyHandle& key) {
+  CK_OBJECT_CLASS cls = key.kind == KeyKind::kEcPrivate  ? CKO_PRIVATE_KEY
+                        : key.kind == KeyKind::kEcPublic ? CKO_PUBLIC_KEY
+                                                         : CKO_SECRET_KEY;
+  const std::string suffix = absl::StrCat(cls, ":", HexEncode(key.id));
+  std::lock_guard<std::mutex> lock(handle_cache_mu_);
+  for (auto it = handle_cache_.begin(); it != handle_cache_.end();) {
+    it = it->first.second == suffix ? handle_cache_.erase(it) : std::next(it);
+  }
+}
+
 absl::StatusOr<TokenStatus> Hsm::GetTokenStatus() {
   TokenStatus status;
   std::shared_lock<std::shared_mutex> lock(reload_mu_);

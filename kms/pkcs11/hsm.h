@@ -88,6 +88,9 @@ class Hsm {
   // more than one object carries the label).
   absl::StatusOr<KeyHandle> FindKey(KeyKind kind, absl::string_view label);
   absl::Status DestroyKey(const KeyHandle& key);
+  // OK when the persistent key is in the token (looked up afresh, not from
+  // the handle cache), NotFound when it is not.
+  absl::Status CheckKeyExists(const KeyHandle& key);
   // A session-object copy of a persistent key (C_CopyObject with CKA_TOKEN
   // false; every other attribute, sensitivity and usage included, is the
   // original's): the same key inside the module, used without the module
@@ -159,6 +162,8 @@ class Hsm {
   // The object handle of `key` valid in `session`'s generation. A persistent
   // key given only by kind and CKA_ID (handle CK_INVALID_HANDLE) is looked up.
   absl::StatusOr<CK_OBJECT_HANDLE> Resolve(Session& session, const KeyHandle& key);
+  // Drops `key`'s cached handles (every module generation).
+  void ForgetHandle(const KeyHandle& key);
 
  private:
   Hsm(HsmOptions options, std::unique_ptr<Pkcs11Module> module, SecretBytes pin)

@@ -193,12 +193,21 @@ absl::StatusOr<KeyHandle> Hsm::FindKey(KeyKind kind, absl::string_view label) {
 absl::Status Hsm::DestroyKey(const KeyHandle& key) {
   RETURN_IF_ERROR(RunOnOwnerSession("DestroyKey", [&](Session& s) -> absl::Status {
     ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle, Resolve(s, key));
-    return RvToStatus("C_DestroyObject", s.fn->C_DestroyObject(s.handle, handle),
-                      absl::StrCat("key '", key.label, "'"));
+    CK_RV rv = s.fn->C_DestroyObject(s.handle, handle);
+    // The cached handle names nothing now (or, where a module reuses
+    // handles, a later object): the next lookup of this id searches again.
+    if (rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID) ForgetHandle(key);
+    return RvToStatus("C_DestroyObject", rv, absl::StrCat("key '", key.label, "'"));
   }));
   LogDebug("hsm.key_destroyed", {{"kind", KeyKindName(key.kind)}, {"label", key.label},
                                  {"id", HexEncode(key.id)}});
   return absl::OkStatus();
+}
+
+absl::Status Hsm::CheckKeyExists(const KeyHandle& key) {
+  if (!key.persistent) return absl::InvalidArgumentError("CheckKeyExists: not a token key");
+  ForgetHandle(key);
+  return Run("CheckKeyExists", [&](Session& s) { return Resolve(s, key).status(); });
 }
 
 absl::StatusOr<SecretBytes> Hsm::GenerateRandom(size_t bytes) {

@@ -35,6 +35,8 @@ as admin key version k1 1 > "$tmp/version.txt" || fail "key version"
 grep -q "e2e go-live" "$tmp/version.txt" || fail "key version history lacks the reason"
 expect_rc 1 "owner1 creating a key for owner2" owner1 key create k9 --owner "$p/owner2"
 expect_rc 1 "creating k1 twice" admin key create k1 --owner "$p/owner1"
+expect_rc 1 "an owner who is not a configured principal" admin key create k8 --owner "$p/onwer1"
+grep -q "owner: '$p/onwer1' is not a principal" "$tmp/err" || fail "unknown owner not named"
 
 as admin key list --json > "$tmp/list.json" || fail "key list --json"
 json_ok < "$tmp/list.json" || fail "key list --json is not JSON"
@@ -122,6 +124,20 @@ as admin key changes --pending > "$tmp/changes.txt" || fail "key changes --pendi
 grep -q "$change" "$tmp/changes.txt" || fail "pending change not listed"
 expect_rc 1 "proposer approving own change" admin key approve "$change"
 as admin2 key approve "$change" > /dev/null || { cat "$tmp/err" >&2; fail "second admin approve"; }
+# The approval's audit record names the version and what was approved.
+as auditor audit export --out "$tmp/audit.jsonl" || { cat "$tmp/err" >&2; fail "audit export"; }
+python3 - "$tmp/audit.jsonl" "$change" "$p" <<'PY' || fail "approve_change audit record"
+import json, sys
+path, change, p = sys.argv[1:]
+recs = [json.loads(l) for l in open(path) if l.strip()]
+hits = [r for r in recs if r.get("type") == "record" and r["action"] == "approve_change"]
+assert len(hits) == 1, hits
+r = hits[0]
+assert r["resource"] == "keys/k3/versions/1", r
+want = f"approved {change} (destroy keys/k3/versions/1) proposed by {p}/admin"
+assert r["reason_detail"].startswith(want), r
+assert "state DESTROY_SCHEDULED" in r["reason_detail"], r
+PY
 as admin key version k3 1 --json > "$tmp/v.json" || fail "key version k3 1"
 [[ $(json_get "$tmp/v.json" 'd["state"]') == DESTROY_SCHEDULED ]] || fail "approved destroy not scheduled"
 as admin key restore k3 1 > "$tmp/restore.txt" || fail "key restore"

@@ -44,8 +44,13 @@ class KeyManagerFixture : public ::testing::Test {
     options.default_destroy_wait = absl::Hours(24);
     options.approval_window = absl::Hours(1);
     options.before_commit_for_testing = [this] {
-      return fail_commits_ ? absl::UnavailableError("injected commit failure") : absl::OkStatus();
+      if (fail_commits_) return absl::UnavailableError("injected commit failure");
+      if (commits_before_one_failure_ >= 0 && commits_before_one_failure_-- == 0) {
+        return absl::UnavailableError("injected commit failure");
+      }
+      return absl::OkStatus();
     };
+    options.check_owner = check_owner_;
     ASSERT_OK_AND_ASSIGN(km_, KeyManager::Create(*hsm_, *db_, clock_, options));
   }
   std::string db_path() const { return token_->dir() + "/db"; }
@@ -95,6 +100,9 @@ class KeyManagerFixture : public ::testing::Test {
   std::unique_ptr<hsm_sim::SoftHsmToken> token_;
   std::unique_ptr<pkcs11::Hsm> hsm_;
   bool fail_commits_ = false;  // key commits fail (as a failed database write)
+  // When >= 0: that many key commits succeed, then one fails (once).
+  int commits_before_one_failure_ = -1;
+  std::function<absl::Status(absl::string_view)> check_owner_;  // KmsOptions::check_owner
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<KeyManager> km_;
 };

@@ -38,8 +38,9 @@ class BrokerFixture : public KeyManagerFixture {
     ao.dev_trusted_keys_pem = {attester_->public_key_pem()};
     ASSERT_OK_AND_ASSIGN(verifiers_, attest::CreateVerifierSet(ao));
     admin_ = std::make_unique<AttestationAdmin>(*db_, *verifiers_, clock_, "test");
-    km_->SetPolicyVersionLookup(
-        [this](absl::string_view name) { return admin_->CurrentPolicyVersion(name); });
+    km_->SetPolicyVersionLookup([this](absl::string_view name, int64_t version) {
+      return admin_->ResolvePolicyVersion(name, version);
+    });
     km_->SetReferencePinLookup([this](absl::string_view name, int64_t version) {
       return admin_->PinReferenceSets(name, version);
     });

@@ -223,6 +223,33 @@ TEST_F(HsmTest, PersistentKeysAreFoundByLabelAndDestroyed) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
+// A key known only by its CKA_ID (as the KMS keeps HSM versions) is resolved
+// through a handle cache; destroying it drops the cached handle, so a later
+// object with the same id is found rather than the dead handle used.
+TEST_F(HsmTest, DestroyingAKeyForgetsItsCachedHandle) {
+  const Bytes id = {0x51, 0x52, 0x53};
+  ASSERT_OK(hsm_->GenerateAesKey(32, {.label = "first", .id = id, .persistent = true}).status());
+  KeyHandle by_id;
+  by_id.kind = KeyKind::kAes;
+  by_id.persistent = true;
+  by_id.id = id;
+  by_id.label = "by-id";
+  by_id.aes_key_bytes = 32;
+  ASSERT_OK(hsm_->AesGcmEncrypt(by_id, Iv(5), {}, Bytes{1}).status());  // cached now
+  EXPECT_OK(hsm_->CheckKeyExists(by_id));
+  ASSERT_OK(hsm_->DestroyKey(by_id));
+  ASSERT_OK_AND_ASSIGN(KeyHandle second,
+                       hsm_->GenerateAesKey(32, {.label = "second", .id = id, .persistent = true}));
+  ASSERT_OK_AND_ASSIGN(Bytes ct, hsm_->AesGcmEncrypt(by_id, Iv(5), {}, Bytes{2}));
+  EXPECT_OK(hsm_->AesGcmDecrypt(second, Iv(5), {}, ct).status());
+  ASSERT_OK(hsm_->DestroyKey(second));
+  EXPECT_THAT(hsm_->CheckKeyExists(by_id),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no longer in the token")));
+  KeyHandle session_key;
+  session_key.persistent = false;
+  EXPECT_THAT(hsm_->CheckKeyExists(session_key), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST_F(HsmTest, ReloadKeepsPersistentKeysAndDropsSessionKeys) {
   ASSERT_OK_AND_ASSIGN(KeyHandle persistent, hsm_->GenerateAesKey(
       32, {.label = "p", .persistent = true}));

@@ -1,0 +1,304 @@
+// KeyManager's admin surface against a real SoftHSM token and RocksDB: the
+// requests that are refused (rotation periods, owner names, update masks,
+// too many proposals), what an approval reports, and what a failure half-way
+// through a destruction or a maintenance pass leaves behind.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "tests/kms/key_manager_fixture.h"
+
+namespace strongroom::kms {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class KeyManagerAdminTest : public KeyManagerFixture {
+ protected:
+  absl::StatusOr<v1::Key> Create(const std::string& id, int64_t rotation_seconds,
+                                 const std::string& owner = kOwner.principal,
+                                 const Caller& c = kAdmin) {
+    v1::CreateKeyRequest r;
+    r.set_key_id(id);
+    r.set_owner(owner);
+    r.set_rotation_period_seconds(rotation_seconds);
+    return km_->CreateKey(c, r);
+  }
+  absl::StatusOr<v1::Key> Get(const std::string& id) {
+    v1::GetKeyRequest r;
+    r.set_name("keys/" + id);
+    return km_->GetKey(kAdmin, r);
+  }
+  absl::StatusOr<v1::KeyVersion> Rotate(const std::string& id, bool keep_primary = false) {
+    v1::RotateKeyRequest r;
+    r.set_name("keys/" + id);
+    r.set_keep_primary(keep_primary);
+    return km_->RotateKey(kAdmin, r);
+  }
+  absl::StatusOr<v1::ChangeResult> Destroy(const std::string& version) {
+    v1::DestroyKeyVersionRequest r;
+    r.set_name(version);
+    return km_->DestroyKeyVersion(kAdmin, r);
+  }
+  absl::StatusOr<v1::KeyVersion> Restore(const std::string& version) {
+    v1::RestoreKeyVersionRequest r;
+    r.set_name(version);
+    return km_->RestoreKeyVersion(kAdmin, r);
+  }
+  absl::StatusOr<v1::ChangeResult> SetDescription(const std::string& id, const std::string& text) {
+    v1::UpdateKeyRequest r;
+    r.set_name("keys/" + id);
+    r.add_update_mask("description");
+    r.set_description(text);
+    return km_->UpdateKey(kAdmin, r);
+  }
+};
+
+TEST_F(KeyManagerAdminTest, RotationPeriodIsZeroOrAtLeastAnHour) {
+  EXPECT_THAT(Create("fast", 1),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("rotation_period_seconds: 1 is below the minimum 3600")));
+  EXPECT_THAT(Create("almost", 3599),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rotation_period_seconds")));
+  // An owner creating a key for themselves is held to the same bound.
+  EXPECT_THAT(Create("own", 10, kOwner.principal, kOwner),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rotation_period_seconds")));
+  EXPECT_OK(Create("manual", 0).status());
+  EXPECT_OK(Create("hourly", 3600).status());
+  v1::UpdateKeyRequest up;
+  up.set_name("keys/manual");
+  up.add_update_mask("rotation_period_seconds");
+  up.set_rotation_period_seconds(60);
+  EXPECT_THAT(km_->UpdateKey(kAdmin, up), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                   HasSubstr("rotation_period_seconds: 60")));
+  ASSERT_OK_AND_ASSIGN(v1::Key key, Get("manual"));
+  EXPECT_EQ(key.rotation_period_seconds(), 0);
+}
+
+TEST_F(KeyManagerAdminTest, AVersionAddedBesideThePrimaryDoesNotPutOffTheScheduledRotation) {
+  ASSERT_OK_AND_ASSIGN(v1::Key created, Create("auto", 3600));
+  clock_.Advance(absl::Minutes(50));
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion v2, Rotate("auto", /*keep_primary=*/true));
+  EXPECT_EQ(v2.name(), "keys/auto/versions/2");
+  ASSERT_OK_AND_ASSIGN(v1::Key key, Get("auto"));
+  EXPECT_EQ(key.primary_version(), 1u);
+  EXPECT_EQ(key.next_rotation_unix_micros(), created.next_rotation_unix_micros());
+  clock_.Advance(absl::Minutes(11));
+  ASSERT_OK(km_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(key, Get("auto"));
+  EXPECT_EQ(key.primary_version(), 3u);
+  // A rotation that does make a new primary starts the period again.
+  EXPECT_GT(key.next_rotation_unix_micros(), created.next_rotation_unix_micros());
+}
+
+TEST_F(KeyManagerAdminTest, OwnerIsAPrintableBoundedPrincipalName) {
+  EXPECT_THAT(Create("a", 0, "spiffe://strongroom/owner\n1"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("owner: only printable")));
+  EXPECT_THAT(Create("b", 0, "two words"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("owner:")));
+  EXPECT_THAT(Create("c", 0, std::string(257, 'o')),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("owner: longer than 256")));
+  ASSERT_OK_AND_ASSIGN(v1::Key key, Create("d", 0, std::string(256, 'o')));
+  EXPECT_EQ(key.owner(), std::string(256, 'o'));
+  // No owner given: the caller.
+  ASSERT_OK_AND_ASSIGN(key, Create("e", 0, ""));
+  EXPECT_EQ(key.owner(), kAdmin.principal);
+}
+
+TEST_F(KeyManagerAdminTest, TheServerVetsTheOwnerAfterTheRoleCheck) {
+  std::vector<std::string> asked;
+  check_owner_ = [&asked](absl::string_view owner) {
+    asked.emplace_back(owner);
+    return owner == kOwner.principal ? absl::OkStatus()
+                                     : absl::InvalidArgumentError("owner: not configured");
+  };
+  Reopen();
+  EXPECT_THAT(Create("typo", 0, "spiffe://strongroom/onwer1"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("owner: not configured")));
+  EXPECT_OK(Create("fine", 0).status());
+  // Not asked for a caller the role check refuses, nor when no owner is named.
+  EXPECT_THAT(Create("theirs", 0, "spiffe://strongroom/nobody", kOwner),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_OK(Create("mine", 0, "").status());
+  EXPECT_EQ(asked, (std::vector<std::string>{"spiffe://strongroom/onwer1", kOwner.principal}));
+}
+
+TEST_F(KeyManagerAdminTest, UpdateMaskEntriesAreDistinctAndNoFieldIsDroppedSilently) {
+  MakeKey("k");
+  v1::UpdateKeyRequest twice;
+  twice.set_name("keys/k");
+  twice.add_update_mask("description");
+  twice.add_update_mask("description");
+  twice.set_description("x");
+  EXPECT_THAT(km_->UpdateKey(kAdmin, twice),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("update_mask: 'description' given more than once")));
+  // A policy version with no policy to bind (not named in the mask, or
+  // "none") would be ignored: refused.
+  v1::UpdateKeyRequest stray;
+  stray.set_name("keys/k");
+  stray.add_update_mask("description");
+  stray.set_release_policy_version(3);
+  EXPECT_THAT(km_->UpdateKey(kAdmin, stray),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("release_policy_version: set without a release_policy")));
+  v1::UpdateKeyRequest unbind;
+  unbind.set_name("keys/k");
+  unbind.add_update_mask("release_policy");
+  unbind.set_release_policy_version(3);
+  EXPECT_THAT(km_->UpdateKey(kOwner, unbind),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("release_policy_version")));
+  // An unknown path is quoted escaped, control characters and all.
+  v1::UpdateKeyRequest odd;
+  odd.set_name("keys/k");
+  odd.add_update_mask("desc\x01ription");
+  absl::Status s = km_->UpdateKey(kAdmin, odd).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("unknown field 'desc\\x01ription'")));
+  EXPECT_THAT(std::string(s.message()), Not(HasSubstr("\x01")));
+  ASSERT_OK_AND_ASSIGN(v1::Key key, Get("k"));
+  EXPECT_EQ(key.description(), "");
+}
+
+TEST_F(KeyManagerAdminTest, AnUnknownStateIsNamedByItsNumber) {
+  MakeKey("k");
+  EXPECT_THAT(SetState("keys/k/versions/1", static_cast<v1::KeyVersionState>(42)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("state: unknown value 42")));
+  EXPECT_THAT(SetState("keys/k/versions/1", v1::KEY_VERSION_STATE_UNSPECIFIED),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("state: UNSPECIFIED")));
+}
+
+TEST_F(KeyManagerAdminTest, AnApprovalReportsTheProposalItCarriedOut) {
+  MakeKey("dc", false, /*dual=*/true);
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult proposed, SetDescription("dc", "new text"));
+  ASSERT_TRUE(proposed.has_pending());
+  EXPECT_FALSE(proposed.has_approved());
+  v1::ApproveChangeRequest approve;
+  approve.set_id(proposed.pending().id());
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult applied, km_->ApproveChange(kAdmin2, approve));
+  EXPECT_EQ(applied.key().description(), "new text");
+  EXPECT_EQ(applied.approved().id(), proposed.pending().id());
+  EXPECT_EQ(applied.approved().state(), "approved");
+  EXPECT_EQ(applied.approved().proposer(), kAdmin.principal);
+  EXPECT_EQ(applied.approved().approver(), kAdmin2.principal);
+  EXPECT_THAT(applied.approved().action(), HasSubstr("description \"new text\""));
+}
+
+TEST_F(KeyManagerAdminTest, PendingProposalsPerKeyAreBoundedAndListedInPages) {
+  MakeKey("dc", false, /*dual=*/true);
+  MakeKey("dc2", false, /*dual=*/true);
+  std::set<std::string> ids;
+  for (size_t i = 0; i < KeyManager::kMaxPendingChangesPerKey; ++i) {
+    ASSERT_OK_AND_ASSIGN(v1::ChangeResult r, SetDescription("dc", absl::StrCat("d", i)));
+    ids.insert(r.pending().id());
+  }
+  EXPECT_THAT(SetDescription("dc", "one more"),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("16 pending changes")));
+  // Per key: another key still takes proposals.
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult other, SetDescription("dc2", "x"));
+  ids.insert(other.pending().id());
+  ASSERT_EQ(ids.size(), KeyManager::kMaxPendingChangesPerKey + 1);
+
+  // Every proposal, once, in id order, five per page.
+  std::vector<std::string> listed;
+  v1::ListChangesRequest list;
+  list.set_page_size(5);
+  int pages = 0;
+  for (;;) {
+    ASSERT_OK_AND_ASSIGN(v1::ListChangesResponse page, km_->ListChanges(kAuditor, list));
+    ASSERT_LE(page.changes_size(), 5);
+    for (const auto& c : page.changes()) listed.push_back(c.id());
+    ++pages;
+    if (page.next_page_token().empty()) break;
+    list.set_page_token(page.next_page_token());
+    ASSERT_LT(pages, 10);
+  }
+  EXPECT_EQ(pages, 4);
+  EXPECT_TRUE(std::is_sorted(listed.begin(), listed.end()));
+  EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), ids);
+  EXPECT_EQ(listed.size(), ids.size());
+  list.set_page_size(1001);
+  EXPECT_THAT(km_->ListChanges(kAdmin, list),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
+  list.set_page_size(0);
+  list.set_page_token("change/../x");
+  EXPECT_THAT(km_->ListChanges(kAdmin, list),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
+
+  // Expired proposals no longer count (and are still listed, as expired).
+  clock_.Advance(absl::Hours(2));
+  ASSERT_OK(SetDescription("dc", "after expiry").status());
+  v1::ListChangesRequest pending_only;
+  pending_only.set_pending_only(true);
+  ASSERT_OK_AND_ASSIGN(v1::ListChangesResponse pending, km_->ListChanges(kAdmin, pending_only));
+  EXPECT_EQ(pending.changes_size(), 1);
+}
+
+// Destroying with no wait schedules and shreds in one call; when the shred
+// fails after the schedule was committed, the call reports the state it left
+// (scheduled) and maintenance completes the destruction.
+TEST_F(KeyManagerAdminTest, AnImmediateDestroyWhoseShredFailsStaysScheduled) {
+  MakeKey("k", false, false, /*destroy_wait=*/0);
+  ASSERT_OK(Rotate("k").status());
+  commits_before_one_failure_ = 1;  // the schedule commits, the shred's commit fails
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult r, Destroy("keys/k/versions/1"));
+  EXPECT_EQ(r.version().state(), v1::DESTROY_SCHEDULED);
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion v, Version("keys/k/versions/1"));
+  EXPECT_EQ(v.state(), v1::DESTROY_SCHEDULED);
+  ASSERT_OK(km_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(v, Version("keys/k/versions/1"));
+  EXPECT_EQ(v.state(), v1::DESTROYED);
+}
+
+// A shred that destroyed the token object but could not commit leaves a
+// scheduled version with nothing behind it: it cannot be restored (it would
+// come back ENABLED-able and unusable), and maintenance completes it.
+TEST_F(KeyManagerAdminTest, AScheduledHsmVersionWhoseObjectIsGoneCannotBeRestored) {
+  MakeKey("h", /*hsm=*/true, false, /*destroy_wait=*/0);
+  ASSERT_OK(Rotate("h").status());
+  commits_before_one_failure_ = 1;
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult r, Destroy("keys/h/versions/1"));
+  EXPECT_EQ(r.version().state(), v1::DESTROY_SCHEDULED);
+  EXPECT_THAT(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v1"),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(Restore("keys/h/versions/1"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already destroyed")));
+  ASSERT_OK(km_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion v, Version("keys/h/versions/1"));
+  EXPECT_EQ(v.state(), v1::DESTROYED);
+
+  // With its object in place, a scheduled HSM version is restored as before.
+  MakeKey("h2", /*hsm=*/true, false, /*destroy_wait=*/86400);
+  ASSERT_OK(Rotate("h2").status());
+  ASSERT_OK(Destroy("keys/h2/versions/1").status());
+  ASSERT_OK_AND_ASSIGN(v, Restore("keys/h2/versions/1"));
+  EXPECT_EQ(v.state(), v1::DISABLED);
+}
+
+TEST_F(KeyManagerAdminTest, OneFailingItemDoesNotStopTheMaintenancePass) {
+  for (const char* id : {"a", "b"}) {
+    MakeKey(id, false, false, /*destroy_wait=*/3600);
+    ASSERT_OK(Rotate(id).status());
+    ASSERT_OK(Destroy(absl::StrCat("keys/", id, "/versions/1")).status());
+  }
+  ASSERT_OK(Create("r", 3600).status());
+  clock_.Advance(absl::Minutes(61));
+  commits_before_one_failure_ = 0;  // the pass's first commit (a's shred) fails
+  EXPECT_THAT(km_->RunMaintenance(), StatusIs(absl::StatusCode::kUnavailable));
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion a, Version("keys/a/versions/1"));
+  EXPECT_EQ(a.state(), v1::DESTROY_SCHEDULED);
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion b, Version("keys/b/versions/1"));
+  EXPECT_EQ(b.state(), v1::DESTROYED);
+  ASSERT_OK_AND_ASSIGN(v1::Key rotated, Get("r"));
+  EXPECT_EQ(rotated.primary_version(), 2u);
+  // The next pass finishes what failed.
+  ASSERT_OK(km_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(a, Version("keys/a/versions/1"));
+  EXPECT_EQ(a.state(), v1::DESTROYED);
+}
+
+}  // namespace
+}  // namespace strongroom::kms
