@@ -62,13 +62,6 @@ absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string
 }
 
 absl::Status WriteOutput(const std::string& flag, const std::string& path, absl::string_view data) {
-  if (IsStdio(path)) {
-    if (std::fwrite(data.data(), 1, data.size(), stdout) != data.size() ||
-        std::fflush(stdout) != 0) {
-      return IoError("write", flag, path);
-    }
-    return absl::OkStatus();
-  }
   auto write_all = [&](int fd) -> bool {
     size_t done = 0;
     while (done < data.size()) {
@@ -79,6 +72,14 @@ absl::Status WriteOutput(const std::string& flag, const std::string& path, absl:
     }
     return true;
   };
+  if (IsStdio(path)) {
+    // Straight to the descriptor, after whatever stdio holds: the data may
+    // be key material, and stdio's buffer would keep a copy nobody wipes.
+    if (std::fflush(stdout) != 0 || !write_all(STDOUT_FILENO)) {
+      return IoError("write", flag, path);
+    }
+    return absl::OkStatus();
+  }
   struct stat st = {};
   if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     // A device or a pipe (/dev/null, a FIFO): written as it is.

@@ -10,10 +10,12 @@
 // Nothing else ever goes to stdout then: the summary goes to stderr.
 // Attester set-up failures (no TPM, no configfs-tsm, unreadable key files)
 // are local (exit 2); what the broker refuses is 1.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -48,7 +50,11 @@ absl::StatusOr<std::string> ReadFlagFile(const std::string& flag, const std::str
 absl::StatusOr<uint32_t> ParseHandle(const std::string& flag, const std::string& value) {
   uint32_t v = 0;
   absl::string_view hex = value;
-  if (!absl::ConsumePrefix(&hex, "0x") || !absl::SimpleHexAtoi(hex, &v)) {
+  // Plain hex digits after one "0x" (SimpleHexAtoi alone would also take a
+  // second 0x, a sign or spaces).
+  if (!absl::ConsumePrefix(&hex, "0x") || hex.empty() || hex.size() > 8 ||
+      hex.find_first_not_of("0123456789abcdefABCDEF") != absl::string_view::npos ||
+      !absl::SimpleHexAtoi(hex, &v)) {
     return UsageError(absl::StrCat("--", flag, ": '", value, "' is not a hex handle (0x81000100)"));
   }
   return v;
@@ -96,6 +102,7 @@ absl::StatusOr<std::unique_ptr<client::Attester>> DevAttesterFromFlags(const Cli
   }
   client::DevAttesterOptions d;
   ASSIGN_OR_RETURN(d.private_key_pem, ReadFlagFile("dev-key", *key));
+  ScopedWipe wipe_pem(d.private_key_pem);  // on the early returns below
   absl::StatusOr<Bytes> m = HexDecode(*measurement, "--measurement");
   if (!m.ok()) return UsageError(m.status().message());
   d.measurement = *std::move(m);
@@ -104,13 +111,81 @@ absl::StatusOr<std::unique_ptr<client::Attester>> DevAttesterFromFlags(const Cli
     ASSIGN_OR_RETURN(d.svn, ParseUintFlag("svn", *svn));
   }
   ASSIGN_OR_RETURN(d.claims, KeyValueFlags(o, "dev-claim"));
-  absl::StatusOr<std::unique_ptr<client::DevAttester>> a = client::DevAttester::Create(d);
+  // Moved in: DevAttester::Create wipes the key's PEM once it is parsed.
+  absl::StatusOr<std::unique_ptr<client::DevAttester>> a =
+      client::DevAttester::Create(std::move(d));
   if (!a.ok()) return LocalError(a.status());
   return std::unique_ptr<client::Attester>(*std::move(a));
 }
 
+// Flags that belong to one attester (or one SNP device) are refused with
+// another, rather than ignored: a workload that asks for --privlevel 2 with
+// the TPM would otherwise attest without it and not know.
+absl::Status CheckAttesterFlags(const CliOptions& o, const std::string& kind) {
+  struct Owned {
+    const char* flag;
+    bool (*applies)(const std::string& kind, const std::string& snp_device);
+    const char* where;
+  };
+  static const Owned kOwned[] = {
+      {"dev-key", [](const std::string& k, const std::string&) { return k == "dev"; },
+       "--attester dev"},
+      {"measurement", [](const std::string& k, const std::string&) { return k == "dev"; },
+       "--attester dev"},
+      {"svn", [](const std::string& k, const std::string&) { return k == "dev"; },
+       "--attester dev"},
+      {"dev-claim", [](const std::string& k, const std::string&) { return k == "dev"; },
+       "--attester dev"},
+      {"tcti", [](const std::string& k, const std::string&) { return k == "tpm"; },
+       "--attester tpm"},
+      {"pcrs", [](const std::string& k, const std::string&) { return k == "tpm"; },
+       "--attester tpm"},
+      {"tpm-ak", [](const std::string& k, const std::string&) { return k == "tpm"; },
+       "--attester tpm"},
+      {"tpm-ek", [](const std::string& k, const std::string&) { return k == "tpm"; },
+       "--attester tpm"},
+      {"tpm-ak-public", [](const std::string& k, const std::string&) { return k == "tpm"; },
+       "--attester tpm --tpm-ak ek-child"},
+      {"tpm-ak-private", [](const std::string& k, const std::string&) { return k == "tpm"; },
+       "--attester tpm --tpm-ak ek-child"},
+      {"snp-device", [](const std::string& k, const std::string&) { return k == "snp"; },
+       "--attester snp"},
+      {"sev-guest",
+       [](const std::string& k, const std::string& d) { return k == "snp" && d == "sev-guest"; },
+       "--attester snp --snp-device sev-guest"},
+      {"tsm-dir",
+       [](const std::string& k, const std::string& d) {
+         return k == "tdx" || (k == "snp" && d == "configfs");
+       },
+       "configfs-tsm (--attester tdx, or snp with --snp-device configfs)"},
+      {"privlevel", [](const std::string& k, const std::string&) { return k == "snp"; },
+       "--attester snp (the VMPL)"},
+  };
+  const std::string device = o.Flag("snp-device").value_or("configfs");
+  for (const Owned& f : kOwned) {
+    if (o.Flag(f.flag) && !f.applies(kind, device)) {
+      return UsageError(absl::StrCat("--", f.flag, ": only with ", f.where));
+    }
+  }
+  if (o.Switch("dev-debug") && kind != "dev") {
+    return UsageError("--dev-debug: only with --attester dev");
+  }
+  if (kind == "tpm" && o.Flag("tpm-ak").value_or("") != "ek-child" &&
+      (o.Flag("tpm-ak-public") || o.Flag("tpm-ak-private"))) {
+    return UsageError("--tpm-ak-public / --tpm-ak-private: only with --tpm-ak ek-child");
+  }
+  if (kind == "snp" && device != "configfs" && device != "sev-guest") {
+    return UsageError("--snp-device: expected configfs or sev-guest");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<client::Attester>> AttesterFromFlags(const CliOptions& o) {
   const std::string kind = o.Flag("attester").value_or("");
+  if (kind != "dev" && kind != "tpm" && kind != "snp" && kind != "tdx") {
+    return UsageError("--attester: expected tpm, snp, tdx or dev");
+  }
+  RETURN_IF_ERROR(CheckAttesterFlags(o, kind));
   if (kind == "dev") return DevAttesterFromFlags(o);
   if (kind == "tpm") {
     ASSIGN_OR_RETURN(client::TpmAttesterOptions t, TpmOptions(o));
@@ -131,9 +206,6 @@ absl::StatusOr<std::unique_ptr<client::Attester>> AttesterFromFlags(const CliOpt
     return std::unique_ptr<client::Attester>(*std::move(a));
   }
   if (kind == "snp" || kind == "tdx") {
-    if (o.Flag("snp-device").value_or("configfs") != "configfs") {
-      return UsageError("--snp-device: expected configfs or sev-guest");
-    }
     client::TsmAttesterOptions t;
     if (auto dir = o.Flag("tsm-dir")) t.report_dir = *dir;
     t.privlevel = privlevel;
@@ -214,8 +286,50 @@ void PrintSummary(const CliOptions& o, const v1::SealedKey& sealed, bool atteste
                extra.c_str());
 }
 
+// The files a command writes must be distinct, and stdout carries at most
+// one of them: two outputs on one path would leave only the last (an
+// ephemeral private key over the key it unseals), and two on stdout would
+// run together. `outputs`: (flag, path) for each output the command will
+// write ("-" for stdout). Checked before anything is contacted.
+absl::Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      const auto& [fa, pa] = outputs[j];
+      const auto& [fb, pb] = outputs[i];
+      bool same = pa == pb;
+      if (!same && pa != "-" && pb != "-") {
+        std::error_code ea, eb;
+        const auto na = std::filesystem::absolute(pa, ea).lexically_normal();
+        const auto nb = std::filesystem::absolute(pb, eb).lexically_normal();
+        same = !ea && !eb && na == nb;
+        struct stat sa = {}, sb = {};
+        if (!same && stat(pa.c_str(), &sa) == 0 && stat(pb.c_str(), &sb) == 0 &&
+            S_ISREG(sa.st_mode)) {
+          same = sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+        }
+      }
+      if (same) {
+        return UsageError(absl::StrCat(
+            "--", fb, ": ", pb == "-" ? "stdout" : absl::StrCat("'", pb, "'"), " already receives ",
+            fa == "OUT" ? "OUT" : absl::StrCat("--", fa), "; give each output its own file"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The side outputs common to the workload commands, after `first`.
+std::vector<std::pair<std::string, std::string>> SideOutputs(
+    const CliOptions& o, std::vector<std::pair<std::string, std::string>> first) {
+  for (const char* f : {"token-out", "sealed-out", "ephemeral-key-out", "wrapped-out"}) {
+    if (auto v = o.Flag(f)) first.emplace_back(f, *v);
+  }
+  return first;
+}
+
 absl::Status CheckGetKeyFlags(const CliOptions& o) {
   RETURN_IF_ERROR(CheckKeyDestination(o));
+  RETURN_IF_ERROR(CheckDistinctOutputs(SideOutputs(o, {{"out", o.Flag("out").value_or("-")}})));
   const std::string format = o.Flag("sealed-format").value_or("json");
   if (format != "json" && format != "binary") {
     return UsageError("--sealed-format: expected json or binary");
@@ -255,11 +369,13 @@ absl::Status GetDataKey(Invocation& inv) {
   ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv));
   const std::string aad = o.Flag("aad").value_or("");
   ASSIGN_OR_RETURN(client::DataKey key, wl->GetDataKey(inv.arg(0), AsBytes(aad)));
-  RETURN_IF_ERROR(WriteKey(o, key.plaintext));  // first, as in GetKey
-  RETURN_IF_ERROR(WriteSideOutputs(o, *wl, key.token, key.sealed));
+  // The wrapped copy before the plaintext: a data key whose wrapped copy
+  // could not be kept encrypts data nobody can decrypt later.
   if (auto f = o.Flag("wrapped-out")) {
     RETURN_IF_ERROR(WriteOutput("wrapped-out", *f, AsStringView(key.wrapped)));
   }
+  RETURN_IF_ERROR(WriteKey(o, key.plaintext));  // before the side outputs, as in GetKey
+  RETURN_IF_ERROR(WriteSideOutputs(o, *wl, key.token, key.sealed));
   PrintSummary(o, key.sealed, key.attested,
                o.Flag("wrapped-out") ? "" : absl::StrCat("wrapped      ", Base64Encode(key.wrapped), "\n"));
   return absl::OkStatus();
@@ -294,6 +410,7 @@ void PrintObjectSummary(const Invocation& inv, absl::string_view verb, const v1:
 
 absl::Status GetObject(Invocation& inv) {
   ASSIGN_OR_RETURN(client::GetObjectOptions get, GetOptionsFromArgs(inv));
+  RETURN_IF_ERROR(CheckDistinctOutputs(SideOutputs(inv.options(), {{"OUT", inv.arg(1)}})));
   ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv, /*key_output=*/false));
   ASSIGN_OR_RETURN(OutputFile out, OutputFile::Open(inv.arg(1)));
   Progress progress(inv, "get");
@@ -308,6 +425,7 @@ absl::Status GetObject(Invocation& inv) {
 
 absl::Status PutObject(Invocation& inv) {
   ASSIGN_OR_RETURN(client::PutObjectOptions put, PutOptionsFromArgs(inv, "workload put-object"));
+  RETURN_IF_ERROR(CheckDistinctOutputs(SideOutputs(inv.options(), {})));
   ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv, /*key_output=*/false));
   ASSIGN_OR_RETURN(InputFile in, OpenInputFile(inv.arg(1)));
   put.size_hint = in.size_hint;

@@ -28,8 +28,11 @@ absl::StatusOr<std::string> GenerateDevAttesterKeyPem() {
 
 absl::StatusOr<std::unique_ptr<DevAttester>> DevAttester::Create(
     DevAttesterOptions options, const Clock& clock) {
-  ASSIGN_OR_RETURN(attest::DevAttester signer,
-                   attest::DevAttester::Create(options.private_key_pem, clock));
+  absl::StatusOr<attest::DevAttester> parsed =
+      attest::DevAttester::Create(options.private_key_pem, clock);
+  // The PEM is a private key: this copy goes now that it is parsed.
+  OPENSSL_cleanse(options.private_key_pem.data(), options.private_key_pem.size());
+  ASSIGN_OR_RETURN(attest::DevAttester signer, std::move(parsed));
   attest::DevClaims claims;
   claims.measurement = std::move(options.measurement);
   claims.debug = options.debug;

@@ -25,7 +25,8 @@ constexpr size_t kMaxTableEntries = 64;
 constexpr size_t kReportRspHeader = 0x20;
 constexpr size_t kPage = 4096;
 // The kernel refuses certificate buffers above SEV_FW_BLOB_MAX_SIZE (16 KiB
-// in 6.1); a host asking for more than this is not believed.
+// in 6.1, the first try's size), so a larger retry fails there with an error
+// naming the size; a host asking for more than this is not believed.
 constexpr size_t kMaxCertsLen = 64 * kPage;
 
 uint32_t LoadLe32(const uint8_t* p) {
@@ -153,8 +154,14 @@ absl::StatusOr<std::vector<strongroom::v1::EvidenceItem>> SevGuestAttester::Atte
                             rc, req);
         }
         certs_len = (ext.certs_len + kPage - 1) / kPage * kPage;
-      } else if (rc == -ENOTTY || rc == -EINVAL || rc == -EIO) {
+      } else if (attempt == 0 && (rc == -ENOTTY || rc == -EINVAL || rc == -EIO)) {
         break;  // no extended reports here: a plain report, no certificates
+      } else if (attempt > 0) {
+        // The larger buffer the host asked for was refused (kernels cap it at
+        // SEV_FW_BLOB_MAX_SIZE): an error, not a report without certificates.
+        return IoctlError(absl::StrCat("SNP_GET_EXT_REPORT with the ", certs_len,
+                                       "-byte certificate buffer the host asked for"),
+                          rc, req);
       } else {
         return IoctlError("SNP_GET_EXT_REPORT", rc, req);
       }

@@ -2,11 +2,17 @@
 
 #include <fcntl.h>
 #include <openssl/pem.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -244,12 +250,47 @@ absl::Status TpmAttester::PersistAk(uint32_t handle) {
 
 absl::Status CreateEkChildAk(const std::string& tcti, TpmEkKind ek_kind,
                              const std::string& public_file, const std::string& private_file) {
+  // The two files are one key: the public half written over an old pair
+  // whose private half then failed to be replaced would leave neither AK
+  // loadable. Checked before the TPM makes anything.
+  {
+    std::error_code ea, eb;
+    const auto a = std::filesystem::absolute(public_file, ea).lexically_normal();
+    const auto b = std::filesystem::absolute(private_file, eb).lexically_normal();
+    struct stat sa = {}, sb = {};
+    const bool same_inode = stat(public_file.c_str(), &sa) == 0 &&
+                            stat(private_file.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+                            sa.st_ino == sb.st_ino;
+    if (public_file == private_file || (!ea && !eb && a == b) || same_inode) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tpm: the AK's public and private files are the same file ('", private_file, "')"));
+    }
+  }
+  std::optional<std::string> old_public;
+  if (std::ifstream in(public_file, std::ios::binary); in) {
+    old_public.emplace(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<TpmSession> session, TpmSession::Connect(tcti));
   ASSIGN_OR_RETURN(TpmKeyHandle ek_key, session->CreateEk(ek_kind));
   ScopedTpmKey ek(*session, std::move(ek_key));
   ASSIGN_OR_RETURN(auto blobs, session->CreateAkUnderEk(ek.get()));
   RETURN_IF_ERROR(WritePrivateFile(public_file, blobs.first));
-  return WritePrivateFile(private_file, blobs.second);
+  if (absl::Status s = WritePrivateFile(private_file, blobs.second); !s.ok()) {
+    // Put the old public half back (or take the new one away), so that the
+    // files on disk are the old pair, or nothing, as before the call.
+    absl::Status undo =
+        old_public.has_value()
+            ? WriteFileAtomically(public_file, *old_public, 0600, "tpm")
+            : (std::remove(public_file.c_str()) == 0 ? absl::OkStatus()
+                                                     : absl::UnavailableError("cannot remove it"));
+    if (!undo.ok()) {
+      return absl::DataLossError(absl::StrCat(s.message(), "; and the new public half in '",
+                                              public_file, "' could not be undone (",
+                                              undo.message(), "): the pair no longer matches"));
+    }
+    return s;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace strongroom::client

@@ -20,6 +20,10 @@
 namespace strongroom::client {
 namespace {
 
+// The largest attribute read back (outblob, auxblob): SEV_FW_BLOB_MAX_SIZE
+// and TDX quotes are well under this.
+constexpr size_t kMaxAttributeBytes = 1 << 20;
+
 absl::Status Errno(absl::string_view op, const std::string& path, int err) {
   return absl::UnavailableError(
       absl::StrCat("configfs-tsm: ", op, " ", path, ": ", std::strerror(err)));
@@ -58,6 +62,13 @@ class RealFilesystem final : public TsmFilesystem {
         return Errno("read", path, err);
       }
       if (n == 0) break;
+      // Reports and certificate blobs are a few KiB (the kernel bounds
+      // them); a file that keeps going is not one.
+      if (out.size() + static_cast<size_t>(n) > kMaxAttributeBytes) {
+        close(fd);
+        return absl::OutOfRangeError(
+            absl::StrCat("configfs-tsm: ", path, ": more than ", kMaxAttributeBytes, " bytes"));
+      }
       out.append(buf, static_cast<size_t>(n));
     }
     close(fd);
@@ -159,7 +170,9 @@ absl::StatusOr<std::vector<strongroom::v1::EvidenceItem>> TsmAttester::Attest(
     std::span<const uint8_t> binding) {
   ASSIGN_OR_RETURN(internal::ReportData inblob, internal::PadReportData("tsm attester", binding));
   uint8_t rnd[8];
-  RAND_bytes(rnd, sizeof(rnd));
+  if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+    return absl::InternalError("configfs-tsm: no randomness for the report entry's name");
+  }
   const std::string entry = absl::StrCat(options_.report_dir, "/strongroom-", getpid(), "-",
                                          entries_made_++, "-", HexEncode(rnd));
   RETURN_IF_ERROR(fs_->MakeDirectory(entry));

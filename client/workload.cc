@@ -13,6 +13,7 @@
 #include "kms/hpke/hpke.h"
 #include "kms/hpke/suite.h"
 #include "nlohmann/json.hpp"
+#include "storage/sealed/sealed_header.h"
 
 namespace strongroom::client {
 namespace {
@@ -51,6 +52,18 @@ absl::Status Corrupt(absl::string_view field, absl::string_view why) {
 
 namespace internal {
 
+bool ParseCanonicalVersion(absl::string_view digits, uint32_t* version) {
+  if (digits.empty() || digits.size() > 10 || digits[0] == '0' ||
+      digits.find_first_not_of("0123456789") != absl::string_view::npos) {
+    return false;
+  }
+  uint64_t v = 0;
+  for (char c : digits) v = v * 10 + static_cast<uint64_t>(c - '0');
+  if (v > UINT32_MAX) return false;
+  *version = static_cast<uint32_t>(v);
+  return true;
+}
+
 bool IsStaleToken(const absl::Status& s) {
   return absl::IsPermissionDenied(s) &&
          (absl::StrContains(s.message(), "refused: token_expired") ||
@@ -88,10 +101,10 @@ absl::StatusOr<SecretBytes> OpenSealedKey(const hpke::PrivateKey& private_key,
   }
   const std::string requested = FullName(requested_key);
   const std::string prefix = absl::StrCat(KeyIdOf(requested), "/versions/");
-  uint64_t version = 0;
+  uint32_t version = 0;
   if (!absl::StartsWith(sealed.key_version(), prefix) ||
-      !absl::SimpleAtoi(absl::string_view(sealed.key_version()).substr(prefix.size()), &version) ||
-      version == 0 ||
+      !internal::ParseCanonicalVersion(
+          absl::string_view(sealed.key_version()).substr(prefix.size()), &version) ||
       (requested != KeyIdOf(requested) && sealed.key_version() != requested)) {
     return Corrupt("key_version", absl::StrCat("'", sealed.key_version(),
                                                "' is not a version of the key asked for ('",
@@ -216,6 +229,9 @@ absl::StatusOr<ReleasedKey> WorkloadClient::GetKey(absl::string_view key) {
   if (const HeldToken* usable = UsableToken(key_id); usable != nullptr) {
     const HeldToken held = *usable;
     absl::StatusOr<v1::ReleaseKeyResponse> resp = release(held);
+    if (resp.ok() && !resp->has_sealed()) {
+      return absl::DataLossError("ReleaseKey: the response carries no sealed key");
+    }
     if (resp.ok()) return open(held, std::move(*resp->mutable_sealed()));
     if (!IsStaleToken(resp.status())) return resp.status();
   }
@@ -225,6 +241,8 @@ absl::StatusOr<ReleasedKey> WorkloadClient::GetKey(absl::string_view key) {
   ASSIGN_OR_RETURN(HeldToken held, AttestFor(key_id, name, &sealed));
   if (sealed.has_value()) return open(held, *std::move(sealed));
   ASSIGN_OR_RETURN(v1::ReleaseKeyResponse resp, release(held));
+  if (!resp.has_sealed())
+    return absl::DataLossError("ReleaseKey: the response carries no sealed key");
   return open(held, std::move(*resp.mutable_sealed()));
 }
 
@@ -241,10 +259,26 @@ absl::StatusOr<DataKey> WorkloadClient::GetDataKey(absl::string_view key,
         req.set_public_key(std::string(AsStringView(key_pair_.public_key.Serialize())));
         req.set_associated_data(std::string(AsStringView(aad)));
         ASSIGN_OR_RETURN(v1::GetDataKeyResponse resp, connection_->GetDataKey(req));
+        if (!resp.has_sealed()) {
+          return absl::DataLossError("GetDataKey: the response carries no sealed key");
+        }
         ASSIGN_OR_RETURN(out.plaintext,
                          OpenSealedKey(key_pair_.private_key, resp.sealed(), name, held.token_id));
         out.key_version = resp.sealed().key_version();
         out.wrapped.assign(resp.wrapped().begin(), resp.wrapped().end());
+        // The wrapped copy is what decrypts this data key later: it must be
+        // an SRC1 ciphertext under the very key version the data key came
+        // sealed for.
+        absl::StatusOr<storage::sealed::WrappedKeyReference> ref =
+            storage::sealed::ParseWrappedKeyReference(out.wrapped, "wrapped");
+        if (!ref.ok()) {
+          return absl::DataLossError(absl::StrCat("GetDataKey: ", ref.status().message()));
+        }
+        if (absl::StrCat("keys/", ref->key_id, "/versions/", ref->version) != out.key_version) {
+          return absl::DataLossError(absl::StrCat("GetDataKey: wrapped: under keys/", ref->key_id,
+                                                  "/versions/", ref->version,
+                                                  ", not the sealed key's ", out.key_version));
+        }
         out.sealed = std::move(*resp.mutable_sealed());
         out.token = held.token;
         return std::move(out);

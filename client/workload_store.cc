@@ -94,9 +94,8 @@ absl::StatusOr<SecretBytes> OpenSealedObjectKey(
   const std::string prefix = absl::StrCat(key_name, "/versions/");
   uint32_t key_version = 0;
   if (!absl::StartsWith(sealed.key_version(), prefix) ||
-      !absl::SimpleAtoi(absl::string_view(sealed.key_version()).substr(prefix.size()),
-                        &key_version) ||
-      key_version == 0) {
+      !internal::ParseCanonicalVersion(
+          absl::string_view(sealed.key_version()).substr(prefix.size()), &key_version)) {
     return Corrupt("key_version",
                    absl::StrCat("'", sealed.key_version(),
                                 "' is not a version of the object's key ", key_name));

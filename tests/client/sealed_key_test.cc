@@ -97,7 +97,11 @@ TEST_P(SealedKeyTest, TokenOfAnotherReleaseIsRefused) {
 TEST_P(SealedKeyTest, VersionOfAnotherKeyIsRefused) {
   for (const std::string version :
        {"keys/model2/versions/3", "keys/other/versions/3", "keys/model/versions/x",
-        "keys/model/versions/0", "keys/model"}) {
+        "keys/model/versions/0", "keys/model",
+        // Not as the server writes a version: a sign, spaces, a leading zero,
+        // beyond 32 bits.
+        "keys/model/versions/+3", "keys/model/versions/ 3", "keys/model/versions/3 ",
+        "keys/model/versions/03", "keys/model/versions/4294967296", "keys/model/versions/"}) {
     Sealing s = Seal(GetParam(), version, kTokenId, ProtocolInfo(version, kTokenId));
     EXPECT_THAT(OpenSealedKey(s.recipient.private_key, s.sealed, "model", kTokenId),
                 StatusIs(absl::StatusCode::kDataLoss, HasSubstr("key_version")))

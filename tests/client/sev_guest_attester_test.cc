@@ -36,6 +36,9 @@ class FakeSevGuest final : public SevGuestDevice {
       : report_(std::move(report)), table_(std::move(table)) {}
 
   bool ext_supported = true;
+  // As Linux 6.1 does: a certificate buffer above SEV_FW_BLOB_MAX_SIZE is
+  // EINVAL (0: no cap).
+  uint32_t kernel_max_certs_len = 0;
   uint32_t firmware_status = 0;
   std::vector<uint32_t> cert_lengths_offered;
   std::vector<uint32_t> vmpls;
@@ -49,6 +52,7 @@ class FakeSevGuest final : public SevGuestDevice {
       auto* ext = reinterpret_cast<snp_ext_report_req*>(req->req_data);
       cert_lengths_offered.push_back(ext->certs_len);
       if (ext->certs_len % 4096 != 0 || ext->certs_address % 4096 != 0) return -EINVAL;
+      if (kernel_max_certs_len != 0 && ext->certs_len > kernel_max_certs_len) return -EINVAL;
       if (ext->certs_len < table_.size()) {
         ext->certs_len = static_cast<uint32_t>((table_.size() + 4095) / 4096 * 4096);
         req->vmm_error = SNP_GUEST_VMM_ERR_INVALID_LEN;
@@ -149,6 +153,23 @@ TEST(SevGuestAttesterTest, LargerTableIsFetchedWithTheLengthTheHostAsksFor) {
   ASSERT_OK_AND_ASSIGN(attest::SnpReport r, attest::ParseSnpReport(AsBytes(items[0].payload())));
   EXPECT_EQ(r.report_data[0], 7);
   EXPECT_EQ(r.report_data[32], 0);
+}
+
+// A host table larger than the kernel lets a guest fetch: the retry with
+// the size the host asked for is refused, and that is an error naming the
+// size, not a report quietly sent without its certificates.
+TEST(SevGuestAttesterTest, ATableTheKernelWillNotFetchIsAnError) {
+  std::vector<std::string> blobs = MilanChain();
+  blobs.push_back(std::string(20000, 'x'));
+  auto device =
+      std::make_unique<FakeSevGuest>(Vector("sev-snp/milan/gosev_report.bin"), CertTable(blobs));
+  device->kernel_max_certs_len = 4 * 4096;
+  SevGuestAttesterOptions o;
+  o.device = std::move(device);
+  ASSERT_OK_AND_ASSIGN(auto attester, SevGuestAttester::Create(std::move(o)));
+  EXPECT_THAT(attester->Attest(Bytes(32, 7)),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("-byte certificate buffer the host asked for")));
 }
 
 TEST(SevGuestAttesterTest, FallsBackToAPlainReportWithoutExtendedSupport) {

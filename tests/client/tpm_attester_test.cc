@@ -9,6 +9,8 @@
 #include <openssl/sha.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "attest/tpm/quote_bundle.h"
 #include "attest/tpm/testing/swtpm_fixture.h"
@@ -198,6 +200,25 @@ TEST_P(TpmEkChildTest, AkUnderTheEkVerifiesAsItsChild) {
   // The blobs do not load under the other EK.
   o.ek_kind = GetParam() == TpmEkKind::kEcc ? TpmEkKind::kRsa : TpmEkKind::kEcc;
   EXPECT_THAT(TpmAttester::Create(o), StatusIs(absl::StatusCode::kInternal, HasSubstr("Esys_Load")));
+  o.ek_kind = GetParam();
+
+  // The two files are one key. One path for both is refused; a private half
+  // that cannot be written leaves the old pair as it was (or, with no old
+  // public half, none).
+  EXPECT_THAT(CreateEkChildAk(tpm_->tcti(), GetParam(), dir + "/ak.pub", dir + "/./ak.pub"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("the same file")));
+  auto read = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  const std::string old_public = read(dir + "/ak.pub");
+  EXPECT_FALSE(
+      CreateEkChildAk(tpm_->tcti(), GetParam(), dir + "/ak.pub", dir + "/missing/ak.priv").ok());
+  EXPECT_EQ(read(dir + "/ak.pub"), old_public);
+  EXPECT_OK(TpmAttester::Create(o).status());
+  EXPECT_FALSE(
+      CreateEkChildAk(tpm_->tcti(), GetParam(), dir + "/new.pub", dir + "/missing/ak.priv").ok());
+  EXPECT_FALSE(std::filesystem::exists(dir + "/new.pub"));
   std::filesystem::remove_all(dir);
 }
 

@@ -114,6 +114,19 @@ rc=0
 as worker workload get-key model-key --attester dev --dev-key "$tmp/dev.pem" --dev-key "$tmp/dev.pem" \
   --measurement 00 --out "$tmp/key5.bin" >/dev/null || rc=$?
 [[ $rc -eq 2 ]] || fail "workload --dev-key twice: exit $rc, want 2"
+# Outputs that would overwrite one another, or share stdout, and another
+# attester's flags are usage errors found before anything is asked.
+dev=(--attester dev --dev-key "$tmp/dev.pem" --measurement 00)
+expect_rc 2 "--ephemeral-key-out over --out" worker workload get-key model-key "${dev[@]}"   --out "$tmp/k6.bin" --ephemeral-key-out "$tmp/./k6.bin"
+grep -q -- "--ephemeral-key-out: '$tmp/./k6.bin' already receives --out" "$tmp/err"   || { cat "$tmp/err" >&2; fail "same-file outputs not named"; }
+expect_rc 2 "two outputs on stdout" worker workload get-key model-key "${dev[@]}" --out -   --sealed-out -
+grep -q -- "--sealed-out: stdout already receives --out" "$tmp/err" || fail "stdout twice not named"
+expect_rc 2 "OUT and --token-out one file" worker workload get-object d/o "$tmp/o.bin" "${dev[@]}"   --token-out "$tmp/o.bin"
+expect_rc 2 "--pcrs with the dev attester" worker workload get-key model-key "${dev[@]}"   --out "$tmp/k7.bin" --pcrs sha256:16
+grep -q -- "--pcrs: only with --attester tpm" "$tmp/err" || fail "another attester's flag not named"
+expect_rc 2 "--privlevel with tdx" worker workload get-key model-key --attester tdx --privlevel 1   --out "$tmp/k8.bin"
+expect_rc 2 "a handle with two 0x" worker workload get-key model-key --attester tpm   --tpm-ak 0x0x81000000 --out "$tmp/k9.bin"
+[[ ! -e "$tmp/k6.bin" && ! -e "$tmp/k7.bin" && ! -e "$tmp/o.bin" ]] || fail "a refused command wrote"
 
 # --- audit: every decision is in the chain; verify passes, then fails after an edit.
 # --- an admin revokes the token the first run kept (by its jti).
