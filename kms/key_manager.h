@@ -73,6 +73,8 @@ class KeyManager {
   static constexpr int64_t kMinRotationSeconds = 3600;
   // Pending (unexpired) dual-control proposals one key may have at a time.
   static constexpr size_t kMaxPendingChangesPerKey = 16;
+  // How long a proposal stays listed after its approval window closed.
+  static constexpr absl::Duration kChangeRetention = absl::Hours(24 * 30);
 
   // Loads every key from the database; creates the first root key in the HSM
   // on first start.
@@ -201,6 +203,9 @@ class KeyManager {
   // A full compaction, then the owed-compaction marker removed (see
   // kShredCompactionOwedKey).
   absl::Status CompactOwedShreds();
+  // Deletes proposals whose approval window closed more than
+  // kChangeRetention before `now_micros` (at most 1000 per call).
+  absl::Status DropOldChanges(int64_t now_micros);
   // After a failed commit of a new version: destroys its HSM object, if it
   // has one (logged when that fails too), and returns `failure`.
   absl::Status DiscardNewVersion(const records::KeyVersionRecord& rec, absl::Status failure);

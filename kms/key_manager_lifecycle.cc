@@ -326,11 +326,37 @@ absl::StatusOr<v1::ListChangesResponse> KeyManager::ListChanges(const Caller& c,
   return out;
 }
 
+absl::Status KeyManager::DropOldChanges(int64_t now_micros) {
+  const int64_t cutoff = now_micros - absl::ToInt64Microseconds(kChangeRetention);
+  rocksdb::WriteBatch batch;
+  size_t n = 0;
+  RETURN_IF_ERROR(db_.Scan("change/", "", [&](absl::string_view k, absl::string_view v) {
+    records::ChangeRecord change;
+    // A record that does not parse stays (ListChanges reports it).
+    if (change.ParseFromArray(v.data(), static_cast<int>(v.size())) &&
+        change.proposal().expire_time_unix_micros() < cutoff) {
+      batch.Delete(rocksdb::Slice(k.data(), k.size()));
+      ++n;
+    }
+    return n < 1000;  // bounded work per pass
+  }));
+  if (n == 0) return absl::OkStatus();
+  RETURN_IF_ERROR(db_.Write(batch));
+  LogInfo("kms.changes_dropped", {{"count", static_cast<int64_t>(n)}});
+  return absl::OkStatus();
+}
+
 absl::Status KeyManager::RunMaintenance(size_t rewrap_budget) {
   // One item that keeps failing (an HSM error on one key) must not hold up
   // every other destruction, rotation and the root re-wrap: each failure is
   // logged and the pass goes on; the first is returned at the end.
   absl::Status first_error;
+  auto note = [&first_error](absl::string_view event, absl::string_view resource,
+                             const absl::Status& s) {
+    if (s.ok()) return;
+    LogWarning(event, {{"resource", std::string(resource)}, {"error", std::string(s.message())}});
+    if (first_error.ok()) first_error = s;
+  };
   {
     std::lock_guard<std::mutex> lock(mu_);
     // A compaction a shred could not finish (here or before a restart).
@@ -343,6 +369,9 @@ absl::Status KeyManager::RunMaintenance(size_t rewrap_budget) {
     std::vector<std::pair<std::string, uint32_t>> due_destroy;
     std::vector<std::string> due_rotation;
     const int64_t now = Micros(clock_.Now());
+    // Proposals are listed until kChangeRetention after their approval
+    // window closed (approved or expired); the audit log keeps the decision.
+    note("kms.change_cleanup_failed", "change/", DropOldChanges(now));
     {
       std::shared_lock<std::shared_mutex> views_lock(views_mu_);
       for (const auto& [id, view] : views_) {
@@ -358,12 +387,6 @@ absl::Status KeyManager::RunMaintenance(size_t rewrap_budget) {
         }
       }
     }
-    auto note = [&first_error](absl::string_view event, absl::string_view resource,
-                               const absl::Status& s) {
-      if (s.ok()) return;
-      LogWarning(event, {{"resource", std::string(resource)}, {"error", std::string(s.message())}});
-      if (first_error.ok()) first_error = s;
-    };
     for (const auto& [id, n] : due_destroy) {
       note("kms.scheduled_destroy_failed", VersionResourceName(id, n),
            Shred(id, n, "system:destroy-timer"));

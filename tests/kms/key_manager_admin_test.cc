@@ -237,6 +237,28 @@ TEST_F(KeyManagerAdminTest, PendingProposalsPerKeyAreBoundedAndListedInPages) {
   EXPECT_EQ(pending.changes_size(), 1);
 }
 
+TEST_F(KeyManagerAdminTest, DecidedProposalsAreDroppedAMonthAfterTheirWindow) {
+  MakeKey("dc", false, /*dual=*/true);
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult approved, SetDescription("dc", "a"));
+  v1::ApproveChangeRequest approve;
+  approve.set_id(approved.pending().id());
+  ASSERT_OK(km_->ApproveChange(kAdmin2, approve).status());
+  ASSERT_OK(SetDescription("dc", "left to expire").status());
+  auto count = [this]() -> int {
+    absl::StatusOr<v1::ListChangesResponse> all = km_->ListChanges(kAdmin, {});
+    return all.ok() ? all->changes_size() : -1;
+  };
+  clock_.Advance(KeyManager::kChangeRetention);  // both windows (1 h) closed, not yet 30 days ago
+  ASSERT_OK(km_->RunMaintenance());
+  EXPECT_EQ(count(), 2);
+  ASSERT_OK(SetDescription("dc", "still pending").status());
+  clock_.Advance(absl::Hours(2));
+  ASSERT_OK(km_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(v1::ListChangesResponse left, km_->ListChanges(kAdmin, {}));
+  ASSERT_EQ(left.changes_size(), 1);
+  EXPECT_THAT(left.changes(0).action(), HasSubstr("still pending"));
+}
+
 // Destroying with no wait schedules and shreds in one call; when the shred
 // fails after the schedule was committed, the call reports the state it left
 // (scheduled) and maintenance completes the destruction.
