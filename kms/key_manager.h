@@ -64,6 +64,9 @@ struct KmsOptions {
   // Tests: called before each key commit's write; an error fails the commit
   // as a failed database write would.
   std::function<absl::Status()> before_commit_for_testing;
+  // Tests: called before each crypto-shred compaction; an error fails it as
+  // a failed RocksDB compaction would.
+  std::function<absl::Status()> before_compaction_for_testing;
 };
 
 class KeyManager {

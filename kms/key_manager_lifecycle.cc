@@ -113,6 +113,9 @@ absl::Status KeyManager::Shred(const std::string& key_id, uint32_t version,
 }
 
 absl::Status KeyManager::CompactOwedShreds() {
+  if (options_.before_compaction_for_testing) {
+    RETURN_IF_ERROR(options_.before_compaction_for_testing());
+  }
   RETURN_IF_ERROR(db_.CompactAll());
   return db_.Delete(kShredCompactionOwedKey);
 }

@@ -51,6 +51,10 @@ class KeyManagerFixture : public ::testing::Test {
       return absl::OkStatus();
     };
     options.check_owner = check_owner_;
+    options.before_compaction_for_testing = [this] {
+      return fail_compactions_ ? absl::UnavailableError("injected compaction failure")
+                               : absl::OkStatus();
+    };
     ASSERT_OK_AND_ASSIGN(km_, KeyManager::Create(*hsm_, *db_, clock_, options));
   }
   std::string db_path() const { return token_->dir() + "/db"; }
@@ -103,6 +107,7 @@ class KeyManagerFixture : public ::testing::Test {
   // When >= 0: that many key commits succeed, then one fails (once).
   int commits_before_one_failure_ = -1;
   std::function<absl::Status(absl::string_view)> check_owner_;  // KmsOptions::check_owner
+  bool fail_compactions_ = false;                               // crypto-shred compactions fail
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<KeyManager> km_;
 };

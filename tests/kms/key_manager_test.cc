@@ -221,6 +221,39 @@ TEST_F(KeyManagerTest, DestroyShredsTheWrappedMaterialFromEveryFile) {
   EXPECT_THAT(db_->Get("meta/shred_compaction_owed"), StatusIs(absl::StatusCode::kNotFound));
 }
 
+// A shred whose compaction fails: the version is DESTROYED all the same, the
+// compaction stays owed (across a restart), the wrapped bytes may still be in
+// a file until it runs, and the next maintenance pass that can compact leaves
+// them in none.
+TEST_F(KeyManagerTest, AFailedShredCompactionIsRetriedUntilItRuns) {
+  MakeKey("k", false, false, /*destroy_wait=*/0);
+  v1::RotateKeyRequest rot;
+  rot.set_name("keys/k");
+  ASSERT_OK(km_->RotateKey(kAdmin, rot));
+  ASSERT_OK_AND_ASSIGN(std::string raw, db_->Get("kv/k/0000000001"));
+  records::KeyVersionRecord rec;
+  ASSERT_TRUE(rec.ParseFromString(raw));
+  const std::string wrapped = rec.wrapped_material();
+  ASSERT_FALSE(wrapped.empty());
+
+  fail_compactions_ = true;
+  v1::DestroyKeyVersionRequest d;
+  d.set_name("keys/k/versions/1");
+  ASSERT_OK_AND_ASSIGN(auto destroyed, km_->DestroyKeyVersion(kAdmin, d));
+  EXPECT_EQ(destroyed.version().state(), v1::DESTROYED);
+  EXPECT_OK(db_->Get("meta/shred_compaction_owed").status());
+  EXPECT_TRUE(FoundInAnyFile(db_path(), wrapped)) << "nothing compacted, so the WAL still has it";
+  // Still failing: maintenance reports nothing fatal and still owes it.
+  ASSERT_OK(km_->RunMaintenance());
+  EXPECT_OK(db_->Get("meta/shred_compaction_owed").status());
+
+  fail_compactions_ = false;
+  Reopen();  // the marker is in the database, not in memory
+  ASSERT_OK(km_->RunMaintenance());
+  EXPECT_THAT(db_->Get("meta/shred_compaction_owed"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_FALSE(FoundInAnyFile(db_path(), wrapped)) << "wrapped material survived the retry";
+}
+
 TEST_F(KeyManagerTest, DestroyingAnHsmVersionDeletesTheTokenObject) {
   MakeKey("h", /*hsm=*/true, false, /*destroy_wait=*/0);
   ASSERT_OK_AND_ASSIGN(auto ct, Encrypt("h", "x"));
