@@ -219,9 +219,8 @@ absl::Status Approve(Invocation& inv) {
 absl::Status Changes(Invocation& inv) {
   v1::ListChangesRequest req;
   req.set_pending_only(inv.options().Switch("pending"));
-  req.set_page_size(1000);
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
-  // Every page, gathered into one list.
+  // Every page (the server's default size), gathered into one list.
   v1::ListChangesResponse r;
   for (int pages = 0;; ++pages) {
     ASSIGN_OR_RETURN(v1::ListChangesResponse page, conn->ListChanges(req));

@@ -18,6 +18,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -292,26 +294,36 @@ void PrintSummary(const CliOptions& o, const v1::SealedKey& sealed, bool atteste
 // run together. `outputs`: (flag, path) for each output the command will
 // write ("-" for stdout). Checked before anything is contacted.
 absl::Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
+  // Every spelling of stdout is "-" ("" too: WriteOutput reads it so).
+  auto canonical = [](const std::string& path) -> std::string {
+    if (path.empty() || path == "-" || path == "/dev/stdout" || path == "/dev/fd/1" ||
+        path == "/proc/self/fd/1") {
+      return "-";
+    }
+    // Symbolic links in the existing part of the path resolved, so that
+    // dir/k and link-to-dir/k are one file even before it exists.
+    std::error_code ec;
+    std::filesystem::path p = std::filesystem::weakly_canonical(path, ec);
+    return ec ? std::filesystem::absolute(path).lexically_normal().string() : p.string();
+  };
+  auto name = [](const std::string& flag) {
+    return flag == "OUT" || flag == "FILE" ? flag : absl::StrCat("--", flag);
+  };
   for (size_t i = 0; i < outputs.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
       const auto& [fa, pa] = outputs[j];
       const auto& [fb, pb] = outputs[i];
-      bool same = pa == pb;
-      if (!same && pa != "-" && pb != "-") {
-        std::error_code ea, eb;
-        const auto na = std::filesystem::absolute(pa, ea).lexically_normal();
-        const auto nb = std::filesystem::absolute(pb, eb).lexically_normal();
-        same = !ea && !eb && na == nb;
-        struct stat sa = {}, sb = {};
-        if (!same && stat(pa.c_str(), &sa) == 0 && stat(pb.c_str(), &sb) == 0 &&
-            S_ISREG(sa.st_mode)) {
-          same = sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-        }
+      const std::string ca = canonical(pa), cb = canonical(pb);
+      bool same = ca == cb;
+      struct stat sa = {}, sb = {};
+      if (!same && ca != "-" && cb != "-" && stat(pa.c_str(), &sa) == 0 &&
+          stat(pb.c_str(), &sb) == 0 && S_ISREG(sa.st_mode)) {
+        same = sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;  // hard links
       }
       if (same) {
         return UsageError(absl::StrCat(
-            "--", fb, ": ", pb == "-" ? "stdout" : absl::StrCat("'", pb, "'"), " already receives ",
-            fa == "OUT" ? "OUT" : absl::StrCat("--", fa), "; give each output its own file"));
+            name(fb), ": ", cb == "-" ? "stdout" : absl::StrCat("'", pb, "'"), " is already ",
+            name(fa), fa == "FILE" ? " (the input)" : "", "; give each output its own file"));
       }
     }
   }
@@ -425,7 +437,12 @@ absl::Status GetObject(Invocation& inv) {
 
 absl::Status PutObject(Invocation& inv) {
   ASSIGN_OR_RETURN(client::PutObjectOptions put, PutOptionsFromArgs(inv, "workload put-object"));
-  RETURN_IF_ERROR(CheckDistinctOutputs(SideOutputs(inv.options(), {})));
+  // The input too: a side output written over it after the upload would
+  // replace the user's file.
+  RETURN_IF_ERROR(CheckDistinctOutputs(SideOutputs(
+      inv.options(),
+      inv.arg(1) == "-" ? std::vector<std::pair<std::string, std::string>>{}
+                        : std::vector<std::pair<std::string, std::string>>{{"FILE", inv.arg(1)}})));
   ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv, /*key_output=*/false));
   ASSIGN_OR_RETURN(InputFile in, OpenInputFile(inv.arg(1)));
   put.size_hint = in.size_hint;

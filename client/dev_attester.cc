@@ -1,6 +1,7 @@
 #include "client/dev_attester.h"
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 

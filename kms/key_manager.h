@@ -74,7 +74,8 @@ class KeyManager {
   // The shortest automatic rotation period (as Vault's auto_rotate_period):
   // each scheduled rotation makes a version and, for an HSM key, a token object.
   static constexpr int64_t kMinRotationSeconds = 3600;
-  // Pending (unexpired) dual-control proposals one key may have at a time.
+  // Pending (unexpired) dual-control proposals one proposer may have on one
+  // key at a time.
   static constexpr size_t kMaxPendingChangesPerKey = 16;
   // How long a proposal stays listed after its approval window closed.
   static constexpr absl::Duration kChangeRetention = absl::Hours(24 * 30);

@@ -53,13 +53,13 @@ absl::Status CheckRotationPeriod(int64_t v) {
 }
 
 // A key's owner: a principal name as the server's principals map spells
-// them (a SPIFFE ID or a certificate subject's name).
+// them (a SPIFFE ID, or a certificate's CN, which may hold spaces and UTF-8);
+// whether it is a configured principal is KmsOptions::check_owner's to say.
 absl::Status CheckOwner(absl::string_view owner) {
   if (owner.size() > 256) return absl::InvalidArgumentError("owner: longer than 256 bytes");
   for (char ch : owner) {
-    if (static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7f) {
-      return absl::InvalidArgumentError(
-          "owner: only printable ASCII without spaces is allowed in a principal name");
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+      return absl::InvalidArgumentError("owner: a control character in a principal name");
     }
   }
   return absl::OkStatus();
@@ -171,6 +171,12 @@ absl::StatusOr<v1::Key> KeyManager::ApplyUpdate(const v1::UpdateKeyRequest& r,
     } else if (field == "description") {
       key.set_description(r.description());
     } else if (field == "release_policy") {
+      // Checked again here: between a proposal and its approval the policy
+      // version may have gone with a deletion.
+      if (!r.release_policy().empty() && policy_version_lookup_) {
+        RETURN_IF_ERROR(
+            policy_version_lookup_(r.release_policy(), r.release_policy_version()).status());
+      }
       key.set_release_policy(r.release_policy());
       key.set_release_policy_version(r.release_policy().empty() ? 0
                                                                 : r.release_policy_version());

@@ -206,29 +206,28 @@ absl::StatusOr<v1::KeyVersion> KeyManager::RestoreKeyVersion(
 absl::StatusOr<v1::ChangeResult> KeyManager::Propose(const Caller& c, const std::string& key_id,
                                                      records::ChangeRecord change) {
   // Proposals are kept (approved and expired ones too, as the record of
-  // what was asked); a key's pending ones are bounded so that repeated
-  // proposals cannot bury the list admins approve from.
+  // what was asked); each proposer's pending ones on a key are bounded, so
+  // that repeated proposals cannot bury the list admins approve from, and
+  // one proposer (a key's owner binding policies) cannot use up what others
+  // may propose.
   std::lock_guard<std::mutex> lock(mu_);
   size_t pending = 0;
-  absl::Status parse_error;
   const int64_t now = Micros(clock_.Now());
   RETURN_IF_ERROR(db_.Scan("change/", "", [&](absl::string_view, absl::string_view v) {
     records::ChangeRecord other;
-    if (!other.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-      parse_error = absl::DataLossError("change record does not parse");
-      return false;
-    }
-    if (other.key_id() == key_id && other.proposal().state() == "pending" &&
+    // A record that does not parse is ListChanges' to report; it does not
+    // stop proposals on every key.
+    if (other.ParseFromArray(v.data(), static_cast<int>(v.size())) && other.key_id() == key_id &&
+        other.proposal().proposer() == c.principal && other.proposal().state() == "pending" &&
         now <= other.proposal().expire_time_unix_micros()) {
       ++pending;
     }
     return true;
   }));
-  RETURN_IF_ERROR(parse_error);
   if (pending >= kMaxPendingChangesPerKey) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(KeyName(key_id), " already has ", pending,
-                     " pending changes: approve them or let them expire before proposing more"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "'", c.principal, "' already has ", pending, " pending changes on ", KeyName(key_id),
+        ": have them approved or let them expire before proposing more"));
   }
   ASSIGN_OR_RETURN(SecretBytes id, hsm_.GenerateRandom(8));
   v1::ChangeProposal& p = *change.mutable_proposal();

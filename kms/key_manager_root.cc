@@ -57,11 +57,13 @@ absl::Status KeyManager::InstallNewRoot(bool rewrap) {
   batch.Put(RootRecordKey(id), rec.SerializeAsString());
   batch.Put(kRootStateKey, state.SerializeAsString());
   if (absl::Status s = db_.Write(batch); !s.ok()) {
-    // The token object exists before its record: without the record nothing
-    // would ever use, find or destroy it.
-    if (absl::Status d = hsm_.DestroyKey(root); !d.ok()) {
-      LogError("kms.orphan_hsm_object", {{"root_key", id}, {"error", std::string(d.message())}});
-    }
+    // The token object exists before its record. It is not destroyed here: a
+    // synced write that reports failure may still have reached the disk, and
+    // a root record naming a destroyed object would wedge every later
+    // version and re-wrap. Logged with its label, for an operator to remove
+    // once the database shows no record of it.
+    LogError("kms.orphan_hsm_object",
+             {{"root_key", id}, {"hsm_label", root.label}, {"error", std::string(s.message())}});
     return s;
   }
   {

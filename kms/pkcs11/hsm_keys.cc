@@ -196,7 +196,7 @@ absl::Status Hsm::DestroyKey(const KeyHandle& key) {
     CK_RV rv = s.fn->C_DestroyObject(s.handle, handle);
     // The cached handle names nothing now (or, where a module reuses
     // handles, a later object): the next lookup of this id searches again.
-    if (rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID) ForgetHandle(key);
+    if (key.persistent && (rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID)) ForgetHandle(key);
     return RvToStatus("C_DestroyObject", rv, absl::StrCat("key '", key.label, "'"));
   }));
   LogDebug("hsm.key_destroyed", {{"kind", KeyKindName(key.kind)}, {"label", key.label},

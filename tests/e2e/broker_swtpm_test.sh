@@ -117,15 +117,32 @@ as worker workload get-key model-key --attester dev --dev-key "$tmp/dev.pem" --d
 # Outputs that would overwrite one another, or share stdout, and another
 # attester's flags are usage errors found before anything is asked.
 dev=(--attester dev --dev-key "$tmp/dev.pem" --measurement 00)
-expect_rc 2 "--ephemeral-key-out over --out" worker workload get-key model-key "${dev[@]}"   --out "$tmp/k6.bin" --ephemeral-key-out "$tmp/./k6.bin"
-grep -q -- "--ephemeral-key-out: '$tmp/./k6.bin' already receives --out" "$tmp/err"   || { cat "$tmp/err" >&2; fail "same-file outputs not named"; }
-expect_rc 2 "two outputs on stdout" worker workload get-key model-key "${dev[@]}" --out -   --sealed-out -
-grep -q -- "--sealed-out: stdout already receives --out" "$tmp/err" || fail "stdout twice not named"
-expect_rc 2 "OUT and --token-out one file" worker workload get-object d/o "$tmp/o.bin" "${dev[@]}"   --token-out "$tmp/o.bin"
-expect_rc 2 "--pcrs with the dev attester" worker workload get-key model-key "${dev[@]}"   --out "$tmp/k7.bin" --pcrs sha256:16
+expect_rc 2 "--ephemeral-key-out over --out" worker workload get-key model-key "${dev[@]}" \
+  --out "$tmp/k6.bin" --ephemeral-key-out "$tmp/./k6.bin"
+grep -q -- "--ephemeral-key-out: '$tmp/./k6.bin' is already --out" "$tmp/err" \
+  || { cat "$tmp/err" >&2; fail "same-file outputs not named"; }
+expect_rc 2 "two outputs on stdout" worker workload get-key model-key "${dev[@]}" --out - \
+  --sealed-out -
+grep -q -- "--sealed-out: stdout is already --out" "$tmp/err" || fail "stdout twice not named"
+expect_rc 2 "--token-out /dev/stdout beside the key on stdout" worker workload get-key model-key \
+  "${dev[@]}" --out - --token-out /dev/stdout
+mkdir -p "$tmp/real" && ln -sfn "$tmp/real" "$tmp/link"
+expect_rc 2 "one new file through a symlinked folder" worker workload get-key model-key "${dev[@]}" \
+  --out "$tmp/real/k10.bin" --ephemeral-key-out "$tmp/link/k10.bin"
+echo data > "$tmp/in.bin"
+expect_rc 2 "a side output over put-object's input" worker workload put-object d/o "$tmp/in.bin" \
+  "${dev[@]}" --token-out "$tmp/in.bin"
+grep -q "is already FILE (the input)" "$tmp/err" || fail "input overwrite not named"
+[[ $(cat "$tmp/in.bin") == data ]] || fail "put-object's input was touched"
+expect_rc 2 "OUT and --token-out one file" worker workload get-object d/o "$tmp/o.bin" "${dev[@]}" \
+  --token-out "$tmp/o.bin"
+expect_rc 2 "--pcrs with the dev attester" worker workload get-key model-key "${dev[@]}" \
+  --out "$tmp/k7.bin" --pcrs sha256:16
 grep -q -- "--pcrs: only with --attester tpm" "$tmp/err" || fail "another attester's flag not named"
-expect_rc 2 "--privlevel with tdx" worker workload get-key model-key --attester tdx --privlevel 1   --out "$tmp/k8.bin"
-expect_rc 2 "a handle with two 0x" worker workload get-key model-key --attester tpm   --tpm-ak 0x0x81000000 --out "$tmp/k9.bin"
+expect_rc 2 "--privlevel with tdx" worker workload get-key model-key --attester tdx --privlevel 1 \
+  --out "$tmp/k8.bin"
+expect_rc 2 "a handle with two 0x" worker workload get-key model-key --attester tpm \
+  --tpm-ak 0x0x81000000 --out "$tmp/k9.bin"
 [[ ! -e "$tmp/k6.bin" && ! -e "$tmp/k7.bin" && ! -e "$tmp/o.bin" ]] || fail "a refused command wrote"
 
 # --- audit: every decision is in the chain; verify passes, then fails after an edit.

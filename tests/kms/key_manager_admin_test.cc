@@ -94,11 +94,15 @@ TEST_F(KeyManagerAdminTest, AVersionAddedBesideThePrimaryDoesNotPutOffTheSchedul
   EXPECT_GT(key.next_rotation_unix_micros(), created.next_rotation_unix_micros());
 }
 
-TEST_F(KeyManagerAdminTest, OwnerIsAPrintableBoundedPrincipalName) {
-  EXPECT_THAT(Create("a", 0, "spiffe://strongroom/owner\n1"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("owner: only printable")));
-  EXPECT_THAT(Create("b", 0, "two words"),
+TEST_F(KeyManagerAdminTest, OwnerIsABoundedPrincipalNameWithoutControlCharacters) {
+  EXPECT_THAT(
+      Create("a", 0, "spiffe://strongroom/owner\n1"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("owner: a control character")));
+  EXPECT_THAT(Create("b", 0, std::string("nul\0byte", 8)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("owner:")));
+  // A certificate's CN may hold spaces and UTF-8.
+  ASSERT_OK_AND_ASSIGN(v1::Key cn, Create("b2", 0, "Build Bot \xc3\xa9quipe"));
+  EXPECT_EQ(cn.owner(), "Build Bot \xc3\xa9quipe");
   EXPECT_THAT(Create("c", 0, std::string(257, 'o')),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("owner: longer than 256")));
   ASSERT_OK_AND_ASSIGN(v1::Key key, Create("d", 0, std::string(256, 'o')));
@@ -196,11 +200,20 @@ TEST_F(KeyManagerAdminTest, PendingProposalsPerKeyAreBoundedAndListedInPages) {
     ids.insert(r.pending().id());
   }
   EXPECT_THAT(SetDescription("dc", "one more"),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("16 pending changes")));
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("already has 16 pending changes on keys/dc")));
   // Per key: another key still takes proposals.
   ASSERT_OK_AND_ASSIGN(v1::ChangeResult other, SetDescription("dc2", "x"));
   ids.insert(other.pending().id());
-  ASSERT_EQ(ids.size(), KeyManager::kMaxPendingChangesPerKey + 1);
+  // Per proposer: another admin (or the key's owner) still proposes on the
+  // full key, so one principal cannot lock the others out.
+  v1::UpdateKeyRequest by_other;
+  by_other.set_name("keys/dc");
+  by_other.add_update_mask("description");
+  by_other.set_description("from the second admin");
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult second, km_->UpdateKey(kAdmin2, by_other));
+  ids.insert(second.pending().id());
+  ASSERT_EQ(ids.size(), KeyManager::kMaxPendingChangesPerKey + 2);
 
   // Every proposal, once, in id order, five per page.
   std::vector<std::string> listed;
@@ -216,7 +229,7 @@ TEST_F(KeyManagerAdminTest, PendingProposalsPerKeyAreBoundedAndListedInPages) {
     list.set_page_token(page.next_page_token());
     ASSERT_LT(pages, 10);
   }
-  EXPECT_EQ(pages, 4);
+  EXPECT_EQ(pages, 4);  // 18 proposals
   EXPECT_TRUE(std::is_sorted(listed.begin(), listed.end()));
   EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), ids);
   EXPECT_EQ(listed.size(), ids.size());
@@ -228,9 +241,12 @@ TEST_F(KeyManagerAdminTest, PendingProposalsPerKeyAreBoundedAndListedInPages) {
   EXPECT_THAT(km_->ListChanges(kAdmin, list),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
 
-  // Expired proposals no longer count (and are still listed, as expired).
+  // Expired proposals no longer count (and are still listed, as expired);
+  // a record that does not parse does not stop proposals either.
+  ASSERT_OK(db_->Put("change/00bad", "not a change record"));
   clock_.Advance(absl::Hours(2));
   ASSERT_OK(SetDescription("dc", "after expiry").status());
+  ASSERT_OK(db_->Delete("change/00bad"));
   v1::ListChangesRequest pending_only;
   pending_only.set_pending_only(true);
   ASSERT_OK_AND_ASSIGN(v1::ListChangesResponse pending, km_->ListChanges(kAdmin, pending_only));

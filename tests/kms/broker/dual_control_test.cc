@@ -36,6 +36,32 @@ TEST_F(DualControlTest, DualControlKeyPolicyChangeNeedsASecondAdmin) {
   EXPECT_EQ(approved.key().release_policy(), "policies/p");
 }
 
+// A binding approved after its policy version went with a deletion is
+// refused at approval, as it would be when proposed.
+TEST_F(DualControlTest, ABindingWhosePolicyVersionWasDeletedIsNotApproved) {
+  MakeReleasableKey("dk", /*dual=*/true);  // the first binding is pending
+  ASSERT_OK_AND_ASSIGN(auto changes, km_->ListChanges(kAdmin, v1::ListChangesRequest()));
+  ASSERT_EQ(changes.changes_size(), 1);
+  v1::DeletePolicyRequest del;
+  del.set_name("p");
+  ASSERT_OK(admin_->DeletePolicy(kAdmin, del).status());
+  PutApprovedPolicy();  // p again, version 2
+  v1::ApproveChangeRequest approve;
+  approve.set_id(changes.changes(0).id());
+  EXPECT_THAT(km_->ApproveChange(kAdmin, approve),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("release_policy_version: 1 of policy 'p' no longer exists")));
+  ASSERT_OK_AND_ASSIGN(auto key, km_->GetKey(kAdmin, [] {
+    v1::GetKeyRequest r;
+    r.set_name("keys/dk");
+    return r;
+  }()));
+  EXPECT_TRUE(key.release_policy().empty());
+  // Nothing was applied, so the proposal is still pending.
+  ASSERT_OK_AND_ASSIGN(changes, km_->ListChanges(kAdmin, v1::ListChangesRequest()));
+  EXPECT_EQ(changes.changes(0).state(), "pending");
+}
+
 // The approver sees the values a change sets, not only the field names.
 TEST_F(DualControlTest, AProposedUpdateSpellsOutItsValues) {
   MakeReleasableKey("dk", /*dual=*/true);
