@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -23,6 +24,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "base/bytes.h"
 #include "base/status_macros.h"
@@ -124,48 +126,37 @@ absl::StatusOr<std::unique_ptr<client::Attester>> DevAttesterFromFlags(const Cli
 // another, rather than ignored: a workload that asks for --privlevel 2 with
 // the TPM would otherwise attest without it and not know.
 absl::Status CheckAttesterFlags(const CliOptions& o, const std::string& kind) {
+  // A flag, the attesters it belongs to (space-separated), the SNP device it
+  // needs when the attester is snp ("" for either), and how to say so.
   struct Owned {
     const char* flag;
-    bool (*applies)(const std::string& kind, const std::string& snp_device);
+    absl::string_view attesters;
+    absl::string_view snp_device;
     const char* where;
   };
   static const Owned kOwned[] = {
-      {"dev-key", [](const std::string& k, const std::string&) { return k == "dev"; },
-       "--attester dev"},
-      {"measurement", [](const std::string& k, const std::string&) { return k == "dev"; },
-       "--attester dev"},
-      {"svn", [](const std::string& k, const std::string&) { return k == "dev"; },
-       "--attester dev"},
-      {"dev-claim", [](const std::string& k, const std::string&) { return k == "dev"; },
-       "--attester dev"},
-      {"tcti", [](const std::string& k, const std::string&) { return k == "tpm"; },
-       "--attester tpm"},
-      {"pcrs", [](const std::string& k, const std::string&) { return k == "tpm"; },
-       "--attester tpm"},
-      {"tpm-ak", [](const std::string& k, const std::string&) { return k == "tpm"; },
-       "--attester tpm"},
-      {"tpm-ek", [](const std::string& k, const std::string&) { return k == "tpm"; },
-       "--attester tpm"},
-      {"tpm-ak-public", [](const std::string& k, const std::string&) { return k == "tpm"; },
-       "--attester tpm --tpm-ak ek-child"},
-      {"tpm-ak-private", [](const std::string& k, const std::string&) { return k == "tpm"; },
-       "--attester tpm --tpm-ak ek-child"},
-      {"snp-device", [](const std::string& k, const std::string&) { return k == "snp"; },
-       "--attester snp"},
-      {"sev-guest",
-       [](const std::string& k, const std::string& d) { return k == "snp" && d == "sev-guest"; },
-       "--attester snp --snp-device sev-guest"},
-      {"tsm-dir",
-       [](const std::string& k, const std::string& d) {
-         return k == "tdx" || (k == "snp" && d == "configfs");
-       },
+      {"dev-key", "dev", "", "--attester dev"},
+      {"measurement", "dev", "", "--attester dev"},
+      {"svn", "dev", "", "--attester dev"},
+      {"dev-claim", "dev", "", "--attester dev"},
+      {"tcti", "tpm", "", "--attester tpm"},
+      {"pcrs", "tpm", "", "--attester tpm"},
+      {"tpm-ak", "tpm", "", "--attester tpm"},
+      {"tpm-ek", "tpm", "", "--attester tpm"},
+      {"tpm-ak-public", "tpm", "", "--attester tpm --tpm-ak ek-child"},
+      {"tpm-ak-private", "tpm", "", "--attester tpm --tpm-ak ek-child"},
+      {"snp-device", "snp", "", "--attester snp"},
+      {"sev-guest", "snp", "sev-guest", "--attester snp --snp-device sev-guest"},
+      {"tsm-dir", "tdx snp", "configfs",
        "configfs-tsm (--attester tdx, or snp with --snp-device configfs)"},
-      {"privlevel", [](const std::string& k, const std::string&) { return k == "snp"; },
-       "--attester snp (the VMPL)"},
+      {"privlevel", "snp", "", "--attester snp (the VMPL)"},
   };
   const std::string device = o.Flag("snp-device").value_or("configfs");
   for (const Owned& f : kOwned) {
-    if (o.Flag(f.flag) && !f.applies(kind, device)) {
+    const std::vector<absl::string_view> kinds = absl::StrSplit(f.attesters, ' ');
+    const bool applies = std::find(kinds.begin(), kinds.end(), kind) != kinds.end() &&
+                         (kind != "snp" || f.snp_device.empty() || device == f.snp_device);
+    if (o.Flag(f.flag) && !applies) {
       return UsageError(absl::StrCat("--", f.flag, ": only with ", f.where));
     }
   }

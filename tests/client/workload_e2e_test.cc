@@ -186,10 +186,11 @@ TEST_F(WorkloadE2eTest, FirstCallForANamedVersionAttestsAndReleasesIt) {
 
 // A broker that predates AttestRequest.release, for the client: a proxy in
 // front of the real one (as the same workload) that drops the field, as an
-// older server ignores it, and counts what it forwards.
-class OldBrokerProxy final : public v1::KeyBroker::Service {
+// older server ignores it, and counts what it forwards. It can also spoil a
+// reply the way a faulty or hostile server might.
+class BrokerProxy final : public v1::KeyBroker::Service {
  public:
-  explicit OldBrokerProxy(const std::shared_ptr<grpc::Channel>& upstream)
+  explicit BrokerProxy(const std::shared_ptr<grpc::Channel>& upstream)
       : upstream_(v1::KeyBroker::NewStub(upstream)) {}
   grpc::Status GetChallenge(grpc::ServerContext*, const v1::GetChallengeRequest* r,
                             v1::GetChallengeResponse* out) override {
@@ -208,9 +209,20 @@ class OldBrokerProxy final : public v1::KeyBroker::Service {
                           v1::ReleaseKeyResponse* out) override {
     ++releases;
     grpc::ClientContext c;
-    return upstream_->ReleaseKey(&c, *r, out);
+    grpc::Status s = upstream_->ReleaseKey(&c, *r, out);
+    if (drop_sealed) out->clear_sealed();
+    return s;
+  }
+  grpc::Status GetDataKey(grpc::ServerContext*, const v1::GetDataKeyRequest* r,
+                          v1::GetDataKeyResponse* out) override {
+    grpc::ClientContext c;
+    grpc::Status s = upstream_->GetDataKey(&c, *r, out);
+    if (s.ok() && spoil_data_key) spoil_data_key(*out);
+    return s;
   }
   std::atomic<int> attests{0}, releases{0};
+  bool drop_sealed = false;
+  std::function<void(v1::GetDataKeyResponse&)> spoil_data_key;
 
  private:
   std::unique_ptr<v1::KeyBroker::Stub> upstream_;
@@ -218,7 +230,7 @@ class OldBrokerProxy final : public v1::KeyBroker::Service {
 
 TEST_F(WorkloadE2eTest, ABrokerThatSendsNoSealedKeyWithTheTokenGetsAReleaseKey) {
   CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
-  OldBrokerProxy proxy(local_->UpstreamChannel("workload"));
+  BrokerProxy proxy(local_->UpstreamChannel("workload"));
   ConnectionOptions via_proxy;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<grpc::Server> server,
                        local_->ServeProxy(&proxy, "workload", &via_proxy));
@@ -240,49 +252,10 @@ TEST_F(WorkloadE2eTest, ABrokerThatSendsNoSealedKeyWithTheTokenGetsAReleaseKey) 
   server->Shutdown();
 }
 
-// Passes everything through, then spoils one reply the way a faulty or
-// hostile server might.
-class TamperingBrokerProxy final : public v1::KeyBroker::Service {
- public:
-  explicit TamperingBrokerProxy(const std::shared_ptr<grpc::Channel>& upstream)
-      : upstream_(v1::KeyBroker::NewStub(upstream)) {}
-  grpc::Status GetChallenge(grpc::ServerContext*, const v1::GetChallengeRequest* r,
-                            v1::GetChallengeResponse* out) override {
-    grpc::ClientContext c;
-    return upstream_->GetChallenge(&c, *r, out);
-  }
-  grpc::Status Attest(grpc::ServerContext*, const v1::AttestRequest* r,
-                      v1::AttestResponse* out) override {
-    v1::AttestRequest no_release = *r;
-    no_release.clear_release();  // so that the key comes by ReleaseKey / GetDataKey
-    grpc::ClientContext c;
-    return upstream_->Attest(&c, no_release, out);
-  }
-  grpc::Status ReleaseKey(grpc::ServerContext*, const v1::ReleaseKeyRequest* r,
-                          v1::ReleaseKeyResponse* out) override {
-    grpc::ClientContext c;
-    grpc::Status s = upstream_->ReleaseKey(&c, *r, out);
-    if (drop_sealed) out->clear_sealed();
-    return s;
-  }
-  grpc::Status GetDataKey(grpc::ServerContext*, const v1::GetDataKeyRequest* r,
-                          v1::GetDataKeyResponse* out) override {
-    grpc::ClientContext c;
-    grpc::Status s = upstream_->GetDataKey(&c, *r, out);
-    if (s.ok() && spoil_wrapped) spoil_wrapped(*out);
-    return s;
-  }
-  bool drop_sealed = false;
-  std::function<void(v1::GetDataKeyResponse&)> spoil_wrapped;
-
- private:
-  std::unique_ptr<v1::KeyBroker::Stub> upstream_;
-};
-
 TEST_F(WorkloadE2eTest, ARepliedKeyIsCheckedBeforeItIsHandedOut) {
   CreateKeyWithPolicy("model", MeasurementPolicy(kGood));
   CreateKeyWithPolicy("other", MeasurementPolicy(kGood));
-  TamperingBrokerProxy proxy(local_->UpstreamChannel("workload"));
+  BrokerProxy proxy(local_->UpstreamChannel("workload"));
   ConnectionOptions via_proxy;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<grpc::Server> server,
                        local_->ServeProxy(&proxy, "workload", &via_proxy));
@@ -298,19 +271,19 @@ TEST_F(WorkloadE2eTest, ARepliedKeyIsCheckedBeforeItIsHandedOut) {
 
   // The wrapped copy of a data key must be an SRC1 ciphertext under the
   // version the data key was sealed for.
-  proxy.spoil_wrapped = [](v1::GetDataKeyResponse& r) { r.set_wrapped("not a ciphertext"); };
+  proxy.spoil_data_key = [](v1::GetDataKeyResponse& r) { r.set_wrapped("not a ciphertext"); };
   EXPECT_THAT(wl->GetDataKey("model", {}),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("GetDataKey: wrapped")));
   auto direct = Client(Dev(kGood), workload_.get());
   ASSERT_OK_AND_ASSIGN(DataKey of_other, direct->GetDataKey("other", {}));
-  proxy.spoil_wrapped = [&of_other](v1::GetDataKeyResponse& r) {
+  proxy.spoil_data_key = [&of_other](v1::GetDataKeyResponse& r) {
     r.set_wrapped(std::string(of_other.wrapped.begin(), of_other.wrapped.end()));
   };
   EXPECT_THAT(wl->GetDataKey("model", {}),
               StatusIs(absl::StatusCode::kDataLoss,
                        HasSubstr("wrapped: under keys/other/versions/1, not the sealed key's "
                                  "keys/model/versions/1")));
-  proxy.spoil_wrapped = [](v1::GetDataKeyResponse& r) { r.clear_sealed(); };
+  proxy.spoil_data_key = [](v1::GetDataKeyResponse& r) { r.clear_sealed(); };
   EXPECT_THAT(wl->GetDataKey("model", {}),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("no sealed key")));
   conn.reset();

@@ -17,7 +17,21 @@ namespace {
 using ::strongroom::testing::StatusIs;
 using ::testing::HasSubstr;
 
-class KeyManagerTest : public KeyManagerFixture {};
+class KeyManagerTest : public KeyManagerFixture {
+ protected:
+  // Rotates keys/{id} (so that version 1 may be destroyed) and returns
+  // version 1's wrapped material as stored (empty on failure, which the
+  // callers' size checks catch).
+  std::string RotateAndReadWrappedV1(const std::string& id) {
+    v1::RotateKeyRequest rot;
+    rot.set_name("keys/" + id);
+    EXPECT_OK(km_->RotateKey(kAdmin, rot).status());
+    absl::StatusOr<std::string> raw = db_->Get("kv/" + id + "/0000000001");
+    records::KeyVersionRecord rec;
+    if (!raw.ok() || !rec.ParseFromString(*raw)) return "";
+    return rec.wrapped_material();
+  }
+};
 
 // Whether `needle` occurs in any file under `dir`.
 bool FoundInAnyFile(const std::string& dir, const std::string& needle) {
@@ -183,13 +197,7 @@ TEST_F(KeyManagerTest, RestartKeepsEverything) {
 TEST_F(KeyManagerTest, DestroyShredsTheWrappedMaterialFromEveryFile) {
   MakeKey("k", false, false, /*destroy_wait=*/3600);
   ASSERT_OK_AND_ASSIGN(auto ct, Encrypt("k", "doomed"));
-  v1::RotateKeyRequest rot;
-  rot.set_name("keys/k");
-  ASSERT_OK(km_->RotateKey(kAdmin, rot));
-  ASSERT_OK_AND_ASSIGN(std::string raw, db_->Get("kv/k/0000000001"));
-  records::KeyVersionRecord rec;
-  ASSERT_TRUE(rec.ParseFromString(raw));
-  const std::string wrapped = rec.wrapped_material();
+  const std::string wrapped = RotateAndReadWrappedV1("k");
   ASSERT_EQ(wrapped.size(), 40u);
   ASSERT_TRUE(FoundInAnyFile(db_path(), wrapped)) << "the scan must see the material first";
 
@@ -227,14 +235,8 @@ TEST_F(KeyManagerTest, DestroyShredsTheWrappedMaterialFromEveryFile) {
 // them in none.
 TEST_F(KeyManagerTest, AFailedShredCompactionIsRetriedUntilItRuns) {
   MakeKey("k", false, false, /*destroy_wait=*/0);
-  v1::RotateKeyRequest rot;
-  rot.set_name("keys/k");
-  ASSERT_OK(km_->RotateKey(kAdmin, rot));
-  ASSERT_OK_AND_ASSIGN(std::string raw, db_->Get("kv/k/0000000001"));
-  records::KeyVersionRecord rec;
-  ASSERT_TRUE(rec.ParseFromString(raw));
-  const std::string wrapped = rec.wrapped_material();
-  ASSERT_FALSE(wrapped.empty());
+  const std::string wrapped = RotateAndReadWrappedV1("k");
+  ASSERT_EQ(wrapped.size(), 40u);
 
   fail_compactions_ = true;
   v1::DestroyKeyVersionRequest d;
