@@ -5,12 +5,24 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "base/secret_bytes.h"
 #include "kms/pkcs11/key_handle.h"
 
 namespace strongroom::kms::internal {
+
+// A List call's page size: 0 means 100; more than 1000 or negative is
+// InvalidArgument naming page_size.
+inline absl::StatusOr<int> PageSize(int32_t requested) {
+  if (requested < 0 || requested > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", requested, " is outside [0, 1000]"));
+  }
+  return requested == 0 ? 100 : requested;
+}
 
 inline std::string KeyRecordKey(absl::string_view id) { return absl::StrCat("key/", id); }
 inline std::string VersionRecordPrefix(absl::string_view id) { return absl::StrCat("kv/", id, "/"); }

@@ -24,14 +24,6 @@ namespace {
 
 constexpr int64_t kMaxSeconds = int64_t{100} * 365 * 24 * 3600;
 
-absl::StatusOr<int> PageSize(int32_t requested) {
-  if (requested < 0 || requested > 1000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size: ", requested, " is outside [0, 1000]"));
-  }
-  return requested == 0 ? 100 : requested;
-}
-
 absl::Status CheckSeconds(int64_t v, absl::string_view field) {
   if (v < 0 || v > kMaxSeconds) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": ", v, " is outside [0, ", kMaxSeconds, "]"));

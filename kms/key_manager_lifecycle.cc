@@ -295,11 +295,7 @@ absl::StatusOr<v1::ListChangesResponse> KeyManager::ListChanges(const Caller& c,
   if (c.role != Role::kAdmin && c.role != Role::kAuditor) {
     return Authorize(c, Action::kManage, nullptr, "ListChanges");
   }
-  if (r.page_size() < 0 || r.page_size() > 1000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size: ", r.page_size(), " is outside [0, 1000]"));
-  }
-  const int page_size = r.page_size() == 0 ? 100 : r.page_size();
+  ASSIGN_OR_RETURN(const int page_size, PageSize(r.page_size()));
   if (r.page_token().size() > 64 ||
       r.page_token().find_first_not_of("0123456789abcdef") != std::string::npos) {
     return absl::InvalidArgumentError("page_token: not a change id");
