@@ -163,8 +163,8 @@ TEST_P(LifecycleTest, Transition) {
 
 INSTANTIATE_TEST_SUITE_P(AllPairs, LifecycleTest, ::testing::ValuesIn(AllCases()),
                          [](const auto& info) {
-                           return std::string(v1::KeyVersionState_Name(info.param.from)) + "_" +
-                                  OpName(info.param.op);
+                           return "from_" + std::string(v1::KeyVersionState_Name(info.param.from)) +
+                                  "_" + OpName(info.param.op);
                          });
 
 // Which operations each state allows, checked on a real ciphertext.
