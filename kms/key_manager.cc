@@ -3,6 +3,7 @@
 
 #include <rocksdb/write_batch.h>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
@@ -27,6 +28,7 @@ absl::StatusOr<std::unique_ptr<KeyManager>> KeyManager::Create(pkcs11::Hsm& hsm,
                                                                KmsOptions options) {
   std::unique_ptr<KeyManager> km(new KeyManager(hsm, db, clock, options));
   RETURN_IF_ERROR(km->Load());
+  RETURN_IF_ERROR(km->ResolveHsmIntents());
   RETURN_IF_ERROR(km->EnsureRootKey());
   return km;
 }
@@ -164,18 +166,90 @@ absl::StatusOr<pkcs11::KeyHandle> KeyManager::RootHandle(const std::string& root
   return TokenKey(rec.hsm_object_id(), rec.hsm_label());
 }
 
-absl::Status KeyManager::DiscardNewVersion(const records::KeyVersionRecord& rec,
-                                           absl::Status failure) {
-  // An HSM version's token object exists before its record: without the
-  // record nothing would ever find (or destroy) it.
+absl::Status KeyManager::LeaveUncommittedVersion(const records::KeyVersionRecord& rec,
+                                                 absl::Status failure) {
+  // Not destroyed here: a synced write that reports failure may still have
+  // reached the disk, and a version record naming a destroyed object would
+  // leave the key unusable. The intent written before the object was made
+  // stays, and the next start destroys the object only if no record names it.
   if (!rec.hsm_object_id().empty()) {
-    if (absl::Status s = hsm_.DestroyKey(TokenKey(rec.hsm_object_id(), rec.version().name()));
-        !s.ok()) {
-      LogError("kms.orphan_hsm_object",
-               {{"version", rec.version().name()}, {"error", std::string(s.message())}});
-    }
+    LogError(
+        "kms.hsm_object_unconfirmed",
+        {{"version", rec.version().name()},
+         {"id", HexEncode(AsBytes(rec.hsm_object_id()))},
+         {"error", std::string(failure.message())},
+         {"resolution", "the next start keeps it if its record was written, else destroys it"}});
   }
   return failure;
+}
+
+absl::StatusOr<pkcs11::KeyHandle> KeyManager::GenerateRecordedKey(const std::string& label,
+                                                                  uint32_t usage,
+                                                                  const std::string& purpose) {
+  ASSIGN_OR_RETURN(SecretBytes id, hsm_.GenerateRandom(16));
+  records::HsmObjectIntent intent;
+  intent.set_hsm_object_id(std::string(id.Reveal().begin(), id.Reveal().end()));
+  intent.set_hsm_label(label);
+  intent.set_purpose(purpose);
+  intent.set_create_time_unix_micros(Micros(clock_.Now()));
+  const std::string intent_key = HsmIntentKey(id.Reveal());
+  RETURN_IF_ERROR(db_.Put(intent_key, intent.SerializeAsString()));
+  absl::StatusOr<pkcs11::KeyHandle> obj =
+      hsm_.GenerateAesKey(32, {.label = label,
+                               .id = Bytes(id.Reveal().begin(), id.Reveal().end()),
+                               .persistent = true,
+                               .usage = usage});
+  if (!obj.ok()) {
+    // No object (or, after an ambiguous failure, one the next start resolves
+    // through the intent if this delete fails).
+    if (absl::Status s = db_.Delete(intent_key); !s.ok()) {
+      LogWarning("kms.hsm_intent_left",
+                 {{"purpose", purpose}, {"error", std::string(s.message())}});
+    }
+  }
+  return obj;
+}
+
+absl::Status KeyManager::ResolveHsmIntents() {
+  std::vector<records::HsmObjectIntent> intents;
+  absl::Status parse_error;
+  RETURN_IF_ERROR(db_.Scan(kHsmIntentPrefix, "", [&](absl::string_view k, absl::string_view v) {
+    records::HsmObjectIntent intent;
+    if (!intent.ParseFromArray(v.data(), static_cast<int>(v.size())) ||
+        intent.hsm_object_id().empty() || k != HsmIntentKey(AsBytes(intent.hsm_object_id()))) {
+      parse_error = absl::DataLossError(absl::StrCat("record '", k, "' is corrupt"));
+      return false;
+    }
+    intents.push_back(std::move(intent));
+    return true;
+  }));
+  RETURN_IF_ERROR(parse_error);
+  if (intents.empty()) return absl::OkStatus();
+  absl::flat_hash_set<std::string> recorded;
+  for (const auto& [id, view] : views_) {
+    for (const auto& [n, rec] : view->versions) {
+      if (!rec.hsm_object_id().empty()) recorded.insert(rec.hsm_object_id());
+    }
+  }
+  for (const auto& [id, rec] : roots_) recorded.insert(rec.hsm_object_id());
+  for (const records::HsmObjectIntent& intent : intents) {
+    const std::string hex = HexEncode(AsBytes(intent.hsm_object_id()));
+    if (!recorded.contains(intent.hsm_object_id())) {
+      absl::Status s = hsm_.DestroyKey(TokenKey(intent.hsm_object_id(), intent.hsm_label()));
+      if (!s.ok() && !absl::IsNotFound(s)) {
+        // Kept for the next start; the service itself does not depend on it.
+        LogError("kms.hsm_intent_unresolved",
+                 {{"purpose", intent.purpose()}, {"id", hex}, {"error", std::string(s.message())}});
+        continue;
+      }
+      LogWarning("kms.unrecorded_hsm_object_destroyed", {{"purpose", intent.purpose()},
+                                                         {"id", hex},
+                                                         {"label", intent.hsm_label()},
+                                                         {"present", s.ok()}});
+    }
+    RETURN_IF_ERROR(db_.Delete(HsmIntentKey(AsBytes(intent.hsm_object_id()))));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<records::KeyVersionRecord> KeyManager::NewVersion(const v1::Key& key,
@@ -191,8 +265,9 @@ absl::StatusOr<records::KeyVersionRecord> KeyManager::NewVersion(const v1::Key& 
   v.set_state(v1::KEY_VERSION_STATE_UNSPECIFIED);
   AddHistory(v, state, principal, "created");
   if (key.protection() == v1::PROTECTION_HSM) {
-    ASSIGN_OR_RETURN(pkcs11::KeyHandle obj, hsm_.GenerateAesKey(
-        32, {.label = absl::StrCat("strongroom-", id, "-v", number), .persistent = true}));
+    ASSIGN_OR_RETURN(pkcs11::KeyHandle obj,
+                     GenerateRecordedKey(absl::StrCat("strongroom-", id, "-v", number),
+                                         pkcs11::kUsageEncrypt | pkcs11::kUsageDecrypt, v.name()));
     rec.set_hsm_object_id(std::string(obj.id.begin(), obj.id.end()));
     return rec;
   }

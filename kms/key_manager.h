@@ -212,7 +212,18 @@ class KeyManager {
   absl::Status DropOldChanges(int64_t now_micros);
   // After a failed commit of a new version: destroys its HSM object, if it
   // has one (logged when that fails too), and returns `failure`.
-  absl::Status DiscardNewVersion(const records::KeyVersionRecord& rec, absl::Status failure);
+  // A new version whose commit failed: an HSM version's token object is kept
+  // (the write may still have reached the disk) and its intent record left
+  // for the next start to resolve. Returns `failure`.
+  absl::Status LeaveUncommittedVersion(const records::KeyVersionRecord& rec, absl::Status failure);
+  // A persistent AES token object whose CKA_ID is recorded first as a
+  // records::HsmObjectIntent (a synced write); the caller deletes the intent
+  // in the batch that records the object.
+  absl::StatusOr<pkcs11::KeyHandle> GenerateRecordedKey(const std::string& label, uint32_t usage,
+                                                        const std::string& purpose);
+  // At start, after Load: every intent left behind is resolved (the object
+  // kept if a record names it, destroyed if none does) and deleted.
+  absl::Status ResolveHsmIntents();
   absl::StatusOr<records::KeyVersionRecord> NewVersion(const v1::Key& key, uint32_t number,
                                                        v1::KeyVersionState state,
                                                        const std::string& principal);

@@ -3,12 +3,14 @@
 #define STRONGROOM_KMS_KEY_MANAGER_INTERNAL_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "base/bytes.h"
 #include "base/secret_bytes.h"
 #include "kms/pkcs11/key_handle.h"
 
@@ -36,6 +38,11 @@ inline constexpr char kRootStateKey[] = "meta/root";
 // full compaction has run (maintenance retries it).
 inline constexpr char kShredCompactionOwedKey[] = "meta/shred_compaction_owed";
 inline std::string ChangeRecordKey(absl::string_view id) { return absl::StrCat("change/", id); }
+// records::HsmObjectIntent, by the token object's CKA_ID.
+inline constexpr char kHsmIntentPrefix[] = "hsm-intent/";
+inline std::string HsmIntentKey(std::span<const uint8_t> object_id) {
+  return absl::StrCat(kHsmIntentPrefix, HexEncode(object_id));
+}
 
 inline int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 

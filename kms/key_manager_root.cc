@@ -41,9 +41,10 @@ absl::StatusOr<v1::RootKeyStatus> KeyManager::GetRootKeyStatus(const Caller& c) 
 absl::Status KeyManager::InstallNewRoot(bool rewrap) {
   ASSIGN_OR_RETURN(SecretBytes suffix, hsm_.GenerateRandom(4));
   std::string id = absl::StrCat("root-", roots_.size() + 1, "-", HexEncode(suffix.Reveal()));
-  ASSIGN_OR_RETURN(pkcs11::KeyHandle root, hsm_.GenerateAesKey(
-      32, {.label = absl::StrCat("strongroom-", id), .persistent = true,
-           .usage = pkcs11::kUsageWrap | pkcs11::kUsageUnwrap}));
+  ASSIGN_OR_RETURN(
+      pkcs11::KeyHandle root,
+      GenerateRecordedKey(absl::StrCat("strongroom-", id),
+                          pkcs11::kUsageWrap | pkcs11::kUsageUnwrap, absl::StrCat("root ", id)));
   records::RootKeyRecord rec;
   rec.set_id(id);
   rec.set_hsm_label(root.label);
@@ -56,14 +57,19 @@ absl::Status KeyManager::InstallNewRoot(bool rewrap) {
   rocksdb::WriteBatch batch;
   batch.Put(RootRecordKey(id), rec.SerializeAsString());
   batch.Put(kRootStateKey, state.SerializeAsString());
+  batch.Delete(HsmIntentKey(root.id));
   if (absl::Status s = db_.Write(batch); !s.ok()) {
     // The token object exists before its record. It is not destroyed here: a
     // synced write that reports failure may still have reached the disk, and
     // a root record naming a destroyed object would wedge every later
-    // version and re-wrap. Logged with its label, for an operator to remove
-    // once the database shows no record of it.
-    LogError("kms.orphan_hsm_object",
-             {{"root_key", id}, {"hsm_label", root.label}, {"error", std::string(s.message())}});
+    // version and re-wrap. Its intent record stays: the next start keeps the
+    // object if the root record was written and destroys it if not.
+    LogError(
+        "kms.hsm_object_unconfirmed",
+        {{"root_key", id},
+         {"hsm_label", root.label},
+         {"error", std::string(s.message())},
+         {"resolution", "the next start keeps it if its record was written, else destroys it"}});
     return s;
   }
   {

@@ -58,6 +58,14 @@ class KeyManagerFixture : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(km_, KeyManager::Create(*hsm_, *db_, clock_, options));
   }
   std::string db_path() const { return token_->dir() + "/db"; }
+  size_t CountRecords(absl::string_view prefix) {
+    size_t n = 0;
+    EXPECT_OK(db_->Scan(prefix, "", [&n](absl::string_view, absl::string_view) {
+      ++n;
+      return true;
+    }));
+    return n;
+  }
 
   // Creates keys/{id} owned by kOwner.
   v1::Key MakeKey(const std::string& id, bool hsm = false, bool dual = false,

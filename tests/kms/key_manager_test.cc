@@ -1,14 +1,16 @@
 // KeyManager against a real SoftHSM token and RocksDB: envelope encryption,
 // bad input, persistence across restarts, crypto-shredding, root-key rotation
 // with a resumable rewrap, dual control and periodic rotation.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
+#include "base/bytes.h"
 #include "kms/ciphertext.h"
+#include "kms/key_manager_internal.h"
 #include "tests/kms/key_manager_fixture.h"
 
 namespace strongroom::kms {
@@ -272,9 +274,11 @@ TEST_F(KeyManagerTest, DestroyingAnHsmVersionDeletesTheTokenObject) {
   EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"));
 }
 
-// An HSM version's token object is made before its record is committed: a
-// failed commit destroys it again, so no object is left that nothing finds.
-TEST_F(KeyManagerTest, FailedCommitLeavesNoHsmObjectBehind) {
+// An HSM version's token object is made after a synced intent record and
+// before the record naming it. A failed commit keeps the object (the write
+// may still have reached the disk) and the next start resolves the intent:
+// no record names the object, so it is destroyed.
+TEST_F(KeyManagerTest, FailedCommitLeavesNoHsmObjectAfterRestart) {
   fail_commits_ = true;
   v1::CreateKeyRequest r;
   r.set_key_id("orphan");
@@ -282,20 +286,71 @@ TEST_F(KeyManagerTest, FailedCommitLeavesNoHsmObjectBehind) {
   r.set_protection(v1::PROTECTION_HSM);
   EXPECT_THAT(km_->CreateKey(kAdmin, r),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected")));
-  EXPECT_THAT(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-orphan-v1"),
-              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-orphan-v1"));
+  EXPECT_EQ(CountRecords("hsm-intent/"), 1u);
   fail_commits_ = false;
   MakeKey("h", /*hsm=*/true);
   fail_commits_ = true;
   v1::RotateKeyRequest rot;
   rot.set_name("keys/h");
   EXPECT_THAT(km_->RotateKey(kAdmin, rot), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"));
+  EXPECT_EQ(CountRecords("hsm-intent/"), 2u);
+  fail_commits_ = false;
+  Reopen();
+  EXPECT_THAT(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-orphan-v1"),
+              StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"),
               StatusIs(absl::StatusCode::kNotFound));
   EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v1"));
-  fail_commits_ = false;
+  EXPECT_EQ(CountRecords("hsm-intent/"), 0u);
+  ASSERT_OK(Encrypt("h", "still usable"));
   ASSERT_OK(km_->RotateKey(kAdmin, rot));
   EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"));
+  EXPECT_EQ(CountRecords("hsm-intent/"), 0u);
+}
+
+// A commit that reported failure but reached the disk (here: the record is
+// written, the intent left as such a write would leave it): the next start
+// finds a record naming the object and keeps it, so the version works.
+TEST_F(KeyManagerTest, IntentWhoseRecordLandedKeepsTheObject) {
+  MakeKey("h", /*hsm=*/true);
+  v1::RotateKeyRequest rot;
+  rot.set_name("keys/h");
+  ASSERT_OK(km_->RotateKey(kAdmin, rot));
+  ASSERT_OK_AND_ASSIGN(std::string raw, db_->Get(internal::VersionRecordKey("h", 2)));
+  records::KeyVersionRecord rec;
+  ASSERT_TRUE(rec.ParseFromString(raw));
+  ASSERT_FALSE(rec.hsm_object_id().empty());
+  records::HsmObjectIntent intent;
+  intent.set_hsm_object_id(rec.hsm_object_id());
+  intent.set_hsm_label("strongroom-h-v2");
+  intent.set_purpose("keys/h/versions/2");
+  ASSERT_OK(
+      db_->Put(internal::HsmIntentKey(AsBytes(rec.hsm_object_id())), intent.SerializeAsString()));
+  // And one for an object the HSM never made (a crash before C_GenerateKey).
+  records::HsmObjectIntent never;
+  never.set_hsm_object_id(std::string(16, '\x5a'));
+  never.set_hsm_label("strongroom-h-v3");
+  never.set_purpose("keys/h/versions/3");
+  ASSERT_OK(
+      db_->Put(internal::HsmIntentKey(AsBytes(never.hsm_object_id())), never.SerializeAsString()));
+  Reopen();
+  EXPECT_EQ(CountRecords("hsm-intent/"), 0u);
+  EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"));
+  ASSERT_OK_AND_ASSIGN(auto ct, Encrypt("h", "under v2"));
+  ASSERT_OK_AND_ASSIGN(auto pt, Decrypt(ct.ciphertext()));
+  EXPECT_EQ(pt.plaintext(), "under v2");
+}
+
+// An intent record that does not parse (or whose key is not its id) stops
+// the start with DATA_LOSS naming it, as other corrupt records do.
+TEST_F(KeyManagerTest, CorruptIntentRecordIsDataLoss) {
+  ASSERT_OK(db_->Put("hsm-intent/00", "\xff\xff"));
+  km_.reset();
+  KmsOptions options;
+  EXPECT_THAT(KeyManager::Create(*hsm_, *db_, clock_, options),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("hsm-intent/00")));
 }
 
 TEST_F(KeyManagerTest, RootRotationRewrapsResumablyWhileServing) {
