@@ -88,7 +88,10 @@ absl::StatusOr<v1::StoreJob> ObjectStore::StartRewrap(const Caller& c,
     job.mutable_job()->set_dataset(ds.name());
     job.mutable_job()->set_principal(c.principal);
     job.mutable_job()->set_create_time_unix_micros(Micros(clock_.Now()));
+    job.set_pass_target_key_version(key.primary_version());
   }
+  // A raised target leaves pass_target_key_version as it was: the objects the
+  // running pass has already brought to the old target get another pass.
   job.mutable_job()->set_target_key_version(key.primary_version());
   job.mutable_job()->set_update_time_unix_micros(Micros(clock_.Now()));
   rocksdb::WriteBatch batch;
@@ -146,9 +149,11 @@ absl::Status ObjectStore::RewrapSlice(size_t budget) {
       std::lock_guard<std::mutex> lock(mu_);
       ASSIGN_OR_RETURN(v1::SealedJobRecord current, LoadJob(job.job().id()));
       if (current.job().state() != v1::RUNNING) continue;
-      // StartRewrap may have raised the target meanwhile: then go round again.
-      if (current.job().target_key_version() != job.job().target_key_version()) {
+      // StartRewrap may have raised the target since this pass started (in
+      // this slice or an earlier one): then go round again.
+      if (current.job().target_key_version() != current.pass_target_key_version()) {
         current.set_cursor("");
+        current.set_pass_target_key_version(current.job().target_key_version());
       } else {
         current.mutable_job()->set_state(v1::DONE);
       }
