@@ -12,21 +12,28 @@
 namespace strongroom::server {
 namespace {
 
+// Relative paths are taken from the config file's folder. Every path is
+// normalized without a trailing separator, so that names derived from it
+// ("<storage.path>-objects") sit beside it, not inside it.
 std::string Resolve(const std::string& base_dir, const std::string& path) {
-  if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
-  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+  if (path.empty()) return path;
+  std::filesystem::path p(path);
+  if (path[0] != '/' && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;
+  std::string out = p.lexically_normal().string();
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
 }
 
-absl::StatusOr<Role> ParseRole(const std::string& name, const std::string& field) {
+absl::StatusOr<Role> ParseRole(const std::string& name, const std::string& source,
+                               const std::string& field) {
   if (name == "admin") return Role::kAdmin;
   if (name == "owner") return Role::kOwner;
   if (name == "auditor") return Role::kAuditor;
   if (name == "workload") return Role::kWorkload;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "config field '", field, "': unknown role '", name,
-      "' (allowed: admin, owner, auditor, workload)"));
+  return absl::InvalidArgumentError(absl::StrCat(source, ": config field '", field,
+                                                 "': unknown role '", name,
+                                                 "' (allowed: admin, owner, auditor, workload)"));
 }
-
 
 absl::StatusOr<std::vector<std::string>> PathList(const ConfigNode& node, absl::string_view key,
                                                   const std::string& base_dir) {
@@ -149,11 +156,13 @@ absl::Status ParseStore(const ConfigNode& root, const std::string& source,
   }
   ASSIGN_OR_RETURN(s->maintenance_interval,
                    store.GetDuration("maintenance_interval", s->maintenance_interval));
-  if (s->upload_idle_timeout < absl::Seconds(1) ||
-      s->maintenance_interval < absl::Milliseconds(10)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": config field 'store': upload_idle_timeout must be at least 1s and "
-                "maintenance_interval at least 10ms"));
+  if (s->upload_idle_timeout < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": config field 'store.upload_idle_timeout': must be at least 1s"));
+  }
+  if (s->maintenance_interval < absl::Milliseconds(10)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": config field 'store.maintenance_interval': must be at least 10ms"));
   }
   return absl::OkStatus();
 }
@@ -220,7 +229,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
     RETURN_IF_ERROR(p.AllowOnly({"name", "role"}));
     ASSIGN_OR_RETURN(std::string name, p.GetString("name"));
     ASSIGN_OR_RETURN(std::string role_name, p.GetString("role"));
-    ASSIGN_OR_RETURN(Role role, ParseRole(role_name, p.path() + ".role"));
+    ASSIGN_OR_RETURN(Role role, ParseRole(role_name, source, p.path() + ".role"));
     if (!c.principals.emplace(name, role).second) {
       return absl::InvalidArgumentError(absl::StrCat(
           source, ": config field '", p.path(), ".name': principal '", name, "' listed twice"));
@@ -231,6 +240,19 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
   RETURN_IF_ERROR(kms.AllowOnly({"destroy_wait", "approval_window", "maintenance_interval"}));
   ASSIGN_OR_RETURN(c.kms.default_destroy_wait,
                    kms.GetDuration("destroy_wait", c.kms.default_destroy_wait));
+  // Keys hold their wait in whole seconds, and 0 destroys at once: a value
+  // that would round down (to 0 for "500ms") is refused rather than truncated.
+  if (c.kms.default_destroy_wait !=
+      absl::Seconds(absl::ToInt64Seconds(c.kms.default_destroy_wait))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source,
+        ": config field 'kms.destroy_wait': ", absl::FormatDuration(c.kms.default_destroy_wait),
+        " is not a whole number of seconds (0 destroys at once)"));
+  }
+  if (c.kms.default_destroy_wait > absl::Hours(24 * 36500)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": config field 'kms.destroy_wait': longer than 36500d, the most a key may hold"));
+  }
   ASSIGN_OR_RETURN(c.kms.approval_window,
                    kms.GetDuration("approval_window", c.kms.approval_window));
   if (c.kms.approval_window < absl::Minutes(1)) {

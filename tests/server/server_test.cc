@@ -173,6 +173,33 @@ storage: {path: db}
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("longer than 100 years")));
   EXPECT_THAT(ParseServerConfig(base + "kms: {destroy_wait:}\n", "x.yaml", "/tmp"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("has no value")));
+  // A key holds its wait in whole seconds and 0 destroys at once: "500ms"
+  // would have become 0.
+  EXPECT_THAT(ParseServerConfig(base + "kms: {destroy_wait: 500ms}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'kms.destroy_wait': 500ms is not a whole number of seconds")));
+  EXPECT_THAT(ParseServerConfig(base + "kms: {destroy_wait: 36501d}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'kms.destroy_wait'")));
+  ASSERT_OK_AND_ASSIGN(ServerConfig zero,
+                       ParseServerConfig(base + "kms: {destroy_wait: 0s}\n", "x.yaml", "/tmp"));
+  EXPECT_EQ(zero.kms.default_destroy_wait, absl::ZeroDuration());
+  EXPECT_THAT(ParseServerConfig(base + "store: {maintenance_interval: 1ms}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'store.maintenance_interval': must be at least 10ms")));
+  EXPECT_THAT(ParseServerConfig(base + "store: {upload_idle_timeout: 10ms}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'store.upload_idle_timeout': must be at least 1s")));
+  EXPECT_THAT(ParseServerConfig(base + "principals: [{name: a, role: root}]\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("x.yaml: config field")));
+  // A trailing separator is dropped, so "<storage.path>-objects" sits beside
+  // the database, not inside it.
+  std::string slash = base;
+  slash.replace(slash.find("{path: db}"), 10, "{path: /var/sr/db/}");
+  ASSERT_OK_AND_ASSIGN(ServerConfig sc, ParseServerConfig(slash, "x.yaml", "/tmp"));
+  EXPECT_EQ(sc.storage_path, "/var/sr/db");
+  slash.replace(slash.find("{path: /var/sr/db/}"), 19, "{path: data//db/./}");
+  ASSERT_OK_AND_ASSIGN(sc, ParseServerConfig(slash, "x.yaml", "/etc/sr"));
+  EXPECT_EQ(sc.storage_path, "/etc/sr/data/db");
   // "verifiers:" with nothing is not "all of them".
   EXPECT_THAT(ParseServerConfig(base + "attestation: {verifiers: }\n", "x.yaml", "/tmp"),
               StatusIs(absl::StatusCode::kInvalidArgument,
