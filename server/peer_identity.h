@@ -1,6 +1,7 @@
 // PeerIdentity: who is calling, taken from the verified client certificate of
-// the mutual-TLS connection: the first URI SAN if there is one (e.g.
-// spiffe://strongroom/admin), else the subject CN. The role comes from the
+// the mutual-TLS connection: its one URI SAN (e.g. spiffe://strongroom/admin);
+// only a certificate without subjectAltName is named by its one CN, which may
+// not hold ':' or '/' (see PrincipalFromPem). The role comes from the
 // server config's principal list; unknown principals get Role::kNone.
 #ifndef STRONGROOM_SERVER_PEER_IDENTITY_H_
 #define STRONGROOM_SERVER_PEER_IDENTITY_H_
@@ -24,7 +25,11 @@ struct PeerIdentity {
 absl::StatusOr<PeerIdentity> IdentifyPeer(const grpc::ServerContext& context,
                                           const std::map<std::string, Role>& principals);
 
-// The principal named by a PEM certificate (URI SAN, else CN).
+// The principal named by a PEM certificate. Unauthenticated, naming why, for
+// a certificate that names nobody unambiguously: several URI SANs, several
+// subjectAltName extensions or CNs, a SAN without a URI, a CN holding ':' or
+// '/' (only a URI SAN names a URI principal), a CN that is not a UTF8, Printable
+// or IA5 string, an empty name or one with control bytes.
 absl::StatusOr<std::string> PrincipalFromPem(const std::string& pem);
 
 }  // namespace strongroom::server
