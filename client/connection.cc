@@ -229,8 +229,21 @@ SR_CALL(broker, KeyBroker, GetObjectKey, GetObjectKeyRequest, GetObjectKeyRespon
 SR_CALL(broker, KeyBroker, GetUploadKey, GetUploadKeyRequest, GetUploadKeyResponse)
 SR_CALL(broker, KeyBroker, GetJwks, GetJwksRequest, GetJwksResponse)
 SR_CALL(broker, KeyBroker, RevokeToken, RevokeTokenRequest, RevokeTokenResponse)
-SR_CALL(broker, KeyBroker, ExportAudit, ExportAuditRequest, ExportAuditResponse)
 #undef SR_CALL
+
+// Streamed in pieces (a log has no size bound); answered as one export.
+absl::StatusOr<v1::ExportAuditResponse> Connection::ExportAudit(
+    const v1::ExportAuditRequest& request) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + impl_->timeout));
+  std::unique_ptr<grpc::ClientReader<v1::ExportAuditResponse>> reader =
+      impl_->broker->ExportAudit(&ctx, request);
+  v1::ExportAuditResponse all;
+  v1::ExportAuditResponse piece;
+  while (reader->Read(&piece)) all.mutable_jsonl()->append(piece.jsonl());
+  RETURN_IF_ERROR(FromGrpc(reader->Finish(), "ExportAudit"));
+  return all;
+}
 
 #define SR_SEALED_CALL(Name, Request, Response)                                       \
   absl::StatusOr<v1::Response> Connection::Name(const v1::Request& request) {           \

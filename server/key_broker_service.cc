@@ -27,7 +27,22 @@ SR_FORWARD(GetObjectKey, GetObjectKeyRequest, GetObjectKeyResponse)
 SR_FORWARD(GetUploadKey, GetUploadKeyRequest, GetUploadKeyResponse)
 SR_FORWARD(GetJwks, GetJwksRequest, GetJwksResponse)
 SR_FORWARD(RevokeToken, RevokeTokenRequest, RevokeTokenResponse)
-SR_FORWARD(ExportAudit, ExportAuditRequest, ExportAuditResponse)
 #undef SR_FORWARD
+
+grpc::Status KeyBrokerService::ExportAudit(grpc::ServerContext* context,
+                                           const v1::ExportAuditRequest* request,
+                                           grpc::ServerWriter<v1::ExportAuditResponse>* writer) {
+  absl::StatusOr<PeerIdentity> peer = IdentifyPeer(*context, principals_);
+  if (!peer.ok()) return ToGrpcStatus(peer.status());
+  v1::ExportAuditResponse piece;
+  return ToGrpcStatus(broker_.ExportAudit(
+      kms::Caller{peer->principal, peer->role}, *request, [&](absl::string_view bytes) {
+        piece.set_jsonl(std::string(bytes));
+        if (!writer->Write(piece)) {
+          return absl::UnavailableError("ExportAudit: the caller stopped reading the export");
+        }
+        return absl::OkStatus();
+      }));
+}
 
 }  // namespace strongroom::server

@@ -27,8 +27,10 @@ class KeyBrokerService final : public strongroom::v1::KeyBroker::Service {
   SR_RPC(GetUploadKey, GetUploadKeyRequest, GetUploadKeyResponse)
   SR_RPC(GetJwks, GetJwksRequest, GetJwksResponse)
   SR_RPC(RevokeToken, RevokeTokenRequest, RevokeTokenResponse)
-  SR_RPC(ExportAudit, ExportAuditRequest, ExportAuditResponse)
 #undef SR_RPC
+  grpc::Status ExportAudit(
+      grpc::ServerContext* context, const strongroom::v1::ExportAuditRequest* request,
+      grpc::ServerWriter<strongroom::v1::ExportAuditResponse>* writer) override;
 
  private:
   kms::KeyBroker& broker_;

@@ -57,6 +57,7 @@ class StrongroomServer {
   kms::pkcs11::Hsm& hsm() { return *hsm_; }
   kms::KeyManager& key_manager() { return *key_manager_; }
   SealedStoreService& sealed_store() { return *sealed_store_; }
+  kms::AuditLog& audit_log() { return *audit_; }
   // Blocks until Shutdown().
   void Wait();
   void Shutdown();

@@ -127,8 +127,11 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
                                               const v1::GetJwksRequest& r);
   absl::StatusOr<v1::RevokeTokenResponse> RevokeToken(
       const Caller& c, const v1::RevokeTokenRequest& r);
-  absl::StatusOr<v1::ExportAuditResponse> ExportAudit(
-      const Caller& c, const v1::ExportAuditRequest& r);
+  // The export in pieces of at most kExportChunkBytes, in order, handed to
+  // `sink` (whose error ends the export and is returned).
+  static constexpr size_t kExportChunkBytes = 1 << 20;
+  absl::Status ExportAudit(const Caller& c, const v1::ExportAuditRequest& r,
+                           const std::function<absl::Status(absl::string_view)>& sink);
 
   // Checks a token presented by `c` for reading data protected by `key`
   // ("keys/k" or "datasets/{id}"; same checks as ReleaseKey, minus the

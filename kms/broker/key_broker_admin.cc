@@ -2,8 +2,10 @@
 // revocation, the JWKS, the audit export).
 #include <algorithm>
 #include <mutex>
-#include <sstream>
+#include <ostream>
+#include <streambuf>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
@@ -58,17 +60,61 @@ absl::StatusOr<v1::RevokeTokenResponse> KeyBroker::RevokeToken(
   return v1::RevokeTokenResponse();
 }
 
-absl::StatusOr<v1::ExportAuditResponse> KeyBroker::ExportAudit(
-    const Caller& c, const v1::ExportAuditRequest& r) {
+namespace {
+
+// An ostream buffer that hands its bytes on in pieces of a fixed size; after
+// the sink fails it takes nothing more (the stream goes bad) and keeps the
+// error.
+class ChunkingBuf : public std::streambuf {
+ public:
+  ChunkingBuf(size_t chunk, const std::function<absl::Status(absl::string_view)>& sink)
+      : buffer_(chunk), sink_(sink) {
+    setp(buffer_.data(), buffer_.data() + buffer_.size());
+  }
+  absl::Status Finish() {
+    Drain();
+    return status_;
+  }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (!Drain()) return traits_type::eof();
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(ch);
+      pbump(1);
+    }
+    return traits_type::not_eof(ch);
+  }
+
+ private:
+  bool Drain() {
+    if (status_.ok() && pptr() != pbase()) {
+      status_ = sink_(absl::string_view(pbase(), static_cast<size_t>(pptr() - pbase())));
+    }
+    setp(buffer_.data(), buffer_.data() + buffer_.size());
+    return status_.ok();
+  }
+  std::vector<char> buffer_;
+  const std::function<absl::Status(absl::string_view)>& sink_;
+  absl::Status status_;
+};
+
+}  // namespace
+
+absl::Status KeyBroker::ExportAudit(const Caller& c, const v1::ExportAuditRequest& r,
+                                    const std::function<absl::Status(absl::string_view)>& sink) {
   if (c.role != Role::kAdmin && c.role != Role::kAuditor) {
     return absl::PermissionDeniedError(
         absl::StrCat("ExportAudit: '", c.principal, "' is not an auditor or admin"));
   }
-  std::ostringstream out;
-  RETURN_IF_ERROR(audit_.Export(std::max<uint64_t>(1, r.from_sequence()), out));
-  v1::ExportAuditResponse resp;
-  resp.set_jsonl(out.str());
-  return resp;
+  ChunkingBuf buf(kExportChunkBytes, sink);
+  std::ostream out(&buf);
+  absl::Status exported = audit_.Export(std::max<uint64_t>(1, r.from_sequence()), out);
+  absl::Status sent = buf.Finish();
+  // A failed sink (the caller went away) makes the stream bad: its error is
+  // the one to report.
+  if (!sent.ok()) return sent;
+  return exported;
 }
 
 }  // namespace strongroom::kms

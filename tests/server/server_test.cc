@@ -15,6 +15,7 @@
 #include "base/testing/status_matchers.h"
 #include "client/connection.h"
 #include "hsm-sim/testing/softhsm_token.h"
+#include "kms/audit/audit_log.h"
 #include "kms/audit/export_verifier.h"
 #include "server/config.h"
 #include "tests/client/loopback_server.h"
@@ -277,6 +278,34 @@ TEST(ServerAuditTest, ACleanStopWritesTheRecordsStillPending) {
   std::istringstream in(exported.jsonl());
   const kms::AuditVerifyResult r = kms::VerifyExport(in, {});
   EXPECT_TRUE(r.ok) << r.reason;
+}
+
+// An export has no size bound: it comes in pieces, so a log past gRPC's 4 MiB
+// message limit exports whole and verifies (it failed RESOURCE_EXHAUSTED when
+// it was one reply).
+TEST(ServerAuditTest, AnExportLargerThanOneMessageArrivesWhole) {
+  ASSERT_OK_AND_ASSIGN(auto local, client::testing::LoopbackServer::Provision(
+                                       "audit-big", {{"auditor", "auditor"}}));
+  ASSERT_OK(local->Start(""));
+  kms::AuditLog& log = local->server().audit_log();
+  const std::string detail(400, 'd');
+  for (int i = 0; i < 12000; ++i) {
+    kms::AuditEntry e;
+    e.principal = "spiffe://strongroom/test";
+    e.action = "test.filler";
+    e.resource = absl::StrCat("keys/k", i);
+    e.reason_detail = detail;
+    ASSERT_OK(log.AppendUnsynced(std::move(e)).status());
+  }
+  ASSERT_OK(log.Flush());
+  ASSERT_OK_AND_ASSIGN(auto auditor, client::Connection::Open(local->As("auditor")));
+  ASSERT_OK_AND_ASSIGN(v1::ExportAuditResponse exported,
+                       auditor->ExportAudit(v1::ExportAuditRequest()));
+  EXPECT_GT(exported.jsonl().size(), size_t{5} << 20);
+  std::istringstream in(exported.jsonl());
+  const kms::AuditVerifyResult r = kms::VerifyExport(in, {});
+  EXPECT_TRUE(r.ok) << r.reason;
+  EXPECT_GE(r.last_sequence, 12000u);
 }
 
 TEST(ServerStartTest, UnreadableTlsFileIsNamed) {
