@@ -77,7 +77,8 @@ absl::Status AuditVerify(Invocation& inv) {
                         {"exported_at_unix_us", r.exported_at_unix_us},
                         {"known_head_checked", r.known_head_checked},
                         {"keys_pinned", r.keys_pinned}};
-    std::cout << j.dump(2) << "\n";
+    // The reason may quote the export's own bytes: never let them stop the report.
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     std::cout << kms::FormatAuditVerifyResult(r);
   }

@@ -39,9 +39,14 @@ bool IsFlat(absl::string_view line) {
   return true;
 }
 
-// An untrusted value quoted in an error message, cut to a readable length.
+// An untrusted value quoted in an error message, cut to a readable length at
+// a UTF-8 character boundary (a cut inside a character made the message
+// invalid UTF-8, which `audit verify --json` could not print).
 std::string Quote(absl::string_view s) {
-  return s.size() <= 40 ? std::string(s) : absl::StrCat(s.substr(0, 40), "...");
+  if (s.size() <= 40) return std::string(s);
+  size_t cut = 40;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(s.substr(0, cut), "...");
 }
 
 bool IsLowerHex(absl::string_view s) {

@@ -393,5 +393,23 @@ TEST_F(ExportVerifyTest, MalformedFramingIsDetected) {
   ExpectBad(lines, 2, "out of order");
 }
 
+// A quoted value is cut at a character boundary: the reason stays valid UTF-8
+// (a reason cut inside "ä" made `audit verify --json` throw while printing).
+TEST_F(ExportVerifyTest, AQuotedValueIsCutBetweenCharacters) {
+  std::vector<std::string> lines = lines_;
+  std::string format = "a";
+  for (int i = 0; i < 30; ++i) format += "\xc3\xa4";  // ä
+  const size_t at = lines[0].find("strongroom.audit.export.v1");
+  ASSERT_NE(at, std::string::npos);
+  lines[0].replace(at, std::string("strongroom.audit.export.v1").size(), format);
+  std::string text;
+  for (const std::string& l : lines) text += l + "\n";
+  AuditVerifyResult v = VerifyText(text, Pinned());
+  ASSERT_FALSE(v.ok);
+  EXPECT_THAT(v.reason, HasSubstr("header format 'a\xc3\xa4"));
+  EXPECT_THAT(v.reason, HasSubstr("...'"));
+  EXPECT_NO_THROW((void)nlohmann::json(v.reason).dump());
+}
+
 }  // namespace
 }  // namespace strongroom::kms::testing
