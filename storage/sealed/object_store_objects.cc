@@ -115,9 +115,12 @@ absl::StatusOr<bool> ObjectRead::Next(v1::ObjectSegment* out) {
   const uint64_t i = next_;
   absl::StatusOr<std::string> data = db_.Get(keys::Segment(space_, i), snapshot_);
   if (!data.ok()) {
-    return absl::DataLossError(absl::StrCat("stored object ", head_.info().dataset(), "/",
-                                            head_.info().name(), "@", head_.info().version(),
-                                            ": segment ", i, ": ", data.status().message()));
+    // A missing segment is damage; any other failure (an I/O error) keeps its
+    // code, so that a caller retries what may pass.
+    return absl::Status(
+        absl::IsNotFound(data.status()) ? absl::StatusCode::kDataLoss : data.status().code(),
+        absl::StrCat("stored object ", head_.info().dataset(), "/", head_.info().name(), "@",
+                     head_.info().version(), ": segment ", i, ": ", data.status().message()));
   }
   if (data->size() != layout_.SegmentSize(i)) {
     return absl::DataLossError(absl::StrCat("stored object ", head_.info().name(), ": segment ", i,
@@ -196,6 +199,14 @@ absl::StatusOr<v1::ListObjectsResponse> ObjectStore::ListObjects(const Caller& c
     auto it = visible.find(dataset);
     if (it == visible.end()) {
       absl::StatusOr<v1::Dataset> ds = LoadDataset(dataset);
+      // Only a dataset that is gone hides its objects: a read error or a
+      // corrupt record ends the listing, which would otherwise answer OK
+      // without them (and `object ls --key K --key-version N` is what an
+      // admin checks before destroying version N).
+      if (!ds.ok() && !absl::IsNotFound(ds.status())) {
+        error = ds.status();
+        return false;
+      }
       const bool ok = ds.ok() && Authorize(c, Access::kMetadata, *ds, "ListObjects").ok() &&
                       (key_filter.empty() || ds->key() == key_filter);
       it = visible.emplace(dataset, ok).first;

@@ -245,6 +245,21 @@ TEST_F(ObjectStoreTest, QuotaIsEnforcedAndFailedUploadsAreDiscarded) {
   ExpectConsistent();
 }
 
+// A dataset record that cannot be read ends a listing by key with its error:
+// an OK answer without that dataset's objects would tell an admin that
+// nothing depends on a key version that objects still need.
+TEST_F(ObjectStoreTest, ListingByKeyFailsWhenADatasetCannotBeRead) {
+  ASSERT_OK(Put("f0", "x").status());
+  v1::ListObjectsRequest by_key;
+  by_key.set_key("k1");
+  ASSERT_OK_AND_ASSIGN(auto before, store_->ListObjects(kOwner, by_key));
+  EXPECT_EQ(before.objects_size(), 1);
+  rocksdb::WriteBatch batch;
+  batch.Put(keys::Dataset("ds1"), "\xff\xff not a dataset");
+  ASSERT_OK(store_->db().Write(batch, /*sync=*/true));
+  EXPECT_THAT(store_->ListObjects(kOwner, by_key), StatusIs(absl::StatusCode::kDataLoss));
+}
+
 TEST_F(ObjectStoreTest, ListPaginatesAndFiltersByKeyVersion) {
   for (int i = 0; i < 5; ++i) ASSERT_OK(Put(absl::StrCat("f", i), "x").status());
   ASSERT_OK(Put("f2", "y").status());  // f2 has two versions
