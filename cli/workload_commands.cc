@@ -32,6 +32,7 @@
 #include "cli/io.h"
 #include "cli/object_io.h"
 #include "cli/output.h"
+#include "client/attester_flag_rules.h"
 #include "client/dev_attester.h"
 #include "client/sev_guest_attester.h"
 #include "client/tpm_attester.h"
@@ -122,51 +123,18 @@ absl::StatusOr<std::unique_ptr<client::Attester>> DevAttesterFromFlags(const Cli
   return std::unique_ptr<client::Attester>(*std::move(a));
 }
 
-// Flags that belong to one attester (or one SNP device) are refused with
-// another, rather than ignored: a workload that asks for --privlevel 2 with
-// the TPM would otherwise attest without it and not know.
+// Flags of another attester, SNP device or AK source are refused, not
+// ignored (client/attester_flag_rules.h).
 absl::Status CheckAttesterFlags(const CliOptions& o, const std::string& kind) {
-  // A flag, the attesters it belongs to (space-separated), the SNP device it
-  // needs when the attester is snp ("" for either), and how to say so.
-  struct Owned {
-    const char* flag;
-    absl::string_view attesters;
-    absl::string_view snp_device;
-    const char* where;
-  };
-  static const Owned kOwned[] = {
-      {"dev-key", "dev", "", "--attester dev"},
-      {"measurement", "dev", "", "--attester dev"},
-      {"svn", "dev", "", "--attester dev"},
-      {"dev-claim", "dev", "", "--attester dev"},
-      {"tcti", "tpm", "", "--attester tpm"},
-      {"pcrs", "tpm", "", "--attester tpm"},
-      {"tpm-ak", "tpm", "", "--attester tpm"},
-      {"tpm-ek", "tpm", "", "--attester tpm"},
-      {"tpm-ak-public", "tpm", "", "--attester tpm --tpm-ak ek-child"},
-      {"tpm-ak-private", "tpm", "", "--attester tpm --tpm-ak ek-child"},
-      {"snp-device", "snp", "", "--attester snp"},
-      {"sev-guest", "snp", "sev-guest", "--attester snp --snp-device sev-guest"},
-      {"tsm-dir", "tdx snp", "configfs",
-       "configfs-tsm (--attester tdx, or snp with --snp-device configfs)"},
-      {"privlevel", "snp", "", "--attester snp (the VMPL)"},
-  };
+  absl::Status owned = client::CheckAttesterFlagOwnership(
+      kind, [&o](absl::string_view flag) -> std::optional<std::string> {
+        if (flag == "dev-debug") {
+          return o.Switch("dev-debug") ? std::optional<std::string>("") : std::nullopt;
+        }
+        return o.Flag(std::string(flag));
+      });
+  if (!owned.ok()) return UsageError(owned.message());
   const std::string device = o.Flag("snp-device").value_or("configfs");
-  for (const Owned& f : kOwned) {
-    const std::vector<absl::string_view> kinds = absl::StrSplit(f.attesters, ' ');
-    const bool applies = std::find(kinds.begin(), kinds.end(), kind) != kinds.end() &&
-                         (kind != "snp" || f.snp_device.empty() || device == f.snp_device);
-    if (o.Flag(f.flag) && !applies) {
-      return UsageError(absl::StrCat("--", f.flag, ": only with ", f.where));
-    }
-  }
-  if (o.Switch("dev-debug") && kind != "dev") {
-    return UsageError("--dev-debug: only with --attester dev");
-  }
-  if (kind == "tpm" && o.Flag("tpm-ak").value_or("") != "ek-child" &&
-      (o.Flag("tpm-ak-public") || o.Flag("tpm-ak-private"))) {
-    return UsageError("--tpm-ak-public / --tpm-ak-private: only with --tpm-ak ek-child");
-  }
   if (kind == "snp" && device != "configfs" && device != "sev-guest") {
     return UsageError("--snp-device: expected configfs or sev-guest");
   }

@@ -90,7 +90,7 @@ ObjectRef OutputObject(const ObjectRef& output, size_t index, size_t count) {
 }
 
 absl::StatusOr<Tensor> RepeatAlongBatch(const Tensor& input, const onnx::ValueInfo& model_input,
-                                        int batch) {
+                                        int batch, int64_t max_tensor_bytes) {
   if (batch == 1) return input;
   if (input.rank() == 0 ||
       (model_input.has_shape && (model_input.shape.empty() || model_input.shape[0] >= 0))) {
@@ -103,6 +103,14 @@ absl::StatusOr<Tensor> RepeatAlongBatch(const Tensor& input, const onnx::ValueIn
     return absl::InvalidArgumentError(absl::StrCat("--batch ", batch, ": model input '",
                                                    model_input.name, "' of dimension ", shape[0],
                                                    " would overflow its batch dimension"));
+  }
+  // Before allocating: the session would refuse a larger input only after
+  // it was made, and an allocation that fails under mlockall aborts.
+  if (static_cast<int64_t>(input.byte_size()) > max_tensor_bytes / batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batch ", batch, ": model input '", model_input.name, "' would take ",
+                     static_cast<double>(input.byte_size()) * batch, " bytes, more than the ",
+                     max_tensor_bytes, " a tensor may take"));
   }
   shape[0] *= batch;
   auto t = Tensor::Create(input.dtype(), shape);
@@ -171,7 +179,13 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
         Tensor::FromTensorProto(bytes->Reveal(), absl::StrCat("--input ", FormatObjectRef(ref)));
     *bytes = SecretBytes();
     if (!tensor.ok()) return StepFailed(error, step, tensor.status());
-    auto batched = RepeatAlongBatch(*tensor, model->inputs()[i], spec.batch);
+    // An input that does not fit the model is the caller's mistake (exit 2),
+    // found before the session (a weight upload with cuda) is paid for.
+    if (absl::Status fits = onnx::CheckInputFits(model->inputs()[i], *tensor, i); !fits.ok()) {
+      return StepFailed(error, step, fits, /*usage=*/true);
+    }
+    auto batched =
+        RepeatAlongBatch(*tensor, model->inputs()[i], spec.batch, spec.session.max_tensor_bytes);
     if (!batched.ok()) return StepFailed(error, step, batched.status(), /*usage=*/true);
     inputs.push_back(*std::move(batched));
     LogInfo("worker.parse", {{"input", static_cast<unsigned long>(i)},

@@ -102,9 +102,12 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
 ObjectRef OutputObject(const ObjectRef& output, size_t index, size_t count);
 
 // `input` repeated `batch` times along dim 0. FailedPrecondition naming the
-// model input when its dim 0 is static (or it is a scalar) and batch > 1.
+// model input when its dim 0 is static (or it is a scalar) and batch > 1;
+// InvalidArgument when the result would take more than `max_tensor_bytes`
+// (checked before allocating).
 absl::StatusOr<onnx::Tensor> RepeatAlongBatch(const onnx::Tensor& input,
-                                              const onnx::ValueInfo& model_input, int batch);
+                                              const onnx::ValueInfo& model_input, int batch,
+                                              int64_t max_tensor_bytes);
 
 }  // namespace strongroom::worker
 

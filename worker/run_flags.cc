@@ -1,14 +1,18 @@
 #include "worker/run_flags.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/bytes.h"
 #include "base/status_macros.h"
 #include "cli/cli_options.h"
+#include "client/attester_flag_rules.h"
 #include "worker/flags.h"
 
 namespace strongroom::worker {
@@ -91,36 +95,16 @@ absl::Status ParseTpm(const ParsedFlags& f, client::TpmAttesterOptions& t) {
 absl::Status ParseAttester(const ParsedFlags& f, AttesterFlags& a) {
   if (!f.Has("attester")) return absl::InvalidArgumentError("--attester is required");
   const std::string kind = f.Get("attester");
-  // Each attester's own flags; one of another attester is a mistake (it
-  // would be ignored), not a default.
-  struct Owned {
-    const char* flag;
-    std::initializer_list<const char*> attesters;
-  };
-  static const Owned kOwned[] = {{"tcti", {"tpm"}},
-                                 {"pcrs", {"tpm"}},
-                                 {"tpm-ak", {"tpm"}},
-                                 {"tpm-ak-public", {"tpm"}},
-                                 {"tpm-ak-private", {"tpm"}},
-                                 {"tpm-ek", {"tpm"}},
-                                 {"snp-device", {"snp", "tdx"}},
-                                 {"sev-guest", {"snp"}},
-                                 {"tsm-dir", {"snp", "tdx"}},
-                                 {"privlevel", {"snp", "tdx"}},
-                                 {"dev-key", {"dev"}},
-                                 {"measurement", {"dev"}},
-                                 {"svn", {"dev"}},
-                                 {"dev-claim", {"dev"}},
-                                 {"dev-debug", {"dev"}}};
-  for (const Owned& o : kOwned) {
-    if (!f.Has(o.flag)) continue;
-    bool mine = false;
-    for (const char* k : o.attesters) mine = mine || kind == k;
-    if (!mine && (kind == "tpm" || kind == "snp" || kind == "tdx" || kind == "dev")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--", o.flag, " is not a flag of --attester ", kind));
-    }
+  if (kind != "tpm" && kind != "snp" && kind != "tdx" && kind != "dev") {
+    return Bad("attester", kind, "is not tpm, snp, tdx or dev");
   }
+  // Each attester's own flags; one of another attester (SNP device, AK
+  // source) is a mistake that would be ignored, not a default.
+  RETURN_IF_ERROR(client::CheckAttesterFlagOwnership(
+      kind, [&f](absl::string_view flag) -> std::optional<std::string> {
+        return f.Has(std::string(flag)) ? std::optional<std::string>(f.Get(std::string(flag)))
+                                        : std::nullopt;
+      }));
   if (kind == "tpm") {
     a.kind = AttesterKind::kTpm;
     return ParseTpm(f, a.tpm);
@@ -130,9 +114,6 @@ absl::Status ParseAttester(const ParsedFlags& f, AttesterFlags& a) {
     const std::string device = f.Get("snp-device", "configfs");
     if (device != "configfs" && device != "sev-guest") {
       return Bad("snp-device", device, "is not configfs or sev-guest");
-    }
-    if (device == "sev-guest" && a.kind == AttesterKind::kTdx) {
-      return absl::InvalidArgumentError("--snp-device sev-guest is for --attester snp");
     }
     a.snp_sev_guest = device == "sev-guest";
     a.sev_guest_device = f.Get("sev-guest");
@@ -151,6 +132,9 @@ absl::Status ParseAttester(const ParsedFlags& f, AttesterFlags& a) {
     }
     a.dev_key_file = f.Get("dev-key");
     a.measurement_hex = f.Get("measurement");
+    if (absl::StatusOr<Bytes> m = HexDecode(a.measurement_hex); !m.ok() || m->empty()) {
+      return Bad("measurement", a.measurement_hex, "is not hex");
+    }
     a.dev_debug = f.Has("dev-debug");
     if (f.Has("svn")) {
       int64_t svn = 0;

@@ -227,6 +227,21 @@ TEST_F(InferenceJobTest, InputCountAndFixedBatchAreUsageErrors) {
                        HasSubstr("has a fixed batch dimension [1,1,28,28]")));
   EXPECT_TRUE(error.usage);
   EXPECT_EQ(store_.objects.count("results/digit"), 0u);
+
+  // An input of another shape or type than the model's: the caller's mistake
+  // too, found before the session is made.
+  spec_.batch = 1;
+  store_.objects["inputs/half.pb"] =
+      onnx::testing::Floats({1, 1, 14, 28}, std::vector<float>(14 * 28, 0.f))
+          .SerializeAsTensorProto("Input3");
+  spec_.inputs = {Ref("inputs", "half.pb")};
+  error = JobError();
+  EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("got FLOAT [1,1,14,28]"), HasSubstr("[1,1,28,28]"))));
+  EXPECT_TRUE(error.usage);
+  EXPECT_EQ(error.step, "input 0 inputs/half.pb");
+  EXPECT_EQ(store_.objects.count("results/digit"), 0u);
 }
 
 // A model with a symbolic batch dim and two outputs: --batch repeats the
@@ -264,28 +279,43 @@ TEST_F(InferenceJobTest, FailedOutputNamesTheOutputsAlreadyStored) {
   EXPECT_EQ(store_.objects.count("results/digit/output_1"), 0u);
 }
 
+constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
+
 TEST(RepeatAlongBatchTest, RulesForDimZero) {
   const Tensor one = onnx::testing::Floats({1, 2}, {5, 6});
   onnx::ValueInfo free_dim{"x", onnx::DataType::kFloat, true, {-1, 2}, {"N", ""}};
   onnx::ValueInfo fixed{"y", onnx::DataType::kFloat, true, {1, 2}, {}};
-  ASSERT_OK_AND_ASSIGN(Tensor same, RepeatAlongBatch(one, fixed, 1));
+  ASSERT_OK_AND_ASSIGN(Tensor same, RepeatAlongBatch(one, fixed, 1, kNoLimit));
   EXPECT_THAT(same.shape(), ElementsAre(1, 2));
-  ASSERT_OK_AND_ASSIGN(Tensor two, RepeatAlongBatch(one, free_dim, 2));
+  ASSERT_OK_AND_ASSIGN(Tensor two, RepeatAlongBatch(one, free_dim, 2, kNoLimit));
   EXPECT_THAT(two.data<float>(), ElementsAre(5, 6, 5, 6));
-  EXPECT_THAT(RepeatAlongBatch(one, fixed, 2).status(),
+  EXPECT_THAT(RepeatAlongBatch(one, fixed, 2, kNoLimit).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("'y'")));
   const Tensor scalar = onnx::testing::Floats({}, {1});
   onnx::ValueInfo no_shape{"s", onnx::DataType::kFloat, false, {}, {}};
-  EXPECT_THAT(RepeatAlongBatch(scalar, no_shape, 2).status(),
+  EXPECT_THAT(RepeatAlongBatch(scalar, no_shape, 2, kNoLimit).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   // An empty input with a large batch dimension (the largest a tensor may
   // have) and a batch count that would overflow it: refused, not wrapped.
   const Tensor huge = onnx::testing::Floats({int64_t{1} << 38, 0}, {});
   onnx::ValueInfo free_empty{"z", onnx::DataType::kFloat, true, {-1, 0}, {"N", ""}};
-  EXPECT_THAT(RepeatAlongBatch(huge, free_empty, std::numeric_limits<int>::max()).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("overflow")));
-  ASSERT_OK_AND_ASSIGN(Tensor fits, RepeatAlongBatch(huge, free_empty, 1));
+  EXPECT_THAT(
+      RepeatAlongBatch(huge, free_empty, std::numeric_limits<int>::max(), kNoLimit).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("overflow")));
+  ASSERT_OK_AND_ASSIGN(Tensor fits, RepeatAlongBatch(huge, free_empty, 1, kNoLimit));
   EXPECT_EQ(fits.shape()[0], int64_t{1} << 38);
+}
+
+// A batch whose tensor the session would refuse is refused before anything
+// is allocated (an allocation that fails under mlockall aborts the worker).
+TEST(RepeatAlongBatchTest, ABatchOverTheTensorLimitIsRefusedBeforeAllocating) {
+  const Tensor one = onnx::testing::Floats({1, 2}, {5, 6});  // 8 bytes
+  onnx::ValueInfo free_dim{"x", onnx::DataType::kFloat, true, {-1, 2}, {"N", ""}};
+  ASSERT_OK_AND_ASSIGN(Tensor at_limit, RepeatAlongBatch(one, free_dim, 4, 32));
+  EXPECT_EQ(at_limit.byte_size(), 32u);
+  EXPECT_THAT(RepeatAlongBatch(one, free_dim, 5, 32).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("--batch 5"), HasSubstr("more than the 32"))));
 }
 
 TEST(OutputObjectTest, Naming) {

@@ -141,7 +141,8 @@ TEST_F(RunFlagsTest, RefusesBadValues) {
       {{"--pcrs", "sha256:99"}, "--pcrs"},
       {{"--tpm-ak", "nope"}, "--tpm-ak 'nope'"},
       {{"--tpm-ak", "ek-child"}, "--tpm-ak-public"},
-      {{"--tpm-ek", "dsa"}, "--tpm-ek 'dsa'"},
+      {{"--tpm-ak", "ek-child", "--tpm-ak-public", "a", "--tpm-ak-private", "b", "--tpm-ek", "dsa"},
+       "--tpm-ek 'dsa'"},
       {{"--model", "models/other"}, "--model is given 2 times"},
       {{"--server", "h:2"}, "--broker and --server"},
       {{"--frobnicate", "1"}, "unknown flag --frobnicate"},
@@ -183,6 +184,13 @@ TEST_F(RunFlagsTest, AttesterKinds) {
   EXPECT_EQ(snp.attester.privlevel, 2u);
   EXPECT_THAT(ParseRunFlags(With(args, {"--privlevel", "4"})).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--privlevel '4'")));
+  // The SNP device's own flags: /dev/sev-guest's path only with sev-guest,
+  // the configfs-tsm folder only with configfs (the default).
+  EXPECT_THAT(ParseRunFlags(With(args, {"--sev-guest", "/dev/x"})).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--sev-guest: only with --attester snp --snp-device sev-guest")));
+  EXPECT_THAT(ParseRunFlags(With(args, {"--snp-device", "sev-guest", "--tsm-dir", "/t"})).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--tsm-dir: only with")));
   args[9] = "tdx";
   ASSERT_OK_AND_ASSIGN(RunFlags tdx, ParseRunFlags(With(args, {"--tsm-dir", "/tmp/tsm"})));
   EXPECT_EQ(tdx.attester.kind, AttesterKind::kTdx);
@@ -192,17 +200,37 @@ TEST_F(RunFlagsTest, AttesterKinds) {
   // Another attester's flag is refused, not ignored.
   EXPECT_THAT(ParseRunFlags(With(args, {"--dev-key", "k.pem"})).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("--dev-key is not a flag of --attester tdx")));
+                       HasSubstr("--dev-key: only with --attester dev")));
+  // TDX has no privilege level (TsmAttester refuses one), and no /dev/sev-guest.
+  EXPECT_THAT(ParseRunFlags(With(args, {"--privlevel", "1"})).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--privlevel: only with --attester snp")));
   args[9] = "tpm";
   EXPECT_THAT(ParseRunFlags(With(args, {"--privlevel", "2"})).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("--privlevel is not a flag of --attester tpm")));
+                       HasSubstr("--privlevel: only with --attester snp")));
+  // The AK files and the EK kind are for an EK-child AK only; with another AK
+  // source they were ignored.
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{"--tpm-ak-public", "a", "--tpm-ak-private", "b"},
+        std::vector<std::string>{"--tpm-ek", "rsa"},
+        std::vector<std::string>{"--tpm-ak", "owner", "--tpm-ek", "rsa"}}) {
+    EXPECT_THAT(ParseRunFlags(With(args, extra)).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--tpm-ak ek-child")))
+        << extra[0];
+  }
+  ASSERT_OK_AND_ASSIGN(RunFlags ek_child,
+                       ParseRunFlags(With(args, {"--tpm-ak", "ek-child", "--tpm-ak-public", "a",
+                                                 "--tpm-ak-private", "b", "--tpm-ek", "rsa"})));
+  EXPECT_EQ(ek_child.attester.tpm.ek_kind, client::TpmEkKind::kRsa);
   args[9] = "dev";
   EXPECT_THAT(
       ParseRunFlags(With(args, {"--dev-key", "k", "--measurement", "ab", "--tpm-ak", "bogus"}))
           .status(),
       StatusIs(absl::StatusCode::kInvalidArgument,
-               HasSubstr("--tpm-ak is not a flag of --attester dev")));
+               HasSubstr("--tpm-ak: only with --attester tpm")));
+  EXPECT_THAT(ParseRunFlags(With(args, {"--dev-key", "k", "--measurement", "xyz"})).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--measurement 'xyz'")));
   args[9] = "sgx";
   EXPECT_THAT(ParseRunFlags(args).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--attester 'sgx'")));

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "worker/onnx/backend.h"
 #include "worker/onnx/gemm.h"
 
@@ -46,6 +47,21 @@ std::vector<std::pair<std::string, absl::Duration>> RunProfile::ByOpType() const
   std::sort(out.begin(), out.end(),
             [](const auto& a, const auto& b) { return a.second > b.second; });
   return out;
+}
+
+absl::Status CheckInputFits(const ValueInfo& info, const Tensor& t, size_t index) {
+  bool ok = t.dtype() == info.dtype;
+  if (info.has_shape) {
+    ok &= t.shape().size() == info.shape.size();
+    for (size_t d = 0; ok && d < info.shape.size(); ++d) {
+      ok = info.shape[d] < 0 || info.shape[d] == t.shape()[d];
+    }
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("input ", index, " '", info.name, "': got ", DataTypeName(t.dtype()), " ",
+                   ShapeToString(t.shape()), ", the model wants ", DataTypeName(info.dtype), " ",
+                   info.has_shape ? ShapeToString(info.shape) : "of any shape"));
 }
 
 Session::Session(std::shared_ptr<const internal::ModelData> model, const SessionOptions& options)
@@ -284,19 +300,7 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ValueInfo& info = m.inputs[i];
     const Tensor& t = inputs[i];
-    bool ok = t.dtype() == info.dtype;
-    if (info.has_shape) {
-      ok &= t.shape().size() == info.shape.size();
-      for (size_t d = 0; ok && d < info.shape.size(); ++d) {
-        ok = info.shape[d] < 0 || info.shape[d] == t.shape()[d];
-      }
-    }
-    if (!ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("input ", i, " '", info.name, "': got ", DataTypeName(t.dtype()), " ",
-                       ShapeToString(t.shape()), ", the model wants ", DataTypeName(info.dtype),
-                       " ", info.has_shape ? ShapeToString(info.shape) : "of any shape"));
-    }
+    RETURN_IF_ERROR(CheckInputFits(info, t, i));
     if (static_cast<int64_t>(t.byte_size()) > options_.max_tensor_bytes) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "input ", i, " '", info.name, "' exceeds max_tensor_bytes ", options_.max_tensor_bytes));

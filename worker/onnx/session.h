@@ -45,6 +45,12 @@ enum class Device { kCpu, kCuda };
 // "cpu" | "cuda".
 absl::StatusOr<Device> ParseDevice(absl::string_view name);
 absl::string_view DeviceName(Device device);
+
+// Whether tensor `t` fits model input `info` (input number `index`): the same
+// data type, and with a declared shape the same rank and every fixed
+// dimension. InvalidArgument naming both otherwise. Session::Run checks this;
+// a caller can check earlier, before paying for a session.
+absl::Status CheckInputFits(const ValueInfo& info, const Tensor& t, size_t index);
 // Whether this binary has the CUDA backend (worker_onnx_cuda, registered
 // with RegisterCudaBackend() from worker/onnx/cuda/cuda_backend.h).
 bool CudaBackendBuilt();
