@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/secret_bytes.h"
 #include "onnx/onnx_pb.h"
+#include "storage/sealed/object_names.h"
 #include "worker/onnx/model.h"
 #include "worker/secret_stream.h"
 
@@ -164,6 +165,15 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
         absl::InvalidArgumentError(absl::StrCat("the model takes ", model->inputs().size(),
                                                 " inputs; ", spec.inputs.size(), " --input given")),
         /*usage=*/true);
+  }
+
+  // The names the outputs will take (NAME/output_<i> when several) must be
+  // valid before any work: the store would refuse one only at its upload.
+  for (size_t i = 0; i < model->outputs().size(); ++i) {
+    const ObjectRef out = OutputObject(spec.output, i, model->outputs().size());
+    if (absl::Status s = storage::sealed::ValidateObjectName(out.name, "--output"); !s.ok()) {
+      return StepFailed(error, "load", s, /*usage=*/true);
+    }
   }
 
   // 4. The inputs: fetched, parsed, wiped; repeated for --batch.

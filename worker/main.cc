@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   // core dumps, not dumpable (`run` also locks its memory).
   if (absl::Status s = strongroom::DisableCoreDumps(); !s.ok()) {
     std::fprintf(stderr, "%s: %s\n", kTool.program, std::string(s.message()).c_str());
-    return strongroom::worker::kExitUsage;
+    return 1;  // the environment's failure, not the caller's usage
   }
 #ifdef STRONGROOM_WORKER_CUDA
   strongroom::worker::onnx::RegisterCudaBackend();

@@ -159,6 +159,13 @@ absl::Status ParseAttester(const ParsedFlags& f, AttesterFlags& a) {
 // CLI's own parser so that both read them the same way.
 absl::StatusOr<client::ConnectionOptions> ParseConnection(const ParsedFlags& f) {
   std::vector<std::string> words = {"strongroom-worker"};
+  // An empty value given on the command line is a mistake, not "use the
+  // environment" (which is what the CLI's parser makes of an empty flag).
+  for (const char* flag : {"ca", "cert", "key", "config", "broker", "server"}) {
+    if (f.Has(flag) && f.Get(flag).empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": empty value"));
+    }
+  }
   for (const char* flag : {"ca", "cert", "key", "config"}) {
     if (f.Has(flag)) {
       words.push_back(absl::StrCat("--", flag));
@@ -234,6 +241,25 @@ absl::StatusOr<RunFlags> ParseRunFlags(const std::vector<std::string>& args) {
     out.inputs.push_back(std::move(in));
   }
   ASSIGN_OR_RETURN(out.output, ParseObjectFlag("output", f.Get("output"), false));
+  // The outputs become new versions of the object --output names (or of
+  // NAME/output_<i>): one that is also the model or an input would make the
+  // next run without @V read this run's output as its model or input.
+  auto overwritten = [&out](const ObjectRef& ref) {
+    return ref.dataset == out.output.dataset &&
+           (ref.name == out.output.name ||
+            absl::StartsWith(ref.name, absl::StrCat(out.output.name, "/output_")));
+  };
+  if (overwritten(out.model)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--output ", FormatObjectRef(out.output), ": would store over the model"));
+  }
+  for (const ObjectRef& in : out.inputs) {
+    if (overwritten(in)) {
+      return absl::InvalidArgumentError(absl::StrCat("--output ", FormatObjectRef(out.output),
+                                                     ": would store over --input ",
+                                                     FormatObjectRef(in)));
+    }
+  }
   RETURN_IF_ERROR(ParseAttester(f, out.attester));
 
   const std::string kem = f.Get("kem", "p256");

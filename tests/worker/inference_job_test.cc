@@ -281,6 +281,19 @@ TEST_F(InferenceJobTest, FailedOutputNamesTheOutputsAlreadyStored) {
 
 constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
 
+// NAME/output_<i> must be a valid object name: refused after the model is
+// loaded (its output count known), before any input moves or work is done.
+TEST_F(InferenceJobTest, DerivedOutputNamesMustBeValid) {
+  UseTwoOutputModel(/*batch=*/-1);
+  spec_.output = Ref("results", std::string(1020, 'n'));
+  JobError error;
+  EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--output")));
+  EXPECT_TRUE(error.usage);
+  EXPECT_EQ(error.step, "load");
+  for (const std::string& call : store_.calls) EXPECT_THAT(call, Not(HasSubstr("inputs/")));
+}
+
 TEST(RepeatAlongBatchTest, RulesForDimZero) {
   const Tensor one = onnx::testing::Floats({1, 2}, {5, 6});
   onnx::ValueInfo free_dim{"x", onnx::DataType::kFloat, true, {-1, 2}, {"N", ""}};

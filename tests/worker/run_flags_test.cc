@@ -148,12 +148,38 @@ TEST_F(RunFlagsTest, RefusesBadValues) {
       {{"--frobnicate", "1"}, "unknown flag --frobnicate"},
       {{"stray"}, "unexpected argument 'stray'"},
       {{"--threads"}, "--threads needs a value"},
+      {{"--ca", ""}, "--ca: empty value"},
   };
   for (const Case& c : cases) {
     EXPECT_THAT(ParseRunFlags(With(Base(), c.extra)).status(),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.names)))
         << c.extra[0];
   }
+}
+
+// An output over the model or an input (or NAME/output_<i> over one) would
+// make the next run without @V take this run's output as its model or input.
+TEST_F(RunFlagsTest, OutputMayNotBeTheModelOrAnInput) {
+  std::vector<std::string> args = Base();
+  ASSERT_EQ(args[6], "--output");
+  args[7] = "models/mnist.onnx";
+  EXPECT_THAT(ParseRunFlags(args).status(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                     HasSubstr("would store over the model")));
+  args[7] = "inputs/x.pb";
+  EXPECT_THAT(ParseRunFlags(args).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("would store over --input inputs/x.pb")));
+  args = Base();
+  args[5] = "inputs/run/output_1";
+  args[7] = "inputs/run";
+  EXPECT_THAT(ParseRunFlags(args).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("would store over --input inputs/run/output_1")));
+  args[7] = "results/run";  // another dataset
+  EXPECT_OK(ParseRunFlags(args).status());
+  args[7] = "inputs/x";  // a prefix of the input's name, not one it overwrites
+  args[5] = "inputs/x.pb";
+  EXPECT_OK(ParseRunFlags(args).status());
 }
 
 TEST_F(RunFlagsTest, AttesterKinds) {
