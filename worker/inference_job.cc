@@ -1,6 +1,7 @@
 #include "worker/inference_job.h"
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include <chrono>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/bytes.h"
 #include "base/log.h"
 #include "base/secret_bytes.h"
 #include "onnx/onnx_pb.h"
@@ -236,6 +238,14 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
   }
   LogInfo("worker.serialize", {{"outputs", static_cast<unsigned long>(serialized_outputs.size())},
                                {"ms", MsSince(serialize_start)}});
+  // One id for the outputs of this run: with several outputs each commits on
+  // its own, so an owner tells a whole set from a mix of runs (one output
+  // stored by this run, another left from an earlier one) by these labels.
+  uint8_t job_id_bytes[12];
+  if (RAND_bytes(job_id_bytes, sizeof(job_id_bytes)) != 1) {
+    return StepFailed(error, "output", absl::InternalError("RAND_bytes failed for the job id"));
+  }
+  const std::string job_id = HexEncode(job_id_bytes);
   JobResult result;
   for (size_t i = 0; i < outputs->size(); ++i) {
     const ObjectRef dest = OutputObject(spec.output, i, outputs->size());
@@ -246,7 +256,9 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
     std::map<std::string, std::string> labels = {
         {"strongroom.worker.model",
          FormatObjectRef(ObjectRef{spec.model.dataset, spec.model.name, model_info.version()})},
-        {"strongroom.worker.output", absl::StrCat(i)}};
+        {"strongroom.worker.output", absl::StrCat(i)},
+        {"strongroom.worker.outputs", absl::StrCat(outputs->size())},
+        {"strongroom.worker.job", job_id}};
     auto put = store.Put(dest, labels, serialized.size(), source);
     if (!put.ok()) {
       std::string stored;

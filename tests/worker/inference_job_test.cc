@@ -264,6 +264,13 @@ TEST_F(InferenceJobTest, BatchAndSeveralOutputs) {
   EXPECT_THAT(relu.data<float>(), ElementsAre(0, 2, 0, 0, 2, 0, 0, 2, 0));
   EXPECT_THAT(same.data<float>(), ElementsAre(-1, 2, -3, -1, 2, -3, -1, 2, -3));
   EXPECT_EQ(store_.labels["results/digit/output_1"].at("strongroom.worker.output"), "1");
+  // Both outputs carry the run's id and the count, so a set is told from a mix.
+  const std::string job = store_.labels["results/digit/output_0"].at("strongroom.worker.job");
+  EXPECT_EQ(job.size(), 24u);
+  EXPECT_EQ(store_.labels["results/digit/output_1"].at("strongroom.worker.job"), job);
+  EXPECT_EQ(store_.labels["results/digit/output_1"].at("strongroom.worker.outputs"), "2");
+  ASSERT_OK(RunInferenceJob(spec_, store_).status());
+  EXPECT_NE(store_.labels["results/digit/output_0"].at("strongroom.worker.job"), job);
 }
 
 // The store commits each output on its own: when a later one fails, the
