@@ -278,6 +278,26 @@ TEST(ServerAuditTest, ACleanStopWritesTheRecordsStillPending) {
   std::istringstream in(exported.jsonl());
   const kms::AuditVerifyResult r = kms::VerifyExport(in, {});
   EXPECT_TRUE(r.ok) << r.reason;
+  // The stop also signed its head (the interval is an hour, the count 1000):
+  // a stored checkpoint vouches for the challenge's record (the export's
+  // trailer signs whatever the database holds when it is taken; stored
+  // checkpoints are what make an edit of the database in between show).
+  const std::string& text = exported.jsonl();
+  const size_t line = text.find("\"action\":\"challenge\"");
+  ASSERT_NE(line, std::string::npos);
+  const size_t seq = text.find("\"sequence\":", line);
+  ASSERT_NE(seq, std::string::npos);
+  const uint64_t challenge_sequence = std::stoull(text.substr(seq + 11, 20));
+  EXPECT_GT(challenge_sequence, 0u);
+  uint64_t last_checkpoint = 0;
+  std::istringstream lines(text);
+  for (std::string l; std::getline(lines, l);) {
+    if (l.find("\"type\":\"checkpoint\"") == std::string::npos) continue;
+    const size_t at = l.find("\"sequence\":");
+    ASSERT_NE(at, std::string::npos);
+    last_checkpoint = std::max<uint64_t>(last_checkpoint, std::stoull(l.substr(at + 11, 20)));
+  }
+  EXPECT_GE(last_checkpoint, challenge_sequence);
 }
 
 // An export has no size bound: it comes in pieces, so a log past gRPC's 4 MiB
