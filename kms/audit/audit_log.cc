@@ -188,6 +188,16 @@ absl::Status AuditLog::Recover() {
 
   if (!problem.status().ok()) {
     if (!options_.open_despite_broken_chain) return problem.status();
+    if (start > 1 && last_seq < start) {
+      // Read from the latest checkpoint only, and nothing from it on is
+      // stored: the records before it are, and a head of 0 would append
+      // over record 1.
+      return absl::DataLossError(
+          absl::StrCat(problem.status().message(),
+                       "; cannot open even for forensics: the records from the "
+                       "latest checkpoint (",
+                       start, ") on are missing, so the head is unknown"));
+    }
     if (last_key_seq > last_seq) {
       // The next append would overwrite the unreadable record: keep it as evidence.
       return absl::DataLossError(absl::StrCat(

@@ -300,6 +300,19 @@ TEST_F(AuditRecoveryTest, PartialCheckOnOpenStartsAtLastCheckpoint) {
   EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("sequence 7")));
 }
 
+// Read from the latest checkpoint only, with the records from it on deleted:
+// a forensic open would have started at head 0 and appended over record 1.
+TEST_F(AuditRecoveryTest, ForensicPartialOpenRefusesWhenTheTailIsGone) {
+  AppendN(8);  // checkpoint at 5
+  for (uint64_t seq = 5; seq <= 8; ++seq) ASSERT_OK(db_->Delete(RecordKey(seq)));
+  options_.verify_full_chain_on_open = false;
+  options_.open_despite_broken_chain = true;
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("latest checkpoint (5) on are missing")));
+  ASSERT_OK_AND_ASSIGN(std::string first, db_->Get(RecordKey(1)));
+  EXPECT_THAT(first, HasSubstr("\"sequence\":1"));
+}
+
 TEST_F(AuditRecoveryTest, OldKeyStillVerifiesAfterSignerRotation) {
   AppendN(6);  // checkpoint at 5 by the first key
   ASSERT_OK_AND_ASSIGN(auto second, SoftwareCheckpointSigner::Generate());
