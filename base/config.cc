@@ -121,6 +121,12 @@ absl::StatusOr<std::string> ConfigNode::GetString(absl::string_view key,
   if (!n.IsScalar()) {
     return FieldError(key, absl::StrCat("expected a string, got ", KindName(n)));
   }
+  // An optional field written as "" (often a template variable that was not
+  // set) is not a request for its default: the default is what leaving the
+  // field out asks for.
+  if (n.Scalar().empty()) {
+    return FieldError(key, "is empty (leave the field out for its default)");
+  }
   return n.Scalar();
 }
 

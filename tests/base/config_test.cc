@@ -133,7 +133,10 @@ TEST(ConfigTest, AmbiguousOrOutOfRangeInputIsRefused) {
   EXPECT_THAT(root.GetList("b"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(root.GetString("empty"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'empty': is empty")));
-  EXPECT_EQ(root.GetString("empty", "fallback").value_or("error"), "");  // optional: allowed
+  // Optional or not, "" is not the default (leaving the field out is).
+  EXPECT_THAT(root.GetString("empty", "fallback"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'empty': is empty (leave the field out for its default)")));
   EXPECT_EQ(root.GetString("absent", "fallback").value_or("error"), "fallback");
 }
 
