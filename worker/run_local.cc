@@ -158,13 +158,28 @@ int RunLocalCommand(const std::vector<std::string>& args) {
     std::filesystem::create_directories(dir, ec);
     if (ec)
       return Fail(kExitUsage, absl::StrCat("--output-dir ", dir.string(), ": ", ec.message()));
+    // Whole files, 0600 (outputs are the model's plaintext results), as one
+    // set: a failed write removes those this run wrote, and files of an
+    // earlier run with more outputs go, so the folder never mixes two runs.
+    std::vector<std::filesystem::path> written;
     for (size_t i = 0; i < outputs->size(); ++i) {
       const auto path = dir / absl::StrCat("output_", i, ".pb");
-      // Whole files, 0600 (outputs are the model's plaintext results).
       auto s = WriteFileAtomically(path.string(),
                                    (*outputs)[i].SerializeAsTensorProto(model->outputs()[i].name),
                                    0600, "--output-dir");
-      if (!s.ok()) return Fail(kExitFailed, std::string(s.message()));
+      if (!s.ok()) {
+        for (const auto& p : written) std::filesystem::remove(p, ec);
+        return Fail(kExitFailed,
+                    absl::StrCat(s.message(), written.empty() ? ""
+                                                              : " (the outputs written "
+                                                                "before it were removed)"));
+      }
+      written.push_back(path);
+    }
+    for (size_t k = outputs->size();; ++k) {
+      const auto stale = dir / absl::StrCat("output_", k, ".pb");
+      if (!std::filesystem::is_regular_file(stale, ec)) break;
+      std::filesystem::remove(stale, ec);
     }
   }
   bool all_match = true;

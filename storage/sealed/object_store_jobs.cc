@@ -424,6 +424,20 @@ absl::StatusOr<v1::StoreJob> ObjectStore::FinishRekey(const std::string& job_id)
   batch.DeleteRange(ToSlice(keys::SegmentsOf(old_space)), ToSlice(keys::SegmentsEnd(old_space)));
   batch.Put(ToSlice(keys::Job(job_id)), ToSlice(Serialize(job)));
   batch.Put(ToSlice(keys::Usage(id)), ToSlice(Serialize(usage)));
+  // The new header was fixed when the rekey began: a re-wrap of this dataset
+  // that runs now, to a later version, may already have passed this object.
+  // It goes round once more rather than end DONE with the object below its
+  // target.
+  RETURN_IF_ERROR(
+      ScanRecords<v1::SealedJobRecord>(*db_, keys::kJobs, "job", [&](v1::SealedJobRecord rewrap) {
+        if (rewrap.job().kind() == v1::REWRAP && rewrap.job().state() == v1::RUNNING &&
+            rewrap.job().dataset() == job.job().dataset() &&
+            rewrap.job().target_key_version() > header.key_version) {
+          rewrap.set_pass_target_key_version(0);
+          batch.Put(ToSlice(keys::Job(rewrap.job().id())), ToSlice(Serialize(rewrap)));
+        }
+        return true;
+      }));
   CrashPoint("rekey.commit.before_write");
   RETURN_IF_ERROR(db_->Write(batch, /*sync=*/true));
   CrashPoint("rekey.commit.after_write");

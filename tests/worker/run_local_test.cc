@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/bytes.h"
+#include "base/file.h"
 #include "base/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "tests/worker/onnx_test_util.h"
@@ -33,6 +34,39 @@ TEST(RunLocalTest, MatchingExpectExitsZeroAndWritesOutputs) {
                        onnx::testing::ReadTensorFile(Mnist("test_data_set_0/output_0.pb")));
   EXPECT_TRUE(
       onnx::CompareTensors(written, expected, onnx::kDefaultRtol, onnx::kDefaultAtol).match);
+}
+
+// The output folder holds one run's set: a write that fails removes the
+// outputs this run wrote before it, and a later run with fewer outputs
+// removes the earlier run's extra files.
+TEST(RunLocalTest, OutputFolderNeverMixesTwoRuns) {
+  const std::string dir = ::testing::TempDir() + "/run_local_set";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  onnx::testing::GraphBuilder g(13);
+  g.Input("x", onnx::DataType::kFloat, {1, 3});
+  g.Node("Relu", {"x"}, {"r"});
+  g.Node("Identity", {"x"}, {"n"});
+  g.Output("r", onnx::DataType::kFloat).Output("n", onnx::DataType::kFloat);
+  const std::string model = dir + "/two.onnx";
+  const std::string input = dir + "/x.pb";
+  ASSERT_OK(WriteFileAtomically(model, g.Serialize(), 0600, "model"));
+  ASSERT_OK(WriteFileAtomically(
+      input, onnx::testing::Floats({1, 3}, {-1.f, 2.f, -3.f}).SerializeAsTensorProto("x"), 0600,
+      "input"));
+  const std::string out = dir + "/out";
+  // output_1.pb cannot be written (a folder with something in it is there).
+  std::filesystem::create_directories(out + "/output_1.pb/x");
+  EXPECT_EQ(RunLocalCommand({"--model", model, "--input", input, "--output-dir", out}),
+            kExitFailed);
+  EXPECT_FALSE(std::filesystem::exists(out + "/output_0.pb"));
+  std::filesystem::remove_all(out + "/output_1.pb");
+  // A stale third output from an earlier run goes; the two are written.
+  ASSERT_OK(WriteFileAtomically(out + "/output_2.pb", "old", 0600, "stale"));
+  EXPECT_EQ(RunLocalCommand({"--model", model, "--input", input, "--output-dir", out}), kExitOk);
+  EXPECT_TRUE(std::filesystem::exists(out + "/output_0.pb"));
+  EXPECT_TRUE(std::filesystem::exists(out + "/output_1.pb"));
+  EXPECT_FALSE(std::filesystem::exists(out + "/output_2.pb"));
 }
 
 TEST(RunLocalTest, DifferentOutputsExitOne) {

@@ -127,6 +127,61 @@ TEST_F(ObjectStoreTest, RaisingARunningRewrapsTargetRevisitsEarlierObjects) {
   ExpectConsistent();
 }
 
+// A rekey's new header is fixed when it begins: one that finishes under the
+// old version after a running re-wrap has passed the object sends the re-wrap
+// round again, so it does not end DONE with the object below its target.
+TEST_F(ObjectStoreTest, ARekeyFinishedBehindARunningRewrapIsRewrappedToo) {
+  options_.rewrap_budget = 1;
+  Reopen();
+  const std::string plain = Pattern(3000, 1);
+  ASSERT_OK(Put("o0", Pattern(700, 0)).status());
+  ASSERT_OK(Put("o1", plain).status());
+  ASSERT_OK(Put("o2", Pattern(700, 2)).status());
+  ASSERT_OK_AND_ASSIGN(RekeyPlan plan, BeginRekeyOf("o1", plain));  // under version 1
+  {
+    ASSERT_OK_AND_ASSIGN(auto rekey, store_->OpenRekey(kOwner, plan.start));
+    for (size_t i = 0; i < plan.next.segments.size(); ++i) {
+      v1::ObjectSegment seg;
+      seg.set_index(i);
+      seg.set_data(plan.next.segments[i]);
+      ASSERT_OK(rekey->AppendSegment(seg));
+    }
+    keys_.AddKey("keys/k1", kOwner.principal, 2);
+    v1::StartRewrapRequest r;
+    r.set_dataset("ds1");
+    ASSERT_OK(store_->StartRewrap(kOwner, r).status());
+    ASSERT_OK(store_->RunMaintenance());  // o0
+    ASSERT_OK(store_->RunMaintenance());  // o1 (its old header)
+    ASSERT_OK(rekey->Finish().status());  // o1's new header, under version 1
+  }
+  for (int i = 0; i < 8; ++i) ASSERT_OK(store_->RunMaintenance());
+  for (const char* name : {"o0", "o1", "o2"}) {
+    v1::StatObjectRequest st;
+    st.set_dataset("ds1");
+    st.set_name(name);
+    ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, store_->StatObject(kOwner, st));
+    EXPECT_EQ(info.key_version(), 2u) << name;
+  }
+  // Its segments are the rekey's (under the new data key), untouched by the
+  // re-wrap, which changed only the header's wrapped key.
+  v1::GetObjectRequest g;
+  g.set_dataset("ds1");
+  g.set_name("o1");
+  ASSERT_OK_AND_ASSIGN(auto read, store_->OpenRead(kOwner, g));
+  ASSERT_OK_AND_ASSIGN(SealedHeader h, ParseSealedHeader(AsBytes(read->head().header())));
+  std::vector<Segment> segments;
+  v1::ObjectSegment seg;
+  for (;;) {
+    ASSERT_OK_AND_ASSIGN(bool more, read->Next(&seg));
+    if (!more) break;
+    segments.push_back({seg.index(), seg.data()});
+  }
+  EXPECT_EQ(testing::Open(plan.new_key, h, read->head().stream_bytes(), segments, 0, UINT64_MAX)
+                .value_or("FAILED"),
+            plain);
+  ExpectConsistent();
+}
+
 TEST_F(ObjectStoreTest, RewrapFailuresAreCountedNotFatal) {
   ASSERT_OK(Put("o", "x").status());
   keys_.AddKey("keys/k1", kOwner.principal, 2);
