@@ -65,7 +65,7 @@ absl::StatusOr<attest::AttestationOptions> LoadAttestationOptions(const Attestat
   // Checked at start, not at the first SNP or TDX verification.
   std::error_code ec;
   if (!a.collateral_dir.empty() && !std::filesystem::is_directory(a.collateral_dir, ec)) {
-    return absl::NotFoundError(absl::StrCat("server.attestation.collateral_dir: '",
+    return absl::NotFoundError(absl::StrCat("config field 'attestation.collateral_dir': '",
                                             a.collateral_dir, "' is not a readable folder"));
   }
   ASSIGN_OR_RETURN(o.tpm_trusted_ak_keys_pem,
