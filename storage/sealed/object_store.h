@@ -277,6 +277,12 @@ class ObjectStore {
   absl::Status DiscardUploadLocked(const v1::SealedUploadRecord& upload, bool sync);
   absl::Status CancelJobLocked(v1::SealedJobRecord job, absl::string_view why);
   absl::StatusOr<v1::SealedJobRecord> LoadJob(absl::string_view id) const;
+  // An object of `ds` about to be written with a header under `key_version`
+  // (an upload's or rekey's, fixed when it began): every running re-wrap of
+  // `ds` with a later target goes round again (its update added to `batch`),
+  // since its pass may already be past the object's name.
+  absl::Status ReopenRewrapsBehind(const v1::Dataset& ds, uint32_t key_version,
+                                   rocksdb::WriteBatch& batch);
 
   // ObjectUpload / RekeyUpload.
   absl::Status ReserveQuota(const v1::Dataset& ds, uint64_t bytes);

@@ -171,6 +171,27 @@ absl::Status ObjectStore::RewrapSlice(size_t budget) {
   return absl::OkStatus();
 }
 
+absl::Status ObjectStore::ReopenRewrapsBehind(const v1::Dataset& ds, uint32_t key_version,
+                                              rocksdb::WriteBatch& batch) {
+  // Only a header under an older version than the key's primary can be
+  // behind a re-wrap (whose target is a primary version): most writes skip
+  // the scan of the job records.
+  absl::StatusOr<v1::Key> key = keys_->GetKey(Caller{ds.owner(), kms::Role::kOwner}, ds.key());
+  if (key.ok() && key_version >= key->primary_version()) return absl::OkStatus();
+  return ScanRecords<v1::SealedJobRecord>(
+      *db_, keys::kJobs, "job", [&](v1::SealedJobRecord rewrap) {
+        if (rewrap.job().kind() == v1::REWRAP && rewrap.job().state() == v1::RUNNING &&
+            rewrap.job().dataset() == ds.name() &&
+            rewrap.job().target_key_version() > key_version) {
+          // It goes round once more rather than end DONE with the object
+          // below its target.
+          rewrap.set_pass_target_key_version(0);
+          batch.Put(ToSlice(keys::Job(rewrap.job().id())), ToSlice(Serialize(rewrap)));
+        }
+        return true;
+      });
+}
+
 // Re-wraps one object (when it is behind the target) and advances the job's
 // cursor in the same synced batch.
 absl::Status ObjectStore::RewrapOne(v1::SealedJobRecord& job, const std::string& object_key,
@@ -426,18 +447,8 @@ absl::StatusOr<v1::StoreJob> ObjectStore::FinishRekey(const std::string& job_id)
   batch.Put(ToSlice(keys::Usage(id)), ToSlice(Serialize(usage)));
   // The new header was fixed when the rekey began: a re-wrap of this dataset
   // that runs now, to a later version, may already have passed this object.
-  // It goes round once more rather than end DONE with the object below its
-  // target.
-  RETURN_IF_ERROR(
-      ScanRecords<v1::SealedJobRecord>(*db_, keys::kJobs, "job", [&](v1::SealedJobRecord rewrap) {
-        if (rewrap.job().kind() == v1::REWRAP && rewrap.job().state() == v1::RUNNING &&
-            rewrap.job().dataset() == job.job().dataset() &&
-            rewrap.job().target_key_version() > header.key_version) {
-          rewrap.set_pass_target_key_version(0);
-          batch.Put(ToSlice(keys::Job(rewrap.job().id())), ToSlice(Serialize(rewrap)));
-        }
-        return true;
-      }));
+  ASSIGN_OR_RETURN(v1::Dataset ds, LoadDataset(id));
+  RETURN_IF_ERROR(ReopenRewrapsBehind(ds, header.key_version, batch));
   CrashPoint("rekey.commit.before_write");
   RETURN_IF_ERROR(db_->Write(batch, /*sync=*/true));
   CrashPoint("rekey.commit.after_write");

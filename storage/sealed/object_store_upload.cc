@@ -310,6 +310,9 @@ absl::StatusOr<v1::ObjectInfo> ObjectUpload::Commit(const v1::PutObjectFinish& f
             ToSlice(Serialize(record)));
   batch.Delete(ToSlice(keys::Upload(record_.id())));
   batch.Put(ToSlice(keys::Usage(record_.dataset_id())), ToSlice(Serialize(usage)));
+  // Its data key was made when the upload began: a re-wrap started since (after
+  // a rotation) may already be past this name.
+  RETURN_IF_ERROR(store_.ReopenRewrapsBehind(dataset_, header_.key_version, batch));
   CrashPoint("upload.commit.before_write");
   RETURN_IF_ERROR(store_.db_->Write(batch, /*sync=*/true));
   CrashPoint("upload.commit.after_write");

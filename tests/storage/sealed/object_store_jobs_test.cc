@@ -182,6 +182,35 @@ TEST_F(ObjectStoreTest, ARekeyFinishedBehindARunningRewrapIsRewrappedToo) {
   ExpectConsistent();
 }
 
+// Likewise an upload whose data key was made before a rotation and that
+// commits after the running re-wrap passed its name.
+TEST_F(ObjectStoreTest, AnUploadCommittedBehindARunningRewrapIsRewrappedToo) {
+  options_.rewrap_budget = 1;
+  Reopen();
+  for (const char* name : {"o0", "o1", "o2"}) ASSERT_OK(Put(name, Pattern(500)).status());
+  ASSERT_OK_AND_ASSIGN(v1::Upload up, Begin("ds1", "a0"));  // sorts first
+  keys_.AddKey("keys/k1", kOwner.principal, 2);
+  v1::StartRewrapRequest r;
+  r.set_dataset("ds1");
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob job, store_->StartRewrap(kOwner, r));
+  for (int i = 0; i < 2; ++i) ASSERT_OK(store_->RunMaintenance());  // o0, o1: past "a0"
+  ASSERT_OK(SealAndUpload(kOwner, up, "ds1", "late").status());     // under version 1
+  v1::GetJobRequest g;
+  g.set_id(job.id());
+  for (int i = 0; i < 8 && job.state() != v1::DONE; ++i) {
+    ASSERT_OK(store_->RunMaintenance());
+    ASSERT_OK_AND_ASSIGN(job, store_->GetJob(kOwner, g));
+  }
+  EXPECT_EQ(job.state(), v1::DONE);
+  v1::StatObjectRequest st;
+  st.set_dataset("ds1");
+  st.set_name("a0");
+  ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, store_->StatObject(kOwner, st));
+  EXPECT_EQ(info.key_version(), 2u);
+  EXPECT_EQ(Get("a0").value_or("FAILED"), "late");
+  ExpectConsistent();
+}
+
 TEST_F(ObjectStoreTest, RewrapFailuresAreCountedNotFatal) {
   ASSERT_OK(Put("o", "x").status());
   keys_.AddKey("keys/k1", kOwner.principal, 2);
