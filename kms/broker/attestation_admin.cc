@@ -297,7 +297,10 @@ absl::StatusOr<std::map<std::string, absl::Time>> AttestationAdmin::ActiveRevoca
   RETURN_IF_ERROR(db_.Scan(kRevokedPrefix, "", [&](absl::string_view key, absl::string_view v) {
     int64_t seconds = 0;
     const std::string id(key.substr(kRevokedPrefix.size()));
-    if (!absl::SimpleAtoi(v, &seconds) || absl::FromUnixSeconds(seconds) <= now) {
+    if (!absl::SimpleAtoi(v, &seconds)) {
+      // Damaged: still a revocation, kept for the longest a token lives.
+      active[id] = now + kMaxTokenLifetime;
+    } else if (absl::FromUnixSeconds(seconds) <= now) {
       expired.push_back(std::string(key));
     } else {
       active[id] = absl::FromUnixSeconds(seconds);
@@ -307,7 +310,11 @@ absl::StatusOr<std::map<std::string, absl::Time>> AttestationAdmin::ActiveRevoca
   if (!expired.empty()) {
     rocksdb::WriteBatch batch;
     for (const std::string& key : expired) batch.Delete(key);
-    RETURN_IF_ERROR(db_.Write(batch));
+    // Clearing out expired entries is housekeeping: the active set stands
+    // whether or not it succeeds (it is tried again at the next start).
+    if (absl::Status s = db_.Write(batch); !s.ok()) {
+      LogWarning("broker.revocation_cleanup_failed", {{"error", std::string(s.message())}});
+    }
   }
   return active;
 }
@@ -439,6 +446,7 @@ absl::StatusOr<v1::DeletePolicyResponse> AttestationAdmin::DeletePolicy(
   {
     // Its versions are gone: a key pinned to one is no longer released.
     std::lock_guard<std::mutex> cache(cache_mu_);
+    ++policy_generation_;
     for (auto it = policy_cache_.begin(); it != policy_cache_.end();) {
       it = it->first.first == id ? policy_cache_.erase(it) : std::next(it);
     }
@@ -451,10 +459,14 @@ absl::StatusOr<v1::DeletePolicyResponse> AttestationAdmin::DeletePolicy(
 absl::StatusOr<attest::Policy> AttestationAdmin::LoadPolicy(
     absl::string_view name, int64_t version) const {
   ASSIGN_OR_RETURN(std::string id, ParseName(name, "policies", "policy"));
-  if (version != 0) {
+  uint64_t generation = 0;
+  {
     std::lock_guard<std::mutex> lock(cache_mu_);
-    auto it = policy_cache_.find({id, version});
-    if (it != policy_cache_.end()) return it->second;
+    if (version != 0) {
+      auto it = policy_cache_.find({id, version});
+      if (it != policy_cache_.end()) return it->second;
+    }
+    generation = policy_generation_;
   }
   ASSIGN_OR_RETURN(v1::AttestationPolicy stored, ReadPolicy(id, version));
   absl::StatusOr<attest::Policy> parsed = attest::Policy::Parse(stored.policy_json());
@@ -464,8 +476,10 @@ absl::StatusOr<attest::Policy> AttestationAdmin::LoadPolicy(
                                             parsed.status().message()));
   }
   std::lock_guard<std::mutex> lock(cache_mu_);
-  if (policy_cache_.size() > 1024) policy_cache_.clear();
-  policy_cache_.emplace(std::make_pair(id, stored.version()), *parsed);
+  if (generation == policy_generation_) {
+    if (policy_cache_.size() > 1024) policy_cache_.clear();
+    policy_cache_.emplace(std::make_pair(id, stored.version()), *parsed);
+  }
   return parsed;
 }
 

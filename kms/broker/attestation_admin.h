@@ -124,6 +124,10 @@ class AttestationAdmin final : public attest::ReferenceValueResolver {
 
   mutable std::mutex cache_mu_;
   mutable std::map<std::pair<std::string, int64_t>, attest::Policy> policy_cache_;
+  // Bumped by every policy deletion; guarded by cache_mu_. LoadPolicy caches
+  // what it read only if no deletion ran meanwhile (else it could put back a
+  // version DeletePolicy had just removed).
+  mutable uint64_t policy_generation_ = 0;
   // Resolve()'s answers by set name; guarded by cache_mu_.
   mutable std::map<std::string, attest::ReferenceValueSet, std::less<>> set_cache_;
   // Bumped by every put or delete of a set; guarded by cache_mu_.
@@ -137,6 +141,8 @@ absl::StatusOr<attest::Evidence> EvidenceFromProto(const v1::EvidenceItem& item,
 // Evidence a request may carry (Attest, DryRunPolicy): 1..kMaxEvidenceItems
 // items, each at most kMaxEvidenceBytes (payload and certificates).
 inline constexpr size_t kMaxEvidenceItems = 4;
+// The longest an attestation-result token may live (broker.token_ttl's bound).
+inline constexpr absl::Duration kMaxTokenLifetime = absl::Hours(24);
 inline constexpr size_t kMaxEvidenceBytes = 256 * 1024;
 // InvalidArgument naming the field ("evidence: 0 items, expected 1..4",
 // "evidence[1]: N bytes, at most 262144") when `items` is outside those.

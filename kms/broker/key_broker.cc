@@ -39,9 +39,13 @@ absl::StatusOr<hpke::Kem> KemOf(v1::HpkeKem kem) {
   }
 }
 
-std::string RandomId() {
+// A token id. Ids must not repeat (a revocation names one), so a failed
+// RAND_bytes is an error, never stack bytes.
+absl::StatusOr<std::string> RandomId() {
   uint8_t id[16];
-  RAND_bytes(id, sizeof(id));
+  if (RAND_bytes(id, sizeof(id)) != 1) {
+    return absl::InternalError("RAND_bytes failed while making a token id");
+  }
   return HexEncode(id);
 }
 
@@ -110,7 +114,10 @@ KeyBroker::KeyBroker(KeyManager& keys, AttestationAdmin& admin,
   if (kept.ok()) {
     revoked_ = *std::move(kept);
   } else {
-    LogError("broker.revocations_unreadable", {{"error", std::string(kept.status().message())}});
+    revocations_unread_ = true;
+    LogError("broker.revocations_unreadable",
+             {{"error", std::string(kept.status().message())},
+              {"effect", "tokens are refused until they are read"}});
   }
 }
 
@@ -340,7 +347,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
     }
   }
 
-  const std::string token_id = RandomId();
+  ASSIGN_OR_RETURN(const std::string token_id, RandomId());
   const absl::Time exp = now + options_.token_ttl;
   nlohmann::json payload = appraisal->ToEar(options_.verifier_id, now);
   payload["exp"] = absl::ToUnixSeconds(exp);
@@ -439,17 +446,45 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
       t.key_policy_pins.push_back(*s);
     }
   }
+  // A token that lives longer than tokens are issued for now was made under
+  // a longer token_ttl: a revocation is kept only that long, so it is not
+  // honoured past it either.
+  if (const nlohmann::json& exp = JsonMember(*t.payload, "exp"),
+      &iat = JsonMember(*t.payload, "iat");
+      exp.is_number_integer() && iat.is_number_integer() &&
+      exp.get<int64_t>() - iat.get<int64_t>() > absl::ToInt64Seconds(options_.token_ttl)) {
+    return Deny(c, action, key_name, "token_invalid",
+                absl::StrCat("token ", t.token_id, " lives longer than token_ttl ",
+                             absl::FormatDuration(options_.token_ttl)));
+  }
+  bool revoked = false;
+  bool unread = false;
   {
     std::lock_guard<std::mutex> lock(revoked_mu_);
+    if (revocations_unread_) {
+      absl::StatusOr<std::map<std::string, absl::Time>> kept = admin_.ActiveRevocations(now);
+      if (kept.ok()) {
+        revoked_ = *std::move(kept);
+        revocations_unread_ = false;
+      }
+      unread = revocations_unread_;
+    }
     if (!revoked_.empty()) {
       for (auto it = revoked_.begin(); it != revoked_.end();) {
         it = it->second <= now ? revoked_.erase(it) : std::next(it);
       }
-      if (revoked_.count(t.token_id)) {
-        return Deny(c, action, key_name, "token_revoked",
-                    absl::StrCat("token ", t.token_id, " was revoked"));
-      }
+      revoked = revoked_.count(t.token_id) > 0;
     }
+  }
+  // Denied (an audited, synced write) after the lock: every token check
+  // takes it, and one replayed revoked token must not stall them all.
+  if (revoked) {
+    return Deny(c, action, key_name, "token_revoked",
+                absl::StrCat("token ", t.token_id, " was revoked"));
+  }
+  if (unread) {
+    return Deny(c, action, key_name, "token_revocations_unreadable",
+                "the stored token revocations cannot be read; no token is accepted until they are");
   }
   if (JsonString(*t.payload, "sub") != c.principal) {
     return Deny(c, action, key_name, "token_wrong_principal",
@@ -470,8 +505,11 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
     if (!target.ok()) {
       return Deny(c, action, key_name, "key_not_releasable", target.status().message());
     }
+    // The binding unchanged, and the policy it names still there: deleting a
+    // policy stops releases under it at once, as it does for datasets.
     if (target->key.release_policy() != t.policy ||
-        target->key.release_policy_version() != t.policy_version) {
+        target->key.release_policy_version() != t.policy_version ||
+        !admin_.LoadPolicy(t.policy, t.policy_version).ok()) {
       return Deny(c, action, key_name, "token_revoked_policy_changed",
                   absl::StrCat("token ", t.token_id, " was issued under ", t.policy, " v",
                                std::max<int64_t>(t.policy_version, 0)));

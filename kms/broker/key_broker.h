@@ -117,8 +117,10 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
   // FailedPrecondition "refused: key_version_not_usable" when the KMS key
   // version that wraps the object's data key is destroyed, disabled or
   // below the key's minimum; NotFound for an object or upload that does
-  // not exist (asked with a valid token for its dataset). All audited
-  // (actions object_key, upload_key).
+  // not exist (asked with a valid token for its dataset). Every release and
+  // every refusal is audited (actions object_key, upload_key); a lookup or
+  // KMS failure after a valid token (NotFound, DATA_LOSS, UNAVAILABLE) is
+  // returned without a record: nothing was decided or released.
   absl::StatusOr<v1::GetObjectKeyResponse> GetObjectKey(const Caller& c,
                                                         const v1::GetObjectKeyRequest& r);
   absl::StatusOr<v1::GetUploadKeyResponse> GetUploadKey(const Caller& c,
@@ -239,6 +241,10 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
   std::atomic<DatasetDirectory*> directory_{nullptr};
   mutable std::mutex revoked_mu_;
   std::map<std::string, absl::Time> revoked_;  // token id -> its expiry
+  // The stored revocations could not be read (at start): no token is
+  // accepted until they can (each check tries again), since one revoked
+  // before the restart would otherwise pass.
+  bool revocations_unread_ = false;
 };
 
 }  // namespace strongroom::kms

@@ -479,6 +479,50 @@ TEST_F(KeyBrokerTest, AdminRevokesATokenById) {
   EXPECT_THAT(broker_->RevokeToken(kAdmin, r), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// A revocation whose stored expiry is damaged still revokes (kept for the
+// longest a token lives) rather than being dropped as expired.
+TEST_F(KeyBrokerTest, ADamagedRevocationStillRevokes) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK_AND_ASSIGN(auto released, Release(kWorkload, token, w.keys.public_key));
+  ASSERT_OK(db_->Put(absl::StrCat("attest/revoked/", released.sealed().token_id()), "garbled"));
+  MakeBroker(BrokerOptions{});
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
+}
+
+// Deleting the policy a key's binding names stops releases under tokens
+// already issued, at once (as it does for datasets and reference values).
+TEST_F(KeyBrokerTest, AKeyTokenStopsWhenItsPolicyIsDeleted) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  v1::DeletePolicyRequest del;
+  del.set_name("policies/p");
+  ASSERT_OK(admin_->DeletePolicy(kAdmin, del).status());
+  EXPECT_THAT(
+      Release(kWorkload, token, w.keys.public_key),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked_policy_changed")));
+}
+
+// A token issued under a longer token_ttl than the broker has now is
+// refused: revocations are kept only for the current ttl, so one made now
+// would otherwise lapse before such a token expires.
+TEST_F(KeyBrokerTest, ATokenLongerLivedThanTheTtlIsRefused) {
+  MakeReleasableKey();
+  BrokerOptions long_lived;
+  long_lived.token_ttl = absl::Hours(1);
+  MakeBroker(long_lived);
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  MakeBroker(BrokerOptions{});  // 5 minutes
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_invalid")));
+}
+
 TEST_F(KeyBrokerTest, OnlyWorkloadsAttestAndKeysWithoutPolicyAreNeverReleased) {
   MakeKey("plain");
   MakeKey("in-hsm", /*hsm=*/true);
