@@ -483,6 +483,14 @@ absl::StatusOr<attest::Policy> AttestationAdmin::LoadPolicy(
   return parsed;
 }
 
+absl::Status AttestationAdmin::CheckPolicyExists(absl::string_view name, int64_t version) const {
+  if (version != 0 && absl::StartsWith(name, "policies/")) {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    if (policy_cache_.count({std::string(name.substr(9)), version}) > 0) return absl::OkStatus();
+  }
+  return LoadPolicy(name, version).status();
+}
+
 absl::StatusOr<int64_t> AttestationAdmin::CurrentPolicyVersion(
     absl::string_view name) const {
   ASSIGN_OR_RETURN(std::string id, ParseName(name, "policies", "release_policy"));

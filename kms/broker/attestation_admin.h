@@ -79,6 +79,9 @@ class AttestationAdmin final : public attest::ReferenceValueResolver {
   // Versions are immutable, so parsed versions are cached.
   absl::StatusOr<attest::Policy> LoadPolicy(absl::string_view name,
                                             int64_t version = 0) const;
+  // OK when LoadPolicy(name, version) would succeed; a cached version is
+  // answered without copying it (the broker asks on every release).
+  absl::Status CheckPolicyExists(absl::string_view name, int64_t version) const;
   // The current version number of a policy (NotFound when absent).
   absl::StatusOr<int64_t> CurrentPolicyVersion(absl::string_view name) const;
   // A release binding's version: the current one for 0, else `version` if it

@@ -509,7 +509,7 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
     // policy stops releases under it at once, as it does for datasets.
     if (target->key.release_policy() != t.policy ||
         target->key.release_policy_version() != t.policy_version ||
-        !admin_.LoadPolicy(t.policy, t.policy_version).ok()) {
+        !admin_.CheckPolicyExists(t.policy, t.policy_version).ok()) {
       return Deny(c, action, key_name, "token_revoked_policy_changed",
                   absl::StrCat("token ", t.token_id, " was issued under ", t.policy, " v",
                                std::max<int64_t>(t.policy_version, 0)));
