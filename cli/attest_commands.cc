@@ -372,6 +372,9 @@ absl::Status PolicyDelete(Invocation& inv) {
 absl::Status PolicyDryRun(Invocation& inv) {
   const CliOptions& o = inv.options();
   v1::DryRunPolicyRequest req;
+  if (o.Flag("file") && !inv.args().empty()) {
+    return UsageError("policy dry-run: give a policy NAME or --file, not both");
+  }
   if (auto f = o.Flag("file")) {
     ASSIGN_OR_RETURN(*req.mutable_policy_json(), ReadFlagFile("file", *f));
   } else if (!inv.args().empty()) {

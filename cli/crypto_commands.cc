@@ -21,9 +21,16 @@ std::string FlagOr(const CliOptions& o, const std::string& name, const std::stri
 
 bool IsStdout(const std::string& path) { return path.empty() || path == "-"; }
 
-absl::Status RefuseJsonOnStdout(const Invocation& inv, const std::string& out) {
+absl::Status CheckOutFlag(const Invocation& inv, const std::string& out) {
   if (inv.json() && inv.options().Flag("out") && IsStdout(out)) {
     return UsageError("--out -: stdout already carries the --json output; give a file");
+  }
+  // Written whole after the call, --out over --in would replace the input
+  // (ciphertext by plaintext, say): refused before anything is sent.
+  const std::string in = inv.options().Flag("in").value_or("-");
+  if (!out.empty() && SameFile(in, out)) {
+    return UsageError(absl::StrCat("--out: '", out, "' is the input (--in ",
+                                   in == "-" ? "stdin" : in, "); give the output its own file"));
   }
   return absl::OkStatus();
 }
@@ -38,7 +45,7 @@ absl::Status WriteCiphertext(const CliOptions& o, const std::string& ciphertext)
 absl::Status Encrypt(Invocation& inv) {
   const CliOptions& o = inv.options();
   const std::string out = FlagOr(o, "out", "");
-  RETURN_IF_ERROR(RefuseJsonOnStdout(inv, out));
+  RETURN_IF_ERROR(CheckOutFlag(inv, out));
   v1::EncryptRequest req;
   req.set_name(KeyResourceName(inv.arg(0)));
   ASSIGN_OR_RETURN(auto context, KeyValueFlags(o, "context"));
@@ -57,7 +64,7 @@ absl::Status Encrypt(Invocation& inv) {
 absl::Status Decrypt(Invocation& inv) {
   const CliOptions& o = inv.options();
   const std::string out = FlagOr(o, "out", "-");
-  RETURN_IF_ERROR(RefuseJsonOnStdout(inv, out));
+  RETURN_IF_ERROR(CheckOutFlag(inv, out));
   v1::DecryptRequest req;
   if (!inv.args().empty()) req.set_name(KeyResourceName(inv.arg(0)));
   ASSIGN_OR_RETURN(auto context, KeyValueFlags(o, "context"));
@@ -130,7 +137,7 @@ absl::Status DataKey(Invocation& inv) {
 absl::Status ReEncrypt(Invocation& inv) {
   const CliOptions& o = inv.options();
   const std::string out = FlagOr(o, "out", "");
-  RETURN_IF_ERROR(RefuseJsonOnStdout(inv, out));
+  RETURN_IF_ERROR(CheckOutFlag(inv, out));
   v1::ReEncryptRequest req;
   if (auto to = o.Flag("to")) req.set_destination_name(KeyResourceName(*to));
   ASSIGN_OR_RETURN(auto context, KeyValueFlags(o, "context"));

@@ -21,6 +21,21 @@ namespace {
 
 bool IsStdio(const std::string& path) { return path.empty() || path == "-"; }
 
+}  // namespace
+
+bool NamesStdout(const std::string& path) {
+  return IsStdio(path) || path == "/dev/stdout" || path == "/dev/fd/1" || path == "/proc/self/fd/1";
+}
+
+bool SameFile(const std::string& in, const std::string& out) {
+  struct stat a = {}, b = {};
+  const int ra = IsStdio(in) ? fstat(STDIN_FILENO, &a) : stat(in.c_str(), &a);
+  const int rb = NamesStdout(out) ? fstat(STDOUT_FILENO, &b) : stat(out.c_str(), &b);
+  return ra == 0 && rb == 0 && S_ISREG(a.st_mode) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+namespace {
+
 absl::Status IoError(absl::string_view what, const std::string& flag, const std::string& path) {
   return absl::Status(absl::StatusCode::kUnavailable,
                       absl::StrCat("--", flag, ": cannot ", what, " '", IsStdio(path) ? "-" : path,
@@ -72,7 +87,7 @@ absl::Status WriteOutput(const std::string& flag, const std::string& path, absl:
     }
     return true;
   };
-  if (IsStdio(path)) {
+  if (NamesStdout(path)) {
     // Straight to the descriptor, after whatever stdio holds: the data may
     // be key material, and stdio's buffer would keep a copy nobody wipes.
     if (std::fflush(stdout) != 0 || !write_all(STDOUT_FILENO)) {

@@ -11,6 +11,16 @@
 
 namespace strongroom::cli {
 
+// Whether `path` names stdout: "-", "" and the paths that are stdout's own
+// descriptor (/dev/stdout, /dev/fd/1, /proc/self/fd/1), which writing through
+// a temporary file and a rename would replace rather than write to.
+bool NamesStdout(const std::string& path);
+
+// Whether `in` and `out` are one existing file (same device and inode;
+// "-" for `in` is stdin, for `out` stdout): a command that writes `out`
+// whole would destroy the input it reads.
+bool SameFile(const std::string& in, const std::string& out);
+
 // Everything in `path` ("-" or "": stdin).
 absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string& path);
 // Replaces `path` ("-" or "": stdout) with `data`.

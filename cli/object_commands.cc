@@ -118,7 +118,11 @@ absl::Status List(Invocation& inv) {
   }
   if (auto v = o.Flag("key")) req.set_key(KeyResourceName(*v));
   if (auto v = o.Flag("key-version")) {
+    // 0 would mean "any version" to the server: not what a check before a
+    // destruction asks.
     ASSIGN_OR_RETURN(uint32_t n, ParseUintFlag("key-version", *v));
+    if (n == 0) return UsageError("--key-version: versions count from 1");
+    if (!o.Flag("key")) return UsageError("--key-version: only with --key");
     req.set_key_version(n);
   }
   if (req.dataset().empty() && req.key().empty()) {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
+#include "cli/io.h"
 
 namespace strongroom::cli {
 
@@ -110,9 +111,18 @@ void UntrackPartial() { partial_set = 0; }
 
 absl::StatusOr<OutputFile> OutputFile::Open(const std::string& path) {
   OutputFile f;
-  if (path == "-") {
+  if (NamesStdout(path)) {
     f.fd_ = STDOUT_FILENO;
     return f;
+  }
+  // Only a regular file (or a new one) can appear whole once authenticated:
+  // a rename over a device or FIFO would replace it with a file of plaintext.
+  struct stat st = {};
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return UsageError(
+        absl::StrCat("OUT: '", path,
+                     "' is not a regular file (a device, FIFO or folder); write to a file, or "
+                     "to - and redirect"));
   }
   f.path_ = path;
   f.temp_ = path + ".partial-XXXXXX";
@@ -183,7 +193,12 @@ absl::StatusOr<client::GetObjectOptions> GetOptionsFromArgs(const Invocation& in
   get.name = path.name;
   get.version = path.version;
   get.raw = o.Switch("raw");
-  if (auto v = o.Flag("range")) RETURN_IF_ERROR(ParseRange(*v, get));
+  if (auto v = o.Flag("range")) {
+    // Before any call (and a workload's attestation): the stored bytes come
+    // whole or not at all.
+    if (get.raw) return UsageError("--range: not with --raw (the stored bytes come whole)");
+    RETURN_IF_ERROR(ParseRange(*v, get));
+  }
   return get;
 }
 
@@ -212,6 +227,12 @@ absl::StatusOr<InputFile> OpenInputFile(const std::string& file) {
         absl::StrCat("FILE: cannot read '", file, "': ", std::strerror(errno))));
   }
   struct stat st;
+  if (fstat(f.fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    // Found before any call (a version reserved, a data key made).
+    if (f.fd != STDIN_FILENO) close(f.fd);
+    return LocalError(absl::InvalidArgumentError(
+        absl::StrCat("FILE: '", file, "' is a folder, not a file to upload")));
+  }
   if (fstat(f.fd, &st) == 0 && S_ISREG(st.st_mode)) f.size_hint = st.st_size;
   return f;
 }

@@ -33,17 +33,26 @@ absl::Status ApplyPageFlags(const CliOptions& o, uint32_t max_page_size, Request
 // after it, moving each page's items (the repeated field `items(response)`
 // points to) into one response. Its next_page_token is the last page's: empty
 // when the listing is complete.
+inline constexpr int kMaxPages = 100000;
+
 template <typename Request, typename Fetch, typename Items>
 auto CollectPages(Request req, bool all_pages, Fetch fetch, Items items)
     -> std::invoke_result_t<Fetch, const Request&> {
   using Response = typename std::invoke_result_t<Fetch, const Request&>::value_type;
   Response all;
-  for (;;) {
+  for (int pages = 1;; ++pages) {
     ASSIGN_OR_RETURN(Response page, fetch(static_cast<const Request&>(req)));
     auto* to = items(all);
     for (auto& item : *items(page)) *to->Add() = std::move(item);
     all.set_next_page_token(page.next_page_token());
     if (!all_pages || page.next_page_token().empty()) break;
+    // A server that hands back the token it was given (or never stops)
+    // would keep this loop, and the response, growing without end.
+    if (page.next_page_token() == req.page_token() || pages >= kMaxPages) {
+      return absl::DataLossError(
+          absl::StrCat("listing: the server's page token does not advance (page ", pages,
+                       ", token '", page.next_page_token().substr(0, 40), "')"));
+    }
     req.set_page_token(page.next_page_token());
   }
   return all;

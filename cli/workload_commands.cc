@@ -253,36 +253,48 @@ void PrintSummary(const CliOptions& o, const v1::SealedKey& sealed, bool atteste
 // run together. `outputs`: (flag, path) for each output the command will
 // write ("-" for stdout). Checked before anything is contacted.
 absl::Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
-  // Every spelling of stdout is "-" ("" too: WriteOutput reads it so).
-  auto canonical = [](const std::string& path) -> std::string {
-    if (path.empty() || path == "-" || path == "/dev/stdout" || path == "/dev/fd/1" ||
-        path == "/proc/self/fd/1") {
-      return "-";
-    }
+  // Every spelling of stdout is "-" ("" too: WriteOutput reads it so); the
+  // input FILE "-" is stdin.
+  auto canonical = [](const std::string& flag, const std::string& path) -> std::string {
+    if (flag == "FILE" && path == "-") return "<stdin>";
+    if (NamesStdout(path)) return "-";
     // Symbolic links in the existing part of the path resolved, so that
     // dir/k and link-to-dir/k are one file even before it exists.
     std::error_code ec;
     std::filesystem::path p = std::filesystem::weakly_canonical(path, ec);
     return ec ? std::filesystem::absolute(path).lexically_normal().string() : p.string();
   };
+  // The existing regular file behind an entry (stdin, stdout or a path, hard
+  // links and all), if there is one.
+  auto identity = [](const std::string& flag, const std::string& path) -> std::string {
+    struct stat st = {};
+    const int r = flag == "FILE" && path == "-" ? fstat(STDIN_FILENO, &st)
+                  : NamesStdout(path)           ? fstat(STDOUT_FILENO, &st)
+                                                : stat(path.c_str(), &st);
+    if (r != 0 || !S_ISREG(st.st_mode)) return "";
+    return absl::StrCat(st.st_dev, ":", st.st_ino);
+  };
   auto name = [](const std::string& flag) {
     return flag == "OUT" || flag == "FILE" ? flag : absl::StrCat("--", flag);
+  };
+  auto where = [](const std::string& flag, const std::string& path, const std::string& c) {
+    if (c == "<stdin>") return std::string("stdin");
+    return c == "-" ? std::string("stdout") : absl::StrCat("'", path, "'");
   };
   for (size_t i = 0; i < outputs.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
       const auto& [fa, pa] = outputs[j];
       const auto& [fb, pb] = outputs[i];
-      const std::string ca = canonical(pa), cb = canonical(pb);
+      const std::string ca = canonical(fa, pa), cb = canonical(fb, pb);
       bool same = ca == cb;
-      struct stat sa = {}, sb = {};
-      if (!same && ca != "-" && cb != "-" && stat(pa.c_str(), &sa) == 0 &&
-          stat(pb.c_str(), &sb) == 0 && S_ISREG(sa.st_mode)) {
-        same = sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;  // hard links
+      if (!same) {
+        const std::string ia = identity(fa, pa);
+        same = !ia.empty() && ia == identity(fb, pb);  // hard links, redirections
       }
       if (same) {
-        return UsageError(absl::StrCat(
-            name(fb), ": ", cb == "-" ? "stdout" : absl::StrCat("'", pb, "'"), " is already ",
-            name(fa), fa == "FILE" ? " (the input)" : "", "; give each output its own file"));
+        return UsageError(absl::StrCat(name(fb), ": ", where(fb, pb, cb), " is already ", name(fa),
+                                       fa == "FILE" ? " (the input)" : "",
+                                       "; give each output its own file"));
       }
     }
   }
@@ -399,9 +411,7 @@ absl::Status PutObject(Invocation& inv) {
   // The input too: a side output written over it after the upload would
   // replace the user's file.
   RETURN_IF_ERROR(CheckDistinctOutputs(SideOutputs(
-      inv.options(),
-      inv.arg(1) == "-" ? std::vector<std::pair<std::string, std::string>>{}
-                        : std::vector<std::pair<std::string, std::string>>{{"FILE", inv.arg(1)}})));
+      inv.options(), std::vector<std::pair<std::string, std::string>>{{"FILE", inv.arg(1)}})));
   ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv, /*key_output=*/false));
   ASSIGN_OR_RETURN(InputFile in, OpenInputFile(inv.arg(1)));
   put.size_hint = in.size_hint;
@@ -418,6 +428,14 @@ absl::Status PutObject(Invocation& inv) {
 
 absl::Status TpmAk(Invocation& inv) {
   const CliOptions& o = inv.options();
+  // The TPM attester's flag rules (AK files and --tpm-ek only with an
+  // EK-child AK), and --out apart from the AK files it may have just made.
+  RETURN_IF_ERROR(CheckAttesterFlags(o, "tpm"));
+  std::vector<std::pair<std::string, std::string>> files = {{"out", o.Flag("out").value_or("-")}};
+  for (const char* f : {"tpm-ak-public", "tpm-ak-private"}) {
+    if (auto v = o.Flag(f)) files.emplace_back(f, *v);
+  }
+  RETURN_IF_ERROR(CheckDistinctOutputs(files));
   ASSIGN_OR_RETURN(client::TpmAttesterOptions t, TpmOptions(o));
   if (o.Switch("create")) {
     if (t.ak_source != client::TpmAkSource::kEkChild) {
@@ -514,8 +532,7 @@ std::vector<Command> WorkloadCommands() {
        "[--tcti T] [--tpm-ak endorsement|owner|0xHANDLE|ek-child] [--tpm-ek ecc|rsa] "
        "[--tpm-ak-public F --tpm-ak-private F [--create]] [--persist 0xHANDLE] [--out FILE]",
        "print the TPM attestation key (PEM) to register in attestation.tpm.trusted_ak_keys",
-       0, 0, {"tcti", "tpm-ak", "tpm-ek", "tpm-ak-public", "tpm-ak-private", "persist", "out",
-              "pcrs"},
+       0, 0, {"tcti", "tpm-ak", "tpm-ek", "tpm-ak-public", "tpm-ak-private", "persist", "out"},
        {"create"}, TpmAk},
       {"broker jwks", "[--out FILE]",
        "the broker's token-signing public keys (JWKS), to verify attestation tokens",

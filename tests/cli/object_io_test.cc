@@ -2,7 +2,9 @@
 // rekey job's (segments); the output file of `object get`.
 #include "cli/object_io.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,7 +15,10 @@
 #include "base/bytes.h"
 #include "base/testing/status_matchers.h"
 #include "base/testing/temp_dir.h"
+#include "cli/io.h"
 #include "cli/output.h"
+#include "cli/paging.h"
+#include "strongroom/v1/key_management.pb.h"
 
 namespace strongroom::cli {
 namespace {
@@ -76,6 +81,70 @@ TEST(OutputFileTest, SignalRemovesThePartialFileAndCommitKeepsTheOutput) {
     ASSERT_TRUE(f->Commit().ok());
   }
   EXPECT_TRUE(std::filesystem::exists(dir + "/out.bin"));
+}
+
+// `object get` refuses an OUT that is a device, FIFO or folder (a rename
+// would replace it with a file of plaintext); stdout's own paths write to
+// the descriptor.
+TEST(OutputFileTest, SpecialFilesAreRefusedAndStdoutPathsAreStdout) {
+  ASSERT_OK_AND_ASSIGN(strongroom::testing::TempDir tmp,
+                       strongroom::testing::TempDir::Create("strongroom-output-special"));
+  const std::string fifo = tmp.path() + "/pipe";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {fifo, tmp.path(), std::string("/dev/null")}) {
+    absl::StatusOr<OutputFile> f = OutputFile::Open(path);
+    EXPECT_THAT(f.status(), strongroom::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                                          ::testing::HasSubstr("not a regular")))
+        << path;
+  }
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+  for (const char* path : {"-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"}) {
+    ASSERT_OK_AND_ASSIGN(OutputFile f, OutputFile::Open(path));
+    EXPECT_EQ(f.fd(), STDOUT_FILENO) << path;
+  }
+}
+
+TEST(SameFileTest, HardLinksAndRedirectionsAreOneFile) {
+  ASSERT_OK_AND_ASSIGN(strongroom::testing::TempDir tmp,
+                       strongroom::testing::TempDir::Create("strongroom-same-file"));
+  const std::string a = tmp.path() + "/a", b = tmp.path() + "/b", c = tmp.path() + "/c";
+  ASSERT_OK(WriteOutput("out", a, "x"));
+  ASSERT_OK(WriteOutput("out", c, "y"));
+  std::filesystem::create_hard_link(a, b);
+  EXPECT_TRUE(SameFile(a, a));
+  EXPECT_TRUE(SameFile(a, b));
+  EXPECT_FALSE(SameFile(a, c));
+  EXPECT_FALSE(SameFile(a, tmp.path() + "/missing"));
+  EXPECT_TRUE(NamesStdout("/dev/stdout"));
+  EXPECT_FALSE(NamesStdout("/dev/stdout2"));
+}
+
+// A listing whose server hands back the token it was given stops with an
+// error instead of growing without end.
+TEST(CollectPagesTest, ATokenThatDoesNotAdvanceEndsTheListing) {
+  int calls = 0;
+  auto fetch = [&calls](const v1::ListKeysRequest& req) -> absl::StatusOr<v1::ListKeysResponse> {
+    ++calls;
+    v1::ListKeysResponse page;
+    page.add_keys()->set_name(absl::StrCat("keys/k", calls));
+    page.set_next_page_token(calls < 3 ? absl::StrCat("t", calls) : req.page_token());
+    return page;
+  };
+  auto items = [](v1::ListKeysResponse& r) { return r.mutable_keys(); };
+  EXPECT_THAT(CollectPages(v1::ListKeysRequest(), true, fetch, items).status(),
+              strongroom::testing::StatusIs(absl::StatusCode::kDataLoss,
+                                            ::testing::HasSubstr("does not advance")));
+  EXPECT_EQ(calls, 3);
+  calls = 10;  // every token new from here, the last page without one
+  auto ends = [&calls](const v1::ListKeysRequest&) -> absl::StatusOr<v1::ListKeysResponse> {
+    v1::ListKeysResponse page;
+    page.add_keys();
+    if (++calls < 14) page.set_next_page_token(absl::StrCat("t", calls));
+    return page;
+  };
+  ASSERT_OK_AND_ASSIGN(v1::ListKeysResponse all,
+                       CollectPages(v1::ListKeysRequest(), true, ends, items));
+  EXPECT_EQ(all.keys_size(), 4);
 }
 
 TEST(ParseRangeTest, InclusiveRangesOpenEndsAndMalformedOnes) {

@@ -57,6 +57,10 @@ as owner1 decrypt --in "$tmp/ct1.bin" --out "$tmp/plain.out" --context purpose=e
   || { cat "$tmp/err" >&2; fail "owner1 decrypt"; }
 cmp -s "$tmp/plain.bin" "$tmp/plain.out" || fail "decrypt is not byte-exact"
 [[ ! -s "$tmp/err" ]] || fail "decrypt wrote to stderr"
+cp "$tmp/ct1.bin" "$tmp/ct1.copy"
+expect_rc 2 "decrypt --out over its --in" owner1 decrypt --in "$tmp/ct1.copy" --out "$tmp/ct1.copy" \
+  --context purpose=e2e
+cmp -s "$tmp/ct1.bin" "$tmp/ct1.copy" || fail "decrypt over its input changed the input"
 [[ $(stat -c %a "$tmp/plain.out") == 600 ]] || fail "plaintext --out file is not mode 0600"
 as owner1 encrypt k1 --context purpose=e2e < "$tmp/plain.bin" > "$tmp/ct1.b64" || fail "encrypt to stdout"
 base64 -d "$tmp/ct1.b64" > /dev/null || fail "encrypt stdout is not base64"

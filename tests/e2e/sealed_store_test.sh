@@ -56,6 +56,14 @@ cmp -s <(tail -c +1000001 "$tmp/a.bin" | head -c 1000000) "$tmp/r.out" || fail "
 as owner1 object get ds1/models/a.bin "$tmp/r2.out" --range 4999990- || fail "open range"
 cmp -s <(tail -c 10 "$tmp/a.bin") "$tmp/r2.out" || fail "open range is wrong"
 expect_rc 2 "a bad --range" owner1 object get ds1/models/a.bin "$tmp/x" --range 9-3
+expect_rc 2 "--raw with --range" owner1 object get ds1/models/a.bin "$tmp/x" --raw --range 0-9
+mkfifo "$tmp/fifo"
+expect_rc 2 "object get over a FIFO" owner1 object get ds1/models/a.bin "$tmp/fifo"
+[[ -p "$tmp/fifo" ]] || fail "object get replaced the FIFO"
+mkdir -p "$tmp/adir"
+expect_rc 2 "object put of a folder" owner1 object put ds1/models/dir "$tmp/adir"
+expect_rc 2 "object ls --key-version 0" owner1 object ls --key k1 --key-version 0
+expect_rc 2 "object ls --key-version without --key" owner1 object ls ds1 --key-version 1
 head -c 300000 /dev/urandom > "$tmp/b.bin"
 as owner1 object put ds1/models/a.bin - --quiet < "$tmp/b.bin" >/dev/null || fail "put from stdin"
 as owner1 object get ds1/models/a.bin - > "$tmp/b.out" || fail "get to stdout"
