@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "cli/io.h"
+#include "storage/sealed/store_options.h"
 
 namespace strongroom::cli {
 
@@ -215,6 +216,13 @@ absl::StatusOr<client::PutObjectOptions> PutOptionsFromArgs(const Invocation& in
   ASSIGN_OR_RETURN(put.labels, KeyValueFlags(o, "label"));
   if (auto v = o.Flag("segment-size")) {
     ASSIGN_OR_RETURN(put.segment_size, ParseUintFlag("segment-size", *v));
+    // The format's own bounds, before any call (a server may allow less).
+    if (put.segment_size < storage::sealed::kMinStoreSegmentSize ||
+        put.segment_size > storage::sealed::kMaxStoreSegmentSize) {
+      return UsageError(absl::StrCat("--segment-size: ", put.segment_size, " is outside ",
+                                     storage::sealed::kMinStoreSegmentSize, "..",
+                                     storage::sealed::kMaxStoreSegmentSize));
+    }
   }
   return put;
 }

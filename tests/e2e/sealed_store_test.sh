@@ -62,6 +62,8 @@ expect_rc 2 "object get over a FIFO" owner1 object get ds1/models/a.bin "$tmp/fi
 [[ -p "$tmp/fifo" ]] || fail "object get replaced the FIFO"
 mkdir -p "$tmp/adir"
 expect_rc 2 "object put of a folder" owner1 object put ds1/models/dir "$tmp/adir"
+expect_rc 2 "a --segment-size below the format's" owner1 object put ds1/models/s "$tmp/a.bin" \
+  --segment-size 100
 expect_rc 2 "object ls --key-version 0" owner1 object ls --key k1 --key-version 0
 expect_rc 2 "object ls --key-version without --key" owner1 object ls ds1 --key-version 1
 head -c 300000 /dev/urandom > "$tmp/b.bin"
