@@ -108,9 +108,9 @@ absl::Status ConfigNode::CheckNotEmpty(absl::string_view key) const {
 absl::StatusOr<std::string> ConfigNode::GetString(absl::string_view key) const {
   RETURN_IF_ERROR(CheckNotEmpty(key));
   if (!Has(key)) return FieldError(key, "is required");
-  ASSIGN_OR_RETURN(std::string v, GetString(key, ""));
-  if (v.empty()) return FieldError(key, "is empty");
-  return v;
+  const YAML::Node n = node_[std::string(key)];
+  if (n.IsScalar() && n.Scalar().empty()) return FieldError(key, "is empty");
+  return GetString(key, "");
 }
 
 absl::StatusOr<std::string> ConfigNode::GetString(absl::string_view key,

@@ -19,16 +19,14 @@ std::string FlagOr(const CliOptions& o, const std::string& name, const std::stri
   return o.Flag(name).value_or(fallback);
 }
 
-bool IsStdout(const std::string& path) { return path.empty() || path == "-"; }
-
 absl::Status CheckOutFlag(const Invocation& inv, const std::string& out) {
-  if (inv.json() && inv.options().Flag("out") && IsStdout(out)) {
+  if (inv.json() && inv.options().Flag("out") && NamesStdout(out)) {
     return UsageError("--out -: stdout already carries the --json output; give a file");
   }
   // Written whole after the call, --out over --in would replace the input
   // (ciphertext by plaintext, say): refused before anything is sent.
   const std::string in = inv.options().Flag("in").value_or("-");
-  if (!out.empty() && SameFile(in, out)) {
+  if (SameFile(in, out)) {
     return UsageError(absl::StrCat("--out: '", out, "' is the input (--in ",
                                    in == "-" ? "stdin" : in, "); give the output its own file"));
   }
@@ -76,7 +74,7 @@ absl::Status Decrypt(Invocation& inv) {
   ASSIGN_OR_RETURN(v1::DecryptResponse r, conn->Decrypt(req));
   ScopedWipe wipe(*r.mutable_plaintext());
   if (!inv.json()) return WriteOutput("out", out, r.plaintext());
-  if (!IsStdout(out)) {
+  if (!NamesStdout(out)) {
     RETURN_IF_ERROR(WriteOutput("out", out, r.plaintext()));
     OPENSSL_cleanse(r.mutable_plaintext()->data(), r.plaintext().size());
     r.clear_plaintext();
@@ -103,7 +101,7 @@ absl::Status DataKey(Invocation& inv) {
   req.mutable_encryption_context()->insert(context.begin(), context.end());
   req.set_wrapped_only(o.Switch("wrapped-only"));
   const auto wrapped_out = o.Flag("out-wrapped");
-  if (wrapped_out && IsStdout(*wrapped_out)) {
+  if (wrapped_out && NamesStdout(*wrapped_out)) {
     return UsageError("--out-wrapped: give a file; stdout carries the printed result");
   }
 

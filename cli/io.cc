@@ -27,11 +27,18 @@ bool NamesStdout(const std::string& path) {
   return IsStdio(path) || path == "/dev/stdout" || path == "/dev/fd/1" || path == "/proc/self/fd/1";
 }
 
+std::string RegularFileId(const std::string& path, bool is_input) {
+  struct stat st = {};
+  const int r = is_input && IsStdio(path)        ? fstat(STDIN_FILENO, &st)
+                : !is_input && NamesStdout(path) ? fstat(STDOUT_FILENO, &st)
+                                                 : stat(path.c_str(), &st);
+  if (r != 0 || !S_ISREG(st.st_mode)) return "";
+  return absl::StrCat(st.st_dev, ":", st.st_ino);
+}
+
 bool SameFile(const std::string& in, const std::string& out) {
-  struct stat a = {}, b = {};
-  const int ra = IsStdio(in) ? fstat(STDIN_FILENO, &a) : stat(in.c_str(), &a);
-  const int rb = NamesStdout(out) ? fstat(STDOUT_FILENO, &b) : stat(out.c_str(), &b);
-  return ra == 0 && rb == 0 && S_ISREG(a.st_mode) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  const std::string id = RegularFileId(in, /*is_input=*/true);
+  return !id.empty() && id == RegularFileId(out, /*is_input=*/false);
 }
 
 namespace {

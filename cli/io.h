@@ -16,6 +16,11 @@ namespace strongroom::cli {
 // a temporary file and a rename would replace rather than write to.
 bool NamesStdout(const std::string& path);
 
+// "DEV:INODE" of the existing regular file behind `path` (stdin's for an
+// input "-", stdout's for any of NamesStdout's spellings of an output), or ""
+// when there is none: two paths with the same id are one file.
+std::string RegularFileId(const std::string& path, bool is_input);
+
 // Whether `in` and `out` are one existing file (same device and inode;
 // "-" for `in` is stdin, for `out` stdout): a command that writes `out`
 // whole would destroy the input it reads.

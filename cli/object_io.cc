@@ -235,13 +235,14 @@ absl::StatusOr<InputFile> OpenInputFile(const std::string& file) {
         absl::StrCat("FILE: cannot read '", file, "': ", std::strerror(errno))));
   }
   struct stat st;
-  if (fstat(f.fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+  const bool known = fstat(f.fd, &st) == 0;
+  if (known && S_ISDIR(st.st_mode)) {
     // Found before any call (a version reserved, a data key made).
     if (f.fd != STDIN_FILENO) close(f.fd);
     return LocalError(absl::InvalidArgumentError(
         absl::StrCat("FILE: '", file, "' is a folder, not a file to upload")));
   }
-  if (fstat(f.fd, &st) == 0 && S_ISREG(st.st_mode)) f.size_hint = st.st_size;
+  if (known && S_ISREG(st.st_mode)) f.size_hint = st.st_size;
   return f;
 }
 

@@ -264,38 +264,27 @@ absl::Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::
     std::filesystem::path p = std::filesystem::weakly_canonical(path, ec);
     return ec ? std::filesystem::absolute(path).lexically_normal().string() : p.string();
   };
-  // The existing regular file behind an entry (stdin, stdout or a path, hard
-  // links and all), if there is one.
-  auto identity = [](const std::string& flag, const std::string& path) -> std::string {
-    struct stat st = {};
-    const int r = flag == "FILE" && path == "-" ? fstat(STDIN_FILENO, &st)
-                  : NamesStdout(path)           ? fstat(STDOUT_FILENO, &st)
-                                                : stat(path.c_str(), &st);
-    if (r != 0 || !S_ISREG(st.st_mode)) return "";
-    return absl::StrCat(st.st_dev, ":", st.st_ino);
-  };
   auto name = [](const std::string& flag) {
     return flag == "OUT" || flag == "FILE" ? flag : absl::StrCat("--", flag);
   };
-  auto where = [](const std::string& flag, const std::string& path, const std::string& c) {
-    if (c == "<stdin>") return std::string("stdin");
-    return c == "-" ? std::string("stdout") : absl::StrCat("'", path, "'");
-  };
+  // Per entry, once: its canonical path and the regular file behind it
+  // (stdin, stdout or the path; hard links and redirections included).
+  std::vector<std::string> paths, ids;
+  for (const auto& [flag, path] : outputs) {
+    paths.push_back(canonical(flag, path));
+    ids.push_back(RegularFileId(path, /*is_input=*/flag == "FILE"));
+  }
   for (size_t i = 0; i < outputs.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
+      if (paths[i] != paths[j] && (ids[j].empty() || ids[i] != ids[j])) continue;
       const auto& [fa, pa] = outputs[j];
       const auto& [fb, pb] = outputs[i];
-      const std::string ca = canonical(fa, pa), cb = canonical(fb, pb);
-      bool same = ca == cb;
-      if (!same) {
-        const std::string ia = identity(fa, pa);
-        same = !ia.empty() && ia == identity(fb, pb);  // hard links, redirections
-      }
-      if (same) {
-        return UsageError(absl::StrCat(name(fb), ": ", where(fb, pb, cb), " is already ", name(fa),
-                                       fa == "FILE" ? " (the input)" : "",
-                                       "; give each output its own file"));
-      }
+      const std::string where = paths[i] == "<stdin>" ? "stdin"
+                                : paths[i] == "-"     ? "stdout"
+                                                      : absl::StrCat("'", pb, "'");
+      return UsageError(absl::StrCat(name(fb), ": ", where, " is already ", name(fa),
+                                     fa == "FILE" ? " (the input)" : "",
+                                     "; give each output its own file"));
     }
   }
   return absl::OkStatus();

@@ -183,6 +183,14 @@ absl::Status KeyManager::LeaveUncommittedVersion(const records::KeyVersionRecord
   return failure;
 }
 
+absl::Status KeyManager::CommitNewVersion(std::shared_ptr<KeyView> view,
+                                          const records::KeyVersionRecord& rec) {
+  rocksdb::WriteBatch batch;
+  if (!rec.hsm_object_id().empty()) batch.Delete(HsmIntentKey(AsBytes(rec.hsm_object_id())));
+  absl::Status s = Commit(std::move(view), {rec.version().version()}, &batch);
+  return s.ok() ? s : LeaveUncommittedVersion(rec, s);
+}
+
 absl::StatusOr<pkcs11::KeyHandle> KeyManager::GenerateRecordedKey(const std::string& label,
                                                                   uint32_t usage,
                                                                   const std::string& purpose) {

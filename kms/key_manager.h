@@ -74,6 +74,9 @@ class KeyManager {
   // The shortest automatic rotation period (as Vault's auto_rotate_period):
   // each scheduled rotation makes a version and, for an HSM key, a token object.
   static constexpr int64_t kMinRotationSeconds = 3600;
+  // The longest rotation period or destruction wait a key may hold (100 years
+  // of 365 days; kms.destroy_wait is bounded by it too).
+  static constexpr int64_t kMaxWaitSeconds = int64_t{100} * 365 * 24 * 3600;
   // Pending (unexpired) dual-control proposals one proposer may have on one
   // key at a time.
   static constexpr size_t kMaxPendingChangesPerKey = 16;
@@ -210,12 +213,15 @@ class KeyManager {
   // Deletes proposals whose approval window closed more than
   // kChangeRetention before `now_micros` (at most 1000 per call).
   absl::Status DropOldChanges(int64_t now_micros);
-  // After a failed commit of a new version: destroys its HSM object, if it
-  // has one (logged when that fails too), and returns `failure`.
   // A new version whose commit failed: an HSM version's token object is kept
   // (the write may still have reached the disk) and its intent record left
   // for the next start to resolve. Returns `failure`.
   absl::Status LeaveUncommittedVersion(const records::KeyVersionRecord& rec, absl::Status failure);
+  // Commits `view` with its new version `rec` and, for an HSM version, the
+  // deletion of its intent record in the same batch; on failure, as
+  // LeaveUncommittedVersion.
+  absl::Status CommitNewVersion(std::shared_ptr<KeyView> view,
+                                const records::KeyVersionRecord& rec);
   // A persistent AES token object whose CKA_ID is recorded first as a
   // records::HsmObjectIntent (a synced write); the caller deletes the intent
   // in the batch that records the object.

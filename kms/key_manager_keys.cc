@@ -22,7 +22,7 @@ using namespace internal;  // NOLINT
 
 namespace {
 
-constexpr int64_t kMaxSeconds = int64_t{100} * 365 * 24 * 3600;
+constexpr int64_t kMaxSeconds = KeyManager::kMaxWaitSeconds;
 
 absl::Status CheckSeconds(int64_t v, absl::string_view field) {
   if (v < 0 || v > kMaxSeconds) {
@@ -110,11 +110,7 @@ absl::StatusOr<v1::Key> KeyManager::CreateKey(const Caller& c, const v1::CreateK
   ASSIGN_OR_RETURN(records::KeyVersionRecord first,
                    NewVersion(key, 1, r.pre_active() ? v1::PRE_ACTIVE : v1::ENABLED, c.principal));
   view->versions[1] = first;
-  rocksdb::WriteBatch batch;
-  if (!first.hsm_object_id().empty()) batch.Delete(HsmIntentKey(AsBytes(first.hsm_object_id())));
-  if (absl::Status s = Commit(view, {1}, &batch); !s.ok()) {
-    return LeaveUncommittedVersion(first, s);
-  }
+  RETURN_IF_ERROR(CommitNewVersion(view, first));
   LogInfo("kms.key_created", {{"key", key.name()}, {"owner", owner}, {"principal", c.principal},
                               {"protection", v1::Protection_Name(key.protection())}});
   return key;
@@ -328,11 +324,7 @@ absl::StatusOr<v1::KeyVersion> KeyManager::Rotate(const std::string& key_id, boo
         Micros(clock_.Now() + absl::Seconds(key.rotation_period_seconds())));
   }
   view->versions[number] = rec;
-  rocksdb::WriteBatch batch;
-  if (!rec.hsm_object_id().empty()) batch.Delete(HsmIntentKey(AsBytes(rec.hsm_object_id())));
-  if (absl::Status s = Commit(view, {number}, &batch); !s.ok()) {
-    return LeaveUncommittedVersion(rec, s);
-  }
+  RETURN_IF_ERROR(CommitNewVersion(view, rec));
   LogInfo("kms.key_rotated", {{"key", key.name()}, {"version", static_cast<int64_t>(number)},
                               {"principal", principal}});
   return rec.version();

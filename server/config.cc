@@ -8,6 +8,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "kms/broker/attestation_admin.h"
 
 namespace strongroom::server {
 namespace {
@@ -100,7 +101,7 @@ absl::Status ParseBroker(const ConfigNode& root, const std::string& source,
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": config field 'broker.challenge_ttl': must be between 1s and 10m"));
   }
-  if (b->token_ttl < absl::Seconds(1) || b->token_ttl > absl::Hours(24)) {
+  if (b->token_ttl < absl::Seconds(1) || b->token_ttl > kms::kMaxTokenLifetime) {
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": config field 'broker.token_ttl': must be between 1s and 24h"));
   }
@@ -249,9 +250,10 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
         ": config field 'kms.destroy_wait': ", absl::FormatDuration(c.kms.default_destroy_wait),
         " is not a whole number of seconds (0 destroys at once)"));
   }
-  if (c.kms.default_destroy_wait > absl::Hours(24 * 36500)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": config field 'kms.destroy_wait': longer than 36500d, the most a key may hold"));
+  if (c.kms.default_destroy_wait > absl::Seconds(kms::KeyManager::kMaxWaitSeconds)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": config field 'kms.destroy_wait': longer than ",
+                     kms::KeyManager::kMaxWaitSeconds / 86400, "d, the most a key may hold"));
   }
   ASSIGN_OR_RETURN(c.kms.approval_window,
                    kms.GetDuration("approval_window", c.kms.approval_window));

@@ -247,17 +247,23 @@ void StrongroomServer::Shutdown() {
     maintenance_.join();
   }
   // Records appended unsynced (challenges already answered) since the last
-  // write: a clean stop writes them rather than losing them as a crash would.
-  if (audit_ != nullptr) {
-    if (absl::Status f = audit_->Flush(); !f.ok()) {
-      LogError("audit.flush_failed", {{"error", std::string(f.message())}});
-    }
-    // And signs its head: a server restarted more often than
-    // checkpoint_interval would otherwise never vouch for its newest records.
-    absl::StatusOr<kms::AuditCheckpoint> c = audit_->Checkpoint();
-    if (!c.ok() && !absl::IsFailedPrecondition(c.status())) {  // an empty log has nothing to sign
-      LogError("audit.checkpoint_failed", {{"error", std::string(c.status().message())}});
-    }
+  // write: a clean stop writes them rather than losing them as a crash would,
+  // and signs its head (a server restarted more often than
+  // checkpoint_interval would otherwise never vouch for its newest records).
+  if (audit_ != nullptr) SignAuditHead();
+}
+
+void StrongroomServer::SignAuditHead() {
+  // The checkpoint goes out in the batch with the records still pending, so
+  // one synced write does both; a log with nothing to sign (FailedPrecondition)
+  // or a failed signature still has its records written by Flush.
+  absl::StatusOr<kms::AuditCheckpoint> c = audit_->Checkpoint();
+  if (c.ok()) return;
+  if (!absl::IsFailedPrecondition(c.status())) {
+    LogWarning("audit.checkpoint_failed", {{"error", std::string(c.status().message())}});
+  }
+  if (absl::Status f = audit_->Flush(); !f.ok()) {
+    LogWarning("audit.flush_failed", {{"error", std::string(f.message())}});
   }
 }
 
@@ -278,10 +284,7 @@ void StrongroomServer::MaintenanceLoop() {
     const absl::Duration every = config_.audit.checkpoint_interval;
     if (every > absl::ZeroDuration() && absl::Now() - last_checkpoint >= every) {
       last_checkpoint = absl::Now();
-      absl::StatusOr<kms::AuditCheckpoint> c = audit_->Checkpoint();
-      if (!c.ok() && c.status().code() != absl::StatusCode::kFailedPrecondition) {
-        LogWarning("audit.checkpoint_failed", {{"error", std::string(c.status().message())}});
-      }
+      SignAuditHead();
     }
     lock.lock();
   }

@@ -64,6 +64,9 @@ class StrongroomServer {
 
  private:
   StrongroomServer() = default;
+  // Signs the audit head (writing the records still pending with it); when
+  // there is nothing to sign, or signing fails, writes them anyway.
+  void SignAuditHead();
 
   ServerConfig config_;
   std::unique_ptr<kms::pkcs11::Hsm> hsm_;

@@ -24,12 +24,7 @@ absl::StatusOr<std::unique_ptr<client::Attester>> Upcast(absl::StatusOr<std::uni
 absl::StatusOr<std::unique_ptr<client::Attester>> MakeDev(const AttesterFlags& f) {
   client::DevAttesterOptions d;
   ASSIGN_OR_RETURN(d.private_key_pem, ReadFileToString(f.dev_key_file, "--dev-key"));
-  auto measurement = HexDecode(f.measurement_hex, "--measurement");
-  if (!measurement.ok()) {
-    OPENSSL_cleanse(d.private_key_pem.data(), d.private_key_pem.size());
-    return measurement.status();
-  }
-  d.measurement = *std::move(measurement);
+  d.measurement = f.measurement;  // decoded and checked by ParseRunFlags
   d.debug = f.dev_debug;
   d.svn = f.svn;
   d.claims = f.dev_claims;

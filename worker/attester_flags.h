@@ -7,8 +7,8 @@
 //   dev  client::DevAttester (a software signer; servers accept it only when
 //        attestation.dev_attester is configured)
 // Errors: the attester's own (Unavailable when the TPM or configfs-tsm is
-// not there, ...), InvalidArgument naming --measurement for bad hex, the file
-// error naming --dev-key. Nothing here contacts the broker.
+// not there, ...), the file error naming --dev-key (--measurement is checked
+// by ParseRunFlags). Nothing here contacts the broker.
 #ifndef STRONGROOM_WORKER_ATTESTER_FLAGS_H_
 #define STRONGROOM_WORKER_ATTESTER_FLAGS_H_
 

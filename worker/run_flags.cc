@@ -124,35 +124,31 @@ absl::Status ParseAttester(const ParsedFlags& f, AttesterFlags& a) {
     }
     return absl::OkStatus();
   }
-  if (kind == "dev") {
-    a.kind = AttesterKind::kDev;
-    if (!f.Has("dev-key") || !f.Has("measurement")) {
-      return absl::InvalidArgumentError(
-          "--attester dev needs --dev-key FILE and --measurement HEX");
-    }
-    a.dev_key_file = f.Get("dev-key");
-    a.measurement_hex = f.Get("measurement");
-    if (absl::StatusOr<Bytes> m = HexDecode(a.measurement_hex); !m.ok() || m->empty()) {
-      return Bad("measurement", a.measurement_hex, "is not hex");
-    }
-    a.dev_debug = f.Has("dev-debug");
-    if (f.Has("svn")) {
-      int64_t svn = 0;
-      if (!absl::SimpleAtoi(f.Get("svn"), &svn) || svn < 0) {
-        return Bad("svn", f.Get("svn"), "is not a non-negative number");
-      }
-      a.svn = svn;
-    }
-    for (const std::string& kv : f.All("dev-claim")) {
-      const size_t eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) return Bad("dev-claim", kv, "is not KEY=VALUE");
-      if (!a.dev_claims.emplace(kv.substr(0, eq), kv.substr(eq + 1)).second) {
-        return Bad("dev-claim", kv.substr(0, eq), "is given twice");
-      }
-    }
-    return absl::OkStatus();
+  // dev (the kinds were checked above).
+  a.kind = AttesterKind::kDev;
+  if (!f.Has("dev-key") || !f.Has("measurement")) {
+    return absl::InvalidArgumentError("--attester dev needs --dev-key FILE and --measurement HEX");
   }
-  return Bad("attester", kind, "is not tpm, snp, tdx or dev");
+  a.dev_key_file = f.Get("dev-key");
+  absl::StatusOr<Bytes> m = HexDecode(f.Get("measurement"));
+  if (!m.ok() || m->empty()) return Bad("measurement", f.Get("measurement"), "is not hex");
+  a.measurement = *std::move(m);
+  a.dev_debug = f.Has("dev-debug");
+  if (f.Has("svn")) {
+    int64_t svn = 0;
+    if (!absl::SimpleAtoi(f.Get("svn"), &svn) || svn < 0) {
+      return Bad("svn", f.Get("svn"), "is not a non-negative number");
+    }
+    a.svn = svn;
+  }
+  for (const std::string& kv : f.All("dev-claim")) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return Bad("dev-claim", kv, "is not KEY=VALUE");
+    if (!a.dev_claims.emplace(kv.substr(0, eq), kv.substr(eq + 1)).second) {
+      return Bad("dev-claim", kv.substr(0, eq), "is given twice");
+    }
+  }
+  return absl::OkStatus();
 }
 
 // The CLI's connection flags, environment and config file, through the

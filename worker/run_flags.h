@@ -34,6 +34,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/bytes.h"
 #include "base/log.h"
 #include "client/connection.h"
 #include "client/tpm_attester.h"
@@ -66,7 +67,7 @@ struct AttesterFlags {
   std::optional<uint32_t> privlevel;
   // dev
   std::string dev_key_file;
-  std::string measurement_hex;
+  Bytes measurement;  // --measurement, decoded (non-empty)
   bool dev_debug = false;
   int64_t svn = 0;
   std::map<std::string, std::string> dev_claims;

@@ -484,9 +484,10 @@ absl::StatusOr<attest::Policy> AttestationAdmin::LoadPolicy(
 }
 
 absl::Status AttestationAdmin::CheckPolicyExists(absl::string_view name, int64_t version) const {
-  if (version != 0 && absl::StartsWith(name, "policies/")) {
+  if (version != 0) {
+    ASSIGN_OR_RETURN(std::string id, ParseName(name, "policies", "policy"));
     std::lock_guard<std::mutex> lock(cache_mu_);
-    if (policy_cache_.count({std::string(name.substr(9)), version}) > 0) return absl::OkStatus();
+    if (policy_cache_.count({id, version}) > 0) return absl::OkStatus();
   }
   return LoadPolicy(name, version).status();
 }

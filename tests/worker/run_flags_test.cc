@@ -193,7 +193,7 @@ TEST_F(RunFlagsTest, AttesterKinds) {
                                 "--dev-claim", "a=1", "--dev-claim", "b=x=y", "--dev-debug"})));
   EXPECT_EQ(dev.attester.kind, AttesterKind::kDev);
   EXPECT_EQ(dev.attester.dev_key_file, "k.pem");
-  EXPECT_EQ(dev.attester.measurement_hex, "abcd");
+  EXPECT_EQ(dev.attester.measurement, (Bytes{0xab, 0xcd}));
   EXPECT_EQ(dev.attester.svn, 3);
   EXPECT_TRUE(dev.attester.dev_debug);
   EXPECT_EQ(dev.attester.dev_claims.at("b"), "x=y");

@@ -1,0 +1,141 @@
+// When a token stops being honoured: reference values or the key's policy
+// binding changed, the policy deleted, an admin's revocation by id (kept
+// across restarts, damaged records included), a token issued under a longer
+// token_ttl than the broker has now.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "kms/broker/key_broker.h"
+#include "tests/kms/broker/broker_fixture.h"
+
+namespace strongroom::kms {
+namespace {
+
+using ::strongroom::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class TokenRevocationTest : public BrokerFixture {};
+
+TEST_F(TokenRevocationTest, ReferenceValueChangesApplyToTheNextDecision) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  // The set is resolved while this is refused.
+  EXPECT_THAT(Token(kWorkload, w, kBadMeasurement),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
+  PutApprovedValues({kGoodMeasurement, kBadMeasurement});
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w, kBadMeasurement));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  v1::DeleteReferenceValuesRequest del;
+  del.set_name("approved");
+  ASSERT_OK(admin_->DeleteReferenceValues(kAdmin, del).status());
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("token_revoked_reference_values_changed")));
+  EXPECT_THAT(Token(kWorkload, w),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
+  // Put back (version 1 of a new set): good evidence passes again.
+  PutApprovedValues();
+  ASSERT_OK_AND_ASSIGN(token, Token(kWorkload, w));
+  EXPECT_OK(Release(kWorkload, token, w.keys.public_key).status());
+}
+
+TEST_F(TokenRevocationTest, TokenIsRevokedWhenReferenceValuesOrPolicyBindingChange) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  PutApprovedValues({kGoodMeasurement, kBadMeasurement});
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("token_revoked_reference_values_changed")));
+  // A fresh token under the new set works; re-binding the key's policy
+  // revokes it in turn.
+  ASSERT_OK_AND_ASSIGN(token, Token(kWorkload, w));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  v1::PutPolicyRequest pol;
+  pol.set_name("p");
+  pol.set_policy_json(R"({"version": 1, "tee": ["dev"], "require": {"claim": "dev.debug", "equals": false}})");
+  ASSERT_OK(admin_->PutPolicy(kAdmin, pol).status());
+  // Editing the policy document does not change what the key is bound to.
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  v1::UpdateKeyRequest up;
+  up.set_name("keys/k");
+  up.add_update_mask("release_policy");
+  up.set_release_policy("policies/p");
+  ASSERT_OK_AND_ASSIGN(auto changed, km_->UpdateKey(kOwner, up));
+  EXPECT_EQ(changed.key().release_policy_version(), 2);
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("token_revoked_policy_changed")));
+}
+
+TEST_F(TokenRevocationTest, AdminRevokesATokenById) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK_AND_ASSIGN(auto released, Release(kWorkload, token, w.keys.public_key));
+  v1::RevokeTokenRequest r;
+  r.set_token_id(released.sealed().token_id());
+  EXPECT_THAT(broker_->RevokeToken(kOwner, r), StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_OK(broker_->RevokeToken(kAdmin, r).status());
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
+  // A restart (a new broker on the same database) does not forget it.
+  MakeBroker(BrokerOptions{});
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
+  // Once the token would have expired the entry goes (the token is expired).
+  clock_.Set(clock_.Now() + absl::Minutes(6));
+  ASSERT_OK_AND_ASSIGN(auto active, admin_->ActiveRevocations(clock_.Now()));
+  EXPECT_TRUE(active.empty());
+  r.set_token_id("NOT-HEX-0123456789abcdef01234567");
+  EXPECT_THAT(broker_->RevokeToken(kAdmin, r), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// A revocation whose stored expiry is damaged still revokes (kept for the
+// longest a token lives) rather than being dropped as expired.
+TEST_F(TokenRevocationTest, ADamagedRevocationStillRevokes) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK_AND_ASSIGN(auto released, Release(kWorkload, token, w.keys.public_key));
+  ASSERT_OK(db_->Put(absl::StrCat("attest/revoked/", released.sealed().token_id()), "garbled"));
+  MakeBroker(BrokerOptions{});
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
+}
+
+// Deleting the policy a key's binding names stops releases under tokens
+// already issued, at once (as it does for datasets and reference values).
+TEST_F(TokenRevocationTest, AKeyTokenStopsWhenItsPolicyIsDeleted) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  v1::DeletePolicyRequest del;
+  del.set_name("policies/p");
+  ASSERT_OK(admin_->DeletePolicy(kAdmin, del).status());
+  EXPECT_THAT(
+      Release(kWorkload, token, w.keys.public_key),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked_policy_changed")));
+}
+
+// A token issued under a longer token_ttl than the broker has now is
+// refused: revocations are kept only for the current ttl, so one made now
+// would otherwise lapse before such a token expires.
+TEST_F(TokenRevocationTest, ATokenLongerLivedThanTheTtlIsRefused) {
+  MakeReleasableKey();
+  BrokerOptions long_lived;
+  long_lived.token_ttl = absl::Hours(1);
+  MakeBroker(long_lived);
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  MakeBroker(BrokerOptions{});  // 5 minutes
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_invalid")));
+}
+
+}  // namespace
+}  // namespace strongroom::kms
