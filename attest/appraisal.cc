@@ -64,4 +64,27 @@ nlohmann::json Appraisal::ToEarSubmodule() const {
   return out;
 }
 
+TrustTier OverallTier(std::span<const Appraisal> appraisals) {
+  bool any_none = appraisals.empty(), any_warning = false, any_contraindicated = false;
+  for (const Appraisal& a : appraisals) {
+    switch (a.status()) {
+      case TrustTier::kNone:
+        any_none = true;
+        break;
+      case TrustTier::kWarning:
+        any_warning = true;
+        break;
+      case TrustTier::kContraindicated:
+        any_contraindicated = true;
+        break;
+      case TrustTier::kAffirming:
+        break;
+    }
+  }
+  return any_contraindicated ? TrustTier::kContraindicated
+         : any_none          ? TrustTier::kNone
+         : any_warning       ? TrustTier::kWarning
+                             : TrustTier::kAffirming;
+}
+
 }  // namespace strongroom::attest

@@ -12,6 +12,7 @@
 #define STRONGROOM_ATTEST_APPRAISAL_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,11 @@ struct Appraisal {
   // EAR submodule appraisal: {"ear.status": "...", "ear.trustworthiness-vector": {...}}
   nlohmann::json ToEarSubmodule() const;
 };
+
+// The overall status of several appraisals: contraindicated if any is,
+// else none if any is none (or there are none), else warning if any is,
+// else affirming. Not the numeric maximum: none (0) ranks below affirming.
+TrustTier OverallTier(std::span<const Appraisal> appraisals);
 
 }  // namespace strongroom::attest
 

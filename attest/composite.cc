@@ -7,15 +7,7 @@
 
 namespace strongroom::attest {
 
-TrustTier CompositeAppraisal::status() const {
-  TrustTier worst = TrustTier::kNone;
-  for (const Appraisal& a : submodules) {
-    if (static_cast<int>(a.status()) > static_cast<int>(worst)) {
-      worst = a.status();
-    }
-  }
-  return worst;
-}
+TrustTier CompositeAppraisal::status() const { return OverallTier(submodules); }
 
 nlohmann::json CompositeAppraisal::ToEar(absl::string_view verifier_id,
                                          absl::Time iat) const {

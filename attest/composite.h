@@ -2,8 +2,8 @@
 // CPU TEE report plus a GPU report) are each verified by the verifier for
 // their type and appraised as one: the claims are merged (names are
 // prefixed by TEE, so they cannot collide), the submodule appraisals are kept
-// for the EAR, and the overall status is the worst submodule status. One
-// policy then evaluates the merged claims.
+// for the EAR, and the overall status is OverallTier of the submodules (none outranks affirming).
+// One policy then evaluates the merged claims.
 //
 // VerifierSet owns one verifier per evidence type; thread-safe for
 // concurrent Appraise calls once built (verifiers are thread-safe).

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "attest/fast_json.h"
+#include "attest/unique_json.h"
 #include "base/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -23,33 +24,9 @@ absl::Status Bad(absl::string_view field, absl::string_view why) {
 
 // A JSON object, refusing duplicate names at any depth (nlohmann would keep
 // the last one silently). Never throws.
-absl::StatusOr<Json> ParseObject(absl::string_view text,
-                                 absl::string_view field) {
-  std::vector<std::set<std::string>> names;
+absl::StatusOr<Json> ParseObject(absl::string_view text, absl::string_view field) {
   std::string duplicate;
-  Json::parser_callback_t track = [&](int, Json::parse_event_t event,
-                                      Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-        names.emplace_back();
-        break;
-      case Json::parse_event_t::object_end:
-        if (!names.empty()) names.pop_back();
-        break;
-      case Json::parse_event_t::key:
-        if (!names.empty() && parsed.is_string() &&
-            !names.back().insert(parsed.get_ref<const std::string&>()).second &&
-            duplicate.empty()) {
-          duplicate = parsed.get_ref<const std::string&>();
-        }
-        break;
-      default:
-        break;
-    }
-    return true;
-  };
-  Json j = Json::parse(text.begin(), text.end(), track,
-                       /*allow_exceptions=*/false);
+  Json j = ParseJsonWithUniqueNames(text, &duplicate);
   if (j.is_discarded()) return Bad(field, "not valid JSON");
   if (!duplicate.empty()) {
     return Bad(field, absl::StrCat("field '", duplicate, "' appears twice"));

@@ -113,31 +113,13 @@ std::set<std::string> PresentTypes(const Claims& claims,
 EvaluationContext EvaluationContext::FromAppraisals(
     std::span<const Appraisal> appraisals) {
   EvaluationContext ctx;
-  bool any_none = appraisals.empty(), any_warning = false,
-       any_contraindicated = false;
   for (const Appraisal& a : appraisals) {
     if (std::find(ctx.evidence_types.begin(), ctx.evidence_types.end(),
                   a.tee) == ctx.evidence_types.end()) {
       ctx.evidence_types.push_back(a.tee);
     }
-    switch (a.status()) {
-      case TrustTier::kNone:
-        any_none = true;
-        break;
-      case TrustTier::kWarning:
-        any_warning = true;
-        break;
-      case TrustTier::kContraindicated:
-        any_contraindicated = true;
-        break;
-      case TrustTier::kAffirming:
-        break;
-    }
   }
-  ctx.status = any_contraindicated ? TrustTier::kContraindicated
-               : any_none          ? TrustTier::kNone
-               : any_warning       ? TrustTier::kWarning
-                                   : TrustTier::kAffirming;
+  ctx.status = OverallTier(appraisals);
   return ctx;
 }
 

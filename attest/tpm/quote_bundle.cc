@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "attest/fast_json.h"
 #include "attest/tpm/quote_bundle_internal.h"
+#include "attest/unique_json.h"
 #include "base/simd_text.h"
 #include "base/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -348,9 +349,12 @@ TpmPcrValues FlatPcrs::ToMap() const {
 }
 
 absl::StatusOr<TpmQuoteBundle> ParseTpmQuoteBundleDom(absl::string_view json) {
-  nlohmann::json j = nlohmann::json::parse(json.begin(), json.end(), nullptr,
-                                           /*allow_exceptions=*/false);
+  // A repeated member is refused as the one-pass reader refuses it: which
+  // copy counted would otherwise depend on the parser.
+  std::string duplicate;
+  nlohmann::json j = ParseJsonWithUniqueNames(json, &duplicate);
   if (j.is_discarded()) return BundleError("json", "not valid JSON");
+  if (!duplicate.empty()) return BundleError(duplicate, "appears twice");
   if (!j.is_object()) return BundleError("json", "not a JSON object");
   for (const auto& [key, unused] : j.items()) {
     if (key != "format" && key != "quote" && key != "signature" &&

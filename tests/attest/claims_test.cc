@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "attest/appraisal.h"
+#include "attest/composite.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -107,6 +108,26 @@ TEST(AppraisalTest, StatusIsWorstTier) {
   Appraisal a{.tee = "snp", .trust = v};
   EXPECT_EQ(a.ToEarSubmodule()["ear.status"], "contraindicated");
   EXPECT_EQ(a.ToEarSubmodule()["ear.trustworthiness-vector"]["hardware"], 97);
+}
+
+// Several appraisals (a composite's submodules, a policy's context): none
+// outranks affirming, although its number (0) is smaller; the composite's
+// EAR status and the policy's agree.
+TEST(AppraisalTest, OverallTierRanksNoneBelowAffirming) {
+  auto with = [](int8_t identity) {
+    Appraisal a{.tee = "x"};
+    a.trust.instance_identity = identity;
+    return a;
+  };
+  const std::vector<Appraisal> affirming_and_none = {with(2), with(0)};
+  EXPECT_EQ(OverallTier(affirming_and_none), TrustTier::kNone);
+  CompositeAppraisal composite;
+  composite.submodules = affirming_and_none;
+  EXPECT_EQ(composite.status(), TrustTier::kNone);
+  EXPECT_EQ(OverallTier(std::vector<Appraisal>{with(2), with(32)}), TrustTier::kWarning);
+  EXPECT_EQ(OverallTier(std::vector<Appraisal>{with(0), with(96)}), TrustTier::kContraindicated);
+  EXPECT_EQ(OverallTier(std::vector<Appraisal>{}), TrustTier::kNone);
+  EXPECT_EQ(OverallTier(std::vector<Appraisal>{with(2), with(2)}), TrustTier::kAffirming);
 }
 
 }  // namespace
