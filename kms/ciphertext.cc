@@ -1,6 +1,7 @@
 #include "kms/ciphertext.h"
 
 #include "absl/strings/str_cat.h"
+#include "kms/resource_names.h"
 
 namespace strongroom::kms {
 namespace {
@@ -52,6 +53,8 @@ absl::StatusOr<ParsedCiphertext> ParseCiphertext(std::span<const uint8_t> b) {
   ParsedCiphertext p;
   p.header.algorithm = b[5];
   p.header.key_id.assign(reinterpret_cast<const char*>(&b[7]), id_len);
+  // A key id as key names spell it (the KMS looks the key up by it).
+  if (absl::Status s = ValidateKeyId(p.header.key_id, "ciphertext.key_id"); !s.ok()) return s;
   for (size_t i = 0; i < 4; ++i) p.header.version = p.header.version << 8 | b[7 + id_len + i];
   if (p.header.version == 0) {
     return absl::InvalidArgumentError("ciphertext.version: version 0 does not exist");

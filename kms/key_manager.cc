@@ -200,21 +200,15 @@ absl::StatusOr<pkcs11::KeyHandle> KeyManager::GenerateRecordedKey(const std::str
   intent.set_hsm_label(label);
   intent.set_purpose(purpose);
   intent.set_create_time_unix_micros(Micros(clock_.Now()));
-  const std::string intent_key = HsmIntentKey(id.Reveal());
-  RETURN_IF_ERROR(db_.Put(intent_key, intent.SerializeAsString()));
+  RETURN_IF_ERROR(db_.Put(HsmIntentKey(id.Reveal()), intent.SerializeAsString()));
   absl::StatusOr<pkcs11::KeyHandle> obj =
       hsm_.GenerateAesKey(32, {.label = label,
                                .id = Bytes(id.Reveal().begin(), id.Reveal().end()),
                                .persistent = true,
                                .usage = usage});
-  if (!obj.ok()) {
-    // No object (or, after an ambiguous failure, one the next start resolves
-    // through the intent if this delete fails).
-    if (absl::Status s = db_.Delete(intent_key); !s.ok()) {
-      LogWarning("kms.hsm_intent_left",
-                 {{"purpose", purpose}, {"error", std::string(s.message())}});
-    }
-  }
+  // On failure the intent stays: a generation that reports failure may still
+  // have made the object, and the next start destroys it if no record names
+  // it (or just deletes the intent when there is none).
   return obj;
 }
 

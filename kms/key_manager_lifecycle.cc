@@ -260,9 +260,9 @@ absl::StatusOr<v1::ChangeResult> KeyManager::ApproveChange(const Caller& c,
   if (p.state() != "pending") {
     return absl::FailedPreconditionError(absl::StrCat("change '", r.id(), "' is ", p.state()));
   }
+  // Expiry is read from the time (ListChanges does the same); a failed call
+  // writes nothing.
   if (Micros(clock_.Now()) > p.expire_time_unix_micros()) {
-    p.set_state("expired");
-    RETURN_IF_ERROR(db_.Put(ChangeRecordKey(r.id()), change.SerializeAsString()));
     return absl::FailedPreconditionError(absl::StrCat("change '", r.id(), "' expired"));
   }
   if (p.proposer() == c.principal) {

@@ -277,6 +277,13 @@ absl::StatusOr<CK_OBJECT_HANDLE> Hsm::Resolve(Session& session, const KeyHandle&
     return absl::NotFoundError(absl::StrCat("key '", key.label, "' (id ", HexEncode(key.id),
                                             ") is no longer in the token"));
   }
+  if (n > 1) {
+    // Two objects under one CKA_ID (a creation retried after an ambiguous
+    // failure): which one a search returns first may change, so neither is
+    // used.
+    return absl::DataLossError(absl::StrCat("key '", key.label, "' (id ", HexEncode(key.id),
+                                            "): more than one token object has this id"));
+  }
   std::lock_guard<std::mutex> lock(handle_cache_mu_);
   handle_cache_[cache_key] = found[0];
   return found[0];

@@ -56,6 +56,11 @@ TEST(CiphertextTest, HeaderFieldsAreValidated) {
   b = EncodeHeader({"k", 0, kAlgorithmAes256Gcm});
   b.resize(b.size() + 40);
   EXPECT_THAT(ParseCiphertext(b), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ciphertext.version")));
+  // The key id is a key id, not any bytes (it is looked up and named in errors).
+  b = EncodeHeader({"k\xff/..", 1, kAlgorithmAes256Gcm});
+  b.resize(b.size() + 40);
+  EXPECT_THAT(ParseCiphertext(b),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ciphertext.key_id")));
 }
 
 TEST(CiphertextTest, RandomGarbageNeverCrashes) {

@@ -438,8 +438,12 @@ TEST_F(KeyManagerTest, DualControlNeedsASecondAdmin) {
   ASSERT_TRUE(pending.has_pending());
   clock_.Advance(absl::Hours(2));
   approve.set_id(pending.pending().id());
+  const std::string stored = db_->Get("change/" + pending.pending().id()).value_or("");
   EXPECT_THAT(km_->ApproveChange(kAdmin2, approve),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("expired")));
+  // A failed call writes nothing (the record still says pending; expiry is
+  // read from the time).
+  EXPECT_EQ(db_->Get("change/" + pending.pending().id()).value_or("gone"), stored);
   v1::GetKeyRequest get;
   get.set_name("keys/dc");
   ASSERT_OK_AND_ASSIGN(auto key, km_->GetKey(kAdmin, get));
