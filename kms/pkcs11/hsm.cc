@@ -60,6 +60,7 @@ Hsm::~Hsm() {
   if (owner_session_ != CK_INVALID_HANDLE) {
     module_->functions()->C_CloseSession(owner_session_);
     owner_session_ = CK_INVALID_HANDLE;
+    ++owner_epoch_;
   }
 }
 
@@ -71,6 +72,7 @@ absl::Status Hsm::Connect() {
   }
   std::lock_guard<std::mutex> owner_lock(owner_mu_);
   owner_session_ = CK_INVALID_HANDLE;
+  ++owner_epoch_;
   ASSIGN_OR_RETURN(owner_session_, OpenSession());
   return absl::OkStatus();
 }
@@ -190,11 +192,12 @@ absl::Status Hsm::RunWithRecovery(absl::string_view call, bool owner_session,
           status = opened.status();
         }
         if (status.ok()) {
-          Session session{owner_session_, module_->functions(), generation};
+          Session session{owner_session_, module_->functions(), generation, owner_epoch_.load()};
           status = fn(session);
           std::optional<CK_RV> rv = RvOf(status);
           if (rv && (*rv == CKR_SESSION_HANDLE_INVALID || *rv == CKR_SESSION_CLOSED)) {
             owner_session_ = CK_INVALID_HANDLE;
+            ++owner_epoch_;
           }
         }
       } else {
@@ -202,6 +205,7 @@ absl::Status Hsm::RunWithRecovery(absl::string_view call, bool owner_session,
         if (!session.ok()) {
           status = session.status();
         } else {
+          session->owner_epoch = owner_epoch_.load();
           status = fn(*session);
           // A PKCS#11 failure may leave an operation active in the session:
           // never hand such a session to the next caller.
@@ -237,6 +241,13 @@ absl::Status Hsm::RunOnOwnerSession(absl::string_view call,
 }
 
 absl::StatusOr<CK_OBJECT_HANDLE> Hsm::Resolve(Session& session, const KeyHandle& key) {
+  if (!key.persistent && key.handle != CK_INVALID_HANDLE && key.generation == session.generation &&
+      key.owner_epoch != session.owner_epoch) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("session key '", key.label,
+                     "' no longer exists: the owner session that held it was "
+                     "replaced"));
+  }
   if (key.handle != CK_INVALID_HANDLE && key.generation == session.generation) {
     return key.handle;
   }

@@ -22,7 +22,7 @@
 #ifndef STRONGROOM_KMS_PKCS11_HSM_H_
 #define STRONGROOM_KMS_PKCS11_HSM_H_
 
-#include "absl/strings/string_view.h"
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "base/bytes.h"
 #include "base/secret_bytes.h"
 #include "kms/pkcs11/cryptoki.h"
@@ -70,6 +71,7 @@ struct Session {
   CK_SESSION_HANDLE handle = CK_INVALID_HANDLE;
   CK_FUNCTION_LIST* fn = nullptr;
   uint64_t generation = 0;
+  uint64_t owner_epoch = 0;  // Hsm's owner-session epoch when lent
 };
 
 class Hsm {
@@ -190,6 +192,9 @@ class Hsm {
   CK_SLOT_ID slot_ = 0;             // guarded by reload_mu_
   uint64_t generation_ = 0;         // guarded by reload_mu_
   CK_SESSION_HANDLE owner_session_ = CK_INVALID_HANDLE;  // guarded by owner_mu_
+  // Bumped whenever owner_session_ is dropped: the session objects it held
+  // (CopyToSession, temporary keys) are gone with it.
+  std::atomic<uint64_t> owner_epoch_{0};
   mutable std::mutex owner_mu_;
 
   mutable std::mutex pool_mu_;

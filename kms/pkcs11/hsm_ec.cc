@@ -85,6 +85,7 @@ absl::StatusOr<EcKeyPair> Hsm::GenerateEcKeyPair(EcCurve curve, const KeyOptions
     pair.private_key.handle = priv_h;
     pair.public_key.handle = pub_h;
     pair.private_key.generation = pair.public_key.generation = s.generation;
+    pair.private_key.owner_epoch = pair.public_key.owner_epoch = s.owner_epoch;
     return absl::OkStatus();
   }));
   ASSIGN_OR_RETURN(pair.public_point, GetEcPublicPoint(pair.public_key));

@@ -101,6 +101,7 @@ absl::StatusOr<KeyHandle> Hsm::UnwrapKey(const KeyHandle& wrapping_key,
         "C_UnwrapKey", rv, absl::StrCat("wrapped key and wrapping key '", wrapping_key.label, "'")));
     key.handle = handle;
     key.generation = s.generation;
+    key.owner_epoch = s.owner_epoch;
     key.aes_key_bytes = key_bytes;
     return absl::OkStatus();
   }));

@@ -59,6 +59,7 @@ absl::StatusOr<KeyHandle> Hsm::CreateObject(absl::string_view call, KeyHandle pr
     RETURN_IF_ERROR(RvToStatus("C_CreateObject", rv, call));
     result.handle = handle;
     result.generation = s.generation;
+    result.owner_epoch = s.owner_epoch;
     return absl::OkStatus();
   }));
   return result;
@@ -80,6 +81,7 @@ absl::StatusOr<KeyHandle> Hsm::GenerateAesKey(size_t key_bytes, const KeyOptions
     RETURN_IF_ERROR(RvToStatus("C_GenerateKey", rv, absl::StrCat("AES key '", o.label, "'")));
     key.handle = handle;
     key.generation = s.generation;
+    key.owner_epoch = s.owner_epoch;
     return absl::OkStatus();
   }));
   LogDebug("hsm.key_generated", {{"kind", "aes"}, {"label", o.label},
@@ -119,6 +121,7 @@ absl::StatusOr<KeyHandle> Hsm::CopyToSession(const KeyHandle& key) {
     RETURN_IF_ERROR(RvToStatus("C_CopyObject", rv, key.label));
     copy.handle = handle;
     copy.generation = s.generation;
+    copy.owner_epoch = s.owner_epoch;
     return absl::OkStatus();
   }));
   return copy;
@@ -157,6 +160,7 @@ absl::StatusOr<KeyHandle> Hsm::FindKey(KeyKind kind, absl::string_view label) {
     }
     key.handle = found[0];
     key.generation = s.generation;
+    key.owner_epoch = s.owner_epoch;
     // Read back the id (so the handle survives a module reload) and the size.
     uint8_t id[128];
     CK_ULONG value_len = 0;

@@ -53,6 +53,9 @@ struct KeyHandle {
   KeyKind kind = KeyKind::kAes;
   CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
   uint64_t generation = 0;
+  // Session objects only: the owner session they live in (Hsm bumps it when
+  // that session is replaced; its objects went with it).
+  uint64_t owner_epoch = 0;
   bool persistent = false;
   std::string label;
   Bytes id;

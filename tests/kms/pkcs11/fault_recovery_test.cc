@@ -92,6 +92,23 @@ TEST_F(FaultRecoveryTest, SessionHandleInvalidIsRecoveredTransparently) {
   EXPECT_EQ(static_cast<size_t>(faults_->OpenSessions()), hsm_->OpenSessionCount());
 }
 
+// Session objects live in the owner session: when it is replaced (the module
+// said its handle was invalid), a session key made before is refused as gone
+// (FAILED_PRECONDITION, which the token signer answers by copying again)
+// rather than used through a handle that may now name nothing or another
+// object. A copy made afterwards works.
+TEST_F(FaultRecoveryTest, SessionKeysOfAReplacedOwnerSessionAreGone) {
+  ASSERT_OK_AND_ASSIGN(KeyHandle before, hsm_->CopyToSession(key_));
+  Bytes iv(12, 7), pt(64, 7);
+  ASSERT_OK(hsm_->AesGcmEncrypt(before, iv, {}, pt).status());
+  ASSERT_OK(faults_->Configure("fail C_CopyObject CKR_SESSION_HANDLE_INVALID count=1"));
+  ASSERT_OK_AND_ASSIGN(KeyHandle after, hsm_->CopyToSession(key_));  // on a new owner session
+  EXPECT_EQ(faults_->Injected(), 1);
+  EXPECT_THAT(hsm_->AesGcmEncrypt(before, iv, {}, pt),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("owner session")));
+  EXPECT_OK(hsm_->AesGcmEncrypt(after, iv, {}, pt).status());
+}
+
 TEST_F(FaultRecoveryTest, UserNotLoggedInLogsInAgain) {
   ASSERT_OK(faults_->Configure("fail C_Encrypt CKR_USER_NOT_LOGGED_IN count=1"));
   EXPECT_OK(Work(3));
