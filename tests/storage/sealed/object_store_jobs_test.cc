@@ -109,20 +109,12 @@ TEST_F(ObjectStoreTest, RaisingARunningRewrapsTargetRevisitsEarlierObjects) {
   ASSERT_OK_AND_ASSIGN(v1::StoreJob raised, store_->StartRewrap(kOwner, r));
   EXPECT_EQ(raised.id(), job.id());
   EXPECT_EQ(raised.target_key_version(), 3u);
-  v1::GetJobRequest g;
-  g.set_id(job.id());
-  for (int i = 0; i < 8 && job.state() != v1::DONE; ++i) {
-    ASSERT_OK(store_->RunMaintenance());
-    ASSERT_OK_AND_ASSIGN(job, store_->GetJob(kOwner, g));
-  }
+  ASSERT_OK_AND_ASSIGN(job, RunJobUntilDone(job.id()));
   EXPECT_EQ(job.state(), v1::DONE);
   for (int i = 0; i < 5; ++i) {
-    v1::StatObjectRequest s;
-    s.set_dataset("ds1");
-    s.set_name(absl::StrCat("o", i));
-    ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, store_->StatObject(kOwner, s));
-    EXPECT_EQ(info.key_version(), 3u) << s.name();
-    EXPECT_EQ(Get(s.name()).value_or("FAILED"), Pattern(700, i));
+    const std::string name = absl::StrCat("o", i);
+    EXPECT_EQ(KeyVersionOf(name).value_or(0), 3u) << name;
+    EXPECT_EQ(Get(name).value_or("FAILED"), Pattern(700, i));
   }
   ExpectConsistent();
 }
@@ -155,30 +147,10 @@ TEST_F(ObjectStoreTest, ARekeyFinishedBehindARunningRewrapIsRewrappedToo) {
     ASSERT_OK(rekey->Finish().status());  // o1's new header, under version 1
   }
   for (int i = 0; i < 8; ++i) ASSERT_OK(store_->RunMaintenance());
-  for (const char* name : {"o0", "o1", "o2"}) {
-    v1::StatObjectRequest st;
-    st.set_dataset("ds1");
-    st.set_name(name);
-    ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, store_->StatObject(kOwner, st));
-    EXPECT_EQ(info.key_version(), 2u) << name;
-  }
+  for (const char* name : {"o0", "o1", "o2"}) EXPECT_EQ(KeyVersionOf(name).value_or(0), 2u) << name;
   // Its segments are the rekey's (under the new data key), untouched by the
   // re-wrap, which changed only the header's wrapped key.
-  v1::GetObjectRequest g;
-  g.set_dataset("ds1");
-  g.set_name("o1");
-  ASSERT_OK_AND_ASSIGN(auto read, store_->OpenRead(kOwner, g));
-  ASSERT_OK_AND_ASSIGN(SealedHeader h, ParseSealedHeader(AsBytes(read->head().header())));
-  std::vector<Segment> segments;
-  v1::ObjectSegment seg;
-  for (;;) {
-    ASSERT_OK_AND_ASSIGN(bool more, read->Next(&seg));
-    if (!more) break;
-    segments.push_back({seg.index(), seg.data()});
-  }
-  EXPECT_EQ(testing::Open(plan.new_key, h, read->head().stream_bytes(), segments, 0, UINT64_MAX)
-                .value_or("FAILED"),
-            plain);
+  EXPECT_EQ(Get("o1", 0, 0, {}, kOwner, "", &plan.new_key).value_or("FAILED"), plain);
   ExpectConsistent();
 }
 
@@ -195,18 +167,9 @@ TEST_F(ObjectStoreTest, AnUploadCommittedBehindARunningRewrapIsRewrappedToo) {
   ASSERT_OK_AND_ASSIGN(v1::StoreJob job, store_->StartRewrap(kOwner, r));
   for (int i = 0; i < 2; ++i) ASSERT_OK(store_->RunMaintenance());  // o0, o1: past "a0"
   ASSERT_OK(SealAndUpload(kOwner, up, "ds1", "late").status());     // under version 1
-  v1::GetJobRequest g;
-  g.set_id(job.id());
-  for (int i = 0; i < 8 && job.state() != v1::DONE; ++i) {
-    ASSERT_OK(store_->RunMaintenance());
-    ASSERT_OK_AND_ASSIGN(job, store_->GetJob(kOwner, g));
-  }
+  ASSERT_OK_AND_ASSIGN(job, RunJobUntilDone(job.id()));
   EXPECT_EQ(job.state(), v1::DONE);
-  v1::StatObjectRequest st;
-  st.set_dataset("ds1");
-  st.set_name("a0");
-  ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, store_->StatObject(kOwner, st));
-  EXPECT_EQ(info.key_version(), 2u);
+  EXPECT_EQ(KeyVersionOf("a0").value_or(0), 2u);
   EXPECT_EQ(Get("a0").value_or("FAILED"), "late");
   ExpectConsistent();
 }

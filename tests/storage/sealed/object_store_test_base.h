@@ -69,10 +69,11 @@ class ObjectStoreTest : public testing::ObjectStoreFixture {
     return store_->BeginUpload(kOwner, b);
   }
 
-  // Reads ds1/name@version [start, end) and decrypts it.
+  // Reads ds1/name@version [start, end) and decrypts it (under `key`, or
+  // the fixture's data key when null).
   absl::StatusOr<std::string> Get(const std::string& name, uint64_t version = 0, uint64_t start = 0,
                                   std::optional<uint64_t> end = {}, const kms::Caller& who = kOwner,
-                                  const std::string& token = "") {
+                                  const std::string& token = "", const SecretBytes* key = nullptr) {
     v1::GetObjectRequest r;
     r.set_dataset("ds1");
     r.set_name(name);
@@ -90,8 +91,30 @@ class ObjectStoreTest : public testing::ObjectStoreFixture {
       segments.push_back({s.index(), s.data()});
     }
     EXPECT_EQ(segments.size(), read->head().end_segment() - read->head().first_segment());
-    return testing::Open(data_key_, h, read->head().stream_bytes(), segments, start,
-                         end.value_or(UINT64_MAX));
+    return testing::Open(key != nullptr ? *key : data_key_, h, read->head().stream_bytes(),
+                         segments, start, end.value_or(UINT64_MAX));
+  }
+
+  // Runs maintenance until job `id` is DONE (at most `passes` times); the
+  // job as it then stands.
+  absl::StatusOr<v1::StoreJob> RunJobUntilDone(const std::string& id, int passes = 8) {
+    v1::GetJobRequest g;
+    g.set_id(id);
+    ASSIGN_OR_RETURN(v1::StoreJob job, store_->GetJob(kOwner, g));
+    for (int i = 0; i < passes && job.state() != v1::DONE; ++i) {
+      RETURN_IF_ERROR(store_->RunMaintenance());
+      ASSIGN_OR_RETURN(job, store_->GetJob(kOwner, g));
+    }
+    return job;
+  }
+
+  // The key version ds1/name's latest version is wrapped under.
+  absl::StatusOr<uint32_t> KeyVersionOf(const std::string& name) {
+    v1::StatObjectRequest st;
+    st.set_dataset("ds1");
+    st.set_name(name);
+    ASSIGN_OR_RETURN(v1::ObjectInfo info, store_->StatObject(kOwner, st));
+    return info.key_version();
   }
 
   // A rekey job begun for ds1/name (whose plaintext is `plain`) by kOwner,
