@@ -30,6 +30,12 @@
 //   fail_after N FN RV [count=M]     the first N calls of FN (counted from
 //                                    when the rule was loaded) pass, later
 //                                    ones fail (at most M of them).
+//   ... after_call                   (on either fail rule) the call reaches
+//                                    the real module and runs there; its
+//                                    caller gets RV instead of the real
+//                                    result (an answer lost on the way back:
+//                                    the object may exist, the session may
+//                                    be logged in).
 //   latency_us FN MICROS             sleeps MICROS before FN runs (before an
 //                                    injected failure too).
 //   FN: a v2.40 function name (C_Encrypt, ...) or `*` for every function but
@@ -40,7 +46,7 @@
 // matching latency rule adds its delay; the first matching `fail` rule that is
 // due decides the result. Each rule counts the calls of FN it has seen.
 //
-// An injected failure never reaches the real module, so an operation begun
+// An injected failure (without after_call) never reaches the real module, so an operation begun
 // there stays active: after C_EncryptInit passes and C_Encrypt is failed, the
 // session still has the encrypt operation (SoftHSM 2.6.1 offers no way to
 // cancel it from outside), where a real token would have ended it. A caller

@@ -51,6 +51,7 @@ void Report(const std::string& line) {
 struct Decision {
   bool inject = false;
   CK_RV rv = CKR_OK;
+  bool after_call = false;  // forward first, then report rv
   uint64_t latency_us = 0;
 };
 
@@ -147,6 +148,7 @@ class FaultState {
         if (decision.inject || rule.seen <= rule.pass_first) continue;
         decision.inject = true;
         decision.rv = rule.rv;
+        decision.after_call = rule.after_call;
         if (rule.remaining > 0) --rule.remaining;
       }
     }
@@ -306,7 +308,7 @@ struct Forwarder<kFn, kMember, CK_RV (*)(Args...)> {
       std::this_thread::sleep_for(
           std::chrono::microseconds(decision.latency_us));
     }
-    if (decision.inject) return decision.rv;
+    if (decision.inject && !decision.after_call) return decision.rv;
     CK_FUNCTION_LIST_PTR real = state.real();
     if (real == nullptr) return CKR_GENERAL_ERROR;
     const auto target = real->*kMember;
@@ -323,6 +325,9 @@ struct Forwarder<kFn, kMember, CK_RV (*)(Args...)> {
         AfterFinalize(state, args...);
       }
     }
+    // The module did the work, but its caller hears of a failure (an answer
+    // lost on the way back).
+    if (decision.inject) return decision.rv;
     return rv;
   }
 };

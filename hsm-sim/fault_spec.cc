@@ -166,6 +166,10 @@ std::optional<std::string> ParseRule(const std::vector<std::string_view>& tok,
     next += 2;
     for (; next < tok.size(); ++next) {
       constexpr std::string_view kCount = "count=";
+      if (tok[next] == "after_call") {
+        rule.after_call = true;
+        continue;
+      }
       if (tok[next].substr(0, kCount.size()) != kCount) {
         return "unexpected token " + quoted(tok[next]);
       }

@@ -71,6 +71,7 @@ struct FaultRule {
   CK_RV rv = CKR_OK;
   uint64_t pass_first = 0;  // fail_after N
   int64_t remaining = -1;   // count=N; -1 means unlimited, 0 means expired
+  bool after_call = false;  // the real module runs the call first
   uint64_t latency_us = 0;
   uint64_t seen = 0;  // calls of a matching function seen so far
 

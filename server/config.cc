@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kms/broker/attestation_admin.h"
+#include "kms/pkcs11/pin_source.h"
 
 namespace strongroom::server {
 namespace {
@@ -137,7 +138,7 @@ absl::Status ParseStore(const ConfigNode& root, const std::string& source,
   ASSIGN_OR_RETURN(ConfigNode store, root.GetSection("store"));
   RETURN_IF_ERROR(
       store.AllowOnly({"path", "default_quota_bytes", "max_segment_size", "upload_idle_timeout",
-                       "rekey_idle_timeout", "maintenance_interval"}));
+                       "rekey_idle_timeout", "maintenance_interval", "max_pending_uploads"}));
   ASSIGN_OR_RETURN(std::string path, store.GetString("path", ""));
   s->path = Resolve(base_dir, path);
   ASSIGN_OR_RETURN(int64_t quota, store.GetInt("default_quota_bytes", 0, 0, INT64_MAX));
@@ -149,6 +150,10 @@ absl::Status ParseStore(const ConfigNode& root, const std::string& source,
   s->max_segment_size = static_cast<uint32_t>(segment);
   ASSIGN_OR_RETURN(s->upload_idle_timeout,
                    store.GetDuration("upload_idle_timeout", s->upload_idle_timeout));
+  ASSIGN_OR_RETURN(
+      int64_t pending,
+      store.GetInt("max_pending_uploads", static_cast<int64_t>(s->max_pending_uploads), 1, 100000));
+  s->max_pending_uploads = static_cast<size_t>(pending);
   ASSIGN_OR_RETURN(s->rekey_idle_timeout,
                    store.GetDuration("rekey_idle_timeout", s->rekey_idle_timeout));
   if (s->rekey_idle_timeout < absl::Minutes(1)) {
@@ -210,6 +215,16 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
   ASSIGN_OR_RETURN(c.hsm.token_label, hsm.GetString("token_label"));
   ASSIGN_OR_RETURN(std::string pin_file, hsm.GetString("pin_file", ""));
   ASSIGN_OR_RETURN(c.hsm.pin.env_var, hsm.GetString("pin_env", ""));
+  if (!c.hsm.pin.env_var.empty() && !kms::pkcs11::IsEnvironmentVariableName(c.hsm.pin.env_var)) {
+    // `pin_env: true` (meaning "take it from the environment") would
+    // otherwise look for a variable named "true".
+    // (The value is not echoed: it may be a PIN written where its
+    // variable's name belongs.)
+    return absl::InvalidArgumentError(absl::StrCat(
+        source,
+        ": config field 'hsm.pin_env': not an environment variable name "
+        "(upper-case letters, digits and '_', not starting with a digit, at most 128)"));
+  }
   if (pin_file.empty() == c.hsm.pin.env_var.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": config field 'hsm.pin_file': set exactly one of hsm.pin_file or hsm.pin_env"));

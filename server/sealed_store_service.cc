@@ -257,6 +257,8 @@ grpc::Status SealedStoreService::PutObject(grpc::ServerContext* context,
   absl::StatusOr<std::unique_ptr<storage::sealed::ObjectUpload>> upload =
       store_->OpenUpload(*caller, message.start());
   if (!upload.ok()) return ToGrpcStatus(upload.status());
+  // A stream that stops sending is ended by the store's idle sweep.
+  (*upload)->SetCanceller([context] { context->TryCancel(); });
   // Destroying `upload` without a commit discards it: every early return
   // below leaves nothing behind (`writer` goes first, waiting for a write in
   // progress).

@@ -34,7 +34,8 @@ Database::Database(std::string path, std::unique_ptr<rocksdb::DB> db)
 
 Database::~Database() = default;
 
-absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
+                                                         rocksdb::Env* env) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) {
@@ -45,6 +46,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   options.create_if_missing = true;
   options.paranoid_checks = true;
   options.IncreaseParallelism(2);
+  if (env != nullptr) options.env = env;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
   if (!s.ok()) {

@@ -21,6 +21,7 @@
 
 namespace rocksdb {
 class DB;
+class Env;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -29,8 +30,12 @@ namespace strongroom::storage {
 class Database {
  public:
   // Unavailable (naming the path and RocksDB's reason) when the database
-  // cannot be opened, e.g. because another process holds its lock.
-  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path);
+  // cannot be opened, e.g. because another process holds its lock. `env`,
+  // when set, replaces RocksDB's default Env (tests: fault injection over
+  // the real file system, storage/testing/fault_env.h); not owned, and
+  // it must outlive the database.
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
+                                                        rocksdb::Env* env = nullptr);
   ~Database();
 
   const std::string& path() const { return path_; }

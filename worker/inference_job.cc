@@ -69,15 +69,19 @@ absl::StatusOr<SecretBytes> SerializeOutput(const Tensor& t, absl::string_view n
   ::onnx::TensorProto proto;
   t.ToTensorProto(name, &proto);
   const size_t size = proto.ByteSizeLong();
-  SecretBytes out(size);
-  const bool ok = size <= static_cast<size_t>(std::numeric_limits<int>::max()) &&
-                  proto.SerializeToArray(out.RevealMutable().data(), static_cast<int>(size));
   std::string* raw = proto.mutable_raw_data();
-  OPENSSL_cleanse(raw->data(), raw->size());
-  if (!ok) {
+  // Refused before the locked buffer is made: a size protobuf cannot write
+  // must not first cost that much locked memory (or abort when there is not
+  // that much to lock).
+  if (size > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    OPENSSL_cleanse(raw->data(), raw->size());
     return absl::ResourceExhaustedError(
         absl::StrCat(size, " bytes is too large for a serialized TensorProto (2 GiB)"));
   }
+  SecretBytes out(size);
+  const bool ok = proto.SerializeToArray(out.RevealMutable().data(), static_cast<int>(size));
+  OPENSSL_cleanse(raw->data(), raw->size());
+  if (!ok) return absl::InternalError(absl::StrCat("serializing output '", name, "' failed"));
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/bytes.h"
@@ -159,28 +160,36 @@ int RunLocalCommand(const std::vector<std::string>& args) {
     if (ec)
       return Fail(kExitUsage, absl::StrCat("--output-dir ", dir.string(), ": ", ec.message()));
     // Whole files, 0600 (outputs are the model's plaintext results), as one
-    // set: a failed write removes those this run wrote, and files of an
-    // earlier run with more outputs go, so the folder never mixes two runs.
-    std::vector<std::filesystem::path> written;
+    // set: the folder never mixes two runs. Files of an earlier run with
+    // more outputs go; a failed write removes every output file there (this
+    // run's, and an earlier run's whose set this run already broke into).
+    const auto remove_from = [&](size_t first) {
+      std::vector<std::filesystem::path> stale;
+      for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        size_t k = 0;
+        if (absl::StartsWith(name, "output_") && absl::EndsWith(name, ".pb") &&
+            absl::SimpleAtoi(absl::string_view(name).substr(7, name.size() - 10), &k) &&
+            name == absl::StrCat("output_", k, ".pb") && k >= first && entry.is_regular_file(ec)) {
+          stale.push_back(entry.path());
+        }
+      }
+      for (const auto& path : stale) std::filesystem::remove(path, ec);
+    };
     for (size_t i = 0; i < outputs->size(); ++i) {
       const auto path = dir / absl::StrCat("output_", i, ".pb");
       auto s = WriteFileAtomically(path.string(),
                                    (*outputs)[i].SerializeAsTensorProto(model->outputs()[i].name),
                                    0600, "--output-dir");
       if (!s.ok()) {
-        for (const auto& p : written) std::filesystem::remove(p, ec);
+        remove_from(0);
         return Fail(kExitFailed,
-                    absl::StrCat(s.message(), written.empty() ? ""
-                                                              : " (the outputs written "
-                                                                "before it were removed)"));
+                    absl::StrCat(s.message(), i == 0 ? ""
+                                                     : " (the output files already in the "
+                                                       "folder were removed)"));
       }
-      written.push_back(path);
     }
-    for (size_t k = outputs->size();; ++k) {
-      const auto stale = dir / absl::StrCat("output_", k, ".pb");
-      if (!std::filesystem::is_regular_file(stale, ec)) break;
-      std::filesystem::remove(stale, ec);
-    }
+    remove_from(outputs->size());
   }
   bool all_match = true;
   for (size_t i = 0; i < outputs->size(); ++i) {

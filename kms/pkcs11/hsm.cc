@@ -1,9 +1,10 @@
 // Session pool, login and recovery of Hsm. The key operations live in
 // hsm_keys.cc, hsm_aes_gcm.cc, hsm_key_wrap.cc and hsm_ec.cc.
-#include "absl/strings/string_view.h"
 #include "kms/pkcs11/hsm.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kms/pkcs11/errors.h"
@@ -62,17 +63,27 @@ Hsm::~Hsm() {
     owner_session_ = CK_INVALID_HANDLE;
     ++owner_epoch_;
   }
+  std::lock_guard<std::mutex> owner_lock(owner_mu_);
+  CloseRetiredOwnerSessions();
 }
 
 absl::Status Hsm::Connect() {
-  ASSIGN_OR_RETURN(slot_, module_->FindSlotByTokenLabel(options_.token_label));
+  // Whatever happens below, nothing of the earlier connection is used again:
+  // its session handles are meaningless after a re-initialization (the
+  // module may hand the same numbers to new sessions), and until a slot is
+  // found again OpenSession answers CKR_TOKEN_NOT_PRESENT, which sends the
+  // next call through another reload rather than to the old slot.
+  connected_ = false;
   {
     std::lock_guard<std::mutex> pool_lock(pool_mu_);
-    idle_.clear();  // handles of an earlier generation are meaningless now
+    idle_.clear();
   }
   std::lock_guard<std::mutex> owner_lock(owner_mu_);
   owner_session_ = CK_INVALID_HANDLE;
+  retired_owner_sessions_.clear();
   ++owner_epoch_;
+  ASSIGN_OR_RETURN(slot_, module_->FindSlotByTokenLabel(options_.token_label));
+  connected_ = true;
   ASSIGN_OR_RETURN(owner_session_, OpenSession());
   return absl::OkStatus();
 }
@@ -85,6 +96,11 @@ absl::Status Hsm::Login(CK_SESSION_HANDLE session) {
 }
 
 absl::StatusOr<CK_SESSION_HANDLE> Hsm::OpenSession() {
+  if (!connected_) {
+    return RvToStatus("C_OpenSession", CKR_TOKEN_NOT_PRESENT,
+                      absl::StrCat("token '", options_.token_label,
+                                   "' was not found when the module was last initialized"));
+  }
   CK_FUNCTION_LIST* fn = module_->functions();
   CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
   CK_RV rv = fn->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
@@ -171,6 +187,7 @@ absl::Status Hsm::Recover(CK_RV rv, uint64_t failed_generation) {
   std::lock_guard<std::mutex> owner_lock(owner_mu_);
   if (owner_session_ == CK_INVALID_HANDLE) {
     ASSIGN_OR_RETURN(owner_session_, OpenSession());
+    CloseRetiredOwnerSessions();
     return absl::OkStatus();
   }
   return Login(owner_session_);
@@ -181,6 +198,7 @@ absl::Status Hsm::RunWithRecovery(absl::string_view call, bool owner_session,
   for (int attempt = 0;; ++attempt) {
     uint64_t generation;
     absl::Status status;
+    bool stuck_owner = false;
     {
       std::shared_lock<std::shared_mutex> lock(reload_mu_);
       generation = generation_;
@@ -188,7 +206,10 @@ absl::Status Hsm::RunWithRecovery(absl::string_view call, bool owner_session,
         std::lock_guard<std::mutex> owner_lock(owner_mu_);
         if (owner_session_ == CK_INVALID_HANDLE) {
           absl::StatusOr<CK_SESSION_HANDLE> opened = OpenSession();
-          if (opened.ok()) owner_session_ = *opened;
+          if (opened.ok()) {
+            owner_session_ = *opened;
+            CloseRetiredOwnerSessions();
+          }
           status = opened.status();
         }
         if (status.ok()) {
@@ -196,8 +217,21 @@ absl::Status Hsm::RunWithRecovery(absl::string_view call, bool owner_session,
           status = fn(session);
           std::optional<CK_RV> rv = RvOf(status);
           if (rv && (*rv == CKR_SESSION_HANDLE_INVALID || *rv == CKR_SESSION_CLOSED)) {
+            // Closed too once its successor is open, in case the module was
+            // wrong and it lives on (closing a handle that is gone is
+            // harmless).
+            retired_owner_sessions_.push_back(owner_session_);
             owner_session_ = CK_INVALID_HANDLE;
             ++owner_epoch_;
+          } else if (rv && *rv == CKR_OPERATION_ACTIVE) {
+            // An earlier failure left an operation (a search whose
+            // C_FindObjectsFinal failed) active in the owner session, and
+            // PKCS#11 2.40 has no call to cancel it: replace the session
+            // (its session objects go with it) and try once more.
+            retired_owner_sessions_.push_back(owner_session_);
+            owner_session_ = CK_INVALID_HANDLE;
+            ++owner_epoch_;
+            stuck_owner = true;
           }
         }
       } else {
@@ -219,6 +253,11 @@ absl::Status Hsm::RunWithRecovery(absl::string_view call, bool owner_session,
     }
     if (status.ok()) return status;
     std::optional<CK_RV> rv = RvOf(status);
+    if (attempt == 0 && stuck_owner) {
+      LogWarning("pkcs11.owner_session_replaced",
+                 {{"call", std::string(call)}, {"after", RvName(*rv)}});
+      continue;
+    }
     if (attempt > 0 || !rv.has_value() || !IsRecoverable(*rv)) return status;
     absl::Status recovered = Recover(*rv, generation);
     if (!recovered.ok()) {
@@ -276,17 +315,12 @@ absl::StatusOr<CK_OBJECT_HANDLE> Hsm::Resolve(Session& session, const KeyHandle&
       {CKA_TOKEN, &token, sizeof(token)},
       {CKA_ID, const_cast<uint8_t*>(key.id.data()), key.id.size()},
   };
-  CK_RV rv = session.fn->C_FindObjectsInit(session.handle, tmpl, 3);
-  if (rv != CKR_OK) return RvToStatus("C_FindObjectsInit", rv);
   CK_OBJECT_HANDLE found[2];
-  CK_ULONG n = 0;
-  rv = session.fn->C_FindObjects(session.handle, found, 2, &n);
-  CK_RV final_rv = session.fn->C_FindObjectsFinal(session.handle);
-  if (rv != CKR_OK) return RvToStatus("C_FindObjects", rv);
-  if (final_rv != CKR_OK) return RvToStatus("C_FindObjectsFinal", final_rv);
+  ASSIGN_OR_RETURN(size_t n, FindObjects(session, tmpl, found));
   if (n == 0) {
-    return absl::NotFoundError(absl::StrCat("key '", key.label, "' (id ", HexEncode(key.id),
-                                            ") is no longer in the token"));
+    return EmptySearch(
+        session, absl::NotFoundError(absl::StrCat("key '", key.label, "' (id ", HexEncode(key.id),
+                                                  ") is no longer in the token")));
   }
   if (n > 1) {
     // Two objects under one CKA_ID (a creation retried after an ambiguous
@@ -298,6 +332,61 @@ absl::StatusOr<CK_OBJECT_HANDLE> Hsm::Resolve(Session& session, const KeyHandle&
   std::lock_guard<std::mutex> lock(handle_cache_mu_);
   handle_cache_[cache_key] = found[0];
   return found[0];
+}
+
+void Hsm::CloseRetiredOwnerSessions() {
+  for (CK_SESSION_HANDLE h : retired_owner_sessions_) module_->functions()->C_CloseSession(h);
+  retired_owner_sessions_.clear();
+}
+
+absl::StatusOr<size_t> Hsm::FindObjects(Session& session, std::span<CK_ATTRIBUTE> tmpl,
+                                        std::span<CK_OBJECT_HANDLE> out) {
+  CK_RV rv = session.fn->C_FindObjectsInit(session.handle, tmpl.data(), tmpl.size());
+  if (rv != CKR_OK) return RvToStatus("C_FindObjectsInit", rv);
+  CK_ULONG n = 0;
+  rv = session.fn->C_FindObjects(session.handle, out.data(), out.size(), &n);
+  CK_RV final_rv = session.fn->C_FindObjectsFinal(session.handle);
+  if (rv != CKR_OK) return RvToStatus("C_FindObjects", rv);
+  if (final_rv != CKR_OK) return RvToStatus("C_FindObjectsFinal", final_rv);
+  return static_cast<size_t>(n);
+}
+
+absl::Status Hsm::EmptySearch(Session& session, absl::Status not_found) {
+  CK_SESSION_INFO info;
+  CK_RV rv = session.fn->C_GetSessionInfo(session.handle, &info);
+  if (rv != CKR_OK) return RvToStatus("C_GetSessionInfo", rv);
+  if (info.state == CKS_RW_USER_FUNCTIONS || info.state == CKS_RO_USER_FUNCTIONS) {
+    return not_found;
+  }
+  return RvToStatus("C_FindObjects", CKR_USER_NOT_LOGGED_IN,
+                    "the search found nothing while the session was not logged in");
+}
+
+absl::Status Hsm::DestroyStrays(Session& session, const Bytes& id, absl::string_view label) {
+  CK_BBOOL token = CK_TRUE;
+  CK_ATTRIBUTE tmpl[] = {
+      {CKA_TOKEN, &token, sizeof(token)},
+      {CKA_ID, const_cast<uint8_t*>(id.data()), id.size()},
+  };
+  CK_OBJECT_HANDLE found[8];
+  ASSIGN_OR_RETURN(size_t n, FindObjects(session, tmpl, found));
+  if (n == 0) return EmptySearch(session, absl::OkStatus());
+  for (size_t i = 0; i < n; ++i) {
+    RETURN_IF_ERROR(RvToStatus("C_DestroyObject",
+                               session.fn->C_DestroyObject(session.handle, found[i]),
+                               absl::StrCat("stray object of key '", label, "'")));
+  }
+  const std::string id_hex = HexEncode(id);
+  {
+    std::lock_guard<std::mutex> lock(handle_cache_mu_);
+    for (auto it = handle_cache_.begin(); it != handle_cache_.end();) {
+      it = absl::EndsWith(it->first.second, absl::StrCat(":", id_hex)) ? handle_cache_.erase(it)
+                                                                       : std::next(it);
+    }
+  }
+  LogWarning("hsm.stray_objects_destroyed",
+             {{"label", std::string(label)}, {"id", id_hex}, {"count", static_cast<int64_t>(n)}});
+  return absl::OkStatus();
 }
 
 void Hsm::ForgetHandle(const KeyHandle& key) {

@@ -178,10 +178,25 @@ class Hsm {
   void ReleaseToPool(Session session);
   void Discard(Session session);
   absl::Status Recover(CK_RV rv, uint64_t failed_generation);
+  void CloseRetiredOwnerSessions();  // REQUIRES: owner_mu_
   absl::Status RunWithRecovery(absl::string_view call, bool owner_session,
                                const std::function<absl::Status(Session&)>& fn);
   absl::StatusOr<KeyHandle> CreateObject(absl::string_view call, KeyHandle proto,
                                          std::vector<CK_ATTRIBUTE>& attrs);
+  // C_FindObjectsInit / C_FindObjects (up to out.size() handles) /
+  // C_FindObjectsFinal; the number found.
+  absl::StatusOr<size_t> FindObjects(Session& session, std::span<CK_ATTRIBUTE> tmpl,
+                                     std::span<CK_OBJECT_HANDLE> out);
+  // What a search that found nothing may conclude: `not_found` when
+  // `session` is logged in, else a CKR_USER_NOT_LOGGED_IN error (private
+  // objects are invisible without a login, so the empty answer proves
+  // nothing; the recovery logs in and searches again).
+  absl::Status EmptySearch(Session& session, absl::Status not_found);
+  // Before a persistent creation is retried (the first try failed in a way
+  // that may still have made the object): destroys every token object
+  // carrying `id`, so the retry cannot leave two objects under one CKA_ID.
+  // The ids are fresh random values, so nothing else carries them.
+  absl::Status DestroyStrays(Session& session, const Bytes& id, absl::string_view label);
 
   const HsmOptions options_;
   std::unique_ptr<Pkcs11Module> module_;
@@ -190,11 +205,17 @@ class Hsm {
   // Shared by every call into the module; exclusive while re-initializing it.
   mutable std::shared_mutex reload_mu_;
   CK_SLOT_ID slot_ = 0;             // guarded by reload_mu_
+  bool connected_ = false;          // slot_ found since the last (re)initialize; reload_mu_
   uint64_t generation_ = 0;         // guarded by reload_mu_
   CK_SESSION_HANDLE owner_session_ = CK_INVALID_HANDLE;  // guarded by owner_mu_
   // Bumped whenever owner_session_ is dropped: the session objects it held
   // (CopyToSession, temporary keys) are gone with it.
   std::atomic<uint64_t> owner_epoch_{0};
+  // Owner sessions given up (called invalid, or stuck with an operation),
+  // closed once a successor is open: SoftHSM invalidates the handles of
+  // token objects when a slot's last session closes, so there is always one
+  // open while the owner session changes. Guarded by owner_mu_.
+  std::vector<CK_SESSION_HANDLE> retired_owner_sessions_;
   mutable std::mutex owner_mu_;
 
   mutable std::mutex pool_mu_;

@@ -75,7 +75,9 @@ absl::StatusOr<EcKeyPair> Hsm::GenerateEcKeyPair(EcCurve curve, const KeyOptions
   }
   pair.private_key.kind = KeyKind::kEcPrivate;
   pair.public_key.kind = KeyKind::kEcPublic;
+  int tries = 0;
   RETURN_IF_ERROR(RunOnOwnerSession("GenerateEcKeyPair", [&](Session& s) -> absl::Status {
+    if (o.persistent && tries++ > 0) RETURN_IF_ERROR(DestroyStrays(s, o.id, o.label));
     CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
     CK_OBJECT_HANDLE pub_h, priv_h;
     CK_RV rv = s.fn->C_GenerateKeyPair(s.handle, &mech, pub.data(), pub.size(), priv.data(),

@@ -91,7 +91,9 @@ absl::StatusOr<KeyHandle> Hsm::UnwrapKey(const KeyHandle& wrapping_key,
   key.persistent = o.persistent;
   key.label = o.label;
   key.id = o.id;
+  int tries = 0;
   RETURN_IF_ERROR(RunOnOwnerSession("UnwrapKey", [&](Session& s) -> absl::Status {
+    if (o.persistent && tries++ > 0) RETURN_IF_ERROR(DestroyStrays(s, o.id, o.label));
     ASSIGN_OR_RETURN(CK_OBJECT_HANDLE wrapping, Resolve(s, wrapping_key));
     CK_MECHANISM mech = {Mechanism(mechanism), nullptr, 0};
     CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;

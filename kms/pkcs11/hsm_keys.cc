@@ -53,7 +53,10 @@ KeyHandle MakeHandle(KeyKind kind, const KeyOptions& o) {
 absl::StatusOr<KeyHandle> Hsm::CreateObject(absl::string_view call, KeyHandle proto,
                                             std::vector<CK_ATTRIBUTE>& attrs) {
   KeyHandle result = std::move(proto);
+  int tries = 0;
   RETURN_IF_ERROR(RunOnOwnerSession(call, [&](Session& s) -> absl::Status {
+    if (result.persistent && tries++ > 0)
+      RETURN_IF_ERROR(DestroyStrays(s, result.id, result.label));
     CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
     CK_RV rv = s.fn->C_CreateObject(s.handle, attrs.data(), attrs.size(), &handle);
     RETURN_IF_ERROR(RvToStatus("C_CreateObject", rv, call));
@@ -74,7 +77,9 @@ absl::StatusOr<KeyHandle> Hsm::GenerateAesKey(size_t key_bytes, const KeyOptions
   AddSecretKeyUsage(attrs, o);
   KeyHandle key = MakeHandle(KeyKind::kAes, o);
   key.aes_key_bytes = key_bytes;
+  int tries = 0;
   RETURN_IF_ERROR(RunOnOwnerSession("GenerateAesKey", [&](Session& s) -> absl::Status {
+    if (o.persistent && tries++ > 0) RETURN_IF_ERROR(DestroyStrays(s, o.id, o.label));
     CK_MECHANISM mech = {CKM_AES_KEY_GEN, nullptr, 0};
     CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
     CK_RV rv = s.fn->C_GenerateKey(s.handle, &mech, attrs.data(), attrs.size(), &handle);
@@ -142,17 +147,12 @@ absl::StatusOr<KeyHandle> Hsm::FindKey(KeyKind kind, absl::string_view label) {
         {CKA_TOKEN, &token, sizeof(token)},
         {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
     };
-    CK_RV rv = s.fn->C_FindObjectsInit(s.handle, tmpl, 3);
-    RETURN_IF_ERROR(RvToStatus("C_FindObjectsInit", rv));
     CK_OBJECT_HANDLE found[2];
-    CK_ULONG n = 0;
-    rv = s.fn->C_FindObjects(s.handle, found, 2, &n);
-    CK_RV final_rv = s.fn->C_FindObjectsFinal(s.handle);
-    RETURN_IF_ERROR(RvToStatus("C_FindObjects", rv));
-    RETURN_IF_ERROR(RvToStatus("C_FindObjectsFinal", final_rv));
+    ASSIGN_OR_RETURN(size_t n, FindObjects(s, tmpl, found));
     if (n == 0) {
-      return absl::NotFoundError(absl::StrCat("no ", KeyKindName(kind),
-                                              " key labelled '", label, "' in the token"));
+      return EmptySearch(
+          s, absl::NotFoundError(absl::StrCat("no ", KeyKindName(kind), " key labelled '", label,
+                                              "' in the token")));
     }
     if (n > 1) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -169,7 +169,7 @@ absl::StatusOr<KeyHandle> Hsm::FindKey(KeyKind kind, absl::string_view label) {
                             {CKA_KEY_TYPE, &key_type, sizeof(key_type)},
                             {CKA_VALUE_LEN, &value_len, sizeof(value_len)}};
     CK_ULONG nattrs = kind == KeyKind::kAes || kind == KeyKind::kGenericSecret ? 3 : 2;
-    rv = s.fn->C_GetAttributeValue(s.handle, found[0], attrs, nattrs);
+    CK_RV rv = s.fn->C_GetAttributeValue(s.handle, found[0], attrs, nattrs);
     RETURN_IF_ERROR(RvToStatus("C_GetAttributeValue", rv, "CKA_ID"));
     key.id.assign(id, id + attrs[0].ulValueLen);
     if (kind == KeyKind::kAes) {

@@ -14,10 +14,25 @@
 
 namespace strongroom::kms::pkcs11 {
 
+bool IsEnvironmentVariableName(const std::string& name) {
+  if (name.empty() || name.size() > 128 || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<SecretBytes> PinSource::Load() const {
   if (file.empty() == env_var.empty()) {
     return absl::InvalidArgumentError(
         "hsm PIN source: set exactly one of 'pin_file' or 'pin_env'");
+  }
+  if (!env_var.empty() && !IsEnvironmentVariableName(env_var)) {
+    // The name is not echoed: a PIN typed where its variable's name belongs
+    // must not reach a log.
+    return absl::InvalidArgumentError(
+        "hsm PIN source: 'pin_env' is not an environment variable name (upper-case letters, "
+        "digits and '_', not starting with a digit)");
   }
   if (!env_var.empty()) {
     const char* value = std::getenv(env_var.c_str());

@@ -22,6 +22,11 @@ struct PinSource {
   absl::StatusOr<SecretBytes> Load() const;
 };
 
+// [A-Z_][A-Z0-9_]*, at most 128 characters: the names POSIX reserves for
+// environment variables of utilities. Refuses `true`, `yes`, a PIN pasted in
+// by mistake, and anything with '=' (which getenv could never find).
+bool IsEnvironmentVariableName(const std::string& name);
+
 }  // namespace strongroom::kms::pkcs11
 
 #endif  // STRONGROOM_KMS_PKCS11_PIN_SOURCE_H_

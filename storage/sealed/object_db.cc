@@ -34,6 +34,7 @@ rocksdb::Options TunedOptions(const StoreOptions& o) {
   options.paranoid_checks = true;
   options.IncreaseParallelism(2);
   options.max_background_jobs = 2;
+  if (o.env_for_testing != nullptr) options.env = o.env_for_testing;
   options.write_buffer_size = o.write_buffer_bytes;
   options.max_write_buffer_number = 3;
   options.level_compaction_dynamic_level_bytes = true;

@@ -72,6 +72,17 @@ absl::Status ValidateObjectName(absl::string_view name, absl::string_view field)
   return absl::OkStatus();
 }
 
+absl::Status ValidateObjectPrefix(absl::string_view prefix, absl::string_view field) {
+  if (prefix.size() > kMaxObjectNameSize) {
+    return Invalid(field, prefix,
+                   absl::StrCat("is ", prefix.size(), " bytes, more than ", kMaxObjectNameSize));
+  }
+  for (char c : prefix) {
+    if (!IsNameChar(c)) return Invalid(field, prefix, "may only hold letters, digits and . _ - /");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> ParseDatasetName(absl::string_view name, absl::string_view field) {
   absl::string_view id = name;
   absl::ConsumePrefix(&id, "datasets/");

@@ -21,6 +21,9 @@ inline constexpr size_t kMaxObjectNameSize = 1024;
 
 absl::Status ValidateDatasetId(absl::string_view id, absl::string_view field);
 absl::Status ValidateObjectName(absl::string_view name, absl::string_view field);
+// The start of an object name (a listing filter): the characters and length
+// of a name; it may end anywhere, inside a path segment too.
+absl::Status ValidateObjectPrefix(absl::string_view prefix, absl::string_view field);
 // "keys/{id}" with a valid key id (the KMS's rule, same as dataset ids).
 absl::Status ValidateKeyName(absl::string_view name, absl::string_view field);
 

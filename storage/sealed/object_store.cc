@@ -105,17 +105,11 @@ absl::Status ObjectStore::LoadUsage() {
 // Every upload record at open belongs to a stream of an earlier process.
 absl::Status ObjectStore::DiscardAllUploads() {
   std::vector<v1::SealedUploadRecord> uploads;
-  absl::Status parse_error;
-  RETURN_IF_ERROR(db_->Scan(keys::kUploads, "", [&](absl::string_view, absl::string_view value) {
-    absl::StatusOr<v1::SealedUploadRecord> u = ParseRecord<v1::SealedUploadRecord>(value, "upload");
-    if (!u.ok()) {
-      parse_error = u.status();
-      return false;
-    }
-    uploads.push_back(*std::move(u));
-    return true;
-  }));
-  RETURN_IF_ERROR(parse_error);
+  RETURN_IF_ERROR(ScanRecords<v1::SealedUploadRecord>(*db_, keys::kUploads, "upload",
+                                                      [&](v1::SealedUploadRecord u) {
+                                                        uploads.push_back(std::move(u));
+                                                        return true;
+                                                      }));
   std::lock_guard<std::mutex> lock(mu_);
   for (const v1::SealedUploadRecord& u : uploads) {
     RETURN_IF_ERROR(DiscardUploadLocked(u, /*sync=*/false));
@@ -214,10 +208,10 @@ absl::Status ObjectStore::AuthorizeWorkload(const Caller& c, absl::string_view t
 }
 
 absl::StatusOr<v1::Dataset> ObjectStore::AuthorizedDataset(const Caller& c,
-                                                           absl::string_view dataset_field,
-                                                           Access access,
-                                                           absl::string_view what) const {
-  ASSIGN_OR_RETURN(std::string id, ParseDatasetName(dataset_field, "dataset"));
+                                                           absl::string_view dataset, Access access,
+                                                           absl::string_view what,
+                                                           absl::string_view field) const {
+  ASSIGN_OR_RETURN(std::string id, ParseDatasetName(dataset, field));
   if (c.role == kms::Role::kWorkload) {
     // Refused before the lookup, so that the answer says nothing about
     // whether the dataset exists (reads and uploads go through tokens).
@@ -225,8 +219,23 @@ absl::StatusOr<v1::Dataset> ObjectStore::AuthorizedDataset(const Caller& c,
         what, ": denied for '", c.principal,
         "' (role workload): workloads only read and upload objects, with a dataset token"));
   }
-  ASSIGN_OR_RETURN(v1::Dataset ds, LoadDataset(id));
-  RETURN_IF_ERROR(Authorize(c, access, ds, what));
+  return LoadAuthorizedDataset(c, id, access, what);
+}
+
+absl::StatusOr<v1::Dataset> ObjectStore::LoadAuthorizedDataset(const Caller& c,
+                                                               absl::string_view id, Access access,
+                                                               absl::string_view what) const {
+  absl::StatusOr<v1::Dataset> ds = LoadDataset(id);
+  if (absl::IsNotFound(ds.status()) && c.role != kms::Role::kAdmin &&
+      c.role != kms::Role::kAuditor) {
+    // Only those who may list every dataset learn that one does not exist;
+    // anyone else gets the refusal a dataset they do not own would give.
+    v1::Dataset unowned;
+    unowned.set_name(absl::StrCat("datasets/", id));
+    RETURN_IF_ERROR(Authorize(c, access, unowned, what));
+  }
+  RETURN_IF_ERROR(ds.status());
+  RETURN_IF_ERROR(Authorize(c, access, *ds, what));
   return ds;
 }
 
@@ -310,7 +319,8 @@ absl::StatusOr<v1::Dataset> ObjectStore::CreateDataset(const Caller& c,
 
 absl::StatusOr<v1::Dataset> ObjectStore::GetDataset(const Caller& c,
                                                     const v1::GetDatasetRequest& r) {
-  ASSIGN_OR_RETURN(v1::Dataset ds, AuthorizedDataset(c, r.name(), Access::kMetadata, "GetDataset"));
+  ASSIGN_OR_RETURN(v1::Dataset ds,
+                   AuthorizedDataset(c, r.name(), Access::kMetadata, "GetDataset", "name"));
   return WithUsage(std::move(ds));
 }
 

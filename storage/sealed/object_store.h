@@ -118,6 +118,12 @@ class ObjectUpload {
   absl::Status AppendSegment(std::span<const uint8_t> segment);
   // Checks the count and size and makes the object visible.
   absl::StatusOr<v1::ObjectInfo> Commit(const v1::PutObjectFinish& finish);
+  // What ends this upload's stream (the service: cancel the RPC). The idle
+  // sweep calls it when no segment has arrived for upload_idle_timeout: a
+  // stream that goes quiet must not hold its quota, its thread and its
+  // segments for as long as its connection lives. May be called from
+  // another thread while the stream runs; must not call into the store.
+  void SetCanceller(std::function<void()> cancel);
 
  private:
   friend class ObjectStore;
@@ -133,6 +139,8 @@ class ObjectUpload {
   uint64_t reserved_ = 0;  // quota reserved by this upload
   bool unlogged_ = false;  // some segments skipped the WAL
   bool done_ = false;
+  std::atomic<int64_t> last_activity_micros_;  // opened, or the last segment
+  std::function<void()> cancel_;               // guarded by store_.mu_
 };
 
 // One download: head() then Next() until it returns false. Reads a snapshot.
@@ -259,8 +267,16 @@ class ObjectStore {
   absl::StatusOr<v1::Dataset> LoadDataset(absl::string_view id) const;
   absl::Status Authorize(const Caller& c, Access access, const v1::Dataset& ds,
                          absl::string_view what) const;
-  absl::StatusOr<v1::Dataset> AuthorizedDataset(const Caller& c, absl::string_view dataset_field,
-                                                Access access, absl::string_view what) const;
+  // `dataset` is the request's value, `field` names it in errors.
+  absl::StatusOr<v1::Dataset> AuthorizedDataset(const Caller& c, absl::string_view dataset,
+                                                Access access, absl::string_view what,
+                                                absl::string_view field = "dataset") const;
+  // Dataset `id` when `c` may have `access` to it. A missing dataset is
+  // NOT_FOUND only to admins and auditors (who may list them all); to anyone
+  // else it is refused as one they do not own, so refusals tell nothing
+  // about which datasets exist.
+  absl::StatusOr<v1::Dataset> LoadAuthorizedDataset(const Caller& c, absl::string_view id,
+                                                    Access access, absl::string_view what) const;
   // A workload's token for dataset `id`, checked by the authorizer (read or
   // write); PermissionDenied for an empty token, FailedPrecondition when no
   // authorizer is wired.
@@ -276,6 +292,9 @@ class ObjectStore {
   // REQUIRES: mu_ held.
   absl::Status DiscardUploadLocked(const v1::SealedUploadRecord& upload, bool sync);
   absl::Status CancelJobLocked(v1::SealedJobRecord job, absl::string_view why);
+  // The writes that cancel `job` (its record, its new segments), added to
+  // `batch` so they commit with the caller's other changes. REQUIRES: mu_.
+  void AddJobCancel(v1::SealedJobRecord& job, absl::string_view why, rocksdb::WriteBatch& batch);
   absl::StatusOr<v1::SealedJobRecord> LoadJob(absl::string_view id) const;
   // An object of `ds` about to be written with a header under `key_version`
   // (an upload's or rekey's, fixed when it began): every running re-wrap of
@@ -311,7 +330,7 @@ class ObjectStore {
   mutable std::mutex mu_;                                // serializes metadata changes
   std::map<std::string, v1::SealedDatasetUsage> usage_;  // guarded by mu_
   std::map<std::string, uint64_t> reserved_;             // in-flight upload bytes; mu_
-  std::set<std::string> active_uploads_;                 // guarded by mu_
+  std::map<std::string, ObjectUpload*> active_uploads_;  // streaming now; mu_
   std::set<std::string> active_rekeys_;                  // guarded by mu_
   uint64_t deleted_since_compaction_ = 0;                // guarded by mu_
 

@@ -35,16 +35,21 @@ absl::StatusOr<v1::SealedJobRecord> ObjectStore::LoadJob(absl::string_view id) c
 }
 
 // REQUIRES: mu_ held.
-absl::Status ObjectStore::CancelJobLocked(v1::SealedJobRecord job, absl::string_view why) {
+void ObjectStore::AddJobCancel(v1::SealedJobRecord& job, absl::string_view why,
+                               rocksdb::WriteBatch& batch) {
   job.mutable_job()->set_state(v1::CANCELLED);
   job.mutable_job()->set_last_error(std::string(why));
   job.mutable_job()->set_update_time_unix_micros(Micros(clock_.Now()));
-  rocksdb::WriteBatch batch;
   if (!job.space().empty()) {
     batch.DeleteRange(ToSlice(keys::SegmentsOf(job.space())),
                       ToSlice(keys::SegmentsEnd(job.space())));
   }
   batch.Put(ToSlice(keys::Job(job.job().id())), ToSlice(Serialize(job)));
+}
+
+absl::Status ObjectStore::CancelJobLocked(v1::SealedJobRecord job, absl::string_view why) {
+  rocksdb::WriteBatch batch;
+  AddJobCancel(job, why, batch);
   RETURN_IF_ERROR(db_->Write(batch, /*sync=*/true));
   LogInfo("store.job_cancelled", {{"job", job.job().id()}, {"reason", std::string(why)}});
   return absl::OkStatus();

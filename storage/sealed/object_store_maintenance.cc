@@ -41,19 +41,23 @@ absl::Status ObjectStore::RunMaintenance() {
 absl::Status ObjectStore::DiscardIdleUploads() {
   const int64_t cutoff = Micros(clock_.Now() - options_.upload_idle_timeout);
   std::vector<v1::SealedUploadRecord> idle;
-  absl::Status error;
-  RETURN_IF_ERROR(db_->Scan(keys::kUploads, "", [&](absl::string_view, absl::string_view value) {
-    absl::StatusOr<v1::SealedUploadRecord> u = ParseRecord<v1::SealedUploadRecord>(value, "upload");
-    if (!u.ok()) {
-      error = u.status();
-      return false;
-    }
-    if (u->create_time_unix_micros() < cutoff) idle.push_back(*std::move(u));
-    return true;
-  }));
-  RETURN_IF_ERROR(error);
+  RETURN_IF_ERROR(ScanRecords<v1::SealedUploadRecord>(*db_, keys::kUploads, "upload",
+                                                      [&](v1::SealedUploadRecord u) {
+                                                        if (u.create_time_unix_micros() < cutoff)
+                                                          idle.push_back(std::move(u));
+                                                        return true;
+                                                      }));
   if (options_.sync_point_for_testing) options_.sync_point_for_testing("gc.uploads.scanned");
   std::lock_guard<std::mutex> lock(mu_);
+  // Streams that went quiet: ended through their canceller; the upload is
+  // then discarded as after any failed stream.
+  for (const auto& [id, upload] : active_uploads_) {
+    if (upload->last_activity_micros_.load() < cutoff && upload->cancel_) {
+      LogInfo("store.upload_stream_cancelled", {{"upload", id}, {"reason", "idle"}});
+      upload->cancel_();
+      upload->cancel_ = nullptr;  // once
+    }
+  }
   for (const v1::SealedUploadRecord& u : idle) {
     if (active_uploads_.count(u.id()) > 0) continue;  // still streaming
     // Scanned without the lock: an upload committed since then is an object

@@ -52,21 +52,28 @@ absl::StatusOr<v1::SealedObjectRecord> ObjectStore::LoadObject(
 absl::StatusOr<std::unique_ptr<ObjectRead>> ObjectStore::OpenRead(const Caller& c,
                                                                   const v1::GetObjectRequest& r) {
   ASSIGN_OR_RETURN(std::string id, ParseDatasetName(r.dataset(), "dataset"));
+  // A range that ends before it starts is a malformed request, whatever the
+  // object's size (a start past the end of the object is OUT_OF_RANGE below).
+  if (r.has_range_end() && r.range_end() < r.range_start()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("range_end: ", r.range_end(), " is before range_start ", r.range_start()));
+  }
   if (c.role == kms::Role::kWorkload) {
     // Workloads read only with the broker's attestation token for the
     // dataset, checked against its release policy by the broker before the
     // dataset is even looked up: without one, nothing about it is told.
     RETURN_IF_ERROR(AuthorizeWorkload(c, r.token(), id, /*write=*/false, "GetObject"));
   }
-  ASSIGN_OR_RETURN(v1::Dataset ds, LoadDataset(id));
+  v1::Dataset ds;
   if (c.role == kms::Role::kWorkload) {
+    ASSIGN_OR_RETURN(ds, LoadDataset(id));
     if (ds.release_policy().empty()) {  // the broker refuses these already
       return absl::PermissionDeniedError(
           absl::StrCat("GetObject: denied for '", c.principal, "': ", ds.name(),
                        " has no release policy, so no workload may read it"));
     }
   } else {
-    RETURN_IF_ERROR(Authorize(c, Access::kRead, ds, "GetObject"));
+    ASSIGN_OR_RETURN(ds, LoadAuthorizedDataset(c, id, Access::kRead, "GetObject"));
   }
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   absl::StatusOr<v1::SealedObjectRecord> record = LoadObject(id, r.name(), r.version(), snapshot);
@@ -151,6 +158,10 @@ absl::StatusOr<v1::ListObjectsResponse> ObjectStore::ListObjects(const Caller& c
   if (!key_filter.empty()) RETURN_IF_ERROR(ValidateKeyName(key_filter, "key"));
   if (key_filter.empty() && r.key_version() != 0) {
     return absl::InvalidArgumentError("key_version: given without key");
+  }
+  if (!r.prefix().empty()) {
+    if (r.dataset().empty()) return absl::InvalidArgumentError("prefix: given without dataset");
+    RETURN_IF_ERROR(ValidateObjectPrefix(r.prefix(), "prefix"));
   }
   std::string prefix;
   if (!r.dataset().empty()) {
@@ -268,14 +279,14 @@ absl::StatusOr<v1::DeleteObjectResponse> ObjectStore::DeleteObject(
         }
         return true;
       }));
-  for (v1::SealedJobRecord& job : rekeys) {
-    RETURN_IF_ERROR(CancelJobLocked(std::move(job), "the object was deleted"));
-  }
+  // The rekey's cancellation commits in the object's own batch: a delete
+  // that fails leaves the object and its rekey as they were.
+  rocksdb::WriteBatch batch;
+  for (v1::SealedJobRecord& job : rekeys) AddJobCancel(job, "the object was deleted", batch);
   v1::SealedDatasetUsage usage = usage_[id];
   const uint64_t freed = record.info().stored_bytes();
   usage.set_used_bytes(usage.used_bytes() - std::min(usage.used_bytes(), freed));
   usage.set_object_count(usage.object_count() - std::min<uint64_t>(usage.object_count(), 1));
-  rocksdb::WriteBatch batch;
   batch.Delete(ToSlice(keys::Object(id, r.name(), r.version())));
   batch.DeleteRange(ToSlice(keys::SegmentsOf(record.space())),
                     ToSlice(keys::SegmentsEnd(record.space())));
@@ -283,6 +294,10 @@ absl::StatusOr<v1::DeleteObjectResponse> ObjectStore::DeleteObject(
   CrashPoint("delete.before_write");
   RETURN_IF_ERROR(db_->Write(batch, /*sync=*/true));
   CrashPoint("delete.after_write");
+  for (const v1::SealedJobRecord& job : rekeys) {
+    LogInfo("store.job_cancelled",
+            {{"job", job.job().id()}, {"reason", std::string(job.job().last_error())}});
+  }
   usage_[id] = usage;
   deleted_since_compaction_ += freed;
   LogInfo("store.object_deleted", {{"dataset", ds.name()},

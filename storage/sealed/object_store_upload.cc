@@ -28,13 +28,13 @@ constexpr uint64_t kLoggedUploadBytes = 8 << 20;
 absl::Status CheckStoreParams(const storage::StreamingAeadParams& p, const StoreOptions& o) {
   if (p.hkdf_hash != storage::HkdfHash::kSha256 || p.derived_key_size != 32) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "header: the store accepts HKDF-SHA256 with 32-byte derived keys, not ",
+        "start.header: the store accepts HKDF-SHA256 with 32-byte derived keys, not ",
         storage::HkdfHashName(p.hkdf_hash), " with ", p.derived_key_size, "-byte keys"));
   }
   if (p.ciphertext_segment_size < o.min_segment_size ||
       p.ciphertext_segment_size > o.max_segment_size) {
     return absl::InvalidArgumentError(
-        absl::StrCat("header.segment_size: ", p.ciphertext_segment_size, " is outside ",
+        absl::StrCat("start.header.segment_size: ", p.ciphertext_segment_size, " is outside ",
                      o.min_segment_size, "..", o.max_segment_size));
   }
   return absl::OkStatus();
@@ -45,6 +45,11 @@ absl::Status CheckStoreParams(const storage::StreamingAeadParams& p, const Store
 absl::StatusOr<v1::Upload> ObjectStore::BeginUpload(const Caller& c,
                                                     const v1::BeginUploadRequest& r) {
   const bool workload = c.role == kms::Role::kWorkload;
+  // The request's own fields first: a workload's token check writes an
+  // "allowed" audit record, which a request refused as malformed must not
+  // leave behind.
+  RETURN_IF_ERROR(ValidateObjectName(r.name(), "name"));
+  RETURN_IF_ERROR(CheckLabels(r.labels()));
   v1::Dataset ds;
   if (workload) {
     // As for reads: the token first, then the dataset.
@@ -54,8 +59,6 @@ absl::StatusOr<v1::Upload> ObjectStore::BeginUpload(const Caller& c,
   } else {
     ASSIGN_OR_RETURN(ds, AuthorizedDataset(c, r.dataset(), Access::kWrite, "BeginUpload"));
   }
-  RETURN_IF_ERROR(ValidateObjectName(r.name(), "name"));
-  RETURN_IF_ERROR(CheckLabels(r.labels()));
   if (!r.expected_key().empty()) {
     const std::string expected = absl::StartsWith(r.expected_key(), "keys/")
                                      ? r.expected_key()
@@ -77,6 +80,21 @@ absl::StatusOr<v1::Upload> ObjectStore::BeginUpload(const Caller& c,
   upload.set_create_time_unix_micros(Micros(clock_.Now()));
 
   std::lock_guard<std::mutex> lock(mu_);
+  // Begun uploads are records outside any quota until they stream: a cap per
+  // principal keeps one caller from filling the database with them.
+  size_t pending = 0;
+  RETURN_IF_ERROR(ScanRecords<v1::SealedUploadRecord>(*db_, keys::kUploads, "upload",
+                                                      [&](const v1::SealedUploadRecord& u) {
+                                                        if (u.principal() == c.principal) ++pending;
+                                                        return true;
+                                                      }));
+  if (pending >= options_.max_pending_uploads) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("BeginUpload: '", c.principal, "' has ", pending,
+                     " uploads begun and not finished (limit ", options_.max_pending_uploads,
+                     "): stream or abandon them (one never streamed is "
+                     "discarded after store.upload_idle_timeout)"));
+  }
   uint64_t version = 1;
   absl::StatusOr<std::string> next = db_->Get(keys::NextVersion(id, r.name()));
   if (next.ok()) {
@@ -146,22 +164,38 @@ absl::StatusOr<std::unique_ptr<ObjectUpload>> ObjectStore::OpenUpload(
     RETURN_IF_ERROR(Authorize(c, Access::kWrite, ds, "PutObject"));
   }
 
-  // Structure checks: the header parses and names exactly this upload.
+  // Structure checks: the header parses and names exactly this upload. A
+  // start its own (authorized) principal got wrong ends the upload, as any
+  // failed stream does: it is discarded now, not at the idle sweep.
+  const auto bad_start = [&](const absl::Status& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (active_uploads_.contains(upload.id()) || !db_->Get(keys::Upload(upload.id())).ok()) {
+      return s;  // another stream has it, or it is gone already
+    }
+    if (absl::Status d = DiscardUploadLocked(upload, /*sync=*/false); !d.ok()) {
+      LogWarning("store.upload_discard_failed",
+                 {{"upload", upload.id()}, {"error", std::string(d.message())}});
+      return s;
+    }
+    return absl::Status(s.code(), absl::StrCat(s.message(), "; upload ", upload.id(),
+                                               " was discarded: begin a new upload"));
+  };
   absl::StatusOr<SealedHeader> header = ParseSealedHeader(AsBytes(start.header()));
   if (!header.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("start.header: ", header.status().message()));
+    return bad_start(
+        absl::InvalidArgumentError(absl::StrCat("start.header: ", header.status().message())));
   }
-  RETURN_IF_ERROR(CheckStoreParams(header->params, options_));
+  if (absl::Status s = CheckStoreParams(header->params, options_); !s.ok()) return bad_start(s);
   if (header->dataset != upload.dataset_id() || header->name != upload.name() ||
       header->version != upload.version()) {
-    return absl::InvalidArgumentError(absl::StrCat("start.header: names ", header->dataset, "/",
-                                                   header->name, "@", header->version,
-                                                   ", but the upload is for ", upload.dataset_id(),
-                                                   "/", upload.name(), "@", upload.version()));
+    return bad_start(absl::InvalidArgumentError(
+        absl::StrCat("start.header: names ", header->dataset, "/", header->name, "@",
+                     header->version, ", but the upload is for ", upload.dataset_id(), "/",
+                     upload.name(), "@", upload.version())));
   }
   if (header->key_name != ds.key()) {
-    return absl::InvalidArgumentError(absl::StrCat("start.header.key_name: ", header->key_name,
-                                                   ", but the dataset's key is ", ds.key()));
+    return bad_start(absl::InvalidArgumentError(absl::StrCat(
+        "start.header.key_name: ", header->key_name, ", but the dataset's key is ", ds.key())));
   }
   if (options_.sync_point_for_testing) options_.sync_point_for_testing("upload.open.checked");
   {
@@ -177,14 +211,17 @@ absl::StatusOr<std::unique_ptr<ObjectUpload>> ObjectStore::OpenUpload(
                                               "started: begin a new upload"));
     }
     RETURN_IF_ERROR(again.status());
-    if (!active_uploads_.insert(upload.id()).second) {
+    if (active_uploads_.contains(upload.id())) {
       return absl::FailedPreconditionError(
           absl::StrCat("start.upload_id: upload ", upload.id(), " is already streaming"));
     }
+    const std::string id = upload.id();
+    Bytes header_bytes(start.header().begin(), start.header().end());
+    std::unique_ptr<ObjectUpload> out(new ObjectUpload(
+        *this, std::move(upload), std::move(ds), *std::move(header), std::move(header_bytes)));
+    active_uploads_[id] = out.get();
+    return out;
   }
-  Bytes header_bytes(start.header().begin(), start.header().end());
-  return std::unique_ptr<ObjectUpload>(new ObjectUpload(
-      *this, std::move(upload), std::move(ds), *std::move(header), std::move(header_bytes)));
 }
 
 absl::Status ObjectStore::ReserveQuota(const v1::Dataset& ds, uint64_t bytes) {
@@ -230,7 +267,13 @@ ObjectUpload::ObjectUpload(ObjectStore& store, v1::SealedUploadRecord record, v1
       dataset_(std::move(dataset)),
       header_(std::move(header)),
       header_bytes_(std::move(header_bytes)),
-      checker_(header_.params) {}
+      checker_(header_.params),
+      last_activity_micros_(Micros(store.clock_.Now())) {}
+
+void ObjectUpload::SetCanceller(std::function<void()> cancel) {
+  std::lock_guard<std::mutex> lock(store_.mu_);
+  cancel_ = std::move(cancel);
+}
 
 ObjectUpload::~ObjectUpload() {
   if (!done_) {
@@ -249,6 +292,7 @@ ObjectUpload::~ObjectUpload() {
 
 absl::Status ObjectUpload::AppendSegment(std::span<const uint8_t> segment) {
   if (done_) return absl::FailedPreconditionError("upload: already committed");
+  last_activity_micros_.store(Micros(store_.clock_.Now()));
   const uint64_t index = checker_.segments();
   RETURN_IF_ERROR(checker_.Accept(segment.size()));
   const uint64_t charge = segment.size() + (index == 0 ? header_bytes_.size() : 0);

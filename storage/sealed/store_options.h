@@ -10,6 +10,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace strongroom::storage::sealed {
 
 inline constexpr uint32_t kMinStoreSegmentSize = 4 << 10;
@@ -27,6 +31,9 @@ struct StoreOptions {
   uint32_t max_segment_size = kMaxStoreSegmentSize;
   // An upload without a live stream for this long is discarded.
   absl::Duration upload_idle_timeout = absl::Minutes(10);
+  // Uploads one principal may have begun and not yet committed or seen
+  // discarded: each is a record outside any quota until it streams.
+  size_t max_pending_uploads = 64;
   // A rekey job that makes no progress for this long is cancelled.
   absl::Duration rekey_idle_timeout = absl::Hours(24 * 7);
   // Background work: garbage collection and re-wrap jobs.
@@ -41,6 +48,9 @@ struct StoreOptions {
   // upload record; it has not claimed the upload yet), "gc.uploads.scanned"
   // and "gc.rekeys.scanned" (the idle sweeps listed their candidates).
   std::function<void(absl::string_view point)> sync_point_for_testing;
+  // Tests only: RocksDB's Env (fault injection over the real file system,
+  // storage/testing/fault_env.h); not owned, outlives the store.
+  rocksdb::Env* env_for_testing = nullptr;
 };
 
 }  // namespace strongroom::storage::sealed

@@ -137,6 +137,38 @@ TEST_F(Pkcs11FaultTest, FailAfterPassesTheFirstCalls) {
   EXPECT_EQ(faults_->Injected(), 3);
 }
 
+// after_call: the real module runs the call (here: makes the key), the
+// caller hears the injected failure.
+TEST_F(Pkcs11FaultTest, AfterCallRunsTheRealCallThenFails) {
+  CK_SESSION_HANDLE session;
+  ASSERT_NO_FATAL_FAILURE(OpenUserSession(&session));
+  ASSERT_OK(faults_->Configure("fail C_GenerateKey CKR_DEVICE_ERROR count=1 after_call"));
+  CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+  CK_MECHANISM mechanism = {CKM_AES_KEY_GEN, nullptr, 0};
+  CK_OBJECT_CLASS klass = CKO_SECRET_KEY;
+  CK_ULONG length = 32;
+  CK_BBOOL no = CK_FALSE;
+  CK_ATTRIBUTE attrs[] = {{CKA_CLASS, &klass, sizeof(klass)},
+                          {CKA_VALUE_LEN, &length, sizeof(length)},
+                          {CKA_TOKEN, &no, sizeof(no)}};
+  EXPECT_EQ(p11_->C_GenerateKey(session, &mechanism, attrs, 3, &key), CKR_DEVICE_ERROR);
+  EXPECT_EQ(faults_->Injected(), 1);
+  // The key exists in SoftHSM although the call "failed".
+  ASSERT_EQ(p11_->C_FindObjectsInit(session, attrs, 1), CKR_OK);
+  CK_OBJECT_HANDLE found[4];
+  CK_ULONG n = 0;
+  ASSERT_EQ(p11_->C_FindObjects(session, found, 4, &n), CKR_OK);
+  ASSERT_EQ(p11_->C_FindObjectsFinal(session), CKR_OK);
+  EXPECT_EQ(n, 1u);
+  // Without after_call the call never reaches SoftHSM.
+  ASSERT_OK(faults_->Configure("fail C_GenerateKey CKR_DEVICE_ERROR count=1"));
+  EXPECT_EQ(p11_->C_GenerateKey(session, &mechanism, attrs, 3, &key), CKR_DEVICE_ERROR);
+  ASSERT_EQ(p11_->C_FindObjectsInit(session, attrs, 1), CKR_OK);
+  ASSERT_EQ(p11_->C_FindObjects(session, found, 4, &n), CKR_OK);
+  ASSERT_EQ(p11_->C_FindObjectsFinal(session), CKR_OK);
+  EXPECT_EQ(n, 1u);
+}
+
 TEST_F(Pkcs11FaultTest, FileRulesFollowTheFile) {
   const std::string path = token_->dir() + "/faults.txt";
   ASSERT_EQ(setenv("STRONGROOM_FAULT_FILE", path.c_str(), 1), 0);
@@ -249,6 +281,8 @@ TEST_F(Pkcs11FaultTest, BadSpecIsRejectedAndKeepsTheRules) {
            "fail C_Encrypt CKR_OK",
            "fail C_Encrypt CKR_DEVICE_ERROR count=0",
            "fail C_Encrypt CKR_DEVICE_ERROR sometimes",
+           "fail C_Encrypt CKR_DEVICE_ERROR after_calls",
+           "latency_us C_Encrypt 5 after_call",
            "fail_after x C_Encrypt CKR_DEVICE_ERROR",
            "latency_us C_Encrypt -5",
            "fail C_GetFunctionList CKR_DEVICE_ERROR",

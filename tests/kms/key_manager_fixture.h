@@ -39,7 +39,7 @@ class KeyManagerFixture : public ::testing::Test {
   void Reopen() {
     km_.reset();
     db_.reset();
-    ASSERT_OK_AND_ASSIGN(db_, storage::Database::Open(db_path()));
+    ASSERT_OK_AND_ASSIGN(db_, storage::Database::Open(db_path(), db_env_));
     KmsOptions options;
     options.default_destroy_wait = absl::Hours(24);
     options.approval_window = absl::Hours(1);
@@ -117,6 +117,7 @@ class KeyManagerFixture : public ::testing::Test {
   std::function<absl::Status(absl::string_view)> check_owner_;  // KmsOptions::check_owner
   bool fail_compactions_ = false;                               // crypto-shred compactions fail
   std::unique_ptr<storage::Database> db_;
+  rocksdb::Env* db_env_ = nullptr;  // set before SetUp for fault injection
   std::unique_ptr<KeyManager> km_;
 };
 

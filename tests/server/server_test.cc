@@ -26,6 +26,7 @@ namespace {
 namespace v1 = ::strongroom::v1;
 using ::strongroom::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string Pki(const std::string& dir, const std::string& clients) {
   std::string cmd = absl::StrCat(STRONGROOM_SOURCE_DIR, "/deploy/local-ca.sh --dir ", dir,
@@ -135,6 +136,25 @@ server: {listen: "127.0.0.1:0", tls: {cert: a, key: b, client_ca: c}}
 hsm: {module: m, token_label: t, pin_file: p, pin_env: X}
 storage: {path: db}
 )", "x.yaml", "/tmp"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exactly one")));
+  for (const char* name : {"true", "yes", "1PIN", "PIN=1234", "hsm_pin", "MY PIN"}) {
+    absl::StatusOr<ServerConfig> got = ParseServerConfig(absl::StrCat(R"(
+server: {listen: "127.0.0.1:0", tls: {cert: a, key: b, client_ca: c}}
+hsm: {module: m, token_label: t, pin_env: ")",
+                                                                      name, R"("}
+storage: {path: db}
+)"),
+                                                         "x.yaml", "/tmp");
+    EXPECT_THAT(got, StatusIs(absl::StatusCode::kInvalidArgument,
+                              HasSubstr("'hsm.pin_env': not an environment variable name")))
+        << name;
+    if (!got.ok()) EXPECT_THAT(std::string(got.status().message()), Not(HasSubstr(name)));
+  }
+  EXPECT_OK(ParseServerConfig(R"(
+server: {listen: "127.0.0.1:0", tls: {cert: a, key: b, client_ca: c}}
+hsm: {module: m, token_label: t, pin_env: STRONGROOM_HSM_PIN_2}
+storage: {path: db}
+)",
+                              "x.yaml", "/tmp"));
   EXPECT_THAT(ParseServerConfig(base + "principals: [{name: a, role: root}]\n", "x.yaml", "/tmp"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("'principals[0].role': unknown role 'root'")));
@@ -160,6 +180,13 @@ storage: {path: db}
   ASSERT_OK_AND_ASSIGN(ServerConfig r, ParseServerConfig(base + "store: {rekey_idle_timeout: 2d}\n",
                                                          "x.yaml", "/tmp"));
   EXPECT_EQ(r.store.rekey_idle_timeout, absl::Hours(48));
+  EXPECT_EQ(c.store.max_pending_uploads, 64u);
+  ASSERT_OK_AND_ASSIGN(ServerConfig m, ParseServerConfig(base + "store: {max_pending_uploads: 3}\n",
+                                                         "x.yaml", "/tmp"));
+  EXPECT_EQ(m.store.max_pending_uploads, 3u);
+  EXPECT_THAT(
+      ParseServerConfig(base + "store: {max_pending_uploads: 0}\n", "x.yaml", "/tmp"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'store.max_pending_uploads'")));
   // Values that used to pass the parse and fail later, or never.
   for (const char* listen : {"host:", ":8443", "h:99999", "h:-1", "h:http"}) {
     std::string bad = base;

@@ -371,5 +371,19 @@ TEST(OnnxTensorTest, TensorProtoRoundTripAndStrictParsing) {
               StatusIs(kInvalid, HasSubstr("i64.int32_data is set for a INT64 tensor")));
 }
 
+// A few bytes of TensorProto may claim a tensor near the 1 TiB limit: the
+// data is checked against the dims before anything that size is allocated
+// (which would abort the worker, or lock that much memory, first).
+TEST(OnnxTensorTest, DimsThatClaimHugeTensorsAreRefusedBeforeAllocating) {
+  ::onnx::TensorProto p;
+  p.set_data_type(1);            // FLOAT
+  p.add_dims(int64_t{1} << 38);  // 1 TiB of floats
+  EXPECT_THAT(Tensor::FromTensorProto(p, "huge"),
+              StatusIs(kInvalid, HasSubstr("huge.float_data: 0 values")));
+  p.set_raw_data(std::string(16, '\0'));
+  EXPECT_THAT(Tensor::FromTensorProto(p, "huge"),
+              StatusIs(kInvalid, HasSubstr("huge.raw_data: 16 bytes")));
+}
+
 }  // namespace
 }  // namespace strongroom::worker::onnx

@@ -23,6 +23,7 @@ using ::strongroom::testing::StatusIs;
 using testing::GraphBuilder;
 using ::testing::HasSubstr;
 using testing::Int64s;
+using ::testing::Not;
 using testing::RandomFloats;
 using testing::SetAttr;
 
@@ -156,11 +157,49 @@ TEST(OnnxSessionLimitsTest, MaxTensorBytesIsEnforced) {
   options.max_tensor_bytes = 1 << 20;
   ASSERT_OK_AND_ASSIGN(auto session, Session::Create(m, options));
   ASSERT_OK(session->Run({Int64s({2}, {256, 256})}).status());
-  EXPECT_THAT(session->Run({Int64s({2}, {1024, 1024})}),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("node 'fill' (ConstantOfShape): output 0 [1024,1024] exceeds")));
-  EXPECT_THAT(session->Run({Int64s({2}, {int64_t{1} << 40, int64_t{1} << 40})}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("node 'fill'")));
+  // The output's shape is the run's data (the input's values): not shown.
+  absl::StatusOr<std::vector<Tensor>> big = session->Run({Int64s({2}, {1024, 1023})});
+  EXPECT_THAT(big, StatusIs(absl::StatusCode::kResourceExhausted,
+                            HasSubstr("node 'fill' (ConstantOfShape): output 0 exceeds "
+                                      "max_tensor_bytes 1048576")));
+  EXPECT_THAT(big.status().message(), Not(HasSubstr("1023")));
+  absl::StatusOr<std::vector<Tensor>> huge =
+      session->Run({Int64s({2}, {int64_t{1} << 40, 987654321})});
+  EXPECT_THAT(huge, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("node 'fill'")));
+  EXPECT_THAT(huge.status().message(), Not(HasSubstr("987654321")));
+}
+
+// Integer inputs of a run are data (a data owner's, in a worker): an
+// operator that reads them as a shape or as axes fails without repeating
+// them, naming the node and the input shapes instead.
+TEST(OnnxSessionLimitsTest, ErrorsDoNotRepeatTheValuesOfRunInputs) {
+  GraphBuilder g(13);
+  g.Input("x", DataType::kFloat, {1}).Input("s", DataType::kInt64, {3}).Output("y");
+  g.Node("Reshape", {"x", "s"}, {"y"}, "secret_shape");
+  ASSERT_OK_AND_ASSIGN(Model m, g.Load());
+  ASSERT_OK_AND_ASSIGN(auto session, Session::Create(m, SessionOptions{}));
+  ASSERT_OK(session->Run({testing::Floats({1}, {2}), Int64s({3}, {1, 1, 1})}).status());
+  for (const std::vector<int64_t>& secret :
+       {std::vector<int64_t>{7, 13, 424242}, std::vector<int64_t>{-5, 1, 424242}}) {
+    absl::StatusOr<std::vector<Tensor>> got =
+        session->Run({testing::Floats({1}, {2}), Int64s({3}, secret)});
+    EXPECT_THAT(got, StatusIs(absl::StatusCode::kInvalidArgument,
+                              HasSubstr("node 'secret_shape' (Reshape): the values of its integer "
+                                        "inputs (shapes [1], [3]) do not fit")));
+    EXPECT_THAT(got.status().message(), Not(HasSubstr("424242")));
+  }
+  // A constant shape is the model's own and is still explained in full.
+  GraphBuilder c(13);
+  c.Input("x", DataType::kFloat, {1}).Initializer("s", Int64s({2}, {3, 5})).Output("y");
+  c.Node("Reshape", {"x", "s"}, {"y"}, "fixed");
+  const absl::Status fixed = [&] {
+    absl::StatusOr<Model> cm = c.Load();  // shapes are inferred at load
+    if (!cm.ok()) return cm.status();
+    absl::StatusOr<std::unique_ptr<Session>> made = Session::Create(*cm, SessionOptions{});
+    if (!made.ok()) return made.status();
+    return (*made)->Run({testing::Floats({1}, {2})}).status();
+  }();
+  EXPECT_THAT(fixed, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("[3,5]")));
 }
 
 // Constant folding keeps its results for the session: their total is

@@ -67,6 +67,17 @@ TEST(RunLocalTest, OutputFolderNeverMixesTwoRuns) {
   EXPECT_TRUE(std::filesystem::exists(out + "/output_0.pb"));
   EXPECT_TRUE(std::filesystem::exists(out + "/output_1.pb"));
   EXPECT_FALSE(std::filesystem::exists(out + "/output_2.pb"));
+  // Run B fails at its second output after replacing the first of run A's
+  // set: nothing of either run stays (A's third output neither), rather
+  // than a set that is half A's.
+  ASSERT_OK(WriteFileAtomically(out + "/output_2.pb", "run A", 0600, "stale"));
+  std::filesystem::remove(out + "/output_1.pb");
+  std::filesystem::create_directories(out + "/output_1.pb/x");
+  EXPECT_EQ(RunLocalCommand({"--model", model, "--input", input, "--output-dir", out}),
+            kExitFailed);
+  EXPECT_FALSE(std::filesystem::exists(out + "/output_0.pb"));
+  EXPECT_FALSE(std::filesystem::exists(out + "/output_2.pb"));
+  EXPECT_TRUE(std::filesystem::exists(out + "/output_1.pb/x"));  // not ours to remove
 }
 
 TEST(RunLocalTest, DifferentOutputsExitOne) {

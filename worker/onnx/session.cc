@@ -189,18 +189,41 @@ absl::Status Session::InferStep(size_t s, std::span<const Tensor* const> in, Inf
   }
   cache.valid = false;
   cache.out_meta.assign(step.outputs.size(), TensorMeta{});
-  if (auto st = step.op->Infer(in_meta_ptr, cache.out_meta); !st.ok()) return NodeError(node, st);
+  // With an integer input from this run (the case that is not cached), the
+  // operator may have read its contents (Reshape's shape, Unsqueeze's axes,
+  // ConstantOfShape's dims) and its error, or an output shape, may repeat
+  // them: those are the run's data, so the error then names the node, the
+  // input shapes and the kind of failure only.
+  const auto fail = [&](const absl::Status& st, absl::string_view safe = "") {
+    if (cacheable) return NodeError(node, st);
+    if (!safe.empty()) return NodeError(node, absl::Status(st.code(), safe));
+    std::string shapes;
+    for (size_t i = 0; i < in.size(); ++i) {
+      absl::StrAppend(&shapes, i == 0 ? "" : ", ",
+                      in[i] == nullptr ? "(none)" : ShapeToString(in[i]->shape()));
+    }
+    return NodeError(
+        node,
+        absl::Status(st.code(), absl::StrCat("the values of its integer inputs (shapes ", shapes,
+                                             ") do not fit the operator; details are "
+                                             "withheld because they come from the run's "
+                                             "data")));
+  };
+  if (auto st = step.op->Infer(in_meta_ptr, cache.out_meta); !st.ok()) return fail(st);
   cache.out_bytes.assign(step.outputs.size(), 0);
   for (size_t j = 0; j < step.outputs.size(); ++j) {
     TensorMeta& meta = cache.out_meta[j];
     meta.value = nullptr;  // contents are the run's, not known here
     auto n = CheckedNumElements(meta.shape, ElementSize(meta.dtype), "output");
-    if (!n.ok()) return NodeError(node, n.status());
+    if (!n.ok()) return fail(n.status());
     const int64_t bytes = *n * static_cast<int64_t>(ElementSize(meta.dtype));
     if (bytes > options_.max_tensor_bytes) {
-      return NodeError(node, absl::ResourceExhaustedError(absl::StrCat(
-                                 "output ", j, " ", ShapeToString(meta.shape),
-                                 " exceeds max_tensor_bytes ", options_.max_tensor_bytes)));
+      return fail(
+          absl::ResourceExhaustedError(absl::StrCat("output ", j, " ", ShapeToString(meta.shape),
+                                                    " exceeds max_tensor_bytes ",
+                                                    options_.max_tensor_bytes)),
+          absl::StrCat("output ", j, " exceeds max_tensor_bytes ", options_.max_tensor_bytes,
+                       " (its shape comes from the run's data and is not shown)"));
     }
     cache.out_bytes[j] = static_cast<size_t>(bytes);
   }

@@ -275,14 +275,24 @@ absl::StatusOr<Tensor> Tensor::FromTensorProto(const ::onnx::TensorProto& proto,
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": both raw_data and ", used->name, " are set"));
   }
+  // The data must match the dims before anything is allocated: the dims
+  // alone (a few bytes of a hostile model) may claim up to kMaxTensorBytes.
+  const size_t need_bytes = static_cast<size_t>(*n) * ElementSize(*type);
+  const int64_t count = used == nullptr ? 0 : used->count;
+  if (proto.has_raw_data()) {
+    if (proto.raw_data().size() != need_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".raw_data: ", proto.raw_data().size(), " bytes, but dims ",
+                       ShapeToString(shape), " of ", DataTypeName(*type), " need ", need_bytes));
+    }
+  } else if (count != *n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".", used == nullptr ? TypedFieldName(*type) : used->name, ": ", count,
+                     " values, but dims ", ShapeToString(shape), " need ", *n));
+  }
   Tensor t;
   t.Reset(*type, shape);
   if (proto.has_raw_data()) {
-    if (proto.raw_data().size() != t.byte_size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ".raw_data: ", proto.raw_data().size(), " bytes, but dims ",
-                       ShapeToString(shape), " of ", DataTypeName(*type), " need ", t.byte_size()));
-    }
     if (t.byte_size() > 0) std::memcpy(t.buffer_.data(), proto.raw_data().data(), t.byte_size());
     if (*type == DataType::kBool) {
       for (size_t i = 0; i < t.bytes().size(); ++i) {
@@ -293,12 +303,6 @@ absl::StatusOr<Tensor> Tensor::FromTensorProto(const ::onnx::TensorProto& proto,
       }
     }
     return t;
-  }
-  const int64_t count = used == nullptr ? 0 : used->count;
-  if (count != *n) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ".", used == nullptr ? TypedFieldName(*type) : used->name, ": ", count,
-                     " values, but dims ", ShapeToString(shape), " need ", *n));
   }
   absl::Status s;
   switch (*type) {

@@ -1,12 +1,13 @@
 // When a token stops being honoured: reference values or the key's policy
 // binding changed, the policy deleted, an admin's revocation by id (kept
-// across restarts, damaged records included), a token issued under a longer
-// token_ttl than the broker has now.
+// across restarts, damaged records included; unreadable ones refuse every
+// token), a token issued under a longer token_ttl than the broker has now.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "kms/broker/key_broker.h"
+#include "storage/testing/fault_env.h"
 #include "tests/kms/broker/broker_fixture.h"
 
 namespace strongroom::kms {
@@ -135,6 +136,34 @@ TEST_F(TokenRevocationTest, ATokenLongerLivedThanTheTtlIsRefused) {
   MakeBroker(BrokerOptions{});  // 5 minutes
   EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_invalid")));
+}
+
+// The stored revocations cannot be read when the broker starts (the disk
+// refuses): no token is honoured, since any of them might be revoked, until
+// a later check reads them.
+class UnreadableRevocationsTest : public BrokerFixture {
+ protected:
+  void SetUp() override {
+    db_env_ = faults_.env();
+    BrokerFixture::SetUp();
+  }
+  storage::testing::FaultEnv faults_;
+};
+
+TEST_F(UnreadableRevocationsTest, EveryTokenIsRefusedUntilTheyCanBeRead) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
+  ASSERT_OK(db_->CompactAll());  // from here on the revocations are read from files
+  faults_.FailReads(true);
+  MakeBroker(BrokerOptions{});
+  EXPECT_GT(faults_.Refused(), 0);
+  EXPECT_THAT(
+      Release(kWorkload, token, w.keys.public_key),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revocations_unreadable")));
+  faults_.FailReads(false);
+  EXPECT_OK(Release(kWorkload, token, w.keys.public_key).status());
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ namespace {
 
 using ::strongroom::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class HsmTest : public HsmFixture {
  protected:
@@ -360,6 +361,17 @@ TEST_F(HsmCreateTest, PinFromEnvironment) {
   o.pin = {};
   EXPECT_THAT(Hsm::Create(o), StatusIs(absl::StatusCode::kInvalidArgument,
                                        HasSubstr("exactly one")));
+  // A value that cannot name a variable (a boolean, or the PIN itself) is
+  // refused without being echoed.
+  setenv("true", token_->user_pin().c_str(), 1);
+  o.pin = {.env_var = "true"};
+  EXPECT_THAT(Hsm::Create(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("not an environment variable name")));
+  o.pin = {.env_var = "1234-5678"};
+  absl::StatusOr<std::unique_ptr<Hsm>> bad = Hsm::Create(o);
+  ASSERT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(std::string(bad.status().message()), Not(HasSubstr("1234")));
+  unsetenv("true");
 }
 
 TEST(EcdsaDerTest, StrictParsing) {

@@ -1,11 +1,12 @@
 // ObjectStore's background jobs on a real RocksDB: re-wrap after a key
 // rotation (headers only, resumable, failures counted) and rekey (new
 // segments swapped atomically, resumable, cancelled when abandoned or when
-// the object is deleted).
+// the object is deleted, and not when that delete fails).
 #include <memory>
 #include <string>
 
 #include "storage/sealed/object_store.h"
+#include "storage/testing/fault_env.h"
 #include "tests/storage/sealed/object_store_test_base.h"
 
 namespace strongroom::storage::sealed {
@@ -309,6 +310,57 @@ TEST_F(ObjectStoreTest, DeletingAnObjectCancelsItsRekey) {
   EXPECT_EQ(job.state(), v1::CANCELLED);
   EXPECT_EQ(SegmentCount(), 0u);
   ExpectConsistent();
+}
+
+// The disk refuses the delete's write at each point in turn: a delete that
+// fails leaves the object and its rekey as they were (the rekey's
+// cancellation is part of the delete's batch, not a write before it); one
+// that succeeds took both.
+class DeleteFaultTest : public ObjectStoreTest {
+ protected:
+  void SetUp() override {
+    options_.env_for_testing = faults_.env();
+    ObjectStoreTest::SetUp();
+  }
+  storage::testing::FaultEnv faults_;
+};
+
+TEST_F(DeleteFaultTest, AFailedDeleteLeavesTheObjectAndItsRekey) {
+  int failed = 0, succeeded = 0;
+  for (long syncs_before_failure = 0; syncs_before_failure < 3; ++syncs_before_failure) {
+    const std::string name = absl::StrCat("rk", syncs_before_failure);
+    const std::string plain = Pattern(9000);
+    ASSERT_OK(Put(name, plain).status());
+    v1::BeginRekeyRequest b;
+    b.set_dataset("ds1");
+    b.set_name(name);
+    ASSERT_OK_AND_ASSIGN(v1::StoreJob job, store_->BeginRekey(kOwner, b));
+    v1::DeleteObjectRequest d;
+    d.set_dataset("ds1");
+    d.set_name(name);
+    d.set_version(1);
+    faults_.FailWalWritesAfterSyncs(syncs_before_failure);
+    const absl::Status deleted = store_->DeleteObject(kOwner, d).status();
+    store_.reset();  // closed with the fault still armed
+    faults_.FailWalWritesAfterSyncs(-1);
+    Reopen();
+    v1::GetJobRequest g;
+    g.set_id(job.id());
+    ASSERT_OK_AND_ASSIGN(job, store_->GetJob(kOwner, g));
+    if (deleted.ok()) {
+      ++succeeded;
+      EXPECT_THAT(Get(name), StatusIs(absl::StatusCode::kNotFound));
+      EXPECT_EQ(job.state(), v1::CANCELLED);
+    } else {
+      ++failed;
+      EXPECT_EQ(Get(name).value_or("FAILED"), plain) << syncs_before_failure;
+      EXPECT_EQ(job.state(), v1::RUNNING) << syncs_before_failure << ": " << deleted;
+    }
+    ExpectConsistent();
+  }
+  EXPECT_GT(failed, 0);
+  EXPECT_GT(succeeded, 0);
+  EXPECT_GT(faults_.Refused(), 0);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_replace.h"
 #include "tests/storage/sealed/object_store_test_base.h"
 
 namespace strongroom::storage::sealed {
@@ -35,6 +36,32 @@ TEST_F(ObjectStoreTest, BeginUploadChecksTheExpectedKeyAndLabelsFirst) {
   b.set_expected_key("k1");
   ASSERT_OK_AND_ASSIGN(v1::Upload up, store_->BeginUpload(kOwner, b));
   EXPECT_EQ(up.version(), 1u);
+}
+
+// Whether a dataset exists is told only to those who may list them all:
+// another owner, or a principal with no role, gets the same refusal for a
+// dataset that exists and for one that does not.
+TEST_F(ObjectStoreTest, RefusalsDoNotTellWhichDatasetsExist) {
+  const kms::Caller nobody{"spiffe://t/nobody", kms::Role::kNone};
+  for (const kms::Caller& who : {kOther, nobody}) {
+    v1::GetDatasetRequest exists, missing;
+    exists.set_name("ds1");
+    missing.set_name("nope");
+    absl::StatusOr<v1::Dataset> a = store_->GetDataset(who, exists);
+    absl::StatusOr<v1::Dataset> b = store_->GetDataset(who, missing);
+    ASSERT_THAT(a, StatusIs(absl::StatusCode::kPermissionDenied));
+    ASSERT_THAT(b, StatusIs(absl::StatusCode::kPermissionDenied));
+    EXPECT_EQ(absl::StrReplaceAll(a.status().message(), {{"datasets/ds1", "X"}}),
+              absl::StrReplaceAll(b.status().message(), {{"datasets/nope", "X"}}));
+    v1::GetObjectRequest get;
+    get.set_dataset("nope");
+    get.set_name("x");
+    EXPECT_THAT(store_->OpenRead(who, get), StatusIs(absl::StatusCode::kPermissionDenied));
+  }
+  v1::GetDatasetRequest missing;
+  missing.set_name("nope");
+  EXPECT_THAT(store_->GetDataset(kAdmin, missing), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->GetDataset(kAuditor, missing), StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(ObjectStoreTest, DatasetsNameOwnerKeyAndPolicy) {
@@ -110,6 +137,11 @@ TEST_F(ObjectStoreTest, RangesAreSegmentAligned) {
   ASSERT_OK_AND_ASSIGN(auto read, store_->OpenRead(kOwner, r));
   EXPECT_EQ(read->head().first_segment(), 1u);
   EXPECT_EQ(read->head().end_segment(), 3u);
+  r.set_range_start(9001);
+  EXPECT_THAT(store_->OpenRead(kOwner, r),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("range_end: 9000 is before range_start 9001")));
+  r.clear_range_end();
   r.set_range_start(40000);
   EXPECT_THAT(store_->OpenRead(kOwner, r), StatusIs(absl::StatusCode::kOutOfRange));
 }
@@ -156,6 +188,66 @@ TEST_F(ObjectStoreTest, UploadsOfAnEarlierProcessAreDiscardedAtOpen) {
   EXPECT_EQ(info.version(), up.version() + 1);
 }
 
+// A stream that stops sending segments (its connection kept open) is ended
+// through its canceller once it has been quiet for upload_idle_timeout; one
+// that keeps sending is not.
+TEST_F(ObjectStoreTest, QuietStreamsAreCancelled) {
+  const std::string plain = Pattern(30000);
+  std::vector<std::unique_ptr<ObjectUpload>> uploads;
+  std::vector<testing::SealedParts> parts;
+  int cancelled[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_OK_AND_ASSIGN(v1::Upload up, Begin("ds1", absl::StrCat("s", i)));
+    ASSERT_OK_AND_ASSIGN(
+        testing::SealedParts p,
+        testing::Seal(data_key_, "ds1", absl::StrCat("s", i), up.version(), plain));
+    v1::PutObjectStart start;
+    start.set_upload_id(up.upload_id());
+    start.set_header(std::string(AsStringView(p.header_bytes)));
+    ASSERT_OK_AND_ASSIGN(auto upload, store_->OpenUpload(kOwner, start));
+    upload->SetCanceller([&cancelled, i] { ++cancelled[i]; });
+    ASSERT_OK(upload->AppendSegment(AsBytes(p.segments[0])));
+    uploads.push_back(std::move(upload));
+    parts.push_back(std::move(p));
+  }
+  clock_.Advance(options_.upload_idle_timeout - absl::Seconds(1));
+  ASSERT_OK(uploads[1]->AppendSegment(AsBytes(parts[1].segments[1])));  // s1 keeps going
+  ASSERT_OK(store_->RunMaintenance());
+  EXPECT_EQ(cancelled[0] + cancelled[1], 0);
+  clock_.Advance(absl::Seconds(2));
+  ASSERT_OK(store_->RunMaintenance());
+  EXPECT_EQ(cancelled[0], 1);
+  EXPECT_EQ(cancelled[1], 0);
+  ASSERT_OK(store_->RunMaintenance());
+  EXPECT_EQ(cancelled[0], 1);  // once
+  uploads[0].reset();          // the handler returns: the upload is discarded
+  EXPECT_EQ(store_->Check()->open_uploads(), 1u);
+  for (size_t k = 2; k < parts[1].segments.size(); ++k) {
+    ASSERT_OK(uploads[1]->AppendSegment(AsBytes(parts[1].segments[k])));
+  }
+  v1::PutObjectFinish f;
+  f.set_segment_count(parts[1].segments.size());
+  f.set_stream_bytes(parts[1].stream_bytes);
+  ASSERT_OK(uploads[1]->Commit(f).status());
+  uploads.clear();
+  EXPECT_EQ(Get("s1").value_or("FAILED"), plain);
+  ExpectConsistent();
+}
+
+// Uploads begun and not finished are capped per principal (each is a record
+// outside any quota); one that finishes or is discarded frees its place.
+TEST_F(ObjectStoreTest, PendingUploadsAreCappedPerPrincipal) {
+  options_.max_pending_uploads = 3;
+  Reopen();
+  for (int i = 0; i < 3; ++i) ASSERT_OK(Begin("ds1", absl::StrCat("p", i)).status());
+  EXPECT_THAT(Begin("ds1", "p3"), StatusIs(absl::StatusCode::kResourceExhausted,
+                                           HasSubstr("3 uploads begun and not finished")));
+  EXPECT_THAT(Put("other", "fine"), StatusIs(absl::StatusCode::kResourceExhausted));
+  clock_.Advance(options_.upload_idle_timeout + absl::Seconds(1));
+  ASSERT_OK(store_->RunMaintenance());
+  EXPECT_OK(Put("p3", "fine").status());
+}
+
 TEST_F(ObjectStoreTest, IdleUploadsAreCollected) {
   ASSERT_OK(Begin("ds1", "idle").status());
   ASSERT_OK(store_->RunMaintenance());
@@ -181,25 +273,44 @@ TEST_F(ObjectStoreTest, StructureChecksRefuseBadUploadsAndKeepTheStoredObject) {
     EXPECT_THAT(upload->AppendSegment(AsBytes(parts.segments[0] + "x")),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("larger than")));
   }
-  // A header for another object, another key, or an unknown format version.
+  // A header for another object, another key, or an unknown format version:
+  // refused, and the upload is discarded at once (as after any failed
+  // stream), not left to the idle sweep.
+  const auto refused_start = [&](auto make_header, const std::string& why) {
+    up = begin();
+    start.set_upload_id(up.upload_id());
+    start.set_header(make_header(up.version()));
+    EXPECT_THAT(
+        store_->OpenUpload(kOwner, start),
+        StatusIs(absl::StatusCode::kInvalidArgument,
+                 ::testing::AllOf(HasSubstr(why), HasSubstr("was discarded: begin a new upload"))));
+    EXPECT_EQ(store_->Check()->open_uploads(), 0u) << why;
+    EXPECT_THAT(store_->OpenUpload(kOwner, start), StatusIs(absl::StatusCode::kNotFound));
+  };
+  refused_start(
+      [&](uint64_t version) {
+        return std::string(AsStringView(
+            testing::Seal(data_key_, "ds1", "obj", version + 5, plain).value().header_bytes));
+      },
+      "but the upload is for");
+  refused_start(
+      [&](uint64_t version) {
+        return std::string(
+            AsStringView(testing::Seal(data_key_, "ds1", "obj", version, plain, 4096, "k2")
+                             .value()
+                             .header_bytes));
+      },
+      "dataset's key");
+  refused_start(
+      [&](uint64_t version) {
+        Bytes v2 = testing::Seal(data_key_, "ds1", "obj", version, plain).value().header_bytes;
+        v2[4] = 2;
+        return std::string(AsStringView(v2));
+      },
+      "format_version: 2");
+  // A finish that disagrees with what arrived.
   up = begin();
   start.set_upload_id(up.upload_id());
-  ASSERT_OK_AND_ASSIGN(testing::SealedParts wrong_version,
-                       testing::Seal(data_key_, "ds1", "obj", up.version() + 5, plain));
-  start.set_header(std::string(AsStringView(wrong_version.header_bytes)));
-  EXPECT_THAT(store_->OpenUpload(kOwner, start),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("but the upload is for")));
-  ASSERT_OK_AND_ASSIGN(testing::SealedParts other_key,
-                       testing::Seal(data_key_, "ds1", "obj", up.version(), plain, 4096, "k2"));
-  start.set_header(std::string(AsStringView(other_key.header_bytes)));
-  EXPECT_THAT(store_->OpenUpload(kOwner, start),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dataset's key")));
-  Bytes v2 = parts.header_bytes;
-  v2[4] = 2;
-  start.set_header(std::string(AsStringView(v2)));
-  EXPECT_THAT(store_->OpenUpload(kOwner, start),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("format_version: 2")));
-  // A finish that disagrees with what arrived.
   ASSERT_OK_AND_ASSIGN(testing::SealedParts good,
                        testing::Seal(data_key_, "ds1", "obj", up.version(), plain));
   start.set_header(std::string(AsStringView(good.header_bytes)));
@@ -297,6 +408,22 @@ TEST_F(ObjectStoreTest, ListPaginatesAndFiltersByKeyVersion) {
     EXPECT_THAT(store_->ListObjects(kAuditor, r),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
   }
+  // A prefix is part of a name: refused when no name could start with it,
+  // and when there is no dataset for it to filter.
+  r.set_page_size(0);
+  r.set_prefix("f");
+  ASSERT_OK_AND_ASSIGN(auto filtered, store_->ListObjects(kAuditor, r));
+  EXPECT_EQ(filtered.objects_size(), 5);
+  for (const std::string bad :
+       {std::string("f\0x", 3), std::string("f*"), std::string(2000, 'f')}) {
+    r.set_prefix(bad);
+    EXPECT_THAT(store_->ListObjects(kAuditor, r),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("prefix")));
+  }
+  by_key.set_prefix("f");
+  EXPECT_THAT(
+      store_->ListObjects(kOwner, by_key),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("prefix: given without dataset")));
   v1::ListDatasetsRequest datasets;
   datasets.set_page_size(5000);
   EXPECT_THAT(store_->ListDatasets(kAdmin, datasets),

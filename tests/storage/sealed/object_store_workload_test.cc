@@ -89,6 +89,19 @@ TEST_F(ObjectStoreWorkloadTest, UploadsNeedTheAuthorizerAndAToken) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused")));
   EXPECT_TRUE(authorizer_.asked.count("write nope"));
   EXPECT_TRUE(authorizer_.asked.count("read nope"));
+  // A malformed request is refused before the token is checked (a check the
+  // broker audits as allowed): the authorizer is not asked at all.
+  authorizer_.asked.clear();
+  v1::BeginUploadRequest bad;
+  bad.set_dataset("ds1");
+  bad.set_name("../escape");
+  bad.set_token("write:ds1");
+  EXPECT_THAT(store_->BeginUpload(kWorkload, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
+  bad.set_name("fine");
+  (*bad.mutable_labels())[""] = "v";
+  EXPECT_THAT(store_->BeginUpload(kWorkload, bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_TRUE(authorizer_.asked.empty());
 }
 
 TEST_F(ObjectStoreWorkloadTest, WorkloadUploadCommitsAsAnOrdinaryObject) {
