@@ -293,6 +293,8 @@ grpc::Status SealedStoreService::GetObject(grpc::ServerContext* context,
   absl::StatusOr<std::unique_ptr<storage::sealed::ObjectRead>> read =
       store_->OpenRead(*caller, *request);
   if (!read.ok()) return ToGrpcStatus(read.status());
+  // A client that stops reading is ended by the store's idle sweep.
+  (*read)->SetCanceller([context] { context->TryCancel(); });
   v1::GetObjectResponse message;
   *message.mutable_head() = (*read)->head();
   if (!writer->Write(message)) {

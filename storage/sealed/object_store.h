@@ -154,18 +154,27 @@ class ObjectRead {
   // Fills `out` with the next segment; false after the last one. DataLoss
   // when a stored segment is missing or has the wrong size.
   absl::StatusOr<bool> Next(v1::ObjectSegment* out);
+  // What ends this read's stream (the service: cancel the RPC). The idle
+  // sweep calls it when Next has not been called for upload_idle_timeout (a
+  // client that stopped reading): the read's snapshot would otherwise keep
+  // deleted segments on disk for as long as the connection lives. Must not
+  // call into the store.
+  void SetCanceller(std::function<void()> cancel);
 
  private:
   friend class ObjectStore;
-  ObjectRead(ObjectDb& db, const rocksdb::Snapshot* snapshot, v1::ObjectHead head,
+  ObjectRead(ObjectStore& store, const rocksdb::Snapshot* snapshot, v1::ObjectHead head,
              std::string space, SegmentLayout layout);
 
+  ObjectStore& store_;
   ObjectDb& db_;
   const rocksdb::Snapshot* snapshot_;  // released with the read
   v1::ObjectHead head_;
   std::string space_;
   SegmentLayout layout_;
   uint64_t next_;
+  std::atomic<int64_t> last_activity_micros_;  // opened, or the last Next
+  std::function<void()> cancel_;               // guarded by store_.mu_
 };
 
 // One rekey stream (see BeginRekey).
@@ -256,6 +265,7 @@ class ObjectStore {
 
  private:
   friend class ObjectUpload;
+  friend class ObjectRead;
   friend class RekeyUpload;
   enum class Access { kMetadata, kWrite, kRead, kManage };
 
@@ -331,6 +341,7 @@ class ObjectStore {
   std::map<std::string, v1::SealedDatasetUsage> usage_;  // guarded by mu_
   std::map<std::string, uint64_t> reserved_;             // in-flight upload bytes; mu_
   std::map<std::string, ObjectUpload*> active_uploads_;  // streaming now; mu_
+  std::set<ObjectRead*> active_reads_;                   // streaming now; mu_
   std::set<std::string> active_rekeys_;                  // guarded by mu_
   uint64_t deleted_since_compaction_ = 0;                // guarded by mu_
 

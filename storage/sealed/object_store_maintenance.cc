@@ -58,6 +58,15 @@ absl::Status ObjectStore::DiscardIdleUploads() {
       upload->cancel_ = nullptr;  // once
     }
   }
+  for (ObjectRead* read : active_reads_) {
+    if (read->last_activity_micros_.load() < cutoff && read->cancel_) {
+      LogInfo("store.read_stream_cancelled", {{"object", read->head_.info().name()},
+                                              {"dataset", read->head_.info().dataset()},
+                                              {"reason", "idle"}});
+      read->cancel_();
+      read->cancel_ = nullptr;
+    }
+  }
   for (const v1::SealedUploadRecord& u : idle) {
     if (active_uploads_.count(u.id()) > 0) continue;  // still streaming
     // Scanned without the lock: an upload committed since then is an object

@@ -102,22 +102,39 @@ absl::StatusOr<std::unique_ptr<ObjectRead>> ObjectStore::OpenRead(const Caller& 
   head.set_stream_bytes(record->stream_bytes());
   head.set_first_segment(span->first);
   head.set_end_segment(span->end);
-  return std::unique_ptr<ObjectRead>(
-      new ObjectRead(*db_, snapshot, std::move(head), record->space(), *layout));
+  std::unique_ptr<ObjectRead> read(
+      new ObjectRead(*this, snapshot, std::move(head), record->space(), *layout));
+  std::lock_guard<std::mutex> lock(mu_);
+  active_reads_.insert(read.get());
+  return read;
 }
 
-ObjectRead::ObjectRead(ObjectDb& db, const rocksdb::Snapshot* snapshot, v1::ObjectHead head,
+ObjectRead::ObjectRead(ObjectStore& store, const rocksdb::Snapshot* snapshot, v1::ObjectHead head,
                        std::string space, SegmentLayout layout)
-    : db_(db),
+    : store_(store),
+      db_(*store.db_),
       snapshot_(snapshot),
       head_(std::move(head)),
       space_(std::move(space)),
       layout_(layout),
-      next_(head_.first_segment()) {}
+      next_(head_.first_segment()),
+      last_activity_micros_(Micros(store.clock_.Now())) {}
 
-ObjectRead::~ObjectRead() { db_.ReleaseSnapshot(snapshot_); }
+ObjectRead::~ObjectRead() {
+  {
+    std::lock_guard<std::mutex> lock(store_.mu_);
+    store_.active_reads_.erase(this);
+  }
+  db_.ReleaseSnapshot(snapshot_);
+}
+
+void ObjectRead::SetCanceller(std::function<void()> cancel) {
+  std::lock_guard<std::mutex> lock(store_.mu_);
+  cancel_ = std::move(cancel);
+}
 
 absl::StatusOr<bool> ObjectRead::Next(v1::ObjectSegment* out) {
+  last_activity_micros_.store(Micros(store_.clock_.Now()));
   if (next_ >= head_.end_segment()) return false;
   const uint64_t i = next_;
   absl::StatusOr<std::string> data = db_.Get(keys::Segment(space_, i), snapshot_);

@@ -234,6 +234,36 @@ TEST_F(ObjectStoreTest, QuietStreamsAreCancelled) {
   ExpectConsistent();
 }
 
+// A download whose client stops reading is ended the same way: its snapshot
+// would otherwise keep deleted segments on disk.
+TEST_F(ObjectStoreTest, QuietReadsAreCancelled) {
+  ASSERT_OK(Put("r", Pattern(30000)).status());
+  v1::GetObjectRequest get;
+  get.set_dataset("ds1");
+  get.set_name("r");
+  ASSERT_OK_AND_ASSIGN(auto stalled, store_->OpenRead(kOwner, get));
+  ASSERT_OK_AND_ASSIGN(auto reading, store_->OpenRead(kOwner, get));
+  int cancelled[2] = {0, 0};
+  stalled->SetCanceller([&cancelled] { ++cancelled[0]; });
+  reading->SetCanceller([&cancelled] { ++cancelled[1]; });
+  v1::ObjectSegment segment;
+  ASSERT_OK(stalled->Next(&segment).status());
+  clock_.Advance(options_.upload_idle_timeout - absl::Seconds(1));
+  ASSERT_OK(reading->Next(&segment).status());
+  clock_.Advance(absl::Seconds(2));
+  ASSERT_OK(store_->RunMaintenance());
+  EXPECT_EQ(cancelled[0], 1);
+  EXPECT_EQ(cancelled[1], 0);
+  stalled.reset();
+  for (;;) {
+    ASSERT_OK_AND_ASSIGN(bool more, reading->Next(&segment));
+    if (!more) break;
+  }
+  reading.reset();
+  ASSERT_OK(store_->RunMaintenance());
+  EXPECT_EQ(cancelled[0] + cancelled[1], 1);
+}
+
 // Uploads begun and not finished are capped per principal (each is a record
 // outside any quota); one that finishes or is discarded frees its place.
 TEST_F(ObjectStoreTest, PendingUploadsAreCappedPerPrincipal) {
