@@ -199,12 +199,15 @@ absl::Status Verify(Invocation& inv) {
     }
   }
   if (inv.json()) {
-    std::cout << out.dump(2) << "\n";
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else if (out["verified"].get<bool>()) {
     std::cout << "verified " << out["tee"].get<std::string>() << " evidence ("
               << out["status"].get<std::string>() << ")\n";
     for (auto& [k, v] : out["claims"].items()) {
-      std::cout << "  " << k << " = " << (v.is_string() ? v.get<std::string>() : v.dump())
+      std::cout << "  " << k << " = "
+                << (v.is_string()
+                        ? v.get<std::string>()
+                        : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
                 << "\n";
     }
     for (const auto& w : out["warnings"]) std::cout << "warning: " << w.get<std::string>() << "\n";

@@ -89,6 +89,13 @@ absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv,
       }
       value = argv[++i];
     }
+    const bool global =
+        name == "server" || name == "ca" || name == "cert" || name == "key" || name == "config";
+    // Empty would fall back to the environment or the config file, which
+    // is not what "--ca ''" (an unset variable, most likely) asked for.
+    if (global && value.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": empty value"));
+    }
     if ((name == "server" || name == "ca" || name == "key" || name == "config") &&
         !globals_seen.insert(name).second) {
       return absl::InvalidArgumentError(absl::StrCat("--", name, ": given more than once"));

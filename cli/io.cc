@@ -56,14 +56,18 @@ bool IsBase64Char(char c) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string& path) {
+absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string& path,
+                                      size_t max_bytes) {
   int fd = IsStdio(path) ? STDIN_FILENO : open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return LocalError(IoError("read", flag, path));
   std::string data;
   // Sized up front where possible so that no copy of the bytes is left behind
   // in a buffer the string outgrew.
   struct stat st;
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) data.reserve(static_cast<size_t>(st.st_size));
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<uint64_t>(st.st_size) <= max_bytes) {
+    data.reserve(static_cast<size_t>(st.st_size));
+  }
   char buf[16384];
   for (;;) {
     ssize_t n = read(fd, buf, sizeof buf);
@@ -76,6 +80,14 @@ absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string
       return LocalError(s);
     }
     if (n == 0) break;
+    if (data.size() + static_cast<size_t>(n) > max_bytes) {
+      if (fd != STDIN_FILENO) close(fd);
+      OPENSSL_cleanse(buf, sizeof buf);
+      OPENSSL_cleanse(data.data(), data.size());
+      return LocalError(absl::InvalidArgumentError(
+          absl::StrCat("--", flag, ": ", IsStdio(path) ? "stdin" : absl::StrCat("'", path, "'"),
+                       " holds more than ", max_bytes, " bytes")));
+    }
     data.append(buf, static_cast<size_t>(n));
   }
   OPENSSL_cleanse(buf, sizeof buf);

@@ -27,7 +27,11 @@ std::string RegularFileId(const std::string& path, bool is_input);
 bool SameFile(const std::string& in, const std::string& out);
 
 // Everything in `path` ("-" or "": stdin).
-absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string& path);
+// At most `max_bytes` (a usage error past it: `--in /dev/zero` must not
+// grow until the process aborts).
+inline constexpr size_t kMaxInputBytes = size_t{64} << 20;
+absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string& path,
+                                      size_t max_bytes = kMaxInputBytes);
 // Replaces `path` ("-" or "": stdout) with `data`.
 absl::Status WriteOutput(const std::string& flag, const std::string& path, absl::string_view data);
 

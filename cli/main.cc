@@ -108,6 +108,13 @@ absl::Status CheckFlags(const Command& c, const CliOptions& o) {
     if (o.flags.count(name) > 1 && !repeatable) {
       return UsageError(absl::StrCat(c.name, ": --", name, " given more than once"));
     }
+    // An empty value is never what was meant: for a file flag the commands
+    // would read it as stdin/stdout (raw plaintext or a bearer token on the
+    // terminal); elsewhere it is a variable that was not set. The AAD is
+    // the exception: empty is a value of its own (the same as none).
+    if (value.empty() && name != "aad") {
+      return UsageError(absl::StrCat(c.name, ": --", name, " is empty"));
+    }
   }
   std::set<std::string> switches(c.switches.begin(), c.switches.end());
   for (const std::string& name : o.switches) {
@@ -161,7 +168,15 @@ int Main(int argc, char** argv) {
   if (absl::Status s = CheckFlags(*command, *options); !s.ok()) return Fail(s);
   Invocation invocation(*options, std::move(args));
   absl::Status s = command->run(invocation);
-  return s.ok() ? kExitOk : Fail(s);
+  if (!s.ok()) return Fail(s);
+  // Output printed to stdout (ciphertext, JSON) is only written when the
+  // buffers flush: a full disk or closed pipe must not end in exit 0, since
+  // a script may destroy its input on success.
+  std::cout.flush();
+  if (!std::cout.good() || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    return Fail(absl::UnavailableError("writing to stdout failed: the output is incomplete"));
+  }
+  return kExitOk;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "cli/command.h"
+#include "cli/io.h"
 #include "cli/object_io.h"
 #include "cli/output.h"
 #include "cli/paging.h"
@@ -103,7 +104,7 @@ absl::Status Get(Invocation& inv) {
   storage::FdSink sink(out.fd());
   ASSIGN_OR_RETURN(v1::ObjectInfo info, client::GetSealedObject(*conn, get, sink));
   RETURN_IF_ERROR(out.Commit());
-  if (inv.arg(1) != "-" && inv.json()) PrintJson(info);
+  if (!NamesStdout(inv.arg(1)) && inv.json()) PrintJson(info);
   return absl::OkStatus();
 }
 

@@ -1,6 +1,7 @@
 // status, ping, hsm check, root rotate, root status.
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "cli/command.h"
@@ -44,6 +45,9 @@ absl::Status HsmCheck(Invocation& inv) {
   uint32_t payload = 4096;
   if (auto v = inv.options().Flag("payload-bytes")) {
     ASSIGN_OR_RETURN(payload, ParseUintFlag("payload-bytes", *v));
+    if (payload < 1 || payload > 65536) {  // the server's bounds (CheckHsmRequest)
+      return UsageError(absl::StrCat("--payload-bytes: ", payload, " is outside [1, 65536]"));
+    }
   }
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
   ASSIGN_OR_RETURN(auto r, conn->CheckHsm(payload));

@@ -191,7 +191,11 @@ absl::Status CheckKeyDestination(const CliOptions& o) {
   if (o.Flag("out").has_value() && o.Flag("out")->empty()) {
     return UsageError("--out: empty; give FILE, or - for base64 on stdout");
   }
-  if (!o.Flag("out") && isatty(STDOUT_FILENO) == 1) {
+  // Raw bytes to stdout (no --out, or a path naming it, such as
+  // /dev/stdout) must not land on a terminal; "-" is base64.
+  const bool raw_to_stdout =
+      !o.Flag("out") || (*o.Flag("out") != "-" && NamesStdout(*o.Flag("out")));
+  if (raw_to_stdout && isatty(STDOUT_FILENO) == 1) {
     return UsageError(
         "refusing to write key material to a terminal: give --out FILE, or --out - for base64");
   }
@@ -230,21 +234,27 @@ absl::Status WriteSideOutputs(const CliOptions& o, const client::WorkloadClient&
 }
 
 // One summary line set, on stderr when stdout carries the key.
+// `wrapped`: a data key's wrapped copy when no file took it (it must not
+// be lost: data encrypted under the key is decrypted with it later).
 void PrintSummary(const CliOptions& o, const v1::SealedKey& sealed, bool attested,
-                  const std::string& extra = "") {
-  const bool key_on_stdout = !o.Flag("out") || *o.Flag("out") == "-";
+                  const Bytes* wrapped = nullptr) {
+  const bool key_on_stdout = !o.Flag("out") || NamesStdout(*o.Flag("out"));
   std::FILE* to = key_on_stdout ? stderr : stdout;
   if (o.json) {
     nlohmann::json j = {{"key_version", sealed.key_version()},
                         {"token_id", sealed.token_id()},
                         {"kem", v1::HpkeKem_Name(sealed.kem())},
                         {"attested", attested}};
-    std::fprintf(to, "%s\n", j.dump().c_str());
+    if (wrapped != nullptr) j["wrapped"] = Base64Encode(*wrapped);
+    std::fprintf(to, "%s\n",
+                 j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return;
   }
   std::fprintf(to, "key_version  %s\ntoken_id     %s\nattested     %s\n%s",
                sealed.key_version().c_str(), sealed.token_id().c_str(), attested ? "yes" : "no",
-               extra.c_str());
+               wrapped == nullptr
+                   ? ""
+                   : absl::StrCat("wrapped      ", Base64Encode(*wrapped), "\n").c_str());
 }
 
 // The files a command writes must be distinct, and stdout carries at most
@@ -348,8 +358,7 @@ absl::Status GetDataKey(Invocation& inv) {
   }
   RETURN_IF_ERROR(WriteKey(o, key.plaintext));  // before the side outputs, as in GetKey
   RETURN_IF_ERROR(WriteSideOutputs(o, *wl, key.token, key.sealed));
-  PrintSummary(o, key.sealed, key.attested,
-               o.Flag("wrapped-out") ? "" : absl::StrCat("wrapped      ", Base64Encode(key.wrapped), "\n"));
+  PrintSummary(o, key.sealed, key.attested, o.Flag("wrapped-out") ? nullptr : &key.wrapped);
   return absl::OkStatus();
 }
 
@@ -391,7 +400,7 @@ absl::Status GetObject(Invocation& inv) {
   ASSIGN_OR_RETURN(v1::ObjectInfo info, wl->GetObject(get, sink));
   RETURN_IF_ERROR(out.Commit());
   RETURN_IF_ERROR(WriteTokenOutputs(inv.options(), *wl, get.dataset));
-  PrintObjectSummary(inv, "read", info, /*to_stderr=*/inv.arg(1) == "-");
+  PrintObjectSummary(inv, "read", info, /*to_stderr=*/NamesStdout(inv.arg(1)));
   return absl::OkStatus();
 }
 

@@ -78,6 +78,16 @@ bool IsIdChar(char c) {
   return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '.' || c == '_' || c == '-';
 }
 
+// The length of the valid UTF-8 sequence at s[i], or 0.
+size_t Utf8SequenceAt(absl::string_view s, size_t i) {
+  size_t n = 0;
+  while (n < 4 && i + n < s.size()) {
+    ++n;
+    if (IsValidUtf8(s.substr(i, n))) return n;
+  }
+  return 0;
+}
+
 absl::Status CheckText(absl::string_view field, absl::string_view value, size_t max) {
   if (value.size() > max) {
     return absl::InvalidArgumentError(absl::StrCat("audit entry field '", field, "' is ",
@@ -96,6 +106,33 @@ absl::Status CheckText(absl::string_view field, absl::string_view value, size_t 
   }
   return absl::OkStatus();
 }
+
+}  // namespace
+
+std::string AuditSafeDetail(absl::string_view text) {
+  constexpr absl::string_view kCut = " ...(cut)";
+  std::string out;
+  out.reserve(std::min(text.size(), kMaxDetailBytes));
+  size_t i = 0;
+  while (i < text.size()) {
+    if (absl::StartsWith(text.substr(i), "-----BEGIN")) {
+      out += "[PEM]";
+      i += sizeof("-----BEGIN") - 1;
+      continue;
+    }
+    const size_t n = Utf8SequenceAt(text, i);
+    const absl::string_view next = n == 0 ? absl::string_view("?") : text.substr(i, n);
+    if (out.size() + next.size() > kMaxDetailBytes - kCut.size()) {
+      absl::StrAppend(&out, kCut);
+      break;
+    }
+    absl::StrAppend(&out, next);
+    i += n == 0 ? 1 : n;
+  }
+  return out;
+}
+
+namespace {
 
 absl::Status CheckId(absl::string_view field, absl::string_view value, bool required) {
   if (value.empty()) {

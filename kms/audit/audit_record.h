@@ -127,6 +127,13 @@ Bytes GenesisHash();
 // and anything else that must not be logged enter a record.
 std::string AuditDigest(std::span<const uint8_t> data);
 
+// `text` made fit for reason_detail, whatever it holds (a verifier's message
+// quoting its input, a policy's every failed clause): invalid UTF-8 bytes
+// become '?', a PEM marker "[PEM]", and past the field's limit it is cut at
+// a character boundary and marked. A denial's record is then never lost to
+// the wording of its reason.
+std::string AuditSafeDetail(absl::string_view text);
+
 // OK when `entry` may be appended; InvalidArgument naming the field and the
 // rule otherwise (the message quotes lengths and syntax, never the value of
 // a free-text field).

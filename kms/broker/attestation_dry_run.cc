@@ -16,9 +16,24 @@ absl::Status CheckEvidenceSizes(const google::protobuf::RepeatedPtrField<v1::Evi
     return absl::InvalidArgumentError(
         absl::StrCat("evidence: ", items.size(), " items, expected 1..", kMaxEvidenceItems));
   }
+  // A certificate chain is a handful of certificates (VCEK, ASK, ARK; the
+  // PCK chain; NVIDIA's five-deep chain): more is not evidence, and empty
+  // entries would pass a byte limit for free.
+  constexpr int kMaxCertificates = 16;
   for (int i = 0; i < items.size(); ++i) {
+    if (items[i].certificates_size() > kMaxCertificates) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("evidence[", i, "].certificates: ", items[i].certificates_size(),
+                       " entries, at most ", kMaxCertificates));
+    }
     size_t bytes = items[i].payload().size();
-    for (const std::string& cert : items[i].certificates()) bytes += cert.size();
+    for (int j = 0; j < items[i].certificates_size(); ++j) {
+      if (items[i].certificates(j).empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("evidence[", i, "].certificates[", j, "]: empty"));
+      }
+      bytes += items[i].certificates(j).size();
+    }
     if (bytes > kMaxEvidenceBytes) {
       return absl::InvalidArgumentError(
           absl::StrCat("evidence[", i, "]: ", bytes, " bytes, at most ", kMaxEvidenceBytes));

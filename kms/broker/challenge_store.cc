@@ -75,6 +75,12 @@ void ChallengeStore::Attach(std::span<const uint8_t> nonce, AuditLog::Ticket rec
   if (it != entries_.end()) it->second.record = std::move(record);
 }
 
+void ChallengeStore::Withdraw(std::span<const uint8_t> nonce) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(std::string(AsStringView(nonce)));
+  if (it != entries_.end()) EraseLocked(it);
+}
+
 absl::Status ChallengeStore::Redeem(std::span<const uint8_t> nonce, absl::string_view principal,
                                     absl::string_view binding,
                                     std::optional<AuditLog::Ticket>* record) {

@@ -50,6 +50,10 @@ class ChallengeStore {
   // No-op for a nonce no longer outstanding.
   void Attach(std::span<const uint8_t> nonce, AuditLog::Ticket record);
 
+  // Forgets an outstanding nonce that was never handed out (its issue could
+  // not be recorded), giving back its place in the principal's quota.
+  void Withdraw(std::span<const uint8_t> nonce);
+
   // OK exactly once per issued nonce. Otherwise PermissionDenied whose
   // message starts with the refusal id ("nonce_unknown: ..."). When OK and
   // `record` is set, *record is the attached ticket (empty if none).

@@ -197,10 +197,18 @@ absl::StatusOr<std::shared_ptr<const nlohmann::json>> EarTokenSigner::VerifyShar
         "token: not a JWS compact serialization (header.payload.signature)");
   }
   ASSIGN_OR_RETURN(nlohmann::json header, DecodeJsonPart(parts[0], "header"));
-  if (header.value("alg", "") != "ES256") {
+  // By type first: json::value() throws when the member is there with
+  // another type ({"alg": 1}), and nothing may throw on a caller's token.
+  const auto string_member = [&](const char* name) -> const std::string* {
+    auto it = header.find(name);
+    return it == header.end() ? nullptr : it->get_ptr<const std::string*>();
+  };
+  const std::string* alg = string_member("alg");
+  if (alg == nullptr || *alg != "ES256") {
     return absl::PermissionDeniedError("token header: alg must be ES256");
   }
-  if (header.value("kid", "") != kid_) {
+  const std::string* kid = string_member("kid");
+  if (kid == nullptr || *kid != kid_) {
     return absl::PermissionDeniedError("token header: unknown kid");
   }
   absl::StatusOr<Bytes> sig = Base64UrlDecode(parts[2], "signature");

@@ -159,7 +159,7 @@ absl::Status KeyBroker::Deny(const Caller& c, absl::string_view action,
   e.resource = std::string(resource);
   e.decision = AuditDecision::kDeny;
   e.reason_id = std::string(reason_id);
-  e.reason_detail = std::string(detail);
+  e.reason_detail = AuditSafeDetail(detail);
   e.evidence_digest = std::string(evidence_digest);
   e.policy_digest = std::string(policy_digest);
   absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
@@ -186,8 +186,12 @@ absl::StatusOr<v1::GetChallengeResponse> KeyBroker::GetChallenge(
   // write failed); a crash before the write loses the in-memory nonce too.
   AuditEntry e{.principal = c.principal, .action = "challenge", .resource = key,
                .decision = AuditDecision::kAllow};
-  ASSIGN_OR_RETURN(AuditLog::Ticket record, audit_.AppendUnsynced(std::move(e)));
-  challenges_.Attach(ch.nonce, std::move(record));
+  absl::StatusOr<AuditLog::Ticket> record = audit_.AppendUnsynced(std::move(e));
+  if (!record.ok()) {
+    challenges_.Withdraw(ch.nonce);  // never handed out: not left holding a place
+    return record.status();
+  }
+  challenges_.Attach(ch.nonce, *std::move(record));
   v1::GetChallengeResponse out;
   out.set_nonce(std::string(AsStringView(ch.nonce)));
   out.set_expire_time_unix(absl::ToUnixSeconds(ch.expires_at));

@@ -21,7 +21,7 @@ void KeyBroker::AuditAdminChange(const Caller& c, absl::string_view action,
   e.action = std::string(action);
   e.resource = std::string(resource);
   e.decision = AuditDecision::kInfo;
-  e.reason_detail = std::string(detail);
+  e.reason_detail = AuditSafeDetail(detail);
   absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
   if (!rec.ok()) {
     LogError("audit.append_failed", {{"action", std::string(action)},

@@ -104,7 +104,7 @@ absl::Status KeyBroker::Allow(const Caller& c, absl::string_view action, absl::s
                .resource = std::string(resource),
                .decision = AuditDecision::kAllow,
                .reason_id = "",
-               .reason_detail = std::string(detail),
+               .reason_detail = AuditSafeDetail(detail),
                .evidence_digest = std::string(evidence_digest),
                .policy_digest = std::string(policy_digest),
                .key_version = key_version};

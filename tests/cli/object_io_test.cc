@@ -194,5 +194,21 @@ TEST(JsonLineWithSecretTest, SameAsTheWholeMessagesJson) {
   EXPECT_FALSE(JsonLineWithSecret(v1::DecryptResponse(), "nope", {}, &line).ok());
 }
 
+// An input without an end (/dev/zero, a runaway pipe) is refused past the
+// command's limit instead of growing until the process aborts.
+TEST(ReadInputTest, StopsAtTheLimitNamingTheFlag) {
+  absl::StatusOr<std::string> zero = ReadInput("in", "/dev/zero", 1 << 20);
+  EXPECT_THAT(zero, ::strongroom::testing::StatusIs(
+                        absl::StatusCode::kInvalidArgument,
+                        ::testing::HasSubstr("--in: '/dev/zero' holds more than 1048576 bytes")));
+  EXPECT_EQ(ExitCode(zero.status()), kExitUsage);
+  ASSERT_OK_AND_ASSIGN(strongroom::testing::TempDir dir,
+                       strongroom::testing::TempDir::Create("strongroom-read-input"));
+  const std::string path = dir.path() + "/small";
+  ASSERT_OK(WriteOutput("out", path, std::string(1 << 20, 'x')));
+  ASSERT_OK_AND_ASSIGN(std::string exact, ReadInput("in", path, 1 << 20));
+  EXPECT_EQ(exact.size(), size_t{1} << 20);
+}
+
 }  // namespace
 }  // namespace strongroom::cli

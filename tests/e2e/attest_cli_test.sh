@@ -142,4 +142,17 @@ expect 2 bad_type attest verify --type sgx --evidence "$V/sev-snp/milan/virtee_r
 expect 2 missing_file attest verify --type snp --evidence "$tmp/does-not-exist"
 expect 2 bad_at attest verify "${snp[@]}" --at yesterday
 expect 2 bad_hex attest verify "${snp[@]}" --report-data zz
+# A reason cut inside a multi-byte character (the dev verifier quotes the
+# first 64 bytes of a bad format) still gives valid JSON, not a crash.
+openssl ecparam -name prime256v1 -genkey -noout -out "$tmp/dev.key" 2>/dev/null
+openssl ec -in "$tmp/dev.key" -pubout -out "$tmp/dev.pub" 2>/dev/null
+python3 -c 'import json; print(json.dumps({"format": "a" * 63 + "\u00e9", "body": "", "signature": "", "key_id": ""}))' \
+  > "$tmp/utf8.json"
+expect 1 dev_utf8 attest verify --type dev --evidence "$tmp/utf8.json" --dev-key "$tmp/dev.pub" --json
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/dev_utf8.out" || fail "dev_utf8: not JSON"
+[[ $(field "$tmp/dev_utf8.out" verified) == false ]] || fail "dev_utf8 verified"
+# Empty values are refused, not read as stdin/stdout or the environment's.
+expect 2 empty_evidence attest verify --type snp --evidence ""
+grep -q -- "--evidence is empty" "$tmp/empty_evidence.err" || fail "empty --evidence: no message"
+expect 2 empty_ca attest verify "${snp[@]}" --ca ""
 echo "attest CLI: all checks passed"

@@ -26,6 +26,8 @@ grep -q '"token_label": "e2e"' "$tmp/status.json" || fail "status lacks the toke
 "$bin/strongroom" hsm check > "$tmp/check.txt" || fail "hsm check failed"
 grep -q "HSM check passed" "$tmp/check.txt" || fail "hsm check output"
 [[ $(grep -c ' ok ' "$tmp/check.txt") -eq 6 ]] || fail "hsm check did not report 6 passing steps"
+rc=0; "$bin/strongroom" hsm check --payload-bytes 70000 2> "$tmp/err" || rc=$?
+[[ $rc -eq 2 ]] && grep -q -- "--payload-bytes: 70000 is outside" "$tmp/err" || fail "hsm check --payload-bytes 70000: exit $rc"
 
 # Usage errors exit 2; a refused connection exits 1.
 set +e

@@ -63,6 +63,10 @@ expect_rc 2 "decrypt --out over its --in" owner1 decrypt --in "$tmp/ct1.copy" --
 cmp -s "$tmp/ct1.bin" "$tmp/ct1.copy" || fail "decrypt over its input changed the input"
 [[ $(stat -c %a "$tmp/plain.out") == 600 ]] || fail "plaintext --out file is not mode 0600"
 as owner1 encrypt k1 --context purpose=e2e < "$tmp/plain.bin" > "$tmp/ct1.b64" || fail "encrypt to stdout"
+# Output that cannot be written (a full disk) is a failure, not exit 0.
+rc=0; as owner1 encrypt k1 --in "$tmp/plain.bin" > /dev/full || rc=$?
+[[ $rc -ne 0 ]] || fail "encrypt to a full stdout exited 0"
+grep -q "writing to stdout failed" "$tmp/err" || fail "encrypt to a full stdout: no message"
 base64 -d "$tmp/ct1.b64" > /dev/null || fail "encrypt stdout is not base64"
 as owner1 decrypt k1 --in "$tmp/ct1.b64" --context purpose=e2e > "$tmp/plain.out2" \
   || { cat "$tmp/err" >&2; fail "decrypt of base64 input"; }

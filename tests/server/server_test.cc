@@ -4,9 +4,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -115,6 +117,37 @@ TEST_F(ServerTest, MissingClientKeyFileIsNamed) {
   o.key_file = "/nonexistent/admin.key";
   EXPECT_THAT(client::Connection::Open(o),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("--key")));
+}
+
+// TLS files are checked before any connection: an empty CA bundle would
+// make gRPC trust the public roots; a key that is not the certificate's
+// would fail the handshake without saying why.
+TEST_F(ServerTest, BadTlsFilesAreRefusedNamingTheFlag) {
+  const std::string dir = ::testing::TempDir() + "/tls-files";
+  std::filesystem::create_directories(dir);
+  const auto write = [&](const std::string& name, const std::string& text) {
+    const std::string path = dir + "/" + name;
+    std::ofstream(path) << text;
+    chmod(path.c_str(), 0600);
+    return path;
+  };
+  client::ConnectionOptions o = As(pki_, "admin");
+  o.ca_file = write("empty.pem", "");
+  EXPECT_THAT(client::Connection::Open(o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--ca: ")));
+  o.ca_file = write("text.pem", "not a certificate\n");
+  EXPECT_THAT(client::Connection::Open(o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("holds no PEM certificate")));
+  o = As(pki_, "admin");
+  o.cert_file = As(pki_, "stranger").cert_file;  // admin's key, stranger's certificate
+  EXPECT_THAT(client::Connection::Open(o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("is not the private key of the certificate in --cert")));
+  o = As(pki_, "admin");
+  o.key_file = write("nokey.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+  EXPECT_THAT(client::Connection::Open(o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("holds no PEM private key")));
+  EXPECT_OK(client::Connection::Open(As(pki_, "admin")).status());
 }
 
 TEST(ServerConfigTest, ErrorsNameTheField) {

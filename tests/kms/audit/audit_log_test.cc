@@ -422,5 +422,30 @@ TEST_F(AuditLogTest, EmptyLogExportsAndVerifies) {
   EXPECT_EQ(v.head_hash, HexEncode(GenesisHash()));
 }
 
+// What a denial's reason says cannot cost its record: AuditSafeDetail makes
+// any text one the log accepts (the raw texts above are refused).
+TEST_F(AuditLogTest, SafeDetailMakesAnyReasonAppendable) {
+  const std::string texts[] = {
+      std::string(5000, 'x'),
+      "unwrap failed for -----BEGIN PRIVATE KEY-----\nMIGHAgEA...",
+      std::string(63, 'a') + std::string("\xc3", 1),             // cut inside a character
+      std::string("bad \xff\xfe bytes \xed\xa0\x80 surrogate"),  // not UTF-8 at all
+      std::string(4090, 'y') + "\xc3\xa9\xc3\xa9\xc3\xa9",       // the cut lands mid-text
+  };
+  for (const std::string& text : texts) {
+    AuditEntry e = TestEntry(1);
+    e.reason_detail = AuditSafeDetail(text);
+    EXPECT_OK(ValidateAuditEntry(e)) << text.substr(0, 80);
+    EXPECT_OK(log_->Append(e).status());
+  }
+  EXPECT_EQ(AuditSafeDetail("policy_denied: all 3 alternatives failed"),
+            "policy_denied: all 3 alternatives failed");
+  EXPECT_EQ(AuditSafeDetail("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(AuditSafeDetail("x -----BEGIN CERT"), "x [PEM] CERT");
+  EXPECT_EQ(AuditSafeDetail(std::string("a\xc3", 2)), "a?");
+  EXPECT_TRUE(absl::EndsWith(AuditSafeDetail(std::string(5000, 'x')), " ...(cut)"));
+  EXPECT_LE(AuditSafeDetail(std::string(5000, 'x')).size(), 4096u);
+}
+
 }  // namespace
 }  // namespace strongroom::kms::testing

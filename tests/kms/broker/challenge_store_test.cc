@@ -58,5 +58,22 @@ TEST(ChallengeStoreTest, ExpiredNoncesGoWhenOneIsRedeemed) {
   for (int i = 0; i < 8; ++i) EXPECT_OK(store.Issue("w1", "keys/k").status());
 }
 
+// A nonce whose issue could not be recorded is withdrawn: it gives its place
+// back at once and can never be redeemed.
+TEST(ChallengeStoreTest, AWithdrawnNonceFreesItsPlace) {
+  FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
+  ChallengeStore store(clock, absl::Seconds(60), 16, 2);
+  ASSERT_OK_AND_ASSIGN(Challenge a, store.Issue("w1", "keys/k"));
+  ASSERT_OK_AND_ASSIGN(Challenge b, store.Issue("w1", "keys/k"));
+  EXPECT_THAT(store.Issue("w1", "keys/k"), StatusIs(absl::StatusCode::kResourceExhausted));
+  store.Withdraw(b.nonce);
+  store.Withdraw(b.nonce);  // twice is harmless
+  EXPECT_EQ(store.size(), 1u);
+  EXPECT_THAT(store.Redeem(b.nonce, "w1", "keys/k", nullptr),
+              StatusIs(kDenied, HasSubstr("nonce_unknown")));
+  EXPECT_OK(store.Issue("w1", "keys/k").status());
+  EXPECT_OK(store.Redeem(a.nonce, "w1", "keys/k", nullptr));
+}
+
 }  // namespace
 }  // namespace strongroom::kms

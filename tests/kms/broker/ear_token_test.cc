@@ -85,6 +85,24 @@ TEST_F(EarTokenTest, VerifySharedReturnsTheCachedPayloadAndRefusesWhatVerifyRefu
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("does not verify")));
 }
 
+// A header whose alg or kid is there with another type is refused like any
+// other bad header (it used to throw out of the JSON library), and through
+// the broker that is an audited token_invalid denial.
+TEST_F(EarTokenTest, HeaderMembersOfTheWrongTypeAreRefused) {
+  const absl::Time now = clock_.Now();
+  for (const char* header : {R"({"alg":1})", R"({"alg":"ES256","kid":[]})", R"({"alg":null})"}) {
+    const std::string token = absl::StrCat(Base64UrlEncode(AsBytes(header)), ".e30.AA");
+    EXPECT_THAT(token_signer_->Verify(token, now),
+                StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token header")))
+        << header;
+  }
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  EXPECT_THAT(Release(kWorkload, absl::StrCat(Base64UrlEncode(AsBytes(R"({"alg":1})")), ".e30.AA"),
+                      w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_invalid")));
+}
+
 // The signer signs with a session copy of its HSM key; a module
 // re-initialization takes the copy away and the next Sign makes a new one.
 TEST_F(EarTokenTest, TokensAreSignedAcrossAnHsmReload) {

@@ -326,6 +326,47 @@ TEST_F(KeyBrokerTest, EvidenceForAnotherNonceOrAnotherKeyIsRefused) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("evidence_rejected")));
 }
 
+// Evidence whose rejection message quotes hostile text (a PEM marker, an
+// overlong field name) is still refused as PERMISSION_DENIED and audited:
+// the reason's wording cannot cost the denial its record.
+TEST_F(KeyBrokerTest, HostileEvidenceTextIsDeniedAndAudited) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  for (const std::string& field : {std::string("-----BEGIN x"), std::string(6000, 'f')}) {
+    ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload));
+    v1::EvidenceItem item;
+    item.set_type("dev");
+    item.set_payload(absl::StrCat(R"({"format": "strongroom-dev-evidence/1", ")", field,
+                                  R"(": 1, "body": "", "signature": ""})"));
+    const uint64_t before = audit_->head().sequence;
+    absl::StatusOr<v1::AttestResponse> got = AttestWith(kWorkload, w, nonce, item);
+    EXPECT_THAT(got, StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("(audit ")))
+        << field.substr(0, 20);
+    EXPECT_GT(audit_->head().sequence, before);
+  }
+}
+
+// Certificate lists are bounded in count and hold no empty entries (a byte
+// limit alone lets a million empty ones through); refused before the nonce
+// is spent, so the same nonce still works.
+TEST_F(KeyBrokerTest, CertificateListsAreBounded) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(v1::EvidenceItem item, Evidence(w, nonce, kGoodMeasurement));
+  v1::EvidenceItem many = item;
+  for (int i = 0; i < 17; ++i) many.add_certificates("x");
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, many),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("evidence[0].certificates: 17 entries")));
+  v1::EvidenceItem empty = item;
+  empty.add_certificates("");
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, empty),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("evidence[0].certificates[0]: empty")));
+  EXPECT_OK(AttestWith(kWorkload, w, nonce, item).status());
+}
+
 TEST_F(KeyBrokerTest, ExpiredTokenIsRefused) {
   MakeReleasableKey();
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
