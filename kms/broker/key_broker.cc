@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -230,10 +231,21 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   RETURN_IF_ERROR(CheckEvidenceSizes(r.evidence()));
   std::vector<attest::Evidence> evidence;
   std::string digest_input;
+  std::set<attest::EvidenceType> types;
   for (int i = 0; i < r.evidence_size(); ++i) {
     const v1::EvidenceItem& item = r.evidence(i);
     ASSIGN_OR_RETURN(attest::Evidence e,
                      EvidenceFromProto(item, absl::StrCat("evidence[", i, "]")));
+    // Shapes the appraisal would refuse anyway, refused while the nonce is
+    // still unused (a caller's mistake should not cost a challenge).
+    if (!types.insert(e.type).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("evidence[", i, "]: a second '", item.type(), "' item (one per type)"));
+    }
+    if (!verifiers_.Has(e.type)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "evidence[", i, "].type: '", item.type(), "' evidence is not verified by this server"));
+    }
     if (e.collateral_dir.empty()) e.collateral_dir = options_.collateral_dir;
     absl::StrAppend(&digest_input, item.type(), ":", attest::Sha256Hex(AsBytes(item.payload())),
                     ";");

@@ -367,6 +367,49 @@ TEST_F(KeyBrokerTest, CertificateListsAreBounded) {
   EXPECT_OK(AttestWith(kWorkload, w, nonce, item).status());
 }
 
+// Two items of one type, or a type this server does not verify, are refused
+// by shape, before the nonce is spent.
+TEST_F(KeyBrokerTest, EvidenceShapesTheAppraisalWouldRefuseKeepTheNonce) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload));
+  ASSERT_OK_AND_ASSIGN(v1::EvidenceItem item, Evidence(w, nonce, kGoodMeasurement));
+  v1::AttestRequest r;
+  r.set_key("keys/k");
+  r.set_nonce(nonce);
+  *r.add_evidence() = item;
+  *r.add_evidence() = item;
+  r.set_kem(ProtoKem(w));
+  r.set_public_key(std::string(AsStringView(w.keys.public_key.Serialize())));
+  EXPECT_THAT(
+      broker_->Attest(kWorkload, r),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("evidence[1]: a second 'dev' item")));
+  EXPECT_OK(AttestWith(kWorkload, w, nonce, item).status());
+  // A broker whose server verifies dev evidence only.
+  attest::AttestationOptions ao;
+  ao.enabled = {};
+  ao.dev_enabled = true;
+  ao.dev_trusted_keys_pem = {attester_->public_key_pem()};
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<attest::VerifierSet> dev_only,
+                       attest::CreateVerifierSet(ao));
+  BrokerOptions options;
+  options.verifier_id = "broker-test";
+  KeyBroker narrow(*km_, *admin_, *dev_only, *token_signer_, *audit_, clock_, options);
+  v1::GetChallengeRequest g;
+  g.set_key("keys/k");
+  ASSERT_OK_AND_ASSIGN(v1::GetChallengeResponse ch, narrow.GetChallenge(kWorkload, g));
+  ASSERT_OK_AND_ASSIGN(item, Evidence(w, ch.nonce(), kGoodMeasurement));
+  r.clear_evidence();
+  *r.add_evidence() = item;
+  r.mutable_evidence(0)->set_type("tdx");
+  r.set_nonce(ch.nonce());
+  EXPECT_THAT(narrow.Attest(kWorkload, r),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("evidence[0].type: 'tdx' evidence is not verified")));
+  r.mutable_evidence(0)->set_type("dev");
+  EXPECT_OK(narrow.Attest(kWorkload, r).status());
+}
+
 TEST_F(KeyBrokerTest, ExpiredTokenIsRefused) {
   MakeReleasableKey();
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
