@@ -23,7 +23,10 @@ namespace {
 absl::Status AuditExport(Invocation& inv) {
   v1::ExportAuditRequest req;
   if (auto v = inv.options().Flag("from")) {
-    ASSIGN_OR_RETURN(uint32_t n, ParseUintFlag("from", *v));
+    uint64_t n = 0;  // sequence numbers are 64-bit
+    if (!absl::SimpleAtoi(*v, &n) || v->empty() || (*v)[0] == '+' || (*v)[0] == '-') {
+      return UsageError(absl::StrCat("--from: '", *v, "' is not a sequence number"));
+    }
     req.set_from_sequence(n);
   }
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());

@@ -134,6 +134,11 @@ expect_rc 1 "proposer approving own change" admin key approve "$change"
 as admin2 key approve "$change" > /dev/null || { cat "$tmp/err" >&2; fail "second admin approve"; }
 # The approval's audit record names the version and what was approved.
 as auditor audit export --out "$tmp/audit.jsonl" || { cat "$tmp/err" >&2; fail "audit export"; }
+# --from takes a 64-bit sequence number to the server (which refuses one
+# past its head, naming it), not a usage error past 2^32.
+expect_rc 1 "audit export --from past 2^32" auditor audit export --from 5000000000
+grep -q "from_sequence 5000000000" "$tmp/err" || fail "audit export --from: value not passed whole"
+expect_rc 2 "audit export --from -1" auditor audit export --from -1
 python3 - "$tmp/audit.jsonl" "$change" "$p" <<'PY' || fail "approve_change audit record"
 import json, sys
 path, change, p = sys.argv[1:]
