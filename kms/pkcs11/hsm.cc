@@ -376,27 +376,20 @@ absl::Status Hsm::DestroyStrays(Session& session, const Bytes& id, absl::string_
                                session.fn->C_DestroyObject(session.handle, found[i]),
                                absl::StrCat("stray object of key '", label, "'")));
   }
-  const std::string id_hex = HexEncode(id);
-  {
-    std::lock_guard<std::mutex> lock(handle_cache_mu_);
-    for (auto it = handle_cache_.begin(); it != handle_cache_.end();) {
-      it = absl::EndsWith(it->first.second, absl::StrCat(":", id_hex)) ? handle_cache_.erase(it)
-                                                                       : std::next(it);
-    }
-  }
-  LogWarning("hsm.stray_objects_destroyed",
-             {{"label", std::string(label)}, {"id", id_hex}, {"count", static_cast<int64_t>(n)}});
+  ForgetHandlesOfId(id);
+  LogWarning(
+      "hsm.stray_objects_destroyed",
+      {{"label", std::string(label)}, {"id", HexEncode(id)}, {"count", static_cast<int64_t>(n)}});
   return absl::OkStatus();
 }
 
-void Hsm::ForgetHandle(const KeyHandle& key) {
-  CK_OBJECT_CLASS cls = key.kind == KeyKind::kEcPrivate  ? CKO_PRIVATE_KEY
-                        : key.kind == KeyKind::kEcPublic ? CKO_PUBLIC_KEY
-                                                         : CKO_SECRET_KEY;
-  const std::string suffix = absl::StrCat(cls, ":", HexEncode(key.id));
+void Hsm::ForgetHandle(const KeyHandle& key) { ForgetHandlesOfId(key.id); }
+
+void Hsm::ForgetHandlesOfId(const Bytes& id) {
+  const std::string suffix = absl::StrCat(":", HexEncode(id));
   std::lock_guard<std::mutex> lock(handle_cache_mu_);
   for (auto it = handle_cache_.begin(); it != handle_cache_.end();) {
-    it = it->first.second == suffix ? handle_cache_.erase(it) : std::next(it);
+    it = absl::EndsWith(it->first.second, suffix) ? handle_cache_.erase(it) : std::next(it);
   }
 }
 

@@ -164,7 +164,8 @@ class Hsm {
   // The object handle of `key` valid in `session`'s generation. A persistent
   // key given only by kind and CKA_ID (handle CK_INVALID_HANDLE) is looked up.
   absl::StatusOr<CK_OBJECT_HANDLE> Resolve(Session& session, const KeyHandle& key);
-  // Drops `key`'s cached handles (every module generation).
+  // Drops the cached handles of `key`'s CKA_ID (every module generation, and
+  // the other half of a key pair).
   void ForgetHandle(const KeyHandle& key);
 
  private:
@@ -197,6 +198,7 @@ class Hsm {
   // carrying `id`, so the retry cannot leave two objects under one CKA_ID.
   // The ids are fresh random values, so nothing else carries them.
   absl::Status DestroyStrays(Session& session, const Bytes& id, absl::string_view label);
+  void ForgetHandlesOfId(const Bytes& id);
 
   const HsmOptions options_;
   std::unique_ptr<Pkcs11Module> module_;
