@@ -247,7 +247,12 @@ absl::StatusOr<v1::ChangeResult> KeyManager::Propose(const Caller& c, const std:
 absl::StatusOr<v1::ChangeResult> KeyManager::ApproveChange(const Caller& c,
                                                            const v1::ApproveChangeRequest& r) {
   RETURN_IF_ERROR(Authorize(c, Action::kManage, nullptr, "ApproveChange"));
-  if (r.id().empty() || r.id().size() > 64) return absl::InvalidArgumentError("id: invalid change id");
+  // Change ids are lowercase hex, as ListChanges pages by them; anything
+  // else is malformed (and is not echoed).
+  if (r.id().empty() || r.id().size() > 64 ||
+      r.id().find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return absl::InvalidArgumentError("id: not a change id (lowercase hex, at most 64 characters)");
+  }
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<std::string> raw = db_.Get(ChangeRecordKey(r.id()));
   if (absl::IsNotFound(raw.status())) {
@@ -380,7 +385,14 @@ absl::Status KeyManager::RunMaintenance(size_t rewrap_budget) {
           }
         }
         const v1::Key& key = view->key.key();
-        if (key.rotation_period_seconds() > 0 && key.next_rotation_unix_micros() <= now) {
+        // Only a key in use rotates by itself: a new ENABLED primary would
+        // switch on a key created PRE_ACTIVE, or one an admin disabled or
+        // suspended to stop new encryption. Its schedule resumes (at once,
+        // being overdue) when its primary is enabled again.
+        auto primary = view->versions.find(key.primary_version());
+        const bool in_use =
+            primary != view->versions.end() && primary->second.version().state() == v1::ENABLED;
+        if (in_use && key.rotation_period_seconds() > 0 && key.next_rotation_unix_micros() <= now) {
           due_rotation.push_back(id);
         }
       }

@@ -94,6 +94,36 @@ TEST_F(KeyManagerAdminTest, AVersionAddedBesideThePrimaryDoesNotPutOffTheSchedul
   EXPECT_GT(key.next_rotation_unix_micros(), created.next_rotation_unix_micros());
 }
 
+// A scheduled rotation never switches a key on: not one created PRE_ACTIVE,
+// not one whose primary an admin disabled. Enabled again, it rotates.
+TEST_F(KeyManagerAdminTest, ScheduledRotationSkipsKeysNotInUse) {
+  v1::CreateKeyRequest r;
+  r.set_key_id("later");
+  r.set_owner(kOwner.principal);
+  r.set_rotation_period_seconds(3600);
+  r.set_pre_active(true);
+  ASSERT_OK(km_->CreateKey(kAdmin, r).status());
+  ASSERT_OK(Create("paused", 3600).status());
+  v1::SetKeyVersionStateRequest off;
+  off.set_name("keys/paused/versions/1");
+  off.set_state(v1::DISABLED);
+  ASSERT_OK(km_->SetKeyVersionState(kAdmin, off).status());
+  clock_.Advance(absl::Hours(2));
+  ASSERT_OK(km_->RunMaintenance());
+  for (const char* id : {"later", "paused"}) {
+    ASSERT_OK_AND_ASSIGN(v1::Key key, Get(id));
+    EXPECT_EQ(key.primary_version(), 1u) << id;
+  }
+  v1::SetKeyVersionStateRequest on = off;
+  on.set_state(v1::ENABLED);
+  ASSERT_OK(km_->SetKeyVersionState(kAdmin, on).status());
+  ASSERT_OK(km_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(v1::Key paused, Get("paused"));
+  EXPECT_EQ(paused.primary_version(), 2u);
+  ASSERT_OK_AND_ASSIGN(v1::Key later, Get("later"));
+  EXPECT_EQ(later.primary_version(), 1u);
+}
+
 TEST_F(KeyManagerAdminTest, OwnerIsABoundedPrincipalNameWithoutControlCharacters) {
   EXPECT_THAT(
       Create("a", 0, "spiffe://strongroom/owner\n1"),

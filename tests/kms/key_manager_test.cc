@@ -419,6 +419,12 @@ TEST_F(KeyManagerTest, DualControlNeedsASecondAdmin) {
   EXPECT_EQ(unchanged.state(), v1::ENABLED);
 
   v1::ApproveChangeRequest approve;
+  for (const char* bad : {"NOT-HEX", "0123456789ABCDEF", "ab\ncd"}) {
+    approve.set_id(bad);
+    EXPECT_THAT(km_->ApproveChange(kAdmin2, approve),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("id: not a change id")))
+        << bad;
+  }
   approve.set_id(proposed.pending().id());
   EXPECT_THAT(km_->ApproveChange(kAdmin, approve),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("second, different admin")));
