@@ -187,8 +187,8 @@ std::function<absl::Status(Invocation&)> SetState(v1::KeyVersionState state) {
     req.set_state(state);
     if (auto v = inv.options().Flag("reason")) req.set_reason(*v);
     ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
-    ASSIGN_OR_RETURN(v1::KeyVersion v, conn->SetKeyVersionState(req));
-    return PrintVersionResult(inv, v);
+    ASSIGN_OR_RETURN(v1::ChangeResult r, conn->SetKeyVersionState(req));
+    return r.has_pending() ? PrintChange(inv, r) : PrintVersionResult(inv, r.version());
   };
 }
 
@@ -204,8 +204,9 @@ absl::Status Restore(Invocation& inv) {
   v1::RestoreKeyVersionRequest req;
   ASSIGN_OR_RETURN(*req.mutable_name(), VersionResourceName(inv.arg(0), inv.arg(1)));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
-  ASSIGN_OR_RETURN(v1::KeyVersion v, conn->RestoreKeyVersion(req));
-  return PrintVersionResult(inv, v);
+  ASSIGN_OR_RETURN(v1::ChangeResult r, conn->RestoreKeyVersion(req));
+  // The version as before when it applied at once; the proposal otherwise.
+  return r.has_pending() ? PrintChange(inv, r) : PrintVersionResult(inv, r.version());
 }
 
 absl::Status Approve(Invocation& inv) {

@@ -89,11 +89,11 @@ class Connection {
       const strongroom::v1::GetKeyVersionRequest& r);
   absl::StatusOr<strongroom::v1::ListKeyVersionsResponse> ListKeyVersions(
       const strongroom::v1::ListKeyVersionsRequest& r);
-  absl::StatusOr<strongroom::v1::KeyVersion> SetKeyVersionState(
+  absl::StatusOr<strongroom::v1::ChangeResult> SetKeyVersionState(
       const strongroom::v1::SetKeyVersionStateRequest& r);
   absl::StatusOr<strongroom::v1::ChangeResult> DestroyKeyVersion(
       const strongroom::v1::DestroyKeyVersionRequest& r);
-  absl::StatusOr<strongroom::v1::KeyVersion> RestoreKeyVersion(
+  absl::StatusOr<strongroom::v1::ChangeResult> RestoreKeyVersion(
       const strongroom::v1::RestoreKeyVersionRequest& r);
 
   // KeyManagement: dual control.

@@ -99,12 +99,17 @@ class KeyManager {
   absl::StatusOr<v1::KeyVersion> GetKeyVersion(const Caller& c, const v1::GetKeyVersionRequest& r);
   absl::StatusOr<v1::ListKeyVersionsResponse> ListKeyVersions(
       const Caller& c, const v1::ListKeyVersionsRequest& r);
-  absl::StatusOr<v1::KeyVersion> SetKeyVersionState(const Caller& c,
-                                                    const v1::SetKeyVersionStateRequest& r);
+  // On a dual_control key, enabling a version that is not ENABLED is a
+  // proposal (ChangeResult.pending) a second admin approves; other changes,
+  // and every change on other keys, apply at once (ChangeResult.version).
+  absl::StatusOr<v1::ChangeResult> SetKeyVersionState(const Caller& c,
+                                                      const v1::SetKeyVersionStateRequest& r);
   absl::StatusOr<v1::ChangeResult> DestroyKeyVersion(const Caller& c,
                                                      const v1::DestroyKeyVersionRequest& r);
-  absl::StatusOr<v1::KeyVersion> RestoreKeyVersion(const Caller& c,
-                                                   const v1::RestoreKeyVersionRequest& r);
+  // A proposal on a dual_control key (cancelling a destruction two admins
+  // agreed to takes two as well).
+  absl::StatusOr<v1::ChangeResult> RestoreKeyVersion(const Caller& c,
+                                                     const v1::RestoreKeyVersionRequest& r);
   absl::StatusOr<v1::ChangeResult> ApproveChange(const Caller& c,
                                                  const v1::ApproveChangeRequest& r);
   absl::StatusOr<v1::ListChangesResponse> ListChanges(const Caller& c,
@@ -246,6 +251,13 @@ class KeyManager {
   absl::StatusOr<v1::Key> ApplyUpdate(const v1::UpdateKeyRequest& r, const std::string& principal,
                                       rocksdb::WriteBatch* extra = nullptr);
   absl::StatusOr<v1::KeyVersion> ApplyDestroy(const std::string& key_id, uint32_t version,
+                                              const std::string& principal,
+                                              rocksdb::WriteBatch* extra = nullptr);
+  // REQUIRES: mu_ (as Transition).
+  absl::StatusOr<v1::KeyVersion> ApplySetState(const v1::SetKeyVersionStateRequest& r,
+                                               const std::string& principal,
+                                               rocksdb::WriteBatch* extra = nullptr);
+  absl::StatusOr<v1::KeyVersion> ApplyRestore(const v1::RestoreKeyVersionRequest& r,
                                               const std::string& principal,
                                               rocksdb::WriteBatch* extra = nullptr);
   absl::StatusOr<v1::ChangeResult> Propose(const Caller& c, const std::string& key_id,

@@ -54,7 +54,7 @@ absl::StatusOr<v1::KeyVersion> KeyManager::Transition(const std::string& key_id,
   return v;
 }
 
-absl::StatusOr<v1::KeyVersion> KeyManager::SetKeyVersionState(
+absl::StatusOr<v1::ChangeResult> KeyManager::SetKeyVersionState(
     const Caller& c, const v1::SetKeyVersionStateRequest& r) {
   ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
   ASSIGN_OR_RETURN(ViewPtr view, GetView(name.key_id));
@@ -69,7 +69,32 @@ absl::StatusOr<v1::KeyVersion> KeyManager::SetKeyVersionState(
         "DestroyKeyVersion and RestoreKeyVersion for destruction)"));
   }
   if (r.reason().size() > 512) return absl::InvalidArgumentError("reason: longer than 512 bytes");
+  v1::ChangeResult result;
+  if (view->key.key().dual_control() && r.state() == v1::ENABLED) {
+    auto it = view->versions.find(name.version);
+    if (it == view->versions.end())
+      return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
+    if (it->second.version().state() != v1::ENABLED) {
+      // Checked now as well as at approval, so that a proposal that could
+      // never apply is not made.
+      if (absl::Status s = CheckTransition(it->second.version().state(), v1::ENABLED); !s.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(r.name(), ": ", s.message()));
+      }
+      records::ChangeRecord change;
+      *change.mutable_set_state() = r;
+      change.mutable_proposal()->set_action(absl::StrCat("enable ", r.name()));
+      return Propose(c, name.key_id, std::move(change));
+    }
+  }
   std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(*result.mutable_version(), ApplySetState(r, c.principal));
+  return result;
+}
+
+absl::StatusOr<v1::KeyVersion> KeyManager::ApplySetState(const v1::SetKeyVersionStateRequest& r,
+                                                         const std::string& principal,
+                                                         rocksdb::WriteBatch* extra) {
+  ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
   ASSIGN_OR_RETURN(ViewPtr current, GetView(name.key_id));
   auto it = current->versions.find(name.version);
   if (it != current->versions.end() &&
@@ -77,7 +102,7 @@ absl::StatusOr<v1::KeyVersion> KeyManager::SetKeyVersionState(
     return absl::FailedPreconditionError(absl::StrCat(
         r.name(), " is DESTROY_SCHEDULED: cancel with RestoreKeyVersion first"));
   }
-  return Transition(name.key_id, name.version, r.state(), c.principal, r.reason());
+  return Transition(name.key_id, name.version, r.state(), principal, r.reason(), extra);
 }
 
 absl::Status KeyManager::Shred(const std::string& key_id, uint32_t version,
@@ -173,12 +198,35 @@ absl::StatusOr<v1::ChangeResult> KeyManager::DestroyKeyVersion(
   return result;
 }
 
-absl::StatusOr<v1::KeyVersion> KeyManager::RestoreKeyVersion(
+absl::StatusOr<v1::ChangeResult> KeyManager::RestoreKeyVersion(
     const Caller& c, const v1::RestoreKeyVersionRequest& r) {
   ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
   ASSIGN_OR_RETURN(ViewPtr view, GetView(name.key_id));
   RETURN_IF_ERROR(Authorize(c, Action::kManage, &view->key.key(), "RestoreKeyVersion"));
+  if (view->key.key().dual_control()) {
+    auto it = view->versions.find(name.version);
+    if (it == view->versions.end())
+      return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
+    if (it->second.version().state() != v1::DESTROY_SCHEDULED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(r.name(), " is ", StateName(it->second.version().state()),
+                       ": only a DESTROY_SCHEDULED version can be restored"));
+    }
+    records::ChangeRecord change;
+    *change.mutable_restore() = r;
+    change.mutable_proposal()->set_action(absl::StrCat("restore ", r.name()));
+    return Propose(c, name.key_id, std::move(change));
+  }
   std::lock_guard<std::mutex> lock(mu_);
+  v1::ChangeResult result;
+  ASSIGN_OR_RETURN(*result.mutable_version(), ApplyRestore(r, c.principal));
+  return result;
+}
+
+absl::StatusOr<v1::KeyVersion> KeyManager::ApplyRestore(const v1::RestoreKeyVersionRequest& r,
+                                                        const std::string& principal,
+                                                        rocksdb::WriteBatch* extra) {
+  ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
   ASSIGN_OR_RETURN(ViewPtr current, GetView(name.key_id));
   auto it = current->versions.find(name.version);
   if (it == current->versions.end()) return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
@@ -200,7 +248,8 @@ absl::StatusOr<v1::KeyVersion> KeyManager::RestoreKeyVersion(
     }
     RETURN_IF_ERROR(exists);
   }
-  return Transition(name.key_id, name.version, v1::DISABLED, c.principal, "destruction cancelled");
+  return Transition(name.key_id, name.version, v1::DISABLED, principal, "destruction cancelled",
+                    extra);
 }
 
 absl::StatusOr<v1::ChangeResult> KeyManager::Propose(const Caller& c, const std::string& key_id,
@@ -284,6 +333,11 @@ absl::StatusOr<v1::ChangeResult> KeyManager::ApproveChange(const Caller& c,
   v1::ChangeResult result;
   if (change.has_update()) {
     ASSIGN_OR_RETURN(*result.mutable_key(), ApplyUpdate(change.update(), principal, &batch));
+  } else if (change.has_set_state()) {
+    ASSIGN_OR_RETURN(*result.mutable_version(),
+                     ApplySetState(change.set_state(), principal, &batch));
+  } else if (change.has_restore()) {
+    ASSIGN_OR_RETURN(*result.mutable_version(), ApplyRestore(change.restore(), principal, &batch));
   } else {
     ASSIGN_OR_RETURN(VersionName name, ParseVersionName(change.destroy().name(), "name"));
     ASSIGN_OR_RETURN(*result.mutable_version(),

@@ -125,11 +125,14 @@ SR_CHANGE(UpdateKey, UpdateKeyRequest, ChangeResult, request->name(),
 SR_CHANGE(RotateKey, RotateKeyRequest, KeyVersion, response->name(), "")
 SR_FORWARD(GetKeyVersion, GetKeyVersionRequest, KeyVersion)
 SR_FORWARD(ListKeyVersions, ListKeyVersionsRequest, ListKeyVersionsResponse)
-SR_CHANGE(SetKeyVersionState, SetKeyVersionStateRequest, KeyVersion, request->name(),
-          absl::StrCat("state ", v1::KeyVersionState_Name(response->state())))
+SR_CHANGE(SetKeyVersionState, SetKeyVersionStateRequest, ChangeResult, request->name(),
+          response->has_pending()
+              ? absl::StrCat("proposed ", response->pending().id())
+              : absl::StrCat("state ", v1::KeyVersionState_Name(response->version().state())))
 SR_CHANGE(DestroyKeyVersion, DestroyKeyVersionRequest, ChangeResult, request->name(),
           response->has_pending() ? absl::StrCat("proposed ", response->pending().id()) : "")
-SR_CHANGE(RestoreKeyVersion, RestoreKeyVersionRequest, KeyVersion, request->name(), "")
+SR_CHANGE(RestoreKeyVersion, RestoreKeyVersionRequest, ChangeResult, request->name(),
+          response->has_pending() ? absl::StrCat("proposed ", response->pending().id()) : "")
 SR_CHANGE(ApproveChange, ApproveChangeRequest, ChangeResult,
           response->has_key() ? response->key().name() : response->version().name(),
           ApprovalDetail(*response))

@@ -153,7 +153,13 @@ assert "state DESTROY_SCHEDULED" in r["reason_detail"], r
 PY
 as admin key version k3 1 --json > "$tmp/v.json" || fail "key version k3 1"
 [[ $(json_get "$tmp/v.json" 'd["state"]') == DESTROY_SCHEDULED ]] || fail "approved destroy not scheduled"
-as admin key restore k3 1 > "$tmp/restore.txt" || fail "key restore"
+# Cancelling that destruction takes two admins as well.
+as admin key restore k3 1 --json > "$tmp/restore.json" || fail "key restore (proposal)"
+rchange=$(json_get "$tmp/restore.json" 'd["pending"]["id"]')
+[[ -n "$rchange" ]] || fail "restore on a dual-control key did not wait for approval"
+as admin key version k3 1 --json > "$tmp/v.json" || fail "key version k3 1"
+[[ $(json_get "$tmp/v.json" 'd["state"]') == DESTROY_SCHEDULED ]] || fail "one admin restored alone"
+as admin2 key approve "$rchange" > "$tmp/restore.txt" || { cat "$tmp/err" >&2; fail "approve restore"; }
 grep -q DISABLED "$tmp/restore.txt" || fail "restored version is not DISABLED"
 as admin key update k1 --description "changed" --rotation-period 12h --json > "$tmp/update.json" \
   || { cat "$tmp/err" >&2; fail "key update"; }

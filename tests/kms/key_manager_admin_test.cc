@@ -46,7 +46,9 @@ class KeyManagerAdminTest : public KeyManagerFixture {
   absl::StatusOr<v1::KeyVersion> Restore(const std::string& version) {
     v1::RestoreKeyVersionRequest r;
     r.set_name(version);
-    return km_->RestoreKeyVersion(kAdmin, r);
+    ASSIGN_OR_RETURN(v1::ChangeResult result, km_->RestoreKeyVersion(kAdmin, r));
+    if (!result.has_version()) return absl::FailedPreconditionError("proposed, not applied");
+    return result.version();
   }
   absl::StatusOr<v1::ChangeResult> SetDescription(const std::string& id, const std::string& text) {
     v1::UpdateKeyRequest r;
@@ -203,6 +205,57 @@ TEST_F(KeyManagerAdminTest, AnUnknownStateIsNamedByItsNumber) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("state: unknown value 42")));
   EXPECT_THAT(SetState("keys/k/versions/1", v1::KEY_VERSION_STATE_UNSPECIFIED),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("state: UNSPECIFIED")));
+}
+
+// On a dual_control key one admin cannot undo what two agreed to: cancelling
+// a scheduled destruction and enabling a version are proposals a second
+// admin approves; tightening (disable, suspend) still applies at once.
+TEST_F(KeyManagerAdminTest, DualControlRestoreAndEnableNeedASecondAdmin) {
+  MakeKey("dc", false, /*dual=*/true);
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion v2, Rotate("dc"));
+  EXPECT_EQ(v2.name(), "keys/dc/versions/2");
+  const auto approve = [&](const v1::ChangeResult& proposed) -> absl::StatusOr<v1::KeyVersion> {
+    if (!proposed.has_pending()) return absl::InternalError("not a proposal");
+    v1::ApproveChangeRequest a;
+    a.set_id(proposed.pending().id());
+    EXPECT_THAT(km_->ApproveChange(kAdmin, a), StatusIs(absl::StatusCode::kPermissionDenied));
+    ASSIGN_OR_RETURN(v1::ChangeResult applied, km_->ApproveChange(kAdmin2, a));
+    return applied.version();
+  };
+  v1::DestroyKeyVersionRequest d;
+  d.set_name("keys/dc/versions/1");
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult destroy, km_->DestroyKeyVersion(kAdmin, d));
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion scheduled, approve(destroy));
+  EXPECT_EQ(scheduled.state(), v1::DESTROY_SCHEDULED);
+
+  v1::RestoreKeyVersionRequest restore;
+  restore.set_name("keys/dc/versions/1");
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult restore_proposed, km_->RestoreKeyVersion(kAdmin, restore));
+  ASSERT_TRUE(restore_proposed.has_pending());
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion still, Version("keys/dc/versions/1"));
+  EXPECT_EQ(still.state(), v1::DESTROY_SCHEDULED);
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion restored, approve(restore_proposed));
+  EXPECT_EQ(restored.state(), v1::DISABLED);
+
+  v1::SetKeyVersionStateRequest enable;
+  enable.set_name("keys/dc/versions/1");
+  enable.set_state(v1::ENABLED);
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult enable_proposed, km_->SetKeyVersionState(kAdmin, enable));
+  ASSERT_TRUE(enable_proposed.has_pending());
+  ASSERT_OK_AND_ASSIGN(still, Version("keys/dc/versions/1"));
+  EXPECT_EQ(still.state(), v1::DISABLED);
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion enabled, approve(enable_proposed));
+  EXPECT_EQ(enabled.state(), v1::ENABLED);
+
+  // Tightening needs no one else.
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion suspended, SetState("keys/dc/versions/1", v1::SUSPENDED));
+  EXPECT_EQ(suspended.state(), v1::SUSPENDED);
+  // A proposal that could never apply is refused at once.
+  ASSERT_OK(SetState("keys/dc/versions/1", v1::COMPROMISED).status());
+  EXPECT_THAT(km_->SetKeyVersionState(kAdmin, enable),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(km_->RestoreKeyVersion(kAdmin, restore),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("DESTROY_SCHEDULED")));
 }
 
 TEST_F(KeyManagerAdminTest, AnApprovalReportsTheProposalItCarriedOut) {

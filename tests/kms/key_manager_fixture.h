@@ -3,11 +3,12 @@
 #ifndef STRONGROOM_TESTS_KMS_KEY_MANAGER_FIXTURE_H_
 #define STRONGROOM_TESTS_KMS_KEY_MANAGER_FIXTURE_H_
 
-#include <memory>
-
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "base/clock.h"
+#include "base/status_macros.h"
 #include "base/testing/status_matchers.h"
 #include "hsm-sim/testing/softhsm_token.h"
 #include "kms/key_manager.h"
@@ -100,7 +101,9 @@ class KeyManagerFixture : public ::testing::Test {
     v1::SetKeyVersionStateRequest r;
     r.set_name(name);
     r.set_state(s);
-    return km_->SetKeyVersionState(kAdmin, r);
+    ASSIGN_OR_RETURN(v1::ChangeResult result, km_->SetKeyVersionState(kAdmin, r));
+    if (!result.has_version()) return absl::FailedPreconditionError("proposed, not applied");
+    return result.version();
   }
   absl::StatusOr<v1::KeyVersion> Version(const std::string& name) {
     v1::GetKeyVersionRequest r;

@@ -228,7 +228,9 @@ TEST_F(AuthzMatrixTest, EveryRpcAsEveryCaller) {
          return s.ListKeyVersions(Ctx(c), r, &out); }},
       {"SetKeyVersionState", kAdmins, [](Stub& s, Stub& admin, const std::string&) {
          std::string target = RotateOut(admin);
-         grpc::ClientContext c; v1::SetKeyVersionStateRequest r; v1::KeyVersion out;
+         grpc::ClientContext c;
+         v1::SetKeyVersionStateRequest r;
+         v1::ChangeResult out;
          r.set_name(target); r.set_state(v1::DISABLED);
          return s.SetKeyVersionState(Ctx(c), r, &out); }},
       {"DestroyKeyVersion", kAdmins, [](Stub& s, Stub& admin, const std::string&) {
@@ -241,7 +243,9 @@ TEST_F(AuthzMatrixTest, EveryRpcAsEveryCaller) {
          grpc::ClientContext setup; v1::DestroyKeyVersionRequest d; v1::ChangeResult scheduled;
          d.set_name(target);
          EXPECT_TRUE(admin.DestroyKeyVersion(Ctx(setup), d, &scheduled).ok());
-         grpc::ClientContext c; v1::RestoreKeyVersionRequest r; v1::KeyVersion out;
+         grpc::ClientContext c;
+         v1::RestoreKeyVersionRequest r;
+         v1::ChangeResult out;
          r.set_name(target);
          return s.RestoreKeyVersion(Ctx(c), r, &out); }},
       {"ApproveChange", {"admin2"}, [](Stub& s, Stub& admin, const std::string&) {
