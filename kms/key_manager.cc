@@ -125,6 +125,20 @@ absl::Status KeyManager::Authorize(const Caller& c, Action action, const v1::Key
   return deny("unknown action");
 }
 
+absl::StatusOr<KeyManager::ViewPtr> KeyManager::AuthorizedView(const Caller& c,
+                                                               const std::string& key_id,
+                                                               Action action,
+                                                               absl::string_view what) const {
+  absl::StatusOr<ViewPtr> view = GetView(key_id);
+  if (absl::IsNotFound(view.status()) && c.role != Role::kAdmin && c.role != Role::kAuditor) {
+    const v1::Key unowned;  // no owner: refused as any key the caller does not own
+    RETURN_IF_ERROR(Authorize(c, action, &unowned, what));
+  }
+  RETURN_IF_ERROR(view.status());
+  RETURN_IF_ERROR(Authorize(c, action, &(*view)->key.key(), what));
+  return view;
+}
+
 absl::Status KeyManager::Commit(std::shared_ptr<KeyView> view,
                                 std::initializer_list<uint32_t> versions,
                                 rocksdb::WriteBatch* extra) {

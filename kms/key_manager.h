@@ -206,6 +206,12 @@ class KeyManager {
 
   ViewPtr FindView(const std::string& key_id) const;
   absl::StatusOr<ViewPtr> GetView(const std::string& key_id) const;
+  // GetView, then Authorize. A key that does not exist is NOT_FOUND only to
+  // admins and auditors (who may list every key); anyone else gets the
+  // refusal a key they do not own would give, so that refusals do not tell
+  // which keys exist.
+  absl::StatusOr<ViewPtr> AuthorizedView(const Caller& c, const std::string& key_id, Action action,
+                                         absl::string_view what) const;
   absl::Status Authorize(const Caller& c, Action action, const v1::Key* key,
                          absl::string_view what) const;
   // Writes the records of `view` (key and the listed versions) plus `extra`

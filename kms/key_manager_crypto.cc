@@ -65,8 +65,7 @@ absl::StatusOr<v1::EncryptResponse> KeyManager::Encrypt(const Caller& c,
                                                    options_.max_plaintext_bytes));
   }
   ASSIGN_OR_RETURN(Context context, ToContext(r.encryption_context(), "encryption_context"));
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(id));
-  RETURN_IF_ERROR(Authorize(c, Action::kUse, &view->key.key(), "Encrypt"));
+  ASSIGN_OR_RETURN(ViewPtr view, AuthorizedView(c, id, Action::kUse, "Encrypt"));
   const uint32_t primary = view->key.key().primary_version();
   const v1::KeyVersion& v = view->versions.at(primary).version();
   if (!AllowsEncrypt(v.state())) {
@@ -97,8 +96,7 @@ absl::StatusOr<SecretBytes> KeyManager::OpenCiphertext(const Caller& c,
           "name: the ciphertext was made with keys/", parsed.header.key_id, ", not ", expected_name));
     }
   }
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(parsed.header.key_id));
-  RETURN_IF_ERROR(Authorize(c, Action::kUse, &view->key.key(), "Decrypt"));
+  ASSIGN_OR_RETURN(ViewPtr view, AuthorizedView(c, parsed.header.key_id, Action::kUse, "Decrypt"));
   auto it = view->versions.find(parsed.header.version);
   const std::string version_name = VersionResourceName(parsed.header.key_id, parsed.header.version);
   if (it == view->versions.end()) return absl::NotFoundError(absl::StrCat(version_name, " not found"));
@@ -175,8 +173,7 @@ absl::StatusOr<v1::ReEncryptResponse> KeyManager::ReEncrypt(const Caller& c,
   std::string dest_name = r.destination_name();
   if (dest_name.empty()) dest_name = source_version.substr(0, source_version.find("/versions/"));
   ASSIGN_OR_RETURN(std::string dest_id, ParseKeyName(dest_name, "destination_name"));
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(dest_id));
-  RETURN_IF_ERROR(Authorize(c, Action::kUse, &view->key.key(), "ReEncrypt"));
+  ASSIGN_OR_RETURN(ViewPtr view, AuthorizedView(c, dest_id, Action::kUse, "ReEncrypt"));
   const uint32_t primary = view->key.key().primary_version();
   const v1::KeyVersion& v = view->versions.at(primary).version();
   if (!AllowsEncrypt(v.state())) {

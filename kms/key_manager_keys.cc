@@ -118,8 +118,7 @@ absl::StatusOr<v1::Key> KeyManager::CreateKey(const Caller& c, const v1::CreateK
 
 absl::StatusOr<v1::Key> KeyManager::GetKey(const Caller& c, const v1::GetKeyRequest& r) {
   ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.name(), "name"));
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(id));
-  RETURN_IF_ERROR(Authorize(c, Action::kRead, &view->key.key(), "GetKey"));
+  ASSIGN_OR_RETURN(ViewPtr view, AuthorizedView(c, id, Action::kRead, "GetKey"));
   return view->key.key();
 }
 
@@ -333,8 +332,7 @@ absl::StatusOr<v1::KeyVersion> KeyManager::Rotate(const std::string& key_id, boo
 absl::StatusOr<v1::KeyVersion> KeyManager::RotateKey(const Caller& c,
                                                      const v1::RotateKeyRequest& r) {
   ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.name(), "name"));
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(id));
-  RETURN_IF_ERROR(Authorize(c, Action::kManage, &view->key.key(), "RotateKey"));
+  ASSIGN_OR_RETURN(ViewPtr view, AuthorizedView(c, id, Action::kManage, "RotateKey"));
   std::lock_guard<std::mutex> lock(mu_);
   return Rotate(id, !r.keep_primary(), c.principal);
 }
@@ -342,8 +340,7 @@ absl::StatusOr<v1::KeyVersion> KeyManager::RotateKey(const Caller& c,
 absl::StatusOr<v1::KeyVersion> KeyManager::GetKeyVersion(const Caller& c,
                                                          const v1::GetKeyVersionRequest& r) {
   ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(name.key_id));
-  RETURN_IF_ERROR(Authorize(c, Action::kRead, &view->key.key(), "GetKeyVersion"));
+  ASSIGN_OR_RETURN(ViewPtr view, AuthorizedView(c, name.key_id, Action::kRead, "GetKeyVersion"));
   auto it = view->versions.find(name.version);
   if (it == view->versions.end()) return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
   return it->second.version();
@@ -352,8 +349,7 @@ absl::StatusOr<v1::KeyVersion> KeyManager::GetKeyVersion(const Caller& c,
 absl::StatusOr<v1::ListKeyVersionsResponse> KeyManager::ListKeyVersions(
     const Caller& c, const v1::ListKeyVersionsRequest& r) {
   ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.parent(), "parent"));
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(id));
-  RETURN_IF_ERROR(Authorize(c, Action::kRead, &view->key.key(), "ListKeyVersions"));
+  ASSIGN_OR_RETURN(ViewPtr view, AuthorizedView(c, id, Action::kRead, "ListKeyVersions"));
   ASSIGN_OR_RETURN(int page_size, PageSize(r.page_size()));
   uint32_t after = 0;
   if (!r.page_token().empty() && !absl::SimpleAtoi(r.page_token(), &after)) {

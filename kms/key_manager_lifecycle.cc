@@ -57,8 +57,8 @@ absl::StatusOr<v1::KeyVersion> KeyManager::Transition(const std::string& key_id,
 absl::StatusOr<v1::ChangeResult> KeyManager::SetKeyVersionState(
     const Caller& c, const v1::SetKeyVersionStateRequest& r) {
   ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(name.key_id));
-  RETURN_IF_ERROR(Authorize(c, Action::kManage, &view->key.key(), "SetKeyVersionState"));
+  ASSIGN_OR_RETURN(ViewPtr view,
+                   AuthorizedView(c, name.key_id, Action::kManage, "SetKeyVersionState"));
   if (r.state() != v1::ENABLED && r.state() != v1::SUSPENDED && r.state() != v1::DISABLED &&
       r.state() != v1::COMPROMISED) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -174,8 +174,8 @@ absl::StatusOr<v1::KeyVersion> KeyManager::ApplyDestroy(const std::string& key_i
 absl::StatusOr<v1::ChangeResult> KeyManager::DestroyKeyVersion(
     const Caller& c, const v1::DestroyKeyVersionRequest& r) {
   ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(name.key_id));
-  RETURN_IF_ERROR(Authorize(c, Action::kManage, &view->key.key(), "DestroyKeyVersion"));
+  ASSIGN_OR_RETURN(ViewPtr view,
+                   AuthorizedView(c, name.key_id, Action::kManage, "DestroyKeyVersion"));
   auto it = view->versions.find(name.version);
   if (it == view->versions.end()) return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
   if (view->key.key().dual_control()) {
@@ -201,8 +201,8 @@ absl::StatusOr<v1::ChangeResult> KeyManager::DestroyKeyVersion(
 absl::StatusOr<v1::ChangeResult> KeyManager::RestoreKeyVersion(
     const Caller& c, const v1::RestoreKeyVersionRequest& r) {
   ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(name.key_id));
-  RETURN_IF_ERROR(Authorize(c, Action::kManage, &view->key.key(), "RestoreKeyVersion"));
+  ASSIGN_OR_RETURN(ViewPtr view,
+                   AuthorizedView(c, name.key_id, Action::kManage, "RestoreKeyVersion"));
   if (view->key.key().dual_control()) {
     auto it = view->versions.find(name.version);
     if (it == view->versions.end())

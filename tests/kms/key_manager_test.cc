@@ -90,11 +90,50 @@ TEST_F(KeyManagerTest, MalformedCiphertextsAreRejectedNamingTheField) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name:")));
 }
 
+// Refusals do not tell which keys exist: another owner, a workload or an
+// unknown principal gets the same answer for a key that exists and for one
+// that does not; admins and auditors, who may list every key, get NOT_FOUND.
+TEST_F(KeyManagerTest, KeysThatDoNotExistAreNotTold) {
+  MakeKey("k");  // owner1's
+  const Caller nobody{"spiffe://strongroom/nobody", Role::kNone};
+  for (const Caller& who : {kOwner2, kWorkload, nobody}) {
+    v1::GetKeyRequest exists, missing;
+    exists.set_name("keys/k");
+    missing.set_name("keys/nope");
+    absl::StatusOr<v1::Key> a = km_->GetKey(who, exists);
+    absl::StatusOr<v1::Key> b = km_->GetKey(who, missing);
+    ASSERT_THAT(a, StatusIs(absl::StatusCode::kPermissionDenied)) << who.principal;
+    ASSERT_THAT(b, StatusIs(absl::StatusCode::kPermissionDenied)) << who.principal;
+    EXPECT_EQ(a.status().message(), b.status().message());
+    v1::EncryptRequest e1, e2;
+    e1.set_name("keys/k");
+    e2.set_name("keys/nope");
+    e1.set_plaintext("x");
+    e2.set_plaintext("x");
+    absl::StatusOr<v1::EncryptResponse> c = km_->Encrypt(who, e1);
+    absl::StatusOr<v1::EncryptResponse> d = km_->Encrypt(who, e2);
+    EXPECT_EQ(c.status().code(), d.status().code()) << who.principal;
+    EXPECT_EQ(c.status().message(), d.status().message()) << who.principal;
+  }
+  for (const Caller& who : {kAdmin, kAuditor}) {
+    v1::GetKeyRequest missing;
+    missing.set_name("keys/nope");
+    EXPECT_THAT(km_->GetKey(who, missing), StatusIs(absl::StatusCode::kNotFound));
+  }
+}
+
 TEST_F(KeyManagerTest, BadRequestsNameTheField) {
   MakeKey("k");
   EXPECT_THAT(Encrypt("k", std::string(65537, 'x')),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("plaintext: 65537 bytes")));
-  EXPECT_THAT(Encrypt("missing", "x"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("keys/missing")));
+  // A missing key is NOT_FOUND to those who may list every key; an owner is
+  // refused as for another owner's key (KeysThatDoNotExistAreNotTold).
+  EXPECT_THAT(Encrypt("missing", "x"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("only the key's owner")));
+  v1::GetKeyRequest missing;
+  missing.set_name("keys/missing");
+  EXPECT_THAT(km_->GetKey(kAdmin, missing),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("keys/missing")));
   v1::EncryptRequest bad_name;
   bad_name.set_name("key/k");
   EXPECT_THAT(km_->Encrypt(kOwner, bad_name),
