@@ -7,11 +7,11 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
-#include <memory>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "attest/x509.h"
 #include "base/file.h"
 #include "base/status_macros.h"
 #include "strongroom/v1/attestation.grpc.pb.h"
@@ -25,11 +25,6 @@ namespace {
 
 namespace v1 = ::strongroom::v1;
 using KmsStub = v1::KeyManagement::Stub;
-
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view what) {
   if (path.empty()) {
@@ -45,32 +40,23 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view w
 
 // The certificates in `pem` (at least one), or InvalidArgument naming the
 // flag. An empty or unreadable CA bundle must never reach gRPC: it takes an
-// empty one to mean "the public roots".
-absl::StatusOr<std::vector<X509Ptr>> ParseCertificates(const std::string& pem,
-                                                       absl::string_view what,
-                                                       const std::string& path) {
-  std::vector<X509Ptr> certs;
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  if (bio == nullptr) return absl::ResourceExhaustedError("BIO_new_mem_buf failed");
-  for (;;) {
-    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    if (cert == nullptr) break;
-    certs.emplace_back(cert);
-  }
-  BIO_free(bio);
-  ERR_clear_error();
-  if (certs.empty()) {
+// empty one to mean "the public roots"; and gRPC reads PEM only.
+absl::StatusOr<std::vector<attest::Certificate>> ParsePemCertificates(const std::string& pem,
+                                                                      absl::string_view what,
+                                                                      const std::string& path) {
+  if (!absl::StrContains(pem, "-----BEGIN")) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": '", path, "' holds no PEM certificate"));
   }
-  return certs;
+  return attest::ParseCertificates(pem, what);
 }
 
 // The client's certificate and key must parse and belong together: a
 // mismatch would otherwise surface as an unexplained handshake failure.
 absl::Status CheckClientIdentity(const std::string& cert_pem, const std::string& key_pem,
                                  const ConnectionOptions& o) {
-  ASSIGN_OR_RETURN(std::vector<X509Ptr> chain, ParseCertificates(cert_pem, "--cert", o.cert_file));
+  ASSIGN_OR_RETURN(std::vector<attest::Certificate> chain,
+                   ParsePemCertificates(cert_pem, "--cert", o.cert_file));
   BIO* bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
   if (bio == nullptr) return absl::ResourceExhaustedError("BIO_new_mem_buf failed");
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
@@ -195,7 +181,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectionOpt
   ASSIGN_OR_RETURN(std::string cert, ReadPem(o.cert_file, "--cert"));
   if (!o.key_file.empty()) RETURN_IF_ERROR(CheckPrivateFileMode(o.key_file, "--key"));
   ASSIGN_OR_RETURN(std::string key, ReadPem(o.key_file, "--key"));
-  RETURN_IF_ERROR(ParseCertificates(ca, "--ca", o.ca_file).status());
+  RETURN_IF_ERROR(ParsePemCertificates(ca, "--ca", o.ca_file).status());
   if (absl::Status s = CheckClientIdentity(cert, key, o); !s.ok()) {
     OPENSSL_cleanse(key.data(), key.size());
     return s;
