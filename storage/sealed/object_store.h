@@ -105,6 +105,28 @@ class KeyDirectory {
 
 class ObjectStore;
 
+// What the idle sweep keeps of a stream in progress (an upload or a read):
+// when it last moved, and what ends it.
+class StreamActivity {
+ public:
+  explicit StreamActivity(int64_t now_micros) : last_micros_(now_micros) {}
+  void Touch(int64_t now_micros) { last_micros_.store(now_micros); }
+  // REQUIRES: the store's mu_ (for both).
+  void SetCanceller(std::function<void()> cancel) { cancel_ = std::move(cancel); }
+  // Calls the canceller, once, when the stream has not moved since
+  // `cutoff_micros`; true when it did.
+  bool CancelIfQuietSince(int64_t cutoff_micros) {
+    if (last_micros_.load() >= cutoff_micros || !cancel_) return false;
+    cancel_();
+    cancel_ = nullptr;
+    return true;
+  }
+
+ private:
+  std::atomic<int64_t> last_micros_;
+  std::function<void()> cancel_;
+};
+
 // One upload stream. Destroying it without a successful Commit() discards
 // the upload (its segments and its record).
 class ObjectUpload {
@@ -139,8 +161,7 @@ class ObjectUpload {
   uint64_t reserved_ = 0;  // quota reserved by this upload
   bool unlogged_ = false;  // some segments skipped the WAL
   bool done_ = false;
-  std::atomic<int64_t> last_activity_micros_;  // opened, or the last segment
-  std::function<void()> cancel_;               // guarded by store_.mu_
+  StreamActivity activity_;  // opened, or the last segment
 };
 
 // One download: head() then Next() until it returns false. Reads a snapshot.
@@ -173,8 +194,7 @@ class ObjectRead {
   std::string space_;
   SegmentLayout layout_;
   uint64_t next_;
-  std::atomic<int64_t> last_activity_micros_;  // opened, or the last Next
-  std::function<void()> cancel_;               // guarded by store_.mu_
+  StreamActivity activity_;  // opened, or the last Next
 };
 
 // One rekey stream (see BeginRekey).

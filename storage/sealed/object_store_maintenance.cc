@@ -52,19 +52,15 @@ absl::Status ObjectStore::DiscardIdleUploads() {
   // Streams that went quiet: ended through their canceller; the upload is
   // then discarded as after any failed stream.
   for (const auto& [id, upload] : active_uploads_) {
-    if (upload->last_activity_micros_.load() < cutoff && upload->cancel_) {
+    if (upload->activity_.CancelIfQuietSince(cutoff)) {
       LogInfo("store.upload_stream_cancelled", {{"upload", id}, {"reason", "idle"}});
-      upload->cancel_();
-      upload->cancel_ = nullptr;  // once
     }
   }
   for (ObjectRead* read : active_reads_) {
-    if (read->last_activity_micros_.load() < cutoff && read->cancel_) {
+    if (read->activity_.CancelIfQuietSince(cutoff)) {
       LogInfo("store.read_stream_cancelled", {{"object", read->head_.info().name()},
                                               {"dataset", read->head_.info().dataset()},
                                               {"reason", "idle"}});
-      read->cancel_();
-      read->cancel_ = nullptr;
     }
   }
   for (const v1::SealedUploadRecord& u : idle) {

@@ -118,7 +118,7 @@ ObjectRead::ObjectRead(ObjectStore& store, const rocksdb::Snapshot* snapshot, v1
       space_(std::move(space)),
       layout_(layout),
       next_(head_.first_segment()),
-      last_activity_micros_(Micros(store.clock_.Now())) {}
+      activity_(Micros(store.clock_.Now())) {}
 
 ObjectRead::~ObjectRead() {
   {
@@ -130,11 +130,11 @@ ObjectRead::~ObjectRead() {
 
 void ObjectRead::SetCanceller(std::function<void()> cancel) {
   std::lock_guard<std::mutex> lock(store_.mu_);
-  cancel_ = std::move(cancel);
+  activity_.SetCanceller(std::move(cancel));
 }
 
 absl::StatusOr<bool> ObjectRead::Next(v1::ObjectSegment* out) {
-  last_activity_micros_.store(Micros(store_.clock_.Now()));
+  activity_.Touch(Micros(store_.clock_.Now()));
   if (next_ >= head_.end_segment()) return false;
   const uint64_t i = next_;
   absl::StatusOr<std::string> data = db_.Get(keys::Segment(space_, i), snapshot_);

@@ -268,11 +268,11 @@ ObjectUpload::ObjectUpload(ObjectStore& store, v1::SealedUploadRecord record, v1
       header_(std::move(header)),
       header_bytes_(std::move(header_bytes)),
       checker_(header_.params),
-      last_activity_micros_(Micros(store.clock_.Now())) {}
+      activity_(Micros(store.clock_.Now())) {}
 
 void ObjectUpload::SetCanceller(std::function<void()> cancel) {
   std::lock_guard<std::mutex> lock(store_.mu_);
-  cancel_ = std::move(cancel);
+  activity_.SetCanceller(std::move(cancel));
 }
 
 ObjectUpload::~ObjectUpload() {
@@ -292,7 +292,7 @@ ObjectUpload::~ObjectUpload() {
 
 absl::Status ObjectUpload::AppendSegment(std::span<const uint8_t> segment) {
   if (done_) return absl::FailedPreconditionError("upload: already committed");
-  last_activity_micros_.store(Micros(store_.clock_.Now()));
+  activity_.Touch(Micros(store_.clock_.Now()));
   const uint64_t index = checker_.segments();
   RETURN_IF_ERROR(checker_.Accept(segment.size()));
   const uint64_t charge = segment.size() + (index == 0 ? header_bytes_.size() : 0);
