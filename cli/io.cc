@@ -69,22 +69,20 @@ absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string
     data.reserve(static_cast<size_t>(st.st_size));
   }
   char buf[16384];
+  // Every way out before the end: the file closed, what was read wiped.
+  const auto give_up = [&](const absl::Status& s) {
+    if (fd != STDIN_FILENO) close(fd);
+    OPENSSL_cleanse(buf, sizeof buf);
+    OPENSSL_cleanse(data.data(), data.size());
+    return LocalError(s);
+  };
   for (;;) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      absl::Status s = IoError("read", flag, path);
-      if (fd != STDIN_FILENO) close(fd);
-      OPENSSL_cleanse(buf, sizeof buf);
-      OPENSSL_cleanse(data.data(), data.size());
-      return LocalError(s);
-    }
+    if (n < 0) return give_up(IoError("read", flag, path));
     if (n == 0) break;
     if (data.size() + static_cast<size_t>(n) > max_bytes) {
-      if (fd != STDIN_FILENO) close(fd);
-      OPENSSL_cleanse(buf, sizeof buf);
-      OPENSSL_cleanse(data.data(), data.size());
-      return LocalError(absl::InvalidArgumentError(
+      return give_up(absl::InvalidArgumentError(
           absl::StrCat("--", flag, ": ", IsStdio(path) ? "stdin" : absl::StrCat("'", path, "'"),
                        " holds more than ", max_bytes, " bytes")));
     }
