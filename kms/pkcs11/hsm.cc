@@ -383,6 +383,16 @@ absl::Status Hsm::DestroyStrays(Session& session, const Bytes& id, absl::string_
   return absl::OkStatus();
 }
 
+absl::Status Hsm::RunCreation(absl::string_view call, bool persistent, const Bytes& id,
+                              absl::string_view label,
+                              const std::function<absl::Status(Session&)>& fn) {
+  int tries = 0;
+  return RunOnOwnerSession(call, [&](Session& s) -> absl::Status {
+    if (persistent && tries++ > 0) RETURN_IF_ERROR(DestroyStrays(s, id, label));
+    return fn(s);
+  });
+}
+
 void Hsm::ForgetHandle(const KeyHandle& key) { ForgetHandlesOfId(key.id); }
 
 void Hsm::ForgetHandlesOfId(const Bytes& id) {

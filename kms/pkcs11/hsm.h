@@ -198,6 +198,11 @@ class Hsm {
   // carrying `id`, so the retry cannot leave two objects under one CKA_ID.
   // The ids are fresh random values, so nothing else carries them.
   absl::Status DestroyStrays(Session& session, const Bytes& id, absl::string_view label);
+  // RunOnOwnerSession for a call that creates an object: when `persistent`
+  // and the call is retried, DestroyStrays runs first.
+  absl::Status RunCreation(absl::string_view call, bool persistent, const Bytes& id,
+                           absl::string_view label,
+                           const std::function<absl::Status(Session&)>& fn);
   void ForgetHandlesOfId(const Bytes& id);
 
   const HsmOptions options_;

@@ -75,21 +75,20 @@ absl::StatusOr<EcKeyPair> Hsm::GenerateEcKeyPair(EcCurve curve, const KeyOptions
   }
   pair.private_key.kind = KeyKind::kEcPrivate;
   pair.public_key.kind = KeyKind::kEcPublic;
-  int tries = 0;
-  RETURN_IF_ERROR(RunOnOwnerSession("GenerateEcKeyPair", [&](Session& s) -> absl::Status {
-    if (o.persistent && tries++ > 0) RETURN_IF_ERROR(DestroyStrays(s, o.id, o.label));
-    CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
-    CK_OBJECT_HANDLE pub_h, priv_h;
-    CK_RV rv = s.fn->C_GenerateKeyPair(s.handle, &mech, pub.data(), pub.size(), priv.data(),
-                                       priv.size(), &pub_h, &priv_h);
-    RETURN_IF_ERROR(RvToStatus("C_GenerateKeyPair", rv,
-                               absl::StrCat(EcCurveName(curve), " key '", o.label, "'")));
-    pair.private_key.handle = priv_h;
-    pair.public_key.handle = pub_h;
-    pair.private_key.generation = pair.public_key.generation = s.generation;
-    pair.private_key.owner_epoch = pair.public_key.owner_epoch = s.owner_epoch;
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(RunCreation(
+      "GenerateEcKeyPair", o.persistent, o.id, o.label, [&](Session& s) -> absl::Status {
+        CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+        CK_OBJECT_HANDLE pub_h, priv_h;
+        CK_RV rv = s.fn->C_GenerateKeyPair(s.handle, &mech, pub.data(), pub.size(), priv.data(),
+                                           priv.size(), &pub_h, &priv_h);
+        RETURN_IF_ERROR(RvToStatus("C_GenerateKeyPair", rv,
+                                   absl::StrCat(EcCurveName(curve), " key '", o.label, "'")));
+        pair.private_key.handle = priv_h;
+        pair.public_key.handle = pub_h;
+        pair.private_key.generation = pair.public_key.generation = s.generation;
+        pair.private_key.owner_epoch = pair.public_key.owner_epoch = s.owner_epoch;
+        return absl::OkStatus();
+      }));
   ASSIGN_OR_RETURN(pair.public_point, GetEcPublicPoint(pair.public_key));
   LogDebug("hsm.key_generated", {{"kind", "ec"}, {"curve", EcCurveName(curve)},
                                  {"label", o.label}, {"id", HexEncode(o.id)},

@@ -91,22 +91,23 @@ absl::StatusOr<KeyHandle> Hsm::UnwrapKey(const KeyHandle& wrapping_key,
   key.persistent = o.persistent;
   key.label = o.label;
   key.id = o.id;
-  int tries = 0;
-  RETURN_IF_ERROR(RunOnOwnerSession("UnwrapKey", [&](Session& s) -> absl::Status {
-    if (o.persistent && tries++ > 0) RETURN_IF_ERROR(DestroyStrays(s, o.id, o.label));
-    ASSIGN_OR_RETURN(CK_OBJECT_HANDLE wrapping, Resolve(s, wrapping_key));
-    CK_MECHANISM mech = {Mechanism(mechanism), nullptr, 0};
-    CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
-    CK_RV rv = s.fn->C_UnwrapKey(s.handle, &mech, wrapping, const_cast<uint8_t*>(wrapped.data()),
-                                 wrapped.size(), attrs.data(), attrs.size(), &handle);
-    RETURN_IF_ERROR(IntegrityFailureToStatus(
-        "C_UnwrapKey", rv, absl::StrCat("wrapped key and wrapping key '", wrapping_key.label, "'")));
-    key.handle = handle;
-    key.generation = s.generation;
-    key.owner_epoch = s.owner_epoch;
-    key.aes_key_bytes = key_bytes;
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      RunCreation("UnwrapKey", o.persistent, o.id, o.label, [&](Session& s) -> absl::Status {
+        ASSIGN_OR_RETURN(CK_OBJECT_HANDLE wrapping, Resolve(s, wrapping_key));
+        CK_MECHANISM mech = {Mechanism(mechanism), nullptr, 0};
+        CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+        CK_RV rv =
+            s.fn->C_UnwrapKey(s.handle, &mech, wrapping, const_cast<uint8_t*>(wrapped.data()),
+                              wrapped.size(), attrs.data(), attrs.size(), &handle);
+        RETURN_IF_ERROR(IntegrityFailureToStatus(
+            "C_UnwrapKey", rv,
+            absl::StrCat("wrapped key and wrapping key '", wrapping_key.label, "'")));
+        key.handle = handle;
+        key.generation = s.generation;
+        key.owner_epoch = s.owner_epoch;
+        key.aes_key_bytes = key_bytes;
+        return absl::OkStatus();
+      }));
   return key;
 }
 

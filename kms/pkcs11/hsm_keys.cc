@@ -53,18 +53,16 @@ KeyHandle MakeHandle(KeyKind kind, const KeyOptions& o) {
 absl::StatusOr<KeyHandle> Hsm::CreateObject(absl::string_view call, KeyHandle proto,
                                             std::vector<CK_ATTRIBUTE>& attrs) {
   KeyHandle result = std::move(proto);
-  int tries = 0;
-  RETURN_IF_ERROR(RunOnOwnerSession(call, [&](Session& s) -> absl::Status {
-    if (result.persistent && tries++ > 0)
-      RETURN_IF_ERROR(DestroyStrays(s, result.id, result.label));
-    CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
-    CK_RV rv = s.fn->C_CreateObject(s.handle, attrs.data(), attrs.size(), &handle);
-    RETURN_IF_ERROR(RvToStatus("C_CreateObject", rv, call));
-    result.handle = handle;
-    result.generation = s.generation;
-    result.owner_epoch = s.owner_epoch;
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(RunCreation(
+      call, result.persistent, result.id, result.label, [&](Session& s) -> absl::Status {
+        CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+        CK_RV rv = s.fn->C_CreateObject(s.handle, attrs.data(), attrs.size(), &handle);
+        RETURN_IF_ERROR(RvToStatus("C_CreateObject", rv, call));
+        result.handle = handle;
+        result.generation = s.generation;
+        result.owner_epoch = s.owner_epoch;
+        return absl::OkStatus();
+      }));
   return result;
 }
 
@@ -77,18 +75,17 @@ absl::StatusOr<KeyHandle> Hsm::GenerateAesKey(size_t key_bytes, const KeyOptions
   AddSecretKeyUsage(attrs, o);
   KeyHandle key = MakeHandle(KeyKind::kAes, o);
   key.aes_key_bytes = key_bytes;
-  int tries = 0;
-  RETURN_IF_ERROR(RunOnOwnerSession("GenerateAesKey", [&](Session& s) -> absl::Status {
-    if (o.persistent && tries++ > 0) RETURN_IF_ERROR(DestroyStrays(s, o.id, o.label));
-    CK_MECHANISM mech = {CKM_AES_KEY_GEN, nullptr, 0};
-    CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
-    CK_RV rv = s.fn->C_GenerateKey(s.handle, &mech, attrs.data(), attrs.size(), &handle);
-    RETURN_IF_ERROR(RvToStatus("C_GenerateKey", rv, absl::StrCat("AES key '", o.label, "'")));
-    key.handle = handle;
-    key.generation = s.generation;
-    key.owner_epoch = s.owner_epoch;
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      RunCreation("GenerateAesKey", o.persistent, o.id, o.label, [&](Session& s) -> absl::Status {
+        CK_MECHANISM mech = {CKM_AES_KEY_GEN, nullptr, 0};
+        CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+        CK_RV rv = s.fn->C_GenerateKey(s.handle, &mech, attrs.data(), attrs.size(), &handle);
+        RETURN_IF_ERROR(RvToStatus("C_GenerateKey", rv, absl::StrCat("AES key '", o.label, "'")));
+        key.handle = handle;
+        key.generation = s.generation;
+        key.owner_epoch = s.owner_epoch;
+        return absl::OkStatus();
+      }));
   LogDebug("hsm.key_generated", {{"kind", "aes"}, {"label", o.label},
                                  {"id", HexEncode(o.id)}, {"persistent", o.persistent}});
   return key;
