@@ -67,6 +67,10 @@ struct KmsOptions {
   // Tests: called before each crypto-shred compaction; an error fails it as
   // a failed RocksDB compaction would.
   std::function<absl::Status()> before_compaction_for_testing;
+  // Tests: called in Encrypt, GenerateDataKey and ReEncrypt after the primary
+  // version's material is in hand and before it seals (to let a lifecycle
+  // change in between, as a concurrent admin call would).
+  std::function<void()> before_seal_for_testing;
 };
 
 class KeyManager {
@@ -278,6 +282,11 @@ class KeyManager {
   absl::StatusOr<Bytes> SealWith(const KeyView& view, uint32_t version,
                                  const std::map<std::string, std::string>& context,
                                  std::span<const uint8_t> plaintext);
+  // Seals under the key's primary version, which must be ENABLED; returns the
+  // ciphertext and that version's name. See key_manager_crypto.cc.
+  absl::StatusOr<std::pair<Bytes, std::string>> SealWithPrimary(
+      const Caller& c, ViewPtr view, absl::string_view what,
+      const std::map<std::string, std::string>& context, std::span<const uint8_t> plaintext);
   absl::StatusOr<SecretBytes> OpenCiphertext(const Caller& c, absl::string_view expected_name,
                                              std::span<const uint8_t> blob,
                                              const std::map<std::string, std::string>& context,

@@ -47,6 +47,7 @@ absl::StatusOr<Bytes> KeyManager::SealWith(const KeyView& view, uint32_t version
     return absl::InternalError("RAND_bytes failed");
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const Material> m, GetMaterial(view, version));
+  if (options_.before_seal_for_testing) options_.before_seal_for_testing();
   absl::StatusOr<Bytes> sealed = m->in_hsm ? hsm_.AesGcmEncrypt(m->hsm_key, iv, aad, plaintext)
                                            : AesGcmSeal(m->key, iv, aad, plaintext);
   RETURN_IF_ERROR(sealed.status());
@@ -54,6 +55,41 @@ absl::StatusOr<Bytes> KeyManager::SealWith(const KeyView& view, uint32_t version
   out.insert(out.end(), iv.begin(), iv.end());
   out.insert(out.end(), sealed->begin(), sealed->end());
   return out;
+}
+
+// The view is a snapshot: between reading its primary version and sealing, an
+// admin may rotate the key and destroy that version (at once when the key's
+// destroy wait is 0), or raise min_decryption_version above it. A ciphertext
+// sealed then would be one nobody can ever open, returned as a success. So
+// after sealing, the version is checked against the key as it is now: if it
+// would still decrypt, the seal stands (it happened before the change);
+// otherwise it is discarded and redone under the key's new primary.
+absl::StatusOr<std::pair<Bytes, std::string>> KeyManager::SealWithPrimary(
+    const Caller& c, ViewPtr view, absl::string_view what, const Context& context,
+    std::span<const uint8_t> plaintext) {
+  const std::string id = view->key.key().name().substr(5);
+  for (int attempt = 0;; ++attempt) {
+    const uint32_t primary = view->key.key().primary_version();
+    const v1::KeyVersion& v = view->versions.at(primary).version();
+    if (!AllowsEncrypt(v.state())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          v.name(), " (the primary version) is ", StateName(v.state()), ": encrypt needs ENABLED"));
+    }
+    ASSIGN_OR_RETURN(Bytes ct, SealWith(*view, primary, context, plaintext));
+    ViewPtr now = FindView(id);
+    if (now == nullptr) return absl::NotFoundError(absl::StrCat("keys/", id, " not found"));
+    auto it = now->versions.find(primary);
+    if (it != now->versions.end() && AllowsDecrypt(it->second.version().state()) &&
+        primary >= now->key.key().min_decryption_version()) {
+      return std::make_pair(std::move(ct), v.name());
+    }
+    if (attempt == 2) {
+      return absl::AbortedError(absl::StrCat(
+          what, ": keys/", id, "'s primary version changed while sealing, three times; retry"));
+    }
+    RETURN_IF_ERROR(Authorize(c, Action::kUse, &now->key.key(), what));
+    view = std::move(now);
+  }
 }
 
 absl::StatusOr<v1::EncryptResponse> KeyManager::Encrypt(const Caller& c,
@@ -66,16 +102,11 @@ absl::StatusOr<v1::EncryptResponse> KeyManager::Encrypt(const Caller& c,
   }
   ASSIGN_OR_RETURN(Context context, ToContext(r.encryption_context(), "encryption_context"));
   ASSIGN_OR_RETURN(ViewPtr view, AuthorizedView(c, id, Action::kUse, "Encrypt"));
-  const uint32_t primary = view->key.key().primary_version();
-  const v1::KeyVersion& v = view->versions.at(primary).version();
-  if (!AllowsEncrypt(v.state())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        v.name(), " (the primary version) is ", StateName(v.state()), ": encrypt needs ENABLED"));
-  }
+  ASSIGN_OR_RETURN(auto sealed,
+                   SealWithPrimary(c, std::move(view), "Encrypt", context, AsBytes(r.plaintext())));
   v1::EncryptResponse out;
-  ASSIGN_OR_RETURN(Bytes ct, SealWith(*view, primary, context, AsBytes(r.plaintext())));
-  out.set_ciphertext(std::string(ct.begin(), ct.end()));
-  out.set_key_version(v.name());
+  out.set_ciphertext(std::string(sealed.first.begin(), sealed.first.end()));
+  out.set_key_version(std::move(sealed.second));
   return out;
 }
 
@@ -144,17 +175,17 @@ absl::StatusOr<v1::GenerateDataKeyResponse> KeyManager::GenerateDataKey(
   if (length != 16 && length != 32) {
     return absl::InvalidArgumentError(absl::StrCat("length: ", r.length(), " is not 16 or 32"));
   }
-  v1::EncryptRequest enc;
-  enc.set_name(r.name());
-  *enc.mutable_encryption_context() = r.encryption_context();
+  ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.name(), "name"));
+  ASSIGN_OR_RETURN(Context context, ToContext(r.encryption_context(), "encryption_context"));
+  // Authorized before the HSM is asked for anything: a caller that may not
+  // use the key costs no random draw.
+  ASSIGN_OR_RETURN(ViewPtr view, AuthorizedView(c, id, Action::kUse, "GenerateDataKey"));
   ASSIGN_OR_RETURN(SecretBytes data_key, hsm_.GenerateRandom(length));
-  enc.set_plaintext(std::string(AsStringView(data_key.Reveal())));
-  absl::StatusOr<v1::EncryptResponse> sealed = Encrypt(c, enc);
-  OPENSSL_cleanse(enc.mutable_plaintext()->data(), enc.plaintext().size());
-  RETURN_IF_ERROR(sealed.status());
+  ASSIGN_OR_RETURN(auto sealed, SealWithPrimary(c, std::move(view), "GenerateDataKey", context,
+                                                data_key.Reveal()));
   v1::GenerateDataKeyResponse out;
-  out.set_ciphertext(sealed->ciphertext());
-  out.set_key_version(sealed->key_version());
+  out.set_ciphertext(std::string(sealed.first.begin(), sealed.first.end()));
+  out.set_key_version(std::move(sealed.second));
   if (!r.wrapped_only()) out.set_plaintext(std::string(AsStringView(data_key.Reveal())));
   return out;
 }
@@ -174,17 +205,12 @@ absl::StatusOr<v1::ReEncryptResponse> KeyManager::ReEncrypt(const Caller& c,
   if (dest_name.empty()) dest_name = source_version.substr(0, source_version.find("/versions/"));
   ASSIGN_OR_RETURN(std::string dest_id, ParseKeyName(dest_name, "destination_name"));
   ASSIGN_OR_RETURN(ViewPtr view, AuthorizedView(c, dest_id, Action::kUse, "ReEncrypt"));
-  const uint32_t primary = view->key.key().primary_version();
-  const v1::KeyVersion& v = view->versions.at(primary).version();
-  if (!AllowsEncrypt(v.state())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        v.name(), " (the primary version) is ", StateName(v.state()), ": encrypt needs ENABLED"));
-  }
-  ASSIGN_OR_RETURN(Bytes ct, SealWith(*view, primary, dest_context, plain.Reveal()));
+  ASSIGN_OR_RETURN(auto sealed,
+                   SealWithPrimary(c, std::move(view), "ReEncrypt", dest_context, plain.Reveal()));
   v1::ReEncryptResponse out;
-  out.set_ciphertext(std::string(ct.begin(), ct.end()));
+  out.set_ciphertext(std::string(sealed.first.begin(), sealed.first.end()));
   out.set_source_key_version(source_version);
-  out.set_key_version(v.name());
+  out.set_key_version(std::move(sealed.second));
   return out;
 }
 

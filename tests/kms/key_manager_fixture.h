@@ -56,6 +56,9 @@ class KeyManagerFixture : public ::testing::Test {
       return fail_compactions_ ? absl::UnavailableError("injected compaction failure")
                                : absl::OkStatus();
     };
+    options.before_seal_for_testing = [this] {
+      if (before_seal_) before_seal_();
+    };
     ASSERT_OK_AND_ASSIGN(km_, KeyManager::Create(*hsm_, *db_, clock_, options));
   }
   std::string db_path() const { return token_->dir() + "/db"; }
@@ -119,6 +122,7 @@ class KeyManagerFixture : public ::testing::Test {
   int commits_before_one_failure_ = -1;
   std::function<absl::Status(absl::string_view)> check_owner_;  // KmsOptions::check_owner
   bool fail_compactions_ = false;                               // crypto-shred compactions fail
+  std::function<void()> before_seal_;  // KmsOptions::before_seal_for_testing
   std::unique_ptr<storage::Database> db_;
   rocksdb::Env* db_env_ = nullptr;  // set before SetUp for fault injection
   std::unique_ptr<KeyManager> km_;
