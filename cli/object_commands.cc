@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -96,7 +97,21 @@ absl::Status Put(Invocation& inv) {
 
 absl::Status Get(Invocation& inv) {
   ASSIGN_OR_RETURN(client::GetObjectOptions get, GetOptionsFromArgs(inv));
-  if (auto v = inv.options().Flag("token")) get.token = *v;
+  if (auto v = inv.options().Flag("token-file")) {
+    // From a file (a workload's `--token-out`), not argv, where any local
+    // user could read it in /proc.
+    if (!get.raw) {
+      return UsageError(
+          "--token-file: only with --raw (a workload's token reads the sealed object; "
+          "`workload get-object` attests and decrypts)");
+    }
+    ASSIGN_OR_RETURN(std::string token, ReadInput("token-file", *v, 64 << 10));
+    while (!token.empty() && absl::ascii_isspace(static_cast<unsigned char>(token.back()))) {
+      token.pop_back();
+    }
+    if (token.empty()) return UsageError(absl::StrCat("--token-file: '", *v, "' is empty"));
+    get.token = std::move(token);
+  }
   ASSIGN_OR_RETURN(OutputFile out, OutputFile::Open(inv.arg(1)));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
   Progress progress(inv, "get");
@@ -312,9 +327,11 @@ std::vector<Command> ObjectCommands() {
        "DATASET/NAME FILE [--key KEY] [--label K=V]... [--segment-size BYTES] [--quiet]",
        "encrypt FILE (- for stdin) here under a fresh data key and upload it as a new version",
        2, 2, {"key", "label", "segment-size"}, {"quiet"}, Put},
-      {"object get", "DATASET/NAME[@VERSION] OUT [--range START-END] [--raw] [--token T] [--quiet]",
-       "download and decrypt to OUT (- for stdout); --raw: the sealed object itself", 2, 2,
-       {"range", "token"}, {"raw", "quiet"}, Get},
+      {"object get",
+       "DATASET/NAME[@VERSION] OUT [--range START-END] [--raw [--token-file FILE]] [--quiet]",
+       "download and decrypt to OUT (- for stdout); --raw: the sealed object itself, with "
+       "--token-file a workload's dataset token (from workload get-object --token-out)",
+       2, 2, {"range", "token-file"}, {"raw", "quiet"}, Get},
       {"object ls",
        "[DATASET[/PREFIX]] [--all-versions] [--key KEY [--key-version N]] [--page-size N] "
        "[--page-token T] [--all]",

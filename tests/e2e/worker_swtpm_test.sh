@@ -117,6 +117,24 @@ rc=0
 as worker object get results/digit-0 "$tmp/stolen.pb" >/dev/null || rc=$?
 [[ $rc -eq 1 && ! -s "$tmp/stolen.pb" ]] || fail "the worker's certificate read the output without a token: exit $rc"
 
+# A workload's dataset token, written by get-object, reads the sealed object
+# raw from a file (never argv); without --raw it is a usage error.
+ok "workload get-object" worker workload get-object inputs/digit-0.pb "$tmp/in.copy" --attester tpm \
+  --tcti "$tcti" --pcrs sha256:0-7,16 --token-out "$tmp/inputs.jwt" --quiet
+cmp -s "$tmp/in.copy" "$mnist/test_data_set_0/input_0.pb" || fail "get-object's plaintext differs"
+ok "owner gets the sealed input" owner1 object get inputs/digit-0.pb "$tmp/owner.raw" --raw
+ok "token reads the sealed input" worker object get inputs/digit-0.pb "$tmp/worker.raw" --raw \
+  --token-file "$tmp/inputs.jwt"
+cmp -s "$tmp/owner.raw" "$tmp/worker.raw" || fail "the token's raw read differs from the owner's"
+rc=0
+as worker object get inputs/digit-0.pb "$tmp/plain.pb" --token-file "$tmp/inputs.jwt" >/dev/null || rc=$?
+[[ $rc -eq 2 && ! -e "$tmp/plain.pb" ]] || fail "--token-file without --raw: exit $rc, want 2"
+grep -q -- "--token-file: only with --raw" "$tmp/err" || { cat "$tmp/err" >&2; fail "not named"; }
+rc=0
+as worker object get results/digit-0 "$tmp/other.raw" --raw --token-file "$tmp/inputs.jwt" \
+  >/dev/null || rc=$?
+[[ $rc -eq 1 && ! -s "$tmp/other.raw" ]] || fail "the inputs token read results: exit $rc, want 1"
+
 # --- PCR 16 changes: the worker is refused at attest and gets nothing.
 tpm_extend 16 "tampered-worker"
 rc=0
