@@ -5,7 +5,9 @@
 
 #include <map>
 #include <string>
+#include <utility>
 
+#include "kms/broker/admin_audit.h"
 #include "kms/broker/attestation_admin.h"
 #include "strongroom/v1/attestation.grpc.pb.h"
 
@@ -13,9 +15,13 @@ namespace strongroom::server {
 
 class AttestationService final : public strongroom::v1::Attestation::Service {
  public:
+  // The four changes (reference values and policies put or deleted) go
+  // through `audit`: the request recorded before the change, a refusal after
+  // it; the admin's change observer records what an applied change changed
+  // (kms/broker/admin_audit.h).
   AttestationService(kms::AttestationAdmin& admin,
-                     const std::map<std::string, kms::Role>& principals)
-      : admin_(admin), principals_(principals) {}
+                     const std::map<std::string, kms::Role>& principals, kms::AdminAudit audit = {})
+      : admin_(admin), principals_(principals), audit_(std::move(audit)) {}
 
 #define SR_RPC(Name, Request, Response)                                     \
   grpc::Status Name(grpc::ServerContext* context,                           \
@@ -35,6 +41,7 @@ class AttestationService final : public strongroom::v1::Attestation::Service {
  private:
   kms::AttestationAdmin& admin_;
   const std::map<std::string, kms::Role>& principals_;
+  kms::AdminAudit audit_;
 };
 
 }  // namespace strongroom::server

@@ -101,39 +101,46 @@ std::string ApprovalDetail(const v1::ChangeResult& result) {
                  [&](const kms::Caller& caller) { return km_.Name(caller, *request); }); \
   }
 
-// Changes are also reported to the observer (the audit chain), with what
-// changed as the detail.
-#define SR_CHANGE(Name, Request, Response, resource, detail)                                    \
+// Changes are audited around the call (kms/broker/admin_audit.h): the
+// request under `requested`, then the outcome; `resource` and `detail` name
+// what an applied change changed (in them `response` is the result).
+#define SR_CHANGE(Name, Request, Response, requested, resource, detail)                         \
   grpc::Status KeyManagementService::Name(grpc::ServerContext* context,                         \
                                           const v1::Request* request, v1::Response* response) { \
-    kms::Caller who;                                                                            \
-    grpc::Status s = Serve(*context, principals_, response, [&](const kms::Caller& c) {         \
-      who = c;                                                                                  \
-      return km_.Name(c, *request);                                                             \
+    return Serve(*context, principals_, response, [&](const kms::Caller& c) {                   \
+      return kms::RunAudited<v1::Response>(                                                     \
+          audit_, c, SnakeCase(#Name), requested, [&] { return km_.Name(c, *request); },        \
+          [&](const v1::Response& result) {                                                     \
+            const v1::Response* response = &result;                                             \
+            return std::make_pair(std::string(resource), std::string(detail));                  \
+          });                                                                                   \
     });                                                                                         \
-    if (s.ok() && observer_) observer_(who, SnakeCase(#Name), resource, detail);                \
-    return s;                                                                                   \
   }
 
-SR_CHANGE(CreateKey, CreateKeyRequest, Key, response->name(),
+SR_CHANGE(CreateKey, CreateKeyRequest, Key, absl::StrCat("keys/", request->key_id()),
+          response->name(),
           absl::StrCat("owner ", response->owner(),
                        response->dual_control() ? " dual_control" : ""))
 SR_FORWARD(GetKey, GetKeyRequest, Key)
 SR_FORWARD(ListKeys, ListKeysRequest, ListKeysResponse)
-SR_CHANGE(UpdateKey, UpdateKeyRequest, ChangeResult, request->name(),
+SR_CHANGE(UpdateKey, UpdateKeyRequest, ChangeResult, request->name(), request->name(),
           ChangeDetail(*request, *response))
-SR_CHANGE(RotateKey, RotateKeyRequest, KeyVersion, response->name(), "")
+SR_CHANGE(RotateKey, RotateKeyRequest, KeyVersion, request->name(), response->name(), "")
 SR_FORWARD(GetKeyVersion, GetKeyVersionRequest, KeyVersion)
 SR_FORWARD(ListKeyVersions, ListKeyVersionsRequest, ListKeyVersionsResponse)
 SR_CHANGE(SetKeyVersionState, SetKeyVersionStateRequest, ChangeResult, request->name(),
+          request->name(),
           response->has_pending()
               ? absl::StrCat("proposed ", response->pending().id())
               : absl::StrCat("state ", v1::KeyVersionState_Name(response->version().state())))
 SR_CHANGE(DestroyKeyVersion, DestroyKeyVersionRequest, ChangeResult, request->name(),
+          request->name(),
           response->has_pending() ? absl::StrCat("proposed ", response->pending().id()) : "")
 SR_CHANGE(RestoreKeyVersion, RestoreKeyVersionRequest, ChangeResult, request->name(),
+          request->name(),
           response->has_pending() ? absl::StrCat("proposed ", response->pending().id()) : "")
 SR_CHANGE(ApproveChange, ApproveChangeRequest, ChangeResult,
+          absl::StrCat("changes/", request->id()),
           response->has_key() ? response->key().name() : response->version().name(),
           ApprovalDetail(*response))
 #undef SR_CHANGE
@@ -147,13 +154,13 @@ SR_FORWARD(ReEncrypt, ReEncryptRequest, ReEncryptResponse)
 grpc::Status KeyManagementService::RotateRootKey(grpc::ServerContext* context,
                                                  const v1::RotateRootKeyRequest*,
                                                  v1::RootKeyStatus* response) {
-  kms::Caller who;
-  grpc::Status s = Serve(*context, principals_, response, [&](const kms::Caller& caller) {
-    who = caller;
-    return km_.RotateRootKey(caller);
+  return Serve(*context, principals_, response, [&](const kms::Caller& caller) {
+    return kms::RunAudited<v1::RootKeyStatus>(
+        audit_, caller, "rotate_root_key", "root", [&] { return km_.RotateRootKey(caller); },
+        [](const v1::RootKeyStatus&) {
+          return std::make_pair(std::string("root"), std::string());
+        });
   });
-  if (s.ok() && observer_) observer_(who, "rotate_root_key", "root", "");
-  return s;
 }
 
 grpc::Status KeyManagementService::GetRootKeyStatus(grpc::ServerContext* context,

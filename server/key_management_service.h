@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "kms/broker/admin_audit.h"
 #include "kms/key_manager.h"
 #include "strongroom/v1/key_management.grpc.pb.h"
 
@@ -15,14 +16,12 @@ namespace strongroom::server {
 
 class KeyManagementService final : public strongroom::v1::KeyManagement::Service {
  public:
-  // Called after every successful change (create, update, rotate, state,
-  // destroy, restore, approve, root rotation) for the audit chain.
-  using ChangeObserver = std::function<void(const kms::Caller&, absl::string_view action,
-                                            absl::string_view resource, absl::string_view detail)>;
-
+  // Every change (create, update, rotate, state, destroy, restore, approve,
+  // root rotation) goes through `audit`: its request recorded before the
+  // change, then its outcome (kms/broker/admin_audit.h).
   KeyManagementService(kms::KeyManager& km, const std::map<std::string, kms::Role>& principals,
-                       ChangeObserver observer = nullptr)
-      : km_(km), principals_(principals), observer_(std::move(observer)) {}
+                       kms::AdminAudit audit = {})
+      : km_(km), principals_(principals), audit_(std::move(audit)) {}
 
 #define SR_RPC(Name, Request, Response)                                        \
   grpc::Status Name(grpc::ServerContext* context, const strongroom::v1::Request* request, \
@@ -51,7 +50,7 @@ class KeyManagementService final : public strongroom::v1::KeyManagement::Service
  private:
   kms::KeyManager& km_;
   const std::map<std::string, kms::Role>& principals_;
-  ChangeObserver observer_;
+  kms::AdminAudit audit_;
 };
 
 }  // namespace strongroom::server

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "kms/broker/admin_audit.h"
 #include "kms/broker/dataset_directory.h"
 #include "kms/key_manager.h"
 #include "storage/sealed/object_store.h"
@@ -36,12 +37,11 @@ class SealedStoreService final : public strongroom::v1::SealedStore::Service {
   ~SealedStoreService() override;
 
   storage::sealed::ObjectStore& store() { return *store_; }
-  // Called after each successful change an owner or admin makes (a dataset
-  // created, an object version deleted, a re-wrap or rekey job started), so
-  // the broker can append it to the audit chain (server.cc wires it).
-  using ChangeObserver = std::function<void(const kms::Caller&, absl::string_view action,
-                                            absl::string_view resource, absl::string_view detail)>;
-  void SetChangeObserver(ChangeObserver observer) { observer_ = std::move(observer); }
+  // The changes an owner or admin makes (a dataset created, an object
+  // version deleted, a re-wrap or rekey job started) go through `audit`: the
+  // request recorded before, the outcome after (kms/broker/admin_audit.h;
+  // server.cc wires the broker's).
+  void SetAdminAudit(kms::AdminAudit audit) { audit_ = std::move(audit); }
   // The store as the key broker needs it (kms::KeyBroker::SetDatasetDirectory);
   // lives as long as this service.
   kms::DatasetDirectory& dataset_directory() { return *directory_; }
@@ -81,7 +81,7 @@ class SealedStoreService final : public strongroom::v1::SealedStore::Service {
   std::unique_ptr<storage::sealed::ObjectStore> store_;  // uses keys_
   std::unique_ptr<kms::DatasetDirectory> directory_;     // uses store_
   const std::map<std::string, kms::Role>& principals_;
-  ChangeObserver observer_;
+  kms::AdminAudit audit_;
 };
 
 }  // namespace strongroom::server

@@ -132,11 +132,9 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   ASSIGN_OR_RETURN(s->key_manager_,
                    kms::KeyManager::Create(*s->hsm_, *s->db_, SystemClock::Default(), kms_options));
   s->system_ = std::make_unique<SystemService>(s->config_, *s->hsm_, *s->db_);
-  s->attestation_admin_ = std::make_unique<kms::AttestationAdmin>(
-      *s->db_, *s->verifiers_, SystemClock::Default(),
-      absl::StrCat("strongroomd/", STRONGROOM_VERSION));
-  s->attestation_ =
-      std::make_unique<AttestationService>(*s->attestation_admin_, s->config_.principals);
+  s->attestation_admin_ =
+      std::make_unique<kms::AttestationAdmin>(*s->db_, *s->verifiers_, SystemClock::Default(),
+                                              absl::StrCat("strongroomd/", STRONGROOM_VERSION));
   s->key_manager_->SetPolicyVersionLookup(
       [admin = s->attestation_admin_.get()](absl::string_view name, int64_t version) {
         return admin->ResolvePolicyVersion(name, version);
@@ -177,12 +175,10 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
         broker->AuditAdminChange(caller, action, resource, detail);
       });
   s->key_broker_ = std::make_unique<KeyBrokerService>(*s->broker_, s->config_.principals);
+  s->attestation_ = std::make_unique<AttestationService>(
+      *s->attestation_admin_, s->config_.principals, s->broker_->admin_audit());
   s->key_management_ = std::make_unique<KeyManagementService>(
-      *s->key_manager_, s->config_.principals,
-      [broker = s->broker_.get()](const kms::Caller& caller, absl::string_view action,
-                                  absl::string_view resource, absl::string_view detail) {
-        broker->AuditAdminChange(caller, action, resource, detail);
-      });
+      *s->key_manager_, s->config_.principals, s->broker_->admin_audit());
   ASSIGN_OR_RETURN(s->sealed_store_, SealedStoreService::Create(*s->key_manager_, c.store,
                                                                 c.storage_path,
                                                                 s->config_.principals));
@@ -193,11 +189,7 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
       [admin = s->attestation_admin_.get()](absl::string_view name) {
         return admin->CurrentPolicyVersion(name);
       });
-  s->sealed_store_->SetChangeObserver(
-      [broker = s->broker_.get()](const kms::Caller& caller, absl::string_view action,
-                                  absl::string_view resource, absl::string_view detail) {
-        broker->AuditAdminChange(caller, action, resource, detail);
-      });
+  s->sealed_store_->SetAdminAudit(s->broker_->admin_audit());
   s->broker_->SetDatasetDirectory(&s->sealed_store_->dataset_directory());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(c.listen, creds, &s->port_);

@@ -109,10 +109,12 @@ absl::Status CheckText(absl::string_view field, absl::string_view value, size_t 
 
 }  // namespace
 
-std::string AuditSafeDetail(absl::string_view text) {
+namespace {
+
+std::string SafeText(absl::string_view text, size_t max_bytes) {
   constexpr absl::string_view kCut = " ...(cut)";
   std::string out;
-  out.reserve(std::min(text.size(), kMaxDetailBytes));
+  out.reserve(std::min(text.size(), max_bytes));
   size_t i = 0;
   while (i < text.size()) {
     if (absl::StartsWith(text.substr(i), "-----BEGIN")) {
@@ -122,7 +124,7 @@ std::string AuditSafeDetail(absl::string_view text) {
     }
     const size_t n = Utf8SequenceAt(text, i);
     const absl::string_view next = n == 0 ? absl::string_view("?") : text.substr(i, n);
-    if (out.size() + next.size() > kMaxDetailBytes - kCut.size()) {
+    if (out.size() + next.size() > max_bytes - kCut.size()) {
       absl::StrAppend(&out, kCut);
       break;
     }
@@ -131,6 +133,12 @@ std::string AuditSafeDetail(absl::string_view text) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string AuditSafeDetail(absl::string_view text) { return SafeText(text, kMaxDetailBytes); }
+
+std::string AuditSafeResource(absl::string_view text) { return SafeText(text, kMaxNameBytes); }
 
 namespace {
 

@@ -133,6 +133,8 @@ std::string AuditDigest(std::span<const uint8_t> data);
 // a character boundary and marked. A denial's record is then never lost to
 // the wording of its reason.
 std::string AuditSafeDetail(absl::string_view text);
+// The same for the resource field (1 KiB): a name as a caller gave it.
+std::string AuditSafeResource(absl::string_view text);
 
 // OK when `entry` may be appended; InvalidArgument naming the field and the
 // rule otherwise (the message quotes lengths and syntax, never the value of

@@ -59,6 +59,7 @@
 #include "attest/composite.h"
 #include "base/clock.h"
 #include "kms/audit/audit_log.h"
+#include "kms/broker/admin_audit.h"
 #include "kms/broker/attestation_admin.h"
 #include "kms/broker/challenge_store.h"
 #include "kms/broker/dataset_directory.h"
@@ -149,10 +150,18 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
   absl::Status AuthorizeWorkloadWrite(const Caller& caller, absl::string_view token,
                                       absl::string_view dataset) override;
 
-  // Records an admin change made elsewhere (policies, reference values,
-  // key lifecycle) in the same audit chain.
+  // Admin changes made elsewhere (policies, reference values, key
+  // lifecycle, the store) in the same audit chain, before they take effect
+  // (admin_audit.h): the request, synced (an error: UNAVAILABLE, the change
+  // must not be made); then the change applied, or refused with why.
+  absl::Status AuditAdminRequest(const Caller& c, absl::string_view action,
+                                 absl::string_view resource);
   void AuditAdminChange(const Caller& c, absl::string_view action,
                         absl::string_view resource, absl::string_view detail);
+  void AuditAdminRefused(const Caller& c, absl::string_view action, absl::string_view resource,
+                         const absl::Status& why);
+  // The three above, for the services that make admin changes.
+  AdminAudit admin_audit();
 
  private:
   // ReleaseKey after admission (Attest with `release` is admitted once; its

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -14,19 +15,83 @@
 
 namespace strongroom::kms {
 
+namespace {
+
+// "admin.refused." + the status code in snake case ("permission_denied").
+std::string RefusalReasonId(const absl::Status& why) {
+  std::string code = absl::StatusCodeToString(why.code());
+  for (char& ch : code) ch = absl::ascii_tolower(static_cast<unsigned char>(ch));
+  return absl::StrCat("admin.refused.", code);
+}
+
+}  // namespace
+
+absl::Status KeyBroker::AuditAdminRequest(const Caller& c, absl::string_view action,
+                                          absl::string_view resource) {
+  AuditEntry e;
+  e.principal = AuditSafeResource(c.principal);
+  e.action = std::string(action);
+  e.resource = AuditSafeResource(resource);
+  e.decision = AuditDecision::kInfo;
+  e.reason_id = "admin.requested";
+  absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
+  if (!rec.ok()) {
+    LogError("audit.append_failed", {{"action", std::string(action)},
+                                     {"stage", "request"},
+                                     {"error", std::string(rec.status().message())}});
+    return absl::UnavailableError(
+        absl::StrCat(action, ": not carried out: the audit log could not record the request (",
+                     rec.status().message(), ")"));
+  }
+  return absl::OkStatus();
+}
+
 void KeyBroker::AuditAdminChange(const Caller& c, absl::string_view action,
                                  absl::string_view resource, absl::string_view detail) {
   AuditEntry e;
-  e.principal = c.principal;
+  e.principal = AuditSafeResource(c.principal);
   e.action = std::string(action);
-  e.resource = std::string(resource);
+  e.resource = AuditSafeResource(resource);
   e.decision = AuditDecision::kInfo;
   e.reason_detail = AuditSafeDetail(detail);
   absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
   if (!rec.ok()) {
+    // The change stands (its request record is in the chain): a client told
+    // "failed" would repeat a change that was made.
     LogError("audit.append_failed", {{"action", std::string(action)},
+                                     {"stage", "applied"},
                                      {"error", std::string(rec.status().message())}});
   }
+}
+
+void KeyBroker::AuditAdminRefused(const Caller& c, absl::string_view action,
+                                  absl::string_view resource, const absl::Status& why) {
+  AuditEntry e;
+  e.principal = AuditSafeResource(c.principal);
+  e.action = std::string(action);
+  e.resource = AuditSafeResource(resource);
+  e.decision = AuditDecision::kDeny;
+  e.reason_id = RefusalReasonId(why);
+  e.reason_detail = AuditSafeDetail(why.message());
+  absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
+  if (!rec.ok()) {
+    LogError("audit.append_failed", {{"action", std::string(action)},
+                                     {"stage", "refused"},
+                                     {"error", std::string(rec.status().message())}});
+  }
+}
+
+AdminAudit KeyBroker::admin_audit() {
+  return {
+      .request = [this](
+                     const Caller& c, absl::string_view action,
+                     absl::string_view resource) { return AuditAdminRequest(c, action, resource); },
+      .applied = [this](
+                     const Caller& c, absl::string_view action, absl::string_view resource,
+                     absl::string_view detail) { AuditAdminChange(c, action, resource, detail); },
+      .refused = [this](const Caller& c, absl::string_view action, absl::string_view resource,
+                        const absl::Status& why) { AuditAdminRefused(c, action, resource, why); },
+  };
 }
 
 absl::StatusOr<v1::GetJwksResponse> KeyBroker::GetJwks(const Caller& c,
@@ -41,23 +106,27 @@ absl::StatusOr<v1::GetJwksResponse> KeyBroker::GetJwks(const Caller& c,
 
 absl::StatusOr<v1::RevokeTokenResponse> KeyBroker::RevokeToken(
     const Caller& c, const v1::RevokeTokenRequest& r) {
-  if (c.role != Role::kAdmin) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("RevokeToken: '", c.principal, "' is not an admin"));
-  }
-  if (r.token_id().size() != 32 ||
-      r.token_id().find_first_not_of("0123456789abcdef") != std::string::npos) {
-    return absl::InvalidArgumentError("token_id: expected 32 lowercase hex characters");
-  }
-  // Tokens live at most token_ttl: keep the entry that long, on disk too.
-  const absl::Time until = clock_.Now() + options_.token_ttl;
-  RETURN_IF_ERROR(admin_.PutRevocation(r.token_id(), until));
-  {
-    std::lock_guard<std::mutex> lock(revoked_mu_);
-    revoked_[r.token_id()] = until;
-  }
-  AuditAdminChange(c, "revoke_token", r.token_id(), "");
-  return v1::RevokeTokenResponse();
+  return RunAudited<v1::RevokeTokenResponse>(
+      admin_audit(), c, "revoke_token", r.token_id(),
+      [&]() -> absl::StatusOr<v1::RevokeTokenResponse> {
+        if (c.role != Role::kAdmin) {
+          return absl::PermissionDeniedError(
+              absl::StrCat("RevokeToken: '", c.principal, "' is not an admin"));
+        }
+        if (r.token_id().size() != 32 ||
+            r.token_id().find_first_not_of("0123456789abcdef") != std::string::npos) {
+          return absl::InvalidArgumentError("token_id: expected 32 lowercase hex characters");
+        }
+        // Tokens live at most token_ttl: keep the entry that long, on disk too.
+        const absl::Time until = clock_.Now() + options_.token_ttl;
+        RETURN_IF_ERROR(admin_.PutRevocation(r.token_id(), until));
+        {
+          std::lock_guard<std::mutex> lock(revoked_mu_);
+          revoked_[r.token_id()] = until;
+        }
+        return v1::RevokeTokenResponse();
+      },
+      [&](const v1::RevokeTokenResponse&) { return std::make_pair(r.token_id(), std::string()); });
 }
 
 namespace {

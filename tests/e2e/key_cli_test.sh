@@ -144,8 +144,14 @@ import json, sys
 path, change, p = sys.argv[1:]
 recs = [json.loads(l) for l in open(path) if l.strip()]
 hits = [r for r in recs if r.get("type") == "record" and r["action"] == "approve_change"]
-assert len(hits) == 1, hits
-r = hits[0]
+# Each attempt's request is recorded before it is carried out, then its
+# outcome: the proposer's own approval refused, the second admin's applied.
+shape = [(r["principal"], r["decision"], r["reason_id"], r["resource"]) for r in hits]
+assert shape == [(f"{p}/admin", "info", "admin.requested", f"changes/{change}"),
+                 (f"{p}/admin", "deny", "admin.refused.permission_denied", f"changes/{change}"),
+                 (f"{p}/admin2", "info", "admin.requested", f"changes/{change}"),
+                 (f"{p}/admin2", "info", "", "keys/k3/versions/1")], shape
+r = hits[3]
 assert r["resource"] == "keys/k3/versions/1", r
 want = f"approved {change} (destroy keys/k3/versions/1) proposed by {p}/admin"
 assert r["reason_detail"].startswith(want), r

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -313,6 +314,43 @@ TEST(ServerAuditTest, QuietHeadIsCheckpointedAndVerifiesUnderThePublishedKey) {
   EXPECT_TRUE(r.keys_pinned);
   EXPECT_GE(r.checkpoints, 1u);
   EXPECT_EQ(r.verified_through, r.last_sequence);
+}
+
+// The server audits each admin change around the call: an admin's CreateKey
+// leaves its request and what it made, an owner's refused RotateKey its
+// request and the refusal, in that order, and the chain verifies.
+TEST(ServerAuditTest, AdminChangesLeaveTheirRequestAndTheirOutcome) {
+  ASSERT_OK_AND_ASSIGN(auto local, client::testing::LoopbackServer::Provision(
+                                       "audit-admin", {{"admin", "admin"}, {"owner1", "owner"}}));
+  ASSERT_OK(local->Start("kms: {maintenance_interval: 1h}\n"));
+  ASSERT_OK_AND_ASSIGN(auto admin, client::Connection::Open(local->As("admin")));
+  ASSERT_OK_AND_ASSIGN(auto owner, client::Connection::Open(local->As("owner1")));
+  v1::CreateKeyRequest create;
+  create.set_key_id("k1");
+  ASSERT_OK(admin->CreateKey(create).status());
+  v1::RotateKeyRequest rotate;
+  rotate.set_name("keys/k1");
+  EXPECT_THAT(owner->RotateKey(rotate), StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_OK_AND_ASSIGN(v1::ExportAuditResponse exported,
+                       admin->ExportAudit(v1::ExportAuditRequest()));
+  std::vector<std::string> changes;
+  std::istringstream lines(exported.jsonl());
+  for (std::string l; std::getline(lines, l);) {
+    if (l.find("_key\"") == std::string::npos) continue;
+    nlohmann::json j = nlohmann::json::parse(l);
+    changes.push_back(absl::StrCat(
+        j["principal"].get<std::string>().substr(sizeof("spiffe://strongroom/") - 1), " ",
+        j["action"].get<std::string>(), " ", j["decision"].get<std::string>(), " ",
+        j["reason_id"].get<std::string>(), " ", j["resource"].get<std::string>()));
+  }
+  EXPECT_THAT(changes,
+              ::testing::ElementsAre(
+                  "admin create_key info admin.requested keys/k1", "admin create_key info  keys/k1",
+                  "owner1 rotate_key info admin.requested keys/k1",
+                  "owner1 rotate_key deny admin.refused.permission_denied keys/k1"));
+  std::istringstream in(exported.jsonl());
+  const kms::AuditVerifyResult r = kms::VerifyExport(in, {});
+  EXPECT_TRUE(r.ok) << r.reason;
 }
 
 // A challenge's audit record is appended unsynced and goes out with the

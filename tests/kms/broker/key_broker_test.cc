@@ -51,6 +51,55 @@ class KeyBrokerTest : public BrokerFixture {
   }
 };
 
+// An admin change is recorded before it takes effect: its request, synced,
+// then what became of it (applied, or refused with why). A request the log
+// cannot record is not carried out: UNAVAILABLE, and nothing changed.
+TEST_F(KeyBrokerTest, AdminChangesAreRecordedBeforeTheyTakeEffect) {
+  std::atomic<bool> fail_writes{false};
+  UseAuditWithFailingWrites(&fail_writes);
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK_AND_ASSIGN(auto released, Release(kWorkload, token, w.keys.public_key));
+  v1::RevokeTokenRequest revoke;
+  revoke.set_token_id(released.sealed().token_id());
+
+  fail_writes = true;
+  EXPECT_THAT(broker_->RevokeToken(kAdmin, revoke),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("revoke_token: not carried out: the audit log could not record")));
+  fail_writes = false;
+  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status()) << "revoked all the same";
+
+  size_t seen = ExportedActionsAfter(0).size();
+  auto added = [&] {
+    std::vector<std::string> all = ExportedActionsAfter(0);
+    std::vector<std::string> fresh(all.begin() + static_cast<std::ptrdiff_t>(seen), all.end());
+    seen = all.size();
+    return fresh;
+  };
+  v1::RevokeTokenRequest bad;
+  bad.set_token_id("not hex");
+  EXPECT_THAT(broker_->RevokeToken(kAdmin, bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(added(), ::testing::ElementsAre("revoke_token:info", "revoke_token:deny"));
+  std::ostringstream exported;
+  ASSERT_OK(audit_->Export(1, exported));
+  EXPECT_THAT(exported.str(), HasSubstr("\"reason_id\":\"admin.requested\""));
+  EXPECT_THAT(exported.str(), HasSubstr("\"reason_id\":\"admin.refused.invalid_argument\""));
+
+  ASSERT_OK(broker_->RevokeToken(kAdmin, revoke).status());
+  EXPECT_THAT(added(), ::testing::ElementsAre("revoke_token:info", "revoke_token:info"));
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
+  seen = ExportedActionsAfter(0).size();
+
+  // Workloads and auditors make no admin changes: refused by the change's
+  // own check, without filling the chain with requests.
+  EXPECT_THAT(broker_->RevokeToken(kWorkload, revoke),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(added(), ::testing::IsEmpty());
+}
+
 TEST_F(KeyBrokerTest, ReleaseOpensOnlyWithTheWorkloadsPrivateKey) {
   MakeReleasableKey();
   for (hpke::Kem kem : {hpke::Kem::kDhkemP256HkdfSha256, hpke::Kem::kDhkemX25519HkdfSha256}) {
