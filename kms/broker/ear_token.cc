@@ -16,7 +16,6 @@
 namespace strongroom::kms {
 namespace {
 
-constexpr absl::Duration kIatLeeway = absl::Seconds(60);
 constexpr size_t kMaxTokenBytes = 16 * 1024;
 
 absl::StatusOr<nlohmann::json> DecodeJsonPart(absl::string_view part,
@@ -41,7 +40,7 @@ absl::Status CheckTokenTimes(absl::Time iat, absl::Time exp, absl::Time now) {
         "token expired at ",
         absl::FormatTime(absl::RFC3339_sec, exp, absl::UTCTimeZone())));
   }
-  if (iat > now + kIatLeeway) {
+  if (iat > now + kTokenIatLeeway) {
     return absl::PermissionDeniedError("token issued in the future");
   }
   return absl::OkStatus();

@@ -37,6 +37,10 @@
 
 namespace strongroom::kms {
 
+// How far in the future a token's iat may be (clock differences) and still
+// be accepted.
+inline constexpr absl::Duration kTokenIatLeeway = absl::Seconds(60);
+
 class EarTokenSigner {
  public:
   // Finds the key pair labelled `label` in the token, or generates it.

@@ -117,8 +117,9 @@ absl::StatusOr<v1::RevokeTokenResponse> KeyBroker::RevokeToken(
             r.token_id().find_first_not_of("0123456789abcdef") != std::string::npos) {
           return absl::InvalidArgumentError("token_id: expected 32 lowercase hex characters");
         }
-        // Tokens live at most token_ttl: keep the entry that long, on disk too.
-        const absl::Time until = clock_.Now() + options_.token_ttl;
+        // Tokens live at most token_ttl from an iat at most the leeway ahead
+        // of now (a clock stepped back): keep the entry that long, on disk too.
+        const absl::Time until = clock_.Now() + options_.token_ttl + kTokenIatLeeway;
         RETURN_IF_ERROR(admin_.PutRevocation(r.token_id(), until));
         {
           std::lock_guard<std::mutex> lock(revoked_mu_);

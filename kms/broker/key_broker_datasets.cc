@@ -130,6 +130,14 @@ absl::Status KeyBroker::CheckDatasetUnchanged(const Caller& c, absl::string_view
         absl::StrCat("token ", t.token_id, " was issued under the binding '", issued_under, "' of ",
                      ds->key(), ", which is now '", binding.ok() ? now_bound : "not found", "'"));
   }
+  // The policy that binding names still there: deleting it stops tokens
+  // under the key at once, dataset tokens as key tokens.
+  if (!t.key_policy.empty() && !admin_.CheckPolicyExists(t.key_policy, t.key_policy_version).ok()) {
+    return Deny(
+        c, action, resource, "token_revoked_policy_changed",
+        absl::StrCat("token ", t.token_id, " was issued under ", ds->key(), "'s binding to ",
+                     t.key_policy, " v", t.key_policy_version, ", which no longer exists"));
+  }
   return absl::OkStatus();
 }
 

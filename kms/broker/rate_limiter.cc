@@ -19,9 +19,13 @@ absl::Status RateLimiter::Acquire(absl::string_view principal) {
   absl::Time now = clock_.Now();
   std::lock_guard<std::mutex> lock(mu_);
   if (now - last_sweep_ > absl::Minutes(1)) {
+    // A bucket is dropped only once it would be full again (idle for at
+    // least burst / rate): a new one starts full, so dropping one sooner
+    // would hand its principal a whole burst early.
+    const absl::Duration refill = absl::Seconds(burst_ / rate_);
+    const absl::Duration idle = std::max(absl::Minutes(1), refill);
     for (auto it = buckets_.begin(); it != buckets_.end();) {
-      it = now - it->second.updated > absl::Minutes(1) ? buckets_.erase(it)
-                                                       : std::next(it);
+      it = now - it->second.updated > idle ? buckets_.erase(it) : std::next(it);
     }
     last_sweep_ = now;
   }

@@ -1,7 +1,8 @@
 // RateLimiter: per-client token buckets. Each principal may make `burst`
 // calls at once and `rate_per_second` sustained; beyond that Acquire() is
-// ResourceExhausted naming the retry delay. Buckets idle for a minute are
-// dropped. rate_per_second <= 0 disables limiting.
+// ResourceExhausted naming the retry delay. Buckets idle for a minute, and
+// long enough to be full again, are dropped. rate_per_second <= 0 disables
+// limiting.
 //
 // Thread-safe.
 #ifndef STRONGROOM_KMS_BROKER_RATE_LIMITER_H_

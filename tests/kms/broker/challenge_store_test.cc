@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/testing/status_matchers.h"
+#include "kms/broker/rate_limiter.h"
 
 namespace strongroom::kms {
 namespace {
@@ -73,6 +74,28 @@ TEST(ChallengeStoreTest, AWithdrawnNonceFreesItsPlace) {
               StatusIs(kDenied, HasSubstr("nonce_unknown")));
   EXPECT_OK(store.Issue("w1", "keys/k").status());
   EXPECT_OK(store.Redeem(a.nonce, "w1", "keys/k", nullptr));
+}
+
+// A principal idle for a minute gets back what it earned in that minute,
+// not a whole burst: its bucket is dropped (a new one starts full) only once
+// it would be full anyway.
+TEST(RateLimiterTest, AnIdleMinuteDoesNotRefillALargeBurst) {
+  FakeClock clock(absl::FromUnixSeconds(1'790'000'000));
+  RateLimiter limiter(clock, /*rate_per_second=*/1, /*burst=*/1000);
+  for (int i = 0; i < 1000; ++i) ASSERT_OK(limiter.Acquire("w1"));
+  EXPECT_THAT(limiter.Acquire("w1"),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("rate limit for 'w1'")));
+  clock.Advance(absl::Seconds(61));
+  ASSERT_OK(limiter.Acquire("w2"));  // a call by anyone sweeps idle buckets
+  int granted = 0;
+  while (limiter.Acquire("w1").ok()) ++granted;
+  EXPECT_EQ(granted, 61);
+  // Idle long enough to be full again: dropped, and a whole burst is right.
+  clock.Advance(absl::Seconds(1001));
+  ASSERT_OK(limiter.Acquire("w2"));
+  granted = 0;
+  while (limiter.Acquire("w1").ok()) ++granted;
+  EXPECT_EQ(granted, 1000);
 }
 
 }  // namespace

@@ -274,6 +274,41 @@ TEST_F(DatasetTokenTest, PolicyOrReferenceValueChangeRevokesTheToken) {
                        HasSubstr("token_revoked_reference_values_changed")));
 }
 
+// Deleting the policy a dual_control key's binding names stops dataset
+// tokens under that key at once, as it stops key tokens, even while the
+// dataset's own policy (another one) is still there.
+TEST_F(DatasetTokenTest, DatasetTokensStopWhenTheirKeysBoundPolicyIsDeleted) {
+  v1::PutPolicyRequest q;
+  q.set_name("q");
+  q.set_policy_json(R"({"version": 1, "tee": ["dev"], "require": {"allOf": [
+      {"claim": "dev.measurement", "in": {"referenceValues": "approved"}}]}})");
+  ASSERT_OK(admin_->PutPolicy(kAdmin, q).status());
+  MakeKey("qk", /*hsm=*/false, /*dual=*/true);
+  v1::UpdateKeyRequest up;
+  up.set_name("keys/qk");
+  up.add_update_mask("release_policy");
+  up.set_release_policy("policies/q");
+  ASSERT_OK_AND_ASSIGN(auto proposed, km_->UpdateKey(kOwner, up));
+  ASSERT_TRUE(proposed.has_pending());
+  v1::ApproveChangeRequest approve;
+  approve.set_id(proposed.pending().id());
+  ASSERT_OK(km_->ApproveChange(kAdmin2, approve).status());
+  AddDataset("underq", "policies/p", "keys/qk");
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "underq"));
+  EXPECT_EQ(Claims(token)["strongroom"]["key_policy"], "policies/q");
+  ASSERT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "underq"));
+
+  v1::DeletePolicyRequest del;
+  del.set_name("q");
+  ASSERT_OK(admin_->DeletePolicy(kAdmin, del).status());
+  EXPECT_THAT(
+      broker_->AuthorizeWorkloadRead(kWorkload, token, "underq"),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked_policy_changed")));
+  EXPECT_THAT(AuditJsonl(),
+              HasSubstr("keys/qk's binding to policies/q v1, which no longer exists"));
+}
+
 // A dataset under a dual_control key is released only when the key's own
 // binding (proposed by its owner, approved by an admin, its reference values
 // pinned) allows as well: one admin widening the dataset's policy or its
