@@ -40,11 +40,16 @@ absl::Status StepFailed(JobError* error, std::string step, const absl::Status& s
   return out;
 }
 
+// A model or an input is parsed whole by protobuf, which takes at most
+// INT_MAX bytes (Model::Load, Tensor::FromTensorProto): a larger object is
+// refused on its declared size, before a buffer for it is made.
+constexpr uint64_t kMaxFetchedBytes = std::numeric_limits<int>::max();
+
 // Fetches one object into locked memory.
 absl::StatusOr<SecretBytes> Fetch(JobObjectStore& store, const ObjectRef& ref,
                                   absl::string_view role, strongroom::v1::ObjectInfo* info) {
   const auto start = SteadyClock::now();
-  SecretBytesSink sink(absl::StrCat(role, " ", FormatObjectRef(ref)));
+  SecretBytesSink sink(absl::StrCat(role, " ", FormatObjectRef(ref)), kMaxFetchedBytes);
   absl::Status reserve;
   auto got = store.Get(ref, sink, [&](uint64_t size) {
     if (reserve.ok()) reserve = sink.Reserve(size);

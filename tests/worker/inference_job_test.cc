@@ -49,7 +49,8 @@ class FakeStore final : public JobObjectStore {
     if (attested.count(ref.dataset) == 0) return absl::PermissionDeniedError("no token");
     auto it = objects.find(absl::StrCat(ref.dataset, "/", ref.name));
     if (it == objects.end()) return absl::NotFoundError(absl::StrCat("GetObject: no ", ref.name));
-    on_size(it->second.size());
+    auto declared = declared_size.find(absl::StrCat(ref.dataset, "/", ref.name));
+    on_size(declared != declared_size.end() ? declared->second : it->second.size());
     // In two parts, like segments.
     const std::string& d = it->second;
     RETURN_IF_ERROR(out.Append(AsSpan(d).first(d.size() / 2)));
@@ -95,6 +96,8 @@ class FakeStore final : public JobObjectStore {
   std::map<std::string, uint64_t> versions;
   std::set<std::string> refuse, attested;
   std::set<std::string> fail_put;  // object names whose Put fails
+  // "ds/name" -> the size Get declares (on_size) instead of the true one.
+  std::map<std::string, uint64_t> declared_size;
   std::vector<std::string> calls;
 };
 
@@ -209,6 +212,17 @@ TEST_F(InferenceJobTest, StepsAreNamedInErrors) {
   spec_.inputs = {Ref("inputs", "bad.pb")};
   EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("input 0 inputs/bad.pb: ")));
+  EXPECT_EQ(store_.objects.count("results/digit"), 0u);
+}
+
+// A model or input larger than protobuf can parse (INT_MAX bytes) is refused
+// on its declared size, before a buffer for it is made.
+TEST_F(InferenceJobTest, AnObjectTooLargeToParseIsRefusedBeforeItsBufferIsMade) {
+  store_.declared_size["models/mnist-8.onnx"] = uint64_t{1} << 40;
+  JobError error;
+  EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("model models/mnist-8.onnx: more than 2147483647 bytes")));
   EXPECT_EQ(store_.objects.count("results/digit"), 0u);
 }
 

@@ -6,8 +6,11 @@
 // (im2col + OpenBLAS), over the geometries the kernel's panel filler
 // handles; and the single-row Gemm kernel (ops/gemv.h), alone and as a
 // Gemm node. What the CPU lacks (AVX2 + FMA, AVX-512F) is skipped.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -402,6 +405,43 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const ConvCase& t, bool weights_as_i
     g.Node("Identity", {last}, {"y"});
   }
   return testing::RunOnce(g.Serialize(), inputs, threads);
+}
+
+// Resident memory of this process, in bytes.
+int64_t ResidentBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  long size = 0, resident = 0;
+  if (f == nullptr || std::fscanf(f, "%ld %ld", &size, &resident) != 2) resident = -1;
+  if (f != nullptr) std::fclose(f);
+  return resident < 0 ? -1 : resident * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// A constant W of one output channel in each of 2^20 groups would pack to
+// 16 times its 4 MiB (every group padded to a block of 16 channels): it is
+// left unpacked, so Session::Create allocates nothing for it, and the Conv
+// still runs.
+TEST(OnnxPackedConvTest, WeightsThatWouldPackToManyTimesTheirSizeAreNotPacked) {
+  if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "neither AVX-512F nor AVX2 + FMA";
+  constexpr int64_t kGroups = int64_t{1} << 20;
+  GraphBuilder g(13);
+  g.Input("x", DataType::kFloat, {1, kGroups, 1, 1}).Output("y");
+  g.Initializer("w", RandomFloats({kGroups, 1, 1, 1}, 7));
+  SetAttr(g.Node("Conv", {"x", "w"}, {"y"}, "many_groups"), "group", kGroups);
+  ASSERT_OK_AND_ASSIGN(Model m, g.Load());
+  const int64_t before = ResidentBytes();
+  ASSERT_OK_AND_ASSIGN(auto session, Session::Create(m, SessionOptions{}));
+  const int64_t grew = ResidentBytes() - before;
+  ASSERT_GE(before, 0);
+  EXPECT_LT(grew, int64_t{24} << 20) << "packed: 64 MiB of padded blocks";
+  const Tensor x = RandomFloats({1, kGroups, 1, 1}, 8);
+  ASSERT_OK_AND_ASSIGN(std::vector<Tensor> y, session->Run({x}));
+  ASSERT_EQ(y.size(), 1u);
+  const Tensor w = RandomFloats({kGroups, 1, 1, 1}, 7);
+  for (int64_t c : {int64_t{0}, int64_t{12345}, kGroups - 1}) {
+    EXPECT_FLOAT_EQ(
+        y[0].data<float>()[static_cast<size_t>(c)],
+        x.data<float>()[static_cast<size_t>(c)] * w.data<float>()[static_cast<size_t>(c)]);
+  }
 }
 
 TEST(OnnxPackedConvTest, ConstantWeightsMatchTheIm2ColPath) {

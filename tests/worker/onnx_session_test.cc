@@ -202,6 +202,24 @@ TEST(OnnxSessionLimitsTest, ErrorsDoNotRepeatTheValuesOfRunInputs) {
   EXPECT_THAT(fixed, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("[3,5]")));
 }
 
+// A shape made from the run's integer data (ConstantOfShape of an input)
+// carries those values to every node after it: an error further down names
+// the node, never that shape.
+TEST(OnnxSessionLimitsTest, ShapesMadeFromRunValuesAreWithheldDownstream) {
+  GraphBuilder g(13);
+  g.Input("s", DataType::kInt64, {2}).Initializer("c", testing::Floats({3}, {1, 2, 3})).Output("z");
+  g.Node("ConstantOfShape", {"s"}, {"y"}, "fill");
+  g.Node("Add", {"y", "c"}, {"z"}, "add");
+  ASSERT_OK_AND_ASSIGN(Model m, g.Load());
+  ASSERT_OK_AND_ASSIGN(auto session, Session::Create(m, SessionOptions{}));
+  ASSERT_OK(session->Run({Int64s({2}, {2, 3})}).status());
+  absl::StatusOr<std::vector<Tensor>> got = session->Run({Int64s({2}, {7, 9173})});
+  EXPECT_THAT(got, StatusIs(absl::StatusCode::kInvalidArgument,
+                            HasSubstr("node 'add' (Add): the values of its integer inputs "
+                                      "(shapes (withheld), [3]) do not fit")));
+  EXPECT_THAT(got.status().message(), Not(HasSubstr("9173")));
+}
+
 // Constant folding keeps its results for the session: their total is
 // bounded too, not only each one (a few bytes of model fanning out into many
 // tensors of the per-tensor limit).

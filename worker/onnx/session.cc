@@ -159,11 +159,14 @@ uint64_t Session::buffer_allocations() const {
   return buffer_allocations_;
 }
 
-absl::Status Session::InferStep(size_t s, std::span<const Tensor* const> in, InferCache** out) {
+absl::Status Session::InferStep(size_t s, std::span<const Tensor* const> in,
+                                std::span<const uint8_t> from_data, InferCache** out) {
   const internal::PlanStep& step = plan_.steps[s];
   InferCache& cache = infer_cache_[s];
   *out = &cache;
   bool cacheable = true;
+  bool shaped_by_data = false;
+  for (uint8_t b : from_data) shaped_by_data = shaped_by_data || b != 0;
   bool hit = cache.valid && cache.in_types.size() == in.size();
   for (size_t i = 0; i < in.size(); ++i) {
     const Tensor* t = in[i];
@@ -193,14 +196,18 @@ absl::Status Session::InferStep(size_t s, std::span<const Tensor* const> in, Inf
   // operator may have read its contents (Reshape's shape, Unsqueeze's axes,
   // ConstantOfShape's dims) and its error, or an output shape, may repeat
   // them: those are the run's data, so the error then names the node, the
-  // input shapes and the kind of failure only.
+  // input shapes and the kind of failure only. The same holds downstream:
+  // an input whose shape such a node made (from_data) carries those values
+  // in its shape, which is then withheld too.
   const auto fail = [&](const absl::Status& st, absl::string_view safe = "") {
-    if (cacheable) return NodeError(node, st);
+    if (cacheable && !shaped_by_data) return NodeError(node, st);
     if (!safe.empty()) return NodeError(node, absl::Status(st.code(), safe));
     std::string shapes;
     for (size_t i = 0; i < in.size(); ++i) {
       absl::StrAppend(&shapes, i == 0 ? "" : ", ",
-                      in[i] == nullptr ? "(none)" : ShapeToString(in[i]->shape()));
+                      in[i] == nullptr    ? "(none)"
+                      : from_data[i] != 0 ? "(withheld)"
+                                          : ShapeToString(in[i]->shape()));
     }
     return NodeError(
         node,
@@ -364,6 +371,11 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
   };
 
   ExecContext ctx(pool_.get(), &scratch_);
+  // Values whose shape may carry the values of the run's integer data: the
+  // outputs of a node that read such data (an integer input that is not a
+  // constant), and everything computed from them.
+  std::vector<bool> from_data(num_values, false);
+  std::vector<uint8_t> in_from_data;
   std::vector<const Tensor*> in;
   std::vector<Tensor*> out;
   std::vector<Tensor> unwanted;  // outputs no one reads
@@ -382,9 +394,24 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
       status = NodeError(node, status);
       break;
     }
+    in_from_data.assign(in.size(), 0);
+    bool data_dependent = false;
+    bool data_shaped = false;
+    for (size_t i = 0; i < in.size(); ++i) {
+      const int v = step.inputs[i];
+      const bool shaped = v >= 0 && from_data[static_cast<size_t>(v)];
+      in_from_data[i] = shaped ? 1 : 0;
+      data_shaped = data_shaped || shaped;
+      data_dependent = data_dependent || shaped ||
+                       (in[i] != nullptr && in[i]->dtype() != DataType::kFloat &&
+                        constants_[static_cast<size_t>(v)] == nullptr);
+    }
     InferCache* meta = nullptr;
-    status = InferStep(k, in, &meta);
+    status = InferStep(k, in, in_from_data, &meta);
     if (!status.ok()) break;
+    for (int v : step.outputs) {
+      if (v >= 0) from_data[static_cast<size_t>(v)] = data_dependent;
+    }
     out.clear();
     unwanted.resize(step.outputs.size());
     for (size_t j = 0; j < step.outputs.size(); ++j) {
@@ -416,7 +443,13 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
       if (s.ok()) s = RunKernel(*step.op, ctx, in, out);
     }
     if (!s.ok()) {
-      status = NodeError(node, s);
+      // A kernel's message may quote its inputs' shapes: when one of them
+      // came from the run's integer data, only the kind of failure is told.
+      status = data_shaped
+                   ? NodeError(node, absl::Status(s.code(),
+                                                  "the operator failed on values that come from "
+                                                  "the run's data; details are withheld"))
+                   : NodeError(node, s);
       break;
     }
     if (profile != nullptr) {

@@ -129,7 +129,11 @@ class Session {
   // The outputs' metas and byte sizes for `step` on `in` (from the cache
   // when the inputs' types and shapes are those of the last run and every
   // input that is not a constant is FLOAT, so no shape depends on data).
-  absl::Status InferStep(size_t s, std::span<const Tensor* const> in, InferCache** out);
+  // `from_data[i]`: input i's shape may come from the values of the run's
+  // integer data (a Reshape or ConstantOfShape upstream); errors then
+  // withhold it.
+  absl::Status InferStep(size_t s, std::span<const Tensor* const> in,
+                         std::span<const uint8_t> from_data, InferCache** out);
 
   const std::shared_ptr<const internal::ModelData> model_;
   const SessionOptions options_;

@@ -23,6 +23,10 @@ namespace strongroom::worker::onnx::ops {
 namespace {
 
 // Floats in one im2col tile (16 MiB).
+// One output channel's filter (channels per group x kernel) is a column of
+// the im2col buffer, which holds at least 256 of them: bounded so that buffer
+// stays within 16 GiB (real filters are a few thousand).
+constexpr int64_t kMaxFilterValues = int64_t{1} << 24;
 constexpr int64_t kColumnBudget = int64_t{4} << 20;
 // Im2Col copies runs this long or longer with memcpy / memset.
 constexpr int64_t kShortRun = 32;
@@ -148,7 +152,16 @@ class ConvOp final : public Op {
     }
     const int64_t mg = w.dim(0) / group_;
     const int64_t kg = Product(w.shape(), 1, w.shape().size());
-    if (mg == 0 || kg == 0) return nullptr;
+    if (mg == 0 || kg == 0 || kg > kMaxFilterValues) return nullptr;  // Infer reports it
+    // Packing pads each group's output channels to whole blocks of
+    // kWeightBlock: with one channel per group (depthwise) that is 16 times
+    // the weights. Packed only while it stays within twice the weights plus
+    // 2^20 values (every real depthwise layer); beyond, the unpacked kernel
+    // runs, so a small model whose constant W folds to many groups cannot
+    // make Session::Create allocate without bound.
+    const int64_t rows = (mg + kWeightBlock - 1) / kWeightBlock * kWeightBlock;
+    const int64_t limit = 2 * static_cast<int64_t>(w.num_elements()) + (int64_t{1} << 20);
+    if (rows > limit / kg || group_ > limit / (rows * kg)) return nullptr;
     auto packed = std::make_shared<PackedConvWeights>();
     packed->source = &w;
     packed->groups.reserve(static_cast<size_t>(group_));
@@ -186,10 +199,6 @@ class ConvOp final : public Op {
     }
     const Shape spatial(x.begin() + 2, x.end());
     const std::vector<int64_t> kernel(w.begin() + 2, w.end());
-    // One output channel's filter (channels per group x kernel) is a column
-    // of the im2col buffer, which holds at least 256 of them: bounded so
-    // that buffer stays within 16 GiB (real filters are a few thousand).
-    constexpr int64_t kMaxFilterValues = int64_t{1} << 24;
     if (Product(w, 1, w.size()) > kMaxFilterValues) {
       return absl::InvalidArgumentError(
           absl::StrCat("weights W ", ShapeToString(w), ": ", Product(w, 1, w.size()),
