@@ -325,6 +325,8 @@ grpc::Status SealedStoreService::PutRekeySegments(
   absl::StatusOr<std::unique_ptr<storage::sealed::RekeyUpload>> rekey =
       store_->OpenRekey(*caller, message.start());
   if (!rekey.ok()) return ToGrpcStatus(rekey.status());
+  // A stream that stops sending is ended by the store's idle sweep.
+  (*rekey)->SetCanceller([context] { context->TryCancel(); });
   // Segments already stored stay: the job resumes from its cursor.
   while (reader->Read(&message)) {
     switch (message.part_case()) {

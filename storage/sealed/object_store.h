@@ -207,14 +207,22 @@ class RekeyUpload {
   absl::Status AppendSegment(const v1::ObjectSegment& segment);
   // Swaps the new data key in when every segment has been stored.
   absl::StatusOr<v1::StoreJob> Finish();
+  // What ends this stream (the service: cancel the RPC). The idle sweep
+  // calls it when no segment has arrived for upload_idle_timeout: a quiet
+  // stream would otherwise keep the job "streaming" (no other stream may
+  // resume it, and the stale-job rule skips it) for as long as its
+  // connection lives. The job keeps its progress. Must not call into the
+  // store.
+  void SetCanceller(std::function<void()> cancel);
 
  private:
   friend class ObjectStore;
-  RekeyUpload(ObjectStore& store, std::string job_id, SegmentLayout layout)
-      : store_(store), job_id_(std::move(job_id)), layout_(layout) {}
+  RekeyUpload(ObjectStore& store, std::string job_id, SegmentLayout layout, int64_t now_micros)
+      : store_(store), job_id_(std::move(job_id)), layout_(layout), activity_(now_micros) {}
   ObjectStore& store_;
   const std::string job_id_;
   const SegmentLayout layout_;  // of the object being rekeyed
+  StreamActivity activity_;     // opened, or the last segment
 };
 
 class ObjectStore {
@@ -362,7 +370,7 @@ class ObjectStore {
   std::map<std::string, uint64_t> reserved_;             // in-flight upload bytes; mu_
   std::map<std::string, ObjectUpload*> active_uploads_;  // streaming now; mu_
   std::set<ObjectRead*> active_reads_;                   // streaming now; mu_
-  std::set<std::string> active_rekeys_;                  // guarded by mu_
+  std::map<std::string, RekeyUpload*> active_rekeys_;    // by job id; streaming now; mu_
   uint64_t deleted_since_compaction_ = 0;                // guarded by mu_
 
   std::mutex stop_mu_;

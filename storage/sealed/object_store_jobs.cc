@@ -374,8 +374,10 @@ absl::StatusOr<std::unique_ptr<RekeyUpload>> ObjectStore::OpenRekey(const Caller
     return absl::FailedPreconditionError(
         "start.header: the job already has a different new header; resume with it");
   }
-  active_rekeys_.insert(job.job().id());
-  return std::unique_ptr<RekeyUpload>(new RekeyUpload(*this, job.job().id(), layout));
+  std::unique_ptr<RekeyUpload> rekey(
+      new RekeyUpload(*this, job.job().id(), layout, Micros(clock_.Now())));
+  active_rekeys_.emplace(job.job().id(), rekey.get());
+  return rekey;
 }
 
 void ObjectStore::EndRekey(const std::string& job_id) {
@@ -469,7 +471,13 @@ absl::StatusOr<v1::StoreJob> ObjectStore::FinishRekey(const std::string& job_id)
 RekeyUpload::~RekeyUpload() { store_.EndRekey(job_id_); }
 
 absl::Status RekeyUpload::AppendSegment(const v1::ObjectSegment& segment) {
+  activity_.Touch(Micros(store_.clock_.Now()));
   return store_.AppendRekeySegment(job_id_, layout_, segment);
+}
+
+void RekeyUpload::SetCanceller(std::function<void()> cancel) {
+  std::lock_guard<std::mutex> lock(store_.mu_);
+  activity_.SetCanceller(std::move(cancel));
 }
 
 absl::StatusOr<v1::StoreJob> RekeyUpload::Finish() { return store_.FinishRekey(job_id_); }

@@ -63,6 +63,11 @@ absl::Status ObjectStore::DiscardIdleUploads() {
                                               {"reason", "idle"}});
     }
   }
+  for (const auto& [job_id, rekey] : active_rekeys_) {
+    if (rekey->activity_.CancelIfQuietSince(cutoff)) {
+      LogInfo("store.rekey_stream_cancelled", {{"job", job_id}, {"reason", "idle"}});
+    }
+  }
   for (const v1::SealedUploadRecord& u : idle) {
     if (active_uploads_.count(u.id()) > 0) continue;  // still streaming
     // Scanned without the lock: an upload committed since then is an object

@@ -221,6 +221,46 @@ TEST_F(ObjectStoreTest, AbandonedRekeyIsCancelledAfterTheIdleTimeout) {
   ExpectConsistent();
 }
 
+// A rekey stream that stops sending (its connection kept open) is ended
+// through its canceller after upload_idle_timeout, as uploads are; the job
+// keeps its progress and a new stream resumes it.
+TEST_F(ObjectStoreTest, AQuietRekeyStreamIsCancelledAndTheJobResumes) {
+  const std::string plain = Pattern(30000);
+  ASSERT_OK(Put("rk", plain).status());
+  ASSERT_OK_AND_ASSIGN(RekeyPlan plan, BeginRekeyOf("rk", plain));
+  int cancelled = 0;
+  auto segment = [&](uint64_t i) {
+    v1::ObjectSegment s;
+    s.set_index(i);
+    s.set_data(plan.next.segments[i]);
+    return s;
+  };
+  {
+    ASSERT_OK_AND_ASSIGN(auto rekey, store_->OpenRekey(kOwner, plan.start));
+    rekey->SetCanceller([&cancelled] { ++cancelled; });
+    ASSERT_OK(rekey->AppendSegment(segment(0)));
+    clock_.Advance(options_.upload_idle_timeout - absl::Seconds(1));
+    ASSERT_OK(rekey->AppendSegment(segment(1)));
+    clock_.Advance(options_.upload_idle_timeout - absl::Seconds(1));
+    ASSERT_OK(store_->RunMaintenance());
+    EXPECT_EQ(cancelled, 0) << "it kept sending";
+    EXPECT_THAT(store_->OpenRekey(kOwner, plan.start),
+                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already streaming")));
+    clock_.Advance(absl::Seconds(2));
+    ASSERT_OK(store_->RunMaintenance());
+    EXPECT_EQ(cancelled, 1);
+  }  // the handler returns once cancelled
+  ASSERT_OK_AND_ASSIGN(auto resumed, store_->OpenRekey(kOwner, plan.start));
+  for (uint64_t i = 2; i < plan.next.segments.size(); ++i) {
+    ASSERT_OK(resumed->AppendSegment(segment(i)));
+  }
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob done, resumed->Finish());
+  EXPECT_EQ(done.state(), v1::DONE);
+  resumed.reset();
+  EXPECT_TRUE(Get("rk", 0, 0, {}, kOwner, "", &plan.new_key).value_or("FAILED") == plain);
+  ExpectConsistent();
+}
+
 TEST_F(ObjectStoreTest, RekeySwapsSegmentsAtomicallyAndResumesFromItsCursor) {
   const std::string plain = Pattern(30000);
   ASSERT_OK(Put("rk", plain).status());
