@@ -97,6 +97,9 @@ struct GetObjectOptions {
   std::optional<uint64_t> range_end;  // exclusive
   std::string token;                  // workloads: the broker's token
   DataKeyOpener open_key;             // default: OwnerDataKeyOpener(conn)
+  // Tests: called by WorkloadClient::GetObject once the head has arrived,
+  // before it asks the broker for the data key.
+  std::function<void()> before_key_for_testing;
   // Called once the data key is in hand, with the time it took to obtain and
   // open it (a workload: the broker's release of it, sealed, and the HPKE open).
   std::function<void(absl::Duration)> on_key_opened;

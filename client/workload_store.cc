@@ -131,26 +131,37 @@ absl::StatusOr<v1::ObjectInfo> WorkloadClient::GetObject(GetObjectOptions option
     o.open_key = [&](const storage::sealed::SealedHeader& h) -> absl::StatusOr<SecretBytes> {
       // The key of the very version the server sent (version 0 asked for
       // the latest; the header says which one that was).
+      if (options.before_key_for_testing) options.before_key_for_testing();
       v1::GetObjectKeyRequest req;
       req.set_token(held.token);
       req.set_dataset(h.dataset);
       req.set_name(h.name);
       req.set_version(h.version);
       req.set_public_key(pk);
+      req.set_stream_header(std::string(AsStringView(h.stream_header)));
       ASSIGN_OR_RETURN(v1::GetObjectKeyResponse resp, connection_->GetObjectKey(req));
       return OpenSealedObjectKey(key_pair_.private_key, resp.sealed(), kObjectKeyLabel, h.dataset,
                                  h.name, h.version, h.key_name, held.token_id);
     };
     return GetSealedObject(*connection_, o, sink);
   };
+  // A rekey committed between the head and the key (ABORTED from the
+  // broker, before any byte was written) is read again, from the new head.
+  auto rekeyed_since = [&](const absl::StatusOr<v1::ObjectInfo>& r) {
+    return absl::IsAborted(r.status()) && !sink.touched() &&
+           absl::StrContains(r.status().message(), "was rekeyed since this read began");
+  };
   bool attested = false;
   ASSIGN_OR_RETURN(HeldToken held, TokenFor(resource, &attested));
   absl::StatusOr<v1::ObjectInfo> result = get(held);
+  for (int again = 0; again < 2 && rekeyed_since(result); ++again) result = get(held);
   if (result.ok() || attested || sink.touched() || !internal::IsStaleToken(result.status())) {
     return result;
   }
   ASSIGN_OR_RETURN(held, AttestFor(resource));
-  return get(held);
+  result = get(held);
+  for (int again = 0; again < 2 && rekeyed_since(result); ++again) result = get(held);
+  return result;
 }
 
 absl::StatusOr<v1::ObjectInfo> WorkloadClient::PutObject(const PutObjectOptions& options,

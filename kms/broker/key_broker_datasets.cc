@@ -163,6 +163,10 @@ absl::StatusOr<v1::GetObjectKeyResponse> KeyBroker::GetObjectKey(const Caller& c
   ASSIGN_OR_RETURN(std::string id, storage::sealed::ParseDatasetName(r.dataset(), "dataset"));
   RETURN_IF_ERROR(storage::sealed::ValidateObjectName(r.name(), "name"));
   RETURN_IF_ERROR(CheckTokenAndPublicKeyShape(r.token(), r.public_key()));
+  if (r.stream_header().size() > 255) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream_header: ", r.stream_header().size(), " bytes; at most 255"));
+  }
   const std::string resource = storage::sealed::DatasetResourceName(id);
   constexpr absl::string_view kAction = "object_key";
   ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(c, kAction, r.token(), resource));
@@ -189,6 +193,14 @@ absl::StatusOr<v1::GetObjectKeyResponse> KeyBroker::GetObjectKey(const Caller& c
     return absl::DataLossError(absl::StrCat("stored object ", id, "/", r.name(),
                                             ": its header names key ", header->key_name,
                                             ", not the dataset's ", ds.key()));
+  }
+  // The read this key is for began before a rekey committed: its segments
+  // are under the old data key, so the new one would only fail them as
+  // tampered. The reader starts over instead.
+  if (!r.stream_header().empty() && r.stream_header() != AsStringView(header->stream_header)) {
+    return absl::AbortedError(absl::StrCat("stream_header: ", id, "/", r.name(), "@",
+                                           header->version,
+                                           " was rekeyed since this read began; read it again"));
   }
   const std::string detail = ObjectDetail(t.token_id, header->name, header->version);
 

@@ -229,6 +229,32 @@ TEST_F(WorkloadStoreE2eTest, AttestedWorkloadReadsBitExactWholeAndRange) {
   }
 }
 
+// An owner's rekey that commits between a workload read's head and its
+// key request: the broker refuses the new key for the old stream (ABORTED,
+// not a key that would fail every segment as tampered) and the client reads
+// the object again, under its new key.
+TEST_F(WorkloadStoreE2eTest, AReadRacingARekeyStartsOverUnderTheNewKey) {
+  const std::string data = Pattern(50000);
+  ASSERT_OK(OwnerPut("ds", "rk", data).status());
+  auto wl = Client(kGood, workload_.get());
+  int asked = 0;
+  GetObjectOptions o;
+  o.dataset = "ds";
+  o.name = "rk";
+  o.before_key_for_testing = [&] {
+    if (asked++ > 0) return;
+    RekeyOptions rekey;
+    rekey.dataset = "ds";
+    rekey.name = "rk";
+    ASSERT_OK_AND_ASSIGN(v1::StoreJob job, RekeySealedObject(*owner_, rekey));
+    EXPECT_EQ(job.state(), v1::DONE);
+  };
+  storage::StringSink sink;
+  ASSERT_OK(wl->GetObject(o, sink).status());
+  EXPECT_EQ(asked, 2) << "the read did not start over";
+  EXPECT_TRUE(sink.Release() == data) << "read differs";
+}
+
 TEST_F(WorkloadStoreE2eTest, RefusalsWithoutPolicyDeniedByPolicyOrWithAnotherToken) {
   ASSERT_OK(OwnerPut("ds", "a", "alpha").status());
   ASSERT_OK(OwnerPut("ds2", "b", "beta").status());
