@@ -148,6 +148,9 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   audit_options.checkpoint_every = c.audit.checkpoint_every;
   ASSIGN_OR_RETURN(s->audit_, kms::AuditLog::Create(*s->db_, s->checkpoint_signer_.get(),
                                                     SystemClock::Default(), audit_options));
+  if (s->audit_->integrity_at_open().ok()) {
+    RETURN_IF_ERROR(s->audit_->NoteUnsignedTailAtOpen().status());
+  }
   if (!c.audit.key_file.empty()) {
     // Public: what an auditor pins with `strongroom audit verify --trusted-key`.
     RETURN_IF_ERROR(WriteFileAtomically(c.audit.key_file, s->checkpoint_signer_->PublicKeyPem(),

@@ -222,6 +222,30 @@ absl::Status AuditLog::Recover() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<AuditRecord>> AuditLog::NoteUnsignedTailAtOpen() {
+  uint64_t first = 0, last = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t signed_through = last_checkpoint_ ? last_checkpoint_->sequence : 0;
+    if (head_.sequence <= signed_through) return std::nullopt;
+    first = signed_through + 1;
+    last = head_.sequence;
+  }
+  AuditEntry e;
+  e.action = "audit_recovered";
+  e.resource = "audit";
+  e.decision = AuditDecision::kInfo;
+  e.reason_id = "audit.unsigned_at_start";
+  e.reason_detail = absl::StrCat(
+      "records ", first, "..", last,
+      " were under no signed checkpoint when strongroomd last stopped (not a clean stop); "
+      "the next checkpoint vouches for them as they were found at this start");
+  LogWarning("audit.unsigned_at_start",
+             {{"first", static_cast<int64_t>(first)}, {"last", static_cast<int64_t>(last)}});
+  ASSIGN_OR_RETURN(AuditRecord rec, Append(std::move(e)));
+  return rec;
+}
+
 absl::StatusOr<AuditCheckpoint> AuditLog::SignHead(uint64_t sequence, const Bytes& hash,
                                                    rocksdb::WriteBatch& batch) {
   AuditCheckpoint c;

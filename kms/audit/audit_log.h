@@ -169,6 +169,15 @@ class AuditLog {
 
   // The latest durable record.
   AuditHead head() const;
+
+  // Called once at start, before anything else is appended: when the head
+  // found at open is past the last signed checkpoint (the previous process
+  // did not stop cleanly, which would have signed its head), appends a record
+  // saying which records (first..last) were then under no signature, since
+  // the next checkpoint will vouch for them as they are found now; an edit
+  // of them made while the server was down is not detectable after that.
+  // nullopt when every record was signed.
+  absl::StatusOr<std::optional<AuditRecord>> NoteUnsignedTailAtOpen();
   // OK, or the DataLoss found at start-up when open_despite_broken_chain let
   // the log open anyway.
   absl::Status integrity_at_open() const { return integrity_at_open_; }

@@ -150,10 +150,10 @@ absl::Status KeyBroker::DenyWithCode(absl::StatusCode code, const Caller& c,
   return absl::IsPermissionDenied(s) ? absl::Status(code, s.message()) : s;
 }
 
-absl::Status KeyBroker::Deny(const Caller& c, absl::string_view action,
-                             absl::string_view resource, absl::string_view reason_id,
-                             absl::string_view detail, absl::string_view evidence_digest,
-                             absl::string_view policy_digest) {
+absl::Status KeyBroker::Deny(const Caller& c, absl::string_view action, absl::string_view resource,
+                             absl::string_view reason_id, absl::string_view detail,
+                             absl::string_view evidence_digest, absl::string_view policy_digest,
+                             const AuditLog::Ticket* after) {
   AuditEntry e;
   e.principal = c.principal;
   e.action = std::string(action);
@@ -163,7 +163,7 @@ absl::Status KeyBroker::Deny(const Caller& c, absl::string_view action,
   e.reason_detail = AuditSafeDetail(detail);
   e.evidence_digest = std::string(evidence_digest);
   e.policy_digest = std::string(policy_digest);
-  absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
+  absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e), after);
   LogInfo("broker.denied", {{"action", std::string(action)},
                             {"principal", c.principal},
                             {"reason", std::string(reason_id)}});
@@ -261,6 +261,9 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
     std::string id(s.message().substr(0, s.message().find(':')));
     return Deny(c, "attest", key, id, s.message(), evidence_digest);
   }
+  // Denials from here on follow the challenge's record: if its write failed,
+  // they are refused (Unavailable) and nothing is recorded for this nonce.
+  const AuditLog::Ticket* after_redeem = challenge_record ? &*challenge_record : nullptr;
   std::string policy_name;
   int64_t policy_version = 0;
   bool dual_control = false;
@@ -269,7 +272,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   std::string dataset_key;
   std::optional<KeyManager::ReleaseBinding> key_binding;
   if (IsDataset(key)) {
-    ASSIGN_OR_RETURN(DatasetPolicy dp, DatasetPolicyFor(c, key, evidence_digest));
+    ASSIGN_OR_RETURN(DatasetPolicy dp, DatasetPolicyFor(c, key, evidence_digest, after_redeem));
     policy_name = std::move(dp.name);
     policy_version = dp.version;
     dataset_key = std::move(dp.key);
@@ -279,7 +282,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
     if (!target.ok()) {
       return Deny(c, "attest", key,
                   absl::IsNotFound(target.status()) ? "key_not_found" : "key_not_releasable",
-                  target.status().message(), evidence_digest);
+                  target.status().message(), evidence_digest, "", after_redeem);
     }
     policy_name = target->key.release_policy();
     policy_version = target->key.release_policy_version();
@@ -289,8 +292,8 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   }
   absl::StatusOr<attest::Policy> policy = admin_.LoadPolicy(policy_name, policy_version);
   if (!policy.ok()) {
-    return Deny(c, "attest", key, "policy_unavailable", policy.status().message(),
-                evidence_digest);
+    return Deny(c, "attest", key, "policy_unavailable", policy.status().message(), evidence_digest,
+                "", after_redeem);
   }
 
   const absl::Time now = clock_.Now();
@@ -304,7 +307,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   absl::StatusOr<attest::CompositeAppraisal> appraisal = verifiers_.Appraise(evidence, contexts);
   if (!appraisal.ok()) {
     return Deny(c, "attest", key, "evidence_rejected", appraisal.status().message(),
-                evidence_digest, PolicyDigest(*policy));
+                evidence_digest, PolicyDigest(*policy), after_redeem);
   }
   // Every decision below weighs the same claims at the same time.
   auto evaluate = [&](const attest::Policy& p, const attest::ReferenceValueResolver& values) {
@@ -315,7 +318,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   if (!decision.allow) {
     return Deny(c, "attest", key, "policy_denied",
                 absl::StrCat(decision.failed_path, ": ", decision.reason), evidence_digest,
-                PolicyDigest(*policy));
+                PolicyDigest(*policy), after_redeem);
   }
   if (dual_control) {
     // The same evidence under the reference values pinned when two admins
@@ -326,7 +329,7 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
                   absl::StrCat(at_binding.failed_path, ": ", at_binding.reason,
                                " (under the reference values pinned at the key's dual-control "
                                "binding)"),
-                  evidence_digest, PolicyDigest(*policy));
+                  evidence_digest, PolicyDigest(*policy), after_redeem);
     }
   }
 
@@ -340,14 +343,14 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
     if (!key_policy.ok()) {
       return Deny(c, "attest", key, "policy_unavailable",
                   absl::StrCat(dataset_key, "'s binding: ", key_policy.status().message()),
-                  evidence_digest, PolicyDigest(*policy));
+                  evidence_digest, PolicyDigest(*policy), after_redeem);
     }
     auto deny_by_key = [&](const attest::PolicyDecision& d, absl::string_view values) {
       return Deny(c, "attest", key, "policy_denied",
                   absl::StrCat(d.failed_path, ": ", d.reason, " (under ", dataset_key,
                                "'s dual-control binding ", key_binding->policy, " v",
                                key_binding->policy_version, values, ")"),
-                  evidence_digest, PolicyDigest(*policy));
+                  evidence_digest, PolicyDigest(*policy), after_redeem);
     };
     attest::PolicyDecision by_key = evaluate(*key_policy, admin_);
     if (!by_key.allow) return deny_by_key(by_key, "");

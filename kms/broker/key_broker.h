@@ -172,10 +172,10 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
                                                          const AuditLog::Ticket* after = nullptr);
   struct CheckedToken;
   // Appends the denial and returns PermissionDenied naming the reason id.
-  absl::Status Deny(const Caller& c, absl::string_view action,
-                    absl::string_view resource, absl::string_view reason_id,
-                    absl::string_view detail, absl::string_view evidence_digest = "",
-                    absl::string_view policy_digest = "");
+  absl::Status Deny(const Caller& c, absl::string_view action, absl::string_view resource,
+                    absl::string_view reason_id, absl::string_view detail,
+                    absl::string_view evidence_digest = "", absl::string_view policy_digest = "",
+                    const AuditLog::Ticket* after = nullptr);
   // `key_name` is "keys/k[/versions/n]" or "datasets/{id}".
   absl::StatusOr<CheckedToken> CheckTokenFor(const Caller& c, absl::string_view action,
                                              absl::string_view token,
@@ -198,7 +198,8 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
     std::optional<KeyManager::ReleaseBinding> dual_control_binding;
   };
   absl::StatusOr<DatasetPolicy> DatasetPolicyFor(const Caller& c, absl::string_view dataset,
-                                                 absl::string_view evidence_digest);
+                                                 absl::string_view evidence_digest,
+                                                 const AuditLog::Ticket* after);
   absl::StatusOr<DatasetDirectory*> Directory() const;
   // The workload's public key when it is the token's cnf key; otherwise
   // Deny(token_wrong_public_key).

@@ -55,7 +55,8 @@ absl::StatusOr<DatasetDirectory*> KeyBroker::Directory() const {
 }
 
 absl::StatusOr<KeyBroker::DatasetPolicy> KeyBroker::DatasetPolicyFor(
-    const Caller& c, absl::string_view dataset, absl::string_view evidence_digest) {
+    const Caller& c, absl::string_view dataset, absl::string_view evidence_digest,
+    const AuditLog::Ticket* after) {
   ASSIGN_OR_RETURN(DatasetDirectory * directory, Directory());
   // Not found and no policy read the same to the caller: one reason id.
   absl::StatusOr<v1::Dataset> ds =
@@ -63,23 +64,23 @@ absl::StatusOr<KeyBroker::DatasetPolicy> KeyBroker::DatasetPolicyFor(
   if (!ds.ok()) {
     if (!absl::IsNotFound(ds.status())) return ds.status();
     return Deny(c, "attest", dataset, "dataset_not_releasable", ds.status().message(),
-                evidence_digest);
+                evidence_digest, "", after);
   }
   if (ds->release_policy().empty()) {
     return Deny(c, "attest", dataset, "dataset_not_releasable",
-                absl::StrCat(dataset, " has no release policy"), evidence_digest);
+                absl::StrCat(dataset, " has no release policy"), evidence_digest, "", after);
   }
   absl::StatusOr<int64_t> version = admin_.CurrentPolicyVersion(ds->release_policy());
   if (!version.ok()) {
     return Deny(c, "attest", dataset, "policy_unavailable", version.status().message(),
-                evidence_digest);
+                evidence_digest, "", after);
   }
   DatasetPolicy out{ds->release_policy(), *version, ds->key(), std::nullopt};
   absl::StatusOr<KeyManager::ReleaseBinding> binding = keys_.FindReleaseBinding(ds->key());
   if (!binding.ok()) {
     if (!absl::IsNotFound(binding.status())) return binding.status();
     return Deny(c, "attest", dataset, "dataset_not_releasable", binding.status().message(),
-                evidence_digest);
+                evidence_digest, "", after);
   }
   if (binding->dual_control) {
     // One admin could otherwise widen what the dataset's policy accepts and
@@ -88,7 +89,7 @@ absl::StatusOr<KeyBroker::DatasetPolicy> KeyBroker::DatasetPolicyFor(
       return Deny(c, "attest", dataset, "dataset_not_releasable",
                   absl::StrCat(dataset, " is under the dual_control key ", ds->key(),
                                ", which has no approved release policy binding"),
-                  evidence_digest);
+                  evidence_digest, "", after);
     }
     out.dual_control_binding = *std::move(binding);
   }

@@ -73,6 +73,27 @@ TEST_F(AuditLogTest, HeadIsRecoveredAcrossReopen) {
   EXPECT_EQ(v.checkpoints, 1u);  // at 5
 }
 
+// Records past the last checkpoint when a process did not stop cleanly are
+// under no signature; the next start says so in the chain (the checkpoint
+// after it vouches for them as found), and says nothing when all are signed.
+TEST_F(AuditLogTest, AnUnsignedTailAtOpenIsNotedInTheChain) {
+  AppendN(7);  // checkpoint at 5: 6 and 7 unsigned
+  ASSERT_OK(Reopen());
+  ASSERT_OK_AND_ASSIGN(std::optional<AuditRecord> note, log_->NoteUnsignedTailAtOpen());
+  ASSERT_TRUE(note.has_value());
+  EXPECT_EQ(note->sequence, 8u);
+  EXPECT_EQ(note->entry.action, "audit_recovered");
+  EXPECT_EQ(note->entry.reason_id, "audit.unsigned_at_start");
+  EXPECT_THAT(note->entry.reason_detail, HasSubstr("records 6..7 were under no signed checkpoint"));
+  ASSERT_OK(log_->Checkpoint().status());
+  ASSERT_OK(Reopen());
+  ASSERT_OK_AND_ASSIGN(note, log_->NoteUnsignedTailAtOpen());
+  EXPECT_FALSE(note.has_value());
+  EXPECT_EQ(log_->head().sequence, 8u);
+  AuditVerifyResult v = VerifyText(ExportText(), Pinned());
+  EXPECT_TRUE(v.ok) << v.reason;
+}
+
 TEST_F(AuditLogTest, CheckpointsEveryNAndOnDemand) {
   AppendN(12);
   EXPECT_EQ(signer_->signatures(), 2);  // at 5 and 10

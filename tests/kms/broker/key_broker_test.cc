@@ -147,6 +147,17 @@ TEST_F(KeyBrokerTest, AChallengeWhoseRecordWasNotWrittenIsNotRedeemed) {
   EXPECT_THAT(AttestWith(kWorkload, w, nonce, item),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("was not written")));
   EXPECT_EQ(audit_->head().sequence, before + 2);
+  // A refusal is not recorded for such a nonce either: no denial follows a
+  // challenge that has no record.
+  ASSERT_OK_AND_ASSIGN(nonce, Challenge(kWorkload));
+  fail_writes = true;
+  EXPECT_FALSE(audit_->Flush().ok());
+  fail_writes = false;
+  ASSERT_OK_AND_ASSIGN(item, Evidence(w, nonce, kBadMeasurement));
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("refused: policy_denied (audit log unavailable)")));
+  EXPECT_EQ(audit_->head().sequence, before + 2);
   // Used up all the same; a new challenge works.
   EXPECT_THAT(AttestWith(kWorkload, w, nonce, item),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("nonce_unknown")));
