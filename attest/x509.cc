@@ -192,6 +192,29 @@ absl::StatusOr<Crl> Crl::Parse(absl::string_view data,
   return Crl(std::shared_ptr<X509_CRL>(crl, X509_CRL_free));
 }
 
+absl::StatusOr<std::vector<Crl>> Crl::ParseAllPem(absl::string_view data, absl::string_view field) {
+  constexpr absl::string_view kBegin = "-----BEGIN X509 CRL-----";
+  size_t expected = 0;
+  for (size_t at = data.find(kBegin); at != absl::string_view::npos;
+       at = data.find(kBegin, at + kBegin.size())) {
+    ++expected;
+  }
+  BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+  std::vector<Crl> out;
+  while (out.size() < expected) {
+    // Skips blocks of other kinds (certificates) to the next CRL.
+    X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr);
+    if (crl == nullptr) {
+      DrainOpensslErrors();
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": PEM CRL #", out.size() + 1, " does not decode"));
+    }
+    out.push_back(Crl(std::shared_ptr<X509_CRL>(crl, X509_CRL_free)));
+  }
+  if (out.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": no PEM CRL"));
+  return out;
+}
+
 std::string Crl::issuer() const {
   return NameToString(X509_CRL_get_issuer(crl_.get()));
 }

@@ -73,6 +73,10 @@ class Crl {
  public:
   static absl::StatusOr<Crl> Parse(absl::string_view data,
                                    absl::string_view field);
+  // Every "X509 CRL" PEM block in `data` (other blocks skipped): a file may
+  // hold several. InvalidArgument naming `field` and the block's number.
+  static absl::StatusOr<std::vector<Crl>> ParseAllPem(absl::string_view data,
+                                                      absl::string_view field);
   X509_CRL* get() const { return crl_.get(); }
   std::string issuer() const;
 

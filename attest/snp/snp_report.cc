@@ -237,6 +237,16 @@ std::optional<SnpProduct> SnpProductFromCpuid(const SnpReport& report) {
   }
 }
 
+std::optional<std::string> SnpUnknownCpuidWarning(const SnpReport& report) {
+  if (!report.cpuid_fam_id.has_value() || SnpProductFromCpuid(report).has_value()) {
+    return std::nullopt;
+  }
+  return absl::StrCat("CPUID family/model ", static_cast<int>(*report.cpuid_fam_id), "/",
+                      static_cast<int>(report.cpuid_mod_id.value_or(0)),
+                      " names no product this verifier knows; it was not compared with the "
+                      "endorsement key's product");
+}
+
 namespace {
 
 void SetTcb(Claims& c, absl::string_view prefix, uint64_t raw,

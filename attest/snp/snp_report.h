@@ -122,6 +122,10 @@ absl::StatusOr<SnpReport> ParseSnpReport(std::span<const uint8_t> data);
 // family 19h models 00h-0Fh Milan, 10h-1Fh and A0h-AFh Genoa; family 1Ah
 // Turin. nullopt when the fields are absent, zero or unknown.
 std::optional<SnpProduct> SnpProductFromCpuid(const SnpReport& report);
+// For a report that carries a CPUID family/model (v3+) naming no product
+// SnpProductFromCpuid knows: the appraisal's warning that the product check
+// was skipped; nullopt otherwise.
+std::optional<std::string> SnpUnknownCpuidWarning(const SnpReport& report);
 
 // The "snp.*" claims of the report itself (everything except the ones that
 // need the certificate: snp.product). TCB claims are decoded per `product`.

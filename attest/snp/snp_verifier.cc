@@ -275,6 +275,9 @@ absl::StatusOr<Appraisal> SnpVerifier::Verify(const Evidence& evidence,
   if (key.kind == SnpSigningKey::kVcek && report.chip_id_masked()) {
     a.warnings.push_back("chip_id is masked; the VCEK hwID was not compared");
   }
+  if (std::optional<std::string> w = SnpUnknownCpuidWarning(report)) {
+    a.warnings.push_back(*std::move(w));
+  }
   return a;
 }
 

@@ -58,9 +58,9 @@ absl::Status AddCollateralFile(absl::string_view name,
                             certs->end());
   }
   if (pem_crl) {
-    auto crl = Crl::Parse(content, name);
-    if (!crl.ok()) return Malformed(name, crl.status());
-    out.crls.push_back(*std::move(crl));
+    auto crls = Crl::ParseAllPem(content, name);
+    if (!crls.ok()) return Malformed(name, crls.status());
+    out.crls.insert(out.crls.end(), crls->begin(), crls->end());
   }
   if (pem_cert || pem_crl) return absl::OkStatus();
   // DER: a SEQUENCE that is a CRL or a certificate; anything else (quotes,

@@ -173,9 +173,17 @@ TEST(SnpReportTest, LaterVersionsDecodeTheirExtraFields) {
   r[0x188] = 0x1A;
   ASSERT_OK_AND_ASSIGN(rep, ParseSnpReport(AsBytes(r)));
   EXPECT_EQ(SnpProductFromCpuid(rep), SnpProduct::kTurin);
+  EXPECT_EQ(SnpUnknownCpuidWarning(rep), std::nullopt);
   r[0x188] = 0x17;  // not an SNP family
   ASSERT_OK_AND_ASSIGN(rep, ParseSnpReport(AsBytes(r)));
   EXPECT_EQ(SnpProductFromCpuid(rep), std::nullopt);
+  // The product check is skipped, and the appraisal says so.
+  EXPECT_THAT(
+      SnpUnknownCpuidWarning(rep),
+      ::testing::Optional(::testing::HasSubstr("CPUID family/model 23/1 names no product")));
+  PutLe32(r, 0, 2);  // v2 carries no CPUID: nothing to warn about
+  ASSERT_OK_AND_ASSIGN(rep, ParseSnpReport(AsBytes(r)));
+  EXPECT_EQ(SnpUnknownCpuidWarning(rep), std::nullopt);
 }
 
 TEST(SnpReportTest, KeyInfoBits) {

@@ -189,6 +189,41 @@ TEST(CollateralDirTest, RecognizesFilesByContent) {
                   "quote_v5_sample.dat", "td_report.dat"));
 }
 
+// PEM of a DER CRL.
+std::string CrlPem(const std::string& der) {
+  std::string b64(4 * ((der.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                                reinterpret_cast<const unsigned char*>(der.data()),
+                                static_cast<int>(der.size()));
+  b64.resize(static_cast<size_t>(n));
+  std::string out = "-----BEGIN X509 CRL-----\n";
+  for (size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\n";
+  return out + "-----END X509 CRL-----\n";
+}
+
+// One PEM file may hold several CRLs (and certificates between them): every
+// CRL in it counts, and a broken one is named by its number.
+TEST(CollateralDirTest, EveryCrlOfAPemFileIsRead) {
+  std::string dir = testing_tdx::MakeTempDir("crls");
+  const std::string both = CrlPem(Vec("gotdx/root_ca_crl.der")) +
+                           Vec("gotdx/tcb_signing_chain_2018.pem") +
+                           CrlPem(Vec("gotdx/pck_platform_crl.der"));
+  testing_tdx::WriteFile(dir + "/crls.pem", both);
+  ASSERT_OK_AND_ASSIGN(TdxCollateral c, LoadTdxCollateral(dir));
+  ASSERT_EQ(c.crls.size(), 2u);
+  std::vector<std::string> issuers{c.crls[0].issuer(), c.crls[1].issuer()};
+  EXPECT_THAT(issuers, ::testing::UnorderedElementsAre(HasSubstr("CN=Intel SGX PCK Platform CA"),
+                                                       HasSubstr("CN=Intel SGX Root CA")));
+  EXPECT_EQ(c.certificates.size(), 2u);
+
+  testing_tdx::WriteFile(dir + "/crls.pem",
+                         CrlPem(Vec("gotdx/root_ca_crl.der")) +
+                             "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
+  EXPECT_THAT(LoadTdxCollateral(dir),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("'crls.pem'"), HasSubstr("PEM CRL #2"))));
+}
+
 TEST(CollateralDirTest, NamesAreIrrelevantAndBrokenFilesAreNamed) {
   std::string dir = testing_tdx::MakeTempDir("names");
   testing_tdx::WriteFile(dir + "/a.bin", Vec("gotdx/tcbinfo_fmspc_50806f000000.json"));
