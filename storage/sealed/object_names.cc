@@ -48,6 +48,10 @@ absl::Status ValidateDatasetId(absl::string_view id, absl::string_view field) {
   return ValidateId(id, field, "dataset id");
 }
 
+absl::Status ValidatePolicyId(absl::string_view id, absl::string_view field) {
+  return ValidateId(id, field, "policy id");
+}
+
 absl::Status ValidateKeyName(absl::string_view name, absl::string_view field) {
   if (!absl::StartsWith(name, "keys/")) return Invalid(field, name, "is not keys/{key}");
   return ValidateId(name.substr(5), field, "key id");

@@ -20,6 +20,8 @@ namespace strongroom::storage::sealed {
 inline constexpr size_t kMaxObjectNameSize = 1024;
 
 absl::Status ValidateDatasetId(absl::string_view id, absl::string_view field);
+// An attestation policy's id (the same syntax), naming `field` in errors.
+absl::Status ValidatePolicyId(absl::string_view id, absl::string_view field);
 absl::Status ValidateObjectName(absl::string_view name, absl::string_view field);
 // The start of an object name (a listing filter): the characters and length
 // of a name; it may end anywhere, inside a path segment too.

@@ -275,7 +275,7 @@ absl::StatusOr<v1::Dataset> ObjectStore::CreateDataset(const Caller& c,
   if (!policy.empty()) {
     absl::string_view id = policy;
     absl::ConsumePrefix(&id, "policies/");
-    RETURN_IF_ERROR(ValidateDatasetId(id, "release_policy"));
+    RETURN_IF_ERROR(ValidatePolicyId(id, "release_policy"));
     policy = absl::StrCat("policies/", id);
     if (policy_lookup_) {
       absl::StatusOr<int64_t> version = policy_lookup_(policy);

@@ -94,7 +94,8 @@ absl::StatusOr<std::unique_ptr<ObjectRead>> ObjectStore::OpenRead(const Caller& 
   absl::StatusOr<SegmentLayout::Span> span = layout->SegmentsForRange(r.range_start(), end);
   if (!span.ok()) {
     db_->ReleaseSnapshot(snapshot);
-    return span.status();
+    return absl::Status(span.status().code(),
+                        absl::StrCat("range_start: ", span.status().message()));
   }
   v1::ObjectHead head;
   *head.mutable_info() = record->info();

@@ -64,8 +64,8 @@ absl::StatusOr<SegmentLayout::Span> SegmentLayout::SegmentsForRange(uint64_t sta
   const uint64_t size = plaintext_size();
   end_offset = std::min(end_offset, size);
   if (start > size || start > end_offset) {
-    return absl::OutOfRangeError(absl::StrCat("range: start ", start, " is past the end (",
-                                              end_offset, ") of the ", size, "-byte object"));
+    return absl::OutOfRangeError(absl::StrCat("start ", start, " is past the end (", end_offset,
+                                              ") of the ", size, "-byte object"));
   }
   Span span;
   if (end_offset == size) {

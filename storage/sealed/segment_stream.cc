@@ -213,7 +213,9 @@ absl::Status SegmentStreamReader::CopyRange(uint64_t start, uint64_t end, storag
   const SegmentLayout* layout = &layout_;
   end = std::min(end, layout->plaintext_size());
   absl::StatusOr<SegmentLayout::Span> span = layout->SegmentsForRange(start, end);
-  if (!span.ok()) return span.status();
+  if (!span.ok()) {
+    return absl::Status(span.status().code(), absl::StrCat("range: ", span.status().message()));
+  }
   // Whether segment i's plaintext lies wholly inside [start, end) (and is
   // not empty); those segments are contiguous: [whole_first, whole_end).
   auto whole = [&](uint64_t i) {

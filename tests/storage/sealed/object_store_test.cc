@@ -84,6 +84,11 @@ TEST_F(ObjectStoreTest, DatasetsNameOwnerKeyAndPolicy) {
   EXPECT_THAT(store_->CreateDataset(kAuditor, r), StatusIs(absl::StatusCode::kPermissionDenied));
   r.set_dataset_id("ds3");
   r.set_owner("");
+  r.set_release_policy("policies/Bad Name");
+  EXPECT_THAT(store_->CreateDataset(kOther, r),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("release_policy: 'Bad Name' is not a valid policy id")));
+  r.clear_release_policy();
   r.set_quota_bytes(5);
   EXPECT_THAT(store_->CreateDataset(kOther, r),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("quota")));
@@ -143,7 +148,8 @@ TEST_F(ObjectStoreTest, RangesAreSegmentAligned) {
                        HasSubstr("range_end: 9000 is before range_start 9001")));
   r.clear_range_end();
   r.set_range_start(40000);
-  EXPECT_THAT(store_->OpenRead(kOwner, r), StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(store_->OpenRead(kOwner, r),
+              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("range_start: start 40000")));
 }
 
 TEST_F(ObjectStoreTest, NothingIsVisibleBeforeCommitAndAbandonedUploadsLeaveNothing) {
