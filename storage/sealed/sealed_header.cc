@@ -9,7 +9,9 @@ namespace strongroom::storage::sealed {
 namespace {
 
 constexpr char kAssociatedDataLabel[] = "strongroom-sealed-object";
-constexpr size_t kMinWrappedSecret = 16, kMaxWrappedSecret = 64;
+// Every writer wraps a 32-byte data key (docs/sealed-format.md); a header
+// whose wrapped key holds any other size could be stored but never read.
+constexpr size_t kWrappedSecret = 32;
 
 uint8_t HashId(storage::HkdfHash h) {
   switch (h) {
@@ -278,9 +280,10 @@ absl::StatusOr<WrappedKeyReference> ParseWrappedKeyReference(std::span<const uin
   const size_t id_len = wrapped[6];
   if (id_len == 0 || id_len > 63) return bad(absl::StrCat("key id length ", id_len));
   const size_t fixed = 7 + id_len + 4 + 12 + 16;
-  if (wrapped.size() < fixed + kMinWrappedSecret || wrapped.size() > fixed + kMaxWrappedSecret) {
-    return bad(absl::StrCat(wrapped.size(), " bytes cannot hold a wrapped ", kMinWrappedSecret,
-                            "..", kMaxWrappedSecret, "-byte key"));
+  if (wrapped.size() != fixed + kWrappedSecret) {
+    return bad(absl::StrCat(wrapped.size(), " bytes is not a wrapped ", kWrappedSecret,
+                            "-byte data key (", fixed + kWrappedSecret,
+                            " bytes with this key id)"));
   }
   WrappedKeyReference ref;
   ref.key_id = std::string(AsStringView(wrapped.subspan(7, id_len)));

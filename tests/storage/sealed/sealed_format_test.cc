@@ -59,6 +59,10 @@ TEST(SealedHeaderTest, EachFieldIsChecked) {
   refused([](SealedHeader& h) { h.key_version = 4; }, "key_version: 4, but the wrapped key");
   refused([](SealedHeader& h) { h.key_name = "keys/other"; }, "wrapped under keys/k1");
   refused([](SealedHeader& h) { h.wrapped_key.resize(10); }, "wrapped_key");
+  // A wrapped key that holds a 16-byte data key would be stored and never
+  // read (readers take 32 bytes): refused as the header is checked.
+  refused([](SealedHeader& h) { h.wrapped_key.resize(h.wrapped_key.size() - 16); },
+          "is not a wrapped 32-byte data key");
   refused([](SealedHeader& h) { h.wrapped_key[0] = 'X'; }, "SRC1");
   refused([](SealedHeader& h) { h.dataset = "Bad Name"; }, "dataset");
   refused([](SealedHeader& h) { h.name = "a/../b"; }, "name");
