@@ -164,6 +164,12 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
   AdminAudit admin_audit();
 
  private:
+  // One admin-change record, its failure logged (`stage`: request, applied
+  // or refused); the append's status.
+  absl::Status AppendAdminRecord(const Caller& c, absl::string_view action,
+                                 absl::string_view resource, AuditDecision decision,
+                                 std::string reason_id, absl::string_view detail,
+                                 absl::string_view stage);
   // ReleaseKey after admission (Attest with `release` is admitted once; its
   // attest record, appended unsynced, is `after`: the release record follows
   // it, AuditLog::Append).

@@ -26,59 +26,50 @@ std::string RefusalReasonId(const absl::Status& why) {
 
 }  // namespace
 
-absl::Status KeyBroker::AuditAdminRequest(const Caller& c, absl::string_view action,
-                                          absl::string_view resource) {
+absl::Status KeyBroker::AppendAdminRecord(const Caller& c, absl::string_view action,
+                                          absl::string_view resource, AuditDecision decision,
+                                          std::string reason_id, absl::string_view detail,
+                                          absl::string_view stage) {
   AuditEntry e;
   e.principal = AuditSafeResource(c.principal);
   e.action = std::string(action);
   e.resource = AuditSafeResource(resource);
-  e.decision = AuditDecision::kInfo;
-  e.reason_id = "admin.requested";
+  e.decision = decision;
+  e.reason_id = std::move(reason_id);
+  e.reason_detail = AuditSafeDetail(detail);
   absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
   if (!rec.ok()) {
     LogError("audit.append_failed", {{"action", std::string(action)},
-                                     {"stage", "request"},
+                                     {"stage", std::string(stage)},
                                      {"error", std::string(rec.status().message())}});
+  }
+  return rec.status();
+}
+
+absl::Status KeyBroker::AuditAdminRequest(const Caller& c, absl::string_view action,
+                                          absl::string_view resource) {
+  absl::Status s = AppendAdminRecord(c, action, resource, AuditDecision::kInfo, "admin.requested",
+                                     "", "request");
+  if (!s.ok()) {
     return absl::UnavailableError(
         absl::StrCat(action, ": not carried out: the audit log could not record the request (",
-                     rec.status().message(), ")"));
+                     s.message(), ")"));
   }
   return absl::OkStatus();
 }
 
 void KeyBroker::AuditAdminChange(const Caller& c, absl::string_view action,
                                  absl::string_view resource, absl::string_view detail) {
-  AuditEntry e;
-  e.principal = AuditSafeResource(c.principal);
-  e.action = std::string(action);
-  e.resource = AuditSafeResource(resource);
-  e.decision = AuditDecision::kInfo;
-  e.reason_detail = AuditSafeDetail(detail);
-  absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
-  if (!rec.ok()) {
-    // The change stands (its request record is in the chain): a client told
-    // "failed" would repeat a change that was made.
-    LogError("audit.append_failed", {{"action", std::string(action)},
-                                     {"stage", "applied"},
-                                     {"error", std::string(rec.status().message())}});
-  }
+  // A failure is logged and the change stands (its request record is in the
+  // chain): a client told "failed" would repeat a change that was made.
+  AppendAdminRecord(c, action, resource, AuditDecision::kInfo, "", detail, "applied").IgnoreError();
 }
 
 void KeyBroker::AuditAdminRefused(const Caller& c, absl::string_view action,
                                   absl::string_view resource, const absl::Status& why) {
-  AuditEntry e;
-  e.principal = AuditSafeResource(c.principal);
-  e.action = std::string(action);
-  e.resource = AuditSafeResource(resource);
-  e.decision = AuditDecision::kDeny;
-  e.reason_id = RefusalReasonId(why);
-  e.reason_detail = AuditSafeDetail(why.message());
-  absl::StatusOr<AuditRecord> rec = audit_.Append(std::move(e));
-  if (!rec.ok()) {
-    LogError("audit.append_failed", {{"action", std::string(action)},
-                                     {"stage", "refused"},
-                                     {"error", std::string(rec.status().message())}});
-  }
+  AppendAdminRecord(c, action, resource, AuditDecision::kDeny, RefusalReasonId(why), why.message(),
+                    "refused")
+      .IgnoreError();
 }
 
 AdminAudit KeyBroker::admin_audit() {
