@@ -41,32 +41,6 @@ TEST_F(TokenRevocationTest, ReferenceValueChangesApplyToTheNextDecision) {
   EXPECT_OK(Release(kWorkload, token, w.keys.public_key).status());
 }
 
-// A token issued just before a reference-value set it relied on expires is
-// refused from the expiry on, as a new Attest would be.
-TEST_F(TokenRevocationTest, ATokenStopsWhenAReferenceValueSetItReliedOnExpires) {
-  MakeKey("k");
-  v1::PutReferenceValuesRequest rv;
-  rv.set_name("approved");
-  rv.add_values(HexEncode(kGoodMeasurement));
-  rv.set_expire_time_unix(absl::ToUnixSeconds(clock_.Now() + absl::Minutes(2)));
-  ASSERT_OK(admin_->PutReferenceValues(kAdmin, rv).status());
-  PutApprovedPolicy();
-  v1::UpdateKeyRequest up;
-  up.set_name("keys/k");
-  up.add_update_mask("release_policy");
-  up.set_release_policy("policies/p");
-  ASSERT_OK(km_->UpdateKey(kOwner, up).status());
-  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
-  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
-  ASSERT_OK(Release(kWorkload, token, w.keys.public_key).status());
-  clock_.Set(clock_.Now() + absl::Minutes(2));  // the token has 3 minutes left
-  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("token_revoked_reference_values_changed")));
-  EXPECT_THAT(Token(kWorkload, w),
-              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("policy_denied")));
-}
-
 TEST_F(TokenRevocationTest, TokenIsRevokedWhenReferenceValuesOrPolicyBindingChange) {
   MakeReleasableKey();
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
