@@ -42,7 +42,8 @@ absl::Status StepFailed(JobError* error, std::string step, const absl::Status& s
 
 // A model or an input is parsed whole by protobuf, which takes at most
 // INT_MAX bytes (Model::Load, Tensor::FromTensorProto): a larger object is
-// refused on its declared size, before a buffer for it is made.
+// refused on its size as soon as the store reports it (with the first
+// segment), and its stream stops there; no buffer for it is made.
 constexpr uint64_t kMaxFetchedBytes = std::numeric_limits<int>::max();
 
 // Fetches one object into locked memory.

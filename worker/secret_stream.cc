@@ -48,6 +48,11 @@ absl::Status SecretBytesSink::Grow(uint64_t needed) {
 }
 
 absl::Status SecretBytesSink::Reserve(uint64_t total) {
+  if (total > max_bytes_) {
+    refused_ = absl::ResourceExhaustedError(
+        absl::StrCat(what_, ": more than ", max_bytes_, " bytes (", total, " declared)"));
+    return refused_;
+  }
   if (total <= buffer_.size()) return absl::OkStatus();  // a loan stays valid
   RETURN_IF_ERROR(Grow(total));  // on failure the buffer, and a loan, are unchanged
   lent_ = 0;
@@ -67,6 +72,7 @@ absl::Status SecretBytesSink::MakeRoom(size_t n) {
 }
 
 absl::Status SecretBytesSink::Append(std::span<const uint8_t> data) {
+  RETURN_IF_ERROR(refused_);
   if (data.empty()) return absl::OkStatus();
   if (absl::Status s = MakeRoom(data.size()); !s.ok()) return s;
   std::memcpy(buffer_.RevealMutable().data() + size_, data.data(), data.size());
@@ -75,6 +81,7 @@ absl::Status SecretBytesSink::Append(std::span<const uint8_t> data) {
 }
 
 absl::StatusOr<std::span<uint8_t>> SecretBytesSink::Lend(size_t n) {
+  RETURN_IF_ERROR(refused_);
   if (absl::Status s = MakeRoom(n); !s.ok()) return s;
   lent_ = n;
   return buffer_.RevealMutable().subspan(size_, n);

@@ -38,7 +38,9 @@ class SecretBytesSink final : public storage::ByteSink {
   // Lends the locked buffer's next n bytes (growing it as Append would).
   absl::StatusOr<std::span<uint8_t>> Lend(size_t n) override;
   absl::Status Commit(size_t n) override;
-  // Makes room for `total` bytes in all (no-op when there already is).
+  // Makes room for `total` bytes in all (no-op when there already is). A
+  // total over the sink's limit is refused, and so is every later Append or
+  // Lend: the stream it was declared for stops at its next segment.
   absl::Status Reserve(uint64_t total);
 
   size_t size() const { return size_; }
@@ -58,6 +60,7 @@ class SecretBytesSink final : public storage::ByteSink {
   size_t size_ = 0;
   size_t lent_ = 0;  // bytes past size_ handed out by the last Lend()
   bool locked_ = true;
+  absl::Status refused_;  // a Reserve past max_bytes_: every later call fails with it
 };
 
 class SecretBytesSource final : public storage::ByteSource {

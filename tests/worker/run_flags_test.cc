@@ -356,12 +356,28 @@ TEST(SecretBytesSinkTest, ReserveThenFillAndEmpty) {
   EXPECT_EQ(empty.Take().size(), 0u);
 }
 
+// A declared size over the limit stops the stream it was declared for: the
+// next Append or Lend fails with the same error, so the download ends at its
+// next segment instead of filling the sink up to the limit first.
+TEST(SecretBytesSinkTest, AnOversizedDeclarationRefusesTheRestOfTheStream) {
+  SecretBytesSink sink("--model ds/big", /*max_bytes=*/10000);
+  EXPECT_THAT(sink.Reserve(20000), StatusIs(absl::StatusCode::kResourceExhausted,
+                                            HasSubstr("--model ds/big: more than 10000 bytes")));
+  EXPECT_THAT(sink.Append(Pattern(100, 1)),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("20000 declared")));
+  EXPECT_THAT(sink.Lend(100).status(), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(sink.size(), 0u);
+}
+
 TEST(SecretBytesSinkTest, RefusesPastTheLimitNamingTheObject) {
   SecretBytesSink sink("--input ds/big", /*max_bytes=*/10000);
   ASSERT_OK(sink.Append(Pattern(6000, 1)));
   EXPECT_THAT(sink.Append(Pattern(6000, 2)),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("--input ds/big")));
-  EXPECT_THAT(sink.Reserve(10001), StatusIs(absl::StatusCode::kResourceExhausted));
+  // (A declared size over the limit stops its sink for good:
+  // AnOversizedDeclarationRefusesTheRestOfTheStream.)
+  SecretBytesSink declared("--input ds/big", /*max_bytes=*/10000);
+  EXPECT_THAT(declared.Reserve(10001), StatusIs(absl::StatusCode::kResourceExhausted));
   // A declared size beyond the machine's memory is refused, not attempted
   // (a locked mapping that size would abort the worker).
   const uint64_t memory =

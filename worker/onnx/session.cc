@@ -210,11 +210,13 @@ absl::Status Session::InferStep(size_t s, std::span<const Tensor* const> in,
                                           : ShapeToString(in[i]->shape()));
     }
     return NodeError(
-        node,
-        absl::Status(st.code(), absl::StrCat("the values of its integer inputs (shapes ", shapes,
-                                             ") do not fit the operator; details are "
-                                             "withheld because they come from the run's "
-                                             "data")));
+        node, absl::Status(st.code(),
+                           absl::StrCat(cacheable ? "the shapes of its inputs ("
+                                                  : "the values of its integer inputs (shapes ",
+                                        shapes,
+                                        ") do not fit the operator; details are "
+                                        "withheld because they come from the run's "
+                                        "data")));
   };
   if (auto st = step.op->Infer(in_meta_ptr, cache.out_meta); !st.ok()) return fail(st);
   cache.out_bytes.assign(step.outputs.size(), 0);

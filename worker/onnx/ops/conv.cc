@@ -22,11 +22,11 @@
 namespace strongroom::worker::onnx::ops {
 namespace {
 
-// Floats in one im2col tile (16 MiB).
 // One output channel's filter (channels per group x kernel) is a column of
 // the im2col buffer, which holds at least 256 of them: bounded so that buffer
 // stays within 16 GiB (real filters are a few thousand).
 constexpr int64_t kMaxFilterValues = int64_t{1} << 24;
+// Floats in one im2col tile (16 MiB).
 constexpr int64_t kColumnBudget = int64_t{4} << 20;
 // Im2Col copies runs this long or longer with memcpy / memset.
 constexpr int64_t kShortRun = 32;
@@ -156,11 +156,13 @@ class ConvOp final : public Op {
     // Packing pads each group's output channels to whole blocks of
     // kWeightBlock: with one channel per group (depthwise) that is 16 times
     // the weights. Packed only while it stays within twice the weights plus
-    // 2^20 values (every real depthwise layer); beyond, the unpacked kernel
-    // runs, so a small model whose constant W folds to many groups cannot
-    // make Session::Create allocate without bound.
+    // 2^22 values (16 MiB: the largest depthwise layers, ConvNeXt-XL's 7x7
+    // over 2048 channels at 1.6 M packed values, EfficientNet-B7's 5x5 over
+    // 3840 at 1.5 M); beyond, the unpacked kernel runs, so a small model whose
+    // constant W folds to many groups cannot make Session::Create allocate
+    // without bound.
     const int64_t rows = (mg + kWeightBlock - 1) / kWeightBlock * kWeightBlock;
-    const int64_t limit = 2 * static_cast<int64_t>(w.num_elements()) + (int64_t{1} << 20);
+    const int64_t limit = 2 * static_cast<int64_t>(w.num_elements()) + (int64_t{1} << 22);
     if (rows > limit / kg || group_ > limit / (rows * kg)) return nullptr;
     auto packed = std::make_shared<PackedConvWeights>();
     packed->source = &w;
