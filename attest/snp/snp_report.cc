@@ -238,7 +238,10 @@ std::optional<SnpProduct> SnpProductFromCpuid(const SnpReport& report) {
 }
 
 std::optional<std::string> SnpUnknownCpuidWarning(const SnpReport& report) {
-  if (!report.cpuid_fam_id.has_value() || SnpProductFromCpuid(report).has_value()) {
+  // Family 0: the firmware left the field empty (SnpProductFromCpuid reads
+  // it as absent), not a CPU of another kind.
+  if (!report.cpuid_fam_id.has_value() || *report.cpuid_fam_id == 0 ||
+      SnpProductFromCpuid(report).has_value()) {
     return std::nullopt;
   }
   return absl::StrCat("CPUID family/model ", static_cast<int>(*report.cpuid_fam_id), "/",

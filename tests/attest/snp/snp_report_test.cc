@@ -181,6 +181,9 @@ TEST(SnpReportTest, LaterVersionsDecodeTheirExtraFields) {
   EXPECT_THAT(
       SnpUnknownCpuidWarning(rep),
       ::testing::Optional(::testing::HasSubstr("CPUID family/model 23/1 names no product")));
+  r[0x188] = 0x00;  // a v3+ report whose firmware left the CPUID empty
+  ASSERT_OK_AND_ASSIGN(rep, ParseSnpReport(AsBytes(r)));
+  EXPECT_EQ(SnpUnknownCpuidWarning(rep), std::nullopt);
   PutLe32(r, 0, 2);  // v2 carries no CPUID: nothing to warn about
   ASSERT_OK_AND_ASSIGN(rep, ParseSnpReport(AsBytes(r)));
   EXPECT_EQ(SnpUnknownCpuidWarning(rep), std::nullopt);
