@@ -148,9 +148,6 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   audit_options.checkpoint_every = c.audit.checkpoint_every;
   ASSIGN_OR_RETURN(s->audit_, kms::AuditLog::Create(*s->db_, s->checkpoint_signer_.get(),
                                                     SystemClock::Default(), audit_options));
-  if (s->audit_->integrity_at_open().ok()) {
-    RETURN_IF_ERROR(s->audit_->NoteUnsignedTailAtOpen().status());
-  }
   if (!c.audit.key_file.empty()) {
     // Public: what an auditor pins with `strongroom audit verify --trusted-key`.
     RETURN_IF_ERROR(WriteFileAtomically(c.audit.key_file, s->checkpoint_signer_->PublicKeyPem(),
@@ -212,6 +209,11 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                               kMaxPollersPerCore * cores);
+  // Once every start-up step that can fail is behind us, so a failed start
+  // does not leave the note behind to be made again.
+  if (s->audit_->integrity_at_open().ok()) {
+    RETURN_IF_ERROR(s->audit_->NoteUnsignedTailAtOpen().status());
+  }
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("server.listen: cannot listen on '", c.listen,
