@@ -171,10 +171,7 @@ absl::Status Session::InferStep(size_t s, std::span<const Tensor* const> in,
   for (size_t i = 0; i < in.size(); ++i) {
     const Tensor* t = in[i];
     const int v = step.inputs[i];
-    if (t != nullptr && t->dtype() != DataType::kFloat &&
-        constants_[static_cast<size_t>(v)] == nullptr) {
-      cacheable = false;  // an integer input may carry a shape (Reshape)
-    }
+    if (IsRunInteger(t, v)) cacheable = false;  // it may carry a shape (Reshape)
     if (hit) {
       hit = t == nullptr ? cache.in_types[i] == DataType::kUndefined
                          : cache.in_types[i] == t->dtype() && cache.in_shapes[i] == t->shape();
@@ -404,9 +401,7 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inpu
       const bool shaped = v >= 0 && from_data[static_cast<size_t>(v)];
       in_from_data[i] = shaped ? 1 : 0;
       data_shaped = data_shaped || shaped;
-      data_dependent = data_dependent || shaped ||
-                       (in[i] != nullptr && in[i]->dtype() != DataType::kFloat &&
-                        constants_[static_cast<size_t>(v)] == nullptr);
+      data_dependent = data_dependent || shaped || IsRunInteger(in[i], v);
     }
     InferCache* meta = nullptr;
     status = InferStep(k, in, in_from_data, &meta);

@@ -134,6 +134,13 @@ class Session {
   // withhold it.
   absl::Status InferStep(size_t s, std::span<const Tensor* const> in,
                          std::span<const uint8_t> from_data, InferCache** out);
+  // Whether input `t` (value `v`) is integer data of this run, not a
+  // constant: an operator may read it as a shape or axes (Reshape), so what
+  // it makes depends on the run's values.
+  bool IsRunInteger(const Tensor* t, int v) const {
+    return t != nullptr && t->dtype() != DataType::kFloat &&
+           constants_[static_cast<size_t>(v)] == nullptr;
+  }
 
   const std::shared_ptr<const internal::ModelData> model_;
   const SessionOptions options_;
