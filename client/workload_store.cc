@@ -147,21 +147,24 @@ absl::StatusOr<v1::ObjectInfo> WorkloadClient::GetObject(GetObjectOptions option
   };
   // A rekey committed between the head and the key (ABORTED from the
   // broker, before any byte was written) is read again, from the new head.
-  auto rekeyed_since = [&](const absl::StatusOr<v1::ObjectInfo>& r) {
-    return absl::IsAborted(r.status()) && !sink.touched() &&
-           absl::StrContains(r.status().message(), "was rekeyed since this read began");
+  auto get_anew_if_rekeyed = [&](const HeldToken& held) {
+    absl::StatusOr<v1::ObjectInfo> r = get(held);
+    for (int again = 0;
+         again < 2 && absl::IsAborted(r.status()) && !sink.touched() &&
+         absl::StrContains(r.status().message(), "was rekeyed since this read began");
+         ++again) {
+      r = get(held);
+    }
+    return r;
   };
   bool attested = false;
   ASSIGN_OR_RETURN(HeldToken held, TokenFor(resource, &attested));
-  absl::StatusOr<v1::ObjectInfo> result = get(held);
-  for (int again = 0; again < 2 && rekeyed_since(result); ++again) result = get(held);
+  absl::StatusOr<v1::ObjectInfo> result = get_anew_if_rekeyed(held);
   if (result.ok() || attested || sink.touched() || !internal::IsStaleToken(result.status())) {
     return result;
   }
   ASSIGN_OR_RETURN(held, AttestFor(resource));
-  result = get(held);
-  for (int again = 0; again < 2 && rekeyed_since(result); ++again) result = get(held);
-  return result;
+  return get_anew_if_rekeyed(held);
 }
 
 absl::StatusOr<v1::ObjectInfo> WorkloadClient::PutObject(const PutObjectOptions& options,
