@@ -120,22 +120,24 @@ TEST_F(BrokerAuditTest, AChallengeWhoseRecordWasNotWrittenIsNotRedeemed) {
   ASSERT_OK(AttestWith(kWorkload, w, nonce, item).status());
   EXPECT_EQ(audit_->head().sequence, before + 2);
 
+  // A challenge whose record's write failed.
+  auto unwritten_challenge = [&]() -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(std::string n, Challenge(kWorkload));
+    fail_writes = true;
+    EXPECT_FALSE(audit_->Flush().ok());
+    fail_writes = false;
+    return n;
+  };
   // The write carrying a challenge's record fails: its nonce is refused,
   // and no attest record or token follows.
-  ASSERT_OK_AND_ASSIGN(nonce, Challenge(kWorkload));
-  fail_writes = true;
-  EXPECT_FALSE(audit_->Flush().ok());
-  fail_writes = false;
+  ASSERT_OK_AND_ASSIGN(nonce, unwritten_challenge());
   ASSERT_OK_AND_ASSIGN(item, Evidence(w, nonce, kGoodMeasurement));
   EXPECT_THAT(AttestWith(kWorkload, w, nonce, item),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("was not written")));
   EXPECT_EQ(audit_->head().sequence, before + 2);
   // A refusal is not recorded for such a nonce either: no denial follows a
   // challenge that has no record.
-  ASSERT_OK_AND_ASSIGN(nonce, Challenge(kWorkload));
-  fail_writes = true;
-  EXPECT_FALSE(audit_->Flush().ok());
-  fail_writes = false;
+  ASSERT_OK_AND_ASSIGN(nonce, unwritten_challenge());
   ASSERT_OK_AND_ASSIGN(item, Evidence(w, nonce, kBadMeasurement));
   EXPECT_THAT(AttestWith(kWorkload, w, nonce, item),
               StatusIs(absl::StatusCode::kUnavailable,
