@@ -123,7 +123,7 @@ struct InferOptions {
 };
 
 struct Decrypt {
-  std::string model, what;  // "file" | "weights" | "stored" | "stored_1_thread"
+  std::string model, what;  // "file" | "weights" | "stored" | "stored_all_threads"
   ModelDecryption sealed;
   int threads = 1;  // decryption threads
   std::vector<double> ms;
@@ -249,25 +249,27 @@ absl::StatusOr<nlohmann::json> Run(const InferOptions& o) {
                        ModelDecryption::Seal(job->material(), bytes,
                                              absl::StrCat("models/", model.name, "/", what)));
       // Warm-up and plaintext check.
-      RETURN_IF_ERROR(sealed.Open(job->material(), worker::DefaultDecryptThreads()).status());
+      RETURN_IF_ERROR(sealed.Open(job->material(), worker::kFetchDecryptThreads).status());
       m.decrypts.push_back(
-          {model.name, what, std::move(sealed), worker::DefaultDecryptThreads(), {}});
+          {model.name, what, std::move(sealed), worker::kFetchDecryptThreads, {}});
     }
     for (int threads : o.threads) {
       ASSIGN_OR_RETURN(std::unique_ptr<WorkerRunBench> runner,
                        WorkerRunBench::Start(*job, model, threads));
       RETURN_IF_ERROR(runner->Run().status());  // warm-up and output check
       if (threads == o.threads.front()) {
-        // As the worker decrypts (its threads), and on one thread.
-        std::vector<int> decrypt_threads = {worker::DefaultDecryptThreads()};
-        if (decrypt_threads.front() != 1) decrypt_threads.push_back(1);
+        // As the worker decrypts (one thread), and on every CPU (up to 8)
+        // for comparison.
+        const int all = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+        std::vector<int> decrypt_threads = {worker::kFetchDecryptThreads};
+        if (all != worker::kFetchDecryptThreads) decrypt_threads.push_back(all);
         for (int t : decrypt_threads) {
           ASSIGN_OR_RETURN(ModelDecryption sealed,
                            ModelDecryption::Seal(job->material(), AsBytes(runner->model_file()),
                                                  absl::StrCat("models/", model.name, "/stored")));
           RETURN_IF_ERROR(sealed.Open(job->material(), t).status());
           const bool worker_threads = t == decrypt_threads.front();
-          m.decrypts.push_back({model.name, worker_threads ? "stored" : "stored_1_thread",
+          m.decrypts.push_back({model.name, worker_threads ? "stored" : "stored_all_threads",
                                 std::move(sealed), t, {}});
         }
       }

@@ -1,7 +1,6 @@
 #include "worker/workload_object_store.h"
 
 #include <algorithm>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,10 +10,6 @@
 #include "worker/run_flags.h"
 
 namespace strongroom::worker {
-
-int DefaultDecryptThreads() {
-  return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
-}
 
 absl::Status WorkloadObjectStore::Attest(absl::string_view dataset) {
   return wl_->Attest(absl::StrCat("datasets/", dataset)).status();

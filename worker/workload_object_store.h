@@ -20,15 +20,19 @@
 
 namespace strongroom::worker {
 
-// Threads a worker decrypts a large object with: every CPU (up to 8); the
-// job does nothing else while its model and input arrive.
-int DefaultDecryptThreads();
+// Threads a worker decrypts a fetched object with: one, pipelined with the
+// thread that receives the segments. That thread runs TLS's own AES-GCM over
+// the same bytes, plus HTTP/2 and protobuf, so one thread decrypting the
+// segments keeps up with it; more decrypting threads only take CPU from the
+// transport and from the server (on 2 vCPUs a 102 MB fetch took 27-58 ms
+// longer with two than with one: docs/bench.md, "Fifteenth pass").
+inline constexpr int kFetchDecryptThreads = 1;
 
 class WorkloadObjectStore final : public JobObjectStore {
  public:
   // `decrypt_threads`: GetObjectOptions::decrypt_threads for every Get.
   explicit WorkloadObjectStore(client::WorkloadClient* wl,
-                               int decrypt_threads = DefaultDecryptThreads())
+                               int decrypt_threads = kFetchDecryptThreads)
       : wl_(wl), decrypt_threads_(decrypt_threads) {}
 
   absl::Status Attest(absl::string_view dataset) override;
