@@ -116,6 +116,25 @@ class TimedStore final : public worker::JobObjectStore {
     sample_.output_put_ms += MsSince(start);
     return put;
   }
+  absl::StatusOr<Staged> Stage(const worker::ObjectRef& ref,
+                               const std::map<std::string, std::string>& labels, uint64_t size,
+                               storage::ByteSource& in) override {
+    const auto start = Clock::now();
+    auto staged = inner_.Stage(ref, labels, size, in);
+    sample_.output_put_ms += MsSince(start);
+    return staged;
+  }
+  absl::Status DiscardStaged(absl::string_view dataset,
+                             const std::vector<Staged>& staged) override {
+    return inner_.DiscardStaged(dataset, staged);
+  }
+  absl::StatusOr<std::vector<v1::ObjectInfo>> CommitStaged(
+      absl::string_view dataset, const std::vector<Staged>& staged) override {
+    const auto start = Clock::now();
+    auto committed = inner_.CommitStaged(dataset, staged);
+    sample_.output_put_ms += MsSince(start);
+    return committed;
+  }
 
  private:
   worker::JobObjectStore& inner_;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -72,26 +73,83 @@ absl::Status Show(const Invocation& inv, const Message& m, void (*print)(const M
   return absl::OkStatus();
 }
 
-absl::Status Put(Invocation& inv) {
-  ASSIGN_OR_RETURN(client::PutObjectOptions put, PutOptionsFromArgs(inv, "object put"));
-  if (auto v = inv.options().Flag("key")) put.expected_key = *v;
-  ASSIGN_OR_RETURN(InputFile in, OpenInputFile(inv.arg(1)));
-  put.size_hint = in.size_hint;
-  Progress progress(inv, "put");
-  put.progress = progress.Fn();
-  storage::FdSource source(in.fd);
-  absl::StatusOr<client::Connection*> conn = inv.Connect();
-  absl::StatusOr<v1::ObjectInfo> info =
-      conn.ok() ? client::PutSealedObject(**conn, put, source) : conn.status();
-  CloseInputFile(in);
-  RETURN_IF_ERROR(info.status());
+void PrintStored(const Invocation& inv, const v1::ObjectInfo& info) {
   if (inv.json()) {
-    PrintJson(*info);
+    PrintJson(info);
   } else {
-    std::cout << "stored " << info->dataset() << "/" << info->name() << "@" << info->version()
-              << " (" << FormatBytes(info->size()) << ", key version " << info->key_version()
-              << ")\n";
+    std::cout << "stored " << info.dataset() << "/" << info.name() << "@" << info.version() << " ("
+              << FormatBytes(info.size()) << ", key version " << info.key_version() << ")\n";
   }
+}
+
+// One object, or several pairs committed together (staged one by one, then
+// CommitUploads: all of them visible, or none).
+absl::Status Put(Invocation& inv) {
+  if (inv.args().size() % 2 != 0) {
+    return UsageError("object put: give DATASET/NAME FILE pairs");
+  }
+  const size_t count = inv.args().size() / 2;
+  if (count > static_cast<size_t>(storage::sealed::kMaxCommitUploads)) {
+    return UsageError(absl::StrCat("object put: ", count, " objects; at most ",
+                                   storage::sealed::kMaxCommitUploads, " are stored together"));
+  }
+  std::vector<client::PutObjectOptions> puts;
+  for (size_t k = 0; k < count; ++k) {
+    ASSIGN_OR_RETURN(client::PutObjectOptions put, PutOptionsFromArgs(inv, "object put", 2 * k));
+    if (auto v = inv.options().Flag("key")) put.expected_key = *v;
+    if (!puts.empty() && put.dataset != puts.front().dataset) {
+      return UsageError(absl::StrCat("object put: ", inv.arg(2 * k),
+                                     ": objects stored together must be in one dataset (",
+                                     puts.front().dataset, ")"));
+    }
+    puts.push_back(std::move(put));
+  }
+  // Every FILE opens before any call (no version reserved for a typo).
+  std::vector<InputFile> files;
+  const auto close_files = [&files] {
+    for (const InputFile& f : files) CloseInputFile(f);
+  };
+  for (size_t k = 0; k < count; ++k) {
+    absl::StatusOr<InputFile> in = OpenInputFile(inv.arg(2 * k + 1));
+    if (!in.ok()) {
+      close_files();
+      return in.status();
+    }
+    files.push_back(*in);
+  }
+  absl::StatusOr<client::Connection*> conn = inv.Connect();
+  if (!conn.ok()) {
+    close_files();
+    return conn.status();
+  }
+  std::vector<client::StagedObject> staged;
+  for (size_t k = 0; k < count; ++k) {
+    client::PutObjectOptions& put = puts[k];
+    put.size_hint = files[k].size_hint;
+    Progress progress(inv, "put");
+    put.progress = progress.Fn();
+    storage::FdSource source(files[k].fd);
+    if (count == 1) {
+      absl::StatusOr<v1::ObjectInfo> info = client::PutSealedObject(**conn, put, source);
+      close_files();
+      RETURN_IF_ERROR(info.status());
+      PrintStored(inv, *info);
+      return absl::OkStatus();
+    }
+    absl::StatusOr<client::StagedObject> s = client::StageSealedObject(**conn, put, source);
+    if (!s.ok()) {
+      close_files();
+      // Best effort: the idle sweep discards them otherwise.
+      client::DiscardStagedObjects(**conn, staged).IgnoreError();
+      return absl::Status(s.status().code(),
+                          absl::StrCat(inv.arg(2 * k), ": ", s.status().message(),
+                                       " (nothing stored: the objects are stored together)"));
+    }
+    staged.push_back(*std::move(s));
+  }
+  close_files();
+  ASSIGN_OR_RETURN(std::vector<v1::ObjectInfo> stored, client::CommitStagedObjects(**conn, staged));
+  for (const v1::ObjectInfo& info : stored) PrintStored(inv, info);
   return absl::OkStatus();
 }
 
@@ -324,9 +382,11 @@ absl::Status StoreCheck(Invocation& inv) {
 std::vector<Command> ObjectCommands() {
   return {
       {"object put",
-       "DATASET/NAME FILE [--key KEY] [--label K=V]... [--segment-size BYTES] [--quiet]",
-       "encrypt FILE (- for stdin) here under a fresh data key and upload it as a new version",
-       2, 2, {"key", "label", "segment-size"}, {"quiet"}, Put},
+       "DATASET/NAME FILE [DATASET/NAME FILE]... [--key KEY] [--label K=V]... "
+       "[--segment-size BYTES] [--quiet]",
+       "encrypt FILE (- for stdin) here under a fresh data key and upload it as a new version; "
+       "several pairs (one dataset) are stored together: all of them or none",
+       2, 128, {"key", "label", "segment-size"}, {"quiet"}, Put},
       {"object get",
        "DATASET/NAME[@VERSION] OUT [--range START-END] [--raw [--token-file FILE]] [--quiet]",
        "download and decrypt to OUT (- for stdout); --raw: the sealed object itself, with "

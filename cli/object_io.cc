@@ -204,9 +204,10 @@ absl::StatusOr<client::GetObjectOptions> GetOptionsFromArgs(const Invocation& in
 }
 
 absl::StatusOr<client::PutObjectOptions> PutOptionsFromArgs(const Invocation& inv,
-                                                            absl::string_view command) {
+                                                            absl::string_view command,
+                                                            size_t path_arg) {
   const CliOptions& o = inv.options();
-  ASSIGN_OR_RETURN(storage::sealed::ObjectPath path, ObjectPathArg(inv.arg(0)));
+  ASSIGN_OR_RETURN(storage::sealed::ObjectPath path, ObjectPathArg(inv.arg(path_arg)));
   if (path.version != 0) {
     return UsageError(absl::StrCat(command, ": the server numbers versions; drop @N"));
   }

@@ -75,10 +75,11 @@ absl::StatusOr<storage::sealed::ObjectPath> ObjectPathArg(const std::string& arg
 absl::StatusOr<client::GetObjectOptions> GetOptionsFromArgs(const Invocation& inv);
 
 // What `object put` and `workload put-object` share: the object (argument
-// 0; an @VERSION is a usage error that names `command`), --label and
-// --segment-size. Local errors.
+// `path_arg`; an @VERSION is a usage error that names `command`), --label
+// and --segment-size. Local errors.
 absl::StatusOr<client::PutObjectOptions> PutOptionsFromArgs(const Invocation& inv,
-                                                            absl::string_view command);
+                                                            absl::string_view command,
+                                                            size_t path_arg = 0);
 
 // FILE for reading ("-": stdin), with its size when it is a regular file.
 struct InputFile {

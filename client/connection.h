@@ -146,6 +146,7 @@ class Connection {
   SR_SEALED_DECL(GetDataset, GetDatasetRequest, Dataset)
   SR_SEALED_DECL(ListDatasets, ListDatasetsRequest, ListDatasetsResponse)
   SR_SEALED_DECL(BeginUpload, BeginUploadRequest, Upload)
+  SR_SEALED_DECL(CommitUploads, CommitUploadsRequest, CommitUploadsResponse)
   SR_SEALED_DECL(StatObject, StatObjectRequest, ObjectInfo)
   SR_SEALED_DECL(ListObjects, ListObjectsRequest, ListObjectsResponse)
   SR_SEALED_DECL(DeleteObject, DeleteObjectRequest, DeleteObjectResponse)

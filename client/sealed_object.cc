@@ -191,8 +191,13 @@ DataKeyOpener OwnerDataKeyOpener(Connection& conn) {
   };
 }
 
-absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObjectOptions& o,
-                                               storage::ByteSource& input) {
+namespace {
+
+// PutSealedObject, and with `stage` StageSealedObject (its upload id to
+// `upload_id`).
+absl::StatusOr<v1::ObjectInfo> PutSealed(Connection& conn, const PutObjectOptions& o,
+                                         storage::ByteSource& input, bool stage,
+                                         std::string* upload_id) {
   v1::BeginUploadRequest begin;
   begin.set_dataset(o.dataset);
   begin.set_name(o.name);
@@ -301,6 +306,7 @@ absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObject
     capacity = header.params.plaintext_segment_size();
   }
   message.mutable_finish()->set_stream_bytes(stream_bytes);
+  message.mutable_finish()->set_stage(stage);
   stream->Write(message);  // a refusal shows in Finish()
   ASSIGN_OR_RETURN(v1::ObjectInfo info, stream->Finish());
   if (!SameDataset(info.dataset(), o.dataset) || info.name() != o.name ||
@@ -313,7 +319,58 @@ absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObject
     return absl::DataLossError(absl::StrCat("PutObject: the server recorded ", info.size(),
                                             " bytes, ", done, " were sent"));
   }
+  if (upload_id != nullptr) *upload_id = upload.upload_id();
   return info;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ObjectInfo> PutSealedObject(Connection& conn, const PutObjectOptions& o,
+                                               storage::ByteSource& input) {
+  return PutSealed(conn, o, input, /*stage=*/false, nullptr);
+}
+
+absl::StatusOr<StagedObject> StageSealedObject(Connection& conn, const PutObjectOptions& o,
+                                               storage::ByteSource& input) {
+  StagedObject staged;
+  ASSIGN_OR_RETURN(staged.info, PutSealed(conn, o, input, /*stage=*/true, &staged.upload_id));
+  return staged;
+}
+
+absl::Status DiscardStagedObjects(Connection& conn, const std::vector<StagedObject>& staged,
+                                  const std::string& token) {
+  if (staged.empty()) return absl::OkStatus();
+  v1::CommitUploadsRequest r;
+  for (const StagedObject& s : staged) r.add_upload_ids(s.upload_id);
+  r.set_token(token);
+  r.set_discard(true);
+  return conn.CommitUploads(r).status();
+}
+
+absl::StatusOr<std::vector<v1::ObjectInfo>> CommitStagedObjects(
+    Connection& conn, const std::vector<StagedObject>& staged, const std::string& token) {
+  v1::CommitUploadsRequest r;
+  for (const StagedObject& s : staged) r.add_upload_ids(s.upload_id);
+  r.set_token(token);
+  ASSIGN_OR_RETURN(v1::CommitUploadsResponse response, conn.CommitUploads(r));
+  // Each answer must be the object that was staged.
+  if (response.objects_size() != static_cast<int>(staged.size())) {
+    return absl::DataLossError(absl::StrCat("CommitUploads: ", response.objects_size(),
+                                            " objects committed, ", staged.size(), " staged"));
+  }
+  std::vector<v1::ObjectInfo> out;
+  for (size_t i = 0; i < staged.size(); ++i) {
+    const v1::ObjectInfo& got = response.objects(static_cast<int>(i));
+    const v1::ObjectInfo& want = staged[i].info;
+    if (got.dataset() != want.dataset() || got.name() != want.name() ||
+        got.version() != want.version() || got.size() != want.size()) {
+      return absl::DataLossError(absl::StrCat(
+          "CommitUploads: committed ", got.dataset(), "/", got.name(), "@", got.version(),
+          " in place of ", want.dataset(), "/", want.name(), "@", want.version()));
+    }
+    out.push_back(got);
+  }
+  return out;
 }
 
 absl::StatusOr<v1::ObjectInfo> GetSealedObject(Connection& conn, const GetObjectOptions& o,

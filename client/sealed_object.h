@@ -37,6 +37,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -81,6 +82,25 @@ struct PutObjectOptions {
 absl::StatusOr<strongroom::v1::ObjectInfo> PutSealedObject(Connection& conn,
                                                            const PutObjectOptions& options,
                                                            storage::ByteSource& input);
+
+// Several objects as one: each is streamed and checked by the server but
+// stays invisible (staged) until CommitStagedObjects commits all of them in
+// one write, or none (the server discards staged uploads left for
+// store.upload_idle_timeout or across a restart). One dataset per commit.
+struct StagedObject {
+  std::string upload_id;
+  strongroom::v1::ObjectInfo info;  // as it will be committed
+};
+absl::StatusOr<StagedObject> StageSealedObject(Connection& conn, const PutObjectOptions& options,
+                                               storage::ByteSource& input);
+// `token`: workloads, the dataset token the uploads were begun with.
+absl::StatusOr<std::vector<strongroom::v1::ObjectInfo>> CommitStagedObjects(
+    Connection& conn, const std::vector<StagedObject>& staged, const std::string& token = "");
+// A set that will not be completed: its staged uploads are discarded now
+// rather than at the idle sweep (their bytes stop counting against the
+// dataset's quota).
+absl::Status DiscardStagedObjects(Connection& conn, const std::vector<StagedObject>& staged,
+                                  const std::string& token = "");
 
 // Unwraps a header's data key. The owner asks the KMS (Decrypt with the
 // header's context); a workload asks the key broker for the key sealed to

@@ -163,6 +163,14 @@ class WorkloadClient {
   // options.token and options.new_key are ignored (filled in here).
   absl::StatusOr<strongroom::v1::ObjectInfo> PutObject(const PutObjectOptions& options,
                                                        storage::ByteSource& input);
+  // As PutObject, but the object stays staged (StageSealedObject) until
+  // CommitObjects makes a set of them visible together (one dataset).
+  absl::StatusOr<StagedObject> StageObject(const PutObjectOptions& options,
+                                           storage::ByteSource& input);
+  absl::StatusOr<std::vector<strongroom::v1::ObjectInfo>> CommitObjects(
+      absl::string_view dataset, const std::vector<StagedObject>& staged);
+  // Drops a set that will not be completed (DiscardStagedObjects).
+  absl::Status DiscardObjects(absl::string_view dataset, const std::vector<StagedObject>& staged);
 
   // Runs challenge, evidence and Attest for `key` ("k", "keys/k" or
   // "datasets/{id}") now, replacing any held token; returns the token.
@@ -197,6 +205,14 @@ class WorkloadClient {
   // A usable token for `key_id` ("keys/k" or "datasets/d"): held or fresh.
   // `attested` says which.
   absl::StatusOr<HeldToken> TokenFor(const std::string& key_id, bool* attested);
+  // PutObject and StageObject: `upload` with options.token and
+  // options.new_key filled in, once more after re-attesting when the held
+  // token was stale and no byte was read yet.
+  template <typename Result>
+  absl::StatusOr<Result> UploadWithToken(
+      const PutObjectOptions& options, storage::ByteSource& input,
+      const std::function<absl::StatusOr<Result>(const PutObjectOptions&, storage::ByteSource&)>&
+          send);
   // A fresh token for `key_id`; with `release` (a key name) the key is
   // released in the same call and its SealedKey stored in `*sealed` (left
   // empty by a broker that predates AttestRequest.release).

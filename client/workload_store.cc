@@ -167,13 +167,16 @@ absl::StatusOr<v1::ObjectInfo> WorkloadClient::GetObject(GetObjectOptions option
   return get_anew_if_rekeyed(held);
 }
 
-absl::StatusOr<v1::ObjectInfo> WorkloadClient::PutObject(const PutObjectOptions& options,
-                                                         storage::ByteSource& input) {
+template <typename Result>
+absl::StatusOr<Result> WorkloadClient::UploadWithToken(
+    const PutObjectOptions& options, storage::ByteSource& input,
+    const std::function<absl::StatusOr<Result>(const PutObjectOptions&, storage::ByteSource&)>&
+        send) {
   const std::string dataset_id = DatasetId(options.dataset);
   const std::string resource = absl::StrCat("datasets/", dataset_id);
   const std::string pk(AsStringView(key_pair_.public_key.Serialize()));
   CountingSource source(input);
-  auto put = [&](const HeldToken& held) -> absl::StatusOr<v1::ObjectInfo> {
+  auto put = [&](const HeldToken& held) -> absl::StatusOr<Result> {
     PutObjectOptions o = options;
     o.dataset = dataset_id;
     o.token = held.token;
@@ -206,16 +209,54 @@ absl::StatusOr<v1::ObjectInfo> WorkloadClient::PutObject(const PutObjectOptions&
       }
       return dk;
     };
-    return PutSealedObject(*connection_, o, source);
+    return send(o, source);
   };
   bool attested = false;
   ASSIGN_OR_RETURN(HeldToken held, TokenFor(resource, &attested));
-  absl::StatusOr<v1::ObjectInfo> result = put(held);
+  absl::StatusOr<Result> result = put(held);
   if (result.ok() || attested || source.touched() || !internal::IsStaleToken(result.status())) {
     return result;
   }
   ASSIGN_OR_RETURN(held, AttestFor(resource));
   return put(held);
+}
+
+absl::StatusOr<v1::ObjectInfo> WorkloadClient::PutObject(const PutObjectOptions& options,
+                                                         storage::ByteSource& input) {
+  return UploadWithToken<v1::ObjectInfo>(
+      options, input, [&](const PutObjectOptions& o, storage::ByteSource& source) {
+        return PutSealedObject(*connection_, o, source);
+      });
+}
+
+absl::StatusOr<StagedObject> WorkloadClient::StageObject(const PutObjectOptions& options,
+                                                         storage::ByteSource& input) {
+  return UploadWithToken<StagedObject>(options, input,
+                                       [&](const PutObjectOptions& o, storage::ByteSource& source) {
+                                         return StageSealedObject(*connection_, o, source);
+                                       });
+}
+
+absl::Status WorkloadClient::DiscardObjects(absl::string_view dataset,
+                                            const std::vector<StagedObject>& staged) {
+  bool attested = false;
+  ASSIGN_OR_RETURN(HeldToken held,
+                   TokenFor(absl::StrCat("datasets/", DatasetId(std::string(dataset))), &attested));
+  return DiscardStagedObjects(*connection_, staged, held.token);
+}
+
+absl::StatusOr<std::vector<v1::ObjectInfo>> WorkloadClient::CommitObjects(
+    absl::string_view dataset, const std::vector<StagedObject>& staged) {
+  const std::string resource = absl::StrCat("datasets/", DatasetId(std::string(dataset)));
+  // The uploads were begun with the held token; a fresh one (after a stale
+  // one is refused) is for the same workload and dataset.
+  bool attested = false;
+  ASSIGN_OR_RETURN(HeldToken held, TokenFor(resource, &attested));
+  absl::StatusOr<std::vector<v1::ObjectInfo>> result =
+      CommitStagedObjects(*connection_, staged, held.token);
+  if (result.ok() || attested || !internal::IsStaleToken(result.status())) return result;
+  ASSIGN_OR_RETURN(held, AttestFor(resource));
+  return CommitStagedObjects(*connection_, staged, held.token);
 }
 
 }  // namespace strongroom::client

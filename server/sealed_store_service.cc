@@ -202,6 +202,7 @@ std::string DatasetResource(absl::string_view dataset) {
 SR_FORWARD(GetDataset, GetDatasetRequest, Dataset)
 SR_FORWARD(ListDatasets, ListDatasetsRequest, ListDatasetsResponse)
 SR_FORWARD(BeginUpload, BeginUploadRequest, Upload)
+SR_FORWARD(CommitUploads, CommitUploadsRequest, CommitUploadsResponse)
 SR_FORWARD(StatObject, StatObjectRequest, ObjectInfo)
 SR_FORWARD(ListObjects, ListObjectsRequest, ListObjectsResponse)
 SR_FORWARD(GetJob, GetJobRequest, StoreJob)

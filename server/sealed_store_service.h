@@ -53,6 +53,7 @@ class SealedStoreService final : public strongroom::v1::SealedStore::Service {
   SR_RPC(GetDataset, GetDatasetRequest, Dataset)
   SR_RPC(ListDatasets, ListDatasetsRequest, ListDatasetsResponse)
   SR_RPC(BeginUpload, BeginUploadRequest, Upload)
+  SR_RPC(CommitUploads, CommitUploadsRequest, CommitUploadsResponse)
   SR_RPC(StatObject, StatObjectRequest, ObjectInfo)
   SR_RPC(ListObjects, ListObjectsRequest, ListObjectsResponse)
   SR_RPC(DeleteObject, DeleteObjectRequest, DeleteObjectResponse)

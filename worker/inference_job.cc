@@ -232,8 +232,8 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
 
   // 6. Outputs: encrypted under the output dataset's key as they upload.
   // All are serialized first, so that nothing is stored when one cannot be;
-  // each upload commits on its own (the store has no multi-object
-  // transaction), so a failed upload's error names those already stored.
+  // several are staged one by one and then committed together, so a run
+  // stores all of its outputs or none.
   std::vector<SecretBytes> serialized_outputs;
   const auto serialize_start = SteadyClock::now();
   for (size_t i = 0; i < outputs->size(); ++i) {
@@ -248,15 +248,16 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
   }
   LogInfo("worker.serialize", {{"outputs", static_cast<unsigned long>(serialized_outputs.size())},
                                {"ms", MsSince(serialize_start)}});
-  // One id for the outputs of this run: with several outputs each commits on
-  // its own, so an owner tells a whole set from a mix of runs (one output
-  // stored by this run, another left from an earlier one) by these labels.
+  // One id for the outputs of this run: the owner tells which run stored a
+  // set (all of a run's outputs carry it; a later run's set replaces all).
   uint8_t job_id_bytes[12];
   if (RAND_bytes(job_id_bytes, sizeof(job_id_bytes)) != 1) {
     return StepFailed(error, "output", absl::InternalError("RAND_bytes failed for the job id"));
   }
   const std::string job_id = HexEncode(job_id_bytes);
   JobResult result;
+  const bool together = outputs->size() > 1;
+  std::vector<JobObjectStore::Staged> staged;
   for (size_t i = 0; i < outputs->size(); ++i) {
     const ObjectRef dest = OutputObject(spec.output, i, outputs->size());
     const std::string step = absl::StrCat("output ", FormatObjectRef(dest));
@@ -269,25 +270,54 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
         {"strongroom.worker.output", absl::StrCat(i)},
         {"strongroom.worker.outputs", absl::StrCat(outputs->size())},
         {"strongroom.worker.job", job_id}};
-    auto put = store.Put(dest, labels, serialized.size(), source);
-    if (!put.ok()) {
-      std::string stored;
-      for (const JobOutput& o : result.outputs) {
-        absl::StrAppend(&stored, stored.empty() ? "" : ", ", FormatObjectRef(o.object));
+    uint64_t version = 0;
+    if (together) {
+      auto stage = store.Stage(dest, labels, serialized.size(), source);
+      if (!stage.ok()) {
+        // Best effort: the store's idle sweep discards them otherwise.
+        if (!staged.empty()) store.DiscardStaged(spec.output.dataset, staged).IgnoreError();
+        return StepFailed(
+            error, step,
+            absl::Status(stage.status().code(), absl::StrCat(stage.status().message(),
+                                                             " (no output was stored: the outputs "
+                                                             "commit together or not at all)")));
       }
-      return StepFailed(
-          error, step,
-          stored.empty()
-              ? put.status()
-              : absl::Status(put.status().code(), absl::StrCat(put.status().message(),
-                                                               " (already stored: ", stored, ")")));
+      version = stage->info.version();
+      staged.push_back(*std::move(stage));
+    } else {
+      auto put = store.Put(dest, labels, serialized.size(), source);
+      if (!put.ok()) return StepFailed(error, step, put.status());
+      version = put->version();
     }
     JobOutput out{dest, model->outputs()[i].name, serialized.size()};
-    out.object.version = put->version();
-    LogInfo("worker.put", {{"object", FormatObjectRef(out.object)},
-                           {"bytes", static_cast<unsigned long long>(out.bytes)},
-                           {"ms", MsSince(start)}});
+    out.object.version = version;
+    LogInfo(together ? "worker.stage" : "worker.put",
+            {{"object", FormatObjectRef(out.object)},
+             {"bytes", static_cast<unsigned long long>(out.bytes)},
+             {"ms", MsSince(start)}});
     result.outputs.push_back(std::move(out));
+  }
+  if (together) {
+    const auto start = SteadyClock::now();
+    auto committed = store.CommitStaged(spec.output.dataset, staged);
+    if (!committed.ok()) {
+      return StepFailed(
+          error, "outputs",
+          absl::Status(committed.status().code(),
+                       absl::StrCat(committed.status().message(),
+                                    " (the outputs commit together: all of them or none)")));
+    }
+    if (committed->size() != result.outputs.size()) {
+      return StepFailed(
+          error, "outputs",
+          absl::DataLossError(absl::StrCat("the store committed ", committed->size(), " of ",
+                                           result.outputs.size(), " outputs")));
+    }
+    for (size_t i = 0; i < committed->size(); ++i) {
+      result.outputs[i].object.version = (*committed)[i].version();
+    }
+    LogInfo("worker.commit",
+            {{"outputs", static_cast<unsigned long>(committed->size())}, {"ms", MsSince(start)}});
   }
   LogInfo("worker.done", {{"outputs", static_cast<unsigned long>(result.outputs.size())},
                           {"ms", MsSince(job_start)}});

@@ -65,6 +65,22 @@ class JobObjectStore {
   virtual absl::StatusOr<strongroom::v1::ObjectInfo> Put(
       const ObjectRef& ref, const std::map<std::string, std::string>& labels, uint64_t size,
       storage::ByteSource& in) = 0;
+  // Several objects as one (the outputs of a multi-output model): Stage
+  // uploads each without making it visible; CommitStaged makes all of them
+  // visible together, or none (one dataset). Staged uploads never committed
+  // are discarded by the store.
+  struct Staged {
+    std::string upload_id;
+    strongroom::v1::ObjectInfo info;  // as it will be committed
+  };
+  virtual absl::StatusOr<Staged> Stage(const ObjectRef& ref,
+                                       const std::map<std::string, std::string>& labels,
+                                       uint64_t size, storage::ByteSource& in) = 0;
+  virtual absl::StatusOr<std::vector<strongroom::v1::ObjectInfo>> CommitStaged(
+      absl::string_view dataset, const std::vector<Staged>& staged) = 0;
+  // Drops staged uploads of a set that will not be committed.
+  virtual absl::Status DiscardStaged(absl::string_view dataset,
+                                     const std::vector<Staged>& staged) = 0;
 };
 
 struct JobSpec {

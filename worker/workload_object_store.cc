@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/log.h"
+#include "base/status_macros.h"
 #include "client/sealed_object.h"
 #include "worker/run_flags.h"
 
@@ -45,6 +46,36 @@ absl::StatusOr<strongroom::v1::ObjectInfo> WorkloadObjectStore::Put(
   o.labels = labels;
   o.size_hint = size;
   return wl_->PutObject(o, in);
+}
+
+absl::StatusOr<JobObjectStore::Staged> WorkloadObjectStore::Stage(
+    const ObjectRef& ref, const std::map<std::string, std::string>& labels, uint64_t size,
+    storage::ByteSource& in) {
+  client::PutObjectOptions o;
+  o.dataset = ref.dataset;
+  o.name = ref.name;
+  o.labels = labels;
+  o.size_hint = size;
+  ASSIGN_OR_RETURN(client::StagedObject staged, wl_->StageObject(o, in));
+  return Staged{std::move(staged.upload_id), std::move(staged.info)};
+}
+
+namespace {
+std::vector<client::StagedObject> ClientStaged(const std::vector<JobObjectStore::Staged>& staged) {
+  std::vector<client::StagedObject> objects;
+  for (const JobObjectStore::Staged& s : staged) objects.push_back({s.upload_id, s.info});
+  return objects;
+}
+}  // namespace
+
+absl::StatusOr<std::vector<strongroom::v1::ObjectInfo>> WorkloadObjectStore::CommitStaged(
+    absl::string_view dataset, const std::vector<Staged>& staged) {
+  return wl_->CommitObjects(dataset, ClientStaged(staged));
+}
+
+absl::Status WorkloadObjectStore::DiscardStaged(absl::string_view dataset,
+                                                const std::vector<Staged>& staged) {
+  return wl_->DiscardObjects(dataset, ClientStaged(staged));
 }
 
 }  // namespace strongroom::worker

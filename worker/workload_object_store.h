@@ -42,6 +42,12 @@ class WorkloadObjectStore final : public JobObjectStore {
   absl::StatusOr<strongroom::v1::ObjectInfo> Put(const ObjectRef& ref,
                                                  const std::map<std::string, std::string>& labels,
                                                  uint64_t size, storage::ByteSource& in) override;
+  absl::StatusOr<Staged> Stage(const ObjectRef& ref,
+                               const std::map<std::string, std::string>& labels, uint64_t size,
+                               storage::ByteSource& in) override;
+  absl::StatusOr<std::vector<strongroom::v1::ObjectInfo>> CommitStaged(
+      absl::string_view dataset, const std::vector<Staged>& staged) override;
+  absl::Status DiscardStaged(absl::string_view dataset, const std::vector<Staged>& staged) override;
 
  private:
   client::WorkloadClient* wl_;

@@ -18,6 +18,8 @@
 namespace strongroom::storage::sealed {
 
 inline constexpr size_t kMaxObjectNameSize = 1024;
+// Staged uploads one CommitUploads makes visible together, at most.
+inline constexpr int kMaxCommitUploads = 64;
 
 absl::Status ValidateDatasetId(absl::string_view id, absl::string_view field);
 // An attestation policy's id (the same syntax), naming `field` in errors.

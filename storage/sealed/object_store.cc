@@ -127,7 +127,9 @@ absl::Status ObjectStore::DiscardUploadLocked(const v1::SealedUploadRecord& uplo
   batch.DeleteRange(ToSlice(keys::SegmentsOf(upload.id())),
                     ToSlice(keys::SegmentsEnd(upload.id())));
   batch.Delete(ToSlice(keys::Upload(upload.id())));
-  return db_->Write(batch, sync);
+  RETURN_IF_ERROR(db_->Write(batch, sync));
+  ReleaseStagedLocked(upload.id());
+  return absl::OkStatus();
 }
 
 absl::Status ObjectStore::Authorize(const Caller& c, Access access, const v1::Dataset& ds,

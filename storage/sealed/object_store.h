@@ -138,7 +138,9 @@ class ObjectUpload {
   // The next segment; InvalidArgument for a segment that breaks the
   // structure, ResourceExhausted past the dataset's quota.
   absl::Status AppendSegment(std::span<const uint8_t> segment);
-  // Checks the count and size and makes the object visible.
+  // Checks the count and size and makes the object visible; with
+  // `finish.stage`, keeps it staged (stored, checked, invisible, its bytes
+  // still reserved against the quota) for ObjectStore::CommitUploads.
   absl::StatusOr<v1::ObjectInfo> Commit(const v1::PutObjectFinish& finish);
   // What ends this upload's stream (the service: cancel the RPC). The idle
   // sweep calls it when no segment has arrived for upload_idle_timeout: a
@@ -263,6 +265,11 @@ class ObjectStore {
   absl::StatusOr<v1::Upload> BeginUpload(const Caller& c, const v1::BeginUploadRequest& r);
   absl::StatusOr<std::unique_ptr<ObjectUpload>> OpenUpload(const Caller& c,
                                                            const v1::PutObjectStart& start);
+  // Makes the caller's staged uploads (one dataset, at most
+  // kMaxCommitUploads: object_names.h) visible in one synced write, or none
+  // of them; with r.discard, discards them (those already gone are skipped).
+  absl::StatusOr<v1::CommitUploadsResponse> CommitUploads(const Caller& c,
+                                                          const v1::CommitUploadsRequest& r);
   absl::StatusOr<std::unique_ptr<ObjectRead>> OpenRead(const Caller& c,
                                                        const v1::GetObjectRequest& r);
   absl::StatusOr<v1::ObjectInfo> StatObject(const Caller& c, const v1::StatObjectRequest& r);
@@ -345,6 +352,7 @@ class ObjectStore {
   absl::Status ReserveQuota(const v1::Dataset& ds, uint64_t bytes);
   void ReleaseQuota(const std::string& dataset, uint64_t bytes);
   void ReleaseQuotaLocked(const std::string& dataset, uint64_t bytes);
+  void ReleaseStagedLocked(const std::string& upload_id);
   void EndUpload(const std::string& upload_id);
   absl::Status AppendRekeySegment(const std::string& job_id, const SegmentLayout& layout,
                                   const v1::ObjectSegment& segment);
@@ -368,6 +376,8 @@ class ObjectStore {
   mutable std::mutex mu_;                                // serializes metadata changes
   std::map<std::string, v1::SealedDatasetUsage> usage_;  // guarded by mu_
   std::map<std::string, uint64_t> reserved_;             // in-flight upload bytes; mu_
+  // Staged uploads' shares of reserved_: upload id -> (dataset id, bytes); mu_.
+  std::map<std::string, std::pair<std::string, uint64_t>> staged_reserved_;
   std::map<std::string, ObjectUpload*> active_uploads_;  // streaming now; mu_
   std::set<ObjectRead*> active_reads_;                   // streaming now; mu_
   std::map<std::string, RekeyUpload*> active_rekeys_;    // by job id; streaming now; mu_

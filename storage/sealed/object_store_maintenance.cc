@@ -2,6 +2,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -41,12 +43,13 @@ absl::Status ObjectStore::RunMaintenance() {
 absl::Status ObjectStore::DiscardIdleUploads() {
   const int64_t cutoff = Micros(clock_.Now() - options_.upload_idle_timeout);
   std::vector<v1::SealedUploadRecord> idle;
-  RETURN_IF_ERROR(ScanRecords<v1::SealedUploadRecord>(*db_, keys::kUploads, "upload",
-                                                      [&](v1::SealedUploadRecord u) {
-                                                        if (u.create_time_unix_micros() < cutoff)
-                                                          idle.push_back(std::move(u));
-                                                        return true;
-                                                      }));
+  RETURN_IF_ERROR(ScanRecords<v1::SealedUploadRecord>(
+      *db_, keys::kUploads, "upload", [&](v1::SealedUploadRecord u) {
+        // Staged: counted from the staging.
+        if (std::max(u.create_time_unix_micros(), u.stage_time_unix_micros()) < cutoff)
+          idle.push_back(std::move(u));
+        return true;
+      }));
   if (options_.sync_point_for_testing) options_.sync_point_for_testing("gc.uploads.scanned");
   std::lock_guard<std::mutex> lock(mu_);
   // Streams that went quiet: ended through their canceller; the upload is

@@ -2,6 +2,10 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <set>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/labels.h"
@@ -38,6 +42,14 @@ absl::Status CheckStoreParams(const storage::StreamingAeadParams& p, const Store
                      o.min_segment_size, "..", o.max_segment_size));
   }
   return absl::OkStatus();
+}
+
+// A staged upload's segments are the object CommitUploads will make
+// visible: no second stream may write into them.
+absl::Status StagedAlready(absl::string_view upload_id) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("start.upload_id: upload ", upload_id,
+                   " is staged (streamed and checked): commit it with CommitUploads"));
 }
 
 }  // namespace
@@ -149,6 +161,7 @@ absl::StatusOr<std::unique_ptr<ObjectUpload>> ObjectStore::OpenUpload(
                                                     "': upload ", upload.id(),
                                                     " belongs to another principal"));
   }
+  if (upload.has_staged()) return StagedAlready(upload.id());
   if (c.role == kms::Role::kWorkload) {
     // The token is checked again: it may have been revoked since BeginUpload.
     if (!upload.workload()) {
@@ -211,6 +224,9 @@ absl::StatusOr<std::unique_ptr<ObjectUpload>> ObjectStore::OpenUpload(
                                               "started: begin a new upload"));
     }
     RETURN_IF_ERROR(again.status());
+    ASSIGN_OR_RETURN(v1::SealedUploadRecord now,
+                     ParseRecord<v1::SealedUploadRecord>(*again, "upload"));
+    if (now.has_staged()) return StagedAlready(upload.id());
     if (active_uploads_.contains(upload.id())) {
       return absl::FailedPreconditionError(
           absl::StrCat("start.upload_id: upload ", upload.id(), " is already streaming"));
@@ -256,6 +272,133 @@ void ObjectStore::ReleaseQuotaLocked(const std::string& dataset, uint64_t bytes)
 void ObjectStore::EndUpload(const std::string& upload_id) {
   std::lock_guard<std::mutex> lock(mu_);
   active_uploads_.erase(upload_id);
+}
+
+absl::StatusOr<v1::CommitUploadsResponse> ObjectStore::CommitUploads(
+    const Caller& c, const v1::CommitUploadsRequest& r) {
+  if (r.upload_ids().empty()) {
+    return absl::InvalidArgumentError("upload_ids: name the staged uploads to commit");
+  }
+  if (r.upload_ids_size() > kMaxCommitUploads) {
+    return absl::InvalidArgumentError(absl::StrCat("upload_ids: ", r.upload_ids_size(),
+                                                   " uploads; at most ", kMaxCommitUploads,
+                                                   " commit together"));
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < r.upload_ids_size(); ++i) {
+    const std::string& id = r.upload_ids(i);
+    if (id.size() != 32) {
+      return absl::InvalidArgumentError(absl::StrCat("upload_ids[", i, "]: not an upload id"));
+    }
+    if (!seen.insert(id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("upload_ids[", i, "]: upload ", id, " is named twice"));
+    }
+  }
+  // Each must be the caller's, staged, and all in one dataset. Read without
+  // the lock to authorize (a workload's token check writes an audit record);
+  // read again under it.
+  const auto read = [&](int i) -> absl::StatusOr<v1::SealedUploadRecord> {
+    const std::string& id = r.upload_ids(i);
+    absl::StatusOr<std::string> raw = db_->Get(keys::Upload(id));
+    if (absl::IsNotFound(raw.status())) {
+      return absl::NotFoundError(absl::StrCat(
+          "upload_ids[", i, "]: upload ", id,
+          " does not exist (committed, or discarded after a failure, idleness or a restart): "
+          "upload it again"));
+    }
+    RETURN_IF_ERROR(raw.status());
+    ASSIGN_OR_RETURN(v1::SealedUploadRecord u, ParseRecord<v1::SealedUploadRecord>(*raw, "upload"));
+    if (!u.has_staged()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("upload_ids[", i, "]: upload ", id,
+                       " is not staged: its PutObject stream has not finished with finish.stage"));
+    }
+    return u;
+  };
+  std::vector<v1::SealedUploadRecord> uploads;
+  for (int i = 0; i < r.upload_ids_size(); ++i) {
+    ASSIGN_OR_RETURN(v1::SealedUploadRecord u, read(i));
+    if (u.principal() != c.principal) {
+      return absl::PermissionDeniedError(absl::StrCat("CommitUploads: denied for '", c.principal,
+                                                      "': upload ", u.id(),
+                                                      " belongs to another principal"));
+    }
+    if (c.role == kms::Role::kWorkload && !u.workload()) {
+      return absl::PermissionDeniedError(absl::StrCat("CommitUploads: denied for '", c.principal,
+                                                      "': upload ", u.id(),
+                                                      " was not begun with a dataset token"));
+    }
+    if (!uploads.empty() && u.dataset_id() != uploads.front().dataset_id()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("upload_ids[", i, "]: upload ", u.id(), " is in datasets/", u.dataset_id(),
+                       ", upload_ids[0] in datasets/", uploads.front().dataset_id(),
+                       ": uploads commit together within one dataset"));
+    }
+    uploads.push_back(std::move(u));
+  }
+  const std::string dataset_id = uploads.front().dataset_id();
+  v1::Dataset ds;
+  if (c.role == kms::Role::kWorkload) {
+    RETURN_IF_ERROR(AuthorizeWorkload(c, r.token(), dataset_id, /*write=*/true, "CommitUploads"));
+    ASSIGN_OR_RETURN(ds, LoadDataset(dataset_id));
+  } else {
+    ASSIGN_OR_RETURN(ds, LoadDataset(dataset_id));
+    RETURN_IF_ERROR(Authorize(c, Access::kWrite, ds, "CommitUploads"));
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  if (r.discard()) {
+    for (int i = 0; i < r.upload_ids_size(); ++i) {
+      absl::StatusOr<v1::SealedUploadRecord> u = read(i);
+      if (absl::IsNotFound(u.status())) continue;  // gone already
+      RETURN_IF_ERROR(u.status());
+      RETURN_IF_ERROR(DiscardUploadLocked(*u, /*sync=*/false));
+      LogInfo("store.upload_discarded", {{"upload", u->id()}, {"reason", "asked"}});
+    }
+    return v1::CommitUploadsResponse();
+  }
+  v1::SealedDatasetUsage usage = usage_[dataset_id];
+  rocksdb::WriteBatch batch;
+  v1::CommitUploadsResponse out;
+  uint32_t oldest_key_version = UINT32_MAX;
+  const int64_t now = Micros(clock_.Now());
+  for (int i = 0; i < r.upload_ids_size(); ++i) {
+    // The idle sweep may have discarded it since it was read.
+    ASSIGN_OR_RETURN(v1::SealedUploadRecord u, read(i));
+    v1::SealedObjectRecord record = u.staged();
+    record.mutable_info()->set_create_time_unix_micros(now);
+    usage.set_used_bytes(usage.used_bytes() + record.info().stored_bytes());
+    usage.set_object_count(usage.object_count() + 1);
+    oldest_key_version = std::min(oldest_key_version, record.info().key_version());
+    batch.Put(ToSlice(keys::Object(dataset_id, u.name(), u.version())), ToSlice(Serialize(record)));
+    batch.Delete(ToSlice(keys::Upload(u.id())));
+    *out.add_objects() = record.info();
+  }
+  batch.Put(ToSlice(keys::Usage(dataset_id)), ToSlice(Serialize(usage)));
+  RETURN_IF_ERROR(ReopenRewrapsBehind(ds, oldest_key_version, batch));
+  CrashPoint("upload.commit_staged.before_write");
+  RETURN_IF_ERROR(db_->Write(batch, /*sync=*/true));
+  CrashPoint("upload.commit_staged.after_write");
+  usage_[dataset_id] = usage;
+  for (const std::string& id : r.upload_ids()) ReleaseStagedLocked(id);
+  for (const v1::ObjectInfo& info : out.objects()) {
+    LogInfo("store.object_committed", {{"dataset", ds.name()},
+                                       {"object", info.name()},
+                                       {"version", static_cast<int64_t>(info.version())},
+                                       {"bytes", static_cast<int64_t>(info.stored_bytes())},
+                                       {"by", c.principal},
+                                       {"together", static_cast<int64_t>(out.objects_size())}});
+  }
+  return out;
+}
+
+// REQUIRES: mu_ held.
+void ObjectStore::ReleaseStagedLocked(const std::string& upload_id) {
+  auto it = staged_reserved_.find(upload_id);
+  if (it == staged_reserved_.end()) return;
+  ReleaseQuotaLocked(it->second.first, it->second.second);
+  staged_reserved_.erase(it);
 }
 
 // --- ObjectUpload ----------------------------------------------------------------
@@ -345,6 +488,29 @@ absl::StatusOr<v1::ObjectInfo> ObjectUpload::Commit(const v1::PutObjectFinish& f
   if (!still.ok()) {
     return absl::Status(still.status().code(), absl::StrCat("commit: upload ", record_.id(), ": ",
                                                             still.status().message()));
+  }
+  if (finish.stage()) {
+    // Not synced: CommitUploads' synced write makes it durable with the
+    // objects; a crash before that discards every upload at the next start.
+    v1::SealedUploadRecord staged = record_;
+    *staged.mutable_staged() = record;
+    staged.set_stage_time_unix_micros(Micros(store_.clock_.Now()));
+    rocksdb::WriteBatch batch;
+    batch.Put(ToSlice(keys::Upload(record_.id())), ToSlice(Serialize(staged)));
+    CrashPoint("upload.stage.before_write");
+    RETURN_IF_ERROR(store_.db_->Write(batch, /*sync=*/false));
+    CrashPoint("upload.stage.after_write");
+    // Its bytes stay reserved against the quota until it is committed or
+    // discarded.
+    store_.staged_reserved_[record_.id()] = {record_.dataset_id(), reserved_};
+    reserved_ = 0;
+    done_ = true;
+    LogInfo("store.object_staged", {{"dataset", dataset_.name()},
+                                    {"object", record_.name()},
+                                    {"version", static_cast<int64_t>(record_.version())},
+                                    {"upload", record_.id()},
+                                    {"by", record_.principal()}});
+    return info;
   }
   v1::SealedDatasetUsage usage = store_.usage_[record_.dataset_id()];
   usage.set_used_bytes(usage.used_bytes() + info.stored_bytes());

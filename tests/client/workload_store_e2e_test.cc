@@ -367,6 +367,38 @@ TEST_F(WorkloadStoreE2eTest, WorkloadUploadIsReadByTheOwnerAndNothingMoreIsAllow
   ASSERT_OK(OwnerGet("ds", "out/result.bin").status());  // still there
 }
 
+// A workload's outputs stored together: staged with its dataset token,
+// invisible until one commit; the commit takes that dataset's token only.
+TEST_F(WorkloadStoreE2eTest, WorkloadStagesSeveralObjectsAndCommitsThemTogether) {
+  auto wl = Client(kGood, workload_.get());
+  std::vector<StagedObject> staged;
+  for (int i = 0; i < 2; ++i) {
+    PutObjectOptions put;
+    put.dataset = "ds";
+    put.name = absl::StrCat("out/set_", i);
+    put.segment_size = 16 << 10;
+    const std::string data = Pattern(40000 + i);
+    storage::StringSource in(data);
+    ASSERT_OK_AND_ASSIGN(StagedObject s, wl->StageObject(put, in));
+    EXPECT_EQ(s.info.name(), put.name);
+    staged.push_back(s);
+  }
+  EXPECT_THAT(OwnerGet("ds", "out/set_0"), StatusIs(absl::StatusCode::kNotFound));
+  // Another dataset's token does not commit them; the owner cannot either.
+  ASSERT_OK_AND_ASSIGN(std::string ds2_token, wl->Attest("datasets/ds2"));
+  EXPECT_THAT(CommitStagedObjects(*workload_, staged, ds2_token),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_dataset")));
+  EXPECT_THAT(CommitStagedObjects(*owner_, staged),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("another principal")));
+  EXPECT_THAT(OwnerGet("ds", "out/set_1"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::ObjectInfo> done, wl->CommitObjects("ds", staged));
+  ASSERT_EQ(done.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_OK_AND_ASSIGN(std::string back, OwnerGet("ds", absl::StrCat("out/set_", i)));
+    EXPECT_TRUE(back == Pattern(40000 + i)) << i;
+  }
+}
+
 TEST_F(WorkloadStoreE2eTest, AuditRecordsReadObjectKeyAndUploadDecisions) {
   ASSERT_OK(OwnerPut("ds", "a", "alpha").status());
   auto wl = Client(kGood, workload_.get());

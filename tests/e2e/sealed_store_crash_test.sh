@@ -115,6 +115,26 @@ crash_put upload.segment.after_write@150 no 12000000
 crash_put upload.commit.after_flush no 12000000
 crash_put upload.commit.after_write yes 12000000
 
+# crash_put_together POINT VISIBLE: two objects stored together (staged,
+# then one commit) killed at POINT; both or neither exist after the restart.
+crash_put_together() {
+  local point=$1 visible=$2 a b sa sb
+  a=obj${points}a b=obj${points}b
+  sa=$(new_file "$a" 300000)
+  sb=$(new_file "$b" 200000)
+  start "$point"
+  as owner object put "ds/$a" "$tmp/$a" "ds/$b" "$tmp/$b" --quiet --segment-size 65536 \
+    >/dev/null || true
+  expect_killed "$point"
+  start
+  if [[ $visible == yes ]]; then ledger[$a]=$sa; ledger[$b]=$sb; fi
+  verify "$point"
+}
+crash_put_together upload.stage.after_write@1 no
+crash_put_together upload.stage.after_write@2 no
+crash_put_together upload.commit_staged.before_write no
+crash_put_together upload.commit_staged.after_write yes
+
 # An upload the server refuses (over the dataset's quota) is discarded;
 # dying while discarding leaves nothing either.
 start upload.discard.before_write

@@ -77,6 +77,27 @@ as owner1 object put ds1/empty "$tmp/empty" >/dev/null || fail "put empty"
 as owner1 object get ds1/empty "$tmp/empty.out" || fail "get empty"
 [[ ! -s "$tmp/empty.out" ]] || fail "empty object is not empty"
 
+# --- several objects stored together: all of them or none.
+head -c 2000000 /dev/urandom > "$tmp/t1.bin"
+head -c 2000000 /dev/urandom > "$tmp/t2.bin"
+head -c 500000 /dev/urandom > "$tmp/t3.bin"
+expect_rc 1 "a set over the quota" owner1 object put small/t1 "$tmp/t1.bin" small/t2 "$tmp/t2.bin" \
+  --quiet
+grep -q "small/t2: .*quota.*nothing stored" "$tmp/err" || fail "a refused set's error: $(cat "$tmp/err")"
+as owner1 object ls small --json > "$tmp/ls.json" || fail "object ls small"
+[[ $(json_get "$tmp/ls.json" 'len(d.get("objects", []))') -eq 0 ]] || fail "a refused set left objects"
+# t1's staged upload was discarded with the set: its 2 MB no longer count.
+as owner1 object put small/t1 "$tmp/t1.bin" small/t3 "$tmp/t3.bin" --quiet > "$tmp/put.txt" \
+  || { cat "$tmp/err" >&2; fail "a set put"; }
+[[ $(grep -c "^stored datasets/small/t[13]@" "$tmp/put.txt") -eq 2 ]] || fail "a set put's output: $(cat "$tmp/put.txt")"
+as owner1 object get small/t3 "$tmp/t3.out" || fail "get a set's object"
+cmp -s "$tmp/t3.bin" "$tmp/t3.out" || fail "a set's object is not byte-exact"
+expect_rc 2 "a set across datasets" owner1 object put small/t4 "$tmp/t3.bin" ds1/t4 "$tmp/t3.bin"
+expect_rc 2 "an odd argument count" owner1 object put small/t4 "$tmp/t3.bin" small/t5
+# (removed again: the checks below count the objects under k1)
+as owner1 object rm small/t1@2 >/dev/null && as owner1 object rm small/t3@1 >/dev/null \
+  || fail "removing a set's objects"
+
 # --- metadata.
 as owner1 object ls ds1 --json > "$tmp/ls.json" || fail "object ls"
 [[ $(json_get "$tmp/ls.json" 'len(d["objects"])') -eq 2 ]] || fail "ls: want latest of 2 names"

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +27,7 @@ using onnx::testing::ReadFile;
 using onnx::testing::VectorPath;
 using ::strongroom::testing::StatusIs;
 using ::testing::AllOf;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -62,6 +64,56 @@ class FakeStore final : public JobObjectStore {
     info.set_size(d.size());
     return info;
   }
+  absl::StatusOr<Staged> Stage(const ObjectRef& ref, const std::map<std::string, std::string>& l,
+                               uint64_t size, storage::ByteSource& in) override {
+    calls.push_back(absl::StrCat("stage ", FormatObjectRef(ref)));
+    if (attested.count(ref.dataset) == 0) return absl::PermissionDeniedError("no token");
+    if (fail_put.count(ref.name) > 0) {
+      return absl::ResourceExhaustedError("quota of 100 bytes reached");
+    }
+    const std::string key = absl::StrCat(ref.dataset, "/", ref.name);
+    ASSIGN_OR_RETURN(std::string data, ReadAll(in));
+    EXPECT_EQ(data.size(), size);
+    Staged s;
+    s.upload_id = absl::StrCat("upload-", staged_data.size());
+    s.info.set_dataset(ref.dataset);
+    s.info.set_name(ref.name);
+    s.info.set_version(versions[key] + 1);
+    s.info.set_size(data.size());
+    staged_data[s.upload_id] = {key, data, l};
+    return s;
+  }
+  absl::StatusOr<std::vector<strongroom::v1::ObjectInfo>> CommitStaged(
+      absl::string_view dataset, const std::vector<Staged>& staged) override {
+    calls.push_back(absl::StrCat("commit ", dataset, " ", staged.size()));
+    if (fail_commit) return absl::UnavailableError("the store went away");
+    std::vector<strongroom::v1::ObjectInfo> out;
+    for (const Staged& s : staged) {
+      const auto& [key, data, l] = staged_data.at(s.upload_id);
+      objects[key] = data;
+      labels[key] = l;
+      strongroom::v1::ObjectInfo info = s.info;
+      info.set_version(++versions[key]);
+      out.push_back(info);
+    }
+    return out;
+  }
+  absl::Status DiscardStaged(absl::string_view dataset,
+                             const std::vector<Staged>& staged) override {
+    calls.push_back(absl::StrCat("discard ", dataset, " ", staged.size()));
+    for (const Staged& s : staged) staged_data.erase(s.upload_id);
+    return absl::OkStatus();
+  }
+  static absl::StatusOr<std::string> ReadAll(storage::ByteSource& in) {
+    std::string data;
+    uint8_t buf[1000];
+    for (;;) {
+      auto n = in.Read(buf);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return data;
+      data.append(reinterpret_cast<const char*>(buf), *n);
+    }
+  }
   absl::StatusOr<strongroom::v1::ObjectInfo> Put(const ObjectRef& ref,
                                                  const std::map<std::string, std::string>& l,
                                                  uint64_t size, storage::ByteSource& in) override {
@@ -95,7 +147,11 @@ class FakeStore final : public JobObjectStore {
   std::map<std::string, std::map<std::string, std::string>> labels;
   std::map<std::string, uint64_t> versions;
   std::set<std::string> refuse, attested;
-  std::set<std::string> fail_put;  // object names whose Put fails
+  std::set<std::string> fail_put;  // object names whose Put or Stage fails
+  bool fail_commit = false;        // CommitStaged fails
+  // Staged uploads by id: (ds/name, data, labels).
+  std::map<std::string, std::tuple<std::string, std::string, std::map<std::string, std::string>>>
+      staged_data;
   // "ds/name" -> the size Get declares (on_size) instead of the true one.
   std::map<std::string, uint64_t> declared_size;
   std::vector<std::string> calls;
@@ -287,17 +343,37 @@ TEST_F(InferenceJobTest, BatchAndSeveralOutputs) {
   EXPECT_NE(store_.labels["results/digit/output_0"].at("strongroom.worker.job"), job);
 }
 
-// The store commits each output on its own: when a later one fails, the
-// error names the outputs already stored, so the caller knows what is left.
-TEST_F(InferenceJobTest, FailedOutputNamesTheOutputsAlreadyStored) {
+// Several outputs are staged, then committed together: when a later one
+// cannot be staged, or the commit fails, no output is stored.
+TEST_F(InferenceJobTest, SeveralOutputsAreStoredTogetherOrNotAtAll) {
   UseTwoOutputModel(/*batch=*/1);
   store_.fail_put = {"digit/output_1"};
   absl::StatusOr<JobResult> r = RunInferenceJob(spec_, store_);
   EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kResourceExhausted,
                                    AllOf(HasSubstr("output results/digit/output_1"),
-                                         HasSubstr("(already stored: results/digit/output_0@1)"))));
-  EXPECT_EQ(store_.objects.count("results/digit/output_0"), 1u);
+                                         HasSubstr("no output was stored"))));
+  EXPECT_EQ(store_.objects.count("results/digit/output_0"), 0u);
   EXPECT_EQ(store_.objects.count("results/digit/output_1"), 0u);
+  EXPECT_THAT(store_.calls, Not(Contains(HasSubstr("commit"))));
+  // The one staged before is dropped.
+  EXPECT_THAT(store_.calls, Contains("discard results 1"));
+  EXPECT_TRUE(store_.staged_data.empty());
+  EXPECT_THAT(store_.calls, Not(Contains(HasSubstr("put "))));
+
+  store_.fail_put.clear();
+  store_.fail_commit = true;
+  r = RunInferenceJob(spec_, store_);
+  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kUnavailable,
+                                   AllOf(HasSubstr("outputs: the store went away"),
+                                         HasSubstr("all of them or none"))));
+  EXPECT_EQ(store_.objects.count("results/digit/output_0"), 0u);
+  EXPECT_EQ(store_.objects.count("results/digit/output_1"), 0u);
+
+  store_.fail_commit = false;
+  ASSERT_OK_AND_ASSIGN(JobResult ok, RunInferenceJob(spec_, store_));
+  EXPECT_THAT(store_.calls, Contains("commit results 2"));
+  EXPECT_EQ(FormatObjectRef(ok.outputs[1].object), "results/digit/output_1@1");
+  EXPECT_EQ(store_.objects.count("results/digit/output_0"), 1u);
 }
 
 constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();

@@ -34,7 +34,8 @@ inline const kms::Caller kOwner{"spiffe://t/owner", kms::Role::kOwner};
 // `token`, every segment, Commit. Returns the first error on the way.
 inline absl::StatusOr<v1::ObjectInfo> UploadSealed(
     ObjectStore& store, const kms::Caller& who, const v1::Upload& up, const std::string& dataset_id,
-    const SecretBytes& data_key, const std::string& plain, const std::string& token = "") {
+    const SecretBytes& data_key, const std::string& plain, const std::string& token = "",
+    bool stage = false) {
   ASSIGN_OR_RETURN(SealedParts parts, Seal(data_key, dataset_id, up.name(), up.version(), plain));
   v1::PutObjectStart start;
   start.set_upload_id(up.upload_id());
@@ -45,6 +46,7 @@ inline absl::StatusOr<v1::ObjectInfo> UploadSealed(
   v1::PutObjectFinish finish;
   finish.set_segment_count(parts.segments.size());
   finish.set_stream_bytes(parts.stream_bytes);
+  finish.set_stage(stage);
   return upload->Commit(finish);
 }
 
@@ -84,8 +86,8 @@ class ObjectStoreFixture : public ::testing::Test {
   absl::StatusOr<v1::ObjectInfo> SealAndUpload(const kms::Caller& who, const v1::Upload& up,
                                                const std::string& dataset_id,
                                                const std::string& plain,
-                                               const std::string& token = "") {
-    return UploadSealed(*store_, who, up, dataset_id, data_key_, plain, token);
+                                               const std::string& token = "", bool stage = false) {
+    return UploadSealed(*store_, who, up, dataset_id, data_key_, plain, token, stage);
   }
 
   const std::string dir_prefix_;
