@@ -95,6 +95,16 @@ absl::Status Put(Invocation& inv) {
   }
   std::vector<client::PutObjectOptions> puts;
   for (size_t k = 0; k < count; ++k) {
+    // stdin holds one object: a second `-` would read nothing.
+    if (inv.arg(2 * k + 1) == "-" && k > 0) {
+      for (size_t j = 0; j < k; ++j) {
+        if (inv.arg(2 * j + 1) == "-") {
+          return UsageError(absl::StrCat("object put: ", inv.arg(2 * k),
+                                         ": FILE '-' (stdin) is given for ", inv.arg(2 * j),
+                                         " already"));
+        }
+      }
+    }
     ASSIGN_OR_RETURN(client::PutObjectOptions put, PutOptionsFromArgs(inv, "object put", 2 * k));
     if (auto v = inv.options().Flag("key")) put.expected_key = *v;
     if (!puts.empty() && put.dataset != puts.front().dataset) {
@@ -148,8 +158,22 @@ absl::Status Put(Invocation& inv) {
     staged.push_back(*std::move(s));
   }
   close_files();
-  ASSIGN_OR_RETURN(std::vector<v1::ObjectInfo> stored, client::CommitStagedObjects(**conn, staged));
-  for (const v1::ObjectInfo& info : stored) PrintStored(inv, info);
+  absl::StatusOr<std::vector<v1::ObjectInfo>> stored = client::CommitStagedObjects(**conn, staged);
+  if (!stored.ok()) {
+    // Harmless if the commit did happen (a discard skips what is gone).
+    client::DiscardStagedObjects(**conn, staged).IgnoreError();
+    return absl::Status(stored.status().code(),
+                        absl::StrCat(stored.status().message(),
+                                     " (the objects are stored together: all of them or none; "
+                                     "`object stat` tells which)"));
+  }
+  if (inv.json()) {
+    v1::CommitUploadsResponse all;
+    for (const v1::ObjectInfo& info : *stored) *all.add_objects() = info;
+    PrintJson(all);
+  } else {
+    for (const v1::ObjectInfo& info : *stored) PrintStored(inv, info);
+  }
   return absl::OkStatus();
 }
 

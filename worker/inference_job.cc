@@ -180,7 +180,15 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
   }
 
   // The names the outputs will take (NAME/output_<i> when several) must be
-  // valid before any work: the store would refuse one only at its upload.
+  // valid before any work, and several must fit one commit: the store would
+  // refuse them only at their upload.
+  if (model->outputs().size() > static_cast<size_t>(storage::sealed::kMaxCommitUploads)) {
+    return StepFailed(error, "load",
+                      absl::FailedPreconditionError(absl::StrCat(
+                          "the model has ", model->outputs().size(), " outputs; at most ",
+                          storage::sealed::kMaxCommitUploads, " are stored together")),
+                      /*usage=*/true);
+  }
   for (size_t i = 0; i < model->outputs().size(); ++i) {
     const ObjectRef out = OutputObject(spec.output, i, model->outputs().size());
     if (absl::Status s = storage::sealed::ValidateObjectName(out.name, "--output"); !s.ok()) {
@@ -248,8 +256,10 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
   }
   LogInfo("worker.serialize", {{"outputs", static_cast<unsigned long>(serialized_outputs.size())},
                                {"ms", MsSince(serialize_start)}});
-  // One id for the outputs of this run: the owner tells which run stored a
-  // set (all of a run's outputs carry it; a later run's set replaces all).
+  // One id for the outputs of this run: a run stores all of its outputs or
+  // none, but versions are numbered when each upload begins, so two runs
+  // writing the same outputs at once can leave the latest versions mixed;
+  // the owner tells one run's set from a mix by this label.
   uint8_t job_id_bytes[12];
   if (RAND_bytes(job_id_bytes, sizeof(job_id_bytes)) != 1) {
     return StepFailed(error, "output", absl::InternalError("RAND_bytes failed for the job id"));
@@ -301,6 +311,9 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
     const auto start = SteadyClock::now();
     auto committed = store.CommitStaged(spec.output.dataset, staged);
     if (!committed.ok()) {
+      // Best effort, and harmless if the commit did happen (a discard skips
+      // uploads that are gone); otherwise the store's idle sweep does it.
+      store.DiscardStaged(spec.output.dataset, staged).IgnoreError();
       return StepFailed(
           error, "outputs",
           absl::Status(committed.status().code(),

@@ -74,11 +74,15 @@ absl::Status ObjectStore::DiscardIdleUploads() {
   for (const v1::SealedUploadRecord& u : idle) {
     if (active_uploads_.count(u.id()) > 0) continue;  // still streaming
     // Scanned without the lock: an upload committed since then is an object
-    // that owns the upload's segment space now. Only a record still there
-    // is discarded.
+    // that owns the upload's segment space now, and one staged since then
+    // counts from its staging. Only a record still there and still idle is
+    // discarded.
     absl::StatusOr<std::string> still = db_->Get(keys::Upload(u.id()));
     if (absl::IsNotFound(still.status())) continue;
     RETURN_IF_ERROR(still.status());
+    ASSIGN_OR_RETURN(v1::SealedUploadRecord now,
+                     ParseRecord<v1::SealedUploadRecord>(*still, "upload"));
+    if (std::max(now.create_time_unix_micros(), now.stage_time_unix_micros()) >= cutoff) continue;
     CrashPoint("gc.discard_upload.before_write");
     RETURN_IF_ERROR(DiscardUploadLocked(u, /*sync=*/false));
     LogInfo("store.upload_discarded", {{"upload", u.id()}, {"reason", "idle"}});

@@ -162,6 +162,7 @@ absl::StatusOr<std::unique_ptr<ObjectUpload>> ObjectStore::OpenUpload(
                                                     " belongs to another principal"));
   }
   if (upload.has_staged()) return StagedAlready(upload.id());
+  if (options_.sync_point_for_testing) options_.sync_point_for_testing("upload.open.read");
   if (c.role == kms::Role::kWorkload) {
     // The token is checked again: it may have been revoked since BeginUpload.
     if (!upload.workload()) {
@@ -182,9 +183,14 @@ absl::StatusOr<std::unique_ptr<ObjectUpload>> ObjectStore::OpenUpload(
   // failed stream does: it is discarded now, not at the idle sweep.
   const auto bad_start = [&](const absl::Status& s) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (active_uploads_.contains(upload.id()) || !db_->Get(keys::Upload(upload.id())).ok()) {
-      return s;  // another stream has it, or it is gone already
-    }
+    if (active_uploads_.contains(upload.id())) return s;  // another stream has it
+    // Gone already, or staged by another stream since it was read: a staged
+    // upload is the object CommitUploads will make visible.
+    absl::StatusOr<std::string> now = db_->Get(keys::Upload(upload.id()));
+    if (!now.ok()) return s;
+    absl::StatusOr<v1::SealedUploadRecord> record =
+        ParseRecord<v1::SealedUploadRecord>(*now, "upload");
+    if (!record.ok() || record->has_staged()) return s;
     if (absl::Status d = DiscardUploadLocked(upload, /*sync=*/false); !d.ok()) {
       LogWarning("store.upload_discard_failed",
                  {{"upload", upload.id()}, {"error", std::string(d.message())}});
@@ -309,7 +315,8 @@ absl::StatusOr<v1::CommitUploadsResponse> ObjectStore::CommitUploads(
     }
     RETURN_IF_ERROR(raw.status());
     ASSIGN_OR_RETURN(v1::SealedUploadRecord u, ParseRecord<v1::SealedUploadRecord>(*raw, "upload"));
-    if (!u.has_staged()) {
+    // A discard takes any upload of the caller's that is not streaming.
+    if (!u.has_staged() && !r.discard()) {
       return absl::FailedPreconditionError(
           absl::StrCat("upload_ids[", i, "]: upload ", id,
                        " is not staged: its PutObject stream has not finished with finish.stage"));
@@ -318,15 +325,18 @@ absl::StatusOr<v1::CommitUploadsResponse> ObjectStore::CommitUploads(
   };
   std::vector<v1::SealedUploadRecord> uploads;
   for (int i = 0; i < r.upload_ids_size(); ++i) {
-    ASSIGN_OR_RETURN(v1::SealedUploadRecord u, read(i));
+    absl::StatusOr<v1::SealedUploadRecord> read_u = read(i);
+    // A discard skips uploads that are gone already (committed, swept).
+    if (r.discard() && absl::IsNotFound(read_u.status())) continue;
+    ASSIGN_OR_RETURN(v1::SealedUploadRecord u, std::move(read_u));
     if (u.principal() != c.principal) {
       return absl::PermissionDeniedError(absl::StrCat("CommitUploads: denied for '", c.principal,
-                                                      "': upload ", u.id(),
+                                                      "': upload_ids[", i, "]: upload ", u.id(),
                                                       " belongs to another principal"));
     }
     if (c.role == kms::Role::kWorkload && !u.workload()) {
       return absl::PermissionDeniedError(absl::StrCat("CommitUploads: denied for '", c.principal,
-                                                      "': upload ", u.id(),
+                                                      "': upload_ids[", i, "]: upload ", u.id(),
                                                       " was not begun with a dataset token"));
     }
     if (!uploads.empty() && u.dataset_id() != uploads.front().dataset_id()) {
@@ -337,6 +347,7 @@ absl::StatusOr<v1::CommitUploadsResponse> ObjectStore::CommitUploads(
     }
     uploads.push_back(std::move(u));
   }
+  if (uploads.empty()) return v1::CommitUploadsResponse();  // a discard of uploads all gone
   const std::string dataset_id = uploads.front().dataset_id();
   v1::Dataset ds;
   if (c.role == kms::Role::kWorkload) {
@@ -353,6 +364,8 @@ absl::StatusOr<v1::CommitUploadsResponse> ObjectStore::CommitUploads(
       absl::StatusOr<v1::SealedUploadRecord> u = read(i);
       if (absl::IsNotFound(u.status())) continue;  // gone already
       RETURN_IF_ERROR(u.status());
+      // A stream still writing it discards it when it fails or is swept.
+      if (active_uploads_.contains(u->id())) continue;
       RETURN_IF_ERROR(DiscardUploadLocked(*u, /*sync=*/false));
       LogInfo("store.upload_discarded", {{"upload", u->id()}, {"reason", "asked"}});
     }
@@ -508,6 +521,7 @@ absl::StatusOr<v1::ObjectInfo> ObjectUpload::Commit(const v1::PutObjectFinish& f
     LogInfo("store.object_staged", {{"dataset", dataset_.name()},
                                     {"object", record_.name()},
                                     {"version", static_cast<int64_t>(record_.version())},
+                                    {"bytes", static_cast<int64_t>(info.stored_bytes())},
                                     {"upload", record_.id()},
                                     {"by", record_.principal()}});
     return info;

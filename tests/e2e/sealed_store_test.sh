@@ -94,6 +94,9 @@ as owner1 object get small/t3 "$tmp/t3.out" || fail "get a set's object"
 cmp -s "$tmp/t3.bin" "$tmp/t3.out" || fail "a set's object is not byte-exact"
 expect_rc 2 "a set across datasets" owner1 object put small/t4 "$tmp/t3.bin" ds1/t4 "$tmp/t3.bin"
 expect_rc 2 "an odd argument count" owner1 object put small/t4 "$tmp/t3.bin" small/t5
+expect_rc 2 "stdin twice" owner1 object put small/t4 - small/t5 - < "$tmp/t3.bin"
+grep -q "small/t5: FILE '-' (stdin) is given for small/t4 already" "$tmp/err" \
+  || fail "stdin twice: $(cat "$tmp/err")"
 # (removed again: the checks below count the objects under k1)
 as owner1 object rm small/t1@2 >/dev/null && as owner1 object rm small/t3@1 >/dev/null \
   || fail "removing a set's objects"

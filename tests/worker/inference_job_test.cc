@@ -345,6 +345,24 @@ TEST_F(InferenceJobTest, BatchAndSeveralOutputs) {
 
 // Several outputs are staged, then committed together: when a later one
 // cannot be staged, or the commit fails, no output is stored.
+// More outputs than one commit takes: refused before any input is fetched.
+TEST_F(InferenceJobTest, MoreOutputsThanOneCommitTakesAreRefusedUpFront) {
+  onnx::testing::GraphBuilder g(13);
+  g.Input("x", onnx::DataType::kFloat, {1, 3});
+  for (int i = 0; i < 65; ++i) {
+    g.Node("Identity", {"x"}, {absl::StrCat("o", i)});
+    g.Output(absl::StrCat("o", i), onnx::DataType::kFloat);
+  }
+  store_.objects["models/wide"] = g.Serialize();
+  spec_.model = Ref("models", "wide");
+  JobError error;
+  EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("65 outputs; at most 64 are stored together")));
+  EXPECT_TRUE(error.usage);
+  EXPECT_THAT(store_.calls, Not(Contains(HasSubstr("get inputs"))));
+}
+
 TEST_F(InferenceJobTest, SeveralOutputsAreStoredTogetherOrNotAtAll) {
   UseTwoOutputModel(/*batch=*/1);
   store_.fail_put = {"digit/output_1"};
@@ -362,10 +380,12 @@ TEST_F(InferenceJobTest, SeveralOutputsAreStoredTogetherOrNotAtAll) {
 
   store_.fail_put.clear();
   store_.fail_commit = true;
+  store_.calls.clear();
   r = RunInferenceJob(spec_, store_);
   EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kUnavailable,
                                    AllOf(HasSubstr("outputs: the store went away"),
                                          HasSubstr("all of them or none"))));
+  EXPECT_THAT(store_.calls, Contains("discard results 2"));
   EXPECT_EQ(store_.objects.count("results/digit/output_0"), 0u);
   EXPECT_EQ(store_.objects.count("results/digit/output_1"), 0u);
 

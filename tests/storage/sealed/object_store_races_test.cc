@@ -53,10 +53,11 @@ class ObjectStoreRaceTest : public ObjectStoreTest {
     }
     return s;
   }
-  static absl::Status Commit(Streaming& s) {
+  static absl::Status Commit(Streaming& s, bool stage = false) {
     v1::PutObjectFinish finish;
     finish.set_segment_count(s.parts.segments.size());
     finish.set_stream_bytes(s.parts.stream_bytes);
+    finish.set_stage(stage);
     absl::Status status = s.upload->Commit(finish).status();
     s.upload.reset();  // the stream ends
     return status;
@@ -99,6 +100,43 @@ TEST_F(ObjectStoreRaceTest, TheIdleSweepSparesAnUploadCommittedAfterItsScan) {
   clock_.Advance(options_.upload_idle_timeout + absl::Minutes(1));
   ASSERT_OK(store_->RunMaintenance());
   EXPECT_THAT(store_->LookupUpload(idle.upload_id()), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// The same with an upload staged after the scan: its idle time now counts
+// from the staging, so the sweep leaves it for CommitUploads.
+TEST_F(ObjectStoreRaceTest, TheIdleSweepSparesAnUploadStagedAfterItsScan) {
+  const std::string plain = Pattern(20000, 4);
+  ASSERT_OK_AND_ASSIGN(Streaming a, StartStreaming("slow-staged", plain));
+  clock_.Advance(options_.upload_idle_timeout + absl::Minutes(1));
+  absl::Status staged = absl::UnknownError("not run");
+  At("gc.uploads.scanned", [&] { staged = Commit(a, /*stage=*/true); });
+  ASSERT_OK(store_->RunMaintenance());
+  ASSERT_OK(staged);
+  v1::CommitUploadsRequest commit;
+  commit.add_upload_ids(a.up.upload_id());
+  ASSERT_OK(store_->CommitUploads(kOwner, commit).status());
+  EXPECT_EQ(Get("slow-staged").value_or("FAILED"), plain);
+  ExpectConsistent();
+}
+
+// A second stream of an upload, with a bad header, read the upload's record
+// before the first stream staged it: the staged upload is not discarded
+// with the bad stream.
+TEST_F(ObjectStoreRaceTest, ABadSecondStreamSparesAnUploadStagedMeanwhile) {
+  const std::string plain = Pattern(20000, 5);
+  ASSERT_OK_AND_ASSIGN(Streaming a, StartStreaming("bad-second", plain));
+  v1::PutObjectStart bad = a.start;
+  bad.set_header("not a header");
+  absl::Status staged = absl::UnknownError("not run");
+  At("upload.open.read", [&] { staged = Commit(a, /*stage=*/true); });
+  EXPECT_THAT(store_->OpenUpload(kOwner, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("start.header")));
+  ASSERT_OK(staged);
+  v1::CommitUploadsRequest commit;
+  commit.add_upload_ids(a.up.upload_id());
+  ASSERT_OK(store_->CommitUploads(kOwner, commit).status());
+  EXPECT_EQ(Get("bad-second").value_or("FAILED"), plain);
+  ExpectConsistent();
 }
 
 // The stale-rekey sweep lists a job that is then finished before the sweep

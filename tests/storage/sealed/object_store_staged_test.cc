@@ -156,6 +156,12 @@ TEST_F(ObjectStoreStagedTest, DiscardDropsStagedUploadsAndTheirReservation) {
   EXPECT_EQ(store_->Check()->open_uploads(), 0u);
   EXPECT_EQ(SegmentCount(), 0u);
   EXPECT_THAT(Commit({a}), StatusIs(absl::StatusCode::kNotFound));
+  // Discarding again, or with an upload gone, skips what is gone; an upload
+  // begun and never streamed goes too.
+  ASSERT_OK_AND_ASSIGN(v1::Upload begun, Begin("small", "never"));
+  discard.add_upload_ids(begun.upload_id());
+  ASSERT_OK(store_->CommitUploads(kOwner, discard).status());
+  EXPECT_THAT(store_->LookupUpload(begun.upload_id()), StatusIs(absl::StatusCode::kNotFound));
   ASSERT_OK(StageNew("small", "b", Pattern(20000), &b).status());
   ASSERT_OK(Commit({b}).status());
   ExpectConsistent();
