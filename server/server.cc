@@ -146,6 +146,8 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   ASSIGN_OR_RETURN(s->checkpoint_signer_, kms::HsmCheckpointSigner::Create(*s->hsm_));
   kms::AuditOptions audit_options;
   audit_options.checkpoint_every = c.audit.checkpoint_every;
+  ASSIGN_OR_RETURN(SecretBytes head_mac_key, kms::DeriveAuditHeadMacKey(*s->hsm_));
+  audit_options.head_mac_key = std::make_shared<const SecretBytes>(std::move(head_mac_key));
   ASSIGN_OR_RETURN(s->audit_, kms::AuditLog::Create(*s->db_, s->checkpoint_signer_.get(),
                                                     SystemClock::Default(), audit_options));
   if (!c.audit.key_file.empty()) {

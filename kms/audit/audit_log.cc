@@ -1,7 +1,11 @@
 #include "kms/audit/audit_log.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <utility>
@@ -85,6 +89,27 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(storage::Database& db
   RETURN_IF_ERROR(log->Recover());
   return log;
 }
+
+namespace {
+
+// HMAC-SHA256(key, "strongroom-audit-head-v1" || be64(sequence) || hash).
+Bytes HeadMac(const SecretBytes& key, uint64_t sequence, const Bytes& hash) {
+  static constexpr char kLabel[] = "strongroom-audit-head-v1";
+  Bytes msg(kLabel, kLabel + sizeof(kLabel) - 1);
+  for (int i = 7; i >= 0; --i) msg.push_back(static_cast<uint8_t>(sequence >> (8 * i)));
+  msg.insert(msg.end(), hash.begin(), hash.end());
+  Bytes mac(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  const std::span<const uint8_t> k = key.Reveal();
+  if (HMAC(EVP_sha256(), k.data(), static_cast<int>(k.size()), msg.data(), msg.size(), mac.data(),
+           &len) == nullptr) {
+    return {};  // compares unequal to any stored MAC
+  }
+  mac.resize(len);
+  return mac;
+}
+
+}  // namespace
 
 absl::StatusOr<CheckpointVerifyKey> AuditLog::KeyFor(const std::string& key_id) const {
   if (key_id == signer_key_.key_id()) return signer_key_;
@@ -186,7 +211,29 @@ absl::Status AuditLog::Recover() {
     }
   }
 
+  // The head MAC: records past the last checkpoint were written under it.
+  // A head without one is refused as well when such records exist (a
+  // stripped MAC would otherwise pass an edited tail off as merely unsigned).
+  const uint64_t last_checkpoint_seq = checkpoints.empty() ? 0 : checkpoints.rbegin()->first;
+  if (options_.head_mac_key != nullptr && problem.status().ok() && last.has_value() &&
+      head_pointer.has_value() && last->sequence > last_checkpoint_seq) {
+    const Bytes want = HeadMac(*options_.head_mac_key, head_pointer->sequence, head_pointer->hash);
+    if (head_pointer->mac.empty()) {
+      problem.Report(last_checkpoint_seq + 1,
+                     "the head pointer carries no MAC, so the records after the last "
+                     "checkpoint cannot be checked");
+    } else if (want.empty() || want.size() != head_pointer->mac.size() ||
+               CRYPTO_memcmp(want.data(), head_pointer->mac.data(), want.size()) != 0) {
+      problem.Report(last_checkpoint_seq + 1,
+                     "the head pointer's MAC does not verify: the records after the last "
+                     "checkpoint are not those written with it (or the MAC key is another)");
+    } else {
+      head_mac_verified_at_open_ = true;
+    }
+  }
+
   if (!problem.status().ok()) {
+    head_mac_verified_at_open_ = false;
     if (!options_.open_despite_broken_chain) return problem.status();
     if (start > 1 && last_seq < start) {
       // Read from the latest checkpoint only, and nothing from it on is
@@ -235,12 +282,20 @@ absl::StatusOr<std::optional<AuditRecord>> AuditLog::NoteUnsignedTailAtOpen() {
   e.action = "audit_recovered";
   e.resource = "audit";
   e.decision = AuditDecision::kInfo;
-  e.reason_id = "audit.unsigned_at_start";
-  e.reason_detail = absl::StrCat(
-      "records ", first, "..", last,
-      " were under no signed checkpoint when strongroomd last stopped (not a clean stop); "
-      "the next checkpoint vouches for them as they were found at this start");
-  LogWarning("audit.unsigned_at_start",
+  if (head_mac_verified_at_open_ && head_.sequence == last) {
+    e.reason_id = "audit.head_mac_verified_at_start";
+    e.reason_detail = absl::StrCat(
+        "records ", first, "..", last,
+        " were under no signed checkpoint when strongroomd last stopped (not a clean stop); "
+        "the head MAC written with them verified at this start, so they are as written");
+  } else {
+    e.reason_id = "audit.unsigned_at_start";
+    e.reason_detail = absl::StrCat(
+        "records ", first, "..", last,
+        " were under no signed checkpoint when strongroomd last stopped (not a clean stop); "
+        "the next checkpoint vouches for them as they were found at this start");
+  }
+  LogWarning(e.reason_id,
              {{"first", static_cast<int64_t>(first)}, {"last", static_cast<int64_t>(last)}});
   ASSIGN_OR_RETURN(AuditRecord rec, Append(std::move(e)));
   return rec;
@@ -280,8 +335,11 @@ absl::Status AuditLog::AwaitCommit(std::unique_lock<std::mutex>& lock,
     writing_ = b;
     open_ = std::make_shared<PendingBatch>();
     if (b->records > 0) {
-      b->batch.Put(std::string(kHeadKey), audit_internal::HeadLine({b->head.sequence,
-                                                                    b->head.hash}));
+      audit_internal::HeadPointer head{b->head.sequence, b->head.hash, {}};
+      if (options_.head_mac_key != nullptr) {
+        head.mac = HeadMac(*options_.head_mac_key, head.sequence, head.hash);
+      }
+      b->batch.Put(std::string(kHeadKey), audit_internal::HeadLine(head));
     }
     lock.unlock();
     absl::Status s;

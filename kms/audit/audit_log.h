@@ -73,6 +73,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/clock.h"
+#include "base/secret_bytes.h"
 #include "kms/audit/audit_record.h"
 #include "kms/audit/checkpoint_signer.h"
 #include "storage/database.h"
@@ -87,6 +88,14 @@ struct AuditOptions {
   bool verify_full_chain_on_open = true;
   // See the header comment; for forensics only.
   bool open_despite_broken_chain = false;
+  // An HMAC-SHA256 key (32 bytes) for the head pointer: every group commit
+  // stores a MAC of the head (sequence and hash) made with it, and Create()
+  // checks the stored one, so that records past the last signed checkpoint
+  // cannot be rewritten, dropped or added while the server is down by
+  // someone without the key (a DataLoss at open, as for a broken chain).
+  // strongroomd derives it from a key in the HSM (DeriveAuditHeadMacKey).
+  // Null: heads carry no MAC.
+  std::shared_ptr<const SecretBytes> head_mac_key;
   // Tests only: writes each group commit's batch in place of
   // Database::Write, so a test can slow writes down or fail them. Null:
   // Database::Write.
@@ -174,9 +183,12 @@ class AuditLog {
   // found at open is past the last signed checkpoint (the previous process
   // did not stop cleanly, which would have signed its head), appends a record
   // saying which records (first..last) were then under no signature, since
-  // the next checkpoint will vouch for them as they are found now; an edit
-  // of them made while the server was down is not detectable after that.
-  // nullopt when every record was signed.
+  // the next checkpoint will vouch for them as they are found now. With a
+  // head MAC key whose MAC of the head verified at open (an edit of them
+  // would have failed Create()), the record says so (reason id
+  // audit.head_mac_verified_at_start); without one (no key, or a head written
+  // without a MAC) an edit made while the server was down is not detectable
+  // after that (audit.unsigned_at_start). nullopt when every record was signed.
   absl::StatusOr<std::optional<AuditRecord>> NoteUnsignedTailAtOpen();
   // OK, or the DataLoss found at start-up when open_despite_broken_chain let
   // the log open anyway.
@@ -212,6 +224,7 @@ class AuditLog {
   const AuditOptions options_;
   const CheckpointVerifyKey signer_key_;
   absl::Status integrity_at_open_;
+  bool head_mac_verified_at_open_ = false;
 
   mutable std::mutex mu_;
   // Durable: the last record and checkpoint written.

@@ -1,5 +1,7 @@
 #include "kms/audit/hsm_checkpoint_signer.h"
 
+#include <openssl/crypto.h>
+
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -52,6 +54,34 @@ absl::StatusOr<Bytes> HsmCheckpointSigner::Sign(std::span<const uint8_t> msg) {
                                             public_key_.key_id()));
   }
   return der;
+}
+
+absl::StatusOr<SecretBytes> DeriveAuditHeadMacKey(pkcs11::Hsm& hsm, absl::string_view label) {
+  absl::StatusOr<pkcs11::KeyHandle> key = hsm.FindKey(pkcs11::KeyKind::kAes, label);
+  if (absl::IsNotFound(key.status())) {
+    pkcs11::KeyOptions options;
+    options.label = std::string(label);
+    options.persistent = true;
+    options.usage = pkcs11::kUsageEncrypt;
+    key = hsm.GenerateAesKey(32, options);
+    if (key.ok()) LogInfo("audit.head_mac_key_created", {{"label", std::string(label)}});
+  }
+  RETURN_IF_ERROR(key.status());
+  static constexpr uint8_t kIv[12] = {};
+  static constexpr uint8_t kZeros[32] = {};
+  static constexpr char kAad[] = "strongroom audit head MAC key v1";
+  ASSIGN_OR_RETURN(
+      Bytes out, hsm.AesGcmEncrypt(*key, kIv,
+                                   std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kAad),
+                                                            sizeof(kAad) - 1),
+                                   kZeros));
+  if (out.size() < 32) {
+    return absl::InternalError(
+        absl::StrCat("audit head MAC key '", label, "': the HSM returned ", out.size(), " bytes"));
+  }
+  SecretBytes k = SecretBytes::CopyFrom(std::span<const uint8_t>(out.data(), 32));
+  OPENSSL_cleanse(out.data(), out.size());
+  return k;
 }
 
 }  // namespace strongroom::kms

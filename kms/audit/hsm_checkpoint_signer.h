@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/secret_bytes.h"
 #include "kms/audit/checkpoint_signer.h"
 #include "kms/pkcs11/hsm.h"
 #include "kms/pkcs11/key_handle.h"
@@ -49,6 +50,16 @@ class HsmCheckpointSigner final : public CheckpointSigner {
   const pkcs11::KeyHandle private_key_;
   const CheckpointVerifyKey public_key_;
 };
+
+// The audit log's head MAC key (AuditOptions::head_mac_key), 32 bytes, the
+// same across restarts: the AES-256-GCM encryption of 32 zero bytes under a
+// persistent, non-extractable AES key in the HSM found by `label` (made on
+// first use), with a fixed IV and AAD. The key is used for nothing else, so
+// the fixed IV never meets a second plaintext. Someone with the database
+// but without the HSM cannot compute it.
+inline constexpr absl::string_view kAuditHeadMacKeyLabel = "strongroom-audit-head-mac";
+absl::StatusOr<SecretBytes> DeriveAuditHeadMacKey(pkcs11::Hsm& hsm,
+                                                  absl::string_view label = kAuditHeadMacKeyLabel);
 
 }  // namespace strongroom::kms
 

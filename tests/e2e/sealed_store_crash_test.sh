@@ -13,7 +13,7 @@ bin=$1 src=$2
 source "$src/tests/e2e/lib.sh"
 
 p=spiffe://strongroom
-e2e_provision admin:admin owner:owner
+e2e_provision admin:admin owner:owner auditor:auditor
 cat >> "$tmp/strongroomd.yaml" <<'YAML'
 store: {maintenance_interval: 100ms}
 logging: {level: warning}
@@ -40,6 +40,7 @@ start() {
     port=$(cat "$tmp/port")
     e2e_client_config admin
     e2e_client_config owner
+    e2e_client_config auditor
   fi
 }
 # expect_killed WHAT: the server died of SIGKILL (exit status 137).
@@ -235,4 +236,16 @@ verify "final"
 stop
 named=$(grep -c "crash point reached" "$tmp/server.log" || true)
 [[ $named -ge 20 ]] || fail "only $named named crash points fired"
+# Every start after a kill found the audit records past the last checkpoint
+# under the head MAC they were written with, and said so in the chain; the
+# export verifies.
+start
+as auditor audit export --out "$tmp/audit.jsonl" || fail "audit export"
+verified=$(grep -c '"reason_id":"audit.head_mac_verified_at_start"' "$tmp/audit.jsonl" || true)
+[[ $verified -ge 1 ]] || fail "no start noted a verified audit tail"
+if grep -q '"reason_id":"audit.unsigned_at_start"' "$tmp/audit.jsonl"; then
+  fail "a start found an audit tail it could not verify"
+fi
+as auditor audit verify "$tmp/audit.jsonl" --allow-unpinned >/dev/null || fail "audit verify"
+stop
 echo "$points SIGKILLs ($named at named crash points); 1 passed, 0 failed"

@@ -294,6 +294,89 @@ TEST_F(AuditRecoveryTest, RewrittenChainIsCaughtByCheckpoint) {
                                  HasSubstr("sequence 5: the checkpoint's head hash")));
 }
 
+// With a head MAC key (strongroomd's, from the HSM), the records past the
+// last checkpoint are protected while the server is down too: rewriting,
+// dropping or re-keying them fails the next start, as a broken chain does; an
+// intact tail is noted as verified.
+class AuditHeadMacTest : public AuditRecoveryTest {
+ protected:
+  void SetUp() override {
+    options_.head_mac_key = std::make_shared<const SecretBytes>(SecretBytes::Random(32));
+    AuditRecoveryTest::SetUp();
+  }
+  audit_internal::HeadPointer StoredHead() {
+    audit_internal::HeadPointer h;
+    absl::StatusOr<std::string> v = db_->Get(std::string(audit_internal::kHeadKey));
+    EXPECT_OK(v.status());
+    absl::StatusOr<audit_internal::ParsedLine> line = audit_internal::ParseLine(v.value_or(""));
+    EXPECT_OK(line.status());
+    if (line.ok()) h = audit_internal::HeadFromJson(line->json).value_or(h);
+    return h;
+  }
+  void PutHead(const audit_internal::HeadPointer& h) {
+    ASSERT_OK(db_->Put(std::string(audit_internal::kHeadKey), audit_internal::HeadLine(h)));
+  }
+};
+
+TEST_F(AuditHeadMacTest, AnIntactTailIsNotedAsVerified) {
+  AppendN(7);  // checkpoint at 5: 6 and 7 under the head MAC only
+  EXPECT_EQ(StoredHead().mac.size(), 32u);
+  ASSERT_OK(Reopen());
+  ASSERT_OK_AND_ASSIGN(std::optional<AuditRecord> note, log_->NoteUnsignedTailAtOpen());
+  ASSERT_TRUE(note.has_value());
+  EXPECT_EQ(note->entry.reason_id, "audit.head_mac_verified_at_start");
+  EXPECT_THAT(note->entry.reason_detail, HasSubstr("records 6..7"));
+}
+
+TEST_F(AuditHeadMacTest, ARewrittenTailFailsTheStart) {
+  AppendN(7);
+  const audit_internal::HeadPointer old_head = StoredHead();
+  ASSERT_OK_AND_ASSIGN(std::string v, db_->Get(RecordKey(7)));
+  ASSERT_OK_AND_ASSIGN(AuditRecord r, audit_internal::ParseRecordLine(v));
+  r.entry.decision = AuditDecision::kAllow;
+  r.hash = ComputeRecordHash(r);
+  ASSERT_OK(db_->Put(RecordKey(7), audit_internal::RecordLine(r)));
+  PutHead({7, r.hash, old_head.mac});
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("sequence 6: the head pointer's MAC does not verify")));
+}
+
+TEST_F(AuditHeadMacTest, ADroppedTailFailsTheStart) {
+  AppendN(7);
+  const audit_internal::HeadPointer old_head = StoredHead();
+  ASSERT_OK_AND_ASSIGN(std::string v, db_->Get(RecordKey(6)));
+  ASSERT_OK_AND_ASSIGN(AuditRecord six, audit_internal::ParseRecordLine(v));
+  ASSERT_OK(db_->Delete(RecordKey(7)));
+  PutHead({6, six.hash, old_head.mac});
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("MAC does not verify")));
+}
+
+TEST_F(AuditHeadMacTest, AnotherKeyFailsTheStart) {
+  AppendN(7);
+  options_.head_mac_key = std::make_shared<const SecretBytes>(SecretBytes::Random(32));
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("MAC does not verify")));
+}
+
+// A head stored without a MAC over records past the last checkpoint (a
+// stripped MAC) is refused too; with every record checkpointed there is
+// nothing for the MAC to cover, and a log without a MAC key opens as before.
+TEST_F(AuditHeadMacTest, AHeadWithoutAMacOverAnUnsignedTailFailsTheStart) {
+  AppendN(7);
+  const audit_internal::HeadPointer old_head = StoredHead();
+  PutHead({old_head.sequence, old_head.hash, {}});
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("sequence 6: the head pointer carries no MAC")));
+  options_.head_mac_key = nullptr;
+  ASSERT_OK(Reopen());
+  ASSERT_OK_AND_ASSIGN(std::optional<AuditRecord> note, log_->NoteUnsignedTailAtOpen());
+  ASSERT_TRUE(note.has_value());
+  EXPECT_EQ(note->entry.reason_id, "audit.unsigned_at_start");
+  ASSERT_OK(log_->Checkpoint().status());
+  PutHead({log_->head().sequence, log_->head().hash, {}});
+  options_.head_mac_key = std::make_shared<const SecretBytes>(SecretBytes::Random(32));
+  EXPECT_OK(Reopen());
+}
+
 TEST_F(AuditRecoveryTest, ForensicOpenKeepsTheEvidence) {
   AppendN(8);
   EditStored(3, [](std::string& v) { v = absl::StrReplaceAll(v, {{"keys/model-", "keys/mode1-"}}); });

@@ -3,10 +3,11 @@
 // checkpoints and export trailers that verify offline.
 #include "kms/audit/hsm_checkpoint_signer.h"
 
-#include <sstream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
 
 #include "base/testing/status_matchers.h"
 #include "hsm-sim/testing/softhsm_token.h"
@@ -72,6 +73,26 @@ TEST_F(HsmCheckpointSignerTest, CreatesPersistentKeyAndFindsItAfterRestart) {
   // Another label is another key.
   ASSERT_OK_AND_ASSIGN(auto other, HsmCheckpointSigner::Create(*hsm_, "audit-other"));
   EXPECT_NE(other->KeyId(), key_id);
+}
+
+// The head MAC key: made once in the token, the same 32 bytes after a
+// restart, another for another label; the token's key itself stays
+// sensitive (not readable).
+TEST_F(HsmCheckpointSignerTest, HeadMacKeyIsStableAcrossRestarts) {
+  EXPECT_THAT(hsm_->FindKey(pkcs11::KeyKind::kAes, kAuditHeadMacKeyLabel),
+              StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(SecretBytes first, DeriveAuditHeadMacKey(*hsm_));
+  EXPECT_EQ(first.size(), 32u);
+  ASSERT_OK_AND_ASSIGN(pkcs11::KeyHandle key,
+                       hsm_->FindKey(pkcs11::KeyKind::kAes, kAuditHeadMacKeyLabel));
+  EXPECT_TRUE(key.persistent);
+  ASSERT_OK(OpenHsm());
+  ASSERT_OK_AND_ASSIGN(SecretBytes again, DeriveAuditHeadMacKey(*hsm_));
+  EXPECT_TRUE(std::equal(first.Reveal().begin(), first.Reveal().end(), again.Reveal().begin(),
+                         again.Reveal().end()));
+  ASSERT_OK_AND_ASSIGN(SecretBytes other, DeriveAuditHeadMacKey(*hsm_, "audit-mac-other"));
+  EXPECT_FALSE(std::equal(first.Reveal().begin(), first.Reveal().end(), other.Reveal().begin(),
+                          other.Reveal().end()));
 }
 
 TEST_F(HsmCheckpointSignerTest, HalfPresentKeyPairIsRefused) {
