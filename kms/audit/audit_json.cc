@@ -246,7 +246,6 @@ std::string TrailerLine(const AuditExportTrailer& t) {
 
 std::string HeadLine(const HeadPointer& head) {
   json j = {{"type", "head"}, {"sequence", head.sequence}, {"hash", HexEncode(head.hash)}};
-  if (!head.mac.empty()) j["mac"] = HexEncode(head.mac);
   return Dump(j);
 }
 
@@ -370,9 +369,7 @@ absl::StatusOr<HeadPointer> HeadFromJson(const json& j) {
   HeadPointer h;
   h.sequence = m.U64("sequence");
   h.hash = m.Hash("hash");
-  const bool has_mac = j.contains("mac");
-  if (has_mac) h.mac = m.Hash("mac");  // 32 bytes, as a hash
-  RETURN_IF_ERROR(m.Finish(has_mac ? 4 : 3));
+  RETURN_IF_ERROR(m.Finish(3));
   return h;
 }
 

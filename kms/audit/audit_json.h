@@ -46,7 +46,6 @@ struct ExportKey {
 struct HeadPointer {
   uint64_t sequence = 0;
   Bytes hash;
-  Bytes mac;  // AuditOptions::head_mac_key's MAC of the two; empty: none
 };
 
 struct ParsedLine {

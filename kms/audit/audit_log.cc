@@ -22,6 +22,7 @@ using audit_internal::CheckpointKey;
 using audit_internal::HeadPointer;
 using audit_internal::kCheckpointPrefix;
 using audit_internal::kHeadKey;
+using audit_internal::kHeadMacKey;
 using audit_internal::kRecordPrefix;
 using audit_internal::LineType;
 using audit_internal::ParsedLine;
@@ -92,12 +93,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(storage::Database& db
 
 namespace {
 
-// HMAC-SHA256(key, "strongroom-audit-head-v1" || be64(sequence) || hash).
-Bytes HeadMac(const SecretBytes& key, uint64_t sequence, const Bytes& hash) {
-  static constexpr char kLabel[] = "strongroom-audit-head-v1";
-  Bytes msg(kLabel, kLabel + sizeof(kLabel) - 1);
-  for (int i = 7; i >= 0; --i) msg.push_back(static_cast<uint8_t>(sequence >> (8 * i)));
-  msg.insert(msg.end(), hash.begin(), hash.end());
+Bytes Hmac(const SecretBytes& key, std::span<const uint8_t> msg) {
   Bytes mac(EVP_MAX_MD_SIZE);
   unsigned int len = 0;
   const std::span<const uint8_t> k = key.Reveal();
@@ -107,6 +103,25 @@ Bytes HeadMac(const SecretBytes& key, uint64_t sequence, const Bytes& hash) {
   }
   mac.resize(len);
   return mac;
+}
+
+// HMAC-SHA256(key, "strongroom-audit-head-v1" || be64(sequence) || hash).
+Bytes HeadMac(const SecretBytes& key, uint64_t sequence, const Bytes& hash) {
+  static constexpr char kLabel[] = "strongroom-audit-head-v1";
+  Bytes msg(kLabel, kLabel + sizeof(kLabel) - 1);
+  for (int i = 7; i >= 0; --i) msg.push_back(static_cast<uint8_t>(sequence >> (8 * i)));
+  msg.insert(msg.end(), hash.begin(), hash.end());
+  return Hmac(key, msg);
+}
+
+// The key's check value: the first 8 bytes of HMAC(key, "...-check-value"),
+// stored with each MAC so that a start can tell another key from an edit.
+std::string HeadMacKeyCheckValue(const SecretBytes& key) {
+  static constexpr char kLabel[] = "strongroom-audit-head-mac-check-value";
+  Bytes kcv = Hmac(
+      key, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kLabel), sizeof(kLabel) - 1));
+  kcv.resize(8);
+  return HexEncode(kcv);
 }
 
 }  // namespace
@@ -212,28 +227,50 @@ absl::Status AuditLog::Recover() {
   }
 
   // The head MAC: records past the last checkpoint were written under it.
-  // A head without one is refused as well when such records exist (a
-  // stripped MAC would otherwise pass an edited tail off as merely unsigned).
   const uint64_t last_checkpoint_seq = checkpoints.empty() ? 0 : checkpoints.rbegin()->first;
   if (options_.head_mac_key != nullptr && problem.status().ok() && last.has_value() &&
       head_pointer.has_value() && last->sequence > last_checkpoint_seq) {
-    const Bytes want = HeadMac(*options_.head_mac_key, head_pointer->sequence, head_pointer->hash);
-    if (head_pointer->mac.empty()) {
-      problem.Report(last_checkpoint_seq + 1,
-                     "the head pointer carries no MAC, so the records after the last "
-                     "checkpoint cannot be checked");
-    } else if (want.empty() || want.size() != head_pointer->mac.size() ||
-               CRYPTO_memcmp(want.data(), head_pointer->mac.data(), want.size()) != 0) {
-      problem.Report(last_checkpoint_seq + 1,
-                     "the head pointer's MAC does not verify: the records after the last "
-                     "checkpoint are not those written with it (or the MAC key is another)");
+    absl::StatusOr<std::string> stored = db_.Get(kHeadMacKey);
+    if (absl::IsNotFound(stored.status())) {
+      // Written by a release without the MAC, or removed: the start notes
+      // the tail as unchecked (NoteUnsignedTailAtOpen) rather than refuse,
+      // so that an upgrade after a crash still starts.
+      head_mac_at_open_ = HeadMacAtOpen::kAbsent;
     } else {
-      head_mac_verified_at_open_ = true;
+      RETURN_IF_ERROR(stored.status());
+      const std::string kcv = HeadMacKeyCheckValue(*options_.head_mac_key);
+      const Bytes want =
+          HeadMac(*options_.head_mac_key, head_pointer->sequence, head_pointer->hash);
+      const bool lower_hex = std::all_of(stored->begin(), stored->end(), [](char ch) {
+        return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+      });
+      absl::StatusOr<Bytes> got = stored->size() == 80 && lower_hex
+                                      ? HexDecode(stored->substr(16), "head MAC")
+                                      : absl::StatusOr<Bytes>(absl::DataLossError("malformed"));
+      if (!got.ok()) {
+        problem.Report(last_checkpoint_seq + 1, "the stored head MAC cannot be read");
+      } else if (stored->substr(0, 16) != kcv) {
+        problem.Report(last_checkpoint_seq + 1,
+                       absl::StrCat("the head MAC was made with another key (check value ",
+                                    stored->substr(0, 16), "; the HSM's key now: ", kcv,
+                                    "): the audit head MAC key in the HSM was replaced"));
+      } else if (want.empty() || want.size() != got->size() ||
+                 CRYPTO_memcmp(want.data(), got->data(), want.size()) != 0) {
+        problem.Report(last_checkpoint_seq + 1,
+                       "the head pointer's MAC does not verify: the records after the last "
+                       "checkpoint are not those written with it");
+      } else {
+        head_mac_at_open_ = HeadMacAtOpen::kVerified;
+        head_mac_verified_through_ = head_pointer->sequence;
+      }
     }
   }
 
   if (!problem.status().ok()) {
-    head_mac_verified_at_open_ = false;
+    head_mac_at_open_ = HeadMacAtOpen::kNotChecked;
+    // Opened anyway (forensics): no MAC is written over what was found, so
+    // that the next start does not vouch for it.
+    write_head_mac_ = false;
     if (!options_.open_despite_broken_chain) return problem.status();
     if (start > 1 && last_seq < start) {
       // Read from the latest checkpoint only, and nothing from it on is
@@ -282,18 +319,24 @@ absl::StatusOr<std::optional<AuditRecord>> AuditLog::NoteUnsignedTailAtOpen() {
   e.action = "audit_recovered";
   e.resource = "audit";
   e.decision = AuditDecision::kInfo;
-  if (head_mac_verified_at_open_ && head_.sequence == last) {
+  if (head_mac_at_open_ == HeadMacAtOpen::kVerified && head_mac_verified_through_ == last) {
     e.reason_id = "audit.head_mac_verified_at_start";
     e.reason_detail = absl::StrCat(
         "records ", first, "..", last,
         " were under no signed checkpoint when strongroomd last stopped (not a clean stop); "
-        "the head MAC written with them verified at this start, so they are as written");
+        "the head MAC written with record ",
+        last,
+        " verified at this start, so no record up to it was changed or added (a rollback to an "
+        "earlier head is not detectable)");
   } else {
     e.reason_id = "audit.unsigned_at_start";
     e.reason_detail = absl::StrCat(
         "records ", first, "..", last,
-        " were under no signed checkpoint when strongroomd last stopped (not a clean stop); "
-        "the next checkpoint vouches for them as they were found at this start");
+        " were under no signed checkpoint when strongroomd last stopped (not a clean stop)",
+        head_mac_at_open_ == HeadMacAtOpen::kAbsent
+            ? " and the head carried no MAC (written by an older release, or removed)"
+            : "",
+        "; the next checkpoint vouches for them as they were found at this start");
   }
   LogWarning(e.reason_id,
              {{"first", static_cast<int64_t>(first)}, {"last", static_cast<int64_t>(last)}});
@@ -335,11 +378,17 @@ absl::Status AuditLog::AwaitCommit(std::unique_lock<std::mutex>& lock,
     writing_ = b;
     open_ = std::make_shared<PendingBatch>();
     if (b->records > 0) {
-      audit_internal::HeadPointer head{b->head.sequence, b->head.hash, {}};
+      b->batch.Put(std::string(kHeadKey),
+                   audit_internal::HeadLine({b->head.sequence, b->head.hash}));
       if (options_.head_mac_key != nullptr) {
-        head.mac = HeadMac(*options_.head_mac_key, head.sequence, head.hash);
+        if (write_head_mac_) {
+          const Bytes mac = HeadMac(*options_.head_mac_key, b->head.sequence, b->head.hash);
+          b->batch.Put(std::string(kHeadMacKey),
+                       HeadMacKeyCheckValue(*options_.head_mac_key) + HexEncode(mac));
+        } else {
+          b->batch.Delete(std::string(kHeadMacKey));
+        }
       }
-      b->batch.Put(std::string(kHeadKey), audit_internal::HeadLine(head));
     }
     lock.unlock();
     absl::Status s;

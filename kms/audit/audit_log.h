@@ -91,10 +91,11 @@ struct AuditOptions {
   // An HMAC-SHA256 key (32 bytes) for the head pointer: every group commit
   // stores a MAC of the head (sequence and hash) made with it, and Create()
   // checks the stored one, so that records past the last signed checkpoint
-  // cannot be rewritten, dropped or added while the server is down by
-  // someone without the key (a DataLoss at open, as for a broken chain).
-  // strongroomd derives it from a key in the HSM (DeriveAuditHeadMacKey).
-  // Null: heads carry no MAC.
+  // cannot be changed or added while the server is down by someone without
+  // the key (a DataLoss at open, as for a broken chain; so is a MAC made
+  // with another key). A rollback to an earlier head with its MAC is not
+  // caught (docs/audit.md). strongroomd derives the key from a key in the
+  // HSM (DeriveAuditHeadMacKey). Null: heads carry no MAC.
   std::shared_ptr<const SecretBytes> head_mac_key;
   // Tests only: writes each group commit's batch in place of
   // Database::Write, so a test can slow writes down or fail them. Null:
@@ -186,9 +187,10 @@ class AuditLog {
   // the next checkpoint will vouch for them as they are found now. With a
   // head MAC key whose MAC of the head verified at open (an edit of them
   // would have failed Create()), the record says so (reason id
-  // audit.head_mac_verified_at_start); without one (no key, or a head written
-  // without a MAC) an edit made while the server was down is not detectable
-  // after that (audit.unsigned_at_start). nullopt when every record was signed.
+  // audit.head_mac_verified_at_start); without one (no key, or a head stored
+  // without a MAC, which the detail says) an edit made while the server was
+  // down is not detectable after that (audit.unsigned_at_start). nullopt
+  // when every record was signed.
   absl::StatusOr<std::optional<AuditRecord>> NoteUnsignedTailAtOpen();
   // OK, or the DataLoss found at start-up when open_despite_broken_chain let
   // the log open anyway.
@@ -224,7 +226,14 @@ class AuditLog {
   const AuditOptions options_;
   const CheckpointVerifyKey signer_key_;
   absl::Status integrity_at_open_;
-  bool head_mac_verified_at_open_ = false;
+  // What Recover() found of the head MAC over records past the last
+  // checkpoint (kNotChecked: no key, no such records, or a broken chain).
+  enum class HeadMacAtOpen { kNotChecked, kAbsent, kVerified };
+  HeadMacAtOpen head_mac_at_open_ = HeadMacAtOpen::kNotChecked;
+  uint64_t head_mac_verified_through_ = 0;
+  // False after a forensic open (open_despite_broken_chain): heads are then
+  // written without a MAC (and the stored one removed).
+  bool write_head_mac_ = true;
 
   mutable std::mutex mu_;
   // Durable: the last record and checkpoint written.

@@ -67,6 +67,11 @@ absl::StatusOr<SecretBytes> DeriveAuditHeadMacKey(pkcs11::Hsm& hsm, absl::string
     if (key.ok()) LogInfo("audit.head_mac_key_created", {{"label", std::string(label)}});
   }
   RETURN_IF_ERROR(key.status());
+  if (key->aes_key_bytes != 32) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("audit head MAC key '", label, "': the token's key is ", key->aes_key_bytes,
+                     " bytes, not an AES-256 key made by strongroomd; remove or relabel it"));
+  }
   static constexpr uint8_t kIv[12] = {};
   static constexpr uint8_t kZeros[32] = {};
   static constexpr char kAad[] = "strongroom audit head MAC key v1";
@@ -76,6 +81,7 @@ absl::StatusOr<SecretBytes> DeriveAuditHeadMacKey(pkcs11::Hsm& hsm, absl::string
                                                             sizeof(kAad) - 1),
                                    kZeros));
   if (out.size() < 32) {
+    OPENSSL_cleanse(out.data(), out.size());
     return absl::InternalError(
         absl::StrCat("audit head MAC key '", label, "': the HSM returned ", out.size(), " bytes"));
   }
