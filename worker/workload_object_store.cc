@@ -37,36 +37,40 @@ absl::StatusOr<strongroom::v1::ObjectInfo> WorkloadObjectStore::Get(
   return wl_->GetObject(std::move(o), out);
 }
 
-absl::StatusOr<strongroom::v1::ObjectInfo> WorkloadObjectStore::Put(
-    const ObjectRef& ref, const std::map<std::string, std::string>& labels, uint64_t size,
-    storage::ByteSource& in) {
-  client::PutObjectOptions o;
-  o.dataset = ref.dataset;
-  o.name = ref.name;
-  o.labels = labels;
-  o.size_hint = size;
-  return wl_->PutObject(o, in);
-}
-
-absl::StatusOr<JobObjectStore::Staged> WorkloadObjectStore::Stage(
-    const ObjectRef& ref, const std::map<std::string, std::string>& labels, uint64_t size,
-    storage::ByteSource& in) {
-  client::PutObjectOptions o;
-  o.dataset = ref.dataset;
-  o.name = ref.name;
-  o.labels = labels;
-  o.size_hint = size;
-  ASSIGN_OR_RETURN(client::StagedObject staged, wl_->StageObject(o, in));
-  return Staged{std::move(staged.upload_id), std::move(staged.info)};
-}
-
 namespace {
+
+client::PutObjectOptions PutOptions(const ObjectRef& ref,
+                                    const std::map<std::string, std::string>& labels,
+                                    uint64_t size) {
+  client::PutObjectOptions o;
+  o.dataset = ref.dataset;
+  o.name = ref.name;
+  o.labels = labels;
+  o.size_hint = size;
+  return o;
+}
+
 std::vector<client::StagedObject> ClientStaged(const std::vector<JobObjectStore::Staged>& staged) {
   std::vector<client::StagedObject> objects;
   for (const JobObjectStore::Staged& s : staged) objects.push_back({s.upload_id, s.info});
   return objects;
 }
+
 }  // namespace
+
+absl::StatusOr<strongroom::v1::ObjectInfo> WorkloadObjectStore::Put(
+    const ObjectRef& ref, const std::map<std::string, std::string>& labels, uint64_t size,
+    storage::ByteSource& in) {
+  return wl_->PutObject(PutOptions(ref, labels, size), in);
+}
+
+absl::StatusOr<JobObjectStore::Staged> WorkloadObjectStore::Stage(
+    const ObjectRef& ref, const std::map<std::string, std::string>& labels, uint64_t size,
+    storage::ByteSource& in) {
+  ASSIGN_OR_RETURN(client::StagedObject staged,
+                   wl_->StageObject(PutOptions(ref, labels, size), in));
+  return Staged{std::move(staged.upload_id), std::move(staged.info)};
+}
 
 absl::StatusOr<std::vector<strongroom::v1::ObjectInfo>> WorkloadObjectStore::CommitStaged(
     absl::string_view dataset, const std::vector<Staged>& staged) {

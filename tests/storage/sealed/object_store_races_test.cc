@@ -63,6 +63,13 @@ class ObjectStoreRaceTest : public ObjectStoreTest {
     return status;
   }
 
+  // Commits `s`'s staged upload alone.
+  absl::Status CommitStaged(const Streaming& s) {
+    v1::CommitUploadsRequest commit;
+    commit.add_upload_ids(s.up.upload_id());
+    return store_->CommitUploads(kOwner, commit).status();
+  }
+
   std::string point_;
   std::function<void()> between_;
 };
@@ -112,9 +119,7 @@ TEST_F(ObjectStoreRaceTest, TheIdleSweepSparesAnUploadStagedAfterItsScan) {
   At("gc.uploads.scanned", [&] { staged = Commit(a, /*stage=*/true); });
   ASSERT_OK(store_->RunMaintenance());
   ASSERT_OK(staged);
-  v1::CommitUploadsRequest commit;
-  commit.add_upload_ids(a.up.upload_id());
-  ASSERT_OK(store_->CommitUploads(kOwner, commit).status());
+  ASSERT_OK(CommitStaged(a));
   EXPECT_EQ(Get("slow-staged").value_or("FAILED"), plain);
   ExpectConsistent();
 }
@@ -132,9 +137,7 @@ TEST_F(ObjectStoreRaceTest, ABadSecondStreamSparesAnUploadStagedMeanwhile) {
   EXPECT_THAT(store_->OpenUpload(kOwner, bad),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("start.header")));
   ASSERT_OK(staged);
-  v1::CommitUploadsRequest commit;
-  commit.add_upload_ids(a.up.upload_id());
-  ASSERT_OK(store_->CommitUploads(kOwner, commit).status());
+  ASSERT_OK(CommitStaged(a));
   EXPECT_EQ(Get("bad-second").value_or("FAILED"), plain);
   ExpectConsistent();
 }

@@ -105,12 +105,7 @@ TEST_F(ObjectStoreStagedTest, OneBadUploadCommitsNone) {
 }
 
 TEST_F(ObjectStoreStagedTest, StagedBytesCountAgainstTheQuotaUntilDiscarded) {
-  v1::CreateDatasetRequest r;
-  r.set_dataset_id("small");
-  r.set_key("k1");
-  r.set_owner(kOwner.principal);
-  r.set_quota_bytes(30000);
-  ASSERT_OK(store_->CreateDataset(kAdmin, r).status());
+  ASSERT_OK(CreateQuotaDataset("small", 30000));
   std::string a, b;
   ASSERT_OK(StageNew("small", "a", Pattern(20000), &a).status());
   // The staged 20000 bytes are still reserved.
@@ -136,12 +131,7 @@ TEST_F(ObjectStoreStagedTest, StagedBytesCountAgainstTheQuotaUntilDiscarded) {
 // A set that will not be completed is dropped at once: segments, records
 // and its reservation against the quota.
 TEST_F(ObjectStoreStagedTest, DiscardDropsStagedUploadsAndTheirReservation) {
-  v1::CreateDatasetRequest r;
-  r.set_dataset_id("small");
-  r.set_key("k1");
-  r.set_owner(kOwner.principal);
-  r.set_quota_bytes(30000);
-  ASSERT_OK(store_->CreateDataset(kAdmin, r).status());
+  ASSERT_OK(CreateQuotaDataset("small", 30000));
   std::string a, b;
   ASSERT_OK(StageNew("small", "a", Pattern(20000), &a).status());
   EXPECT_THAT(StageNew("small", "b", Pattern(20000), &b),

@@ -374,12 +374,7 @@ TEST_F(ObjectStoreTest, StructureChecksRefuseBadUploadsAndKeepTheStoredObject) {
 }
 
 TEST_F(ObjectStoreTest, QuotaIsEnforcedAndFailedUploadsAreDiscarded) {
-  v1::CreateDatasetRequest r;
-  r.set_dataset_id("small");
-  r.set_key("k1");
-  r.set_owner(kOwner.principal);
-  r.set_quota_bytes(30000);
-  ASSERT_OK(store_->CreateDataset(kAdmin, r).status());
+  ASSERT_OK(CreateQuotaDataset("small", 30000));
   auto put = [&](const std::string& name, size_t n) -> absl::StatusOr<v1::ObjectInfo> {
     ASSIGN_OR_RETURN(v1::Upload up, Begin("small", name));
     return SealAndUpload(kOwner, up, "small", Pattern(n));

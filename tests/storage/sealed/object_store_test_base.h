@@ -61,6 +61,16 @@ class ObjectStoreTest : public testing::ObjectStoreFixture {
     return SealAndUpload(who, up, "ds1", plain);
   }
 
+  // An admin's dataset `id` of kOwner under keys/k1 with a quota of `bytes`.
+  absl::Status CreateQuotaDataset(const std::string& id, uint64_t bytes) {
+    v1::CreateDatasetRequest r;
+    r.set_dataset_id(id);
+    r.set_key("k1");
+    r.set_owner(kOwner.principal);
+    r.set_quota_bytes(bytes);
+    return store_->CreateDataset(kAdmin, r).status();
+  }
+
   // BeginUpload of dataset/name as kOwner, without labels.
   absl::StatusOr<v1::Upload> Begin(const std::string& dataset, const std::string& name) {
     v1::BeginUploadRequest b;
