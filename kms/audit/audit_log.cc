@@ -124,6 +124,13 @@ std::string HeadMacKeyCheckValue(const SecretBytes& key) {
   return HexEncode(kcv);
 }
 
+// What audit/head_mac holds: kcv || be64 sequence || MAC, in lowercase hex.
+std::string HeadMacValue(const SecretBytes& key, uint64_t sequence, const Bytes& mac) {
+  uint8_t seq[8];
+  for (int i = 0; i < 8; ++i) seq[i] = static_cast<uint8_t>(sequence >> (8 * (7 - i)));
+  return absl::StrCat(HeadMacKeyCheckValue(key), HexEncode(seq), HexEncode(mac));
+}
+
 }  // namespace
 
 absl::StatusOr<CheckpointVerifyKey> AuditLog::KeyFor(const std::string& key_id) const {
@@ -231,24 +238,37 @@ absl::Status AuditLog::Recover() {
   if (options_.head_mac_key != nullptr && problem.status().ok() && last.has_value() &&
       head_pointer.has_value() && last->sequence > last_checkpoint_seq) {
     absl::StatusOr<std::string> stored = db_.Get(kHeadMacKey);
-    if (absl::IsNotFound(stored.status())) {
-      // Written by a release without the MAC, or removed: the start notes
-      // the tail as unchecked (NoteUnsignedTailAtOpen) rather than refuse,
-      // so that an upgrade after a crash still starts.
+    RETURN_IF_ERROR(absl::IsNotFound(stored.status()) ? absl::OkStatus() : stored.status());
+    // kcv (16 hex) || be64 sequence (16 hex) || MAC (64 hex).
+    const bool readable = stored.ok() && stored->size() == 96 &&
+                          std::all_of(stored->begin(), stored->end(), [](char ch) {
+                            return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+                          });
+    uint64_t mac_seq = 0;
+    absl::StatusOr<Bytes> got = absl::DataLossError("no MAC");
+    if (readable) {
+      for (char ch : stored->substr(16, 16)) {
+        mac_seq = (mac_seq << 4) | static_cast<uint64_t>(ch <= '9' ? ch - '0' : ch - 'a' + 10);
+      }
+      got = HexDecode(stored->substr(32), "head MAC");
+    }
+    if (!stored.ok() || (readable && mac_seq < head_pointer->sequence)) {
+      // None, or one of an earlier head (a release without the MAC wrote
+      // the later ones), or removed: the start notes the tail as unchecked
+      // (NoteUnsignedTailAtOpen) rather than refuse, so that an upgrade
+      // after a crash still starts.
       head_mac_at_open_ = HeadMacAtOpen::kAbsent;
     } else {
-      RETURN_IF_ERROR(stored.status());
       const std::string kcv = HeadMacKeyCheckValue(*options_.head_mac_key);
       const Bytes want =
           HeadMac(*options_.head_mac_key, head_pointer->sequence, head_pointer->hash);
-      const bool lower_hex = std::all_of(stored->begin(), stored->end(), [](char ch) {
-        return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
-      });
-      absl::StatusOr<Bytes> got = stored->size() == 80 && lower_hex
-                                      ? HexDecode(stored->substr(16), "head MAC")
-                                      : absl::StatusOr<Bytes>(absl::DataLossError("malformed"));
-      if (!got.ok()) {
+      if (!readable || !got.ok()) {
         problem.Report(last_checkpoint_seq + 1, "the stored head MAC cannot be read");
+      } else if (mac_seq > head_pointer->sequence) {
+        problem.Report(head_pointer->sequence + 1,
+                       absl::StrCat("the head MAC is of record ", mac_seq,
+                                    ", past the stored head: records after ",
+                                    head_pointer->sequence, " were removed"));
       } else if (stored->substr(0, 16) != kcv) {
         problem.Report(last_checkpoint_seq + 1,
                        absl::StrCat("the head MAC was made with another key (check value ",
@@ -384,7 +404,7 @@ absl::Status AuditLog::AwaitCommit(std::unique_lock<std::mutex>& lock,
         if (write_head_mac_) {
           const Bytes mac = HeadMac(*options_.head_mac_key, b->head.sequence, b->head.hash);
           b->batch.Put(std::string(kHeadMacKey),
-                       HeadMacKeyCheckValue(*options_.head_mac_key) + HexEncode(mac));
+                       HeadMacValue(*options_.head_mac_key, b->head.sequence, mac));
         } else {
           b->batch.Delete(std::string(kHeadMacKey));
         }

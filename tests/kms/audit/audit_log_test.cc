@@ -328,7 +328,7 @@ class AuditHeadMacTest : public AuditRecoveryTest {
 
 TEST_F(AuditHeadMacTest, AnIntactTailIsNotedAsVerified) {
   AppendN(7);  // checkpoint at 5: 6 and 7 under the head MAC only
-  EXPECT_EQ(StoredMac().size(), 80u);
+  EXPECT_EQ(StoredMac().size(), 96u);
   ASSERT_OK(Reopen());
   std::optional<AuditRecord> note = Note();
   ASSERT_TRUE(note.has_value());
@@ -352,7 +352,23 @@ TEST_F(AuditHeadMacTest, ARecordDroppedUnderTheStoredMacFailsTheStart) {
   AppendN(7);
   ASSERT_OK(db_->Delete(RecordKey(7)));
   PutHead(6, StoredHash(6));
-  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("MAC does not verify")));
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("sequence 7: the head MAC is of record 7, past the "
+                                           "stored head: records after 6 were removed")));
+}
+
+// An older release (without the MAC) that ran after a newer one left the
+// MAC of an earlier head: the start opens and notes the tail as unchecked.
+TEST_F(AuditHeadMacTest, AMacOfAnEarlierHeadIsNotedAsUnchecked) {
+  AppendN(6);
+  const std::string mac6 = StoredMac();
+  AppendN(1);
+  ASSERT_OK(db_->Put(std::string(audit_internal::kHeadMacKey), mac6));
+  ASSERT_OK(Reopen());
+  std::optional<AuditRecord> note = Note();
+  ASSERT_TRUE(note.has_value());
+  EXPECT_EQ(note->entry.reason_id, "audit.unsigned_at_start");
+  EXPECT_THAT(note->entry.reason_detail, HasSubstr("the head carried no MAC"));
 }
 
 // The known limit: the head and MAC of an earlier batch, put back with the
