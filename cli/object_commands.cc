@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "base/status_macros.h"
 #include "cli/command.h"
 #include "cli/io.h"
@@ -162,8 +163,13 @@ absl::Status Put(Invocation& inv) {
   if (!stored.ok()) {
     // Harmless if the commit did happen (a discard skips what is gone).
     client::DiscardStagedObjects(**conn, staged).IgnoreError();
+    // The server names upload_ids[i]: name the object the user gave.
+    std::string message(stored.status().message());
+    for (size_t k = 0; k < staged.size(); ++k) {
+      absl::StrReplaceAll({{absl::StrCat("upload_ids[", k, "]"), inv.arg(2 * k)}}, &message);
+    }
     return absl::Status(stored.status().code(),
-                        absl::StrCat(stored.status().message(),
+                        absl::StrCat(message,
                                      " (the objects are stored together: all of them or none; "
                                      "`object stat` tells which)"));
   }
@@ -410,7 +416,7 @@ std::vector<Command> ObjectCommands() {
        "[--segment-size BYTES] [--quiet]",
        "encrypt FILE (- for stdin) here under a fresh data key and upload it as a new version; "
        "several pairs (one dataset) are stored together: all of them or none",
-       2, 128, {"key", "label", "segment-size"}, {"quiet"}, Put},
+       2, 2 * storage::sealed::kMaxCommitUploads, {"key", "label", "segment-size"}, {"quiet"}, Put},
       {"object get",
        "DATASET/NAME[@VERSION] OUT [--range START-END] [--raw [--token-file FILE]] [--quiet]",
        "download and decrypt to OUT (- for stdout); --raw: the sealed object itself, with "

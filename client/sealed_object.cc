@@ -309,15 +309,27 @@ absl::StatusOr<v1::ObjectInfo> PutSealed(Connection& conn, const PutObjectOption
   message.mutable_finish()->set_stage(stage);
   stream->Write(message);  // a refusal shows in Finish()
   ASSIGN_OR_RETURN(v1::ObjectInfo info, stream->Finish());
+  // A staged upload this client refuses is dropped now rather than left,
+  // reserved, for the idle sweep (best effort).
+  const auto refuse = [&](absl::Status s) {
+    if (stage) {
+      v1::CommitUploadsRequest discard;
+      discard.add_upload_ids(upload.upload_id());
+      discard.set_token(o.token);
+      discard.set_discard(true);
+      conn.CommitUploads(discard).IgnoreError();
+    }
+    return s;
+  };
   if (!SameDataset(info.dataset(), o.dataset) || info.name() != o.name ||
       info.version() != upload.version()) {
-    return absl::DataLossError(absl::StrCat("PutObject: the server recorded ", info.dataset(), "/",
-                                            info.name(), "@", info.version(), ", not ", o.dataset,
-                                            "/", o.name, "@", upload.version()));
+    return refuse(absl::DataLossError(
+        absl::StrCat("PutObject: the server recorded ", info.dataset(), "/", info.name(), "@",
+                     info.version(), ", not ", o.dataset, "/", o.name, "@", upload.version())));
   }
   if (info.size() != done) {
-    return absl::DataLossError(absl::StrCat("PutObject: the server recorded ", info.size(),
-                                            " bytes, ", done, " were sent"));
+    return refuse(absl::DataLossError(absl::StrCat("PutObject: the server recorded ", info.size(),
+                                                   " bytes, ", done, " were sent")));
   }
   if (upload_id != nullptr) *upload_id = upload.upload_id();
   return info;

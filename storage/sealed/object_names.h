@@ -18,8 +18,10 @@
 namespace strongroom::storage::sealed {
 
 inline constexpr size_t kMaxObjectNameSize = 1024;
-// Staged uploads one CommitUploads makes visible together, at most.
-inline constexpr int kMaxCommitUploads = 64;
+// Staged uploads one CommitUploads makes visible together, at most: half the
+// default cap on a principal's begun-and-unfinished uploads
+// (store.max_pending_uploads, 64), which counts staged ones too.
+inline constexpr int kMaxCommitUploads = 32;
 
 absl::Status ValidateDatasetId(absl::string_view id, absl::string_view field);
 // An attestation policy's id (the same syntax), naming `field` in errors.

@@ -360,14 +360,15 @@ absl::StatusOr<v1::CommitUploadsResponse> ObjectStore::CommitUploads(
 
   std::lock_guard<std::mutex> lock(mu_);
   if (r.discard()) {
-    for (int i = 0; i < r.upload_ids_size(); ++i) {
-      absl::StatusOr<v1::SealedUploadRecord> u = read(i);
-      if (absl::IsNotFound(u.status())) continue;  // gone already
-      RETURN_IF_ERROR(u.status());
-      // A stream still writing it discards it when it fails or is swept.
-      if (active_uploads_.contains(u->id())) continue;
-      RETURN_IF_ERROR(DiscardUploadLocked(*u, /*sync=*/false));
-      LogInfo("store.upload_discarded", {{"upload", u->id()}, {"reason", "asked"}});
+    // Only the uploads checked above: gone since, or streaming (its stream
+    // discards it when it fails or is swept), they are skipped.
+    for (const v1::SealedUploadRecord& u : uploads) {
+      absl::StatusOr<std::string> still = db_->Get(keys::Upload(u.id()));
+      if (absl::IsNotFound(still.status())) continue;
+      RETURN_IF_ERROR(still.status());
+      if (active_uploads_.contains(u.id())) continue;
+      RETURN_IF_ERROR(DiscardUploadLocked(u, /*sync=*/false));
+      LogInfo("store.upload_discarded", {{"upload", u.id()}, {"reason", "asked"}});
     }
     return v1::CommitUploadsResponse();
   }

@@ -349,7 +349,7 @@ TEST_F(InferenceJobTest, BatchAndSeveralOutputs) {
 TEST_F(InferenceJobTest, MoreOutputsThanOneCommitTakesAreRefusedUpFront) {
   onnx::testing::GraphBuilder g(13);
   g.Input("x", onnx::DataType::kFloat, {1, 3});
-  for (int i = 0; i < 65; ++i) {
+  for (int i = 0; i < 33; ++i) {
     g.Node("Identity", {"x"}, {absl::StrCat("o", i)});
     g.Output(absl::StrCat("o", i), onnx::DataType::kFloat);
   }
@@ -358,7 +358,7 @@ TEST_F(InferenceJobTest, MoreOutputsThanOneCommitTakesAreRefusedUpFront) {
   JobError error;
   EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("65 outputs; at most 64 are stored together")));
+                       HasSubstr("33 outputs; at most 32 are stored together")));
   EXPECT_TRUE(error.usage);
   EXPECT_THAT(store_.calls, Not(Contains(HasSubstr("get inputs"))));
 }

@@ -94,8 +94,8 @@ TEST_F(ObjectStoreStagedTest, OneBadUploadCommitsNone) {
                                                   HasSubstr("upload_ids[1]: not an upload id")));
   EXPECT_THAT(Commit({staged, staged}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("upload_ids[1]")));
-  EXPECT_THAT(Commit(std::vector<std::string>(65, staged)),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 64")));
+  EXPECT_THAT(Commit(std::vector<std::string>(33, staged)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 32")));
   // None of the refused commits made anything visible.
   EXPECT_THAT(Get("out/0"), StatusIs(absl::StatusCode::kNotFound));
   ASSERT_OK_AND_ASSIGN(v1::Dataset d, store_->LookupDataset("ds1"));
