@@ -20,6 +20,8 @@ class ObjectStoreStagedTest : public ObjectStoreTest {
     b.set_dataset(dataset);
     b.set_name(name);
     ASSIGN_OR_RETURN(v1::Upload up, store_->BeginUpload(who, b));
+    // What a staging client checks first (an older server would commit).
+    EXPECT_TRUE(up.stage_supported());
     *upload_id = up.upload_id();
     return SealAndUpload(who, up, dataset, plain, "", /*stage=*/true);
   }
