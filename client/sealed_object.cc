@@ -217,6 +217,12 @@ absl::StatusOr<v1::ObjectInfo> PutSealed(Connection& conn, const PutObjectOption
     }
   }
   ASSIGN_OR_RETURN(v1::Upload upload, std::move(begun));
+  if (stage && !upload.stage_supported()) {
+    // An older server would commit the object at the end of its stream.
+    return absl::FailedPreconditionError(
+        "BeginUpload: this server does not keep staged uploads (an older strongroomd): store "
+        "the objects one at a time");
+  }
   // The data key is made for, and bound to, the reservation the server
   // answers with: it must be the object asked for.
   if (!SameDataset(upload.dataset(), o.dataset) || upload.name() != o.name ||

@@ -138,6 +138,7 @@ absl::StatusOr<v1::Upload> ObjectStore::BeginUpload(const Caller& c,
   out.set_key(ds.key());
   out.set_min_segment_size(options_.min_segment_size);
   out.set_max_segment_size(options_.max_segment_size);
+  out.set_stage_supported(true);
   return out;
 }
 
