@@ -193,6 +193,17 @@ DataKeyOpener OwnerDataKeyOpener(Connection& conn) {
 
 namespace {
 
+// CommitUploads with `discard` for the uploads `ids`.
+absl::Status DiscardUploads(Connection& conn, const std::vector<std::string>& ids,
+                            const std::string& token) {
+  if (ids.empty()) return absl::OkStatus();
+  v1::CommitUploadsRequest r;
+  for (const std::string& id : ids) r.add_upload_ids(id);
+  r.set_token(token);
+  r.set_discard(true);
+  return conn.CommitUploads(r).status();
+}
+
 // PutSealedObject, and with `stage` StageSealedObject (its upload id to
 // `upload_id`).
 absl::StatusOr<v1::ObjectInfo> PutSealed(Connection& conn, const PutObjectOptions& o,
@@ -318,13 +329,7 @@ absl::StatusOr<v1::ObjectInfo> PutSealed(Connection& conn, const PutObjectOption
   // A staged upload this client refuses is dropped now rather than left,
   // reserved, for the idle sweep (best effort).
   const auto refuse = [&](absl::Status s) {
-    if (stage) {
-      v1::CommitUploadsRequest discard;
-      discard.add_upload_ids(upload.upload_id());
-      discard.set_token(o.token);
-      discard.set_discard(true);
-      conn.CommitUploads(discard).IgnoreError();
-    }
+    if (stage) DiscardUploads(conn, {upload.upload_id()}, o.token).IgnoreError();
     return s;
   };
   if (!SameDataset(info.dataset(), o.dataset) || info.name() != o.name ||
@@ -357,12 +362,9 @@ absl::StatusOr<StagedObject> StageSealedObject(Connection& conn, const PutObject
 
 absl::Status DiscardStagedObjects(Connection& conn, const std::vector<StagedObject>& staged,
                                   const std::string& token) {
-  if (staged.empty()) return absl::OkStatus();
-  v1::CommitUploadsRequest r;
-  for (const StagedObject& s : staged) r.add_upload_ids(s.upload_id);
-  r.set_token(token);
-  r.set_discard(true);
-  return conn.CommitUploads(r).status();
+  std::vector<std::string> ids;
+  for (const StagedObject& s : staged) ids.push_back(s.upload_id);
+  return DiscardUploads(conn, ids, token);
 }
 
 absl::StatusOr<std::vector<v1::ObjectInfo>> CommitStagedObjects(

@@ -319,10 +319,14 @@ class AuditHeadMacTest : public AuditRecoveryTest {
     EXPECT_OK(r.status());
     return r.ok() ? r->hash : Bytes();
   }
-  std::optional<AuditRecord> Note() {
+  // The start's note on the records past the last checkpoint: `reason_id`,
+  // with `detail` in its detail.
+  void ExpectTailNoted(const std::string& reason_id, const std::string& detail) {
     absl::StatusOr<std::optional<AuditRecord>> note = log_->NoteUnsignedTailAtOpen();
-    EXPECT_OK(note.status());
-    return note.value_or(std::nullopt);
+    ASSERT_OK(note.status());
+    ASSERT_TRUE(note->has_value());
+    EXPECT_EQ((*note)->entry.reason_id, reason_id);
+    EXPECT_THAT((*note)->entry.reason_detail, HasSubstr(detail));
   }
 };
 
@@ -330,10 +334,7 @@ TEST_F(AuditHeadMacTest, AnIntactTailIsNotedAsVerified) {
   AppendN(7);  // checkpoint at 5: 6 and 7 under the head MAC only
   EXPECT_EQ(StoredMac().size(), 96u);
   ASSERT_OK(Reopen());
-  std::optional<AuditRecord> note = Note();
-  ASSERT_TRUE(note.has_value());
-  EXPECT_EQ(note->entry.reason_id, "audit.head_mac_verified_at_start");
-  EXPECT_THAT(note->entry.reason_detail, HasSubstr("records 6..7"));
+  ExpectTailNoted("audit.head_mac_verified_at_start", "records 6..7");
 }
 
 TEST_F(AuditHeadMacTest, ARewrittenTailFailsTheStart) {
@@ -365,10 +366,7 @@ TEST_F(AuditHeadMacTest, AMacOfAnEarlierHeadIsNotedAsUnchecked) {
   AppendN(1);
   ASSERT_OK(db_->Put(std::string(audit_internal::kHeadMacKey), mac6));
   ASSERT_OK(Reopen());
-  std::optional<AuditRecord> note = Note();
-  ASSERT_TRUE(note.has_value());
-  EXPECT_EQ(note->entry.reason_id, "audit.unsigned_at_start");
-  EXPECT_THAT(note->entry.reason_detail, HasSubstr("the head carried no MAC"));
+  ExpectTailNoted("audit.unsigned_at_start", "the head carried no MAC");
 }
 
 // The known limit: the head and MAC of an earlier batch, put back with the
@@ -397,10 +395,7 @@ TEST_F(AuditHeadMacTest, AHeadWithoutAMacIsNotedAsUnchecked) {
   AppendN(7);
   ASSERT_OK(db_->Delete(std::string(audit_internal::kHeadMacKey)));
   ASSERT_OK(Reopen());
-  std::optional<AuditRecord> note = Note();
-  ASSERT_TRUE(note.has_value());
-  EXPECT_EQ(note->entry.reason_id, "audit.unsigned_at_start");
-  EXPECT_THAT(note->entry.reason_detail, HasSubstr("the head carried no MAC"));
+  ExpectTailNoted("audit.unsigned_at_start", "the head carried no MAC");
 }
 
 // A forensic open of a tail whose MAC failed writes no MAC over it, so the
@@ -415,9 +410,7 @@ TEST_F(AuditHeadMacTest, AForensicOpenDoesNotVouchForTheTailItFound) {
   EXPECT_EQ(StoredMac(), "");
   options_.open_despite_broken_chain = false;
   ASSERT_OK(Reopen());
-  std::optional<AuditRecord> note = Note();
-  ASSERT_TRUE(note.has_value());
-  EXPECT_EQ(note->entry.reason_id, "audit.unsigned_at_start");
+  ExpectTailNoted("audit.unsigned_at_start", "records 6..8");
 }
 
 TEST_F(AuditRecoveryTest, ForensicOpenKeepsTheEvidence) {
