@@ -86,7 +86,7 @@ absl::StatusOr<strongroom::v1::ObjectInfo> PutSealedObject(Connection& conn,
 // Several objects as one: each is streamed and checked by the server but
 // stays invisible (staged) until CommitStagedObjects commits all of them in
 // one write, or none (the server discards staged uploads left for
-// store.upload_idle_timeout or across a restart). One dataset per commit.
+// store.staged_upload_timeout or across a restart). One dataset per commit.
 struct StagedObject {
   std::string upload_id;
   strongroom::v1::ObjectInfo info;  // as it will be committed

@@ -138,7 +138,8 @@ absl::Status ParseStore(const ConfigNode& root, const std::string& source,
   ASSIGN_OR_RETURN(ConfigNode store, root.GetSection("store"));
   RETURN_IF_ERROR(
       store.AllowOnly({"path", "default_quota_bytes", "max_segment_size", "upload_idle_timeout",
-                       "rekey_idle_timeout", "maintenance_interval", "max_pending_uploads"}));
+                       "staged_upload_timeout", "rekey_idle_timeout", "maintenance_interval",
+                       "max_pending_uploads"}));
   ASSIGN_OR_RETURN(std::string path, store.GetString("path", ""));
   s->path = Resolve(base_dir, path);
   ASSIGN_OR_RETURN(int64_t quota, store.GetInt("default_quota_bytes", 0, 0, INT64_MAX));
@@ -150,6 +151,8 @@ absl::Status ParseStore(const ConfigNode& root, const std::string& source,
   s->max_segment_size = static_cast<uint32_t>(segment);
   ASSIGN_OR_RETURN(s->upload_idle_timeout,
                    store.GetDuration("upload_idle_timeout", s->upload_idle_timeout));
+  ASSIGN_OR_RETURN(s->staged_upload_timeout,
+                   store.GetDuration("staged_upload_timeout", s->staged_upload_timeout));
   ASSIGN_OR_RETURN(
       int64_t pending,
       store.GetInt("max_pending_uploads", static_cast<int64_t>(s->max_pending_uploads), 1, 100000));
@@ -165,6 +168,10 @@ absl::Status ParseStore(const ConfigNode& root, const std::string& source,
   if (s->upload_idle_timeout < absl::Seconds(1)) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": config field 'store.upload_idle_timeout': must be at least 1s"));
+  }
+  if (s->staged_upload_timeout < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": config field 'store.staged_upload_timeout': must be at least 1s"));
   }
   if (s->maintenance_interval < absl::Milliseconds(10)) {
     return absl::InvalidArgumentError(

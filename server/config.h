@@ -38,6 +38,7 @@
 //     default_quota_bytes: 0          # per dataset, unless an admin sets one; 0 = none
 //     max_segment_size: 2097152       # ciphertext bytes per segment accepted (4 KiB..2 MiB)
 //     upload_idle_timeout: 10m        # uploads without a live stream are discarded
+//     staged_upload_timeout: 1h       # staged uploads not committed are discarded
 //     maintenance_interval: 5s        # garbage collection, re-wrap jobs
 //   logging:
 //     level: info

@@ -41,15 +41,22 @@ absl::Status ObjectStore::RunMaintenance() {
 }
 
 absl::Status ObjectStore::DiscardIdleUploads() {
-  const int64_t cutoff = Micros(clock_.Now() - options_.upload_idle_timeout);
+  const absl::Time now = clock_.Now();
+  const int64_t cutoff = Micros(now - options_.upload_idle_timeout);
+  // An upload not streaming is discarded upload_idle_timeout after its
+  // begin; a staged one staged_upload_timeout after its staging.
+  const int64_t staged_cutoff = Micros(now - options_.staged_upload_timeout);
+  auto expired = [&](const v1::SealedUploadRecord& u) {
+    return u.has_staged() ? u.stage_time_unix_micros() < staged_cutoff
+                          : u.create_time_unix_micros() < cutoff;
+  };
   std::vector<v1::SealedUploadRecord> idle;
-  RETURN_IF_ERROR(ScanRecords<v1::SealedUploadRecord>(
-      *db_, keys::kUploads, "upload", [&](v1::SealedUploadRecord u) {
-        // Staged: counted from the staging.
-        if (std::max(u.create_time_unix_micros(), u.stage_time_unix_micros()) < cutoff)
-          idle.push_back(std::move(u));
-        return true;
-      }));
+  RETURN_IF_ERROR(ScanRecords<v1::SealedUploadRecord>(*db_, keys::kUploads, "upload",
+                                                      [&](v1::SealedUploadRecord u) {
+                                                        if (expired(u))
+                                                          idle.push_back(std::move(u));
+                                                        return true;
+                                                      }));
   if (options_.sync_point_for_testing) options_.sync_point_for_testing("gc.uploads.scanned");
   std::lock_guard<std::mutex> lock(mu_);
   // Streams that went quiet: ended through their canceller; the upload is
@@ -75,17 +82,18 @@ absl::Status ObjectStore::DiscardIdleUploads() {
     if (active_uploads_.count(u.id()) > 0) continue;  // still streaming
     // Scanned without the lock: an upload committed since then is an object
     // that owns the upload's segment space now, and one staged since then
-    // counts from its staging. Only a record still there and still idle is
-    // discarded.
+    // counts from its staging. Only a record still there and still expired
+    // is discarded.
     absl::StatusOr<std::string> still = db_->Get(keys::Upload(u.id()));
     if (absl::IsNotFound(still.status())) continue;
     RETURN_IF_ERROR(still.status());
-    ASSIGN_OR_RETURN(v1::SealedUploadRecord now,
+    ASSIGN_OR_RETURN(v1::SealedUploadRecord current,
                      ParseRecord<v1::SealedUploadRecord>(*still, "upload"));
-    if (std::max(now.create_time_unix_micros(), now.stage_time_unix_micros()) >= cutoff) continue;
+    if (!expired(current)) continue;
     CrashPoint("gc.discard_upload.before_write");
-    RETURN_IF_ERROR(DiscardUploadLocked(u, /*sync=*/false));
-    LogInfo("store.upload_discarded", {{"upload", u.id()}, {"reason", "idle"}});
+    RETURN_IF_ERROR(DiscardUploadLocked(current, /*sync=*/false));
+    LogInfo("store.upload_discarded",
+            {{"upload", u.id()}, {"reason", current.has_staged() ? "staged_timeout" : "idle"}});
   }
   return absl::OkStatus();
 }

@@ -105,7 +105,8 @@ absl::StatusOr<v1::Upload> ObjectStore::BeginUpload(const Caller& c,
         absl::StrCat("BeginUpload: '", c.principal, "' has ", pending,
                      " uploads begun and not finished (limit ", options_.max_pending_uploads,
                      "): stream or abandon them (one never streamed is "
-                     "discarded after store.upload_idle_timeout)"));
+                     "discarded after store.upload_idle_timeout, one staged and not "
+                     "committed after store.staged_upload_timeout)"));
   }
   uint64_t version = 1;
   absl::StatusOr<std::string> next = db_->Get(keys::NextVersion(id, r.name()));

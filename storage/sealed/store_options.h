@@ -31,6 +31,10 @@ struct StoreOptions {
   uint32_t max_segment_size = kMaxStoreSegmentSize;
   // An upload without a live stream for this long is discarded.
   absl::Duration upload_idle_timeout = absl::Minutes(10);
+  // A staged upload (finished with `stage`, waiting for CommitUploads) not
+  // committed this long after its staging is discarded. Longer than the idle
+  // timeout: a set's first members wait while the later ones stream.
+  absl::Duration staged_upload_timeout = absl::Hours(1);
   // Uploads one principal may have begun and not yet committed or seen
   // discarded: each is a record outside any quota until it streams.
   size_t max_pending_uploads = 64;

@@ -218,6 +218,14 @@ storage: {path: db}
   ASSERT_OK_AND_ASSIGN(ServerConfig m, ParseServerConfig(base + "store: {max_pending_uploads: 3}\n",
                                                          "x.yaml", "/tmp"));
   EXPECT_EQ(m.store.max_pending_uploads, 3u);
+  EXPECT_EQ(c.store.staged_upload_timeout, absl::Hours(1));
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig st,
+      ParseServerConfig(base + "store: {staged_upload_timeout: 6h}\n", "x.yaml", "/tmp"));
+  EXPECT_EQ(st.store.staged_upload_timeout, absl::Hours(6));
+  EXPECT_THAT(ParseServerConfig(base + "store: {staged_upload_timeout: 10ms}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'store.staged_upload_timeout': must be at least 1s")));
   EXPECT_THAT(
       ParseServerConfig(base + "store: {max_pending_uploads: 0}\n", "x.yaml", "/tmp"),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'store.max_pending_uploads'")));

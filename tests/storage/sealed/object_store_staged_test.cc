@@ -113,8 +113,8 @@ TEST_F(ObjectStoreStagedTest, StagedBytesCountAgainstTheQuotaUntilDiscarded) {
   // The staged 20000 bytes are still reserved.
   EXPECT_THAT(StageNew("small", "b", Pattern(20000), &b),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("quota")));
-  // Never committed: discarded by the idle sweep, counted from the staging.
-  clock_.Advance(options_.upload_idle_timeout - absl::Seconds(1));
+  // Never committed: discarded staged_upload_timeout after the staging.
+  clock_.Advance(options_.staged_upload_timeout - absl::Seconds(1));
   ASSERT_OK(store_->RunMaintenance());
   EXPECT_EQ(store_->Check()->open_uploads(), 1u);
   clock_.Advance(absl::Seconds(2));
@@ -159,9 +159,9 @@ TEST_F(ObjectStoreStagedTest, DiscardDropsStagedUploadsAndTheirReservation) {
   ExpectConsistent();
 }
 
-// A staged upload's idle time counts from its staging, not from its begin:
-// a long stream staged late is still there to commit.
-TEST_F(ObjectStoreStagedTest, TheIdleSweepCountsFromTheStaging) {
+// A staged upload's time counts from its staging, not from its begin: a
+// long stream staged late is still there to commit.
+TEST_F(ObjectStoreStagedTest, TheSweepCountsFromTheStaging) {
   ASSERT_OK_AND_ASSIGN(v1::Upload up, Begin("ds1", "late"));
   clock_.Advance(options_.upload_idle_timeout - absl::Seconds(1));
   ASSERT_OK(SealAndUpload(kOwner, up, "ds1", Pattern(5000), "", /*stage=*/true).status());
@@ -169,6 +169,27 @@ TEST_F(ObjectStoreStagedTest, TheIdleSweepCountsFromTheStaging) {
   ASSERT_OK(store_->RunMaintenance());
   ASSERT_OK(Commit({up.upload_id()}).status());
   EXPECT_OK(Get("late").status());
+}
+
+// A set whose later members stream for longer than upload_idle_timeout
+// keeps its first members: staged uploads wait staged_upload_timeout (an
+// hour by default), while an upload begun and never streamed still goes
+// after upload_idle_timeout.
+TEST_F(ObjectStoreStagedTest, StagedUploadsOutliveTheIdleTimeout) {
+  ASSERT_GT(options_.staged_upload_timeout, options_.upload_idle_timeout * 2);
+  std::string first;
+  ASSERT_OK(StageNew("ds1", "set/0", Pattern(5000, 1), &first).status());
+  ASSERT_OK_AND_ASSIGN(v1::Upload never, Begin("ds1", "never"));
+  // The second member takes twice the idle timeout to arrive.
+  clock_.Advance(options_.upload_idle_timeout * 2);
+  ASSERT_OK(store_->RunMaintenance());
+  EXPECT_THAT(store_->LookupUpload(never.upload_id()), StatusIs(absl::StatusCode::kNotFound));
+  std::string second;
+  ASSERT_OK(StageNew("ds1", "set/1", Pattern(5000, 2), &second).status());
+  ASSERT_OK(Commit({first, second}).status());
+  EXPECT_EQ(Get("set/0").value_or("FAILED"), Pattern(5000, 1));
+  EXPECT_EQ(Get("set/1").value_or("FAILED"), Pattern(5000, 2));
+  ExpectConsistent();
 }
 
 TEST_F(ObjectStoreStagedTest, StagedUploadsDoNotSurviveARestart) {
