@@ -233,55 +233,80 @@ absl::Status AuditLog::Recover() {
     }
   }
 
-  // The head MAC: records past the last checkpoint were written under it.
+  // The head MAC, whenever one is stored, whatever the checkpoints say: a
+  // checkpoint may be signed by a key stored in the database (KeyFor), which
+  // whoever can write the database can plant, while the MAC's key never
+  // leaves the HSM.
   const uint64_t last_checkpoint_seq = checkpoints.empty() ? 0 : checkpoints.rbegin()->first;
-  if (options_.head_mac_key != nullptr && problem.status().ok() && last.has_value() &&
-      head_pointer.has_value() && last->sequence > last_checkpoint_seq) {
+  if (options_.head_mac_key != nullptr && problem.status().ok()) {
+    // The chain checked out, so the head pointer names the last record (or
+    // neither exists).
+    const uint64_t head_seq = last ? last->sequence : 0;
     absl::StatusOr<std::string> stored = db_.Get(kHeadMacKey);
     RETURN_IF_ERROR(absl::IsNotFound(stored.status()) ? absl::OkStatus() : stored.status());
-    // kcv (16 hex) || be64 sequence (16 hex) || MAC (64 hex).
-    const bool readable = stored.ok() && stored->size() == 96 &&
-                          std::all_of(stored->begin(), stored->end(), [](char ch) {
-                            return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
-                          });
-    uint64_t mac_seq = 0;
-    absl::StatusOr<Bytes> got = absl::DataLossError("no MAC");
-    if (readable) {
-      for (char ch : stored->substr(16, 16)) {
-        mac_seq = (mac_seq << 4) | static_cast<uint64_t>(ch <= '9' ? ch - '0' : ch - 'a' + 10);
-      }
-      got = HexDecode(stored->substr(32), "head MAC");
-    }
-    if (!stored.ok() || (readable && mac_seq < head_pointer->sequence)) {
-      // None, or one of an earlier head (a release without the MAC wrote
-      // the later ones), or removed: the start notes the tail as unchecked
-      // (NoteUnsignedTailAtOpen) rather than refuse, so that an upgrade
-      // after a crash still starts.
-      head_mac_at_open_ = HeadMacAtOpen::kAbsent;
+    if (!stored.ok()) {
+      // None: written by a release without the MAC, or removed. The start
+      // notes an unsigned tail as unchecked (NoteUnsignedTailAtOpen) rather
+      // than refuse, so that an upgrade after a crash still starts.
+      if (head_seq > last_checkpoint_seq) head_mac_at_open_ = HeadMacAtOpen::kAbsent;
     } else {
+      // kcv (16 hex) || be64 sequence (16 hex) || MAC (64 hex).
+      const bool readable =
+          stored->size() == 96 && std::all_of(stored->begin(), stored->end(), [](char ch) {
+            return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+          });
+      uint64_t mac_seq = 0;
+      absl::StatusOr<Bytes> got = absl::DataLossError("no MAC");
+      if (readable) {
+        for (char ch : stored->substr(16, 16)) {
+          mac_seq = (mac_seq << 4) | static_cast<uint64_t>(ch <= '9' ? ch - '0' : ch - 'a' + 10);
+        }
+        got = HexDecode(stored->substr(32), "head MAC");
+      }
       const std::string kcv = HeadMacKeyCheckValue(*options_.head_mac_key);
-      const Bytes want =
-          HeadMac(*options_.head_mac_key, head_pointer->sequence, head_pointer->hash);
-      if (!readable || !got.ok()) {
+      // The record the MAC was written with: the head, or an earlier one (a
+      // release without the MAC wrote the later ones), as stored now.
+      absl::StatusOr<AuditRecord> at_mac = absl::NotFoundError("none");
+      if (readable && got.ok() && mac_seq > 0 && mac_seq <= head_seq) {
+        absl::StatusOr<std::string> v = db_.Get(RecordKey(mac_seq));
+        if (!v.ok() && !absl::IsNotFound(v.status())) return v.status();
+        if (v.ok()) at_mac = audit_internal::ParseRecordLine(*v);
+      }
+      if (!readable || !got.ok() || mac_seq == 0) {
         problem.Report(last_checkpoint_seq + 1, "the stored head MAC cannot be read");
-      } else if (mac_seq > head_pointer->sequence) {
-        problem.Report(head_pointer->sequence + 1,
-                       absl::StrCat("the head MAC is of record ", mac_seq,
-                                    ", past the stored head: records after ",
-                                    head_pointer->sequence, " were removed"));
+      } else if (mac_seq > head_seq) {
+        problem.Report(head_seq + 1, absl::StrCat("the head MAC is of record ", mac_seq,
+                                                  ", past the stored head: records after ",
+                                                  head_seq, " were removed"));
       } else if (stored->substr(0, 16) != kcv) {
         problem.Report(last_checkpoint_seq + 1,
                        absl::StrCat("the head MAC was made with another key (check value ",
                                     stored->substr(0, 16), "; the HSM's key now: ", kcv,
                                     "): the audit head MAC key in the HSM was replaced"));
-      } else if (want.empty() || want.size() != got->size() ||
-                 CRYPTO_memcmp(want.data(), got->data(), want.size()) != 0) {
-        problem.Report(last_checkpoint_seq + 1,
-                       "the head pointer's MAC does not verify: the records after the last "
-                       "checkpoint are not those written with it");
       } else {
-        head_mac_at_open_ = HeadMacAtOpen::kVerified;
-        head_mac_verified_through_ = head_pointer->sequence;
+        const bool record_ok = at_mac.ok() && at_mac->sequence == mac_seq &&
+                               ComputeRecordHash(*at_mac) == at_mac->hash;
+        const Bytes want =
+            record_ok ? HeadMac(*options_.head_mac_key, mac_seq, at_mac->hash) : Bytes();
+        if (want.empty() || want.size() != got->size() ||
+            CRYPTO_memcmp(want.data(), got->data(), want.size()) != 0) {
+          problem.Report(
+              std::min(mac_seq, last_checkpoint_seq + 1),
+              mac_seq == head_seq
+                  ? std::string("the head pointer's MAC does not verify: the records are not "
+                                "those written with it")
+                  : absl::StrCat("the head MAC of record ", mac_seq,
+                                 " does not verify against that record: the records are not "
+                                 "those written with it"));
+        } else if (mac_seq == head_seq) {
+          head_mac_at_open_ = HeadMacAtOpen::kVerified;
+          head_mac_verified_through_ = head_seq;
+        } else {
+          // Records after mac_seq were written without updating the MAC (a
+          // release without it), or appended by someone without its key.
+          head_mac_at_open_ = HeadMacAtOpen::kStale;
+          head_mac_verified_through_ = mac_seq;
+        }
       }
     }
   }
@@ -330,7 +355,10 @@ absl::StatusOr<std::optional<AuditRecord>> AuditLog::NoteUnsignedTailAtOpen() {
   uint64_t first = 0, last = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const uint64_t signed_through = last_checkpoint_ ? last_checkpoint_->sequence : 0;
+    uint64_t signed_through = last_checkpoint_ ? last_checkpoint_->sequence : 0;
+    // The records after a stale MAC, even under a checkpoint: its key may
+    // be one planted in the database, the MAC's cannot be.
+    if (head_mac_at_open_ == HeadMacAtOpen::kStale) signed_through = head_mac_verified_through_;
     if (head_.sequence <= signed_through) return std::nullopt;
     first = signed_through + 1;
     last = head_.sequence;
@@ -348,6 +376,13 @@ absl::StatusOr<std::optional<AuditRecord>> AuditLog::NoteUnsignedTailAtOpen() {
         last,
         " verified at this start, so no record up to it was changed or added (a rollback to an "
         "earlier head is not detectable)");
+  } else if (head_mac_at_open_ == HeadMacAtOpen::kStale) {
+    e.reason_id = "audit.unsigned_at_start";
+    e.reason_detail = absl::StrCat(
+        "the head MAC found at this start is of record ", head_mac_verified_through_,
+        " and verified against it, but records ", first, "..", last,
+        " were written without updating it (by an older release, or by someone without the "
+        "HSM's MAC key); the next checkpoint vouches for them as they were found at this start");
   } else {
     e.reason_id = "audit.unsigned_at_start";
     e.reason_detail = absl::StrCat(

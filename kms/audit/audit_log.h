@@ -42,6 +42,8 @@
 //   audit/ckpt/<20-digit sequence>  checkpoints
 //   audit/key/<key id>              public keys that signed checkpoints
 //   audit/head                      {sequence, hash} of the latest record
+//   audit/head_mac                  the head's MAC (AuditOptions::head_mac_key;
+//                                   hex, not JSON: audit_storage.h)
 //
 // Start-up: Create() recovers the head from the stored records and checks the
 // chain (all of it, or from the latest checkpoint on, per AuditOptions):
@@ -226,9 +228,11 @@ class AuditLog {
   const AuditOptions options_;
   const CheckpointVerifyKey signer_key_;
   absl::Status integrity_at_open_;
-  // What Recover() found of the head MAC over records past the last
-  // checkpoint (kNotChecked: no key, no such records, or a broken chain).
-  enum class HeadMacAtOpen { kNotChecked, kAbsent, kVerified };
+  // What Recover() found of the head MAC (kNotChecked: no key, or a broken
+  // chain, or no MAC and no records past the last checkpoint; kAbsent: no
+  // MAC and records past it; kStale: the MAC of an earlier record verified,
+  // head_mac_verified_through_, and the records after it carry none).
+  enum class HeadMacAtOpen { kNotChecked, kAbsent, kVerified, kStale };
   HeadMacAtOpen head_mac_at_open_ = HeadMacAtOpen::kNotChecked;
   uint64_t head_mac_verified_through_ = 0;
   // False after a forensic open (open_despite_broken_chain): heads are then

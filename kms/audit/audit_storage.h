@@ -19,9 +19,9 @@ inline constexpr absl::string_view kCheckpointPrefix = "audit/ckpt/";
 inline constexpr absl::string_view kKeyPrefix = "audit/key/";
 inline constexpr absl::string_view kHeadKey = "audit/head";
 // The head MAC (AuditOptions::head_mac_key), written with every head:
-// 80 lowercase hex digits, the key's 8-byte check value then the 32-byte
-// HMAC-SHA256 of the head (docs/audit.md, "The head MAC"). A key of its own
-// so that the head line keeps the shape older releases read.
+// 96 lowercase hex digits, the key's 8-byte check value, the head's be64
+// sequence, then the 32-byte HMAC-SHA256 of the head (docs/audit.md, "The head MAC"). A key of its
+// own so that the head line keeps the shape older releases read.
 inline constexpr absl::string_view kHeadMacKey = "audit/head_mac";
 
 // Zero-padded to 20 digits so key order is sequence order.

@@ -312,6 +312,27 @@ class AuditHeadMacTest : public AuditRecoveryTest {
     ASSERT_OK(db_->Put(std::string(audit_internal::kHeadKey),
                        audit_internal::HeadLine({sequence, hash})));
   }
+  // Applies `edit` to record `from` and re-chains every later record and
+  // the head pointer, as a forger without the keys would.
+  void RewriteFrom(uint64_t from, const std::function<void(AuditRecord&)>& edit) {
+    Bytes prev;
+    uint64_t seq = from;
+    for (;; ++seq) {
+      absl::StatusOr<std::string> v = db_->Get(RecordKey(seq));
+      if (absl::IsNotFound(v.status())) break;
+      ASSERT_OK(v.status());
+      ASSERT_OK_AND_ASSIGN(AuditRecord r, audit_internal::ParseRecordLine(*v));
+      if (seq == from) {
+        edit(r);
+      } else {
+        r.prev_hash = prev;
+      }
+      r.hash = ComputeRecordHash(r);
+      prev = r.hash;
+      ASSERT_OK(db_->Put(RecordKey(seq), audit_internal::RecordLine(r)));
+    }
+    PutHead(seq - 1, prev);
+  }
   Bytes StoredHash(uint64_t seq) {
     absl::StatusOr<std::string> v = db_->Get(RecordKey(seq));
     EXPECT_OK(v.status());
@@ -366,7 +387,66 @@ TEST_F(AuditHeadMacTest, AMacOfAnEarlierHeadIsNotedAsUnchecked) {
   AppendN(1);
   ASSERT_OK(db_->Put(std::string(audit_internal::kHeadMacKey), mac6));
   ASSERT_OK(Reopen());
-  ExpectTailNoted("audit.unsigned_at_start", "the head carried no MAC");
+  ExpectTailNoted("audit.unsigned_at_start",
+                  "the head MAC found at this start is of record 6 and verified against it, "
+                  "but records 7..7 were written without updating it");
+}
+
+// The same with the records up to the earlier MAC rewritten, and a record
+// appended so that the MAC is an earlier head's: the MAC is checked against
+// the record it names, and the start fails.
+TEST_F(AuditHeadMacTest, AnEarlierMacIsCheckedAgainstItsRecord) {
+  AppendN(7);  // MAC of 7
+  RewriteFrom(6, [](AuditRecord& r) { r.entry.decision = AuditDecision::kAllow; });
+  ASSERT_OK_AND_ASSIGN(AuditRecord seven, audit_internal::ParseRecordLine(*db_->Get(RecordKey(7))));
+  AuditRecord eight = seven;  // appended by someone without the MAC key
+  eight.sequence = 8;
+  eight.prev_hash = seven.hash;
+  eight.hash = ComputeRecordHash(eight);
+  ASSERT_OK(db_->Put(RecordKey(8), audit_internal::RecordLine(eight)));
+  PutHead(8, eight.hash);
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("sequence 6: the head MAC of record 7 does not verify "
+                                           "against that record")));
+}
+
+// A checkpoint at the head, signed with a key planted in the database, does
+// not stand in for the head MAC: the records under it are still checked.
+TEST_F(AuditHeadMacTest, ACheckpointWithAPlantedKeyDoesNotSkipTheMac) {
+  AppendN(7);  // checkpoint at 5 by signer_, MAC of 7
+  RewriteFrom(6, [](AuditRecord& r) { r.entry.decision = AuditDecision::kAllow; });
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<SoftwareCheckpointSigner> planted,
+                       SoftwareCheckpointSigner::Generate());
+  ASSERT_OK_AND_ASSIGN(CheckpointVerifyKey planted_key,
+                       CheckpointVerifyKey::FromPem(planted->PublicKeyPem()));
+  AuditCheckpoint c;
+  c.sequence = 7;
+  c.head_hash = StoredHash(7);
+  c.time_unix_us = absl::ToUnixMicros(clock_.Now());
+  c.key_id = planted_key.key_id();
+  ASSERT_OK_AND_ASSIGN(c.signature, planted->Sign(CheckpointSignedMessage(c)));
+  ASSERT_OK(db_->Put(audit_internal::CheckpointKey(7), audit_internal::CheckpointLine(c)));
+  ASSERT_OK(db_->Put(audit_internal::KeyKey(c.key_id), audit_internal::KeyLine(planted_key)));
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("the head pointer's MAC does not verify")));
+}
+
+// A log cut back to a checkpoint, or emptied, while the MAC of a later head
+// stays: the start fails.
+TEST_F(AuditHeadMacTest, ALogCutBackToACheckpointOrEmptiedFailsTheStart) {
+  AppendN(7);  // checkpoint at 5, MAC of 7
+  ASSERT_OK(db_->Delete(RecordKey(7)));
+  ASSERT_OK(db_->Delete(RecordKey(6)));
+  PutHead(5, StoredHash(5));
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("sequence 6: the head MAC is of record 7, past the "
+                                           "stored head: records after 5 were removed")));
+  for (uint64_t seq = 1; seq <= 5; ++seq) ASSERT_OK(db_->Delete(RecordKey(seq)));
+  ASSERT_OK(db_->Delete(audit_internal::CheckpointKey(5)));
+  ASSERT_OK(db_->Delete(std::string(audit_internal::kHeadKey)));
+  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
+                                 HasSubstr("sequence 1: the head MAC is of record 7, past the "
+                                           "stored head: records after 0 were removed")));
 }
 
 // The known limit: the head and MAC of an earlier batch, put back with the
