@@ -325,13 +325,18 @@ absl::StatusOr<v1::ObjectInfo> PutSealed(Connection& conn, const PutObjectOption
   message.mutable_finish()->set_stream_bytes(stream_bytes);
   message.mutable_finish()->set_stage(stage);
   stream->Write(message);  // a refusal shows in Finish()
-  ASSIGN_OR_RETURN(v1::ObjectInfo info, stream->Finish());
   // A staged upload this client refuses is dropped now rather than left,
-  // reserved, for the idle sweep (best effort).
+  // reserved, for the sweep (best effort); so is one whose answer did not
+  // arrive: the server may have staged it before the connection broke, and
+  // the caller, with no StagedObject for it, cannot discard it (a discard
+  // skips an upload that is gone or still streaming).
   const auto refuse = [&](absl::Status s) {
     if (stage) DiscardUploads(conn, {upload.upload_id()}, o.token).IgnoreError();
     return s;
   };
+  absl::StatusOr<v1::ObjectInfo> finished = stream->Finish();
+  if (!finished.ok()) return refuse(finished.status());
+  const v1::ObjectInfo& info = *finished;
   if (!SameDataset(info.dataset(), o.dataset) || info.name() != o.name ||
       info.version() != upload.version()) {
     return refuse(absl::DataLossError(

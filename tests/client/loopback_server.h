@@ -134,6 +134,12 @@ principals:
   absl::StatusOr<std::unique_ptr<grpc::Server>> ServeProxy(grpc::Service* service,
                                                            absl::string_view name,
                                                            ConnectionOptions* via) const {
+    return ServeProxy(std::vector<grpc::Service*>{service}, name, via);
+  }
+  // The same with several services.
+  absl::StatusOr<std::unique_ptr<grpc::Server>> ServeProxy(
+      const std::vector<grpc::Service*>& services, absl::string_view name,
+      ConnectionOptions* via) const {
     grpc::SslServerCredentialsOptions down(
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
     down.pem_root_certs = Pki("ca.crt");
@@ -141,7 +147,7 @@ principals:
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(down), &port);
-    builder.RegisterService(service);
+    for (grpc::Service* service : services) builder.RegisterService(service);
     std::unique_ptr<grpc::Server> proxy = builder.BuildAndStart();
     if (proxy == nullptr) return absl::InternalError("test proxy: cannot start");
     *via = As(name);

@@ -24,6 +24,7 @@
 #include "storage/sealed/sealed_header.h"
 #include "storage/sealed/segment_stream.h"
 #include "storage/streaming/streaming_aead_params.h"
+#include "strongroom/v1/key_management.grpc.pb.h"
 #include "tests/client/loopback_server.h"
 
 namespace strongroom::server {
@@ -527,6 +528,83 @@ TEST_F(SealedStoreServerTest, TheClientRefusesAReservationOrJobForAnotherObject)
   // Neither object changed.
   EXPECT_EQ(Get("r").value_or("FAILED"), Pattern(5000, 7));
   EXPECT_EQ(Get("r-other").value_or("FAILED"), Pattern(5000, 8));
+}
+
+// A SealedStore in front of the real one that forwards an upload whole and
+// then loses the server's answer to its PutObject, as a connection that
+// breaks after the server staged or committed the upload would; the data
+// key it forwards too, and discards.
+class LostReplyStoreProxy final : public v1::SealedStore::Service {
+ public:
+  explicit LostReplyStoreProxy(const std::shared_ptr<grpc::Channel>& upstream)
+      : upstream_(v1::SealedStore::NewStub(upstream)) {}
+  grpc::Status BeginUpload(grpc::ServerContext*, const v1::BeginUploadRequest* r,
+                           v1::Upload* out) override {
+    grpc::ClientContext c;
+    return upstream_->BeginUpload(&c, *r, out);
+  }
+  grpc::Status PutObject(grpc::ServerContext*, grpc::ServerReader<v1::PutObjectRequest>* in,
+                         v1::ObjectInfo*) override {
+    grpc::ClientContext c;
+    v1::ObjectInfo info;
+    std::unique_ptr<grpc::ClientWriter<v1::PutObjectRequest>> up = upstream_->PutObject(&c, &info);
+    v1::PutObjectRequest m;
+    while (in->Read(&m)) {
+      if (!up->Write(m)) break;
+    }
+    up->WritesDone();
+    upstream_status = up->Finish();
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "test proxy: the answer was lost");
+  }
+  grpc::Status CommitUploads(grpc::ServerContext*, const v1::CommitUploadsRequest* r,
+                             v1::CommitUploadsResponse* out) override {
+    ++commit_calls;
+    grpc::ClientContext c;
+    return upstream_->CommitUploads(&c, *r, out);
+  }
+  grpc::Status upstream_status;
+  int commit_calls = 0;
+
+ private:
+  std::unique_ptr<v1::SealedStore::Stub> upstream_;
+};
+class DataKeyProxy final : public v1::KeyManagement::Service {
+ public:
+  explicit DataKeyProxy(const std::shared_ptr<grpc::Channel>& upstream)
+      : upstream_(v1::KeyManagement::NewStub(upstream)) {}
+  grpc::Status GenerateDataKey(grpc::ServerContext*, const v1::GenerateDataKeyRequest* r,
+                               v1::GenerateDataKeyResponse* out) override {
+    grpc::ClientContext c;
+    return upstream_->GenerateDataKey(&c, *r, out);
+  }
+
+ private:
+  std::unique_ptr<v1::KeyManagement::Stub> upstream_;
+};
+
+// A staged upload whose answer did not arrive may be staged at the server:
+// the client discards it (the caller, with no StagedObject for it, could
+// not), so it does not hold its bytes against the quota until the sweep.
+TEST_F(SealedStoreServerTest, AStagedUploadWhoseAnswerWasLostIsDiscarded) {
+  LostReplyStoreProxy store_proxy(local_->UpstreamChannel("owner"));
+  DataKeyProxy kms_proxy(local_->UpstreamChannel("owner"));
+  client::ConnectionOptions via_proxy;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<grpc::Server> server,
+                       local_->ServeProxy({&store_proxy, &kms_proxy}, "owner", &via_proxy));
+  ASSERT_OK_AND_ASSIGN(auto conn, client::Connection::Open(via_proxy));
+  client::PutObjectOptions put;
+  put.dataset = "ds";
+  put.name = "lost";
+  put.segment_size = 64 << 10;
+  storage::StringSource source(Pattern(5000, 3));
+  EXPECT_THAT(client::StageSealedObject(*conn, put, source),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("the answer was lost")));
+  EXPECT_TRUE(store_proxy.upstream_status.ok()) << store_proxy.upstream_status.error_message();
+  EXPECT_EQ(store_proxy.commit_calls, 1);  // the discard
+  conn.reset();
+  server->Shutdown();
+  EXPECT_THAT(Get("lost"), StatusIs(absl::StatusCode::kNotFound));
+  ExpectConsistent();  // no upload left open
 }
 
 TEST_F(SealedStoreServerTest, RolesAreEnforced) {
