@@ -5,6 +5,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -29,6 +31,12 @@ std::string RandomId() {
     std::abort();
   }
   return HexEncode(b);
+}
+
+bool IsRandomId(absl::string_view id) {
+  return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char ch) {
+           return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+         });
 }
 
 std::string EncodePageToken(absl::string_view key) { return Base64UrlEncode(AsBytes(key)); }
@@ -183,7 +191,7 @@ absl::StatusOr<v1::SealedObjectRecord> ObjectStore::LookupObject(absl::string_vi
 
 absl::StatusOr<v1::SealedUploadRecord> ObjectStore::LookupUpload(
     absl::string_view upload_id) const {
-  if (upload_id.size() != 32) return absl::InvalidArgumentError("upload_id: not an upload id");
+  if (!IsRandomId(upload_id)) return absl::InvalidArgumentError("upload_id: not an upload id");
   absl::StatusOr<std::string> raw = db_->Get(keys::Upload(upload_id));
   if (absl::IsNotFound(raw.status())) {
     return absl::NotFoundError(absl::StrCat("upload '", upload_id, "' does not exist"));

@@ -21,6 +21,8 @@ inline int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 
 // 128 random bits as 32 hex characters (upload, job and key-space ids).
 std::string RandomId();
+// True for what RandomId() makes: 32 lowercase hex characters.
+bool IsRandomId(absl::string_view id);
 
 // A stored record that does not parse is data loss, named by its key.
 template <typename Message>

@@ -145,7 +145,7 @@ absl::StatusOr<v1::Upload> ObjectStore::BeginUpload(const Caller& c,
 
 absl::StatusOr<std::unique_ptr<ObjectUpload>> ObjectStore::OpenUpload(
     const Caller& c, const v1::PutObjectStart& start) {
-  if (start.upload_id().size() != 32) {
+  if (!IsRandomId(start.upload_id())) {
     return absl::InvalidArgumentError("start.upload_id: not an upload id");
   }
   absl::StatusOr<std::string> raw = db_->Get(keys::Upload(start.upload_id()));
@@ -295,7 +295,7 @@ absl::StatusOr<v1::CommitUploadsResponse> ObjectStore::CommitUploads(
   std::set<std::string> seen;
   for (int i = 0; i < r.upload_ids_size(); ++i) {
     const std::string& id = r.upload_ids(i);
-    if (id.size() != 32) {
+    if (!IsRandomId(id)) {
       return absl::InvalidArgumentError(absl::StrCat("upload_ids[", i, "]: not an upload id"));
     }
     if (!seen.insert(id).second) {
@@ -317,6 +317,13 @@ absl::StatusOr<v1::CommitUploadsResponse> ObjectStore::CommitUploads(
     }
     RETURN_IF_ERROR(raw.status());
     ASSIGN_OR_RETURN(v1::SealedUploadRecord u, ParseRecord<v1::SealedUploadRecord>(*raw, "upload"));
+    // Whose it is before what state it is in: another principal learns
+    // nothing more of an upload than that it is not theirs.
+    if (u.principal() != c.principal) {
+      return absl::PermissionDeniedError(absl::StrCat("CommitUploads: denied for '", c.principal,
+                                                      "': upload_ids[", i, "]: upload ", u.id(),
+                                                      " belongs to another principal"));
+    }
     // A discard takes any upload of the caller's that is not streaming.
     if (!u.has_staged() && !r.discard()) {
       return absl::FailedPreconditionError(
@@ -331,11 +338,6 @@ absl::StatusOr<v1::CommitUploadsResponse> ObjectStore::CommitUploads(
     // A discard skips uploads that are gone already (committed, swept).
     if (r.discard() && absl::IsNotFound(read_u.status())) continue;
     ASSIGN_OR_RETURN(v1::SealedUploadRecord u, std::move(read_u));
-    if (u.principal() != c.principal) {
-      return absl::PermissionDeniedError(absl::StrCat("CommitUploads: denied for '", c.principal,
-                                                      "': upload_ids[", i, "]: upload ", u.id(),
-                                                      " belongs to another principal"));
-    }
     if (c.role == kms::Role::kWorkload && !u.workload()) {
       return absl::PermissionDeniedError(absl::StrCat("CommitUploads: denied for '", c.principal,
                                                       "': upload_ids[", i, "]: upload ", u.id(),

@@ -77,8 +77,11 @@ TEST_F(ObjectStoreStagedTest, OneBadUploadCommitsNone) {
   EXPECT_THAT(Commit({staged, begun.upload_id()}),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("upload_ids[1]: upload " + begun.upload_id() + " is not staged")));
-  // Another principal's.
+  // Another principal's: refused for that before anything about its state
+  // (an upload begun and not staged, or staged) is told.
   EXPECT_THAT(Commit({staged}, kOther),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("another principal")));
+  EXPECT_THAT(Commit({begun.upload_id()}, kOther),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("another principal")));
   // Another dataset of the same owner.
   v1::CreateDatasetRequest ds3;
@@ -94,6 +97,25 @@ TEST_F(ObjectStoreStagedTest, OneBadUploadCommitsNone) {
   EXPECT_THAT(Commit({}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("upload_ids")));
   EXPECT_THAT(Commit({staged, "short"}), StatusIs(absl::StatusCode::kInvalidArgument,
                                                   HasSubstr("upload_ids[1]: not an upload id")));
+  // 32 characters, not all lowercase hex: malformed, not unknown, and a
+  // discard refuses it too rather than skip it as gone.
+  std::string not_hex = staged;
+  not_hex[5] = 'g';
+  EXPECT_THAT(Commit({staged, not_hex}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  HasSubstr("upload_ids[1]: not an upload id")));
+  v1::CommitUploadsRequest discard_bad;
+  std::string upper = staged;
+  upper[0] = 'A';
+  discard_bad.add_upload_ids(upper);
+  discard_bad.set_discard(true);
+  EXPECT_THAT(
+      store_->CommitUploads(kOwner, discard_bad),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("upload_ids[0]: not an upload id")));
+  v1::PutObjectStart bad_start;
+  bad_start.set_upload_id(not_hex);
+  EXPECT_THAT(
+      store_->OpenUpload(kOwner, bad_start),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("start.upload_id: not an upload id")));
   EXPECT_THAT(Commit({staged, staged}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("upload_ids[1]")));
   EXPECT_THAT(Commit(std::vector<std::string>(33, staged)),
