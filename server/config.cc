@@ -118,7 +118,9 @@ absl::Status ParseBroker(const ConfigNode& root, const std::string& source,
 absl::Status ParseAudit(const ConfigNode& root, const std::string& source,
                         const std::string& base_dir, AuditConfig* a) {
   ASSIGN_OR_RETURN(ConfigNode audit, root.GetSection("audit"));
-  RETURN_IF_ERROR(audit.AllowOnly({"checkpoint_every", "checkpoint_interval", "key_file"}));
+  RETURN_IF_ERROR(audit.AllowOnly(
+      {"checkpoint_every", "checkpoint_interval", "key_file", "open_despite_broken_chain"}));
+  ASSIGN_OR_RETURN(a->open_despite_broken_chain, audit.GetBool("open_despite_broken_chain", false));
   ASSIGN_OR_RETURN(int64_t every, audit.GetInt("checkpoint_every", 1000, 1, 1000000000));
   a->checkpoint_every = static_cast<uint64_t>(every);
   ASSIGN_OR_RETURN(a->checkpoint_interval,

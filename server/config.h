@@ -94,6 +94,11 @@ struct AuditConfig {
   // quiet server still signs what it appended ("0s" = only by count).
   absl::Duration checkpoint_interval = absl::Minutes(5);
   std::string key_file;  // written at start with the checkpoint public key ("" = none)
+  // Forensics: start on an audit log whose chain does not check out (an
+  // edited, removed or unverifiable record, a head MAC of another key)
+  // instead of refusing to; appends continue after the last stored record
+  // and the start says so in the chain (docs/audit.md).
+  bool open_despite_broken_chain = false;
 };
 
 struct ServerConfig {

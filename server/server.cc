@@ -148,6 +148,7 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   audit_options.checkpoint_every = c.audit.checkpoint_every;
   ASSIGN_OR_RETURN(SecretBytes head_mac_key, kms::DeriveAuditHeadMacKey(*s->hsm_));
   audit_options.head_mac_key = std::make_shared<const SecretBytes>(std::move(head_mac_key));
+  audit_options.open_despite_broken_chain = c.audit.open_despite_broken_chain;
   ASSIGN_OR_RETURN(s->audit_, kms::AuditLog::Create(*s->db_, s->checkpoint_signer_.get(),
                                                     SystemClock::Default(), audit_options));
   if (!c.audit.key_file.empty()) {
@@ -213,8 +214,21 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
                               kMaxPollersPerCore * cores);
   // Once every start-up step that can fail is behind us, so a failed start
   // does not leave the note behind to be made again.
-  if (s->audit_->integrity_at_open().ok()) {
+  if (const absl::Status integrity = s->audit_->integrity_at_open(); integrity.ok()) {
     RETURN_IF_ERROR(s->audit_->NoteUnsignedTailAtOpen().status());
+  } else {
+    // Opened for forensics (audit.open_despite_broken_chain): the chain
+    // says so where the records after it continue.
+    kms::AuditEntry e;
+    e.action = "audit_recovered";
+    e.resource = "audit";
+    e.decision = kms::AuditDecision::kInfo;
+    e.reason_id = "audit.opened_despite_broken_chain";
+    e.reason_detail = absl::StrCat(
+        "strongroomd started with audit.open_despite_broken_chain on a log that failed its "
+        "check: ",
+        integrity.message());
+    RETURN_IF_ERROR(s->audit_->Append(std::move(e)).status());
   }
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {

@@ -18,9 +18,12 @@
 #include "base/testing/status_matchers.h"
 #include "client/connection.h"
 #include "hsm-sim/testing/softhsm_token.h"
+#include "kms/audit/audit_json.h"
 #include "kms/audit/audit_log.h"
+#include "kms/audit/audit_storage.h"
 #include "kms/audit/export_verifier.h"
 #include "server/config.h"
+#include "storage/database.h"
 #include "tests/client/loopback_server.h"
 
 namespace strongroom::server {
@@ -404,6 +407,40 @@ TEST(ServerAuditTest, ACleanStopWritesTheRecordsStillPending) {
     last_checkpoint = std::max<uint64_t>(last_checkpoint, std::stoull(l.substr(at + 11, 20)));
   }
   EXPECT_GE(last_checkpoint, challenge_sequence);
+}
+
+// A record edited in the database while the server was down stops the next
+// start; audit.open_despite_broken_chain starts anyway (forensics), and the
+// chain says so after the records found.
+TEST(ServerAuditTest, ABrokenChainStopsTheStartUnlessOpenedForForensics) {
+  ASSERT_OK_AND_ASSIGN(
+      auto local, client::testing::LoopbackServer::Provision("audit-broken", {{"admin", "admin"}}));
+  ASSERT_OK(local->Start());
+  {
+    ASSERT_OK_AND_ASSIGN(auto admin, client::Connection::Open(local->As("admin")));
+    v1::CreateKeyRequest create;
+    create.set_key_id("k1");
+    ASSERT_OK(admin->CreateKey(create).status());
+  }
+  local->Stop();
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, storage::Database::Open(local->dir() + "/db"));
+    const std::string key = kms::audit_internal::RecordKey(1);
+    ASSERT_OK_AND_ASSIGN(std::string v, db->Get(key));
+    ASSERT_OK_AND_ASSIGN(kms::AuditRecord r, kms::audit_internal::ParseRecordLine(v));
+    r.entry.resource += "-edited";  // the stored hash no longer matches
+    ASSERT_OK(db->Put(key, kms::audit_internal::RecordLine(r)));
+  }
+  EXPECT_THAT(local->Start(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("sequence 1")));
+  ASSERT_OK(local->Start("audit: {open_despite_broken_chain: true}\n"));
+  ASSERT_OK_AND_ASSIGN(auto admin, client::Connection::Open(local->As("admin")));
+  ASSERT_OK_AND_ASSIGN(v1::ExportAuditResponse exported,
+                       admin->ExportAudit(v1::ExportAuditRequest()));
+  EXPECT_THAT(exported.jsonl(), HasSubstr("\"reason_id\":\"audit.opened_despite_broken_chain\""));
+  std::istringstream in(exported.jsonl());
+  const kms::AuditVerifyResult verified = kms::VerifyExport(in, {});
+  EXPECT_FALSE(verified.ok);
+  EXPECT_EQ(verified.first_bad_sequence, 1u);
 }
 
 // An export has no size bound: it comes in pieces, so a log past gRPC's 4 MiB
