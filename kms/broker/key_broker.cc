@@ -467,11 +467,14 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
   }
   // A token that lives longer than tokens are issued for now was made under
   // a longer token_ttl: a revocation is kept only that long, so it is not
-  // honoured past it either.
+  // honoured past it either. `iat` and `exp` are whole seconds, each rounded
+  // down, so a token_ttl with a fraction of a second gives tokens of its
+  // rounded-up length.
   if (const nlohmann::json& exp = JsonMember(*t.payload, "exp"),
       &iat = JsonMember(*t.payload, "iat");
       exp.is_number_integer() && iat.is_number_integer() &&
-      exp.get<int64_t>() - iat.get<int64_t>() > absl::ToInt64Seconds(options_.token_ttl)) {
+      exp.get<int64_t>() - iat.get<int64_t>() >
+          absl::ToInt64Seconds(absl::Ceil(options_.token_ttl, absl::Seconds(1)))) {
     return Deny(c, action, key_name, "token_invalid",
                 absl::StrCat("token ", t.token_id, " lives longer than token_ttl ",
                              absl::FormatDuration(options_.token_ttl)));

@@ -156,6 +156,20 @@ TEST_F(TokenRevocationTest, ATokenLongerLivedThanTheTtlIsRefused) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_invalid")));
 }
 
+// A token_ttl with a fraction of a second: a token issued late in a second
+// has an `exp` one whole second past `iat` + the ttl's whole seconds, and is
+// still its own ttl's token (it was refused as token_invalid).
+TEST_F(TokenRevocationTest, ATtlWithAFractionOfASecondIssuesUsableTokens) {
+  MakeReleasableKey();
+  BrokerOptions fractional;
+  fractional.token_ttl = absl::Milliseconds(90500);
+  MakeBroker(fractional);
+  clock_.Advance(absl::Milliseconds(700));
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  EXPECT_OK(Release(kWorkload, token, w.keys.public_key).status());
+}
+
 // The stored revocations cannot be read when the broker starts (the disk
 // refuses): no token is honoured, since any of them might be revoked, until
 // a later check reads them.
