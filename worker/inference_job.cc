@@ -72,6 +72,13 @@ absl::StatusOr<SecretBytes> Fetch(JobObjectStore& store, const ObjectRef& ref,
 // The serialized TensorProto of `t`, built in locked memory; the protobuf's
 // own copy of the payload is wiped before returning.
 absl::StatusOr<SecretBytes> SerializeOutput(const Tensor& t, absl::string_view name) {
+  // The payload alone past what protobuf writes: refused before the copy
+  // into the TensorProto (as much locked memory again, up to the 16 GiB a
+  // runtime tensor may hold).
+  if (t.byte_size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        t.byte_size(), " bytes of output is too large for a serialized TensorProto (2 GiB)"));
+  }
   ::onnx::TensorProto proto;
   t.ToTensorProto(name, &proto);
   const size_t size = proto.ByteSizeLong();
