@@ -28,6 +28,22 @@ double MsSince(SteadyClock::time_point start) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
 }
 
+// A store call that failed this way may have taken effect before its
+// answer was lost (a connection gone, a deadline passed) or came back wrong.
+bool OutcomeUnknown(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kDataLoss:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Records the failing step and prefixes the message with it.
 absl::Status StepFailed(JobError* error, std::string step, const absl::Status& s,
                         bool usage = false) {
@@ -303,6 +319,15 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
       staged.push_back(*std::move(stage));
     } else {
       auto put = store.Put(dest, labels, serialized.size(), source);
+      if (!put.ok() && OutcomeUnknown(put.status())) {
+        return StepFailed(
+            error, step,
+            absl::Status(put.status().code(),
+                         absl::StrCat(put.status().message(),
+                                      " (whether the output was stored is not known: look for "
+                                      "a version labelled strongroom.worker.job=",
+                                      job_id, ")")));
+      }
       if (!put.ok()) return StepFailed(error, step, put.status());
       version = put->version();
     }
@@ -323,9 +348,15 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
       store.DiscardStaged(spec.output.dataset, staged).IgnoreError();
       return StepFailed(
           error, "outputs",
-          absl::Status(committed.status().code(),
-                       absl::StrCat(committed.status().message(),
-                                    " (the outputs commit together: all of them or none)")));
+          absl::Status(
+              committed.status().code(),
+              absl::StrCat(committed.status().message(),
+                           OutcomeUnknown(committed.status())
+                               ? absl::StrCat(" (the outputs commit together: all of them or none; "
+                                              "which is not known: look for versions labelled "
+                                              "strongroom.worker.job=",
+                                              job_id, ")")
+                               : " (the outputs commit together: none was stored)")));
     }
     if (committed->size() != result.outputs.size()) {
       return StepFailed(

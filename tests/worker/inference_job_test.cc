@@ -86,7 +86,7 @@ class FakeStore final : public JobObjectStore {
   absl::StatusOr<std::vector<strongroom::v1::ObjectInfo>> CommitStaged(
       absl::string_view dataset, const std::vector<Staged>& staged) override {
     calls.push_back(absl::StrCat("commit ", dataset, " ", staged.size()));
-    if (fail_commit) return absl::UnavailableError("the store went away");
+    if (fail_commit) return absl::Status(fail_commit_code, "the store went away");
     std::vector<strongroom::v1::ObjectInfo> out;
     for (const Staged& s : staged) {
       const auto& [key, data, l] = staged_data.at(s.upload_id);
@@ -122,6 +122,7 @@ class FakeStore final : public JobObjectStore {
     if (fail_put.count(ref.name) > 0) {
       return absl::ResourceExhaustedError("quota of 100 bytes reached");
     }
+    if (put_answer_lost) return absl::UnavailableError("connection reset");
     std::string data;
     uint8_t buf[1000];
     for (;;) {
@@ -148,7 +149,9 @@ class FakeStore final : public JobObjectStore {
   std::map<std::string, uint64_t> versions;
   std::set<std::string> refuse, attested;
   std::set<std::string> fail_put;  // object names whose Put or Stage fails
+  bool put_answer_lost = false;    // Put fails as when its answer does not arrive
   bool fail_commit = false;        // CommitStaged fails
+  absl::StatusCode fail_commit_code = absl::StatusCode::kUnavailable;
   // Staged uploads by id: (ds/name, data, labels).
   std::map<std::string, std::tuple<std::string, std::string, std::map<std::string, std::string>>>
       staged_data;
@@ -382,10 +385,18 @@ TEST_F(InferenceJobTest, SeveralOutputsAreStoredTogetherOrNotAtAll) {
   store_.fail_commit = true;
   store_.calls.clear();
   r = RunInferenceJob(spec_, store_);
-  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kUnavailable,
-                                   AllOf(HasSubstr("outputs: the store went away"),
-                                         HasSubstr("all of them or none"))));
+  // The answer did not arrive: the commit may have happened.
+  EXPECT_THAT(r.status(),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("outputs: the store went away"),
+                             HasSubstr("all of them or none; which is not known: look "
+                                       "for versions labelled strongroom.worker.job="))));
   EXPECT_THAT(store_.calls, Contains("discard results 2"));
+  // A refusal: nothing was stored.
+  store_.fail_commit_code = absl::StatusCode::kNotFound;
+  r = RunInferenceJob(spec_, store_);
+  EXPECT_THAT(r.status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("commit together: none was stored")));
   EXPECT_EQ(store_.objects.count("results/digit/output_0"), 0u);
   EXPECT_EQ(store_.objects.count("results/digit/output_1"), 0u);
 
@@ -400,6 +411,21 @@ constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
 
 // NAME/output_<i> must be a valid object name: refused after the model is
 // loaded (its output count known), before any input moves or work is done.
+// One output: a refused put stored nothing; one whose answer was lost may
+// have stored it, and the error says how to find out.
+TEST_F(InferenceJobTest, AnOutputWhoseStoreAnswerWasLostSaysItMayBeStored) {
+  store_.put_answer_lost = true;
+  EXPECT_THAT(RunInferenceJob(spec_, store_).status(),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("output results/digit: connection reset"),
+                             HasSubstr("whether the output was stored is not known: look for a "
+                                       "version labelled strongroom.worker.job="))));
+  store_.put_answer_lost = false;
+  store_.fail_put = {"digit"};
+  EXPECT_THAT(RunInferenceJob(spec_, store_).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted, Not(HasSubstr("is not known"))));
+}
+
 TEST_F(InferenceJobTest, DerivedOutputNamesMustBeValid) {
   UseTwoOutputModel(/*batch=*/-1);
   spec_.output = Ref("results", std::string(1020, 'n'));
