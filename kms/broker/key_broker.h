@@ -145,10 +145,11 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
   // storage::sealed::ObjectReadAuthorizer: a workload's token for
   // "datasets/{dataset}" (CheckToken), audited as "read" / "upload"
   // decisions. OK or PermissionDenied "refused: <reason id> (audit N)".
+  // The allow record's detail: the token id and `object`.
   absl::Status AuthorizeWorkloadRead(const Caller& caller, absl::string_view token,
-                                     absl::string_view dataset) override;
+                                     absl::string_view dataset, absl::string_view object) override;
   absl::Status AuthorizeWorkloadWrite(const Caller& caller, absl::string_view token,
-                                      absl::string_view dataset) override;
+                                      absl::string_view dataset, absl::string_view object) override;
 
   // Admin changes made elsewhere (policies, reference values, key
   // lifecycle, the store) in the same audit chain, before they take effect

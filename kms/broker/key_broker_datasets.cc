@@ -143,19 +143,22 @@ absl::Status KeyBroker::CheckDatasetUnchanged(const Caller& c, absl::string_view
 }
 
 absl::Status KeyBroker::AuthorizeWorkloadRead(const Caller& caller, absl::string_view token,
-                                              absl::string_view dataset) {
+                                              absl::string_view dataset, absl::string_view object) {
   RETURN_IF_ERROR(Admit(caller));
   const std::string resource = storage::sealed::DatasetResourceName(dataset);
   ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(caller, "read", token, resource));
-  return Allow(caller, "read", resource, absl::StrCat("token ", t.token_id), t.policy_digest);
+  return Allow(caller, "read", resource, absl::StrCat("token ", t.token_id, "; ", object),
+               t.policy_digest);
 }
 
 absl::Status KeyBroker::AuthorizeWorkloadWrite(const Caller& caller, absl::string_view token,
-                                               absl::string_view dataset) {
+                                               absl::string_view dataset,
+                                               absl::string_view object) {
   RETURN_IF_ERROR(Admit(caller));
   const std::string resource = storage::sealed::DatasetResourceName(dataset);
   ASSIGN_OR_RETURN(CheckedToken t, CheckTokenFor(caller, "upload", token, resource));
-  return Allow(caller, "upload", resource, absl::StrCat("token ", t.token_id), t.policy_digest);
+  return Allow(caller, "upload", resource, absl::StrCat("token ", t.token_id, "; ", object),
+               t.policy_digest);
 }
 
 absl::StatusOr<v1::GetObjectKeyResponse> KeyBroker::GetObjectKey(const Caller& c,

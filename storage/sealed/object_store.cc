@@ -202,7 +202,8 @@ absl::StatusOr<v1::SealedUploadRecord> ObjectStore::LookupUpload(
 
 absl::Status ObjectStore::AuthorizeWorkload(const Caller& c, absl::string_view token,
                                             absl::string_view id, bool write,
-                                            absl::string_view what) const {
+                                            absl::string_view what,
+                                            absl::string_view object) const {
   if (token.empty()) {
     return absl::PermissionDeniedError(absl::StrCat(
         what, ": denied for '", c.principal,
@@ -213,8 +214,8 @@ absl::Status ObjectStore::AuthorizeWorkload(const Caller& c, absl::string_view t
     return absl::FailedPreconditionError(absl::StrCat(
         what, ": workload reads and uploads need the key broker, which is not wired to the store"));
   }
-  return write ? authorizer->AuthorizeWorkloadWrite(c, token, id)
-               : authorizer->AuthorizeWorkloadRead(c, token, id);
+  return write ? authorizer->AuthorizeWorkloadWrite(c, token, id, object)
+               : authorizer->AuthorizeWorkloadRead(c, token, id, object);
 }
 
 absl::StatusOr<v1::Dataset> ObjectStore::AuthorizedDataset(const Caller& c,

@@ -75,12 +75,15 @@ using kms::Caller;
 class ObjectReadAuthorizer {
  public:
   virtual ~ObjectReadAuthorizer() = default;
+  // `object`: what in the dataset the request is for, for the decision's
+  // audit record (e.g. "GetObject a/b@3").
   virtual absl::Status AuthorizeWorkloadRead(const Caller& caller, absl::string_view token,
-                                             absl::string_view dataset) = 0;
-  // BeginUpload and PutObject by a workload. Default: refused.
-  virtual absl::Status AuthorizeWorkloadWrite(const Caller& /*caller*/,
-                                              absl::string_view /*token*/,
-                                              absl::string_view /*dataset*/) {
+                                             absl::string_view dataset,
+                                             absl::string_view object) = 0;
+  // BeginUpload, PutObject and CommitUploads by a workload. Default: refused.
+  virtual absl::Status AuthorizeWorkloadWrite(const Caller& /*caller*/, absl::string_view /*token*/,
+                                              absl::string_view /*dataset*/,
+                                              absl::string_view /*object*/) {
     return absl::PermissionDeniedError("refused: workload_writes_not_supported");
   }
 };
@@ -323,10 +326,12 @@ class ObjectStore {
   absl::StatusOr<v1::Dataset> LoadAuthorizedDataset(const Caller& c, absl::string_view id,
                                                     Access access, absl::string_view what) const;
   // A workload's token for dataset `id`, checked by the authorizer (read or
-  // write); PermissionDenied for an empty token, FailedPrecondition when no
-  // authorizer is wired.
+  // write) for `object` (what the request is for, audited with the
+  // decision); PermissionDenied for an empty token, FailedPrecondition when
+  // no authorizer is wired.
   absl::Status AuthorizeWorkload(const Caller& c, absl::string_view token, absl::string_view id,
-                                 bool write, absl::string_view what) const;
+                                 bool write, absl::string_view what,
+                                 absl::string_view object) const;
   v1::Dataset WithUsage(v1::Dataset ds) const;
   // The object record of (dataset, name, version), or of the latest version
   // when version is 0; read at `snapshot` when not null.

@@ -62,7 +62,11 @@ absl::StatusOr<std::unique_ptr<ObjectRead>> ObjectStore::OpenRead(const Caller& 
     // Workloads read only with the broker's attestation token for the
     // dataset, checked against its release policy by the broker before the
     // dataset is even looked up: without one, nothing about it is told.
-    RETURN_IF_ERROR(AuthorizeWorkload(c, r.token(), id, /*write=*/false, "GetObject"));
+    RETURN_IF_ERROR(
+        AuthorizeWorkload(c, r.token(), id, /*write=*/false, "GetObject",
+                          absl::StrCat("GetObject ", r.name(),
+                                       r.version() == 0 ? std::string(" (latest)")
+                                                        : absl::StrCat("@", r.version()))));
   }
   v1::Dataset ds;
   if (c.role == kms::Role::kWorkload) {

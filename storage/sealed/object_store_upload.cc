@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/labels.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -66,7 +67,8 @@ absl::StatusOr<v1::Upload> ObjectStore::BeginUpload(const Caller& c,
   if (workload) {
     // As for reads: the token first, then the dataset.
     ASSIGN_OR_RETURN(std::string dataset_id, ParseDatasetName(r.dataset(), "dataset"));
-    RETURN_IF_ERROR(AuthorizeWorkload(c, r.token(), dataset_id, /*write=*/true, "BeginUpload"));
+    RETURN_IF_ERROR(AuthorizeWorkload(c, r.token(), dataset_id, /*write=*/true, "BeginUpload",
+                                      absl::StrCat("BeginUpload ", r.name())));
     ASSIGN_OR_RETURN(ds, LoadDataset(dataset_id));
   } else {
     ASSIGN_OR_RETURN(ds, AuthorizedDataset(c, r.dataset(), Access::kWrite, "BeginUpload"));
@@ -173,7 +175,9 @@ absl::StatusOr<std::unique_ptr<ObjectUpload>> ObjectStore::OpenUpload(
           " was not begun with a dataset token"));
     }
     RETURN_IF_ERROR(
-        AuthorizeWorkload(c, start.token(), upload.dataset_id(), /*write=*/true, "PutObject"));
+        AuthorizeWorkload(c, start.token(), upload.dataset_id(), /*write=*/true, "PutObject",
+                          absl::StrCat("PutObject ", upload.name(), "@", upload.version(),
+                                       " (upload ", upload.id(), ")")));
   }
   ASSIGN_OR_RETURN(v1::Dataset ds, LoadDataset(upload.dataset_id()));
   if (c.role != kms::Role::kWorkload) {
@@ -355,7 +359,14 @@ absl::StatusOr<v1::CommitUploadsResponse> ObjectStore::CommitUploads(
   const std::string dataset_id = uploads.front().dataset_id();
   v1::Dataset ds;
   if (c.role == kms::Role::kWorkload) {
-    RETURN_IF_ERROR(AuthorizeWorkload(c, r.token(), dataset_id, /*write=*/true, "CommitUploads"));
+    std::vector<std::string> names;
+    for (const v1::SealedUploadRecord& u : uploads) {
+      names.push_back(absl::StrCat(u.name(), "@", u.version()));
+    }
+    RETURN_IF_ERROR(
+        AuthorizeWorkload(c, r.token(), dataset_id, /*write=*/true, "CommitUploads",
+                          absl::StrCat(r.discard() ? "CommitUploads discard " : "CommitUploads ",
+                                       absl::StrJoin(names, ", "))));
     ASSIGN_OR_RETURN(ds, LoadDataset(dataset_id));
   } else {
     ASSIGN_OR_RETURN(ds, LoadDataset(dataset_id));

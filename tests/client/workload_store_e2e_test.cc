@@ -414,6 +414,7 @@ TEST_F(WorkloadStoreE2eTest, AuditRecordsReadObjectKeyAndUploadDecisions) {
   ASSERT_OK_AND_ASSIGN(v1::ExportAuditResponse audit,
                        admin_->ExportAudit(v1::ExportAuditRequest()));
   std::map<std::string, int> seen;  // "action decision" on datasets/ds by the workload
+  std::vector<std::string> details;  // of the read and upload allows
   for (absl::string_view line : absl::StrSplit(audit.jsonl(), '\n')) {
     auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || j.value("type", "") != "record") continue;
@@ -422,7 +423,15 @@ TEST_F(WorkloadStoreE2eTest, AuditRecordsReadObjectKeyAndUploadDecisions) {
       continue;
     }
     ++seen[absl::StrCat(j.value("action", ""), " ", j.value("decision", ""))];
+    if (j.value("action", "") == "read" || j.value("action", "") == "upload") {
+      details.push_back(j.value("reason_detail", ""));
+    }
   }
+  // Each names the object it was for, beside the token.
+  ASSERT_EQ(details.size(), 3u);
+  EXPECT_THAT(details[0], HasSubstr("; GetObject a (latest)"));
+  EXPECT_THAT(details[1], HasSubstr("; BeginUpload b"));
+  EXPECT_THAT(details[2], HasSubstr("; PutObject b@1 (upload "));
   EXPECT_EQ(seen["attest allow"], 1);
   EXPECT_EQ(seen["read allow"], 1);
   EXPECT_EQ(seen["object_key allow"], 1);

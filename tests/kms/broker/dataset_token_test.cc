@@ -223,8 +223,8 @@ TEST_F(DatasetTokenTest, TokenServesOnlyItsOwnDatasetAndNoKey) {
   AddObject("other", "x", 1);
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
   ASSERT_OK_AND_ASSIGN(std::string ds_token, DatasetToken(kWorkload, w, "ds"));
-  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, ds_token, "ds"));
-  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload, ds_token, "other"),
+  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, ds_token, "ds", "GetObject o@1"));
+  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload, ds_token, "other", "GetObject o@1"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_dataset")));
   EXPECT_THAT(ObjectKey(kWorkload, ds_token, w.keys.public_key, "other", "x"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_dataset")));
@@ -232,12 +232,12 @@ TEST_F(DatasetTokenTest, TokenServesOnlyItsOwnDatasetAndNoKey) {
   EXPECT_THAT(Release(kWorkload, ds_token, w.keys.public_key),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_key")));
   ASSERT_OK_AND_ASSIGN(std::string key_token, Token(kWorkload, w));
-  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload, key_token, "other"),
+  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload, key_token, "other", "GetObject o@1"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_dataset")));
   EXPECT_THAT(ObjectKey(kWorkload, key_token, w.keys.public_key, "other", "x"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_dataset")));
   // Another principal cannot use it.
-  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload2, ds_token, "ds"),
+  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload2, ds_token, "ds", "GetObject o@1"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_principal")));
 }
 
@@ -259,7 +259,7 @@ TEST_F(DatasetTokenTest, PolicyOrReferenceValueChangeRevokesTheToken) {
   // issued under version 1 and is void now.
   PutApprovedPolicy();
   EXPECT_THAT(
-      broker_->AuthorizeWorkloadRead(kWorkload, token, "ds"),
+      broker_->AuthorizeWorkloadRead(kWorkload, token, "ds", "GetObject o@1"),
       StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked_policy_changed")));
   EXPECT_THAT(
       ObjectKey(kWorkload, token, w.keys.public_key, "ds", "x"),
@@ -267,9 +267,9 @@ TEST_F(DatasetTokenTest, PolicyOrReferenceValueChangeRevokesTheToken) {
   // A fresh token works under version 2 until the reference values change.
   ASSERT_OK_AND_ASSIGN(token, DatasetToken(kWorkload, w, "ds"));
   EXPECT_EQ(Claims(token)["strongroom"]["policy_version"], 2);
-  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "ds"));
+  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "ds", "GetObject o@1"));
   PutApprovedValues();
-  EXPECT_THAT(broker_->AuthorizeWorkloadWrite(kWorkload, token, "ds"),
+  EXPECT_THAT(broker_->AuthorizeWorkloadWrite(kWorkload, token, "ds", "GetObject o@1"),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("token_revoked_reference_values_changed")));
 }
@@ -297,13 +297,13 @@ TEST_F(DatasetTokenTest, DatasetTokensStopWhenTheirKeysBoundPolicyIsDeleted) {
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
   ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "underq"));
   EXPECT_EQ(Claims(token)["strongroom"]["key_policy"], "policies/q");
-  ASSERT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "underq"));
+  ASSERT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "underq", "GetObject o@1"));
 
   v1::DeletePolicyRequest del;
   del.set_name("q");
   ASSERT_OK(admin_->DeletePolicy(kAdmin, del).status());
   EXPECT_THAT(
-      broker_->AuthorizeWorkloadRead(kWorkload, token, "underq"),
+      broker_->AuthorizeWorkloadRead(kWorkload, token, "underq", "GetObject o@1"),
       StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked_policy_changed")));
   EXPECT_THAT(AuditJsonl(),
               HasSubstr("keys/qk's binding to policies/q v1, which no longer exists"));
@@ -349,7 +349,7 @@ TEST_F(DatasetTokenTest, DatasetUnderADualControlKeyNeedsTheKeysBindingToo) {
   EXPECT_EQ(sr["key_policy"], "policies/p");
   EXPECT_EQ(sr["key_policy_version"], 1);
   EXPECT_EQ(sr["key_policy_pins"], nlohmann::json::array({"approved@1"}));
-  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "dual"));
+  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "dual", "GetObject o@1"));
   // The data key wrapped under the HSM key is released, sealed to the
   // workload; the HSM key itself never is.
   ASSERT_OK_AND_ASSIGN(auto object, ObjectKey(kWorkload, token, w.keys.public_key, "dual", "x"));
@@ -369,7 +369,7 @@ TEST_F(DatasetTokenTest, DatasetUnderADualControlKeyNeedsTheKeysBindingToo) {
   // values) would accept the bad measurement, the key's pins do not; the
   // token that relied on the old set is void.
   PutApprovedValues({kGoodMeasurement, kBadMeasurement});
-  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload, token, "dual"),
+  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload, token, "dual", "GetObject o@1"),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("token_revoked_reference_values_changed")));
   EXPECT_OK(DatasetToken(kWorkload, w, "ds", kBadMeasurement).status());
@@ -402,7 +402,7 @@ TEST_F(DatasetTokenTest, DatasetUnderADualControlKeyNeedsTheKeysBindingToo) {
   ASSERT_OK(km_->UpdateKey(kOwner, up).status());
   ASSERT_NO_FATAL_FAILURE(approve_pending("update keys/hk; release_policy policies/p v2"));
   EXPECT_THAT(
-      broker_->AuthorizeWorkloadRead(kWorkload, token, "dual"),
+      broker_->AuthorizeWorkloadRead(kWorkload, token, "dual", "GetObject o@1"),
       StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked_policy_changed")));
   EXPECT_THAT(AuditJsonl(), HasSubstr("was issued under the binding 'policies/p v1 pinning "
                                       "approved@1' of keys/hk, which is now 'policies/p v2'"));
@@ -421,7 +421,7 @@ TEST_F(DatasetTokenTest, ExpiredOrRevokedTokenIsRefused) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
   ASSERT_OK_AND_ASSIGN(token, DatasetToken(kWorkload, w, "ds"));
   clock_.Advance(absl::Minutes(6));
-  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload, token, "ds"),
+  EXPECT_THAT(broker_->AuthorizeWorkloadRead(kWorkload, token, "ds", "GetObject o@1"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_expired")));
 }
 
@@ -538,9 +538,9 @@ TEST_F(DatasetTokenTest, MalformedObjectAndUploadKeyRequestsNameTheFieldAndAreNo
 TEST_F(DatasetTokenTest, ReadAndUploadDecisionsAreAudited) {
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
   ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));
-  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "ds"));
-  EXPECT_OK(broker_->AuthorizeWorkloadWrite(kWorkload, token, "ds"));
-  EXPECT_FALSE(broker_->AuthorizeWorkloadRead(kWorkload, "garbage", "ds").ok());
+  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "ds", "GetObject o@1"));
+  EXPECT_OK(broker_->AuthorizeWorkloadWrite(kWorkload, token, "ds", "GetObject o@1"));
+  EXPECT_FALSE(broker_->AuthorizeWorkloadRead(kWorkload, "garbage", "ds", "GetObject o@1").ok());
   const std::string jsonl = AuditJsonl();
   int reads = 0, uploads = 0, denied_reads = 0;
   for (absl::string_view line : absl::StrSplit(jsonl, '\n')) {

@@ -23,7 +23,7 @@ TEST_F(ObjectStoreTest, OnlyTheOwnerReadsAndWorkloadsNeedTheBroker) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("key broker")));
   struct Authorizer : ObjectReadAuthorizer {
     absl::Status AuthorizeWorkloadRead(const kms::Caller& c, absl::string_view token,
-                                       absl::string_view dataset) override {
+                                       absl::string_view dataset, absl::string_view) override {
       last_dataset = std::string(dataset);
       return token == "good" && c.principal == kWorkload.principal
                  ? absl::OkStatus()

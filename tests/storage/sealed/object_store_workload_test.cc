@@ -19,6 +19,7 @@ namespace strongroom::storage::sealed {
 namespace {
 
 using ::strongroom::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 using testing::kOwner;
@@ -27,21 +28,26 @@ const kms::Caller kWorkload{"spiffe://t/workload", kms::Role::kWorkload};
 const kms::Caller kWorkload2{"spiffe://t/workload2", kms::Role::kWorkload};
 
 // Accepts token "read:{dataset}" for reads and "write:{dataset}" for
-// uploads, from kWorkload and kWorkload2; records what it was asked.
+// uploads, from kWorkload and kWorkload2; records what it was asked, and
+// for which objects.
 struct FakeAuthorizer final : ObjectReadAuthorizer {
   absl::Status AuthorizeWorkloadRead(const kms::Caller& c, absl::string_view token,
-                                     absl::string_view dataset) override {
+                                     absl::string_view dataset, absl::string_view object) override {
     asked.insert(absl::StrCat("read ", dataset));
+    objects.push_back(std::string(object));
     return token == absl::StrCat("read:", dataset) ? absl::OkStatus()
                                                    : absl::PermissionDeniedError("refused: x");
   }
   absl::Status AuthorizeWorkloadWrite(const kms::Caller& c, absl::string_view token,
-                                      absl::string_view dataset) override {
+                                      absl::string_view dataset,
+                                      absl::string_view object) override {
     asked.insert(absl::StrCat("write ", dataset));
+    objects.push_back(std::string(object));
     return token == absl::StrCat("write:", dataset) ? absl::OkStatus()
                                                     : absl::PermissionDeniedError("refused: x");
   }
   std::set<std::string> asked;
+  std::vector<std::string> objects;
 };
 
 class ObjectStoreWorkloadTest : public testing::ObjectStoreFixture {
@@ -130,7 +136,32 @@ TEST_F(ObjectStoreWorkloadTest, WorkloadUploadCommitsAsAnOrdinaryObject) {
   get.set_dataset("ds1");
   get.set_name("out/r.bin");
   EXPECT_OK(store_->OpenRead(kOwner, get).status());
+  authorizer_.objects.clear();
   EXPECT_OK(Read(kWorkload, "ds1", "read:ds1"));
+  // Each check names the object the request is for (the broker audits it).
+  EXPECT_THAT(authorizer_.objects, ElementsAre("GetObject out/r.bin (latest)"));
+}
+
+// The objects the authorizer is told of, for its audit record: a staged set
+// names every member.
+TEST_F(ObjectStoreWorkloadTest, TheAuthorizerIsToldWhichObjects) {
+  store_->SetReadAuthorizer(&authorizer_);
+  ASSERT_OK_AND_ASSIGN(v1::Upload up, Begin(kWorkload, "write:ds1"));
+  ASSERT_OK(SealAndUpload(kWorkload, up, "ds1", "result", "write:ds1", /*stage=*/true).status());
+  v1::CommitUploadsRequest commit;
+  commit.add_upload_ids(up.upload_id());
+  commit.set_token("write:ds1");
+  ASSERT_OK(store_->CommitUploads(kWorkload, commit).status());
+  v1::GetObjectRequest get;
+  get.set_dataset("ds1");
+  get.set_name("out/r.bin");
+  get.set_version(1);
+  get.set_token("read:ds1");
+  ASSERT_OK(store_->OpenRead(kWorkload, get).status());
+  EXPECT_THAT(authorizer_.objects,
+              ElementsAre("BeginUpload out/r.bin",
+                          absl::StrCat("PutObject out/r.bin@1 (upload ", up.upload_id(), ")"),
+                          "CommitUploads out/r.bin@1", "GetObject out/r.bin@1"));
 }
 
 TEST_F(ObjectStoreWorkloadTest, AnOwnersUploadIsNotAWorkloadsAndWorkloadsDoNothingElse) {
