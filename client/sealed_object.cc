@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -228,6 +229,14 @@ absl::StatusOr<v1::ObjectInfo> PutSealed(Connection& conn, const PutObjectOption
     }
   }
   ASSIGN_OR_RETURN(v1::Upload upload, std::move(begun));
+  // Until its stream starts, an upload this call gives up on is discarded
+  // now rather than left to the server's idle sweep, holding a version and
+  // a pending-upload slot (best effort; once streaming, the server drops a
+  // failed stream's upload itself).
+  bool streaming = false;
+  absl::Cleanup drop_unstreamed = [&] {
+    if (!streaming) DiscardUploads(conn, {upload.upload_id()}, o.token).IgnoreError();
+  };
   if (stage && !upload.stage_supported()) {
     // An older server would commit the object at the end of its stream.
     return absl::FailedPreconditionError(
@@ -243,7 +252,7 @@ absl::StatusOr<v1::ObjectInfo> PutSealed(Connection& conn, const PutObjectOption
                                             o.dataset, "/", o.name));
   }
   // Also here, for a server that predates expected_key: before any data
-  // moves; the unused upload is discarded by the server.
+  // moves.
   if (!o.expected_key.empty() && KeyName(o.expected_key) != upload.key()) {
     return absl::InvalidArgumentError(absl::StrCat("--key: ", KeyName(o.expected_key),
                                                    " is not the key of ", upload.dataset(), " (",
@@ -275,6 +284,7 @@ absl::StatusOr<v1::ObjectInfo> PutSealed(Connection& conn, const PutObjectOption
                        dek.key, header.params, storage::sealed::AssociatedData(header),
                        header.stream_header));
 
+  streaming = true;
   auto stream = conn.PutObject();
   v1::PutObjectRequest message;
   message.mutable_start()->set_upload_id(upload.upload_id());

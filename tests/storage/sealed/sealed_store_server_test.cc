@@ -582,6 +582,20 @@ class DataKeyProxy final : public v1::KeyManagement::Service {
   std::unique_ptr<v1::KeyManagement::Stub> upstream_;
 };
 
+// An upload the client gives up on before its stream starts (here a segment
+// size the server does not take) is discarded at once, not left open for
+// the idle sweep.
+TEST_F(SealedStoreServerTest, AnUploadGivenUpBeforeItsStreamIsDiscardedAtOnce) {
+  client::PutObjectOptions put;
+  put.dataset = "ds";
+  put.name = "too-big-segments";
+  put.segment_size = 64 << 20;
+  storage::StringSource source(Pattern(5000, 4));
+  EXPECT_THAT(client::PutSealedObject(As("owner"), put, source),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("segment size")));
+  ExpectConsistent();  // no upload left open
+}
+
 // A staged upload whose answer did not arrive may be staged at the server:
 // the client discards it (the caller, with no StagedObject for it, could
 // not), so it does not hold its bytes against the quota until the sweep.
