@@ -1,5 +1,7 @@
 #include "storage/sealed/object_names.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -109,7 +111,12 @@ absl::StatusOr<ObjectPath> ParseObjectPath(absl::string_view path, absl::string_
   const size_t at = rest.rfind('@');
   if (at != absl::string_view::npos) {
     absl::string_view v = rest.substr(at + 1);
-    if (!absl::SimpleAtoi(v, &out.version) || out.version == 0 ||
+    // Digits only, no leading zero (SimpleAtoi alone also takes a sign,
+    // spaces and "007"): one spelling per version.
+    const bool canonical =
+        !v.empty() && v.size() <= 19 && v[0] != '0' &&
+        std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (!canonical || !absl::SimpleAtoi(v, &out.version) || out.version == 0 ||
         out.version > static_cast<uint64_t>(INT64_MAX)) {
       return Invalid(field, path, "has a version that is not a positive integer");
     }

@@ -167,8 +167,11 @@ TEST(ObjectNamesTest, PathsAndNames) {
   EXPECT_EQ(p.version, 12u);
   ASSERT_OK_AND_ASSIGN(p, ParseObjectPath("ds1/x", "p"));
   EXPECT_EQ(p.version, 0u);
-  for (const char* bad : {"ds1", "ds1/", "DS/x", "ds1/x@0", "ds1/x@-1", "ds1/x@abc", "ds1//x",
-                          "ds1/x/", "ds1/./x", "ds1/x/../y", "ds1/x y", "ds1/x\\y"}) {
+  for (const char* bad :
+       {"ds1", "ds1/", "DS/x", "ds1/x@0", "ds1/x@-1", "ds1/x@abc", "ds1//x", "ds1/x/", "ds1/./x",
+        "ds1/x/../y", "ds1/x y", "ds1/x\\y",
+        // One spelling per version: no sign, space or leading zero.
+        "ds1/x@+3", "ds1/x@003", "ds1/x@ 3", "ds1/x@3 ", "ds1/x@", "ds1/x@99999999999999999999"}) {
     EXPECT_THAT(ParseObjectPath(bad, "DATASET/NAME"),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("DATASET/NAME")))
         << bad;
