@@ -72,7 +72,11 @@ absl::StatusOr<KeyBroker::DatasetPolicy> KeyBroker::DatasetPolicyFor(
   }
   absl::StatusOr<int64_t> version = admin_.CurrentPolicyVersion(ds->release_policy());
   if (!version.ok()) {
-    return Deny(c, "attest", dataset, "policy_unavailable", version.status().message(),
+    // Told like no policy at all: a caller without a token learns nothing
+    // more of a dataset than that it is not released to them.
+    return Deny(c, "attest", dataset, "dataset_not_releasable",
+                absl::StrCat(dataset, "'s release policy ", ds->release_policy(), ": ",
+                             version.status().message()),
                 evidence_digest, "", after);
   }
   DatasetPolicy out{ds->release_policy(), *version, ds->key(), std::nullopt};

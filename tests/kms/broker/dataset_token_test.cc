@@ -200,8 +200,9 @@ TEST_F(DatasetTokenTest, ObjectKeyIsTheOwnersDataKeySealedWithDocumentedInfo) {
 }
 
 TEST_F(DatasetTokenTest, DatasetWithoutPolicyAndUnknownDatasetAreRefusedAlike) {
+  AddDataset("gonepolicy", "policies/gone");  // names a policy that does not exist
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
-  for (const char* ds : {"nopolicy", "missing"}) {
+  for (const char* ds : {"nopolicy", "missing", "gonepolicy"}) {
     absl::Status s = DatasetToken(kWorkload, w, ds).status();
     EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
                             HasSubstr("refused: dataset_not_releasable")));
@@ -211,6 +212,7 @@ TEST_F(DatasetTokenTest, DatasetWithoutPolicyAndUnknownDatasetAreRefusedAlike) {
   // The audit record holds the detail.
   const std::string jsonl = AuditJsonl();
   EXPECT_THAT(jsonl, HasSubstr("has no release policy"));
+  EXPECT_THAT(jsonl, HasSubstr("gonepolicy's release policy policies/gone: "));
 }
 
 TEST_F(DatasetTokenTest, PolicyThatDeniesRefusesTheDataset) {
