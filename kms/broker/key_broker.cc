@@ -483,14 +483,16 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
   bool unread = false;
   {
     std::lock_guard<std::mutex> lock(revoked_mu_);
-    if (revocations_unread_) {
+    if (revocations_unread_ && now >= revocations_retry_after_) {
       absl::StatusOr<std::map<std::string, absl::Time>> kept = admin_.ActiveRevocations(now);
       if (kept.ok()) {
         revoked_ = *std::move(kept);
         revocations_unread_ = false;
+      } else {
+        revocations_retry_after_ = now + absl::Seconds(1);
       }
-      unread = revocations_unread_;
     }
+    unread = revocations_unread_;
     if (!revoked_.empty()) {
       for (auto it = revoked_.begin(); it != revoked_.end();) {
         it = it->second <= now ? revoked_.erase(it) : std::next(it);

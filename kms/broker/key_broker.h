@@ -259,9 +259,11 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
   mutable std::mutex revoked_mu_;
   std::map<std::string, absl::Time> revoked_;  // token id -> its expiry
   // The stored revocations could not be read (at start): no token is
-  // accepted until they can (each check tries again), since one revoked
-  // before the restart would otherwise pass.
+  // accepted until they can (a check tries again, at most once a second:
+  // the read scans the database under revoked_mu_, which every token check
+  // takes), since one revoked before the restart would otherwise pass.
   bool revocations_unread_ = false;
+  absl::Time revocations_retry_after_ = absl::InfinitePast();
 };
 
 }  // namespace strongroom::kms

@@ -194,7 +194,18 @@ TEST_F(UnreadableRevocationsTest, EveryTokenIsRefusedUntilTheyCanBeRead) {
   EXPECT_THAT(
       Release(kWorkload, token, w.keys.public_key),
       StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revocations_unreadable")));
+  // A failed read is tried again a second later, not by every check (each
+  // would scan the database under the lock every token check takes).
+  const int refused = faults_.Refused();
+  EXPECT_THAT(
+      Release(kWorkload, token, w.keys.public_key),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revocations_unreadable")));
+  EXPECT_EQ(faults_.Refused(), refused);
   faults_.FailReads(false);
+  EXPECT_THAT(
+      Release(kWorkload, token, w.keys.public_key),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revocations_unreadable")));
+  clock_.Advance(absl::Seconds(1));
   EXPECT_OK(Release(kWorkload, token, w.keys.public_key).status());
 }
 
