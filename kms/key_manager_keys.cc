@@ -182,13 +182,15 @@ absl::StatusOr<v1::Key> KeyManager::ApplyUpdate(const v1::UpdateKeyRequest& r,
 absl::StatusOr<v1::ChangeResult> KeyManager::UpdateKey(const Caller& c,
                                                        const v1::UpdateKeyRequest& r) {
   ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.name(), "name"));
-  ASSIGN_OR_RETURN(ViewPtr view, GetView(id));
-  if (r.update_mask().empty()) return absl::InvalidArgumentError("update_mask: is empty");
   // A key's owner sets its release policy; everything else is the admins'.
+  // Authorized first (AuthorizedView): whether a key exists, and what the
+  // request lacks, is told only to those who may act on it.
   const bool only_policy = r.update_mask_size() == 1 && r.update_mask(0) == "release_policy";
-  RETURN_IF_ERROR(Authorize(c, only_policy && c.role != Role::kAdmin ? Action::kUse : Action::kManage,
-                            &view->key.key(),
-                            "UpdateKey"));
+  ASSIGN_OR_RETURN(
+      ViewPtr view,
+      AuthorizedView(c, id, only_policy && c.role != Role::kAdmin ? Action::kUse : Action::kManage,
+                     "UpdateKey"));
+  if (r.update_mask().empty()) return absl::InvalidArgumentError("update_mask: is empty");
   if (r.release_reference_sets_size() > 0) {
     return absl::InvalidArgumentError(
         "release_reference_sets: set by the server, not by the request");
@@ -334,6 +336,26 @@ absl::StatusOr<v1::KeyVersion> KeyManager::RotateKey(const Caller& c,
   ASSIGN_OR_RETURN(std::string id, ParseKeyName(r.name(), "name"));
   ASSIGN_OR_RETURN(ViewPtr view, AuthorizedView(c, id, Action::kManage, "RotateKey"));
   std::lock_guard<std::mutex> lock(mu_);
+  if (!r.keep_primary()) {
+    // A new ENABLED primary switches the key on. On a dual_control key whose
+    // primary was deliberately kept off (created PRE_ACTIVE, disabled or
+    // suspended) that takes a second admin: enable the version by proposal
+    // first. A COMPROMISED or destroyed primary still rotates at once (the
+    // remedy for a compromise).
+    ASSIGN_OR_RETURN(ViewPtr now, GetView(id));
+    auto primary = now->versions.find(now->key.key().primary_version());
+    if (now->key.key().dual_control() && primary != now->versions.end()) {
+      const v1::KeyVersionState s = primary->second.version().state();
+      if (s == v1::PRE_ACTIVE || s == v1::DISABLED || s == v1::SUSPENDED) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            r.name(), " is dual_control and its primary version ", primary->first, " is ",
+            StateName(s),
+            ": a new primary would switch the key on without a second admin; "
+            "enable the primary by proposal (SetKeyVersionState ENABLED, approved) first, "
+            "or rotate with keep_primary"));
+      }
+    }
+  }
   return Rotate(id, !r.keep_primary(), c.principal);
 }
 

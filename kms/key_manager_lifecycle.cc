@@ -71,20 +71,21 @@ absl::StatusOr<v1::ChangeResult> KeyManager::SetKeyVersionState(
   if (r.reason().size() > 512) return absl::InvalidArgumentError("reason: longer than 512 bytes");
   v1::ChangeResult result;
   if (view->key.key().dual_control() && r.state() == v1::ENABLED) {
+    // Never applied at once, whatever the state read here: the state is read
+    // before the lock, and a request that read ENABLED just before another
+    // admin disabled or suspended the version would otherwise enable it again
+    // on its own. Checked now as well as at approval (ENABLED -> ENABLED is
+    // refused here), so that a proposal that could never apply is not made.
     auto it = view->versions.find(name.version);
     if (it == view->versions.end())
       return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
-    if (it->second.version().state() != v1::ENABLED) {
-      // Checked now as well as at approval, so that a proposal that could
-      // never apply is not made.
-      if (absl::Status s = CheckTransition(it->second.version().state(), v1::ENABLED); !s.ok()) {
-        return absl::FailedPreconditionError(absl::StrCat(r.name(), ": ", s.message()));
-      }
-      records::ChangeRecord change;
-      *change.mutable_set_state() = r;
-      change.mutable_proposal()->set_action(absl::StrCat("enable ", r.name()));
-      return Propose(c, name.key_id, std::move(change));
+    if (absl::Status s = CheckTransition(it->second.version().state(), v1::ENABLED); !s.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(r.name(), ": ", s.message()));
     }
+    records::ChangeRecord change;
+    *change.mutable_set_state() = r;
+    change.mutable_proposal()->set_action(absl::StrCat("enable ", r.name()));
+    return Propose(c, name.key_id, std::move(change));
   }
   std::lock_guard<std::mutex> lock(mu_);
   ASSIGN_OR_RETURN(*result.mutable_version(), ApplySetState(r, c.principal));

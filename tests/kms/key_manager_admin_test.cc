@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
 
+#include "absl/time/clock.h"
 #include "tests/kms/key_manager_fixture.h"
 
 namespace strongroom::kms {
@@ -256,6 +258,64 @@ TEST_F(KeyManagerAdminTest, DualControlRestoreAndEnableNeedASecondAdmin) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(km_->RestoreKeyVersion(kAdmin, restore),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("DESTROY_SCHEDULED")));
+}
+
+// An enable request that read the version ENABLED, while another admin's
+// disable of it was being written, does not enable it again once the disable
+// is in: on a dual_control key an enable is only ever a proposal.
+TEST_F(KeyManagerAdminTest, AnEnableRacingADisableDoesNotUndoIt) {
+  MakeKey("dc", false, /*dual=*/true);
+  v1::SetKeyVersionStateRequest enable;
+  enable.set_name("keys/dc/versions/1");
+  enable.set_state(v1::ENABLED);
+  absl::StatusOr<v1::ChangeResult> raced = absl::UnknownError("not run");
+  std::thread other;
+  bool started = false;
+  before_commit_ = [&] {
+    if (started) return;
+    started = true;
+    // The disable holds the key manager's lock and has not written yet; the
+    // enable reads the state (still ENABLED) and then waits for the lock.
+    other = std::thread([&] { raced = km_->SetKeyVersionState(kAdmin2, enable); });
+    absl::SleepFor(absl::Milliseconds(200));
+  };
+  absl::StatusOr<v1::KeyVersion> disabled = SetState("keys/dc/versions/1", v1::DISABLED);
+  before_commit_ = nullptr;
+  ASSERT_TRUE(other.joinable());
+  other.join();
+  ASSERT_OK(disabled.status());
+  EXPECT_EQ(disabled->state(), v1::DISABLED);
+  // Refused as ENABLED -> ENABLED (it read the state before the disable), or,
+  // had it read it after, a proposal for a second admin: never applied.
+  if (raced.ok()) {
+    EXPECT_TRUE(raced->has_pending());
+  } else {
+    EXPECT_THAT(raced, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                HasSubstr("illegal state transition ENABLED -> ENABLED")));
+  }
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion after, Version("keys/dc/versions/1"));
+  EXPECT_EQ(after.state(), v1::DISABLED);
+}
+
+// A rotation that makes a new primary would switch on a dual_control key
+// whose primary is disabled (or suspended, or PRE_ACTIVE): refused, unless
+// it keeps the primary; a compromised primary still rotates at once.
+TEST_F(KeyManagerAdminTest, RotatingADualControlKeyOnDoesNotSkipTheSecondAdmin) {
+  MakeKey("dc", false, /*dual=*/true);
+  ASSERT_OK(SetState("keys/dc/versions/1", v1::DISABLED).status());
+  v1::RotateKeyRequest rotate;
+  rotate.set_name("keys/dc");
+  EXPECT_THAT(km_->RotateKey(kAdmin, rotate),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("primary version 1 is DISABLED: a new primary would switch the "
+                                 "key on without a second admin")));
+  rotate.set_keep_primary(true);
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion beside, km_->RotateKey(kAdmin, rotate));
+  EXPECT_EQ(beside.name(), "keys/dc/versions/2");
+  ASSERT_OK(SetState("keys/dc/versions/1", v1::COMPROMISED).status());
+  rotate.set_keep_primary(false);
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion fresh, km_->RotateKey(kAdmin, rotate));
+  EXPECT_EQ(fresh.name(), "keys/dc/versions/3");
 }
 
 TEST_F(KeyManagerAdminTest, AnApprovalReportsTheProposalItCarriedOut) {

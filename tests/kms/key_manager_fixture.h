@@ -45,6 +45,7 @@ class KeyManagerFixture : public ::testing::Test {
     options.default_destroy_wait = absl::Hours(24);
     options.approval_window = absl::Hours(1);
     options.before_commit_for_testing = [this] {
+      if (before_commit_) before_commit_();
       if (fail_commits_) return absl::UnavailableError("injected commit failure");
       if (commits_before_one_failure_ >= 0 && commits_before_one_failure_-- == 0) {
         return absl::UnavailableError("injected commit failure");
@@ -123,6 +124,7 @@ class KeyManagerFixture : public ::testing::Test {
   std::function<absl::Status(absl::string_view)> check_owner_;  // KmsOptions::check_owner
   bool fail_compactions_ = false;                               // crypto-shred compactions fail
   std::function<void()> before_seal_;  // KmsOptions::before_seal_for_testing
+  std::function<void()> before_commit_;  // first in KmsOptions::before_commit_for_testing
   std::unique_ptr<storage::Database> db_;
   rocksdb::Env* db_env_ = nullptr;  // set before SetUp for fault injection
   std::unique_ptr<KeyManager> km_;

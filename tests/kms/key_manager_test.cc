@@ -114,6 +114,21 @@ TEST_F(KeyManagerTest, KeysThatDoNotExistAreNotTold) {
     absl::StatusOr<v1::EncryptResponse> d = km_->Encrypt(who, e2);
     EXPECT_EQ(c.status().code(), d.status().code()) << who.principal;
     EXPECT_EQ(c.status().message(), d.status().message()) << who.principal;
+    // UpdateKey too, with a mask or without one.
+    for (bool with_mask : {true, false}) {
+      v1::UpdateKeyRequest u1, u2;
+      u1.set_name("keys/k");
+      u2.set_name("keys/nope");
+      if (with_mask) {
+        u1.add_update_mask("release_policy");
+        u2.add_update_mask("release_policy");
+      }
+      absl::StatusOr<v1::ChangeResult> ua = km_->UpdateKey(who, u1);
+      absl::StatusOr<v1::ChangeResult> ub = km_->UpdateKey(who, u2);
+      EXPECT_THAT(ua, StatusIs(absl::StatusCode::kPermissionDenied)) << who.principal;
+      EXPECT_EQ(ua.status().code(), ub.status().code()) << who.principal << " " << with_mask;
+      EXPECT_EQ(ua.status().message(), ub.status().message()) << who.principal;
+    }
   }
   for (const Caller& who : {kAdmin, kAuditor}) {
     v1::GetKeyRequest missing;
