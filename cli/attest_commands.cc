@@ -42,12 +42,13 @@ class FileResolver final : public attest::ReferenceValueResolver {
   std::map<std::string, attest::ReferenceValueSet> sets_;
 };
 
-absl::StatusOr<absl::Time> ParseAtFlag(const std::string& value) {
+// An RFC 3339 time given as --`flag`.
+absl::StatusOr<absl::Time> ParseTimeFlag(absl::string_view flag, const std::string& value) {
   absl::Time t;
   std::string err;
   if (!absl::ParseTime(absl::RFC3339_full, value, &t, &err)) {
-    return UsageError(absl::StrCat("--at: '", value,
-                                   "' is not an RFC 3339 time (", err, ")"));
+    return UsageError(
+        absl::StrCat("--", flag, ": '", value, "' is not an RFC 3339 time (", err, ")"));
   }
   return t;
 }
@@ -123,7 +124,7 @@ absl::Status Verify(Invocation& inv) {
   std::vector<attest::VerifyContext> contexts(evidence.size());
   absl::Time at = absl::Now();
   if (auto v = o.Flag("at")) {
-    ASSIGN_OR_RETURN(at, ParseAtFlag(*v));
+    ASSIGN_OR_RETURN(at, ParseTimeFlag("at", *v));
   }
   for (auto& c : contexts) c.at = at;
   if (auto v = o.Flag("report-data")) {
@@ -274,7 +275,7 @@ absl::Status RvPut(Invocation& inv) {
   if (req.values().empty()) return UsageError("refvalues put: give --value or --values-file");
   if (auto v = o.Flag("description")) req.set_description(*v);
   if (auto v = o.Flag("expires")) {
-    ASSIGN_OR_RETURN(absl::Time t, ParseAtFlag(*v));
+    ASSIGN_OR_RETURN(absl::Time t, ParseTimeFlag("expires", *v));
     req.set_expire_time_unix(absl::ToUnixSeconds(t));
   }
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
@@ -399,7 +400,7 @@ absl::Status PolicyDryRun(Invocation& inv) {
     req.mutable_evidence(0)->set_expected_report_data(std::string(AsStringView(*rd)));
   }
   if (auto v = o.Flag("at")) {
-    ASSIGN_OR_RETURN(absl::Time t, ParseAtFlag(*v));
+    ASSIGN_OR_RETURN(absl::Time t, ParseTimeFlag("at", *v));
     req.set_verification_time_unix(absl::ToUnixSeconds(t));
   }
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());

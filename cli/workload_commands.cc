@@ -435,6 +435,15 @@ absl::Status TpmAk(Invocation& inv) {
   }
   RETURN_IF_ERROR(CheckDistinctOutputs(files));
   ASSIGN_OR_RETURN(client::TpmAttesterOptions t, TpmOptions(o));
+  // --persist is checked before --create replaces the AK files: a mistyped
+  // handle must not cost the AK that is registered with the server.
+  std::optional<uint32_t> persist;
+  if (auto handle = o.Flag("persist")) {
+    ASSIGN_OR_RETURN(persist, ParseHandle("persist", *handle));
+    if (absl::Status s = client::TpmAttester::CheckPersistentHandle(*persist); !s.ok()) {
+      return UsageError(absl::StrCat("--persist: ", s.message()));
+    }
+  }
   if (o.Switch("create")) {
     if (t.ak_source != client::TpmAkSource::kEkChild) {
       return UsageError("--create makes a new AK under the EK: give --tpm-ak ek-child");
@@ -445,9 +454,8 @@ absl::Status TpmAk(Invocation& inv) {
   }
   auto attester = client::TpmAttester::Create(t);
   if (!attester.ok()) return LocalError(attester.status());
-  if (auto handle = o.Flag("persist")) {
-    ASSIGN_OR_RETURN(uint32_t h, ParseHandle("persist", *handle));
-    if (absl::Status s = (*attester)->PersistAk(h); !s.ok()) return LocalError(s);
+  if (persist.has_value()) {
+    if (absl::Status s = (*attester)->PersistAk(*persist); !s.ok()) return LocalError(s);
   }
   return WriteOutput("out", o.Flag("out").value_or("-"), (*attester)->ak_public_key_pem());
 }

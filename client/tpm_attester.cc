@@ -232,11 +232,16 @@ absl::StatusOr<std::vector<strongroom::v1::EvidenceItem>> TpmAttester::Attest(
                                          " quotes"));
 }
 
-absl::Status TpmAttester::PersistAk(uint32_t handle) {
+absl::Status TpmAttester::CheckPersistentHandle(uint32_t handle) {
   if (handle < 0x81000000u || handle > 0x817fffffu) {
     return absl::InvalidArgumentError(absl::StrCat(
         "persist handle: 0x", absl::Hex(handle), " is not in the owner range 0x81000000..0x817fffff"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status TpmAttester::PersistAk(uint32_t handle) {
+  RETURN_IF_ERROR(CheckPersistentHandle(handle));
   if (options_.ak_source == TpmAkSource::kPersistent) {
     return absl::FailedPreconditionError(absl::StrCat(
         "tpm: the AK is already persistent at 0x", absl::Hex(options_.ak_handle)));

@@ -95,6 +95,9 @@ class TpmAttester final : public Attester {
   // with TPM2_EvictControl under the owner hierarchy. Later attesters can
   // use kPersistent with that handle.
   absl::Status PersistAk(uint32_t handle);
+  // OK when `handle` is in that range (PersistAk's first check, for callers
+  // that check their flags before they change anything).
+  static absl::Status CheckPersistentHandle(uint32_t handle);
 
  private:
   TpmAttester(TpmAttesterOptions options, Bytes ak_private, Bytes ak_public_2b)

@@ -144,6 +144,23 @@ expect_rc 2 "--privlevel with tdx" worker workload get-key model-key --attester 
 expect_rc 2 "a handle with two 0x" worker workload get-key model-key --attester tpm \
   --tpm-ak 0x0x81000000 --out "$tmp/k9.bin"
 [[ ! -e "$tmp/k6.bin" && ! -e "$tmp/k7.bin" && ! -e "$tmp/o.bin" ]] || fail "a refused command wrote"
+# A bad --persist is refused before --create replaces the AK files (they may
+# hold the AK the server trusts).
+printf keep > "$tmp/akc.pub" && printf keep > "$tmp/akc.priv"
+for handle in 81000100 0x80000000; do
+  rc=0
+  "$bin/strongroom" workload tpm-ak --tcti "$tcti" --tpm-ak ek-child \
+    --tpm-ak-public "$tmp/akc.pub" --tpm-ak-private "$tmp/akc.priv" --create --persist "$handle" \
+    --out "$tmp/akc.pem" >"$tmp/out" 2>"$tmp/err" || rc=$?
+  [[ $rc == 2 ]] || { cat "$tmp/err" >&2; fail "tpm-ak --persist $handle: exit $rc, not 2"; }
+  grep -q -- "--persist" "$tmp/err" || fail "tpm-ak --persist $handle: the flag is not named"
+  [[ $(cat "$tmp/akc.pub") == keep && $(cat "$tmp/akc.priv") == keep ]] \
+    || fail "tpm-ak --persist $handle replaced the AK files before refusing"
+done
+expect_rc 2 "refvalues put with an --expires that is no time" admin refvalues put later \
+  --value "$approved" --expires 2025-01-01
+grep -q -- "--expires: '2025-01-01' is not an RFC 3339 time" "$tmp/err" \
+  || { cat "$tmp/err" >&2; fail "--expires not named"; }
 
 # --- audit: every decision is in the chain; verify passes, then fails after an edit.
 # --- an admin revokes the token the first run kept (by its jti).
