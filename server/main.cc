@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -30,13 +31,24 @@ int Usage() {
 
 int main(int argc, char** argv) {
   using namespace strongroom;
-  std::string config_path, port_file;
+  std::optional<std::string> config_path, port_file;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (arg == "--port-file" && i + 1 < argc) {
-      port_file = argv[++i];
+    std::optional<std::string>* flag = arg == "--config"      ? &config_path
+                                       : arg == "--port-file" ? &port_file
+                                                              : nullptr;
+    if (flag != nullptr) {
+      // Given twice, or empty (an unset variable), is a mistake to name, not
+      // a choice to make for the caller.
+      if (i + 1 >= argc || argv[i + 1][0] == '\0') {
+        std::fprintf(stderr, "strongroomd: %s needs a value\n", arg.c_str());
+        return Usage();
+      }
+      if (flag->has_value()) {
+        std::fprintf(stderr, "strongroomd: %s is given twice\n", arg.c_str());
+        return Usage();
+      }
+      *flag = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
       Usage();
       return 0;
@@ -45,7 +57,10 @@ int main(int argc, char** argv) {
       return Usage();
     }
   }
-  if (config_path.empty()) return Usage();
+  if (!config_path.has_value()) {
+    std::fprintf(stderr, "strongroomd: --config is required\n");
+    return Usage();
+  }
 
   if (absl::Status s = DisableCoreDumps(); !s.ok()) {
     LogError("server.harden_failed", {{"error", std::string(s.message())}});
@@ -58,7 +73,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto config = server::LoadServerConfig(config_path);
+  auto config = server::LoadServerConfig(*config_path);
   if (!config.ok()) {
     LogError("server.config_invalid", {{"error", std::string(config.status().message())}});
     return 1;
@@ -70,10 +85,10 @@ int main(int argc, char** argv) {
     LogError("server.start_failed", {{"error", std::string(server.status().message())}});
     return 1;
   }
-  if (!port_file.empty()) {
+  if (port_file.has_value()) {
     // Scripts wait for this file: a server that cannot write it stops.
     if (absl::Status s = strongroom::WriteFileAtomically(
-            port_file, absl::StrCat((*server)->port(), "\n"), 0644, "--port-file");
+            *port_file, absl::StrCat((*server)->port(), "\n"), 0644, "--port-file");
         !s.ok()) {
       LogError("server.start_failed", {{"error", std::string(s.message())}});
       (*server)->Shutdown();

@@ -13,6 +13,19 @@ e2e_provision admin:admin
 sed 's/token_label/token_lable/' "$tmp/strongroomd.yaml" > "$tmp/bad.yaml"
 if "$bin/strongroomd" --config "$tmp/bad.yaml" 2>"$tmp/bad.log"; then fail "bad config accepted"; fi
 grep -q "hsm.token_lable': unknown field" "$tmp/bad.log" || fail "bad config error does not name the field"
+# Its own flags: none missing, empty or given twice.
+for args in "" "--config" "--config ''" "--config a.yaml --config b.yaml" \
+            "--config $tmp/strongroomd.yaml --port-file ''"; do
+  rc=0
+  eval "\"\$bin/strongroomd\" $args" >/dev/null 2>"$tmp/flags.log" || rc=$?
+  [[ $rc == 2 ]] || fail "strongroomd $args: exit $rc, not 2"
+done
+rc=0; "$bin/strongroomd" --config a.yaml --config b.yaml 2>"$tmp/flags.log" || rc=$?
+grep -q -- "--config is given twice" "$tmp/flags.log" || fail "a repeated --config is not named"
+rc=0; "$bin/strongroomd" --port-file "" --config a.yaml 2>"$tmp/flags.log" || rc=$?
+grep -q -- "--port-file needs a value" "$tmp/flags.log" || fail "an empty --port-file is not named"
+rc=0; "$bin/strongroomd" 2>"$tmp/flags.log" || rc=$?
+grep -q -- "--config is required" "$tmp/flags.log" || fail "a missing --config is not named"
 
 e2e_start
 
