@@ -17,6 +17,44 @@ namespace {
 // Relative paths are taken from the config file's folder. Every path is
 // normalized without a trailing separator, so that names derived from it
 // ("<storage.path>-objects") sit beside it, not inside it.
+// The files strongroomd writes at start (audit.key_file, broker.jwks_file)
+// must not be one it reads, or each other: "key_file: pki/server.key" would
+// replace the TLS key with a public key, and the next start would fail.
+absl::Status CheckOutputFiles(const ServerConfig& c, const std::string& source,
+                              const std::string& config_path) {
+  const auto same = [](const std::string& a, const std::string& b) {
+    if (a.empty() || b.empty()) return false;
+    std::error_code ea, eb;
+    const std::filesystem::path ca = std::filesystem::weakly_canonical(a, ea);
+    const std::filesystem::path cb = std::filesystem::weakly_canonical(b, eb);
+    return ea || eb ? a == b : ca == cb;
+  };
+  const std::vector<std::pair<const char*, const std::string*>> inputs = {
+      {"server.tls.cert", &c.tls.cert},           {"server.tls.key", &c.tls.key},
+      {"server.tls.client_ca", &c.tls.client_ca}, {"hsm.pin_file", &c.hsm.pin.file},
+      {"hsm.softhsm_conf", &c.softhsm_conf},      {"hsm.module", &c.hsm.module_path},
+      {"the config file", &config_path}};
+  const std::vector<std::pair<const char*, const std::string*>> outputs = {
+      {"audit.key_file", &c.audit.key_file}, {"broker.jwks_file", &c.broker.jwks_file}};
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    for (const auto& [name, path] : inputs) {
+      if (same(*outputs[i].second, *path)) {
+        return absl::InvalidArgumentError(absl::StrCat(source, ": config field '", outputs[i].first,
+                                                       "': is the same file as ", name,
+                                                       " (strongroomd writes it at start)"));
+      }
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (same(*outputs[i].second, *outputs[j].second)) {
+        return absl::InvalidArgumentError(absl::StrCat(source, ": config field '", outputs[i].first,
+                                                       "': is the same file as ",
+                                                       outputs[j].first));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string Resolve(const std::string& base_dir, const std::string& path) {
   if (path.empty()) return path;
   std::filesystem::path p(path);
@@ -308,13 +346,17 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
         source, ": config field 'logging.level': '", c.log_level,
         "' is not one of debug, info, warning, error"));
   }
+  RETURN_IF_ERROR(CheckOutputFiles(c, source, ""));
   return c;
 }
 
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, "config"));
   std::string base_dir = std::filesystem::absolute(path).parent_path().string();
-  return ParseServerConfig(text, path, base_dir);
+  ASSIGN_OR_RETURN(ServerConfig c, ParseServerConfig(text, path, base_dir));
+  RETURN_IF_ERROR(
+      CheckOutputFiles(c, path, std::filesystem::absolute(path).lexically_normal().string()));
+  return c;
 }
 
 }  // namespace strongroom::server

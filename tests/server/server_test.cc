@@ -161,6 +161,20 @@ hsm: {module: m, token_label: t, pin_file: p}
 storage: {path: db}
 )";
   EXPECT_OK(ParseServerConfig(base, "x.yaml", "/tmp"));
+  // The files strongroomd writes at start are none of those it reads, nor
+  // each other.
+  EXPECT_THAT(ParseServerConfig(base + "audit: {key_file: ./b}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'audit.key_file': is the same file as server.tls.key")));
+  EXPECT_THAT(ParseServerConfig(base + "broker: {jwks_file: /tmp/p}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'broker.jwks_file': is the same file as hsm.pin_file")));
+  EXPECT_THAT(ParseServerConfig(base + "audit: {key_file: k.pem}\nbroker: {jwks_file: k.pem}\n",
+                                "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'broker.jwks_file': is the same file as audit.key_file")));
+  EXPECT_OK(ParseServerConfig(base + "audit: {key_file: k.pem}\nbroker: {jwks_file: j.json}\n",
+                              "x.yaml", "/tmp"));
   EXPECT_THAT(ParseServerConfig(base + "extra: 1\n", "x.yaml", "/tmp"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'extra': unknown field")));
   EXPECT_THAT(ParseServerConfig(R"(
