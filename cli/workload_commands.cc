@@ -262,6 +262,13 @@ void PrintSummary(const CliOptions& o, const v1::SealedKey& sealed, bool atteste
 // ephemeral private key over the key it unseals), and two on stdout would
 // run together. `outputs`: (flag, path) for each output the command will
 // write ("-" for stdout). Checked before anything is contacted.
+// The files a workload command reads: put-object's FILE and the attester's
+// key files, which no output may replace.
+bool IsInputFlag(const std::string& flag) {
+  return flag == "FILE" || flag == "dev-key" || flag == "tpm-ak-public" ||
+         flag == "tpm-ak-private";
+}
+
 absl::Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
   // Every spelling of stdout is "-" ("" too: WriteOutput reads it so); the
   // input FILE "-" is stdin.
@@ -282,7 +289,7 @@ absl::Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::
   std::vector<std::string> paths, ids;
   for (const auto& [flag, path] : outputs) {
     paths.push_back(canonical(flag, path));
-    ids.push_back(RegularFileId(path, /*is_input=*/flag == "FILE"));
+    ids.push_back(RegularFileId(path, /*is_input=*/IsInputFlag(flag)));
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
@@ -293,20 +300,26 @@ absl::Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::
                                 : paths[i] == "-"     ? "stdout"
                                                       : absl::StrCat("'", pb, "'");
       return UsageError(absl::StrCat(name(fb), ": ", where, " is already ", name(fa),
-                                     fa == "FILE" ? " (the input)" : "",
+                                     IsInputFlag(fa) ? " (an input)" : "",
                                      "; give each output its own file"));
     }
   }
   return absl::OkStatus();
 }
 
-// The side outputs common to the workload commands, after `first`.
+// The attester's input files, then `first`, then the side outputs common to
+// the workload commands: what CheckDistinctOutputs compares.
 std::vector<std::pair<std::string, std::string>> SideOutputs(
-    const CliOptions& o, std::vector<std::pair<std::string, std::string>> first) {
-  for (const char* f : {"token-out", "sealed-out", "ephemeral-key-out", "wrapped-out"}) {
-    if (auto v = o.Flag(f)) first.emplace_back(f, *v);
+    const CliOptions& o, const std::vector<std::pair<std::string, std::string>>& first) {
+  std::vector<std::pair<std::string, std::string>> all;
+  for (const char* f : {"dev-key", "tpm-ak-public", "tpm-ak-private"}) {
+    if (auto v = o.Flag(f)) all.emplace_back(f, *v);
   }
-  return first;
+  all.insert(all.end(), first.begin(), first.end());
+  for (const char* f : {"token-out", "sealed-out", "ephemeral-key-out", "wrapped-out"}) {
+    if (auto v = o.Flag(f)) all.emplace_back(f, *v);
+  }
+  return all;
 }
 
 absl::Status CheckGetKeyFlags(const CliOptions& o) {

@@ -132,8 +132,16 @@ expect_rc 2 "one new file through a symlinked folder" worker workload get-key mo
 echo data > "$tmp/in.bin"
 expect_rc 2 "a side output over put-object's input" worker workload put-object d/o "$tmp/in.bin" \
   "${dev[@]}" --token-out "$tmp/in.bin"
-grep -q "is already FILE (the input)" "$tmp/err" || fail "input overwrite not named"
+grep -q "is already FILE (an input)" "$tmp/err" || fail "input overwrite not named"
 [[ $(cat "$tmp/in.bin") == data ]] || fail "put-object's input was touched"
+cp "$tmp/dev.pem" "$tmp/dev.pem.before"
+expect_rc 2 "--out over the attester's signing key" worker workload get-key model-key "${dev[@]}" \
+  --out "$tmp/dev.pem"
+grep -q -- "--out: '$tmp/dev.pem' is already --dev-key (an input)" "$tmp/err" \
+  || { cat "$tmp/err" >&2; fail "an output over --dev-key not named"; }
+expect_rc 2 "--token-out over the attester's signing key" worker workload get-object d/o \
+  "$tmp/o2.bin" "${dev[@]}" --token-out "$tmp/./dev.pem"
+cmp -s "$tmp/dev.pem" "$tmp/dev.pem.before" || fail "the attester's signing key was replaced"
 expect_rc 2 "OUT and --token-out one file" worker workload get-object d/o "$tmp/o.bin" "${dev[@]}" \
   --token-out "$tmp/o.bin"
 expect_rc 2 "--pcrs with the dev attester" worker workload get-key model-key "${dev[@]}" \
