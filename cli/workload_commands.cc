@@ -290,6 +290,16 @@ absl::Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::
   for (const auto& [flag, path] : outputs) {
     paths.push_back(canonical(flag, path));
     ids.push_back(RegularFileId(path, /*is_input=*/IsInputFlag(flag)));
+    // An output whose folder cannot take it fails now, not after the key or
+    // object before it was written (a command that fails leaves no output).
+    if (!IsInputFlag(flag) && !NamesStdout(path)) {
+      std::filesystem::path dir = std::filesystem::path(path).parent_path();
+      if (dir.empty()) dir = ".";
+      if (access(dir.c_str(), W_OK | X_OK) != 0) {
+        return UsageError(absl::StrCat(name(flag), ": cannot write '", path, "': the folder '",
+                                       dir.string(), "' does not exist or is not writable"));
+      }
+    }
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {

@@ -134,6 +134,11 @@ expect_rc 2 "a side output over put-object's input" worker workload put-object d
   "${dev[@]}" --token-out "$tmp/in.bin"
 grep -q "is already FILE (an input)" "$tmp/err" || fail "input overwrite not named"
 [[ $(cat "$tmp/in.bin") == data ]] || fail "put-object's input was touched"
+expect_rc 2 "a side output into a folder that does not exist" worker workload get-key model-key \
+  "${dev[@]}" --out "$tmp/k11.bin" --token-out "$tmp/nonexistent/t"
+grep -q -- "--token-out: cannot write '$tmp/nonexistent/t'" "$tmp/err" \
+  || { cat "$tmp/err" >&2; fail "an unwritable side output not named"; }
+[[ ! -e "$tmp/k11.bin" ]] || fail "the key was written before a side output that could not be"
 cp "$tmp/dev.pem" "$tmp/dev.pem.before"
 expect_rc 2 "--out over the attester's signing key" worker workload get-key model-key "${dev[@]}" \
   --out "$tmp/dev.pem"
