@@ -45,8 +45,10 @@ absl::StatusOr<SecretBytes> PinSource::Load() const {
   }
   int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return absl::NotFoundError(absl::StrCat("hsm PIN file '", file,
-                                            "' cannot be opened: ", std::strerror(errno)));
+    // The name is not echoed (this error goes to the log): it may be a PIN
+    // written where the file's name belongs.
+    return absl::NotFoundError(
+        absl::StrCat("hsm PIN file (hsm.pin_file) cannot be opened: ", std::strerror(errno)));
   }
   struct stat st = {};
   if (fstat(fd, &st) != 0) {

@@ -1,17 +1,18 @@
 // Captures every log line (at debug level) while the layer handles known key
 // material and the PIN, and searches the lines for those bytes in every
 // encoding a careless log statement might use.
-#include "absl/strings/string_view.h"
-#include <string>
-#include <vector>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/string_view.h"
 #include "base/log.h"
 #include "base/testing/status_matchers.h"
 #include "hsm-sim/testing/fault_injector.h"
+#include "kms/pkcs11/pin_source.h"
 #include "tests/kms/pkcs11/hsm_fixture.h"
 
 namespace strongroom::kms::pkcs11 {
@@ -91,6 +92,17 @@ TEST_F(LogSecretsTest, NoKeyBytesOrPinInAnyLogLine) {
     }
   }
   EXPECT_TRUE(saw_recovery);  // the capture really saw the layer's logging
+}
+
+// A PIN written where the PIN file's name belongs is not repeated in the
+// error that goes to the log.
+TEST(PinSourceTest, AMissingPinFileIsNotNamed) {
+  PinSource source;
+  source.file = "/nonexistent-dir/483920";
+  absl::StatusOr<SecretBytes> pin = source.Load();
+  EXPECT_THAT(pin.status(), ::strongroom::testing::StatusIs(absl::StatusCode::kNotFound,
+                                                            ::testing::HasSubstr("hsm.pin_file")));
+  EXPECT_THAT(std::string(pin.status().message()), ::testing::Not(::testing::HasSubstr("483920")));
 }
 
 }  // namespace
