@@ -92,6 +92,15 @@ absl::StatusOr<std::pair<SecretBytes, Bytes>> KeyManager::NewDataKeyFor(
     context["aad"] = std::string(AsStringView(associated_data));
   }
   ASSIGN_OR_RETURN(Bytes wrapped, SealWith(*view, target.version, context, data_key.Reveal()));
+  // As in SealWithPrimary: the version may have been destroyed, or put below
+  // min_decryption_version, while it sealed; a wrapped copy nothing can open
+  // is not handed out (the target is the token's, so it is not redone).
+  ViewPtr now = FindView(target.key.name().substr(5));
+  if (now == nullptr) return absl::NotFoundError(absl::StrCat(target.key.name(), " not found"));
+  if (absl::Status s = CheckReleasable(*now, target.version); !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        target.version_name, " changed while a data key was sealed under it: ", s.message()));
+  }
   return std::make_pair(std::move(data_key), std::move(wrapped));
 }
 

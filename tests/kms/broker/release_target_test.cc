@@ -55,6 +55,32 @@ TEST_F(ReleaseTargetTest, AVersionThatLeftEnabledAfterTheCheckIsNotReleased) {
   EXPECT_THAT(km_->NewDataKeyFor(v2, {}), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+// The version is put below min_decryption_version while a data key is
+// sealed under it: the wrapped copy, which nothing could open, is not handed
+// out.
+TEST_F(ReleaseTargetTest, ADataKeySealedAsItsVersionIsRetiredIsNotHandedOut) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(KeyManager::ReleaseTarget t, km_->FindReleaseTarget("keys/k"));
+  ASSERT_OK(km_->NewDataKeyFor(t, {}).status());  // the material is cached
+  bool raised = false;
+  before_seal_ = [&] {
+    if (raised) return;
+    raised = true;
+    ASSERT_OK(Rotate(/*keep_primary=*/false));
+    v1::UpdateKeyRequest up;
+    up.set_name("keys/k");
+    up.add_update_mask("min_decryption_version");
+    up.set_min_decryption_version(2);
+    ASSERT_OK(km_->UpdateKey(kAdmin, up).status());
+  };
+  EXPECT_THAT(
+      km_->NewDataKeyFor(t, {}),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("keys/k/versions/1 changed while a data key was sealed under it")));
+  before_seal_ = nullptr;
+  EXPECT_TRUE(raised);
+}
+
 TEST_F(ReleaseTargetTest, VersionsBelowTheMinimumDecryptionVersionAreNotReleased) {
   MakeReleasableKey();
   ASSERT_OK_AND_ASSIGN(KeyManager::ReleaseTarget t1, km_->FindReleaseTarget("keys/k/versions/1"));
