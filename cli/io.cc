@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
 #include "cli/command.h"
+#include "cli/object_io.h"
 
 namespace strongroom::cli {
 namespace {
@@ -123,8 +124,13 @@ absl::Status WriteOutput(const std::string& flag, const std::string& path, absl:
   }
   // A file: written whole to a new 0600 file next to it, then renamed over
   // it, so a failure leaves no partial output and an existing file's mode
-  // (say 0644) does not carry over to what may be a secret.
-  if (!WriteFileAtomically(path, data, 0600, flag).ok()) return IoError("write", flag, path);
+  // (say 0644) does not carry over to what may be a secret; and, as
+  // `object get`'s OUT, the partial file goes if SIGINT, SIGTERM or SIGHUP
+  // ends the command while it is written (OutputFile).
+  absl::StatusOr<OutputFile> out = OutputFile::Open(path, absl::StrCat("--", flag));
+  if (!out.ok() || !write_all(out->fd()) || !out->Commit().ok()) {
+    return IoError("write", flag, path);
+  }
   return absl::OkStatus();
 }
 

@@ -110,8 +110,9 @@ void UntrackPartial() { partial_set = 0; }
 
 }  // namespace
 
-absl::StatusOr<OutputFile> OutputFile::Open(const std::string& path) {
+absl::StatusOr<OutputFile> OutputFile::Open(const std::string& path, absl::string_view what) {
   OutputFile f;
+  f.what_ = std::string(what);
   if (NamesStdout(path)) {
     f.fd_ = STDOUT_FILENO;
     return f;
@@ -121,7 +122,7 @@ absl::StatusOr<OutputFile> OutputFile::Open(const std::string& path) {
   struct stat st = {};
   if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     return UsageError(
-        absl::StrCat("OUT: '", path,
+        absl::StrCat(what, ": '", path,
                      "' is not a regular file (a device, FIFO or folder); write to a file, or "
                      "to - and redirect"));
   }
@@ -130,7 +131,7 @@ absl::StatusOr<OutputFile> OutputFile::Open(const std::string& path) {
   f.fd_ = mkstemp(f.temp_.data());
   if (f.fd_ < 0) {
     return LocalError(absl::UnavailableError(
-        absl::StrCat("OUT: cannot create '", f.temp_, "': ", std::strerror(errno))));
+        absl::StrCat(what, ": cannot create '", f.temp_, "': ", std::strerror(errno))));
   }
   TrackPartial(f.temp_);
   return f;
@@ -154,7 +155,7 @@ absl::Status OutputFile::Commit() {
   UntrackPartial();
   if (!renamed) {
     absl::Status s = absl::UnavailableError(
-        absl::StrCat("OUT: cannot write '", path_, "': ", std::strerror(errno)));
+        absl::StrCat(what_, ": cannot write '", path_, "': ", std::strerror(errno)));
     unlink(temp_.c_str());
     return s;
   }

@@ -52,8 +52,11 @@ class Progress {
 // renamed to OUT only once the whole range has authenticated; "-" is stdout.
 class OutputFile {
  public:
-  static absl::StatusOr<OutputFile> Open(const std::string& path);
-  OutputFile(OutputFile&& o) noexcept : fd_(o.fd_), path_(o.path_), temp_(o.temp_) { o.fd_ = -1; }
+  // `what` names the output in errors (OUT, or the flag: "--out").
+  static absl::StatusOr<OutputFile> Open(const std::string& path, absl::string_view what = "OUT");
+  OutputFile(OutputFile&& o) noexcept : fd_(o.fd_), path_(o.path_), temp_(o.temp_), what_(o.what_) {
+    o.fd_ = -1;
+  }
   ~OutputFile();
   int fd() const { return fd_; }
   absl::Status Commit();
@@ -61,7 +64,7 @@ class OutputFile {
  private:
   OutputFile() = default;
   int fd_ = -1;
-  std::string path_, temp_;
+  std::string path_, temp_, what_;
 };
 
 // "START-END" (inclusive, as HTTP ranges) or "START-".

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <filesystem>
 #include <optional>
+#include <thread>
 
 #include "base/bytes.h"
 #include "base/testing/status_matchers.h"
@@ -81,6 +82,38 @@ TEST(OutputFileTest, SignalRemovesThePartialFileAndCommitKeepsTheOutput) {
     ASSERT_TRUE(f->Commit().ok());
   }
   EXPECT_TRUE(std::filesystem::exists(dir + "/out.bin"));
+}
+
+// The same for the other outputs (--out, --token-out, ...): a signal while
+// one is written removes its partial file.
+TEST(WriteOutputTest, SignalRemovesThePartialFile) {
+  ASSERT_OK_AND_ASSIGN(strongroom::testing::TempDir tmp,
+                       strongroom::testing::TempDir::Create("strongroom-write-output"));
+  const std::string dir = tmp.path();
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Signals itself once the partial file is there (64 MiB to write and
+    // sync leave it there long enough).
+    std::thread watcher([&] {
+      for (;;) {
+        for (const auto& e : std::filesystem::directory_iterator(dir)) {
+          if (e.path().filename().string().find(".partial-") != std::string::npos) {
+            kill(getpid(), SIGTERM);
+            return;
+          }
+        }
+      }
+    });
+    watcher.detach();
+    (void)WriteOutput("out", dir + "/key.bin", std::string(64 << 20, 'k'));
+    _exit(4);  // written whole before the watcher saw it: the test fails
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << status;
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+  EXPECT_TRUE(std::filesystem::is_empty(dir)) << "a partial file survived";
 }
 
 // `object get` refuses an OUT that is a device, FIFO or folder (a rename
