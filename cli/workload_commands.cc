@@ -53,16 +53,11 @@ absl::StatusOr<std::string> ReadFlagFile(const std::string& flag, const std::str
 }
 
 absl::StatusOr<uint32_t> ParseHandle(const std::string& flag, const std::string& value) {
-  uint32_t v = 0;
-  absl::string_view hex = value;
-  // Plain hex digits after one "0x" (SimpleHexAtoi alone would also take a
-  // second 0x, a sign or spaces).
-  if (!absl::ConsumePrefix(&hex, "0x") || hex.empty() || hex.size() > 8 ||
-      hex.find_first_not_of("0123456789abcdefABCDEF") != absl::string_view::npos ||
-      !absl::SimpleHexAtoi(hex, &v)) {
+  std::optional<uint32_t> v = client::TpmAttester::ParseHandle(value);
+  if (!v.has_value()) {
     return UsageError(absl::StrCat("--", flag, ": '", value, "' is not a hex handle (0x81000100)"));
   }
-  return v;
+  return *v;
 }
 
 // The TPM options named by --tcti, --pcrs, --tpm-ak, --tpm-ak-public,

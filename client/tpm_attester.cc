@@ -232,6 +232,17 @@ absl::StatusOr<std::vector<strongroom::v1::EvidenceItem>> TpmAttester::Attest(
                                          " quotes"));
 }
 
+std::optional<uint32_t> TpmAttester::ParseHandle(absl::string_view text) {
+  uint32_t v = 0;
+  absl::string_view hex = text;
+  if (!absl::ConsumePrefix(&hex, "0x") || hex.empty() || hex.size() > 8 ||
+      hex.find_first_not_of("0123456789abcdefABCDEF") != absl::string_view::npos ||
+      !absl::SimpleHexAtoi(hex, &v)) {
+    return std::nullopt;
+  }
+  return v;
+}
+
 absl::Status TpmAttester::CheckPersistentHandle(uint32_t handle) {
   if (handle < 0x81000000u || handle > 0x817fffffu) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -98,6 +99,9 @@ class TpmAttester final : public Attester {
   // OK when `handle` is in that range (PersistAk's first check, for callers
   // that check their flags before they change anything).
   static absl::Status CheckPersistentHandle(uint32_t handle);
+  // A handle as the CLI and the worker take it: "0x" and 1 to 8 hex digits,
+  // nothing else (no second 0x, sign or space); nullopt otherwise.
+  static std::optional<uint32_t> ParseHandle(absl::string_view text);
 
  private:
   TpmAttester(TpmAttesterOptions options, Bytes ak_private, Bytes ak_public_2b)

@@ -53,6 +53,9 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& args, con
       }
       value = args[++i];
     }
+    // An empty value (an unset variable) is a mistake to name, not a request
+    // for the default, as in the strongroom CLI.
+    if (value.empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, ": empty value"));
     out.values[name].push_back(value);
   }
   return out;

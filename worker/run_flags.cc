@@ -53,12 +53,11 @@ absl::StatusOr<int> ParseIntFlag(const ParsedFlags& f, absl::string_view flag, i
 }
 
 absl::StatusOr<uint32_t> ParseHandle(absl::string_view flag, absl::string_view value) {
-  uint32_t v = 0;
-  absl::string_view hex = value;
-  if (!absl::ConsumePrefix(&hex, "0x") || hex.empty() || !absl::SimpleHexAtoi(hex, &v)) {
+  std::optional<uint32_t> v = client::TpmAttester::ParseHandle(value);
+  if (!v.has_value()) {
     return Bad(flag, value, "is not endorsement, owner, ek-child or a hex handle (0x81000100)");
   }
-  return v;
+  return *v;
 }
 
 absl::Status ParseTpm(const ParsedFlags& f, client::TpmAttesterOptions& t) {
@@ -136,8 +135,8 @@ absl::Status ParseAttester(const ParsedFlags& f, AttesterFlags& a) {
   a.dev_debug = f.Has("dev-debug");
   if (f.Has("svn")) {
     int64_t svn = 0;
-    if (!absl::SimpleAtoi(f.Get("svn"), &svn) || svn < 0) {
-      return Bad("svn", f.Get("svn"), "is not a non-negative number");
+    if (!absl::SimpleAtoi(f.Get("svn"), &svn) || svn < 0 || svn > int64_t{UINT32_MAX}) {
+      return Bad("svn", f.Get("svn"), "is not a number from 0 to 4294967295");
     }
     a.svn = svn;
   }
@@ -155,13 +154,8 @@ absl::Status ParseAttester(const ParsedFlags& f, AttesterFlags& a) {
 // CLI's own parser so that both read them the same way.
 absl::StatusOr<client::ConnectionOptions> ParseConnection(const ParsedFlags& f) {
   std::vector<std::string> words = {"strongroom-worker"};
-  // An empty value given on the command line is a mistake, not "use the
-  // environment" (which is what the CLI's parser makes of an empty flag).
-  for (const char* flag : {"ca", "cert", "key", "config", "broker", "server"}) {
-    if (f.Has(flag) && f.Get(flag).empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": empty value"));
-    }
-  }
+  // (ParseFlags refused empty values: for these the CLI's parser would have
+  // read one as "use the environment".)
   for (const char* flag : {"ca", "cert", "key", "config"}) {
     if (f.Has(flag)) {
       words.push_back(absl::StrCat("--", flag));

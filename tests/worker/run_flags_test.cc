@@ -149,6 +149,13 @@ TEST_F(RunFlagsTest, RefusesBadValues) {
       {{"stray"}, "unexpected argument 'stray'"},
       {{"--threads"}, "--threads needs a value"},
       {{"--ca", ""}, "--ca: empty value"},
+      // Every flag: an empty value (an unset variable) is not the default.
+      {{"--tcti", ""}, "--tcti: empty value"},
+      {{"--output", ""}, "--output: empty value"},
+      // A handle as the CLI takes it: one 0x and hex digits only.
+      {{"--tpm-ak", "0x0x81000100"}, "--tpm-ak '0x0x81000100'"},
+      {{"--tpm-ak", "0x+81000100"}, "--tpm-ak '0x+81000100'"},
+      {{"--tpm-ak", "0x81000100 "}, "--tpm-ak '0x81000100 '"},
   };
   for (const Case& c : cases) {
     EXPECT_THAT(ParseRunFlags(With(Base(), c.extra)).status(),
@@ -195,6 +202,11 @@ TEST_F(RunFlagsTest, AttesterKinds) {
   EXPECT_EQ(dev.attester.dev_key_file, "k.pem");
   EXPECT_EQ(dev.attester.measurement, (Bytes{0xab, 0xcd}));
   EXPECT_EQ(dev.attester.svn, 3);
+  // The CLI's range: a 32-bit SVN.
+  EXPECT_THAT(ParseRunFlags(With(args, {"--dev-key", "k.pem", "--measurement", "abcd", "--svn",
+                                        "4294967296"}))
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--svn '4294967296'")));
   EXPECT_TRUE(dev.attester.dev_debug);
   EXPECT_EQ(dev.attester.dev_claims.at("b"), "x=y");
   EXPECT_THAT(ParseRunFlags(With(args, {"--dev-key", "k", "--measurement", "ab", "--dev-claim",
