@@ -253,6 +253,31 @@ class AuditRecoveryTest : public AuditLogFixture {
     edit(v);
     ASSERT_OK(db_->Put(RecordKey(seq), v));
   }
+  void PutHead(uint64_t sequence, const Bytes& hash) {
+    ASSERT_OK(db_->Put(std::string(audit_internal::kHeadKey),
+                       audit_internal::HeadLine({sequence, hash})));
+  }
+  // Applies `edit` to record `from` and re-chains every later record and
+  // the head pointer, as a forger without the keys would.
+  void RewriteFrom(uint64_t from, const std::function<void(AuditRecord&)>& edit) {
+    Bytes prev;
+    uint64_t seq = from;
+    for (;; ++seq) {
+      absl::StatusOr<std::string> v = db_->Get(RecordKey(seq));
+      if (absl::IsNotFound(v.status())) break;
+      ASSERT_OK(v.status());
+      ASSERT_OK_AND_ASSIGN(AuditRecord r, audit_internal::ParseRecordLine(*v));
+      if (seq == from) {
+        edit(r);
+      } else {
+        r.prev_hash = prev;
+      }
+      r.hash = ComputeRecordHash(r);
+      prev = r.hash;
+      ASSERT_OK(db_->Put(RecordKey(seq), audit_internal::RecordLine(r)));
+    }
+    PutHead(seq - 1, prev);
+  }
 };
 
 TEST_F(AuditRecoveryTest, EditedRecordIsReportedAtStartup) {
@@ -278,18 +303,7 @@ TEST_F(AuditRecoveryTest, RewrittenChainIsCaughtByCheckpoint) {
   AppendN(8);
   // A forger edits record 3 and recomputes every later hash and the head
   // pointer: the chain is consistent again, but the checkpoint at 5 is not.
-  Bytes prev;
-  for (uint64_t seq = 3; seq <= 8; ++seq) {
-    ASSERT_OK_AND_ASSIGN(std::string v, db_->Get(RecordKey(seq)));
-    ASSERT_OK_AND_ASSIGN(AuditRecord r, audit_internal::ParseRecordLine(v));
-    if (seq == 3) r.entry.decision = AuditDecision::kAllow;
-    else r.prev_hash = prev;
-    r.hash = ComputeRecordHash(r);
-    prev = r.hash;
-    ASSERT_OK(db_->Put(RecordKey(seq), audit_internal::RecordLine(r)));
-  }
-  ASSERT_OK(db_->Put(std::string(audit_internal::kHeadKey),
-                     audit_internal::HeadLine({8, prev})));
+  RewriteFrom(3, [](AuditRecord& r) { r.entry.decision = AuditDecision::kAllow; });
   EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
                                  HasSubstr("sequence 5: the checkpoint's head hash")));
 }
@@ -307,31 +321,6 @@ class AuditHeadMacTest : public AuditRecoveryTest {
   }
   std::string StoredMac() {
     return db_->Get(std::string(audit_internal::kHeadMacKey)).value_or("");
-  }
-  void PutHead(uint64_t sequence, const Bytes& hash) {
-    ASSERT_OK(db_->Put(std::string(audit_internal::kHeadKey),
-                       audit_internal::HeadLine({sequence, hash})));
-  }
-  // Applies `edit` to record `from` and re-chains every later record and
-  // the head pointer, as a forger without the keys would.
-  void RewriteFrom(uint64_t from, const std::function<void(AuditRecord&)>& edit) {
-    Bytes prev;
-    uint64_t seq = from;
-    for (;; ++seq) {
-      absl::StatusOr<std::string> v = db_->Get(RecordKey(seq));
-      if (absl::IsNotFound(v.status())) break;
-      ASSERT_OK(v.status());
-      ASSERT_OK_AND_ASSIGN(AuditRecord r, audit_internal::ParseRecordLine(*v));
-      if (seq == from) {
-        edit(r);
-      } else {
-        r.prev_hash = prev;
-      }
-      r.hash = ComputeRecordHash(r);
-      prev = r.hash;
-      ASSERT_OK(db_->Put(RecordKey(seq), audit_internal::RecordLine(r)));
-    }
-    PutHead(seq - 1, prev);
   }
   Bytes StoredHash(uint64_t seq) {
     absl::StatusOr<std::string> v = db_->Get(RecordKey(seq));
@@ -360,12 +349,7 @@ TEST_F(AuditHeadMacTest, AnIntactTailIsNotedAsVerified) {
 
 TEST_F(AuditHeadMacTest, ARewrittenTailFailsTheStart) {
   AppendN(7);
-  ASSERT_OK_AND_ASSIGN(std::string v, db_->Get(RecordKey(7)));
-  ASSERT_OK_AND_ASSIGN(AuditRecord r, audit_internal::ParseRecordLine(v));
-  r.entry.decision = AuditDecision::kAllow;
-  r.hash = ComputeRecordHash(r);
-  ASSERT_OK(db_->Put(RecordKey(7), audit_internal::RecordLine(r)));
-  PutHead(7, r.hash);
+  RewriteFrom(7, [](AuditRecord& r) { r.entry.decision = AuditDecision::kAllow; });
   EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
                                  HasSubstr("sequence 6: the head pointer's MAC does not verify")));
 }
