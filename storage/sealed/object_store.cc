@@ -137,6 +137,10 @@ absl::Status ObjectStore::DiscardUploadLocked(const v1::SealedUploadRecord& uplo
   batch.Delete(ToSlice(keys::Upload(upload.id())));
   RETURN_IF_ERROR(db_->Write(batch, sync));
   ReleaseStagedLocked(upload.id());
+  // A staged upload is a whole object: its space comes back at the next
+  // compaction, like a deleted object's (a failed stream's bytes are added
+  // by ~ObjectUpload, which knows them).
+  if (upload.has_staged()) deleted_since_compaction_ += upload.staged().info().stored_bytes();
   return absl::OkStatus();
 }
 

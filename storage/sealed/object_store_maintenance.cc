@@ -138,6 +138,10 @@ absl::StatusOr<v1::StoreCheck> ObjectStore::Check() const {
   } guard{*db_, snapshot};
 
   v1::StoreCheck out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    out.set_deleted_bytes_pending_compaction(deleted_since_compaction_);
+  }
   auto problem = [&](std::string p) {
     if (out.problems_size() < 50) out.add_problems(std::move(p));
   };

@@ -452,6 +452,7 @@ ObjectUpload::~ObjectUpload() {
     std::lock_guard<std::mutex> lock(store_.mu_);
     CrashPoint("upload.discard.before_write");
     absl::Status s = store_.DiscardUploadLocked(record_, /*sync=*/false);
+    if (s.ok()) store_.deleted_since_compaction_ += reserved_;  // what it stored, at most
     if (!s.ok()) {
       // Open() or the idle sweep discards it later.
       LogWarning("store.upload_discard_failed",

@@ -90,6 +90,18 @@ TEST_F(ObjectStoreRaceTest, ASecondStreamOfAnUploadCommittedMeanwhileIsRefused) 
   ExpectConsistent();
 }
 
+// A stream that ends unfinished is discarded with its segments; their space,
+// like a deleted object's, is counted toward the next compaction.
+TEST_F(ObjectStoreRaceTest, AStreamEndedUnfinishedCountsTowardCompaction) {
+  ASSERT_OK_AND_ASSIGN(Streaming a, StartStreaming("dropped", Pattern(20000, 6)));
+  ASSERT_OK_AND_ASSIGN(v1::StoreCheck before, store_->Check());
+  a.upload.reset();  // the stream ends without its finish
+  ASSERT_OK_AND_ASSIGN(v1::StoreCheck after, store_->Check());
+  EXPECT_GE(after.deleted_bytes_pending_compaction(),
+            before.deleted_bytes_pending_compaction() + 20000);
+  ExpectConsistent();
+}
+
 // The idle-upload sweep lists an upload that commits before the sweep takes
 // the lock: the object it became is not discarded.
 TEST_F(ObjectStoreRaceTest, TheIdleSweepSparesAnUploadCommittedAfterItsScan) {

@@ -165,8 +165,13 @@ TEST_F(ObjectStoreStagedTest, DiscardDropsStagedUploadsAndTheirReservation) {
   discard.set_discard(true);
   EXPECT_THAT(store_->CommitUploads(kOther, discard),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("another principal")));
+  ASSERT_OK_AND_ASSIGN(v1::StoreCheck before, store_->Check());
   ASSERT_OK_AND_ASSIGN(v1::CommitUploadsResponse none, store_->CommitUploads(kOwner, discard));
   EXPECT_EQ(none.objects_size(), 0);
+  // Its space comes back at the next compaction, which counts it.
+  ASSERT_OK_AND_ASSIGN(v1::StoreCheck after, store_->Check());
+  EXPECT_GE(after.deleted_bytes_pending_compaction(),
+            before.deleted_bytes_pending_compaction() + 20000);
   EXPECT_EQ(store_->Check()->open_uploads(), 0u);
   EXPECT_EQ(SegmentCount(), 0u);
   EXPECT_THAT(Commit({a}), StatusIs(absl::StatusCode::kNotFound));
