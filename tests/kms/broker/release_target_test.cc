@@ -24,6 +24,13 @@ class ReleaseTargetTest : public BrokerFixture {
     r.set_state(s);
     return km_->SetKeyVersionState(kAdmin, r).status();
   }
+  absl::Status SetMinDecryptionVersion(uint32_t version) {
+    v1::UpdateKeyRequest up;
+    up.set_name("keys/k");
+    up.add_update_mask("min_decryption_version");
+    up.set_min_decryption_version(version);
+    return km_->UpdateKey(kAdmin, up).status();
+  }
   absl::Status Rotate(bool keep_primary) {
     v1::RotateKeyRequest r;
     r.set_name("keys/k");
@@ -67,11 +74,7 @@ TEST_F(ReleaseTargetTest, ADataKeySealedAsItsVersionIsRetiredIsNotHandedOut) {
     if (raised) return;
     raised = true;
     ASSERT_OK(Rotate(/*keep_primary=*/false));
-    v1::UpdateKeyRequest up;
-    up.set_name("keys/k");
-    up.add_update_mask("min_decryption_version");
-    up.set_min_decryption_version(2);
-    ASSERT_OK(km_->UpdateKey(kAdmin, up).status());
+    ASSERT_OK(SetMinDecryptionVersion(2));
   };
   EXPECT_THAT(
       km_->NewDataKeyFor(t, {}),
@@ -86,11 +89,7 @@ TEST_F(ReleaseTargetTest, VersionsBelowTheMinimumDecryptionVersionAreNotReleased
   ASSERT_OK_AND_ASSIGN(KeyManager::ReleaseTarget t1, km_->FindReleaseTarget("keys/k/versions/1"));
   ASSERT_OK(Rotate(/*keep_primary=*/false));
   ASSERT_OK(Rotate(/*keep_primary=*/false));
-  v1::UpdateKeyRequest up;
-  up.set_name("keys/k");
-  up.add_update_mask("min_decryption_version");
-  up.set_min_decryption_version(3);
-  ASSERT_OK(km_->UpdateKey(kAdmin, up).status());
+  ASSERT_OK(SetMinDecryptionVersion(3));
   EXPECT_THAT(km_->FindReleaseTarget("keys/k/versions/1"),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("below the key's minimum decryption version 3")));
