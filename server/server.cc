@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kms/audit/audit_log.h"
+#include "kms/audit/hsm_audit_anchor.h"
 #include "kms/audit/hsm_checkpoint_signer.h"
 #include "kms/broker/attestation_admin.h"
 #include "kms/broker/ear_token.h"
@@ -149,6 +150,8 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   ASSIGN_OR_RETURN(SecretBytes head_mac_key, kms::DeriveAuditHeadMacKey(*s->hsm_));
   audit_options.head_mac_key = std::make_shared<const SecretBytes>(std::move(head_mac_key));
   audit_options.open_despite_broken_chain = c.audit.open_despite_broken_chain;
+  s->audit_anchor_ = std::make_unique<kms::HsmAuditAnchor>(*s->hsm_);
+  audit_options.anchor = s->audit_anchor_.get();
   ASSIGN_OR_RETURN(s->audit_, kms::AuditLog::Create(*s->db_, s->checkpoint_signer_.get(),
                                                     SystemClock::Default(), audit_options));
   if (!c.audit.key_file.empty()) {

@@ -27,6 +27,7 @@ namespace strongroom::kms {
 class KeyManager;
 class AttestationAdmin;
 class AuditLog;
+class HsmAuditAnchor;
 class HsmCheckpointSigner;
 class EarTokenSigner;
 class KeyBroker;
@@ -78,6 +79,7 @@ class StrongroomServer {
   std::unique_ptr<kms::AttestationAdmin> attestation_admin_;
   std::unique_ptr<AttestationService> attestation_;
   std::unique_ptr<kms::HsmCheckpointSigner> checkpoint_signer_;
+  std::unique_ptr<kms::HsmAuditAnchor> audit_anchor_;
   std::unique_ptr<kms::AuditLog> audit_;
   std::unique_ptr<kms::EarTokenSigner> token_signer_;
   std::unique_ptr<kms::KeyBroker> broker_;

@@ -88,6 +88,8 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(storage::Database& db
   }
   std::unique_ptr<AuditLog> log(new AuditLog(db, *signer, clock, options, std::move(key)));
   RETURN_IF_ERROR(log->Recover());
+  // The head found (after a crash, past the last anchored checkpoint).
+  RETURN_IF_ERROR(log->AdvanceAnchor(log->head()));
   return log;
 }
 
@@ -311,6 +313,40 @@ absl::Status AuditLog::Recover() {
     }
   }
 
+  // The anchor outside the database: the log still holds the record it
+  // names, as it was. The head MAC cannot tell an earlier head (with the
+  // earlier MAC) from the latest one; the anchor can.
+  if (options_.anchor != nullptr) {
+    ASSIGN_OR_RETURN(std::optional<AuditHead> anchored, options_.anchor->Read());
+    if (anchored.has_value()) {
+      {
+        std::lock_guard<std::mutex> lock(anchor_mu_);
+        anchored_sequence_ = anchored->sequence;
+      }
+      const uint64_t head_seq = last ? last->sequence : 0;
+      absl::StatusOr<AuditRecord> at = absl::NotFoundError("none");
+      if (anchored->sequence <= head_seq) {
+        absl::StatusOr<std::string> v = db_.Get(RecordKey(anchored->sequence));
+        if (!v.ok() && !absl::IsNotFound(v.status())) return v.status();
+        if (v.ok()) at = audit_internal::ParseRecordLine(*v);
+      }
+      if (anchored->sequence > head_seq) {
+        problem.Report(head_seq + 1,
+                       absl::StrCat("the log ends at record ", head_seq,
+                                    " but the HSM's audit anchor names record ", anchored->sequence,
+                                    ": records ", head_seq + 1, "..", anchored->sequence,
+                                    " were removed (the database was rolled back or replaced)"));
+      } else if (!at.ok() || at->sequence != anchored->sequence ||
+                 ComputeRecordHash(*at) != at->hash || at->hash != anchored->hash) {
+        problem.Report(
+            anchored->sequence,
+            absl::StrCat("record ", anchored->sequence,
+                         " is not the one the HSM's audit anchor names (hash ",
+                         HexEncode(anchored->hash), "): the database was rolled back or replaced"));
+      }
+    }
+  }
+
   if (!problem.status().ok()) {
     head_mac_at_open_ = HeadMacAtOpen::kNotChecked;
     // Opened anyway (forensics): no MAC is written over what was found, so
@@ -373,9 +409,11 @@ absl::StatusOr<std::optional<AuditRecord>> AuditLog::NoteUnsignedTailAtOpen() {
         "records ", first, "..", last,
         " were under no signed checkpoint when strongroomd last stopped (not a clean stop); "
         "the head MAC written with record ",
-        last,
-        " verified at this start, so no record up to it was changed or added (a rollback to an "
-        "earlier head is not detectable)");
+        last, " verified at this start, so no record up to it was changed or added",
+        options_.anchor != nullptr
+            ? " (records after the HSM's audit anchor, which it reaches, could have been cut off "
+              "unseen)"
+            : " (a rollback to an earlier head is not detectable)");
   } else if (head_mac_at_open_ == HeadMacAtOpen::kStale) {
     e.reason_id = "audit.unsigned_at_start";
     e.reason_detail = absl::StrCat(
@@ -480,6 +518,15 @@ absl::Status AuditLog::AwaitCommit(std::unique_lock<std::mutex>& lock,
     lock.unlock();
     b->cv.notify_all();
     next->cv.notify_one();
+    if (result.ok() && b->checkpoint.has_value()) {
+      // Records are durable whatever the anchor does: a failure leaves it
+      // behind (a longer stretch a rollback could remove unseen), not wrong.
+      absl::Status a = AdvanceAnchor({b->checkpoint->sequence, b->checkpoint->head_hash});
+      if (!a.ok()) {
+        LogError("audit.anchor_write_failed",
+                 {{"sequence", b->checkpoint->sequence}, {"error", std::string(a.message())}});
+      }
+    }
     return result;
   }
   return mine->outcome->status;
@@ -601,6 +648,8 @@ absl::StatusOr<AuditCheckpoint> AuditLog::Checkpoint() {
       std::shared_ptr<PendingBatch> pending = checkpoint_batch_;
       RETURN_IF_ERROR(AwaitCommit(lock, pending));
     }
+    if (lock.owns_lock()) lock.unlock();
+    RETURN_IF_ERROR(AdvanceAnchor({c.sequence, c.head_hash}));
     return c;
   }
   std::shared_ptr<PendingBatch> batch = open_;
@@ -610,7 +659,22 @@ absl::StatusOr<AuditCheckpoint> AuditLog::Checkpoint() {
   assigned_checkpoint_ = c;
   checkpoint_batch_ = batch;
   RETURN_IF_ERROR(AwaitCommit(lock, batch));
+  if (lock.owns_lock()) lock.unlock();
+  RETURN_IF_ERROR(AdvanceAnchor({c.sequence, c.head_hash}));
   return c;
+}
+
+absl::Status AuditLog::AdvanceAnchor(const AuditHead& mark) {
+  if (options_.anchor == nullptr) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(anchor_mu_);
+  if (mark.sequence <= anchored_sequence_) return absl::OkStatus();
+  absl::Status s = options_.anchor->Write(mark);
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("audit anchor not moved to record ", mark.sequence,
+                                               ": ", s.message()));
+  }
+  anchored_sequence_ = mark.sequence;
+  return absl::OkStatus();
 }
 
 AuditHead AuditLog::head() const {

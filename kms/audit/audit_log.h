@@ -76,6 +76,7 @@
 #include "absl/status/statusor.h"
 #include "base/clock.h"
 #include "base/secret_bytes.h"
+#include "kms/audit/audit_anchor.h"
 #include "kms/audit/audit_record.h"
 #include "kms/audit/checkpoint_signer.h"
 #include "storage/database.h"
@@ -95,19 +96,21 @@ struct AuditOptions {
   // checks the stored one, so that records past the last signed checkpoint
   // cannot be changed or added while the server is down by someone without
   // the key (a DataLoss at open, as for a broken chain; so is a MAC made
-  // with another key). A rollback to an earlier head with its MAC is not
-  // caught (docs/audit.md). strongroomd derives the key from a key in the
+  // with another key). A rollback to an earlier head with its MAC is
+  // caught only by the `anchor` (docs/audit.md). strongroomd derives the key from a key in the
   // HSM (DeriveAuditHeadMacKey). Null: heads carry no MAC.
   std::shared_ptr<const SecretBytes> head_mac_key;
+  // How far the log reached, kept outside the database (audit_anchor.h;
+  // strongroomd: HsmAuditAnchor): Create() refuses a log that ends before
+  // the anchored record or holds another one under its sequence (DataLoss,
+  // like a broken chain), then anchors the head it opened; every durable
+  // checkpoint moves it forward. Null: no anchor. Not owned; must outlive
+  // the log.
+  AuditAnchor* anchor = nullptr;
   // Tests only: writes each group commit's batch in place of
   // Database::Write, so a test can slow writes down or fail them. Null:
   // Database::Write.
   std::function<absl::Status(rocksdb::WriteBatch&)> write_batch_for_testing;
-};
-
-struct AuditHead {
-  uint64_t sequence = 0;   // 0: empty log
-  Bytes hash;              // GenesisHash() for an empty log
 };
 
 class AuditLog {
@@ -167,8 +170,9 @@ class AuditLog {
 
   // Signs and stores a checkpoint of the latest appended record (or returns
   // the existing one when that record is already checkpointed), once it is
-  // durable. FailedPrecondition on an empty log; the signer's or the
-  // Database's error otherwise.
+  // durable, and moves the anchor (if any) to it. FailedPrecondition on an
+  // empty log; the signer's, the Database's or the anchor's error otherwise
+  // (after the anchor's, the checkpoint is stored).
   absl::StatusOr<AuditCheckpoint> Checkpoint();
 
   // Writes records from `from_sequence` to the head as of the call (after a
@@ -218,6 +222,9 @@ class AuditLog {
   // `lock` may be released on return.
   absl::Status AwaitCommit(std::unique_lock<std::mutex>& lock,
                            const std::shared_ptr<PendingBatch>& batch);
+  // Moves the anchor to `mark` (durable) unless it is already there or
+  // further; OK without an anchor. REQUIRES: mu_ not held (an HSM write).
+  absl::Status AdvanceAnchor(const AuditHead& mark);
   // REQUIRES: mu_ held. Updates the durable state after `batch` was written
   // with status `s`, or rolls the chain back when it failed.
   void FinishCommit(PendingBatch& batch, const absl::Status& s);
@@ -228,6 +235,9 @@ class AuditLog {
   const AuditOptions options_;
   const CheckpointVerifyKey signer_key_;
   absl::Status integrity_at_open_;
+  // Serializes AdvanceAnchor; the sequence the anchor holds (read at open).
+  std::mutex anchor_mu_;
+  uint64_t anchored_sequence_ = 0;  // guarded by anchor_mu_
   // What Recover() found of the head MAC (kNotChecked: no key, or a broken
   // chain, or no MAC and no records past the last checkpoint; kAbsent: no
   // MAC and records past it; kStale: the MAC of an earlier record verified,

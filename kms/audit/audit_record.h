@@ -123,6 +123,13 @@ Bytes TrailerSignedMessage(const AuditExportTrailer& trailer);
 // 32 zero bytes: prev_hash of record 1.
 Bytes GenesisHash();
 
+// A record of the chain by sequence and hash: the log's head, or a mark of
+// how far it reached (AuditAnchor).
+struct AuditHead {
+  uint64_t sequence = 0;  // 0: empty log
+  Bytes hash;             // GenesisHash() for an empty log
+};
+
 // "sha256:" + lowercase hex of SHA-256(data): how evidence, policies, tokens
 // and anything else that must not be logged enter a record.
 std::string AuditDigest(std::span<const uint8_t> data);

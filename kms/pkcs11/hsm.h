@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -148,6 +149,22 @@ class Hsm {
 
   absl::StatusOr<SecretBytes> GenerateRandom(size_t bytes);
 
+  // --- Data objects -------------------------------------------------------------
+  // Private token data objects (CKO_DATA, CKA_PRIVATE, found by CKA_LABEL):
+  // state that must live outside the host's disks, such as the audit log's
+  // high-water mark (kms/audit/hsm_audit_anchor.h). Not secret from whoever
+  // holds the PIN; out of reach of whoever does not.
+  // The CKA_VALUE of every data object labelled `label`, in no particular
+  // order (empty: none).
+  absl::StatusOr<std::vector<Bytes>> ReadDataObjects(absl::string_view label);
+  // Stores `value` (1 to 4,096 bytes) as a new data object labelled `label`,
+  // then destroys the others so labelled. Tokens need not let a data
+  // object's value change (SoftHSM does not), so the value is replaced by a
+  // new object rather than updated, and never by none: a failure after the
+  // creation leaves the new object beside the old ones, which a reader
+  // must tell apart by their contents. Serialized within this Hsm.
+  absl::Status ReplaceDataObjects(absl::string_view label, std::span<const uint8_t> value);
+
   // --- Introspection and control ------------------------------------------------
   absl::StatusOr<TokenStatus> GetTokenStatus();
   // Finalizes and re-initializes the module (as after a device removal).
@@ -188,6 +205,9 @@ class Hsm {
   // C_FindObjectsFinal; the number found.
   absl::StatusOr<size_t> FindObjects(Session& session, std::span<CK_ATTRIBUTE> tmpl,
                                      std::span<CK_OBJECT_HANDLE> out);
+  // The token data objects labelled `label` (FailedPrecondition past 16).
+  absl::StatusOr<std::vector<CK_OBJECT_HANDLE>> FindDataObjects(Session& session,
+                                                                absl::string_view label);
   // What a search that found nothing may conclude: `not_found` when
   // `session` is logged in, else a CKR_USER_NOT_LOGGED_IN error (private
   // objects are invisible without a login, so the empty answer proves
@@ -224,6 +244,8 @@ class Hsm {
   // open while the owner session changes. Guarded by owner_mu_.
   std::vector<CK_SESSION_HANDLE> retired_owner_sessions_;
   mutable std::mutex owner_mu_;
+
+  std::mutex data_objects_mu_;  // serializes ReplaceDataObjects
 
   mutable std::mutex pool_mu_;
   std::condition_variable pool_cv_;

@@ -457,6 +457,32 @@ TEST(ServerAuditTest, ABrokenChainStopsTheStartUnlessOpenedForForensics) {
   EXPECT_EQ(verified.first_bad_sequence, 1u);
 }
 
+// A copy of the database taken earlier and put back while the server is down
+// (a restore from backup, or a rollback of the disk) stops the next start:
+// the clean stop anchored the audit head in the HSM, which the copy does not
+// reach. The head MAC alone would not see it: the copy's head and MAC agree.
+TEST(ServerAuditTest, ARestoredEarlierDatabaseStopsTheStart) {
+  ASSERT_OK_AND_ASSIGN(auto local, client::testing::LoopbackServer::Provision(
+                                       "audit-rollback", {{"admin", "admin"}}));
+  ASSERT_OK(local->Start());
+  local->Stop();
+  const std::string db = local->dir() + "/db";
+  const std::string copy = local->dir() + "/db-copy";
+  std::filesystem::copy(db, copy, std::filesystem::copy_options::recursive);
+  ASSERT_OK(local->Start());
+  {
+    ASSERT_OK_AND_ASSIGN(auto admin, client::Connection::Open(local->As("admin")));
+    v1::CreateKeyRequest create;
+    create.set_key_id("k1");
+    ASSERT_OK(admin->CreateKey(create).status());
+  }
+  local->Stop();
+  std::filesystem::remove_all(db);
+  std::filesystem::rename(copy, db);
+  EXPECT_THAT(local->Start(), StatusIs(absl::StatusCode::kDataLoss,
+                                       HasSubstr("the HSM's audit anchor names record")));
+}
+
 // An export has no size bound: it comes in pieces, so a log past gRPC's 4 MiB
 // message limit exports whole and verifies (it failed RESOURCE_EXHAUSTED when
 // it was one reply).

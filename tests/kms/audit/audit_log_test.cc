@@ -435,6 +435,8 @@ TEST_F(AuditHeadMacTest, ALogCutBackToACheckpointOrEmptiedFailsTheStart) {
 
 // The known limit: the head and MAC of an earlier batch, put back with the
 // later records deleted, verify (docs/audit.md, "Known limits").
+// Without an anchor (AuditOptions::anchor; AuditAnchorTest has the same
+// rollback refused with one).
 TEST_F(AuditHeadMacTest, ARollbackToAnEarlierHeadWithItsMacIsNotCaught) {
   AppendN(6);
   const std::string mac6 = StoredMac();

@@ -1,0 +1,50 @@
+#include "kms/audit/hsm_audit_anchor.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace strongroom::kms {
+namespace {
+
+constexpr size_t kMarkBytes = 8 + kAuditHashBytes;
+
+}  // namespace
+
+absl::StatusOr<std::optional<AuditHead>> HsmAuditAnchor::Read() {
+  ASSIGN_OR_RETURN(std::vector<Bytes> values, hsm_.ReadDataObjects(label_));
+  // More than one: a replacement was cut short after making its object
+  // (Hsm::ReplaceDataObjects); the marks only ever move forward, so the
+  // furthest is the latest.
+  std::optional<AuditHead> latest;
+  for (const Bytes& value : values) {
+    if (value.size() != kMarkBytes) {
+      return absl::DataLossError(absl::StrCat("the HSM's audit anchor '", label_, "' holds ",
+                                              value.size(), " bytes, not ", kMarkBytes));
+    }
+    AuditHead mark;
+    for (size_t i = 0; i < 8; ++i) mark.sequence = (mark.sequence << 8) | value[i];
+    mark.hash.assign(value.begin() + 8, value.end());
+    if (mark.sequence == 0) {
+      return absl::DataLossError(
+          absl::StrCat("the HSM's audit anchor '", label_, "' names sequence 0"));
+    }
+    if (!latest.has_value() || mark.sequence > latest->sequence) latest = std::move(mark);
+  }
+  return latest;
+}
+
+absl::Status HsmAuditAnchor::Write(const AuditHead& mark) {
+  if (mark.sequence == 0 || mark.hash.size() != kAuditHashBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "audit anchor: sequence ", mark.sequence, " with a ", mark.hash.size(),
+        "-byte hash is not a record (sequence >= 1, ", kAuditHashBytes, "-byte hash)"));
+  }
+  Bytes value(kMarkBytes);
+  for (size_t i = 0; i < 8; ++i) value[i] = static_cast<uint8_t>(mark.sequence >> (56 - 8 * i));
+  std::copy(mark.hash.begin(), mark.hash.end(), value.begin() + 8);
+  return hsm_.ReplaceDataObjects(label_, value);
+}
+
+}  // namespace strongroom::kms
