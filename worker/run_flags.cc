@@ -19,7 +19,7 @@ namespace strongroom::worker {
 
 const char kRunUsage[] =
     "usage: strongroom-worker run --broker ADDR --model DATASET/NAME[@V]\n"
-    "         --input DATASET/NAME[@V] [--input ...] --output DATASET/NAME\n"
+    "         [--input DATASET/NAME[@V]]... --output DATASET/NAME\n"
     "         --attester tpm|snp|tdx|dev [--device cpu|cuda] [--threads N] [--batch N]\n"
     "         [--kem p256|x25519] [--ca FILE --cert FILE --key FILE | --config FILE]\n"
     "         [--log-level debug|info|warning|error] [--allow-unlocked-memory]\n"
@@ -28,7 +28,8 @@ const char kRunUsage[] =
     "  snp: [--snp-device configfs|sev-guest] [--sev-guest DEV] [--tsm-dir DIR] [--privlevel N]\n"
     "  tdx: [--tsm-dir DIR]\n"
     "  dev: --dev-key FILE --measurement HEX [--svn N] [--dev-claim K=V]... [--dev-debug]\n"
-    "Inputs bind to the model's inputs in order (one TensorProto object each). One model\n"
+    "Inputs bind to the model's inputs in order (one TensorProto object each; none for a\n"
+    "model without inputs). One model\n"
     "output is stored as DATASET/NAME; several as DATASET/NAME/output_<i>.\n"
     "The worker locks all its memory (mlockall; it needs CAP_IPC_LOCK or an unlimited\n"
     "memlock limit) and refuses to start otherwise, unless --allow-unlocked-memory\n"
@@ -221,7 +222,9 @@ absl::StatusOr<RunFlags> ParseRunFlags(const std::vector<std::string>& args) {
   if (f.Has("broker") && f.Has("server")) {
     return absl::InvalidArgumentError("--broker and --server name the same thing; give one");
   }
-  for (const char* required : {"model", "input", "output"}) {
+  // --input is not: a model without inputs takes none, and the job checks
+  // the count against the model (RunInferenceJob).
+  for (const char* required : {"model", "output"}) {
     if (!f.Has(required))
       return absl::InvalidArgumentError(absl::StrCat("--", required, " is required"));
   }

@@ -19,8 +19,7 @@
 namespace strongroom::worker {
 
 const char kRunLocalUsage[] =
-    "usage: strongroom-worker run-local --model FILE.onnx --input input_0.pb "
-    "[--input input_1.pb]...\n"
+    "usage: strongroom-worker run-local --model FILE.onnx [--input input_0.pb]...\n"
     "         [--expect output_0.pb]... [--rtol R] [--atol A] [--output-dir DIR]\n"
     "         [--device cpu|cuda] [--threads N] [--repeat N] [--fuse on|off] [--profile]\n";
 

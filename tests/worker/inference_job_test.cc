@@ -285,6 +285,34 @@ TEST_F(InferenceJobTest, AnObjectTooLargeToParseIsRefusedBeforeItsBufferIsMade) 
   EXPECT_EQ(store_.objects.count("results/digit"), 0u);
 }
 
+// A model whose outputs come from its initializers alone runs with no
+// input; one that takes an input and gets none is a usage error.
+TEST_F(InferenceJobTest, AModelWithoutInputsRunsWithNone) {
+  onnx::testing::GraphBuilder g(13);
+  g.Initializer("a", onnx::testing::Floats({2}, {1.5f, -2.f}));
+  g.Initializer("b", onnx::testing::Floats({2}, {0.5f, 4.f}));
+  g.Node("Add", {"a", "b"}, {"y"});
+  g.Output("y", onnx::DataType::kFloat);
+  store_.objects["models/constant"] = g.Serialize();
+  spec_.model = Ref("models", "constant");
+  spec_.inputs.clear();
+  ASSERT_OK_AND_ASSIGN(JobResult r, RunInferenceJob(spec_, store_));
+  ASSERT_EQ(r.outputs.size(), 1u);
+  EXPECT_THAT(store_.calls, ElementsAre("attest models", "attest results", "get models/constant",
+                                        "put results/digit"));
+  ASSERT_OK_AND_ASSIGN(
+      Tensor y,
+      Tensor::FromTensorProto(FakeStore::AsSpan(store_.objects["results/digit"]), "stored output"));
+  EXPECT_THAT(y.data<float>(), ElementsAre(2.f, 2.f));
+
+  JobError error;
+  spec_.model = Ref("models", "mnist-8.onnx");
+  EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("the model takes 1 inputs; 0 --input given")));
+  EXPECT_TRUE(error.usage);
+}
+
 TEST_F(InferenceJobTest, InputCountAndFixedBatchAreUsageErrors) {
   JobError error;
   spec_.inputs = {Ref("inputs", "digit.pb"), Ref("inputs", "digit.pb")};

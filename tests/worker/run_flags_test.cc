@@ -110,8 +110,21 @@ TEST_F(RunFlagsTest, OutputMayNotNameAVersion) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--output 'results/y@3'")));
 }
 
+// A model without inputs takes no --input; the job checks the count.
+TEST_F(RunFlagsTest, InputIsOptional) {
+  std::vector<std::string> args = Base();
+  for (size_t i = 0; i < args.size(); i += 2) {
+    if (args[i] == "--input") {
+      args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(i) + 2);
+      break;
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(RunFlags f, ParseRunFlags(args));
+  EXPECT_TRUE(f.inputs.empty());
+}
+
 TEST_F(RunFlagsTest, RequiredFlags) {
-  for (const char* flag : {"--broker", "--model", "--input", "--output", "--attester"}) {
+  for (const char* flag : {"--broker", "--model", "--output", "--attester"}) {
     std::vector<std::string> args = Base();
     for (size_t i = 0; i < args.size(); i += 2) {
       if (args[i] == flag) {
