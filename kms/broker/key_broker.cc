@@ -145,8 +145,10 @@ absl::StatusOr<hpke::PublicKey> KeyBroker::ParsePublicKey(hpke::Kem kem,
 
 absl::Status KeyBroker::DenyWithCode(absl::StatusCode code, const Caller& c,
                                      absl::string_view action, absl::string_view resource,
-                                     absl::string_view reason_id, absl::string_view detail) {
-  absl::Status s = Deny(c, action, resource, reason_id, detail);
+                                     absl::string_view reason_id, absl::string_view detail,
+                                     absl::string_view evidence_digest,
+                                     const AuditLog::Ticket* after) {
+  absl::Status s = Deny(c, action, resource, reason_id, detail, evidence_digest, "", after);
   return absl::IsPermissionDenied(s) ? absl::Status(code, s.message()) : s;
 }
 
@@ -254,6 +256,9 @@ absl::StatusOr<v1::AttestResponse> KeyBroker::Attest(const Caller& c,
   const std::string evidence_digest =
       absl::StrCat("sha256:", attest::Sha256Hex(AsBytes(digest_input)));
 
+  // A server without the sealed store cannot weigh a dataset at all: said
+  // before the nonce is spent.
+  if (IsDataset(key)) RETURN_IF_ERROR(Directory().status());
   // The nonce is consumed first: whatever happens next, it cannot be replayed.
   std::optional<AuditLog::Ticket> challenge_record;
   if (absl::Status s = challenges_.Redeem(AsBytes(r.nonce()), c.principal, key, &challenge_record);

@@ -228,7 +228,8 @@ class KeyBroker final : public storage::sealed::ObjectReadAuthorizer {
   // Deny with another status code than PermissionDenied.
   absl::Status DenyWithCode(absl::StatusCode code, const Caller& c, absl::string_view action,
                             absl::string_view resource, absl::string_view reason_id,
-                            absl::string_view detail);
+                            absl::string_view detail, absl::string_view evidence_digest = "",
+                            const AuditLog::Ticket* after = nullptr);
   absl::Status Admit(const Caller& c);
   // hpke::PublicKey::Create, remembered by kem and bytes: a workload sends
   // the same ephemeral key with each request, and parsing and validating a

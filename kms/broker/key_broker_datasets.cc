@@ -62,7 +62,12 @@ absl::StatusOr<KeyBroker::DatasetPolicy> KeyBroker::DatasetPolicyFor(
   absl::StatusOr<v1::Dataset> ds =
       directory->LookupDataset(dataset.substr(sizeof("datasets/") - 1));
   if (!ds.ok()) {
-    if (!absl::IsNotFound(ds.status())) return ds.status();
+    if (!absl::IsNotFound(ds.status())) {
+      // The nonce is spent: the refusal is recorded like any other, but
+      // told as UNAVAILABLE, so that the caller tries again with a new one.
+      return DenyWithCode(absl::StatusCode::kUnavailable, c, "attest", dataset, "store_unavailable",
+                          ds.status().message(), evidence_digest, after);
+    }
     return Deny(c, "attest", dataset, "dataset_not_releasable", ds.status().message(),
                 evidence_digest, "", after);
   }
@@ -82,7 +87,12 @@ absl::StatusOr<KeyBroker::DatasetPolicy> KeyBroker::DatasetPolicyFor(
   DatasetPolicy out{ds->release_policy(), *version, ds->key(), std::nullopt};
   absl::StatusOr<KeyManager::ReleaseBinding> binding = keys_.FindReleaseBinding(ds->key());
   if (!binding.ok()) {
-    if (!absl::IsNotFound(binding.status())) return binding.status();
+    // NotFound, or a malformed key name stored with the dataset: not
+    // releasable; anything else is the store's trouble.
+    if (!absl::IsNotFound(binding.status()) && !absl::IsInvalidArgument(binding.status())) {
+      return DenyWithCode(absl::StatusCode::kUnavailable, c, "attest", dataset, "store_unavailable",
+                          binding.status().message(), evidence_digest, after);
+    }
     return Deny(c, "attest", dataset, "dataset_not_releasable", binding.status().message(),
                 evidence_digest, "", after);
   }

@@ -26,6 +26,7 @@ using ::testing::Not;
 class FakeDirectory final : public DatasetDirectory {
  public:
   absl::StatusOr<v1::Dataset> LookupDataset(absl::string_view id) override {
+    if (!fail_lookups.ok()) return fail_lookups;
     auto it = datasets.find(std::string(id));
     if (it == datasets.end()) return absl::NotFoundError(absl::StrCat("dataset ", id));
     return it->second;
@@ -44,6 +45,7 @@ class FakeDirectory final : public DatasetDirectory {
   std::map<std::string, v1::Dataset> datasets;
   std::map<std::string, StoredObject> objects;  // "ds/name@v"
   std::map<std::string, PendingUpload> uploads;
+  absl::Status fail_lookups;  // not OK: what LookupDataset answers
 };
 
 Bytes Info(absl::string_view label, absl::string_view ds, absl::string_view name, uint64_t v,
@@ -560,9 +562,41 @@ TEST_F(DatasetTokenTest, ReadAndUploadDecisionsAreAudited) {
   EXPECT_THAT(jsonl, Not(HasSubstr(token.substr(0, 40))));
 }
 
-TEST_F(DatasetTokenTest, WithoutTheStoreDatasetRequestsFail) {
-  broker_->SetDatasetDirectory(nullptr);
+// A store that fails to answer after the nonce was spent: the refusal is in
+// the log (it follows the challenge's record), told as UNAVAILABLE so the
+// workload tries again with a new challenge; the spent nonce stays spent.
+TEST_F(DatasetTokenTest, AStoreErrorAfterTheNonceIsSpentIsRecorded) {
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload, "datasets/ds"));
+  ASSERT_OK_AND_ASSIGN(v1::EvidenceItem item, Evidence(w, nonce, kGoodMeasurement));
+  dir_.fail_lookups = absl::UnavailableError("IO error: injected read failure");
+  ASSERT_OK(audit_->Flush());  // the challenge's record
+  const uint64_t before = audit_->head().sequence;
+  EXPECT_THAT(
+      AttestWith(kWorkload, w, nonce, item, "datasets/ds"),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("refused: store_unavailable (audit ")));
+  ASSERT_EQ(audit_->head().sequence, before + 1);
+  std::ostringstream out;
+  ASSERT_OK(audit_->Export(before + 1, out));
+  EXPECT_THAT(out.str(), HasSubstr("\"reason_id\":\"store_unavailable\""));
+  EXPECT_THAT(out.str(), HasSubstr("injected read failure"));
+  dir_.fail_lookups = absl::OkStatus();
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "datasets/ds"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("nonce_unknown")));
+  EXPECT_OK(DatasetToken(kWorkload, w, "ds").status());
+}
+
+TEST_F(DatasetTokenTest, WithoutTheStoreDatasetRequestsFail) {
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload, "datasets/ds"));
+  ASSERT_OK_AND_ASSIGN(v1::EvidenceItem item, Evidence(w, nonce, kGoodMeasurement));
+  broker_->SetDatasetDirectory(nullptr);
+  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "datasets/ds"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not wired")));
+  // Said before the nonce is spent: with the store back, it still works.
+  broker_->SetDatasetDirectory(&dir_);
+  EXPECT_OK(AttestWith(kWorkload, w, nonce, item, "datasets/ds").status());
+  broker_->SetDatasetDirectory(nullptr);
   EXPECT_THAT(DatasetToken(kWorkload, w, "ds"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not wired")));
   // Keys are unaffected.
