@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "attest/nvidia/opaque_data.h"
 #include "attest/nvidia/spdm_report.h"
+#include "base/hex_text.h"
 #include "base/status_macros.h"
 
 namespace strongroom::attest {
@@ -19,12 +20,6 @@ namespace {
 // the last OCTET STRING of the extension, as nvtrust reads it.
 constexpr absl::string_view kDiceTcbInfoOid = "2.23.133.5.4.1";
 constexpr size_t kFwidSize = 48;
-
-bool IsLowerHex(absl::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
-}
 
 std::optional<Bytes> LeafFwid(const Certificate& leaf) {
   std::optional<Bytes> ext = leaf.Extension(kDiceTcbInfoOid);

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "base/hex_text.h"
 #include "base/status_macros.h"
 
 namespace strongroom::kms::audit_internal {
@@ -47,13 +48,6 @@ std::string Quote(absl::string_view s) {
   size_t cut = 40;
   while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
   return absl::StrCat(s.substr(0, cut), "...");
-}
-
-bool IsLowerHex(absl::string_view s) {
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
 }
 
 // Reads the members of one line, remembering the first error and how many

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/hex_text.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kms/audit/audit_json.h"
@@ -253,10 +254,7 @@ absl::Status AuditLog::Recover() {
       if (head_seq > last_checkpoint_seq) head_mac_at_open_ = HeadMacAtOpen::kAbsent;
     } else {
       // kcv (16 hex) || be64 sequence (16 hex) || MAC (64 hex).
-      const bool readable =
-          stored->size() == 96 && std::all_of(stored->begin(), stored->end(), [](char ch) {
-            return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
-          });
+      const bool readable = stored->size() == 96 && IsLowerHex(*stored);
       uint64_t mac_seq = 0;
       absl::StatusOr<Bytes> got = absl::DataLossError("no MAC");
       if (readable) {

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/hex_text.h"
 #include "base/labels.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -33,11 +34,7 @@ std::string RandomId() {
   return HexEncode(b);
 }
 
-bool IsRandomId(absl::string_view id) {
-  return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char ch) {
-           return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
-         });
-}
+bool IsRandomId(absl::string_view id) { return id.size() == 32 && IsLowerHex(id); }
 
 std::string EncodePageToken(absl::string_view key) { return Base64UrlEncode(AsBytes(key)); }
 
