@@ -220,10 +220,12 @@ absl::Status ParseStore(const ConfigNode& root, const std::string& source,
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std::string& source,
-                                               const std::string& base_dir) {
+// ParseServerConfig, with the path of the file the text came from (empty:
+// none), which the files strongroomd writes may not name either.
+absl::StatusOr<ServerConfig> ParseServerConfigFrom(absl::string_view yaml,
+                                                   const std::string& source,
+                                                   const std::string& base_dir,
+                                                   const std::string& config_path) {
   ASSIGN_OR_RETURN(ConfigNode root, ConfigNode::Parse(yaml, source));
   RETURN_IF_ERROR(root.AllowOnly({"server", "hsm", "storage", "principals", "kms", "attestation",
                                   "broker", "audit", "store", "logging"}));
@@ -346,17 +348,22 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std
         source, ": config field 'logging.level': '", c.log_level,
         "' is not one of debug, info, warning, error"));
   }
-  RETURN_IF_ERROR(CheckOutputFiles(c, source, ""));
+  RETURN_IF_ERROR(CheckOutputFiles(c, source, config_path));
   return c;
+}
+
+}  // namespace
+
+absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml, const std::string& source,
+                                               const std::string& base_dir) {
+  return ParseServerConfigFrom(yaml, source, base_dir, "");
 }
 
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, "config"));
   std::string base_dir = std::filesystem::absolute(path).parent_path().string();
-  ASSIGN_OR_RETURN(ServerConfig c, ParseServerConfig(text, path, base_dir));
-  RETURN_IF_ERROR(
-      CheckOutputFiles(c, path, std::filesystem::absolute(path).lexically_normal().string()));
-  return c;
+  return ParseServerConfigFrom(text, path, base_dir,
+                               std::filesystem::absolute(path).lexically_normal().string());
 }
 
 }  // namespace strongroom::server

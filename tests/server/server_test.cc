@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "base/file.h"
 #include "base/testing/status_matchers.h"
+#include "base/testing/temp_dir.h"
 #include "client/connection.h"
 #include "hsm-sim/testing/softhsm_token.h"
 #include "kms/audit/audit_json.h"
@@ -175,6 +176,15 @@ storage: {path: db}
                        HasSubstr("'broker.jwks_file': is the same file as audit.key_file")));
   EXPECT_OK(ParseServerConfig(base + "audit: {key_file: k.pem}\nbroker: {jwks_file: j.json}\n",
                               "x.yaml", "/tmp"));
+  // Nor the config file itself, when it is read from a file.
+  ASSERT_OK_AND_ASSIGN(auto dir, strongroom::testing::TempDir::Create("config-self"));
+  const std::string path = dir.path() + "/strongroomd.yaml";
+  ASSERT_OK(WriteFileAtomically(path, base + "broker: {jwks_file: strongroomd.yaml}\n", 0600, "t"));
+  EXPECT_THAT(LoadServerConfig(path),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'broker.jwks_file': is the same file as the config file")));
+  ASSERT_OK(WriteFileAtomically(path, base + "broker: {jwks_file: jwks.json}\n", 0600, "t"));
+  EXPECT_OK(LoadServerConfig(path).status());
   EXPECT_THAT(ParseServerConfig(base + "extra: 1\n", "x.yaml", "/tmp"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'extra': unknown field")));
   EXPECT_THAT(ParseServerConfig(R"(
