@@ -1,11 +1,51 @@
 #include "kms/audit/audit_storage.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "kms/audit/audit_json.h"
 
 namespace strongroom::kms::audit_internal {
+namespace {
+
+Bytes Hmac(const SecretBytes& key, std::span<const uint8_t> msg) {
+  Bytes mac(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  const std::span<const uint8_t> k = key.Reveal();
+  if (HMAC(EVP_sha256(), k.data(), static_cast<int>(k.size()), msg.data(), msg.size(), mac.data(),
+           &len) == nullptr) {
+    return {};  // compares unequal to any stored MAC
+  }
+  mac.resize(len);
+  return mac;
+}
+
+}  // namespace
+
+Bytes HeadMac(const SecretBytes& key, uint64_t sequence, const Bytes& hash) {
+  static constexpr char kLabel[] = "strongroom-audit-head-v1";
+  Bytes msg(kLabel, kLabel + sizeof(kLabel) - 1);
+  for (int i = 7; i >= 0; --i) msg.push_back(static_cast<uint8_t>(sequence >> (8 * i)));
+  msg.insert(msg.end(), hash.begin(), hash.end());
+  return Hmac(key, msg);
+}
+
+std::string HeadMacKeyCheckValue(const SecretBytes& key) {
+  static constexpr char kLabel[] = "strongroom-audit-head-mac-check-value";
+  Bytes kcv = Hmac(
+      key, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kLabel), sizeof(kLabel) - 1));
+  kcv.resize(8);
+  return HexEncode(kcv);
+}
+
+std::string HeadMacValue(const SecretBytes& key, uint64_t sequence, const Bytes& mac) {
+  uint8_t seq[8];
+  for (int i = 0; i < 8; ++i) seq[i] = static_cast<uint8_t>(sequence >> (8 * (7 - i)));
+  return absl::StrCat(HeadMacKeyCheckValue(key), HexEncode(seq), HexEncode(mac));
+}
 
 std::string RecordKey(uint64_t sequence) {
   return absl::StrFormat("%s%020u", kRecordPrefix, sequence);

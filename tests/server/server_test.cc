@@ -208,7 +208,9 @@ storage: {path: db}
     EXPECT_THAT(got, StatusIs(absl::StatusCode::kInvalidArgument,
                               HasSubstr("'hsm.pin_env': not an environment variable name")))
         << name;
-    if (!got.ok()) EXPECT_THAT(std::string(got.status().message()), Not(HasSubstr(name)));
+    if (!got.ok()) {
+      EXPECT_THAT(std::string(got.status().message()), Not(HasSubstr(name)));
+    }
   }
   EXPECT_OK(ParseServerConfig(R"(
 server: {listen: "127.0.0.1:0", tls: {cert: a, key: b, client_ca: c}}

@@ -39,7 +39,7 @@ class FailingAnchor : public AuditAnchor {
   AuditAnchor& real_;
 };
 
-class AuditAnchorTest : public AuditLogFixture {
+class AuditAnchorTest : public AuditRecoveryTest {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(token_, hsm_sim::SoftHsmToken::Create("anchor-test"));
@@ -52,10 +52,10 @@ class AuditAnchorTest : public AuditLogFixture {
     failing_ = std::make_unique<FailingAnchor>(*anchor_);
     options_.head_mac_key = std::make_shared<const SecretBytes>(SecretBytes::Random(32));
     options_.anchor = failing_.get();
-    AuditLogFixture::SetUp();
+    AuditRecoveryTest::SetUp();
   }
   void TearDown() override {
-    AuditLogFixture::TearDown();
+    AuditRecoveryTest::TearDown();
     failing_.reset();
     anchor_.reset();
     hsm_.reset();
@@ -66,12 +66,6 @@ class AuditAnchorTest : public AuditLogFixture {
     absl::StatusOr<std::optional<AuditHead>> a = anchor_->Read();
     EXPECT_OK(a.status());
     return a.ok() && a->has_value() ? **a : AuditHead{};
-  }
-  Bytes StoredHash(uint64_t seq) {
-    absl::StatusOr<std::string> v = db_->Get(RecordKey(seq));
-    EXPECT_OK(v.status());
-    absl::StatusOr<AuditRecord> r = audit_internal::ParseRecordLine(v.value_or(""));
-    return r.ok() ? r->hash : Bytes();
   }
   // Closes the log and the database (a stop) and copies the database's files
   // to `to`, or from `from` back over them (a restore of that copy).
@@ -112,8 +106,7 @@ TEST_F(AuditAnchorTest, ARollbackWithTheEarlierHeadMacIsRefused) {
   ASSERT_OK(Reopen());
   EXPECT_EQ(Anchored().sequence, 7u);
   ASSERT_OK(db_->Delete(RecordKey(7)));
-  ASSERT_OK(db_->Put(std::string(audit_internal::kHeadKey),
-                     audit_internal::HeadLine({6, StoredHash(6)})));
+  PutHead(6, StoredHash(6));
   ASSERT_OK(db_->Put(std::string(audit_internal::kHeadMacKey), mac6));
   EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
                                  HasSubstr("the HSM's audit anchor names record 7")));

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include "base/clock.h"
 #include "base/testing/status_matchers.h"
 #include "base/testing/temp_dir.h"
+#include "kms/audit/audit_json.h"
 #include "kms/audit/audit_log.h"
 #include "kms/audit/audit_storage.h"
 #include "kms/audit/export_verifier.h"
@@ -134,6 +136,51 @@ class AuditLogFixture : public ::testing::Test {
   std::unique_ptr<SoftwareCheckpointSigner> signer_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<AuditLog> log_;
+};
+
+// The fixture with helpers that edit the stored chain as someone with the
+// database files (but not the keys) would, for the start-up checks.
+class AuditRecoveryTest : public AuditLogFixture {
+ protected:
+  // Rewrites the stored value of record `seq` with `edit` applied.
+  void EditStored(uint64_t seq, const std::function<void(std::string&)>& edit) {
+    ASSERT_OK_AND_ASSIGN(std::string v, db_->Get(RecordKey(seq)));
+    edit(v);
+    ASSERT_OK(db_->Put(RecordKey(seq), v));
+  }
+  // The hash of stored record `seq`, expected readable.
+  Bytes StoredHash(uint64_t seq) {
+    absl::StatusOr<std::string> v = db_->Get(RecordKey(seq));
+    EXPECT_OK(v.status());
+    absl::StatusOr<AuditRecord> r = audit_internal::ParseRecordLine(v.value_or(""));
+    EXPECT_OK(r.status());
+    return r.ok() ? r->hash : Bytes();
+  }
+  void PutHead(uint64_t sequence, const Bytes& hash) {
+    ASSERT_OK(db_->Put(std::string(audit_internal::kHeadKey),
+                       audit_internal::HeadLine({sequence, hash})));
+  }
+  // Applies `edit` to record `from` and re-chains every later record and
+  // the head pointer, as a forger without the keys would.
+  void RewriteFrom(uint64_t from, const std::function<void(AuditRecord&)>& edit) {
+    Bytes prev;
+    uint64_t seq = from;
+    for (;; ++seq) {
+      absl::StatusOr<std::string> v = db_->Get(RecordKey(seq));
+      if (absl::IsNotFound(v.status())) break;
+      ASSERT_OK(v.status());
+      ASSERT_OK_AND_ASSIGN(AuditRecord r, audit_internal::ParseRecordLine(*v));
+      if (seq == from) {
+        edit(r);
+      } else {
+        r.prev_hash = prev;
+      }
+      r.hash = ComputeRecordHash(r);
+      prev = r.hash;
+      ASSERT_OK(db_->Put(RecordKey(seq), audit_internal::RecordLine(r)));
+    }
+    PutHead(seq - 1, prev);
+  }
 };
 
 }  // namespace strongroom::kms::testing
