@@ -3,9 +3,9 @@
 // driven through the client SDK (client/sealed_object.h) as owners, admins,
 // auditors and workloads. Covers round trips and ranges, tampering, wrong
 // keys, truncated uploads, KMS rotation with header re-wrap, destruction of
-// a key version, rekey, and authorization.
+// a key version, rekey, and authorization (the client against misbehaving
+// servers: sealed_store_client_test.cc).
 #include <gmock/gmock.h>
-#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
@@ -24,122 +24,11 @@
 #include "storage/sealed/sealed_header.h"
 #include "storage/sealed/segment_stream.h"
 #include "storage/streaming/streaming_aead_params.h"
-#include "strongroom/v1/key_management.grpc.pb.h"
 #include "tests/client/loopback_server.h"
+#include "tests/storage/sealed/sealed_store_server_fixture.h"
 
 namespace strongroom::server {
 namespace {
-
-namespace v1 = ::strongroom::v1;
-using ::strongroom::testing::StatusIs;
-using ::testing::HasSubstr;
-
-constexpr char kP[] = "spiffe://strongroom/";
-
-std::string Pattern(size_t n, int seed = 0) {
-  std::string s(n, '\0');
-  uint32_t x = 2463534242u + seed;
-  for (size_t i = 0; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    s[i] = static_cast<char>(x);
-  }
-  return s;
-}
-
-class SealedStoreServerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(local_, client::testing::LoopbackServer::Provision(
-                                     "sealed-test", {{"admin", "admin"},
-                                                     {"owner", "owner"},
-                                                     {"owner2", "owner"},
-                                                     {"auditor", "auditor"},
-                                                     {"workload", "workload"}}));
-    ASSERT_OK(local_->Start("store: {maintenance_interval: 50ms}\nlogging: {level: warning}\n"));
-    for (const char* who : {"admin", "owner", "owner2", "auditor", "workload"}) {
-      ASSERT_OK_AND_ASSIGN(conn_[who],
-                           client::Connection::Open(local_->As(who, absl::Seconds(30))));
-    }
-    v1::CreateKeyRequest k;
-    k.set_key_id("k1");
-    k.set_owner(absl::StrCat(kP, "owner"));
-    k.set_destroy_wait_seconds(0);
-    ASSERT_OK(conn_["admin"]->CreateKey(k).status());
-    v1::CreateDatasetRequest d;
-    d.set_dataset_id("ds");
-    d.set_key("k1");
-    d.set_release_policy("inference");
-    // Only a policy that exists can be named.
-    EXPECT_THAT(conn_["owner"]->CreateDataset(d),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("release_policy: policies/inference does not exist")));
-    v1::PutPolicyRequest pol;
-    pol.set_name("inference");
-    pol.set_policy_json(R"({"version": 1, "tee": ["dev"], "require": {"claim": "dev.debug",
-        "equals": false}})");
-    ASSERT_OK(conn_["admin"]->PutPolicy(pol).status());
-    ASSERT_OK(conn_["owner"]->CreateDataset(d).status());
-  }
-
-  void TearDown() override {
-    conn_.clear();
-    local_.reset();
-  }
-
-  client::Connection& As(const std::string& who) { return *conn_.at(who); }
-
-  absl::StatusOr<v1::ObjectInfo> Put(const std::string& name, const std::string& data,
-                                     uint32_t segment_size = 64 << 10) {
-    client::PutObjectOptions o;
-    o.dataset = "ds";
-    o.name = name;
-    o.segment_size = segment_size;
-    storage::StringSource source(data);
-    return client::PutSealedObject(As("owner"), o, source);
-  }
-
-  absl::StatusOr<std::string> Get(const std::string& name, uint64_t version = 0, uint64_t start = 0,
-                                  std::optional<uint64_t> end = {},
-                                  const std::string& who = "owner", bool raw = false) {
-    client::GetObjectOptions o;
-    o.dataset = "ds";
-    o.name = name;
-    o.version = version;
-    o.range_start = start;
-    o.range_end = end;
-    o.raw = raw;
-    storage::StringSink sink;
-    RETURN_IF_ERROR(client::GetSealedObject(As(who), o, sink).status());
-    return sink.Release();
-  }
-
-  storage::sealed::ObjectStore& Store() { return local_->server().sealed_store().store(); }
-
-  void ExpectConsistent() {
-    ASSERT_OK_AND_ASSIGN(v1::StoreCheck c, As("auditor").CheckStore(v1::CheckStoreRequest()));
-    EXPECT_TRUE(c.ok()) << c.DebugString();
-    EXPECT_EQ(c.orphaned_segments(), 0u);
-    EXPECT_EQ(c.open_uploads(), 0u);
-  }
-
-  v1::StoreJob WaitForJob(const std::string& id) {
-    v1::GetJobRequest r;
-    r.set_id(id);
-    for (int i = 0; i < 200; ++i) {
-      absl::StatusOr<v1::StoreJob> job = As("owner").GetJob(r);
-      EXPECT_OK(job.status());
-      if (!job.ok() || job->state() != v1::RUNNING) return job.value_or(v1::StoreJob());
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    ADD_FAILURE() << "job " << id << " still running";
-    return v1::StoreJob();
-  }
-
-  std::unique_ptr<client::testing::LoopbackServer> local_;
-  std::map<std::string, std::unique_ptr<client::Connection>> conn_;
-};
 
 TEST_F(SealedStoreServerTest, PutGetRoundTripsAndRanges) {
   const std::string data = Pattern(3 * 1000 * 1000 + 17);
@@ -473,152 +362,6 @@ TEST_F(SealedStoreServerTest, RekeyFinishFalseIsRefused) {
   EXPECT_EQ(after.state(), v1::RUNNING);
   EXPECT_EQ(after.done(), segments.size());
   EXPECT_EQ(Get("f").value_or("FAILED"), Pattern(300000, 5));  // still the old header
-}
-
-// A SealedStore in front of the real one (as the same owner) that answers
-// BeginUpload and BeginRekey for another object than the one asked for, as
-// a faulty or hostile server might. Nothing else is served.
-class MisnamingStoreProxy final : public v1::SealedStore::Service {
- public:
-  explicit MisnamingStoreProxy(const std::shared_ptr<grpc::Channel>& upstream)
-      : upstream_(v1::SealedStore::NewStub(upstream)) {}
-  grpc::Status BeginUpload(grpc::ServerContext*, const v1::BeginUploadRequest* r,
-                           v1::Upload* out) override {
-    v1::BeginUploadRequest other = *r;
-    other.set_name(r->name() + "-other");
-    grpc::ClientContext c;
-    return upstream_->BeginUpload(&c, other, out);
-  }
-  grpc::Status BeginRekey(grpc::ServerContext*, const v1::BeginRekeyRequest* r,
-                          v1::StoreJob* out) override {
-    v1::BeginRekeyRequest other = *r;
-    other.set_name(r->name() + "-other");
-    grpc::ClientContext c;
-    return upstream_->BeginRekey(&c, other, out);
-  }
-
- private:
-  std::unique_ptr<v1::SealedStore::Stub> upstream_;
-};
-
-// The client checks that the server's upload reservation and rekey job are
-// for the object it asked for, before any key is made or segment sent.
-TEST_F(SealedStoreServerTest, TheClientRefusesAReservationOrJobForAnotherObject) {
-  ASSERT_OK(Put("r", Pattern(5000, 7)).status());
-  ASSERT_OK(Put("r-other", Pattern(5000, 8)).status());
-  MisnamingStoreProxy proxy(local_->UpstreamChannel("owner"));
-  client::ConnectionOptions via_proxy;
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<grpc::Server> server,
-                       local_->ServeProxy(&proxy, "owner", &via_proxy));
-  ASSERT_OK_AND_ASSIGN(auto conn, client::Connection::Open(via_proxy));
-
-  client::PutObjectOptions put;
-  put.dataset = "ds";
-  put.name = "r";
-  put.segment_size = 64 << 10;
-  storage::StringSource source(Pattern(5000, 9));
-  EXPECT_THAT(client::PutSealedObject(*conn, put, source),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       HasSubstr("BeginUpload: the server reserved datasets/ds/r-other@2")));
-  client::RekeyOptions rekey{"ds", "r", 0, nullptr};
-  EXPECT_THAT(client::RekeySealedObject(*conn, rekey),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("is for datasets/ds/r-other@1")));
-  conn.reset();
-  server->Shutdown();
-  // Neither object changed.
-  EXPECT_EQ(Get("r").value_or("FAILED"), Pattern(5000, 7));
-  EXPECT_EQ(Get("r-other").value_or("FAILED"), Pattern(5000, 8));
-}
-
-// A SealedStore in front of the real one that forwards an upload whole and
-// then loses the server's answer to its PutObject, as a connection that
-// breaks after the server staged or committed the upload would; the data
-// key it forwards too, and discards.
-class LostReplyStoreProxy final : public v1::SealedStore::Service {
- public:
-  explicit LostReplyStoreProxy(const std::shared_ptr<grpc::Channel>& upstream)
-      : upstream_(v1::SealedStore::NewStub(upstream)) {}
-  grpc::Status BeginUpload(grpc::ServerContext*, const v1::BeginUploadRequest* r,
-                           v1::Upload* out) override {
-    grpc::ClientContext c;
-    return upstream_->BeginUpload(&c, *r, out);
-  }
-  grpc::Status PutObject(grpc::ServerContext*, grpc::ServerReader<v1::PutObjectRequest>* in,
-                         v1::ObjectInfo*) override {
-    grpc::ClientContext c;
-    v1::ObjectInfo info;
-    std::unique_ptr<grpc::ClientWriter<v1::PutObjectRequest>> up = upstream_->PutObject(&c, &info);
-    v1::PutObjectRequest m;
-    while (in->Read(&m)) {
-      if (!up->Write(m)) break;
-    }
-    up->WritesDone();
-    upstream_status = up->Finish();
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "test proxy: the answer was lost");
-  }
-  grpc::Status CommitUploads(grpc::ServerContext*, const v1::CommitUploadsRequest* r,
-                             v1::CommitUploadsResponse* out) override {
-    ++commit_calls;
-    grpc::ClientContext c;
-    return upstream_->CommitUploads(&c, *r, out);
-  }
-  grpc::Status upstream_status;
-  int commit_calls = 0;
-
- private:
-  std::unique_ptr<v1::SealedStore::Stub> upstream_;
-};
-class DataKeyProxy final : public v1::KeyManagement::Service {
- public:
-  explicit DataKeyProxy(const std::shared_ptr<grpc::Channel>& upstream)
-      : upstream_(v1::KeyManagement::NewStub(upstream)) {}
-  grpc::Status GenerateDataKey(grpc::ServerContext*, const v1::GenerateDataKeyRequest* r,
-                               v1::GenerateDataKeyResponse* out) override {
-    grpc::ClientContext c;
-    return upstream_->GenerateDataKey(&c, *r, out);
-  }
-
- private:
-  std::unique_ptr<v1::KeyManagement::Stub> upstream_;
-};
-
-// An upload the client gives up on before its stream starts (here a segment
-// size the server does not take) is discarded at once, not left open for
-// the idle sweep.
-TEST_F(SealedStoreServerTest, AnUploadGivenUpBeforeItsStreamIsDiscardedAtOnce) {
-  client::PutObjectOptions put;
-  put.dataset = "ds";
-  put.name = "too-big-segments";
-  put.segment_size = 64 << 20;
-  storage::StringSource source(Pattern(5000, 4));
-  EXPECT_THAT(client::PutSealedObject(As("owner"), put, source),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("segment size")));
-  ExpectConsistent();  // no upload left open
-}
-
-// A staged upload whose answer did not arrive may be staged at the server:
-// the client discards it (the caller, with no StagedObject for it, could
-// not), so it does not hold its bytes against the quota until the sweep.
-TEST_F(SealedStoreServerTest, AStagedUploadWhoseAnswerWasLostIsDiscarded) {
-  LostReplyStoreProxy store_proxy(local_->UpstreamChannel("owner"));
-  DataKeyProxy kms_proxy(local_->UpstreamChannel("owner"));
-  client::ConnectionOptions via_proxy;
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<grpc::Server> server,
-                       local_->ServeProxy({&store_proxy, &kms_proxy}, "owner", &via_proxy));
-  ASSERT_OK_AND_ASSIGN(auto conn, client::Connection::Open(via_proxy));
-  client::PutObjectOptions put;
-  put.dataset = "ds";
-  put.name = "lost";
-  put.segment_size = 64 << 10;
-  storage::StringSource source(Pattern(5000, 3));
-  EXPECT_THAT(client::StageSealedObject(*conn, put, source),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("the answer was lost")));
-  EXPECT_TRUE(store_proxy.upstream_status.ok()) << store_proxy.upstream_status.error_message();
-  EXPECT_EQ(store_proxy.commit_calls, 1);  // the discard
-  conn.reset();
-  server->Shutdown();
-  EXPECT_THAT(Get("lost"), StatusIs(absl::StatusCode::kNotFound));
-  ExpectConsistent();  // no upload left open
 }
 
 TEST_F(SealedStoreServerTest, RolesAreEnforced) {
