@@ -150,13 +150,10 @@ absl::Status AuditLog::AwaitCommit(std::unique_lock<std::mutex>& lock,
     b->cv.notify_all();
     next->cv.notify_one();
     if (result.ok() && b->checkpoint.has_value()) {
-      // Records are durable whatever the anchor does: a failure leaves it
-      // behind (a longer stretch a rollback could remove unseen), not wrong.
-      absl::Status a = AdvanceAnchor({b->checkpoint->sequence, b->checkpoint->head_hash});
-      if (!a.ok()) {
-        LogError("audit.anchor_write_failed",
-                 {{"sequence", b->checkpoint->sequence}, {"error", std::string(a.message())}});
-      }
+      // Records are durable whatever the anchor does: a failure (logged by
+      // AdvanceAnchor) leaves it behind, a longer stretch a rollback could
+      // remove unseen, not wrong.
+      AdvanceAnchor({b->checkpoint->sequence, b->checkpoint->head_hash}).IgnoreError();
     }
     return result;
   }
@@ -296,11 +293,17 @@ absl::StatusOr<AuditCheckpoint> AuditLog::Checkpoint() {
 }
 
 absl::Status AuditLog::AdvanceAnchor(const AuditHead& mark) {
-  if (options_.anchor == nullptr) return absl::OkStatus();
+  // A log opened despite a failed check (forensics) never moves the anchor:
+  // what it found, and what it appends after it, is not vouched for, so a
+  // rollback or a replaced log stays refused at every later start until
+  // someone with the HSM's PIN removes the anchor (docs/audit.md).
+  if (options_.anchor == nullptr || !integrity_at_open_.ok()) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(anchor_mu_);
   if (mark.sequence <= anchored_sequence_) return absl::OkStatus();
   absl::Status s = options_.anchor->Write(mark);
   if (!s.ok()) {
+    LogError("audit.anchor_write_failed",
+             {{"sequence", mark.sequence}, {"error", std::string(s.message())}});
     return absl::Status(s.code(), absl::StrCat("audit anchor not moved to record ", mark.sequence,
                                                ": ", s.message()));
   }

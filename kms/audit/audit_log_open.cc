@@ -224,7 +224,14 @@ absl::Status AuditLog::Recover() {
   // names, as it was. The head MAC cannot tell an earlier head (with the
   // earlier MAC) from the latest one; the anchor can.
   if (options_.anchor != nullptr) {
-    ASSIGN_OR_RETURN(std::optional<AuditHead> anchored, options_.anchor->Read());
+    absl::StatusOr<std::optional<AuditHead>> read = options_.anchor->Read();
+    // An anchor that holds no readable mark is a finding like a broken
+    // chain (a forensic start may still open); the HSM not answering is not.
+    if (!read.ok() && !absl::IsDataLoss(read.status())) return read.status();
+    if (!read.ok()) {
+      problem.Report(1, read.status().message());
+    }
+    const std::optional<AuditHead> anchored = read.ok() ? *read : std::nullopt;
     if (anchored.has_value()) {
       {
         std::lock_guard<std::mutex> lock(anchor_mu_);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 
 namespace strongroom::kms {
@@ -16,21 +17,27 @@ absl::StatusOr<std::optional<AuditHead>> HsmAuditAnchor::Read() {
   ASSIGN_OR_RETURN(std::vector<Bytes> values, hsm_.ReadDataObjects(label_));
   // More than one: a replacement was cut short after making its object
   // (Hsm::ReplaceDataObjects); the marks only ever move forward, so the
-  // furthest is the latest.
+  // furthest is the latest. Only this application's private objects are
+  // read, which takes the PIN to make, so one that is not a mark is a
+  // damaged write: passed over when a mark stands beside it.
   std::optional<AuditHead> latest;
+  std::string unreadable;
   for (const Bytes& value : values) {
-    if (value.size() != kMarkBytes) {
-      return absl::DataLossError(absl::StrCat("the HSM's audit anchor '", label_, "' holds ",
-                                              value.size(), " bytes, not ", kMarkBytes));
-    }
     AuditHead mark;
-    for (size_t i = 0; i < 8; ++i) mark.sequence = (mark.sequence << 8) | value[i];
-    mark.hash.assign(value.begin() + 8, value.end());
+    if (value.size() == kMarkBytes) {
+      for (size_t i = 0; i < 8; ++i) mark.sequence = (mark.sequence << 8) | value[i];
+      mark.hash.assign(value.begin() + 8, value.end());
+    }
     if (mark.sequence == 0) {
-      return absl::DataLossError(
-          absl::StrCat("the HSM's audit anchor '", label_, "' names sequence 0"));
+      unreadable = absl::StrCat("the HSM's audit anchor '", label_, "' holds ", value.size(),
+                                " bytes, not a mark of ", kMarkBytes, " naming a sequence");
+      continue;
     }
     if (!latest.has_value() || mark.sequence > latest->sequence) latest = std::move(mark);
+  }
+  if (!unreadable.empty()) {
+    if (!latest.has_value()) return absl::DataLossError(unreadable);
+    LogWarning("audit.anchor_object_unreadable", {{"detail", unreadable}});
   }
   return latest;
 }

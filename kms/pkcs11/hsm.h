@@ -150,15 +150,17 @@ class Hsm {
   absl::StatusOr<SecretBytes> GenerateRandom(size_t bytes);
 
   // --- Data objects -------------------------------------------------------------
-  // Private token data objects (CKO_DATA, CKA_PRIVATE, found by CKA_LABEL):
-  // state that must live outside the host's disks, such as the audit log's
-  // high-water mark (kms/audit/hsm_audit_anchor.h). Not secret from whoever
-  // holds the PIN; out of reach of whoever does not.
-  // The CKA_VALUE of every data object labelled `label`, in no particular
-  // order (empty: none).
+  // Private token data objects of this application (CKO_DATA, CKA_PRIVATE,
+  // CKA_APPLICATION "strongroom", found by CKA_LABEL): state that must live
+  // outside the host's disks, such as the audit log's high-water mark
+  // (kms/audit/hsm_audit_anchor.h). Not secret from whoever holds the PIN;
+  // out of reach of whoever does not (objects of other applications, or
+  // public ones, under the same label are neither read nor destroyed).
+  // The CKA_VALUE of every such data object labelled `label`, in no
+  // particular order (empty: none).
   absl::StatusOr<std::vector<Bytes>> ReadDataObjects(absl::string_view label);
   // Stores `value` (1 to 4,096 bytes) as a new data object labelled `label`,
-  // then destroys the others so labelled. Tokens need not let a data
+  // then destroys the others of this application so labelled. Tokens need not let a data
   // object's value change (SoftHSM does not), so the value is replaced by a
   // new object rather than updated, and never by none: a failure after the
   // creation leaves the new object beside the old ones, which a reader
@@ -205,7 +207,8 @@ class Hsm {
   // C_FindObjectsFinal; the number found.
   absl::StatusOr<size_t> FindObjects(Session& session, std::span<CK_ATTRIBUTE> tmpl,
                                      std::span<CK_OBJECT_HANDLE> out);
-  // The token data objects labelled `label` (FailedPrecondition past 16).
+  // This application's private token data objects labelled `label`
+  // (FailedPrecondition past 1,024).
   absl::StatusOr<std::vector<CK_OBJECT_HANDLE>> FindDataObjects(Session& session,
                                                                 absl::string_view label);
   // What a search that found nothing may conclude: `not_found` when

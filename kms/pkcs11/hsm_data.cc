@@ -11,18 +11,26 @@ namespace strongroom::kms::pkcs11 {
 namespace {
 
 constexpr size_t kMaxDataObjectBytes = 4096;
-constexpr size_t kMaxDataObjects = 16;  // under one label: a few interrupted replacements
+// Under one label: interrupted replacements leave a few; a replacement
+// destroys them all, so this bound only stops a runaway.
+constexpr size_t kMaxDataObjects = 1024;
 constexpr absl::string_view kApplication = "strongroom";
 
 }  // namespace
 
 absl::StatusOr<std::vector<CK_OBJECT_HANDLE>> Hsm::FindDataObjects(Session& s,
                                                                    absl::string_view label) {
+  // Only this application's private objects: a session without the PIN can
+  // make public ones under any label, and they must neither count nor be
+  // destroyed (and a search that finds none of these while logged out
+  // proves nothing: EmptySearch).
   CK_OBJECT_CLASS cls = CKO_DATA;
-  CK_BBOOL token = CK_TRUE;
+  CK_BBOOL yes = CK_TRUE;
   CK_ATTRIBUTE tmpl[] = {
       {CKA_CLASS, &cls, sizeof(cls)},
-      {CKA_TOKEN, &token, sizeof(token)},
+      {CKA_TOKEN, &yes, sizeof(yes)},
+      {CKA_PRIVATE, &yes, sizeof(yes)},
+      {CKA_APPLICATION, const_cast<char*>(kApplication.data()), kApplication.size()},
       {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
   };
   std::vector<CK_OBJECT_HANDLE> handles(kMaxDataObjects + 1);

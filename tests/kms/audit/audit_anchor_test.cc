@@ -185,7 +185,8 @@ TEST_F(AuditAnchorTest, AForensicOpenKeepsTheRollbackAsItsFinding) {
   EXPECT_THAT(log_->integrity_at_open(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("records 4..5 were removed")));
   EXPECT_EQ(Anchored().sequence, 5u);
-  AppendN(1);
+  AppendN(5);  // past the anchored sequence: head 9
+  ASSERT_OK(log_->Checkpoint());
   EXPECT_EQ(Anchored().sequence, 5u);
 }
 
@@ -204,6 +205,7 @@ TEST_F(AuditAnchorTest, OfTwoMarksLeftInTheTokenTheFurthestIsInForce) {
       attrs.Ulong(CKA_CLASS, CKO_DATA)
           .Bool(CKA_TOKEN, true)
           .Bool(CKA_PRIVATE, true)
+          .Text(CKA_APPLICATION, "strongroom")
           .Text(CKA_LABEL, kAuditAnchorLabel)
           .Data(CKA_VALUE, mark);
       CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
@@ -223,10 +225,90 @@ TEST_F(AuditAnchorTest, OfTwoMarksLeftInTheTokenTheFurthestIsInForce) {
   ASSERT_OK(Reopen());
 }
 
+// An anchor with no readable mark stops a start as a broken chain does; a
+// forensic start opens with it as the finding.
 TEST_F(AuditAnchorTest, AnUnreadableAnchorStopsTheStart) {
   AppendN(1);
   ASSERT_OK(hsm_->ReplaceDataObjects(kAuditAnchorLabel, Bytes(12, 1)));
-  EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("holds 12 bytes, not 40")));
+  EXPECT_THAT(Reopen(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("holds 12 bytes, not a mark of 40")));
+  options_.open_despite_broken_chain = true;
+  ASSERT_OK(Reopen());
+  EXPECT_THAT(log_->integrity_at_open(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("holds 12 bytes, not a mark of 40")));
+}
+
+// A damaged object beside a mark (only this application's private objects
+// are read, so it is a write that went wrong) is passed over.
+TEST_F(AuditAnchorTest, ADamagedObjectBesideAMarkIsPassedOver) {
+  AppendN(6);
+  ASSERT_EQ(Anchored().sequence, 5u);
+  ASSERT_OK(hsm_->Run("test", [&](pkcs11::Session& s) {
+    pkcs11::AttributeList attrs;
+    attrs.Ulong(CKA_CLASS, CKO_DATA)
+        .Bool(CKA_TOKEN, true)
+        .Bool(CKA_PRIVATE, true)
+        .Text(CKA_APPLICATION, "strongroom")
+        .Text(CKA_LABEL, kAuditAnchorLabel)
+        .Data(CKA_VALUE, Bytes(7, 0xff));
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    return pkcs11::RvToStatus("C_CreateObject",
+                              s.fn->C_CreateObject(s.handle, attrs.data(), attrs.size(), &h));
+  }));
+  EXPECT_EQ(Anchored().sequence, 5u);
+  ASSERT_OK(Reopen());  // and the start anchors its head, leaving one object
+  ASSERT_OK_AND_ASSIGN(std::vector<Bytes> marks, hsm_->ReadDataObjects(kAuditAnchorLabel));
+  EXPECT_EQ(marks.size(), 1u);
+  EXPECT_EQ(Anchored().sequence, 6u);
+}
+
+// A forensic start on another log in the anchored one's place never moves
+// the anchor, however far it appends and checkpoints: the next ordinary
+// start still refuses the log.
+TEST_F(AuditAnchorTest, AForensicStartOnAReplacedLogNeverMovesTheAnchor) {
+  AppendN(7);
+  ASSERT_OK(Reopen());
+  ASSERT_EQ(Anchored().sequence, 7u);
+  log_.reset();
+  db_.reset();
+  std::filesystem::remove_all(dir_ + "/db");
+  options_.anchor = nullptr;
+  clock_.Advance(absl::Hours(1));
+  ASSERT_OK(Reopen());
+  AppendN(9);
+  options_.anchor = failing_.get();
+  options_.open_despite_broken_chain = true;
+  ASSERT_OK(Reopen());
+  EXPECT_THAT(log_->integrity_at_open(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("record 7 is not the one")));
+  AppendN(8);  // checkpoints at 10 and 15
+  ASSERT_OK(log_->Checkpoint());
+  EXPECT_EQ(Anchored().sequence, 7u);
+  options_.open_despite_broken_chain = false;
+  EXPECT_THAT(Reopen(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("record 7 is not the one")));
+}
+
+// A checkpoint whose batch fails to be written does not move the anchor
+// (it would be ahead of the database).
+TEST_F(AuditAnchorTest, ACheckpointWhoseWriteFailedDoesNotMoveTheAnchor) {
+  auto fail = std::make_shared<std::atomic<bool>>(false);
+  options_.write_batch_for_testing = [this, fail](rocksdb::WriteBatch& batch) -> absl::Status {
+    if (fail->load()) return absl::UnavailableError("injected: disk full");
+    return db_->Write(batch);
+  };
+  AppendN(2);
+  ASSERT_OK(Reopen());
+  AppendN(2);
+  ASSERT_EQ(Anchored().sequence, 2u);
+  fail->store(true);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_THAT(log_->Append(TestEntry(5)), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(log_->Checkpoint(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(Anchored().sequence, 2u);
+  fail->store(false);
+  AppendN(1);  // record 5 again, with its checkpoint
+  EXPECT_EQ(Anchored().sequence, 5u);
 }
 
 }  // namespace

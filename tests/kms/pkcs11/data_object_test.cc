@@ -26,16 +26,19 @@ class DataObjectTest : public HsmFixture {
  protected:
   void SetUp() override { SetUpHsm(/*through_fault_module=*/false); }
 
-  // Creates a data object labelled `label` directly, as another application
-  // sharing the token might.
-  absl::Status CreateRaw(absl::string_view label, bool is_private) {
+  // Creates a data object labelled `label` directly: as a replacement cut
+  // short leaves one (private, application "strongroom"), or as another
+  // application, or a session without the PIN, might.
+  absl::Status CreateRaw(absl::string_view label, bool is_private, absl::string_view application,
+                         const Bytes& value) {
     return hsm_->Run("test", [&](Session& s) {
       AttributeList attrs;
       attrs.Ulong(CKA_CLASS, CKO_DATA)
           .Bool(CKA_TOKEN, true)
           .Bool(CKA_PRIVATE, is_private)
           .Text(CKA_LABEL, label)
-          .Data(CKA_VALUE, Bytes{9, 9});
+          .Text(CKA_APPLICATION, application)
+          .Data(CKA_VALUE, value);
       CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
       return RvToStatus("C_CreateObject",
                         s.fn->C_CreateObject(s.handle, attrs.data(), attrs.size(), &h));
@@ -105,15 +108,41 @@ TEST_F(DataObjectTest, BadLabelsAndSizesAreRefused) {
   EXPECT_THAT(Read("mark"), IsEmpty());
 }
 
-// Objects left beside each other (a replacement cut short after its
-// creation, another application's) are all read, and the next replacement
-// leaves only its own.
+// Objects left beside each other by a replacement cut short after its
+// creation are all read, and the next replacement leaves only its own.
 TEST_F(DataObjectTest, ObjectsLeftUnderOneLabelAreReadAndThenReplaced) {
   ASSERT_OK(hsm_->ReplaceDataObjects("mark", Bytes{1}));
-  ASSERT_OK(CreateRaw("mark", /*is_private=*/false));
+  ASSERT_OK(CreateRaw("mark", /*is_private=*/true, "strongroom", Bytes{9, 9}));
   EXPECT_THAT(Read("mark"), ElementsAre(Bytes{1}, Bytes{9, 9}));
   ASSERT_OK(hsm_->ReplaceDataObjects("mark", Bytes{2}));
   EXPECT_THAT(Read("mark"), ElementsAre(Bytes{2}));
+}
+
+// A public object (which a session without the PIN can make) or another
+// application's under the same label is neither read nor destroyed.
+TEST_F(DataObjectTest, PublicObjectsAndOtherApplicationsAreIgnored) {
+  ASSERT_OK(CreateRaw("mark", /*is_private=*/false, "strongroom", Bytes{6}));
+  ASSERT_OK(CreateRaw("mark", /*is_private=*/true, "other-app", Bytes{7}));
+  EXPECT_THAT(Read("mark"), IsEmpty());
+  ASSERT_OK(hsm_->ReplaceDataObjects("mark", Bytes{1}));
+  EXPECT_THAT(Read("mark"), ElementsAre(Bytes{1}));
+  ASSERT_OK(hsm_->ReplaceDataObjects("mark", Bytes{2}));
+  EXPECT_THAT(Read("mark"), ElementsAre(Bytes{2}));
+  // Both still there: the label's three objects, found without the filters.
+  size_t all = 0;
+  ASSERT_OK(hsm_->Run("test", [&](Session& s) -> absl::Status {
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, (void*)"mark", 4}};
+    CK_RV rv = s.fn->C_FindObjectsInit(s.handle, tmpl, 2);
+    if (rv != CKR_OK) return RvToStatus("C_FindObjectsInit", rv);
+    CK_OBJECT_HANDLE h[8];
+    CK_ULONG n = 0;
+    rv = s.fn->C_FindObjects(s.handle, h, 8, &n);
+    s.fn->C_FindObjectsFinal(s.handle);
+    all = n;
+    return RvToStatus("C_FindObjects", rv);
+  }));
+  EXPECT_EQ(all, 3u);
 }
 
 TEST_F(DataObjectTest, ConcurrentReplacementsLeaveOneObject) {
