@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/hex_text.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kms/broker/key_broker.h"
@@ -97,8 +98,13 @@ absl::StatusOr<v1::GetJwksResponse> KeyBroker::GetJwks(const Caller& c,
 
 absl::StatusOr<v1::RevokeTokenResponse> KeyBroker::RevokeToken(
     const Caller& c, const v1::RevokeTokenRequest& r) {
+  // A malformed id (a whole token pasted by mistake, say) enters the chain
+  // only as its digest.
+  const std::string requested = r.token_id().size() == 32 && IsLowerHex(r.token_id())
+                                    ? r.token_id()
+                                    : AuditDigest(AsBytes(r.token_id()));
   return RunAudited<v1::RevokeTokenResponse>(
-      admin_audit(), c, "revoke_token", r.token_id(),
+      admin_audit(), c, "revoke_token", requested,
       [&]() -> absl::StatusOr<v1::RevokeTokenResponse> {
         if (c.role != Role::kAdmin) {
           return absl::PermissionDeniedError(

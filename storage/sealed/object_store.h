@@ -346,6 +346,13 @@ class ObjectStore {
   // `batch` so they commit with the caller's other changes. REQUIRES: mu_.
   void AddJobCancel(v1::SealedJobRecord& job, absl::string_view why, rocksdb::WriteBatch& batch);
   absl::StatusOr<v1::SealedJobRecord> LoadJob(absl::string_view id) const;
+  // The job `id` (`field` names it in errors) once `c` has `access` to its
+  // dataset. Workloads are refused before the lookup, and to anyone who
+  // cannot list every job (an owner) a job that does not exist is refused
+  // in the same words as another owner's, naming neither its dataset.
+  absl::StatusOr<v1::SealedJobRecord> AuthorizedJob(const Caller& c, absl::string_view id,
+                                                    absl::string_view field, Access access,
+                                                    absl::string_view what) const;
   // An object of `ds` about to be written with a header under `key_version`
   // (an upload's or rekey's, fixed when it began): every running re-wrap of
   // `ds` with a later target goes round again (its update added to `batch`),

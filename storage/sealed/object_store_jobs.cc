@@ -55,11 +55,32 @@ absl::Status ObjectStore::CancelJobLocked(v1::SealedJobRecord job, absl::string_
   return absl::OkStatus();
 }
 
+absl::StatusOr<v1::SealedJobRecord> ObjectStore::AuthorizedJob(const Caller& c,
+                                                               absl::string_view id,
+                                                               absl::string_view field,
+                                                               Access access,
+                                                               absl::string_view what) const {
+  if (id.size() != 32) return absl::InvalidArgumentError(absl::StrCat(field, ": not a job id"));
+  auto refuse = [&] {
+    return absl::PermissionDeniedError(absl::StrCat(what, ": denied for '", c.principal, "' (role ",
+                                                    kms::RoleName(c.role), ") on job ", id,
+                                                    ": not a job of its own datasets"));
+  };
+  if (c.role == kms::Role::kWorkload || c.role == kms::Role::kNone) return refuse();
+  absl::StatusOr<v1::SealedJobRecord> job = LoadJob(id);
+  const bool sees_all = c.role == kms::Role::kAdmin || c.role == kms::Role::kAuditor;
+  if (absl::IsNotFound(job.status()) && !sees_all) return refuse();
+  RETURN_IF_ERROR(job.status());
+  ASSIGN_OR_RETURN(v1::Dataset ds, LoadDataset(DatasetId(job->job())));
+  if (absl::Status a = Authorize(c, access, ds, what); !a.ok()) {
+    return sees_all ? a : refuse();
+  }
+  return *std::move(job);
+}
+
 absl::StatusOr<v1::StoreJob> ObjectStore::GetJob(const Caller& c, const v1::GetJobRequest& r) {
-  if (r.id().size() != 32) return absl::InvalidArgumentError("id: not a job id");
-  ASSIGN_OR_RETURN(v1::SealedJobRecord job, LoadJob(r.id()));
-  ASSIGN_OR_RETURN(v1::Dataset ds, LoadDataset(DatasetId(job.job())));
-  RETURN_IF_ERROR(Authorize(c, Access::kMetadata, ds, "GetJob"));
+  ASSIGN_OR_RETURN(v1::SealedJobRecord job,
+                   AuthorizedJob(c, r.id(), "id", Access::kMetadata, "GetJob"));
   return job.job();
 }
 
@@ -321,10 +342,9 @@ absl::StatusOr<v1::StoreJob> ObjectStore::BeginRekey(const Caller& c,
 
 absl::StatusOr<std::unique_ptr<RekeyUpload>> ObjectStore::OpenRekey(const Caller& c,
                                                                     const v1::RekeyStart& start) {
-  if (start.job_id().size() != 32) return absl::InvalidArgumentError("start.job_id: not a job id");
-  ASSIGN_OR_RETURN(v1::SealedJobRecord job, LoadJob(start.job_id()));
+  ASSIGN_OR_RETURN(v1::SealedJobRecord job, AuthorizedJob(c, start.job_id(), "start.job_id",
+                                                          Access::kWrite, "PutRekeySegments"));
   ASSIGN_OR_RETURN(v1::Dataset ds, LoadDataset(DatasetId(job.job())));
-  RETURN_IF_ERROR(Authorize(c, Access::kWrite, ds, "PutRekeySegments"));
   if (job.job().kind() != v1::REKEY || job.job().state() != v1::RUNNING) {
     return absl::FailedPreconditionError(
         absl::StrCat("start.job_id: job ", job.job().id(), " is not a running rekey job"));

@@ -92,6 +92,15 @@ TEST_F(TokenRevocationTest, AdminRevokesATokenById) {
   EXPECT_TRUE(active.empty());
   r.set_token_id("NOT-HEX-0123456789abcdef01234567");
   EXPECT_THAT(broker_->RevokeToken(kAdmin, r), StatusIs(absl::StatusCode::kInvalidArgument));
+  // A whole token pasted as the id: refused, and the chain holds only its
+  // digest (request and refusal), never the token.
+  r.set_token_id(token);
+  EXPECT_THAT(broker_->RevokeToken(kAdmin, r), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK(audit_->Flush());
+  std::ostringstream out;
+  ASSERT_OK(audit_->Export(1, out));
+  EXPECT_THAT(out.str(), Not(HasSubstr(token.substr(0, 40))));
+  EXPECT_THAT(out.str(), HasSubstr(AuditDigest(AsBytes(token))));
 }
 
 // A clock stepped back between a token's issue and its revocation: the

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_replace.h"
 #include "storage/sealed/object_store.h"
 #include "storage/testing/fault_env.h"
 #include "tests/storage/sealed/object_store_test_base.h"
@@ -60,6 +61,22 @@ TEST_F(ObjectStoreTest, RewrapReplacesHeadersOnlyAndResumes) {
   ASSERT_OK_AND_ASSIGN(job, store_->GetJob(kOwner, g));
   EXPECT_EQ(job.state(), v1::RUNNING);
   EXPECT_EQ(job.done(), 2u);
+  // Another owner is refused in the same words as for a job that does not
+  // exist, naming neither the dataset; a workload before any lookup; admins
+  // and auditors see it, and are told NotFound for an unknown id.
+  const std::string other_id(32, 'a');
+  absl::StatusOr<v1::StoreJob> foreign = store_->GetJob(kOther, g);
+  v1::GetJobRequest unknown;
+  unknown.set_id(other_id);
+  absl::StatusOr<v1::StoreJob> missing = store_->GetJob(kOther, unknown);
+  EXPECT_THAT(foreign, StatusIs(absl::StatusCode::kPermissionDenied,
+                                HasSubstr("not a job of its own datasets")));
+  EXPECT_THAT(std::string(foreign.status().message()), ::testing::Not(HasSubstr("ds1")));
+  EXPECT_EQ(absl::StrReplaceAll(foreign.status().message(), {{job.id(), other_id}}),
+            missing.status().message());
+  EXPECT_THAT(store_->GetJob(kWorkload, g), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_OK(store_->GetJob(kAuditor, g).status());
+  EXPECT_THAT(store_->GetJob(kAuditor, unknown), StatusIs(absl::StatusCode::kNotFound));
   for (int i = 0; i < 3; ++i) ASSERT_OK(store_->RunMaintenance());
   ASSERT_OK_AND_ASSIGN(job, store_->GetJob(kOwner, g));
   EXPECT_EQ(job.state(), v1::DONE);
