@@ -29,14 +29,23 @@ absl::Status AddCollateralFile(absl::string_view name,
                                absl::string_view content, TdxCollateral& out) {
   if (LooksLikeJson(content)) {
     // Only a top-level member counts; a nested "tcbInfo" string elsewhere
-    // does not make a file TCB info.
-    if (RawJsonMember(content, "tcbInfo").ok()) {
+    // does not make a file TCB info. A JSON file that does not parse as one
+    // object (truncated, trailing text, a repeated key) is refused rather
+    // than passed over: it may be the TCB info or QE identity meant to
+    // replace an older one still in the folder.
+    absl::StatusOr<absl::string_view> tcb = RawJsonMember(content, "tcbInfo");
+    if (!tcb.ok() && !absl::IsNotFound(tcb.status())) return Malformed(name, tcb.status());
+    if (tcb.ok()) {
       auto info = ParseTdxTcbInfo(content);
       if (!info.ok()) return Malformed(name, info.status());
       out.tcb_infos.push_back(*std::move(info));
       return absl::OkStatus();
     }
-    if (RawJsonMember(content, "enclaveIdentity").ok()) {
+    absl::StatusOr<absl::string_view> qe_body = RawJsonMember(content, "enclaveIdentity");
+    if (!qe_body.ok() && !absl::IsNotFound(qe_body.status())) {
+      return Malformed(name, qe_body.status());
+    }
+    if (qe_body.ok()) {
       auto qe = ParseQeIdentity(content);
       if (!qe.ok()) return Malformed(name, qe.status());
       out.qe_identities.push_back(*std::move(qe));

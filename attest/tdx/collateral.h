@@ -99,8 +99,9 @@ absl::StatusOr<TdxTcbInfo> ParseTdxTcbInfo(absl::string_view json);
 absl::StatusOr<QeIdentity> ParseQeIdentity(absl::string_view json);
 
 // The exact text of the value of top-level key `key` in the JSON object
-// `json` (no decoding). InvalidArgument when `json` is not an object, the
-// key is absent or repeated, or the text is malformed. Exposed for tests.
+// `json` (no decoding). NotFound when the key is absent from a well-formed
+// object; InvalidArgument when `json` is not an object, the key is
+// repeated, or the text is malformed.
 absl::StatusOr<absl::string_view> RawJsonMember(absl::string_view json,
                                                 absl::string_view key);
 

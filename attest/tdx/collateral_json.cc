@@ -292,8 +292,7 @@ absl::StatusOr<absl::string_view> RawJsonMember(absl::string_view json,
     return Malformed("trailing characters", SkipWs(json, i));
   }
   if (!found) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("json: no top-level \"", key, "\""));
+    return absl::NotFoundError(absl::StrCat("json: no top-level \"", key, "\""));
   }
   return *found;
 }

@@ -4,6 +4,8 @@
 
 #include <openssl/evp.h>
 
+#include <filesystem>
+
 #include "absl/strings/match.h"
 #include "base/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -47,8 +49,7 @@ TEST(RawJsonMemberTest, RefusesAmbiguousOrMalformedDocuments) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("not an object")));
   EXPECT_THAT(RawJsonMember("{\"other\":1}", "tcbInfo"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("no top-level \"tcbInfo\"")));
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no top-level \"tcbInfo\"")));
   std::string deep = "{\"tcbInfo\":" + std::string(100, '[') +
                      std::string(100, ']') + "}";
   EXPECT_THAT(RawJsonMember(deep, "tcbInfo"),
@@ -231,6 +232,25 @@ TEST(CollateralDirTest, NamesAreIrrelevantAndBrokenFilesAreNamed) {
   ASSERT_OK_AND_ASSIGN(TdxCollateral c, LoadTdxCollateral(dir));
   EXPECT_EQ(c.tcb_infos.size(), 1u);
   EXPECT_EQ(c.crls.size(), 1u);
+
+  // Another kind of JSON object is passed over; one that does not parse
+  // (truncated TCB info, say) is named, not passed over.
+  testing_tdx::WriteFile(dir + "/notes.json", "{\"note\": \"fetched 2026-11-28\"}");
+  ASSERT_OK_AND_ASSIGN(c, LoadTdxCollateral(dir));
+  EXPECT_THAT(c.ignored_files, ::testing::ElementsAre("notes.json"));
+  const std::string tcb = Vec("gotdx/tcbinfo_fmspc_50806f000000.json");
+  testing_tdx::WriteFile(dir + "/d.json", tcb.substr(0, tcb.size() / 2));
+  EXPECT_THAT(LoadTdxCollateral(dir),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'d.json'")));
+  testing_tdx::WriteFile(dir + "/d.json", tcb + " {}");
+  EXPECT_THAT(LoadTdxCollateral(dir),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("'d.json'"), HasSubstr("trailing"))));
+  testing_tdx::WriteFile(dir + "/d.json", "{\"enclaveIdentity\": {}, \"enclaveIdentity\": {}}");
+  EXPECT_THAT(LoadTdxCollateral(dir),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("'d.json'"), HasSubstr("repeated"))));
+  std::filesystem::remove(dir + "/d.json");
 
   testing_tdx::WriteFile(dir + "/c.txt", "{\"tcbInfo\": 5, \"signature\": \"\"}");
   EXPECT_THAT(LoadTdxCollateral(dir),
