@@ -326,6 +326,7 @@ grpc::Status SealedStoreService::PutRekeySegments(
   absl::StatusOr<std::unique_ptr<storage::sealed::RekeyUpload>> rekey =
       store_->OpenRekey(*caller, message.start());
   if (!rekey.ok()) return ToGrpcStatus(rekey.status());
+  const std::string job_id = message.start().job_id();
   // A stream that stops sending is ended by the store's idle sweep.
   (*rekey)->SetCanceller([context] { context->TryCancel(); });
   // Segments already stored stay: the job resumes from its cursor.
@@ -343,7 +344,15 @@ grpc::Status SealedStoreService::PutRekeySegments(
           return ToGrpcStatus(absl::InvalidArgumentError(
               "PutRekeySegments: finish: must be true (it swaps in the new data key)"));
         }
-        absl::StatusOr<v1::StoreJob> job = (*rekey)->Finish();
+        // The swap is the change the rekey makes: audited around it as
+        // BeginRekey is (the request durable before the new key goes in).
+        absl::StatusOr<v1::StoreJob> job = kms::RunAudited<v1::StoreJob>(
+            audit_, *caller, "finish_rekey", absl::StrCat("jobs/", job_id),
+            [&] { return (*rekey)->Finish(); },
+            [](const v1::StoreJob& o) {
+              return std::make_pair(absl::StrCat(o.dataset(), "/", o.name(), "@", o.version()),
+                                    absl::StrCat("job ", o.id(), ": the new data key is in"));
+            });
         if (!job.ok()) return ToGrpcStatus(job.status());
         *response = *std::move(job);
         return grpc::Status::OK;

@@ -314,6 +314,14 @@ TEST_F(SealedStoreServerTest, RekeyReplacesTheDataKey) {
   ASSERT_OK_AND_ASSIGN(v1::ObjectInfo info, As("auditor").StatObject(s));
   EXPECT_GT(info.rekey_time_unix_micros(), 0);
   ExpectConsistent();
+  // The swap is in the audit chain, after its request, as BeginRekey is.
+  ASSERT_OK_AND_ASSIGN(v1::ExportAuditResponse exported,
+                       As("auditor").ExportAudit(v1::ExportAuditRequest()));
+  const std::string& log = exported.jsonl();
+  const size_t requested = log.find("\"action\":\"finish_rekey\"");
+  ASSERT_NE(requested, std::string::npos);
+  EXPECT_NE(log.find("the new data key is in", requested), std::string::npos);
+  EXPECT_NE(log.find(absl::StrCat("jobs/", job.id())), std::string::npos);
 }
 
 // `finish: false` is refused, naming the field, rather than read as
