@@ -435,6 +435,14 @@ TEST(ServerAuditTest, ACleanStopWritesTheRecordsStillPending) {
   EXPECT_GE(last_checkpoint, challenge_sequence);
 }
 
+// Creates key `id` as "admin": one audited admin change.
+void CreateKeyAsAdmin(client::testing::LoopbackServer& local, const std::string& id) {
+  ASSERT_OK_AND_ASSIGN(auto admin, client::Connection::Open(local.As("admin")));
+  v1::CreateKeyRequest create;
+  create.set_key_id(id);
+  ASSERT_OK(admin->CreateKey(create).status());
+}
+
 // A record edited in the database while the server was down stops the next
 // start; audit.open_despite_broken_chain starts anyway (forensics), and the
 // chain says so after the records found.
@@ -442,12 +450,7 @@ TEST(ServerAuditTest, ABrokenChainStopsTheStartUnlessOpenedForForensics) {
   ASSERT_OK_AND_ASSIGN(
       auto local, client::testing::LoopbackServer::Provision("audit-broken", {{"admin", "admin"}}));
   ASSERT_OK(local->Start());
-  {
-    ASSERT_OK_AND_ASSIGN(auto admin, client::Connection::Open(local->As("admin")));
-    v1::CreateKeyRequest create;
-    create.set_key_id("k1");
-    ASSERT_OK(admin->CreateKey(create).status());
-  }
+  CreateKeyAsAdmin(*local, "k1");
   local->Stop();
   {
     ASSERT_OK_AND_ASSIGN(auto db, storage::Database::Open(local->dir() + "/db"));
@@ -482,12 +485,7 @@ TEST(ServerAuditTest, ARestoredEarlierDatabaseStopsTheStart) {
   const std::string copy = local->dir() + "/db-copy";
   std::filesystem::copy(db, copy, std::filesystem::copy_options::recursive);
   ASSERT_OK(local->Start());
-  {
-    ASSERT_OK_AND_ASSIGN(auto admin, client::Connection::Open(local->As("admin")));
-    v1::CreateKeyRequest create;
-    create.set_key_id("k1");
-    ASSERT_OK(admin->CreateKey(create).status());
-  }
+  CreateKeyAsAdmin(*local, "k1");
   local->Stop();
   std::filesystem::remove_all(db);
   std::filesystem::rename(copy, db);

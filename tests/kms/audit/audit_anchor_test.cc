@@ -76,6 +76,21 @@ class AuditAnchorTest : public AuditRecoveryTest {
     std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
   }
 
+  // Puts another log of `records` records, written elsewhere an hour later
+  // (without the anchor), in this one's place; the log is closed.
+  void ReplaceWithAnotherLog(int records) {
+    log_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_ + "/db");
+    options_.anchor = nullptr;
+    clock_.Advance(absl::Hours(1));
+    ASSERT_OK(Reopen());
+    AppendN(records);
+    log_.reset();
+    db_.reset();
+    options_.anchor = failing_.get();
+  }
+
   std::unique_ptr<hsm_sim::SoftHsmToken> token_;
   std::unique_ptr<pkcs11::Hsm> hsm_;
   std::unique_ptr<HsmAuditAnchor> anchor_;
@@ -128,15 +143,7 @@ TEST_F(AuditAnchorTest, AnotherLogInTheAnchoredOnesPlaceIsRefused) {
   ASSERT_OK(Reopen());
   const AuditHead anchored = Anchored();
   ASSERT_EQ(anchored.sequence, 7u);
-  // A longer log written elsewhere (no anchor), put in this one's place.
-  log_.reset();
-  db_.reset();
-  std::filesystem::remove_all(dir_ + "/db");
-  options_.anchor = nullptr;
-  clock_.Advance(absl::Hours(1));
-  ASSERT_OK(Reopen());
-  AppendN(9);
-  options_.anchor = failing_.get();
+  ReplaceWithAnotherLog(9);
   EXPECT_THAT(Reopen(), StatusIs(absl::StatusCode::kDataLoss,
                                  HasSubstr("sequence 7: record 7 is not the one the HSM's audit "
                                            "anchor names (hash " +
@@ -269,14 +276,7 @@ TEST_F(AuditAnchorTest, AForensicStartOnAReplacedLogNeverMovesTheAnchor) {
   AppendN(7);
   ASSERT_OK(Reopen());
   ASSERT_EQ(Anchored().sequence, 7u);
-  log_.reset();
-  db_.reset();
-  std::filesystem::remove_all(dir_ + "/db");
-  options_.anchor = nullptr;
-  clock_.Advance(absl::Hours(1));
-  ASSERT_OK(Reopen());
-  AppendN(9);
-  options_.anchor = failing_.get();
+  ReplaceWithAnotherLog(9);
   options_.open_despite_broken_chain = true;
   ASSERT_OK(Reopen());
   EXPECT_THAT(log_->integrity_at_open(),
