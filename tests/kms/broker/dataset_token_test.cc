@@ -3,7 +3,8 @@
 // object and upload keys sealed to the workload. The store is an in-memory
 // DatasetDirectory holding real sealed headers whose data keys the real KMS
 // wrapped (the owner's way); the over-gRPC test with the real store is
-// tests/client/workload_store_e2e_test.cc.
+// tests/client/workload_store_e2e_test.cc; malformed requests, audit records
+// and store failures are in dataset_token_audit_test.cc.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,10 +12,7 @@
 #include <sstream>
 
 #include "absl/strings/str_split.h"
-#include "kms/broker/key_broker.h"
-#include "storage/sealed/sealed_header.h"
-#include "storage/sealed/segment_stream.h"
-#include "tests/kms/broker/broker_fixture.h"
+#include "tests/kms/broker/dataset_token_fixture.h"
 
 namespace strongroom::kms {
 namespace {
@@ -22,146 +20,6 @@ namespace {
 using ::strongroom::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-class FakeDirectory final : public DatasetDirectory {
- public:
-  absl::StatusOr<v1::Dataset> LookupDataset(absl::string_view id) override {
-    if (!fail_lookups.ok()) return fail_lookups;
-    auto it = datasets.find(std::string(id));
-    if (it == datasets.end()) return absl::NotFoundError(absl::StrCat("dataset ", id));
-    return it->second;
-  }
-  absl::StatusOr<StoredObject> LookupObject(absl::string_view dataset_id, absl::string_view name,
-                                            uint64_t version) override {
-    auto it = objects.find(absl::StrCat(dataset_id, "/", name, "@", version));
-    if (it == objects.end()) return absl::NotFoundError("object");
-    return it->second;
-  }
-  absl::StatusOr<PendingUpload> LookupUpload(absl::string_view upload_id) override {
-    auto it = uploads.find(std::string(upload_id));
-    if (it == uploads.end()) return absl::NotFoundError("upload");
-    return it->second;
-  }
-  std::map<std::string, v1::Dataset> datasets;
-  std::map<std::string, StoredObject> objects;  // "ds/name@v"
-  std::map<std::string, PendingUpload> uploads;
-  absl::Status fail_lookups;  // not OK: what LookupDataset answers
-};
-
-Bytes Info(absl::string_view label, absl::string_view ds, absl::string_view name, uint64_t v,
-           absl::string_view key_version, absl::string_view token_id) {
-  std::string s(label);
-  for (std::string part : {std::string("datasets/") + std::string(ds), std::string(name),
-                           std::to_string(v), std::string(key_version), std::string(token_id)}) {
-    s.push_back('\0');
-    s += part;
-  }
-  return Bytes(s.begin(), s.end());
-}
-
-class DatasetTokenTest : public BrokerFixture {
- protected:
-  void SetUp() override {
-    BrokerFixture::SetUp();
-    // Policy "p" and reference values "approved" (the key "k" itself is
-    // not used: datasets have their own key "dk", without a release policy).
-    MakeReleasableKey();
-    MakeKey("dk", /*hsm=*/false, /*dual=*/false, /*destroy_wait=*/0);
-    AddDataset("ds", "policies/p");
-    AddDataset("other", "policies/p");
-    AddDataset("nopolicy", "");
-    broker_->SetDatasetDirectory(&dir_);
-  }
-  void TearDown() override {
-    broker_->SetDatasetDirectory(nullptr);
-    BrokerFixture::TearDown();
-  }
-
-  void AddDataset(const std::string& id, const std::string& policy,
-                  const std::string& key = "keys/dk") {
-    v1::Dataset d;
-    d.set_name("datasets/" + id);
-    d.set_owner(kOwner.principal);
-    d.set_key(key);
-    d.set_release_policy(policy);
-    dir_.datasets[id] = d;
-  }
-
-  // An object as an owner's client stores it: a data key from the KMS with
-  // the object's context, in a sealed header. Returns the data key.
-  std::string AddObject(const std::string& ds, const std::string& name, uint64_t version,
-                        const std::string& key = "keys/dk") {
-    v1::GenerateDataKeyRequest g;
-    g.set_name(key);
-    for (const auto& [k, v] : storage::sealed::DataKeyContext(ds, name, version)) {
-      (*g.mutable_encryption_context())[k] = v;
-    }
-    auto dk = km_->GenerateDataKey(kOwner, g);
-    EXPECT_OK(dk.status());
-    storage::sealed::SealedHeader h;
-    h.params.hkdf_hash = storage::HkdfHash::kSha256;
-    h.params.derived_key_size = 32;
-    h.params.ciphertext_segment_size = 1 << 16;
-    h.params.ciphertext_offset = 0;
-    h.key_name = key;
-    auto ref = storage::sealed::ParseWrappedKeyReference(AsBytes(dk->ciphertext()), "wrapped");
-    EXPECT_OK(ref.status());
-    h.key_version = ref->version;
-    h.wrapped_key.assign(dk->ciphertext().begin(), dk->ciphertext().end());
-    h.dataset = ds;
-    h.name = name;
-    h.version = version;
-    auto sh = storage::sealed::NewStreamHeader(h.params);
-    EXPECT_OK(sh.status());
-    h.stream_header = *sh;
-    EXPECT_OK(h.Validate());
-    DatasetDirectory::StoredObject o;
-    o.info.set_dataset("datasets/" + ds);
-    o.info.set_name(name);
-    o.info.set_version(version);
-    const Bytes encoded = h.Encode();
-    o.header.assign(encoded.begin(), encoded.end());
-    dir_.objects[absl::StrCat(ds, "/", name, "@", version)] = o;
-    dir_.objects[absl::StrCat(ds, "/", name, "@0")] = o;
-    return dk->plaintext();
-  }
-
-  absl::StatusOr<std::string> DatasetToken(const Caller& c, const Workload& w,
-                                           const std::string& ds,
-                                           const Bytes& measurement = kGoodMeasurement) {
-    ASSIGN_OR_RETURN(std::string nonce, Challenge(c, "datasets/" + ds));
-    ASSIGN_OR_RETURN(v1::EvidenceItem item, Evidence(w, nonce, measurement));
-    ASSIGN_OR_RETURN(auto resp, AttestWith(c, w, nonce, item, "datasets/" + ds));
-    return resp.token();
-  }
-
-  absl::StatusOr<v1::GetObjectKeyResponse> ObjectKey(const Caller& c, const std::string& token,
-                                                     const hpke::PublicKey& pk,
-                                                     const std::string& ds, const std::string& name,
-                                                     uint64_t version = 0) {
-    v1::GetObjectKeyRequest r;
-    r.set_token(token);
-    r.set_dataset(ds);
-    r.set_name(name);
-    r.set_version(version);
-    r.set_public_key(std::string(AsStringView(pk.Serialize())));
-    return broker_->GetObjectKey(c, r);
-  }
-
-  static nlohmann::json Claims(const std::string& token) {
-    std::vector<std::string> parts = absl::StrSplit(token, '.');
-    auto payload = Base64UrlDecode(parts.at(1));
-    return nlohmann::json::parse(payload->begin(), payload->end());
-  }
-
-  std::string AuditJsonl() {
-    std::ostringstream out;
-    EXPECT_OK(audit_->Export(1, out));
-    return out.str();
-  }
-
-  FakeDirectory dir_;
-};
 
 TEST_F(DatasetTokenTest, TokenNamesTheDatasetAndItsCurrentPolicy) {
   ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
@@ -494,113 +352,6 @@ TEST_F(DatasetTokenTest, UploadKeyIsWrappedExactlyAsAnOwnersAndBoundToTheUpload)
   EXPECT_THAT(broker_->GetUploadKey(kWorkload, r),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_wrong_dataset")));
   EXPECT_THAT(AuditJsonl(), HasSubstr("\"upload_key\""));
-}
-
-// A malformed token or public key is refused before any token check, with
-// the field named and no audit record (as for ReleaseKey and GetDataKey).
-TEST_F(DatasetTokenTest, MalformedObjectAndUploadKeyRequestsNameTheFieldAndAreNotAudited) {
-  AddObject("ds", "x", 1);
-  const std::string upload_id(32, 'a');
-  dir_.uploads[upload_id] = {"ds", "out/y", 1, kWorkload.principal, true};
-  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
-  ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));
-  const std::string pk(AsStringView(w.keys.public_key.Serialize()));
-  auto records = [&] {
-    const std::string jsonl = AuditJsonl();
-    size_t n = 0;
-    for (size_t at = 0; (at = jsonl.find("\"type\":\"record\"", at)) != std::string::npos; ++at) {
-      ++n;
-    }
-    return n;
-  };
-  const size_t records_before = records();
-  ASSERT_GT(records_before, 0u);
-  struct Case {
-    std::string token, public_key, field;
-  };
-  for (const Case& c : {Case{"", pk, "token: empty"}, Case{token, "abc", "public_key: 3 bytes"},
-                        Case{token, "", "public_key: 0 bytes"}}) {
-    v1::GetObjectKeyRequest o;
-    o.set_dataset("ds");
-    o.set_name("x");
-    o.set_token(c.token);
-    o.set_public_key(c.public_key);
-    EXPECT_THAT(broker_->GetObjectKey(kWorkload, o),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.field)));
-    v1::GetUploadKeyRequest u;
-    u.set_upload_id(upload_id);
-    u.set_token(c.token);
-    u.set_public_key(c.public_key);
-    EXPECT_THAT(broker_->GetUploadKey(kWorkload, u),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.field)));
-  }
-  EXPECT_EQ(records(), records_before);
-  // Well-formed, they pass.
-  EXPECT_OK(ObjectKey(kWorkload, token, w.keys.public_key, "ds", "x").status());
-}
-
-TEST_F(DatasetTokenTest, ReadAndUploadDecisionsAreAudited) {
-  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
-  ASSERT_OK_AND_ASSIGN(std::string token, DatasetToken(kWorkload, w, "ds"));
-  EXPECT_OK(broker_->AuthorizeWorkloadRead(kWorkload, token, "ds", "GetObject o@1"));
-  EXPECT_OK(broker_->AuthorizeWorkloadWrite(kWorkload, token, "ds", "GetObject o@1"));
-  EXPECT_FALSE(broker_->AuthorizeWorkloadRead(kWorkload, "garbage", "ds", "GetObject o@1").ok());
-  const std::string jsonl = AuditJsonl();
-  int reads = 0, uploads = 0, denied_reads = 0;
-  for (absl::string_view line : absl::StrSplit(jsonl, '\n')) {
-    if (!absl::StrContains(line, "\"datasets/ds\"")) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("action")) continue;
-    if (j["action"] == "read" && j["decision"] == "allow") ++reads;
-    if (j["action"] == "read" && j["decision"] == "deny") ++denied_reads;
-    if (j["action"] == "upload" && j["decision"] == "allow") ++uploads;
-  }
-  EXPECT_EQ(reads, 1);
-  EXPECT_EQ(uploads, 1);
-  EXPECT_EQ(denied_reads, 1);
-  // The token never enters the log.
-  EXPECT_THAT(jsonl, Not(HasSubstr(token.substr(0, 40))));
-}
-
-// A store that fails to answer after the nonce was spent: the refusal is in
-// the log (it follows the challenge's record), told as UNAVAILABLE so the
-// workload tries again with a new challenge; the spent nonce stays spent.
-TEST_F(DatasetTokenTest, AStoreErrorAfterTheNonceIsSpentIsRecorded) {
-  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
-  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload, "datasets/ds"));
-  ASSERT_OK_AND_ASSIGN(v1::EvidenceItem item, Evidence(w, nonce, kGoodMeasurement));
-  dir_.fail_lookups = absl::UnavailableError("IO error: injected read failure");
-  ASSERT_OK(audit_->Flush());  // the challenge's record
-  const uint64_t before = audit_->head().sequence;
-  EXPECT_THAT(
-      AttestWith(kWorkload, w, nonce, item, "datasets/ds"),
-      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("refused: store_unavailable (audit ")));
-  ASSERT_EQ(audit_->head().sequence, before + 1);
-  std::ostringstream out;
-  ASSERT_OK(audit_->Export(before + 1, out));
-  EXPECT_THAT(out.str(), HasSubstr("\"reason_id\":\"store_unavailable\""));
-  EXPECT_THAT(out.str(), HasSubstr("injected read failure"));
-  dir_.fail_lookups = absl::OkStatus();
-  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "datasets/ds"),
-              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("nonce_unknown")));
-  EXPECT_OK(DatasetToken(kWorkload, w, "ds").status());
-}
-
-TEST_F(DatasetTokenTest, WithoutTheStoreDatasetRequestsFail) {
-  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
-  ASSERT_OK_AND_ASSIGN(std::string nonce, Challenge(kWorkload, "datasets/ds"));
-  ASSERT_OK_AND_ASSIGN(v1::EvidenceItem item, Evidence(w, nonce, kGoodMeasurement));
-  broker_->SetDatasetDirectory(nullptr);
-  EXPECT_THAT(AttestWith(kWorkload, w, nonce, item, "datasets/ds"),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not wired")));
-  // Said before the nonce is spent: with the store back, it still works.
-  broker_->SetDatasetDirectory(&dir_);
-  EXPECT_OK(AttestWith(kWorkload, w, nonce, item, "datasets/ds").status());
-  broker_->SetDatasetDirectory(nullptr);
-  EXPECT_THAT(DatasetToken(kWorkload, w, "ds"),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not wired")));
-  // Keys are unaffected.
-  EXPECT_OK(Token(kWorkload, w).status());
 }
 
 }  // namespace
