@@ -220,7 +220,8 @@ absl::StatusOr<Appraisal> NvidiaVerifier::Verify(
       break;
     }
   }
-  if (cert_fwid.has_value() && report_fwid != nullptr) {
+  const bool fwid_checked = cert_fwid.has_value() && report_fwid != nullptr;
+  if (fwid_checked) {
     if (*cert_fwid != report_fwid->value) {
       return absl::PermissionDeniedError(absl::StrCat(
           "nvidia report: opaque fwid ", HexEncode(report_fwid->value),
@@ -249,7 +250,11 @@ absl::StatusOr<Appraisal> NvidiaVerifier::Verify(
   }
 
   out.trust.instance_identity = 2;
-  out.trust.hardware = 2;
+  // The firmware the GPU reports is the one its identity certificate names
+  // only when both carry the FWID and they agree; when either is missing (or
+  // the opaque data did not decode), the hardware claim is a warning, so
+  // that a policy asking for an affirming status does not pass on it.
+  out.trust.hardware = fwid_checked ? 2 : 32;
   if (!options_.golden_measurements.empty()) {
     bool all_match = true;
     for (const auto& [index, want] : options_.golden_measurements) {

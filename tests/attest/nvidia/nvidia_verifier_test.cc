@@ -437,6 +437,21 @@ TEST_F(FakeGpuTest, FwidMustMatchTheCertificate) {
                        Ctx()));
   EXPECT_EQ(a.claims.GetString("nvidia.device_cert.fwid"), HexEncode(fwid));
   EXPECT_TRUE(a.warnings.empty());
+  EXPECT_EQ(a.trust.hardware, 2);
+  EXPECT_EQ(a.status(), TrustTier::kAffirming);
+  // Without the FWID in the report (or in the certificate) nothing ties the
+  // reported firmware to the certificate: the hardware claim is a warning.
+  ASSERT_OK_AND_ASSIGN(Appraisal unchecked,
+                       verifier->Verify(Make(gpu, gpu.BuildReport({})), Ctx()));
+  EXPECT_EQ(unchecked.trust.hardware, 32);
+  EXPECT_EQ(unchecked.status(), TrustTier::kWarning);
+  EXPECT_THAT(unchecked.warnings, ::testing::Contains(HasSubstr("FWID not cross-checked")));
+  testing::FakeGpu bare;
+  auto bare_verifier = VerifierFor(bare);
+  ASSERT_OK_AND_ASSIGN(
+      Appraisal no_cert_fwid,
+      bare_verifier->Verify(Make(bare, bare.BuildReport({.opaque_fwid = fwid})), Ctx()));
+  EXPECT_EQ(no_cert_fwid.trust.hardware, 32);
   Bytes other = fwid;
   other[0] ^= 1;
   EXPECT_THAT(verifier->Verify(
