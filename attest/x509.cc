@@ -30,9 +30,12 @@ std::string NameToString(const X509_NAME* name) {
   return std::string(data, len);
 }
 
-absl::Time Asn1ToTime(const ASN1_TIME* t) {
+// `if_unreadable` when OpenSSL cannot read `t` (it parses a certificate
+// whose time text is malformed): the bound that makes the time fail closed,
+// InfiniteFuture for a start and InfinitePast for an end.
+absl::Time Asn1ToTime(const ASN1_TIME* t, absl::Time if_unreadable) {
   struct tm tm {};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return absl::InfinitePast();
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return if_unreadable;
   return absl::FromUnixSeconds(timegm(&tm));
 }
 
@@ -98,10 +101,10 @@ std::string Certificate::common_name() const {
   return out;
 }
 absl::Time Certificate::not_before() const {
-  return Asn1ToTime(X509_get0_notBefore(x509_.get()));
+  return Asn1ToTime(X509_get0_notBefore(x509_.get()), absl::InfiniteFuture());
 }
 absl::Time Certificate::not_after() const {
-  return Asn1ToTime(X509_get0_notAfter(x509_.get()));
+  return Asn1ToTime(X509_get0_notAfter(x509_.get()), absl::InfinitePast());
 }
 std::string Certificate::SpkiSha256Hex() const {
   unsigned char* der = nullptr;
@@ -261,10 +264,11 @@ absl::Status CheckRevocation(const Certificate& cert, const Certificate& issuer,
     return absl::PermissionDeniedError(absl::StrCat(
         "CRL from '", issuer.common_name(), "' has a bad signature"));
   }
-  absl::Time this_update = Asn1ToTime(X509_CRL_get0_lastUpdate(found->get()));
+  absl::Time this_update =
+      Asn1ToTime(X509_CRL_get0_lastUpdate(found->get()), absl::InfiniteFuture());
   const ASN1_TIME* next = X509_CRL_get0_nextUpdate(found->get());
   if (check.at < this_update ||
-      (next != nullptr && check.at > Asn1ToTime(next))) {
+      (next != nullptr && check.at > Asn1ToTime(next, absl::InfinitePast()))) {
     return absl::PermissionDeniedError(absl::StrCat(
         "CRL from '", issuer.common_name(),
         "' is not current at the verification time"));

@@ -43,6 +43,8 @@ class Certificate {
   std::string subject() const;  // one-line RFC 2253 form
   std::string issuer() const;
   std::string common_name() const;  // subject CN, or subject if none
+  // The validity period; a time OpenSSL cannot read fails closed:
+  // not_before() is then InfiniteFuture, not_after() InfinitePast.
   absl::Time not_before() const;
   absl::Time not_after() const;
   // SHA-256 of the DER SubjectPublicKeyInfo, lowercase hex: what roots are

@@ -1,6 +1,7 @@
 #include "attest/x509.h"
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "absl/time/time.h"
 #include "base/file.h"
@@ -67,6 +68,57 @@ TEST(X509Test, GarbageIsInvalidArgument) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("f")));
   EXPECT_THAT(ParseCertificates("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "f"),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// A self-signed P-256 certificate (DER) whose notBefore and notAfter are
+// UTCTime values with the given text, which need not be a valid time.
+std::string CertWithTimes(const std::string& not_before, const std::string& not_after) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* x = X509_new();
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_NAME* name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("times"), -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  auto set = [](const std::string& text) {
+    ASN1_TIME* t = ASN1_STRING_type_new(V_ASN1_UTCTIME);
+    ASN1_STRING_set(t, text.data(), static_cast<int>(text.size()));
+    return t;
+  };
+  ASN1_TIME* nb = set(not_before);
+  ASN1_TIME* na = set(not_after);
+  X509_set1_notBefore(x, nb);
+  X509_set1_notAfter(x, na);
+  X509_set_pubkey(x, key);
+  X509_sign(x, key, EVP_sha256());
+  unsigned char* der = nullptr;
+  const int n = i2d_X509(x, &der);
+  std::string out = n > 0 ? std::string(reinterpret_cast<char*>(der), n) : "";
+  OPENSSL_free(der);
+  ASN1_TIME_free(nb);
+  ASN1_TIME_free(na);
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return out;
+}
+
+// A validity time OpenSSL cannot read never makes a certificate valid: an
+// unreadable notBefore is in the infinite future, an unreadable notAfter in
+// the infinite past.
+TEST(X509Test, UnreadableValidityTimesFailClosed) {
+  const std::string good = CertWithTimes("240101000000Z", "340101000000Z");
+  ASSERT_OK_AND_ASSIGN(std::vector<Certificate> certs, ParseCertificates(good, "good"));
+  EXPECT_EQ(certs[0].not_before(), At("2024-01-01T00:00:00Z"));
+  const std::string bad = CertWithTimes("2401xx000000Z", "34010100000xZ");
+  absl::StatusOr<std::vector<Certificate>> parsed = ParseCertificates(bad, "bad");
+  if (!parsed.ok()) {
+    // An OpenSSL that refuses the text at parse fails closed as well.
+    EXPECT_THAT(parsed.status(), StatusIs(absl::StatusCode::kInvalidArgument));
+    return;
+  }
+  EXPECT_EQ((*parsed)[0].not_before(), absl::InfiniteFuture());
+  EXPECT_EQ((*parsed)[0].not_after(), absl::InfinitePast());
 }
 
 TEST(X509Test, EcPointMustBeOnCurve) {
