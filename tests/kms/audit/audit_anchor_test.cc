@@ -76,6 +76,23 @@ class AuditAnchorTest : public AuditRecoveryTest {
     std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
   }
 
+  // Adds an anchor object holding `value` beside those there, as a
+  // replacement cut short after its creation leaves one (Hsm::ReplaceDataObjects).
+  absl::Status LeaveAnchorObject(const Bytes& value) {
+    return hsm_->Run("test", [&](pkcs11::Session& s) {
+      pkcs11::AttributeList attrs;
+      attrs.Ulong(CKA_CLASS, CKO_DATA)
+          .Bool(CKA_TOKEN, true)
+          .Bool(CKA_PRIVATE, true)
+          .Text(CKA_APPLICATION, "strongroom")
+          .Text(CKA_LABEL, kAuditAnchorLabel)
+          .Data(CKA_VALUE, value);
+      CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+      return pkcs11::RvToStatus("C_CreateObject",
+                                s.fn->C_CreateObject(s.handle, attrs.data(), attrs.size(), &h));
+    });
+  }
+
   // Puts another log of `records` records, written elsewhere an hour later
   // (without the anchor), in this one's place; the log is closed.
   void ReplaceWithAnotherLog(int records) {
@@ -207,18 +224,7 @@ TEST_F(AuditAnchorTest, OfTwoMarksLeftInTheTokenTheFurthestIsInForce) {
     mark[7] = static_cast<uint8_t>(seq);
     const Bytes hash = StoredHash(seq);
     mark.insert(mark.end(), hash.begin(), hash.end());
-    return hsm_->Run("test", [&](pkcs11::Session& s) {
-      pkcs11::AttributeList attrs;
-      attrs.Ulong(CKA_CLASS, CKO_DATA)
-          .Bool(CKA_TOKEN, true)
-          .Bool(CKA_PRIVATE, true)
-          .Text(CKA_APPLICATION, "strongroom")
-          .Text(CKA_LABEL, kAuditAnchorLabel)
-          .Data(CKA_VALUE, mark);
-      CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-      return pkcs11::RvToStatus("C_CreateObject",
-                                s.fn->C_CreateObject(s.handle, attrs.data(), attrs.size(), &h));
-    });
+    return LeaveAnchorObject(mark);
   };
   ASSERT_EQ(Anchored().sequence, 5u);
   ASSERT_OK(leave_mark(8));  // made after the one in force
@@ -250,18 +256,7 @@ TEST_F(AuditAnchorTest, AnUnreadableAnchorStopsTheStart) {
 TEST_F(AuditAnchorTest, ADamagedObjectBesideAMarkIsPassedOver) {
   AppendN(6);
   ASSERT_EQ(Anchored().sequence, 5u);
-  ASSERT_OK(hsm_->Run("test", [&](pkcs11::Session& s) {
-    pkcs11::AttributeList attrs;
-    attrs.Ulong(CKA_CLASS, CKO_DATA)
-        .Bool(CKA_TOKEN, true)
-        .Bool(CKA_PRIVATE, true)
-        .Text(CKA_APPLICATION, "strongroom")
-        .Text(CKA_LABEL, kAuditAnchorLabel)
-        .Data(CKA_VALUE, Bytes(7, 0xff));
-    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    return pkcs11::RvToStatus("C_CreateObject",
-                              s.fn->C_CreateObject(s.handle, attrs.data(), attrs.size(), &h));
-  }));
+  ASSERT_OK(LeaveAnchorObject(Bytes(7, 0xff)));
   EXPECT_EQ(Anchored().sequence, 5u);
   ASSERT_OK(Reopen());  // and the start anchors its head, leaving one object
   ASSERT_OK_AND_ASSIGN(std::vector<Bytes> marks, hsm_->ReadDataObjects(kAuditAnchorLabel));
