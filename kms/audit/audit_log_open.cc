@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "base/hex_text.h"
@@ -43,6 +44,18 @@ class ChainProblem {
  private:
   absl::Status status_;
 };
+
+// The hash of stored record `seq` when it is there, reads as that record and
+// its hash recomputes from its contents; nullopt otherwise. The database's
+// errors other than NotFound.
+absl::StatusOr<std::optional<Bytes>> IntactRecordHash(const storage::Database& db, uint64_t seq) {
+  absl::StatusOr<std::string> v = db.Get(RecordKey(seq));
+  if (absl::IsNotFound(v.status())) return std::nullopt;
+  RETURN_IF_ERROR(v.status());
+  absl::StatusOr<AuditRecord> r = audit_internal::ParseRecordLine(*v);
+  if (!r.ok() || r->sequence != seq || ComputeRecordHash(*r) != r->hash) return std::nullopt;
+  return std::move(r->hash);
+}
 
 }  // namespace
 
@@ -175,11 +188,9 @@ absl::Status AuditLog::Recover() {
       const std::string kcv = HeadMacKeyCheckValue(*options_.head_mac_key);
       // The record the MAC was written with: the head, or an earlier one (a
       // release without the MAC wrote the later ones), as stored now.
-      absl::StatusOr<AuditRecord> at_mac = absl::NotFoundError("none");
+      std::optional<Bytes> at_mac;
       if (readable && got.ok() && mac_seq > 0 && mac_seq <= head_seq) {
-        absl::StatusOr<std::string> v = db_.Get(RecordKey(mac_seq));
-        if (!v.ok() && !absl::IsNotFound(v.status())) return v.status();
-        if (v.ok()) at_mac = audit_internal::ParseRecordLine(*v);
+        ASSIGN_OR_RETURN(at_mac, IntactRecordHash(db_, mac_seq));
       }
       if (!readable || !got.ok() || mac_seq == 0) {
         problem.Report(last_checkpoint_seq + 1, "the stored head MAC cannot be read");
@@ -193,10 +204,8 @@ absl::Status AuditLog::Recover() {
                                     stored->substr(0, 16), "; the HSM's key now: ", kcv,
                                     "): the audit head MAC key in the HSM was replaced"));
       } else {
-        const bool record_ok = at_mac.ok() && at_mac->sequence == mac_seq &&
-                               ComputeRecordHash(*at_mac) == at_mac->hash;
         const Bytes want =
-            record_ok ? HeadMac(*options_.head_mac_key, mac_seq, at_mac->hash) : Bytes();
+            at_mac.has_value() ? HeadMac(*options_.head_mac_key, mac_seq, *at_mac) : Bytes();
         if (want.empty() || want.size() != got->size() ||
             CRYPTO_memcmp(want.data(), got->data(), want.size()) != 0) {
           problem.Report(
@@ -238,11 +247,9 @@ absl::Status AuditLog::Recover() {
         anchored_sequence_ = anchored->sequence;
       }
       const uint64_t head_seq = last ? last->sequence : 0;
-      absl::StatusOr<AuditRecord> at = absl::NotFoundError("none");
+      std::optional<Bytes> at;
       if (anchored->sequence <= head_seq) {
-        absl::StatusOr<std::string> v = db_.Get(RecordKey(anchored->sequence));
-        if (!v.ok() && !absl::IsNotFound(v.status())) return v.status();
-        if (v.ok()) at = audit_internal::ParseRecordLine(*v);
+        ASSIGN_OR_RETURN(at, IntactRecordHash(db_, anchored->sequence));
       }
       if (anchored->sequence > head_seq) {
         problem.Report(head_seq + 1,
@@ -250,8 +257,7 @@ absl::Status AuditLog::Recover() {
                                     " but the HSM's audit anchor names record ", anchored->sequence,
                                     ": records ", head_seq + 1, "..", anchored->sequence,
                                     " were removed (the database was rolled back or replaced)"));
-      } else if (!at.ok() || at->sequence != anchored->sequence ||
-                 ComputeRecordHash(*at) != at->hash || at->hash != anchored->hash) {
+      } else if (at != anchored->hash) {
         problem.Report(
             anchored->sequence,
             absl::StrCat("record ", anchored->sequence,
