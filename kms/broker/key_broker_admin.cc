@@ -100,9 +100,8 @@ absl::StatusOr<v1::RevokeTokenResponse> KeyBroker::RevokeToken(
     const Caller& c, const v1::RevokeTokenRequest& r) {
   // A malformed id (a whole token pasted by mistake, say) enters the chain
   // only as its digest.
-  const std::string requested = r.token_id().size() == 32 && IsLowerHex(r.token_id())
-                                    ? r.token_id()
-                                    : AuditDigest(AsBytes(r.token_id()));
+  const bool well_formed = r.token_id().size() == 32 && IsLowerHex(r.token_id());
+  const std::string requested = well_formed ? r.token_id() : AuditDigest(AsBytes(r.token_id()));
   return RunAudited<v1::RevokeTokenResponse>(
       admin_audit(), c, "revoke_token", requested,
       [&]() -> absl::StatusOr<v1::RevokeTokenResponse> {
@@ -110,8 +109,7 @@ absl::StatusOr<v1::RevokeTokenResponse> KeyBroker::RevokeToken(
           return absl::PermissionDeniedError(
               absl::StrCat("RevokeToken: '", c.principal, "' is not an admin"));
         }
-        if (r.token_id().size() != 32 ||
-            r.token_id().find_first_not_of("0123456789abcdef") != std::string::npos) {
+        if (!well_formed) {
           return absl::InvalidArgumentError("token_id: expected 32 lowercase hex characters");
         }
         // Tokens live at most token_ttl from an iat at most the leeway ahead
