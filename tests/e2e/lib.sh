@@ -13,7 +13,12 @@
 tmp=$(mktemp -d)
 pid=""
 port=""
-cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
+# Waits for the server to finish its clean stop (it signs its audit head and
+# moves the anchor in the token under $tmp/hsm) before removing $tmp.
+cleanup() {
+  if [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null; fi
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [[ -f "$tmp/server.log" ]] && tail -5 "$tmp/server.log" >&2; exit 1; }
 
