@@ -140,6 +140,9 @@ absl::StatusOr<v1::ObjectInfo> WorkloadClient::GetObject(GetObjectOptions option
       req.set_public_key(pk);
       req.set_stream_header(std::string(AsStringView(h.stream_header)));
       ASSIGN_OR_RETURN(v1::GetObjectKeyResponse resp, connection_->GetObjectKey(req));
+      if (!resp.has_sealed()) {
+        return absl::DataLossError("GetObjectKey: the response carries no sealed key");
+      }
       return OpenSealedObjectKey(key_pair_.private_key, resp.sealed(), kObjectKeyLabel, h.dataset,
                                  h.name, h.version, h.key_name, held.token_id);
     };

@@ -201,6 +201,14 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
                                                 " inputs; ", spec.inputs.size(), " --input given")),
         /*usage=*/true);
   }
+  // --batch repeats the inputs: a model without any would run once and be
+  // logged as a batch, so the flag is refused rather than ignored.
+  if (spec.batch > 1 && model->inputs().empty()) {
+    return StepFailed(error, "load",
+                      absl::InvalidArgumentError(absl::StrCat(
+                          "--batch ", spec.batch, ": the model takes no inputs to repeat")),
+                      /*usage=*/true);
+  }
 
   // The names the outputs will take (NAME/output_<i> when several) must be
   // valid before any work, and several must fit one commit: the store would
@@ -335,6 +343,7 @@ absl::StatusOr<JobResult> RunInferenceJob(const JobSpec& spec, JobObjectStore& s
     out.object.version = version;
     LogInfo(together ? "worker.stage" : "worker.put",
             {{"object", FormatObjectRef(out.object)},
+             {"version", static_cast<unsigned long long>(version)},
              {"bytes", static_cast<unsigned long long>(out.bytes)},
              {"ms", MsSince(start)}});
     result.outputs.push_back(std::move(out));

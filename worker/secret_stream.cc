@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "base/status_macros.h"
 
 namespace strongroom::worker {
@@ -27,6 +31,26 @@ uint64_t PhysicalMemory() {
   return memory;
 }
 
+// The memory the kernel could hand out now without swapping
+// (/proc/meminfo's MemAvailable), read at each growth: the worker locks all
+// of its memory, so a locked mapping past it would not fail cleanly but
+// bring the OOM killer (or abort in SecretBytes). Unknown: no bound.
+uint64_t AvailableMemory() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string line;
+  while (std::getline(meminfo, line)) {
+    if (line.rfind("MemAvailable:", 0) != 0) continue;
+    uint64_t kib = 0;
+    absl::string_view rest = absl::StripAsciiWhitespace(absl::string_view(line).substr(13));
+    if (absl::ConsumeSuffix(&rest, " kB") && absl::SimpleAtoi(rest, &kib) &&
+        kib <= std::numeric_limits<uint64_t>::max() / 1024) {
+      return kib * 1024;
+    }
+    break;
+  }
+  return std::numeric_limits<uint64_t>::max();
+}
+
 }  // namespace
 
 absl::Status SecretBytesSink::Grow(uint64_t needed) {
@@ -40,6 +64,12 @@ absl::Status SecretBytesSink::Grow(uint64_t needed) {
         what_, ": ", needed, " bytes is more than this machine's ", memory, " bytes of memory"));
   }
   if (needed <= buffer_.size()) return absl::OkStatus();
+  // The old buffer is freed only after the copy: both are held at once.
+  if (const uint64_t available = AvailableMemory(); needed > available) {
+    return absl::ResourceExhaustedError(absl::StrCat(what_, ": ", needed,
+                                                     " bytes is more than the ", available,
+                                                     " bytes of memory available now"));
+  }
   SecretBytes bigger(static_cast<size_t>(needed));
   if (size_ > 0) std::memcpy(bigger.RevealMutable().data(), buffer_.Reveal().data(), size_);
   locked_ = locked_ && bigger.locked();
@@ -54,7 +84,12 @@ absl::Status SecretBytesSink::Reserve(uint64_t total) {
     return refused_;
   }
   if (total <= buffer_.size()) return absl::OkStatus();  // a loan stays valid
-  RETURN_IF_ERROR(Grow(total));  // on failure the buffer, and a loan, are unchanged
+  // On failure the buffer, and a loan, are unchanged, but the stream stops
+  // at its next segment: room it cannot have now is not found by doubling.
+  if (absl::Status s = Grow(total); !s.ok()) {
+    refused_ = absl::Status(s.code(), absl::StrCat(s.message(), " (the size declared for it)"));
+    return refused_;
+  }
   lent_ = 0;
   return absl::OkStatus();
 }

@@ -7,7 +7,8 @@
 // lives in locked (where RLIMIT_MEMLOCK allows), MADV_DONTDUMP memory and is
 // wiped on release. Reserve() with the expected size (the object's size from
 // the progress callback) avoids the copies. Append fails with
-// ResourceExhausted past `max_bytes`, before allocating.
+// ResourceExhausted past `max_bytes`, the machine's memory or the memory
+// available now (MemAvailable), before allocating.
 //
 // SecretBytesSource reads a span (typically a SecretBytes' Reveal()) that it
 // does not own and that must outlive it.
@@ -39,8 +40,9 @@ class SecretBytesSink final : public storage::ByteSink {
   absl::StatusOr<std::span<uint8_t>> Lend(size_t n) override;
   absl::Status Commit(size_t n) override;
   // Makes room for `total` bytes in all (no-op when there already is). A
-  // total over the sink's limit is refused, and so is every later Append or
-  // Lend: the stream it was declared for stops at its next segment.
+  // total over the sink's limit, over the machine's memory or over the
+  // memory available now is refused, and so is every later Append or Lend:
+  // the stream it was declared for stops at its next segment.
   absl::Status Reserve(uint64_t total);
 
   size_t size() const { return size_; }

@@ -305,7 +305,17 @@ TEST_F(InferenceJobTest, AModelWithoutInputsRunsWithNone) {
       Tensor::FromTensorProto(FakeStore::AsSpan(store_.objects["results/digit"]), "stored output"));
   EXPECT_THAT(y.data<float>(), ElementsAre(2.f, 2.f));
 
+  // Nothing to repeat: --batch is refused, not ignored.
   JobError error;
+  spec_.batch = 3;
+  store_.objects.erase("results/digit");
+  EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--batch 3: the model takes no inputs to repeat")));
+  EXPECT_TRUE(error.usage);
+  EXPECT_EQ(store_.objects.count("results/digit"), 0u);
+  spec_.batch = 1;
+
   spec_.model = Ref("models", "mnist-8.onnx");
   EXPECT_THAT(RunInferenceJob(spec_, store_, &error).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,

@@ -416,6 +416,39 @@ TEST(SecretBytesSinkTest, RefusesPastTheLimitNamingTheObject) {
   EXPECT_EQ(sink.size(), 10000u);
 }
 
+// MemAvailable from /proc/meminfo, in bytes (0 when unreadable).
+uint64_t MemInfo(const std::string& field) {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string name, unit;
+  uint64_t kib = 0;
+  while (meminfo >> name >> kib >> unit) {
+    if (name == field + ":") return kib * 1024;
+  }
+  return 0;
+}
+
+// The worker locks all its memory, so a declared size the machine has but
+// cannot give now (between MemAvailable and MemTotal) is refused before a
+// mapping is made, and the refusal stops the rest of the stream as one over
+// the limit does.
+TEST(SecretBytesSinkTest, ADeclarationPastTheMemoryAvailableNowRefusesTheStream) {
+  const uint64_t total = MemInfo("MemTotal"), available = MemInfo("MemAvailable");
+  if (available == 0 || total < available + (uint64_t{256} << 20)) {
+    GTEST_SKIP() << "MemAvailable " << available << " too close to MemTotal " << total;
+  }
+  const uint64_t declared = available + (total - available) / 2;
+  SecretBytesSink sink("--input ds/big", /*max_bytes=*/total * 2);
+  EXPECT_THAT(sink.Reserve(declared),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("--input ds/big: " + std::to_string(declared) +
+                                 " bytes is more than the ")));
+  EXPECT_THAT(sink.Append(Pattern(100, 1)),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("bytes of memory available now (the size declared for it)")));
+  EXPECT_THAT(sink.Lend(100).status(), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(sink.size(), 0u);
+}
+
 TEST(SecretBytesSinkTest, LendsItsBufferForCommittedWrites) {
   SecretBytesSink sink("--model ds/m", /*max_bytes=*/20000);
   EXPECT_THAT(sink.Commit(1), StatusIs(absl::StatusCode::kFailedPrecondition));
