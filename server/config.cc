@@ -178,8 +178,8 @@ absl::Status ParseStore(const ConfigNode& root, const std::string& source,
   ASSIGN_OR_RETURN(ConfigNode store, root.GetSection("store"));
   RETURN_IF_ERROR(
       store.AllowOnly({"path", "default_quota_bytes", "max_segment_size", "upload_idle_timeout",
-                       "staged_upload_timeout", "rekey_idle_timeout", "maintenance_interval",
-                       "max_pending_uploads"}));
+                       "staged_upload_timeout", "rekey_idle_timeout", "finished_job_retention",
+                       "maintenance_interval", "max_pending_uploads"}));
   ASSIGN_OR_RETURN(std::string path, store.GetString("path", ""));
   s->path = Resolve(base_dir, path);
   ASSIGN_OR_RETURN(int64_t quota, store.GetInt("default_quota_bytes", 0, 0, INT64_MAX));
@@ -203,6 +203,12 @@ absl::Status ParseStore(const ConfigNode& root, const std::string& source,
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": config field 'store.rekey_idle_timeout': must be at least 1m"));
   }
+  ASSIGN_OR_RETURN(s->finished_job_retention,
+                   store.GetDuration("finished_job_retention", s->finished_job_retention));
+  if (s->finished_job_retention < absl::Minutes(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": config field 'store.finished_job_retention': must be at least 1m"));
+  }
   ASSIGN_OR_RETURN(s->maintenance_interval,
                    store.GetDuration("maintenance_interval", s->maintenance_interval));
   if (s->upload_idle_timeout < absl::Seconds(1)) {
@@ -212,6 +218,16 @@ absl::Status ParseStore(const ConfigNode& root, const std::string& source,
   if (s->staged_upload_timeout < absl::Seconds(1)) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": config field 'store.staged_upload_timeout': must be at least 1s"));
+  }
+  // A set's first staged members wait while its later ones begin and
+  // stream, each allowed upload_idle_timeout: a shorter wait would discard
+  // them first.
+  if (s->staged_upload_timeout < s->upload_idle_timeout) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source,
+                     ": config field 'store.staged_upload_timeout': must be at least "
+                     "store.upload_idle_timeout (",
+                     absl::FormatDuration(s->upload_idle_timeout), ")"));
   }
   if (s->maintenance_interval < absl::Milliseconds(10)) {
     return absl::InvalidArgumentError(

@@ -373,6 +373,7 @@ class ObjectStore {
 
   absl::Status DiscardIdleUploads();
   absl::Status CancelStaleRekeys();
+  absl::Status ForgetFinishedJobs();
   absl::Status RewrapSlice(size_t budget);
   absl::Status RewrapOne(v1::SealedJobRecord& job, const std::string& object_key,
                          const v1::SealedObjectRecord& record, const v1::Dataset& ds);

@@ -60,7 +60,10 @@ absl::StatusOr<v1::SealedJobRecord> ObjectStore::AuthorizedJob(const Caller& c,
                                                                absl::string_view field,
                                                                Access access,
                                                                absl::string_view what) const {
-  if (id.size() != 32) return absl::InvalidArgumentError(absl::StrCat(field, ": not a job id"));
+  if (!IsRandomId(id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": not a job id (32 lowercase hex digits)"));
+  }
   auto refuse = [&] {
     return absl::PermissionDeniedError(absl::StrCat(what, ": denied for '", c.principal, "' (role ",
                                                     kms::RoleName(c.role), ") on job ", id,

@@ -3,6 +3,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
@@ -25,19 +26,30 @@ constexpr uint64_t kCompactAfterDeletedBytes = 256 << 20;
 }  // namespace
 
 absl::Status ObjectStore::RunMaintenance() {
-  RETURN_IF_ERROR(DiscardIdleUploads());
-  RETURN_IF_ERROR(CancelStaleRekeys());
-  RETURN_IF_ERROR(RewrapSlice(options_.rewrap_budget));
-  bool compact = false;
+  // Every step runs whatever the one before met (a read error in one scan
+  // must not hold up the others pass after pass); the first error is
+  // returned.
+  absl::Status status = DiscardIdleUploads();
+  status.Update(CancelStaleRekeys());
+  status.Update(ForgetFinishedJobs());
+  status.Update(RewrapSlice(options_.rewrap_budget));
+  uint64_t deleted = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (deleted_since_compaction_ >= kCompactAfterDeletedBytes) {
-      deleted_since_compaction_ = 0;
-      compact = true;
+      deleted = std::exchange(deleted_since_compaction_, 0);
     }
   }
-  if (compact) RETURN_IF_ERROR(db_->CompactSegments());
-  return absl::OkStatus();
+  if (deleted > 0) {
+    absl::Status compacted = db_->CompactSegments();
+    if (!compacted.ok()) {
+      // Still owed: the next pass tries again.
+      std::lock_guard<std::mutex> lock(mu_);
+      deleted_since_compaction_ += deleted;
+    }
+    status.Update(compacted);
+  }
+  return status;
 }
 
 absl::Status ObjectStore::DiscardIdleUploads() {
@@ -124,6 +136,31 @@ absl::Status ObjectStore::CancelStaleRekeys() {
     }
     RETURN_IF_ERROR(CancelJobLocked(*std::move(job), "no progress within the rekey idle timeout"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ObjectStore::ForgetFinishedJobs() {
+  const int64_t cutoff = Micros(clock_.Now() - options_.finished_job_retention);
+  std::vector<std::string> ended;
+  RETURN_IF_ERROR(
+      ScanRecords<v1::SealedJobRecord>(*db_, keys::kJobs, "job", [&](v1::SealedJobRecord job) {
+        if (job.job().state() != v1::RUNNING && job.job().update_time_unix_micros() < cutoff) {
+          ended.push_back(job.job().id());
+        }
+        return true;
+      }));
+  if (ended.empty()) return absl::OkStatus();
+  // An ended job never runs again (a later StartRewrap or BeginRekey makes
+  // a new one) and owns no segments (a finished rekey's are the object's, a
+  // cancelled one's were deleted with its cancellation), so no re-read under
+  // the lock is needed.
+  rocksdb::WriteBatch batch;
+  for (const std::string& id : ended) batch.Delete(ToSlice(keys::Job(id)));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(db_->Write(batch, /*sync=*/false));
+  }
+  LogInfo("store.jobs_forgotten", {{"jobs", static_cast<unsigned long long>(ended.size())}});
   return absl::OkStatus();
 }
 

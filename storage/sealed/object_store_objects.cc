@@ -58,6 +58,9 @@ absl::StatusOr<std::unique_ptr<ObjectRead>> ObjectStore::OpenRead(const Caller& 
     return absl::InvalidArgumentError(
         absl::StrCat("range_end: ", r.range_end(), " is before range_start ", r.range_start()));
   }
+  // The name before the token: the broker audits a token check that passes
+  // as an allowed read, which a malformed request must not leave behind.
+  RETURN_IF_ERROR(ValidateObjectName(r.name(), "name"));
   if (c.role == kms::Role::kWorkload) {
     // Workloads read only with the broker's attestation token for the
     // dataset, checked against its release policy by the broker before the

@@ -40,6 +40,10 @@ struct StoreOptions {
   size_t max_pending_uploads = 64;
   // A rekey job that makes no progress for this long is cancelled.
   absl::Duration rekey_idle_timeout = absl::Hours(24 * 7);
+  // A job that ended (DONE or CANCELLED) is kept this long after its last
+  // update for GetJob, then forgotten: ended jobs would otherwise pile up in
+  // the scans that look for running ones.
+  absl::Duration finished_job_retention = absl::Hours(24 * 7);
   // Background work: garbage collection and re-wrap jobs.
   absl::Duration maintenance_interval = absl::Seconds(5);
   // Objects re-wrapped per maintenance pass (KMS calls).

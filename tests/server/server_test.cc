@@ -243,6 +243,14 @@ storage: {path: db}
   ASSERT_OK_AND_ASSIGN(ServerConfig r, ParseServerConfig(base + "store: {rekey_idle_timeout: 2d}\n",
                                                          "x.yaml", "/tmp"));
   EXPECT_EQ(r.store.rekey_idle_timeout, absl::Hours(48));
+  EXPECT_EQ(c.store.finished_job_retention, absl::Hours(24 * 7));
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig f,
+      ParseServerConfig(base + "store: {finished_job_retention: 30d}\n", "x.yaml", "/tmp"));
+  EXPECT_EQ(f.store.finished_job_retention, absl::Hours(24 * 30));
+  EXPECT_THAT(ParseServerConfig(base + "store: {finished_job_retention: 5s}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'store.finished_job_retention': must be at least 1m")));
   EXPECT_EQ(c.store.max_pending_uploads, 64u);
   ASSERT_OK_AND_ASSIGN(ServerConfig m, ParseServerConfig(base + "store: {max_pending_uploads: 3}\n",
                                                          "x.yaml", "/tmp"));
@@ -255,6 +263,14 @@ storage: {path: db}
   EXPECT_THAT(ParseServerConfig(base + "store: {staged_upload_timeout: 10ms}\n", "x.yaml", "/tmp"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("'store.staged_upload_timeout': must be at least 1s")));
+  EXPECT_THAT(ParseServerConfig(base + "store: {upload_idle_timeout: 2h}\n", "x.yaml", "/tmp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'store.staged_upload_timeout': must be at least "
+                                 "store.upload_idle_timeout (2h)")));
+  EXPECT_OK(
+      ParseServerConfig(base + "store: {upload_idle_timeout: 2h, staged_upload_timeout: 2h}\n",
+                        "x.yaml", "/tmp")
+          .status());
   EXPECT_THAT(
       ParseServerConfig(base + "store: {max_pending_uploads: 0}\n", "x.yaml", "/tmp"),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'store.max_pending_uploads'")));

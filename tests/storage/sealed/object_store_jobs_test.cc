@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_replace.h"
 #include "storage/sealed/object_store.h"
 #include "storage/testing/fault_env.h"
@@ -37,6 +38,57 @@ TEST_F(ObjectStoreTest, OnlyTheOwnerReadsAndWorkloadsNeedTheBroker) {
   EXPECT_EQ(Get("w", 0, 0, {}, kWorkload, "good").value_or("FAILED"), "secret");
   EXPECT_EQ(authorizer.last_dataset, "ds1");
   store_->SetReadAuthorizer(nullptr);
+}
+
+// A job that ended is kept finished_job_retention after its last update,
+// then forgotten by maintenance; a running one stays whatever its age.
+TEST_F(ObjectStoreTest, EndedJobsAreForgottenAfterTheirRetention) {
+  options_.finished_job_retention = absl::Hours(1);
+  Reopen();
+  ASSERT_OK(Put("o0", Pattern(9000, 0)).status());
+  ASSERT_OK(Put("rk", Pattern(9000, 1)).status());
+  keys_.AddKey("keys/k1", kOwner.principal, 2);
+  v1::StartRewrapRequest r;
+  r.set_dataset("ds1");
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob rewrap, store_->StartRewrap(kOwner, r));
+  // The job's state as an admin sees it (NotFound once forgotten).
+  auto state = [&](const v1::StoreJob& job) -> absl::StatusOr<v1::StoreJobState> {
+    v1::GetJobRequest g;
+    g.set_id(job.id());
+    absl::StatusOr<v1::StoreJob> got = store_->GetJob(kAdmin, g);
+    if (!got.ok()) return got.status();
+    return got->state();
+  };
+  ASSERT_OK(store_->RunMaintenance());  // the re-wrap ends
+  ASSERT_EQ(state(rewrap).value_or(v1::STORE_JOB_STATE_UNSPECIFIED), v1::DONE);
+  v1::BeginRekeyRequest b;
+  b.set_dataset("ds1");
+  b.set_name("rk");
+  ASSERT_OK_AND_ASSIGN(v1::StoreJob rekey, store_->BeginRekey(kOwner, b));
+
+  clock_.Advance(absl::Minutes(59));
+  ASSERT_OK(store_->RunMaintenance());
+  EXPECT_EQ(state(rewrap).value_or(v1::STORE_JOB_STATE_UNSPECIFIED), v1::DONE);
+  clock_.Advance(absl::Minutes(2));
+  ASSERT_OK(store_->RunMaintenance());
+  EXPECT_THAT(state(rewrap), StatusIs(absl::StatusCode::kNotFound));
+  // 61 minutes old, still running:
+  EXPECT_EQ(state(rekey).value_or(v1::STORE_JOB_STATE_UNSPECIFIED), v1::RUNNING);
+
+  // Cancelled (its object deleted): kept from the cancellation on.
+  v1::DeleteObjectRequest d;
+  d.set_dataset("ds1");
+  d.set_name("rk");
+  d.set_version(1);
+  ASSERT_OK(store_->DeleteObject(kOwner, d).status());
+  clock_.Advance(absl::Minutes(59));
+  ASSERT_OK(store_->RunMaintenance());
+  EXPECT_EQ(state(rekey).value_or(v1::STORE_JOB_STATE_UNSPECIFIED), v1::CANCELLED);
+  clock_.Advance(absl::Minutes(2));
+  ASSERT_OK(store_->RunMaintenance());
+  EXPECT_THAT(state(rekey), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(v1::StoreCheck check, store_->Check());
+  EXPECT_TRUE(check.ok()) << check.problems_size();
 }
 
 TEST_F(ObjectStoreTest, RewrapReplacesHeadersOnlyAndResumes) {
@@ -77,6 +129,18 @@ TEST_F(ObjectStoreTest, RewrapReplacesHeadersOnlyAndResumes) {
   EXPECT_THAT(store_->GetJob(kWorkload, g), StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_OK(store_->GetJob(kAuditor, g).status());
   EXPECT_THAT(store_->GetJob(kAuditor, unknown), StatusIs(absl::StatusCode::kNotFound));
+  // An id of another shape is a malformed request, for everyone alike.
+  for (const std::string& bad :
+       {std::string(32, 'Z'), std::string(31, 'a'), absl::AsciiStrToUpper(job.id())}) {
+    v1::GetJobRequest malformed;
+    malformed.set_id(bad);
+    for (const kms::Caller& who : {kOwner, kAdmin, kOther}) {
+      EXPECT_THAT(store_->GetJob(who, malformed),
+                  StatusIs(absl::StatusCode::kInvalidArgument,
+                           HasSubstr("id: not a job id (32 lowercase hex digits)")))
+          << bad;
+    }
+  }
   for (int i = 0; i < 3; ++i) ASSERT_OK(store_->RunMaintenance());
   ASSERT_OK_AND_ASSIGN(job, store_->GetJob(kOwner, g));
   EXPECT_EQ(job.state(), v1::DONE);

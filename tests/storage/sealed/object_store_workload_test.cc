@@ -107,6 +107,15 @@ TEST_F(ObjectStoreWorkloadTest, UploadsNeedTheAuthorizerAndAToken) {
   bad.set_name("fine");
   (*bad.mutable_labels())[""] = "v";
   EXPECT_THAT(store_->BeginUpload(kWorkload, bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  // The same for a read of a malformed name with a good token.
+  v1::GetObjectRequest get;
+  get.set_dataset("ds1");
+  get.set_token("read:ds1");
+  for (const char* name : {"../escape", ""}) {
+    get.set_name(name);
+    EXPECT_THAT(store_->OpenRead(kWorkload, get).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
+  }
   EXPECT_TRUE(authorizer_.asked.empty());
 }
 
