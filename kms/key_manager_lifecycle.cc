@@ -70,6 +70,28 @@ absl::StatusOr<v1::ChangeResult> KeyManager::SetKeyVersionState(
   }
   if (r.reason().size() > 512) return absl::InvalidArgumentError("reason: longer than 512 bytes");
   v1::ChangeResult result;
+  // COMPROMISED decrypts and lets the primary rotate to a new ENABLED one:
+  // reached from a version that is off (DISABLED, SUSPENDED), it would turn
+  // a dual_control key on with one admin. Only from ENABLED is it a
+  // tightening that applies at once.
+  const auto compromises_an_off_version = [&](const KeyView& v) {
+    auto it = v.versions.find(name.version);
+    return r.state() == v1::COMPROMISED && it != v.versions.end() &&
+           it->second.version().state() != v1::ENABLED;
+  };
+  if (view->key.key().dual_control() && r.state() == v1::COMPROMISED &&
+      compromises_an_off_version(*view)) {
+    auto it = view->versions.find(name.version);
+    if (absl::Status s = CheckTransition(it->second.version().state(), v1::COMPROMISED); !s.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(r.name(), ": ", s.message()));
+    }
+    records::ChangeRecord change;
+    *change.mutable_set_state() = r;
+    change.mutable_proposal()->set_action(absl::StrCat(
+        "mark ", r.name(), " COMPROMISED (it is ", StateName(it->second.version().state()),
+        "; COMPROMISED decrypts again and lets the primary rotate)"));
+    return Propose(c, name.key_id, std::move(change));
+  }
   if (view->key.key().dual_control() && r.state() == v1::ENABLED) {
     // Never applied at once, whatever the state read here: the state is read
     // before the lock, and a request that read ENABLED just before another
@@ -88,6 +110,17 @@ absl::StatusOr<v1::ChangeResult> KeyManager::SetKeyVersionState(
     return Propose(c, name.key_id, std::move(change));
   }
   std::lock_guard<std::mutex> lock(mu_);
+  if (view->key.key().dual_control() && r.state() == v1::COMPROMISED) {
+    // Read ENABLED before the lock; another admin may have switched it off
+    // since, and then this is no longer a tightening.
+    ASSIGN_OR_RETURN(ViewPtr now, GetView(name.key_id));
+    if (compromises_an_off_version(*now)) {
+      return absl::AbortedError(
+          absl::StrCat(r.name(),
+                       " was switched off while this request ran; marking it COMPROMISED now "
+                       "needs a second admin: send the request again to propose it"));
+    }
+  }
   ASSIGN_OR_RETURN(*result.mutable_version(), ApplySetState(r, c.principal));
   return result;
 }

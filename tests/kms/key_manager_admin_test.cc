@@ -252,8 +252,22 @@ TEST_F(KeyManagerAdminTest, DualControlRestoreAndEnableNeedASecondAdmin) {
   // Tightening needs no one else.
   ASSERT_OK_AND_ASSIGN(v1::KeyVersion suspended, SetState("keys/dc/versions/1", v1::SUSPENDED));
   EXPECT_EQ(suspended.state(), v1::SUSPENDED);
+  // Marking a version that is off COMPROMISED (which decrypts) is a proposal.
+  v1::SetKeyVersionStateRequest compromise;
+  compromise.set_name("keys/dc/versions/1");
+  compromise.set_state(v1::COMPROMISED);
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult compromise_proposed,
+                       km_->SetKeyVersionState(kAdmin, compromise));
+  ASSERT_TRUE(compromise_proposed.has_pending());
+  EXPECT_THAT(compromise_proposed.pending().action(),
+              HasSubstr("mark keys/dc/versions/1 COMPROMISED (it is SUSPENDED"));
+  ASSERT_OK_AND_ASSIGN(still, Version("keys/dc/versions/1"));
+  EXPECT_EQ(still.state(), v1::SUSPENDED);
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion compromised, approve(compromise_proposed));
+  EXPECT_EQ(compromised.state(), v1::COMPROMISED);
   // A proposal that could never apply is refused at once.
-  ASSERT_OK(SetState("keys/dc/versions/1", v1::COMPROMISED).status());
+  EXPECT_THAT(km_->SetKeyVersionState(kAdmin, compromise),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(km_->SetKeyVersionState(kAdmin, enable),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(km_->RestoreKeyVersion(kAdmin, restore),
@@ -297,9 +311,45 @@ TEST_F(KeyManagerAdminTest, AnEnableRacingADisableDoesNotUndoIt) {
   EXPECT_EQ(after.state(), v1::DISABLED);
 }
 
+// The same for a compromise that read the version ENABLED (a tightening)
+// while another admin's disable was being written: it does not apply to the
+// now DISABLED version on its own.
+TEST_F(KeyManagerAdminTest, ACompromiseRacingADisableIsNotAppliedAlone) {
+  MakeKey("dc", false, /*dual=*/true);
+  v1::SetKeyVersionStateRequest compromise;
+  compromise.set_name("keys/dc/versions/1");
+  compromise.set_state(v1::COMPROMISED);
+  absl::StatusOr<v1::ChangeResult> raced = absl::UnknownError("not run");
+  std::thread other;
+  bool started = false;
+  before_commit_ = [&] {
+    if (started) return;
+    started = true;
+    other = std::thread([&] { raced = km_->SetKeyVersionState(kAdmin2, compromise); });
+    absl::SleepFor(absl::Milliseconds(200));
+  };
+  absl::StatusOr<v1::KeyVersion> disabled = SetState("keys/dc/versions/1", v1::DISABLED);
+  before_commit_ = nullptr;
+  ASSERT_TRUE(other.joinable());
+  other.join();
+  ASSERT_OK(disabled.status());
+  // Refused (it read ENABLED before the disable), or, had it read it after,
+  // a proposal for a second admin: never applied.
+  if (raced.ok()) {
+    EXPECT_TRUE(raced->has_pending());
+  } else {
+    EXPECT_THAT(raced, StatusIs(absl::StatusCode::kAborted,
+                                HasSubstr("was switched off while this request ran")));
+  }
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion after, Version("keys/dc/versions/1"));
+  EXPECT_EQ(after.state(), v1::DISABLED);
+}
+
 // A rotation that makes a new primary would switch on a dual_control key
 // whose primary is disabled (or suspended, or PRE_ACTIVE): refused, unless
-// it keeps the primary; a compromised primary still rotates at once.
+// it keeps the primary; a compromised primary still rotates at once, but a
+// primary that is off becomes COMPROMISED only with a second admin (else one
+// admin could go DISABLED -> COMPROMISED -> rotate to switch the key on).
 TEST_F(KeyManagerAdminTest, RotatingADualControlKeyOnDoesNotSkipTheSecondAdmin) {
   MakeKey("dc", false, /*dual=*/true);
   ASSERT_OK(SetState("keys/dc/versions/1", v1::DISABLED).status());
@@ -312,10 +362,26 @@ TEST_F(KeyManagerAdminTest, RotatingADualControlKeyOnDoesNotSkipTheSecondAdmin) 
   rotate.set_keep_primary(true);
   ASSERT_OK_AND_ASSIGN(v1::KeyVersion beside, km_->RotateKey(kAdmin, rotate));
   EXPECT_EQ(beside.name(), "keys/dc/versions/2");
-  ASSERT_OK(SetState("keys/dc/versions/1", v1::COMPROMISED).status());
+  v1::SetKeyVersionStateRequest compromise;
+  compromise.set_name("keys/dc/versions/1");
+  compromise.set_state(v1::COMPROMISED);
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult proposed, km_->SetKeyVersionState(kAdmin, compromise));
+  ASSERT_TRUE(proposed.has_pending());
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion v1_now, Version("keys/dc/versions/1"));
+  EXPECT_EQ(v1_now.state(), v1::DISABLED);
   rotate.set_keep_primary(false);
+  EXPECT_THAT(km_->RotateKey(kAdmin, rotate), StatusIs(absl::StatusCode::kFailedPrecondition));
+  v1::ApproveChangeRequest approve;
+  approve.set_id(proposed.pending().id());
+  ASSERT_OK(km_->ApproveChange(kAdmin2, approve).status());
   ASSERT_OK_AND_ASSIGN(v1::KeyVersion fresh, km_->RotateKey(kAdmin, rotate));
   EXPECT_EQ(fresh.name(), "keys/dc/versions/3");
+  // An ENABLED primary marked COMPROMISED (a tightening) applies at once and
+  // rotates at once.
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion v3, SetState("keys/dc/versions/3", v1::COMPROMISED));
+  EXPECT_EQ(v3.state(), v1::COMPROMISED);
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion v4, km_->RotateKey(kAdmin, rotate));
+  EXPECT_EQ(v4.name(), "keys/dc/versions/4");
 }
 
 TEST_F(KeyManagerAdminTest, AnApprovalReportsTheProposalItCarriedOut) {
