@@ -86,6 +86,9 @@ absl::Status CollectEvidence(const CliOptions& o, bool offline,
   }
   if (auto dir = o.Flag("collateral")) e.collateral_dir = *dir;
   evidence->push_back(std::move(e));
+  if (!o.Flag("gpu-evidence") && !o.FlagValues("gpu-chain").empty()) {
+    return UsageError("--gpu-chain: only with --gpu-evidence (the chain of that report)");
+  }
   if (auto gpu = o.Flag("gpu-evidence")) {
     attest::Evidence g;
     g.type = attest::EvidenceType::kNvidia;
@@ -428,7 +431,11 @@ std::vector<Command> AttestCommands() {
   for (const char* f : {"policy", "refvalues", "ak-key", "ak-ca", "dev-key", "gpu-nonce"}) {
     verify_flags.push_back(f);
   }
-  std::vector<std::string> dry_run_flags = evidence_flags;
+  // The server reads its own collateral (attestation.*), so a dry run takes none.
+  std::vector<std::string> dry_run_flags;
+  for (const std::string& f : evidence_flags) {
+    if (f != "collateral") dry_run_flags.push_back(f);
+  }
   dry_run_flags.push_back("file");
   return {
       {"attest verify",

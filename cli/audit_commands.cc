@@ -3,6 +3,8 @@
 // `audit verify` is offline: it needs only the export file (and, to pin the
 // checkpoint key, the key's PEM) and exits 0 when the export is intact, 1
 // naming the first bad sequence number otherwise, 2 for an unreadable file.
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -29,15 +31,32 @@ absl::Status AuditExport(Invocation& inv) {
     }
     req.set_from_sequence(n);
   }
+  const std::string out = inv.options().Flag("out").value_or("-");
+  RETURN_IF_ERROR(CheckOutputPath("--out", out));
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
   ASSIGN_OR_RETURN(auto r, conn->ExportAudit(req));
-  absl::Status w = WriteOutput("out", inv.options().Flag("out").value_or("-"), r.jsonl());
-  return w.ok() ? w : LocalError(w);
+  // After the call: not a local error (exit 1, as for any output the
+  // server's answer could not be written to).
+  return WriteOutput("out", out, r.jsonl());
 }
 
 absl::Status AuditVerify(Invocation& inv) {
-  absl::StatusOr<std::string> data = ReadInput("FILE", inv.arg(0));
-  if (!data.ok()) return LocalError(data.status());
+  // A file is read as a stream, whatever its size (an export has no limit);
+  // stdin ("-") whole, within ReadInput's.
+  const std::string& file = inv.arg(0);
+  std::ifstream export_file;
+  std::string piped;
+  if (file == "-") {
+    absl::StatusOr<std::string> data = ReadInput("FILE", file);
+    if (!data.ok()) return LocalError(data.status());
+    piped = *std::move(data);
+  } else {
+    export_file.open(file, std::ios::binary);
+    if (!export_file) {
+      return LocalError(absl::UnavailableError(
+          absl::StrCat("--FILE: cannot read '", file, "': ", std::strerror(errno))));
+    }
+  }
   kms::VerifyExportOptions options;
   for (const std::string& f : inv.options().FlagValues("trusted-key")) {
     absl::StatusOr<std::string> pem = ReadInput("trusted-key", f);
@@ -65,8 +84,9 @@ absl::Status AuditVerify(Invocation& inv) {
     }
     options.known_hash_hex = HexEncode(*hash);
   }
-  std::istringstream in(*data);
-  kms::AuditVerifyResult r = kms::VerifyExport(in, options);
+  std::istringstream from_stdin(piped);
+  kms::AuditVerifyResult r = kms::VerifyExport(
+      file == "-" ? static_cast<std::istream&>(from_stdin) : export_file, options);
   if (inv.json()) {
     nlohmann::json j = {{"ok", r.ok},
                         {"first_bad_sequence", r.first_bad_sequence},

@@ -23,6 +23,7 @@ absl::Status CheckOutFlag(const Invocation& inv, const std::string& out) {
   if (inv.json() && inv.options().Flag("out") && NamesStdout(out)) {
     return UsageError("--out -: stdout already carries the --json output; give a file");
   }
+  if (inv.options().Flag("out")) RETURN_IF_ERROR(CheckOutputPath("--out", out));
   // Written whole after the call, --out over --in would replace the input
   // (ciphertext by plaintext, say): refused before anything is sent.
   const std::string in = inv.options().Flag("in").value_or("-");
@@ -103,6 +104,15 @@ absl::Status DataKey(Invocation& inv) {
   const auto wrapped_out = o.Flag("out-wrapped");
   if (wrapped_out && NamesStdout(*wrapped_out)) {
     return UsageError("--out-wrapped: give a file; stdout carries the printed result");
+  }
+  if (wrapped_out) {
+    RETURN_IF_ERROR(CheckOutputPath("--out-wrapped", *wrapped_out));
+    // Replaced whole, a file that is also stdout's would lose the printed result.
+    const std::string id = RegularFileId(*wrapped_out, /*is_input=*/false);
+    if (!id.empty() && id == RegularFileId("-", /*is_input=*/false)) {
+      return UsageError(absl::StrCat("--out-wrapped: '", *wrapped_out,
+                                     "' is stdout's file; give it its own file"));
+    }
   }
 
   ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());

@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -57,6 +59,21 @@ bool IsBase64Char(char c) {
 
 }  // namespace
 
+absl::Status CheckOutputPath(absl::string_view name, const std::string& path) {
+  if (NamesStdout(path)) return absl::OkStatus();
+  struct stat st = {};
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return UsageError(absl::StrCat(name, ": '", path, "' is a folder; give a file"));
+  }
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    return UsageError(absl::StrCat(name, ": cannot write '", path, "': the folder '", dir.string(),
+                                   "' does not exist or is not writable"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string& path,
                                       size_t max_bytes) {
   int fd = IsStdio(path) ? STDIN_FILENO : open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -86,6 +103,17 @@ absl::StatusOr<std::string> ReadInput(const std::string& flag, const std::string
       return give_up(absl::InvalidArgumentError(
           absl::StrCat("--", flag, ": ", IsStdio(path) ? "stdin" : absl::StrCat("'", path, "'"),
                        " holds more than ", max_bytes, " bytes")));
+    }
+    if (data.size() + static_cast<size_t>(n) > data.capacity()) {
+      // Outgrown (a pipe, whose size is not known up front): the bytes move
+      // to a larger buffer by hand, so that the one left behind is wiped
+      // rather than freed with the plaintext in it.
+      std::string bigger;
+      bigger.reserve(
+          std::min(max_bytes, std::max(data.capacity() * 2, data.size() + static_cast<size_t>(n))));
+      bigger.append(data);
+      OPENSSL_cleanse(data.data(), data.size());
+      data.swap(bigger);
     }
     data.append(buf, static_cast<size_t>(n));
   }

@@ -26,6 +26,13 @@ std::string RegularFileId(const std::string& path, bool is_input);
 // whole would destroy the input it reads.
 bool SameFile(const std::string& in, const std::string& out);
 
+// Whether an output file can be written at `path` (NamesStdout's spellings
+// always can): a usage error naming `name` (the flag as the user wrote it,
+// "--out" or "OUT") when it is a folder, or its folder is missing or not
+// writable. Checked before any call, so that a command the server carried
+// out and audited does not then fail to save what it got.
+absl::Status CheckOutputPath(absl::string_view name, const std::string& path);
+
 // Everything in `path` ("-" or "": stdin).
 // At most `max_bytes` (a usage error past it: `--in /dev/zero` must not
 // grow until the process aborts).

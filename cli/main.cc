@@ -7,6 +7,7 @@
 // JSON; the default is readable tables. See cli/cli_options.h for the global
 // flags.
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <set>
@@ -129,6 +130,9 @@ int Main(int argc, char** argv) {
   // The CLI holds plaintext (Decrypt, datakey, object get, workload keys) in
   // gRPC and stdio buffers: no core dumps, not dumpable.
   if (absl::Status s = DisableCoreDumps(); !s.ok()) return Fail(LocalError(s));
+  // A closed stdout pipe is a failed write (exit 1, "writing to stdout
+  // failed"), not a silent death by SIGPIPE after the server did the work.
+  std::signal(SIGPIPE, SIG_IGN);
   const std::vector<Command> commands = AllCommands();
   std::set<std::string> switch_names;
   for (const Command& c : commands) switch_names.insert(c.switches.begin(), c.switches.end());
@@ -160,6 +164,16 @@ int Main(int argc, char** argv) {
                  args.size() < command->min_args ? "more arguments" : "fewer arguments",
                  command->name.c_str(), command->synopsis.c_str());
     return kExitUsage;
+  }
+  // As for flag values (CheckFlags): an empty argument is a variable that
+  // was not set, and as a file it would mean stdin or stdout (`object get
+  // ds/m "$OUT"` printing the plaintext). `-` names those explicitly.
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].empty()) {
+      std::fprintf(stderr, "strongroom: %s: argument %zu is empty\nusage: strongroom %s %s\n",
+                   command->name.c_str(), i + 1, command->name.c_str(), command->synopsis.c_str());
+      return kExitUsage;
+    }
   }
   if (std::find(command->flags.begin(), command->flags.end(), "key") != command->flags.end()) {
     options = ParseWithCommandKey(argc, argv, switch_names);

@@ -297,7 +297,16 @@ absl::Status Rewrap(Invocation& inv) {
     get.set_id(job.id());
     ASSIGN_OR_RETURN(job, conn->GetJob(get));
   }
-  return Show(inv, job, PrintJob);
+  RETURN_IF_ERROR(Show(inv, job, PrintJob));
+  // Waited for: exit 0 only when every object is on the target version, so
+  // that `object rewrap ds --wait && key destroy k V` is safe.
+  if (inv.options().Switch("wait") && (job.state() != v1::DONE || job.failed() > 0)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "object rewrap ", job.id(), ": ", job.state() == v1::DONE ? "done, but " : "cancelled; ",
+        job.failed(), " objects could not be re-wrapped",
+        job.last_error().empty() ? std::string() : absl::StrCat(" (", job.last_error(), ")")));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Rekey(Invocation& inv) {

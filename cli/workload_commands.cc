@@ -287,14 +287,7 @@ absl::Status CheckDistinctOutputs(const std::vector<std::pair<std::string, std::
     ids.push_back(RegularFileId(path, /*is_input=*/IsInputFlag(flag)));
     // An output whose folder cannot take it fails now, not after the key or
     // object before it was written (a command that fails leaves no output).
-    if (!IsInputFlag(flag) && !NamesStdout(path)) {
-      std::filesystem::path dir = std::filesystem::path(path).parent_path();
-      if (dir.empty()) dir = ".";
-      if (access(dir.c_str(), W_OK | X_OK) != 0) {
-        return UsageError(absl::StrCat(name(flag), ": cannot write '", path, "': the folder '",
-                                       dir.string(), "' does not exist or is not writable"));
-      }
-    }
+    if (!IsInputFlag(flag)) RETURN_IF_ERROR(CheckOutputPath(name(flag), path));
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
@@ -333,6 +326,9 @@ absl::Status CheckGetKeyFlags(const CliOptions& o) {
   const std::string format = o.Flag("sealed-format").value_or("json");
   if (format != "json" && format != "binary") {
     return UsageError("--sealed-format: expected json or binary");
+  }
+  if (o.Flag("sealed-format") && !o.Flag("sealed-out")) {
+    return UsageError("--sealed-format: only with --sealed-out (the file it shapes)");
   }
   return absl::OkStatus();
 }
@@ -498,7 +494,12 @@ absl::Status Revoke(Invocation& inv) {
   v1::RevokeTokenRequest r;
   r.set_token_id(id);
   RETURN_IF_ERROR(conn->RevokeToken(r).status());
-  std::fprintf(stdout, "revoked token %s\n", id.c_str());
+  if (inv.json()) {
+    std::fprintf(stdout, "%s\n",
+                 nlohmann::json({{"token_id", id}, {"revoked", true}}).dump().c_str());
+  } else {
+    std::fprintf(stdout, "revoked token %s\n", id.c_str());
+  }
   return absl::OkStatus();
 }
 

@@ -155,4 +155,21 @@ python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/dev_utf8.out" |
 expect 2 empty_evidence attest verify --type snp --evidence ""
 grep -q -- "--evidence is empty" "$tmp/empty_evidence.err" || fail "empty --evidence: no message"
 expect 2 empty_ca attest verify "${snp[@]}" --ca ""
+# So are empty arguments ("$OUT" unset), which as files would be stdin/stdout.
+expect 2 empty_arg audit verify "" --allow-unpinned
+grep -q "audit verify: argument 1 is empty" "$tmp/empty_arg.err" || fail "empty argument: no message"
+expect 2 empty_out object get ds1/model.bin ""
+grep -q "object get: argument 2 is empty" "$tmp/empty_out.err" || fail "empty OUT: no message"
+# A flag that would be ignored is refused: a GPU chain without the GPU report,
+# collateral in a dry run (the server uses its own).
+expect 2 gpu_chain_alone attest verify "${snp[@]}" --gpu-chain "$V/nvidia/nvtrust_hopperCertChain.pem"
+grep -q -- "--gpu-chain: only with --gpu-evidence" "$tmp/gpu_chain_alone.err" || fail "--gpu-chain alone"
+expect 2 dry_run_collateral policy dry-run p --type tdx --evidence "$V/sev-snp/milan/virtee_report.bin" \
+  --collateral "$tmp"
+grep -q "unknown flag --collateral" "$tmp/dry_run_collateral.err" || fail "dry-run --collateral"
+# audit verify reads a file of any size (an export has no limit): past 64 MiB
+# it is judged, not refused as too large.
+python3 -c 'import sys; sys.stdout.write("{}\n" * 23400000)' > "$tmp/big.jsonl"  # 70 MB
+expect 1 big_export audit verify "$tmp/big.jsonl" --allow-unpinned
+rm -f "$tmp/big.jsonl"
 echo "attest CLI: all checks passed"

@@ -182,6 +182,10 @@ expect_rc 1 "a workload revokes a token" worker broker revoke "$jti"
 expect_rc 2 "revoke with a malformed id" admin broker revoke not-a-token-id
 expect_rc 0 "admin revokes the token" admin broker revoke "$jti"
 grep -q "revoked token $jti" "$tmp/out" || fail "broker revoke did not confirm"
+# Again (a revocation stands; repeating it changes nothing), answered in JSON.
+expect_rc 0 "admin revokes the token again, --json" admin broker revoke "$jti" --json
+[[ $(json_get "$tmp/out" 'd["token_id"]') == "$jti" && $(json_get "$tmp/out" 'd["revoked"]') == True ]] \
+  || { cat "$tmp/out" >&2; fail "broker revoke --json"; }
 expect_rc 1 "worker exports audit" worker audit export
 expect_rc 0 "audit export" auditor audit export --out "$tmp/audit.jsonl"
 for action in '"action":"challenge"' '"action":"attest"' '"action":"release"' 'policy_denied' \

@@ -61,6 +61,19 @@ cp "$tmp/ct1.bin" "$tmp/ct1.copy"
 expect_rc 2 "decrypt --out over its --in" owner1 decrypt --in "$tmp/ct1.copy" --out "$tmp/ct1.copy" \
   --context purpose=e2e
 cmp -s "$tmp/ct1.bin" "$tmp/ct1.copy" || fail "decrypt over its input changed the input"
+# An output that cannot be written is refused before the call (the server
+# would decrypt, or make a data key, and audit it for nothing).
+expect_rc 2 "decrypt --out into a missing folder" owner1 decrypt --in "$tmp/ct1.bin" \
+  --out "$tmp/no/such/plain" --context purpose=e2e
+grep -q -- "--out: cannot write '$tmp/no/such/plain': the folder '$tmp/no/such' does not exist" \
+  "$tmp/err" || { cat "$tmp/err" >&2; fail "decrypt --out: folder not named"; }
+expect_rc 2 "decrypt --out a folder" owner1 decrypt --in "$tmp/ct1.bin" --out "$tmp" \
+  --context purpose=e2e
+grep -q -- "is a folder; give a file" "$tmp/err" || fail "decrypt --out a folder: no message"
+expect_rc 2 "datakey --out-wrapped into a missing folder" owner1 datakey k1 \
+  --out-wrapped "$tmp/no/such/wrapped"
+expect_rc 2 "audit export --out into a missing folder" auditor audit export \
+  --out "$tmp/no/such/audit.jsonl"
 [[ $(stat -c %a "$tmp/plain.out") == 600 ]] || fail "plaintext --out file is not mode 0600"
 as owner1 encrypt k1 --context purpose=e2e < "$tmp/plain.bin" > "$tmp/ct1.b64" || fail "encrypt to stdout"
 # Output that cannot be written (a full disk) is a failure, not exit 0.
