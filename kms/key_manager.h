@@ -61,6 +61,15 @@ struct KmsOptions {
   // refuses the key): the server accepts only its configured principals with
   // the owner or admin role, so that a typo does not make a key nobody can use.
   std::function<absl::Status(absl::string_view owner)> check_owner;
+  // Called after each change maintenance makes on its own, once it is
+  // committed and without the key manager's locks: a scheduled destruction
+  // carried out (principal "system:destroy-timer", action
+  // "destroy_key_version") or a scheduled rotation ("system:rotation-period",
+  // "rotate_key"); `resource` is the version. The server appends it to the
+  // audit log as it does every admin change.
+  std::function<void(absl::string_view principal, absl::string_view action,
+                     absl::string_view resource, absl::string_view detail)>
+      on_system_change;
   // Tests: called before each key commit's write; an error fails the commit
   // as a failed database write would.
   std::function<absl::Status()> before_commit_for_testing;

@@ -282,6 +282,15 @@ absl::StatusOr<v1::KeyVersion> KeyManager::ApplyRestore(const v1::RestoreKeyVers
     }
     RETURN_IF_ERROR(exists);
   }
+  // Once the wait has run out the destruction is due, whether or not a
+  // maintenance pass has carried it out yet (an approval that comes late
+  // included).
+  if (const int64_t due = it->second.version().destroy_time_unix_micros();
+      due <= Micros(clock_.Now())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        r.name(), ": its destroy wait ended at ", absl::FormatTime(absl::FromUnixMicros(due)),
+        "; the destruction is due and can no longer be cancelled (maintenance completes it)"));
+  }
   return Transition(name.key_id, name.version, v1::DISABLED, principal, "destruction cancelled",
                     extra);
 }
@@ -448,6 +457,11 @@ absl::Status KeyManager::RunMaintenance(size_t rewrap_budget) {
     LogWarning(event, {{"resource", std::string(resource)}, {"error", std::string(s.message())}});
     if (first_error.ok()) first_error = s;
   };
+  // Reported once the lock is released (an audit append may wait on a sync).
+  struct Done {
+    std::string principal, action, resource, detail;
+  };
+  std::vector<Done> done;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // A compaction a shred could not finish (here or before a restart).
@@ -486,13 +500,26 @@ absl::Status KeyManager::RunMaintenance(size_t rewrap_budget) {
       }
     }
     for (const auto& [id, n] : due_destroy) {
-      note("kms.scheduled_destroy_failed", VersionResourceName(id, n),
-           Shred(id, n, "system:destroy-timer"));
+      const absl::Status s = Shred(id, n, "system:destroy-timer");
+      note("kms.scheduled_destroy_failed", VersionResourceName(id, n), s);
+      if (s.ok()) {
+        done.push_back({"system:destroy-timer", "destroy_key_version", VersionResourceName(id, n),
+                        "DESTROYED: the destroy wait elapsed; material shredded"});
+      }
     }
     for (const std::string& id : due_rotation) {
-      note("kms.scheduled_rotation_failed", KeyName(id),
-           Rotate(id, /*make_primary=*/true, "system:rotation-period").status());
+      absl::StatusOr<v1::KeyVersion> v =
+          Rotate(id, /*make_primary=*/true, "system:rotation-period");
+      note("kms.scheduled_rotation_failed", KeyName(id), v.status());
+      if (v.ok()) {
+        done.push_back({"system:rotation-period", "rotate_key", v->name(),
+                        "new primary: the rotation period elapsed"});
+      }
     }
+  }
+  if (options_.on_system_change) {
+    for (const Done& d : done)
+      options_.on_system_change(d.principal, d.action, d.resource, d.detail);
   }
   absl::Status rewrap = RewrapSlice(rewrap_budget);
   return first_error.ok() ? rewrap : first_error;

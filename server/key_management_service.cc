@@ -135,7 +135,9 @@ SR_CHANGE(SetKeyVersionState, SetKeyVersionStateRequest, ChangeResult, request->
               : absl::StrCat("state ", v1::KeyVersionState_Name(response->version().state())))
 SR_CHANGE(DestroyKeyVersion, DestroyKeyVersionRequest, ChangeResult, request->name(),
           request->name(),
-          response->has_pending() ? absl::StrCat("proposed ", response->pending().id()) : "")
+          response->has_pending()
+              ? absl::StrCat("proposed ", response->pending().id())
+              : absl::StrCat("state ", v1::KeyVersionState_Name(response->version().state())))
 SR_CHANGE(RestoreKeyVersion, RestoreKeyVersionRequest, ChangeResult, request->name(),
           request->name(),
           response->has_pending() ? absl::StrCat("proposed ", response->pending().id()) : "")

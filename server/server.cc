@@ -130,6 +130,16 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
     }
     return absl::OkStatus();
   };
+  // Destructions and rotations maintenance carries out go into the audit
+  // chain like the admin changes that scheduled them (the broker, which
+  // writes admin records, exists before the maintenance loop starts).
+  kms_options.on_system_change = [server = s.get()](
+                                     absl::string_view principal, absl::string_view action,
+                                     absl::string_view resource, absl::string_view detail) {
+    if (server->broker_ == nullptr) return;
+    server->broker_->admin_audit().applied(kms::Caller{std::string(principal), kms::Role::kNone},
+                                           action, resource, detail);
+  };
   ASSIGN_OR_RETURN(s->key_manager_,
                    kms::KeyManager::Create(*s->hsm_, *s->db_, SystemClock::Default(), kms_options));
   s->system_ = std::make_unique<SystemService>(s->config_, *s->hsm_, *s->db_);

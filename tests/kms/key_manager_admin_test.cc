@@ -15,6 +15,7 @@ namespace strongroom::kms {
 namespace {
 
 using ::strongroom::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -96,6 +97,39 @@ TEST_F(KeyManagerAdminTest, AVersionAddedBesideThePrimaryDoesNotPutOffTheSchedul
   EXPECT_EQ(key.primary_version(), 3u);
   // A rotation that does make a new primary starts the period again.
   EXPECT_GT(key.next_rotation_unix_micros(), created.next_rotation_unix_micros());
+}
+
+// What maintenance does on its own is reported for the audit chain, once
+// committed: a scheduled rotation and a destruction whose wait ran out. A
+// destruction that is due can no longer be cancelled, even before the pass
+// that carries it out.
+TEST_F(KeyManagerAdminTest, MaintenanceReportsItsChangesAndDueDestructionsStay) {
+  ASSERT_OK(Create("auto", 3600).status());
+  clock_.Advance(absl::Minutes(61));
+  ASSERT_OK(km_->RunMaintenance());
+  EXPECT_THAT(system_changes_,
+              ElementsAre("system:rotation-period rotate_key keys/auto/versions/2: new primary: "
+                          "the rotation period elapsed"));
+  system_changes_.clear();
+  v1::DestroyKeyVersionRequest d;
+  d.set_name("keys/auto/versions/1");
+  ASSERT_OK(km_->DestroyKeyVersion(kAdmin, d).status());  // a 24 h wait
+  v1::RestoreKeyVersionRequest restore;
+  restore.set_name("keys/auto/versions/1");
+  clock_.Advance(absl::Hours(24));
+  EXPECT_THAT(km_->RestoreKeyVersion(kAdmin, restore),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("the destruction is due and can no longer be cancelled")));
+  EXPECT_TRUE(system_changes_.empty());  // not carried out yet
+  ASSERT_OK(km_->RunMaintenance());
+  // (A day on, the key rotated again in the same pass.)
+  EXPECT_THAT(system_changes_,
+              ElementsAre("system:destroy-timer destroy_key_version keys/auto/versions/1: "
+                          "DESTROYED: the destroy wait elapsed; material shredded",
+                          "system:rotation-period rotate_key keys/auto/versions/3: new primary: "
+                          "the rotation period elapsed"));
+  ASSERT_OK_AND_ASSIGN(v1::KeyVersion v1_now, Version("keys/auto/versions/1"));
+  EXPECT_EQ(v1_now.state(), v1::DESTROYED);
 }
 
 // A scheduled rotation never switches a key on: not one created PRE_ACTIVE,

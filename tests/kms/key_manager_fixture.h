@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "base/status_macros.h"
 #include "base/testing/status_matchers.h"
@@ -53,6 +56,10 @@ class KeyManagerFixture : public ::testing::Test {
       return absl::OkStatus();
     };
     options.check_owner = check_owner_;
+    options.on_system_change = [this](absl::string_view principal, absl::string_view action,
+                                      absl::string_view resource, absl::string_view detail) {
+      system_changes_.push_back(absl::StrCat(principal, " ", action, " ", resource, ": ", detail));
+    };
     options.before_compaction_for_testing = [this] {
       return fail_compactions_ ? absl::UnavailableError("injected compaction failure")
                                : absl::OkStatus();
@@ -122,6 +129,7 @@ class KeyManagerFixture : public ::testing::Test {
   // When >= 0: that many key commits succeed, then one fails (once).
   int commits_before_one_failure_ = -1;
   std::function<absl::Status(absl::string_view)> check_owner_;  // KmsOptions::check_owner
+  std::vector<std::string> system_changes_;  // KmsOptions::on_system_change, as one line each
   bool fail_compactions_ = false;                               // crypto-shred compactions fail
   std::function<void()> before_seal_;  // KmsOptions::before_seal_for_testing
   std::function<void()> before_commit_;  // first in KmsOptions::before_commit_for_testing

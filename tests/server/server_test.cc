@@ -369,6 +369,40 @@ TEST(ServerAuditTest, QuietHeadIsCheckpointedAndVerifiesUnderThePublishedKey) {
   EXPECT_EQ(r.verified_through, r.last_sequence);
 }
 
+// A destruction maintenance carries out when its wait runs out is in the
+// audit chain, by the destroy timer, like the admin change that scheduled it.
+TEST(ServerAuditTest, AScheduledDestructionCarriedOutIsAudited) {
+  ASSERT_OK_AND_ASSIGN(
+      auto local, client::testing::LoopbackServer::Provision("audit-timer", {{"admin", "admin"}}));
+  ASSERT_OK(local->Start("kms: {maintenance_interval: 20ms}\n"));
+  ASSERT_OK_AND_ASSIGN(auto admin, client::Connection::Open(local->As("admin")));
+  v1::CreateKeyRequest create;
+  create.set_key_id("k1");
+  create.set_destroy_wait_seconds(1);
+  ASSERT_OK(admin->CreateKey(create).status());
+  v1::RotateKeyRequest rotate;
+  rotate.set_name("keys/k1");
+  ASSERT_OK(admin->RotateKey(rotate).status());
+  v1::DestroyKeyVersionRequest destroy;
+  destroy.set_name("keys/k1/versions/1");
+  ASSERT_OK(admin->DestroyKeyVersion(destroy).status());
+  std::string jsonl;
+  for (int i = 0; i < 200 && jsonl.find("system:destroy-timer") == std::string::npos; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    ASSERT_OK_AND_ASSIGN(v1::ExportAuditResponse exported,
+                         admin->ExportAudit(v1::ExportAuditRequest()));
+    jsonl = exported.jsonl();
+  }
+  // (Members in name order.) The admin's applied destroy says what it left.
+  EXPECT_THAT(jsonl, ::testing::ContainsRegex(
+                         "\"action\":\"destroy_key_version\"[^\n]*\"principal\":\"spiffe://"
+                         "strongroom/admin\",\"reason_detail\":\"state DESTROY_SCHEDULED\""));
+  EXPECT_THAT(jsonl, ::testing::ContainsRegex(
+                         "\"action\":\"destroy_key_version\"[^\n]*\"principal\":\"system:"
+                         "destroy-timer\",\"reason_detail\":\"DESTROYED: [^\n]*\"resource\":"
+                         "\"keys/k1/versions/1\""));
+}
+
 // The server audits each admin change around the call: an admin's CreateKey
 // leaves its request and what it made, an owner's refused RotateKey its
 // request and the refusal, in that order, and the chain verifies.
