@@ -276,6 +276,12 @@ class KeyManager {
   absl::StatusOr<v1::KeyVersion> ApplySetState(const v1::SetKeyVersionStateRequest& r,
                                                const std::string& principal,
                                                rocksdb::WriteBatch* extra = nullptr);
+  // What a state change or a restore of `rec` must pass when it is applied,
+  // and before it is proposed on a dual_control key, so that a proposal that
+  // could never apply is not made (nor takes one of the proposer's slots).
+  static absl::Status CheckVersionTransition(const records::KeyVersionRecord& rec,
+                                             v1::KeyVersionState to);
+  absl::Status CheckRestorable(const records::KeyVersionRecord& rec) const;
   absl::StatusOr<v1::KeyVersion> ApplyRestore(const v1::RestoreKeyVersionRequest& r,
                                               const std::string& principal,
                                               rocksdb::WriteBatch* extra = nullptr);

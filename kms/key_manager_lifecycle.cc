@@ -27,18 +27,7 @@ absl::StatusOr<v1::KeyVersion> KeyManager::Transition(const std::string& key_id,
     return absl::NotFoundError(absl::StrCat(VersionResourceName(key_id, version), " not found"));
   }
   const v1::KeyVersionState from = it->second.version().state();
-  if (absl::Status s = CheckTransition(from, to); !s.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(VersionResourceName(key_id, version), ": ", s.message()));
-  }
-  // A version once marked COMPROMISED (needs_rewrap stays set) protects no
-  // new data again: it may be disabled and destroyed, never enabled.
-  if (to == v1::ENABLED && it->second.version().needs_rewrap()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(VersionResourceName(key_id, version),
-                     " was marked COMPROMISED and cannot be enabled again (rotate to a new "
-                     "version, re-encrypt, then destroy this one)"));
-  }
+  RETURN_IF_ERROR(CheckVersionTransition(it->second, to));
   auto view = std::make_shared<KeyView>(*old);
   v1::KeyVersion& v = *view->versions[version].mutable_version();
   AddHistory(v, to, principal, reason);
@@ -52,6 +41,23 @@ absl::StatusOr<v1::KeyVersion> KeyManager::Transition(const std::string& key_id,
   LogInfo("kms.version_state", {{"version", v.name()}, {"from", StateName(from)},
                                 {"to", StateName(to)}, {"principal", principal}});
   return v;
+}
+
+absl::Status KeyManager::CheckVersionTransition(const records::KeyVersionRecord& rec,
+                                                v1::KeyVersionState to) {
+  const v1::KeyVersion& v = rec.version();
+  if (absl::Status s = CheckTransition(v.state(), to); !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(v.name(), ": ", s.message()));
+  }
+  // A version once marked COMPROMISED (needs_rewrap stays set) protects no
+  // new data again: it may be disabled and destroyed, never enabled.
+  if (to == v1::ENABLED && v.needs_rewrap()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(v.name(),
+                     " was marked COMPROMISED and cannot be enabled again (rotate to a new "
+                     "version, re-encrypt, then destroy this one)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::ChangeResult> KeyManager::SetKeyVersionState(
@@ -82,9 +88,7 @@ absl::StatusOr<v1::ChangeResult> KeyManager::SetKeyVersionState(
   if (view->key.key().dual_control() && r.state() == v1::COMPROMISED &&
       compromises_an_off_version(*view)) {
     auto it = view->versions.find(name.version);
-    if (absl::Status s = CheckTransition(it->second.version().state(), v1::COMPROMISED); !s.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(r.name(), ": ", s.message()));
-    }
+    RETURN_IF_ERROR(CheckVersionTransition(it->second, v1::COMPROMISED));
     records::ChangeRecord change;
     *change.mutable_set_state() = r;
     change.mutable_proposal()->set_action(absl::StrCat(
@@ -101,9 +105,7 @@ absl::StatusOr<v1::ChangeResult> KeyManager::SetKeyVersionState(
     auto it = view->versions.find(name.version);
     if (it == view->versions.end())
       return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
-    if (absl::Status s = CheckTransition(it->second.version().state(), v1::ENABLED); !s.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(r.name(), ": ", s.message()));
-    }
+    RETURN_IF_ERROR(CheckVersionTransition(it->second, v1::ENABLED));
     records::ChangeRecord change;
     *change.mutable_set_state() = r;
     change.mutable_proposal()->set_action(absl::StrCat("enable ", r.name()));
@@ -217,10 +219,7 @@ absl::StatusOr<v1::ChangeResult> KeyManager::DestroyKeyVersion(
       return absl::FailedPreconditionError(
           absl::StrCat(r.name(), " is the primary version: rotate the key first"));
     }
-    if (absl::Status s = CheckTransition(it->second.version().state(), v1::DESTROY_SCHEDULED);
-        !s.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(r.name(), ": ", s.message()));
-    }
+    RETURN_IF_ERROR(CheckVersionTransition(it->second, v1::DESTROY_SCHEDULED));
     records::ChangeRecord change;
     *change.mutable_destroy() = r;
     change.mutable_proposal()->set_action(absl::StrCat("destroy ", r.name()));
@@ -241,11 +240,7 @@ absl::StatusOr<v1::ChangeResult> KeyManager::RestoreKeyVersion(
     auto it = view->versions.find(name.version);
     if (it == view->versions.end())
       return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
-    if (it->second.version().state() != v1::DESTROY_SCHEDULED) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(r.name(), " is ", StateName(it->second.version().state()),
-                       ": only a DESTROY_SCHEDULED version can be restored"));
-    }
+    RETURN_IF_ERROR(CheckRestorable(it->second));
     records::ChangeRecord change;
     *change.mutable_restore() = r;
     change.mutable_proposal()->set_action(absl::StrCat("restore ", r.name()));
@@ -257,26 +252,20 @@ absl::StatusOr<v1::ChangeResult> KeyManager::RestoreKeyVersion(
   return result;
 }
 
-absl::StatusOr<v1::KeyVersion> KeyManager::ApplyRestore(const v1::RestoreKeyVersionRequest& r,
-                                                        const std::string& principal,
-                                                        rocksdb::WriteBatch* extra) {
-  ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
-  ASSIGN_OR_RETURN(ViewPtr current, GetView(name.key_id));
-  auto it = current->versions.find(name.version);
-  if (it == current->versions.end()) return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
-  if (it->second.version().state() != v1::DESTROY_SCHEDULED) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        r.name(), " is ", StateName(it->second.version().state()),
-        ": only a DESTROY_SCHEDULED version can be restored"));
+absl::Status KeyManager::CheckRestorable(const records::KeyVersionRecord& rec) const {
+  if (rec.version().state() != v1::DESTROY_SCHEDULED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(rec.version().name(), " is ", StateName(rec.version().state()),
+                     ": only a DESTROY_SCHEDULED version can be restored"));
   }
   // A shred that destroyed the HSM object but failed (or crashed) before
   // committing leaves the version scheduled with nothing behind it: that
   // destruction cannot be cancelled any more.
-  if (const std::string& object = it->second.hsm_object_id(); !object.empty()) {
-    absl::Status exists = hsm_.CheckKeyExists(TokenKey(object, it->second.version().name()));
+  if (const std::string& object = rec.hsm_object_id(); !object.empty()) {
+    absl::Status exists = hsm_.CheckKeyExists(TokenKey(object, rec.version().name()));
     if (absl::IsNotFound(exists)) {
       return absl::FailedPreconditionError(
-          absl::StrCat(r.name(),
+          absl::StrCat(rec.version().name(),
                        ": its HSM key is already destroyed; the destruction cannot be cancelled "
                        "(maintenance completes it)"));
     }
@@ -285,12 +274,24 @@ absl::StatusOr<v1::KeyVersion> KeyManager::ApplyRestore(const v1::RestoreKeyVers
   // Once the wait has run out the destruction is due, whether or not a
   // maintenance pass has carried it out yet (an approval that comes late
   // included).
-  if (const int64_t due = it->second.version().destroy_time_unix_micros();
-      due <= Micros(clock_.Now())) {
+  if (const int64_t due = rec.version().destroy_time_unix_micros(); due <= Micros(clock_.Now())) {
     return absl::FailedPreconditionError(absl::StrCat(
-        r.name(), ": its destroy wait ended at ", absl::FormatTime(absl::FromUnixMicros(due)),
+        rec.version().name(), ": its destroy wait ended at ",
+        absl::FormatTime(absl::FromUnixMicros(due)),
         "; the destruction is due and can no longer be cancelled (maintenance completes it)"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::KeyVersion> KeyManager::ApplyRestore(const v1::RestoreKeyVersionRequest& r,
+                                                        const std::string& principal,
+                                                        rocksdb::WriteBatch* extra) {
+  ASSIGN_OR_RETURN(VersionName name, ParseVersionName(r.name(), "name"));
+  ASSIGN_OR_RETURN(ViewPtr current, GetView(name.key_id));
+  auto it = current->versions.find(name.version);
+  if (it == current->versions.end())
+    return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
+  RETURN_IF_ERROR(CheckRestorable(it->second));
   return Transition(name.key_id, name.version, v1::DISABLED, principal, "destruction cancelled",
                     extra);
 }

@@ -308,6 +308,39 @@ TEST_F(KeyManagerAdminTest, DualControlRestoreAndEnableNeedASecondAdmin) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("DESTROY_SCHEDULED")));
 }
 
+// A proposal that could never apply is refused when it is made, not at its
+// approval: enabling a version once marked COMPROMISED, restoring one whose
+// destroy wait has run out.
+TEST_F(KeyManagerAdminTest, ProposalsThatCouldNeverApplyAreNotMade) {
+  MakeKey("dc", false, /*dual=*/true);
+  ASSERT_OK(Rotate("dc").status());
+  ASSERT_OK(SetState("keys/dc/versions/1", v1::COMPROMISED).status());  // from ENABLED
+  ASSERT_OK(SetState("keys/dc/versions/1", v1::DISABLED).status());
+  v1::SetKeyVersionStateRequest enable;
+  enable.set_name("keys/dc/versions/1");
+  enable.set_state(v1::ENABLED);
+  EXPECT_THAT(km_->SetKeyVersionState(kAdmin, enable),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("was marked COMPROMISED and cannot be enabled again")));
+
+  v1::DestroyKeyVersionRequest d;
+  d.set_name("keys/dc/versions/1");
+  ASSERT_OK_AND_ASSIGN(v1::ChangeResult destroy, km_->DestroyKeyVersion(kAdmin, d));
+  v1::ApproveChangeRequest a;
+  a.set_id(destroy.pending().id());
+  ASSERT_OK(km_->ApproveChange(kAdmin2, a).status());
+  clock_.Advance(absl::Hours(25));  // past the 24 h wait
+  v1::RestoreKeyVersionRequest restore;
+  restore.set_name("keys/dc/versions/1");
+  EXPECT_THAT(km_->RestoreKeyVersion(kAdmin, restore),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("the destruction is due and can no longer be cancelled")));
+  v1::ListChangesRequest list;
+  list.set_pending_only(true);
+  ASSERT_OK_AND_ASSIGN(v1::ListChangesResponse changes, km_->ListChanges(kAdmin, list));
+  EXPECT_EQ(changes.changes_size(), 0);  // neither refused request left a proposal
+}
+
 // An enable request that read the version ENABLED, while another admin's
 // disable of it was being written, does not enable it again once the disable
 // is in: on a dual_control key an enable is only ever a proposal.
