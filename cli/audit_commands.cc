@@ -3,6 +3,8 @@
 // `audit verify` is offline: it needs only the export file (and, to pin the
 // checkpoint key, the key's PEM) and exits 0 when the export is intact, 1
 // naming the first bad sequence number otherwise, 2 for an unreadable file.
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -51,10 +53,13 @@ absl::Status AuditVerify(Invocation& inv) {
     if (!data.ok()) return LocalError(data.status());
     piped = *std::move(data);
   } else {
-    export_file.open(file, std::ios::binary);
-    if (!export_file) {
-      return LocalError(absl::UnavailableError(
-          absl::StrCat("--FILE: cannot read '", file, "': ", std::strerror(errno))));
+    // A folder opens as a stream too, and fails only at its first read.
+    struct stat st = {};
+    const bool folder = stat(file.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (!folder) export_file.open(file, std::ios::binary);
+    if (folder || !export_file.is_open()) {
+      if (folder) errno = EISDIR;
+      return LocalError(IoError("read", "FILE", file));
     }
   }
   kms::VerifyExportOptions options;
@@ -87,6 +92,8 @@ absl::Status AuditVerify(Invocation& inv) {
   std::istringstream from_stdin(piped);
   kms::AuditVerifyResult r = kms::VerifyExport(
       file == "-" ? static_cast<std::istream&>(from_stdin) : export_file, options);
+  // A read that failed part-way is not a verdict on the export.
+  if (export_file.bad()) return LocalError(IoError("read", "FILE", file));
   if (inv.json()) {
     nlohmann::json j = {{"ok", r.ok},
                         {"first_bad_sequence", r.first_bad_sequence},

@@ -39,18 +39,18 @@ std::string RegularFileId(const std::string& path, bool is_input) {
   return absl::StrCat(st.st_dev, ":", st.st_ino);
 }
 
+absl::Status IoError(absl::string_view what, const std::string& flag, const std::string& path) {
+  return absl::Status(absl::StatusCode::kUnavailable,
+                      absl::StrCat("--", flag, ": cannot ", what, " '", IsStdio(path) ? "-" : path,
+                                   "': ", std::strerror(errno)));
+}
+
 bool SameFile(const std::string& in, const std::string& out) {
   const std::string id = RegularFileId(in, /*is_input=*/true);
   return !id.empty() && id == RegularFileId(out, /*is_input=*/false);
 }
 
 namespace {
-
-absl::Status IoError(absl::string_view what, const std::string& flag, const std::string& path) {
-  return absl::Status(absl::StatusCode::kUnavailable,
-                      absl::StrCat("--", flag, ": cannot ", what, " '", IsStdio(path) ? "-" : path,
-                                   "': ", std::strerror(errno)));
-}
 
 bool IsBase64Char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
@@ -64,6 +64,12 @@ absl::Status CheckOutputPath(absl::string_view name, const std::string& path) {
   struct stat st = {};
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     return UsageError(absl::StrCat(name, ": '", path, "' is a folder; give a file"));
+  }
+  // A device or a pipe (/dev/null, a FIFO, /dev/fd/N) is written in place
+  // (WriteOutput), whatever its folder allows.
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (access(path.c_str(), W_OK) == 0) return absl::OkStatus();
+    return UsageError(absl::StrCat(name, ": cannot write '", path, "': ", std::strerror(errno)));
   }
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (dir.empty()) dir = ".";

@@ -26,6 +26,10 @@ std::string RegularFileId(const std::string& path, bool is_input);
 // whole would destroy the input it reads.
 bool SameFile(const std::string& in, const std::string& out);
 
+// "--FLAG: cannot WHAT 'PATH': <errno's text>" (UNAVAILABLE), for a failed
+// read or write of a flag's file; errno as the failing call left it.
+absl::Status IoError(absl::string_view what, const std::string& flag, const std::string& path);
+
 // Whether an output file can be written at `path` (NamesStdout's spellings
 // always can): a usage error naming `name` (the flag as the user wrote it,
 // "--out" or "OUT") when it is a folder, or its folder is missing or not

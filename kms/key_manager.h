@@ -61,15 +61,21 @@ struct KmsOptions {
   // refuses the key): the server accepts only its configured principals with
   // the owner or admin role, so that a typo does not make a key nobody can use.
   std::function<absl::Status(absl::string_view owner)> check_owner;
-  // Called after each change maintenance makes on its own, once it is
-  // committed and without the key manager's locks: a scheduled destruction
-  // carried out (principal "system:destroy-timer", action
-  // "destroy_key_version") or a scheduled rotation ("system:rotation-period",
-  // "rotate_key"); `resource` is the version. The server appends it to the
-  // audit log as it does every admin change.
+  // The changes maintenance makes on its own, audited as an admin's are: a
+  // scheduled destruction carried out (principal "system:destroy-timer",
+  // action "destroy_key_version", the version) or a scheduled rotation
+  // ("system:rotation-period", "rotate_key", the key). Before each,
+  // `system_change_requested` (an error leaves the change to a later pass,
+  // as an admin change whose request cannot be recorded is not made); once
+  // it is committed, and without the key manager's locks,
+  // `system_change_applied` with the version it made or changed and what
+  // happened. The server appends both to the audit log.
+  std::function<absl::Status(absl::string_view principal, absl::string_view action,
+                             absl::string_view resource)>
+      system_change_requested;
   std::function<void(absl::string_view principal, absl::string_view action,
                      absl::string_view resource, absl::string_view detail)>
-      on_system_change;
+      system_change_applied;
   // Tests: called before each key commit's write; an error fails the commit
   // as a failed database write would.
   std::function<absl::Status()> before_commit_for_testing;

@@ -116,7 +116,11 @@ absl::StatusOr<v1::ChangeResult> KeyManager::SetKeyVersionState(
     // Read ENABLED before the lock; another admin may have switched it off
     // since, and then this is no longer a tightening.
     ASSIGN_OR_RETURN(ViewPtr now, GetView(name.key_id));
-    if (compromises_an_off_version(*now)) {
+    auto it = now->versions.find(name.version);
+    const v1::KeyVersionState state_now = it == now->versions.end()
+                                              ? v1::KEY_VERSION_STATE_UNSPECIFIED
+                                              : it->second.version().state();
+    if (state_now == v1::DISABLED || state_now == v1::SUSPENDED) {
       return absl::AbortedError(
           absl::StrCat(r.name(),
                        " was switched off while this request ran; marking it COMPROMISED now "
@@ -500,27 +504,39 @@ absl::Status KeyManager::RunMaintenance(size_t rewrap_budget) {
         }
       }
     }
+    // The request is on record before the change, as for an admin's.
+    auto requested = [&](absl::string_view principal, absl::string_view action,
+                         const std::string& resource) {
+      return options_.system_change_requested
+                 ? options_.system_change_requested(principal, action, resource)
+                 : absl::OkStatus();
+    };
     for (const auto& [id, n] : due_destroy) {
-      const absl::Status s = Shred(id, n, "system:destroy-timer");
-      note("kms.scheduled_destroy_failed", VersionResourceName(id, n), s);
+      const std::string version = VersionResourceName(id, n);
+      absl::Status s = requested("system:destroy-timer", "destroy_key_version", version);
+      if (s.ok()) s = Shred(id, n, "system:destroy-timer");
+      note("kms.scheduled_destroy_failed", version, s);
       if (s.ok()) {
-        done.push_back({"system:destroy-timer", "destroy_key_version", VersionResourceName(id, n),
-                        "DESTROYED: the destroy wait elapsed; material shredded"});
+        done.push_back({"system:destroy-timer", "destroy_key_version", version,
+                        "state DESTROYED (the destroy wait elapsed; material shredded)"});
       }
     }
     for (const std::string& id : due_rotation) {
+      const absl::Status asked = requested("system:rotation-period", "rotate_key", KeyName(id));
       absl::StatusOr<v1::KeyVersion> v =
-          Rotate(id, /*make_primary=*/true, "system:rotation-period");
+          asked.ok() ? Rotate(id, /*make_primary=*/true, "system:rotation-period")
+                     : absl::StatusOr<v1::KeyVersion>(asked);
       note("kms.scheduled_rotation_failed", KeyName(id), v.status());
       if (v.ok()) {
         done.push_back({"system:rotation-period", "rotate_key", v->name(),
-                        "new primary: the rotation period elapsed"});
+                        "new primary (the rotation period elapsed)"});
       }
     }
   }
-  if (options_.on_system_change) {
-    for (const Done& d : done)
-      options_.on_system_change(d.principal, d.action, d.resource, d.detail);
+  if (options_.system_change_applied) {
+    for (const Done& d : done) {
+      options_.system_change_applied(d.principal, d.action, d.resource, d.detail);
+    }
   }
   absl::Status rewrap = RewrapSlice(rewrap_budget);
   return first_error.ok() ? rewrap : first_error;

@@ -133,10 +133,16 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
   // Destructions and rotations maintenance carries out go into the audit
   // chain like the admin changes that scheduled them (the broker, which
   // writes admin records, exists before the maintenance loop starts).
-  kms_options.on_system_change = [server = s.get()](
-                                     absl::string_view principal, absl::string_view action,
-                                     absl::string_view resource, absl::string_view detail) {
-    if (server->broker_ == nullptr) return;
+  // (The server outlives its maintenance thread, the only caller.)
+  kms_options.system_change_requested = [server = s.get()](absl::string_view principal,
+                                                           absl::string_view action,
+                                                           absl::string_view resource) {
+    return server->broker_->admin_audit().request(
+        kms::Caller{std::string(principal), kms::Role::kNone}, action, resource);
+  };
+  kms_options.system_change_applied = [server = s.get()](
+                                          absl::string_view principal, absl::string_view action,
+                                          absl::string_view resource, absl::string_view detail) {
     server->broker_->admin_audit().applied(kms::Caller{std::string(principal), kms::Role::kNone},
                                            action, resource, detail);
   };

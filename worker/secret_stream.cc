@@ -102,7 +102,8 @@ absl::Status SecretBytesSink::MakeRoom(size_t n) {
   const uint64_t doubled = std::max<uint64_t>(uint64_t{buffer_.size()} * 2, 4096);
   // Doubling stops at the limits, so a stream that fits them is not refused
   // for the room it might have needed.
-  const uint64_t cap = std::max(needed, std::min(max_bytes_, PhysicalMemory()));
+  const uint64_t cap =
+      std::max(needed, std::min({max_bytes_, PhysicalMemory(), AvailableMemory()}));
   return Grow(std::min(std::max(needed, doubled), cap));
 }
 

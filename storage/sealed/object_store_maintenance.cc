@@ -141,13 +141,16 @@ absl::Status ObjectStore::CancelStaleRekeys() {
 
 absl::Status ObjectStore::ForgetFinishedJobs() {
   const int64_t cutoff = Micros(clock_.Now() - options_.finished_job_retention);
+  // At most this many per pass, so that a long history (the first pass
+  // after an upgrade) does not hold the store's lock for one huge batch.
+  constexpr size_t kMaxPerPass = 1000;
   std::vector<std::string> ended;
   RETURN_IF_ERROR(
       ScanRecords<v1::SealedJobRecord>(*db_, keys::kJobs, "job", [&](v1::SealedJobRecord job) {
         if (job.job().state() != v1::RUNNING && job.job().update_time_unix_micros() < cutoff) {
           ended.push_back(job.job().id());
         }
-        return true;
+        return ended.size() < kMaxPerPass;
       }));
   if (ended.empty()) return absl::OkStatus();
   // An ended job never runs again (a later StartRewrap or BeginRekey makes

@@ -172,4 +172,7 @@ grep -q "unknown flag --collateral" "$tmp/dry_run_collateral.err" || fail "dry-r
 python3 -c 'import sys; sys.stdout.write("{}\n" * 23400000)' > "$tmp/big.jsonl"  # 70 MB
 expect 1 big_export audit verify "$tmp/big.jsonl" --allow-unpinned
 rm -f "$tmp/big.jsonl"
+# A folder is an unreadable file (exit 2), not an empty export.
+expect 2 folder_export audit verify "$tmp" --allow-unpinned
+grep -q "cannot read '$tmp': Is a directory" "$tmp/folder_export.err" || fail "audit verify of a folder"
 echo "attest CLI: all checks passed"

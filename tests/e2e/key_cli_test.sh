@@ -70,6 +70,9 @@ grep -q -- "--out: cannot write '$tmp/no/such/plain': the folder '$tmp/no/such' 
 expect_rc 2 "decrypt --out a folder" owner1 decrypt --in "$tmp/ct1.bin" --out "$tmp" \
   --context purpose=e2e
 grep -q -- "is a folder; give a file" "$tmp/err" || fail "decrypt --out a folder: no message"
+# A device is written in place, whatever its folder allows.
+as owner1 decrypt --in "$tmp/ct1.bin" --out /dev/null --context purpose=e2e \
+  || { cat "$tmp/err" >&2; fail "decrypt --out /dev/null"; }
 expect_rc 2 "datakey --out-wrapped into a missing folder" owner1 datakey k1 \
   --out-wrapped "$tmp/no/such/wrapped"
 expect_rc 2 "audit export --out into a missing folder" auditor audit export \

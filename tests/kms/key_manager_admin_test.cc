@@ -108,8 +108,9 @@ TEST_F(KeyManagerAdminTest, MaintenanceReportsItsChangesAndDueDestructionsStay) 
   clock_.Advance(absl::Minutes(61));
   ASSERT_OK(km_->RunMaintenance());
   EXPECT_THAT(system_changes_,
-              ElementsAre("system:rotation-period rotate_key keys/auto/versions/2: new primary: "
-                          "the rotation period elapsed"));
+              ElementsAre("requested system:rotation-period rotate_key keys/auto",
+                          "system:rotation-period rotate_key keys/auto/versions/2: new primary "
+                          "(the rotation period elapsed)"));
   system_changes_.clear();
   v1::DestroyKeyVersionRequest d;
   d.set_name("keys/auto/versions/1");
@@ -121,14 +122,25 @@ TEST_F(KeyManagerAdminTest, MaintenanceReportsItsChangesAndDueDestructionsStay) 
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("the destruction is due and can no longer be cancelled")));
   EXPECT_TRUE(system_changes_.empty());  // not carried out yet
-  ASSERT_OK(km_->RunMaintenance());
-  // (A day on, the key rotated again in the same pass.)
-  EXPECT_THAT(system_changes_,
-              ElementsAre("system:destroy-timer destroy_key_version keys/auto/versions/1: "
-                          "DESTROYED: the destroy wait elapsed; material shredded",
-                          "system:rotation-period rotate_key keys/auto/versions/3: new primary: "
-                          "the rotation period elapsed"));
+  // A request the audit log cannot take: nothing is changed this pass.
+  fail_system_requests_ = true;
+  EXPECT_THAT(km_->RunMaintenance(), StatusIs(absl::StatusCode::kUnavailable));
   ASSERT_OK_AND_ASSIGN(v1::KeyVersion v1_now, Version("keys/auto/versions/1"));
+  EXPECT_EQ(v1_now.state(), v1::DESTROY_SCHEDULED);
+  ASSERT_OK_AND_ASSIGN(v1::Key key, Get("auto"));
+  EXPECT_EQ(key.primary_version(), 2u);
+  EXPECT_TRUE(system_changes_.empty());
+  fail_system_requests_ = false;
+  ASSERT_OK(km_->RunMaintenance());
+  // (A day on, the key rotates again in the same pass.)
+  EXPECT_THAT(system_changes_,
+              ElementsAre("requested system:destroy-timer destroy_key_version keys/auto/versions/1",
+                          "requested system:rotation-period rotate_key keys/auto",
+                          "system:destroy-timer destroy_key_version keys/auto/versions/1: state "
+                          "DESTROYED (the destroy wait elapsed; material shredded)",
+                          "system:rotation-period rotate_key keys/auto/versions/3: new primary "
+                          "(the rotation period elapsed)"));
+  ASSERT_OK_AND_ASSIGN(v1_now, Version("keys/auto/versions/1"));
   EXPECT_EQ(v1_now.state(), v1::DESTROYED);
 }
 

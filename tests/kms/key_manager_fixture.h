@@ -56,8 +56,14 @@ class KeyManagerFixture : public ::testing::Test {
       return absl::OkStatus();
     };
     options.check_owner = check_owner_;
-    options.on_system_change = [this](absl::string_view principal, absl::string_view action,
-                                      absl::string_view resource, absl::string_view detail) {
+    options.system_change_requested = [this](absl::string_view principal, absl::string_view action,
+                                             absl::string_view resource) -> absl::Status {
+      if (fail_system_requests_) return absl::UnavailableError("injected: audit log unavailable");
+      system_changes_.push_back(absl::StrCat("requested ", principal, " ", action, " ", resource));
+      return absl::OkStatus();
+    };
+    options.system_change_applied = [this](absl::string_view principal, absl::string_view action,
+                                           absl::string_view resource, absl::string_view detail) {
       system_changes_.push_back(absl::StrCat(principal, " ", action, " ", resource, ": ", detail));
     };
     options.before_compaction_for_testing = [this] {
@@ -129,7 +135,9 @@ class KeyManagerFixture : public ::testing::Test {
   // When >= 0: that many key commits succeed, then one fails (once).
   int commits_before_one_failure_ = -1;
   std::function<absl::Status(absl::string_view)> check_owner_;  // KmsOptions::check_owner
-  std::vector<std::string> system_changes_;  // KmsOptions::on_system_change, as one line each
+  // KmsOptions::system_change_requested / _applied, as one line each.
+  std::vector<std::string> system_changes_;
+  bool fail_system_requests_ = false;
   bool fail_compactions_ = false;                               // crypto-shred compactions fail
   std::function<void()> before_seal_;  // KmsOptions::before_seal_for_testing
   std::function<void()> before_commit_;  // first in KmsOptions::before_commit_for_testing

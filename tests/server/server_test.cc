@@ -387,7 +387,7 @@ TEST(ServerAuditTest, AScheduledDestructionCarriedOutIsAudited) {
   destroy.set_name("keys/k1/versions/1");
   ASSERT_OK(admin->DestroyKeyVersion(destroy).status());
   std::string jsonl;
-  for (int i = 0; i < 200 && jsonl.find("system:destroy-timer") == std::string::npos; ++i) {
+  for (int i = 0; i < 200 && jsonl.find("state DESTROYED (") == std::string::npos; ++i) {
     absl::SleepFor(absl::Milliseconds(50));
     ASSERT_OK_AND_ASSIGN(v1::ExportAuditResponse exported,
                          admin->ExportAudit(v1::ExportAuditRequest()));
@@ -399,7 +399,7 @@ TEST(ServerAuditTest, AScheduledDestructionCarriedOutIsAudited) {
                          "strongroom/admin\",\"reason_detail\":\"state DESTROY_SCHEDULED\""));
   EXPECT_THAT(jsonl, ::testing::ContainsRegex(
                          "\"action\":\"destroy_key_version\"[^\n]*\"principal\":\"system:"
-                         "destroy-timer\",\"reason_detail\":\"DESTROYED: [^\n]*\"resource\":"
+                         "destroy-timer\",\"reason_detail\":\"state DESTROYED [^\n]*\"resource\":"
                          "\"keys/k1/versions/1\""));
 }
 
