@@ -30,7 +30,9 @@ std::string TombstoneKey(absl::string_view prefix, absl::string_view id) {
 }
 // "attest/revoked/<token id>" -> the token's expiry (unix seconds).
 constexpr absl::string_view kRevokedPrefix = "attest/revoked/";
-constexpr size_t kMaxValues = 4096;
+// As a reference-value set document may hold (docs/policy.md), so that
+// every document `refvalues put --values-file` accepts can be stored.
+constexpr size_t kMaxValues = attest::kMaxReferenceValues;
 constexpr size_t kMaxValueBytes = 1024;
 constexpr size_t kMaxPolicyBytes = 64 * 1024;
 

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "tests/kms/broker/broker_fixture.h"
 
 namespace strongroom::kms {
@@ -84,6 +85,15 @@ TEST_F(AttestationAdminTest, ReferenceValueAndPolicyChangesAreRecordedUnderOneRe
   EXPECT_THAT(admin_->PutReferenceValues(kAdmin, twice),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("values[2]: repeats an earlier value")));
+
+  // As many values as a reference-value set document may hold, and no more.
+  v1::PutReferenceValuesRequest many;
+  many.set_name("many");
+  for (size_t i = 0; i < attest::kMaxReferenceValues; ++i) many.add_values(absl::StrCat("v", i));
+  EXPECT_OK(admin_->PutReferenceValues(kAdmin, many).status());
+  many.add_values("one-more");
+  EXPECT_THAT(admin_->PutReferenceValues(kAdmin, many),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("values: 10001 values")));
 }
 
 }  // namespace
