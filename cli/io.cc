@@ -62,14 +62,16 @@ bool IsBase64Char(char c) {
 absl::Status CheckOutputPath(absl::string_view name, const std::string& path) {
   if (NamesStdout(path)) return absl::OkStatus();
   struct stat st = {};
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return UsageError(absl::StrCat(name, ": '", path, "' is a folder; give a file"));
-  }
-  // A device or a pipe (/dev/null, a FIFO, /dev/fd/N) is written in place
-  // (WriteOutput), whatever its folder allows.
-  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    if (access(path.c_str(), W_OK) == 0) return absl::OkStatus();
-    return UsageError(absl::StrCat(name, ": cannot write '", path, "': ", std::strerror(errno)));
+  if (stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      return UsageError(absl::StrCat(name, ": '", path, "' is a folder; give a file"));
+    }
+    // A device or a pipe (/dev/null, a FIFO, /dev/fd/N) is written in place
+    // (WriteOutput), whatever its folder allows.
+    if (!S_ISREG(st.st_mode)) {
+      if (access(path.c_str(), W_OK) == 0) return absl::OkStatus();
+      return UsageError(absl::StrCat(name, ": cannot write '", path, "': ", std::strerror(errno)));
+    }
   }
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (dir.empty()) dir = ".";
