@@ -80,14 +80,9 @@ absl::StatusOr<v1::ChangeResult> KeyManager::SetKeyVersionState(
   // reached from a version that is off (DISABLED, SUSPENDED), it would turn
   // a dual_control key on with one admin. Only from ENABLED is it a
   // tightening that applies at once.
-  const auto compromises_an_off_version = [&](const KeyView& v) {
-    auto it = v.versions.find(name.version);
-    return r.state() == v1::COMPROMISED && it != v.versions.end() &&
-           it->second.version().state() != v1::ENABLED;
-  };
+  auto it = view->versions.find(name.version);
   if (view->key.key().dual_control() && r.state() == v1::COMPROMISED &&
-      compromises_an_off_version(*view)) {
-    auto it = view->versions.find(name.version);
+      it != view->versions.end() && it->second.version().state() != v1::ENABLED) {
     RETURN_IF_ERROR(CheckVersionTransition(it->second, v1::COMPROMISED));
     records::ChangeRecord change;
     *change.mutable_set_state() = r;
@@ -102,7 +97,6 @@ absl::StatusOr<v1::ChangeResult> KeyManager::SetKeyVersionState(
     // admin disabled or suspended the version would otherwise enable it again
     // on its own. Checked now as well as at approval (ENABLED -> ENABLED is
     // refused here), so that a proposal that could never apply is not made.
-    auto it = view->versions.find(name.version);
     if (it == view->versions.end())
       return absl::NotFoundError(absl::StrCat(r.name(), " not found"));
     RETURN_IF_ERROR(CheckVersionTransition(it->second, v1::ENABLED));
