@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "tests/worker/onnx_test_util.h"
 #include "worker/onnx/compare.h"
+#include "worker/onnx/ops/direct_conv.h"
 #include "worker/onnx/ops/gemv.h"
 #include "worker/onnx/ops/packed_gemm.h"
 #include "worker/onnx/session.h"
@@ -222,6 +223,98 @@ TEST(OnnxPackedGemmTest, PackedKernelsGiveTheSameBitsOnAnyTileOrThread) {
           << where << ", by channels, rows " << i - 1 << " and " << i;
     }
   }
+}
+
+// The direct 3x3 convolution (ops/direct_conv.h) gives the by-columns
+// kernel's bits on its im2col matrix: widths at the kernel's minimum and
+// around whole 16-lane vectors and 48-lane tiles, output channels off 8 and
+// 16, every epilogue, one thread and two, and an output written as a slice
+// of wider planes (ldc larger than the positions, as Concat's are not:
+// their planes are contiguous, so this also checks nothing outside each
+// channel's positions is touched).
+TEST(OnnxDirectConvTest, MatchesTheByColumnsKernelToTheBit) {
+  if (!ops::Avx512Available()) GTEST_SKIP() << "no AVX-512F";
+  struct Case {
+    int64_t c, h, w, m;
+    bool bias, residual, relu;
+  };
+  const std::vector<Case> cases = {
+      {1, 7, 7, 1, false, false, false},   {3, 7, 9, 13, true, true, true},
+      {16, 13, 13, 20, true, false, true}, {5, 14, 14, 8, false, true, false},
+      {16, 55, 55, 64, true, false, true}, {64, 14, 14, 40, true, true, true},
+      {32, 28, 28, 33, true, true, false}, {7, 9, 30, 17, false, false, true},
+      {130, 8, 16, 24, true, true, true},  {2, 3, 46, 9, true, false, false},
+  };
+  ThreadPool pool(2);
+  uint32_t seed = 300;
+  for (const Case& t : cases) {
+    const ops::ConvGeometry g{t.h, t.w, 3, 3, 1, 1, 1, 1, 1, 1, t.h, t.w};
+    const int64_t n = t.h * t.w, k = t.c * 9, ldc = n + 5;
+    const Tensor x = RandomFloats({t.c, t.h, t.w}, seed++);
+    const Tensor wt = RandomFloats({t.m, k}, seed++);
+    const Tensor bias = RandomFloats({t.m}, seed++);
+    const Tensor res = RandomFloats({t.m, ldc}, seed++);
+    const ops::PackedWeights packed(wt.data<float>().data(), t.m, k);
+    const std::string where = absl::StrCat("c=", t.c, " ", t.h, "x", t.w, " m=", t.m);
+    ASSERT_TRUE(ops::DirectConv3x3Fits(g, t.c, packed)) << where;
+    ops::GemmEpilogue ep;
+    ep.bias = t.bias ? bias.data<float>().data() : nullptr;
+    ep.residual = t.residual ? res.data<float>().data() : nullptr;
+    ep.relu = t.relu;
+    ops::PanelSource src;
+    src.image = x.data<float>().data();
+    src.geometry = &g;
+    AlignedBuffer gemm_scratch(ops::PackedGemmScratchFloats(2, t.m) * sizeof(float));
+    std::vector<float> want(static_cast<size_t>(t.m * ldc), -7.0f);
+    ops::PackedGemmByColumns(nullptr, packed, n, src, ep, want.data(), ldc,
+                             reinterpret_cast<float*>(gemm_scratch.data()));
+    for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+      std::vector<float> scratch(ops::DirectConv3x3ScratchFloats(g, t.c), std::nanf(""));
+      std::vector<float> got(static_cast<size_t>(t.m * ldc), -7.0f);
+      ops::DirectConv3x3(p, packed, x.data<float>().data(), t.c, g, ep, got.data(), ldc,
+                         scratch.data());
+      for (int64_t r = 0; r < t.m; ++r) {
+        ASSERT_EQ(
+            std::memcmp(&got[static_cast<size_t>(r * ldc)], &want[static_cast<size_t>(r * ldc)],
+                        static_cast<size_t>(ldc) * sizeof(float)),
+            0)
+            << where << (p != nullptr ? ", two threads" : ", one thread") << ", row " << r;
+      }
+    }
+  }
+}
+
+TEST(OnnxDirectConvTest, FitsOnlyUnitStride3x3WithOnePixelPads) {
+  if (!ops::Avx512Available()) GTEST_SKIP() << "no AVX-512F";
+  const Tensor wt = RandomFloats({4, 8 * 9}, 1);
+  const ops::PackedWeights packed(wt.data<float>().data(), 4, 8 * 9);
+  const ops::ConvGeometry ok{20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 20, 20};
+  EXPECT_TRUE(ops::DirectConv3x3Fits(ok, 8, packed));
+  EXPECT_FALSE(ops::DirectConv3x3Fits(ok, 4, packed));  // K is not 9 x channels
+  auto with = [&](auto change) {
+    ops::ConvGeometry g = ok;
+    change(g);
+    return ops::DirectConv3x3Fits(g, 8, packed);
+  };
+  EXPECT_FALSE(with([](ops::ConvGeometry& g) { g.kh = 2; }));
+  EXPECT_FALSE(with([](ops::ConvGeometry& g) { g.kw = 5; }));
+  EXPECT_FALSE(with([](ops::ConvGeometry& g) { g.sh = 2; }));
+  EXPECT_FALSE(with([](ops::ConvGeometry& g) { g.sw = 2; }));
+  EXPECT_FALSE(with([](ops::ConvGeometry& g) { g.dh = 2; }));
+  EXPECT_FALSE(with([](ops::ConvGeometry& g) { g.dw = 2; }));
+  EXPECT_FALSE(with([](ops::ConvGeometry& g) { g.ph = 0; }));
+  EXPECT_FALSE(with([](ops::ConvGeometry& g) { g.pw = 2; }));
+  EXPECT_FALSE(with([](ops::ConvGeometry& g) { g.oh = 19; }));  // no end pad
+  EXPECT_FALSE(with([](ops::ConvGeometry& g) { g.ow = 19; }));
+  EXPECT_FALSE(with([](ops::ConvGeometry& g) { g.w = g.ow = ops::kDirectConvMinWidth - 1; }));
+  // Conv takes it only from kDirectConvMinPositions output positions.
+  ops::ConvGeometry wide = ok;
+  wide.h = wide.oh = 16;
+  wide.w = wide.ow = 16;
+  EXPECT_TRUE(ops::UseDirectConv3x3(wide, 8, packed));
+  wide.h = wide.oh = 15;
+  EXPECT_FALSE(ops::UseDirectConv3x3(wide, 8, packed));
+  EXPECT_TRUE(ops::DirectConv3x3Fits(wide, 8, packed));
 }
 
 TEST(OnnxPackedGemmTest, ChannelSplitFollowsTheShape) {
@@ -448,26 +541,127 @@ TEST(OnnxPackedConvTest, ConstantWeightsMatchTheIm2ColPath) {
   if (!ops::PackedGemmAvailable()) GTEST_SKIP() << "neither AVX-512F nor AVX2 + FMA";
   const std::vector<ConvCase> cases = {
       {"3x3 pad 1", 16, 13, 13, 64, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true, true, false},
+      // From 256 positions on: ops/direct_conv.h.
+      {"3x3 pad 1, direct",
+       24,
+       18,
+       23,
+       40,
+       3,
+       3,
+       {1, 1},
+       {1, 1, 1, 1},
+       {1, 1},
+       1,
+       true,
+       true,
+       true},
+      {"3x3 pad 1, direct, no bias",
+       5,
+       30,
+       9,
+       7,
+       3,
+       3,
+       {1, 1},
+       {1, 1, 1, 1},
+       {1, 1},
+       1,
+       false,
+       false,
+       false},
       {"3x3 stride 2", 3, 31, 29, 24, 3, 3, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true, true, false},
-      {"7x7 stride 2 pad 3", 3, 40, 40, 16, 7, 7, {2, 2}, {3, 3, 3, 3}, {1, 1}, 1, false, false,
+      {"7x7 stride 2 pad 3",
+       3,
+       40,
+       40,
+       16,
+       7,
+       7,
+       {2, 2},
+       {3, 3, 3, 3},
+       {1, 1},
+       1,
+       false,
+       false,
        false},
       {"1x1", 96, 20, 20, 19, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true, true, true},
       {"1x1 stride 2", 64, 14, 14, 40, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true, false, true},
       {"1x1 long K", 600, 7, 7, 33, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true, true, true},
       {"3x3 long K", 64, 9, 9, 8, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, false, true, true},
-      {"dilated, uneven pads", 5, 17, 23, 9, 3, 2, {1, 2}, {2, 0, 1, 3}, {2, 3}, 1, true, false,
+      {"dilated, uneven pads",
+       5,
+       17,
+       23,
+       9,
+       3,
+       2,
+       {1, 2},
+       {2, 0, 1, 3},
+       {2, 3},
+       1,
+       true,
+       false,
        false},
       {"groups", 8, 10, 10, 12, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 4, true, true, false},
-      {"stride 3 (scalar gather)", 4, 20, 22, 10, 3, 3, {3, 3}, {1, 1, 1, 1}, {1, 1}, 1, true,
-       false, false},
+      {"stride 3 (scalar gather)",
+       4,
+       20,
+       22,
+       10,
+       3,
+       3,
+       {3, 3},
+       {1, 1, 1, 1},
+       {1, 1},
+       1,
+       true,
+       false,
+       false},
       {"1-D", 6, 0, 50, 10, 0, 5, {2}, {2, 1}, {1}, 1, true, true, false},
       // By channels (few positions, K >= 128, M >= 32).
-      {"3x3 7x7 by channels", 64, 7, 7, 40, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true, true,
+      {"3x3 7x7 by channels",
+       64,
+       7,
+       7,
+       40,
+       3,
+       3,
+       {1, 1},
+       {1, 1, 1, 1},
+       {1, 1},
+       1,
+       true,
+       true,
        true},
-      {"1x1 14x14 by channels", 256, 14, 14, 48, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true,
-       true, true},
-      {"1x1 stride 2 by channels", 160, 13, 13, 35, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, false,
-       false, false},
+      {"1x1 14x14 by channels",
+       256,
+       14,
+       14,
+       48,
+       1,
+       1,
+       {1, 1},
+       {0, 0, 0, 0},
+       {1, 1},
+       1,
+       true,
+       true,
+       true},
+      {"1x1 stride 2 by channels",
+       160,
+       13,
+       13,
+       35,
+       1,
+       1,
+       {2, 2},
+       {0, 0, 0, 0},
+       {1, 1},
+       1,
+       false,
+       false,
+       false},
   };
   for (const ConvCase& t : cases) {
     for (int threads : {1, 2}) {

@@ -2,7 +2,9 @@
 // constant weights on an AVX-512 CPU (WithConstants, at Session::Create) the
 // weights are packed once and the convolution runs as PackedGemm over panels
 // of an implicit im2col (packed_gemm.h), bias, residual and Relu in its
-// epilogue. Otherwise: im2col plus OpenBLAS GEMM, tiled over output
+// epilogue; a 3x3 stride-1 convolution with one pixel of padding and at
+// least 256 output positions runs as a direct convolution on the same
+// packed weights (direct_conv.h). Otherwise: im2col plus OpenBLAS GEMM, tiled over output
 // positions so the column buffer stays bounded; 1x1 stride-1 unpadded
 // convolutions skip im2col entirely. A Session may fuse a following Relu
 // (WithActivation) or residual Add (WithResidual) into the kernel.
@@ -14,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "worker/onnx/gemm.h"
+#include "worker/onnx/ops/direct_conv.h"
 #include "worker/onnx/ops/factories.h"
 #include "worker/onnx/ops/kernel_util.h"
 #include "worker/onnx/ops/packed_gemm.h"
@@ -308,6 +311,19 @@ class ConvOp final : public Op {
             }
           });
     };
+    if (packed && group_ == 1 && UseDirectConv3x3(g, cg, packed_->groups[0])) {
+      float* scratch = ctx.ScratchFloats(DirectConv3x3ScratchFloats(g, cg));
+      for (int64_t img = 0; img < n; ++img) {
+        float* yi = py + (img * ym + channel_offset) * positions;
+        GemmEpilogue ep;
+        ep.bias = pb;
+        ep.residual = pr != nullptr ? pr + (yi - py) : nullptr;
+        ep.relu = activation_ == Activation::kRelu;
+        DirectConv3x3(ctx.pool(), packed_->groups[0], px + img * c * g.h * g.w, cg, g, ep, yi,
+                      positions, scratch);
+      }
+      return absl::OkStatus();
+    }
     if (packed) {
       float* scratch = ctx.ScratchFloats(PackedGemmScratchFloats(ctx.pool()->num_threads(), mg));
       for (int64_t img = 0; img < n; ++img) {
