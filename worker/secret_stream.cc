@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "base/status_macros.h"
+#include "worker/memory_headroom.h"
 
 namespace strongroom::worker {
 namespace {
@@ -32,10 +34,17 @@ uint64_t PhysicalMemory() {
 }
 
 // The memory the kernel could hand out now without swapping
-// (/proc/meminfo's MemAvailable), read at each growth: the worker locks all
-// of its memory, so a locked mapping past it would not fail cleanly but
-// bring the OOM killer (or abort in SecretBytes). Unknown: no bound.
-uint64_t AvailableMemory() {
+// (/proc/meminfo's MemAvailable) or, where less, what this process's
+// cgroups still allow (memory_headroom.h: in a container MemAvailable is the
+// host's), read at each growth: the worker locks all of its memory, so a
+// locked mapping past it would not fail cleanly but bring the OOM killer (or
+// abort in SecretBytes). Unknown: no bound.
+struct Available {
+  uint64_t bytes = std::numeric_limits<uint64_t>::max();
+  bool cgroup = false;  // the cgroup limit is the tighter bound
+};
+Available AvailableMemory() {
+  Available out;
   std::ifstream meminfo("/proc/meminfo");
   std::string line;
   while (std::getline(meminfo, line)) {
@@ -44,11 +53,14 @@ uint64_t AvailableMemory() {
     absl::string_view rest = absl::StripAsciiWhitespace(absl::string_view(line).substr(13));
     if (absl::ConsumeSuffix(&rest, " kB") && absl::SimpleAtoi(rest, &kib) &&
         kib <= std::numeric_limits<uint64_t>::max() / 1024) {
-      return kib * 1024;
+      out.bytes = kib * 1024;
     }
     break;
   }
-  return std::numeric_limits<uint64_t>::max();
+  if (const std::optional<uint64_t> room = CgroupMemoryHeadroom(); room && *room < out.bytes) {
+    out = {*room, true};
+  }
+  return out;
 }
 
 }  // namespace
@@ -65,10 +77,11 @@ absl::Status SecretBytesSink::Grow(uint64_t needed) {
   }
   if (needed <= buffer_.size()) return absl::OkStatus();
   // The old buffer is freed only after the copy: both are held at once.
-  if (const uint64_t available = AvailableMemory(); needed > available) {
-    return absl::ResourceExhaustedError(absl::StrCat(what_, ": ", needed,
-                                                     " bytes is more than the ", available,
-                                                     " bytes of memory available now"));
+  if (const Available available = AvailableMemory(); needed > available.bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(what_, ": ", needed, " bytes is more than the ", available.bytes,
+                     " bytes of memory available now",
+                     available.cgroup ? " under this process's cgroup memory limit" : ""));
   }
   SecretBytes bigger(static_cast<size_t>(needed));
   if (size_ > 0) std::memcpy(bigger.RevealMutable().data(), buffer_.Reveal().data(), size_);
@@ -103,7 +116,7 @@ absl::Status SecretBytesSink::MakeRoom(size_t n) {
   // Doubling stops at the limits, so a stream that fits them is not refused
   // for the room it might have needed.
   const uint64_t cap =
-      std::max(needed, std::min({max_bytes_, PhysicalMemory(), AvailableMemory()}));
+      std::max(needed, std::min({max_bytes_, PhysicalMemory(), AvailableMemory().bytes}));
   return Grow(std::min(std::max(needed, doubled), cap));
 }
 

@@ -8,7 +8,8 @@
 // wiped on release. Reserve() with the expected size (the object's size from
 // the progress callback) avoids the copies. Append fails with
 // ResourceExhausted past `max_bytes`, the machine's memory or the memory
-// available now (MemAvailable), before allocating.
+// available now (MemAvailable, or the process's cgroup memory headroom where
+// less: memory_headroom.h), before allocating.
 //
 // SecretBytesSource reads a span (typically a SecretBytes' Reveal()) that it
 // does not own and that must outlive it.
