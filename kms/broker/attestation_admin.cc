@@ -2,7 +2,10 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -292,31 +295,42 @@ absl::Status AttestationAdmin::PutRevocation(absl::string_view token_id, absl::T
                  absl::StrCat(absl::ToUnixSeconds(token_expiry)));
 }
 
+void TrimExpiredRevocations(std::map<std::string, absl::Time>& revoked, absl::Time now,
+                            size_t keep) {
+  if (revoked.size() <= keep) return;
+  std::vector<std::pair<absl::Time, std::string>> expired;
+  for (const auto& [id, until] : revoked) {
+    if (until <= now) expired.emplace_back(until, id);
+  }
+  std::sort(expired.begin(), expired.end());
+  for (const auto& [until, id] : expired) {
+    if (revoked.size() <= keep) break;
+    revoked.erase(id);
+  }
+}
+
 absl::StatusOr<std::map<std::string, absl::Time>> AttestationAdmin::ActiveRevocations(
-    absl::Time now) {
+    absl::Time now, size_t keep) {
   std::map<std::string, absl::Time> active;
-  std::vector<std::string> expired;
   RETURN_IF_ERROR(db_.Scan(kRevokedPrefix, "", [&](absl::string_view key, absl::string_view v) {
     int64_t seconds = 0;
     const std::string id(key.substr(kRevokedPrefix.size()));
-    if (!absl::SimpleAtoi(v, &seconds)) {
-      // Damaged: still a revocation, kept for the longest a token lives.
-      active[id] = now + kMaxTokenLifetime;
-    } else if (absl::FromUnixSeconds(seconds) <= now) {
-      expired.push_back(std::string(key));
-    } else {
-      active[id] = absl::FromUnixSeconds(seconds);
-    }
+    // Damaged: still a revocation, kept for the longest a token lives.
+    active[id] =
+        absl::SimpleAtoi(v, &seconds) ? absl::FromUnixSeconds(seconds) : now + kMaxTokenLifetime;
     return true;
   }));
-  if (!expired.empty()) {
-    rocksdb::WriteBatch batch;
-    for (const std::string& key : expired) batch.Delete(key);
-    // Clearing out expired entries is housekeeping: the active set stands
-    // whether or not it succeeds (it is tried again at the next start).
-    if (absl::Status s = db_.Write(batch); !s.ok()) {
-      LogWarning("broker.revocation_cleanup_failed", {{"error", std::string(s.message())}});
-    }
+  if (active.size() <= keep) return active;
+  const std::map<std::string, absl::Time> all = active;
+  TrimExpiredRevocations(active, now, keep);
+  rocksdb::WriteBatch batch;
+  for (const auto& [id, until] : all) {
+    if (!active.contains(id)) batch.Delete(absl::StrCat(kRevokedPrefix, id));
+  }
+  // Clearing out expired entries is housekeeping: the active set stands
+  // whether or not it succeeds (it is tried again at the next start).
+  if (absl::Status s = db_.Write(batch); !s.ok()) {
+    LogWarning("broker.revocation_cleanup_failed", {{"error", std::string(s.message())}});
   }
   return active;
 }

@@ -89,13 +89,16 @@ class AttestationAdmin final : public attest::ReferenceValueResolver {
   // was never written or went with a deletion; NotFound for an unknown policy).
   absl::StatusOr<int64_t> ResolvePolicyVersion(absl::string_view name, int64_t version) const;
 
-  // Explicit token revocations, kept in the database until the token would
-  // have expired, so that a restart does not forget them (the key broker
-  // holds them in memory and reloads them at start).
+  // Explicit token revocations, kept in the database so that a restart does
+  // not forget them (the key broker holds them in memory and reloads them at
+  // start), each with the time by which its token has expired.
   absl::Status PutRevocation(absl::string_view token_id, absl::Time token_expiry);
-  // Revocations whose tokens have not expired at `now` (token id -> expiry);
-  // expired ones are deleted on the way.
-  absl::StatusOr<std::map<std::string, absl::Time>> ActiveRevocations(absl::Time now);
+  // The stored revocations (token id -> expiry). Those whose tokens have
+  // expired at `now` are deleted, earliest expiry first, only while more
+  // than `keep` are stored: an entry judged expired by a clock stepped
+  // forward would otherwise be gone when the clock is set back and its
+  // token, unexpired again, would pass (see TrimExpiredRevocations).
+  absl::StatusOr<std::map<std::string, absl::Time>> ActiveRevocations(absl::Time now, size_t keep);
 
   // ReferenceValueResolver: the current version of a set.
   absl::StatusOr<attest::ReferenceValueSet> Resolve(
@@ -146,6 +149,15 @@ absl::StatusOr<attest::Evidence> EvidenceFromProto(const v1::EvidenceItem& item,
 inline constexpr size_t kMaxEvidenceItems = 4;
 // The longest an attestation-result token may live (broker.token_ttl's bound).
 inline constexpr absl::Duration kMaxTokenLifetime = absl::Hours(24);
+// Revocations kept whatever the clock says (BrokerOptions::kept_revocations):
+// revocations are admin requests, one audited RPC each, so this many whose
+// tokens are still alive is far beyond any real use; ~100 bytes each in
+// memory and on disk.
+inline constexpr size_t kKeptRevocations = 100000;
+// Drops expired entries of `revoked` (token id -> expiry at `now`), earliest
+// expiry first, until at most `keep` remain or none has expired.
+void TrimExpiredRevocations(std::map<std::string, absl::Time>& revoked, absl::Time now,
+                            size_t keep);
 inline constexpr size_t kMaxEvidenceBytes = 256 * 1024;
 // InvalidArgument naming the field ("evidence: 0 items, expected 1..4",
 // "evidence[1]: N bytes, at most 262144") when `items` is outside those.

@@ -111,7 +111,8 @@ KeyBroker::KeyBroker(KeyManager& keys, AttestationAdmin& admin,
                   options_.max_challenges_per_principal),
       limiter_(clock, options_.rate_per_second, options_.rate_burst) {
   // Revocations survive a restart (until their tokens would have expired).
-  absl::StatusOr<std::map<std::string, absl::Time>> kept = admin_.ActiveRevocations(clock_.Now());
+  absl::StatusOr<std::map<std::string, absl::Time>> kept =
+      admin_.ActiveRevocations(clock_.Now(), options_.kept_revocations);
   if (kept.ok()) {
     revoked_ = *std::move(kept);
   } else {
@@ -489,7 +490,8 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
   {
     std::lock_guard<std::mutex> lock(revoked_mu_);
     if (revocations_unread_ && now >= revocations_retry_after_) {
-      absl::StatusOr<std::map<std::string, absl::Time>> kept = admin_.ActiveRevocations(now);
+      absl::StatusOr<std::map<std::string, absl::Time>> kept =
+          admin_.ActiveRevocations(now, options_.kept_revocations);
       if (kept.ok()) {
         revoked_ = *std::move(kept);
         revocations_unread_ = false;
@@ -498,12 +500,9 @@ absl::StatusOr<KeyBroker::CheckedToken> KeyBroker::CheckTokenFor(const Caller& c
       }
     }
     unread = revocations_unread_;
-    if (!revoked_.empty()) {
-      for (auto it = revoked_.begin(); it != revoked_.end();) {
-        it = it->second <= now ? revoked_.erase(it) : std::next(it);
-      }
-      revoked = revoked_.count(t.token_id) > 0;
-    }
+    // An entry stays while its token may pass (so whatever the clock did
+    // since it was judged expired) up to kept_revocations entries.
+    revoked = revoked_.contains(t.token_id);
   }
   // Denied (an audited, synced write) after the lock: every token check
   // takes it, and one replayed revoked token must not stall them all.

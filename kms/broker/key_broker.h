@@ -81,6 +81,9 @@ struct BrokerOptions {
   double rate_burst = 1000;
   size_t max_challenges = 100000;
   size_t max_challenges_per_principal = 1024;  // outstanding at once
+  // Revocations kept even after their tokens expired, up to this many
+  // (kKeptRevocations; see AttestationAdmin::ActiveRevocations).
+  size_t kept_revocations = kKeptRevocations;
   std::string verifier_id = "strongroomd";
   std::string collateral_dir;  // default Evidence.collateral_dir
 };

@@ -113,12 +113,15 @@ absl::StatusOr<v1::RevokeTokenResponse> KeyBroker::RevokeToken(
           return absl::InvalidArgumentError("token_id: expected 32 lowercase hex characters");
         }
         // Tokens live at most token_ttl from an iat at most the leeway ahead
-        // of now (a clock stepped back): keep the entry that long, on disk too.
+        // of now: by `until` the token has expired if the clock is right. The
+        // entry is dropped only past kept_revocations entries, whatever the
+        // clock did (AttestationAdmin::ActiveRevocations).
         const absl::Time until = clock_.Now() + options_.token_ttl + kTokenIatLeeway;
         RETURN_IF_ERROR(admin_.PutRevocation(r.token_id(), until));
         {
           std::lock_guard<std::mutex> lock(revoked_mu_);
           revoked_[r.token_id()] = until;
+          TrimExpiredRevocations(revoked_, clock_.Now(), options_.kept_revocations);
         }
         return v1::RevokeTokenResponse();
       },

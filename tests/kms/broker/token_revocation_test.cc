@@ -86,10 +86,15 @@ TEST_F(TokenRevocationTest, AdminRevokesATokenById) {
   MakeBroker(BrokerOptions{});
   EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
-  // Once the token would have expired the entry goes (the token is expired).
+  // Once the token has expired the entry stays (below kept_revocations);
+  // only past that many are expired ones dropped.
   clock_.Set(clock_.Now() + absl::Minutes(6));
-  ASSERT_OK_AND_ASSIGN(auto active, admin_->ActiveRevocations(clock_.Now()));
+  ASSERT_OK_AND_ASSIGN(auto active, admin_->ActiveRevocations(clock_.Now(), kKeptRevocations));
+  EXPECT_EQ(active.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(active, admin_->ActiveRevocations(clock_.Now(), 0));
   EXPECT_TRUE(active.empty());
+  ASSERT_OK_AND_ASSIGN(active, admin_->ActiveRevocations(clock_.Now(), kKeptRevocations));
+  EXPECT_TRUE(active.empty());  // deleted from the database
   r.set_token_id("NOT-HEX-0123456789abcdef01234567");
   EXPECT_THAT(broker_->RevokeToken(kAdmin, r), StatusIs(absl::StatusCode::kInvalidArgument));
   // A whole token pasted as the id: refused, and the chain holds only its
@@ -119,6 +124,54 @@ TEST_F(TokenRevocationTest, ARevocationOutlivesItsTokenWhenTheClockSteppedBack) 
   clock_.Set(issued + absl::Minutes(5) - absl::Seconds(20));  // the token has 20 s left
   EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
+}
+
+// A clock stepped forward past the token's expiry and then set back: the
+// token is unexpired again, and still revoked, in the same process and
+// after a restart made while the clock was ahead.
+TEST_F(TokenRevocationTest, ARevocationSurvivesAClockSteppedForwardAndBack) {
+  MakeReleasableKey();
+  ASSERT_OK_AND_ASSIGN(Workload w, NewWorkload());
+  ASSERT_OK_AND_ASSIGN(std::string token, Token(kWorkload, w));
+  ASSERT_OK_AND_ASSIGN(auto released, Release(kWorkload, token, w.keys.public_key));
+  v1::RevokeTokenRequest r;
+  r.set_token_id(released.sealed().token_id());
+  ASSERT_OK(broker_->RevokeToken(kAdmin, r).status());
+  const absl::Time revoked = clock_.Now();
+  clock_.Set(revoked + absl::Hours(24));
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_expired")));
+  clock_.Set(revoked + absl::Minutes(1));
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
+  clock_.Set(revoked + absl::Hours(24));
+  MakeBroker(BrokerOptions{});  // loads the revocations with the clock ahead
+  clock_.Set(revoked + absl::Minutes(1));
+  EXPECT_THAT(Release(kWorkload, token, w.keys.public_key),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token_revoked")));
+}
+
+// Past kept_revocations, expired entries go, earliest expiry first, on disk
+// at start and in memory as new ones come; unexpired ones never do.
+TEST_F(TokenRevocationTest, PastTheKeptCountExpiredRevocationsGoEarliestFirst) {
+  const absl::Time t0 = clock_.Now();
+  ASSERT_OK(admin_->PutRevocation("00000000000000000000000000000001", t0 + absl::Minutes(1)));
+  ASSERT_OK(admin_->PutRevocation("00000000000000000000000000000002", t0 + absl::Minutes(3)));
+  ASSERT_OK(admin_->PutRevocation("00000000000000000000000000000003", t0 + absl::Minutes(2)));
+  ASSERT_OK(admin_->PutRevocation("00000000000000000000000000000004", t0 + absl::Minutes(9)));
+  ASSERT_OK_AND_ASSIGN(auto kept, admin_->ActiveRevocations(t0 + absl::Minutes(5), 2));
+  EXPECT_THAT(kept, ::testing::ElementsAre(::testing::Key("00000000000000000000000000000002"),
+                                           ::testing::Key("00000000000000000000000000000004")));
+  // None expired: all stay, over the count.
+  ASSERT_OK_AND_ASSIGN(kept, admin_->ActiveRevocations(t0, 1));
+  EXPECT_EQ(kept.size(), 2u);
+  std::map<std::string, absl::Time> in_memory = {
+      {"a", t0 + absl::Minutes(2)}, {"b", t0 + absl::Minutes(1)}, {"c", t0 + absl::Minutes(7)}};
+  TrimExpiredRevocations(in_memory, t0 + absl::Minutes(5), 1);
+  EXPECT_THAT(in_memory, ::testing::ElementsAre(::testing::Key("c")));
+  in_memory = {{"a", t0 + absl::Minutes(2)}, {"b", t0 + absl::Minutes(1)}};
+  TrimExpiredRevocations(in_memory, t0 + absl::Minutes(5), 2);
+  EXPECT_EQ(in_memory.size(), 2u);
 }
 
 // A revocation whose stored expiry is damaged still revokes (kept for the
