@@ -99,8 +99,15 @@ void WalkUp(const std::string& point, const std::string& relative, bool v1,
   std::string rel = relative;
   while (true) {
     const std::string dir = point + rel;
-    const std::optional<uint64_t> limit =
+    std::optional<uint64_t> limit =
         v1 ? ReadNumber(dir + "/memory.limit_in_bytes") : ReadNumber(dir + "/memory.max");
+    if (!v1) {
+      // Past memory.high the kernel throttles the cgroup to reclaim, which
+      // locked memory cannot give: as good as a limit.
+      if (const std::optional<uint64_t> high = ReadNumber(dir + "/memory.high"); high) {
+        limit = limit ? std::min(*limit, *high) : *high;
+      }
+    }
     // v2's "max" does not parse as a number: no limit, as does v1's huge one.
     if (limit && (!v1 || *limit < kV1Unlimited)) {
       const std::optional<uint64_t> usage =
@@ -108,7 +115,11 @@ void WalkUp(const std::string& point, const std::string& relative, bool v1,
       if (usage) {
         const uint64_t reclaimable = std::min(
             *usage, StatValue(dir + "/memory.stat", v1 ? "total_inactive_file" : "inactive_file"));
-        const uint64_t room = *limit - std::min(*usage, *limit) + reclaimable;
+        // The usage counts the page cache too: once that is dropped it is
+        // usage - reclaimable, which may still be over the limit (lowered,
+        // or reclaim running behind).
+        const uint64_t after_reclaim = *usage - reclaimable;
+        const uint64_t room = *limit > after_reclaim ? *limit - after_reclaim : 0;
         *best = best->has_value() ? std::min(**best, room) : room;
       }
     }
@@ -145,6 +156,13 @@ std::optional<uint64_t> CgroupMemoryHeadroom(absl::string_view proc_self_cgroup,
       const absl::string_view root = m.root == "/" ? "" : absl::string_view(m.root);
       if (!absl::ConsumePrefix(&path, root) || (!path.empty() && path[0] != '/')) continue;
       if (path == "/") path = "";
+      // A cgroup outside this namespace's root shows as "/../..": not
+      // under the mount, so not found there.
+      const std::vector<absl::string_view> parts = absl::StrSplit(path, '/');
+      if (std::find(parts.begin(), parts.end(), "..") != parts.end() ||
+          std::find(parts.begin(), parts.end(), ".") != parts.end()) {
+        break;
+      }
       WalkUp(m.point, std::string(path), v1, &best);
       break;
     }

@@ -8,16 +8,18 @@
 // under a cgroup v1 memory controller and a v2 unified tree at once): the
 // process's cgroup in each (/proc/self/cgroup) is found under its mount
 // (/proc/self/mountinfo), and it and every ancestor up to the mount's root
-// that has a limit gives limit - usage + inactive_file (page cache charged
-// to it that the kernel drops before failing a charge), the smallest of
-// them all being the headroom:
-//  - v2: memory.max ("max" is none), memory.current, memory.stat's
-//    inactive_file;
+// that has a limit gives limit - (usage - inactive_file), at least 0
+// (inactive_file: page cache charged to it that the kernel drops before
+// failing a charge), the smallest of them all being the headroom:
+//  - v2: the lower of memory.max and memory.high ("max" is none; past
+//    memory.high the cgroup is throttled to reclaim, which locked memory
+//    cannot give), memory.current, memory.stat's inactive_file;
 //  - v1: memory.limit_in_bytes (2^62 and above is none: the kernel's
 //    "unlimited" is PAGE_COUNTER_MAX pages), memory.usage_in_bytes,
 //    memory.stat's total_inactive_file.
 // A file that is missing or does not parse leaves its cgroup out (no
-// bound from it), as an unknown MemAvailable does.
+// bound from it), as an unknown MemAvailable does; so does a cgroup path
+// with ".." (outside this cgroup namespace's root, not under the mount).
 //
 // Thread-safe (reads files only).
 #ifndef STRONGROOM_WORKER_MEMORY_HEADROOM_H_

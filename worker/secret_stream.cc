@@ -65,7 +65,7 @@ Available AvailableMemory() {
 
 }  // namespace
 
-absl::Status SecretBytesSink::Grow(uint64_t needed) {
+absl::Status SecretBytesSink::Grow(uint64_t needed, uint64_t available, bool cgroup) {
   if (needed > max_bytes_) {
     return absl::ResourceExhaustedError(
         absl::StrCat(what_, ": more than ", max_bytes_, " bytes (", needed, " needed)"));
@@ -77,11 +77,16 @@ absl::Status SecretBytesSink::Grow(uint64_t needed) {
   }
   if (needed <= buffer_.size()) return absl::OkStatus();
   // The old buffer is freed only after the copy: both are held at once.
-  if (const Available available = AvailableMemory(); needed > available.bytes) {
+  if (available == 0) {
+    const Available now = AvailableMemory();
+    available = now.bytes;
+    cgroup = now.cgroup;
+  }
+  if (needed > available) {
     return absl::ResourceExhaustedError(
-        absl::StrCat(what_, ": ", needed, " bytes is more than the ", available.bytes,
+        absl::StrCat(what_, ": ", needed, " bytes is more than the ", available,
                      " bytes of memory available now",
-                     available.cgroup ? " under this process's cgroup memory limit" : ""));
+                     cgroup ? " under this process's cgroup memory limit" : ""));
   }
   SecretBytes bigger(static_cast<size_t>(needed));
   if (size_ > 0) std::memcpy(bigger.RevealMutable().data(), buffer_.Reveal().data(), size_);
@@ -114,10 +119,14 @@ absl::Status SecretBytesSink::MakeRoom(size_t n) {
   // Doubling keeps the copies (each into locked memory) amortized O(n).
   const uint64_t doubled = std::max<uint64_t>(uint64_t{buffer_.size()} * 2, 4096);
   // Doubling stops at the limits, so a stream that fits them is not refused
-  // for the room it might have needed.
-  const uint64_t cap =
-      std::max(needed, std::min({max_bytes_, PhysicalMemory(), AvailableMemory().bytes}));
-  return Grow(std::min(std::max(needed, doubled), cap));
+  // for the room it might have needed; and beyond what is needed it takes at
+  // most half of the memory available now (one reading, also the one Grow
+  // checks against), leaving the rest to the process.
+  const Available now = AvailableMemory();
+  const uint64_t spare = now.bytes > needed ? (now.bytes - needed) / 2 : 0;
+  const uint64_t cap = std::max(needed, std::min({max_bytes_, PhysicalMemory(), needed + spare}));
+  return Grow(std::min(std::max(needed, doubled), cap), std::max<uint64_t>(now.bytes, 1),
+              now.cgroup);
 }
 
 absl::Status SecretBytesSink::Append(std::span<const uint8_t> data) {
