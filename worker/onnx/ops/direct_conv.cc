@@ -12,7 +12,7 @@ namespace {
 // Output positions (flat q) per tile: 3 zmm.
 constexpr int64_t kTileQ = 48;
 // Floats past the last bordered plane that a tile's loads may reach (the
-// border columns' and the last tile's lanes, never stored): at most 46.
+// border columns' and the last tile's lanes, never stored): fewer than 48.
 constexpr int64_t kGuard = 64;
 // Below this many multiply-adds the pool's wake-up costs more than it saves
 // (as in packed_gemm.cc).
