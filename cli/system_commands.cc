@@ -19,14 +19,21 @@ absl::Status Status(Invocation& inv) {
   }
   std::cout << absl::StrFormat(
       "server     strongroomd %s, up %ds\n"
-      "caller     %s (role: %s)\n"
+      "caller     %s (role: %s)\n",
+      r.version(), r.uptime_seconds(), r.principal(), r.role());
+  // The server shows its HSM token and database to admins, auditors and
+  // owners only.
+  if (!r.has_hsm()) {
+    std::cout << "hsm        (not shown to this role)\n";
+    return absl::OkStatus();
+  }
+  std::cout << absl::StrFormat(
       "hsm        token '%s' (%s %s, serial %s), module %s\n"
       "           %d open sessions, generation %d, %d recoveries\n"
       "storage    %s (~%d records)\n",
-      r.version(), r.uptime_seconds(), r.principal(), r.role(), r.hsm().token_label(),
-      r.hsm().manufacturer(), r.hsm().model(), r.hsm().serial(), r.hsm().module(),
-      r.hsm().open_sessions(), r.hsm().generation(), r.hsm().recoveries(), r.storage().path(),
-      r.storage().estimated_keys());
+      r.hsm().token_label(), r.hsm().manufacturer(), r.hsm().model(), r.hsm().serial(),
+      r.hsm().module(), r.hsm().open_sessions(), r.hsm().generation(), r.hsm().recoveries(),
+      r.storage().path(), r.storage().estimated_keys());
   return absl::OkStatus();
 }
 

@@ -7,7 +7,7 @@ set -euo pipefail
 bin=$1 src=$2
 # shellcheck source=tests/e2e/lib.sh
 source "$src/tests/e2e/lib.sh"
-e2e_provision admin:admin
+e2e_provision admin:admin worker:workload
 
 # A config with a typo is refused with the field named.
 sed 's/token_label/token_lable/' "$tmp/strongroomd.yaml" > "$tmp/bad.yaml"
@@ -41,6 +41,14 @@ grep -q "HSM check passed" "$tmp/check.txt" || fail "hsm check output"
 [[ $(grep -c ' ok ' "$tmp/check.txt") -eq 6 ]] || fail "hsm check did not report 6 passing steps"
 rc=0; "$bin/strongroom" hsm check --payload-bytes 70000 2> "$tmp/err" || rc=$?
 [[ $rc -eq 2 ]] && grep -q -- "--payload-bytes: 70000 is outside" "$tmp/err" || fail "hsm check --payload-bytes 70000: exit $rc"
+# A workload sees who it is, not the HSM or the database, and may not run the HSM check.
+e2e_client_config worker
+expect_rc 0 "status as a workload" worker status
+grep -q "role: workload" "$tmp/out" && grep -q "hsm        (not shown to this role)" "$tmp/out" ||
+  fail "a workload's status: $(cat "$tmp/out")"
+grep -q "storage" "$tmp/out" && fail "a workload's status shows the storage"
+expect_rc 1 "hsm check as a workload" worker hsm check
+grep -q "(role workload) is not an admin or auditor" "$tmp/err" || fail "hsm check as a workload: $(cat "$tmp/err")"
 
 # Usage errors exit 2; a refused connection exits 1.
 set +e

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -46,19 +47,25 @@ class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(token_, hsm_sim::SoftHsmToken::Create("server-test"));
-    pki_ = Pki(token_->dir() + "/pki", "--client admin --client stranger");
+    pki_ = Pki(token_->dir() + "/pki",
+               "--client admin --client stranger --client auditor --client owner --client worker");
     foreign_ = Pki(token_->dir() + "/foreign", "--client admin");
     std::string yaml = absl::StrCat(R"(
 server:
   listen: 127.0.0.1:0
   tls: {cert: pki/server.crt, key: pki/server.key, client_ca: pki/ca.crt}
 hsm:
-  module: )", hsm_sim::SoftHsmToken::SoftHsmModulePath(), R"(
+  module: )",
+                                    hsm_sim::SoftHsmToken::SoftHsmModulePath(), R"(
   token_label: server-test
-  pin_file: )", token_->pin_file(), R"(
+  pin_file: )",
+                                    token_->pin_file(), R"(
 storage: {path: db}
 principals:
   - {name: "spiffe://strongroom/admin", role: admin}
+  - {name: "spiffe://strongroom/auditor", role: auditor}
+  - {name: "spiffe://strongroom/owner", role: owner}
+  - {name: "spiffe://strongroom/worker", role: workload}
 )");
     ASSERT_OK_AND_ASSIGN(ServerConfig config, ParseServerConfig(yaml, "test.yaml", token_->dir()));
     ASSERT_OK_AND_ASSIGN(server_, StrongroomServer::Start(config));
@@ -92,6 +99,35 @@ TEST_F(ServerTest, UnlistedPrincipalHasNoRole) {
   ASSERT_OK_AND_ASSIGN(auto status, conn->GetStatus());
   EXPECT_EQ(status.principal(), "spiffe://strongroom/stranger");
   EXPECT_EQ(status.role(), "none");
+  // Who it is, but not the HSM token or the database; no HSM operations.
+  EXPECT_FALSE(status.has_hsm());
+  EXPECT_FALSE(status.has_storage());
+  EXPECT_THAT(conn->CheckHsm(0), StatusIs(absl::StatusCode::kPermissionDenied,
+                                          HasSubstr("(role none) is not an admin or auditor")));
+}
+
+// The token and the database for admins, auditors and owners; the HSM check
+// for admins and auditors.
+TEST_F(ServerTest, StatusDetailsAndTheHsmCheckFollowTheRole) {
+  for (const auto& [client, details, check] :
+       {std::tuple<std::string, bool, bool>{"auditor", true, true},
+        std::tuple<std::string, bool, bool>{"owner", true, false},
+        std::tuple<std::string, bool, bool>{"worker", false, false}}) {
+    SCOPED_TRACE(client);
+    ASSERT_OK_AND_ASSIGN(auto conn, client::Connection::Open(As(pki_, client)));
+    ASSERT_OK_AND_ASSIGN(auto status, conn->GetStatus());
+    EXPECT_EQ(status.principal(), "spiffe://strongroom/" + client);
+    EXPECT_EQ(status.has_hsm(), details);
+    EXPECT_EQ(status.hsm().token_label(), details ? "server-test" : "");
+    EXPECT_EQ(status.has_storage(), details);
+    if (check) {
+      ASSERT_OK_AND_ASSIGN(auto report, conn->CheckHsm(0));
+      EXPECT_TRUE(report.ok());
+    } else {
+      EXPECT_THAT(conn->CheckHsm(0), StatusIs(absl::StatusCode::kPermissionDenied,
+                                              HasSubstr("is not an admin or auditor")));
+    }
+  }
 }
 
 TEST_F(ServerTest, HsmCheckRunsEveryStep) {
