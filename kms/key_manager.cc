@@ -28,7 +28,11 @@ absl::StatusOr<std::unique_ptr<KeyManager>> KeyManager::Create(pkcs11::Hsm& hsm,
                                                                KmsOptions options) {
   std::unique_ptr<KeyManager> km(new KeyManager(hsm, db, clock, options));
   RETURN_IF_ERROR(km->Load());
-  RETURN_IF_ERROR(km->ResolveHsmIntents());
+  if (options.defer_hsm_intents) {
+    RETURN_IF_ERROR(km->ReadHsmIntents().status());
+  } else {
+    RETURN_IF_ERROR(km->ResolveHsmIntents());
+  }
   RETURN_IF_ERROR(km->EnsureRootKey());
   return km;
 }
@@ -226,7 +230,7 @@ absl::StatusOr<pkcs11::KeyHandle> KeyManager::GenerateRecordedKey(const std::str
   return obj;
 }
 
-absl::Status KeyManager::ResolveHsmIntents() {
+absl::StatusOr<std::vector<records::HsmObjectIntent>> KeyManager::ReadHsmIntents() {
   std::vector<records::HsmObjectIntent> intents;
   absl::Status parse_error;
   RETURN_IF_ERROR(db_.Scan(kHsmIntentPrefix, "", [&](absl::string_view k, absl::string_view v) {
@@ -240,20 +244,44 @@ absl::Status KeyManager::ResolveHsmIntents() {
     return true;
   }));
   RETURN_IF_ERROR(parse_error);
+  return intents;
+}
+
+absl::Status KeyManager::ResolveHsmIntents() {
+  ASSIGN_OR_RETURN(std::vector<records::HsmObjectIntent> intents, ReadHsmIntents());
   if (intents.empty()) return absl::OkStatus();
   absl::flat_hash_set<std::string> recorded;
-  for (const auto& [id, view] : views_) {
-    for (const auto& [n, rec] : view->versions) {
-      if (!rec.hsm_object_id().empty()) recorded.insert(rec.hsm_object_id());
+  {
+    std::shared_lock<std::shared_mutex> lock(views_mu_);
+    for (const auto& [id, view] : views_) {
+      for (const auto& [n, rec] : view->versions) {
+        if (!rec.hsm_object_id().empty()) recorded.insert(rec.hsm_object_id());
+      }
     }
+    for (const auto& [id, rec] : roots_) recorded.insert(rec.hsm_object_id());
   }
-  for (const auto& [id, rec] : roots_) recorded.insert(rec.hsm_object_id());
+  constexpr absl::string_view kPrincipal = "system:start-up";
+  constexpr absl::string_view kAction = "destroy_unrecorded_hsm_object";
   for (const records::HsmObjectIntent& intent : intents) {
     const std::string hex = HexEncode(AsBytes(intent.hsm_object_id()));
     if (!recorded.contains(intent.hsm_object_id())) {
+      // Destroying key material is a key decision: in the audit chain,
+      // requested before and applied after, as maintenance's are.
+      if (options_.system_change_requested) {
+        if (absl::Status s =
+                options_.system_change_requested(kPrincipal, kAction, intent.purpose());
+            !s.ok()) {
+          LogError(
+              "kms.hsm_intent_unresolved",
+              {{"purpose", intent.purpose()}, {"id", hex}, {"error", std::string(s.message())}});
+          continue;
+        }
+      }
       absl::Status s = hsm_.DestroyKey(TokenKey(intent.hsm_object_id(), intent.hsm_label()));
       if (!s.ok() && !absl::IsNotFound(s)) {
         // Kept for the next start; the service itself does not depend on it.
+        // (Its request record stands without an outcome, as a maintenance
+        // change that failed.)
         LogError("kms.hsm_intent_unresolved",
                  {{"purpose", intent.purpose()}, {"id", hex}, {"error", std::string(s.message())}});
         continue;
@@ -262,6 +290,13 @@ absl::Status KeyManager::ResolveHsmIntents() {
                                                          {"id", hex},
                                                          {"label", intent.hsm_label()},
                                                          {"present", s.ok()}});
+      if (options_.system_change_applied) {
+        options_.system_change_applied(
+            kPrincipal, kAction, intent.purpose(),
+            absl::StrCat("hsm object ", hex, " (", intent.hsm_label(), ") ",
+                         s.ok() ? "destroyed" : "was not in the HSM",
+                         ": no committed record names it"));
+      }
     }
     RETURN_IF_ERROR(db_.Delete(HsmIntentKey(AsBytes(intent.hsm_object_id()))));
   }

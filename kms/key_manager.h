@@ -79,6 +79,11 @@ struct KmsOptions {
   // Tests: called before each key commit's write; an error fails the commit
   // as a failed database write would.
   std::function<absl::Status()> before_commit_for_testing;
+  // Create leaves the HSM intents of an interrupted start-up or key creation
+  // for the owner to resolve with ResolveHsmIntents once the audit log takes
+  // records (the server: after its start-up note); Create still refuses a
+  // corrupt intent record.
+  bool defer_hsm_intents = false;
   // Tests: called before each crypto-shred compaction; an error fails it as
   // a failed RocksDB compaction would.
   std::function<absl::Status()> before_compaction_for_testing;
@@ -109,6 +114,17 @@ class KeyManager {
                                                             const Clock& clock,
                                                             KmsOptions options);
   ~KeyManager();
+
+  // Every HSM intent left behind (a token object whose creation was
+  // interrupted before the record naming it was committed) is resolved: the
+  // object kept if a record names it, else destroyed, as a system change
+  // ("system:start-up", "destroy_unrecorded_hsm_object", the version or
+  // root key it was made for) through KmsOptions::system_change_requested /
+  // _applied, whose detail names the object and whether the HSM still held
+  // it; then the intent is deleted. An object whose destruction or request
+  // record fails keeps its intent for the next start. Create calls it unless
+  // KmsOptions::defer_hsm_intents. Not concurrent with key creation.
+  absl::Status ResolveHsmIntents();
 
   absl::StatusOr<v1::Key> CreateKey(const Caller& c, const v1::CreateKeyRequest& r);
   absl::StatusOr<v1::Key> GetKey(const Caller& c, const v1::GetKeyRequest& r);
@@ -257,9 +273,8 @@ class KeyManager {
   // in the batch that records the object.
   absl::StatusOr<pkcs11::KeyHandle> GenerateRecordedKey(const std::string& label, uint32_t usage,
                                                         const std::string& purpose);
-  // At start, after Load: every intent left behind is resolved (the object
-  // kept if a record names it, destroyed if none does) and deleted.
-  absl::Status ResolveHsmIntents();
+  // The stored HSM intents (DataLoss naming a corrupt one).
+  absl::StatusOr<std::vector<records::HsmObjectIntent>> ReadHsmIntents();
   absl::StatusOr<records::KeyVersionRecord> NewVersion(const v1::Key& key, uint32_t number,
                                                        v1::KeyVersionState state,
                                                        const std::string& principal);

@@ -146,6 +146,9 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
     server->broker_->admin_audit().applied(kms::Caller{std::string(principal), kms::Role::kNone},
                                            action, resource, detail);
   };
+  // Interrupted creations' HSM objects are destroyed once the audit log
+  // takes their records (below).
+  kms_options.defer_hsm_intents = true;
   ASSIGN_OR_RETURN(s->key_manager_,
                    kms::KeyManager::Create(*s->hsm_, *s->db_, SystemClock::Default(), kms_options));
   s->system_ = std::make_unique<SystemService>(s->config_, *s->hsm_, *s->db_);
@@ -248,6 +251,11 @@ absl::StatusOr<std::unique_ptr<StrongroomServer>> StrongroomServer::Start(Server
         "check: ",
         integrity.message());
     RETURN_IF_ERROR(s->audit_->Append(std::move(e)).status());
+  }
+  // After the note (nothing may be appended before it), so a failure here
+  // does not stop the start: what is left is tried again at the next one.
+  if (absl::Status intents = s->key_manager_->ResolveHsmIntents(); !intents.ok()) {
+    LogError("kms.hsm_intents_unresolved", {{"error", std::string(intents.message())}});
   }
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {

@@ -56,6 +56,7 @@ class KeyManagerFixture : public ::testing::Test {
       return absl::OkStatus();
     };
     options.check_owner = check_owner_;
+    options.defer_hsm_intents = defer_hsm_intents_;
     options.system_change_requested = [this](absl::string_view principal, absl::string_view action,
                                              absl::string_view resource) -> absl::Status {
       if (fail_system_requests_) return absl::UnavailableError("injected: audit log unavailable");
@@ -138,6 +139,7 @@ class KeyManagerFixture : public ::testing::Test {
   // KmsOptions::system_change_requested / _applied, as one line each.
   std::vector<std::string> system_changes_;
   bool fail_system_requests_ = false;
+  bool defer_hsm_intents_ = false;                              // KmsOptions::defer_hsm_intents
   bool fail_compactions_ = false;                               // crypto-shred compactions fail
   std::function<void()> before_seal_;  // KmsOptions::before_seal_for_testing
   std::function<void()> before_commit_;  // first in KmsOptions::before_commit_for_testing

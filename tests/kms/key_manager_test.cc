@@ -351,7 +351,35 @@ TEST_F(KeyManagerTest, FailedCommitLeavesNoHsmObjectAfterRestart) {
   EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"));
   EXPECT_EQ(CountRecords("hsm-intent/"), 2u);
   fail_commits_ = false;
+  system_changes_.clear();
+  // Deferred (as the server does until its audit log takes records): the
+  // objects and intents stay until ResolveHsmIntents. A request that cannot
+  // be recorded keeps both for the next start.
+  defer_hsm_intents_ = true;
   Reopen();
+  EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-orphan-v1"));
+  EXPECT_EQ(CountRecords("hsm-intent/"), 2u);
+  fail_system_requests_ = true;
+  ASSERT_OK(km_->ResolveHsmIntents());
+  EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-orphan-v1"));
+  EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"));
+  EXPECT_EQ(CountRecords("hsm-intent/"), 2u);
+  EXPECT_TRUE(system_changes_.empty());
+  fail_system_requests_ = false;
+  defer_hsm_intents_ = false;
+  Reopen();
+  // Each destruction is a system change on the audit hooks.
+  EXPECT_THAT(system_changes_,
+              ::testing::UnorderedElementsAre(
+                  "requested system:start-up destroy_unrecorded_hsm_object keys/orphan/versions/1",
+                  ::testing::AllOf(
+                      HasSubstr("system:start-up destroy_unrecorded_hsm_object "
+                                "keys/orphan/versions/1: hsm object "),
+                      HasSubstr("(strongroom-orphan-v1) destroyed: no committed record names it")),
+                  "requested system:start-up destroy_unrecorded_hsm_object keys/h/versions/2",
+                  ::testing::AllOf(
+                      HasSubstr("keys/h/versions/2: hsm object "),
+                      HasSubstr("(strongroom-h-v2) destroyed: no committed record names it"))));
   EXPECT_THAT(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-orphan-v1"),
               StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"),
@@ -389,9 +417,17 @@ TEST_F(KeyManagerTest, IntentWhoseRecordLandedKeepsTheObject) {
   never.set_purpose("keys/h/versions/3");
   ASSERT_OK(
       db_->Put(internal::HsmIntentKey(AsBytes(never.hsm_object_id())), never.SerializeAsString()));
+  system_changes_.clear();
   Reopen();
   EXPECT_EQ(CountRecords("hsm-intent/"), 0u);
   EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"));
+  // Only the object nobody names is a (recorded) destruction.
+  EXPECT_THAT(system_changes_,
+              ::testing::ElementsAre(
+                  "requested system:start-up destroy_unrecorded_hsm_object keys/h/versions/3",
+                  "system:start-up destroy_unrecorded_hsm_object keys/h/versions/3: hsm object "
+                  "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a (strongroom-h-v3) was not in the HSM: no "
+                  "committed record names it"));
   ASSERT_OK_AND_ASSIGN(auto ct, Encrypt("h", "under v2"));
   ASSERT_OK_AND_ASSIGN(auto pt, Decrypt(ct.ciphertext()));
   EXPECT_EQ(pt.plaintext(), "under v2");

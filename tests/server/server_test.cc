@@ -24,6 +24,7 @@
 #include "kms/audit/audit_log.h"
 #include "kms/audit/audit_storage.h"
 #include "kms/audit/export_verifier.h"
+#include "kms/key_manager_internal.h"
 #include "server/config.h"
 #include "storage/database.h"
 #include "tests/client/loopback_server.h"
@@ -556,6 +557,46 @@ TEST(ServerAuditTest, ABrokenChainStopsTheStartUnlessOpenedForForensics) {
   const kms::AuditVerifyResult verified = kms::VerifyExport(in, {});
   EXPECT_FALSE(verified.ok);
   EXPECT_EQ(verified.first_bad_sequence, 1u);
+}
+
+// An HSM object whose key creation was interrupted before its record (here:
+// the intent of one the HSM never made) is resolved at the next start once
+// the audit log takes records: a system change, requested and applied, in
+// the chain, and the intent gone.
+TEST(ServerAuditTest, AnInterruptedCreationsHsmObjectIsDestroyedOnTheRecord) {
+  ASSERT_OK_AND_ASSIGN(auto local, client::testing::LoopbackServer::Provision(
+                                       "audit-intent", {{"admin", "admin"}}));
+  ASSERT_OK(local->Start());
+  local->Stop();
+  const std::string id(16, '\x3c');
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, storage::Database::Open(local->dir() + "/db"));
+    kms::records::HsmObjectIntent intent;
+    intent.set_hsm_object_id(id);
+    intent.set_hsm_label("strongroom-lost-v1");
+    intent.set_purpose("keys/lost/versions/1");
+    ASSERT_OK(db->Put(kms::internal::HsmIntentKey(AsBytes(id)), intent.SerializeAsString()));
+  }
+  ASSERT_OK(local->Start());
+  ASSERT_OK_AND_ASSIGN(auto admin, client::Connection::Open(local->As("admin")));
+  ASSERT_OK_AND_ASSIGN(v1::ExportAuditResponse exported,
+                       admin->ExportAudit(v1::ExportAuditRequest()));
+  std::vector<std::string> records;
+  std::istringstream lines(exported.jsonl());
+  for (std::string l; std::getline(lines, l);) {
+    if (l.find("destroy_unrecorded_hsm_object") != std::string::npos) records.push_back(l);
+  }
+  ASSERT_EQ(records.size(), 2u) << exported.jsonl();
+  for (const std::string& r : records) {
+    EXPECT_THAT(r, HasSubstr("\"principal\":\"system:start-up\""));
+    EXPECT_THAT(r, HasSubstr("\"resource\":\"keys/lost/versions/1\""));
+  }
+  EXPECT_THAT(records[1], HasSubstr("3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c (strongroom-lost-v1) was not "
+                                    "in the HSM"));
+  local->Stop();
+  ASSERT_OK_AND_ASSIGN(auto db, storage::Database::Open(local->dir() + "/db"));
+  EXPECT_THAT(db->Get(kms::internal::HsmIntentKey(AsBytes(id))),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 // A copy of the database taken earlier and put back while the server is down
