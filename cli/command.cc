@@ -4,6 +4,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "base/status_macros.h"
 
 namespace strongroom::cli {
@@ -11,7 +13,85 @@ namespace {
 
 constexpr absl::string_view kLocalPayload = "type.strongroom.dev/cli.LocalError";
 
+// A synopsis cut into units: bare words and whole bracketed groups ("[...]",
+// "(...)", nested), each with a trailing "..." kept on it.
+std::vector<std::string> SynopsisUnits(absl::string_view synopsis) {
+  std::vector<std::string> units;
+  size_t i = 0;
+  while (i < synopsis.size()) {
+    if (synopsis[i] == ' ') {
+      ++i;
+      continue;
+    }
+    const size_t start = i;
+    if (synopsis[i] == '[' || synopsis[i] == '(') {
+      int depth = 0;
+      for (; i < synopsis.size(); ++i) {
+        if (synopsis[i] == '[' || synopsis[i] == '(') ++depth;
+        if ((synopsis[i] == ']' || synopsis[i] == ')') && --depth == 0) {
+          ++i;
+          break;
+        }
+      }
+    }
+    while (i < synopsis.size() && synopsis[i] != ' ') ++i;
+    units.emplace_back(synopsis.substr(start, i - start));
+  }
+  return units;
+}
+
+// A positional unit's name(s): a group's words that are not flags or their
+// values ("(POLICY | none)" -> POLICY|none; "[OUT]" -> OUT; "[A B]..." ->
+// A, B).
+std::vector<std::string> UnitNames(absl::string_view unit) {
+  absl::ConsumeSuffix(&unit, "...");
+  const bool group = absl::StartsWith(unit, "[") || absl::StartsWith(unit, "(");
+  if (!group) return {std::string(unit)};
+  const bool alternatives = absl::StartsWith(unit, "(");
+  unit = unit.substr(1, unit.size() - 2);
+  std::vector<std::string> names;
+  bool after_flag = false;
+  for (const std::string& word : SynopsisUnits(unit)) {
+    if (word == "|") continue;
+    if (absl::StartsWith(word, "--")) {
+      after_flag = true;
+      continue;
+    }
+    if (after_flag) {  // the flag's value
+      after_flag = false;
+      continue;
+    }
+    names.push_back(word);
+  }
+  if (alternatives && names.size() > 1) return {absl::StrJoin(names, "|")};
+  return names;
+}
+
 }  // namespace
+
+std::string PositionalName(absl::string_view synopsis, size_t index) {
+  std::vector<std::string> names;
+  std::vector<std::string> repeated;  // the names a trailing "..." repeats
+  bool after_flag = false;
+  for (const std::string& unit : SynopsisUnits(synopsis)) {
+    if (absl::StartsWith(unit, "--")) {
+      after_flag = !absl::StrContains(unit, "=");
+      continue;
+    }
+    if (after_flag) {  // "--type T": T is the flag's
+      after_flag = false;
+      continue;
+    }
+    if (absl::StartsWith(unit, "[--") || absl::StartsWith(unit, "(--") || unit == "|") continue;
+    std::vector<std::string> unit_names = UnitNames(unit);
+    if (unit_names.empty()) continue;
+    names.insert(names.end(), unit_names.begin(), unit_names.end());
+    repeated = absl::EndsWith(unit, "...") ? unit_names : std::vector<std::string>{};
+  }
+  if (index < names.size()) return names[index];
+  if (repeated.empty()) return "";
+  return repeated[(index - names.size()) % repeated.size()];
+}
 
 absl::StatusOr<client::Connection*> Invocation::Connect() {
   if (connection_ == nullptr) {

@@ -60,6 +60,12 @@ struct Command {
   std::function<absl::Status(Invocation&)> run;
 };
 
+// The name a synopsis gives its positional argument `index` (0-based):
+// "OUT" for 1 in "DATASET/NAME[@VERSION] OUT [--range START-END]", "POLICY|none"
+// for 1 in "KEY (POLICY | none)", a repeated group's names again past its
+// end ("[DATASET/NAME FILE]..."); "" when the synopsis does not say.
+std::string PositionalName(absl::string_view synopsis, size_t index);
+
 std::vector<Command> SystemCommands();  // status, ping, hsm check, root ...
 std::vector<Command> KeyCommands();     // key ...
 std::vector<Command> CryptoCommands();  // encrypt, decrypt, datakey, reencrypt

@@ -170,8 +170,11 @@ int Main(int argc, char** argv) {
   // ds/m "$OUT"` printing the plaintext). `-` names those explicitly.
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i].empty()) {
-      std::fprintf(stderr, "strongroom: %s: argument %zu is empty\nusage: strongroom %s %s\n",
-                   command->name.c_str(), i + 1, command->name.c_str(), command->synopsis.c_str());
+      const std::string name = PositionalName(command->synopsis, i);
+      std::fprintf(stderr, "strongroom: %s: argument %zu%s is empty\nusage: strongroom %s %s\n",
+                   command->name.c_str(), i + 1,
+                   name.empty() ? "" : absl::StrCat(" (", name, ")").c_str(), command->name.c_str(),
+                   command->synopsis.c_str());
       return kExitUsage;
     }
   }

@@ -157,9 +157,9 @@ grep -q -- "--evidence is empty" "$tmp/empty_evidence.err" || fail "empty --evid
 expect 2 empty_ca attest verify "${snp[@]}" --ca ""
 # So are empty arguments ("$OUT" unset), which as files would be stdin/stdout.
 expect 2 empty_arg audit verify "" --allow-unpinned
-grep -q "audit verify: argument 1 is empty" "$tmp/empty_arg.err" || fail "empty argument: no message"
+grep -q "audit verify: argument 1 (FILE) is empty" "$tmp/empty_arg.err" || fail "empty argument: no message"
 expect 2 empty_out object get ds1/model.bin ""
-grep -q "object get: argument 2 is empty" "$tmp/empty_out.err" || fail "empty OUT: no message"
+grep -q "object get: argument 2 (OUT) is empty" "$tmp/empty_out.err" || fail "empty OUT: no message"
 # A flag that would be ignored is refused: a GPU chain without the GPU report,
 # collateral in a dry run (the server uses its own).
 expect 2 gpu_chain_alone attest verify "${snp[@]}" --gpu-chain "$V/nvidia/nvtrust_hopperCertChain.pem"
