@@ -101,9 +101,9 @@ absl::Status RootRotate(Invocation& inv) {
 // clang-format off
 std::vector<Command> SystemCommands() {
   return {
-      {"status", "", "server, caller identity, HSM and storage", 0, 0, {}, {}, Status},
+      {"status", "", "server, caller identity; HSM and storage (admin, auditor, owner)", 0, 0, {}, {}, Status},
       {"ping", "", "an authenticated no-op round trip", 0, 0, {}, {}, Ping},
-      {"hsm check", "[--payload-bytes N]", "run key operations inside the HSM", 0, 0,
+      {"hsm check", "[--payload-bytes N]", "run key operations inside the HSM (admin, auditor)", 0, 0,
        {"payload-bytes"}, {}, HsmCheck},
       {"root status", "", "root wrapping keys and rewrap progress (admin, auditor)", 0, 0, {},
        {}, RootStatus},

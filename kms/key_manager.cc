@@ -219,6 +219,7 @@ absl::StatusOr<pkcs11::KeyHandle> KeyManager::GenerateRecordedKey(const std::str
   intent.set_purpose(purpose);
   intent.set_create_time_unix_micros(Micros(clock_.Now()));
   RETURN_IF_ERROR(db_.Put(HsmIntentKey(id.Reveal()), intent.SerializeAsString()));
+  own_intents_.insert(intent.hsm_object_id());
   absl::StatusOr<pkcs11::KeyHandle> obj =
       hsm_.GenerateAesKey(32, {.label = label,
                                .id = Bytes(id.Reveal().begin(), id.Reveal().end()),
@@ -248,6 +249,7 @@ absl::StatusOr<std::vector<records::HsmObjectIntent>> KeyManager::ReadHsmIntents
 }
 
 absl::Status KeyManager::ResolveHsmIntents() {
+  std::lock_guard<std::mutex> creations(mu_);
   ASSIGN_OR_RETURN(std::vector<records::HsmObjectIntent> intents, ReadHsmIntents());
   if (intents.empty()) return absl::OkStatus();
   absl::flat_hash_set<std::string> recorded;
@@ -263,13 +265,16 @@ absl::Status KeyManager::ResolveHsmIntents() {
   constexpr absl::string_view kPrincipal = "system:start-up";
   constexpr absl::string_view kAction = "destroy_unrecorded_hsm_object";
   for (const records::HsmObjectIntent& intent : intents) {
+    if (own_intents_.contains(intent.hsm_object_id())) continue;
     const std::string hex = HexEncode(AsBytes(intent.hsm_object_id()));
+    // A root key's intent names "root ID"; the audit resource is "root/ID".
+    std::string resource = intent.purpose();
+    if (absl::StartsWith(resource, "root ")) resource = absl::StrCat("root/", resource.substr(5));
     if (!recorded.contains(intent.hsm_object_id())) {
       // Destroying key material is a key decision: in the audit chain,
       // requested before and applied after, as maintenance's are.
       if (options_.system_change_requested) {
-        if (absl::Status s =
-                options_.system_change_requested(kPrincipal, kAction, intent.purpose());
+        if (absl::Status s = options_.system_change_requested(kPrincipal, kAction, resource);
             !s.ok()) {
           LogError(
               "kms.hsm_intent_unresolved",
@@ -292,7 +297,7 @@ absl::Status KeyManager::ResolveHsmIntents() {
                                                          {"present", s.ok()}});
       if (options_.system_change_applied) {
         options_.system_change_applied(
-            kPrincipal, kAction, intent.purpose(),
+            kPrincipal, kAction, resource,
             absl::StrCat("hsm object ", hex, " (", intent.hsm_label(), ") ",
                          s.ok() ? "destroyed" : "was not in the HSM",
                          ": no committed record names it"));

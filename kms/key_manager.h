@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
@@ -122,8 +123,9 @@ class KeyManager {
   // root key it was made for) through KmsOptions::system_change_requested /
   // _applied, whose detail names the object and whether the HSM still held
   // it; then the intent is deleted. An object whose destruction or request
-  // record fails keeps its intent for the next start. Create calls it unless
-  // KmsOptions::defer_hsm_intents. Not concurrent with key creation.
+  // record fails keeps its intent for the next start, as does one this
+  // process wrote. Create calls it unless KmsOptions::defer_hsm_intents.
+  // Serialized with key creation (mu_).
   absl::Status ResolveHsmIntents();
 
   absl::StatusOr<v1::Key> CreateKey(const Caller& c, const v1::CreateKeyRequest& r);
@@ -338,6 +340,10 @@ class KeyManager {
   const KmsOptions options_;
 
   std::mutex mu_;  // serializes every mutation
+  // The CKA_IDs of the intents this process wrote (guarded by mu_):
+  // ResolveHsmIntents leaves them, since a creation whose commit reported
+  // failure may still have its record on disk (the next start decides).
+  absl::flat_hash_set<std::string> own_intents_;
   mutable std::shared_mutex views_mu_;
   std::map<std::string, ViewPtr> views_;  // guarded by views_mu_
   records::RootState root_state_;          // guarded by mu_ (written), views_mu_ (read)

@@ -94,10 +94,10 @@ class AttestationAdmin final : public attest::ReferenceValueResolver {
   // start), each with the time by which its token has expired.
   absl::Status PutRevocation(absl::string_view token_id, absl::Time token_expiry);
   // The stored revocations (token id -> expiry). Those whose tokens have
-  // expired at `now` are deleted, earliest expiry first, only while more
-  // than `keep` are stored: an entry judged expired by a clock stepped
-  // forward would otherwise be gone when the clock is set back and its
-  // token, unexpired again, would pass (see TrimExpiredRevocations).
+  // expired at `now` are deleted, earliest expiry first, only when more than
+  // `keep` are stored (down to 90% of it, TrimExpiredRevocations): an entry judged expired by a
+  // clock stepped forward would otherwise be gone when the clock is set back and its token,
+  // unexpired again, would pass (see TrimExpiredRevocations).
   absl::StatusOr<std::map<std::string, absl::Time>> ActiveRevocations(absl::Time now, size_t keep);
 
   // ReferenceValueResolver: the current version of a set.
@@ -151,11 +151,12 @@ inline constexpr size_t kMaxEvidenceItems = 4;
 inline constexpr absl::Duration kMaxTokenLifetime = absl::Hours(24);
 // Revocations kept whatever the clock says (BrokerOptions::kept_revocations):
 // revocations are admin requests, one audited RPC each, so this many whose
-// tokens are still alive is far beyond any real use; ~100 bytes each in
-// memory and on disk.
+// tokens are still alive is far beyond any real use; ~200 bytes each in
+// memory, ~100 on disk.
 inline constexpr size_t kKeptRevocations = 100000;
-// Drops expired entries of `revoked` (token id -> expiry at `now`), earliest
-// expiry first, until at most `keep` remain or none has expired.
+// When more than `keep` entries are held, drops expired entries of `revoked`
+// (token id -> expiry at `now`), earliest expiry first, until at most 90% of
+// `keep` remain or none has expired.
 void TrimExpiredRevocations(std::map<std::string, absl::Time>& revoked, absl::Time now,
                             size_t keep);
 inline constexpr size_t kMaxEvidenceBytes = 256 * 1024;

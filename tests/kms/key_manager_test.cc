@@ -351,6 +351,11 @@ TEST_F(KeyManagerTest, FailedCommitLeavesNoHsmObjectAfterRestart) {
   EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"));
   EXPECT_EQ(CountRecords("hsm-intent/"), 2u);
   fail_commits_ = false;
+  // In the process that wrote them, the intents stay (a commit that reported
+  // failure may be on disk): only the next start decides.
+  ASSERT_OK(km_->ResolveHsmIntents());
+  EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-orphan-v1"));
+  EXPECT_EQ(CountRecords("hsm-intent/"), 2u);
   system_changes_.clear();
   // Deferred (as the server does until its audit log takes records): the
   // objects and intents stay until ResolveHsmIntents. A request that cannot
@@ -417,13 +422,24 @@ TEST_F(KeyManagerTest, IntentWhoseRecordLandedKeepsTheObject) {
   never.set_purpose("keys/h/versions/3");
   ASSERT_OK(
       db_->Put(internal::HsmIntentKey(AsBytes(never.hsm_object_id())), never.SerializeAsString()));
+  // And a root key's (its audit resource is root/ID).
+  records::HsmObjectIntent root;
+  root.set_hsm_object_id(std::string(16, '\x11'));
+  root.set_hsm_label("strongroom-root-9-0badf00d");
+  root.set_purpose("root root-9-0badf00d");
+  ASSERT_OK(
+      db_->Put(internal::HsmIntentKey(AsBytes(root.hsm_object_id())), root.SerializeAsString()));
   system_changes_.clear();
   Reopen();
   EXPECT_EQ(CountRecords("hsm-intent/"), 0u);
   EXPECT_OK(hsm_->FindKey(pkcs11::KeyKind::kAes, "strongroom-h-v2"));
   // Only the object nobody names is a (recorded) destruction.
   EXPECT_THAT(system_changes_,
-              ::testing::ElementsAre(
+              ::testing::UnorderedElementsAre(
+                  "requested system:start-up destroy_unrecorded_hsm_object root/root-9-0badf00d",
+                  "system:start-up destroy_unrecorded_hsm_object root/root-9-0badf00d: hsm object "
+                  "11111111111111111111111111111111 (strongroom-root-9-0badf00d) was not in the "
+                  "HSM: no committed record names it",
                   "requested system:start-up destroy_unrecorded_hsm_object keys/h/versions/3",
                   "system:start-up destroy_unrecorded_hsm_object keys/h/versions/3: hsm object "
                   "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a (strongroom-h-v3) was not in the HSM: no "

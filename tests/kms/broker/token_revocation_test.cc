@@ -172,6 +172,13 @@ TEST_F(TokenRevocationTest, PastTheKeptCountExpiredRevocationsGoEarliestFirst) {
   in_memory = {{"a", t0 + absl::Minutes(2)}, {"b", t0 + absl::Minutes(1)}};
   TrimExpiredRevocations(in_memory, t0 + absl::Minutes(5), 2);
   EXPECT_EQ(in_memory.size(), 2u);
+  // Past the count, down to 90% of it at once, the latest expiries kept.
+  in_memory.clear();
+  for (int i = 0; i < 12; ++i) in_memory[absl::StrCat("t", i)] = t0 + absl::Seconds(i);
+  TrimExpiredRevocations(in_memory, t0 + absl::Minutes(5), 10);
+  EXPECT_EQ(in_memory.size(), 9u);
+  EXPECT_FALSE(in_memory.contains("t2"));
+  EXPECT_TRUE(in_memory.contains("t3"));
 }
 
 // A revocation whose stored expiry is damaged still revokes (kept for the
