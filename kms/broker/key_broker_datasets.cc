@@ -193,6 +193,14 @@ absl::StatusOr<v1::GetObjectKeyResponse> KeyBroker::GetObjectKey(const Caller& c
   ASSIGN_OR_RETURN(v1::Dataset ds, directory->LookupDataset(id));
   ASSIGN_OR_RETURN(DatasetDirectory::StoredObject object,
                    directory->LookupObject(id, r.name(), r.version()));
+  // A workload's output is sealed to the dataset's owner: no workload, the
+  // one that wrote it included, gets its data key.
+  if (object.info.written_by_workload()) {
+    return Deny(c, kAction, resource, "object_written_by_workload",
+                absl::StrCat(ObjectDetail(t.token_id, r.name(), object.info.version()),
+                             ": written by workload '", object.info.creator(),
+                             "'; a workload's output is for the dataset's owner only"));
+  }
   absl::StatusOr<storage::sealed::SealedHeader> header =
       storage::sealed::ParseSealedHeader(AsBytes(object.header));
   if (!header.ok()) {

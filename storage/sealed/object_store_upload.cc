@@ -501,6 +501,7 @@ absl::StatusOr<v1::ObjectInfo> ObjectUpload::Commit(const v1::PutObjectFinish& f
   *info.mutable_labels() = record_.labels();
   info.set_create_time_unix_micros(Micros(store_.clock_.Now()));
   info.set_creator(record_.principal());
+  info.set_written_by_workload(record_.workload());
   info.set_header_bytes(static_cast<uint32_t>(header_bytes_.size()));
   record.set_header(std::string(AsStringView(header_bytes_)));
   record.set_space(record_.id());

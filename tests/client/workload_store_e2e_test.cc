@@ -335,12 +335,19 @@ TEST_F(WorkloadStoreE2eTest, WorkloadUploadIsReadByTheOwnerAndNothingMoreIsAllow
   EXPECT_EQ(info.creator(), kWorkloadPrincipal);
   EXPECT_EQ(info.key(), "keys/dk");
   EXPECT_EQ(info.size(), data.size());
+  EXPECT_TRUE(info.written_by_workload());
   // The owner reads it with the ordinary owner path.
   ASSERT_OK_AND_ASSIGN(std::string back, OwnerGet("ds", "out/result.bin"));
   EXPECT_TRUE(back == data) << "owner read differs";
-  // And so does the workload, with the same token.
-  ASSERT_OK_AND_ASSIGN(std::string wl_back, Read(*wl, "ds", "out/result.bin"));
-  EXPECT_TRUE(wl_back == data);
+  // No workload does, not even the one that wrote it with the same token:
+  // its data key is the owner's alone (a refusal on the audit record).
+  EXPECT_THAT(Read(*wl, "ds", "out/result.bin"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("refused: object_written_by_workload (audit ")));
+  // What the owner put there stays readable to workloads.
+  ASSERT_OK(OwnerPut("ds", "in/owner.bin", "from the owner").status());
+  ASSERT_OK_AND_ASSIGN(std::string owner_data, Read(*wl, "ds", "in/owner.bin"));
+  EXPECT_EQ(owner_data, "from the owner");
 
   // No token, a token of another dataset: no upload.
   v1::BeginUploadRequest begin;

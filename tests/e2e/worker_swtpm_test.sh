@@ -111,8 +111,8 @@ ok "owner gets the output" owner1 object get results/digit-0 "$tmp/result.pb"
 rc=0
 "$bin/strongroom-worker" compare "$tmp/result.pb" "$mnist/test_data_set_1/output_0.pb" >/dev/null || rc=$?
 [[ $rc -eq 1 ]] || fail "comparison with another digit's output: exit $rc, want 1"
-# The worker cannot read what it wrote back as an owner would, nor may
-# another owner's principal: only the results dataset's owner reads it.
+# The worker cannot read what it wrote back as an owner would (below: nor
+# with a dataset token): only the results dataset's owner reads it.
 rc=0
 as worker object get results/digit-0 "$tmp/stolen.pb" >/dev/null || rc=$?
 [[ $rc -eq 1 && ! -s "$tmp/stolen.pb" ]] || fail "the worker's certificate read the output without a token: exit $rc"
@@ -122,6 +122,14 @@ as worker object get results/digit-0 "$tmp/stolen.pb" >/dev/null || rc=$?
 ok "workload get-object" worker workload get-object inputs/digit-0.pb "$tmp/in.copy" --attester tpm \
   --tcti "$tcti" --pcrs sha256:0-7,16 --token-out "$tmp/inputs.jwt" --quiet
 cmp -s "$tmp/in.copy" "$mnist/test_data_set_0/input_0.pb" || fail "get-object's plaintext differs"
+# Its own output, though its attestation passes the results dataset's policy
+# (it uploaded there): the data key is the owner's alone.
+rc=0
+as worker workload get-object results/digit-0 "$tmp/own-output.pb" --attester tpm --tcti "$tcti" \
+  --pcrs sha256:0-7,16 --quiet >/dev/null || rc=$?
+[[ $rc -eq 1 ]] && grep -q "object_written_by_workload" "$tmp/err" ||
+  fail "a workload read a workload's output: exit $rc, $(cat "$tmp/err")"
+[[ ! -s "$tmp/own-output.pb" ]] || fail "the refused read left $tmp/own-output.pb"
 ok "owner gets the sealed input" owner1 object get inputs/digit-0.pb "$tmp/owner.raw" --raw
 ok "token reads the sealed input" worker object get inputs/digit-0.pb "$tmp/worker.raw" --raw \
   --token-file "$tmp/inputs.jwt"
