@@ -197,6 +197,24 @@ TEST_F(BrokerAuditTest, AuditLogRecordsEveryDecisionAndDetectsEdits) {
   for (const char* action : {"\"challenge\"", "\"attest\"", "\"release\"", "policy_denied"}) {
     EXPECT_THAT(jsonl, HasSubstr(action));
   }
+  // The attest and release records carry the evidence's and the policy's
+  // digests, and the release the key version it released.
+  nlohmann::json attest_record, release_record;
+  for (absl::string_view line : absl::StrSplit(jsonl, '\n', absl::SkipEmpty())) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j.value("type", "") != "record" || j.value("decision", "") != "allow") continue;
+    if (j.value("action", "") == "attest") attest_record = j;
+    if (j.value("action", "") == "release") release_record = j;
+  }
+  ASSERT_TRUE(attest_record.is_object() && release_record.is_object()) << jsonl;
+  const std::string evidence = attest_record.value("evidence_digest", "");
+  EXPECT_THAT(evidence, ::testing::MatchesRegex("(sha256:)?[0-9a-f]{64}")) << attest_record;
+  EXPECT_EQ(release_record.value("evidence_digest", ""), evidence) << release_record;
+  EXPECT_THAT(attest_record.value("policy_digest", ""),
+              ::testing::MatchesRegex("(sha256:)?[0-9a-f]{64}"))
+      << attest_record;
+  EXPECT_EQ(release_record.value("policy_digest", ""), attest_record.value("policy_digest", ""));
+  EXPECT_EQ(release_record.value("key_version", uint64_t{0}), 1u) << release_record;
   // Admin changes made through the admin API are in the same chain when
   // the server wires the observer; here the broker records them directly.
   broker_->AuditAdminChange(kAdmin, "put_policy", "policies/p", "version 1");

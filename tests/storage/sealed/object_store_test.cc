@@ -8,7 +8,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "rocksdb/write_batch.h"
 #include "tests/storage/sealed/object_store_test_base.h"
 
 namespace strongroom::storage::sealed {
@@ -121,6 +123,41 @@ TEST_F(ObjectStoreTest, PutThenGetIsBitExactAndCounted) {
   EXPECT_EQ(d.object_count(), 2u);
   EXPECT_EQ(d.used_bytes(), info.stored_bytes() + v2.stored_bytes());
   ExpectConsistent();
+}
+
+// The store check (what `store check` and the crash test read) finds a
+// segment that belongs to nothing, one past its object's last and one of the
+// wrong size: planted here, so that its "0 orphaned segments" elsewhere
+// means something.
+TEST_F(ObjectStoreTest, TheCheckFindsSegmentsThatBelongToNothingOrDoNotFit) {
+  ASSERT_OK(Put("m/a.bin", Pattern(50000)).status());
+  ExpectConsistent();
+  ASSERT_OK_AND_ASSIGN(v1::SealedObjectRecord rec, store_->LookupObject("ds1", "m/a.bin", 1));
+  ASSERT_FALSE(rec.space().empty());
+  rocksdb::WriteBatch orphan;
+  orphan.Put(keys::Segment("no-such-space", 0), "x");
+  ASSERT_OK(store_->db().Write(orphan, /*sync=*/true));
+  ASSERT_OK_AND_ASSIGN(v1::StoreCheck c, store_->Check());
+  EXPECT_FALSE(c.ok());
+  EXPECT_EQ(c.orphaned_segments(), 1u);
+  EXPECT_THAT(absl::StrJoin(c.problems(), "; "),
+              HasSubstr("segment 0 of key space no-such-space belongs to nothing"));
+  rocksdb::WriteBatch beyond;
+  beyond.Delete(keys::Segment("no-such-space", 0));
+  beyond.Put(keys::Segment(rec.space(), rec.info().segment_count()), "y");
+  ASSERT_OK(store_->db().Write(beyond, /*sync=*/true));
+  ASSERT_OK_AND_ASSIGN(c, store_->Check());
+  EXPECT_FALSE(c.ok());
+  EXPECT_EQ(c.orphaned_segments(), 0u);
+  EXPECT_THAT(absl::StrJoin(c.problems(), "; "),
+              HasSubstr(absl::StrCat("has segment ", rec.info().segment_count(), " beyond")));
+  rocksdb::WriteBatch resized;
+  resized.Delete(keys::Segment(rec.space(), rec.info().segment_count()));
+  resized.Put(keys::Segment(rec.space(), 0), "short");
+  ASSERT_OK(store_->db().Write(resized, /*sync=*/true));
+  ASSERT_OK_AND_ASSIGN(c, store_->Check());
+  EXPECT_FALSE(c.ok());
+  EXPECT_THAT(absl::StrJoin(c.problems(), "; "), HasSubstr("segment 0 is 5 bytes, expected"));
 }
 
 TEST_F(ObjectStoreTest, RangesAreSegmentAligned) {
