@@ -309,6 +309,91 @@ TEST(OnnxOpsTest, StridedMaxPoolMatchesDefinition) {
   }
 }
 
+// AveragePool as ONNX's reference implementation defines it: a window
+// starting at o * s - pad_begin ends at most at in + pad_end (what ceil_mode
+// adds beyond the padded input is not counted), the sum over its part inside
+// the input, divided by that part's size, or with count_include_pad by its
+// part inside the padded input.
+std::vector<float> RefAveragePool(const Tensor& x, int64_t k, int64_t s, int64_t pad,
+                                  bool ceil_mode, bool include_pad, Shape* shape) {
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+  auto out_size = [&](int64_t in) {
+    const int64_t span = in + 2 * pad - k;
+    int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    if (ceil_mode && (o - 1) * s >= in + pad) --o;
+    return o;
+  };
+  const int64_t oh = out_size(h), ow = out_size(w);
+  *shape = {n, c, oh, ow};
+  std::vector<float> y;
+  const float* px = x.data<float>().data();
+  for (int64_t p = 0; p < n * c; ++p) {
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const int64_t y0 = oy * s - pad, x0 = ox * s - pad;
+        const int64_t y1 = std::min(y0 + k, h + pad), x1 = std::min(x0 + k, w + pad);
+        double sum = 0;
+        int64_t inside = 0;
+        for (int64_t iy = std::max<int64_t>(y0, 0); iy < std::min(y1, h); ++iy) {
+          for (int64_t ix = std::max<int64_t>(x0, 0); ix < std::min(x1, w); ++ix) {
+            sum += px[(p * h + iy) * w + ix];
+            ++inside;
+          }
+        }
+        const int64_t count = include_pad ? (y1 - y0) * (x1 - x0) : inside;
+        y.push_back(static_cast<float>(sum / static_cast<double>(count)));
+      }
+    }
+  }
+  return y;
+}
+
+TEST(OnnxOpsTest, AveragePoolWithCeilModeMatchesDefinition) {
+  // ONNX's own example (averagepool_2d_ceil): 4x4, 3x3 window, stride 2.
+  {
+    std::vector<float> v(16);
+    for (int i = 0; i < 16; ++i) v[static_cast<size_t>(i)] = static_cast<float>(i + 1);
+    GraphBuilder g(13);
+    g.Input("x", DataType::kFloat, {1, 1, 4, 4}).Output("y");
+    auto* pool = g.Node("AveragePool", {"x"}, {"y"});
+    SetAttr(pool, "kernel_shape", std::vector<int64_t>{3, 3});
+    SetAttr(pool, "strides", std::vector<int64_t>{2, 2});
+    SetAttr(pool, "ceil_mode", int64_t{1});
+    ASSERT_OK_AND_ASSIGN(auto out, RunGraph(g, {Floats({1, 1, 4, 4}, v)}));
+    ExpectClose(out[0], Floats({1, 1, 2, 2}, {6.0f, 7.5f, 12.0f, 13.5f}), 0, 0);
+  }
+  uint32_t seed = 70;
+  for (int64_t width : {4, 7, 10, 13}) {
+    for (int64_t k : {2, 3}) {
+      for (int64_t stride : {2, 3}) {
+        for (int64_t pad : {0, 1}) {
+          for (bool include_pad : {false, true}) {
+            if (pad >= k) continue;
+            SCOPED_TRACE(absl::StrCat("width ", width, " k ", k, " stride ", stride, " pad ", pad,
+                                      " count_include_pad ", include_pad));
+            const Shape in_shape = {1, 2, width + 1, width};
+            const Tensor x = RandomFloats(in_shape, ++seed);
+            GraphBuilder g(13);
+            g.Input("x", DataType::kFloat, in_shape).Output("y");
+            auto* pool = g.Node("AveragePool", {"x"}, {"y"});
+            SetAttr(pool, "kernel_shape", std::vector<int64_t>{k, k});
+            SetAttr(pool, "strides", std::vector<int64_t>{stride, stride});
+            SetAttr(pool, "pads", std::vector<int64_t>{pad, pad, pad, pad});
+            SetAttr(pool, "ceil_mode", int64_t{1});
+            SetAttr(pool, "count_include_pad", int64_t{include_pad ? 1 : 0});
+            Shape shape;
+            const std::vector<float> want =
+                RefAveragePool(x, k, stride, pad, /*ceil_mode=*/true, include_pad, &shape);
+            ASSERT_OK_AND_ASSIGN(auto out, RunGraph(g, {x}));
+            ASSERT_EQ(out[0].shape(), shape);
+            ExpectClose(out[0], Floats(shape, want), 1e-6, 1e-6);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(OnnxOpsTest, LrnMatchesDefinition) {
   const Tensor x = RandomFloats({1, 5, 2, 3}, 31);
   GraphBuilder g(13);
