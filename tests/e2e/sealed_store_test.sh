@@ -50,6 +50,16 @@ as owner1 object get ds1/models/a.bin "$tmp/a.out" || { cat "$tmp/err" >&2; fail
 cmp -s "$tmp/a.bin" "$tmp/a.out" || fail "get is not byte-exact"
 [[ $(stat -c %a "$tmp/a.out") == 600 ]] || fail "plaintext output is not mode 0600"
 [[ ! -s "$tmp/err" ]] || fail "get wrote progress to a non-terminal stderr"
+# On a terminal (script(1) gives it one) a get shows its progress (bytes,
+# rate), unless --quiet.
+script -qec "$(printf '%q ' "$bin/strongroom" --config "$tmp/owner1.yaml" object get \
+  ds1/models/a.bin "$tmp/tty.out")" /dev/null > "$tmp/tty.log" || fail "object get on a terminal"
+cmp -s "$tmp/a.bin" "$tmp/tty.out" || fail "get on a terminal is not byte-exact"
+grep -aq "MiB.*/s" "$tmp/tty.log" || fail "no progress on a terminal: $(cat -v "$tmp/tty.log")"
+script -qec "$(printf '%q ' "$bin/strongroom" --config "$tmp/owner1.yaml" object get \
+  ds1/models/a.bin "$tmp/tty2.out" --quiet)" /dev/null > "$tmp/tty2.log" ||
+  fail "object get --quiet on a terminal"
+[[ ! -s "$tmp/tty2.log" ]] || fail "--quiet showed progress on a terminal: $(cat -v "$tmp/tty2.log")"
 ls "$tmp"/a.out.partial-* >/dev/null 2>&1 && fail "a temporary output file was left behind"
 as owner1 object get ds1/models/a.bin "$tmp/r.out" --range 1000000-1999999 || fail "ranged get"
 cmp -s <(tail -c +1000001 "$tmp/a.bin" | head -c 1000000) "$tmp/r.out" || fail "range is wrong"
