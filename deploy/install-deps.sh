@@ -14,7 +14,7 @@ PACKAGES=(
   libopenblas-dev
   clang libclang-rt-14-dev
   libonnx-dev
-  procps strace python3
+  procps strace python3 bsdutils
 )
 
 missing=()
