@@ -13,8 +13,8 @@ namespace strongroom::server {
 namespace {
 
 // A SealedStore in front of the real one (as the same owner) that answers
-// BeginUpload and BeginRekey for another object than the one asked for, as
-// a faulty or hostile server might. Nothing else is served.
+// BeginUpload, BeginRekey and GetObject for another object than the one
+// asked for, as a faulty or hostile server might. Nothing else is served.
 class MisnamingStoreProxy final : public v1::SealedStore::Service {
  public:
   explicit MisnamingStoreProxy(const std::shared_ptr<grpc::Channel>& upstream)
@@ -33,13 +33,25 @@ class MisnamingStoreProxy final : public v1::SealedStore::Service {
     grpc::ClientContext c;
     return upstream_->BeginRekey(&c, other, out);
   }
+  grpc::Status GetObject(grpc::ServerContext*, const v1::GetObjectRequest* r,
+                         grpc::ServerWriter<v1::GetObjectResponse>* out) override {
+    v1::GetObjectRequest other = *r;
+    other.set_name(r->name() + "-other");
+    grpc::ClientContext c;
+    std::unique_ptr<grpc::ClientReader<v1::GetObjectResponse>> in = upstream_->GetObject(&c, other);
+    for (v1::GetObjectResponse m; in->Read(&m);) {
+      if (!out->Write(m)) break;
+    }
+    return in->Finish();
+  }
 
  private:
   std::unique_ptr<v1::SealedStore::Stub> upstream_;
 };
 
-// The client checks that the server's upload reservation and rekey job are
-// for the object it asked for, before any key is made or segment sent.
+// The client checks that the server's upload reservation, rekey job and
+// read are for the object it asked for, before any key is made, segment
+// sent or byte written.
 TEST_F(SealedStoreServerTest, TheClientRefusesAReservationOrJobForAnotherObject) {
   ASSERT_OK(Put("r", Pattern(5000, 7)).status());
   ASSERT_OK(Put("r-other", Pattern(5000, 8)).status());
@@ -60,6 +72,16 @@ TEST_F(SealedStoreServerTest, TheClientRefusesAReservationOrJobForAnotherObject)
   client::RekeyOptions rekey{"ds", "r", 0, nullptr};
   EXPECT_THAT(client::RekeySealedObject(*conn, rekey),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("is for datasets/ds/r-other@1")));
+  // A read answered with another object of the same owner (which would
+  // decrypt: its header and segments agree) is refused on its header.
+  client::GetObjectOptions get;
+  get.dataset = "ds";
+  get.name = "r";
+  storage::StringSink sink;
+  EXPECT_THAT(client::GetSealedObject(*conn, get, sink),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("GetObject: asked for ds/r, the server sent ds/r-other@1")));
+  EXPECT_TRUE(sink.Release().empty());
   conn.reset();
   server->Shutdown();
   // Neither object changed.
