@@ -10,6 +10,8 @@
 // Nothing else ever goes to stdout then: the summary goes to stderr.
 // Attester set-up failures (no TPM, no configfs-tsm, unreadable key files)
 // are local (exit 2); what the broker refuses is 1.
+#include <google/protobuf/util/json_util.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -360,6 +363,41 @@ absl::Status GetKey(Invocation& inv) {
   return absl::OkStatus();
 }
 
+// Offline: opens a sealed response `get-key --sealed-out` saved (JSON or
+// binary) with the ephemeral private key `--ephemeral-key-out` saved, as
+// another tool holding those two files would; the token id is the one the
+// response names (its HPKE info binds it). The material goes where get-key's
+// goes.
+absl::Status OpenSealed(Invocation& inv) {
+  const CliOptions& o = inv.options();
+  RETURN_IF_ERROR(CheckKeyDestination(o));
+  if (!o.Flag("ephemeral-key")) return UsageError("--ephemeral-key: required (PKCS#8 PEM)");
+  if (!o.Flag("key")) return UsageError("--key: required (the key get-key asked for)");
+  ASSIGN_OR_RETURN(std::string raw, ReadInput("SEALED", inv.arg(0), size_t{1} << 20));
+  v1::SealedKey sealed;
+  const absl::string_view text = absl::StripLeadingAsciiWhitespace(raw);
+  if (!text.empty() && text.front() == '{') {
+    const auto parsed = google::protobuf::util::JsonStringToMessage(
+        std::string(text), &sealed, google::protobuf::util::JsonParseOptions());
+    if (!parsed.ok()) {
+      return UsageError(
+          absl::StrCat("SEALED: not a sealed response (JSON): ", std::string(parsed.message())));
+    }
+  } else if (!sealed.ParseFromString(raw)) {
+    return UsageError("SEALED: not a sealed response (neither JSON nor binary)");
+  }
+  ASSIGN_OR_RETURN(std::string pem_text, ReadInput("ephemeral-key", *o.Flag("ephemeral-key")));
+  SecretBytes pem = SecretBytes::CopyFrom(AsBytes(pem_text));
+  OPENSSL_cleanse(pem_text.data(), pem_text.size());
+  absl::StatusOr<kms::hpke::PrivateKey> sk = kms::hpke::PrivateKey::FromPkcs8Pem(pem);
+  if (!sk.ok()) {
+    return UsageError(absl::StrCat("--ephemeral-key: ", sk.status().message()));
+  }
+  ASSIGN_OR_RETURN(SecretBytes key,
+                   client::OpenSealedKey(*sk, sealed, *o.Flag("key"), sealed.token_id()));
+  return WriteKey(o, key);
+}
+
 absl::Status GetDataKey(Invocation& inv) {
   const CliOptions& o = inv.options();
   ASSIGN_OR_RETURN(auto wl, WorkloadFromFlags(inv));
@@ -549,6 +587,10 @@ std::vector<Command> WorkloadCommands() {
        "attest with --attester and receive KEY's material sealed to an ephemeral key; raw to "
        "--out (base64 with --out -)",
        1, 1, kAttesterFlags, {"dev-debug"}, GetKey},
+      {"workload open-sealed", "SEALED --ephemeral-key PEM --key KEY [--out FILE|-]",
+       "offline: open a sealed response get-key saved (--sealed-out) with the ephemeral key it "
+       "saved (--ephemeral-key-out); the material as get-key writes it",
+       1, 1, {"ephemeral-key", "key", "out"}, {}, OpenSealed},
       {"workload get-data-key", "KEY [--aad TEXT] [--wrapped-out FILE] " + attester,
        "attest and receive a fresh data key under KEY: plaintext as get-key, the wrapped "
        "copy to --wrapped-out",

@@ -61,6 +61,16 @@ grep -q "BEGIN PRIVATE KEY" "$tmp/eph.pem" || fail "ephemeral key not written as
 [[ $(stat -c %a "$tmp/eph.pem") == 600 ]] || fail "ephemeral key file is not 0600"
 ls "$tmp"/*.partial-* >/dev/null 2>&1 && fail "a temporary output file was left behind"
 [[ $(tr -cd . < "$tmp/token.jwt" | wc -c) -eq 2 ]] || fail "token is not a JWS compact JWT"
+# The saved sealed response opens offline with the saved ephemeral key (as
+# another tool holding the two files would) to the same material; with
+# another key name, or a binary response's byte changed, it does not.
+json_ok < "$tmp/sealed.json" || fail "sealed.json is not JSON"
+as worker workload open-sealed "$tmp/sealed.json" --ephemeral-key "$tmp/eph.pem" \
+  --key model-key --out "$tmp/opened.bin" || { cat "$tmp/err" >&2; fail "open-sealed"; }
+cmp -s "$tmp/key1.bin" "$tmp/opened.bin" || fail "the sealed response opens to other material"
+expect_rc 1 "open-sealed for another key" worker workload open-sealed "$tmp/sealed.json" \
+  --ephemeral-key "$tmp/eph.pem" --key other-key --out "$tmp/other.bin"
+[[ ! -e "$tmp/other.bin" ]] || fail "a refused open-sealed wrote its output"
 # A second workload run gets the same key version's material.
 get_key --out "$tmp/key2.bin" >/dev/null || { cat "$tmp/err" >&2; fail "second get-key"; }
 cmp -s "$tmp/key1.bin" "$tmp/key2.bin" || fail "two releases of one version differ"
