@@ -239,18 +239,23 @@ TEST(OnnxOpsTest, GroupedDilatedStridedConvMatchesDirectLoop) {
   ExpectClose(o1[0], Floats({1, 3, 10}, want1));
 }
 
+// A pooling output's size along one axis of `in` (pads `pad` on both
+// sides): ceil_mode rounds up, but the last window must start in the input
+// or its leading pad.
+int64_t RefPoolOutSize(int64_t in, int64_t k, int64_t s, int64_t pad, bool ceil_mode) {
+  const int64_t span = in + 2 * pad - k;
+  int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  if (ceil_mode && (o - 1) * s >= in + pad) --o;  // the last window starts in the input
+  return o;
+}
+
 // MaxPool by the definition: output (oy, ox) is the max of the input inside
 // its window, pads excluded; ceil_mode rounds the output size up.
 std::vector<float> RefMaxPool(const Tensor& x, int64_t k, int64_t s, int64_t pad, bool ceil_mode,
                               Shape* shape) {
   const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-  auto out_size = [&](int64_t in) {
-    const int64_t span = in + 2 * pad - k;
-    int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-    if (ceil_mode && (o - 1) * s >= in + pad) --o;  // the last window starts in the input
-    return o;
-  };
-  const int64_t oh = out_size(h), ow = out_size(w);
+  const int64_t oh = RefPoolOutSize(h, k, s, pad, ceil_mode);
+  const int64_t ow = RefPoolOutSize(w, k, s, pad, ceil_mode);
   *shape = {n, c, oh, ow};
   std::vector<float> y;
   const float* px = x.data<float>().data();
@@ -317,13 +322,8 @@ TEST(OnnxOpsTest, StridedMaxPoolMatchesDefinition) {
 std::vector<float> RefAveragePool(const Tensor& x, int64_t k, int64_t s, int64_t pad,
                                   bool ceil_mode, bool include_pad, Shape* shape) {
   const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-  auto out_size = [&](int64_t in) {
-    const int64_t span = in + 2 * pad - k;
-    int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-    if (ceil_mode && (o - 1) * s >= in + pad) --o;
-    return o;
-  };
-  const int64_t oh = out_size(h), ow = out_size(w);
+  const int64_t oh = RefPoolOutSize(h, k, s, pad, ceil_mode);
+  const int64_t ow = RefPoolOutSize(w, k, s, pad, ceil_mode);
   *shape = {n, c, oh, ow};
   std::vector<float> y;
   const float* px = x.data<float>().data();
