@@ -72,7 +72,8 @@ std::vector<Command> CryptoCommands();  // encrypt, decrypt, datakey, reencrypt
 std::vector<Command> AuditCommands();   // audit export|verify, key release-policy
 std::vector<Command> AttestCommands();  // attest verify, refvalues ..., policy ...
 std::vector<Command> ObjectCommands();  // object ..., dataset ..., store check
-std::vector<Command> WorkloadCommands();  // workload get-key|get-data-key|tpm-ak, broker jwks
+std::vector<Command> WorkloadCommands();  // workload get-key|get-data-key|open-sealed|tpm-ak|...
+std::vector<Command> BrokerCommands();    // broker jwks|revoke
 
 // Marks `s` as a local error (exit 2); returns it.
 absl::Status LocalError(absl::Status s);

@@ -28,9 +28,8 @@ namespace {
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto group :
-       {SystemCommands, KeyCommands, CryptoCommands, AttestCommands, AuditCommands,
-        ObjectCommands, WorkloadCommands}) {
+  for (auto group : {SystemCommands, KeyCommands, CryptoCommands, AttestCommands, AuditCommands,
+                     ObjectCommands, WorkloadCommands, BrokerCommands}) {
     for (Command& c : group()) all.push_back(std::move(c));
   }
   return all;

@@ -512,35 +512,6 @@ absl::Status TpmAk(Invocation& inv) {
   return WriteOutput("out", o.Flag("out").value_or("-"), (*attester)->ak_public_key_pem());
 }
 
-absl::Status Jwks(Invocation& inv) {
-  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
-  ASSIGN_OR_RETURN(v1::GetJwksResponse r, conn->GetJwks(v1::GetJwksRequest()));
-  nlohmann::json j = nlohmann::json::parse(r.jwks_json(), nullptr, /*allow_exceptions=*/false);
-  std::string text = j.is_discarded() ? r.jwks_json() : j.dump(2);
-  return WriteOutput("out", inv.options().Flag("out").value_or("-"), text + "\n");
-}
-
-// An admin withdraws a token before it expires: the next release with it
-// is refused (token_revoked).
-absl::Status Revoke(Invocation& inv) {
-  const std::string id = inv.arg(0);
-  if (id.size() != 32 || id.find_first_not_of("0123456789abcdef") != std::string::npos) {
-    return UsageError(
-        absl::StrCat("TOKEN_ID: '", id, "' is not a token id (the token's jti: 32 hex digits)"));
-  }
-  ASSIGN_OR_RETURN(client::Connection * conn, inv.Connect());
-  v1::RevokeTokenRequest r;
-  r.set_token_id(id);
-  RETURN_IF_ERROR(conn->RevokeToken(r).status());
-  if (inv.json()) {
-    std::fprintf(stdout, "%s\n",
-                 nlohmann::json({{"token_id", id}, {"revoked", true}}).dump().c_str());
-  } else {
-    std::fprintf(stdout, "revoked token %s\n", id.c_str());
-  }
-  return absl::OkStatus();
-}
-
 const std::vector<std::string> kAttesterFlags = {
     "attester", "tcti", "pcrs", "tpm-ak", "tpm-ak-public", "tpm-ak-private", "tpm-ek",
     "dev-key", "measurement", "svn", "dev-claim", "snp-device", "sev-guest", "tsm-dir",
@@ -601,12 +572,6 @@ std::vector<Command> WorkloadCommands() {
        "print the TPM attestation key (PEM) to register in attestation.tpm.trusted_ak_keys",
        0, 0, {"tcti", "tpm-ak", "tpm-ek", "tpm-ak-public", "tpm-ak-private", "persist", "out"},
        {"create"}, TpmAk},
-      {"broker jwks", "[--out FILE]",
-       "the broker's token-signing public keys (JWKS), to verify attestation tokens",
-       0, 0, {"out"}, {}, Jwks},
-      {"broker revoke", "TOKEN_ID",
-       "withdraw an attestation token before it expires (admin; its jti)", 1, 1, {}, {},
-       Revoke},
   };
 }
 // clang-format on

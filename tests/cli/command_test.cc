@@ -39,7 +39,7 @@ TEST(PositionalNameTest, ReadsTheSynopsis) {
 TEST(PositionalNameTest, EveryCommandNamesEachArgument) {
   std::vector<Command> all;
   for (auto* list : {&SystemCommands, &KeyCommands, &CryptoCommands, &AuditCommands,
-                     &AttestCommands, &ObjectCommands, &WorkloadCommands}) {
+                     &AttestCommands, &ObjectCommands, &WorkloadCommands, &BrokerCommands}) {
     for (Command& c : (*list)()) all.push_back(std::move(c));
   }
   ASSERT_GT(all.size(), 20u);
