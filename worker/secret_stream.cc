@@ -77,11 +77,6 @@ absl::Status SecretBytesSink::Grow(uint64_t needed, uint64_t available, bool cgr
   }
   if (needed <= buffer_.size()) return absl::OkStatus();
   // The old buffer is freed only after the copy: both are held at once.
-  if (available == 0) {
-    const Available now = AvailableMemory();
-    available = now.bytes;
-    cgroup = now.cgroup;
-  }
   if (needed > available) {
     return absl::ResourceExhaustedError(
         absl::StrCat(what_, ": ", needed, " bytes is more than the ", available,
@@ -104,7 +99,8 @@ absl::Status SecretBytesSink::Reserve(uint64_t total) {
   if (total <= buffer_.size()) return absl::OkStatus();  // a loan stays valid
   // On failure the buffer, and a loan, are unchanged, but the stream stops
   // at its next segment: room it cannot have now is not found by doubling.
-  if (absl::Status s = Grow(total); !s.ok()) {
+  const Available now = AvailableMemory();
+  if (absl::Status s = Grow(total, now.bytes, now.cgroup); !s.ok()) {
     refused_ = absl::Status(s.code(), absl::StrCat(s.message(), " (the size declared for it)"));
     return refused_;
   }
@@ -125,8 +121,7 @@ absl::Status SecretBytesSink::MakeRoom(size_t n) {
   const Available now = AvailableMemory();
   const uint64_t spare = now.bytes > needed ? (now.bytes - needed) / 2 : 0;
   const uint64_t cap = std::max(needed, std::min({max_bytes_, PhysicalMemory(), needed + spare}));
-  return Grow(std::min(std::max(needed, doubled), cap), std::max<uint64_t>(now.bytes, 1),
-              now.cgroup);
+  return Grow(std::min(std::max(needed, doubled), cap), now.bytes, now.cgroup);
 }
 
 absl::Status SecretBytesSink::Append(std::span<const uint8_t> data) {

@@ -53,9 +53,9 @@ class SecretBytesSink final : public storage::ByteSink {
   SecretBytes Take();
 
  private:
-  // `available`: the memory available now (read once by the caller), 0 to
-  // read it here.
-  absl::Status Grow(uint64_t needed, uint64_t available = 0, bool cgroup = false);
+  // `available`: the memory available now, as the caller read it (`cgroup`:
+  // the cgroup limit set it), one reading for its checks and this one.
+  absl::Status Grow(uint64_t needed, uint64_t available, bool cgroup);
   // Room for n more bytes past size_; ends any loan.
   absl::Status MakeRoom(size_t n);
 
